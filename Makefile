@@ -1,0 +1,61 @@
+# interdict: userspace IPS. `make run` starts the appliance on its embedded
+# default config; `make test` runs every test (root-only suites skip locally
+# without root and fail in CI, where CI=true).
+
+GO          ?= go
+BIN         ?= bin/interdict
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -s -w -X main.version=$(VERSION)
+TEST_TIMEOUT ?= 25m
+FUZZTIME    ?= 20s
+# The hyperscan engine needs Debian's libhyperscan-dev; set HYPERSCAN= to
+# build and test without it.
+HYPERSCAN   ?= $(shell pkg-config --exists libhs 2>/dev/null && echo hyperscan)
+
+.PHONY: all build run test test-short race bench lint fuzz conformance clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./appliance/cmd/interdict
+
+run: build
+	$(BIN) run $(ARGS)
+
+test: build
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+ifneq ($(HYPERSCAN),)
+	$(GO) test -count=1 -tags hyperscan -timeout 10m ./inspect/prefilter/...
+endif
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+race:
+	$(GO) test -race -short -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+ifneq ($(HYPERSCAN),)
+	$(GO) test -run '^$$' -bench . -benchmem -tags hyperscan ./inspect/prefilter/...
+endif
+
+lint:
+	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt would change:"; echo "$$fmt"; exit 1; fi
+	$(GO) vet ./...
+	@command -v staticcheck >/dev/null 2>&1 || { echo "staticcheck not found: go install honnef.co/go/tools/cmd/staticcheck@v0.8.2"; exit 1; }
+	staticcheck ./...
+
+# Every fuzz target, FUZZTIME each (go test -fuzz takes one target at a time).
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+conformance: build
+	$(GO) test -count=1 -v -run TestConformance ./tests/conformance/
+
+clean:
+	rm -rf bin

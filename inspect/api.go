@@ -1,0 +1,176 @@
+package inspect
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Direction of bytes within a flow, as Suricata's flow:to_server/to_client.
+type Direction uint8
+
+const (
+	ToServer Direction = iota
+	ToClient
+)
+
+func (d Direction) String() string {
+	if d == ToServer {
+		return "to_server"
+	}
+	return "to_client"
+}
+
+// Proto is a flow's transport protocol number.
+type Proto uint8
+
+const (
+	ProtoICMP Proto = 1
+	ProtoTCP  Proto = 6
+	ProtoUDP  Proto = 17
+)
+
+// Action is a rule action. The numeric order is not the precedence; use
+// Stronger. Suricata's precedence is pass > drop > reject > alert.
+type Action uint8
+
+const (
+	ActionNone Action = iota
+	ActionAlert
+	ActionPass
+	ActionDrop
+	ActionReject // reject and rejectsrc: reset towards the flow's source
+	ActionRejectDst
+	ActionRejectBoth
+)
+
+var actionNames = [...]string{"none", "alert", "pass", "drop", "reject", "rejectdst", "rejectboth"}
+
+func (a Action) String() string {
+	if int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return "invalid"
+}
+
+func (a Action) rank() int {
+	switch a {
+	case ActionPass:
+		return 4
+	case ActionDrop:
+		return 3
+	case ActionReject, ActionRejectDst, ActionRejectBoth:
+		return 2
+	case ActionAlert:
+		return 1
+	}
+	return 0
+}
+
+// Stronger reports whether a takes precedence over b.
+func (a Action) Stronger(b Action) bool { return a.rank() > b.rank() }
+
+// FlowMeta describes a flow to the engine.
+type FlowMeta struct {
+	ID       uint64 // EVE flow_id
+	Proto    Proto
+	Src      netip.AddrPort // the originator
+	Dst      netip.AddrPort
+	Identity string
+	Start    time.Time
+	// NotEstablished marks a TCP flow whose handshake was not seen (replay
+	// of a mid-stream capture, or a lone segment): flow:established rules
+	// do not match it and flow:not_established rules do. The live data path
+	// only inspects established flows and leaves it false.
+	NotEstablished bool
+}
+
+// RuleInfo is what an alert needs to say about the rule that fired.
+type RuleInfo struct {
+	GID, SID, Rev uint32
+	Msg           string
+	Action        Action
+	Classtype     string
+	Category      string // from classification.config
+	Severity      int    // 1 (high) to 4; classification priority or the rule's priority keyword
+	Metadata      map[string][]string
+	File          string
+	Line          int
+}
+
+// Alert is one rule match.
+type Alert struct {
+	Rule *RuleInfo
+	Dir  Direction
+	// Offset is the stream offset (in Dir) one past the byte that
+	// completed the match.
+	Offset   uint64
+	AppProto string // "http", "tls", "dns" or "" when matched on raw stream
+	TxID     uint64 // app-layer transaction, when the match was in one
+	// NoAlert is set for flowbits:noalert rules: the rule's action still
+	// applies but no alert event is logged.
+	NoAlert bool
+}
+
+// Event is an app-layer record for EVE (event_type http, dns, tls or
+// anomaly). Exactly one of the pointers is set.
+type Event struct {
+	Dir     Direction
+	TxID    uint64
+	HTTP    *HTTPTx
+	DNS     *DNSTx
+	TLS     *TLSTx
+	Anomaly *Anomaly
+}
+
+// HTTPTx holds the fields Suricata logs for an HTTP transaction.
+type HTTPTx struct {
+	Hostname, URL, Method, Protocol, UserAgent, ContentType, Referer string
+	Status                                                           int
+	Length                                                           int64 // response body bytes seen
+}
+
+// DNSTx is one DNS query (type query) or answer (type answer).
+type DNSTx struct {
+	Type   string // "query" or "answer"
+	ID     uint16
+	RRName string
+	RRType string
+	RCode  string
+}
+
+// TLSTx holds a ClientHello's fields.
+type TLSTx struct {
+	SNI     string
+	Version string
+}
+
+// Anomaly is a protocol violation found by an app-layer parser, e.g. an
+// HTTP request with both Content-Length and Transfer-Encoding.
+type Anomaly struct {
+	AppProto string // "http", "tls", "dns"
+	Event    string // e.g. "REQUEST_CONTENT_LENGTH_AND_TRANSFER_ENCODING"
+}
+
+// Result is what one Inspect call found. Action is the strongest action
+// among the alerts (ActionNone if none), following Suricata's precedence.
+type Result struct {
+	Action Action
+	Alerts []Alert
+	Events []Event
+}
+
+// FlowInspector inspects one flow. Inspect is called with each chunk of
+// reassembled stream data (TCP) or each datagram (UDP), in order per
+// direction. The two directions must not be inspected concurrently: the
+// caller serialises (flowbits and app-layer state are shared).
+type FlowInspector interface {
+	Inspect(dir Direction, data []byte) Result
+	// Close ends the flow and reports what only the end reveals (e.g. a
+	// response body delimited by the connection's close).
+	Close() Result
+}
+
+// FlowFactory creates flow inspectors; *Engine implements it.
+type FlowFactory interface {
+	NewFlow(meta FlowMeta) FlowInspector
+}

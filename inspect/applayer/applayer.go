@@ -1,0 +1,124 @@
+package applayer
+
+import "github.com/interdict/interdict/inspect"
+
+// Buffer names one sticky buffer (Suricata's names, e.g. "http.uri").
+type Buffer uint8
+
+const (
+	BufNone Buffer = iota
+	HTTPMethod
+	HTTPURI    // normalised: percent-decoded, dot segments removed, // folded
+	HTTPURIRaw // as on the wire
+	HTTPProtocol
+	HTTPRequestLine
+	HTTPHost    // normalised: lower case, no port
+	HTTPHostRaw // as in the Host header (or absolute URI)
+	HTTPHeader  // all request or response headers "Name: value\r\n", without Cookie (Suricata's http_header)
+	HTTPHeaderRaw
+	HTTPHeaderNames // "\r\nName1\r\nName2\r\n\r\n"
+	HTTPUserAgent
+	HTTPCookie
+	HTTPContentType
+	HTTPContentLen
+	HTTPAccept
+	HTTPAcceptEnc
+	HTTPAcceptLang
+	HTTPConnection
+	HTTPReferer
+	HTTPStart // request or response line plus headers, raw, up to the blank line
+	HTTPRequestBody
+	HTTPStatCode
+	HTTPStatMsg
+	HTTPResponseLine
+	HTTPResponseBody // http.response_body; file.data maps here for HTTP
+	HTTPLocation
+	HTTPServer
+	TLSSNI
+	DNSQuery // the query name, dotted, without the trailing dot
+	NumBuffers
+)
+
+var bufferNames = [NumBuffers]string{
+	BufNone: "", HTTPMethod: "http.method", HTTPURI: "http.uri", HTTPURIRaw: "http.uri.raw",
+	HTTPProtocol: "http.protocol", HTTPRequestLine: "http.request_line", HTTPHost: "http.host",
+	HTTPHostRaw: "http.host.raw", HTTPHeader: "http.header", HTTPHeaderRaw: "http.header.raw",
+	HTTPHeaderNames: "http.header_names", HTTPUserAgent: "http.user_agent", HTTPCookie: "http.cookie",
+	HTTPContentType: "http.content_type", HTTPContentLen: "http.content_len", HTTPAccept: "http.accept",
+	HTTPAcceptEnc: "http.accept_enc", HTTPAcceptLang: "http.accept_lang", HTTPConnection: "http.connection",
+	HTTPReferer: "http.referer", HTTPStart: "http.start", HTTPRequestBody: "http.request_body",
+	HTTPStatCode: "http.stat_code", HTTPStatMsg: "http.stat_msg", HTTPResponseLine: "http.response_line",
+	HTTPResponseBody: "http.response_body", HTTPLocation: "http.location", HTTPServer: "http.server",
+	TLSSNI: "tls.sni", DNSQuery: "dns.query",
+}
+
+func (b Buffer) String() string {
+	if b < NumBuffers {
+		return bufferNames[b]
+	}
+	return "invalid"
+}
+
+// BufferByName looks up a sticky buffer by its Suricata name.
+func BufferByName(name string) (Buffer, bool) {
+	for i, n := range bufferNames {
+		if n != "" && n == name {
+			return Buffer(i), true
+		}
+	}
+	return BufNone, false
+}
+
+// Unit is what a parser hands to detection: the buffers of one transaction
+// as far as they are known now. Request buffers stay set when the response
+// arrives, so a rule that mixes request and response buffers can match.
+// A body buffer holds the body seen so far, up to the parser's bound; a
+// parser emits a new Unit each time a body grows, and detection dedupes
+// alerts per transaction and rule.
+type Unit struct {
+	Dir      inspect.Direction
+	TxID     uint64 // increases per transaction within a flow, from 0
+	AppProto string
+	Buffers  [NumBuffers][]byte // nil: absent in this transaction
+	// Event, when set, is the transaction's EVE record; it is set on the
+	// Unit that completes the transaction (or the request, for protocols
+	// logged per request such as DNS queries).
+	Event     *inspect.Event
+	Anomalies []inspect.Anomaly
+}
+
+// Parser parses one flow, both directions. It is not safe for concurrent
+// use; detection calls it serially. Buffers in emitted Units may alias the
+// parser's memory and are valid only during emit.
+type Parser interface {
+	Feed(dir inspect.Direction, data []byte, emit func(*Unit))
+	// Close flushes what only the end of the flow reveals.
+	Close(emit func(*Unit))
+}
+
+// Probe result for protocol detection.
+type ProbeResult uint8
+
+const (
+	ProbeNo   ProbeResult = iota // not this protocol
+	ProbeMore                    // need more bytes to decide
+	ProbeYes
+)
+
+// Proto is a registered app-layer protocol.
+type Proto struct {
+	Name      string // EVE app_proto: "http", "tls", "dns"
+	Transport inspect.Proto
+	// Probe looks at the first bytes of a flow in one direction.
+	Probe   func(dir inspect.Direction, data []byte) ProbeResult
+	New     func() Parser
+	Buffers []Buffer // the sticky buffers it fills
+}
+
+var registry []Proto
+
+// Register adds a protocol; parsers call it from init.
+func Register(p Proto) { registry = append(registry, p) }
+
+// Protos returns the registered protocols.
+func Protos() []Proto { return registry }
