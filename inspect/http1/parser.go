@@ -376,6 +376,15 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 	}
 	if len(m.raw)+len(chunk) > p.cfg.maxHeader {
 		p.anomaly(m, s.dir, anomFieldTooLong)
+		// The part of the current line already stored moves to scratch, so
+		// the line is judged whole however the stream was cut.
+		partial := m.raw[s.lineStart:]
+		s.scratch = s.scratch[:0]
+		if len(partial) <= 256 {
+			s.scratch = append(s.scratch, partial...)
+		} else {
+			s.scratch = append(s.scratch, '!')
+		}
 		m.raw = m.raw[:s.lineStart]
 		if s.st == stLine {
 			s.skipLine = nl < 0
@@ -385,7 +394,6 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 			return len(chunk)
 		}
 		s.overflow = true
-		s.scratch = s.scratch[:0]
 		return 0 // reparse this chunk in overflow mode
 	}
 	m.raw = append(m.raw, chunk...)
