@@ -53,8 +53,9 @@ type Stack struct {
 
 	udp *udpTable
 
-	bufPool sync.Pool
-	nextID  atomic.Uint64
+	bufPool    sync.Pool
+	udpBufPool sync.Pool
+	nextID     atomic.Uint64
 
 	transparent *TransparentDialer
 }
@@ -93,6 +94,7 @@ func New(opts ...Option) (*Stack, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	size := cfg.limits.RelayBuffer
 	s.bufPool.New = func() any { b := make([]byte, size); return &b }
+	s.udpBufPool.New = func() any { b := make([]byte, udpMaxDatagram); return &b }
 	s.udp = newUDPTable(cfg.limits.MaxUDPSessions)
 
 	s.gs = stack.New(stack.Options{
@@ -268,6 +270,9 @@ func (s *Stack) sweeper() {
 
 func (s *Stack) getBuf() *[]byte  { return s.bufPool.Get().(*[]byte) }
 func (s *Stack) putBuf(b *[]byte) { s.bufPool.Put(b) }
+
+func (s *Stack) getUDPBuf() *[]byte  { return s.udpBufPool.Get().(*[]byte) }
+func (s *Stack) putUDPBuf(b *[]byte) { s.udpBufPool.Put(b) }
 
 func (s *Stack) newInfo(proto Proto, t FiveTuple) *FlowInfo {
 	info := &FlowInfo{

@@ -10,11 +10,14 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/interdict/interdict/netstack"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -285,6 +288,231 @@ func TestRefusedUpstreamResetsClient(t *testing.T) {
 	require.Error(t, err)
 	assert.Regexp(t, "refused|reset", err.Error())
 	assert.Less(t, time.Since(start), 5*time.Second, "a refusal must not wait for a timeout")
+}
+
+// sink records what the server received.
+type sink struct {
+	mu  sync.Mutex
+	buf []byte
+	end chan error
+}
+
+func (k *sink) serve(c net.Conn) {
+	b := make([]byte, 4096)
+	for {
+		n, err := c.Read(b)
+		k.mu.Lock()
+		k.buf = append(k.buf, b[:n]...)
+		k.mu.Unlock()
+		if err != nil {
+			k.end <- err
+			return
+		}
+	}
+}
+
+func (k *sink) got() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return string(k.buf)
+}
+
+// verdictFlow opens a flow through a PatternHandler with verdict v,
+// proves benign bytes pass, then sends the matching chunk.
+func verdictFlow(t *testing.T, v netstack.Verdict) (*Net, *gonet.TCPConn, *sink, *recorder, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	rec := newRecorder(&netstack.PatternHandler{Pattern: []byte("EVIL"), Verdict: v})
+	n := New(t, netstack.WithHandler(rec), netstack.WithMetrics(reg))
+	k := &sink{end: make(chan error, 1)}
+	serve(t, n, srvAP, k.serve)
+	c := dial(t, n, srvAP)
+	_, err := c.Write([]byte("benign "))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return k.got() == "benign " }, 5*time.Second, 5*time.Millisecond)
+	// The pattern split across two writes must still be caught.
+	_, err = c.Write([]byte("xxEV"))
+	require.NoError(t, err)
+	time.Sleep(20 * time.Millisecond)
+	_, err = c.Write([]byte("IL and more"))
+	require.NoError(t, err)
+	return n, c, k, rec, reg
+}
+
+func TestRejectResetsClient(t *testing.T) {
+	leakCheck(t)
+	_, c, k, rec, reg := verdictFlow(t, netstack.Reject)
+	st := rec.wait(t)
+	assert.Equal(t, netstack.Reject, st.Verdict)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := c.Read(make([]byte, 10))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "reset", "the client must see a RST")
+	// The upstream leg was closed, not reset: the server reads EOF.
+	select {
+	case err := <-k.end:
+		assert.ErrorIs(t, err, io.EOF)
+	case <-time.After(5 * time.Second):
+		t.Fatal("server leg not closed")
+	}
+	assert.NotContains(t, k.got(), "IL", "the chunk completing the match must not reach the server")
+	assert.Equal(t, "benign xxEV", k.got())
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP interdict_netstack_flows_total Flows ended, by the verdict they ended with.
+# TYPE interdict_netstack_flows_total counter
+interdict_netstack_flows_total{proto="tcp",verdict="reject"} 1
+`), "interdict_netstack_flows_total"))
+}
+
+func TestDropIsSilent(t *testing.T) {
+	leakCheck(t)
+	n, c, k, rec, _ := verdictFlow(t, netstack.Drop)
+	st := rec.wait(t)
+	assert.Equal(t, netstack.Drop, st.Verdict)
+	// Silence: no data, no FIN (EOF), no RST; only the deadline ends
+	// the read.
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	_, err := c.Read(make([]byte, 10))
+	var ne net.Error
+	require.ErrorAs(t, err, &ne, "got %v", err)
+	assert.True(t, ne.Timeout(), "want a timeout, got %v", err)
+	// The client's retransmissions and the appliance's RST were eaten by
+	// the guard.
+	drops := n.Appliance.Guard().Drops()
+	assert.Positive(t, drops[netstack.DropBlackholedOut], "the client leg's RST must be dropped")
+	// The upstream leg was reset quietly.
+	select {
+	case err := <-k.end:
+		assert.Contains(t, err.Error(), "reset")
+	case <-time.After(5 * time.Second):
+		t.Fatal("server leg not reset")
+	}
+	assert.Equal(t, "benign xxEV", k.got())
+}
+
+func TestRejectDstAndBoth(t *testing.T) {
+	tests := []struct {
+		name        string
+		v           netstack.Verdict
+		clientReset bool
+		serverReset bool
+	}{
+		{"rejectdst", netstack.RejectDst, false, true},
+		{"rejectboth", netstack.RejectBoth, true, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			leakCheck(t)
+			_, c, k, rec, _ := verdictFlow(t, tc.v)
+			assert.Equal(t, tc.v, rec.wait(t).Verdict)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err := io.ReadAll(c)
+			if tc.clientReset {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "reset")
+			} else {
+				assert.NoError(t, err, "client leg closed with FIN")
+			}
+			select {
+			case err := <-k.end:
+				if tc.serverReset {
+					assert.Contains(t, err.Error(), "reset")
+				} else {
+					assert.ErrorIs(t, err, io.EOF)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("server leg not ended")
+			}
+			assert.Equal(t, "benign xxEV", k.got())
+		})
+	}
+}
+
+func udpEcho(t *testing.T, n *Net, ap netip.AddrPort) *sink {
+	t.Helper()
+	srv, err := n.ListenUDP(ap)
+	require.NoError(t, err)
+	k := &sink{end: make(chan error, 1)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b := make([]byte, 65535)
+		for {
+			nr, from, err := srv.ReadFrom(b)
+			if err != nil {
+				return
+			}
+			k.mu.Lock()
+			k.buf = append(k.buf, b[:nr]...)
+			k.mu.Unlock()
+			srv.WriteTo(b[:nr], from)
+		}
+	}()
+	t.Cleanup(func() { srv.Close(); <-done })
+	return k
+}
+
+func TestUDPEcho(t *testing.T) {
+	leakCheck(t)
+	reg := prometheus.NewRegistry()
+	n := New(t, netstack.WithMetrics(reg), netstack.WithHandler(&netstack.PatternHandler{Pattern: []byte("EVIL"), Verdict: netstack.Reject}))
+	ap := netip.AddrPortFrom(ServerAddr, 5353)
+	udpEcho(t, n, ap)
+	c, err := n.DialUDP(ap)
+	require.NoError(t, err)
+	defer c.Close()
+	for i, msg := range []string{"one", "two", strings.Repeat("x", 1400)} {
+		_, err := c.Write([]byte(msg))
+		require.NoError(t, err)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b := make([]byte, 2048)
+		nr, err := c.Read(b)
+		require.NoError(t, err, "datagram %d", i)
+		assert.Equal(t, msg, string(b[:nr]))
+	}
+	assert.Equal(t, 1.0, testutil.ToFloat64(gaugeOf(t, reg, "interdict_netstack_udp_sessions")))
+}
+
+func gaugeOf(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: "copy"})
+			g.Set(mf.GetMetric()[0].GetGauge().GetValue())
+			return g
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return nil
+}
+
+func TestUDPReject(t *testing.T) {
+	leakCheck(t)
+	n := New(t, netstack.WithHandler(&netstack.PatternHandler{Pattern: []byte("EVIL"), Verdict: netstack.Reject}))
+	ap := netip.AddrPortFrom(ServerAddr, 5353)
+	k := udpEcho(t, n, ap)
+	c, err := n.DialUDP(ap)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("ok"))
+	require.NoError(t, err)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b := make([]byte, 100)
+	_, err = c.Read(b)
+	require.NoError(t, err)
+	_, err = c.Write([]byte("EVIL"))
+	require.NoError(t, err)
+	// The next datagram of the rejected 5-tuple is answered with ICMP
+	// port unreachable, which a connected socket reports as refused.
+	require.Eventually(t, func() bool {
+		c.Write([]byte("again"))
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		_, err := c.Read(b)
+		return err != nil && strings.Contains(err.Error(), "refused")
+	}, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, "ok", k.got(), "nothing after the rejected datagram reaches the server")
 }
 
 var _ = bytes.Equal
