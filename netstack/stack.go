@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
@@ -58,6 +60,9 @@ type Stack struct {
 	nextID     atomic.Uint64
 
 	transparent *TransparentDialer
+	// echoLimit bounds the echo replies the appliance synthesises, so it
+	// cannot be used as a reflector at link speed.
+	echoLimit *rate.Limiter
 }
 
 // New builds a stack. WithLink is required; everything else has a
@@ -90,6 +95,7 @@ func New(opts ...Option) (*Stack, error) {
 		m:         m,
 		log:       cfg.log,
 		synPerSrc: make(map[netip.Addr]int),
+		echoLimit: rate.NewLimiter(1000, 100),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	size := cfg.limits.RelayBuffer
@@ -109,6 +115,20 @@ func New(opts ...Option) (*Stack, error) {
 		s.gs.Wait()
 		s.cancel()
 		return nil, err
+	}
+	if cfg.reg != nil {
+		// gVisor's forwarder counts the SYNs it ignores at MaxSYNInFlight.
+		tcpStats := s.gs.Stats().TCP
+		err := cfg.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "interdict", Subsystem: "netstack", Name: "syn_dropped_in_flight_total",
+			Help: "SYNs ignored because MaxSYNInFlight handshakes were in flight.",
+		}, func() float64 { return float64(tcpStats.ForwardMaxInFlightDrop.Value()) }))
+		if err != nil {
+			s.gs.Close()
+			s.gs.Wait()
+			s.cancel()
+			return nil, fmt.Errorf("netstack metrics: %w", err)
+		}
 	}
 	if !s.enter() {
 		return nil, errors.New("netstack: closed during New")
@@ -143,6 +163,7 @@ func (s *Stack) configure() error {
 		return fwd.HandlePacket(id, pkt)
 	})
 	s.gs.SetTransportProtocolHandler(udp.ProtocolNumber, s.handleUDP)
+	s.gs.SetTransportProtocolHandler(icmp.ProtocolNumber4, s.handleICMPv4)
 
 	s.guard = NewGuard(s.cfg.link, l.MaxGuardEntries)
 	s.guard.setMetrics(s.m)

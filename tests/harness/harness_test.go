@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +20,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/waiter"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -515,9 +519,36 @@ func TestUDPReject(t *testing.T) {
 	assert.Equal(t, "ok", k.got(), "nothing after the rejected datagram reaches the server")
 }
 
-var _ = bytes.Equal
-var _ = sha256.New
-var _ = errors.Is
-var _ = rand.N[int]
-var _ = os.Getenv
-var _ netstack.Verdict
+func TestPingThroughAppliance(t *testing.T) {
+	leakCheck(t)
+	n := New(t)
+	var wq waiter.Queue
+	ep, terr := n.Client.NewEndpoint(icmp.ProtocolNumber4, ipv4.ProtocolNumber, &wq)
+	require.Nil(t, terr)
+	defer ep.Close()
+	entry, ch := waiter.NewChannelEntry(waiter.ReadableEvents)
+	wq.EventRegister(&entry)
+	defer wq.EventUnregister(&entry)
+	dst, _ := full(srvAP)
+	dst.Port = 0
+	require.Nil(t, ep.Connect(dst))
+	req := make([]byte, header.ICMPv4MinimumSize+4)
+	req[0] = byte(header.ICMPv4Echo)
+	copy(req[header.ICMPv4MinimumSize:], "ping")
+	var r bytes.Reader
+	r.Reset(req)
+	_, terr = ep.Write(&r, tcpip.WriteOptions{})
+	require.Nil(t, terr)
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no echo reply")
+	}
+	var out bytes.Buffer
+	_, terr = ep.Read(&out, tcpip.ReadOptions{})
+	require.Nil(t, terr)
+	reply := out.Bytes()
+	require.GreaterOrEqual(t, len(reply), header.ICMPv4MinimumSize+4)
+	assert.Equal(t, header.ICMPv4EchoReply, header.ICMPv4Type(reply[0]))
+	assert.Equal(t, "ping", string(reply[header.ICMPv4MinimumSize:]))
+}
