@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -51,6 +52,9 @@ func scanChunks(t testing.TB, m Matcher, chunks [][]byte) []Match {
 		if s.Offset() != total {
 			t.Fatalf("%s: Offset() = %d after %d bytes", m.Name(), s.Offset(), total)
 		}
+	}
+	if e, ok := s.(interface{ Err() error }); ok && e.Err() != nil {
+		t.Fatalf("%s: stream error: %v", m.Name(), e.Err())
 	}
 	for i := 1; i < len(got); i++ {
 		if got[i].End < got[i-1].End {
@@ -201,6 +205,41 @@ func TestLookup(t *testing.T) {
 		assert.ErrorIs(t, err, ErrNoHyperscan)
 		_, err = NewHyperscan(pats("x"))
 		assert.ErrorIs(t, err, ErrNoHyperscan)
+	}
+}
+
+// TestConcurrentStreams scans many streams of one matcher at once, each
+// in its own chunking, as the relay's per-flow goroutines do (run with
+// -race to check the shared matcher is only read).
+func TestConcurrentStreams(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	ps, text := randomCase(r, []byte("abcABC\x00"), 50, 6, 3000)
+	oracle, err := NewNaive(ps)
+	require.NoError(t, err)
+	want := scanChunks(t, oracle, [][]byte{text})
+	for _, engine := range engines() {
+		t.Run(engine, func(t *testing.T) {
+			m := build(t, engine, ps)
+			chunkings := make([][][]byte, 8)
+			for i := range chunkings {
+				chunkings[i] = randomChunks(r, text)
+			}
+			results := make([][]Match, len(chunkings))
+			var wg sync.WaitGroup
+			for i := range chunkings {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range 5 {
+						results[i] = scanChunks(t, m, chunkings[i])
+					}
+				}()
+			}
+			wg.Wait()
+			for i := range results {
+				assert.Equal(t, want, results[i], "stream %d", i)
+			}
+		})
 	}
 }
 
