@@ -3,6 +3,7 @@ package prefilter
 import (
 	"fmt"
 	"sort"
+	"sync"
 )
 
 // The ac engine is one deterministic automaton over byte classes.
@@ -46,6 +47,7 @@ type acMatcher struct {
 	exCls     []uint32 // explicit transitions of sparse states: class
 	exCode    []uint32 // ... and the code of the target
 	nDense    uint32
+	events    sync.Pool // *acLaneEvents
 	npat      int
 	trieNodes int // both tries, for the product-size figure in tests
 	maxLen    int
@@ -202,6 +204,7 @@ type pairEdge struct {
 
 func newAC(patterns []Pattern, denseBudget int) (*acMatcher, error) {
 	m := &acMatcher{npat: len(patterns)}
+	m.events.New = func() any { return new(acLaneEvents) }
 	et, ft := newTrie(), newTrie()
 	var inE, inF [256]bool
 	// Rulesets repeat literals (ET Open: 79k contents, 38k distinct), so
@@ -415,7 +418,28 @@ type acStream struct {
 	off  uint64
 }
 
+// acLanes is how many stretches of one chunk are scanned interleaved. A
+// big automaton spends each byte waiting for a dependent table load that
+// misses cache; independent lanes overlap those misses. Each lane after
+// the first re-reads the maxLen bytes before its stretch from the root:
+// an automaton state is a function of the last maxLen bytes, so the lane
+// then stands in the exact state the previous lane would have.
+const acLanes = 4
+
+// acLaneMin is the shortest chunk worth splitting: the warm-up costs
+// maxLen bytes per lane and the events go through a pooled buffer.
+const acLaneMin = 8 << 10
+
+type acEvent struct {
+	end uint32 // index in data one past the match
+	id  uint32 // state id
+}
+
 func (s *acStream) Scan(data []byte, fn MatchFunc) {
+	if len(data) >= acLaneMin && len(data) >= 8*acLanes*s.m.maxLen && len(data) < 1<<31 {
+		s.scanLanes(data, fn)
+		return
+	}
 	m := s.m
 	dense, limit := m.dense, m.limit
 	cls := &m.cls
@@ -471,3 +495,74 @@ func (m *acMatcher) report(st *acState, end uint64, fn MatchFunc) bool {
 func (s *acStream) Offset() uint64 { return s.off }
 func (s *acStream) Reset()         { s.code, s.off = 0, 0 }
 func (s *acStream) Close()         {}
+
+func (s *acStream) scanLanes(data []byte, fn MatchFunc) {
+	m := s.m
+	dense, limit, cls := m.dense, m.limit, &m.cls
+	n := len(data)
+	span := n / acLanes
+	// Lane j scans data[from[j]:to[j]] and reports ends after start[j].
+	var from, start, to [acLanes]int
+	for j := range acLanes {
+		start[j], to[j] = j*span, (j+1)*span
+		from[j] = start[j] - m.maxLen
+	}
+	from[0], to[acLanes-1] = 0, n
+	var c [acLanes]uint32
+	c[0] = s.code
+	ev := m.events.Get().(*acLaneEvents)
+	rounds := span
+	for j := range acLanes {
+		rounds = min(rounds, to[j]-from[j])
+	}
+	// Interleaved part: every lane advances one byte per round.
+	for i := 0; i < rounds; i++ {
+		for j := 0; j < acLanes; j++ {
+			x := c[j]
+			b := cls[data[from[j]+i]]
+			if x < limit {
+				x = dense[x+b]
+			} else {
+				x = m.next(x-limit, b)
+			}
+			c[j] = x
+			if x >= limit && m.states[x-limit].outLen != 0 && from[j]+i+1 > start[j] {
+				ev[j] = append(ev[j], acEvent{uint32(from[j] + i + 1), x - limit})
+			}
+		}
+	}
+	// Each lane's rest, one after the other.
+	for j := 0; j < acLanes; j++ {
+		x := c[j]
+		for pos := from[j] + rounds; pos < to[j]; pos++ {
+			b := cls[data[pos]]
+			if x < limit {
+				x = dense[x+b]
+			} else {
+				x = m.next(x-limit, b)
+			}
+			if x >= limit && m.states[x-limit].outLen != 0 && pos+1 > start[j] {
+				ev[j] = append(ev[j], acEvent{uint32(pos + 1), x - limit})
+			}
+		}
+		c[j] = x
+	}
+	// Lanes cover consecutive stretches, so lane order is End order.
+	base := s.off
+	stopped := false
+	for j := range ev {
+		for _, e := range ev[j] {
+			if !stopped && !m.report(&m.states[e.id], base+uint64(e.end), fn) {
+				stopped = true
+			}
+		}
+		ev[j] = ev[j][:0]
+	}
+	m.events.Put(ev)
+	s.code = c[acLanes-1]
+	s.off += uint64(n)
+}
+
+// acLaneEvents is one Scan's per-lane match events; pooled so streams
+// hold no buffer and Scan does not allocate once the pool is warm.
+type acLaneEvents [acLanes][]acEvent

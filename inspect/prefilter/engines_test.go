@@ -363,3 +363,33 @@ func FuzzEngines(f *testing.F) {
 		differential(t, ps, text, [][]byte{text}, randomChunks(r, text))
 	})
 }
+
+// TestACLanes covers chunks big enough for the interleaved lanes, with
+// matches straddling lane borders, and a stop in the middle of a chunk.
+func TestACLanes(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for round := 0; round < 6; round++ {
+		ps, text := randomCase(r, []byte("abcAB\x00\xff"), 80, 12, 50000)
+		oracle, err := NewNaive(ps)
+		require.NoError(t, err)
+		want := scanChunks(t, oracle, [][]byte{text})
+		for _, budget := range []int{acDenseBudget, 2048} {
+			m, err := newAC(ps, budget)
+			require.NoError(t, err)
+			for _, chunks := range [][][]byte{{text}, cut(text, 9000, 30001), cut(text, 1, 20000, 20001)} {
+				require.Equal(t, want, scanChunks(t, m, chunks), "budget %d", budget)
+			}
+			s := m.NewStream()
+			var got []Match
+			s.Scan(text[:len(text)/2], func(id uint32, end uint64) bool {
+				got = append(got, Match{id, end})
+				return len(got) < 10
+			})
+			require.Len(t, got, 10)
+			// IDs sharing an End come in unspecified order: compare Ends.
+			for i := range got {
+				assert.Equal(t, want[i].End, got[i].End, "match %d", i)
+			}
+		}
+	}
+}
