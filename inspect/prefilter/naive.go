@@ -13,7 +13,7 @@ func NewNaive(patterns []Pattern) (Matcher, error) {
 		}
 		d := append([]byte(nil), p.Data...)
 		if p.Nocase {
-			d = bytes.ToLower(d)
+			d = asciiLower(d)
 		}
 		m.pats[i] = Pattern{ID: p.ID, Data: d, Nocase: p.Nocase}
 		if len(d) > m.maxLen {
@@ -41,7 +41,7 @@ type naiveStream struct {
 func (s *naiveStream) Scan(data []byte, fn MatchFunc) {
 	buf := append(append([]byte(nil), s.tail...), data...)
 	base := s.off - uint64(len(s.tail))
-	lower := bytes.ToLower(buf)
+	lower := asciiLower(buf)
 	for end := len(s.tail) + 1; end <= len(buf); end++ {
 		for _, p := range s.m.pats {
 			if end < len(p.Data) {
@@ -72,3 +72,14 @@ func (s *naiveStream) advance(buf, data []byte) {
 func (s *naiveStream) Offset() uint64 { return s.off }
 func (s *naiveStream) Reset()         { s.tail, s.off = s.tail[:0], 0 }
 func (s *naiveStream) Close()         {}
+
+// asciiLower folds A-Z only. bytes.ToLower is Unicode-aware: it rewrites
+// invalid UTF-8 (any binary payload) as U+FFFD, which shifts every offset
+// after it, and nocase is ASCII-only in the Pattern contract.
+func asciiLower(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		out[i] = lower(c)
+	}
+	return out
+}

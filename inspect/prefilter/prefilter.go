@@ -53,3 +53,14 @@ type Builder func(patterns []Pattern) (Matcher, error)
 
 // ErrEmpty is returned by builders given an empty pattern with no bytes.
 var ErrEmpty = errors.New("prefilter: empty pattern")
+
+// ErrNoHyperscan is returned when the hyperscan engine is asked for in a
+// binary built without it.
+var ErrNoHyperscan = errors.New("prefilter: hyperscan engine not built in (build with -tags hyperscan, cgo and libhyperscan-dev)")
+
+// Sizer is implemented by matchers that can report the memory their
+// compiled form holds, for metrics and benchmarks.
+type Sizer interface {
+	// Size is the approximate number of bytes of the compiled matcher.
+	Size() int
+}

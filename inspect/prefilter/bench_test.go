@@ -1,0 +1,147 @@
+package prefilter
+
+import (
+	"math/rand/v2"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Benchmark pattern sets, built lazily and shared by every benchmark.
+var (
+	benchOnce sync.Once
+	benchSets map[string][]Pattern
+	benchText []byte
+	benchCuts [][]byte
+)
+
+// randomPatterns draws n literals shaped like IDS contents: 3-24 bytes of
+// mostly printable text, some binary, half of them nocase.
+func randomPatterns(r *rand.Rand, n int) []Pattern {
+	const printable = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/.-_=?&:; <>\"'"
+	ps := make([]Pattern, n)
+	for i := range ps {
+		d := make([]byte, 3+r.IntN(22))
+		for j := range d {
+			if r.IntN(10) == 0 {
+				d[j] = byte(r.UintN(256))
+			} else {
+				d[j] = printable[r.IntN(len(printable))]
+			}
+		}
+		ps[i] = Pattern{ID: uint32(i), Data: d, Nocase: r.IntN(2) == 0}
+	}
+	return ps
+}
+
+func benchSetup(b *testing.B) {
+	benchOnce.Do(func() {
+		r := rand.New(rand.NewPCG(11, 12))
+		benchSets = map[string][]Pattern{
+			"5k":  randomPatterns(r, 5000),
+			"20k": randomPatterns(r, 20000),
+		}
+		et := loadETContents(b)
+		benchSets["et-open-all-contents"] = et
+		// 4 MiB of HTTP-ish traffic, an ET literal planted every ~4 KiB,
+		// streamed in chunks of 16-64 KiB as the relay reads them.
+		benchText = trafficText(r, 4<<20, et, 4096)
+		for rest := benchText; len(rest) > 0; {
+			n := min(len(rest), 16<<10+r.IntN(48<<10))
+			benchCuts = append(benchCuts, rest[:n])
+			rest = rest[n:]
+		}
+	})
+	if benchSets["et-open-all-contents"] == nil {
+		b.Skip("ET Open corpus missing")
+	}
+}
+
+var benchEngines = []string{"ac", "hyperscan"}
+var benchSetNames = []string{"et-open-all-contents", "5k", "20k"}
+
+var builtOnce = map[string]Matcher{}
+
+func benchMatcher(b *testing.B, engine, set string) Matcher {
+	key := engine + "/" + set
+	if m, ok := builtOnce[key]; ok {
+		return m
+	}
+	bl, err := Lookup(engine)
+	if err != nil {
+		b.Skip(err)
+	}
+	m, err := bl(benchSets[set])
+	if err != nil {
+		b.Fatal(err)
+	}
+	builtOnce[key] = m
+	return m
+}
+
+// BenchmarkScan streams the traffic corpus through one stream per
+// iteration; matches are counted, as a caller that queues candidates would.
+func BenchmarkScan(b *testing.B) {
+	benchSetup(b)
+	for _, engine := range benchEngines {
+		for _, set := range benchSetNames {
+			b.Run(engine+"/"+set, func(b *testing.B) {
+				m := benchMatcher(b, engine, set)
+				matches := 0
+				count := func(uint32, uint64) bool { matches++; return true }
+				b.SetBytes(int64(len(benchText)))
+				b.ReportAllocs()
+				b.ResetTimer()
+				cpu0 := cpuTime()
+				for i := 0; i < b.N; i++ {
+					s := m.NewStream()
+					for _, c := range benchCuts {
+						s.Scan(c, count)
+					}
+					s.Close()
+				}
+				// The machine is shared: wall-clock MB/s swings with other
+				// load, so also report throughput per CPU second used.
+				if cpu := (cpuTime() - cpu0).Seconds(); cpu > 0 {
+					b.ReportMetric(float64(len(benchText))*float64(b.N)/cpu/1e6, "cpuMB/s")
+				}
+				b.ReportMetric(float64(matches)/float64(b.N), "matches/op")
+			})
+		}
+	}
+}
+
+// BenchmarkBuild measures compile time and reports the compiled size.
+func BenchmarkBuild(b *testing.B) {
+	benchSetup(b)
+	for _, engine := range benchEngines {
+		for _, set := range benchSetNames {
+			b.Run(engine+"/"+set, func(b *testing.B) {
+				bl, err := Lookup(engine)
+				if err != nil {
+					b.Skip(err)
+				}
+				b.ReportAllocs()
+				var m Matcher
+				for i := 0; i < b.N; i++ {
+					if m, err = bl(benchSets[set]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if sz, ok := m.(Sizer); ok {
+					b.ReportMetric(float64(sz.Size())/(1<<20), "MiB")
+				}
+			})
+		}
+	}
+}
