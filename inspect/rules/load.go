@@ -90,6 +90,14 @@ func parseOne(text, file string, line int, opts *Options) (r *Rule, err error) {
 	if len(text) > maxRuleBytes {
 		return fail(fmt.Sprintf("rule longer than %d bytes", maxRuleBytes))
 	}
+	// gonids knows only alert, drop and pass; the reject family parses
+	// the same, so it is swapped for alert and restored after.
+	action := ""
+	if w, rest, ok := strings.Cut(text, " "); ok {
+		if a := strings.ToLower(w); strings.HasPrefix(a, "reject") {
+			action, text = a, "alert "+rest
+		}
+	}
 	g, perr := parseGonids(text)
 	if perr != nil {
 		var uoe *gonids.UnsupportedOptionError
@@ -100,6 +108,9 @@ func parseOne(text, file string, line int, opts *Options) (r *Rule, err error) {
 	}
 	if g == nil || g.Action == "" {
 		return fail("not a rule")
+	}
+	if action != "" {
+		g.Action = action
 	}
 	r, cerr := opts.convert(g)
 	if cerr != nil {

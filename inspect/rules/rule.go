@@ -40,12 +40,12 @@ type Op interface{ opName() string }
 
 // Content is content:"..." with its modifiers.
 type Content struct {
-	Pattern                          []byte
-	Negate, Nocase                   bool
-	Offset, Depth, Distance, Within  *Value // nil when not given
-	StartsWith, EndsWith             bool
-	FastPattern, FastPatternOnly     bool // explicit fast_pattern
-	FastPatternOffset, FastPatternLen int // fast_pattern:o,l (Len 0: whole)
+	Pattern                           []byte
+	Negate, Nocase                    bool
+	Offset, Depth, Distance, Within   *Value // nil when not given
+	StartsWith, EndsWith              bool
+	FastPattern, FastPatternOnly      bool // explicit fast_pattern
+	FastPatternOffset, FastPatternLen int  // fast_pattern:o,l (Len 0: whole)
 }
 
 // Relative reports whether the content is anchored to the previous match.
@@ -64,15 +64,15 @@ type PCRE struct {
 
 // ByteTest is byte_test.
 type ByteTest struct {
-	Bytes           int
-	Op              string // < > = <= >= & ^ (with Not for !)
-	Not             bool
-	Value, Offset   Value
-	Relative        bool
-	BigEndian       bool // default big; "little" clears it
-	String          bool
-	Base            int
-	Bitmask         uint64
+	Bytes         int
+	Op            string // < > = <= >= & ^ (with Not for !)
+	Not           bool
+	Value, Offset Value
+	Relative      bool
+	BigEndian     bool // default big; "little" clears it
+	String        bool
+	Base          int
+	Bitmask       uint64
 }
 
 // ByteJump is byte_jump.
