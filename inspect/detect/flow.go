@@ -78,12 +78,14 @@ func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 	}
 	ds := &f.dirs[dir]
 	ds.seen = true
+	// App-layer first: a raw rule on "alert http" needs to know the
+	// protocol in the chunk that also completes its content.
+	f.appLayer(dir, data)
 	if f.tr == trUDP {
 		f.inspectDatagram(dir, data)
 	} else {
 		f.inspectStream(dir, data)
 	}
-	f.appLayer(dir, data)
 	return f.finish()
 }
 

@@ -210,4 +210,3 @@ func equalFold(hay, lower []byte) bool {
 func (s *hashStream) Offset() uint64 { return s.off }
 func (s *hashStream) Reset()         { s.tail, s.off = s.tail[:0], 0 }
 func (s *hashStream) Close()         {}
-
