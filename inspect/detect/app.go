@@ -106,12 +106,21 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 		ok := true
 		for i := range cr.lists {
 			l := &cr.lists[i]
-			buf := f.transformed(tbufs, u, l.buf, l.tf, l.transforms)
-			if buf == nil {
-				ok = false
-				break
+			var v view
+			if l.buf == applayer.BufNone {
+				ds := &f.dirs[u.Dir]
+				v = view{buf: ds.win, lower: ds.lower, base: int64(ds.base)}
+				if f.tr == trUDP {
+					v = view{buf: f.lastDgram[u.Dir]}
+				}
+			} else {
+				buf := f.transformed(tbufs, u, l.buf, l.tf, l.transforms)
+				if buf == nil {
+					ok = false
+					break
+				}
+				v = view{buf: buf}
 			}
-			v := view{buf: buf}
 			if _, ok = f.evalList(cr, l, &v); !ok {
 				break
 			}

@@ -322,15 +322,22 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 		}
 		cr.lists = append(cr.lists, cl)
 	}
-	if hasRaw && hasBuf {
-		return nil, fmt.Errorf("rule mixes raw stream content with app-layer buffers")
-	}
 	if cr.dirs == 0 {
-		return nil, fmt.Errorf("buffers of both directions in one rule")
+		// Request buffers stay set on the response's Unit, so a rule that
+		// mixes them runs on the response.
+		cr.dirs = 1 << inspect.ToClient
+		if r.Flow.ToServer {
+			return nil, fmt.Errorf("flow:to_server with response buffers")
+		}
 	}
 	// Trigger on the list holding the best fast pattern; else the first.
 	bestLen, best := -1, -1
 	for i := range cr.lists {
+		if hasRaw && hasBuf && cr.lists[i].buf == applayer.BufNone {
+			// Mixed rules trigger from a buffer; the raw list is then
+			// checked against the stream window of the Unit's direction.
+			continue
+		}
 		if fp, _ := fastPattern(&cr.lists[i]); fp != nil {
 			explicit := false
 			for _, op := range cr.lists[i].ops {
@@ -349,6 +356,12 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 	}
 	if best < 0 && len(cr.lists) > 0 {
 		best = 0
+		for i := range cr.lists {
+			if cr.lists[i].buf != applayer.BufNone {
+				best = i
+				break
+			}
+		}
 	}
 	cr.trigger = best
 	for _, fb := range r.Flowbits {

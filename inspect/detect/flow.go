@@ -52,6 +52,9 @@ type Flow struct {
 	cands   []uint32
 	mark    []uint32 // generation stamp per rule for candidate dedupe
 	gen     uint32
+	// lastDgram is the datagram being inspected, for mixed raw+buffer
+	// rules on UDP (valid only during Inspect).
+	lastDgram [2][]byte
 }
 
 var _ inspect.FlowInspector = (*Flow)(nil)
@@ -80,6 +83,13 @@ func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 	ds.seen = true
 	// App-layer first: a raw rule on "alert http" needs to know the
 	// protocol in the chunk that also completes its content.
+	if f.tr == trUDP {
+		f.lastDgram[dir] = data
+		defer func() { f.lastDgram[dir] = nil }()
+	} else {
+		// The window must hold this chunk before Units look at it.
+		f.dirs[dir].append(data, f.e.opts.Window)
+	}
 	f.appLayer(dir, data)
 	if f.tr == trUDP {
 		f.inspectDatagram(dir, data)
@@ -151,7 +161,6 @@ func (ds *dirState) trim(window int) {
 
 func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 	ds := &f.dirs[dir]
-	ds.append(data, f.e.opts.Window)
 	g := f.e.raw[f.tr][dir]
 	if g == nil {
 		ds.trim(f.e.opts.Window)

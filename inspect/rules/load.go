@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,8 @@ import (
 // gonidsMu serialises gonids' parser, which keeps the current sticky
 // buffer and transforms in package-level variables.
 var gonidsMu sync.Mutex
+
+var ruleShape = regexp.MustCompile(`^\S+\s+\S+\s+\S+\s+\S+\s+(->|<>)\s+\S+\s+\S+\s*\((?s:.*)\)\s*$`)
 
 // maxRuleBytes bounds one (possibly continued) rule; longer text is
 // rejected instead of growing a buffer without limit.
@@ -97,6 +100,11 @@ func parseOne(text, file string, line int, opts *Options) (r *Rule, err error) {
 		if a := strings.ToLower(w); strings.HasPrefix(a, "reject") {
 			action, text = a, "alert "+rest
 		}
+	}
+	// gonids' lexer can loop forever on a truncated header ("drop "), so
+	// the overall shape is checked first.
+	if !ruleShape.MatchString(text) {
+		return fail("syntax: want ACTION PROTO SRC PORT -> DST PORT (OPTIONS)")
 	}
 	g, perr := parseGonids(text)
 	if perr != nil {
