@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/urfave/cli/v2"
+
+	"github.com/interdict/interdict/tests/testenv"
+)
+
+func runRules(t *testing.T, args ...string) (string, error) {
+	var out bytes.Buffer
+	app := &cli.App{Name: "interdict", Writer: &out, ErrWriter: &out, Commands: []*cli.Command{rulesCommand()},
+		ExitErrHandler: func(*cli.Context, error) {}}
+	err := app.Run(append([]string{"interdict", "rules"}, args...))
+	return out.String(), err
+}
+
+func TestRulesCheck(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.rules")
+	require.NoError(t, os.WriteFile(p, []byte(`# comment
+alert tcp any any -> any any (msg:"ok"; content:"x"; sid:1;)
+#alert tcp any any -> any any (msg:"disabled"; content:"x"; sid:2;)
+alert tcp any any -> any any (msg:"bad"; \
+  content:"x"; foo_bar; sid:3;)
+alert tcp $NOPE any -> any any (msg:"var"; sid:4;)
+`), 0o600))
+	out, err := runRules(t, "check", p)
+	require.Error(t, err, "rejections fail without --allow-partial")
+	assert.Contains(t, out, p+": 1 loaded, 2 rejected")
+	assert.Contains(t, out, p+":4: sid 3: unsupported keyword foo_bar")
+	assert.Contains(t, out, p+":6: sid 4: source address: unknown variable $NOPE")
+	_, err = runRules(t, "check", "--allow-partial", p)
+	require.NoError(t, err)
+	out, err = runRules(t, "check", "--var", "NOPE=10.0.0.0/8", p)
+	require.Error(t, err)
+	assert.Contains(t, out, "2 loaded, 1 rejected")
+}
+
+func TestRulesETOpen(t *testing.T) {
+	files, _ := filepath.Glob("/work/shared/corpus/et-open/*.rules")
+	testenv.RequireFile(t, "/work/shared/corpus/et-open/classification.config")
+	args := append([]string{"check", "--allow-partial", "--classification", "/work/shared/corpus/et-open/classification.config"}, files...)
+	out, err := runRules(t, args...)
+	require.NoError(t, err)
+	i := strings.Index(out, "rejected by reason:")
+	require.Positive(t, i)
+	t.Log(out[i:])
+	out, err = runRules(t, append([]string{"stats"}, files...)...)
+	require.NoError(t, err)
+	assert.Contains(t, out, "prefilter groups")
+	if testing.Verbose() {
+		t.Log(out)
+	}
+}
