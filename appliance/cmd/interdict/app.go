@@ -12,6 +12,7 @@ func newApp() *cli.App {
 		Name:  "interdict",
 		Usage: "userspace intrusion prevention for machine traffic",
 		Commands: []*cli.Command{
+			rulesCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version and build information",
