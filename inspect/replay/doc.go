@@ -29,5 +29,6 @@
 // inspected (it would not have been forwarded) and every later packet of
 // the flow is logged as a drop event.
 //
-// replay imports inspect and inspect/eve; never netstack or tunnel.
+// replay imports inspect, inspect/eve, inspect/rules and inspect/detect;
+// never netstack or tunnel.
 package replay

@@ -128,6 +128,9 @@ func (rp *replayer) packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkT
 	rp.sum.Bytes += uint64(len(data))
 	rp.pktNum = rp.sum.Packets
 	rp.ts = ci.Timestamp
+	if rp.cfg.Clock != nil {
+		rp.cfg.Clock.set(ci.Timestamp)
+	}
 	if rp.first.IsZero() {
 		rp.first = ci.Timestamp
 	}

@@ -79,6 +79,9 @@ type Config struct {
 	// (Suricata 8's flowbits traffic/id/X and traffic/label/X), logged on
 	// the alert and the flow. Optional.
 	TrafficTags map[uint32]eve.Traffic
+	// Clock, when set, is advanced to each packet's timestamp before the
+	// packet is processed (give the engine Clock.Now for thresholds).
+	Clock *Clock
 	// Bounds; zero means the default.
 	MaxFlows           int
 	MaxPendingBytes    int

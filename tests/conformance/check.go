@@ -12,18 +12,18 @@ import (
 // are evaluated; shell and file-compare checks run commands over
 // Suricata's own outputs and are not applicable.
 type Check struct {
-	Filter *Filter         `yaml:"filter"`
-	Shell  any             `yaml:"shell"`
+	Filter *Filter        `yaml:"filter"`
+	Shell  any            `yaml:"shell"`
 	Other  map[string]any `yaml:",inline"`
 }
 
 // Filter counts the EVE events that match every key of Match and
 // compares the count with Count (or the bounds LT/GT).
 type Filter struct {
-	Requires *Requires     `yaml:"requires"`
-	Count    *int          `yaml:"count"`
-	LT       *int          `yaml:"lt"`
-	GT       *int          `yaml:"gt"`
+	Requires *Requires      `yaml:"requires"`
+	Count    *int           `yaml:"count"`
+	LT       *int           `yaml:"lt"`
+	GT       *int           `yaml:"gt"`
 	Match    yamlOrderedMap `yaml:"match"`
 }
 

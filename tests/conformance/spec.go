@@ -33,16 +33,16 @@ type Requires struct {
 
 // Spec is one suricata-verify test case.
 type Spec struct {
-	Name     string // path under tests/, e.g. detect-pcre/detect-pcre-01
-	Dir      string
+	Name     string   `yaml:"-"` // path under tests/, e.g. detect-pcre/detect-pcre-01
+	Dir      string   `yaml:"-"`
 	Requires Requires `yaml:"requires"`
 	Args     []string `yaml:"args"`
 	PcapKey  any      `yaml:"pcap"`
 	Checks   []Check  `yaml:"checks"`
 
-	Pcap  string   // resolved capture path
-	Rules []string // resolved rule files
-	Opts  RunOpts
+	Pcap  string   `yaml:"-"` // resolved capture path
+	Rules []string `yaml:"-"` // resolved rule files
+	Opts  RunOpts  `yaml:"-"`
 }
 
 // RunOpts is what the test's args and name ask of the replay.
