@@ -1,0 +1,202 @@
+package dns
+
+import (
+	"strconv"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+)
+
+// AppProto is the EVE app_proto name.
+const AppProto = "dns"
+
+const (
+	headerLen = 12
+	// maxName is the longest name in wire form (RFC 1035 2.3.4).
+	maxName = 255
+	// maxQuestions bounds the questions reported per message; real
+	// resolvers send one.
+	maxQuestions = 16
+	// maxPendingIDs bounds the query ids remembered to pair answers.
+	maxPendingIDs = 64
+)
+
+// Anomaly event names, as Suricata's dns decoder events.
+const (
+	EvMalformedData = "MALFORMED_DATA"
+	EvNotARequest   = "NOT_A_REQUEST"
+	EvNotAResponse  = "NOT_A_RESPONSE"
+	EvZFlagSet      = "Z_FLAG_SET"
+	EvInfiniteLoop  = "INFINITE_LOOP"
+	EvNameTooLong   = "NAME_TOO_LONG"
+	EvInvalidOpcode = "INVALID_OPCODE"
+)
+
+func init() {
+	for _, tr := range []inspect.Proto{inspect.ProtoUDP, inspect.ProtoTCP} {
+		tcp := tr == inspect.ProtoTCP
+		probe := ProbeUDP
+		if tcp {
+			probe = ProbeTCP
+		}
+		applayer.Register(applayer.Proto{
+			Name:      AppProto,
+			Transport: tr,
+			Probe:     probe,
+			New:       func() applayer.Parser { return New(tcp) },
+			Buffers:   []applayer.Buffer{applayer.DNSQuery},
+		})
+	}
+}
+
+// plausible checks a DNS header the way a probe must: cheap, and strict
+// enough that random binary traffic rarely passes.
+func plausible(dir inspect.Direction, msg []byte, size int, whole bool) bool {
+	if len(msg) < headerLen {
+		return false
+	}
+	qr := msg[2]&0x80 != 0
+	if qr != (dir == inspect.ToClient) {
+		return false
+	}
+	switch (msg[2] >> 3) & 0x0f {
+	case 0, 1, 2, 4, 5:
+	default:
+		return false
+	}
+	qd := int(msg[4])<<8 | int(msg[5])
+	an := int(msg[6])<<8 | int(msg[7])
+	ns := int(msg[8])<<8 | int(msg[9])
+	ar := int(msg[10])<<8 | int(msg[11])
+	if dir == inspect.ToServer && (qd == 0 || qd > maxQuestions) {
+		return false
+	}
+	// Each question takes at least 5 bytes, each record at least 11. size
+	// is the whole message's length, known from the TCP prefix before all
+	// of it arrived.
+	if headerLen+5*qd+11*(an+ns+ar) > size {
+		return false
+	}
+	if !whole {
+		return true
+	}
+	if qd > 0 {
+		var scratch [maxName + 1]byte
+		if _, _, ev := readName(msg, headerLen, scratch[:0]); ev != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// ProbeUDP recognises a datagram holding a plausible DNS message.
+func ProbeUDP(dir inspect.Direction, data []byte) applayer.ProbeResult {
+	if plausible(dir, data, len(data), true) {
+		return applayer.ProbeYes
+	}
+	return applayer.ProbeNo
+}
+
+// ProbeTCP recognises a length-prefixed plausible DNS message.
+func ProbeTCP(dir inspect.Direction, data []byte) applayer.ProbeResult {
+	if len(data) < 2+headerLen {
+		if len(data) >= 2 && int(data[0])<<8|int(data[1]) < headerLen {
+			return applayer.ProbeNo
+		}
+		return applayer.ProbeMore
+	}
+	n := int(data[0])<<8 | int(data[1])
+	if n < headerLen {
+		return applayer.ProbeNo
+	}
+	msg := data[2:]
+	whole := len(msg) >= n
+	if whole {
+		msg = msg[:n]
+	}
+	if plausible(dir, msg, n, whole) {
+		return applayer.ProbeYes
+	}
+	return applayer.ProbeNo
+}
+
+// readName decodes the name at off into dst (dotted, no trailing dot) and
+// returns the offset after it in the message. ev names the anomaly when
+// the name is malformed.
+func readName(msg []byte, off int, dst []byte) (name []byte, next int, ev string) {
+	next = -1
+	start := len(dst)
+	wire := 1 // wire length including the root label
+	pos := off
+	limit := off // start of the current segment: pointers must go below it
+	for {
+		if pos >= len(msg) {
+			return dst, 0, EvMalformedData
+		}
+		l := int(msg[pos])
+		switch {
+		case l == 0:
+			if next < 0 {
+				next = pos + 1
+			}
+			return dst, next, ""
+		case l&0xc0 == 0xc0:
+			if pos+1 >= len(msg) {
+				return dst, 0, EvMalformedData
+			}
+			ptr := (l&0x3f)<<8 | int(msg[pos+1])
+			if ptr >= limit {
+				// Each jump must land before the segment it leaves, so
+				// segment starts strictly decrease and decoding ends.
+				return dst, 0, EvInfiniteLoop
+			}
+			if next < 0 {
+				next = pos + 2
+			}
+			pos, limit = ptr, ptr
+		case l&0xc0 != 0:
+			return dst, 0, EvMalformedData // extended label types (RFC 6891)
+		default:
+			wire += l + 1
+			if wire > maxName {
+				return dst, 0, EvNameTooLong
+			}
+			if pos+1+l > len(msg) {
+				return dst, 0, EvMalformedData
+			}
+			if len(dst) > start {
+				dst = append(dst, '.')
+			}
+			dst = append(dst, msg[pos+1:pos+1+l]...)
+			pos += 1 + l
+		}
+	}
+}
+
+var rrTypes = map[uint16]string{
+	1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 13: "HINFO", 15: "MX", 16: "TXT",
+	17: "RP", 18: "AFSDB", 24: "SIG", 25: "KEY", 28: "AAAA", 29: "LOC", 33: "SRV",
+	35: "NAPTR", 39: "DNAME", 41: "OPT", 43: "DS", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY",
+	50: "NSEC3", 51: "NSEC3PARAM", 52: "TLSA", 64: "SVCB", 65: "HTTPS", 99: "SPF",
+	249: "TKEY", 250: "TSIG", 251: "IXFR", 252: "AXFR", 255: "ANY", 256: "URI", 257: "CAA",
+}
+
+// RRTypeName spells an RR type as Suricata's EVE does; unknown types are
+// their number.
+func RRTypeName(t uint16) string {
+	if s, ok := rrTypes[t]; ok {
+		return s
+	}
+	return strconv.Itoa(int(t))
+}
+
+var rcodes = [...]string{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+	"YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"}
+
+// RCodeName spells a response code as Suricata's EVE does.
+func RCodeName(c int) string {
+	if c < len(rcodes) {
+		return rcodes[c]
+	}
+	return strconv.Itoa(c)
+}

@@ -1,0 +1,247 @@
+package dns
+
+import (
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+)
+
+// stream reassembles length-prefixed messages of one TCP direction.
+type stream struct {
+	lenBuf [2]byte
+	lenN   int
+	want   int    // message length once the prefix is read
+	buf    []byte // partial message, at most 64 KiB by the prefix
+}
+
+type pendingID struct {
+	id   uint16
+	txID uint64
+}
+
+var rootName = []byte{}
+
+// Parser parses DNS over UDP (one message per Feed) or TCP. It implements
+// applayer.Parser.
+type Parser struct {
+	tcp     bool
+	streams [2]stream
+	pending []pendingID // unanswered queries, oldest first
+	nextTx  uint64
+	names   []byte // decoded question names of the current message
+	spans   [maxQuestions]struct{ s, e int }
+	qtypes  [maxQuestions]uint16
+	unit    applayer.Unit
+	anoms   []inspect.Anomaly
+}
+
+var _ applayer.Parser = (*Parser)(nil)
+
+// New returns a parser for one flow; tcp selects length-prefixed framing.
+func New(tcp bool) *Parser {
+	p := &Parser{tcp: tcp}
+	p.unit.AppProto = AppProto
+	return p
+}
+
+// Feed implements applayer.Parser.
+func (p *Parser) Feed(dir inspect.Direction, data []byte, emit func(*applayer.Unit)) {
+	if !p.tcp {
+		p.message(dir, data, emit)
+		return
+	}
+	s := &p.streams[dir&1]
+	for len(data) > 0 {
+		if s.lenN < 2 {
+			n := copy(s.lenBuf[s.lenN:], data)
+			s.lenN += n
+			data = data[n:]
+			if s.lenN == 2 {
+				s.want = int(s.lenBuf[0])<<8 | int(s.lenBuf[1])
+				s.buf = s.buf[:0]
+				if s.want == 0 {
+					s.lenN = 0
+				}
+			}
+			continue
+		}
+		need := s.want - len(s.buf)
+		if len(s.buf) == 0 && len(data) >= s.want {
+			// Whole message in this chunk: parse in place, no copy.
+			p.message(dir, data[:s.want], emit)
+			data = data[s.want:]
+			s.lenN = 0
+			continue
+		}
+		n := min(need, len(data))
+		s.buf = append(s.buf, data[:n]...)
+		data = data[n:]
+		if len(s.buf) == s.want {
+			p.message(dir, s.buf, emit)
+			s.buf = s.buf[:0]
+			s.lenN = 0
+		}
+	}
+}
+
+// Close implements applayer.Parser; a partial TCP message is dropped.
+func (p *Parser) Close(func(*applayer.Unit)) {
+	p.streams = [2]stream{}
+}
+
+func (p *Parser) anomaly(ev string) {
+	for _, a := range p.anoms {
+		if a.Event == ev {
+			return
+		}
+	}
+	p.anoms = append(p.anoms, inspect.Anomaly{AppProto: AppProto, Event: ev})
+}
+
+// message parses one DNS message and emits a Unit per question.
+func (p *Parser) message(dir inspect.Direction, msg []byte, emit func(*applayer.Unit)) {
+	p.anoms = p.anoms[:0]
+	if len(msg) < headerLen {
+		p.anomaly(EvMalformedData)
+		p.emitOnly(dir, emit)
+		return
+	}
+	id := uint16(msg[0])<<8 | uint16(msg[1])
+	qr := msg[2]&0x80 != 0
+	opcode := (msg[2] >> 3) & 0x0f
+	z := msg[3]&0x40 != 0
+	rcode := int(msg[3] & 0x0f)
+	qd := int(msg[4])<<8 | int(msg[5])
+	counts := [3]int{int(msg[6])<<8 | int(msg[7]), int(msg[8])<<8 | int(msg[9]), int(msg[10])<<8 | int(msg[11])}
+
+	if dir == inspect.ToServer && qr {
+		p.anomaly(EvNotARequest)
+	}
+	if dir == inspect.ToClient && !qr {
+		p.anomaly(EvNotAResponse)
+	}
+	if z {
+		p.anomaly(EvZFlagSet)
+	}
+	if opcode == 3 || opcode > 6 {
+		p.anomaly(EvInvalidOpcode)
+	}
+
+	off := headerLen
+	nq := 0
+	p.names = p.names[:0]
+	for i := 0; i < qd; i++ {
+		start := len(p.names)
+		var ev string
+		var next int
+		p.names, next, ev = readName(msg, off, p.names)
+		if ev == "" && next+4 > len(msg) {
+			ev = EvMalformedData
+		}
+		if ev != "" {
+			p.anomaly(ev)
+			p.names = p.names[:start]
+			off = -1
+			break
+		}
+		if nq < maxQuestions {
+			p.spans[nq].s, p.spans[nq].e = start, len(p.names)
+			p.qtypes[nq] = uint16(msg[next])<<8 | uint16(msg[next+1])
+			nq++
+		} else {
+			p.names = p.names[:start]
+		}
+		off = next + 4
+	}
+	// Walk the resource records only to check the message is well formed.
+	var scratch [maxName + 1]byte
+	for sec := 0; off >= 0 && sec < 3; sec++ {
+		for i := 0; i < counts[sec]; i++ {
+			_, next, ev := readName(msg, off, scratch[:0])
+			if ev == "" && next+10 > len(msg) {
+				ev = EvMalformedData
+			}
+			if ev == "" {
+				rdlen := int(msg[next+8])<<8 | int(msg[next+9])
+				off = next + 10 + rdlen
+				if off > len(msg) {
+					ev = EvMalformedData
+				}
+			}
+			if ev != "" {
+				p.anomaly(ev)
+				off = -1
+				break
+			}
+		}
+	}
+
+	txID := p.txFor(id, qr)
+	ev := &inspect.Event{Dir: dir, TxID: txID, DNS: &inspect.DNSTx{ID: id}}
+	if qr {
+		ev.DNS.Type = "answer"
+		ev.DNS.RCode = RCodeName(rcode)
+	} else {
+		ev.DNS.Type = "query"
+	}
+	if nq > 0 {
+		name := p.names[p.spans[0].s:p.spans[0].e]
+		ev.DNS.RRName = string(name)
+		if len(name) == 0 {
+			ev.DNS.RRName = "<root>"
+		}
+		ev.DNS.RRType = RRTypeName(p.qtypes[0])
+	}
+	u := &p.unit
+	u.Dir, u.TxID = dir, txID
+	for i := 0; i < max(nq, 1); i++ {
+		u.Buffers[applayer.DNSQuery] = nil
+		if i < nq {
+			sp := p.spans[i]
+			u.Buffers[applayer.DNSQuery] = p.names[sp.s:sp.e:sp.e]
+			if sp.s == sp.e {
+				u.Buffers[applayer.DNSQuery] = rootName // empty, but present
+			}
+		}
+		u.Event, u.Anomalies = nil, nil
+		if i == max(nq, 1)-1 {
+			u.Event = ev
+			if len(p.anoms) > 0 {
+				u.Anomalies = p.anoms
+			}
+		}
+		emit(u)
+	}
+	u.Buffers[applayer.DNSQuery], u.Event, u.Anomalies = nil, nil, nil
+}
+
+// emitOnly reports anomalies of a message too broken to log.
+func (p *Parser) emitOnly(dir inspect.Direction, emit func(*applayer.Unit)) {
+	u := &p.unit
+	u.Dir, u.TxID = dir, p.nextTx
+	u.Buffers[applayer.DNSQuery], u.Event = nil, nil
+	u.Anomalies = p.anoms
+	emit(u)
+	u.Anomalies = nil
+}
+
+// txFor assigns a query a new transaction and pairs an answer with the
+// query of the same id.
+func (p *Parser) txFor(id uint16, answer bool) uint64 {
+	if answer {
+		for i, q := range p.pending {
+			if q.id == id {
+				p.pending = append(p.pending[:i], p.pending[i+1:]...)
+				return q.txID
+			}
+		}
+	}
+	tx := p.nextTx
+	p.nextTx++
+	if !answer {
+		if len(p.pending) >= maxPendingIDs {
+			p.pending = append(p.pending[:0], p.pending[1:]...)
+		}
+		p.pending = append(p.pending, pendingID{id, tx})
+	}
+	return tx
+}

@@ -1,0 +1,56 @@
+package http1
+
+import "github.com/interdict/interdict/inspect"
+
+// anom is an HTTP anomaly; name gives Suricata's app-layer event name for
+// the direction it was seen in (decode-events: http.<name lower case>).
+type anom uint8
+
+const (
+	anomCLAndTE anom = iota
+	anomDuplicateCL
+	anomInvalidCL
+	anomInvalidTE
+	anomHeaderInvalid
+	anomMissingColon
+	anomFieldFolding
+	anomFieldTooLong
+	anomTooManyHeaders
+	anomChunkLen
+	anomRequestLineInvalid
+	anomMissingProtocol
+	anomMissingHost
+	anomResponseInvalidProtocol
+	anomResponseInvalidStatus
+	anomUnmatchedResponse
+	anomTooManyPipelined
+)
+
+// names per anomaly: request form, response form.
+var anomNames = [...][2]string{
+	// Not a libhtp event (libhtp only flags the transaction as smuggling);
+	// named as the inspect.Anomaly contract's example so rules and EVE
+	// consumers can key on it.
+	anomCLAndTE:                 {"REQUEST_CONTENT_LENGTH_AND_TRANSFER_ENCODING", "RESPONSE_CONTENT_LENGTH_AND_TRANSFER_ENCODING"},
+	anomDuplicateCL:             {"DUPLICATE_CONTENT_LENGTH_FIELD_IN_REQUEST", "DUPLICATE_CONTENT_LENGTH_FIELD_IN_RESPONSE"},
+	anomInvalidCL:               {"INVALID_CONTENT_LENGTH_FIELD_IN_REQUEST", "INVALID_CONTENT_LENGTH_FIELD_IN_RESPONSE"},
+	anomInvalidTE:               {"INVALID_TRANSFER_ENCODING_VALUE_IN_REQUEST", "INVALID_TRANSFER_ENCODING_VALUE_IN_RESPONSE"},
+	anomHeaderInvalid:           {"REQUEST_HEADER_INVALID", "RESPONSE_HEADER_INVALID"},
+	anomMissingColon:            {"REQUEST_FIELD_MISSING_COLON", "RESPONSE_FIELD_MISSING_COLON"},
+	anomFieldFolding:            {"INVALID_REQUEST_FIELD_FOLDING", "INVALID_RESPONSE_FIELD_FOLDING"},
+	anomFieldTooLong:            {"REQUEST_FIELD_TOO_LONG", "RESPONSE_FIELD_TOO_LONG"},
+	anomTooManyHeaders:          {"REQUEST_TOO_MANY_HEADERS", "RESPONSE_TOO_MANY_HEADERS"},
+	anomChunkLen:                {"INVALID_REQUEST_CHUNK_LEN", "INVALID_RESPONSE_CHUNK_LEN"},
+	anomRequestLineInvalid:      {"REQUEST_LINE_INVALID", "REQUEST_LINE_INVALID"},
+	anomMissingProtocol:         {"REQUEST_LINE_MISSING_PROTOCOL", "REQUEST_LINE_MISSING_PROTOCOL"},
+	anomMissingHost:             {"MISSING_HOST_HEADER", "MISSING_HOST_HEADER"},
+	anomResponseInvalidProtocol: {"RESPONSE_INVALID_PROTOCOL", "RESPONSE_INVALID_PROTOCOL"},
+	anomResponseInvalidStatus:   {"RESPONSE_INVALID_STATUS", "RESPONSE_INVALID_STATUS"},
+	anomUnmatchedResponse:       {"UNABLE_TO_MATCH_RESPONSE_TO_REQUEST", "UNABLE_TO_MATCH_RESPONSE_TO_REQUEST"},
+	// Ours: the pipelining bound dropped a request's state.
+	anomTooManyPipelined: {"REQUEST_TOO_MANY_PIPELINED", "REQUEST_TOO_MANY_PIPELINED"},
+}
+
+func (a anom) name(dir inspect.Direction) string {
+	return anomNames[a][dir&1]
+}

@@ -1,0 +1,48 @@
+// Package http1 parses HTTP/1.0 and HTTP/1.1 for detection: it fills
+// Suricata's http.* sticky buffers from both directions of a flow, fed in
+// chunks of any size, and reports protocol anomalies and one EVE record per
+// transaction.
+//
+// Design choices, and where they follow Suricata/libhtp:
+//   - A Unit is emitted as soon as a buffer is complete: after the request
+//     or status line (method, uri, protocol, line), after the blank line
+//     ending the headers (every header buffer), and each time a body grows
+//     (once per Feed). Rules can match before the rest of a message arrives,
+//     which is what lets the data path hold bytes until a verdict.
+//   - http.uri is the request target normalised as libhtp does by default:
+//     the path is percent-decoded (every valid %XX, including %2F and %00;
+//     invalid escapes stay as they are), then backslashes become slashes,
+//     runs of slashes are folded into one and dot segments are removed
+//     (RFC 3986 5.2.4). The query and fragment stay raw. For an absolute
+//     URI (GET http://host/p) http.uri is the path and query only and the
+//     host comes from the URI, as libhtp does. CONNECT's authority form is
+//     kept as is.
+//   - http.host is lower case, without port, userinfo or trailing dots;
+//     http.host.raw is the Host header's value (or the absolute URI's
+//     authority) as sent.
+//   - Header values are trimmed of spaces and tabs; folded lines are joined
+//     with one space; repeated headers are merged into the first one as
+//     "v1, v2", like libhtp's header table. http.header is "Name: value\r\n"
+//     per header without Cookie (requests) or Set-Cookie (responses) and
+//     without a final blank line; http.start is the start line plus every
+//     header in the same form and a final "\r\n"; http.header.raw is the
+//     header lines as received including the blank line; http.cookie is
+//     Cookie in requests and Set-Cookie in responses.
+//   - In a to_client Unit, the buffers both directions have (header,
+//     header.raw, header_names, cookie, content_type, content_len,
+//     connection, start) come from the response; request-only buffers
+//     (method, uri, host, user_agent, request_body, ...) stay set from the
+//     request, so a rule can mix them.
+//   - Framing follows RFC 9112 6.3: HEAD, 1xx, 204 and 304 responses have
+//     no body; Transfer-Encoding chunked wins over Content-Length (and is
+//     flagged); a response without either runs to the end of the
+//     connection; 2xx to CONNECT and 101 turn the flow into an opaque
+//     tunnel. Responses pair with requests in order (pipelining).
+//
+// Memory per flow is bounded: at most MaxHeaderBytes of start line and
+// headers and MaxBodyBytes of each body are kept per message, and at most
+// maxPending requests may wait for their responses. Past a bound the parser
+// stops buffering, reports an anomaly, and keeps following the framing.
+//
+// http1 imports only inspect and inspect/applayer.
+package http1

@@ -1,0 +1,62 @@
+package http1
+
+import (
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+)
+
+// fromResponse marks the buffers a to_client Unit takes from the response;
+// the others stay as the request set them.
+var fromResponse = func() (f [applayer.NumBuffers]bool) {
+	for _, b := range []applayer.Buffer{
+		applayer.HTTPProtocol, applayer.HTTPHeader, applayer.HTTPHeaderRaw, applayer.HTTPHeaderNames,
+		applayer.HTTPCookie, applayer.HTTPContentType, applayer.HTTPContentLen, applayer.HTTPConnection,
+		applayer.HTTPStart, applayer.HTTPStatCode, applayer.HTTPStatMsg, applayer.HTTPResponseLine,
+		applayer.HTTPResponseBody, applayer.HTTPLocation, applayer.HTTPServer,
+	} {
+		f[b] = true
+	}
+	return f
+}()
+
+// emit hands detection the buffers of t as seen from dir. final marks the
+// Unit that completes the transaction and carries its EVE record.
+func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*applayer.Unit)) {
+	u := &p.unit
+	u.Dir, u.TxID = dir, t.id
+	req, resp := &t.req, &t.resp
+	for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {
+		if dir == inspect.ToClient && fromResponse[b] {
+			u.Buffers[b] = resp.get(resp.bufs[b])
+		} else {
+			u.Buffers[b] = req.get(req.bufs[b])
+		}
+	}
+	if len(req.body) > 0 {
+		u.Buffers[applayer.HTTPRequestBody] = req.body[:len(req.body):len(req.body)]
+	}
+	if dir == inspect.ToClient && len(resp.body) > 0 {
+		u.Buffers[applayer.HTTPResponseBody] = resp.body[:len(resp.body):len(resp.body)]
+	}
+	u.Event = nil
+	if final {
+		u.Event = &inspect.Event{Dir: dir, TxID: t.id, HTTP: &inspect.HTTPTx{
+			Hostname:    string(req.get(req.bufs[applayer.HTTPHost])),
+			URL:         string(req.get(req.bufs[applayer.HTTPURIRaw])),
+			Method:      string(req.get(req.bufs[applayer.HTTPMethod])),
+			Protocol:    string(req.get(req.bufs[applayer.HTTPProtocol])),
+			UserAgent:   string(req.get(req.bufs[applayer.HTTPUserAgent])),
+			ContentType: string(resp.get(resp.bufs[applayer.HTTPContentType])),
+			Referer:     string(req.get(req.bufs[applayer.HTTPReferer])),
+			Status:      t.status,
+			Length:      resp.bodyLen,
+		}}
+	}
+	u.Anomalies = nil
+	if len(p.anoms) > 0 {
+		u.Anomalies = p.anoms
+	}
+	emit(u)
+	u.Event, u.Anomalies = nil, nil
+	p.anoms = p.anoms[:0]
+}

@@ -1,0 +1,826 @@
+package http1
+
+import (
+	"bytes"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+)
+
+// span locates a buffer inside a message's derived or raw arena.
+type span struct {
+	s, e int32
+	ok   bool
+	raw  bool // in msg.raw rather than msg.derived
+}
+
+type header struct {
+	name, value span // in derived
+	dup         bool // merged into an earlier header of the same name
+}
+
+// msg is one direction of a transaction.
+type msg struct {
+	raw     []byte // start line and header lines as received, bounded
+	derived []byte // normalised values and assembled buffers
+	bufs    [applayer.NumBuffers]span
+	hdrs    []header
+	body    []byte // bounded copy of the (de-chunked) body
+	bodyLen int64  // body bytes seen, beyond the bound too
+
+	lineEnd   int // end of the start line (with its line ending) in raw
+	clen      int64
+	clenSeen  bool
+	chunked   bool
+	teSeen    bool
+	anomalies uint64 // bit per anomaly, so each is reported once per message
+}
+
+func (m *msg) reset() {
+	m.raw, m.derived, m.body, m.hdrs = m.raw[:0], m.derived[:0], m.body[:0], m.hdrs[:0]
+	m.bufs = [applayer.NumBuffers]span{}
+	m.bodyLen, m.lineEnd, m.clen = 0, 0, 0
+	m.clenSeen, m.chunked, m.teSeen = false, false, false
+	m.anomalies = 0
+}
+
+func (m *msg) get(sp span) []byte {
+	if !sp.ok {
+		return nil
+	}
+	if sp.raw {
+		return m.raw[sp.s:sp.e:sp.e]
+	}
+	return m.derived[sp.s:sp.e:sp.e]
+}
+
+// setDerived records derived[start:] as buffer b.
+func (m *msg) setDerived(b applayer.Buffer, start int) {
+	m.bufs[b] = span{s: int32(start), e: int32(len(m.derived)), ok: true}
+}
+
+func (m *msg) setRaw(b applayer.Buffer, s, e int) {
+	m.bufs[b] = span{s: int32(s), e: int32(e), ok: true, raw: true}
+}
+
+type tx struct {
+	id        uint64
+	req, resp msg
+	head      bool // HEAD request: the response has no body
+	connect   bool
+	http09    bool // request line without protocol: response has no status line
+	reqDone   bool
+	respDone  bool
+	status    int
+}
+
+type state uint8
+
+const (
+	stStart       state = iota // before a start line; empty lines skipped
+	stLine                     // in the start line
+	stHeaders                  // in the header block
+	stBodyLen                  // Content-Length body
+	stChunkSize                // chunk-size line
+	stChunkData                // chunk data
+	stChunkEnd                 // CRLF after chunk data
+	stTrailers                 // trailer section after the last chunk
+	stBodyClose                // response body delimited by the end of the flow
+	stConnectWait              // request side after CONNECT, until its response
+	stTunnel                   // opaque after CONNECT 2xx or 101
+	stGarbage                  // not HTTP: ignore the rest of this direction
+)
+
+// side is the parsing state of one direction.
+type side struct {
+	dir       inspect.Direction
+	st        state
+	cur       *tx
+	lineStart int   // start of the current line in cur's raw
+	remaining int64 // body or chunk bytes left
+	overflow  bool  // header bound exceeded: lines no longer stored
+	skipLine  bool  // dropping the rest of an overlong line
+	scratch   []byte
+	bodyDirty bool
+	stash     []byte // request bytes after CONNECT, before its response
+	replay    bool   // stash must be parsed as requests (CONNECT refused)
+}
+
+// Parser parses one HTTP/1.x flow. It implements applayer.Parser.
+type Parser struct {
+	cfg     config
+	req     side
+	resp    side
+	pending []*tx // requests waiting for their response, oldest first
+	free    []*tx
+	nextID  uint64
+	unit    applayer.Unit
+	anoms   []inspect.Anomaly
+}
+
+var _ applayer.Parser = (*Parser)(nil)
+
+// New returns a parser for one flow.
+func New(opts ...Option) *Parser {
+	p := &Parser{cfg: config{maxHeader: DefaultMaxHeaderBytes, maxBody: DefaultMaxBodyBytes}}
+	for _, o := range opts {
+		o(&p.cfg)
+	}
+	p.req.dir, p.resp.dir = inspect.ToServer, inspect.ToClient
+	p.unit.AppProto = AppProto
+	return p
+}
+
+func (p *Parser) newTx() *tx {
+	var t *tx
+	if n := len(p.free); n > 0 {
+		t = p.free[n-1]
+		p.free = p.free[:n-1]
+		t.req.reset()
+		t.resp.reset()
+		*t = tx{req: t.req, resp: t.resp}
+	} else {
+		t = &tx{}
+	}
+	t.id = p.nextID
+	p.nextID++
+	return t
+}
+
+func (p *Parser) release(t *tx) {
+	if t.reqDone && t.respDone && len(p.free) < maxPending+2 {
+		p.free = append(p.free, t)
+	}
+}
+
+// Feed implements applayer.Parser.
+func (p *Parser) Feed(dir inspect.Direction, data []byte, emit func(*applayer.Unit)) {
+	if dir == inspect.ToServer {
+		if p.req.replay {
+			p.req.replay = false
+			stash := p.req.stash
+			p.req.stash = nil
+			p.feedSide(&p.req, stash, emit)
+		}
+		p.feedSide(&p.req, data, emit)
+		return
+	}
+	p.feedSide(&p.resp, data, emit)
+}
+
+// Close implements applayer.Parser: a body running to the end of the flow
+// ends now, and every transaction still open is logged as it stands.
+func (p *Parser) Close(emit func(*applayer.Unit)) {
+	if p.req.replay {
+		p.req.replay = false
+		stash := p.req.stash
+		p.req.stash = nil
+		p.feedSide(&p.req, stash, emit)
+	}
+	if t := p.resp.cur; t != nil {
+		p.resp.cur = nil
+		t.respDone = true
+		p.emit(inspect.ToClient, t, true, emit)
+		p.release(t)
+	}
+	for _, t := range p.pending {
+		t.respDone = true
+		p.emit(inspect.ToClient, t, true, emit)
+		p.release(t)
+	}
+	p.pending = p.pending[:0]
+	p.req.cur = nil
+	p.req.st, p.resp.st = stGarbage, stGarbage
+}
+
+func (p *Parser) anomaly(m *msg, dir inspect.Direction, a anom) {
+	if m != nil {
+		if m.anomalies&(1<<a) != 0 {
+			return
+		}
+		m.anomalies |= 1 << a
+	}
+	p.anoms = append(p.anoms, inspect.Anomaly{AppProto: AppProto, Event: a.name(dir)})
+}
+
+func (p *Parser) feedSide(s *side, data []byte, emit func(*applayer.Unit)) {
+	for len(data) > 0 {
+		var n int
+		switch s.st {
+		case stStart:
+			n = p.start(s, data, emit)
+		case stLine, stHeaders:
+			n = p.headerBytes(s, data, emit)
+		case stBodyLen:
+			n = int(min(s.remaining, int64(len(data))))
+			p.body(s, data[:n])
+			s.remaining -= int64(n)
+			if s.remaining == 0 {
+				p.endMessage(s, emit)
+			}
+		case stChunkSize, stTrailers:
+			n = p.chunkLine(s, data, emit)
+		case stChunkData:
+			n = int(min(s.remaining, int64(len(data))))
+			p.body(s, data[:n])
+			s.remaining -= int64(n)
+			if s.remaining == 0 {
+				s.st, s.remaining = stChunkEnd, 0
+			}
+		case stChunkEnd:
+			// CRLF after chunk data; a bare LF is tolerated as libhtp does.
+			c := data[0]
+			n = 1
+			switch {
+			case c == '\r' && s.remaining == 0:
+				s.remaining = 1
+			case c == '\n':
+				s.st, s.remaining = stChunkSize, 0
+				s.scratch = s.scratch[:0]
+			default:
+				p.anomaly(p.msgOf(s), s.dir, anomChunkLen)
+				p.toBodyClose(s, emit)
+				n = 0
+			}
+		case stBodyClose:
+			n = len(data)
+			p.body(s, data)
+		case stConnectWait:
+			n = len(data)
+			room := p.cfg.maxHeader - len(s.stash)
+			if room > 0 {
+				s.stash = append(s.stash, data[:min(room, n)]...)
+			}
+		default: // stTunnel, stGarbage
+			n = len(data)
+		}
+		data = data[n:]
+	}
+	if s.bodyDirty && s.cur != nil {
+		s.bodyDirty = false
+		p.emit(s.dir, s.cur, false, emit)
+	}
+	if len(p.anoms) > 0 {
+		p.emitAnomalies(s, emit)
+	}
+}
+
+// emitAnomalies emits anomalies found where no buffer became complete.
+func (p *Parser) emitAnomalies(s *side, emit func(*applayer.Unit)) {
+	if s.cur != nil {
+		p.emit(s.dir, s.cur, false, emit)
+		return
+	}
+	u := &p.unit
+	u.Buffers = [applayer.NumBuffers][]byte{}
+	u.Dir, u.TxID, u.Event = s.dir, p.nextID, nil
+	u.Anomalies = p.anoms
+	emit(u)
+	p.anoms = p.anoms[:0]
+	u.Anomalies = nil
+}
+
+func (p *Parser) msgOf(s *side) *msg {
+	if s.cur == nil {
+		return nil
+	}
+	if s.dir == inspect.ToServer {
+		return &s.cur.req
+	}
+	return &s.cur.resp
+}
+
+// start skips empty lines before a start line and begins a message.
+func (p *Parser) start(s *side, data []byte, emit func(*applayer.Unit)) int {
+	i := 0
+	for i < len(data) && (data[i] == '\r' || data[i] == '\n') {
+		i++
+	}
+	if i == len(data) {
+		return i
+	}
+	if s.dir == inspect.ToServer {
+		if len(p.pending) >= maxPending {
+			// Too many requests without responses: forget the oldest so
+			// memory stays bounded; its response will pair with the next.
+			old := p.pending[0]
+			copy(p.pending, p.pending[1:])
+			p.pending = p.pending[:len(p.pending)-1]
+			p.anomaly(nil, s.dir, anomTooManyPipelined)
+			old.respDone = true
+			p.release(old)
+		}
+		t := p.newTx()
+		s.cur = t
+		p.pending = append(p.pending, t)
+	} else {
+		// A 1xx response keeps its transaction for the final response.
+		if s.cur == nil {
+			if len(p.pending) > 0 {
+				s.cur = p.pending[0]
+				copy(p.pending, p.pending[1:])
+				p.pending = p.pending[:len(p.pending)-1]
+			} else {
+				t := p.newTx()
+				t.reqDone = true
+				s.cur = t
+				p.anomaly(&t.resp, s.dir, anomUnmatchedResponse)
+			}
+		}
+		if s.cur.http09 {
+			// An HTTP/0.9 response is bare body until the end of the flow.
+			s.st = stBodyClose
+			return i
+		}
+	}
+	s.st, s.lineStart, s.overflow, s.skipLine = stLine, 0, false, false
+	return i
+}
+
+// headerBytes stores start line and header bytes (bounded) and handles
+// each completed line.
+func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) int {
+	m := p.msgOf(s)
+	nl := bytes.IndexByte(data, '\n')
+	chunk := data
+	if nl >= 0 {
+		chunk = data[:nl+1]
+	}
+	if s.skipLine {
+		if nl >= 0 {
+			s.skipLine = false
+			if s.st == stLine {
+				p.startLine(s, m, nil, emit)
+			}
+		}
+		return len(chunk)
+	}
+	if s.overflow {
+		// Past the bound: only framing headers are still looked at, from a
+		// small scratch line.
+		if len(s.scratch)+len(chunk) <= 256 {
+			s.scratch = append(s.scratch, chunk...)
+		} else {
+			s.scratch = append(s.scratch[:0], '!') // too long to matter
+		}
+		if nl >= 0 {
+			line := trimEOL(s.scratch)
+			s.scratch = s.scratch[:0]
+			if len(line) == 0 {
+				p.endHeaders(s, m, emit)
+			} else {
+				p.framingHeader(s, m, line)
+			}
+		}
+		return len(chunk)
+	}
+	if len(m.raw)+len(chunk) > p.cfg.maxHeader {
+		p.anomaly(m, s.dir, anomFieldTooLong)
+		// The part of the current line already stored moves to scratch, so
+		// the line is judged whole however the stream was cut.
+		partial := m.raw[s.lineStart:]
+		s.scratch = s.scratch[:0]
+		if len(partial) <= 256 {
+			s.scratch = append(s.scratch, partial...)
+		} else {
+			s.scratch = append(s.scratch, '!')
+		}
+		m.raw = m.raw[:s.lineStart]
+		if s.st == stLine {
+			s.skipLine = nl < 0
+			if nl >= 0 {
+				p.startLine(s, m, nil, emit)
+			}
+			return len(chunk)
+		}
+		s.overflow = true
+		return 0 // reparse this chunk in overflow mode
+	}
+	m.raw = append(m.raw, chunk...)
+	if nl < 0 {
+		return len(chunk)
+	}
+	line := m.raw[s.lineStart:]
+	s.lineStart = len(m.raw)
+	if s.st == stLine {
+		m.lineEnd = len(m.raw)
+		p.startLine(s, m, trimEOL(line), emit)
+		return len(chunk)
+	}
+	if len(trimEOL(line)) == 0 {
+		p.endHeaders(s, m, emit)
+	}
+	return len(chunk)
+}
+
+func trimEOL(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+	}
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
+	return b
+}
+
+func isToken(c byte) bool {
+	if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+		return true
+	}
+	return bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0
+}
+
+// startLine handles a complete request or status line (nil if it was too
+// long to keep).
+func (p *Parser) startLine(s *side, m *msg, line []byte, emit func(*applayer.Unit)) {
+	s.st = stHeaders
+	if line == nil {
+		return
+	}
+	if s.dir == inspect.ToServer {
+		p.requestLine(s, m, line, emit)
+	} else {
+		p.statusLine(s, m, line, emit)
+	}
+}
+
+func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.Unit)) {
+	t := s.cur
+	base := bytesOffset(m.raw, line)
+	m.setRaw(applayer.HTTPRequestLine, base, base+len(line))
+	sp := bytes.IndexByte(line, ' ')
+	if sp <= 0 {
+		p.anomaly(m, s.dir, anomRequestLineInvalid)
+		p.garbage(s, emit)
+		return
+	}
+	method := line[:sp]
+	for _, c := range method {
+		if !isToken(c) {
+			p.anomaly(m, s.dir, anomRequestLineInvalid)
+			p.garbage(s, emit)
+			return
+		}
+	}
+	m.setRaw(applayer.HTTPMethod, base, base+sp)
+	rest := line[sp+1:]
+	off := base + sp + 1
+	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
+		rest, off = rest[1:], off+1
+	}
+	uri := rest
+	if i := bytes.LastIndexByte(rest, ' '); i >= 0 && bytes.HasPrefix(rest[i+1:], httpSlash) {
+		uri = trimSpace(rest[:i])
+		m.setRaw(applayer.HTTPProtocol, off+i+1, off+len(rest))
+	} else {
+		t.http09 = true
+		p.anomaly(m, s.dir, anomMissingProtocol)
+	}
+	m.setRaw(applayer.HTTPURIRaw, off, off+len(uri))
+	t.head = string(method) == "HEAD"
+	t.connect = string(method) == "CONNECT"
+
+	d := len(m.derived)
+	switch {
+	case t.connect:
+		m.derived = append(m.derived, uri...)
+		m.setDerived(applayer.HTTPURI, d)
+	default:
+		target := uri
+		if auth, rest, ok := splitAbsolute(uri); ok {
+			target = rest
+			if len(auth) > 0 {
+				a := off + int(bytesOffset(uri, auth))
+				m.setRaw(applayer.HTTPHostRaw, a, a+len(auth))
+			}
+		}
+		m.derived = appendNormalizedURI(m.derived, target)
+		m.setDerived(applayer.HTTPURI, d)
+	}
+	if t.http09 {
+		// No headers follow a 0.9 request line.
+		p.emit(s.dir, t, false, emit)
+		p.finishRequest(s, emit)
+		return
+	}
+	p.emit(s.dir, t, false, emit)
+}
+
+// bytesOffset is the offset of sub within b; sub must be a subslice of b.
+func bytesOffset(b, sub []byte) int {
+	return cap(b) - cap(sub)
+}
+
+func (p *Parser) statusLine(s *side, m *msg, line []byte, emit func(*applayer.Unit)) {
+	t := s.cur
+	base := bytesOffset(m.raw, line)
+	if !bytes.HasPrefix(line, httpSlash) {
+		p.anomaly(m, s.dir, anomResponseInvalidProtocol)
+		p.garbage(s, emit)
+		return
+	}
+	m.setRaw(applayer.HTTPResponseLine, base, base+len(line))
+	sp := bytes.IndexByte(line, ' ')
+	if sp < 0 {
+		m.setRaw(applayer.HTTPProtocol, base, base+len(line))
+		p.anomaly(m, s.dir, anomResponseInvalidStatus)
+		p.emit(s.dir, t, false, emit)
+		return
+	}
+	m.setRaw(applayer.HTTPProtocol, base, base+sp)
+	rest := line[sp+1:]
+	off := base + sp + 1
+	for len(rest) > 0 && rest[0] == ' ' {
+		rest, off = rest[1:], off+1
+	}
+	end := bytes.IndexByte(rest, ' ')
+	if end < 0 {
+		end = len(rest)
+	}
+	code := rest[:end]
+	status := 0
+	if len(code) == 3 {
+		for _, c := range code {
+			if c < '0' || c > '9' {
+				status = -1
+				break
+			}
+			status = status*10 + int(c-'0')
+		}
+	} else {
+		status = -1
+	}
+	if status < 100 {
+		p.anomaly(m, s.dir, anomResponseInvalidStatus)
+		status = 0
+	}
+	t.status = status
+	m.setRaw(applayer.HTTPStatCode, off, off+end)
+	if end < len(rest) {
+		m.setRaw(applayer.HTTPStatMsg, off+end+1, off+len(rest))
+	} else {
+		m.setRaw(applayer.HTTPStatMsg, off+end, off+end)
+	}
+	p.emit(s.dir, t, false, emit)
+}
+
+// garbage gives up on a direction that does not speak HTTP. A request
+// that is not one is forgotten; a response that is not one leaves its
+// request to be logged at Close.
+func (p *Parser) garbage(s *side, emit func(*applayer.Unit)) {
+	s.st = stGarbage
+	t := s.cur
+	if s.dir == inspect.ToClient || t == nil {
+		return
+	}
+	p.emit(s.dir, t, false, emit)
+	s.cur = nil
+	for i, pt := range p.pending {
+		if pt == t {
+			p.pending = append(p.pending[:i], p.pending[i+1:]...)
+			break
+		}
+	}
+	t.reqDone, t.respDone = true, true
+	p.release(t)
+}
+
+// framingHeader looks at a header line for Content-Length and
+// Transfer-Encoding only; used past the header bound.
+func (p *Parser) framingHeader(s *side, m *msg, line []byte) {
+	c := bytes.IndexByte(line, ':')
+	if c <= 0 {
+		return
+	}
+	p.framing(s, m, trimSpace(line[:c]), trimSpace(line[c+1:]))
+}
+
+func (p *Parser) framing(s *side, m *msg, name, value []byte) {
+	switch {
+	case bytes.EqualFold(name, []byte("Content-Length")):
+		n, ok := parseLength(value)
+		if !ok {
+			p.anomaly(m, s.dir, anomInvalidCL)
+			return
+		}
+		if m.clenSeen && m.clen != n {
+			p.anomaly(m, s.dir, anomDuplicateCL)
+			// Keep the first, as libhtp does; the anomaly lets rules act.
+			return
+		}
+		m.clen, m.clenSeen = n, true
+	case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+		m.teSeen = true
+		last := value
+		if i := bytes.LastIndexByte(value, ','); i >= 0 {
+			last = value[i+1:]
+		}
+		m.chunked = bytes.EqualFold(trimSpace(last), []byte("chunked"))
+		if !m.chunked {
+			p.anomaly(m, s.dir, anomInvalidTE)
+		}
+	}
+}
+
+func parseLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// endHeaders parses the stored header block, builds every header buffer,
+// emits them and decides how the body is framed.
+func (p *Parser) endHeaders(s *side, m *msg, emit func(*applayer.Unit)) {
+	t := s.cur
+	s.overflow = false
+	p.parseHeaders(s, m)
+	if m.clenSeen && m.teSeen {
+		p.anomaly(m, s.dir, anomCLAndTE)
+	}
+	if s.dir == inspect.ToServer {
+		p.emit(s.dir, t, false, emit)
+		switch {
+		case m.teSeen && m.chunked:
+			s.st = stChunkSize
+			s.scratch = s.scratch[:0]
+		case m.teSeen:
+			// Unknown coding on a request: RFC 9112 6.3 says reject; the
+			// anomaly is reported and no body assumed.
+			p.finishRequest(s, emit)
+		case m.clenSeen && m.clen > 0:
+			s.st, s.remaining = stBodyLen, m.clen
+		default:
+			p.finishRequest(s, emit)
+		}
+		return
+	}
+	st := t.status
+	if t.connect && st >= 200 && !(st < 300) && p.req.st == stConnectWait {
+		// CONNECT refused: the client's later bytes are requests again.
+		p.req.st = stStart
+		p.req.replay = len(p.req.stash) > 0
+	}
+	switch {
+	case st >= 100 && st < 200 && st != 101:
+		// Interim response: the final one follows for the same request.
+		p.emit(s.dir, t, false, emit)
+		m.reset()
+		s.st = stStart
+	case st == 101 || (t.connect && st >= 200 && st < 300):
+		p.tunnel(s, emit)
+	case t.head || st == 204 || st == 304:
+		p.endMessage(s, emit)
+	case m.teSeen && m.chunked:
+		p.emit(s.dir, t, false, emit)
+		s.st = stChunkSize
+		s.scratch = s.scratch[:0]
+	case m.teSeen:
+		p.emit(s.dir, t, false, emit)
+		s.st = stBodyClose
+	case m.clenSeen:
+		if m.clen == 0 {
+			p.endMessage(s, emit)
+			return
+		}
+		p.emit(s.dir, t, false, emit)
+		s.st, s.remaining = stBodyLen, m.clen
+	default:
+		p.emit(s.dir, t, false, emit)
+		s.st = stBodyClose
+	}
+}
+
+// tunnel completes the transaction and stops parsing both directions: what
+// follows is another protocol (TLS through a proxy, WebSocket).
+func (p *Parser) tunnel(s *side, emit func(*applayer.Unit)) {
+	t := s.cur
+	s.cur = nil
+	t.respDone = true
+	p.emit(s.dir, t, true, emit)
+	p.release(t)
+	s.st = stTunnel
+	p.req.st = stTunnel
+	p.req.stash = nil
+}
+
+func (p *Parser) finishRequest(s *side, emit func(*applayer.Unit)) {
+	t := s.cur
+	if s.bodyDirty {
+		s.bodyDirty = false
+		p.emit(s.dir, t, false, emit)
+	}
+	t.reqDone = true
+	s.cur = nil
+	s.st = stStart
+	if t.connect && !t.respDone {
+		s.st = stConnectWait
+		s.stash = s.stash[:0]
+	}
+	p.release(t)
+}
+
+// endMessage ends the message being parsed on side s.
+func (p *Parser) endMessage(s *side, emit func(*applayer.Unit)) {
+	if s.dir == inspect.ToServer {
+		p.finishRequest(s, emit)
+		return
+	}
+	t := s.cur
+	s.bodyDirty = false
+	t.respDone = true
+	s.cur = nil
+	s.st = stStart
+	p.emit(s.dir, t, true, emit)
+	p.release(t)
+}
+
+// toBodyClose is the fallback after broken chunking: a response runs to
+// the end of the flow, a request direction stops being parsed.
+func (p *Parser) toBodyClose(s *side, emit func(*applayer.Unit)) {
+	if s.dir == inspect.ToClient {
+		s.st = stBodyClose
+		return
+	}
+	if s.cur != nil {
+		p.finishRequest(s, emit)
+	}
+	s.st = stGarbage
+}
+
+func (p *Parser) body(s *side, b []byte) {
+	m := p.msgOf(s)
+	if m == nil || len(b) == 0 {
+		return
+	}
+	m.bodyLen += int64(len(b))
+	if room := p.cfg.maxBody - len(m.body); room > 0 {
+		m.body = append(m.body, b[:min(room, len(b))]...)
+		s.bodyDirty = true
+	}
+}
+
+// chunkLine reads a chunk-size line or a trailer line into scratch.
+func (p *Parser) chunkLine(s *side, data []byte, emit func(*applayer.Unit)) int {
+	nl := bytes.IndexByte(data, '\n')
+	chunk := data
+	if nl >= 0 {
+		chunk = data[:nl+1]
+	}
+	if len(s.scratch)+len(chunk) <= 1024 {
+		s.scratch = append(s.scratch, chunk...)
+	} else if s.st == stChunkSize {
+		p.anomaly(p.msgOf(s), s.dir, anomChunkLen)
+		p.toBodyClose(s, emit)
+		return 0
+	}
+	if nl < 0 {
+		return len(chunk)
+	}
+	line := trimEOL(s.scratch)
+	s.scratch = s.scratch[:0]
+	if s.st == stTrailers {
+		if len(line) == 0 {
+			p.endMessage(s, emit)
+		}
+		return len(chunk)
+	}
+	size, ok := parseChunkSize(line)
+	if !ok {
+		p.anomaly(p.msgOf(s), s.dir, anomChunkLen)
+		p.toBodyClose(s, emit)
+		return len(chunk)
+	}
+	if size == 0 {
+		s.st = stTrailers
+		return len(chunk)
+	}
+	s.st, s.remaining = stChunkData, size
+	return len(chunk)
+}
+
+// parseChunkSize reads "hex[ ;ext]" with optional surrounding whitespace.
+func parseChunkSize(line []byte) (int64, bool) {
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line = line[:i]
+	}
+	line = trimSpace(line)
+	if len(line) == 0 || len(line) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range line {
+		if !isHex(c) {
+			return 0, false
+		}
+		n = n<<4 | int64(unhex(c))
+	}
+	return n, true
+}

@@ -1,0 +1,13 @@
+// Package tls reads a TLS flow's ClientHello for detection: the server
+// name (tls.sni) and the highest version the client offers, with anomalies
+// for malformed records and hellos.
+//
+// The record layer is parsed incrementally: a ClientHello may arrive one
+// byte at a time, and may be split across several handshake records
+// (RFC 8446 5.1). Handshake bytes are kept up to a bound (MaxHandshake by
+// default); nothing after the ClientHello is parsed: the rest of the flow
+// is encrypted or, for TLS 1.2 certificates, not needed for tls.sni.
+//
+// tls imports only inspect and inspect/applayer; it does not use crypto/tls
+// because that package parses hellos only as part of a handshake.
+package tls

@@ -1,0 +1,166 @@
+package tls
+
+// hello is what a ClientHello tells detection.
+type hello struct {
+	sni       []byte // aliases the handshake buffer
+	version   uint16 // highest offered: supported_versions, else legacy_version
+	anomalies [4]string
+	nAnom     int
+	ok        bool // the fixed part parsed: an EVE record is worth logging
+}
+
+func (h *hello) flag(ev string) {
+	for _, a := range h.anomalies[:h.nAnom] {
+		if a == ev {
+			return
+		}
+	}
+	if h.nAnom < len(h.anomalies) {
+		h.anomalies[h.nAnom] = ev
+		h.nAnom++
+	}
+}
+
+// reader walks a byte slice; a short read sets bad and yields zeros.
+type reader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *reader) u8() int {
+	if len(r.b) < 1 {
+		r.bad = true
+		return 0
+	}
+	v := int(r.b[0])
+	r.b = r.b[1:]
+	return v
+}
+
+func (r *reader) u16() int {
+	if len(r.b) < 2 {
+		r.bad = true
+		r.b = nil
+		return 0
+	}
+	v := int(r.b[0])<<8 | int(r.b[1])
+	r.b = r.b[2:]
+	return v
+}
+
+func (r *reader) bytes(n int) []byte {
+	if len(r.b) < n {
+		r.bad = true
+		r.b = nil
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+// isGREASE reports RFC 8701 reserved values (0x?A?A), which clients offer
+// to keep servers tolerant and which are never a real version.
+func isGREASE(v int) bool { return v&0x0f0f == 0x0a0a && v>>8 == v&0xff }
+
+// parseClientHello parses a ClientHello body (RFC 8446 4.1.2, RFC 5246
+// 7.4.1.2) and its server_name (RFC 6066 3) and supported_versions
+// (RFC 8446 4.2.1) extensions.
+func parseClientHello(b []byte) hello {
+	var h hello
+	r := reader{b: b}
+	h.version = uint16(r.u16())
+	r.bytes(32) // random
+	if n := r.u8(); n > 32 {
+		r.bad = true
+	} else {
+		r.bytes(n) // legacy_session_id
+	}
+	if n := r.u16(); n < 2 || n%2 != 0 {
+		r.bad = true
+	} else {
+		r.bytes(n)
+	}
+	if n := r.u8(); n < 1 {
+		r.bad = true
+	} else {
+		r.bytes(n)
+	}
+	if r.bad {
+		h.flag(EvInvalidHandshakeMessage)
+		return h
+	}
+	h.ok = true
+	if len(r.b) == 0 {
+		return h // no extensions: allowed before TLS 1.3
+	}
+	ext := reader{b: r.bytes(r.u16())}
+	if r.bad || len(r.b) != 0 {
+		h.flag(EvInvalidHandshakeMessage)
+	}
+	sniSeen := false
+	for len(ext.b) > 0 {
+		typ := ext.u16()
+		data := ext.bytes(ext.u16())
+		if ext.bad {
+			h.flag(EvInvalidHandshakeMessage)
+			break
+		}
+		switch typ {
+		case 0: // server_name
+			if sniSeen {
+				h.flag(EvMultipleSNIExtensions)
+				continue
+			}
+			sniSeen = true
+			h.sni = parseSNI(data, &h)
+		case 43: // supported_versions
+			vr := reader{b: data}
+			list := reader{b: vr.bytes(vr.u8())}
+			if vr.bad || len(vr.b) != 0 || len(list.b)%2 != 0 {
+				h.flag(EvInvalidHandshakeMessage)
+				continue
+			}
+			best := 0
+			for len(list.b) > 0 {
+				if v := list.u16(); !isGREASE(v) && v > best {
+					best = v
+				}
+			}
+			if best != 0 {
+				h.version = uint16(best)
+			}
+		}
+	}
+	return h
+}
+
+// parseSNI returns the first host_name in a server_name extension.
+func parseSNI(data []byte, h *hello) []byte {
+	r := reader{b: data}
+	list := reader{b: r.bytes(r.u16())}
+	if r.bad || len(r.b) != 0 {
+		h.flag(EvInvalidSNILength)
+		return nil
+	}
+	var name []byte
+	for len(list.b) > 0 {
+		typ := list.u8()
+		v := list.bytes(list.u16())
+		if list.bad {
+			h.flag(EvInvalidSNILength)
+			return name
+		}
+		if typ != 0 {
+			h.flag(EvInvalidSNIType)
+			continue
+		}
+		if name == nil {
+			name = v
+		}
+	}
+	if name != nil && len(name) == 0 {
+		h.flag(EvInvalidSNILength)
+	}
+	return name
+}
