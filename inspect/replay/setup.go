@@ -10,6 +10,12 @@ import (
 	"github.com/interdict/interdict/inspect/detect"
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/inspect/rules"
+
+	// The app-layer parsers register themselves; replay detects the same
+	// protocols the appliance does.
+	_ "github.com/interdict/interdict/inspect/dns"
+	_ "github.com/interdict/interdict/inspect/http1"
+	_ "github.com/interdict/interdict/inspect/tls"
 )
 
 // Clock is the replay's notion of now: the timestamp of the packet being
