@@ -13,8 +13,9 @@ import (
 
 	// The app-layer parsers register themselves; replay detects the same
 	// protocols the appliance does.
+	"github.com/interdict/interdict/inspect/applayer"
 	_ "github.com/interdict/interdict/inspect/dns"
-	_ "github.com/interdict/interdict/inspect/http1"
+	"github.com/interdict/interdict/inspect/http1"
 	_ "github.com/interdict/interdict/inspect/tls"
 )
 
@@ -42,7 +43,11 @@ type Setup struct {
 	Classification  string            // classification.config; optional
 	ThresholdConfig string            // threshold.config; optional
 	Vars            map[string]string // address and port variables, without '$'
-	Config          Config
+	// HTTPBodyLimit bounds the HTTP request and response body bytes kept
+	// for inspection per message (Suricata's request-/response-body-limit);
+	// 0 keeps the parser's default.
+	HTTPBodyLimit int
+	Config        Config
 }
 
 // Loaded reports what rule loading kept and rejected.
@@ -93,6 +98,9 @@ func (s *Setup) Load(clock *Clock) (*detect.Engine, Loaded, map[uint32]eve.Traff
 		}
 		eopts.Thresholds = tc
 	}
+	if s.HTTPBodyLimit > 0 {
+		eopts.Protos = withHTTPBodyLimit(applayer.Protos(), s.HTTPBodyLimit)
+	}
 	eng, err := detect.New(set.Rules, eopts)
 	if err != nil {
 		return nil, ld, nil, fmt.Errorf("compile rules: %w", err)
@@ -100,6 +108,18 @@ func (s *Setup) Load(clock *Clock) (*detect.Engine, Loaded, map[uint32]eve.Traff
 	ld.Rejected = append(ld.Rejected, eng.Rejected()...)
 	ld.Rules = eng.Rules()
 	return eng, ld, trafficTags(set.Rules), nil
+}
+
+// withHTTPBodyLimit returns protos with the HTTP parser's body bound set
+// to n.
+func withHTTPBodyLimit(protos []applayer.Proto, n int) []applayer.Proto {
+	out := append([]applayer.Proto(nil), protos...)
+	for i := range out {
+		if out[i].Name == http1.AppProto {
+			out[i].New = func() applayer.Parser { return http1.New(http1.WithMaxBodyBytes(n)) }
+		}
+	}
+	return out
 }
 
 // trafficTags finds Suricata 8's traffic tagging flowbits:

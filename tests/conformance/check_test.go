@@ -124,6 +124,16 @@ func TestParseArgs(t *testing.T) {
 	assert.True(t, o.MidstreamDrop)
 	assert.Equal(t, []string{"vlan.use-for-tracking=false"}, o.Ignored)
 
+	o = parseArgs("b", []string{"--set app-layer.protocols.http.libhtp.default-config.response-body-limit=1mb --set app-layer.protocols.http.libhtp.default-config.request-body-limit=200kb"}, "")
+	assert.Equal(t, 1<<20, o.HTTPBodyLimit)
+	for in, want := range map[string]int{"4096": 4096, "200kb": 200 << 10, "2MB": 2 << 20} {
+		n, ok := parseSize(in)
+		assert.True(t, ok, in)
+		assert.Equal(t, want, n, in)
+	}
+	_, ok := parseSize("lots")
+	assert.False(t, ok)
+
 	assert.True(t, parseArgs("eve-payload-03-tcp-exact-overlap-ips", nil, "").IPS, "a name containing ips runs in IPS mode")
 	assert.False(t, parseArgs("util-action-tests/x", nil, "").IPS, "only the test's own name counts")
 }

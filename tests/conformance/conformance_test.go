@@ -106,7 +106,8 @@ func runOne(testsRoot, dir, classification string) Outcome {
 	}
 	setup := replay.Setup{
 		Pcap: s.Pcap, Rules: s.Rules, Classification: classification, ThresholdConfig: s.Opts.ThresholdFile,
-		Config: replay.Config{Mode: mode, Midstream: s.Opts.Midstream, MidstreamDrop: s.Opts.MidstreamDrop, Events: eve.NewWriter(&out)},
+		HTTPBodyLimit: s.Opts.HTTPBodyLimit,
+		Config:        replay.Config{Mode: mode, Midstream: s.Opts.Midstream, MidstreamDrop: s.Opts.MidstreamDrop, Events: eve.NewWriter(&out)},
 	}
 	_, loaded, err := setup.Run()
 	if err != nil {

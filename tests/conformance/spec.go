@@ -51,6 +51,7 @@ type RunOpts struct {
 	Midstream     bool   // --set stream.midstream=true
 	MidstreamDrop bool   // --set stream.midstream-policy=drop-flow
 	ThresholdFile string // --set threshold-file=...
+	HTTPBodyLimit int    // --set app-layer.protocols.http.libhtp.default-config.{request,response}-body-limit
 	Ignored       []string
 }
 
@@ -150,6 +151,13 @@ func parseArgs(name string, args []string, dir string) RunOpts {
 				o.MidstreamDrop = v == "drop-flow"
 			case "threshold-file":
 				o.ThresholdFile = strings.ReplaceAll(v, "${TEST_DIR}", dir)
+			case "app-layer.protocols.http.libhtp.default-config.response-body-limit",
+				"app-layer.protocols.http.libhtp.default-config.request-body-limit":
+				if n, ok := parseSize(v); ok {
+					o.HTTPBodyLimit = max(o.HTTPBodyLimit, n)
+				} else {
+					o.Ignored = append(o.Ignored, kv)
+				}
 			default:
 				o.Ignored = append(o.Ignored, kv)
 			}
@@ -158,6 +166,26 @@ func parseArgs(name string, args []string, dir string) RunOpts {
 		}
 	}
 	return o
+}
+
+// parseSize reads Suricata's sizes: 4096, 200kb, 1mb, 1gb.
+func parseSize(s string) (int, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	mult := 1
+	for _, u := range []struct {
+		suffix string
+		m      int
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.m
+			break
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > (1<<31)/mult {
+		return 0, false
+	}
+	return n * mult, true
 }
 
 // Satisfied reports whether interdict meets a requires block, and if not,

@@ -30,6 +30,7 @@ func replayCommand() *cli.Command {
 			&cli.StringFlag{Name: "threshold-config", Usage: "threshold.config `FILE`"},
 			&cli.StringSliceFlag{Name: "var", Usage: "address or port variable `NAME=VALUE` (repeatable), e.g. HOME_NET=[10.0.0.0/8]"},
 			&cli.StringFlag{Name: "mode", Value: "ids", Usage: "ids (log only) or ips (enforce drop and reject)"},
+			&cli.IntFlag{Name: "http-body-limit", Usage: "HTTP body `BYTES` kept for inspection per message (default: the parser's)"},
 			&cli.BoolFlag{Name: "midstream", Usage: "treat flows whose handshake is not in the capture as established"},
 			&cli.StringFlag{Name: "eve", Usage: "write EVE JSON to `FILE` (appended), or - for stdout"},
 		},
@@ -87,6 +88,7 @@ func runReplay(c *cli.Context) error {
 		Classification:  c.String("classification"),
 		ThresholdConfig: c.String("threshold-config"),
 		Vars:            vars,
+		HTTPBodyLimit:   c.Int("http-body-limit"),
 		Config:          replay.Config{Mode: mode, Midstream: c.Bool("midstream"), Events: sink},
 	}
 	sum, loaded, err := setup.Run()
