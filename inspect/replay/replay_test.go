@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
 	"github.com/interdict/interdict/inspect/eve"
 )
 
@@ -432,5 +434,46 @@ func BenchmarkReplay(b *testing.B) {
 		if _, err := Run(bytes.NewReader(data), &fakeEngine{}, Config{Events: eve.NewWriter(io.Discard)}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestMidstreamResponseFirstIsReversed(t *testing.T) {
+	probe := func(dir inspect.Direction, data []byte) applayer.ProbeResult {
+		if dir == inspect.ToClient && strings.HasPrefix(string(data), "RESP") ||
+			dir == inspect.ToServer && strings.HasPrefix(string(data), "REQ") {
+			return applayer.ProbeYes
+		}
+		return applayer.ProbeNo
+	}
+	protos := []applayer.Proto{{Name: "toy", Transport: inspect.ProtoTCP, Probe: probe}}
+	for _, tt := range []struct {
+		name     string
+		first    string
+		cfg      Config
+		reversed bool
+	}{
+		{"response first, midstream", "RESP 200", Config{Midstream: true, Protos: protos}, true},
+		{"request first, midstream", "REQ /", Config{Midstream: true, Protos: protos}, false},
+		{"unknown bytes stay as sent", "hello", Config{Midstream: true, Protos: protos}, false},
+		{"without midstream pickup", "RESP 200", Config{Protos: protos}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCapture(t, layers.LinkTypeEthernet).
+				tcp(tcpSeg{src: srv, dst: cli, seq: 9000, ack: 1, flags: "PA", data: tt.first}).
+				tcp(tcpSeg{src: cli, dst: srv, seq: 1, ack: 9000 + uint32(len(tt.first)), flags: "PA", data: "next"})
+			e := &fakeEngine{}
+			_, evs := run(t, c.pcap(), e, tt.cfg)
+			require.Len(t, e.flows, 1)
+			f := e.flows[0]
+			fl := evs.ofType("flow")[0]["flow"].(map[string]any)
+			if tt.reversed {
+				assert.Equal(t, cli, f.meta.Src, "the receiver of the response is the client")
+				assert.Equal(t, []call{{inspect.ToClient, tt.first}, {inspect.ToServer, "next"}}, f.calls)
+				assert.EqualValues(t, 1, fl["pkts_toclient"])
+				return
+			}
+			assert.Equal(t, srv, f.meta.Src)
+			assert.Equal(t, inspect.ToServer, f.calls[0].dir)
+		})
 	}
 }
