@@ -398,9 +398,17 @@ func FuzzRun(f *testing.F) {
 	f.Add(c.pcap())
 	f.Add(c.pcapng())
 	f.Add([]byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0})
+	probe := func(dir inspect.Direction, data []byte) applayer.ProbeResult {
+		if dir == inspect.ToClient && bytes.HasPrefix(data, []byte("re")) {
+			return applayer.ProbeYes
+		}
+		return applayer.ProbeNo
+	}
+	protos := []applayer.Proto{{Name: "toy", Transport: inspect.ProtoTCP, Probe: probe}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e := &fakeEngine{rules: []fakeRule{{content: "XX", info: ruleDrop}}}
 		_, _ = Run(bytes.NewReader(data), e, Config{Mode: ModeIPS, Events: &events{}, MaxPendingSegments: 8, MaxFlows: 16})
+		_, _ = Run(bytes.NewReader(data), e, Config{Midstream: true, MidstreamDrop: true, Protos: protos, Events: &events{}, MaxPendingBytes: 64})
 	})
 }
 
