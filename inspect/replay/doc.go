@@ -21,7 +21,9 @@
 //     data after a gap.
 //   - A flow whose handshake (a SYN from each side) was not seen is
 //     marked FlowMeta.NotEstablished unless Config.Midstream is set, which
-//     mirrors Suricata's stream.midstream pickup.
+//     mirrors Suricata's stream.midstream pickup. With Midstream, a
+//     pickup whose first bytes only a client-bound app-layer probe
+//     recognises (an HTTP response) is reversed, as Suricata does.
 //   - Close is called at RST, once both directions' FINs were reached, or
 //     at the end of the capture.
 //

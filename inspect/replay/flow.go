@@ -10,6 +10,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
 	"github.com/interdict/interdict/inspect/eve"
 )
 
@@ -84,6 +85,34 @@ type flow struct {
 	action  string
 	traffic eve.Traffic
 	evicted bool
+	probed  bool // the mid-stream direction guess was made
+}
+
+// looksReversed reports whether the first bytes of a mid-stream pickup
+// are what a server sends: no protocol recognises them towards the server
+// but one does towards the client (an HTTP response). Suricata's
+// app-layer probing then reverses the flow, and so do we.
+func looksReversed(protos []applayer.Proto, data []byte) bool {
+	for _, p := range protos {
+		if p.Transport == inspect.ProtoTCP && p.Probe != nil && p.Probe(inspect.ToServer, data) != applayer.ProbeNo {
+			return false
+		}
+	}
+	for _, p := range protos {
+		if p.Transport == inspect.ProtoTCP && p.Probe != nil && p.Probe(inspect.ToClient, data) == applayer.ProbeYes {
+			return true
+		}
+	}
+	return false
+}
+
+// reverse swaps client and server of a flow not yet handed to the engine.
+func (f *flow) reverse() {
+	f.meta.Src, f.meta.Dst = f.meta.Dst, f.meta.Src
+	f.dirs[0], f.dirs[1] = f.dirs[1], f.dirs[0]
+	f.pkts[0], f.pkts[1] = f.pkts[1], f.pkts[0]
+	f.bytes[0], f.bytes[1] = f.bytes[1], f.bytes[0]
+	f.flags[0], f.flags[1] = f.flags[1], f.flags[0]
 }
 
 type replayer struct {
@@ -290,6 +319,13 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 	}
 	if t.URG {
 		fl |= flURG
+	}
+	if f.insp == nil && !f.probed && len(d.payload) > 0 && rp.cfg.Midstream && f.handshakeMissing() {
+		f.probed = true
+		if dir == inspect.ToServer && looksReversed(rp.cfg.Protos, d.payload) {
+			f.reverse()
+			dir = inspect.ToClient
+		}
 	}
 	f.flags[dir] |= fl
 	st := &f.dirs[dir]

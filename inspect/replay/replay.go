@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
 	"github.com/interdict/interdict/inspect/eve"
 )
 
@@ -79,6 +80,11 @@ type Config struct {
 	// (Suricata 8's flowbits traffic/id/X and traffic/label/X), logged on
 	// the alert and the flow. Optional.
 	TrafficTags map[uint32]eve.Traffic
+	// Protos are the app-layer protocols whose probes guess the direction
+	// of a mid-stream pickup (with Midstream): a flow whose first bytes
+	// only a client-bound probe recognises is reversed. Setup passes the
+	// engine's protocols; nil keeps the first sender as the client.
+	Protos []applayer.Proto
 	// Clock, when set, is advanced to each packet's timestamp before the
 	// packet is processed (give the engine Clock.Now for thresholds).
 	Clock *Clock

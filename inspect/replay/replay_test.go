@@ -2,9 +2,11 @@ package replay
 
 import (
 	"bytes"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
@@ -12,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/eve"
 )
 
 var (
@@ -394,8 +398,90 @@ func FuzzRun(f *testing.F) {
 	f.Add(c.pcap())
 	f.Add(c.pcapng())
 	f.Add([]byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0})
+	probe := func(dir inspect.Direction, data []byte) applayer.ProbeResult {
+		if dir == inspect.ToClient && bytes.HasPrefix(data, []byte("re")) {
+			return applayer.ProbeYes
+		}
+		return applayer.ProbeNo
+	}
+	protos := []applayer.Proto{{Name: "toy", Transport: inspect.ProtoTCP, Probe: probe}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e := &fakeEngine{rules: []fakeRule{{content: "XX", info: ruleDrop}}}
 		_, _ = Run(bytes.NewReader(data), e, Config{Mode: ModeIPS, Events: &events{}, MaxPendingSegments: 8, MaxFlows: 16})
+		_, _ = Run(bytes.NewReader(data), e, Config{Midstream: true, MidstreamDrop: true, Protos: protos, Events: &events{}, MaxPendingBytes: 64})
 	})
+}
+
+// BenchmarkReplay measures reassembly and dispatch (decode, flow table,
+// reassembly, EVE encoding of flow events) with a no-op engine: 64 TCP
+// flows of 64 x 1,400-byte segments each, every fourth pair of segments
+// out of order.
+func BenchmarkReplay(b *testing.B) {
+	t := &testing.T{}
+	c := newCapture(t, layers.LinkTypeEthernet)
+	seg := string(bytes.Repeat([]byte("a"), 1400))
+	var payload int64
+	for f := range 64 {
+		cl := netip.AddrPortFrom(cli.Addr(), uint16(20000+f))
+		c.handshake(cl, srv)
+		for i := 0; i < 64; i += 2 {
+			s1 := tcpSeg{src: cl, dst: srv, seq: 1001 + uint32(i*1400), ack: 5001, flags: "PA", data: seg}
+			s2 := tcpSeg{src: cl, dst: srv, seq: 1001 + uint32((i+1)*1400), ack: 5001, flags: "PA", data: seg}
+			if i%8 == 0 {
+				s1, s2 = s2, s1
+			}
+			c.tcp(s1).tcp(s2)
+			payload += 2 * 1400
+		}
+	}
+	data := c.pcap()
+	b.SetBytes(payload)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := Run(bytes.NewReader(data), &fakeEngine{}, Config{Events: eve.NewWriter(io.Discard)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestMidstreamResponseFirstIsReversed(t *testing.T) {
+	probe := func(dir inspect.Direction, data []byte) applayer.ProbeResult {
+		if dir == inspect.ToClient && strings.HasPrefix(string(data), "RESP") ||
+			dir == inspect.ToServer && strings.HasPrefix(string(data), "REQ") {
+			return applayer.ProbeYes
+		}
+		return applayer.ProbeNo
+	}
+	protos := []applayer.Proto{{Name: "toy", Transport: inspect.ProtoTCP, Probe: probe}}
+	for _, tt := range []struct {
+		name     string
+		first    string
+		cfg      Config
+		reversed bool
+	}{
+		{"response first, midstream", "RESP 200", Config{Midstream: true, Protos: protos}, true},
+		{"request first, midstream", "REQ /", Config{Midstream: true, Protos: protos}, false},
+		{"unknown bytes stay as sent", "hello", Config{Midstream: true, Protos: protos}, false},
+		{"without midstream pickup", "RESP 200", Config{Protos: protos}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCapture(t, layers.LinkTypeEthernet).
+				tcp(tcpSeg{src: srv, dst: cli, seq: 9000, ack: 1, flags: "PA", data: tt.first}).
+				tcp(tcpSeg{src: cli, dst: srv, seq: 1, ack: 9000 + uint32(len(tt.first)), flags: "PA", data: "next"})
+			e := &fakeEngine{}
+			_, evs := run(t, c.pcap(), e, tt.cfg)
+			require.Len(t, e.flows, 1)
+			f := e.flows[0]
+			fl := evs.ofType("flow")[0]["flow"].(map[string]any)
+			if tt.reversed {
+				assert.Equal(t, cli, f.meta.Src, "the receiver of the response is the client")
+				assert.Equal(t, []call{{inspect.ToClient, tt.first}, {inspect.ToServer, "next"}}, f.calls)
+				assert.EqualValues(t, 1, fl["pkts_toclient"])
+				return
+			}
+			assert.Equal(t, srv, f.meta.Src)
+			assert.Equal(t, inspect.ToServer, f.calls[0].dir)
+		})
+	}
 }

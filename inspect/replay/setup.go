@@ -165,6 +165,9 @@ func (s *Setup) Run() (Summary, Loaded, error) {
 	}
 	cfg := s.Config
 	cfg.Clock = clock
+	if cfg.Protos == nil {
+		cfg.Protos = applayer.Protos()
+	}
 	if cfg.TrafficTags == nil {
 		cfg.TrafficTags = tags
 	}

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -21,16 +20,16 @@ import (
 	"github.com/interdict/interdict/tests/testenv"
 )
 
-// corpusDir is the shared corpus: INTERDICT_CORPUS, or ../shared/corpus
-// beside the repository root.
+// corpusDir is the shared corpus: INTERDICT_CORPUS, or shared/corpus
+// beside the repository root. go test runs in the package directory
+// (<repo>/tests/conformance), so that is ../../../shared/corpus.
 func corpusDir(t *testing.T) string {
 	if d := os.Getenv("INTERDICT_CORPUS"); d != "" {
 		return d
 	}
-	_, file, _, ok := runtime.Caller(0)
-	require.True(t, ok)
-	root := filepath.Join(filepath.Dir(file), "..", "..") // tests/conformance -> repo root
-	return filepath.Join(root, "..", "shared", "corpus")
+	d, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "corpus"))
+	require.NoError(t, err)
+	return d
 }
 
 // Goals the suite holds interdict to.
