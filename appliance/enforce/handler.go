@@ -207,8 +207,15 @@ type flow struct {
 
 // Chunk implements netstack.FlowHandler.
 func (f *flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
+	// Clock reads are most of the handler's own cost (about 100 ns each
+	// on the VMs measured, BenchmarkChunk): an uncontended lock reuses the
+	// arrival time as the start of Inspect.
 	start := time.Now()
-	f.mu.Lock()
+	t0 := start
+	if !f.mu.TryLock() {
+		f.mu.Lock()
+		t0 = time.Now()
+	}
 	defer f.mu.Unlock()
 	if f.final != netstack.Continue {
 		// Decided already; the other direction's pump was inside its
@@ -220,21 +227,24 @@ func (f *flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 		}
 		return f.final
 	}
-	res, ok := f.inspect(dir, b)
+	res, ok := f.inspect(dir, b, t0)
 	if !ok {
 		return f.final
 	}
 	act, rule := strongest(&res)
 	decided := verdictFor(act)
 	ret := apply(decided, f.mode)
+	f.h.m.verdict(f.mode, decided)
+	if ret != netstack.Continue {
+		f.final, f.finalRule = ret, rule
+	}
+	if len(res.Alerts) == 0 && len(res.Events) == 0 && act == inspect.ActionNone {
+		return ret
+	}
 	ts := f.h.now()
 	f.logResult(ts, &res, f.mode.enforcing())
 	if decided.Terminal() {
 		f.logDrop(ts, inspect.Direction(dir), rule, decided, len(b))
-	}
-	f.h.m.verdict(f.mode, decided)
-	if ret != netstack.Continue {
-		f.final, f.finalRule = ret, rule
 	}
 	if act != inspect.ActionNone || len(res.Alerts) > 0 {
 		f.h.m.matchLatency.Observe(time.Since(start).Seconds())
@@ -242,9 +252,9 @@ func (f *flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 	return ret
 }
 
-// inspect runs the inspector, recovering a panic into the flow's fail
-// verdict (ok false).
-func (f *flow) inspect(dir netstack.Direction, b []byte) (res inspect.Result, ok bool) {
+// inspect runs the inspector, which started at t0, recovering a panic
+// into the flow's fail verdict (ok false).
+func (f *flow) inspect(dir netstack.Direction, b []byte, t0 time.Time) (res inspect.Result, ok bool) {
 	if f.insp == nil {
 		return res, false
 	}
@@ -254,9 +264,8 @@ func (f *flow) inspect(dir netstack.Direction, b []byte) (res inspect.Result, ok
 			ok = false
 		}
 	}()
-	t := time.Now()
 	res = f.insp.Inspect(inspect.Direction(dir), b)
-	f.h.m.inspect.Observe(time.Since(t).Seconds())
+	f.h.m.inspect.Observe(time.Since(t0).Seconds())
 	return res, true
 }
 
