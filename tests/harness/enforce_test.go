@@ -43,6 +43,7 @@ drop http any any -> any any (msg:"WEB path traversal to /etc/passwd"; flow:to_s
 reject http any any -> any any (msg:"WEB admin console"; flow:to_server,established; http.uri; content:"/admin/console"; classtype:web-application-attack; sid:1000002; rev:1;)
 rejectdst http any any -> any any (msg:"WEB shell upload"; flow:to_server,established; http.uri; content:"/upload.php"; classtype:web-application-attack; sid:1000003; rev:1;)
 drop tcp any any -> any 9000 (msg:"RAW evil payload"; flow:to_server,established; content:"EVIL-PAYLOAD"; classtype:trojan-activity; sid:1000004; rev:1;)
+reject dns any any -> any any (msg:"DNS query for a known-bad domain"; dns.query; content:"evil.example"; nocase; classtype:trojan-activity; sid:1000005; rev:1;)
 `
 
 const enforceClasses = `
@@ -72,7 +73,7 @@ func engine(t *testing.T) *detect.Engine {
 	e, err := detect.New(set.Rules, detect.Options{})
 	require.NoError(t, err)
 	require.Empty(t, e.Rejected())
-	require.Equal(t, 4, e.Rules())
+	require.Equal(t, 5, e.Rules())
 	return e
 }
 
@@ -564,4 +565,62 @@ func TestEnforcePanicResetsOnlyThatFlow(t *testing.T) {
 			assert.Regexp(t, `msg="flow inspection panicked" flow=1 `, logs, "logged with the flow id")
 		})
 	}
+}
+
+// dnsQuery builds a DNS query for an A record of name.
+func dnsQuery(id uint16, name string) []byte {
+	b := []byte{byte(id >> 8), byte(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}
+	for _, label := range strings.Split(name, ".") {
+		b = append(b, byte(len(label)))
+		b = append(b, label...)
+	}
+	return append(b, 0, 0, 1, 0, 1)
+}
+
+func TestEnforceDNSOverUDP(t *testing.T) {
+	leakCheck(t)
+	e := newEnforced(t, nil, enforce.Config{})
+	ap := netip.AddrPortFrom(ServerAddr, 53)
+	k := udpEcho(t, e.n, ap)
+	c, err := e.n.DialUDP(ap)
+	require.NoError(t, err)
+	defer c.Close()
+	good := dnsQuery(0x1234, "good.example")
+	_, err = c.Write(good)
+	require.NoError(t, err)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b := make([]byte, 512)
+	nr, err := c.Read(b)
+	require.NoError(t, err)
+	assert.Equal(t, good, b[:nr], "the benign query reached the server and came back")
+
+	_, err = c.Write(dnsQuery(0x4321, "www.EVIL.example"))
+	require.NoError(t, err)
+	// reject on UDP: the session's next datagram is answered with ICMP
+	// port unreachable, which a connected socket reports as refused.
+	require.Eventually(t, func() bool {
+		c.Write(good)
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		_, err := c.Read(b)
+		return err != nil && strings.Contains(err.Error(), "refused")
+	}, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, string(good), k.got(), "nothing from the rejected query on reaches the server")
+
+	alerts := e.eve.of(t, eve.TypeAlert, 0)
+	require.Len(t, alerts, 1)
+	a := alerts[0]
+	assert.Equal(t, uint32(1000005), a.Alert.SignatureID)
+	assert.Equal(t, "blocked", a.Alert.Action)
+	assert.Equal(t, "UDP", a.Proto)
+	assert.Equal(t, "dns", a.AppProto)
+	assert.Equal(t, uint16(53), a.DestPort)
+	var queries []string
+	for _, ev := range e.eve.of(t, eve.TypeDNS, 0) {
+		assert.Equal(t, a.FlowID, ev.FlowID, "one UDP session")
+		if ev.DNS.Type == "query" {
+			queries = append(queries, ev.DNS.RRName)
+		}
+	}
+	assert.Contains(t, queries, "good.example", "the live path logs dns records")
+	assert.Equal(t, 1.0, counter(t, e.reg, "interdict_enforce_verdicts_total", map[string]string{"mode": "ips", "verdict": "reject"}))
 }
