@@ -198,8 +198,7 @@ type flow struct {
 	insp inspect.FlowInspector // nil after a panic
 	// final is Continue until the flow is decided: Pass, or the terminal
 	// verdict returned to the relay.
-	final     netstack.Verdict
-	finalRule *inspect.RuleInfo
+	final netstack.Verdict
 	// would is the strongest action ids mode did not enforce.
 	would   inspect.Action
 	alerted bool
@@ -236,7 +235,7 @@ func (f *flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 	ret := apply(decided, f.mode)
 	f.h.m.verdict(f.mode, decided)
 	if ret != netstack.Continue {
-		f.final, f.finalRule = ret, rule
+		f.final = ret
 	}
 	if len(res.Alerts) == 0 && len(res.Events) == 0 && act == inspect.ActionNone {
 		return ret
