@@ -54,6 +54,9 @@ fuzz:
 	  done; \
 	done
 
+# suricata-verify cases replayed through `interdict replay`'s code path; one
+# line per case, then "N passed, N failed". The corpus is ../shared/corpus
+# beside the repository (INTERDICT_CORPUS overrides).
 conformance: build
 	$(GO) test -count=1 -v -run TestConformance ./tests/conformance/
 

@@ -63,7 +63,11 @@ var _ inspect.FlowInspector = (*Flow)(nil)
 func (e *Engine) NewFlow(meta inspect.FlowMeta) inspect.FlowInspector { return e.newFlow(meta) }
 
 func (e *Engine) newFlow(meta inspect.FlowMeta) *Flow {
-	f := &Flow{e: e, meta: meta, probing: len(e.opts.Protos) > 0}
+	// A TCP flow picked up mid-stream gets no app-layer parser, as in
+	// Suricata, which builds no TCP session (hence no app layer) for it
+	// unless stream.midstream is on; raw stream rules still see its bytes.
+	notEst := meta.Proto == inspect.ProtoTCP && meta.NotEstablished
+	f := &Flow{e: e, meta: meta, probing: len(e.opts.Protos) > 0 && !notEst}
 	if meta.Proto == inspect.ProtoUDP {
 		f.tr = trUDP
 	}

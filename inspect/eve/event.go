@@ -1,0 +1,370 @@
+package eve
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/interdict/interdict/inspect"
+)
+
+// TimeFormat is Suricata's EVE timestamp layout: microseconds and a
+// numeric zone without a colon, e.g. 2026-11-22T10:53:00.123456+0000.
+const TimeFormat = "2006-01-02T15:04:05.000000-0700"
+
+// Time marshals as a Suricata timestamp. The zero Time is written as the
+// zero instant rather than omitted, because every event has a timestamp.
+type Time struct{ time.Time }
+
+// MarshalJSON implements json.Marshaler.
+func (t Time) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(TimeFormat)+2)
+	b = append(b, '"')
+	b = t.Time.AppendFormat(b, TimeFormat)
+	return append(b, '"'), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler, so tests and tools can read
+// events back.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	v, err := time.Parse(TimeFormat, s)
+	if err != nil {
+		return err
+	}
+	t.Time = v
+	return nil
+}
+
+// Event types.
+const (
+	TypeAlert        = "alert"
+	TypeDrop         = "drop"
+	TypeFlow         = "flow"
+	TypeAnomaly      = "anomaly"
+	TypeStats        = "stats"
+	TypeHTTP         = "http"
+	TypeDNS          = "dns"
+	TypeTLS          = "tls"
+	TypeInterruption = "interruption"
+)
+
+// Event is one EVE record. Exactly the object matching EventType is set
+// (an alert may also carry the transaction's http object, as Suricata's
+// alert records do; a drop carries the alert that caused it).
+type Event struct {
+	Timestamp Time     `json:"timestamp"`
+	FlowID    uint64   `json:"flow_id,omitempty"`
+	PcapCnt   uint64   `json:"pcap_cnt,omitempty"` // replay only: 1-based packet number
+	InIface   string   `json:"in_iface,omitempty"`
+	EventType string   `json:"event_type"`
+	VLAN      []uint16 `json:"vlan,omitempty"`
+	SrcIP     string   `json:"src_ip,omitempty"`
+	SrcPort   uint16   `json:"src_port,omitempty"`
+	DestIP    string   `json:"dest_ip,omitempty"`
+	DestPort  uint16   `json:"dest_port,omitempty"`
+	Proto     string   `json:"proto,omitempty"`
+	Direction string   `json:"direction,omitempty"`
+	AppProto  string   `json:"app_proto,omitempty"`
+	// TxID is set for alerts and records of an app-layer transaction.
+	TxID *uint64 `json:"tx_id,omitempty"`
+
+	Alert    *Alert    `json:"alert,omitempty"`
+	Drop     *Drop     `json:"drop,omitempty"`
+	Flow     *Flow     `json:"flow,omitempty"`
+	TCP      *TCP      `json:"tcp,omitempty"`
+	Anomaly  *Anomaly  `json:"anomaly,omitempty"`
+	Stats    *Stats    `json:"stats,omitempty"`
+	HTTP     *HTTP     `json:"http,omitempty"`
+	DNS      *DNS      `json:"dns,omitempty"`
+	TLS      *TLS      `json:"tls,omitempty"`
+	Traffic  *Traffic  `json:"traffic,omitempty"`
+	Identity *Identity `json:"identity,omitempty"`
+}
+
+// Alert is Suricata's alert object.
+type Alert struct {
+	Action      string              `json:"action"` // "allowed" or "blocked"
+	GID         uint32              `json:"gid"`
+	SignatureID uint32              `json:"signature_id"`
+	Rev         uint32              `json:"rev"`
+	Signature   string              `json:"signature"`
+	Category    string              `json:"category"`
+	Severity    int                 `json:"severity"`
+	Metadata    map[string][]string `json:"metadata,omitempty"`
+}
+
+// Alert actions as Suricata writes them.
+const (
+	ActionAllowed = "allowed"
+	ActionBlocked = "blocked"
+)
+
+// Drop is the drop object: why a packet (replay) or chunk (live) was not
+// forwarded. Suricata's packet header fields (ttl, tcp flags) are left
+// out: a terminating proxy drops stream data, not packets.
+type Drop struct {
+	Reason string `json:"reason"` // "rules" for a rule's drop or reject, "flow drop" for later data of that flow
+	Len    int    `json:"len,omitempty"`
+}
+
+// Flow is the flow object, logged once when a flow ends.
+type Flow struct {
+	PktsToServer  uint64 `json:"pkts_toserver"`
+	PktsToClient  uint64 `json:"pkts_toclient"`
+	BytesToServer uint64 `json:"bytes_toserver"`
+	BytesToClient uint64 `json:"bytes_toclient"`
+	Start         Time   `json:"start"`
+	End           Time   `json:"end"`
+	Age           int64  `json:"age"`
+	State         string `json:"state"`  // "new", "established", "closed"
+	Reason        string `json:"reason"` // "timeout", "forced", "shutdown"
+	Alerted       bool   `json:"alerted"`
+	Action        string `json:"action,omitempty"` // "drop" or "pass" when a rule decided the flow
+}
+
+// TCP is the tcp object of flow records: flags seen and the stream state.
+type TCP struct {
+	TCPFlags   string `json:"tcp_flags"`
+	TCPFlagsTS string `json:"tcp_flags_ts"`
+	TCPFlagsTC string `json:"tcp_flags_tc"`
+	SYN        bool   `json:"syn,omitempty"`
+	FIN        bool   `json:"fin,omitempty"`
+	RST        bool   `json:"rst,omitempty"`
+	PSH        bool   `json:"psh,omitempty"`
+	ACK        bool   `json:"ack,omitempty"`
+	State      string `json:"state,omitempty"` // "established", "closed", ...
+}
+
+// Anomaly is Suricata's anomaly object for app-layer protocol violations.
+type Anomaly struct {
+	Type  string `json:"type"` // "applayer"
+	Event string `json:"event"`
+	Layer string `json:"layer"` // "proto_parser"
+}
+
+// Stats is a small subset of Suricata's stats record.
+type Stats struct {
+	Uptime  int64        `json:"uptime"`
+	Decoder StatsDecoder `json:"decoder"`
+	Flow    StatsFlow    `json:"flow"`
+	Detect  StatsDetect  `json:"detect"`
+}
+
+// StatsDecoder counts decoded packets.
+type StatsDecoder struct {
+	Pkts    uint64 `json:"pkts"`
+	Bytes   uint64 `json:"bytes"`
+	Invalid uint64 `json:"invalid"`
+	IPv4    uint64 `json:"ipv4"`
+	IPv6    uint64 `json:"ipv6"`
+	TCP     uint64 `json:"tcp"`
+	UDP     uint64 `json:"udp"`
+	ICMPv4  uint64 `json:"icmpv4"`
+	ICMPv6  uint64 `json:"icmpv6"`
+}
+
+// StatsFlow counts flows by transport.
+type StatsFlow struct {
+	TCP    uint64 `json:"tcp"`
+	UDP    uint64 `json:"udp"`
+	ICMPv4 uint64 `json:"icmpv4"`
+	ICMPv6 uint64 `json:"icmpv6"`
+}
+
+// StatsDetect counts alerts.
+type StatsDetect struct {
+	Alert uint64 `json:"alert"`
+}
+
+// HTTP is the http object (event_type http, and inside alerts).
+type HTTP struct {
+	Hostname        string `json:"hostname,omitempty"`
+	URL             string `json:"url,omitempty"`
+	HTTPUserAgent   string `json:"http_user_agent,omitempty"`
+	HTTPContentType string `json:"http_content_type,omitempty"`
+	HTTPRefer       string `json:"http_refer,omitempty"`
+	HTTPMethod      string `json:"http_method,omitempty"`
+	Protocol        string `json:"protocol,omitempty"`
+	Status          int    `json:"status,omitempty"`
+	Length          int64  `json:"length"`
+}
+
+// DNS is the dns object.
+type DNS struct {
+	Type   string `json:"type"`
+	ID     uint16 `json:"id"`
+	RRName string `json:"rrname,omitempty"`
+	RRType string `json:"rrtype,omitempty"`
+	RCode  string `json:"rcode,omitempty"`
+}
+
+// TLS is the tls object.
+type TLS struct {
+	SNI     string `json:"sni,omitempty"`
+	Version string `json:"version,omitempty"`
+}
+
+// Traffic is Suricata 8's traffic object: flowbits named traffic/id/X or
+// traffic/label/X tag the alert and the flow.
+type Traffic struct {
+	ID    []string `json:"id,omitempty"`
+	Label []string `json:"label,omitempty"`
+}
+
+// Identity is interdict's addition: who sent the flow (a WireGuard peer
+// or a configured source prefix).
+type Identity struct {
+	Name string `json:"name"`
+}
+
+// ProtoName is the EVE proto string of a transport protocol; ICMP over
+// IPv6 is "IPv6-ICMP" as in Suricata.
+func ProtoName(p inspect.Proto, v6 bool) string {
+	switch p {
+	case inspect.ProtoTCP:
+		return "TCP"
+	case inspect.ProtoUDP:
+		return "UDP"
+	case inspect.ProtoICMP:
+		if v6 {
+			return "IPv6-ICMP"
+		}
+		return "ICMP"
+	}
+	return strconv.Itoa(int(p))
+}
+
+// Base fills the fields every flow-related event shares. src and dst are
+// the flow's originator and responder; dir chooses which is logged as
+// src: Suricata logs the sender of the matching data as src_ip, so a
+// to_client match has the server as src.
+func Base(ts time.Time, eventType string, meta *inspect.FlowMeta, dir inspect.Direction) Event {
+	src, dst := meta.Src, meta.Dst
+	if dir == inspect.ToClient {
+		src, dst = dst, src
+	}
+	ev := Event{
+		Timestamp: Time{ts},
+		FlowID:    meta.ID,
+		EventType: eventType,
+		Proto:     ProtoName(meta.Proto, meta.Src.Addr().Is6() && !meta.Src.Addr().Is4In6()),
+	}
+	setAddr(&ev.SrcIP, &ev.SrcPort, src, meta.Proto)
+	setAddr(&ev.DestIP, &ev.DestPort, dst, meta.Proto)
+	if meta.Identity != "" {
+		ev.Identity = &Identity{Name: meta.Identity}
+	}
+	return ev
+}
+
+func setAddr(ip *string, port *uint16, ap netip.AddrPort, p inspect.Proto) {
+	if !ap.Addr().IsValid() {
+		return
+	}
+	*ip = ap.Addr().Unmap().String()
+	if p != inspect.ProtoICMP {
+		*port = ap.Port()
+	}
+}
+
+// AlertAction maps a rule action and the mode to Suricata's alert.action:
+// "blocked" only when the verdict was enforced.
+func AlertAction(a inspect.Action, enforce bool) string {
+	switch a {
+	case inspect.ActionDrop, inspect.ActionReject, inspect.ActionRejectDst, inspect.ActionRejectBoth:
+		if enforce {
+			return ActionBlocked
+		}
+	}
+	return ActionAllowed
+}
+
+// NewAlert builds an alert event for a match in a flow. enforce says
+// whether a drop or reject was carried out (IPS mode) or only logged.
+func NewAlert(ts time.Time, meta *inspect.FlowMeta, a *inspect.Alert, enforce bool) Event {
+	ev := Base(ts, TypeAlert, meta, a.Dir)
+	ev.Direction = a.Dir.String()
+	ev.AppProto = a.AppProto
+	if a.AppProto != "" {
+		tx := a.TxID
+		ev.TxID = &tx
+	}
+	ev.Alert = alertObject(a.Rule, enforce)
+	return ev
+}
+
+func alertObject(r *inspect.RuleInfo, enforce bool) *Alert {
+	if r == nil {
+		return &Alert{Action: ActionAllowed}
+	}
+	gid := r.GID
+	if gid == 0 {
+		gid = 1
+	}
+	return &Alert{
+		Action:      AlertAction(r.Action, enforce),
+		GID:         gid,
+		SignatureID: r.SID,
+		Rev:         r.Rev,
+		Signature:   r.Msg,
+		Category:    r.Category,
+		Severity:    r.Severity,
+		Metadata:    r.Metadata,
+	}
+}
+
+// NewDrop builds a drop event for data of a flow that was not forwarded.
+// rule is the rule whose action dropped the flow (nil for later data of an
+// already dropped flow); it is logged as the drop's alert object, as
+// Suricata does with drop.alerts enabled.
+func NewDrop(ts time.Time, meta *inspect.FlowMeta, dir inspect.Direction, rule *inspect.RuleInfo, length int) Event {
+	ev := Base(ts, TypeDrop, meta, dir)
+	ev.Drop = &Drop{Reason: "flow drop", Len: length}
+	if rule != nil {
+		ev.Drop.Reason = "rules"
+		ev.Alert = alertObject(rule, true)
+	}
+	return ev
+}
+
+// NewAppEvent builds the http, dns, tls or anomaly event of an app-layer
+// record; ok is false if the record has none of them set.
+func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event, bool) {
+	var ev Event
+	switch {
+	case e.HTTP != nil:
+		// Suricata logs an HTTP transaction in the request's direction.
+		ev = Base(ts, TypeHTTP, meta, inspect.ToServer)
+		ev.AppProto = "http"
+		ev.HTTP = HTTPObject(e.HTTP)
+	case e.DNS != nil:
+		ev = Base(ts, TypeDNS, meta, e.Dir)
+		ev.AppProto = "dns"
+		ev.DNS = &DNS{Type: e.DNS.Type, ID: e.DNS.ID, RRName: e.DNS.RRName, RRType: e.DNS.RRType, RCode: e.DNS.RCode}
+	case e.TLS != nil:
+		ev = Base(ts, TypeTLS, meta, inspect.ToServer)
+		ev.AppProto = "tls"
+		ev.TLS = &TLS{SNI: e.TLS.SNI, Version: e.TLS.Version}
+	case e.Anomaly != nil:
+		ev = Base(ts, TypeAnomaly, meta, e.Dir)
+		ev.AppProto = e.Anomaly.AppProto
+		ev.Anomaly = &Anomaly{Type: "applayer", Event: e.Anomaly.Event, Layer: "proto_parser"}
+	default:
+		return Event{}, false
+	}
+	tx := e.TxID
+	ev.TxID = &tx
+	return ev, true
+}
+
+// HTTPObject converts an HTTP transaction record.
+func HTTPObject(h *inspect.HTTPTx) *HTTP {
+	return &HTTP{
+		Hostname: h.Hostname, URL: h.URL, HTTPUserAgent: h.UserAgent, HTTPContentType: h.ContentType,
+		HTTPRefer: h.Referer, HTTPMethod: h.Method, Protocol: h.Protocol, Status: h.Status, Length: h.Length,
+	}
+}

@@ -1,0 +1,36 @@
+// Package replay runs a pcap or pcapng capture through the detection
+// engine as the appliance would see it live: TCP is reassembled into each
+// direction's byte stream and fed to an inspect.FlowInspector in capture
+// order (so a request is inspected before its response), UDP datagrams
+// one per call, and EVE events are written with the packets' timestamps.
+// It is what `interdict replay` and the suricata-verify conformance suite
+// use, so rules can be tested offline and compared with Suricata's output
+// on the same capture.
+//
+// Reassembly is our own small in-order reassembler rather than
+// gopacket/reassembly: we need exact control over which bytes win an
+// overlap and over when each chunk is delivered relative to the other
+// direction. Its policy:
+//
+//   - Overlaps: first wins. Bytes already received for a stream offset
+//     (delivered or waiting out of order) are never replaced by a later
+//     segment, so a retransmission cannot change what was inspected.
+//   - Out-of-order segments wait, bounded per direction (MaxPendingBytes,
+//     MaxPendingSegments); past the bound, or at the flow's end, a gap is
+//     skipped and the data after it is delivered, as Suricata inspects
+//     data after a gap.
+//   - A flow whose handshake (a SYN from each side) was not seen is
+//     marked FlowMeta.NotEstablished unless Config.Midstream is set, which
+//     mirrors Suricata's stream.midstream pickup. With Midstream, a
+//     pickup whose first bytes only a client-bound app-layer probe
+//     recognises (an HTTP response) is reversed, as Suricata does.
+//   - Close is called at RST, once both directions' FINs were reached, or
+//     at the end of the capture.
+//
+// In IPS mode a drop or reject stops the flow: its later data is not
+// inspected (it would not have been forwarded) and every later packet of
+// the flow is logged as a drop event.
+//
+// replay imports inspect, inspect/eve, inspect/rules and inspect/detect;
+// never netstack or tunnel.
+package replay

@@ -1,0 +1,687 @@
+package replay
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/eve"
+)
+
+// flowKey is a 5-tuple with its endpoints in a canonical order, so both
+// directions of a flow find the same entry.
+type flowKey struct {
+	a, b  netip.AddrPort
+	proto inspect.Proto
+}
+
+func keyOf(p inspect.Proto, x, y netip.AddrPort) flowKey {
+	if y.Addr().Less(x.Addr()) || (y.Addr() == x.Addr() && y.Port() < x.Port()) {
+		x, y = y, x
+	}
+	return flowKey{x, y, p}
+}
+
+// TCP flag bits as Suricata logs them in tcp_flags.
+const (
+	flFIN = 0x01
+	flSYN = 0x02
+	flRST = 0x04
+	flPSH = 0x08
+	flACK = 0x10
+	flURG = 0x20
+)
+
+type segment struct {
+	off  uint64
+	data []byte
+}
+
+// stream is one direction of a TCP flow. Offsets are 64-bit stream
+// offsets; sequence numbers are mapped onto them relative to nextSeq, so
+// wraparound needs no special case.
+type stream struct {
+	init    bool
+	nextSeq uint32
+	nextOff uint64
+	pending []segment // sorted by off, non-overlapping, all > nextOff
+	pendLen int
+	fin     bool
+	finOff  uint64
+	synSeen bool
+}
+
+// offsetOf maps a sequence number onto the stream offset space; it is
+// negative for bytes before the start of the stream.
+func (s *stream) offsetOf(seq uint32) int64 {
+	return int64(s.nextOff) + int64(int32(seq-s.nextSeq))
+}
+
+func (s *stream) finished() bool { return s.fin && s.nextOff >= s.finOff }
+
+type flow struct {
+	key     flowKey
+	meta    inspect.FlowMeta
+	v6      bool
+	vlan    []uint16
+	insp    inspect.FlowInspector
+	dirs    [2]stream
+	pkts    [2]uint64
+	bytes   [2]uint64
+	flags   [2]uint8
+	start   time.Time
+	last    time.Time
+	closed  bool // the inspector was closed (FIN both ways, RST)
+	rst     bool
+	alerted bool
+	passed  bool // a pass verdict: no further inspection
+	dropped bool
+	action  string
+	traffic eve.Traffic
+	evicted bool
+	probed  bool // the mid-stream direction guess was made
+}
+
+// looksReversed reports whether the first bytes of a mid-stream pickup
+// are what a server sends: no protocol recognises them towards the server
+// but one does towards the client (an HTTP response). Suricata's
+// app-layer probing then reverses the flow, and so do we.
+func looksReversed(protos []applayer.Proto, data []byte) bool {
+	for _, p := range protos {
+		if p.Transport == inspect.ProtoTCP && p.Probe != nil && p.Probe(inspect.ToServer, data) != applayer.ProbeNo {
+			return false
+		}
+	}
+	for _, p := range protos {
+		if p.Transport == inspect.ProtoTCP && p.Probe != nil && p.Probe(inspect.ToClient, data) == applayer.ProbeYes {
+			return true
+		}
+	}
+	return false
+}
+
+// reverse swaps client and server of a flow not yet handed to the engine.
+func (f *flow) reverse() {
+	f.meta.Src, f.meta.Dst = f.meta.Dst, f.meta.Src
+	f.dirs[0], f.dirs[1] = f.dirs[1], f.dirs[0]
+	f.pkts[0], f.pkts[1] = f.pkts[1], f.pkts[0]
+	f.bytes[0], f.bytes[1] = f.bytes[1], f.bytes[0]
+	f.flags[0], f.flags[1] = f.flags[1], f.flags[0]
+}
+
+type replayer struct {
+	ff     inspect.FlowFactory
+	cfg    Config
+	sum    Summary
+	flows  map[flowKey]*flow
+	order  []*flow // creation order, for eviction and the final flow events
+	nextID uint64
+	// current packet, for event fields
+	ts     time.Time
+	pktNum uint64
+	stats  eve.Stats
+	first  time.Time
+}
+
+func newReplayer(ff inspect.FlowFactory, cfg Config) *replayer {
+	if cfg.MaxFlows <= 0 {
+		cfg.MaxFlows = DefaultMaxFlows
+	}
+	if cfg.MaxPendingBytes <= 0 {
+		cfg.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if cfg.MaxPendingSegments <= 0 {
+		cfg.MaxPendingSegments = DefaultMaxPendingSegments
+	}
+	return &replayer{ff: ff, cfg: cfg, flows: make(map[flowKey]*flow), sum: Summary{AlertsBySID: map[uint32]uint64{}}}
+}
+
+func (rp *replayer) emit(ev *eve.Event) error {
+	if rp.cfg.Events == nil {
+		return nil
+	}
+	if err := rp.cfg.Events.Write(ev); err != nil {
+		return fmt.Errorf("packet %d: %w", rp.pktNum, err)
+	}
+	return nil
+}
+
+func (rp *replayer) packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkType) error {
+	rp.sum.Packets++
+	rp.sum.Bytes += uint64(len(data))
+	rp.pktNum = rp.sum.Packets
+	rp.ts = ci.Timestamp
+	if rp.cfg.Clock != nil {
+		rp.cfg.Clock.set(ci.Timestamp)
+	}
+	if rp.first.IsZero() {
+		rp.first = ci.Timestamp
+	}
+	rp.stats.Decoder.Pkts++
+	rp.stats.Decoder.Bytes += uint64(len(data))
+	d, ok := decode(data, lt)
+	if !ok {
+		rp.sum.Undecoded++
+		rp.stats.Decoder.Invalid++
+		return nil
+	}
+	if d.v6 {
+		rp.stats.Decoder.IPv6++
+	} else {
+		rp.stats.Decoder.IPv4++
+	}
+	switch d.proto {
+	case inspect.ProtoTCP:
+		rp.stats.Decoder.TCP++
+	case inspect.ProtoUDP:
+		rp.stats.Decoder.UDP++
+	case inspect.ProtoICMP:
+		if d.v6 {
+			rp.stats.Decoder.ICMPv6++
+		} else {
+			rp.stats.Decoder.ICMPv4++
+		}
+	}
+
+	key := keyOf(d.proto, d.src, d.dst)
+	f := rp.flows[key]
+	if f != nil && f.closed && d.tcp != nil && d.tcp.SYN && !d.tcp.ACK {
+		// Port reuse: a new connection on a finished 4-tuple.
+		if err := rp.endFlow(f); err != nil {
+			return err
+		}
+		f = nil
+	}
+	if f == nil {
+		var err error
+		if f, err = rp.newFlow(key, &d); err != nil {
+			return err
+		}
+	}
+	dir := inspect.ToServer
+	if d.src != f.meta.Src {
+		dir = inspect.ToClient
+	}
+	f.pkts[dir]++
+	f.bytes[dir] += uint64(len(data))
+	f.last = ci.Timestamp
+
+	if f.dropped {
+		return rp.dropPacket(f, dir, nil, len(d.payload))
+	}
+	if d.tcp != nil {
+		return rp.tcpPacket(f, dir, &d)
+	}
+	if len(d.payload) == 0 || f.passed {
+		return nil
+	}
+	return rp.inspect(f, dir, d.payload, len(d.payload))
+}
+
+func (rp *replayer) newFlow(key flowKey, d *decoded) (*flow, error) {
+	if len(rp.flows) >= rp.cfg.MaxFlows {
+		if err := rp.evictOldest(); err != nil {
+			return nil, err
+		}
+	}
+	rp.nextID++
+	f := &flow{key: key, v6: d.v6, vlan: d.vlan, start: rp.ts, last: rp.ts}
+	src, dst := d.src, d.dst
+	// The originator is the SYN's sender; a SYN-ACK seen first means the
+	// SYN was missed and the receiver is the client. Otherwise the first
+	// packet's sender is the client, as Suricata assumes.
+	if d.tcp != nil && d.tcp.SYN && d.tcp.ACK {
+		src, dst = dst, src
+	}
+	f.meta = inspect.FlowMeta{ID: flowID(rp.nextID, key), Proto: d.proto, Src: src, Dst: dst, Start: rp.ts}
+	rp.flows[key] = f
+	if len(rp.order) > 2*len(rp.flows)+1024 {
+		rp.compactOrder()
+	}
+	rp.order = append(rp.order, f)
+	rp.sum.Flows++
+	switch {
+	case d.proto == inspect.ProtoTCP:
+		rp.stats.Flow.TCP++
+	case d.proto == inspect.ProtoUDP:
+		rp.stats.Flow.UDP++
+	case d.v6:
+		rp.stats.Flow.ICMPv6++
+	default:
+		rp.stats.Flow.ICMPv4++
+	}
+	if d.proto != inspect.ProtoTCP {
+		f.insp = rp.ff.NewFlow(f.meta)
+	}
+	return f, nil
+}
+
+// flowID mixes a counter with the tuple so IDs look like Suricata's large
+// opaque numbers but stay unique and deterministic for a capture. It fits
+// in 51 bits so tools that read JSON numbers as float64 keep it exact.
+func flowID(n uint64, k flowKey) uint64 {
+	h := uint64(14695981039346656037)
+	for _, b := range []byte(k.a.String() + k.b.String() + strconv.Itoa(int(k.proto))) {
+		h ^= uint64(b)
+		h *= 1099511628211
+	}
+	return (h<<20 | n&0xFFFFF) & (1<<51 - 1)
+}
+
+// compactOrder drops ended flows from the creation-order list, which
+// would otherwise grow with every reused 4-tuple.
+func (rp *replayer) compactOrder() {
+	live := rp.order[:0]
+	for _, f := range rp.order {
+		if rp.flows[f.key] == f {
+			live = append(live, f)
+		}
+	}
+	clear(rp.order[len(live):])
+	rp.order = live
+}
+
+func (rp *replayer) evictOldest() error {
+	for len(rp.order) > 0 {
+		f := rp.order[0]
+		rp.order = rp.order[1:]
+		if rp.flows[f.key] == f {
+			f.evicted = true
+			return rp.endFlow(f)
+		}
+	}
+	return nil
+}
+
+func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error {
+	t := d.tcp
+	var fl uint8
+	if t.FIN {
+		fl |= flFIN
+	}
+	if t.SYN {
+		fl |= flSYN
+	}
+	if t.RST {
+		fl |= flRST
+	}
+	if t.PSH {
+		fl |= flPSH
+	}
+	if t.ACK {
+		fl |= flACK
+	}
+	if t.URG {
+		fl |= flURG
+	}
+	if f.insp == nil && !f.probed && len(d.payload) > 0 && rp.cfg.Midstream && f.handshakeMissing() {
+		f.probed = true
+		if dir == inspect.ToServer && looksReversed(rp.cfg.Protos, d.payload) {
+			f.reverse()
+			dir = inspect.ToClient
+		}
+	}
+	f.flags[dir] |= fl
+	st := &f.dirs[dir]
+	if f.closed {
+		return nil
+	}
+	if t.SYN && !st.init {
+		// The SYN occupies one sequence number; data starts after it.
+		st.init, st.synSeen = true, true
+		st.nextSeq = t.Seq + 1
+	} else if t.SYN {
+		st.synSeen = true
+	}
+	if !st.init && (len(d.payload) > 0 || t.FIN) {
+		st.init = true
+		st.nextSeq = t.Seq
+	}
+
+	if f.insp == nil && f.handshakeMissing() && rp.cfg.MidstreamDrop && rp.cfg.Mode == ModeIPS && len(d.payload) > 0 {
+		f.action = "drop"
+		return rp.dropPacket(f, dir, nil, len(d.payload))
+	}
+
+	if len(d.payload) > 0 {
+		seq := t.Seq
+		if t.SYN {
+			seq++
+		}
+		st.insert(seq, d.payload)
+		if err := rp.drain(f, dir, false, len(d.payload)); err != nil {
+			return err
+		}
+	}
+	if t.FIN && st.init {
+		end := st.offsetOf(t.Seq + uint32(len(d.payload)))
+		if t.SYN {
+			end++
+		}
+		if end >= 0 && (!st.fin || uint64(end) < st.finOff) {
+			st.fin, st.finOff = true, uint64(end)
+		}
+	}
+	if t.RST {
+		f.rst = true
+		return rp.closeFlow(f)
+	}
+	if f.dirs[0].finished() && f.dirs[1].finished() {
+		return rp.closeFlow(f)
+	}
+	return nil
+}
+
+// handshakeMissing reports whether a SYN was not seen from each side (a
+// mid-stream pickup). A split handshake (SYN, SYN, SYN-ACK) counts as seen.
+func (f *flow) handshakeMissing() bool {
+	return !f.dirs[0].synSeen || !f.dirs[1].synSeen
+}
+
+// insert stores payload at seq, keeping only bytes that are new: those
+// already delivered or already pending win (first-wins overlap policy).
+func (st *stream) insert(seq uint32, payload []byte) {
+	start := st.offsetOf(seq)
+	end := start + int64(len(payload))
+	if end <= int64(st.nextOff) {
+		return // a pure retransmission
+	}
+	if start < int64(st.nextOff) {
+		payload = payload[int64(st.nextOff)-start:]
+		start = int64(st.nextOff)
+	}
+	// Walk the pending segments and keep only the holes between them.
+	s, e := uint64(start), uint64(end)
+	var add []segment
+	cur := s
+	for _, p := range st.pending {
+		pe := p.off + uint64(len(p.data))
+		if pe <= cur {
+			continue
+		}
+		if p.off >= e {
+			break
+		}
+		if p.off > cur {
+			add = append(add, segment{cur, cloneBytes(payload[cur-s : p.off-s])})
+		}
+		cur = pe
+		if cur >= e {
+			break
+		}
+	}
+	if cur < e {
+		add = append(add, segment{cur, cloneBytes(payload[cur-s:])})
+	}
+	for _, a := range add {
+		st.pendLen += len(a.data)
+		i := len(st.pending)
+		for i > 0 && st.pending[i-1].off > a.off {
+			i--
+		}
+		st.pending = append(st.pending, segment{})
+		copy(st.pending[i+1:], st.pending[i:])
+		st.pending[i] = a
+	}
+}
+
+func cloneBytes(b []byte) []byte { return append([]byte(nil), b...) }
+
+// drain delivers the contiguous data at the head of a direction's pending
+// list. With force, or when the pending data exceeds its bounds, a gap is
+// skipped. wire is the payload length of the packet that brought the data.
+func (rp *replayer) drain(f *flow, dir inspect.Direction, force bool, wire int) error {
+	st := &f.dirs[dir]
+	for len(st.pending) > 0 {
+		p := st.pending[0]
+		if p.off > st.nextOff {
+			over := st.pendLen > rp.cfg.MaxPendingBytes || len(st.pending) > rp.cfg.MaxPendingSegments
+			if !force && !over {
+				return nil
+			}
+			rp.sum.Gaps++
+			st.advance(p.off - st.nextOff)
+		}
+		st.pending = st.pending[1:]
+		st.pendLen -= len(p.data)
+		st.advance(uint64(len(p.data)))
+		if f.dropped || f.passed {
+			continue
+		}
+		if err := rp.inspect(f, dir, p.data, wire); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (st *stream) advance(n uint64) {
+	st.nextOff += n
+	st.nextSeq += uint32(n)
+}
+
+// inspect feeds one chunk and acts on the result.
+func (rp *replayer) inspect(f *flow, dir inspect.Direction, data []byte, wire int) error {
+	if f.insp == nil {
+		f.meta.NotEstablished = f.meta.Proto == inspect.ProtoTCP && f.handshakeMissing() && !rp.cfg.Midstream
+		f.insp = rp.ff.NewFlow(f.meta)
+	}
+	res := f.insp.Inspect(dir, data)
+	return rp.result(f, dir, res, wire)
+}
+
+func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, wire int) error {
+	enforce := rp.cfg.Mode == ModeIPS
+	var dropRule *inspect.RuleInfo
+	for i := range res.Alerts {
+		a := &res.Alerts[i]
+		if a.Rule == nil {
+			continue
+		}
+		if tags, ok := rp.cfg.TrafficTags[a.Rule.SID]; ok {
+			f.traffic.ID = appendNew(f.traffic.ID, tags.ID...)
+			f.traffic.Label = appendNew(f.traffic.Label, tags.Label...)
+		}
+		switch a.Rule.Action {
+		case inspect.ActionDrop, inspect.ActionReject, inspect.ActionRejectDst, inspect.ActionRejectBoth:
+			if dropRule == nil || a.Rule.Action.Stronger(dropRule.Action) {
+				dropRule = a.Rule
+			}
+		}
+		// Suricata logs no alert for pass rules nor for noalert ones;
+		// their actions still apply.
+		if a.NoAlert || a.Rule.Action == inspect.ActionPass {
+			continue
+		}
+		f.alerted = true
+		ev := eve.NewAlert(rp.ts, &f.meta, a, enforce)
+		rp.decorate(f, &ev)
+		if f.traffic.ID != nil || f.traffic.Label != nil {
+			t := f.traffic
+			ev.Traffic = &t
+		}
+		if err := rp.emit(&ev); err != nil {
+			return err
+		}
+		rp.sum.Alerts++
+		rp.sum.AlertsBySID[a.Rule.SID]++
+		rp.stats.Detect.Alert++
+	}
+	for i := range res.Events {
+		ev, ok := eve.NewAppEvent(rp.ts, &f.meta, &res.Events[i])
+		if !ok {
+			continue
+		}
+		rp.decorate(f, &ev)
+		if err := rp.emit(&ev); err != nil {
+			return err
+		}
+	}
+	switch res.Action {
+	case inspect.ActionPass:
+		f.passed = true
+		f.action = "pass"
+	case inspect.ActionDrop, inspect.ActionReject, inspect.ActionRejectDst, inspect.ActionRejectBoth:
+		if enforce {
+			f.action = "drop"
+			return rp.dropPacket(f, dir, dropRule, wire)
+		}
+	}
+	return nil
+}
+
+func appendNew(dst []string, vals ...string) []string {
+outer:
+	for _, v := range vals {
+		for _, d := range dst {
+			if d == v {
+				continue outer
+			}
+		}
+		dst = append(dst, v)
+	}
+	return dst
+}
+
+func (rp *replayer) decorate(f *flow, ev *eve.Event) {
+	ev.PcapCnt = rp.pktNum
+	ev.VLAN = f.vlan
+}
+
+// dropPacket marks the flow dropped and logs the current packet as not
+// forwarded. rule is set for the packet whose data matched.
+func (rp *replayer) dropPacket(f *flow, dir inspect.Direction, rule *inspect.RuleInfo, n int) error {
+	f.dropped = true
+	if f.action == "" {
+		f.action = "drop"
+	}
+	ev := eve.NewDrop(rp.ts, &f.meta, dir, rule, n)
+	rp.decorate(f, &ev)
+	if err := rp.emit(&ev); err != nil {
+		return err
+	}
+	rp.sum.Drops++
+	return nil
+}
+
+// closeFlow flushes what is still pending (skipping gaps) and closes the
+// inspector.
+func (rp *replayer) closeFlow(f *flow) error {
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	for _, dir := range [2]inspect.Direction{inspect.ToServer, inspect.ToClient} {
+		if len(f.dirs[dir].pending) > 0 {
+			if err := rp.drain(f, dir, true, 0); err != nil {
+				return err
+			}
+		}
+	}
+	if f.insp == nil {
+		if f.dropped || f.passed {
+			return nil
+		}
+		// A flow without data still reaches the engine, so rules on the
+		// flow alone (and Close-time findings) are evaluated.
+		f.meta.NotEstablished = f.meta.Proto == inspect.ProtoTCP && f.handshakeMissing() && !rp.cfg.Midstream
+		f.insp = rp.ff.NewFlow(f.meta)
+	}
+	if f.dropped || f.passed {
+		return nil
+	}
+	return rp.result(f, inspect.ToServer, f.insp.Close(), 0)
+}
+
+// endFlow closes a flow and logs its flow event.
+func (rp *replayer) endFlow(f *flow) error {
+	if err := rp.closeFlow(f); err != nil {
+		return err
+	}
+	if rp.flows[f.key] == f {
+		delete(rp.flows, f.key)
+	}
+	ev := eve.Base(f.last, eve.TypeFlow, &f.meta, inspect.ToServer)
+	ev.VLAN = f.vlan
+	reason := "shutdown"
+	if f.evicted {
+		reason = "forced"
+	}
+	ev.Flow = &eve.Flow{
+		PktsToServer: f.pkts[0], PktsToClient: f.pkts[1], BytesToServer: f.bytes[0], BytesToClient: f.bytes[1],
+		Start: eve.Time{Time: f.start}, End: eve.Time{Time: f.last}, Age: elapsedSeconds(f.start, f.last),
+		State: f.state(), Reason: reason, Alerted: f.alerted, Action: f.action,
+	}
+	if f.meta.Proto == inspect.ProtoTCP {
+		ev.TCP = f.tcpObject()
+	}
+	if f.traffic.ID != nil || f.traffic.Label != nil {
+		t := f.traffic
+		ev.Traffic = &t
+	}
+	return rp.emit(&ev)
+}
+
+func (f *flow) state() string {
+	if f.meta.Proto != inspect.ProtoTCP {
+		if f.pkts[1] > 0 {
+			return "established"
+		}
+		return "new"
+	}
+	switch {
+	case f.rst || (f.dirs[0].fin && f.dirs[1].fin):
+		return "closed"
+	case !f.handshakeMissing() || f.insp != nil:
+		return "established"
+	}
+	return "new"
+}
+
+func (f *flow) tcpObject() *eve.TCP {
+	all := f.flags[0] | f.flags[1]
+	t := &eve.TCP{
+		TCPFlags: hex2(all), TCPFlagsTS: hex2(f.flags[0]), TCPFlagsTC: hex2(f.flags[1]),
+		SYN: all&flSYN != 0, FIN: all&flFIN != 0, RST: all&flRST != 0, PSH: all&flPSH != 0, ACK: all&flACK != 0,
+	}
+	switch {
+	case f.rst || (f.dirs[0].fin && f.dirs[1].fin):
+		t.State = "closed"
+	case f.dirs[0].fin || f.dirs[1].fin:
+		t.State = "fin_wait1"
+	case !f.handshakeMissing():
+		t.State = "established"
+	}
+	return t
+}
+
+func hex2(b uint8) string {
+	const digits = "0123456789abcdef"
+	return string([]byte{digits[b>>4], digits[b&15]})
+}
+
+// finish closes every flow in creation order, logs flow events and one
+// stats event.
+func (rp *replayer) finish() error {
+	for _, f := range rp.order {
+		if rp.flows[f.key] != f {
+			continue
+		}
+		if err := rp.endFlow(f); err != nil {
+			return err
+		}
+	}
+	rp.order = nil
+	ts := rp.ts
+	ev := eve.Event{Timestamp: eve.Time{Time: ts}, EventType: eve.TypeStats}
+	st := rp.stats
+	st.Uptime = elapsedSeconds(rp.first, ts)
+	ev.Stats = &st
+	return rp.emit(&ev)
+}

@@ -1,0 +1,216 @@
+package conformance
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// packetLevel lists tests whose expectations follow from per-packet
+// processing that a terminating proxy does not have, with the reason.
+// Everything else is decided from the test's rules, fields and config
+// (see CheckNA and TestNA), so adding a corpus case needs no entry here
+// unless its point is packet-level in a way its files do not show.
+var packetLevel = map[string]string{
+	"bug-4663": "a contentless drop rule fires on the SYN in Suricata and every packet after it is counted (969 drops); " +
+		"a proxy completes the handshake before it inspects anything, so the per-packet drop count differs by design",
+	"bug-5464-verdict-06": "Teredo-encapsulated IPv6 (replay does not decode tunnels) and per-packet verdict/reject objects",
+}
+
+// ruleFacts is what applicability needs to know about one rule, read from
+// its text so that it does not depend on whether our engine loads it.
+type ruleFacts struct {
+	proto     string // header protocol: tcp, tcp-pkt, tcp-stream, http, ...
+	dsizeZero bool   // dsize:0 matches empty segments only
+}
+
+var (
+	sidRE   = regexp.MustCompile(`(?:^|[;(\s])sid\s*:\s*(\d+)`)
+	dsize0  = regexp.MustCompile(`(?:^|[;(\s])dsize\s*:\s*0\s*;`)
+	actions = map[string]bool{"alert": true, "drop": true, "pass": true, "reject": true, "rejectsrc": true, "rejectdst": true, "rejectboth": true}
+)
+
+func scanRules(paths []string) map[uint32]ruleFacts {
+	out := map[uint32]ruleFacts{}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			fields := strings.Fields(line)
+			if len(fields) < 2 || !actions[fields[0]] {
+				continue
+			}
+			m := sidRE.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			sid, _ := strconv.ParseUint(m[1], 10, 32)
+			out[uint32(sid)] = ruleFacts{proto: fields[1], dsizeZero: dsize0.MatchString(line)}
+		}
+		f.Close()
+	}
+	return out
+}
+
+// naFields are EVE fields we do not produce, by path prefix, with why.
+var naFields = []struct{ prefix, reason string }{
+	{"payload", "Suricata's payload dump of the matching packet"},
+	{"packet", "Suricata's packet dump"},
+	{"pkt_src", "Suricata's packet source (stream vs wire packet)"},
+	{"stream", "Suricata's stream/packet origin flag of an alert"},
+	{"verdict", "per-packet verdict object"},
+	{"fileinfo", "file extraction (fileinfo) is not implemented"},
+	{"stats.exception_policy", "Suricata's exception-policy counters"},
+	{"flow.exception_policy", "Suricata's exception-policy record"},
+}
+
+// CheckNA returns why a check is not applicable, or "".
+func (s *Spec) CheckNA(c *Check, rules map[uint32]ruleFacts) string {
+	if c.Shell != nil {
+		return "shell check (a command over Suricata's own output files)"
+	}
+	if c.Filter == nil {
+		for k := range c.Other {
+			return k + " check"
+		}
+		return "empty check"
+	}
+	f := c.Filter
+	for _, k := range f.Match.Keys {
+		v := f.Match.Values[k]
+		if k == "has-key" || k == "not-has-key" {
+			k, _ = v.(string)
+		}
+		if k == "event_type" && v == "fileinfo" {
+			return "file extraction (fileinfo) is not implemented"
+		}
+		for _, na := range naFields {
+			if k == na.prefix || strings.HasPrefix(k, na.prefix+".") || strings.HasPrefix(k, na.prefix+"[") {
+				return na.reason
+			}
+		}
+	}
+	contrasts := hasProto(rules, "tcp-pkt") && hasProto(rules, "tcp-stream")
+	if sidV, ok := f.Match.Values["alert.signature_id"]; ok {
+		if n, ok := number(sidV); ok {
+			r := rules[uint32(n)]
+			if r.proto == "tcp-pkt" && contrasts {
+				return "tcp-pkt rule in a test contrasting packet and stream inspection (a proxy has only the stream)"
+			}
+			if r.dsizeZero {
+				return "dsize:0 matches empty segments (bare ACKs), which a terminating proxy never inspects"
+			}
+		}
+	}
+	if f.Match.Values["event_type"] == "drop" && anyDsizeZero(rules) {
+		return "drops of empty segments (dsize:0 rule), which a terminating proxy never inspects"
+	}
+	return ""
+}
+
+func hasProto(rules map[uint32]ruleFacts, p string) bool {
+	for _, r := range rules {
+		if r.proto == p {
+			return true
+		}
+	}
+	return false
+}
+
+func anyDsizeZero(rules map[uint32]ruleFacts) bool {
+	for _, r := range rules {
+		if r.dsizeZero {
+			return true
+		}
+	}
+	return false
+}
+
+var actionOrderRE = regexp.MustCompile(`(?m)^action-order\s*:`)
+
+// TestNA returns why the whole test is not applicable, or "": a listed
+// packet-level case, unmet requirements, a configuration we do not
+// implement, or no applicable check that expects something to happen.
+func (s *Spec) TestNA(rules map[uint32]ruleFacts) string {
+	if r, ok := packetLevel[s.Name]; ok {
+		return r
+	}
+	if ok, why := s.Requires.Satisfied(); !ok {
+		return why
+	}
+	if y, err := os.ReadFile(filepath.Join(s.Dir, "suricata.yaml")); err == nil && actionOrderRE.Match(y) {
+		return "suricata.yaml changes the action order (drop before pass); interdict keeps Suricata's default, and " +
+			"this case judges each scapy packet on its own, including data resent at the same sequence numbers"
+	}
+	// A test is judged on what it is about: its alert and drop checks
+	// when it has any, else all its checks. When every such check that
+	// expects an event was set aside as not applicable, what is left
+	// (absences, or an http record in a threshold test) would pass a test
+	// whose point was never exercised.
+	about := func(f *Filter) bool { return true }
+	for i := range s.Checks {
+		if f := s.Checks[i].Filter; f != nil && isDetection(f) {
+			about = isDetection
+			break
+		}
+	}
+	var reasons []string
+	positive, skipped := false, false
+	for i := range s.Checks {
+		c := &s.Checks[i]
+		if c.Filter != nil {
+			if ok, _ := c.Filter.Requires.Satisfied(); !ok {
+				continue
+			}
+		}
+		why := s.CheckNA(c, rules)
+		if c.Filter == nil || !about(c.Filter) {
+			continue
+		}
+		if why != "" {
+			if c.Filter.Positive() {
+				skipped = true
+				reasons = appendUnique(reasons, why)
+			}
+			continue
+		}
+		if c.Filter.Positive() {
+			positive = true
+		}
+	}
+	if skipped && !positive {
+		return "every check that expects an alert or drop is not applicable: " + strings.Join(reasons, "; ")
+	}
+	return ""
+}
+
+// isDetection reports whether a filter is about alerts or drops.
+func isDetection(f *Filter) bool {
+	t := f.Match.Values["event_type"]
+	if t == "alert" || t == "drop" {
+		return true
+	}
+	for _, k := range f.Match.Keys {
+		if strings.HasPrefix(k, "alert.") {
+			return true
+		}
+	}
+	return false
+}
+
+func appendUnique(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}

@@ -1,0 +1,142 @@
+package conformance
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/interdict/interdict/inspect/eve"
+	"github.com/interdict/interdict/inspect/replay"
+	"github.com/interdict/interdict/tests/testenv"
+)
+
+// corpusDir is the shared corpus: INTERDICT_CORPUS, or shared/corpus
+// beside the repository root. go test runs in the package directory
+// (<repo>/tests/conformance), so that is ../../../shared/corpus.
+func corpusDir(t *testing.T) string {
+	if d := os.Getenv("INTERDICT_CORPUS"); d != "" {
+		return d
+	}
+	d, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "corpus"))
+	require.NoError(t, err)
+	return d
+}
+
+// Goals the suite holds interdict to.
+const (
+	minPassRatio = 0.80 // of applicable tests
+	maxNARatio   = 0.25 // of all tests
+)
+
+func TestConformance(t *testing.T) {
+	corpus := corpusDir(t)
+	testsRoot := filepath.Join(corpus, "suricata-verify", "tests")
+	testenv.RequireFile(t, testsRoot)
+	classification := filepath.Join(corpus, "et-open", "classification.config")
+	if _, err := os.Stat(classification); err != nil {
+		classification = ""
+	}
+
+	var dirs []string
+	require.NoError(t, filepath.WalkDir(testsRoot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && d.Name() == "test.yaml" {
+			dirs = append(dirs, filepath.Dir(p))
+		}
+		return nil
+	}))
+	sort.Strings(dirs)
+	require.NotEmpty(t, dirs)
+
+	var pass, fail, na int
+	for _, dir := range dirs {
+		name, _ := filepath.Rel(testsRoot, dir)
+		o := runOne(testsRoot, dir, classification)
+		fmt.Println(o.Line(filepath.ToSlash(name)))
+		switch o.Status {
+		case Pass:
+			pass++
+		case Fail:
+			fail++
+		default:
+			na++
+		}
+	}
+	total := pass + fail + na
+	applicable := pass + fail
+	fmt.Printf("%d not applicable of %d tests\n", na, total)
+	fmt.Printf("%d passed, %d failed\n", pass, fail)
+
+	passRatio := 0.0
+	if applicable > 0 {
+		passRatio = float64(pass) / float64(applicable)
+	}
+	assert.GreaterOrEqual(t, passRatio, minPassRatio, "pass ratio %d/%d = %.0f%% of applicable tests, goal %.0f%%", pass, applicable, 100*passRatio, 100*minPassRatio)
+	assert.LessOrEqual(t, float64(na)/float64(total), maxNARatio, "%d/%d tests not applicable, goal at most %.0f%%", na, total, 100*maxNARatio)
+}
+
+// runOne replays one test case through replay.Setup (the code path of
+// `interdict replay`) and evaluates its checks over the EVE lines written.
+func runOne(testsRoot, dir, classification string) Outcome {
+	s, err := LoadSpec(testsRoot, dir)
+	if err != nil {
+		return Outcome{Status: Fail, Reason: "loading test.yaml: " + err.Error()}
+	}
+	facts := scanRules(s.Rules)
+	if why := s.TestNA(facts); why != "" {
+		return Outcome{Status: NotApplicable, Reason: why}
+	}
+	var out bytes.Buffer
+	mode := replay.ModeIDS
+	if s.Opts.IPS {
+		mode = replay.ModeIPS
+	}
+	setup := replay.Setup{
+		Pcap: s.Pcap, Rules: s.Rules, Classification: classification, ThresholdConfig: s.Opts.ThresholdFile,
+		HTTPBodyLimit: s.Opts.HTTPBodyLimit,
+		Config:        replay.Config{Mode: mode, Midstream: s.Opts.Midstream, MidstreamDrop: s.Opts.MidstreamDrop, Events: eve.NewWriter(&out)},
+	}
+	_, loaded, err := setup.Run()
+	if err != nil {
+		return Outcome{Status: Fail, Reason: "replay: " + err.Error()}
+	}
+	events, err := readEVE(&out)
+	if err != nil {
+		return Outcome{Status: Fail, Reason: "reading our eve.json: " + err.Error()}
+	}
+	o := s.Evaluate(events, facts)
+	if o.Status == Fail && len(loaded.Rejected) > 0 {
+		var rej []string
+		for _, e := range loaded.Rejected {
+			rej = append(rej, fmt.Sprintf("sid %d: %s", e.SID, e.Reason))
+		}
+		o.Reason += " [rejected rules: " + strings.Join(rej, "; ") + "]"
+	}
+	return o
+}
+
+func readEVE(b *bytes.Buffer) ([]map[string]any, error) {
+	var events []map[string]any
+	sc := bufio.NewScanner(b)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			return nil, fmt.Errorf("line %q: %w", sc.Text(), err)
+		}
+		events = append(events, m)
+	}
+	return events, sc.Err()
+}

@@ -1,0 +1,273 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v4"
+)
+
+// Version is the Suricata version whose behaviour interdict follows, for
+// test.yaml requires (min-version, lt-version, ...).
+var Version = [3]int{8, 0, 0}
+
+// Features interdict provides, by suricata-verify's feature names.
+// LIBNET1.1 is what Suricata needs to send reject packets; interdict
+// rejects natively (TCP RST from its netstack).
+var Features = map[string]bool{"LIBNET1.1": true}
+
+// Requires is test.yaml's requires block (at test or check level).
+type Requires struct {
+	MinVersion string         `yaml:"min-version"`
+	LtVersion  string         `yaml:"lt-version"`
+	GtVersion  string         `yaml:"gt-version"`
+	Version    string         `yaml:"version"`
+	Features   []string       `yaml:"features"`
+	Other      map[string]any `yaml:",inline"`
+}
+
+// Spec is one suricata-verify test case.
+type Spec struct {
+	Name     string   `yaml:"-"` // path under tests/, e.g. detect-pcre/detect-pcre-01
+	Dir      string   `yaml:"-"`
+	Requires Requires `yaml:"requires"`
+	Args     []string `yaml:"args"`
+	PcapKey  any      `yaml:"pcap"`
+	Checks   []Check  `yaml:"checks"`
+
+	Pcap  string   `yaml:"-"` // resolved capture path
+	Rules []string `yaml:"-"` // resolved rule files
+	Opts  RunOpts  `yaml:"-"`
+}
+
+// RunOpts is what the test's args and name ask of the replay.
+type RunOpts struct {
+	IPS           bool
+	Midstream     bool   // --set stream.midstream=true
+	MidstreamDrop bool   // --set stream.midstream-policy=drop-flow
+	ThresholdFile string // --set threshold-file=...
+	HTTPBodyLimit int    // --set app-layer.protocols.http.libhtp.default-config.{request,response}-body-limit
+	Ignored       []string
+}
+
+// LoadSpec reads dir/test.yaml and resolves its pcap, rules and args.
+func LoadSpec(testsRoot, dir string) (*Spec, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "test.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Spec{Dir: dir}
+	if err := yaml.Unmarshal(data, s); err != nil {
+		return nil, fmt.Errorf("%s/test.yaml: %w", dir, err)
+	}
+	if s.Name, err = filepath.Rel(testsRoot, dir); err != nil {
+		return nil, err
+	}
+	s.Name = filepath.ToSlash(s.Name)
+	if err := s.resolvePcap(); err != nil {
+		return nil, err
+	}
+	if s.Rules, err = findRules(dir); err != nil {
+		return nil, err
+	}
+	s.Opts = parseArgs(s.Name, s.Args, dir)
+	return s, nil
+}
+
+func (s *Spec) resolvePcap() error {
+	if p, ok := s.PcapKey.(string); ok && p != "" {
+		s.Pcap = filepath.Join(s.Dir, p)
+		if _, err := os.Stat(s.Pcap); err != nil {
+			return fmt.Errorf("%s: pcap: %w", s.Name, err)
+		}
+		return nil
+	}
+	if b, ok := s.PcapKey.(bool); ok && !b {
+		return fmt.Errorf("%s: test has no pcap", s.Name)
+	}
+	matches, _ := filepath.Glob(filepath.Join(s.Dir, "*.pcap"))
+	ng, _ := filepath.Glob(filepath.Join(s.Dir, "*.pcapng"))
+	matches = append(matches, ng...)
+	if len(matches) != 1 {
+		return fmt.Errorf("%s: want exactly one capture in the test directory, found %d", s.Name, len(matches))
+	}
+	s.Pcap = matches[0]
+	return nil
+}
+
+// findRules: test.rules when present (what suricata-verify passes with
+// -S), otherwise every *.rules file the directory holds (tests that name
+// their rule file in suricata.yaml).
+func findRules(dir string) ([]string, error) {
+	p := filepath.Join(dir, "test.rules")
+	if _, err := os.Stat(p); err == nil {
+		return []string{p}, nil
+	}
+	m, err := filepath.Glob(filepath.Join(dir, "*.rules"))
+	if err != nil {
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, errors.New(dir + ": no rule file")
+	}
+	sort.Strings(m)
+	return m, nil
+}
+
+// parseArgs reads the Suricata command-line options of a test. Options
+// with no counterpart in a replay (-k none: checksums are not verified by
+// replay anyway; libhtp limits) are listed in Ignored.
+func parseArgs(name string, args []string, dir string) RunOpts {
+	var o RunOpts
+	// suricata-verify runs a test in IPS mode when its name says so.
+	base := filepath.Base(name)
+	o.IPS = strings.Contains(base, "ips")
+	var toks []string
+	for _, a := range args {
+		toks = append(toks, strings.Fields(a)...)
+	}
+	for i := 0; i < len(toks); i++ {
+		switch t := toks[i]; t {
+		case "--simulate-ips":
+			o.IPS = true
+		case "-k":
+			i++
+		case "--set":
+			if i+1 >= len(toks) {
+				continue
+			}
+			i++
+			kv := toks[i]
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "stream.midstream":
+				o.Midstream = v == "true" || v == "yes"
+			case "stream.midstream-policy":
+				o.MidstreamDrop = v == "drop-flow"
+			case "threshold-file":
+				o.ThresholdFile = strings.ReplaceAll(v, "${TEST_DIR}", dir)
+			case "app-layer.protocols.http.libhtp.default-config.response-body-limit",
+				"app-layer.protocols.http.libhtp.default-config.request-body-limit":
+				if n, ok := parseSize(v); ok {
+					o.HTTPBodyLimit = max(o.HTTPBodyLimit, n)
+				} else {
+					o.Ignored = append(o.Ignored, kv)
+				}
+			default:
+				o.Ignored = append(o.Ignored, kv)
+			}
+		default:
+			o.Ignored = append(o.Ignored, t)
+		}
+	}
+	return o
+}
+
+// parseSize reads Suricata's sizes: 4096, 200kb, 1mb, 1gb.
+func parseSize(s string) (int, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	mult := 1
+	for _, u := range []struct {
+		suffix string
+		m      int
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.m
+			break
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > (1<<31)/mult {
+		return 0, false
+	}
+	return n * mult, true
+}
+
+// Satisfied reports whether interdict meets a requires block, and if not,
+// why.
+func (r *Requires) Satisfied() (bool, string) {
+	if r == nil {
+		return true, ""
+	}
+	if r.MinVersion != "" && compareVersion(Version, r.MinVersion) < 0 {
+		return false, "needs Suricata >= " + r.MinVersion
+	}
+	if r.LtVersion != "" && compareVersion(Version, r.LtVersion) >= 0 {
+		return false, "needs Suricata < " + r.LtVersion
+	}
+	if r.GtVersion != "" && compareVersion(Version, r.GtVersion) <= 0 {
+		return false, "needs Suricata > " + r.GtVersion
+	}
+	if r.Version != "" && !versionIs(Version, r.Version) {
+		return false, "only for Suricata " + r.Version
+	}
+	for _, f := range r.Features {
+		if !Features[f] {
+			return false, "needs feature " + f
+		}
+	}
+	return true, ""
+}
+
+func parseVersion(s string) ([3]int, int) {
+	var v [3]int
+	parts := strings.Split(strings.TrimSpace(s), ".")
+	n := 0
+	for i := 0; i < len(parts) && i < 3; i++ {
+		x, err := strconv.Atoi(parts[i])
+		if err != nil {
+			break
+		}
+		v[i] = x
+		n++
+	}
+	return v, n
+}
+
+func compareVersion(have [3]int, want string) int {
+	w, _ := parseVersion(want)
+	for i := range 3 {
+		if have[i] != w[i] {
+			if have[i] < w[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+func versionIs(have [3]int, want string) bool {
+	w, n := parseVersion(want)
+	for i := range n {
+		if have[i] != w[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// UnmarshalYAML reads a mapping keeping its key order.
+func (m *yamlOrderedMap) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: match must be a mapping", n.Line)
+	}
+	m.Values = make(map[string]any, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i].Value
+		var v any
+		if err := n.Content[i+1].Decode(&v); err != nil {
+			return fmt.Errorf("line %d: match %s: %w", n.Content[i].Line, k, err)
+		}
+		if _, dup := m.Values[k]; !dup {
+			m.Keys = append(m.Keys, k)
+		}
+		m.Values[k] = v
+	}
+	return nil
+}
