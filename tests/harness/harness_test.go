@@ -169,14 +169,19 @@ func TestBulk64MiBEachWay(t *testing.T) {
 	n := New(t, netstack.WithHandler(&netstack.PatternHandler{Pattern: []byte("never-in-random-data-0123456789"), Verdict: netstack.Reject}))
 	srvGot := make(chan []byte, 1)
 	serve(t, n, srvAP, func(c net.Conn) {
-		// Send our stream while hashing what arrives.
+		// Send our stream while hashing what arrives. The handler must not
+		// return (and so close the conn) before its own sender is done, or
+		// the server->client stream is cut short.
+		sent := make(chan struct{})
 		go func() {
+			defer close(sent)
 			io.CopyN(c, newPattern(2), size)
 			c.(*gonet.TCPConn).CloseWrite()
 		}()
 		h := sha256.New()
 		io.Copy(h, c)
 		srvGot <- h.Sum(nil)
+		<-sent
 	})
 	c := dial(t, n, srvAP)
 	errc := make(chan error, 1)
