@@ -13,6 +13,7 @@ func newApp() *cli.App {
 		Usage: "userspace intrusion prevention for machine traffic",
 		Commands: []*cli.Command{
 			rulesCommand(),
+			replayCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version and build information",
