@@ -88,7 +88,8 @@ func benchSetup(b *testing.B) {
 	}
 }
 
-var benchEngines = []string{"ac", "hyperscan"}
+var benchEngines = []string{"ac", "fdr", "hyperscan"}
+
 // benchSetNames: the fast patterns of detect's biggest groups (http.uri,
 // 6.5k; raw to-server stream, 2k) and of all groups as one set (34.7k);
 // every ET Open content (79.6k, match-delivery bound: short contents such

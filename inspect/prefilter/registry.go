@@ -8,7 +8,7 @@ import (
 // Builders returns every engine compiled into this binary by name: "naive"
 // and "ac" always, "hyperscan" only with the build tag hyperscan.
 func Builders() map[string]Builder {
-	m := map[string]Builder{"naive": NewNaive, "ac": NewAC}
+	m := map[string]Builder{"naive": NewNaive, "ac": NewAC, "fdr": NewFDR}
 	if hyperscanBuilt {
 		m["hyperscan"] = NewHyperscan
 	}
