@@ -56,7 +56,19 @@ type fdrBucket struct {
 	keyLen uint32 // 1..8: the bucket's shortest literal, capped at 8
 	shift  uint32 // 64 - log2(slots)
 	heads  []uint32
-	conf   []uint32 // literal indices
+	conf   []fdrEntry
+}
+
+// fdrEntry is one literal in a confirmation slot. Its last (up to) 8 bytes
+// are checked against one 8-byte load of the input with a mask before the
+// literal itself is touched: slots often hold several literals with the
+// same key (".php?" ends many URI contents), and most literals are short
+// enough that this check is the whole confirmation.
+type fdrEntry struct {
+	key, mask uint64 // last min(len,8) bytes, packed like the input load
+	li        uint32
+	nocase    bool // key is folded and is compared with the folded input
+	short     bool // len <= 8: a key match is a literal match
 }
 
 // NewFDR builds the fdr engine (see the package doc).
@@ -188,9 +200,18 @@ func newFDRBucket(lits []fdrLit, members []uint32, keyLen uint32) fdrBucket {
 		count[s] += count[s-1]
 	}
 	bk.heads = append([]uint32(nil), count...)
-	bk.conf = make([]uint32, len(members))
+	bk.conf = make([]fdrEntry, len(members))
 	for i, li := range members {
-		bk.conf[count[hs[i]]] = li
+		l := &lits[li]
+		n := min(len(l.data), 8)
+		// The input load holds the 8 bytes ending at the candidate, the
+		// last one in the top byte; the literal's tail sits at the top.
+		var key uint64
+		for _, c := range l.data[len(l.data)-n:] {
+			key = key>>8 | uint64(c)<<56
+		}
+		mask := ^uint64(0) << (8 * (8 - n))
+		bk.conf[count[hs[i]]] = fdrEntry{key: key, mask: mask, li: li, nocase: l.nocase, short: len(l.data) <= 8}
 		count[hs[i]]++
 	}
 	return bk
@@ -278,26 +299,41 @@ func (s *fdrStream) Scan(data []byte, fn MatchFunc) {
 func (s *fdrStream) confirm(data []byte, i int, fired uint8, fn MatchFunc) bool {
 	m := s.m
 	end := s.off + uint64(i) + 1
+	// have is how many bytes end at data[i] in this stream, up to 8.
+	var raw uint64
+	have := 8
+	if i >= 7 {
+		raw = binary.LittleEndian.Uint64(data[i-7:])
+	} else {
+		raw, have = s.last8(data, i)
+	}
+	fold := foldSWAR(raw)
 	for fired != 0 {
 		b := bits.TrailingZeros8(fired)
 		fired &= fired - 1
 		bk := &m.bkt[b]
-		var key uint64
-		if i >= 7 {
-			key = foldSWAR(binary.LittleEndian.Uint64(data[i-7:])) >> (8 * (8 - bk.keyLen))
-		} else {
-			var ok bool
-			if key, ok = s.slowKey(data, i, int(bk.keyLen)); !ok {
-				continue
-			}
+		if int(bk.keyLen) > have {
+			continue
 		}
-		h := bk.hash(key)
-		for _, li := range bk.conf[bk.heads[h]:bk.heads[h+1]] {
-			l := &m.lits[li]
-			if !s.equal(data, i+1, l) {
+		h := bk.hash(fold >> (8 * (8 - bk.keyLen)))
+		for k := bk.heads[h]; k < bk.heads[h+1]; k++ {
+			e := &bk.conf[k]
+			v := raw
+			if e.nocase {
+				v = fold
+			}
+			if v&e.mask != e.key {
 				continue
 			}
-			for _, id := range m.litIDs[m.litOff[li]:m.litOff[li+1]] {
+			l := &m.lits[e.li]
+			if e.short {
+				if len(l.data) > have {
+					continue
+				}
+			} else if !s.equal(data, i+1, l) {
+				continue
+			}
+			for _, id := range m.litIDs[m.litOff[e.li]:m.litOff[e.li+1]] {
 				if !fn(id, end) {
 					return false
 				}
@@ -307,24 +343,24 @@ func (s *fdrStream) confirm(data []byte, i int, fired uint8, fn MatchFunc) bool 
 	return true
 }
 
-// slowKey builds the key of the n bytes ending at data[i] when they may
-// reach into the tail; false if the stream has not seen n bytes yet.
-func (s *fdrStream) slowKey(data []byte, i, n int) (uint64, bool) {
-	if i+1+len(s.tail) < n {
-		return 0, false
-	}
+// last8 packs the up to 8 bytes ending at data[i], reaching into the tail,
+// as an 8-byte load ending there would; it also says how many exist.
+func (s *fdrStream) last8(data []byte, i int) (uint64, int) {
 	var v uint64
-	for k := 0; k < n; k++ {
+	for k := 0; k < 8; k++ {
 		p := i - k
 		var c byte
-		if p >= 0 {
+		switch {
+		case p >= 0:
 			c = data[p]
-		} else {
+		case len(s.tail)+p >= 0:
 			c = s.tail[len(s.tail)+p]
+		default:
+			return v, k // missing bytes stay 0 at the bottom
 		}
-		v = v<<8 | uint64(lower(c))
+		v |= uint64(c) << (8 * (7 - k))
 	}
-	return v, true
+	return v, 8
 }
 
 // equal tells whether literal l ends just before data[end], reading the
