@@ -189,15 +189,17 @@ func TestDetectGroupStats(t *testing.T) {
 	for i, g := range groups {
 		total += len(g.Patterns)
 		var short [5]int
+		longest := 0
 		uniq := map[string]bool{}
 		for _, p := range g.Patterns {
+			longest = max(longest, len(p.Data))
 			if n := len(p.Data); n < len(short) {
 				short[n]++
 			}
 			uniq[fmt.Sprint(p.Nocase, string(p.Data))] = true
 		}
 		if i < 12 {
-			t.Logf("%-40s %6d patterns (%d distinct), len1 %d len2 %d len3 %d len4 %d", g.Name, len(g.Patterns), len(uniq), short[1], short[2], short[3], short[4])
+			t.Logf("%-40s %6d patterns (%d distinct), len1 %d len2 %d len3 %d len4 %d, longest %d", g.Name, len(g.Patterns), len(uniq), short[1], short[2], short[3], short[4], longest)
 		}
 	}
 	t.Logf("%d groups, %d patterns", len(groups), total)
