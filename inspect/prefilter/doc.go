@@ -15,7 +15,7 @@
 // the fast patterns detect compiles for ET Open), in one run each:
 //
 //	cpuMB/s             ac     fdr    hyperscan
-//	http.uri (6.5k)     406    527    332   (106k real matches: "/?", "=x")
+//	http.uri (6.5k)     406    731    384   (106k real matches: "/?", "=x")
 //	stream (2k)         356    988   1373
 //	all groups (34.7k)   55    132     59
 //	all contents (80k)   15     15      5   (76M matches: delivery bound)
