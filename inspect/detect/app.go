@@ -1,0 +1,180 @@
+package detect
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/prefilter"
+)
+
+// appLayer detects the protocol by content (first bytes of either
+// direction) and feeds the parser; its Units run the buffer rules.
+func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
+	if f.parser != nil {
+		f.parser.Feed(dir, data, f.onUnit)
+		return
+	}
+	if !f.probing {
+		return
+	}
+	ds := &f.dirs[dir]
+	// UDP: each datagram is probed on its own; TCP: the stream's first
+	// bytes accumulate up to MaxProbe.
+	probe := data
+	if f.tr == trTCP {
+		ds.probe = append(ds.probe, data[:min(len(data), f.e.opts.MaxProbe-len(ds.probe))]...)
+		probe = ds.probe
+	}
+	undecided := false
+	for _, p := range f.e.opts.Protos {
+		if p.Transport != 0 && p.Transport != f.meta.Proto {
+			continue
+		}
+		switch p.Probe(dir, probe) {
+		case applayer.ProbeYes:
+			f.app, f.parser, f.probing = p.Name, p.New(), false
+			// Replay what was held back, in order: the other direction's
+			// bytes first if it spoke first, then this one's.
+			other := &f.dirs[1-dir]
+			if f.tr == trTCP && len(other.probe) > 0 {
+				f.parser.Feed(1-dir, other.probe, f.onUnit)
+			}
+			f.parser.Feed(dir, probe, f.onUnit)
+			f.dirs[0].probe, f.dirs[1].probe = nil, nil
+			return
+		case applayer.ProbeMore:
+			undecided = true
+		}
+	}
+	if f.tr == trUDP {
+		return
+	}
+	if !undecided || len(ds.probe) >= f.e.opts.MaxProbe {
+		f.probing = false
+		f.dirs[0].probe, f.dirs[1].probe = nil, nil
+	}
+}
+
+func (f *Flow) onUnit(u *applayer.Unit) {
+	if f.passed {
+		return
+	}
+	if u.Event != nil {
+		f.res.Events = append(f.res.Events, *u.Event)
+	}
+	for _, a := range u.Anomalies {
+		a := a
+		f.res.Events = append(f.res.Events, inspect.Event{Dir: u.Dir, TxID: u.TxID, Anomaly: &a})
+	}
+	if u.Dir > inspect.ToClient {
+		return
+	}
+	f.gen++
+	f.cands = f.cands[:0]
+	tbufs := map[string][]byte{}
+	for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {
+		if u.Buffers[b] == nil {
+			continue
+		}
+		for _, g := range f.e.byBuf[groupKey{tr: f.tr, dir: u.Dir, buf: b}] {
+			buf := f.transformed(tbufs, u, b, g.key.tf, g.transforms)
+			if g.m != nil && len(buf) > 0 {
+				s := f.bufStream(g)
+				s.Reset()
+				s.Scan(buf, func(id uint32, end uint64) bool {
+					f.addCand(id)
+					return true
+				})
+			}
+			for _, id := range g.always {
+				f.addCand(id)
+			}
+		}
+	}
+	f.sortCands()
+	for _, id := range f.cands {
+		cr := f.e.rules[id]
+		key := u.TxID<<32 | uint64(id)
+		if _, done := f.txSeen[key]; done {
+			continue
+		}
+		if !f.cond(cr, u.Dir, 0, u.AppProto) && !(cr.r.Dsize != nil && f.cond(cr, u.Dir, cr.r.Dsize.N, u.AppProto)) {
+			continue
+		}
+		ok := true
+		for i := range cr.lists {
+			l := &cr.lists[i]
+			buf := f.transformed(tbufs, u, l.buf, l.tf, l.transforms)
+			if buf == nil {
+				ok = false
+				break
+			}
+			v := view{buf: buf}
+			if _, ok = f.evalList(cr, l, &v); !ok {
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		if f.txSeen == nil || len(f.txSeen) >= maxTxSeen {
+			f.txSeen = map[uint64]struct{}{}
+		}
+		f.txSeen[key] = struct{}{}
+		f.fire(cr, u.Dir, f.dirs[u.Dir].off, u.AppProto, u.TxID)
+	}
+}
+
+func (f *Flow) bufStream(g *group) prefilter.Stream {
+	if f.bufPF == nil {
+		f.bufPF = map[*group]prefilter.Stream{}
+	}
+	s := f.bufPF[g]
+	if s == nil {
+		s = g.m.NewStream()
+		f.bufPF[g] = s
+	}
+	return s
+}
+
+// transformed returns buffer b of u after the transforms, caching per
+// Unit. A nil result means the buffer is absent.
+func (f *Flow) transformed(cache map[string][]byte, u *applayer.Unit, b applayer.Buffer, tf string, tfs []string) []byte {
+	src := u.Buffers[b]
+	if src == nil || tf == "" {
+		return src
+	}
+	key := b.String() + "|" + tf
+	if v, ok := cache[key]; ok {
+		return v
+	}
+	out := applyTransforms(src, tfs)
+	cache[key] = out
+	return out
+}
+
+func applyTransforms(src []byte, tfs []string) []byte {
+	out := append([]byte{}, src...)
+	for _, t := range tfs {
+		switch t {
+		case "dotprefix":
+			out = append([]byte{'.'}, out...)
+		case "to_lowercase":
+			out = bytes.ToLower(out)
+		case "to_uppercase":
+			out = bytes.ToUpper(out)
+		case "strip_whitespace":
+			out = bytes.Map(func(r rune) rune {
+				if r == ' ' || (r >= '\t' && r <= '\r') {
+					return -1
+				}
+				return r
+			}, out)
+		case "compress_whitespace":
+			out = []byte(strings.Join(strings.Fields(string(out)), " "))
+		}
+	}
+	return out
+}

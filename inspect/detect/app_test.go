@@ -1,0 +1,179 @@
+package detect
+
+import (
+	"bytes"
+	"math/rand"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/rules"
+)
+
+// fakeHTTP is a tiny request-line parser: "METHOD URI\n" per transaction,
+// enough to prove the engine is protocol-agnostic.
+type fakeHTTP struct {
+	buf [2][]byte
+	tx  uint64
+}
+
+func (p *fakeHTTP) Feed(dir inspect.Direction, data []byte, emit func(*applayer.Unit)) {
+	p.buf[dir] = append(p.buf[dir], data...)
+	for {
+		i := bytes.IndexByte(p.buf[dir], '\n')
+		if i < 0 {
+			return
+		}
+		line := p.buf[dir][:i]
+		p.buf[dir] = p.buf[dir][i+1:]
+		u := &applayer.Unit{Dir: dir, TxID: p.tx, AppProto: "http"}
+		if dir == inspect.ToServer {
+			m, uri, _ := bytes.Cut(line, []byte(" "))
+			u.Buffers[applayer.HTTPMethod] = m
+			u.Buffers[applayer.HTTPURI] = uri
+			u.Buffers[applayer.HTTPHost] = []byte("Example.COM")
+		} else {
+			u.Buffers[applayer.HTTPStatCode] = line
+			p.tx++
+		}
+		emit(u)
+	}
+}
+
+func (p *fakeHTTP) Close(func(*applayer.Unit)) {}
+
+var fakeProto = applayer.Proto{
+	Name: "http", Transport: inspect.ProtoTCP,
+	Probe: func(dir inspect.Direction, data []byte) applayer.ProbeResult {
+		for _, m := range []string{"GET ", "POST "} {
+			if bytes.HasPrefix(data, []byte(m)) {
+				return applayer.ProbeYes
+			}
+			if bytes.HasPrefix([]byte(m), data) {
+				return applayer.ProbeMore
+			}
+		}
+		return applayer.ProbeNo
+	},
+	New:     func() applayer.Parser { return &fakeHTTP{} },
+	Buffers: []applayer.Buffer{applayer.HTTPMethod, applayer.HTTPURI, applayer.HTTPHost, applayer.HTTPStatCode},
+}
+
+func TestStickyBuffers(t *testing.T) {
+	ruleText := `
+alert http any any -> any any (msg:"uri"; flow:to_server; http.uri; content:"/admin"; startswith; sid:1;)
+alert http any any -> any any (msg:"method+uri"; http.method; content:"POST"; http.uri; content:".php"; endswith; sid:2;)
+alert tcp any any -> any any (msg:"legacy"; content:"GET"; http_method; content:"/admin"; http_uri; sid:3;)
+alert http any any -> any any (msg:"uricontent"; uricontent:"/admin"; sid:4;)
+alert http any any -> any any (msg:"pcre U"; pcre:"/^\/adm/U"; sid:5;)
+alert http any any -> any any (msg:"host lower"; http.host; to_lowercase; content:"example.com"; bsize:11; sid:6;)
+alert http any any -> any any (msg:"dotprefix"; http.host; dotprefix; to_lowercase; content:".example.com"; endswith; sid:7;)
+alert http any any -> any any (msg:"stat"; http.stat_code; content:"404"; sid:8;)
+alert http any any -> any any (msg:"raw content on http"; content:"GET /admin"; sid:9;)
+alert tcp any any -> any any (msg:"uri absent"; http.uri; content:"/nothere"; sid:10;)
+`
+	set := &rules.Set{}
+	require.NoError(t, set.Load(strings.NewReader(ruleText), "t.rules", nil))
+	require.Empty(t, set.Errors)
+	e, err := New(set.Rules, Options{Protos: []applayer.Proto{fakeProto}})
+	require.NoError(t, err)
+	require.Empty(t, e.Rejected())
+
+	collect := func(f inspect.FlowInspector, dir inspect.Direction, data string) (sids []uint32, txs []uint64) {
+		r := f.Inspect(dir, []byte(data))
+		for _, a := range r.Alerts {
+			sids = append(sids, a.Rule.SID)
+			txs = append(txs, a.TxID)
+			if a.Rule.SID != 9 {
+				assert.Equal(t, "http", a.AppProto)
+			}
+		}
+		return
+	}
+	f := e.NewFlow(tcpMeta)
+	// Split the request line so probe needs more and the unit comes later.
+	s, _ := collect(f, inspect.ToServer, "GE")
+	assert.Empty(t, s)
+	s, _ = collect(f, inspect.ToServer, "T /admin/x\n")
+	assert.ElementsMatch(t, []uint32{1, 3, 4, 5, 6, 7, 9}, s)
+	s, _ = collect(f, inspect.ToClient, "404\n")
+	assert.ElementsMatch(t, []uint32{8}, s, "request rules are not re-run on the response unit")
+	s, tx := collect(f, inspect.ToServer, "POST /admin/a.php\n")
+	assert.ElementsMatch(t, []uint32{1, 2, 4, 5, 6, 7}, s, "second transaction alerts again; raw sid 9 fired once per direction")
+	for _, x := range tx {
+		assert.Equal(t, uint64(1), x)
+	}
+
+	t.Run("no protocol detected", func(t *testing.T) {
+		f := e.NewFlow(tcpMeta)
+		s, _ := collect(f, inspect.ToServer, "HELO GET /admin\n")
+		assert.Empty(t, s)
+	})
+}
+
+// Random chunking of the same stream gives the same alerts as one chunk.
+// Rules here are monotone (no negation, endswith or isdataat:!), whose
+// verdict can legitimately change as a stream grows.
+func TestChunkingProperty(t *testing.T) {
+	e := mustEngine(t, `
+alert tcp any any -> any any (msg:"a"; content:"attack"; sid:1;)
+alert tcp any any -> any any (msg:"b"; content:"user="; content:"root"; distance:0; within:20; sid:2;)
+alert tcp any any -> any any (msg:"c"; content:"cmd"; nocase; pcre:"/cmd\s+\d+/Ri"; sid:3;)
+alert tcp any any -> any any (msg:"d"; content:"LEN"; byte_test:1,>,200,0,relative; sid:4;)
+alert tcp any any -> any any (msg:"e"; content:"HDR"; byte_jump:1,0,relative; content:"END"; within:3; sid:5;)
+alert tcp any any -> any any (msg:"f"; content:"|00 01 02 03 04 05|"; sid:6;)
+alert tcp any any -> any any (msg:"g"; content:"aaaa"; content:"bbbb"; distance:100; sid:7;)
+alert tcp any any -> any any (msg:"h"; content:"zz"; depth:50; sid:8;)
+`, Options{})
+	rng := rand.New(rand.NewSource(1))
+	pieces := []string{"attack", "user=", "root", "cmd 12", "CMD", "LEN\xff", "LEN\x01", "HDR\x02xyEND", "\x00\x01\x02\x03\x04\x05", "aaaa", "bbbb", "zz", "filler", " ", "\n"}
+	for iter := 0; iter < 300; iter++ {
+		var sb strings.Builder
+		for n := rng.Intn(40); n > 0; n-- {
+			sb.WriteString(pieces[rng.Intn(len(pieces))])
+			if rng.Intn(5) == 0 {
+				sb.WriteString(strings.Repeat("x", rng.Intn(120)))
+			}
+		}
+		stream := sb.String()
+		whole := flat(run(e, tcpMeta, cs(stream)))
+		var parts []string
+		for rest := stream; len(rest) > 0; {
+			n := 1 + rng.Intn(min(len(rest), 17))
+			parts, rest = append(parts, rest[:n]), rest[n:]
+		}
+		chunked := flat(run(e, tcpMeta, cs(parts...)))
+		require.Equal(t, whole, chunked, "stream %q split %q", stream, parts)
+	}
+}
+
+func FuzzInspect(f *testing.F) {
+	e := mustEngine(f, `
+alert tcp any any -> any any (msg:"a"; content:"GET"; depth:3; content:"/x"; distance:0; pcre:"/x\d+/R"; sid:1;)
+alert tcp any any -> any any (msg:"b"; content:"L"; byte_extract:2,0,n,relative; byte_jump:2,0,relative,little; isdataat:n,relative; sid:2;)
+alert tcp any any -> any any (msg:"c"; content:"T"; byte_test:4,>,7,-2,relative,string,hex; sid:3;)
+alert tcp any any -> any any (msg:"d"; content:!"zz"; flowbits:toggle,q; sid:4;)
+alert tcp any any -> any any (msg:"e"; content:"end"; endswith; nocase; sid:5;)
+alert http any any -> any any (msg:"f"; http.uri; content:"/x"; sid:6;)
+`, Options{Window: 64, Protos: []applayer.Proto{fakeProto}})
+	f.Add([]byte("GET /x12 HTTP/1.1\n"), []byte{3, 5, 7})
+	f.Add([]byte("L\x00\x05\x00\x01\xffT0000000aEND"), []byte{1})
+	f.Fuzz(func(t *testing.T, data, cuts []byte) {
+		fl := e.NewFlow(tcpMeta)
+		rest := data
+		for i := 0; len(rest) > 0; i++ {
+			n := len(rest)
+			if i < len(cuts) {
+				n = min(n, int(cuts[i])+1)
+			}
+			dir := inspect.Direction(i % 2)
+			fl.Inspect(dir, rest[:n])
+			rest = rest[n:]
+		}
+		fl.Close()
+	})
+}

@@ -1,0 +1,15 @@
+// Package detect is the detection engine: it compiles loaded rules
+// (inspect/rules) into per-group multi-pattern prefilters and verification
+// chains, and inspects flows chunk by chunk.
+//
+// An *Engine is immutable after New (threshold counters, which Suricata
+// keeps across flows, sit behind their own lock) and implements
+// inspect.FlowFactory. Each flow gets a Flow with bounded state: a window
+// of recent stream bytes per direction for verification, prefilter stream
+// state so a pattern split across chunks is found, pending candidates,
+// flowbits, and the app-layer parser chosen by content.
+//
+// detect imports inspect, inspect/rules, inspect/prefilter and
+// inspect/applayer; it never imports netstack or tunnel, and knows no
+// protocol's wire format.
+package detect

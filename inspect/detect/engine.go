@@ -1,0 +1,464 @@
+package detect
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dlclark/regexp2"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/prefilter"
+	"github.com/interdict/interdict/inspect/rules"
+)
+
+// Options configure an Engine. The zero value is usable.
+type Options struct {
+	// Prefilter builds the multi-pattern matcher for each group. Nil uses
+	// NewHashPrefilter; prefilter.NewNaive is only fit for small tests.
+	Prefilter prefilter.Builder
+	// Window is how many bytes of each direction's stream stay available
+	// for verification (default 64 KiB). A rule whose match would span
+	// more than Window bytes before the chunk that completes it can be
+	// missed: its early bytes are gone. Offsets and depths count from the
+	// start of the stream, so anchored rules still never match later.
+	Window int
+	// MaxPending bounds per direction the rules whose fast pattern was
+	// seen but whose chain is not complete yet (default 512).
+	MaxPending int
+	// RegexTimeout bounds one regexp2 match (default 50 ms); a timeout is
+	// a non-match.
+	RegexTimeout time.Duration
+	// Now is the clock for thresholds (default time.Now).
+	Now func() time.Time
+	// Thresholds is the parsed threshold.config, if any.
+	Thresholds *rules.ThresholdConfig
+	// Protos are the app-layer protocols to detect (default
+	// applayer.Protos() at New time).
+	Protos []applayer.Proto
+	// MaxProbe bounds the bytes per direction kept while detecting the
+	// app-layer protocol (default 4096).
+	MaxProbe int
+	// MaxThresholdEntries bounds the engine-wide threshold table (default
+	// 65536); when full, the oldest windows are forgotten.
+	MaxThresholdEntries int
+}
+
+func (o *Options) setDefaults() {
+	if o.Prefilter == nil {
+		o.Prefilter = NewHashPrefilter
+	}
+	if o.Window <= 0 {
+		o.Window = 64 << 10
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = 512
+	}
+	if o.RegexTimeout <= 0 {
+		o.RegexTimeout = 50 * time.Millisecond
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Protos == nil {
+		o.Protos = applayer.Protos()
+	}
+	if o.MaxProbe <= 0 {
+		o.MaxProbe = 4096
+	}
+	if o.MaxThresholdEntries <= 0 {
+		o.MaxThresholdEntries = 65536
+	}
+}
+
+const (
+	trTCP = iota
+	trUDP
+	numTransports
+)
+
+type groupKey struct {
+	tr  uint8
+	dir inspect.Direction
+	buf applayer.Buffer
+	tf  string // transforms joined with ","
+}
+
+// group is the set of rules triggered from one buffer in one direction
+// on one transport.
+type group struct {
+	key        groupKey
+	transforms []string
+	m          prefilter.Matcher // nil when no rule has a fast pattern here
+	always     []uint32          // rules evaluated whenever the buffer is seen
+	nrules     int
+}
+
+type clist struct {
+	buf        applayer.Buffer
+	transforms []string
+	tf         string
+	ops        []cop
+}
+
+type cflowbit struct {
+	op  string
+	ids []int
+	all bool
+}
+
+type crule struct {
+	r        *rules.Rule
+	idx      uint32
+	lists    []clist
+	dirs     uint8 // bit 1<<dir
+	trs      uint8 // bit 1<<trTCP, 1<<trUDP
+	bits     []cflowbit
+	reads    bool // has isset/isnotset: runs after rules that set bits
+	slots    map[string]int
+	nvars    int
+	fpLen    int // 0: no fast pattern (always evaluated)
+	trigger  int // index into lists of the trigger list, -1: raw without list
+	thresh   *rules.Threshold
+	suppress []rules.Suppress
+	rate     *rules.RateFilter
+}
+
+// Engine is a compiled rule set. It is safe for concurrent use and
+// implements inspect.FlowFactory.
+type Engine struct {
+	opts     Options
+	rules    []*crule
+	groups   map[groupKey]*group
+	raw      [numTransports][2]*group
+	byBuf    map[groupKey][]*group // key with tf "" -> all transform variants
+	bitNames []string
+	rejected []*rules.Error
+	th       *thresholdTable
+}
+
+var _ inspect.FlowFactory = (*Engine)(nil)
+
+// bufDirs says which direction a buffer can appear in (bit 1<<dir), so
+// that a rule without flow:to_server still only runs where its buffer is.
+func bufDirs(b applayer.Buffer) uint8 {
+	const cs, sc = 1 << inspect.ToServer, 1 << inspect.ToClient
+	switch b {
+	case applayer.HTTPMethod, applayer.HTTPURI, applayer.HTTPURIRaw, applayer.HTTPRequestLine,
+		applayer.HTTPHost, applayer.HTTPHostRaw, applayer.HTTPUserAgent, applayer.HTTPCookie,
+		applayer.HTTPRequestBody, applayer.HTTPAccept, applayer.HTTPAcceptEnc, applayer.HTTPAcceptLang,
+		applayer.HTTPReferer, applayer.TLSSNI:
+		return cs
+	case applayer.HTTPStatCode, applayer.HTTPStatMsg, applayer.HTTPResponseLine, applayer.HTTPResponseBody,
+		applayer.HTTPLocation, applayer.HTTPServer:
+		return sc
+	}
+	return cs | sc
+}
+
+// New compiles rules. Rules the engine cannot run are left out and listed
+// by Rejected; New fails only when a prefilter cannot be built.
+func New(rs []*rules.Rule, opts Options) (*Engine, error) {
+	opts.setDefaults()
+	e := &Engine{opts: opts, groups: map[groupKey]*group{}, byBuf: map[groupKey][]*group{}}
+	e.th = newThresholdTable(opts.MaxThresholdEntries)
+	bitIDs := map[string]int{}
+	patterns := map[groupKey][]prefilter.Pattern{}
+	for _, r := range rs {
+		cr, err := e.compileRule(r, bitIDs)
+		if err != nil {
+			e.rejected = append(e.rejected, &rules.Error{File: r.Info.File, Line: r.Info.Line, SID: int(r.Info.SID), Reason: err.Error()})
+			continue
+		}
+		cr.idx = uint32(len(e.rules))
+		e.rules = append(e.rules, cr)
+		var buf applayer.Buffer
+		var tf string
+		var tfs []string
+		var fp []byte
+		var nocase bool
+		if cr.trigger >= 0 {
+			l := &cr.lists[cr.trigger]
+			buf, tf, tfs = l.buf, l.tf, l.transforms
+			fp, nocase = fastPattern(l)
+		}
+		cr.fpLen = len(fp)
+		for tr := uint8(0); tr < numTransports; tr++ {
+			if cr.trs&(1<<tr) == 0 {
+				continue
+			}
+			for d := inspect.ToServer; d <= inspect.ToClient; d++ {
+				if cr.dirs&(1<<d) == 0 {
+					continue
+				}
+				k := groupKey{tr: tr, dir: d, buf: buf, tf: tf}
+				g := e.groups[k]
+				if g == nil {
+					g = &group{key: k, transforms: tfs}
+					e.groups[k] = g
+					bk := k
+					bk.tf = ""
+					e.byBuf[bk] = append(e.byBuf[bk], g)
+					if buf == applayer.BufNone {
+						e.raw[tr][d] = g
+					}
+				}
+				g.nrules++
+				if fp == nil {
+					g.always = append(g.always, cr.idx)
+				} else {
+					patterns[k] = append(patterns[k], prefilter.Pattern{ID: cr.idx, Data: fp, Nocase: nocase})
+				}
+			}
+		}
+	}
+	e.bitNames = make([]string, len(bitIDs))
+	for n, i := range bitIDs {
+		e.bitNames[i] = n
+	}
+	for k, ps := range patterns {
+		m, err := opts.Prefilter(ps)
+		if err != nil {
+			return nil, fmt.Errorf("detect: prefilter for %s: %w", groupName(k), err)
+		}
+		e.groups[k].m = m
+	}
+	return e, nil
+}
+
+func groupName(k groupKey) string {
+	tr := "tcp"
+	if k.tr == trUDP {
+		tr = "udp"
+	}
+	b := k.buf.String()
+	if b == "" {
+		b = "stream"
+	}
+	if k.tf != "" {
+		b += "|" + k.tf
+	}
+	return tr + "/" + k.dir.String() + "/" + b
+}
+
+// fastPattern picks a list's fast pattern: the explicit fast_pattern, else
+// the longest positive content.
+func fastPattern(l *clist) ([]byte, bool) {
+	var best *ccontent
+	for _, op := range l.ops {
+		c := op.content
+		if c == nil || c.Negate {
+			continue
+		}
+		if c.FastPattern {
+			best = c
+			break
+		}
+		if best == nil || len(c.Pattern) > len(best.Pattern) {
+			best = c
+		}
+	}
+	if best == nil {
+		return nil, false
+	}
+	p := best.Pattern
+	if best.FastPatternLen > 0 {
+		p = p[best.FastPatternOffset : best.FastPatternOffset+best.FastPatternLen]
+	}
+	return p, best.Nocase
+}
+
+func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, error) {
+	cr := &crule{r: r, trigger: -1, slots: map[string]int{}}
+	switch r.Transport {
+	case inspect.ProtoTCP:
+		cr.trs = 1 << trTCP
+	case inspect.ProtoUDP:
+		cr.trs = 1 << trUDP
+	case 0:
+		cr.trs = 1<<trTCP | 1<<trUDP
+	default:
+		return nil, fmt.Errorf("protocol %s: only TCP streams and UDP payloads are inspected", r.Proto)
+	}
+	cr.dirs = 1<<inspect.ToServer | 1<<inspect.ToClient
+	switch {
+	case r.Flow.ToServer:
+		cr.dirs = 1 << inspect.ToServer
+	case r.Flow.ToClient:
+		cr.dirs = 1 << inspect.ToClient
+	}
+	hasRaw, hasBuf := false, false
+	for _, l := range r.Lists {
+		cl := clist{buf: l.Buffer, transforms: l.Transforms, tf: strings.Join(l.Transforms, ",")}
+		if l.Buffer == applayer.BufNone {
+			hasRaw = true
+			if len(l.Transforms) > 0 {
+				return nil, fmt.Errorf("transforms on the raw stream are not supported")
+			}
+		} else {
+			hasBuf = true
+			cr.dirs &= bufDirs(l.Buffer)
+		}
+		for _, op := range l.Ops {
+			c, err := e.compileOp(op, cr)
+			if err != nil {
+				return nil, err
+			}
+			cl.ops = append(cl.ops, c)
+		}
+		// An op is worth retrying at another occurrence only if something
+		// after it depends on where it matched.
+		for i := range cl.ops {
+			for _, later := range cl.ops[i+1:] {
+				if isRelative(later) {
+					cl.ops[i].later = true
+					break
+				}
+			}
+		}
+		cr.lists = append(cr.lists, cl)
+	}
+	if hasRaw && hasBuf {
+		return nil, fmt.Errorf("rule mixes raw stream content with app-layer buffers")
+	}
+	if cr.dirs == 0 {
+		return nil, fmt.Errorf("buffers of both directions in one rule")
+	}
+	// Trigger on the list holding the best fast pattern; else the first.
+	bestLen, best := -1, -1
+	for i := range cr.lists {
+		if fp, _ := fastPattern(&cr.lists[i]); fp != nil {
+			explicit := false
+			for _, op := range cr.lists[i].ops {
+				if op.content != nil && op.content.FastPattern && !op.content.Negate {
+					explicit = true
+				}
+			}
+			l := len(fp)
+			if explicit {
+				l += 1 << 20
+			}
+			if l > bestLen {
+				bestLen, best = l, i
+			}
+		}
+	}
+	if best < 0 && len(cr.lists) > 0 {
+		best = 0
+	}
+	cr.trigger = best
+	for _, fb := range r.Flowbits {
+		cf := cflowbit{op: fb.Op, all: fb.All}
+		for _, n := range fb.Names {
+			id, ok := bitIDs[n]
+			if !ok {
+				id = len(bitIDs)
+				bitIDs[n] = id
+			}
+			cf.ids = append(cf.ids, id)
+		}
+		if fb.Op == "isset" || fb.Op == "isnotset" {
+			cr.reads = true
+		}
+		cr.bits = append(cr.bits, cf)
+	}
+	cr.thresh = r.Threshold
+	if tc := e.opts.Thresholds; tc != nil {
+		if t, ok := tc.Override[r.Info.SID]; ok {
+			cr.thresh = t
+		}
+		cr.suppress = tc.Suppress[r.Info.SID]
+		cr.rate = tc.Rate[r.Info.SID]
+	}
+	return cr, nil
+}
+
+func isRelative(op cop) bool {
+	switch {
+	case op.content != nil:
+		return op.content.Relative()
+	case op.pcre != nil:
+		return op.pcre.Relative
+	case op.test != nil:
+		return op.test.Relative
+	case op.jump != nil:
+		return op.jump.Relative
+	case op.extract != nil:
+		return op.extract.Relative
+	case op.dataAt != nil:
+		return op.dataAt.Relative
+	}
+	return false
+}
+
+func (e *Engine) compileOp(op rules.Op, cr *crule) (cop, error) {
+	switch o := op.(type) {
+	case *rules.Content:
+		return cop{content: &ccontent{Content: o, lower: bytes.ToLower(o.Pattern)}}, nil
+	case *rules.PCRE:
+		p := &cpcre{PCRE: o}
+		if !o.Complex {
+			re, err := regexp.Compile(o.Expr)
+			if err != nil {
+				return cop{}, fmt.Errorf("pcre: %w", err)
+			}
+			p.re = re
+		} else {
+			re, err := regexp2.Compile(o.Expr, regexp2.None)
+			if err != nil {
+				return cop{}, fmt.Errorf("pcre: %w", err)
+			}
+			re.MatchTimeout = e.opts.RegexTimeout
+			p.re2 = re
+		}
+		return cop{pcre: p}, nil
+	case *rules.ByteTest:
+		return cop{test: o}, nil
+	case *rules.ByteJump:
+		return cop{jump: o}, nil
+	case *rules.ByteExtract:
+		if _, ok := cr.slots[o.Var]; !ok {
+			cr.slots[o.Var] = cr.nvars
+			cr.nvars++
+		}
+		return cop{extract: o}, nil
+	case *rules.IsDataAt:
+		return cop{dataAt: o}, nil
+	case *rules.Bsize:
+		return cop{bsize: o}, nil
+	}
+	return cop{}, fmt.Errorf("unsupported op %T", op)
+}
+
+// Rules returns the number of rules compiled in.
+func (e *Engine) Rules() int { return len(e.rules) }
+
+// Rejected lists loaded rules the engine could not run, with the reason.
+func (e *Engine) Rejected() []*rules.Error { return e.rejected }
+
+// GroupStat describes one prefilter group.
+type GroupStat struct {
+	Name     string
+	Rules    int
+	Patterns int
+	Always   int
+	Engine   string
+}
+
+// Groups describes the prefilter groups, sorted by name.
+func (e *Engine) Groups() []GroupStat {
+	var out []GroupStat
+	for k, g := range e.groups {
+		s := GroupStat{Name: groupName(k), Rules: g.nrules, Always: len(g.always)}
+		if g.m != nil {
+			s.Patterns, s.Engine = g.m.Patterns(), g.m.Name()
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

@@ -1,0 +1,412 @@
+package detect
+
+import (
+	"net/netip"
+	"sort"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/prefilter"
+	"github.com/interdict/interdict/inspect/rules"
+)
+
+// maxTxSeen bounds the per-flow set of (transaction, rule) pairs already
+// alerted on; past it the set is cleared, which can repeat an alert on a
+// long keep-alive connection but never grows memory.
+const maxTxSeen = 4096
+
+type pending struct {
+	rule    uint32
+	fpStart uint64 // stream offset where the fast pattern began
+}
+
+// dirState is one direction of a flow.
+type dirState struct {
+	win   []byte // recent stream bytes: win[0] is at stream offset base
+	lower []byte // win lower-cased, kept in step so nocase search is cheap
+	base  uint64
+	off   uint64 // bytes seen
+	pf    prefilter.Stream
+	pend  []pending
+	fired map[uint32]struct{} // raw-stream rules that alerted in this direction
+	probe []byte              // first bytes, while the app protocol is unknown
+	seen  bool
+}
+
+// Flow inspects one flow; it implements inspect.FlowInspector. Not safe
+// for concurrent use.
+type Flow struct {
+	e      *Engine
+	meta   inspect.FlowMeta
+	tr     uint8
+	dirs   [2]dirState
+	bits   []uint64
+	app    string
+	parser applayer.Parser
+	// probing is true until a protocol was chosen or all declined.
+	probing bool
+	txSeen  map[uint64]struct{}
+	passed  bool
+	bufPF   map[*group]prefilter.Stream
+	res     inspect.Result
+	cands   []uint32
+	mark    []uint32 // generation stamp per rule for candidate dedupe
+	gen     uint32
+}
+
+var _ inspect.FlowInspector = (*Flow)(nil)
+
+// NewFlow implements inspect.FlowFactory.
+func (e *Engine) NewFlow(meta inspect.FlowMeta) inspect.FlowInspector { return e.newFlow(meta) }
+
+func (e *Engine) newFlow(meta inspect.FlowMeta) *Flow {
+	f := &Flow{e: e, meta: meta, probing: len(e.opts.Protos) > 0}
+	if meta.Proto == inspect.ProtoUDP {
+		f.tr = trUDP
+	}
+	if n := len(e.bitNames); n > 0 {
+		f.bits = make([]uint64, (n+63)/64)
+	}
+	return f
+}
+
+// Inspect implements inspect.FlowInspector.
+func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
+	f.res = inspect.Result{}
+	if f.passed || dir > inspect.ToClient || (f.meta.Proto != inspect.ProtoTCP && f.meta.Proto != inspect.ProtoUDP) {
+		return f.res
+	}
+	ds := &f.dirs[dir]
+	ds.seen = true
+	// App-layer first: a raw rule on "alert http" needs to know the
+	// protocol in the chunk that also completes its content.
+	f.appLayer(dir, data)
+	if f.tr == trUDP {
+		f.inspectDatagram(dir, data)
+	} else {
+		f.inspectStream(dir, data)
+	}
+	return f.finish()
+}
+
+// Close implements inspect.FlowInspector.
+func (f *Flow) Close() inspect.Result {
+	f.res = inspect.Result{}
+	if f.parser != nil && !f.passed {
+		f.parser.Close(f.onUnit)
+	}
+	for i := range f.dirs {
+		if f.dirs[i].pf != nil {
+			f.dirs[i].pf.Close()
+		}
+	}
+	for _, s := range f.bufPF {
+		s.Close()
+	}
+	return f.finish()
+}
+
+func (f *Flow) finish() inspect.Result {
+	for _, a := range f.res.Alerts {
+		if a.Rule.Action.Stronger(f.res.Action) {
+			f.res.Action = a.Rule.Action
+		}
+	}
+	if f.res.Action == inspect.ActionPass {
+		// A pass rule wins over everything in this chunk and stops
+		// inspection of the flow, as in Suricata.
+		kept := f.res.Alerts[:0]
+		for _, a := range f.res.Alerts {
+			if a.Rule.Action == inspect.ActionPass {
+				kept = append(kept, a)
+			}
+		}
+		f.res.Alerts = kept
+		f.passed = true
+	}
+	return f.res
+}
+
+func (ds *dirState) append(data []byte, window int) {
+	ds.win = append(ds.win, data...)
+	n := len(ds.lower)
+	ds.lower = append(ds.lower, data...)
+	for i := n; i < len(ds.lower); i++ {
+		ds.lower[i] = lowerTab[ds.lower[i]]
+	}
+	ds.off += uint64(len(data))
+}
+
+// trim keeps at least window bytes; it moves memory only when twice that
+// is held, so the copy is amortised.
+func (ds *dirState) trim(window int) {
+	if len(ds.win) <= 2*window {
+		return
+	}
+	drop := len(ds.win) - window
+	ds.win = ds.win[:copy(ds.win, ds.win[drop:])]
+	ds.lower = ds.lower[:copy(ds.lower, ds.lower[drop:])]
+	ds.base += uint64(drop)
+}
+
+func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
+	ds := &f.dirs[dir]
+	ds.append(data, f.e.opts.Window)
+	g := f.e.raw[f.tr][dir]
+	if g == nil {
+		ds.trim(f.e.opts.Window)
+		return
+	}
+	if g.m != nil && len(data) > 0 {
+		if ds.pf == nil {
+			ds.pf = g.m.NewStream()
+		}
+		ds.pf.Scan(data, func(id uint32, end uint64) bool {
+			if _, done := ds.fired[id]; done {
+				return true
+			}
+			start := end - uint64(f.e.rules[id].fpLen)
+			for i := range ds.pend {
+				if ds.pend[i].rule == id {
+					ds.pend[i].fpStart = start
+					return true
+				}
+			}
+			if len(ds.pend) < f.e.opts.MaxPending {
+				ds.pend = append(ds.pend, pending{rule: id, fpStart: start})
+			}
+			return true
+		})
+	}
+	f.cands = f.cands[:0]
+	for _, p := range ds.pend {
+		f.cands = append(f.cands, p.rule)
+	}
+	f.cands = append(f.cands, g.always...)
+	f.sortCands()
+	v := view{buf: ds.win, lower: ds.lower, base: int64(ds.base)}
+	for _, id := range f.cands {
+		if _, done := ds.fired[id]; done {
+			continue
+		}
+		cr := f.e.rules[id]
+		if !f.cond(cr, dir, len(data), "") {
+			continue
+		}
+		end, ok := f.evalRaw(cr, &v)
+		if !ok {
+			continue
+		}
+		if ds.fired == nil {
+			ds.fired = map[uint32]struct{}{}
+		}
+		ds.fired[id] = struct{}{}
+		f.fire(cr, dir, ds.base+uint64(end), "", 0)
+	}
+	ds.trim(f.e.opts.Window)
+	// Forget candidates whose fast pattern has left the window or that fired.
+	kept := ds.pend[:0]
+	for _, p := range ds.pend {
+		if _, done := ds.fired[p.rule]; !done && p.fpStart >= ds.base {
+			kept = append(kept, p)
+		}
+	}
+	ds.pend = kept
+}
+
+func (f *Flow) inspectDatagram(dir inspect.Direction, data []byte) {
+	ds := &f.dirs[dir]
+	ds.off += uint64(len(data))
+	g := f.e.raw[trUDP][dir]
+	if g == nil {
+		return
+	}
+	f.cands = f.cands[:0]
+	if g.m != nil && len(data) > 0 {
+		if ds.pf == nil {
+			ds.pf = g.m.NewStream()
+		}
+		ds.pf.Reset()
+		f.gen++
+		ds.pf.Scan(data, func(id uint32, end uint64) bool {
+			f.addCand(id)
+			return true
+		})
+	}
+	f.cands = append(f.cands, g.always...)
+	f.sortCands()
+	v := view{buf: data}
+	for _, id := range f.cands {
+		cr := f.e.rules[id]
+		if !f.cond(cr, dir, len(data), "") {
+			continue
+		}
+		end, ok := f.evalRaw(cr, &v)
+		if !ok {
+			continue
+		}
+		f.fire(cr, dir, ds.off-uint64(len(data))+uint64(end), "", 0)
+	}
+}
+
+func (f *Flow) addCand(id uint32) {
+	if len(f.mark) < len(f.e.rules) {
+		f.mark = make([]uint32, len(f.e.rules))
+	}
+	if f.mark[id] == f.gen {
+		return
+	}
+	f.mark[id] = f.gen
+	f.cands = append(f.cands, id)
+}
+
+// sortCands orders candidates as Suricata does for flowbits: rules that
+// only set bits run before rules that test them, then in load order.
+func (f *Flow) sortCands() {
+	rs := f.e.rules
+	sort.Slice(f.cands, func(i, j int) bool {
+		a, b := rs[f.cands[i]], rs[f.cands[j]]
+		if a.reads != b.reads {
+			return !a.reads
+		}
+		return a.idx < b.idx
+	})
+}
+
+// evalRaw runs a rule's raw list (if any) over v. A rule without lists
+// (only flowbits, dsize, ...) matches at the end of the data.
+func (f *Flow) evalRaw(cr *crule, v *view) (int, bool) {
+	if len(cr.lists) == 0 {
+		return len(v.buf), true
+	}
+	return f.evalList(cr, &cr.lists[0], v)
+}
+
+func (f *Flow) evalList(cr *crule, l *clist, v *view) (int, bool) {
+	ev := evaluator{v: v, ops: l.ops, slots: cr.slots, timeout: f.e.opts.RegexTimeout}
+	if cr.nvars > 0 {
+		ev.vars = make([]int64, cr.nvars)
+	}
+	if !ev.run(0, int(-v.base), 0) {
+		return 0, false
+	}
+	if ev.end == 0 {
+		ev.end = len(v.buf)
+	}
+	return ev.end, true
+}
+
+func (f *Flow) addrs(dir inspect.Direction) (src, dst netip.AddrPort) {
+	if dir == inspect.ToServer {
+		return f.meta.Src, f.meta.Dst
+	}
+	return f.meta.Dst, f.meta.Src
+}
+
+// cond checks everything but the buffers: header, flow state, app
+// protocol, dsize and flowbits conditions.
+func (f *Flow) cond(cr *crule, dir inspect.Direction, size int, unitApp string) bool {
+	r := cr.r
+	src, dst := f.addrs(dir)
+	if !r.MatchHeader(src.Addr().Unmap(), dst.Addr().Unmap(), src.Port(), dst.Port()) {
+		return false
+	}
+	if r.AppProto != "" {
+		app := f.app
+		if unitApp != "" {
+			app = unitApp
+		}
+		if app != r.AppProto {
+			return false
+		}
+	}
+	established := !f.meta.NotEstablished
+	if f.tr == trUDP {
+		established = f.dirs[0].seen && f.dirs[1].seen
+	}
+	fl := r.Flow
+	if (fl.Established && !established) || (fl.NotEstablished && established) {
+		return false
+	}
+	if fl.NoStream && f.tr == trTCP {
+		return false
+	}
+	if r.Dsize != nil && !r.Dsize.Match(size) {
+		return false
+	}
+	for _, b := range cr.bits {
+		switch b.op {
+		case "isset", "isnotset":
+			want := b.op == "isset"
+			hit := b.all
+			for _, id := range b.ids {
+				set := f.bits[id/64]&(1<<(id%64)) != 0
+				if b.all {
+					hit = hit && set == want
+				} else if set == want {
+					hit = true
+				}
+			}
+			if !hit {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// fire records a match: flowbit updates, thresholds, then the alert.
+func (f *Flow) fire(cr *crule, dir inspect.Direction, off uint64, app string, tx uint64) {
+	r := cr.r
+	src, dst := f.addrs(dir)
+	now := f.e.opts.Now()
+	if df := r.DetectionFilter; df != nil {
+		k := trackKey(r.Info.SID, 1, df.Track, src.Addr(), dst.Addr(), f.meta.ID)
+		if !f.e.th.detectionFilter(df, k, now) {
+			return
+		}
+	}
+	for _, b := range cr.bits {
+		for _, id := range b.ids {
+			w, m := id/64, uint64(1)<<(id%64)
+			switch b.op {
+			case "set":
+				f.bits[w] |= m
+			case "unset":
+				f.bits[w] &^= m
+			case "toggle":
+				f.bits[w] ^= m
+			}
+		}
+	}
+	for _, s := range cr.suppress {
+		switch {
+		case s.Track == "":
+			return
+		case s.Track == "by_src" && s.Net.Contains(src.Addr().Unmap()):
+			return
+		case s.Track == "by_dst" && s.Net.Contains(dst.Addr().Unmap()):
+			return
+		case s.Track == "by_either" && (s.Net.Contains(src.Addr().Unmap()) || s.Net.Contains(dst.Addr().Unmap())):
+			return
+		}
+	}
+	if th := cr.thresh; th != nil {
+		k := trackKey(r.Info.SID, 0, th.Track, src.Addr(), dst.Addr(), f.meta.ID)
+		if !f.e.th.threshold(th, k, now) {
+			return
+		}
+	}
+	info := r.Info
+	if rf := cr.rate; rf != nil {
+		k := trackKey(r.Info.SID, 2, rf.Track, src.Addr(), dst.Addr(), f.meta.ID)
+		if f.e.th.rate(rf, k, now) {
+			if a, ok := rules.ActionByName(rf.NewAction); ok {
+				cp := *info
+				cp.Action = a
+				info = &cp
+			}
+		}
+	}
+	f.res.Alerts = append(f.res.Alerts, inspect.Alert{Rule: info, Dir: dir, Offset: off, AppProto: app, TxID: tx, NoAlert: r.NoAlert})
+}

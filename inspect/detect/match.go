@@ -1,0 +1,347 @@
+package detect
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/dlclark/regexp2"
+
+	"github.com/interdict/interdict/inspect/rules"
+)
+
+// maxSteps bounds backtracking per chain evaluation, as Suricata's
+// inspection recursion limit does, so a rule cannot make one chunk cost
+// quadratic time.
+const maxSteps = 3000
+
+// cop is a compiled op. Exactly one of the pointers is set.
+type cop struct {
+	content *ccontent
+	pcre    *cpcre
+	test    *rules.ByteTest
+	jump    *rules.ByteJump
+	extract *rules.ByteExtract
+	dataAt  *rules.IsDataAt
+	bsize   *rules.Bsize
+	// later reports whether any later op is relative to this one's end,
+	// i.e. whether trying another occurrence can change the outcome.
+	later bool
+}
+
+type ccontent struct {
+	*rules.Content
+	lower []byte // pattern lower-cased, for nocase
+}
+
+type cpcre struct {
+	*rules.PCRE
+	re  *regexp.Regexp
+	re2 *regexp2.Regexp
+}
+
+// view is one buffer being verified. base is the stream offset of buf[0]
+// for the raw stream (0 for app-layer buffers): offsets and depths in rules
+// count from the start of the stream, so positions before base cannot be
+// checked any more.
+type view struct {
+	buf   []byte
+	lower []byte // lazily built lower-case copy (raw stream keeps its own)
+	runes []rune // lazily built Latin-1 decode, for regexp2
+	base  int64
+}
+
+func (v *view) lowered() []byte {
+	if v.lower == nil {
+		v.lower = bytes.ToLower(v.buf)
+	}
+	return v.lower
+}
+
+func (v *view) latin1() []rune {
+	if v.runes == nil {
+		v.runes = make([]rune, len(v.buf))
+		for i, b := range v.buf {
+			v.runes[i] = rune(b)
+		}
+	}
+	return v.runes
+}
+
+// evaluator runs chains. vars holds byte_extract values by slot.
+type evaluator struct {
+	v     *view
+	ops   []cop
+	vars  []int64
+	slots map[string]int
+	steps int
+	// end is one past the last byte of the positive match that completed
+	// the chain, relative to buf.
+	end int
+	// timeout bounds regexp2.
+	timeout time.Duration
+}
+
+func (e *evaluator) val(v *rules.Value) int64 {
+	if v.Var != "" {
+		if i, ok := e.slots[v.Var]; ok && i < len(e.vars) {
+			return e.vars[i]
+		}
+		return 0
+	}
+	return int64(v.N)
+}
+
+// run reports whether ops[i:] match with the previous match ending at prev
+// (relative to buf; the stream start is -base).
+func (e *evaluator) run(i int, prev int, maxEnd int) bool {
+	if i == len(e.ops) {
+		e.end = maxEnd
+		return true
+	}
+	e.steps++
+	if e.steps > maxSteps {
+		return false
+	}
+	op := &e.ops[i]
+	buf := e.v.buf
+	n := len(buf)
+	switch {
+	case op.content != nil:
+		c := op.content
+		plen := len(c.Pattern)
+		lo, hi := 0, n
+		start := int(-e.v.base) // stream position 0 in buf coordinates
+		if c.Relative() {
+			lo = prev
+			if c.Distance != nil {
+				lo += int(e.val(c.Distance))
+			}
+			if c.Within != nil {
+				// Suricata counts within from the distance point.
+				hi = min(hi, lo+int(e.val(c.Within)))
+			}
+		} else {
+			lo = start
+			if c.Offset != nil {
+				lo += int(e.val(c.Offset))
+			}
+			if c.Depth != nil {
+				hi = min(hi, lo+int(e.val(c.Depth)))
+			}
+		}
+		if c.StartsWith {
+			if c.Relative() {
+				hi = min(hi, lo+plen)
+			} else {
+				lo, hi = start, min(hi, start+plen)
+			}
+		}
+		lo = max(lo, 0)
+		if c.EndsWith {
+			lo = max(lo, n-plen)
+		}
+		hay := buf
+		pat := c.Pattern
+		if c.Nocase {
+			hay, pat = e.v.lowered(), c.lower
+		}
+		for pos := lo; pos+plen <= hi; {
+			j := bytes.Index(hay[pos:hi], pat)
+			if j < 0 {
+				break
+			}
+			at := pos + j
+			end := at + plen
+			if c.EndsWith && end != n {
+				pos = at + 1
+				continue
+			}
+			if c.Negate {
+				return false
+			}
+			if e.run(i+1, end, max(maxEnd, end)) {
+				return true
+			}
+			if !op.later || e.steps > maxSteps {
+				return false
+			}
+			pos = at + 1
+		}
+		if c.Negate {
+			return e.run(i+1, prev, maxEnd)
+		}
+		return false
+	case op.pcre != nil:
+		p := op.pcre
+		from := 0
+		if p.Relative {
+			from = max(0, prev)
+		}
+		if from > n {
+			return p.Negate && e.run(i+1, prev, maxEnd)
+		}
+		_, end, ok := e.find(p, from)
+		if p.Negate {
+			if ok {
+				return false
+			}
+			return e.run(i+1, prev, maxEnd)
+		}
+		if !ok {
+			return false
+		}
+		return e.run(i+1, end, max(maxEnd, end))
+	case op.test != nil:
+		t := op.test
+		pos := e.pos(t.Offset, t.Relative, prev)
+		v, ok := readNum(buf, pos, t.Bytes, t.BigEndian, t.String, t.Base)
+		if !ok {
+			return false
+		}
+		if t.Bitmask != 0 {
+			v &= t.Bitmask
+			v >>= uint(bits.TrailingZeros64(t.Bitmask))
+		}
+		want := uint64(e.val(&t.Value))
+		var r bool
+		switch t.Op {
+		case "<":
+			r = v < want
+		case ">":
+			r = v > want
+		case "=":
+			r = v == want
+		case "<=":
+			r = v <= want
+		case ">=":
+			r = v >= want
+		case "&":
+			r = v&want != 0
+		case "^":
+			r = v^want != 0
+		}
+		if r == t.Not {
+			return false
+		}
+		return e.run(i+1, prev, maxEnd)
+	case op.jump != nil:
+		j := op.jump
+		pos := e.pos(j.Offset, j.Relative, prev)
+		v, ok := readNum(buf, pos, j.Bytes, j.BigEndian, j.String, j.Base)
+		if !ok {
+			return false
+		}
+		if j.Bitmask != 0 {
+			v &= j.Bitmask
+			v >>= uint(bits.TrailingZeros64(j.Bitmask))
+		}
+		jump := int64(v) * int64(max(j.Multiplier, 1))
+		if j.Align && jump%4 != 0 {
+			jump += 4 - jump%4
+		}
+		var to int64
+		switch {
+		case j.FromBeginning:
+			to = -e.v.base + jump
+		case j.FromEnd:
+			to = int64(n) + jump
+		default:
+			to = int64(pos+j.Bytes) + jump
+		}
+		to += int64(j.PostOffset)
+		if to < 0 || to > int64(n) {
+			return false
+		}
+		return e.run(i+1, int(to), maxEnd)
+	case op.extract != nil:
+		x := op.extract
+		pos := e.pos(rules.Value{N: x.Offset}, x.Relative, prev)
+		v, ok := readNum(buf, pos, x.Bytes, x.BigEndian, x.String, x.Base)
+		if !ok {
+			return false
+		}
+		if x.Bitmask != 0 {
+			v &= x.Bitmask
+			v >>= uint(bits.TrailingZeros64(x.Bitmask))
+		}
+		val := int64(v) * int64(max(x.Multiplier, 1))
+		if x.Align > 0 && val%int64(x.Align) != 0 {
+			val += int64(x.Align) - val%int64(x.Align)
+		}
+		slot := e.slots[x.Var]
+		old := e.vars[slot]
+		e.vars[slot] = val
+		if e.run(i+1, pos+x.Bytes, maxEnd) {
+			return true
+		}
+		e.vars[slot] = old
+		return false
+	case op.dataAt != nil:
+		d := op.dataAt
+		pos := e.pos(d.Offset, d.Relative, prev)
+		has := pos >= 0 && pos < n
+		if has == d.Negate {
+			return false
+		}
+		return e.run(i+1, prev, maxEnd)
+	case op.bsize != nil:
+		if !op.bsize.Match(n) {
+			return false
+		}
+		return e.run(i+1, prev, maxEnd)
+	}
+	return false
+}
+
+// pos resolves an offset: relative to the previous match, or absolute from
+// the start of the stream.
+func (e *evaluator) pos(off rules.Value, relative bool, prev int) int {
+	o := int(e.val(&off))
+	if relative {
+		return prev + o
+	}
+	return int(-e.v.base) + o
+}
+
+func (e *evaluator) find(p *cpcre, from int) (start, end int, ok bool) {
+	if p.re != nil {
+		loc := p.re.FindIndex(e.v.buf[from:])
+		if loc == nil {
+			return 0, 0, false
+		}
+		return from + loc[0], from + loc[1], true
+	}
+	m, err := p.re2.FindRunesMatchStartingAt(e.v.latin1(), from)
+	if err != nil || m == nil {
+		// A timeout is a non-match: the rule is as if it had not fired.
+		return 0, 0, false
+	}
+	return m.Index, m.Index + m.Length, true
+}
+
+// readNum reads n bytes at pos as an integer: binary in the given byte
+// order, or as text in base when str is set.
+func readNum(buf []byte, pos, n int, big, str bool, base int) (uint64, bool) {
+	if pos < 0 || n <= 0 || pos+n > len(buf) {
+		return 0, false
+	}
+	b := buf[pos : pos+n]
+	if str {
+		v, err := strconv.ParseUint(string(b), base, 64)
+		return v, err == nil
+	}
+	if n > 8 {
+		return 0, false
+	}
+	var tmp [8]byte
+	if big {
+		copy(tmp[8-n:], b)
+		return binary.BigEndian.Uint64(tmp[:]), true
+	}
+	copy(tmp[:n], b)
+	return binary.LittleEndian.Uint64(tmp[:]), true
+}

@@ -1,0 +1,114 @@
+package detect
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/interdict/interdict/inspect/rules"
+)
+
+type thKey struct {
+	sid      uint32
+	kind     uint8 // 0 threshold, 1 detection_filter, 2 rate_filter
+	src, dst netip.Addr
+	flow     uint64
+}
+
+type thEntry struct {
+	start time.Time
+	count int
+	// until is the end of a rate_filter's changed action.
+	until time.Time
+}
+
+// thresholdTable holds Suricata's cross-flow counters. It is the only
+// mutable part of an Engine, hence its own lock; it is bounded, and when
+// full the whole table is forgotten (counting restarts) rather than grown.
+type thresholdTable struct {
+	mu  sync.Mutex
+	m   map[thKey]*thEntry
+	max int
+}
+
+func newThresholdTable(max int) *thresholdTable {
+	return &thresholdTable{m: map[thKey]*thEntry{}, max: max}
+}
+
+func trackKey(sid uint32, kind uint8, track string, src, dst netip.Addr, flow uint64) thKey {
+	k := thKey{sid: sid, kind: kind}
+	switch track {
+	case "by_src":
+		k.src = src
+	case "by_dst":
+		k.dst = dst
+	case "by_both":
+		k.src, k.dst = src, dst
+	case "by_flow":
+		k.flow = flow
+	}
+	return k
+}
+
+func (t *thresholdTable) entry(k thKey, now time.Time, window time.Duration) *thEntry {
+	e := t.m[k]
+	if e == nil {
+		if len(t.m) >= t.max {
+			clear(t.m)
+		}
+		e = &thEntry{start: now}
+		t.m[k] = e
+	}
+	if now.Sub(e.start) >= window {
+		e.start, e.count = now, 0
+	}
+	return e
+}
+
+// threshold applies a threshold: keyword and reports whether this match
+// alerts.
+func (t *thresholdTable) threshold(th *rules.Threshold, k thKey, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.entry(k, now, time.Duration(th.Seconds)*time.Second)
+	e.count++
+	switch th.Type {
+	case "limit":
+		return e.count <= th.Count
+	case "threshold":
+		if e.count >= th.Count {
+			e.count = 0
+			return true
+		}
+		return false
+	case "both":
+		return e.count == th.Count
+	}
+	return true
+}
+
+// detectionFilter reports whether the rule counts as matching: only after
+// Count matches within the window.
+func (t *thresholdTable) detectionFilter(df *rules.Threshold, k thKey, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.entry(k, now, time.Duration(df.Seconds)*time.Second)
+	e.count++
+	return e.count > df.Count
+}
+
+// rate reports whether a rate_filter's new action applies now.
+func (t *thresholdTable) rate(rf *rules.RateFilter, k thKey, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.entry(k, now, time.Duration(rf.Seconds)*time.Second)
+	if now.Before(e.until) {
+		return true
+	}
+	e.count++
+	if e.count > rf.Count {
+		e.until = now.Add(time.Duration(rf.Timeout) * time.Second)
+		return true
+	}
+	return false
+}

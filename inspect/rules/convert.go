@@ -1,0 +1,781 @@
+package rules
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/dlclark/regexp2"
+	"github.com/google/gonids"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+)
+
+// reject is a reason a rule cannot be honoured.
+type reject string
+
+func (r reject) Error() string { return string(r) }
+
+func rejectf(format string, a ...any) error { return reject(fmt.Sprintf(format, a...)) }
+
+var actions = map[string]inspect.Action{
+	"alert": inspect.ActionAlert, "pass": inspect.ActionPass, "drop": inspect.ActionDrop,
+	"reject": inspect.ActionReject, "rejectsrc": inspect.ActionReject,
+	"rejectdst": inspect.ActionRejectDst, "rejectboth": inspect.ActionRejectBoth,
+}
+
+// appProtos with a parser in this repository (or one being written): the
+// rule needs the flow to be detected as that protocol.
+var appProtos = map[string]inspect.Proto{"http": inspect.ProtoTCP, "http1": inspect.ProtoTCP, "tls": inspect.ProtoTCP, "dns": 0}
+
+// approxProtos have no parser here. Their rules are matched on the raw
+// transport stream: that keeps the many ET rules written as "alert smtp"
+// with plain content working, at the price of not checking the protocol.
+var approxProtos = map[string]inspect.Proto{
+	"ftp": inspect.ProtoTCP, "ftp-data": inspect.ProtoTCP, "smtp": inspect.ProtoTCP, "ssh": inspect.ProtoTCP,
+	"smb": inspect.ProtoTCP, "dcerpc": inspect.ProtoTCP, "imap": inspect.ProtoTCP, "pop3": inspect.ProtoTCP,
+	"rdp": inspect.ProtoTCP, "rfb": inspect.ProtoTCP, "mqtt": inspect.ProtoTCP, "modbus": inspect.ProtoTCP,
+	"dnp3": inspect.ProtoTCP, "enip": inspect.ProtoTCP, "http2": inspect.ProtoTCP, "telnet": inspect.ProtoTCP,
+	"irc": inspect.ProtoTCP, "pgsql": inspect.ProtoTCP, "ldap": inspect.ProtoTCP,
+	"ntp": inspect.ProtoUDP, "dhcp": inspect.ProtoUDP, "snmp": inspect.ProtoUDP, "sip": inspect.ProtoUDP,
+	"ike": inspect.ProtoUDP, "tftp": inspect.ProtoUDP, "krb5": 0, "nfs": 0, "quic": inspect.ProtoUDP,
+}
+
+// bufferNames maps Suricata's sticky-buffer and legacy modifier names onto
+// the buffers parsers fill. file_data is resolved by direction later.
+var bufferNames = map[string]applayer.Buffer{
+	"http_accept": applayer.HTTPAccept, "http.accept": applayer.HTTPAccept,
+	"http_accept_enc": applayer.HTTPAcceptEnc, "http.accept_enc": applayer.HTTPAcceptEnc,
+	"http_accept_lang": applayer.HTTPAcceptLang, "http.accept_lang": applayer.HTTPAcceptLang,
+	"http_connection": applayer.HTTPConnection, "http.connection": applayer.HTTPConnection,
+	"http_content_len": applayer.HTTPContentLen, "http.content_len": applayer.HTTPContentLen,
+	"http_content_type": applayer.HTTPContentType, "http.content_type": applayer.HTTPContentType,
+	"http_header_names": applayer.HTTPHeaderNames, "http.header_names": applayer.HTTPHeaderNames,
+	"http_protocol": applayer.HTTPProtocol, "http.protocol": applayer.HTTPProtocol,
+	"http_referer": applayer.HTTPReferer, "http.referer": applayer.HTTPReferer,
+	"http_request_line": applayer.HTTPRequestLine, "http.request_line": applayer.HTTPRequestLine,
+	"http_response_line": applayer.HTTPResponseLine, "http.response_line": applayer.HTTPResponseLine,
+	"http_start": applayer.HTTPStart, "http.start": applayer.HTTPStart,
+	"http_client_body": applayer.HTTPRequestBody, "http.client_body": applayer.HTTPRequestBody,
+	"http.request_body": applayer.HTTPRequestBody,
+	"http_cookie":       applayer.HTTPCookie, "http.cookie": applayer.HTTPCookie, "http_raw_cookie": applayer.HTTPCookie,
+	"http_header": applayer.HTTPHeader, "http.header": applayer.HTTPHeader,
+	"http_raw_header": applayer.HTTPHeaderRaw, "http.header.raw": applayer.HTTPHeaderRaw,
+	"http_host": applayer.HTTPHost, "http.host": applayer.HTTPHost,
+	"http_raw_host": applayer.HTTPHostRaw, "http.host.raw": applayer.HTTPHostRaw,
+	"http.location": applayer.HTTPLocation, "http.server": applayer.HTTPServer,
+	"http_method": applayer.HTTPMethod, "http.method": applayer.HTTPMethod,
+	"http_server_body": applayer.HTTPResponseBody, "http.server_body": applayer.HTTPResponseBody,
+	"http.response_body": applayer.HTTPResponseBody,
+	"http_stat_code":     applayer.HTTPStatCode, "http.stat_code": applayer.HTTPStatCode,
+	"http_stat_msg": applayer.HTTPStatMsg, "http.stat_msg": applayer.HTTPStatMsg,
+	"http_uri": applayer.HTTPURI, "http.uri": applayer.HTTPURI,
+	"http_raw_uri": applayer.HTTPURIRaw, "http.uri.raw": applayer.HTTPURIRaw,
+	"http_user_agent": applayer.HTTPUserAgent, "http.user_agent": applayer.HTTPUserAgent,
+	"tls_sni": applayer.TLSSNI, "tls.sni": applayer.TLSSNI,
+	"dns_query": applayer.DNSQuery, "dns.query": applayer.DNSQuery,
+}
+
+// fileDataBuffer is a marker resolved to request or response body by the
+// rule's direction.
+const fileDataBuffer = applayer.NumBuffers + 1
+
+// pcreBufferFlags are Suricata's pcre modifiers that select a buffer.
+var pcreBufferFlags = map[byte]applayer.Buffer{
+	'U': applayer.HTTPURI, 'I': applayer.HTTPURIRaw, 'P': applayer.HTTPRequestBody,
+	'Q': fileDataBuffer, 'H': applayer.HTTPHeader, 'D': applayer.HTTPHeaderRaw,
+	'M': applayer.HTTPMethod, 'C': applayer.HTTPCookie, 'S': applayer.HTTPStatCode,
+	'Y': applayer.HTTPStatMsg, 'V': applayer.HTTPUserAgent, 'W': applayer.HTTPHost,
+	'Z': applayer.HTTPHostRaw,
+}
+
+// Transforms the engine implements.
+var supportedTransforms = map[string]bool{
+	"dotprefix": true, "to_lowercase": true, "to_uppercase": true,
+	"strip_whitespace": true, "compress_whitespace": true,
+}
+
+// Tags gonids accepts without interpreting; only these are honoured.
+var honouredTags = map[string]bool{"classtype": true, "flow": true, "priority": true, "app-layer-protocol": true, "tag": true}
+
+type converter struct {
+	opts *Options
+	r    *gonids.Rule
+	out  *Rule
+	vars map[string]bool // byte_extract variables defined so far
+}
+
+func appBuffer(b applayer.Buffer) string {
+	switch {
+	case b == applayer.TLSSNI:
+		return "tls"
+	case b == applayer.DNSQuery:
+		return "dns"
+	case b != applayer.BufNone:
+		return "http"
+	}
+	return ""
+}
+
+// convert checks a gonids rule and builds ours.
+func (o *Options) convert(g *gonids.Rule) (*Rule, error) {
+	c := &converter{opts: o, r: g, out: &Rule{}, vars: map[string]bool{}}
+	return c.out, c.run()
+}
+
+func (c *converter) run() error {
+	g, out := c.r, c.out
+	act, ok := actions[strings.ToLower(g.Action)]
+	if !ok {
+		return rejectf("unsupported action %q", g.Action)
+	}
+	out.Action = act
+	if g.SID <= 0 {
+		return rejectf("missing sid")
+	}
+	if err := c.header(); err != nil {
+		return err
+	}
+	info := &inspect.RuleInfo{GID: 1, SID: uint32(g.SID), Rev: uint32(g.Revision), Msg: g.Description, Action: act, Severity: 3}
+	if ct, ok := g.Tags["classtype"]; ok {
+		info.Classtype = ct
+		if cl, ok := c.opts.classes()[ct]; ok {
+			info.Category, info.Severity = cl.Description, cl.Priority
+		} else if c.opts.Classification != nil {
+			return rejectf("unknown classtype %q", ct)
+		}
+	}
+	if p, ok := g.Tags["priority"]; ok {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 255 {
+			return rejectf("bad priority %q", p)
+		}
+		info.Severity = n
+	}
+	if len(g.Metas) > 0 {
+		info.Metadata = map[string][]string{}
+		for _, m := range g.Metas {
+			info.Metadata[m.Key] = append(info.Metadata[m.Key], m.Value)
+		}
+	}
+	out.Info = info
+	for k := range g.Tags {
+		if !honouredTags[k] {
+			return rejectf("unsupported keyword %s", k)
+		}
+	}
+	for _, s := range g.Statements {
+		if s != "noalert" {
+			return rejectf("unsupported keyword %s", s)
+		}
+		out.NoAlert = true
+	}
+	switch {
+	case len(g.TLSTags) > 0:
+		return rejectf("unsupported keyword %s", g.TLSTags[0].Key)
+	case g.StreamMatch != nil:
+		return rejectf("unsupported keyword stream_size")
+	case len(g.Xbits) > 0:
+		return rejectf("unsupported keyword xbits")
+	case len(g.Flowints) > 0:
+		return rejectf("unsupported keyword flowint")
+	}
+	if err := c.flow(); err != nil {
+		return err
+	}
+	if ap, ok := g.Tags["app-layer-protocol"]; ok {
+		name := strings.TrimPrefix(ap, "!")
+		if _, known := appProtos[name]; !known || strings.HasPrefix(ap, "!") {
+			return rejectf("unsupported app-layer-protocol:%s", ap)
+		}
+		if name == "http1" {
+			name = "http"
+		}
+		out.AppProto = name
+	}
+	for _, fb := range g.Flowbits {
+		if err := c.flowbit(fb); err != nil {
+			return err
+		}
+	}
+	if g.Threshold != nil {
+		t := g.Threshold
+		out.Threshold = &Threshold{Type: t.Type, Track: t.Track, Count: t.Count, Seconds: t.Seconds, Multiplier: t.Multiplier}
+		if t.Track == "by_flow" && t.Type == "backoff" {
+			return rejectf("unsupported threshold type backoff")
+		}
+		if t.Type == "backoff" {
+			return rejectf("unsupported threshold type backoff")
+		}
+	}
+	if d := g.DetectionFilter; d != nil {
+		if d.UniqueOn != "" {
+			return rejectf("unsupported detection_filter unique_on")
+		}
+		out.DetectionFilter = &Threshold{Track: d.Track, Count: d.Count, Seconds: d.Seconds}
+	}
+	if err := c.matchers(); err != nil {
+		return err
+	}
+	// An HTTP/TLS/DNS buffer implies the protocol even in "alert tcp".
+	for _, l := range out.Lists {
+		if ap := appBuffer(l.Buffer); ap != "" {
+			if out.AppProto != "" && out.AppProto != ap {
+				return rejectf("buffer %s conflicts with protocol %s", l.Buffer, out.AppProto)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *converter) header() error {
+	g, out := c.r, c.out
+	proto := strings.ToLower(g.Protocol)
+	out.Proto = proto
+	switch proto {
+	case "tcp", "tcp-stream", "tcp-pkt":
+		out.Transport = inspect.ProtoTCP
+	case "udp":
+		out.Transport = inspect.ProtoUDP
+	case "icmp":
+		out.Transport = inspect.ProtoICMP
+	case "ip", "pkthdr":
+		out.Transport = 0
+	default:
+		if t, ok := appProtos[proto]; ok {
+			out.Transport, out.AppProto = t, proto
+			if proto == "http1" {
+				out.AppProto = "http"
+			}
+		} else if t, ok := approxProtos[proto]; ok {
+			out.Transport, out.ApproxApp = t, proto
+		} else {
+			return rejectf("unsupported protocol %s", proto)
+		}
+	}
+	var err error
+	if out.Src, err = parseAddr(netString(g.Source.NegateNets, g.Source.Nets), c.opts.lookup, 0); err != nil {
+		return rejectf("source address: %v", err)
+	}
+	if out.Dst, err = parseAddr(netString(g.Destination.NegateNets, g.Destination.Nets), c.opts.lookup, 0); err != nil {
+		return rejectf("destination address: %v", err)
+	}
+	if out.SrcPorts, err = parsePorts(netString(g.Source.NegatePorts, g.Source.Ports), c.opts.lookup, 0); err != nil {
+		return rejectf("source port: %v", err)
+	}
+	if out.DstPorts, err = parsePorts(netString(g.Destination.NegatePorts, g.Destination.Ports), c.opts.lookup, 0); err != nil {
+		return rejectf("destination port: %v", err)
+	}
+	out.Bidirectional = g.Bidirectional
+	return nil
+}
+
+func netString(neg bool, items []string) string {
+	s := strings.Join(items, ",")
+	if strings.Contains(s, ",") {
+		s = "[" + s + "]"
+	}
+	if neg {
+		s = "!" + s
+	}
+	return s
+}
+
+func (c *converter) flow() error {
+	f, ok := c.r.Tags["flow"]
+	if !ok {
+		return nil
+	}
+	fl := &c.out.Flow
+	for _, p := range strings.Split(f, ",") {
+		switch strings.ToLower(strings.TrimSpace(p)) {
+		case "to_server", "from_client":
+			fl.ToServer = true
+		case "to_client", "from_server":
+			fl.ToClient = true
+		case "established":
+			fl.Established = true
+		case "not_established":
+			fl.NotEstablished = true
+		case "stateless":
+			fl.Stateless = true
+		case "only_stream":
+			fl.OnlyStream = true
+		case "no_stream":
+			fl.NoStream = true
+		case "no_frag", "only_frag", "":
+			// Reassembly happens before inspection; fragments are never seen.
+		default:
+			return rejectf("unsupported flow option %q", p)
+		}
+	}
+	if fl.ToServer && fl.ToClient {
+		return rejectf("flow has both to_server and to_client")
+	}
+	return nil
+}
+
+func (c *converter) flowbit(fb *gonids.Flowbit) error {
+	switch fb.Action {
+	case "noalert":
+		c.out.NoAlert = true
+		return nil
+	case "set", "unset", "toggle", "isset", "isnotset":
+	default:
+		return rejectf("unsupported flowbits:%s", fb.Action)
+	}
+	f := Flowbit{Op: fb.Action}
+	sep := "|"
+	if strings.Contains(fb.Value, "&") {
+		sep, f.All = "&", true
+	}
+	for _, n := range strings.Split(fb.Value, sep) {
+		if n = strings.TrimSpace(n); n == "" {
+			return rejectf("empty flowbit name in %q", fb.Value)
+		}
+		f.Names = append(f.Names, n)
+	}
+	if len(f.Names) > 1 && (f.Op != "isset" && f.Op != "isnotset") && !f.All {
+		return rejectf("flowbits:%s does not take | lists", f.Op)
+	}
+	c.out.Flowbits = append(c.out.Flowbits, f)
+	return nil
+}
+
+// list returns the rule's list for buffer b with transforms tr, creating
+// it. Suricata starts a new list each time a sticky buffer keyword is
+// given; consecutive ops on the same buffer share one.
+func (c *converter) list(b applayer.Buffer, tr []string) *List {
+	if b == fileDataBuffer {
+		b = applayer.HTTPResponseBody
+		if c.out.Flow.ToServer {
+			b = applayer.HTTPRequestBody
+		}
+	}
+	key := strings.Join(tr, ",")
+	for _, l := range c.out.Lists {
+		if l.Buffer == b && strings.Join(l.Transforms, ",") == key {
+			return l
+		}
+	}
+	l := &List{Buffer: b, Transforms: tr}
+	c.out.Lists = append(c.out.Lists, l)
+	return l
+}
+
+func (c *converter) dataPos(d gonids.DataPos) (applayer.Buffer, error) {
+	name := d.String()
+	switch name {
+	case "pkt_data":
+		return applayer.BufNone, nil
+	case "file_data", "file.data":
+		return fileDataBuffer, nil
+	}
+	if b, ok := bufferNames[name]; ok {
+		return b, nil
+	}
+	return 0, rejectf("unsupported buffer %s", name)
+}
+
+func transforms(ts []*gonids.Transform) ([]string, error) {
+	var out []string
+	for _, t := range ts {
+		if !supportedTransforms[t.Name] {
+			return nil, rejectf("unsupported transform %s", t.Name)
+		}
+		out = append(out, t.Name)
+	}
+	return out, nil
+}
+
+func (c *converter) value(s, what string) (*Value, error) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.Atoi(s); err == nil {
+		return &Value{N: n}, nil
+	}
+	if c.vars[s] {
+		return &Value{Var: s}, nil
+	}
+	return nil, rejectf("%s: %q is neither a number nor a byte_extract variable", what, s)
+}
+
+func (c *converter) matchers() error {
+	for _, m := range c.r.Matchers {
+		switch m := m.(type) {
+		case *gonids.Content:
+			if err := c.content(m); err != nil {
+				return err
+			}
+		case *gonids.PCRE:
+			if err := c.pcre(m); err != nil {
+				return err
+			}
+		case *gonids.ByteMatch:
+			if err := c.byteMatch(m); err != nil {
+				return err
+			}
+		case *gonids.LenMatch:
+			if err := c.lenMatch(m); err != nil {
+				return err
+			}
+		default:
+			return rejectf("unsupported matcher %T", m)
+		}
+	}
+	return nil
+}
+
+func (c *converter) content(m *gonids.Content) error {
+	if len(m.Pattern) == 0 {
+		return rejectf("empty content")
+	}
+	buf, err := c.dataPos(m.DataPosition)
+	if err != nil {
+		return err
+	}
+	ct := &Content{Pattern: m.Pattern, Negate: m.Negate}
+	if fp := m.FastPattern; fp.Enabled {
+		ct.FastPattern, ct.FastPatternOnly = true, fp.Only
+		ct.FastPatternOffset, ct.FastPatternLen = fp.Offset, fp.Length
+		if fp.Length > 0 && fp.Offset+fp.Length > len(m.Pattern) {
+			return rejectf("fast_pattern:%d,%d beyond content of %d bytes", fp.Offset, fp.Length, len(m.Pattern))
+		}
+	}
+	for _, o := range m.Options {
+		switch o.Name {
+		case "nocase":
+			ct.Nocase = true
+		case "rawbytes":
+		case "startswith":
+			ct.StartsWith = true
+		case "endswith":
+			ct.EndsWith = true
+		case "offset", "depth", "distance", "within":
+			v, err := c.value(o.Value, o.Name)
+			if err != nil {
+				return err
+			}
+			switch o.Name {
+			case "offset":
+				ct.Offset = v
+			case "depth":
+				ct.Depth = v
+			case "distance":
+				ct.Distance = v
+			case "within":
+				ct.Within = v
+			}
+		default:
+			b, ok := bufferNames[o.Name]
+			if !ok {
+				return rejectf("unsupported content modifier %s", o.Name)
+			}
+			if buf != applayer.BufNone {
+				return rejectf("content modifier %s after sticky buffer %s", o.Name, m.DataPosition)
+			}
+			buf = b
+		}
+	}
+	if ct.Depth != nil && ct.Depth.Var == "" && ct.Depth.N < len(ct.Pattern) && ct.Depth.N >= 0 {
+		return rejectf("depth %d shorter than content of %d bytes", ct.Depth.N, len(ct.Pattern))
+	}
+	if ct.Within != nil && ct.Within.Var == "" && ct.Within.N < len(ct.Pattern) && ct.Within.N >= 0 {
+		return rejectf("within %d shorter than content of %d bytes", ct.Within.N, len(ct.Pattern))
+	}
+	tr, err := transforms(m.Transforms)
+	if err != nil {
+		return err
+	}
+	l := c.list(buf, tr)
+	l.Ops = append(l.Ops, ct)
+	return nil
+}
+
+// reComplex finds constructs RE2 lacks; their presence sends a pattern to
+// regexp2.
+var rePyBackref = regexp.MustCompile(`\(\?P=(\w+)\)`)
+
+var reHighByte = regexp.MustCompile(`\\x[89a-fA-F][0-9a-fA-F]`)
+
+func (c *converter) pcre(m *gonids.PCRE) error {
+	buf, err := c.dataPos(m.DataPosition)
+	if err != nil {
+		return err
+	}
+	p := &PCRE{Negate: m.Negate}
+	var flags []string
+	for _, f := range string(m.Options) {
+		switch f {
+		case 'i', 's', 'm':
+			flags = append(flags, string(f))
+		case 'x':
+			p.Complex = true // RE2 lacks extended mode
+			flags = append(flags, "x")
+		case 'U', 'I', 'P', 'Q', 'H', 'D', 'M', 'C', 'S', 'Y', 'V', 'W', 'Z':
+			// Suricata lets the flag name the buffer even after a sticky
+			// buffer keyword; the flag wins.
+			buf = pcreBufferFlags[byte(f)]
+		case 'R':
+			p.Relative = true
+		case 'B', 'O':
+			// B (rawbytes) and O (override match limits) change nothing here.
+		case 'G':
+			flags = append(flags, "U") // PCRE's ungreedy is RE2's U
+		case 'A', 'E':
+			return rejectf("unsupported pcre flag %c", f)
+		default:
+			return rejectf("unsupported pcre flag %c", f)
+		}
+	}
+	expr := string(m.Pattern)
+	if len(flags) > 0 {
+		expr = "(?" + strings.Join(flags, "") + ")" + expr
+	}
+	// regexp2 spells Python-style named groups the .NET way.
+	expr = strings.ReplaceAll(expr, "(?P<", "(?<")
+	expr = rePyBackref.ReplaceAllString(expr, `\k<$1>`)
+	p.Expr = expr
+	if !p.Complex && !reHighByte.MatchString(expr) {
+		if _, err := regexp.Compile(expr); err != nil {
+			p.Complex = true
+		}
+	} else {
+		p.Complex = true
+	}
+	if p.Complex {
+		if _, err := regexp2.Compile(expr, regexp2.None); err != nil {
+			return rejectf("pcre does not compile: %v", err)
+		}
+	}
+	tr, err := transforms(m.Transforms)
+	if err != nil {
+		return err
+	}
+	l := c.list(buf, tr)
+	l.Ops = append(l.Ops, p)
+	return nil
+}
+
+func (c *converter) lenMatch(m *gonids.LenMatch) error {
+	cmp := IntCmp{Op: m.Operator, N: m.Num, Min: m.Min, Max: m.Max}
+	if cmp.Op == "" {
+		cmp.Op = "="
+	}
+	switch m.Kind.String() {
+	case "dsize":
+		c.out.Dsize = &cmp
+		return nil
+	case "bsize":
+		buf, err := c.dataPos(m.DataPosition)
+		if err != nil {
+			return err
+		}
+		l := c.list(buf, c.lastTransforms(buf))
+		l.Ops = append(l.Ops, &Bsize{cmp})
+		return nil
+	case "urilen":
+		buf := applayer.HTTPURI
+		for _, o := range m.Options {
+			if o == "raw" {
+				buf = applayer.HTTPURIRaw
+			}
+		}
+		l := c.list(buf, nil)
+		l.Ops = append(l.Ops, &Bsize{cmp})
+		return nil
+	}
+	return rejectf("unsupported keyword %s", m.Kind)
+}
+
+// lastTransforms finds the transforms of the last list on buf, since
+// gonids does not record them for bsize/byte_*.
+func (c *converter) lastTransforms(buf applayer.Buffer) []string {
+	if buf == fileDataBuffer {
+		buf = applayer.HTTPResponseBody
+		if c.out.Flow.ToServer {
+			buf = applayer.HTTPRequestBody
+		}
+	}
+	for i := len(c.out.Lists) - 1; i >= 0; i-- {
+		if c.out.Lists[i].Buffer == buf {
+			return c.out.Lists[i].Transforms
+		}
+	}
+	return nil
+}
+
+func parseNumOpt(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		n, err := strconv.ParseInt(s[2:], 16, 64)
+		return int(n), err
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return int(n), err
+}
+
+func (c *converter) byteMatch(m *gonids.ByteMatch) error {
+	buf, err := c.dataPos(m.DataPosition)
+	if err != nil {
+		return err
+	}
+	kind := m.Kind.String()
+	var op Op
+	switch kind {
+	case "isdataat":
+		v, err := c.value(m.NumBytes, "isdataat")
+		if err != nil {
+			return err
+		}
+		d := &IsDataAt{Offset: *v, Negate: m.Negate}
+		for _, o := range m.Options {
+			if strings.TrimSpace(o) == "relative" {
+				d.Relative = true
+			} else if strings.TrimSpace(o) != "rawbytes" {
+				return rejectf("unsupported isdataat option %q", o)
+			}
+		}
+		op = d
+	case "byte_test", "byte_jump", "byte_extract":
+		n, err := strconv.Atoi(m.NumBytes)
+		if err != nil {
+			return rejectf("%s: bytes %q is not a number", kind, m.NumBytes)
+		}
+		if n < 1 || n > 10 {
+			if !(n <= 23 && containsOpt(m.Options, "string")) {
+				return rejectf("%s: bytes %d out of range", kind, n)
+			}
+		}
+		var bo byteOpts
+		if err := bo.parse(kind, m.Options); err != nil {
+			return err
+		}
+		if !bo.str && n > 8 {
+			return rejectf("%s: %d bytes without string", kind, n)
+		}
+		switch kind {
+		case "byte_test":
+			off, err := c.value(m.Offset, "byte_test offset")
+			if err != nil {
+				return err
+			}
+			opStr := strings.TrimSpace(m.Operator)
+			bt := &ByteTest{Bytes: n, Offset: *off, Relative: bo.relative, BigEndian: bo.big, String: bo.str, Base: bo.base, Bitmask: bo.bitmask}
+			if strings.HasPrefix(opStr, "!") {
+				bt.Not, opStr = true, opStr[1:]
+			}
+			switch opStr {
+			case "<", ">", "=", "<=", ">=", "&", "^":
+			default:
+				return rejectf("byte_test: unsupported operator %q", m.Operator)
+			}
+			bt.Op = opStr
+			val := strings.TrimSpace(m.Value)
+			if nv, err := parseNumOpt(val); err == nil {
+				bt.Value = Value{N: nv}
+			} else if c.vars[val] {
+				bt.Value = Value{Var: val}
+			} else {
+				return rejectf("byte_test: value %q is neither a number nor a variable", val)
+			}
+			op = bt
+		case "byte_jump":
+			off, err := c.value(m.Offset, "byte_jump offset")
+			if err != nil {
+				return err
+			}
+			op = &ByteJump{Bytes: n, Offset: *off, Relative: bo.relative, BigEndian: bo.big, String: bo.str, Base: bo.base,
+				Multiplier: bo.multiplier, Align: bo.align > 0, FromBeginning: bo.fromBeginning, FromEnd: bo.fromEnd,
+				PostOffset: bo.postOffset, Bitmask: bo.bitmask}
+		case "byte_extract":
+			off, err := strconv.Atoi(strings.TrimSpace(m.Offset))
+			if err != nil {
+				return rejectf("byte_extract: offset %q is not a number", m.Offset)
+			}
+			name := strings.TrimSpace(m.Variable)
+			if name == "" {
+				return rejectf("byte_extract without a variable name")
+			}
+			c.vars[name] = true
+			op = &ByteExtract{Bytes: n, Offset: off, Var: name, Relative: bo.relative, BigEndian: bo.big, String: bo.str,
+				Base: bo.base, Multiplier: bo.multiplier, Align: bo.align, Bitmask: bo.bitmask}
+		}
+	default:
+		return rejectf("unsupported keyword %s", kind)
+	}
+	l := c.list(buf, c.lastTransforms(buf))
+	l.Ops = append(l.Ops, op)
+	return nil
+}
+
+func containsOpt(opts []string, want string) bool {
+	for _, o := range opts {
+		if strings.TrimSpace(o) == want {
+			return true
+		}
+	}
+	return false
+}
+
+type byteOpts struct {
+	relative, str, fromBeginning, fromEnd bool
+	big                                   bool
+	base, multiplier, align, postOffset   int
+	bitmask                               uint64
+}
+
+func (b *byteOpts) parse(kind string, opts []string) error {
+	b.big, b.base, b.multiplier = true, 10, 1
+	for _, o := range opts {
+		o = strings.TrimSpace(o)
+		f := strings.Fields(o)
+		if len(f) == 0 {
+			continue
+		}
+		switch f[0] {
+		case "relative":
+			b.relative = true
+		case "big":
+			b.big = true
+		case "little":
+			b.big = false
+		case "string":
+			b.str = true
+		case "hex":
+			b.base = 16
+		case "dec":
+			b.base = 10
+		case "oct":
+			b.base = 8
+		case "align":
+			b.align = 4
+		case "dce":
+			return rejectf("%s: unsupported option dce", kind)
+		case "from_beginning":
+			b.fromBeginning = true
+		case "from_end":
+			b.fromEnd = true
+		case "multiplier", "post_offset", "bitmask":
+			if len(f) != 2 {
+				return rejectf("%s: option %q needs a value", kind, o)
+			}
+			n, err := parseNumOpt(f[1])
+			if err != nil {
+				return rejectf("%s: bad %s %q", kind, f[0], f[1])
+			}
+			switch f[0] {
+			case "multiplier":
+				b.multiplier = n
+			case "post_offset":
+				b.postOffset = n
+			case "bitmask":
+				b.bitmask = uint64(n)
+			}
+		default:
+			return rejectf("%s: unsupported option %q", kind, o)
+		}
+	}
+	return nil
+}

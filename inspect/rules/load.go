@@ -1,0 +1,297 @@
+package rules
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/google/gonids"
+)
+
+// gonidsMu serialises gonids' parser, which keeps the current sticky
+// buffer and transforms in package-level variables.
+var gonidsMu sync.Mutex
+
+// maxRuleBytes bounds one (possibly continued) rule; longer text is
+// rejected instead of growing a buffer without limit.
+const maxRuleBytes = 1 << 20
+
+// Class is one classification.config entry.
+type Class struct {
+	Name, Description string
+	Priority          int
+}
+
+// Options control loading. The zero value uses Suricata's default
+// variables and no classification file (classtypes are then accepted with
+// severity 3).
+type Options struct {
+	// Vars overrides or adds address/port variables, without the '$'.
+	Vars map[string]string
+	// Classification is classification.config; when set, an unknown
+	// classtype rejects the rule.
+	Classification map[string]Class
+}
+
+func (o *Options) lookup(name string) (string, bool) {
+	if o != nil {
+		if v, ok := o.Vars[name]; ok {
+			return v, true
+		}
+	}
+	v, ok := DefaultVars[name]
+	return v, ok
+}
+
+func (o *Options) classes() map[string]Class {
+	if o == nil {
+		return nil
+	}
+	return o.Classification
+}
+
+// Set is the outcome of loading rule files.
+type Set struct {
+	Rules  []*Rule
+	Errors []*Error
+	// Files counts loaded and rejected rules per file, in load order.
+	Files []FileCount
+}
+
+// FileCount is one file's totals.
+type FileCount struct {
+	File             string
+	Loaded, Rejected int
+}
+
+// ParseRule parses one rule (which must not contain newlines other than
+// backslash continuations) as if it were line 1 of file "rule".
+func ParseRule(text string, opts *Options) (*Rule, error) {
+	r, err := parseOne(text, "rule", 1, opts)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func parseOne(text, file string, line int, opts *Options) (r *Rule, err error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	sid := sniffSID(text)
+	fail := func(reason string) (*Rule, error) {
+		return nil, &Error{File: file, Line: line, SID: sid, Reason: reason}
+	}
+	if len(text) > maxRuleBytes {
+		return fail(fmt.Sprintf("rule longer than %d bytes", maxRuleBytes))
+	}
+	// gonids knows only alert, drop and pass; the reject family parses
+	// the same, so it is swapped for alert and restored after.
+	action := ""
+	if w, rest, ok := strings.Cut(text, " "); ok {
+		if a := strings.ToLower(w); strings.HasPrefix(a, "reject") {
+			action, text = a, "alert "+rest
+		}
+	}
+	g, perr := parseGonids(text)
+	if perr != nil {
+		var uoe *gonids.UnsupportedOptionError
+		if errors.As(perr, &uoe) {
+			return fail("unsupported keyword " + strings.Join(uoe.Options, ","))
+		}
+		return fail("syntax: " + perr.Error())
+	}
+	if g == nil || g.Action == "" {
+		return fail("not a rule")
+	}
+	if action != "" {
+		g.Action = action
+	}
+	r, cerr := opts.convert(g)
+	if cerr != nil {
+		return fail(cerr.Error())
+	}
+	r.Info.File, r.Info.Line = file, line
+	r.Keywords = keywords(text)
+	return r, nil
+}
+
+// parseGonids calls gonids under the lock and turns its panics (it has a
+// few on odd input) into errors.
+func parseGonids(text string) (g *gonids.Rule, err error) {
+	gonidsMu.Lock()
+	defer gonidsMu.Unlock()
+	defer func() {
+		if p := recover(); p != nil {
+			g, err = nil, fmt.Errorf("parser failed: %v", p)
+		}
+	}()
+	return gonids.ParseRule(text)
+}
+
+// sniffSID finds "sid:N" in raw text so that even a rule gonids cannot
+// parse is reported with its sid.
+func sniffSID(text string) int {
+	for i := 0; ; {
+		j := strings.Index(text[i:], "sid")
+		if j < 0 {
+			return 0
+		}
+		i += j + 3
+		if i-4 >= 0 && text[i-4] != ';' && text[i-4] != ' ' && text[i-4] != '(' {
+			continue
+		}
+		rest := strings.TrimLeft(text[i:], " ")
+		if !strings.HasPrefix(rest, ":") {
+			continue
+		}
+		rest = strings.TrimLeft(rest[1:], " ")
+		end := strings.IndexAny(rest, "; )")
+		if end < 0 {
+			end = len(rest)
+		}
+		n, err := strconv.Atoi(rest[:end])
+		if err == nil {
+			return n
+		}
+	}
+}
+
+// keywords lists option keywords as written, skipping quoted text.
+func keywords(text string) []string {
+	open := strings.IndexByte(text, '(')
+	if open < 0 {
+		return nil
+	}
+	var out []string
+	start, quoted := open+1, false
+	for i := open + 1; i < len(text); i++ {
+		switch text[i] {
+		case '\\':
+			i++
+		case '"':
+			quoted = !quoted
+		case ';':
+			if quoted {
+				continue
+			}
+			opt := strings.TrimSpace(text[start:i])
+			if k, _, _ := strings.Cut(opt, ":"); k != "" {
+				out = append(out, strings.ToLower(strings.TrimSpace(k)))
+			}
+			start = i + 1
+		}
+	}
+	return out
+}
+
+// LoadFiles loads rule files into one set. The error is only for files
+// that cannot be read; rule errors are in Set.Errors.
+func LoadFiles(paths []string, opts *Options) (*Set, error) {
+	set := &Set{}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return set, fmt.Errorf("rules: %w", err)
+		}
+		err = set.Load(f, p, opts)
+		f.Close()
+		if err != nil {
+			return set, err
+		}
+	}
+	return set, nil
+}
+
+// Load reads rules from r, naming them file:line.
+func (s *Set) Load(r io.Reader, file string, opts *Options) error {
+	fc := FileCount{File: file}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), maxRuleBytes)
+	var (
+		cur       strings.Builder
+		startLine int
+		line      int
+	)
+	flush := func() {
+		text := strings.TrimSpace(cur.String())
+		cur.Reset()
+		if text == "" || strings.HasPrefix(text, "#") {
+			return
+		}
+		rule, err := parseOne(text, file, startLine, opts)
+		if err != nil {
+			var re *Error
+			if errors.As(err, &re) {
+				s.Errors = append(s.Errors, re)
+			}
+			fc.Rejected++
+			return
+		}
+		s.Rules = append(s.Rules, rule)
+		fc.Loaded++
+	}
+	for sc.Scan() {
+		line++
+		text := sc.Text()
+		if cur.Len() == 0 {
+			startLine = line
+			t := strings.TrimSpace(text)
+			if t == "" || strings.HasPrefix(t, "#") {
+				continue
+			}
+		}
+		if strings.HasSuffix(text, "\\") {
+			cur.WriteString(strings.TrimSuffix(text, "\\"))
+			if cur.Len() > maxRuleBytes {
+				s.Errors = append(s.Errors, &Error{File: file, Line: startLine, Reason: "continued rule too long"})
+				fc.Rejected++
+				cur.Reset()
+			}
+			continue
+		}
+		cur.WriteString(text)
+		flush()
+	}
+	flush()
+	s.Files = append(s.Files, fc)
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("rules: %s:%d: %w", file, line, err)
+	}
+	return nil
+}
+
+// LoadClassification parses classification.config lines
+// "config classification: name,description,priority".
+func LoadClassification(r io.Reader, file string) (map[string]Class, error) {
+	out := map[string]Class{}
+	sc := bufio.NewScanner(r)
+	line := 0
+	for sc.Scan() {
+		line++
+		t := strings.TrimSpace(sc.Text())
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		rest, ok := strings.CutPrefix(t, "config classification:")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: not a classification line", file, line)
+		}
+		parts := strings.Split(rest, ",")
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("%s:%d: want name,description,priority", file, line)
+		}
+		prio, err := strconv.Atoi(strings.TrimSpace(parts[2]))
+		if err != nil || prio < 1 {
+			return nil, fmt.Errorf("%s:%d: bad priority %q", file, line, parts[2])
+		}
+		name := strings.TrimSpace(parts[0])
+		out[name] = Class{Name: name, Description: strings.TrimSpace(parts[1]), Priority: prio}
+	}
+	return out, sc.Err()
+}

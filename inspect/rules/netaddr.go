@@ -1,0 +1,5 @@
+package rules
+
+import "net/netip"
+
+type inspectAddr = netip.Addr
