@@ -190,15 +190,26 @@ func run(e *detect.Engine, ex example, split int) outcome {
 			data = data[n:]
 		}
 	}
+	toClient := ex.toClient
+	if toClient == nil && ex.wantApp() == "http" {
+		// Answer each request as a server would, so the to_client leg is
+		// inspected too and the parser pairs request and response.
+		for range ex.toServer {
+			toClient = append(toClient, okResponse)
+		}
+	}
 	for i, d := range ex.toServer {
 		feed(inspect.ToServer, d)
-		if i < len(ex.toClient) {
-			feed(inspect.ToClient, ex.toClient[i])
+		if i < len(toClient) {
+			feed(inspect.ToClient, toClient[i])
 		}
 	}
 	add(fl.Close())
 	return out
 }
+
+// okResponse is a plain answer to any request.
+const okResponse = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}"
 
 // req builds an HTTP/1.1 request. headers are "Name: value" lines; Host and
 // a neutral User-Agent are added unless given. A body gets Content-Length.

@@ -78,8 +78,11 @@ func cases() []ruleCase {
 		// ---- exploit.rules: metadata service as target ----
 		{sid: 9100020, action: inspect.ActionAlert,
 			pos: []example{tcp("IMDSv1 credentials", get("/latest/meta-data/iam/security-credentials/", "Host: 169.254.169.254")),
-				tcp("IMDSv1 over IPv6", get("/latest/user-data", "Host: [fd00:ec2::254]"))},
+				tcp("IMDSv1 over IPv6", get("/latest/user-data", "Host: [fd00:ec2::254]")),
+				tcp("Host with port", get("/latest/meta-data/", "Host: 169.254.169.254:80")),
+				tcp("absolute-form through a forward proxy", get("http://169.254.169.254/latest/meta-data/iam/security-credentials/", "Host: proxy.internal:3128"))},
 			neg: []example{tcp("IMDSv2 with session token", get("/latest/meta-data/iam/security-credentials/", "Host: 169.254.169.254", "X-aws-ec2-metadata-token: AQAEAGr3Ehc0DXJ1bm5lcl90b2tlbg==")),
+				tcp("IMDSv2 token header in lower case", get("/latest/meta-data/", "Host: 169.254.169.254", "x-aws-ec2-metadata-token: AQAEAGr3Ehc0DXJ1bm5lcl90b2tlbg==")),
 				tcp("same path on another host", get("/latest/meta-data/", "Host: docs.example.com"))}},
 		{sid: 9100021, action: inspect.ActionAlert,
 			pos: []example{tcp("no Metadata-Flavor", get("/computeMetadata/v1/instance/service-accounts/default/token", "Host: metadata.google.internal"))},
@@ -158,6 +161,7 @@ func cases() []ruleCase {
 		// ---- secrets.rules: raw stream ----
 		{sid: 9101001, action: inspect.ActionDrop,
 			pos: []example{tcp("shell export over a raw socket", "export AWS_ACCESS_KEY_ID="+awsKey+"\n"),
+				tcp("second request on a keep-alive connection", get("/health")+get("/v1/sync", "X-Api-Key: "+awsKey)),
 				tcp("SMTP message", "MAIL FROM:<ci@example.com>\r\nDATA\r\naws_access_key_id = "+awsKey+"\r\n.\r\n")},
 			neg: []example{to(internalAddr, tcp("to an internal host", "export AWS_ACCESS_KEY_ID="+awsKey+"\n")),
 				tcp("too short", "id=AKIAQ3EGRSTUVWXYZ2\n"), tcp("lower case", "id=AKIAq3egrstuvwxyz234\n")}},
@@ -334,6 +338,28 @@ func TestRuleExamples(t *testing.T) {
 					}
 				})
 			}
+		})
+	}
+}
+
+// TestSecretsRawAndBodyOverlap pins what secrets.rules documents: an
+// unchunked HTTP body carrying a credential fires both the raw-stream rule
+// and the HTTP body rule, and the flow is dropped.
+func TestSecretsRawAndBodyOverlap(t *testing.T) {
+	p := loadPack(t)
+	for _, tc := range []struct {
+		name  string
+		token string
+		want  []int
+	}{
+		{"aws key", awsKey, []int{9101001, 9101101}},
+		{"github token", ghpToken, []int{9101003, 9101103}},
+		{"stripe key", stripeKey, []int{9101009, 9101109}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := run(p.engine, tcp(tc.name, post("/upload", "k="+tc.token+"&x=1")), 0)
+			assert.Equal(t, tc.want, got.list())
+			assert.Equal(t, inspect.ActionDrop, got.action)
 		})
 	}
 }
