@@ -1,0 +1,145 @@
+package netstack
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Flow is one entry of the flow table: a live TCP flow or UDP session.
+// Policy can act on it from outside the relay with Reset and Blackhole.
+type Flow struct {
+	info  FlowInfo
+	tuple FiveTuple
+
+	bytesToServer, bytesToClient atomic.Uint64
+	pktsToServer, pktsToClient   atomic.Uint64
+	verdict                      atomic.Uint32
+	lastActive                   atomic.Int64 // unix nanoseconds
+
+	// stop ends the flow with the verdict's actions; set by the relay
+	// before the flow is published in the table.
+	stop func(v Verdict, reason string)
+}
+
+// Info returns the flow's description.
+func (f *Flow) Info() FlowInfo { return f.info }
+
+// Tuple returns the flow's 5-tuple, oriented from the client.
+func (f *Flow) Tuple() FiveTuple { return f.tuple }
+
+// FlowSnapshot is a copy of a flow's counters for the admin API.
+type FlowSnapshot struct {
+	ID                           uint64
+	Tuple                        FiveTuple
+	Identity                     string
+	BytesToServer, BytesToClient uint64
+	Start, LastActive            time.Time
+	Verdict                      Verdict
+}
+
+// Snapshot copies the flow's counters.
+func (f *Flow) Snapshot() FlowSnapshot {
+	return FlowSnapshot{
+		ID: f.info.ID, Tuple: f.tuple, Identity: f.info.Identity,
+		BytesToServer: f.bytesToServer.Load(), BytesToClient: f.bytesToClient.Load(),
+		Start: f.info.Start, LastActive: time.Unix(0, f.lastActive.Load()),
+		Verdict: Verdict(f.verdict.Load()),
+	}
+}
+
+func (f *Flow) touch(now time.Time) { f.lastActive.Store(now.UnixNano()) }
+
+// Reset ends the flow as if its handler had returned v (Reject,
+// RejectDst, RejectBoth or Drop). Non-terminal verdicts are refused.
+func (f *Flow) Reset(v Verdict) error {
+	if !v.Terminal() {
+		return fmt.Errorf("netstack: reset flow %d (%v) with %v: not a terminal verdict", f.info.ID, f.tuple, v)
+	}
+	f.stop(v, "policy")
+	return nil
+}
+
+// Blackhole drops the flow: the client sees silence from now on.
+func (f *Flow) Blackhole() { f.stop(Drop, "policy") }
+
+// FlowTable maps 5-tuples to live flows. It is bounded: Add fails when
+// it is full.
+type FlowTable struct {
+	max int
+	mu  sync.RWMutex
+	m   map[FiveTuple]*Flow
+}
+
+func newFlowTable(max int) *FlowTable {
+	return &FlowTable{max: max, m: make(map[FiveTuple]*Flow)}
+}
+
+func (t *FlowTable) add(f *Flow) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.m) >= t.max {
+		return false
+	}
+	if _, dup := t.m[f.tuple]; dup {
+		return false
+	}
+	t.m[f.tuple] = f
+	return true
+}
+
+func (t *FlowTable) remove(f *Flow) {
+	t.mu.Lock()
+	if t.m[f.tuple] == f {
+		delete(t.m, f.tuple)
+	}
+	t.mu.Unlock()
+}
+
+// Lookup returns the live flow with the given 5-tuple.
+func (t *FlowTable) Lookup(k FiveTuple) (*Flow, bool) {
+	k = normTuple(k)
+	t.mu.RLock()
+	f, ok := t.m[k]
+	t.mu.RUnlock()
+	return f, ok
+}
+
+// Len returns the number of live flows.
+func (t *FlowTable) Len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.m)
+}
+
+// Range calls fn for each live flow until fn returns false. fn runs
+// without the table lock held, on a snapshot of the entries, so it may
+// call Reset or Blackhole.
+func (t *FlowTable) Range(fn func(*Flow) bool) {
+	t.mu.RLock()
+	all := make([]*Flow, 0, len(t.m))
+	for _, f := range t.m {
+		all = append(all, f)
+	}
+	t.mu.RUnlock()
+	for _, f := range all {
+		if !fn(f) {
+			return
+		}
+	}
+}
+
+// BySource returns the live flows whose client address is src (to reset
+// a quarantined identity's flows).
+func (t *FlowTable) BySource(src netip.Addr) []*Flow {
+	var out []*Flow
+	t.Range(func(f *Flow) bool {
+		if f.tuple.Src.Addr() == src {
+			out = append(out, f)
+		}
+		return true
+	})
+	return out
+}

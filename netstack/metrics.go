@@ -1,0 +1,88 @@
+package netstack
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the data path's Prometheus series. They are registered on
+// the Registerer given to New (never the global registry), so two stacks
+// in one process (tests, harness) do not collide.
+type metrics struct {
+	packets       *prometheus.CounterVec // dir: in|out
+	bytes         *prometheus.CounterVec // dir: in|out
+	flowsActive   *prometheus.GaugeVec   // proto
+	flowsTotal    *prometheus.CounterVec // proto, verdict
+	synDropped    *prometheus.CounterVec // reason: global|per_source
+	guardDrops    *prometheus.CounterVec // reason
+	dialFailures  *prometheus.CounterVec // proto
+	udpSessions   prometheus.Gauge
+	udpRejected   *prometheus.CounterVec // reason: limit
+	flowsRejected *prometheus.CounterVec // reason: table_full
+	icmpDropped   prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		packets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "interdict", Subsystem: "netstack", Name: "packets_total",
+			Help: "Packets seen on the client-facing link, by direction (in: from clients).",
+		}, []string{"dir"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "interdict", Subsystem: "netstack", Name: "bytes_total",
+			Help: "IP bytes seen on the client-facing link, by direction.",
+		}, []string{"dir"}),
+		flowsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "interdict", Subsystem: "netstack", Name: "flows_active",
+			Help: "Flows currently in the flow table.",
+		}, []string{"proto"}),
+		flowsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "interdict", Subsystem: "netstack", Name: "flows_total",
+			Help: "Flows ended, by the verdict they ended with.",
+		}, []string{"proto", "verdict"}),
+		synDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "interdict", Subsystem: "netstack", Name: "syn_dropped_total",
+			Help: "SYNs ignored because too many handshakes were in flight (global or per source).",
+		}, []string{"reason"}),
+		guardDrops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "interdict", Subsystem: "netstack", Name: "guard_drops_total",
+			Help: "Packets dropped by the packet guard, by reason.",
+		}, []string{"reason"}),
+		dialFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "interdict", Subsystem: "netstack", Name: "dial_failures_total",
+			Help: "Upstream dials that failed (mirrored to the client as RST or ICMP unreachable).",
+		}, []string{"proto"}),
+		udpSessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "interdict", Subsystem: "netstack", Name: "udp_sessions",
+			Help: "Live UDP sessions.",
+		}),
+		udpRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "interdict", Subsystem: "netstack", Name: "udp_sessions_refused_total",
+			Help: "UDP sessions not created, by reason.",
+		}, []string{"reason"}),
+		flowsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "interdict", Subsystem: "netstack", Name: "flows_refused_total",
+			Help: "Flows refused before any verdict, by reason.",
+		}, []string{"reason"}),
+		icmpDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "interdict", Subsystem: "netstack", Name: "icmp_dropped_total",
+			Help: "ICMP messages other than echo dropped on the client-facing link.",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.packets, m.bytes, m.flowsActive, m.flowsTotal,
+		m.synDropped, m.guardDrops, m.dialFailures, m.udpSessions, m.udpRejected, m.flowsRejected, m.icmpDropped} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				return nil, fmt.Errorf("netstack metrics: %w (one Registerer per stack)", err)
+			}
+			return nil, fmt.Errorf("netstack metrics: %w", err)
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,265 @@
+package netstack
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// udpTable counts live sessions and remembers rejected 5-tuples, whose
+// next datagrams the stack answers with ICMP port unreachable.
+type udpTable struct {
+	max  int
+	live atomic.Int64
+
+	mu       sync.Mutex
+	rejected map[FiveTuple]time.Time
+}
+
+func newUDPTable(max int) *udpTable {
+	return &udpTable{max: max, rejected: make(map[FiveTuple]time.Time)}
+}
+
+// rejectedNow reports whether t was rejected and the rejection holds.
+func (u *udpTable) rejectedNow(t FiveTuple, now time.Time) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	until, ok := u.rejected[t]
+	if ok && !now.Before(until) {
+		delete(u.rejected, t)
+		return false
+	}
+	return ok
+}
+
+func (u *udpTable) reject(t FiveTuple, until time.Time) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.rejected) >= u.max {
+		now := time.Now()
+		for k, v := range u.rejected {
+			if !now.Before(v) {
+				delete(u.rejected, k)
+			}
+		}
+		if len(u.rejected) >= u.max {
+			return // bounded; the guard's blackhole still stops the flow
+		}
+	}
+	u.rejected[t] = until
+}
+
+// udpMaxDatagram is the read size of a UDP session: the largest UDP
+// payload, so no datagram is truncated.
+const udpMaxDatagram = 65535
+
+// handleUDP is the stack's default UDP handler: it sees the first
+// datagram of every 5-tuple without a session. Returning false makes
+// gVisor answer ICMP port unreachable, which is how Reject is mirrored.
+// It runs on the link's dispatch goroutine, so NewFlow and the upstream
+// dial (no round trip for UDP) are done inline.
+func (s *Stack) handleUDP(id stack.TransportEndpointID, pkt *stack.PacketBuffer) bool {
+	if pkt.NICID != clientNIC {
+		return false
+	}
+	t := normTuple(tupleOf(UDP, id))
+	now := time.Now()
+	if s.udp.rejectedNow(t, now) {
+		return false
+	}
+	if !s.enter() {
+		return true
+	}
+	defer s.leave()
+	if s.udp.live.Load() >= int64(s.udp.max) {
+		s.m.udpRejected.WithLabelValues("limit").Inc()
+		return true
+	}
+	info := s.newInfo(UDP, t)
+	fh, v := s.cfg.handler.NewFlow(info)
+	if v.Terminal() {
+		s.m.flowsTotal.WithLabelValues("udp", v.String()).Inc()
+		if fh != nil {
+			fh.Close(FlowStats{Verdict: v, Reason: "verdict", End: now})
+		}
+		switch v {
+		case Drop:
+			_ = s.guard.Blackhole(t, now.Add(s.cfg.limits.BlackholeTTL))
+			return true
+		case RejectDst:
+			return true
+		}
+		s.udp.reject(t, now.Add(s.cfg.limits.UDPIdleTimeout))
+		return false
+	}
+	if fh == nil {
+		fh, v = passFlow{}, Pass
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.limits.DialTimeout)
+	up, err := s.cfg.dialer.Dial(ctx, "udp", t.Src, t.Dst)
+	cancel()
+	if err != nil {
+		s.m.dialFailures.WithLabelValues("udp").Inc()
+		s.m.flowsTotal.WithLabelValues("udp", "dial_failed").Inc()
+		fh.Close(FlowStats{Reason: "dial", End: now})
+		return false
+	}
+	var wq waiter.Queue
+	ep, terr := udp.NewForwarderRequest(s.gs, id, pkt).CreateEndpoint(&wq)
+	if terr != nil {
+		_ = up.Close()
+		fh.Close(FlowStats{Reason: "endpoint", End: now})
+		return true
+	}
+	sess := &udpSession{s: s, fh: fh, client: newGVLeg(ep, &wq), up: connLeg{up}}
+	sess.info = *info
+	sess.tuple = t
+	sess.touch(now)
+	sess.Flow.stop = sess.stopWith
+	if v == Pass {
+		sess.passed.Store(true)
+	}
+	if !s.flows.add(&sess.Flow) {
+		s.m.flowsRejected.WithLabelValues("table_full").Inc()
+		sess.client.close()
+		sess.client.release()
+		_ = up.Close()
+		fh.Close(FlowStats{Reason: "table_full", End: now})
+		return true
+	}
+	s.udp.live.Add(1)
+	s.m.udpSessions.Inc()
+	s.m.flowsActive.WithLabelValues("udp").Inc()
+	sess.pumps.Store(2)
+	for _, dir := range []Direction{ToServer, ToClient} {
+		if !s.enter() {
+			sess.stopWith(Continue, "shutdown")
+			sess.pumpDone()
+			continue
+		}
+		go func() {
+			defer s.leave()
+			sess.pump(dir)
+		}()
+	}
+	return true
+}
+
+// udpSession relays one UDP 5-tuple; every datagram passes Chunk.
+type udpSession struct {
+	Flow
+	s      *Stack
+	fh     FlowHandler
+	client *gvLeg
+	up     connLeg
+
+	passed   atomic.Bool
+	stopOnce sync.Once
+	stopped  atomic.Bool
+	reason   string
+	pumps    atomic.Int32
+}
+
+func (u *udpSession) pump(dir Direction) {
+	defer u.pumpDone()
+	from, to := leg(u.client), leg(u.up)
+	bytesCtr, pktCtr := &u.bytesToServer, &u.pktsToServer
+	if dir == ToClient {
+		from, to = u.up, u.client
+		bytesCtr, pktCtr = &u.bytesToClient, &u.pktsToClient
+	}
+	for {
+		if err := from.ready(); err != nil {
+			return
+		}
+		bp := u.s.getUDPBuf()
+		n, err := from.read(*bp)
+		if err != nil {
+			u.s.putUDPBuf(bp)
+			u.stopWith(Continue, "error")
+			return
+		}
+		b := (*bp)[:n]
+		u.touch(time.Now())
+		bytesCtr.Add(uint64(n))
+		pktCtr.Add(1)
+		v := Pass
+		if !u.passed.Load() {
+			v = u.chunk(dir, b)
+		}
+		switch v {
+		case Pass:
+			u.passed.Store(true)
+			u.verdict.CompareAndSwap(uint32(Continue), uint32(Pass))
+		case Continue:
+		default:
+			u.s.putUDPBuf(bp)
+			u.stopWith(v, "verdict")
+			return
+		}
+		err = to.write(b)
+		u.s.putUDPBuf(bp)
+		if err != nil {
+			// An ICMP unreachable from upstream surfaces here; the session
+			// ends and the client's next datagram opens a new one.
+			u.stopWith(Continue, "error")
+			return
+		}
+	}
+}
+
+func (u *udpSession) chunk(dir Direction, b []byte) (v Verdict) {
+	defer func() {
+		if r := recover(); r != nil {
+			u.s.log.Error("flow handler panicked; rejecting flow", "flow", u.info.ID, "tuple", u.tuple, "panic", r)
+			v = Reject
+		}
+	}()
+	return u.fh.Chunk(dir, b)
+}
+
+// stopWith ends the session. UDP has no resets: Reject makes the next
+// datagrams of the 5-tuple answer ICMP port unreachable, Drop blackholes
+// them in the guard.
+func (u *udpSession) stopWith(v Verdict, reason string) {
+	u.stopOnce.Do(func() {
+		u.stopped.Store(true)
+		u.reason = reason
+		now := time.Now()
+		switch v {
+		case Drop:
+			u.verdict.Store(uint32(v))
+			_ = u.s.guard.Blackhole(u.tuple, now.Add(u.s.cfg.limits.BlackholeTTL))
+		case Reject, RejectBoth:
+			u.verdict.Store(uint32(v))
+			u.s.udp.reject(u.tuple, now.Add(u.s.cfg.limits.UDPIdleTimeout))
+		case RejectDst:
+			u.verdict.Store(uint32(v))
+		}
+		u.client.close()
+		u.up.close()
+	})
+}
+
+func (u *udpSession) pumpDone() {
+	if u.pumps.Add(-1) != 0 {
+		return
+	}
+	u.client.release()
+	u.s.flows.remove(&u.Flow)
+	u.s.udp.live.Add(-1)
+	u.s.m.udpSessions.Dec()
+	u.s.m.flowsActive.WithLabelValues("udp").Dec()
+	v := Verdict(u.verdict.Load())
+	u.s.m.flowsTotal.WithLabelValues("udp", v.String()).Inc()
+	u.fh.Close(FlowStats{
+		BytesToServer: u.bytesToServer.Load(), BytesToClient: u.bytesToClient.Load(),
+		PacketsToServer: u.pktsToServer.Load(), PacketsToClient: u.pktsToClient.Load(),
+		Verdict: v, Reason: u.reason, End: time.Now(),
+	})
+}
