@@ -339,7 +339,10 @@ func (d *Device) readLoop(q *queue) {
 		d.mu.RLock()
 		disp := d.dispatcher
 		d.mu.RUnlock()
-		g.Dispatcher = disp
+		g.Dispatcher = nil
+		if disp != nil {
+			g.Dispatcher = fixHeader{disp}
+		}
 		for i := 0; i < n; i++ {
 			d.stats.rxPackets.Add(1)
 			d.stats.rxBytes.Add(uint64(sizes[i]))
@@ -361,6 +364,31 @@ func (d *Device) readLoop(q *queue) {
 			g.Flush()
 		}
 	}
+}
+
+// fixHeader sits between gVisor's GRO and the stack. GRO grows a merged
+// IPv4 packet's total length without updating its header checksum (it
+// relies on RX checksum offload), and a nested endpoint that checks the
+// header, such as netstack's packet guard, would drop every merged
+// packet as malformed. Recomputing 20 bytes per delivered packet is
+// cheaper than finding out which were merged.
+type fixHeader struct{ stack.NetworkDispatcher }
+
+func (f fixHeader) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
+	if proto == header.IPv4ProtocolNumber {
+		if b, ok := pkt.Data().PullUp(header.IPv4MinimumSize); ok {
+			ip := header.IPv4(b)
+			if hl := int(ip.HeaderLength()); hl == header.IPv4MinimumSize {
+				ip.SetChecksum(0)
+				ip.SetChecksum(^ip.CalculateChecksum())
+			} else if h2, ok := pkt.Data().PullUp(hl); ok && hl >= header.IPv4MinimumSize {
+				ip = header.IPv4(h2)
+				ip.SetChecksum(0)
+				ip.SetChecksum(^ip.CalculateChecksum())
+			}
+		}
+	}
+	f.NetworkDispatcher.DeliverNetworkPacket(proto, pkt)
 }
 
 // WritePackets implements stack.LinkWriter.WritePackets. The caller keeps
