@@ -99,9 +99,11 @@ func newTopology(t *testing.T) *topology {
 	} {
 		ipCmd(t, c...)
 	}
-	for _, kv := range []string{"net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0", "net.ipv4.conf.a1.rp_filter=0"} {
-		nsExec(t, tp.appliance, "sysctl", "-qw", kv)
-	}
+	// Through /proc rather than sysctl(8), which Debian's base image lacks.
+	// rp_filter off: replies to the marked upstream sockets arrive on a1,
+	// but without the mark the reverse route points into the TUN.
+	nsExec(t, tp.appliance, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward && "+
+		"for f in all default a1; do echo 0 > /proc/sys/net/ipv4/conf/$f/rp_filter; done")
 	return tp
 }
 
@@ -254,7 +256,7 @@ log:
 
 func TestAppliance(t *testing.T) {
 	testenv.RequireRoot(t)
-	testenv.RequireTools(t, "ip", "curl", "iperf3", "sysctl")
+	testenv.RequireTools(t, "ip", "curl", "iperf3", "sh")
 
 	tp := newTopology(t)
 	startAppliance(t, tp, applianceConfig)
