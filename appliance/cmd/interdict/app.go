@@ -2,24 +2,120 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/signal"
 	"runtime"
+	"syscall"
 
+	"github.com/interdict/interdict/appliance"
 	"github.com/urfave/cli/v2"
 )
+
+// commands lists the subcommands. Each lives in its own constructor so
+// other files (rules.go, replay.go) add theirs with one line here.
+func commands() []*cli.Command {
+	return []*cli.Command{
+		runCommand(),
+		configCommand(),
+		rulesCommand(),
+		replayCommand(),
+		versionCommand(),
+	}
+}
 
 func newApp() *cli.App {
 	return &cli.App{
 		Name:  "interdict",
 		Usage: "userspace intrusion prevention for machine traffic",
-		Commands: []*cli.Command{
-			rulesCommand(),
-			replayCommand(),
+		Description: "interdict terminates every flow that crosses it in a userspace TCP/IP stack, " +
+			"inspects each direction's bytes and forwards only what was inspected.",
+		Commands:        commands(),
+		HideHelpCommand: true,
+	}
+}
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print the version and build information",
+		Action: func(c *cli.Context) error {
+			fmt.Fprintf(c.App.Writer, "interdict %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return nil
+		},
+	}
+}
+
+func configFlag() *cli.StringFlag {
+	return &cli.StringFlag{
+		Name:    "config",
+		Aliases: []string{"c"},
+		Usage:   "YAML config `FILE`; without it the embedded default (configs/default.yaml) is used",
+		EnvVars: []string{"INTERDICT_CONFIG"},
+	}
+}
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "run",
+		Usage: "run the appliance until SIGINT or SIGTERM",
+		Description: "Opens the TUN device named in the config (needs CAP_NET_ADMIN), terminates every\n" +
+			"flow routed into it, dials upstream with host sockets (SO_MARK / SO_BINDTODEVICE\n" +
+			"keep them out of the TUN) and serves Prometheus metrics. SIGINT or SIGTERM ends\n" +
+			"every flow and removes the TUN.",
+		Flags: []cli.Flag{
+			configFlag(),
+			&cli.StringFlag{Name: "log-format", Usage: "log format, text or json (overrides log.format)"},
+			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error (overrides log.level)"},
+		},
+		Action: func(c *cli.Context) error {
+			s, err := appliance.LoadConfig(c.String("config"))
+			if err != nil {
+				return err
+			}
+			if f := c.String("log-format"); f != "" {
+				if f != "text" && f != "json" {
+					return fmt.Errorf("--log-format %q: want text or json", f)
+				}
+				s.LogFormat = f
+			}
+			if l := c.String("log-level"); l != "" {
+				s.LogLevel = l
+			}
+			log := appliance.NewLogger(c.App.ErrWriter, s.LogFormat, s.LogLevel)
+			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return appliance.Run(ctx, s, log)
+		},
+	}
+}
+
+func configCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "config",
+		Usage: "inspect configuration files",
+		Subcommands: []*cli.Command{
 			{
-				Name:  "version",
-				Usage: "print the version and build information",
+				Name:      "check",
+				Usage:     "validate a config file (unknown keys and bad values are reported with file:line)",
+				ArgsUsage: "[FILE]",
 				Action: func(c *cli.Context) error {
-					fmt.Fprintf(c.App.Writer, "interdict %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+					path := c.Args().First()
+					if _, err := appliance.LoadConfig(path); err != nil {
+						return err
+					}
+					if path == "" {
+						path = appliance.DefaultSource
+					}
+					fmt.Fprintf(c.App.Writer, "%s: ok\n", path)
 					return nil
+				},
+			},
+			{
+				Name:  "default",
+				Usage: "print the embedded default config",
+				Action: func(c *cli.Context) error {
+					_, err := c.App.Writer.Write(defaultConfig())
+					return err
 				},
 			},
 		},

@@ -1,0 +1,387 @@
+package appliance
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/interdict/interdict/configs"
+	"github.com/interdict/interdict/netstack"
+	"go.yaml.in/yaml/v4"
+)
+
+// Config is the appliance configuration as written in YAML. Durations and
+// addresses are kept as strings here and parsed by Validate, so every bad
+// value is reported with its file and line.
+type Config struct {
+	Link     LinkConfig     `yaml:"link"`
+	Upstream UpstreamConfig `yaml:"upstream"`
+	Limits   LimitsConfig   `yaml:"limits"`
+	Handler  HandlerConfig  `yaml:"handler"`
+	Metrics  MetricsConfig  `yaml:"metrics"`
+	Log      LogConfig      `yaml:"log"`
+
+	// source names the file (or "default.yaml (embedded)") in errors.
+	source string
+	root   *yaml.Node
+}
+
+// LinkConfig is the client-facing link.
+type LinkConfig struct {
+	// Mode is "tun"; "wireguard" comes later.
+	Mode string    `yaml:"mode"`
+	TUN  TUNConfig `yaml:"tun"`
+}
+
+// TUNConfig describes a TUN device (tunnel/tun.Config).
+type TUNConfig struct {
+	Name       string   `yaml:"name"`
+	Addresses  []string `yaml:"addresses"`
+	MTU        int      `yaml:"mtu"`
+	Queues     int      `yaml:"queues"`
+	TxQueueLen int      `yaml:"txqueuelen"`
+}
+
+// UpstreamConfig chooses how the upstream leg leaves the appliance.
+type UpstreamConfig struct {
+	// Mode is "host" (host sockets, netstack.HostDialer) or "transparent"
+	// (a second TUN; upstream packets keep the client's source address).
+	Mode        string            `yaml:"mode"`
+	Host        HostUpstream      `yaml:"host"`
+	Transparent TransparentConfig `yaml:"transparent"`
+}
+
+// HostUpstream configures netstack.HostDialer.
+type HostUpstream struct {
+	Mark       uint32 `yaml:"mark"`
+	BindDevice string `yaml:"bind_device"`
+}
+
+// TransparentConfig is the upstream TUN of the transparent mode.
+type TransparentConfig struct {
+	TUN TUNConfig `yaml:"tun"`
+}
+
+// LimitsConfig bounds the data path (netstack.Limits); zero or absent
+// keys keep netstack's defaults.
+type LimitsConfig struct {
+	MaxFlows        int    `yaml:"max_flows"`
+	MaxUDPSessions  int    `yaml:"max_udp_sessions"`
+	SYNInFlight     int    `yaml:"syn_in_flight"`
+	SYNPerSource    int    `yaml:"syn_in_flight_per_source"`
+	DialTimeout     string `yaml:"dial_timeout"`
+	TCPIdle         string `yaml:"tcp_idle"`
+	UDPIdle         string `yaml:"udp_idle"`
+	DNSIdle         string `yaml:"dns_idle"`
+	TimeWait        string `yaml:"time_wait"`
+	MaxGuardEntries int    `yaml:"max_guard_entries"`
+}
+
+// HandlerConfig chooses the flow handler until the inspection engine is
+// wired: "pass" forwards everything uninspected, "pattern" applies Verdict
+// to any flow whose byte stream contains Pattern (netstack.PatternHandler).
+type HandlerConfig struct {
+	Mode    string `yaml:"mode"`
+	Pattern string `yaml:"pattern"`
+	Verdict string `yaml:"verdict"`
+}
+
+// MetricsConfig is the Prometheus endpoint; an empty Listen disables it.
+type MetricsConfig struct {
+	Listen string `yaml:"listen"`
+}
+
+// LogConfig sets the slog handler.
+type LogConfig struct {
+	Format string `yaml:"format"` // text | json
+	Level  string `yaml:"level"`  // debug | info | warn | error
+}
+
+// Settings is a validated Config with every value parsed.
+type Settings struct {
+	Link        TUNSettings
+	Upstream    string // "host" or "transparent"
+	Host        netstack.HostDialer
+	Transparent TUNSettings
+	Limits      netstack.Limits
+	Handler     HandlerConfig
+	Verdict     netstack.Verdict
+	Metrics     string
+	LogFormat   string
+	LogLevel    string
+}
+
+// TUNSettings is a validated TUNConfig.
+type TUNSettings struct {
+	Name       string
+	Addresses  []netip.Prefix
+	MTU        int
+	Queues     int
+	TxQueueLen int
+}
+
+// DefaultSource names the embedded default config in errors.
+const DefaultSource = "default.yaml (embedded)"
+
+// LoadConfig reads, decodes and validates a config file. An empty path
+// loads the embedded default.
+func LoadConfig(path string) (*Settings, error) {
+	data, src := configs.Default, DefaultSource
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		data, src = b, path
+	}
+	c, err := ParseConfig(src, data)
+	if err != nil {
+		return nil, err
+	}
+	return c.Validate()
+}
+
+var notFound = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
+
+// ParseConfig decodes YAML strictly: an unknown key or a value of the
+// wrong type is an error naming source:line and the key.
+func ParseConfig(source string, data []byte) (*Config, error) {
+	c := &Config{source: source}
+	var root yaml.Node
+	if err := yaml.Load(data, &root); err != nil {
+		return nil, yamlError(source, err)
+	}
+	if err := yaml.Load(data, c, yaml.WithKnownFields()); err != nil {
+		return nil, yamlError(source, err)
+	}
+	c.root = &root
+	return c, nil
+}
+
+func yamlError(source string, err error) error {
+	var les *yaml.LoadErrors
+	if errors.As(err, &les) && len(les.Errors) > 0 {
+		msgs := make([]string, 0, len(les.Errors))
+		for _, e := range les.Errors {
+			msg := e.Message
+			if m := notFound.FindStringSubmatch(msg); m != nil {
+				msg = fmt.Sprintf("unknown key %q (in %s)", m[1], m[2])
+			}
+			msgs = append(msgs, fmt.Sprintf("%s:%d: %s", source, e.Mark.Line, msg))
+		}
+		return fmt.Errorf("config: %s", strings.Join(msgs, "; "))
+	}
+	var le *yaml.LoadError
+	if errors.As(err, &le) {
+		return fmt.Errorf("config: %s:%d: %s", source, le.Mark.Line, le.Message)
+	}
+	return fmt.Errorf("config: %s: %w", source, err)
+}
+
+// line finds the line of the value at a dotted key path, or of the
+// deepest key that exists, so an error points at the right place.
+func (c *Config) line(path string) int {
+	n := c.root
+	if n == nil {
+		return 0
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, key := range strings.Split(path, ".") {
+		if n.Kind != yaml.MappingNode {
+			return line
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next = n.Content[i+1]
+				line = n.Content[i].Line
+				break
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
+}
+
+// errorf formats a validation error at the key's line.
+func (c *Config) errorf(key, format string, args ...any) error {
+	return fmt.Errorf("config: %s:%d: %s: %s", c.source, c.line(key), key, fmt.Sprintf(format, args...))
+}
+
+func (c *Config) duration(key, v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, c.errorf(key, "invalid duration %q (use e.g. 30s, 5m)", v)
+	}
+	if d <= 0 {
+		return 0, c.errorf(key, "duration %s must be positive", v)
+	}
+	return d, nil
+}
+
+func (c *Config) nonNegative(key string, v int) error {
+	if v < 0 {
+		return c.errorf(key, "%d must not be negative", v)
+	}
+	return nil
+}
+
+func (c *Config) tun(key string, t TUNConfig) (TUNSettings, error) {
+	s := TUNSettings{Name: t.Name, MTU: t.MTU, Queues: t.Queues, TxQueueLen: t.TxQueueLen}
+	if t.Name == "" || len(t.Name) > 15 || strings.ContainsAny(t.Name, "/ \t") {
+		return s, c.errorf(key+".name", "interface name %q must be 1-15 characters without '/' or spaces", t.Name)
+	}
+	if t.MTU != 0 && (t.MTU < 1280 || t.MTU > 65535) {
+		return s, c.errorf(key+".mtu", "%d outside [1280, 65535]", t.MTU)
+	}
+	if t.Queues < 0 || t.Queues > 64 {
+		return s, c.errorf(key+".queues", "%d outside [0, 64]", t.Queues)
+	}
+	if err := c.nonNegative(key+".txqueuelen", t.TxQueueLen); err != nil {
+		return s, err
+	}
+	for _, a := range t.Addresses {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			return s, c.errorf(key+".addresses", "invalid prefix %q (want address/bits, e.g. 10.0.0.1/24)", a)
+		}
+		s.Addresses = append(s.Addresses, p)
+	}
+	return s, nil
+}
+
+var verdicts = map[string]netstack.Verdict{
+	"pass": netstack.Pass, "drop": netstack.Drop, "reject": netstack.Reject,
+	"rejectsrc": netstack.Reject, "rejectdst": netstack.RejectDst, "rejectboth": netstack.RejectBoth,
+}
+
+// Validate checks every value and converts the config into Settings.
+func (c *Config) Validate() (*Settings, error) {
+	s := &Settings{}
+	var err error
+	switch c.Link.Mode {
+	case "tun":
+		if s.Link, err = c.tun("link.tun", c.Link.TUN); err != nil {
+			return nil, err
+		}
+	case "":
+		return nil, c.errorf("link.mode", "missing (want tun)")
+	default:
+		return nil, c.errorf("link.mode", "%q not supported (want tun; wireguard is not built yet)", c.Link.Mode)
+	}
+
+	switch c.Upstream.Mode {
+	case "host", "":
+		s.Upstream = "host"
+		s.Host = netstack.HostDialer{Mark: c.Upstream.Host.Mark, BindDevice: c.Upstream.Host.BindDevice}
+	case "transparent":
+		s.Upstream = "transparent"
+		if s.Transparent, err = c.tun("upstream.transparent.tun", c.Upstream.Transparent.TUN); err != nil {
+			return nil, err
+		}
+		if s.Transparent.Name == s.Link.Name {
+			return nil, c.errorf("upstream.transparent.tun.name", "%q is also the client link", s.Transparent.Name)
+		}
+	default:
+		return nil, c.errorf("upstream.mode", "%q not supported (want host or transparent)", c.Upstream.Mode)
+	}
+
+	l := c.Limits
+	for key, v := range map[string]int{
+		"limits.max_flows": l.MaxFlows, "limits.max_udp_sessions": l.MaxUDPSessions,
+		"limits.syn_in_flight": l.SYNInFlight, "limits.syn_in_flight_per_source": l.SYNPerSource,
+		"limits.max_guard_entries": l.MaxGuardEntries,
+	} {
+		if err := c.nonNegative(key, v); err != nil {
+			return nil, err
+		}
+	}
+	s.Limits = netstack.Limits{
+		MaxFlows: l.MaxFlows, MaxUDPSessions: l.MaxUDPSessions, MaxSYNInFlight: l.SYNInFlight,
+		MaxSYNPerSource: l.SYNPerSource, MaxGuardEntries: l.MaxGuardEntries,
+	}
+	for key, dst := range map[string]struct {
+		v   string
+		out *time.Duration
+	}{
+		"limits.dial_timeout": {l.DialTimeout, &s.Limits.DialTimeout},
+		"limits.tcp_idle":     {l.TCPIdle, &s.Limits.IdleTimeout},
+		"limits.udp_idle":     {l.UDPIdle, &s.Limits.UDPIdleTimeout},
+		"limits.dns_idle":     {l.DNSIdle, &s.Limits.DNSIdleTimeout},
+		"limits.time_wait":    {l.TimeWait, &s.Limits.TimeWait},
+	} {
+		if *dst.out, err = c.duration(key, dst.v); err != nil {
+			return nil, err
+		}
+	}
+	if s.Limits.MaxSYNPerSource > 0 && s.Limits.MaxSYNInFlight > 0 && s.Limits.MaxSYNPerSource > s.Limits.MaxSYNInFlight {
+		return nil, c.errorf("limits.syn_in_flight_per_source", "%d exceeds syn_in_flight %d", s.Limits.MaxSYNPerSource, s.Limits.MaxSYNInFlight)
+	}
+
+	s.Handler = c.Handler
+	switch c.Handler.Mode {
+	case "pass", "":
+		s.Handler.Mode = "pass"
+	case "pattern":
+		if c.Handler.Pattern == "" {
+			return nil, c.errorf("handler.pattern", "empty (the pattern handler needs bytes to match)")
+		}
+		v, ok := verdicts[c.Handler.Verdict]
+		if !ok {
+			return nil, c.errorf("handler.verdict", "%q not one of pass, drop, reject, rejectsrc, rejectdst, rejectboth", c.Handler.Verdict)
+		}
+		s.Verdict = v
+	default:
+		return nil, c.errorf("handler.mode", "%q not supported (want pass or pattern)", c.Handler.Mode)
+	}
+
+	if m := c.Metrics.Listen; m != "" {
+		host, port, err := net.SplitHostPort(m)
+		if err != nil {
+			return nil, c.errorf("metrics.listen", "invalid address %q (want host:port)", m)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			return nil, c.errorf("metrics.listen", "invalid port %q", port)
+		}
+		if host != "" && host != "localhost" {
+			if _, err := netip.ParseAddr(host); err != nil {
+				return nil, c.errorf("metrics.listen", "invalid host %q (want an IP address)", host)
+			}
+		}
+		s.Metrics = m
+	}
+
+	switch c.Log.Format {
+	case "text", "json", "":
+		s.LogFormat = c.Log.Format
+		if s.LogFormat == "" {
+			s.LogFormat = "text"
+		}
+	default:
+		return nil, c.errorf("log.format", "%q not supported (want text or json)", c.Log.Format)
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+		s.LogLevel = strings.ToLower(c.Log.Level)
+	case "":
+		s.LogLevel = "info"
+	default:
+		return nil, c.errorf("log.level", "%q not supported (want debug, info, warn or error)", c.Log.Level)
+	}
+	return s, nil
+}

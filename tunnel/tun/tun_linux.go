@@ -1,0 +1,471 @@
+//go:build linux
+
+package tun
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+	wgtun "golang.zx2c4.com/wireguard/tun"
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/stack/gro"
+)
+
+// Device is a Linux TUN device bridged into gVisor. It implements
+// stack.LinkEndpoint and stack.GSOEndpoint (host GSO).
+type Device struct {
+	cfg   Config
+	name  string
+	mtu   atomic.Uint32
+	queue []*queue
+
+	mu         sync.RWMutex
+	dispatcher stack.NetworkDispatcher
+	started    bool
+	onClose    func()
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+	readers   sync.WaitGroup
+	stats     counters
+}
+
+// queue is one file descriptor of a (possibly multiqueue) TUN. Reads go
+// through wireguard-go, which splits kernel super-packets; writes bypass
+// it (see writePacket).
+type queue struct {
+	dev  wgtun.Device
+	file *os.File
+	raw  syscall.RawConn
+}
+
+var (
+	_ stack.LinkEndpoint = (*Device)(nil)
+	_ stack.GSOEndpoint  = (*Device)(nil)
+)
+
+// gsoMaxSize bounds gVisor's TCP segments so that the IP packet, with the
+// largest IPv6 and TCP headers, still fits the 16-bit length fields.
+const gsoMaxSize = maxMTU - header.IPv6MinimumSize - header.TCPHeaderMaximumSize
+
+// virtioNetHdrLen is sizeof(struct virtio_net_hdr), the header the kernel
+// expects in front of every packet on an IFF_VNET_HDR TUN.
+const virtioNetHdrLen = 10
+
+// Open creates the TUN device, sets its MTU, transmit queue length and
+// addresses, and brings it up. It needs CAP_NET_ADMIN. The device
+// disappears when the Device is closed.
+func Open(cfg Config) (*Device, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	d := &Device{cfg: cfg}
+	d.mtu.Store(uint32(cfg.MTU))
+	for i := 0; i < cfg.Queues; i++ {
+		q, name, err := openQueue(cfg.Name, cfg.Queues > 1)
+		if err != nil {
+			d.closeQueues()
+			return nil, fmt.Errorf("tun %s: queue %d: %w", cfg.Name, i, err)
+		}
+		d.queue = append(d.queue, q)
+		if i == 0 {
+			// The kernel may have expanded a pattern such as "tun%d";
+			// later queues must attach to the same interface.
+			d.name, cfg.Name = name, name
+		}
+	}
+	if err := configureLink(d.name, cfg); err != nil {
+		d.closeQueues()
+		return nil, fmt.Errorf("tun %s: %w", d.name, err)
+	}
+	return d, nil
+}
+
+func openQueue(name string, multi bool) (*queue, string, error) {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, "", fmt.Errorf("open /dev/net/tun: %w", err)
+	}
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		unix.Close(fd)
+		return nil, "", err
+	}
+	flags := uint16(unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
+	if multi {
+		flags |= unix.IFF_MULTI_QUEUE
+	}
+	ifr.SetUint16(flags)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+		unix.Close(fd)
+		return nil, "", fmt.Errorf("TUNSETIFF: %w", err)
+	}
+	// wireguard-go sets O_NONBLOCK before wrapping the fd in an os.File,
+	// so reads and writes go through the runtime poller; File.Fd() would
+	// make it blocking again, which is why writes use SyscallConn.
+	dev, got, err := wgtun.CreateUnmonitoredTUNFromFD(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, "", fmt.Errorf("wireguard-go tun: %w", err)
+	}
+	q := &queue{dev: dev, file: dev.File()}
+	if q.raw, err = q.file.SyscallConn(); err != nil {
+		dev.Close()
+		return nil, "", err
+	}
+	if dev.BatchSize() <= 1 {
+		// IFF_VNET_HDR was refused: no offloads, and our writes would
+		// carry a header the kernel does not expect.
+		dev.Close()
+		return nil, "", errors.New("kernel refused IFF_VNET_HDR offloads")
+	}
+	return q, got, nil
+}
+
+func configureLink(name string, cfg Config) error {
+	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("ioctl socket: %w", err)
+	}
+	defer unix.Close(s)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return err
+	}
+	ifr.SetUint32(uint32(cfg.MTU))
+	if err := unix.IoctlIfreq(s, unix.SIOCSIFMTU, ifr); err != nil {
+		return fmt.Errorf("set mtu %d: %w", cfg.MTU, err)
+	}
+	ifr.SetUint32(uint32(cfg.TxQueueLen))
+	if err := unix.IoctlIfreq(s, unix.SIOCSIFTXQLEN, ifr); err != nil {
+		return fmt.Errorf("set txqueuelen %d: %w", cfg.TxQueueLen, err)
+	}
+	if len(cfg.Addresses) > 0 {
+		index, err := ifIndex(s, name)
+		if err != nil {
+			return err
+		}
+		for _, p := range cfg.Addresses {
+			if err := addAddress(index, p); err != nil {
+				return fmt.Errorf("add address %v: %w", p, err)
+			}
+		}
+	}
+	if err := unix.IoctlIfreq(s, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("get flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("set up: %w", err)
+	}
+	return nil
+}
+
+func ifIndex(s int, name string) (int, error) {
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return 0, err
+	}
+	if err := unix.IoctlIfreq(s, unix.SIOCGIFINDEX, ifr); err != nil {
+		return 0, fmt.Errorf("get index: %w", err)
+	}
+	return int(ifr.Uint32()), nil
+}
+
+// Name is the interface name the kernel gave the device.
+func (d *Device) Name() string { return d.name }
+
+// Queues is the number of device queues (reader goroutines).
+func (d *Device) Queues() int { return len(d.queue) }
+
+// Stats returns the device's counters.
+func (d *Device) Stats() Stats { return d.stats.snapshot() }
+
+// MTU implements stack.LinkEndpoint.MTU.
+func (d *Device) MTU() uint32 { return d.mtu.Load() }
+
+// SetMTU implements stack.LinkEndpoint.SetMTU. It changes only what the
+// stack sees; read buffers stay sized for the MTU the device was opened
+// with, so larger values are ignored.
+func (d *Device) SetMTU(mtu uint32) {
+	if mtu >= minMTU && mtu <= uint32(d.cfg.MTU) {
+		d.mtu.Store(mtu)
+	}
+}
+
+// MaxHeaderLength implements stack.LinkEndpoint.MaxHeaderLength: a TUN
+// carries bare IP packets.
+func (d *Device) MaxHeaderLength() uint16 { return 0 }
+
+// LinkAddress implements stack.LinkEndpoint.LinkAddress.
+func (d *Device) LinkAddress() tcpip.LinkAddress { return "" }
+
+// SetLinkAddress implements stack.LinkEndpoint.SetLinkAddress; a TUN has
+// no link address.
+func (d *Device) SetLinkAddress(tcpip.LinkAddress) {}
+
+// Capabilities implements stack.LinkEndpoint.Capabilities. RX checksum
+// offload is advertised because gVisor's GRO needs it (merged packets keep
+// the first segment's checksum); checksumsValid verifies every packet
+// before it is handed to GRO.
+func (d *Device) Capabilities() stack.LinkEndpointCapabilities {
+	return stack.CapabilityRXChecksumOffload
+}
+
+// GSOMaxSize implements stack.GSOEndpoint.GSOMaxSize.
+func (d *Device) GSOMaxSize() uint32 { return gsoMaxSize }
+
+// SupportedGSO implements stack.GSOEndpoint.SupportedGSO: segments are
+// handed to the kernel with a virtio-net header, which segments them.
+func (d *Device) SupportedGSO() stack.SupportedGSO { return stack.HostGSOSupported }
+
+// ARPHardwareType implements stack.LinkEndpoint.ARPHardwareType.
+func (d *Device) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareNone }
+
+// AddHeader implements stack.LinkEndpoint.AddHeader; there is none.
+func (d *Device) AddHeader(*stack.PacketBuffer) {}
+
+// ParseHeader implements stack.LinkEndpoint.ParseHeader; there is none.
+func (d *Device) ParseHeader(*stack.PacketBuffer) bool { return true }
+
+// SetOnCloseAction implements stack.LinkEndpoint.SetOnCloseAction.
+func (d *Device) SetOnCloseAction(f func()) {
+	d.mu.Lock()
+	d.onClose = f
+	d.mu.Unlock()
+}
+
+// Attach implements stack.LinkEndpoint.Attach. The first non-nil
+// dispatcher starts one reader goroutine per queue; nil detaches, and
+// packets read meanwhile are dropped.
+func (d *Device) Attach(dispatcher stack.NetworkDispatcher) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.dispatcher = dispatcher
+	if dispatcher == nil || d.started || d.closed.Load() {
+		return
+	}
+	d.started = true
+	for _, q := range d.queue {
+		d.readers.Add(1)
+		go d.readLoop(q)
+	}
+}
+
+// IsAttached implements stack.LinkEndpoint.IsAttached.
+func (d *Device) IsAttached() bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.dispatcher != nil
+}
+
+// Wait implements stack.LinkEndpoint.Wait: it returns when every reader
+// goroutine has stopped, which happens after Close.
+func (d *Device) Wait() { d.readers.Wait() }
+
+// Close implements stack.LinkEndpoint.Close. It closes every queue, which
+// removes the interface, and waits for the readers. It is safe to call
+// more than once and from the stack and the owner both.
+func (d *Device) Close() {
+	// The stack's close action removes the NIC, which calls Close again:
+	// run it outside closeOnce, and only once.
+	d.mu.Lock()
+	f := d.onClose
+	d.onClose = nil
+	d.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	d.closeOnce.Do(func() {
+		d.closed.Store(true)
+		d.closeQueues()
+		d.readers.Wait()
+	})
+}
+
+func (d *Device) closeQueues() {
+	for _, q := range d.queue {
+		q.dev.Close()
+	}
+}
+
+func (d *Device) readLoop(q *queue) {
+	defer d.readers.Done()
+	batch := q.dev.BatchSize()
+	bufSize := d.cfg.MTU
+	views := make([]*buffer.View, batch)
+	bufs := make([][]byte, batch)
+	sizes := make([]int, batch)
+	defer func() {
+		for _, v := range views {
+			if v != nil {
+				v.Release()
+			}
+		}
+	}()
+	var g gro.GRO
+	g.Init(true)
+	for {
+		// Read straight into pooled gVisor views so a packet reaches
+		// the stack without another copy; a view handed to the stack is
+		// replaced before the next read.
+		for i, v := range views {
+			if v == nil {
+				v = buffer.NewViewSize(bufSize)
+				views[i], bufs[i] = v, v.AsSlice()
+			}
+		}
+		n, err := q.dev.Read(bufs, sizes, 0)
+		if err != nil {
+			if d.closed.Load() || errors.Is(err, os.ErrClosed) {
+				return
+			}
+			d.stats.rxErrors.Add(1)
+			if !errors.Is(err, wgtun.ErrTooManySegments) || n <= 0 {
+				continue
+			}
+		}
+		d.mu.RLock()
+		disp := d.dispatcher
+		d.mu.RUnlock()
+		g.Dispatcher = nil
+		if disp != nil {
+			g.Dispatcher = fixHeader{disp}
+		}
+		for i := 0; i < n; i++ {
+			d.stats.rxPackets.Add(1)
+			d.stats.rxBytes.Add(uint64(sizes[i]))
+			proto, ok := checksumsValid(bufs[i][:sizes[i]])
+			if !ok || disp == nil {
+				d.stats.rxDropped.Add(1)
+				continue // the view is reused for the next read
+			}
+			v := views[i]
+			views[i] = nil
+			v.CapLength(sizes[i])
+			pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(v)})
+			pkt.NetworkProtocolNumber = proto
+			pkt.RXChecksumValidated = true
+			g.Enqueue(pkt)
+			pkt.DecRef() // GRO holds its own reference while merging
+		}
+		if disp != nil {
+			g.Flush()
+		}
+	}
+}
+
+// fixHeader sits between gVisor's GRO and the stack. GRO grows a merged
+// IPv4 packet's total length without updating its header checksum (it
+// relies on RX checksum offload), and a nested endpoint that checks the
+// header, such as netstack's packet guard, would drop every merged
+// packet as malformed. Recomputing 20 bytes per delivered packet is
+// cheaper than finding out which were merged.
+type fixHeader struct{ stack.NetworkDispatcher }
+
+func (f fixHeader) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
+	if proto == header.IPv4ProtocolNumber {
+		if b, ok := pkt.Data().PullUp(header.IPv4MinimumSize); ok {
+			ip := header.IPv4(b)
+			if hl := int(ip.HeaderLength()); hl == header.IPv4MinimumSize {
+				ip.SetChecksum(0)
+				ip.SetChecksum(^ip.CalculateChecksum())
+			} else if h2, ok := pkt.Data().PullUp(hl); ok && hl >= header.IPv4MinimumSize {
+				ip = header.IPv4(h2)
+				ip.SetChecksum(0)
+				ip.SetChecksum(^ip.CalculateChecksum())
+			}
+		}
+	}
+	f.NetworkDispatcher.DeliverNetworkPacket(proto, pkt)
+}
+
+// WritePackets implements stack.LinkWriter.WritePackets. The caller keeps
+// its references to the packets; nothing here retains them.
+func (d *Device) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	if d.closed.Load() {
+		return 0, &tcpip.ErrClosedForSend{}
+	}
+	n := 0
+	for _, pkt := range pkts.AsSlice() {
+		if err := d.writePacket(pkt); err != nil {
+			if d.closed.Load() {
+				if n == 0 {
+					return 0, &tcpip.ErrClosedForSend{}
+				}
+				break
+			}
+			// A NIC drops what it cannot send; TCP retransmits.
+			d.stats.txErrors.Add(1)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// writePacket writes one packet with its virtio-net header in a single
+// writev, without copying it. wireguard-go's Write is not used: it would
+// send a 64 KiB gVisor segment with GSO_NONE and the kernel would drop it
+// as larger than the MTU; the header built here asks the kernel to
+// segment it and to fill in the TCP checksum (CHECKSUM_PARTIAL).
+func (d *Device) writePacket(pkt *stack.PacketBuffer) error {
+	var hdr [virtioNetHdrLen]byte
+	if gso := pkt.GSOOptions; gso.Type == stack.GSOTCPv4 || gso.Type == stack.GSOTCPv6 {
+		if gso.NeedsCsum {
+			hdr[0] = unix.VIRTIO_NET_HDR_F_NEEDS_CSUM
+			binary.NativeEndian.PutUint16(hdr[6:], uint16(len(pkt.NetworkHeader().Slice())))
+			binary.NativeEndian.PutUint16(hdr[8:], gso.CsumOffset)
+		}
+		if pkt.Data().Size() > int(gso.MSS) {
+			hdr[1] = unix.VIRTIO_NET_HDR_GSO_TCPV4
+			if gso.Type == stack.GSOTCPv6 {
+				hdr[1] = unix.VIRTIO_NET_HDR_GSO_TCPV6
+			}
+			binary.NativeEndian.PutUint16(hdr[2:], uint16(pkt.HeaderSize()))
+			binary.NativeEndian.PutUint16(hdr[4:], gso.MSS)
+		}
+	}
+	slices := pkt.AsSlices()
+	var iovStore [8]unix.Iovec
+	iov := iovStore[:0]
+	iov = append(iov, unix.Iovec{Base: &hdr[0]})
+	iov[0].SetLen(len(hdr))
+	size := 0
+	for _, s := range slices {
+		if len(s) == 0 {
+			continue
+		}
+		v := unix.Iovec{Base: &s[0]}
+		v.SetLen(len(s))
+		iov = append(iov, v)
+		size += len(s)
+	}
+	// Packets of one flow carry the same hash, so they stay on one queue
+	// and in order.
+	q := d.queue[int(pkt.Hash%uint32(len(d.queue)))]
+	var errno syscall.Errno
+	err := q.raw.Write(func(fd uintptr) bool {
+		_, _, errno = unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+		return errno != unix.EAGAIN
+	})
+	if err != nil {
+		return err
+	}
+	if errno != 0 {
+		return errno
+	}
+	d.stats.txPackets.Add(1)
+	d.stats.txBytes.Add(uint64(size))
+	return nil
+}
