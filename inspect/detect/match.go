@@ -231,9 +231,18 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 	case op.jump != nil:
 		j := op.jump
 		pos := e.pos(j.Offset, j.Relative, prev)
-		v, ok := readNum(buf, pos, j.Bytes, j.BigEndian, j.String, j.Base)
-		if !ok {
-			return false
+		var v uint64
+		if j.Bytes == 0 {
+			// Suricata reads nothing and jumps by post_offset alone, from
+			// a position that must still lie within the buffer.
+			if pos < 0 || pos > n {
+				return false
+			}
+		} else {
+			var ok bool
+			if v, ok = readNum(buf, pos, j.Bytes, j.BigEndian, j.String, j.Base); !ok {
+				return false
+			}
 		}
 		if j.Bitmask != 0 {
 			v &= j.Bitmask
@@ -253,9 +262,12 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 			to = int64(pos+j.Bytes) + jump
 		}
 		to += int64(j.PostOffset)
-		if to < 0 || to > int64(n) {
+		// Suricata clamps a jump before the buffer to its start (a
+		// negative post_offset) but fails one past its end.
+		if to > int64(n) {
 			return false
 		}
+		to = max(to, 0)
 		return e.run(i+1, int(to), maxEnd)
 	case op.extract != nil:
 		x := op.extract

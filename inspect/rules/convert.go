@@ -643,7 +643,8 @@ func (c *converter) byteMatch(m *gonids.ByteMatch) error {
 		if err != nil {
 			return rejectf("%s: bytes %q is not a number", kind, m.NumBytes)
 		}
-		if n < 1 || n > 10 {
+		// byte_jump may read 0 bytes: it then jumps by post_offset alone.
+		if (n < 1 && !(n == 0 && kind == "byte_jump")) || n > 10 {
 			if !(n <= 23 && containsOpt(m.Options, "string")) {
 				return rejectf("%s: bytes %d out of range", kind, n)
 			}

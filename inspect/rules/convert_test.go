@@ -1,0 +1,47 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// loadOne loads one rule and returns it, or the reason it was rejected.
+func loadOne(t *testing.T, text string) (*Rule, string) {
+	t.Helper()
+	set := &Set{}
+	require.NoError(t, set.Load(strings.NewReader(text), "t.rules", nil))
+	if len(set.Errors) > 0 {
+		return nil, set.Errors[0].Reason
+	}
+	require.Len(t, set.Rules, 1)
+	return set.Rules[0], ""
+}
+
+func TestByteJumpBytes(t *testing.T) {
+	cases := []struct {
+		name, opts string
+		reject     string // "" when accepted
+	}{
+		{"zero bytes with post_offset", `content:"A"; byte_jump:0,0,relative,post_offset -8;`, ""},
+		{"eight bytes", `content:"A"; byte_jump:8,0,relative;`, ""},
+		{"nine bytes without string", `content:"A"; byte_jump:9,0,relative;`, "byte_jump: 9 bytes without string"},
+		{"zero bytes byte_test", `content:"A"; byte_test:0,=,0,0;`, "byte_test: bytes 0 out of range"},
+		{"zero bytes byte_extract", `content:"A"; byte_extract:0,0,x;`, "byte_extract: bytes 0 out of range"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, why := loadOne(t, `alert tcp any any -> any any (msg:"t"; `+tc.opts+` sid:1;)`)
+			assert.Equal(t, tc.reject, why)
+			if tc.reject == "" {
+				require.NotNil(t, r)
+				require.Len(t, r.Lists, 1)
+				j, ok := r.Lists[0].Ops[1].(*ByteJump)
+				require.True(t, ok)
+				assert.True(t, j.Relative)
+			}
+		})
+	}
+}
