@@ -139,6 +139,7 @@ type Engine struct {
 	bitNames []string
 	rejected []*rules.Error
 	th       *thresholdTable
+	icmp     []uint32 // rules run on each ICMP message, in load order
 }
 
 var _ inspect.FlowFactory = (*Engine)(nil)
@@ -176,6 +177,7 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 		}
 		cr.idx = uint32(len(e.rules))
 		e.rules = append(e.rules, cr)
+		e.addICMP(cr)
 		var buf applayer.Buffer
 		var tf string
 		var tfs []string
@@ -281,6 +283,9 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 		cr.trs = 1 << trUDP
 	case 0:
 		cr.trs = 1<<trTCP | 1<<trUDP
+	case inspect.ProtoICMP:
+		// ICMP rules join no stream or datagram group: see icmp.go.
+		cr.trs = 0
 	default:
 		return nil, fmt.Errorf("protocol %s: only TCP streams and UDP payloads are inspected", r.Proto)
 	}

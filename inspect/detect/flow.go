@@ -68,7 +68,9 @@ func (e *Engine) newFlow(meta inspect.FlowMeta) *Flow {
 	// unless stream.midstream is on; raw stream rules still see its bytes.
 	notEst := meta.Proto == inspect.ProtoTCP && meta.NotEstablished
 	f := &Flow{e: e, meta: meta, probing: len(e.opts.Protos) > 0 && !notEst}
-	if meta.Proto == inspect.ProtoUDP {
+	if meta.Proto == inspect.ProtoUDP || meta.Proto == inspect.ProtoICMP {
+		// ICMP flows have datagram semantics too (established once both
+		// directions were seen); they are inspected by inspectICMP.
 		f.tr = trUDP
 	}
 	if n := len(e.bitNames); n > 0 {
@@ -80,6 +82,10 @@ func (e *Engine) newFlow(meta inspect.FlowMeta) *Flow {
 // Inspect implements inspect.FlowInspector.
 func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 	f.res = inspect.Result{}
+	if f.meta.Proto == inspect.ProtoICMP && !f.passed && dir <= inspect.ToClient {
+		f.inspectICMP(dir, data)
+		return f.finish()
+	}
 	if f.passed || dir > inspect.ToClient || (f.meta.Proto != inspect.ProtoTCP && f.meta.Proto != inspect.ProtoUDP) {
 		return f.res
 	}

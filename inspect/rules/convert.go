@@ -564,6 +564,8 @@ func (c *converter) lenMatch(m *gonids.LenMatch) error {
 		cmp.Op = "="
 	}
 	switch m.Kind.String() {
+	case "itype", "icode", "icmp_id", "icmp_seq":
+		return c.icmp(m.Kind.String(), cmp)
 	case "dsize":
 		c.out.Dsize = &cmp
 		return nil

@@ -45,3 +45,34 @@ func TestByteJumpBytes(t *testing.T) {
 		})
 	}
 }
+
+func TestICMPKeywords(t *testing.T) {
+	cases := []struct {
+		name, text string
+		reject     string
+		want       ICMP
+		transport  uint8
+	}{
+		{"itype exact", `alert icmp any any -> any any (itype:8; sid:1;)`, "", ICMP{Type: &IntCmp{Op: "=", N: 8}}, 1},
+		{"itype greater", `alert icmp any any -> any any (itype:>10; sid:1;)`, "", ICMP{Type: &IntCmp{Op: ">", N: 10}}, 1},
+		{"icode range", `alert icmp any any -> any any (icode:1<>4; sid:1;)`, "", ICMP{Code: &IntCmp{Op: "<>", Min: 1, Max: 4}}, 1},
+		{"id and seq", `alert icmp any any -> any any (icmp_id:512; icmp_seq:9; sid:1;)`, "", ICMP{ID: &IntCmp{Op: "=", N: 512}, Seq: &IntCmp{Op: "=", N: 9}}, 1},
+		{"ip rule becomes icmp", `alert ip any any -> any any (itype:0; sid:1;)`, "", ICMP{Type: &IntCmp{Op: "=", N: 0}}, 1},
+		{"tcp rule rejected", `alert tcp any any -> any any (itype:8; sid:1;)`, "itype on a tcp rule", ICMP{}, 0},
+		{"itype out of range", `alert icmp any any -> any any (itype:300; sid:1;)`, "itype: 300 out of range 0..255", ICMP{}, 0},
+		{"empty range", `alert icmp any any -> any any (itype:5<>5; sid:1;)`, "itype: bad range 5<>5", ICMP{}, 0},
+		{"icmp_seq range rejected", `alert icmp any any -> any any (icmp_seq:>5; sid:1;)`, "icmp_seq takes a plain number", ICMP{}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, why := loadOne(t, tc.text)
+			require.Equal(t, tc.reject, why)
+			if tc.reject != "" {
+				return
+			}
+			require.NotNil(t, r.ICMP)
+			assert.Equal(t, tc.want, *r.ICMP)
+			assert.EqualValues(t, tc.transport, r.Transport)
+		})
+	}
+}
