@@ -19,7 +19,8 @@ import (
 // Options configure an Engine. The zero value is usable.
 type Options struct {
 	// Prefilter builds the multi-pattern matcher for each group. Nil uses
-	// NewHashPrefilter; prefilter.NewNaive is only fit for small tests.
+	// prefilter.Default (the fastest engine built in); prefilter.NewNaive
+	// is only fit for small tests.
 	Prefilter prefilter.Builder
 	// Window is how many bytes of each direction's stream stay available
 	// for verification (default 64 KiB). A rule whose match would span
@@ -50,7 +51,7 @@ type Options struct {
 
 func (o *Options) setDefaults() {
 	if o.Prefilter == nil {
-		o.Prefilter = NewHashPrefilter
+		o.Prefilter = prefilter.Default()
 	}
 	if o.Window <= 0 {
 		o.Window = 64 << 10

@@ -345,3 +345,14 @@ func readNum(buf []byte, pos, n int, big, str bool, base int) (uint64, bool) {
 	copy(tmp[:n], b)
 	return binary.LittleEndian.Uint64(tmp[:]), true
 }
+
+// lowerTab folds ASCII upper case, as Suricata's nocase does.
+var lowerTab = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if i >= 'A' && i <= 'Z' {
+			t[i] = byte(i) + 32
+		}
+	}
+	return t
+}()
