@@ -31,6 +31,10 @@ type dirState struct {
 	fired map[uint32]struct{} // raw-stream rules that alerted in this direction
 	probe []byte              // first bytes, while the app protocol is unknown
 	seen  bool
+	// always holds the raw group's always-evaluated rules whose header
+	// matches this flow (valid once alwaysOK).
+	always   []uint32
+	alwaysOK bool
 }
 
 // Flow inspects one flow; it implements inspect.FlowInspector. Not safe
@@ -195,7 +199,7 @@ func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 	for _, p := range ds.pend {
 		f.cands = append(f.cands, p.rule)
 	}
-	f.cands = append(f.cands, g.always...)
+	f.cands = append(f.cands, f.always(g, dir)...)
 	f.sortCands()
 	v := view{buf: ds.win, lower: ds.lower, base: int64(ds.base)}
 	for _, id := range f.cands {
@@ -203,7 +207,7 @@ func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 			continue
 		}
 		cr := f.e.rules[id]
-		if !f.cond(cr, dir, len(data), "") {
+		if !f.dynCond(cr, dir, len(data), "") || (cr.fpLen > 0 && !f.header(cr, dir)) {
 			continue
 		}
 		end, ok := f.evalRaw(cr, &v)
@@ -246,7 +250,7 @@ func (f *Flow) inspectDatagram(dir inspect.Direction, data []byte) {
 			return true
 		})
 	}
-	f.cands = append(f.cands, g.always...)
+	f.cands = append(f.cands, f.always(g, dir)...)
 	f.sortCands()
 	v := view{buf: data}
 	for _, id := range f.cands {
@@ -319,11 +323,37 @@ func (f *Flow) addrs(dir inspect.Direction) (src, dst netip.AddrPort) {
 // cond checks everything but the buffers: header, flow state, app
 // protocol, dsize and flowbits conditions.
 func (f *Flow) cond(cr *crule, dir inspect.Direction, size int, unitApp string) bool {
-	r := cr.r
+	return f.dynCond(cr, dir, size, unitApp) && f.header(cr, dir)
+}
+
+// header reports whether the rule's addresses and ports match the flow in
+// dir; it never changes during a flow.
+func (f *Flow) header(cr *crule, dir inspect.Direction) bool {
 	src, dst := f.addrs(dir)
-	if !r.MatchHeader(src.Addr().Unmap(), dst.Addr().Unmap(), src.Port(), dst.Port()) {
-		return false
+	return cr.r.MatchHeader(src.Addr().Unmap(), dst.Addr().Unmap(), src.Port(), dst.Port())
+}
+
+// always returns the rules of g evaluated on every chunk whose header
+// matches this flow in dir, computed once per flow and direction: ET Open
+// has ~1200 such rules (IP reputation lists, flowbits-only rules) whose
+// address checks were most of the per-chunk cost.
+func (f *Flow) always(g *group, dir inspect.Direction) []uint32 {
+	ds := &f.dirs[dir]
+	if !ds.alwaysOK {
+		ds.alwaysOK = true
+		for _, id := range g.always {
+			if f.header(f.e.rules[id], dir) {
+				ds.always = append(ds.always, id)
+			}
+		}
 	}
+	return ds.always
+}
+
+// dynCond checks what can change during a flow: app protocol, flow state,
+// dsize and flowbits; cheapest first.
+func (f *Flow) dynCond(cr *crule, dir inspect.Direction, size int, unitApp string) bool {
+	r := cr.r
 	if r.AppProto != "" {
 		app := f.app
 		if unitApp != "" {
