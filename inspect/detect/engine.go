@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"bytes"
 	"fmt"
 	"regexp"
 	"sort"
@@ -412,7 +411,7 @@ func isRelative(op cop) bool {
 func (e *Engine) compileOp(op rules.Op, cr *crule) (cop, error) {
 	switch o := op.(type) {
 	case *rules.Content:
-		return cop{content: &ccontent{Content: o, lower: bytes.ToLower(o.Pattern)}}, nil
+		return cop{content: &ccontent{Content: o, lower: toLowerASCII(o.Pattern)}}, nil
 	case *rules.PCRE:
 		p := &cpcre{PCRE: o}
 		if !o.Complex {

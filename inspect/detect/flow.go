@@ -2,6 +2,7 @@ package detect
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 
 	"github.com/interdict/interdict/inspect"
@@ -23,7 +24,6 @@ type pending struct {
 // dirState is one direction of a flow.
 type dirState struct {
 	win   []byte // recent stream bytes: win[0] is at stream offset base
-	lower []byte // win lower-cased, kept in step so nocase search is cheap
 	base  uint64
 	off   uint64 // bytes seen
 	pf    prefilter.Stream
@@ -54,8 +54,6 @@ type Flow struct {
 	bufPF   map[*group]prefilter.Stream
 	res     inspect.Result
 	cands   []uint32
-	mark    []uint32 // generation stamp per rule for candidate dedupe
-	gen     uint32
 	// lastDgram is the datagram being inspected, for mixed raw+buffer
 	// rules on UDP (valid only during Inspect).
 	lastDgram [2][]byte
@@ -146,24 +144,24 @@ func (f *Flow) finish() inspect.Result {
 }
 
 func (ds *dirState) append(data []byte, window int) {
-	ds.win = append(ds.win, data...)
-	n := len(ds.lower)
-	ds.lower = append(ds.lower, data...)
-	for i := n; i < len(ds.lower); i++ {
-		ds.lower[i] = lowerTab[ds.lower[i]]
+	if need := len(ds.win) + len(data); need > cap(ds.win) {
+		// Grow to at most what trim keeps plus one chunk, so a flow holds
+		// memory in proportion to what it has seen, never 2x the window.
+		c := min(max(2*cap(ds.win), need, 512), window+window/4+len(data))
+		ds.win = append(make([]byte, 0, max(c, need)), ds.win...)
 	}
+	ds.win = append(ds.win, data...)
 	ds.off += uint64(len(data))
 }
 
-// trim keeps at least window bytes; it moves memory only when twice that
-// is held, so the copy is amortised.
+// trim keeps the last window bytes once more than a quarter window extra
+// is held, so the copy is amortised over at least window/4 new bytes.
 func (ds *dirState) trim(window int) {
-	if len(ds.win) <= 2*window {
+	if len(ds.win) <= window+window/4 {
 		return
 	}
 	drop := len(ds.win) - window
 	ds.win = ds.win[:copy(ds.win, ds.win[drop:])]
-	ds.lower = ds.lower[:copy(ds.lower, ds.lower[drop:])]
 	ds.base += uint64(drop)
 }
 
@@ -201,7 +199,7 @@ func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 	}
 	f.cands = append(f.cands, f.always(g, dir)...)
 	f.sortCands()
-	v := view{buf: ds.win, lower: ds.lower, base: int64(ds.base)}
+	v := view{buf: ds.win, base: int64(ds.base)}
 	for _, id := range f.cands {
 		if _, done := ds.fired[id]; done {
 			continue
@@ -244,7 +242,6 @@ func (f *Flow) inspectDatagram(dir inspect.Direction, data []byte) {
 			ds.pf = g.m.NewStream()
 		}
 		ds.pf.Reset()
-		f.gen++
 		ds.pf.Scan(data, func(id uint32, end uint64) bool {
 			f.addCand(id)
 			return true
@@ -266,19 +263,11 @@ func (f *Flow) inspectDatagram(dir inspect.Direction, data []byte) {
 	}
 }
 
-func (f *Flow) addCand(id uint32) {
-	if len(f.mark) < len(f.e.rules) {
-		f.mark = make([]uint32, len(f.e.rules))
-	}
-	if f.mark[id] == f.gen {
-		return
-	}
-	f.mark[id] = f.gen
-	f.cands = append(f.cands, id)
-}
+func (f *Flow) addCand(id uint32) { f.cands = append(f.cands, id) }
 
 // sortCands orders candidates as Suricata does for flowbits: rules that
-// only set bits run before rules that test them, then in load order.
+// only set bits run before rules that test them, then in load order; and
+// drops duplicates (a pattern seen twice), which takes no per-rule array.
 func (f *Flow) sortCands() {
 	rs := f.e.rules
 	sort.Slice(f.cands, func(i, j int) bool {
@@ -288,6 +277,7 @@ func (f *Flow) sortCands() {
 		}
 		return a.idx < b.idx
 	})
+	f.cands = slices.Compact(f.cands)
 }
 
 // evalRaw runs a rule's raw list (if any) over v. A rule without lists
