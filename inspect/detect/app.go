@@ -71,7 +71,6 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 	if u.Dir > inspect.ToClient {
 		return
 	}
-	f.gen++
 	f.cands = f.cands[:0]
 	tbufs := map[string][]byte{}
 	for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {
@@ -109,7 +108,7 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 			var v view
 			if l.buf == applayer.BufNone {
 				ds := &f.dirs[u.Dir]
-				v = view{buf: ds.win, lower: ds.lower, base: int64(ds.base)}
+				v = view{buf: ds.win, base: int64(ds.base)}
 				if f.tr == trUDP {
 					v = view{buf: f.lastDgram[u.Dir]}
 				}

@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"bytes"
 	"fmt"
 	"regexp"
 	"sort"
@@ -19,7 +18,8 @@ import (
 // Options configure an Engine. The zero value is usable.
 type Options struct {
 	// Prefilter builds the multi-pattern matcher for each group. Nil uses
-	// NewHashPrefilter; prefilter.NewNaive is only fit for small tests.
+	// prefilter.Default (the fastest engine built in); prefilter.NewNaive
+	// is only fit for small tests.
 	Prefilter prefilter.Builder
 	// Window is how many bytes of each direction's stream stay available
 	// for verification (default 64 KiB). A rule whose match would span
@@ -50,7 +50,7 @@ type Options struct {
 
 func (o *Options) setDefaults() {
 	if o.Prefilter == nil {
-		o.Prefilter = NewHashPrefilter
+		o.Prefilter = prefilter.Default()
 	}
 	if o.Window <= 0 {
 		o.Window = 64 << 10
@@ -416,7 +416,7 @@ func isRelative(op cop) bool {
 func (e *Engine) compileOp(op rules.Op, cr *crule) (cop, error) {
 	switch o := op.(type) {
 	case *rules.Content:
-		return cop{content: &ccontent{Content: o, lower: bytes.ToLower(o.Pattern)}}, nil
+		return cop{content: &ccontent{Content: o, lower: toLowerASCII(o.Pattern)}}, nil
 	case *rules.PCRE:
 		p := &cpcre{PCRE: o}
 		if !o.Complex {

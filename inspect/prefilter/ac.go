@@ -161,6 +161,8 @@ type literal struct {
 
 // dedupe groups patterns by (bytes, nocase), keeping every ID in order,
 // duplicates included: the contract reports each pattern, not each literal.
+// A nocase pattern without ASCII letters is exact: "/?" nocase and "/?"
+// are then one literal, confirmed once.
 func dedupe(patterns []Pattern) ([]literal, error) {
 	var lits []literal
 	seen := map[string]int{}
@@ -170,7 +172,8 @@ func dedupe(patterns []Pattern) ([]literal, error) {
 			return nil, fmt.Errorf("pattern %d (id %d): %w", i, p.ID, ErrEmpty)
 		}
 		key = append(key[:0], 'e')
-		if p.Nocase {
+		nocase := p.Nocase && hasLetter(p.Data)
+		if nocase {
 			key[0] = 'n'
 			for _, b := range p.Data {
 				key = append(key, lower(b))
@@ -182,7 +185,7 @@ func dedupe(patterns []Pattern) ([]literal, error) {
 		if !ok {
 			j = len(lits)
 			seen[string(key)] = j
-			lits = append(lits, literal{data: append([]byte(nil), key[1:]...), nocase: p.Nocase})
+			lits = append(lits, literal{data: append([]byte(nil), key[1:]...), nocase: nocase})
 		}
 		lits[j].ids = append(lits[j].ids, p.ID)
 	}
@@ -566,3 +569,12 @@ func (s *acStream) scanLanes(data []byte, fn MatchFunc) {
 // acLaneEvents is one Scan's per-lane match events; pooled so streams
 // hold no buffer and Scan does not allocate once the pool is warm.
 type acLaneEvents [acLanes][]acEvent
+
+func hasLetter(b []byte) bool {
+	for _, c := range b {
+		if 'a' <= c|0x20 && c|0x20 <= 'z' {
+			return true
+		}
+	}
+	return false
+}

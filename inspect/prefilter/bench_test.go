@@ -23,6 +23,8 @@ var (
 	benchSets map[string][]Pattern
 	benchText []byte
 	benchCuts [][]byte
+	// benchGroups are detect's prefilter groups for ET Open.
+	benchGroups []FastPatternGroup
 )
 
 // randomPatterns draws n literals shaped like IDS contents: 3-24 bytes of
@@ -53,6 +55,25 @@ func benchSetup(b *testing.B) {
 		}
 		et := loadETContents(b)
 		benchSets["et-open-all-contents"] = et
+		// The sets detect really compiles: one fast pattern per rule,
+		// grouped by transport, direction and buffer.
+		if LoadDetectGroups != nil {
+			benchGroups = LoadDetectGroups(b)
+			var union []Pattern
+			for _, g := range benchGroups {
+				switch g.Name {
+				case "tcp/to_server/http.uri":
+					benchSets["et-fast-uri"] = g.Patterns
+				case "tcp/to_server/stream":
+					benchSets["et-fast-stream"] = g.Patterns
+				}
+				for _, p := range g.Patterns {
+					p.ID = uint32(len(union))
+					union = append(union, p)
+				}
+			}
+			benchSets["et-fast-union"] = union
+		}
 		// 4 MiB of HTTP-ish traffic, an ET literal planted every ~4 KiB,
 		// streamed in chunks of 16-64 KiB as the relay reads them.
 		benchText = trafficText(r, 4<<20, et, 4096)
@@ -67,8 +88,13 @@ func benchSetup(b *testing.B) {
 	}
 }
 
-var benchEngines = []string{"ac", "hyperscan"}
-var benchSetNames = []string{"et-open-all-contents", "5k", "20k"}
+var benchEngines = []string{"ac", "fdr", "hyperscan"}
+
+// benchSetNames: the fast patterns of detect's biggest groups (http.uri,
+// 6.5k; raw to-server stream, 2k) and of all groups as one set (34.7k);
+// every ET Open content (79.6k, match-delivery bound: short contents such
+// as |0d 0a| match many times per line); random sets for comparison.
+var benchSetNames = []string{"et-fast-uri", "et-fast-stream", "et-fast-union", "et-open-all-contents", "5k", "20k"}
 
 var builtOnce = map[string]Matcher{}
 
@@ -96,6 +122,9 @@ func BenchmarkScan(b *testing.B) {
 	for _, engine := range benchEngines {
 		for _, set := range benchSetNames {
 			b.Run(engine+"/"+set, func(b *testing.B) {
+				if benchSets[set] == nil {
+					b.Skip("set not loaded")
+				}
 				m := benchMatcher(b, engine, set)
 				matches := 0
 				count := func(uint32, uint64) bool { matches++; return true }
@@ -125,6 +154,31 @@ func BenchmarkScan(b *testing.B) {
 func BenchmarkBuild(b *testing.B) {
 	benchSetup(b)
 	for _, engine := range benchEngines {
+		// Every group detect builds for ET Open, as one load does.
+		b.Run(engine+"/et-fast-groups", func(b *testing.B) {
+			bl, err := Lookup(engine)
+			if err != nil {
+				b.Skip(err)
+			}
+			if len(benchGroups) == 0 {
+				b.Skip("no detect groups")
+			}
+			b.ReportAllocs()
+			size := 0
+			for i := 0; i < b.N; i++ {
+				size = 0
+				for _, g := range benchGroups {
+					m, err := bl(g.Patterns)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if sz, ok := m.(Sizer); ok {
+						size += sz.Size()
+					}
+				}
+			}
+			b.ReportMetric(float64(size)/(1<<20), "MiB")
+		})
 		for _, set := range benchSetNames {
 			b.Run(engine+"/"+set, func(b *testing.B) {
 				bl, err := Lookup(engine)

@@ -198,6 +198,11 @@ func TestLookup(t *testing.T) {
 	b, err := Lookup("ac")
 	require.NoError(t, err)
 	require.NotNil(t, b)
+	auto, err := Lookup("auto")
+	require.NoError(t, err)
+	m, err := auto(pats("x"))
+	require.NoError(t, err)
+	assert.Equal(t, "fdr", m.Name(), "auto is the default engine")
 	_, err = Lookup("nope")
 	assert.ErrorContains(t, err, `unknown engine "nope"`)
 	if _, ok := Builders()["hyperscan"]; !ok {
@@ -390,6 +395,39 @@ func TestACLanes(t *testing.T) {
 			for i := range got {
 				assert.Equal(t, want[i].End, got[i].End, "match %d", i)
 			}
+		}
+	}
+}
+
+// TestFDRLongLiterals covers what the short random cases do not: literals
+// longer than the 8-byte filter window and than the 8-byte confirmation
+// key, straddling chunks of every size down to one byte, so confirmation
+// reads the stream's tail; and enough literals of each length class to
+// fill all buckets.
+func TestFDRLongLiterals(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for round := 0; round < 30; round++ {
+		ps, text := randomCase(r, []byte("abAB/.\x00"), 120, 24, 3000)
+		oracle, err := NewNaive(ps)
+		require.NoError(t, err)
+		want := scanChunks(t, oracle, [][]byte{text})
+		m, err := NewFDR(ps)
+		require.NoError(t, err)
+		used := 0
+		for _, bk := range m.(*fdrMatcher).bkt {
+			if len(bk.conf) > 0 {
+				used++
+			}
+		}
+		require.Equal(t, fdrBuckets, used, "every bucket holds literals")
+		var small [][]byte
+		for rest := text; len(rest) > 0; {
+			n := min(len(rest), 1+r.IntN(12))
+			small = append(small, rest[:n])
+			rest = rest[n:]
+		}
+		for k, chunks := range [][][]byte{{text}, randomChunks(r, text), small} {
+			require.Equal(t, want, scanChunks(t, m, chunks), "round %d, chunking %d", round, k)
 		}
 	}
 }

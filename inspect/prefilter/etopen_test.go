@@ -179,3 +179,28 @@ func TestETOpenStats(t *testing.T) {
 	}
 	t.Logf("ac: %d classes, %d states (%d dense), %.1f MiB", m.nc, len(m.states), m.nDense, float64(m.Size())/(1<<20))
 }
+
+func TestDetectGroupStats(t *testing.T) {
+	if LoadDetectGroups == nil {
+		t.Skip("external test package not linked")
+	}
+	groups := LoadDetectGroups(t)
+	total := 0
+	for i, g := range groups {
+		total += len(g.Patterns)
+		var short [5]int
+		longest := 0
+		uniq := map[string]bool{}
+		for _, p := range g.Patterns {
+			longest = max(longest, len(p.Data))
+			if n := len(p.Data); n < len(short) {
+				short[n]++
+			}
+			uniq[fmt.Sprint(p.Nocase, string(p.Data))] = true
+		}
+		if i < 12 {
+			t.Logf("%-40s %6d patterns (%d distinct), len1 %d len2 %d len3 %d len4 %d, longest %d", g.Name, len(g.Patterns), len(uniq), short[1], short[2], short[3], short[4], longest)
+		}
+	}
+	t.Logf("%d groups, %d patterns", len(groups), total)
+}
