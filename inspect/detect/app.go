@@ -74,6 +74,10 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 	f.cands = f.cands[:0]
 	tbufs := map[string][]byte{}
 	for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {
+		if b.IsMulti() {
+			f.scanMulti(tbufs, u, b)
+			continue
+		}
 		if u.Buffers[b] == nil {
 			continue
 		}
@@ -105,6 +109,12 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 		ok := true
 		for i := range cr.lists {
 			l := &cr.lists[i]
+			if l.buf.IsMulti() {
+				if ok = f.evalMulti(cr, l, tbufs, u); !ok {
+					break
+				}
+				continue
+			}
 			var v view
 			if l.buf == applayer.BufNone {
 				ds := &f.dirs[u.Dir]

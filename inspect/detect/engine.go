@@ -152,10 +152,10 @@ func bufDirs(b applayer.Buffer) uint8 {
 	case applayer.HTTPMethod, applayer.HTTPURI, applayer.HTTPURIRaw, applayer.HTTPRequestLine,
 		applayer.HTTPHost, applayer.HTTPHostRaw, applayer.HTTPUserAgent, applayer.HTTPCookie,
 		applayer.HTTPRequestBody, applayer.HTTPAccept, applayer.HTTPAcceptEnc, applayer.HTTPAcceptLang,
-		applayer.HTTPReferer, applayer.TLSSNI:
+		applayer.HTTPReferer, applayer.TLSSNI, applayer.HTTPRequestHeader:
 		return cs
 	case applayer.HTTPStatCode, applayer.HTTPStatMsg, applayer.HTTPResponseLine, applayer.HTTPResponseBody,
-		applayer.HTTPLocation, applayer.HTTPServer:
+		applayer.HTTPLocation, applayer.HTTPServer, applayer.HTTPResponseHeader:
 		return sc
 	}
 	return cs | sc

@@ -76,6 +76,7 @@ var bufferNames = map[string]applayer.Buffer{
 	"http_user_agent": applayer.HTTPUserAgent, "http.user_agent": applayer.HTTPUserAgent,
 	"tls_sni": applayer.TLSSNI, "tls.sni": applayer.TLSSNI,
 	"dns_query": applayer.DNSQuery, "dns.query": applayer.DNSQuery,
+	"http.request_header": applayer.HTTPRequestHeader, "http.response_header": applayer.HTTPResponseHeader,
 }
 
 // fileDataBuffer is a marker resolved to request or response body by the

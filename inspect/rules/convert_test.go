@@ -76,3 +76,19 @@ func TestICMPKeywords(t *testing.T) {
 		})
 	}
 }
+
+func TestHeaderMultiBufferNames(t *testing.T) {
+	for _, tc := range []struct{ kw, buf string }{
+		{"http.request_header", "http.request_header"},
+		{"http.response_header", "http.response_header"},
+	} {
+		t.Run(tc.kw, func(t *testing.T) {
+			r, why := loadOne(t, `alert http any any -> any any (msg:"t"; `+tc.kw+`; content:"Host"; sid:1;)`)
+			require.Empty(t, why)
+			require.Len(t, r.Lists, 1)
+			assert.Equal(t, tc.buf, r.Lists[0].Buffer.String())
+			assert.True(t, r.Lists[0].Buffer.IsMulti())
+			assert.Equal(t, "http", r.AppProto)
+		})
+	}
+}
