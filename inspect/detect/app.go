@@ -71,6 +71,7 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 	if u.Dir > inspect.ToClient {
 		return
 	}
+	f.trackHTTP(u)
 	f.cands = f.cands[:0]
 	tbufs := map[string][]byte{}
 	for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {
@@ -141,7 +142,11 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 			f.txSeen = map[uint64]struct{}{}
 		}
 		f.txSeen[key] = struct{}{}
+		n := len(f.res.Alerts)
 		f.fire(cr, u.Dir, f.dirs[u.Dir].off, u.AppProto, u.TxID)
+		if len(f.res.Alerts) > n {
+			f.res.Alerts[n].HTTP = f.unitHTTP(u)
+		}
 	}
 }
 

@@ -57,6 +57,8 @@ type Flow struct {
 	// lastDgram is the datagram being inspected, for mixed raw+buffer
 	// rules on UDP (valid only during Inspect).
 	lastDgram [2][]byte
+	// http is the HTTP transaction alerts are logged with (httpmeta.go).
+	http *httpMeta
 }
 
 var _ inspect.FlowInspector = (*Flow)(nil)
@@ -129,6 +131,7 @@ func (f *Flow) Close() inspect.Result {
 }
 
 func (f *Flow) finish() inspect.Result {
+	f.attachHTTP()
 	for _, a := range f.res.Alerts {
 		if a.Rule.Action.Stronger(f.res.Action) {
 			f.res.Action = a.Rule.Action
