@@ -46,6 +46,10 @@ type Options struct {
 	// MaxThresholdEntries bounds the engine-wide threshold table (default
 	// 65536); when full, the oldest windows are forgotten.
 	MaxThresholdEntries int
+	// ActionOrder is Suricata's action-order setting: the precedence of
+	// pass, drop, reject and alert, strongest first (nil: Suricata's
+	// default pass, drop, reject, alert). See ParseActionOrder.
+	ActionOrder []inspect.Action
 }
 
 func (o *Options) setDefaults() {
@@ -140,6 +144,7 @@ type Engine struct {
 	rejected []*rules.Error
 	th       *thresholdTable
 	icmp     []uint32 // rules run on each ICMP message, in load order
+	rank     actionRank
 }
 
 var _ inspect.FlowFactory = (*Engine)(nil)
@@ -167,6 +172,9 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 	opts.setDefaults()
 	e := &Engine{opts: opts, groups: map[groupKey]*group{}, byBuf: map[groupKey][]*group{}}
 	e.th = newThresholdTable(opts.MaxThresholdEntries)
+	if err := e.rank.set(opts.ActionOrder); err != nil {
+		return nil, err
+	}
 	bitIDs := map[string]int{}
 	patterns := map[groupKey][]prefilter.Pattern{}
 	for _, r := range rs {

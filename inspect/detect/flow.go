@@ -132,21 +132,8 @@ func (f *Flow) Close() inspect.Result {
 
 func (f *Flow) finish() inspect.Result {
 	f.attachHTTP()
-	for _, a := range f.res.Alerts {
-		if a.Rule.Action.Stronger(f.res.Action) {
-			f.res.Action = a.Rule.Action
-		}
-	}
-	if f.res.Action == inspect.ActionPass {
-		// A pass rule wins over everything in this chunk and stops
-		// inspection of the flow, as in Suricata.
-		kept := f.res.Alerts[:0]
-		for _, a := range f.res.Alerts {
-			if a.Rule.Action == inspect.ActionPass {
-				kept = append(kept, a)
-			}
-		}
-		f.res.Alerts = kept
+	if f.e.resolveActions(&f.res) {
+		// A pass rule stops inspection of the flow, as in Suricata.
 		f.passed = true
 	}
 	return f.res
