@@ -72,13 +72,26 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 		return
 	}
 	f.cands = f.cands[:0]
-	tbufs := map[string][]byte{}
+	f.tbufs = f.tbufs[:0]
+	ls := &f.dirs[u.Dir].lastUnit
+	same := ls.valid && ls.tx == u.TxID
+	ls.valid, ls.tx = true, u.TxID
 	for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {
 		if u.Buffers[b] == nil {
+			ls.len[b] = -1
 			continue
 		}
+		// A transaction's buffers are re-sent with every Unit (request
+		// line, headers, each body piece); one whose length did not change
+		// did not change (bodies only grow), and a group whose rules look
+		// only at that buffer would decide exactly as last time.
+		unchanged := same && ls.len[b] == len(u.Buffers[b])
+		ls.len[b] = len(u.Buffers[b])
 		for _, g := range f.e.byBuf[groupKey{tr: f.tr, dir: u.Dir, buf: b}] {
-			buf := f.transformed(tbufs, u, b, g.key.tf, g.transforms)
+			if unchanged && g.solo {
+				continue
+			}
+			buf := f.transformed(u, b, g.key.tf, g.transforms)
 			if g.m != nil && len(buf) > 0 {
 				s := f.bufStream(g)
 				s.Reset()
@@ -113,7 +126,7 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 					v = view{buf: f.lastDgram[u.Dir]}
 				}
 			} else {
-				buf := f.transformed(tbufs, u, l.buf, l.tf, l.transforms)
+				buf := f.transformed(u, l.buf, l.tf, l.transforms)
 				if buf == nil {
 					ok = false
 					break
@@ -148,19 +161,35 @@ func (f *Flow) bufStream(g *group) prefilter.Stream {
 }
 
 // transformed returns buffer b of u after the transforms, caching per
-// Unit. A nil result means the buffer is absent.
-func (f *Flow) transformed(cache map[string][]byte, u *applayer.Unit, b applayer.Buffer, tf string, tfs []string) []byte {
+// Unit in f.tbufs. A nil result means the buffer is absent.
+func (f *Flow) transformed(u *applayer.Unit, b applayer.Buffer, tf string, tfs []string) []byte {
 	src := u.Buffers[b]
 	if src == nil || tf == "" {
 		return src
 	}
-	key := b.String() + "|" + tf
-	if v, ok := cache[key]; ok {
-		return v
+	for _, t := range f.tbufs {
+		if t.buf == b && t.tf == tf {
+			return t.out
+		}
 	}
 	out := applyTransforms(src, tfs)
-	cache[key] = out
+	f.tbufs = append(f.tbufs, tbuf{buf: b, tf: tf, out: out})
 	return out
+}
+
+// tbuf is one transformed buffer of the Unit being inspected.
+type tbuf struct {
+	buf applayer.Buffer
+	tf  string
+	out []byte
+}
+
+// unitState remembers the last Unit of a direction, to skip buffers that
+// did not change since.
+type unitState struct {
+	valid bool
+	tx    uint64
+	len   [applayer.NumBuffers]int
 }
 
 func applyTransforms(src []byte, tfs []string) []byte {

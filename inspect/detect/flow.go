@@ -35,6 +35,7 @@ type dirState struct {
 	// matches this flow (valid once alwaysOK).
 	always   []uint32
 	alwaysOK bool
+	lastUnit unitState
 }
 
 // Flow inspects one flow; it implements inspect.FlowInspector. Not safe
@@ -54,6 +55,7 @@ type Flow struct {
 	bufPF   map[*group]prefilter.Stream
 	res     inspect.Result
 	cands   []uint32
+	tbufs   []tbuf // transformed buffers of the current Unit
 	// lastDgram is the datagram being inspected, for mixed raw+buffer
 	// rules on UDP (valid only during Inspect).
 	lastDgram [2][]byte
