@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 
 	"github.com/interdict/interdict/inspect"
@@ -93,12 +94,7 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 			}
 			buf := f.transformed(u, b, g.key.tf, g.transforms)
 			if g.m != nil && len(buf) > 0 {
-				s := f.bufStream(g)
-				s.Reset()
-				s.Scan(buf, func(id uint32, end uint64) bool {
-					f.addCand(id)
-					return true
-				})
+				f.scanBuffer(g, u.TxID, same && isBody(b) && g.key.tf == "", buf)
 			}
 			for _, id := range g.always {
 				f.addCand(id)
@@ -148,16 +144,55 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 	}
 }
 
-func (f *Flow) bufStream(g *group) prefilter.Stream {
+// bufScan is a buffer group's prefilter stream within a flow. For a body,
+// which only grows within a transaction, it remembers what was scanned and
+// the candidates found there, so each Unit scans only the new bytes: a
+// body delivered in pieces used to be rescanned whole on every piece.
+type bufScan struct {
+	s       prefilter.Stream
+	tx      uint64
+	scanned int
+	cands   []uint32
+}
+
+// maxBodyCands bounds the candidates remembered per body group; past it
+// the body is rescanned whole on the next piece.
+const maxBodyCands = 1024
+
+func isBody(b applayer.Buffer) bool {
+	return b == applayer.HTTPRequestBody || b == applayer.HTTPResponseBody
+}
+
+// scanBuffer adds g's candidates for buf; grow says buf extends what the
+// same transaction's previous Unit held.
+func (f *Flow) scanBuffer(g *group, tx uint64, grow bool, buf []byte) {
 	if f.bufPF == nil {
-		f.bufPF = map[*group]prefilter.Stream{}
+		f.bufPF = map[*group]*bufScan{}
 	}
-	s := f.bufPF[g]
-	if s == nil {
-		s = g.m.NewStream()
-		f.bufPF[g] = s
+	st := f.bufPF[g]
+	if st == nil {
+		st = &bufScan{s: g.m.NewStream()}
+		f.bufPF[g] = st
 	}
-	return s
+	if !grow || st.tx != tx || st.scanned == 0 || st.scanned > len(buf) || len(st.cands) > maxBodyCands {
+		st.s.Reset()
+		st.scanned, st.cands = 0, st.cands[:0]
+	}
+	st.tx = tx
+	st.s.Scan(buf[st.scanned:], func(id uint32, end uint64) bool {
+		st.cands = append(st.cands, id)
+		return true
+	})
+	st.scanned = len(buf)
+	if !isBody(g.key.buf) {
+		// Only bodies grow; other buffers' candidates are not reused.
+		f.cands = append(f.cands, st.cands...)
+		st.cands, st.scanned = st.cands[:0], 0
+		return
+	}
+	slices.Sort(st.cands)
+	st.cands = slices.Compact(st.cands)
+	f.cands = append(f.cands, st.cands...)
 }
 
 // transformed returns buffer b of u after the transforms, caching per

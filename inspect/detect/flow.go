@@ -52,7 +52,7 @@ type Flow struct {
 	probing bool
 	txSeen  map[uint64]struct{}
 	passed  bool
-	bufPF   map[*group]prefilter.Stream
+	bufPF   map[*group]*bufScan
 	res     inspect.Result
 	cands   []uint32
 	tbufs   []tbuf // transformed buffers of the current Unit
@@ -119,7 +119,7 @@ func (f *Flow) Close() inspect.Result {
 		}
 	}
 	for _, s := range f.bufPF {
-		s.Close()
+		s.s.Close()
 	}
 	return f.finish()
 }
