@@ -100,6 +100,9 @@ type group struct {
 	m          prefilter.Matcher // nil when no rule has a fast pattern here
 	always     []uint32          // rules evaluated whenever the buffer is seen
 	nrules     int
+	// solo: every rule looks only at this group's buffer and reads no
+	// flowbits, so its verdict is a function of the buffer alone.
+	solo bool
 }
 
 type clist struct {
@@ -208,7 +211,7 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 				k := groupKey{tr: tr, dir: d, buf: buf, tf: tf}
 				g := e.groups[k]
 				if g == nil {
-					g = &group{key: k, transforms: tfs}
+					g = &group{key: k, transforms: tfs, solo: true}
 					e.groups[k] = g
 					bk := k
 					bk.tf = ""
@@ -218,6 +221,9 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 					}
 				}
 				g.nrules++
+				if len(cr.lists) != 1 || cr.reads || cr.r.Dsize != nil {
+					g.solo = false
+				}
 				if fp == nil {
 					g.always = append(g.always, cr.idx)
 				} else {

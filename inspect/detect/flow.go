@@ -35,6 +35,7 @@ type dirState struct {
 	// matches this flow (valid once alwaysOK).
 	always   []uint32
 	alwaysOK bool
+	lastUnit unitState
 }
 
 // Flow inspects one flow; it implements inspect.FlowInspector. Not safe
@@ -51,9 +52,10 @@ type Flow struct {
 	probing bool
 	txSeen  map[uint64]struct{}
 	passed  bool
-	bufPF   map[*group]prefilter.Stream
+	bufPF   map[*group]*bufScan
 	res     inspect.Result
 	cands   []uint32
+	tbufs   []tbuf // transformed buffers of the current Unit
 	// lastDgram is the datagram being inspected, for mixed raw+buffer
 	// rules on UDP (valid only during Inspect).
 	lastDgram [2][]byte
@@ -125,7 +127,7 @@ func (f *Flow) Close() inspect.Result {
 		}
 	}
 	for _, s := range f.bufPF {
-		s.Close()
+		s.s.Close()
 	}
 	return f.finish()
 }
