@@ -80,7 +80,7 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 	ls.valid, ls.tx = true, u.TxID
 	for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {
 		if b.IsMulti() {
-			f.scanMulti(tbufs, u, b)
+			f.scanMulti(u, b)
 			continue
 		}
 		if u.Buffers[b] == nil {
@@ -120,7 +120,7 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 		for i := range cr.lists {
 			l := &cr.lists[i]
 			if l.buf.IsMulti() {
-				if ok = f.evalMulti(cr, l, tbufs, u); !ok {
+				if ok = f.evalMulti(cr, l, u); !ok {
 					break
 				}
 				continue
