@@ -109,6 +109,10 @@ type Alert struct {
 	// NoAlert is set for flowbits:noalert rules: the rule's action still
 	// applies but no alert event is logged.
 	NoAlert bool
+	// HTTP, when set, is the HTTP transaction the match happened in (or
+	// that was in progress in the flow for a raw-stream match), as far as
+	// it was known then; EVE writes it as the alert's http object.
+	HTTP *HTTPTx
 }
 
 // Event is an app-layer record for EVE (event_type http, dns, tls or

@@ -36,6 +36,11 @@ const (
 	HTTPServer
 	TLSSNI
 	DNSQuery // the query name, dotted, without the trailing dot
+	// HTTPRequestHeader and HTTPResponseHeader are multi-buffers: one
+	// instance per header line "Name: value" (repeated names merged), in
+	// Unit.Multi; Unit.Buffers leaves them nil.
+	HTTPRequestHeader
+	HTTPResponseHeader
 	NumBuffers
 )
 
@@ -50,7 +55,12 @@ var bufferNames = [NumBuffers]string{
 	HTTPStatCode: "http.stat_code", HTTPStatMsg: "http.stat_msg", HTTPResponseLine: "http.response_line",
 	HTTPResponseBody: "http.response_body", HTTPLocation: "http.location", HTTPServer: "http.server",
 	TLSSNI: "tls.sni", DNSQuery: "dns.query",
+	HTTPRequestHeader: "http.request_header", HTTPResponseHeader: "http.response_header",
 }
+
+// IsMulti reports whether b is a multi-buffer: a rule on it is evaluated
+// against each instance in Unit.Multi and matches if any instance does.
+func (b Buffer) IsMulti() bool { return b == HTTPRequestHeader || b == HTTPResponseHeader }
 
 func (b Buffer) String() string {
 	if b < NumBuffers {
@@ -80,6 +90,10 @@ type Unit struct {
 	TxID     uint64 // increases per transaction within a flow, from 0
 	AppProto string
 	Buffers  [NumBuffers][]byte // nil: absent in this transaction
+	// Multi holds the instances of multi-buffers (see Buffer.IsMulti);
+	// empty: absent. Like Buffers, request instances stay set on the
+	// response's Unit.
+	Multi [NumBuffers][][]byte
 	// Event, when set, is the transaction's EVE record; it is set on the
 	// Unit that completes the transaction (or the request, for protocols
 	// logged per request such as DNS queries).

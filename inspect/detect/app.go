@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 
 	"github.com/interdict/interdict/inspect"
@@ -71,22 +72,34 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 	if u.Dir > inspect.ToClient {
 		return
 	}
-	f.gen++
+	f.trackHTTP(u)
 	f.cands = f.cands[:0]
-	tbufs := map[string][]byte{}
+	f.tbufs = f.tbufs[:0]
+	ls := &f.dirs[u.Dir].lastUnit
+	same := ls.valid && ls.tx == u.TxID
+	ls.valid, ls.tx = true, u.TxID
 	for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {
-		if u.Buffers[b] == nil {
+		if b.IsMulti() {
+			f.scanMulti(u, b)
 			continue
 		}
+		if u.Buffers[b] == nil {
+			ls.len[b] = -1
+			continue
+		}
+		// A transaction's buffers are re-sent with every Unit (request
+		// line, headers, each body piece); one whose length did not change
+		// did not change (bodies only grow), and a group whose rules look
+		// only at that buffer would decide exactly as last time.
+		unchanged := same && ls.len[b] == len(u.Buffers[b])
+		ls.len[b] = len(u.Buffers[b])
 		for _, g := range f.e.byBuf[groupKey{tr: f.tr, dir: u.Dir, buf: b}] {
-			buf := f.transformed(tbufs, u, b, g.key.tf, g.transforms)
+			if unchanged && g.solo {
+				continue
+			}
+			buf := f.transformed(u, b, g.key.tf, g.transforms)
 			if g.m != nil && len(buf) > 0 {
-				s := f.bufStream(g)
-				s.Reset()
-				s.Scan(buf, func(id uint32, end uint64) bool {
-					f.addCand(id)
-					return true
-				})
+				f.scanBuffer(g, u.TxID, same && isBody(b) && g.key.tf == "", buf)
 			}
 			for _, id := range g.always {
 				f.addCand(id)
@@ -106,15 +119,21 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 		ok := true
 		for i := range cr.lists {
 			l := &cr.lists[i]
+			if l.buf.IsMulti() {
+				if ok = f.evalMulti(cr, l, u); !ok {
+					break
+				}
+				continue
+			}
 			var v view
 			if l.buf == applayer.BufNone {
 				ds := &f.dirs[u.Dir]
-				v = view{buf: ds.win, lower: ds.lower, base: int64(ds.base)}
+				v = view{buf: ds.win, base: int64(ds.base)}
 				if f.tr == trUDP {
 					v = view{buf: f.lastDgram[u.Dir]}
 				}
 			} else {
-				buf := f.transformed(tbufs, u, l.buf, l.tf, l.transforms)
+				buf := f.transformed(u, l.buf, l.tf, l.transforms)
 				if buf == nil {
 					ok = false
 					break
@@ -132,36 +151,95 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 			f.txSeen = map[uint64]struct{}{}
 		}
 		f.txSeen[key] = struct{}{}
+		n := len(f.res.Alerts)
 		f.fire(cr, u.Dir, f.dirs[u.Dir].off, u.AppProto, u.TxID)
+		if len(f.res.Alerts) > n {
+			f.res.Alerts[n].HTTP = f.unitHTTP(u)
+		}
 	}
 }
 
-func (f *Flow) bufStream(g *group) prefilter.Stream {
+// bufScan is a buffer group's prefilter stream within a flow. For a body,
+// which only grows within a transaction, it remembers what was scanned and
+// the candidates found there, so each Unit scans only the new bytes: a
+// body delivered in pieces used to be rescanned whole on every piece.
+type bufScan struct {
+	s       prefilter.Stream
+	tx      uint64
+	scanned int
+	cands   []uint32
+}
+
+// maxBodyCands bounds the candidates remembered per body group; past it
+// the body is rescanned whole on the next piece.
+const maxBodyCands = 1024
+
+func isBody(b applayer.Buffer) bool {
+	return b == applayer.HTTPRequestBody || b == applayer.HTTPResponseBody
+}
+
+// scanBuffer adds g's candidates for buf; grow says buf extends what the
+// same transaction's previous Unit held.
+func (f *Flow) scanBuffer(g *group, tx uint64, grow bool, buf []byte) {
 	if f.bufPF == nil {
-		f.bufPF = map[*group]prefilter.Stream{}
+		f.bufPF = map[*group]*bufScan{}
 	}
-	s := f.bufPF[g]
-	if s == nil {
-		s = g.m.NewStream()
-		f.bufPF[g] = s
+	st := f.bufPF[g]
+	if st == nil {
+		st = &bufScan{s: g.m.NewStream()}
+		f.bufPF[g] = st
 	}
-	return s
+	if !grow || st.tx != tx || st.scanned == 0 || st.scanned > len(buf) || len(st.cands) > maxBodyCands {
+		st.s.Reset()
+		st.scanned, st.cands = 0, st.cands[:0]
+	}
+	st.tx = tx
+	st.s.Scan(buf[st.scanned:], func(id uint32, end uint64) bool {
+		st.cands = append(st.cands, id)
+		return true
+	})
+	st.scanned = len(buf)
+	if !isBody(g.key.buf) {
+		// Only bodies grow; other buffers' candidates are not reused.
+		f.cands = append(f.cands, st.cands...)
+		st.cands, st.scanned = st.cands[:0], 0
+		return
+	}
+	slices.Sort(st.cands)
+	st.cands = slices.Compact(st.cands)
+	f.cands = append(f.cands, st.cands...)
 }
 
 // transformed returns buffer b of u after the transforms, caching per
-// Unit. A nil result means the buffer is absent.
-func (f *Flow) transformed(cache map[string][]byte, u *applayer.Unit, b applayer.Buffer, tf string, tfs []string) []byte {
+// Unit in f.tbufs. A nil result means the buffer is absent.
+func (f *Flow) transformed(u *applayer.Unit, b applayer.Buffer, tf string, tfs []string) []byte {
 	src := u.Buffers[b]
 	if src == nil || tf == "" {
 		return src
 	}
-	key := b.String() + "|" + tf
-	if v, ok := cache[key]; ok {
-		return v
+	for _, t := range f.tbufs {
+		if t.buf == b && t.tf == tf {
+			return t.out
+		}
 	}
 	out := applyTransforms(src, tfs)
-	cache[key] = out
+	f.tbufs = append(f.tbufs, tbuf{buf: b, tf: tf, out: out})
 	return out
+}
+
+// tbuf is one transformed buffer of the Unit being inspected.
+type tbuf struct {
+	buf applayer.Buffer
+	tf  string
+	out []byte
+}
+
+// unitState remembers the last Unit of a direction, to skip buffers that
+// did not change since.
+type unitState struct {
+	valid bool
+	tx    uint64
+	len   [applayer.NumBuffers]int
 }
 
 func applyTransforms(src []byte, tfs []string) []byte {

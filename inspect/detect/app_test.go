@@ -177,3 +177,38 @@ alert http any any -> any any (msg:"f"; http.uri; content:"/x"; sid:6;)
 		fl.Close()
 	})
 }
+
+// A transaction's buffers are re-sent with each Unit; skipping unchanged
+// ones and scanning only a body's new bytes must not lose matches that
+// need a later piece (in the same or another buffer, or split across two
+// pieces), nor repeat alerts. Uses the real HTTP/1 parser.
+func TestUnitBuffersAcrossPieces(t *testing.T) {
+	e := mustEngine(t, `
+alert http any any -> any any (msg:"body"; flow:to_client; http.response_body; content:"needle"; sid:1;)
+alert http any any -> any any (msg:"uri+body"; flow:to_client; http.uri; content:"/a"; http.response_body; content:"late"; sid:2;)
+alert http any any -> any any (msg:"uri"; http.uri; content:"/a"; sid:3;)
+`, Options{Protos: applayer.Protos()})
+	req := "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+	head := "HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n"
+	chunks := []chunk{
+		{inspect.ToServer, req},
+		{inspect.ToClient, head},
+		{inspect.ToClient, "0123456789"},
+		{inspect.ToClient, "01needle89"},
+		{inspect.ToClient, "late456789"},
+		{inspect.ToServer, req},
+		{inspect.ToClient, head + "0123456789"},
+		{inspect.ToClient, "0123456789"},
+		{inspect.ToClient, "lateneedle"},
+		{inspect.ToServer, req},
+		{inspect.ToClient, head + "0123456nee"},
+		{inspect.ToClient, "dle34567"},
+		{inspect.ToClient, "01234567la"},
+		{inspect.ToClient, "te"},
+	}
+	got := run(e, tcpMeta, chunks)
+	want := [][]uint32{{3}, nil, nil, {1}, {2}, {3}, nil, nil, {1, 2}, {3}, nil, {1}, nil, {2}}
+	for i := range want {
+		assert.Equal(t, want[i], got[i], "chunk %d %q", i, chunks[i].data)
+	}
+}

@@ -11,5 +11,6 @@
 //
 // detect imports inspect, inspect/rules, inspect/prefilter and
 // inspect/applayer; it never imports netstack or tunnel, and knows no
-// protocol's wire format.
+// app-layer protocol's wire format (it reads only the fixed ICMP header
+// for itype, icode, icmp_id and icmp_seq).
 package detect

@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"bytes"
 	"fmt"
 	"regexp"
 	"sort"
@@ -19,7 +18,8 @@ import (
 // Options configure an Engine. The zero value is usable.
 type Options struct {
 	// Prefilter builds the multi-pattern matcher for each group. Nil uses
-	// NewHashPrefilter; prefilter.NewNaive is only fit for small tests.
+	// prefilter.Default (the fastest engine built in); prefilter.NewNaive
+	// is only fit for small tests.
 	Prefilter prefilter.Builder
 	// Window is how many bytes of each direction's stream stay available
 	// for verification (default 64 KiB). A rule whose match would span
@@ -46,11 +46,15 @@ type Options struct {
 	// MaxThresholdEntries bounds the engine-wide threshold table (default
 	// 65536); when full, the oldest windows are forgotten.
 	MaxThresholdEntries int
+	// ActionOrder is Suricata's action-order setting: the precedence of
+	// pass, drop, reject and alert, strongest first (nil: Suricata's
+	// default pass, drop, reject, alert). See ParseActionOrder.
+	ActionOrder []inspect.Action
 }
 
 func (o *Options) setDefaults() {
 	if o.Prefilter == nil {
-		o.Prefilter = NewHashPrefilter
+		o.Prefilter = prefilter.Default()
 	}
 	if o.Window <= 0 {
 		o.Window = 64 << 10
@@ -96,6 +100,9 @@ type group struct {
 	m          prefilter.Matcher // nil when no rule has a fast pattern here
 	always     []uint32          // rules evaluated whenever the buffer is seen
 	nrules     int
+	// solo: every rule looks only at this group's buffer and reads no
+	// flowbits, so its verdict is a function of the buffer alone.
+	solo bool
 }
 
 type clist struct {
@@ -139,6 +146,8 @@ type Engine struct {
 	bitNames []string
 	rejected []*rules.Error
 	th       *thresholdTable
+	icmp     []uint32 // rules run on each ICMP message, in load order
+	rank     actionRank
 }
 
 var _ inspect.FlowFactory = (*Engine)(nil)
@@ -151,10 +160,10 @@ func bufDirs(b applayer.Buffer) uint8 {
 	case applayer.HTTPMethod, applayer.HTTPURI, applayer.HTTPURIRaw, applayer.HTTPRequestLine,
 		applayer.HTTPHost, applayer.HTTPHostRaw, applayer.HTTPUserAgent, applayer.HTTPCookie,
 		applayer.HTTPRequestBody, applayer.HTTPAccept, applayer.HTTPAcceptEnc, applayer.HTTPAcceptLang,
-		applayer.HTTPReferer, applayer.TLSSNI:
+		applayer.HTTPReferer, applayer.TLSSNI, applayer.HTTPRequestHeader:
 		return cs
 	case applayer.HTTPStatCode, applayer.HTTPStatMsg, applayer.HTTPResponseLine, applayer.HTTPResponseBody,
-		applayer.HTTPLocation, applayer.HTTPServer:
+		applayer.HTTPLocation, applayer.HTTPServer, applayer.HTTPResponseHeader:
 		return sc
 	}
 	return cs | sc
@@ -166,6 +175,9 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 	opts.setDefaults()
 	e := &Engine{opts: opts, groups: map[groupKey]*group{}, byBuf: map[groupKey][]*group{}}
 	e.th = newThresholdTable(opts.MaxThresholdEntries)
+	if err := e.rank.set(opts.ActionOrder); err != nil {
+		return nil, err
+	}
 	bitIDs := map[string]int{}
 	patterns := map[groupKey][]prefilter.Pattern{}
 	for _, r := range rs {
@@ -176,6 +188,7 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 		}
 		cr.idx = uint32(len(e.rules))
 		e.rules = append(e.rules, cr)
+		e.addICMP(cr)
 		var buf applayer.Buffer
 		var tf string
 		var tfs []string
@@ -198,7 +211,7 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 				k := groupKey{tr: tr, dir: d, buf: buf, tf: tf}
 				g := e.groups[k]
 				if g == nil {
-					g = &group{key: k, transforms: tfs}
+					g = &group{key: k, transforms: tfs, solo: true}
 					e.groups[k] = g
 					bk := k
 					bk.tf = ""
@@ -208,6 +221,9 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 					}
 				}
 				g.nrules++
+				if len(cr.lists) != 1 || cr.reads || cr.r.Dsize != nil {
+					g.solo = false
+				}
 				if fp == nil {
 					g.always = append(g.always, cr.idx)
 				} else {
@@ -281,6 +297,9 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 		cr.trs = 1 << trUDP
 	case 0:
 		cr.trs = 1<<trTCP | 1<<trUDP
+	case inspect.ProtoICMP:
+		// ICMP rules join no stream or datagram group: see icmp.go.
+		cr.trs = 0
 	default:
 		return nil, fmt.Errorf("protocol %s: only TCP streams and UDP payloads are inspected", r.Proto)
 	}
@@ -411,7 +430,7 @@ func isRelative(op cop) bool {
 func (e *Engine) compileOp(op rules.Op, cr *crule) (cop, error) {
 	switch o := op.(type) {
 	case *rules.Content:
-		return cop{content: &ccontent{Content: o, lower: bytes.ToLower(o.Pattern)}}, nil
+		return cop{content: &ccontent{Content: o, lower: toLowerASCII(o.Pattern)}}, nil
 	case *rules.PCRE:
 		p := &cpcre{PCRE: o}
 		if !o.Complex {

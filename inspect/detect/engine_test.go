@@ -76,7 +76,7 @@ func TestKeywords(t *testing.T) {
 	for _, builder := range []struct {
 		name string
 		b    prefilter.Builder
-	}{{"hash", NewHashPrefilter}, {"naive", prefilter.NewNaive}} {
+	}{{"default", prefilter.Default()}, {"ac", prefilter.NewAC}, {"naive", prefilter.NewNaive}} {
 		t.Run(builder.name, func(t *testing.T) {
 			cases := []struct {
 				name   string

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 
 	"github.com/interdict/interdict/inspect"
@@ -23,7 +24,6 @@ type pending struct {
 // dirState is one direction of a flow.
 type dirState struct {
 	win   []byte // recent stream bytes: win[0] is at stream offset base
-	lower []byte // win lower-cased, kept in step so nocase search is cheap
 	base  uint64
 	off   uint64 // bytes seen
 	pf    prefilter.Stream
@@ -31,6 +31,11 @@ type dirState struct {
 	fired map[uint32]struct{} // raw-stream rules that alerted in this direction
 	probe []byte              // first bytes, while the app protocol is unknown
 	seen  bool
+	// always holds the raw group's always-evaluated rules whose header
+	// matches this flow (valid once alwaysOK).
+	always   []uint32
+	alwaysOK bool
+	lastUnit unitState
 }
 
 // Flow inspects one flow; it implements inspect.FlowInspector. Not safe
@@ -47,14 +52,15 @@ type Flow struct {
 	probing bool
 	txSeen  map[uint64]struct{}
 	passed  bool
-	bufPF   map[*group]prefilter.Stream
+	bufPF   map[*group]*bufScan
 	res     inspect.Result
 	cands   []uint32
-	mark    []uint32 // generation stamp per rule for candidate dedupe
-	gen     uint32
+	tbufs   []tbuf // transformed buffers of the current Unit
 	// lastDgram is the datagram being inspected, for mixed raw+buffer
 	// rules on UDP (valid only during Inspect).
 	lastDgram [2][]byte
+	// http is the HTTP transaction alerts are logged with (httpmeta.go).
+	http *httpMeta
 }
 
 var _ inspect.FlowInspector = (*Flow)(nil)
@@ -68,7 +74,9 @@ func (e *Engine) newFlow(meta inspect.FlowMeta) *Flow {
 	// unless stream.midstream is on; raw stream rules still see its bytes.
 	notEst := meta.Proto == inspect.ProtoTCP && meta.NotEstablished
 	f := &Flow{e: e, meta: meta, probing: len(e.opts.Protos) > 0 && !notEst}
-	if meta.Proto == inspect.ProtoUDP {
+	if meta.Proto == inspect.ProtoUDP || meta.Proto == inspect.ProtoICMP {
+		// ICMP flows have datagram semantics too (established once both
+		// directions were seen); they are inspected by inspectICMP.
 		f.tr = trUDP
 	}
 	if n := len(e.bitNames); n > 0 {
@@ -80,6 +88,10 @@ func (e *Engine) newFlow(meta inspect.FlowMeta) *Flow {
 // Inspect implements inspect.FlowInspector.
 func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 	f.res = inspect.Result{}
+	if f.meta.Proto == inspect.ProtoICMP && !f.passed && dir <= inspect.ToClient {
+		f.inspectICMP(dir, data)
+		return f.finish()
+	}
 	if f.passed || dir > inspect.ToClient || (f.meta.Proto != inspect.ProtoTCP && f.meta.Proto != inspect.ProtoUDP) {
 		return f.res
 	}
@@ -115,51 +127,39 @@ func (f *Flow) Close() inspect.Result {
 		}
 	}
 	for _, s := range f.bufPF {
-		s.Close()
+		s.s.Close()
 	}
 	return f.finish()
 }
 
 func (f *Flow) finish() inspect.Result {
-	for _, a := range f.res.Alerts {
-		if a.Rule.Action.Stronger(f.res.Action) {
-			f.res.Action = a.Rule.Action
-		}
-	}
-	if f.res.Action == inspect.ActionPass {
-		// A pass rule wins over everything in this chunk and stops
-		// inspection of the flow, as in Suricata.
-		kept := f.res.Alerts[:0]
-		for _, a := range f.res.Alerts {
-			if a.Rule.Action == inspect.ActionPass {
-				kept = append(kept, a)
-			}
-		}
-		f.res.Alerts = kept
+	f.attachHTTP()
+	if f.e.resolveActions(&f.res) {
+		// A pass rule stops inspection of the flow, as in Suricata.
 		f.passed = true
 	}
 	return f.res
 }
 
 func (ds *dirState) append(data []byte, window int) {
-	ds.win = append(ds.win, data...)
-	n := len(ds.lower)
-	ds.lower = append(ds.lower, data...)
-	for i := n; i < len(ds.lower); i++ {
-		ds.lower[i] = lowerTab[ds.lower[i]]
+	if need := len(ds.win) + len(data); need > cap(ds.win) {
+		// Grow to at most what trim keeps plus one chunk, so a flow holds
+		// memory in proportion to what it has seen, never 2x the window.
+		c := min(max(2*cap(ds.win), need, 512), window+window/4+len(data))
+		ds.win = append(make([]byte, 0, max(c, need)), ds.win...)
 	}
+	ds.win = append(ds.win, data...)
 	ds.off += uint64(len(data))
 }
 
-// trim keeps at least window bytes; it moves memory only when twice that
-// is held, so the copy is amortised.
+// trim keeps the last window bytes once more than a quarter window extra
+// is held, so the copy is amortised over at least window/4 new bytes.
 func (ds *dirState) trim(window int) {
-	if len(ds.win) <= 2*window {
+	if len(ds.win) <= window+window/4 {
 		return
 	}
 	drop := len(ds.win) - window
 	ds.win = ds.win[:copy(ds.win, ds.win[drop:])]
-	ds.lower = ds.lower[:copy(ds.lower, ds.lower[drop:])]
 	ds.base += uint64(drop)
 }
 
@@ -195,15 +195,15 @@ func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 	for _, p := range ds.pend {
 		f.cands = append(f.cands, p.rule)
 	}
-	f.cands = append(f.cands, g.always...)
+	f.cands = append(f.cands, f.always(g, dir)...)
 	f.sortCands()
-	v := view{buf: ds.win, lower: ds.lower, base: int64(ds.base)}
+	v := view{buf: ds.win, base: int64(ds.base)}
 	for _, id := range f.cands {
 		if _, done := ds.fired[id]; done {
 			continue
 		}
 		cr := f.e.rules[id]
-		if !f.cond(cr, dir, len(data), "") {
+		if !f.dynCond(cr, dir, len(data), "") || (cr.fpLen > 0 && !f.header(cr, dir)) {
 			continue
 		}
 		end, ok := f.evalRaw(cr, &v)
@@ -240,13 +240,12 @@ func (f *Flow) inspectDatagram(dir inspect.Direction, data []byte) {
 			ds.pf = g.m.NewStream()
 		}
 		ds.pf.Reset()
-		f.gen++
 		ds.pf.Scan(data, func(id uint32, end uint64) bool {
 			f.addCand(id)
 			return true
 		})
 	}
-	f.cands = append(f.cands, g.always...)
+	f.cands = append(f.cands, f.always(g, dir)...)
 	f.sortCands()
 	v := view{buf: data}
 	for _, id := range f.cands {
@@ -262,19 +261,11 @@ func (f *Flow) inspectDatagram(dir inspect.Direction, data []byte) {
 	}
 }
 
-func (f *Flow) addCand(id uint32) {
-	if len(f.mark) < len(f.e.rules) {
-		f.mark = make([]uint32, len(f.e.rules))
-	}
-	if f.mark[id] == f.gen {
-		return
-	}
-	f.mark[id] = f.gen
-	f.cands = append(f.cands, id)
-}
+func (f *Flow) addCand(id uint32) { f.cands = append(f.cands, id) }
 
 // sortCands orders candidates as Suricata does for flowbits: rules that
-// only set bits run before rules that test them, then in load order.
+// only set bits run before rules that test them, then in load order; and
+// drops duplicates (a pattern seen twice), which takes no per-rule array.
 func (f *Flow) sortCands() {
 	rs := f.e.rules
 	sort.Slice(f.cands, func(i, j int) bool {
@@ -284,6 +275,7 @@ func (f *Flow) sortCands() {
 		}
 		return a.idx < b.idx
 	})
+	f.cands = slices.Compact(f.cands)
 }
 
 // evalRaw runs a rule's raw list (if any) over v. A rule without lists
@@ -319,11 +311,37 @@ func (f *Flow) addrs(dir inspect.Direction) (src, dst netip.AddrPort) {
 // cond checks everything but the buffers: header, flow state, app
 // protocol, dsize and flowbits conditions.
 func (f *Flow) cond(cr *crule, dir inspect.Direction, size int, unitApp string) bool {
-	r := cr.r
+	return f.dynCond(cr, dir, size, unitApp) && f.header(cr, dir)
+}
+
+// header reports whether the rule's addresses and ports match the flow in
+// dir; it never changes during a flow.
+func (f *Flow) header(cr *crule, dir inspect.Direction) bool {
 	src, dst := f.addrs(dir)
-	if !r.MatchHeader(src.Addr().Unmap(), dst.Addr().Unmap(), src.Port(), dst.Port()) {
-		return false
+	return cr.r.MatchHeader(src.Addr().Unmap(), dst.Addr().Unmap(), src.Port(), dst.Port())
+}
+
+// always returns the rules of g evaluated on every chunk whose header
+// matches this flow in dir, computed once per flow and direction: ET Open
+// has ~1200 such rules (IP reputation lists, flowbits-only rules) whose
+// address checks were most of the per-chunk cost.
+func (f *Flow) always(g *group, dir inspect.Direction) []uint32 {
+	ds := &f.dirs[dir]
+	if !ds.alwaysOK {
+		ds.alwaysOK = true
+		for _, id := range g.always {
+			if f.header(f.e.rules[id], dir) {
+				ds.always = append(ds.always, id)
+			}
+		}
 	}
+	return ds.always
+}
+
+// dynCond checks what can change during a flow: app protocol, flow state,
+// dsize and flowbits; cheapest first.
+func (f *Flow) dynCond(cr *crule, dir inspect.Direction, size int, unitApp string) bool {
+	r := cr.r
 	if r.AppProto != "" {
 		app := f.app
 		if unitApp != "" {

@@ -49,16 +49,8 @@ type cpcre struct {
 // checked any more.
 type view struct {
 	buf   []byte
-	lower []byte // lazily built lower-case copy (raw stream keeps its own)
 	runes []rune // lazily built Latin-1 decode, for regexp2
 	base  int64
-}
-
-func (v *view) lowered() []byte {
-	if v.lower == nil {
-		v.lower = bytes.ToLower(v.buf)
-	}
-	return v.lower
 }
 
 func (v *view) latin1() []rune {
@@ -144,13 +136,13 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 		if c.EndsWith {
 			lo = max(lo, n-plen)
 		}
-		hay := buf
-		pat := c.Pattern
-		if c.Nocase {
-			hay, pat = e.v.lowered(), c.lower
-		}
 		for pos := lo; pos+plen <= hi; {
-			j := bytes.Index(hay[pos:hi], pat)
+			var j int
+			if c.Nocase {
+				j = indexFold(buf[pos:hi], c.lower)
+			} else {
+				j = bytes.Index(buf[pos:hi], c.Pattern)
+			}
 			if j < 0 {
 				break
 			}
@@ -231,9 +223,18 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 	case op.jump != nil:
 		j := op.jump
 		pos := e.pos(j.Offset, j.Relative, prev)
-		v, ok := readNum(buf, pos, j.Bytes, j.BigEndian, j.String, j.Base)
-		if !ok {
-			return false
+		var v uint64
+		if j.Bytes == 0 {
+			// Suricata reads nothing and jumps by post_offset alone, from
+			// a position that must still lie within the buffer.
+			if pos < 0 || pos > n {
+				return false
+			}
+		} else {
+			var ok bool
+			if v, ok = readNum(buf, pos, j.Bytes, j.BigEndian, j.String, j.Base); !ok {
+				return false
+			}
 		}
 		if j.Bitmask != 0 {
 			v &= j.Bitmask
@@ -253,9 +254,12 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 			to = int64(pos+j.Bytes) + jump
 		}
 		to += int64(j.PostOffset)
-		if to < 0 || to > int64(n) {
+		// Suricata clamps a jump before the buffer to its start (a
+		// negative post_offset) but fails one past its end.
+		if to > int64(n) {
 			return false
 		}
+		to = max(to, 0)
 		return e.run(i+1, int(to), maxEnd)
 	case op.extract != nil:
 		x := op.extract
@@ -344,4 +348,103 @@ func readNum(buf []byte, pos, n int, big, str bool, base int) (uint64, bool) {
 	}
 	copy(tmp[:n], b)
 	return binary.LittleEndian.Uint64(tmp[:]), true
+}
+
+// lowerTab folds ASCII upper case, as Suricata's nocase does.
+var lowerTab = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if i >= 'A' && i <= 'Z' {
+			t[i] = byte(i) + 32
+		}
+	}
+	return t
+}()
+
+// toLowerASCII folds ASCII letters only, so that folding never changes a
+// buffer's length or its non-ASCII bytes.
+func toLowerASCII(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		out[i] = lowerTab[c]
+	}
+	return out
+}
+
+// equalFold compares hay with an already folded pattern, ASCII only.
+func equalFold(hay, lower []byte) bool {
+	for i, c := range hay {
+		if lowerTab[c] != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// indexFold is bytes.Index under ASCII case folding, with pat already
+// folded. It needs no folded copy of hay: the stream window used to be
+// kept twice (plain and lower-cased) for nocase contents. It anchors on
+// the pattern's first byte that has no other case, found with IndexByte;
+// a pattern of letters only looks for both cases of its first byte.
+func indexFold(hay, pat []byte) int {
+	n := len(pat)
+	if n == 0 {
+		return 0
+	}
+	if n > len(hay) {
+		return -1
+	}
+	k := -1
+	for i, c := range pat {
+		if c < 'a' || c > 'z' {
+			k = i
+			break
+		}
+	}
+	last := len(hay) - n // last possible start
+	if k >= 0 {
+		c := pat[k]
+		for i := 0; i <= last; {
+			j := bytes.IndexByte(hay[i+k:last+k+1], c)
+			if j < 0 {
+				return -1
+			}
+			at := i + j
+			if equalFold(hay[at:at+n], pat) {
+				return at
+			}
+			i = at + 1
+		}
+		return -1
+	}
+	lc, uc := pat[0], pat[0]-('a'-'A')
+	nl, nu := -1, -1 // next start of each case at or after i; -2 when none
+	for i := 0; i <= last; {
+		if nl != -2 && nl < i {
+			if j := bytes.IndexByte(hay[i:last+1], lc); j >= 0 {
+				nl = i + j
+			} else {
+				nl = -2
+			}
+		}
+		if nu != -2 && nu < i {
+			if j := bytes.IndexByte(hay[i:last+1], uc); j >= 0 {
+				nu = i + j
+			} else {
+				nu = -2
+			}
+		}
+		at := nl
+		if at == -2 || (nu != -2 && nu < at) {
+			at = nu
+		}
+		if at == -2 {
+			return -1
+		}
+		if equalFold(hay[at+1:at+n], pat[1:]) {
+			return at
+		}
+		i = at + 1
+	}
+	return -1
 }

@@ -294,6 +294,9 @@ func NewAlert(ts time.Time, meta *inspect.FlowMeta, a *inspect.Alert, enforce bo
 		ev.TxID = &tx
 	}
 	ev.Alert = alertObject(a.Rule, enforce)
+	if a.HTTP != nil {
+		ev.HTTP = HTTPObject(a.HTTP)
+	}
 	return ev
 }
 

@@ -38,6 +38,11 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	if dir == inspect.ToClient && len(resp.body) > 0 {
 		u.Buffers[applayer.HTTPResponseBody] = resp.body[:len(resp.body):len(resp.body)]
 	}
+	u.Multi[applayer.HTTPRequestHeader] = req.appendLines(u.Multi[applayer.HTTPRequestHeader][:0])
+	u.Multi[applayer.HTTPResponseHeader] = u.Multi[applayer.HTTPResponseHeader][:0]
+	if dir == inspect.ToClient {
+		u.Multi[applayer.HTTPResponseHeader] = resp.appendLines(u.Multi[applayer.HTTPResponseHeader])
+	}
 	u.Event = nil
 	if final {
 		u.Event = &inspect.Event{Dir: dir, TxID: t.id, HTTP: &inspect.HTTPTx{
@@ -59,4 +64,12 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	emit(u)
 	u.Event, u.Anomalies = nil, nil
 	p.anoms = p.anoms[:0]
+}
+
+// appendLines appends the message's header line instances to dst.
+func (m *msg) appendLines(dst [][]byte) [][]byte {
+	for _, sp := range m.lines {
+		dst = append(dst, m.get(sp))
+	}
+	return dst
 }

@@ -189,6 +189,15 @@ func (p *Parser) buildHeaderBuffers(dir inspect.Direction, m *msg) {
 		}
 		m.derived = append(m.derived, "\r\n\r\n"...)
 		m.setDerived(applayer.HTTPHeaderNames, ds)
+		// http.request_header/http.response_header instances.
+		for _, h := range m.hdrs {
+			if h.dup {
+				continue
+			}
+			ds = len(m.derived)
+			m.derived = append(append(append(m.derived, m.get(h.name)...), colonSpace...), m.get(h.value)...)
+			m.lines = append(m.lines, span{s: int32(ds), e: int32(len(m.derived)), ok: true})
+		}
 	}
 	if m.lineEnd > 0 {
 		ds := len(m.derived)

@@ -55,6 +55,7 @@ var Buffers = []applayer.Buffer{
 	applayer.HTTPAcceptLang, applayer.HTTPConnection, applayer.HTTPReferer, applayer.HTTPStart,
 	applayer.HTTPRequestBody, applayer.HTTPStatCode, applayer.HTTPStatMsg, applayer.HTTPResponseLine,
 	applayer.HTTPResponseBody, applayer.HTTPLocation, applayer.HTTPServer,
+	applayer.HTTPRequestHeader, applayer.HTTPResponseHeader,
 }
 
 func init() {

@@ -25,6 +25,7 @@ type msg struct {
 	derived []byte // normalised values and assembled buffers
 	bufs    [applayer.NumBuffers]span
 	hdrs    []header
+	lines   []span // "Name: value" per merged header, in derived
 	body    []byte // bounded copy of the (de-chunked) body
 	bodyLen int64  // body bytes seen, beyond the bound too
 
@@ -38,6 +39,7 @@ type msg struct {
 
 func (m *msg) reset() {
 	m.raw, m.derived, m.body, m.hdrs = m.raw[:0], m.derived[:0], m.body[:0], m.hdrs[:0]
+	m.lines = m.lines[:0]
 	m.bufs = [applayer.NumBuffers]span{}
 	m.bodyLen, m.lineEnd, m.clen = 0, 0, 0
 	m.clenSeen, m.chunked, m.teSeen = false, false, false

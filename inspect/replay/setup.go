@@ -47,7 +47,10 @@ type Setup struct {
 	// for inspection per message (Suricata's request-/response-body-limit);
 	// 0 keeps the parser's default.
 	HTTPBodyLimit int
-	Config        Config
+	// ActionOrder is Suricata's action-order (e.g. drop, pass, reject,
+	// alert), strongest first; empty keeps the default.
+	ActionOrder []string
+	Config      Config
 }
 
 // Loaded reports what rule loading kept and rejected.
@@ -83,6 +86,11 @@ func (s *Setup) Load(clock *Clock) (*detect.Engine, Loaded, map[uint32]eve.Traff
 	}
 	ld.Rejected = append(ld.Rejected, set.Errors...)
 	eopts := detect.Options{}
+	if len(s.ActionOrder) > 0 {
+		if eopts.ActionOrder, err = detect.ParseActionOrder(s.ActionOrder); err != nil {
+			return nil, ld, nil, err
+		}
+	}
 	if clock != nil {
 		eopts.Now = clock.Now
 	}

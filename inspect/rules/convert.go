@@ -76,6 +76,7 @@ var bufferNames = map[string]applayer.Buffer{
 	"http_user_agent": applayer.HTTPUserAgent, "http.user_agent": applayer.HTTPUserAgent,
 	"tls_sni": applayer.TLSSNI, "tls.sni": applayer.TLSSNI,
 	"dns_query": applayer.DNSQuery, "dns.query": applayer.DNSQuery,
+	"http.request_header": applayer.HTTPRequestHeader, "http.response_header": applayer.HTTPResponseHeader,
 }
 
 // fileDataBuffer is a marker resolved to request or response body by the
@@ -564,6 +565,8 @@ func (c *converter) lenMatch(m *gonids.LenMatch) error {
 		cmp.Op = "="
 	}
 	switch m.Kind.String() {
+	case "itype", "icode", "icmp_id", "icmp_seq":
+		return c.icmp(m.Kind.String(), cmp)
 	case "dsize":
 		c.out.Dsize = &cmp
 		return nil
@@ -643,7 +646,8 @@ func (c *converter) byteMatch(m *gonids.ByteMatch) error {
 		if err != nil {
 			return rejectf("%s: bytes %q is not a number", kind, m.NumBytes)
 		}
-		if n < 1 || n > 10 {
+		// byte_jump may read 0 bytes: it then jumps by post_offset alone.
+		if (n < 1 && !(n == 0 && kind == "byte_jump")) || n > 10 {
 			if !(n <= 23 && containsOpt(m.Options, "string")) {
 				return rejectf("%s: bytes %d out of range", kind, n)
 			}

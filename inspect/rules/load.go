@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/gonids"
 )
@@ -83,49 +85,78 @@ func ParseRule(text string, opts *Options) (*Rule, error) {
 }
 
 func parseOne(text, file string, line int, opts *Options) (r *Rule, err error) {
-	if opts == nil {
-		opts = &Options{}
+	p := prepare(text, file, line)
+	if p.err == nil {
+		p.g, p.err = parseGonids(p.text)
 	}
-	sid := sniffSID(text)
-	fail := func(reason string) (*Rule, error) {
-		return nil, &Error{File: file, Line: line, SID: sid, Reason: reason}
-	}
+	return p.finish(opts)
+}
+
+// parsed is one rule on its way through the stages of a load: prepare and
+// finish are pure and run in parallel; only gonids runs serially.
+type parsed struct {
+	orig, text string // as written; as handed to gonids
+	file       string
+	line, sid  int
+	action     string // reject family action swapped out for gonids
+	g          *gonids.Rule
+	err        error // from prepare or gonids
+	rule       *Rule
+	out        error // the final *Error
+}
+
+func prepare(text, file string, line int) *parsed {
+	p := &parsed{orig: text, text: text, file: file, line: line, sid: sniffSID(text)}
 	if len(text) > maxRuleBytes {
-		return fail(fmt.Sprintf("rule longer than %d bytes", maxRuleBytes))
+		p.err = &Error{File: file, Line: line, SID: p.sid, Reason: fmt.Sprintf("rule longer than %d bytes", maxRuleBytes)}
+		return p
 	}
 	// gonids knows only alert, drop and pass; the reject family parses
 	// the same, so it is swapped for alert and restored after.
-	action := ""
 	if w, rest, ok := strings.Cut(text, " "); ok {
 		if a := strings.ToLower(w); strings.HasPrefix(a, "reject") {
-			action, text = a, "alert "+rest
+			p.action, p.text = a, "alert "+rest
 		}
 	}
 	// gonids' lexer can loop forever on a truncated header ("drop "), so
 	// the overall shape is checked first.
-	if !ruleShape.MatchString(text) {
-		return fail("syntax: want ACTION PROTO SRC PORT -> DST PORT (OPTIONS)")
+	if !ruleShape.MatchString(p.text) {
+		p.err = &Error{File: file, Line: line, SID: p.sid, Reason: "syntax: want ACTION PROTO SRC PORT -> DST PORT (OPTIONS)"}
 	}
-	g, perr := parseGonids(text)
-	if perr != nil {
+	return p
+}
+
+func (p *parsed) finish(opts *Options) (*Rule, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	fail := func(reason string) (*Rule, error) {
+		return nil, &Error{File: p.file, Line: p.line, SID: p.sid, Reason: reason}
+	}
+	if p.err != nil {
+		var re *Error
+		if errors.As(p.err, &re) {
+			return nil, re
+		}
 		var uoe *gonids.UnsupportedOptionError
-		if errors.As(perr, &uoe) {
+		if errors.As(p.err, &uoe) {
 			return fail("unsupported keyword " + strings.Join(uoe.Options, ","))
 		}
-		return fail("syntax: " + perr.Error())
+		return fail("syntax: " + p.err.Error())
 	}
+	g := p.g
 	if g == nil || g.Action == "" {
 		return fail("not a rule")
 	}
-	if action != "" {
-		g.Action = action
+	if p.action != "" {
+		g.Action = p.action
 	}
 	r, cerr := opts.convert(g)
 	if cerr != nil {
 		return fail(cerr.Error())
 	}
-	r.Info.File, r.Info.Line = file, line
-	r.Keywords = keywords(text)
+	r.Info.File, r.Info.Line = p.file, p.line
+	r.Keywords = keywords(p.text)
 	return r, nil
 }
 
@@ -217,6 +248,10 @@ func LoadFiles(paths []string, opts *Options) (*Set, error) {
 }
 
 // Load reads rules from r, naming them file:line.
+//
+// gonids keeps parser state in package variables, so its parse runs on one
+// goroutine; the checks before it and the conversion after it run on
+// GOMAXPROCS workers alongside, and results keep file order.
 func (s *Set) Load(r io.Reader, file string, opts *Options) error {
 	fc := FileCount{File: file}
 	sc := bufio.NewScanner(r)
@@ -225,6 +260,7 @@ func (s *Set) Load(r io.Reader, file string, opts *Options) error {
 		cur       strings.Builder
 		startLine int
 		line      int
+		items     []*parsed
 	)
 	flush := func() {
 		text := strings.TrimSpace(cur.String())
@@ -232,17 +268,7 @@ func (s *Set) Load(r io.Reader, file string, opts *Options) error {
 		if text == "" || strings.HasPrefix(text, "#") {
 			return
 		}
-		rule, err := parseOne(text, file, startLine, opts)
-		if err != nil {
-			var re *Error
-			if errors.As(err, &re) {
-				s.Errors = append(s.Errors, re)
-			}
-			fc.Rejected++
-			return
-		}
-		s.Rules = append(s.Rules, rule)
-		fc.Loaded++
+		items = append(items, &parsed{orig: text, line: startLine})
 	}
 	for sc.Scan() {
 		line++
@@ -257,8 +283,7 @@ func (s *Set) Load(r io.Reader, file string, opts *Options) error {
 		if strings.HasSuffix(text, "\\") {
 			cur.WriteString(strings.TrimSuffix(text, "\\"))
 			if cur.Len() > maxRuleBytes {
-				s.Errors = append(s.Errors, &Error{File: file, Line: startLine, Reason: "continued rule too long"})
-				fc.Rejected++
+				items = append(items, &parsed{out: &Error{File: file, Line: startLine, Reason: "continued rule too long"}})
 				cur.Reset()
 			}
 			continue
@@ -267,11 +292,73 @@ func (s *Set) Load(r io.Reader, file string, opts *Options) error {
 		flush()
 	}
 	flush()
+	parallel(len(items), func(i int) {
+		if it := items[i]; it.out == nil {
+			items[i] = prepare(it.orig, file, it.line)
+		}
+	})
+	ready := make(chan int, 256)
+	go func() {
+		defer close(ready)
+		for i, it := range items {
+			if it.out == nil && it.err == nil {
+				it.g, it.err = parseGonids(it.text)
+			}
+			ready <- i
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range ready {
+				if it := items[i]; it.out == nil {
+					it.rule, it.out = it.finish(opts)
+					it.g = nil
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, it := range items {
+		if it.rule != nil {
+			s.Rules = append(s.Rules, it.rule)
+			fc.Loaded++
+			continue
+		}
+		var re *Error
+		if errors.As(it.out, &re) {
+			s.Errors = append(s.Errors, re)
+		}
+		fc.Rejected++
+	}
 	s.Files = append(s.Files, fc)
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("rules: %s:%d: %w", file, line, err)
 	}
 	return nil
+}
+
+// parallel runs fn(0..n-1) on GOMAXPROCS goroutines.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // LoadClassification parses classification.config lines

@@ -213,6 +213,8 @@ type Rule struct {
 	Lists           []*List
 	// Keywords are the option keywords as written, for statistics.
 	Keywords []string
+	// ICMP is set when the rule tests ICMP header fields (itype, ...).
+	ICMP *ICMP
 }
 
 // MatchHeader reports whether the rule's addresses and ports accept a

@@ -181,8 +181,8 @@ func TestLoadSpecAndApplicability(t *testing.T) {
 			"alert tcp any any -> any any (content:\"x\"; sid:1;)", nil, "needs Suricata >= 9.1", false},
 		{"check for another version is not run", "pcap: ../shared/input.pcap\nchecks:\n- filter: {count: 1, match: {alert.signature_id: 1}}\n- filter: {requires: {lt-version: 7}, count: 9, match: {alert.signature_id: 1}}\n",
 			"alert tcp any any -> any any (content:\"x\"; sid:1;)", nil, "", true},
-		{"action order", "pcap: ../shared/input.pcap\nchecks:\n- filter: {count: 1, match: {alert.signature_id: 1}}\n",
-			"alert tcp any any -> any any (content:\"x\"; sid:1;)", map[string]string{"suricata.yaml": "action-order:\n  - drop\n  - pass\n"}, "action order", false},
+		{"action order is replayed, not a reason to skip", "pcap: ../shared/input.pcap\nchecks:\n- filter: {count: 1, match: {alert.signature_id: 1}}\n",
+			"alert tcp any any -> any any (content:\"x\"; sid:1;)", map[string]string{"suricata.yaml": "%YAML 1.1\n---\naction-order:\n  - drop\n  - pass\n  - reject\n  - alert\n"}, "", true},
 		{"shell only alongside a real check", "pcap: ../shared/input.pcap\nchecks:\n- shell: {args: 'cat fast.log', expect: 1}\n- filter: {count: 1, match: {alert.signature_id: 1}}\n",
 			"alert tcp any any -> any any (content:\"x\"; sid:1;)", nil, "", true},
 	} {
@@ -228,4 +228,38 @@ func TestOutcomeLine(t *testing.T) {
 	assert.Equal(t, "PASS a", Outcome{Status: Pass}.Line("a"))
 	assert.Equal(t, "FAIL a: why", Outcome{Status: Fail, Reason: "why"}.Line("a"))
 	assert.Equal(t, "N/A a: why", Outcome{Status: NotApplicable, Reason: "why"}.Line("a"))
+}
+
+func TestActionOrderFromSuricataYAML(t *testing.T) {
+	root := t.TempDir()
+	writeTest(t, root, "shared", "checks: []\n", "alert tcp any any -> any any (content:\"x\"; sid:1;)\n", map[string]string{"input.pcap": "x"})
+	for _, tt := range []struct {
+		name  string
+		extra map[string]string
+		want  []string
+	}{
+		{"drop first", map[string]string{"suricata.yaml": "%YAML 1.1\n---\noutputs: []\naction-order:\n  - drop\n  - pass\n  - reject\n  - alert\n"},
+			[]string{"drop", "pass", "reject", "alert"}},
+		{"no action-order key", map[string]string{"suricata.yaml": "%YAML 1.1\n---\noutputs: []\n"}, nil},
+		{"no suricata.yaml", nil, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTest(t, root, filepath.Base(t.Name()), "pcap: ../shared/input.pcap\nchecks: []\n", "alert tcp any any -> any any (content:\"x\"; sid:1;)", tt.extra)
+			s, err := LoadSpec(root, dir)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, s.Opts.ActionOrder)
+		})
+	}
+}
+
+// A check listed in packetChecks is skipped with its reason; the test's
+// other checks still decide the outcome.
+func TestPacketChecks(t *testing.T) {
+	s := &Spec{Name: "bug-7199", Checks: []Check{
+		{Filter: &Filter{}}, {Filter: &Filter{}},
+	}}
+	assert.Contains(t, s.CheckNA(&s.Checks[0], nil), "payload-less packet rule")
+	assert.Empty(t, s.CheckNA(&s.Checks[1], nil))
+	other := &Spec{Name: "other", Checks: []Check{{Filter: &Filter{}}}}
+	assert.Empty(t, other.CheckNA(&other.Checks[0], nil))
 }

@@ -105,8 +105,8 @@ func runOne(testsRoot, dir, classification string) Outcome {
 	}
 	setup := replay.Setup{
 		Pcap: s.Pcap, Rules: s.Rules, Classification: classification, ThresholdConfig: s.Opts.ThresholdFile,
-		HTTPBodyLimit: s.Opts.HTTPBodyLimit,
-		Config:        replay.Config{Mode: mode, Midstream: s.Opts.Midstream, MidstreamDrop: s.Opts.MidstreamDrop, Events: eve.NewWriter(&out)},
+		HTTPBodyLimit: s.Opts.HTTPBodyLimit, ActionOrder: s.Opts.ActionOrder,
+		Config: replay.Config{Mode: mode, Midstream: s.Opts.Midstream, MidstreamDrop: s.Opts.MidstreamDrop, Events: eve.NewWriter(&out)},
 	}
 	_, loaded, err := setup.Run()
 	if err != nil {

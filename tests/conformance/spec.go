@@ -48,10 +48,11 @@ type Spec struct {
 // RunOpts is what the test's args and name ask of the replay.
 type RunOpts struct {
 	IPS           bool
-	Midstream     bool   // --set stream.midstream=true
-	MidstreamDrop bool   // --set stream.midstream-policy=drop-flow
-	ThresholdFile string // --set threshold-file=...
-	HTTPBodyLimit int    // --set app-layer.protocols.http.libhtp.default-config.{request,response}-body-limit
+	Midstream     bool     // --set stream.midstream=true
+	MidstreamDrop bool     // --set stream.midstream-policy=drop-flow
+	ThresholdFile string   // --set threshold-file=...
+	HTTPBodyLimit int      // --set app-layer.protocols.http.libhtp.default-config.{request,response}-body-limit
+	ActionOrder   []string // suricata.yaml action-order
 	Ignored       []string
 }
 
@@ -76,7 +77,31 @@ func LoadSpec(testsRoot, dir string) (*Spec, error) {
 		return nil, err
 	}
 	s.Opts = parseArgs(s.Name, s.Args, dir)
+	if s.Opts.ActionOrder, err = actionOrder(dir); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// actionOrder reads the action-order list of the test's suricata.yaml,
+// if it has one.
+func actionOrder(dir string) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "suricata.yaml"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var y struct {
+		ActionOrder []string `yaml:"action-order"`
+	}
+	// suricata.yaml starts with a %YAML 1.1 directive, which the parser
+	// accepts; other keys are ignored.
+	if err := yaml.Unmarshal(data, &y); err != nil {
+		return nil, fmt.Errorf("%s/suricata.yaml: %w", dir, err)
+	}
+	return y.ActionOrder, nil
 }
 
 func (s *Spec) resolvePcap() error {

@@ -31,6 +31,7 @@ func replayCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "var", Usage: "address or port variable `NAME=VALUE` (repeatable), e.g. HOME_NET=[10.0.0.0/8]"},
 			&cli.StringFlag{Name: "mode", Value: "ids", Usage: "ids (log only) or ips (enforce drop and reject)"},
 			&cli.IntFlag{Name: "http-body-limit", Usage: "HTTP body `BYTES` kept for inspection per message (default: the parser's)"},
+			&cli.StringFlag{Name: "action-order", Usage: "Suricata's action-order, strongest first, e.g. `drop,pass,reject,alert` (default pass,drop,reject,alert)"},
 			&cli.BoolFlag{Name: "midstream", Usage: "treat flows whose handshake is not in the capture as established"},
 			&cli.StringFlag{Name: "eve", Usage: "write EVE JSON to `FILE` (appended), or - for stdout"},
 		},
@@ -89,6 +90,7 @@ func runReplay(c *cli.Context) error {
 		ThresholdConfig: c.String("threshold-config"),
 		Vars:            vars,
 		HTTPBodyLimit:   c.Int("http-body-limit"),
+		ActionOrder:     splitList(c.String("action-order")),
 		Config:          replay.Config{Mode: mode, Midstream: c.Bool("midstream"), Events: sink},
 	}
 	sum, loaded, err := setup.Run()
@@ -98,6 +100,14 @@ func runReplay(c *cli.Context) error {
 	}
 	printSummary(summaryOut, mode, sum, loaded)
 	return nil
+}
+
+// splitList splits a comma-separated flag value; empty gives nil.
+func splitList(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 func parseVars(list []string) (map[string]string, error) {

@@ -1,0 +1,58 @@
+package detect
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/http1"
+	"github.com/interdict/interdict/inspect/rules"
+)
+
+// Alerts in an HTTP transaction carry its record; a raw-stream alert gets
+// the transaction in progress in the chunk it matched, none after the
+// transaction ended (as suricata-verify bug-7199 expects for its reject
+// ip rule and its http.uri rule).
+func TestAlertHTTPRecord(t *testing.T) {
+	set := &rules.Set{}
+	require.NoError(t, set.Load(strings.NewReader(`
+alert http any any -> any any (msg:"uri"; http.uri; content:"/admin"; sid:1;)
+alert tcp any any -> any any (msg:"raw req"; flow:to_server; content:"GET"; sid:2;)
+alert tcp any any -> any any (msg:"raw resp"; flow:to_client; content:"404"; sid:3;)
+alert tcp any any -> any any (msg:"raw later"; flow:to_server; content:"BYE"; sid:4;)
+`), "t.rules", nil))
+	require.Empty(t, set.Errors)
+	var protos []applayer.Proto
+	for _, p := range applayer.Protos() {
+		if p.Name == http1.AppProto {
+			protos = append(protos, p)
+		}
+	}
+	require.Len(t, protos, 1)
+	e, err := New(set.Rules, Options{Protos: protos})
+	require.NoError(t, err)
+	f := e.NewFlow(tcpMeta)
+	got := map[uint32]*inspect.HTTPTx{}
+	for _, c := range []chunk{
+		{inspect.ToServer, "GET /admin HTTP/1.1\r\nHost: Example.COM\r\nUser-Agent: curl/8\r\n\r\n"},
+		{inspect.ToClient, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"},
+		{inspect.ToServer, "BYE"},
+	} {
+		for _, a := range f.Inspect(c.dir, []byte(c.data)).Alerts {
+			got[a.Rule.SID] = a.HTTP
+		}
+	}
+	require.Len(t, got, 4)
+	require.NotNil(t, got[1])
+	assert.Equal(t, inspect.HTTPTx{Method: "GET", Hostname: "example.com", URL: "/admin", Protocol: "HTTP/1.1", UserAgent: "curl/8"}, *got[1])
+	require.NotNil(t, got[2], "raw alert in the request's chunk")
+	assert.Equal(t, "GET", got[2].Method)
+	require.NotNil(t, got[3], "raw alert in the response's chunk")
+	assert.Equal(t, 404, got[3].Status)
+	assert.Equal(t, "/admin", got[3].URL, "the response's alert names the request")
+	assert.Nil(t, got[4], "no transaction in progress")
+}
