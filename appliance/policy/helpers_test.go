@@ -164,4 +164,3 @@ func resultFor(info *netstack.FlowInfo, res inspect.Result, enforcing bool, n in
 	return &enforce.ResultInfo{Flow: meta(info), NIC: info.NIC, Dir: inspect.ToServer, Len: n, Result: &res,
 		Verdict: netstack.Continue, Enforcing: enforcing}
 }
-
