@@ -145,9 +145,12 @@ func (p *Policy) block(prefix netip.Prefix, d time.Duration, reason, origin stri
 		b.mu.Unlock()
 		return nil // already blocked at least as long
 	}
-	if !exists && len(b.m) >= b.max && p.sweepLocked(now) == 0 {
-		b.mu.Unlock()
-		return fmt.Errorf("block %s: %w (%d entries)", prefix, ErrFull, b.max)
+	var expired []Entry
+	if !exists && len(b.m) >= b.max {
+		if expired = p.sweepLocked(now); len(expired) == 0 {
+			b.mu.Unlock()
+			return fmt.Errorf("block %s: %w (%d entries)", prefix, ErrFull, b.max)
+		}
 	}
 	e := &Entry{Prefix: prefix, Until: until, Since: now, Reason: reason, Origin: origin}
 	if exists {
@@ -159,6 +162,7 @@ func (p *Policy) block(prefix netip.Prefix, d time.Duration, reason, origin stri
 	}
 	n := len(b.m)
 	b.mu.Unlock()
+	p.recordExpired(expired)
 
 	if p.guard != nil {
 		if err := p.guard.Block(prefix, p.guardUntil(until)); err != nil {
@@ -251,32 +255,40 @@ func (p *Policy) Sweep() int {
 	p.attachMu.Lock()
 	defer p.attachMu.Unlock()
 	p.blocks.mu.Lock()
-	n := p.sweepLocked(now)
+	gone := p.sweepLocked(now)
 	left := len(p.blocks.m)
 	p.blocks.mu.Unlock()
-	if n > 0 {
+	if len(gone) > 0 {
 		p.m.blocked.Set(float64(left))
 	}
-	return n
+	p.recordExpired(gone)
+	return len(gone)
 }
 
-// sweepLocked removes expired entries; the caller holds attachMu and the
-// list's lock. It tells the guard and records each unblock.
-func (p *Policy) sweepLocked(now time.Time) int {
-	n := 0
+// sweepLocked removes expired entries from the list and the guard and
+// returns them; the caller holds attachMu and the list's lock, and
+// records them (recordExpired) after releasing the list's lock, so a
+// slow sink never stalls NewFlow's lookups.
+func (p *Policy) sweepLocked(now time.Time) []Entry {
+	var gone []Entry
 	for pfx, e := range p.blocks.m {
 		if e.Until.IsZero() || now.Before(e.Until) {
 			continue
 		}
 		p.blocks.removeLocked(pfx)
-		n++
 		if p.guard != nil {
 			p.guard.Unblock(pfx)
 		}
-		p.m.unblocks.WithLabelValues("expired").Inc()
-		p.record("unblock", *e, "expired", blockCause{})
+		gone = append(gone, *e)
 	}
-	return n
+	return gone
+}
+
+func (p *Policy) recordExpired(gone []Entry) {
+	for _, e := range gone {
+		p.m.unblocks.WithLabelValues("expired").Inc()
+		p.record("unblock", e, "expired", blockCause{})
+	}
 }
 
 // resetFlows ends the live flows whose client lies in prefix.

@@ -139,6 +139,27 @@ func TestUnblockAndStatic(t *testing.T) {
 	assert.Equal(t, 2.0, e.counter(t, e.p.m.blocks.WithLabelValues(OriginStatic)))
 }
 
+type noFlows struct{ ranged int }
+
+func (f *noFlows) Range(func(*netstack.Flow) bool) { f.ranged++ }
+
+func TestAttachWithStaticEntriesAndFlows(t *testing.T) {
+	p, err := New(Config{Block: BlockConfig{Static: []StaticBlock{{Prefix: "10.0.0.0/8"}, {Prefix: "fd00::/8"}}}}, Options{SweepEvery: -1, Logger: quiet})
+	require.NoError(t, err)
+	defer p.Close()
+	g, flows := &fakeGuard{}, &noFlows{}
+	done := make(chan error, 1)
+	go func() { done <- p.Attach(g, flows) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Attach deadlocked")
+	}
+	assert.True(t, g.has("10.0.0.0/8"))
+	assert.Equal(t, 2, flows.ranged, "live flows of each entry are looked for")
+}
+
 func TestSweeperRunsOnTheClock(t *testing.T) {
 	e := newEnv(t, Config{})
 	p, err := New(Config{}, Options{Clock: e.clock, SweepEvery: time.Second})

@@ -123,21 +123,20 @@ func New(cfg Config, opts Options) (*Policy, error) {
 // Attach are pushed to the guard now. Either argument may be nil.
 func (p *Policy) Attach(g Guard, flows Flows) error {
 	p.attachMu.Lock()
-	defer p.attachMu.Unlock()
 	p.guard, p.flowTab = g, flows
-	if g == nil {
-		return nil
-	}
+	list := p.List()
 	var errs []error
-	for _, e := range p.List() {
-		if err := g.Block(e.Prefix, p.guardUntil(e.Until)); err != nil {
-			errs = append(errs, err)
+	if g != nil {
+		for _, e := range list {
+			if err := g.Block(e.Prefix, p.guardUntil(e.Until)); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
-	if flows != nil {
-		for _, e := range p.List() {
-			p.resetFlows(e.Prefix)
-		}
+	p.attachMu.Unlock()
+	// Flows that started before Attach and are blocked already.
+	for _, e := range list {
+		p.resetFlows(e.Prefix)
 	}
 	return errors.Join(errs...)
 }
