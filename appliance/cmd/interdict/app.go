@@ -84,6 +84,7 @@ func runCommand() *cli.Command {
 			log := appliance.NewLogger(c.App.ErrWriter, s.LogFormat, s.LogLevel)
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			appliance.Version = version
 			return appliance.Run(ctx, s, log)
 		},
 	}
