@@ -253,3 +253,53 @@ func gauge(t *testing.T, a *Appliance, name string) float64 {
 	t.Fatalf("metric %s not found", name)
 	return 0
 }
+
+func TestBlockResetsAndExpires(t *testing.T) {
+	fx := newFixture(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	live, err := fx.net.Dial(ctx, serverAP)
+	require.NoError(t, err)
+	defer live.Close()
+	_, err = live.Write([]byte("hello"))
+	require.NoError(t, err)
+	buf := make([]byte, 64)
+	_, err = io.ReadAtLeast(live, buf, len("ok:hello"))
+	require.NoError(t, err)
+	require.Len(t, fx.a.Flows(), 1)
+	assert.Equal(t, "10.0.0.2", netip.MustParseAddrPort(fx.a.Flows()[0].Src).Addr().String())
+
+	p := netip.MustParsePrefix("10.0.0.0/24")
+	b, err := fx.a.Block(p, 500*time.Millisecond, "test")
+	require.NoError(t, err)
+	assert.Equal(t, 1, b.FlowsReset)
+	_ = live.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, err = live.Read(buf)
+	require.Error(t, err)
+	assert.False(t, isTimeout(err), "the live flow is reset, not left hanging: %v", err)
+
+	bl := fx.a.Blocks()
+	require.Len(t, bl, 1)
+	assert.Equal(t, "10.0.0.0/24", bl[0].Prefix)
+	assert.Equal(t, "test", bl[0].Reason)
+	assert.Equal(t, 1, fx.a.Status().BlockedSources)
+
+	dctx, dcancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	_, err = fx.net.Dial(dctx, serverAP)
+	dcancel()
+	assert.Error(t, err, "a blocked source cannot connect")
+
+	require.Eventually(t, func() bool { return len(fx.a.Blocks()) == 0 }, 3*time.Second, 20*time.Millisecond, "the block expires")
+	out, err := fx.exchange(t, "after")
+	require.NoError(t, err)
+	assert.Equal(t, "ok:after", out)
+
+	_, err = fx.a.Block(p, time.Minute, "again")
+	require.NoError(t, err)
+	ok, err := fx.a.Unblock(p)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	out, err = fx.exchange(t, "unblocked")
+	require.NoError(t, err)
+	assert.Equal(t, "ok:unblocked", out)
+}
