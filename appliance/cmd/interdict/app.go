@@ -19,6 +19,7 @@ func commands() []*cli.Command {
 		configCommand(),
 		rulesCommand(),
 		replayCommand(),
+		ctlCommand(),
 		versionCommand(),
 	}
 }
