@@ -49,6 +49,26 @@ type Config struct {
 	// Now is the clock for event timestamps (default time.Now). Latency
 	// histograms always use the monotonic wall clock.
 	Now func() time.Time
+	// OnResult, if set, is called with every Inspect result that has an
+	// alert, an app-layer event or an action, after the chunk's verdict
+	// was decided and before Chunk returns, so a hook that ends the flow
+	// (policy's protocol validation) still holds the chunk that carried
+	// the finding. It runs under the flow's lock on the relay's
+	// goroutine: it must not block, and ri is valid only during the call.
+	OnResult func(ri *ResultInfo)
+}
+
+// ResultInfo is what Config.OnResult sees of one inspected chunk.
+type ResultInfo struct {
+	Flow   *inspect.FlowMeta
+	NIC    string
+	Dir    inspect.Direction
+	Len    int // bytes of the chunk
+	Result *inspect.Result
+	// Verdict is what inspection decided for the chunk; Enforcing is
+	// false in ids mode, where a terminal Verdict was only logged.
+	Verdict   netstack.Verdict
+	Enforcing bool
 }
 
 // Handler implements netstack.Handler: one inspect.FlowInspector per
@@ -62,6 +82,7 @@ type Handler struct {
 	now      func() time.Time
 	m        *metrics
 	eveErred atomic.Bool
+	onResult func(ri *ResultInfo)
 }
 
 type factory struct{ ff inspect.FlowFactory }
@@ -78,7 +99,7 @@ func New(ff inspect.FlowFactory, cfg Config) (*Handler, error) {
 	if ff == nil {
 		return nil, fmt.Errorf("enforce: nil flow factory")
 	}
-	h := &Handler{failOpen: cfg.FailOpen, events: cfg.Events, log: cfg.Logger, now: cfg.Now}
+	h := &Handler{failOpen: cfg.FailOpen, events: cfg.Events, log: cfg.Logger, now: cfg.Now, onResult: cfg.OnResult}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -244,6 +265,10 @@ func (f *flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 	f.logResult(ts, &res, f.mode.enforcing())
 	if decided.Terminal() {
 		f.logDrop(ts, inspect.Direction(dir), rule, decided, len(b))
+	}
+	if f.h.onResult != nil {
+		f.h.onResult(&ResultInfo{Flow: &f.meta, NIC: f.nic, Dir: inspect.Direction(dir), Len: len(b), Result: &res,
+			Verdict: decided, Enforcing: f.mode.enforcing()})
 	}
 	if act != inspect.ActionNone || len(res.Alerts) > 0 {
 		f.h.m.matchLatency.Observe(time.Since(start).Seconds())
