@@ -28,8 +28,10 @@ type ctlBackend struct {
 
 type refused struct{}
 
-func (refused) Error() string            { return "reload refused" }
-func (refused) RefusalReasons() []string { return []string{"/etc/x.rules:3: sid 5: unsupported keyword foo"} }
+func (refused) Error() string { return "reload refused" }
+func (refused) RefusalReasons() []string {
+	return []string{"/etc/x.rules:3: sid 5: unsupported keyword foo"}
+}
 
 func (b *ctlBackend) Status() admin.Status {
 	return admin.Status{Version: "v9", Mode: "ips", Handler: "detect", UptimeSeconds: 65, RulesLoaded: 12, RuleGeneration: 3, FlowsActive: 1}
