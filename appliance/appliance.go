@@ -8,15 +8,25 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
-	"github.com/interdict/interdict/netstack"
-	"github.com/interdict/interdict/tunnel/tun"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/interdict/interdict/appliance/admin"
+	"github.com/interdict/interdict/inspect/eve"
+	"github.com/interdict/interdict/netstack"
+	"github.com/interdict/interdict/tunnel/tun"
 )
+
+// Version is reported by the admin API; main sets it from its build flag.
+var Version = "dev"
 
 // NewLogger builds the one slog logger of the process from the settings.
 func NewLogger(w io.Writer, format, level string) *slog.Logger {
@@ -40,11 +50,22 @@ func (l closingLink) Wait() {
 	l.Device.Wait()
 }
 
-// Run runs the appliance until ctx is cancelled: it opens the TUN, builds
-// the netstack with the configured dialer and handler, serves /metrics and
-// on cancellation ends every flow and removes the TUN.
+// Run runs the appliance until ctx is cancelled: it loads the rules, opens
+// the TUN, builds the netstack with the configured dialer and handler,
+// serves /metrics and the admin API, reloads the rules on SIGUSR2 and
+// reopens the EVE file on SIGHUP; on cancellation it ends every flow and
+// removes the TUN.
 func Run(ctx context.Context, s *Settings, log *slog.Logger) (err error) {
-	reg := prometheus.NewRegistry()
+	a, err := New(s, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := a.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	reg := a.Registry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	dev, err := openTUN(s.Link)
@@ -56,14 +77,11 @@ func Run(ctx context.Context, s *Settings, log *slog.Logger) (err error) {
 		return err
 	}
 
-	opts := []netstack.Option{
+	opts := append([]netstack.Option{
 		netstack.WithLink(closingLink{dev}),
 		netstack.WithNICName(dev.Name()),
 		netstack.WithLimits(s.Limits),
-		netstack.WithMetrics(reg),
-		netstack.WithLogger(log),
-		netstack.WithHandler(handlerFor(s)),
-	}
+	}, a.StackOptions()...)
 	switch s.Upstream {
 	case "transparent":
 		up, err := openTUN(s.Transparent)
@@ -88,6 +106,7 @@ func Run(ctx context.Context, s *Settings, log *slog.Logger) (err error) {
 			err = fmt.Errorf("netstack close: %w", cerr)
 		}
 	}()
+	a.Attach(st)
 
 	srvErr := make(chan error, 1)
 	var srv *http.Server
@@ -102,23 +121,100 @@ func Run(ctx context.Context, s *Settings, log *slog.Logger) (err error) {
 		go func() { srvErr <- srv.Serve(ln) }()
 		log.Info("metrics", "listen", ln.Addr().String())
 	}
-	log.Info("running", "tun", dev.Name(), "queues", dev.Queues(), "mtu", dev.MTU(),
-		"upstream", s.Upstream, "mark", s.Host.Mark, "bind_device", s.Host.BindDevice, "handler", s.Handler.Mode)
-
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case err := <-srvErr:
-		return fmt.Errorf("metrics server: %w", err)
+	adm, err := a.ServeAdmin()
+	if err != nil {
+		return err
 	}
+	var admErr <-chan error
+	if adm != nil {
+		admErr = adm.Err()
+	}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+	statsDone := make(chan struct{})
+	sctx, stopStats := context.WithCancel(ctx)
+	go func() { defer close(statsDone); a.StatsLoop(sctx) }()
+	defer func() { stopStats(); <-statsDone }()
+
+	log.Info("running", "tun", dev.Name(), "queues", dev.Queues(), "mtu", dev.MTU(),
+		"upstream", s.Upstream, "mark", s.Host.Mark, "bind_device", s.Host.BindDevice, "handler", s.Handler.Mode,
+		"mode", s.Mode, "eve", s.EVEPath, "admin", s.AdminSocket)
+
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down")
+			break loop
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGHUP:
+				if err := a.ReopenEVE(); err != nil {
+					log.Error("SIGHUP: reopen EVE", "err", err)
+				} else {
+					log.Info("SIGHUP: EVE file reopened", "path", s.EVEPath)
+				}
+			case syscall.SIGUSR2:
+				// Reload logs its outcome; a refusal keeps the running rules.
+				_, _ = a.Reload(ctx)
+			}
+		case err := <-srvErr:
+			return fmt.Errorf("metrics server: %w", err)
+		case err := <-admErr:
+			return err
+		}
+	}
+	sdCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Shutdown(sdCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Warn("metrics server shutdown", "err", err)
 		}
 	}
+	if adm != nil {
+		if err := adm.Shutdown(sdCtx); err != nil {
+			log.Warn("admin server shutdown", "err", err)
+		}
+	}
 	return nil
+}
+
+// ServeAdmin starts the admin API on the configured unix socket and TCP
+// listener; nil when neither is configured.
+func (a *Appliance) ServeAdmin() (*admin.Server, error) {
+	s := a.s
+	if s.AdminSocket == "" && s.AdminTCP == "" {
+		return nil, nil
+	}
+	h := admin.NewHandler(a, a.log)
+	var th http.Handler
+	if s.AdminTCP != "" {
+		var err error
+		if th, err = admin.RequireToken(h, s.AdminToken); err != nil {
+			return nil, err
+		}
+	}
+	srv := admin.NewServer()
+	if s.AdminSocket != "" {
+		ln, err := admin.ListenUnix(s.AdminSocket)
+		if err != nil {
+			return nil, err
+		}
+		srv.Serve(ln, h)
+		a.log.Info("admin API", "socket", s.AdminSocket)
+	}
+	if s.AdminTCP != "" {
+		ln, err := net.Listen("tcp", s.AdminTCP)
+		if err != nil {
+			_ = srv.Shutdown(context.Background())
+			return nil, fmt.Errorf("admin tcp listen %s: %w", s.AdminTCP, err)
+		}
+		srv.Serve(ln, th)
+		a.log.Info("admin API", "tcp", ln.Addr().String())
+	}
+	return srv, nil
 }
 
 func openTUN(t TUNSettings) (*tun.Device, error) {
@@ -129,11 +225,19 @@ func openTUN(t TUNSettings) (*tun.Device, error) {
 	return dev, nil
 }
 
-func handlerFor(s *Settings) netstack.Handler {
-	if s.Handler.Mode == "pattern" {
-		return &netstack.PatternHandler{Pattern: []byte(s.Handler.Pattern), Verdict: s.Verdict}
+// openEVE opens the EVE sink: a file (its directory created 0750), stdout
+// for "-", none for "".
+func openEVE(path string) (*eve.Writer, error) {
+	switch path {
+	case "":
+		return nil, nil
+	case "-":
+		return eve.NewWriter(os.Stdout), nil
 	}
-	return netstack.PassAll{}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("eve: %w", err)
+	}
+	return eve.OpenFile(path)
 }
 
 func registerTUNMetrics(reg prometheus.Registerer, dev *tun.Device, link string) error {

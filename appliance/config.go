@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/interdict/interdict/appliance/enforce"
 	"github.com/interdict/interdict/configs"
 	"github.com/interdict/interdict/netstack"
 	"go.yaml.in/yaml/v4"
@@ -26,6 +27,17 @@ type Config struct {
 	Handler  HandlerConfig  `yaml:"handler"`
 	Metrics  MetricsConfig  `yaml:"metrics"`
 	Log      LogConfig      `yaml:"log"`
+
+	// Mode is the default inspection mode: ips enforces, ids only logs
+	// what it would have done.
+	Mode string `yaml:"mode"`
+	// FailOpen passes a flow whose inspection failed instead of
+	// resetting it.
+	FailOpen   bool             `yaml:"fail_open"`
+	Identities []IdentityConfig `yaml:"identities"`
+	Rules      RulesConfig      `yaml:"rules"`
+	EVE        EVEConfig        `yaml:"eve"`
+	Admin      AdminConfig      `yaml:"admin"`
 
 	// source names the file (or "default.yaml (embedded)") in errors.
 	source string
@@ -92,6 +104,55 @@ type HandlerConfig struct {
 	Verdict string `yaml:"verdict"`
 }
 
+// IdentityConfig names the clients of some source prefixes (TUN mode) and
+// optionally overrides their inspection mode.
+type IdentityConfig struct {
+	Name     string   `yaml:"name"`
+	Prefixes []string `yaml:"prefixes"`
+	Mode     string   `yaml:"mode"`
+}
+
+// RulesConfig says which rules the detection engine runs.
+type RulesConfig struct {
+	// Files are Suricata rule files, loaded after the default pack.
+	Files []string `yaml:"files"`
+	// DefaultPack loads the embedded pack (configs/rules); absent is true.
+	DefaultPack *bool `yaml:"default_pack"`
+	// Classification is a classification.config; empty uses the pack's
+	// when the pack is loaded.
+	Classification  string            `yaml:"classification"`
+	ThresholdConfig string            `yaml:"threshold_config"`
+	Vars            map[string]string `yaml:"vars"`
+	// AllowPartial accepts a reload in which some rules were rejected.
+	AllowPartial bool `yaml:"allow_partial"`
+	// HTTPBodyLimit bounds the HTTP body bytes inspected per message.
+	HTTPBodyLimit int `yaml:"http_body_limit"`
+}
+
+// EVEConfig is the EVE JSON sink.
+type EVEConfig struct {
+	// Path is the file events are appended to, "-" for stdout, "" to
+	// disable; absent is DefaultEVEPath.
+	Path          *string `yaml:"path"`
+	StatsInterval string  `yaml:"stats_interval"`
+}
+
+// AdminConfig is the admin API.
+type AdminConfig struct {
+	// Socket is the unix socket path; "" disables it; absent is
+	// DefaultAdminSocket.
+	Socket *string        `yaml:"socket"`
+	TCP    AdminTCPConfig `yaml:"tcp"`
+}
+
+// AdminTCPConfig is the optional TCP listener of the admin API. It needs a
+// bearer token, read from TokenFile or the environment variable TokenEnv.
+type AdminTCPConfig struct {
+	Listen    string `yaml:"listen"`
+	TokenFile string `yaml:"token_file"`
+	TokenEnv  string `yaml:"token_env"`
+}
+
 // MetricsConfig is the Prometheus endpoint; an empty Listen disables it.
 type MetricsConfig struct {
 	Listen string `yaml:"listen"`
@@ -115,7 +176,45 @@ type Settings struct {
 	Metrics     string
 	LogFormat   string
 	LogLevel    string
+
+	Mode          enforce.Mode
+	FailOpen      bool
+	Identities    []Identity
+	IdentityModes map[string]enforce.Mode
+	Rules         RuleSettings
+	EVEPath       string // "" disabled, "-" stdout
+	StatsInterval time.Duration
+	AdminSocket   string // "" disabled
+	AdminTCP      string // "" disabled
+	// AdminToken is the bearer token of the TCP listener, read at
+	// validation so a missing token stops the start.
+	AdminToken string
 }
+
+// Identity is a validated IdentityConfig.
+type Identity struct {
+	Name     string
+	Prefixes []netip.Prefix
+	Mode     enforce.Mode // "" keeps the default mode
+}
+
+// RuleSettings is a validated RulesConfig: what every (re)load reads.
+type RuleSettings struct {
+	Files           []string
+	DefaultPack     bool
+	Classification  string
+	ThresholdConfig string
+	Vars            map[string]string
+	AllowPartial    bool
+	HTTPBodyLimit   int
+}
+
+// Defaults of keys whose absence means more than "off".
+const (
+	DefaultEVEPath       = "/var/log/interdict/eve.json"
+	DefaultAdminSocket   = "/run/interdict/admin.sock"
+	DefaultStatsInterval = 30 * time.Second
+)
 
 // TUNSettings is a validated TUNConfig.
 type TUNSettings struct {
@@ -196,6 +295,14 @@ func (c *Config) line(path string) int {
 	}
 	line := n.Line
 	for _, key := range strings.Split(path, ".") {
+		if i, err := strconv.Atoi(key); err == nil && n.Kind == yaml.SequenceNode {
+			if i >= len(n.Content) {
+				return line
+			}
+			n = n.Content[i]
+			line = n.Line
+			continue
+		}
 		if n.Kind != yaml.MappingNode {
 			return line
 		}
@@ -335,8 +442,9 @@ func (c *Config) Validate() (*Settings, error) {
 
 	s.Handler = c.Handler
 	switch c.Handler.Mode {
-	case "pass", "":
-		s.Handler.Mode = "pass"
+	case "detect", "":
+		s.Handler.Mode = "detect"
+	case "pass":
 	case "pattern":
 		if c.Handler.Pattern == "" {
 			return nil, c.errorf("handler.pattern", "empty (the pattern handler needs bytes to match)")
@@ -347,7 +455,7 @@ func (c *Config) Validate() (*Settings, error) {
 		}
 		s.Verdict = v
 	default:
-		return nil, c.errorf("handler.mode", "%q not supported (want pass or pattern)", c.Handler.Mode)
+		return nil, c.errorf("handler.mode", "%q not supported (want detect, pass or pattern)", c.Handler.Mode)
 	}
 
 	if m := c.Metrics.Listen; m != "" {
@@ -364,6 +472,10 @@ func (c *Config) Validate() (*Settings, error) {
 			}
 		}
 		s.Metrics = m
+	}
+
+	if err := c.validateDetection(s); err != nil {
+		return nil, err
 	}
 
 	switch c.Log.Format {

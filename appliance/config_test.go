@@ -1,11 +1,13 @@
 package appliance
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/interdict/interdict/appliance/enforce"
 	"github.com/interdict/interdict/netstack"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,7 +22,15 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, "host", s.Upstream)
 	assert.Equal(t, uint32(0x1d1c), s.Host.Mark)
 	assert.Equal(t, "127.0.0.1:9108", s.Metrics)
-	assert.Equal(t, "pass", s.Handler.Mode)
+	assert.Equal(t, "detect", s.Handler.Mode)
+	assert.Equal(t, enforce.IPS, s.Mode)
+	assert.False(t, s.FailOpen)
+	assert.True(t, s.Rules.DefaultPack)
+	assert.False(t, s.Rules.AllowPartial)
+	assert.Equal(t, DefaultEVEPath, s.EVEPath)
+	assert.Equal(t, 30*time.Second, s.StatsInterval)
+	assert.Equal(t, DefaultAdminSocket, s.AdminSocket)
+	assert.Empty(t, s.AdminTCP)
 	assert.Equal(t, 5*time.Minute, s.Limits.IdleTimeout)
 	assert.Equal(t, 100*time.Millisecond, s.Limits.TimeWait)
 	assert.Equal(t, "text", s.LogFormat)
@@ -56,6 +66,22 @@ func TestConfigErrors(t *testing.T) {
 		{"bad-metrics", base + "metrics:\n  listen: nowhere\n", `c.yaml:6: metrics.listen: invalid address "nowhere"`},
 		{"bad-log", base + "log:\n  format: xml\n", `c.yaml:6: log.format: "xml"`},
 		{"syntax", base + "  : [\n", "c.yaml:"},
+		{"mode", base + "mode: ids\nfail_open: true\n", ""},
+		{"bad-mode-key", base + "mode: enforce\n", `c.yaml:5: mode: "enforce" not supported`},
+		{"identity", base + "identities:\n  - name: ci\n    prefixes: [10.1.0.0/16]\n    mode: ids\n", ""},
+		{"identity-bad-prefix", base + "identities:\n  - name: ci\n    prefixes: [10.1.0.0/16]\n  - name: b\n    prefixes: [10.1.0/16]\n", `c.yaml:9: identities.1.prefixes: invalid prefix "10.1.0/16"`},
+		{"identity-dup-prefix", base + "identities:\n  - name: a\n    prefixes: [10.1.0.0/16]\n  - name: b\n    prefixes: [10.1.0.0/16]\n", `c.yaml:9: identities.1.prefixes: prefix 10.1.0.0/16 already belongs to identity "a"`},
+		{"identity-bad-mode", base + "identities:\n  - name: a\n    prefixes: [10.1.0.0/16]\n    mode: x\n", `c.yaml:8: identities.0.mode: "x"`},
+		{"identity-no-name", base + "identities:\n  - prefixes: [10.1.0.0/16]\n", "c.yaml:6: identities.0.name: empty"},
+		{"identity-unknown-key", base + "identities:\n  - name: a\n    prefix: [10.1.0.0/16]\n", `c.yaml:7: unknown key "prefix"`},
+		{"rules-none", base + "rules:\n  default_pack: false\n", "c.yaml:5: rules: no rules"},
+		{"rules-unknown", base + "rules:\n  file: [x.rules]\n", `c.yaml:6: unknown key "file"`},
+		{"rules-vars", base + "rules:\n  vars:\n    HOME_NET: \"[10.0.0.0/8]\"\n", ""},
+		{"eve-stats", base + "eve:\n  stats_interval: soon\n", `c.yaml:6: eve.stats_interval: invalid duration "soon"`},
+		{"admin-tcp-no-token", base + "admin:\n  tcp:\n    listen: 127.0.0.1:9109\n", "c.yaml:6: admin.tcp: a TCP listener needs a bearer token"},
+		{"admin-tcp-empty-env", base + "admin:\n  tcp:\n    listen: 127.0.0.1:9109\n    token_env: INTERDICT_TEST_NO_SUCH_VAR\n", "c.yaml:6: admin.tcp: token is empty or shorter than 16 bytes"},
+		{"admin-tcp-bad", base + "admin:\n  tcp:\n    listen: nowhere\n", `c.yaml:7: admin.tcp.listen: invalid address "nowhere"`},
+		{"handler-bad", base + "handler:\n  mode: magic\n", `c.yaml:6: handler.mode: "magic" not supported (want detect, pass or pattern)`},
 		{"syn-bounds", base + "limits:\n  syn_in_flight: 10\n  syn_in_flight_per_source: 20\n", "c.yaml:7: limits.syn_in_flight_per_source: 20 exceeds"},
 	}
 	for _, tc := range cases {
@@ -80,4 +106,48 @@ func TestPatternVerdict(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, netstack.Reject, s.Verdict)
 	assert.Equal(t, "EVIL", s.Handler.Pattern)
+}
+
+func TestDetectionSettings(t *testing.T) {
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "token")
+	require.NoError(t, os.WriteFile(tok, []byte("0123456789abcdef0123\n"), 0o600))
+	path := filepath.Join(dir, "c.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(base+`mode: ids
+identities:
+  - name: wide
+    prefixes: [10.0.0.0/8]
+  - name: narrow
+    prefixes: [10.1.0.0/16, "fd00::/64"]
+    mode: ips
+rules:
+  default_pack: false
+  files: [local.rules, /abs/other.rules]
+  vars:
+    $HOME_NET: "[10.0.0.0/8]"
+eve:
+  path: eve.json
+  stats_interval: 5s
+admin:
+  socket: ""
+  tcp:
+    listen: 127.0.0.1:0
+    token_file: token
+`), 0o600))
+	s, err := LoadConfig(path)
+	require.NoError(t, err)
+	assert.Equal(t, enforce.IDS, s.Mode)
+	assert.Equal(t, map[string]enforce.Mode{"narrow": enforce.IPS}, s.IdentityModes)
+	assert.Equal(t, []string{filepath.Join(dir, "local.rules"), "/abs/other.rules"}, s.Rules.Files)
+	assert.Equal(t, map[string]string{"HOME_NET": "[10.0.0.0/8]"}, s.Rules.Vars)
+	assert.False(t, s.Rules.DefaultPack)
+	assert.Equal(t, filepath.Join(dir, "eve.json"), s.EVEPath)
+	assert.Equal(t, 5*time.Second, s.StatsInterval)
+	assert.Empty(t, s.AdminSocket, "an explicit empty socket disables it")
+	assert.Equal(t, "0123456789abcdef0123", s.AdminToken)
+
+	ids := buildIdentities(s.Identities)
+	for addr, want := range map[string]string{"10.1.2.3": "narrow", "10.2.0.1": "wide", "192.168.1.1": "", "fd00::5": "narrow", "::ffff:10.1.0.9": "narrow"} {
+		assert.Equal(t, want, ids.name(netip.MustParseAddr(addr)), addr)
+	}
 }

@@ -250,6 +250,11 @@ handler:
   verdict: reject
 metrics:
   listen: 127.0.0.1:9108
+# No EVE file or admin socket outside the test.
+eve:
+  path: ""
+admin:
+  socket: ""
 log:
   level: debug
 `

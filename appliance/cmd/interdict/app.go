@@ -19,6 +19,7 @@ func commands() []*cli.Command {
 		configCommand(),
 		rulesCommand(),
 		replayCommand(),
+		ctlCommand(),
 		versionCommand(),
 	}
 }
@@ -84,6 +85,7 @@ func runCommand() *cli.Command {
 			log := appliance.NewLogger(c.App.ErrWriter, s.LogFormat, s.LogLevel)
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			appliance.Version = version
 			return appliance.Run(ctx, s, log)
 		},
 	}

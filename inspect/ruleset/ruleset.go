@@ -1,0 +1,148 @@
+package ruleset
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/detect"
+	"github.com/interdict/interdict/inspect/http1"
+	"github.com/interdict/interdict/inspect/rules"
+)
+
+// File is one input file: Path inside FS, or on the operating system's
+// file system when FS is nil. Name is how errors and rejected rules name
+// it ("" is Path); the embedded pack uses e.g. "default-pack/c2.rules" so
+// an operator can tell it from a file on disk.
+type File struct {
+	FS   fs.FS
+	Path string
+	Name string
+}
+
+// DisplayName is the name errors use.
+func (f File) DisplayName() string {
+	if f.Name != "" {
+		return f.Name
+	}
+	return f.Path
+}
+
+func (f File) open() (io.ReadCloser, error) {
+	if f.FS != nil {
+		return f.FS.Open(f.Path)
+	}
+	return os.Open(f.Path)
+}
+
+// Spec describes a rule set.
+type Spec struct {
+	// Rules are loaded in order.
+	Rules []File
+	// Classification is classification.config; nil accepts every
+	// classtype with severity 3, set rejects rules with unknown ones.
+	Classification *File
+	// ThresholdConfig is threshold.config; optional.
+	ThresholdConfig *File
+	// Vars overrides address and port variables (names without '$').
+	Vars map[string]string
+	// HTTPBodyLimit bounds the HTTP body bytes kept for inspection per
+	// message; 0 keeps the parser's default.
+	HTTPBodyLimit int
+	// Now is the threshold clock (nil: wall clock); replay passes the
+	// capture's clock.
+	Now func() time.Time
+}
+
+// Result is a compiled rule set and what loading it rejected.
+type Result struct {
+	Engine *detect.Engine
+	// Set holds the parsed rules (callers derive e.g. traffic tags).
+	Set *rules.Set
+	// Loaded is the number of rules the engine runs.
+	Loaded int
+	// Rejected lists every rule the parser or the compiler could not
+	// run, with file:line, sid and reason, in file order.
+	Rejected []*rules.Error
+	// Files counts per file; Loaded there counts parsed rules (a parsed
+	// rule may still be rejected by the compiler).
+	Files []rules.FileCount
+}
+
+// ErrNoRules is wrapped by Load when no rule source was given.
+var ErrNoRules = errors.New("no rule files configured")
+
+// Load reads every source and compiles the engine.
+func Load(spec Spec) (*Result, error) {
+	if len(spec.Rules) == 0 {
+		return nil, ErrNoRules
+	}
+	opts := &rules.Options{Vars: spec.Vars}
+	if c := spec.Classification; c != nil {
+		classes, err := readWith(*c, func(r io.Reader) (map[string]rules.Class, error) {
+			return rules.LoadClassification(r, c.DisplayName())
+		})
+		if err != nil {
+			return nil, fmt.Errorf("classification: %w", err)
+		}
+		opts.Classification = classes
+	}
+	eopts := detect.Options{Now: spec.Now}
+	if tcf := spec.ThresholdConfig; tcf != nil {
+		tc, err := readWith(*tcf, func(r io.Reader) (*rules.ThresholdConfig, error) {
+			return rules.LoadThresholds(r, tcf.DisplayName())
+		})
+		if err != nil {
+			return nil, fmt.Errorf("threshold config: %w", err)
+		}
+		eopts.Thresholds = tc
+	}
+	set := &rules.Set{}
+	for _, f := range spec.Rules {
+		rc, err := f.open()
+		if err != nil {
+			return nil, fmt.Errorf("rules: %s: %w", f.DisplayName(), err)
+		}
+		err = set.Load(rc, f.DisplayName(), opts)
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("rules: %s: %w", f.DisplayName(), err)
+		}
+	}
+	if spec.HTTPBodyLimit > 0 {
+		eopts.Protos = WithHTTPBodyLimit(applayer.Protos(), spec.HTTPBodyLimit)
+	}
+	eng, err := detect.New(set.Rules, eopts)
+	if err != nil {
+		return nil, fmt.Errorf("compile rules: %w", err)
+	}
+	res := &Result{Engine: eng, Set: set, Loaded: eng.Rules(), Files: set.Files}
+	res.Rejected = append(append(res.Rejected, set.Errors...), eng.Rejected()...)
+	return res, nil
+}
+
+func readWith[T any](f File, parse func(io.Reader) (T, error)) (T, error) {
+	var zero T
+	rc, err := f.open()
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", f.DisplayName(), err)
+	}
+	defer rc.Close()
+	return parse(rc)
+}
+
+// WithHTTPBodyLimit returns protos with the HTTP parser's body bound set
+// to n.
+func WithHTTPBodyLimit(protos []applayer.Proto, n int) []applayer.Proto {
+	out := append([]applayer.Proto(nil), protos...)
+	for i := range out {
+		if out[i].Name == http1.AppProto {
+			out[i].New = func() applayer.Parser { return http1.New(http1.WithMaxBodyBytes(n)) }
+		}
+	}
+	return out
+}
