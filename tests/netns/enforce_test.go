@@ -285,6 +285,14 @@ log:
 			assert.Equal(t, 1.0, al["gid"])
 		}
 		assert.Equal(t, "http", alert["app_proto"])
+		// The dropped request never completed, yet its alert names it,
+		// as Suricata's alert records do.
+		if assert.Contains(t, alert, "http", "the alert of a dropped HTTP request carries its http object") {
+			h := alert["http"].(map[string]any)
+			assert.Equal(t, "/drop-me", h["url"])
+			assert.Equal(t, "GET", h["http_method"])
+			assert.Contains(t, h["hostname"], serverAddr)
+		}
 		assert.Equal(t, alert["flow_id"], drop["flow_id"])
 		assert.Positive(t, stats, "stats events every second")
 	})
