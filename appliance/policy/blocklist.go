@@ -316,8 +316,8 @@ func (p *Policy) resetFlows(prefix netip.Prefix) int {
 func (p *Policy) record(action string, e Entry, cause string, c blockCause) {
 	ts := p.clock.Now()
 	attrs := []any{"prefix", e.Prefix.String(), "origin", e.Origin, "reason", e.Reason}
-	ev := &Event{Timestamp: eve.Time{Time: ts}, EventType: eve.TypeInterruption, FlowID: c.flowID,
-		Interruption: &Interruption{Action: action, Prefix: e.Prefix.String(), Origin: e.Origin, Reason: e.Reason, Cause: cause, SignatureID: c.sid}}
+	ev := &eve.Event{Timestamp: eve.Time{Time: ts}, EventType: eve.TypeInterruption, FlowID: c.flowID,
+		Interruption: &eve.Interruption{Action: action, Prefix: e.Prefix.String(), Origin: e.Origin, Reason: e.Reason, Cause: cause, SignatureID: c.sid}}
 	if e.Prefix.IsSingleIP() {
 		ev.SrcIP = e.Prefix.Addr().String()
 	}
@@ -336,5 +336,5 @@ func (p *Policy) record(action string, e Entry, cause string, c blockCause) {
 		attrs = append(attrs, "sid", c.sid, "flow", c.flowID)
 	}
 	p.log.Info("policy: "+action+" source", attrs...)
-	p.emitInterruption(ev)
+	p.emit(ev)
 }

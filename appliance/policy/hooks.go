@@ -102,7 +102,7 @@ func (p *Policy) validate(ri *enforce.ResultInfo) {
 			ev.InIface = ri.NIC
 			ev.AppProto = an.AppProto
 			ev.Drop.Reason = "protocol " + an.Event
-			p.emitDrop(&ev)
+			p.emit(&ev)
 		}
 	}
 }
