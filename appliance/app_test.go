@@ -37,6 +37,7 @@ type fixture struct {
 	dir      string
 	rules    string
 	eve      string
+	sock     string // the admin socket; it listens only while Serve runs
 	logs     *syncBuffer
 	received *recorder
 }
@@ -61,7 +62,8 @@ func (s *syncBuffer) String() string {
 func newFixture(t *testing.T, extra string) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	fx := &fixture{dir: dir, rules: filepath.Join(dir, "local.rules"), eve: filepath.Join(dir, "eve.json"), logs: &syncBuffer{}}
+	fx := &fixture{dir: dir, rules: filepath.Join(dir, "local.rules"), eve: filepath.Join(dir, "eve.json"),
+		sock: filepath.Join(dir, "admin.sock"), logs: &syncBuffer{}}
 	require.NoError(t, os.WriteFile(fx.rules, []byte(testRules), 0o600))
 	cfgText := base + `rules:
   default_pack: false
@@ -69,7 +71,7 @@ func newFixture(t *testing.T, extra string) *fixture {
 eve:
   path: eve.json
 admin:
-  socket: ""
+  socket: admin.sock
 ` + extra
 	cfgPath := filepath.Join(dir, "c.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfgText), 0o600))
@@ -80,7 +82,7 @@ admin:
 	t.Cleanup(func() { a.Close() })
 	fx.a = a
 	fx.net = harness.New(t, a.StackOptions()...)
-	a.Attach(fx.net.Appliance)
+	require.NoError(t, a.Attach(fx.net.Appliance))
 	fx.received = serve(t, fx.net)
 	return fx
 }

@@ -168,3 +168,6 @@ func resultFor(info *netstack.FlowInfo, res inspect.Result, enforcing bool, n in
 	return &enforce.ResultInfo{Flow: meta(info), NIC: info.NIC, Dir: inspect.ToServer, Len: n, Result: &res,
 		Verdict: netstack.Continue, Enforcing: enforcing}
 }
+
+// blockErr keeps only the error of Policy.Block.
+func blockErr(_ Entry, _ int, err error) error { return err }

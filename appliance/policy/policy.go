@@ -103,7 +103,7 @@ func New(cfg Config, opts Options) (*Policy, error) {
 		p.sources = newSourceLimiters(nf, m.limiterSources)
 	}
 	for _, e := range s.static {
-		if err := p.block(e.prefix, e.dur, e.reason, OriginStatic, blockCause{}); err != nil {
+		if _, err := p.block(e.prefix, e.dur, e.reason, OriginStatic, blockCause{}); err != nil {
 			return nil, fmt.Errorf("policy: static block %s: %w", e.prefix, err)
 		}
 	}

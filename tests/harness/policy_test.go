@@ -136,7 +136,9 @@ func TestPolicyBlockByAPIResetsLiveFlowAndExpires(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "ping", string(buf))
 
-	require.NoError(t, e.p.Block(netip.PrefixFrom(ClientAddr, 32), 10*time.Minute, "harness"))
+	_, reset, err := e.p.Block(netip.PrefixFrom(ClientAddr, 32), 10*time.Minute, "harness")
+	require.NoError(t, err)
+	assert.Equal(t, 1, reset, "the live flow is reset")
 	live.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, err = live.Read(buf)
 	require.Error(t, err)
