@@ -72,8 +72,8 @@ func (ids identities) name(src netip.Addr) string {
 }
 
 // New opens the EVE sink, builds the policy and loads the rules.
-func New(s *Settings, log *slog.Logger) (a *Appliance, err error) {
-	a = &Appliance{s: s, log: log, reg: prometheus.NewRegistry(), started: time.Now()}
+func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
+	a := &Appliance{s: s, log: log, reg: prometheus.NewRegistry(), started: time.Now()}
 	a.idents = buildIdentities(s.Identities)
 	defer func() {
 		if err != nil {

@@ -1,6 +1,11 @@
 package appliance
 
 import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -103,4 +108,25 @@ func TestPolicyStaticBlock(t *testing.T) {
 	require.Len(t, bl, 1)
 	assert.Equal(t, "static", bl[0].Origin)
 	assert.True(t, bl[0].Until.IsZero(), "no expiry")
+}
+
+// TestNewFailsCleanly: when the rules cannot load, New returns the error
+// and releases what it had opened (the policy's sweeper, the EVE file).
+func TestNewFailsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(base+"rules:\n  default_pack: false\n  files: [missing.rules]\neve:\n  path: eve.json\nadmin:\n  socket: \"\"\n"), 0o600))
+	s, err := LoadConfig(cfg)
+	require.NoError(t, err)
+	before := runtime.NumGoroutine()
+	a, err := New(s, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.Error(t, err)
+	assert.Nil(t, a)
+	assert.Contains(t, err.Error(), filepath.Join(dir, "missing.rules"))
+	// Polled by hand: assert.Eventually runs its condition on a goroutine
+	// of its own.
+	for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > before && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "the policy's sweeper stopped")
 }
