@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,15 +14,16 @@ import (
 
 	"github.com/interdict/interdict/appliance/admin"
 	"github.com/interdict/interdict/appliance/enforce"
+	"github.com/interdict/interdict/appliance/policy"
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/netstack"
 )
 
 // Appliance is everything of a running appliance but its links: the
 // metrics registry, the EVE sink, the flow handler (the rule engine under
-// enforce, or a test handler), identities, the block list's reasons and
-// the admin API's backend. Run builds one over a TUN; tests build one
-// over in-memory links (StackOptions, Attach).
+// enforce, or a test handler, behind the policy), identities and the
+// admin API's backend. Run builds one over a TUN; tests build one over
+// in-memory links (StackOptions, Attach).
 type Appliance struct {
 	s       *Settings
 	log     *slog.Logger
@@ -31,12 +31,12 @@ type Appliance struct {
 	started time.Time
 	events  *eve.Writer
 	det     *Detection // nil unless handler.mode is detect
+	// pol is the block list, rate limits and protocol validation; its
+	// wrapper is the handler the stack calls.
+	pol     *policy.Policy
 	handler netstack.Handler
 	idents  identities
 	stack   atomic.Pointer[netstack.Stack]
-
-	blockMu sync.Mutex
-	blocks  map[netip.Prefix]blockNote // bounded by the guard's table
 }
 
 // identities maps source prefixes to identity names, longest prefix
@@ -71,41 +71,47 @@ func (ids identities) name(src netip.Addr) string {
 	return ""
 }
 
-type blockNote struct {
-	reason  string
-	created time.Time
-}
-
-// New loads the rules and opens the EVE sink.
-func New(s *Settings, log *slog.Logger) (*Appliance, error) {
-	a := &Appliance{s: s, log: log, reg: prometheus.NewRegistry(), started: time.Now(), blocks: map[netip.Prefix]blockNote{}}
+// New opens the EVE sink, builds the policy and loads the rules.
+func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
+	a := &Appliance{s: s, log: log, reg: prometheus.NewRegistry(), started: time.Now()}
 	a.idents = buildIdentities(s.Identities)
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
 
-	ev, err := openEVE(s.EVEPath)
-	if err != nil {
+	if a.events, err = openEVE(s.EVEPath); err != nil {
 		return nil, err
 	}
-	a.events = ev
+	// A nil *eve.Writer in an interface would not be a nil Sink.
+	var sink enforce.Sink
+	if a.events != nil {
+		sink = a.events
+	}
+	if a.pol, err = policy.New(s.Policy, policy.Options{Registerer: a.reg, Logger: log, Events: sink}); err != nil {
+		return nil, err
+	}
+	var inner netstack.Handler
 	switch s.Handler.Mode {
 	case "pattern":
-		a.handler = &netstack.PatternHandler{Pattern: []byte(s.Handler.Pattern), Verdict: s.Verdict}
+		inner = &netstack.PatternHandler{Pattern: []byte(s.Handler.Pattern), Verdict: s.Verdict}
 	case "pass":
-		a.handler = netstack.PassAll{}
+		inner = netstack.PassAll{}
 	default:
 		cfg := enforce.Config{
 			Mode: s.Mode, IdentityModes: s.IdentityModes, FailOpen: s.FailOpen,
-			Registerer: a.reg, Logger: log,
+			Registerer: a.reg, Logger: log, Events: sink,
+			// Rule consequences and protocol validation see every
+			// finding while its chunk is still held.
+			OnResult: a.pol.OnResult,
 		}
-		if ev != nil {
-			cfg.Events = ev
-		}
-		det, err := NewDetection(s.Rules, cfg, log)
-		if err != nil {
-			a.Close()
+		if a.det, err = NewDetection(s.Rules, cfg, log); err != nil {
 			return nil, err
 		}
-		a.det, a.handler = det, det.Handler()
+		inner = a.det.Handler()
 	}
+	a.handler = policy.Wrap(inner, a.pol)
 	return a, nil
 }
 
@@ -129,8 +135,16 @@ func (a *Appliance) StackOptions() []netstack.Option {
 	}
 }
 
-// Attach gives the appliance the stack it serves (flows, guard).
-func (a *Appliance) Attach(st *netstack.Stack) { a.stack.Store(st) }
+// Attach gives the appliance the stack it serves: the admin API reads
+// its flows, and the policy drives its packet guard (static blocks are
+// pushed now) and resets its flows.
+func (a *Appliance) Attach(st *netstack.Stack) error {
+	a.stack.Store(st)
+	if err := a.pol.Attach(st.Guard(), st.Flows()); err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	return nil
+}
 
 // identity names the configured identity of a client address.
 func (a *Appliance) identity(src netip.Addr) string { return a.idents.name(src) }
@@ -143,8 +157,13 @@ func (a *Appliance) ReopenEVE() error {
 	return a.events.Reopen()
 }
 
-// Close closes the EVE file.
+// Close stops the policy (its sweeper, delayed chunks) and closes the EVE
+// file. Call it after the stack's Close: flows ending then still log
+// their flow events and policy records.
 func (a *Appliance) Close() error {
+	if a.pol != nil {
+		a.pol.Close()
+	}
 	if a.events == nil {
 		return nil
 	}
@@ -214,8 +233,8 @@ func (a *Appliance) Status() admin.Status {
 	}
 	if s := a.stack.Load(); s != nil {
 		st.FlowsActive = s.Flows().Len()
-		st.BlockedSources = len(a.Blocks())
 	}
+	st.BlockedSources = len(a.Blocks())
 	return st
 }
 
@@ -240,77 +259,39 @@ func (a *Appliance) Flows() []admin.Flow {
 	return out
 }
 
-func (a *Appliance) guard() (*netstack.Stack, error) {
-	s := a.stack.Load()
-	if s == nil {
-		return nil, fmt.Errorf("no stack attached: %w", admin.ErrUnavailable)
-	}
-	return s, nil
-}
-
-// Block implements admin.Backend: the guard drops the prefix's packets
-// until the block expires, and its live flows are reset (the client sees
-// an RST) so a blocked source keeps nothing open.
+// Block implements admin.Backend through the policy, the one block
+// list: the guard drops the prefix's packets until the block expires, its
+// live flows are reset (the client sees an RST), and an EVE interruption
+// record is written.
 func (a *Appliance) Block(p netip.Prefix, d time.Duration, reason string) (admin.Block, error) {
-	s, err := a.guard()
+	e, n, err := a.pol.Block(p, d, reason)
 	if err != nil {
 		return admin.Block{}, err
 	}
-	now := time.Now()
-	until := now.Add(d)
-	if err := s.Guard().Block(p, until); err != nil {
-		return admin.Block{}, err
-	}
-	a.blockMu.Lock()
-	a.blocks[p] = blockNote{reason: reason, created: now}
-	a.blockMu.Unlock()
-	n := 0
-	s.Flows().Range(func(f *netstack.Flow) bool {
-		if p.Contains(f.Tuple().Src.Addr().Unmap()) && f.Reset(netstack.Reject) == nil {
-			n++
-		}
-		return true
-	})
-	return admin.Block{Prefix: p.String(), Until: until, Reason: reason, Created: now, FlowsReset: n}, nil
+	b := blockView(e)
+	b.FlowsReset = n
+	return b, nil
 }
 
 // Unblock implements admin.Backend.
 func (a *Appliance) Unblock(p netip.Prefix) (bool, error) {
-	s, err := a.guard()
-	if err != nil {
-		return false, err
-	}
-	a.blockMu.Lock()
-	delete(a.blocks, p)
-	a.blockMu.Unlock()
-	return s.Guard().Unblock(p), nil
+	return a.pol.Unblock(p), nil
 }
 
-// Blocks implements admin.Backend: entries that have not expired.
+// Blocks implements admin.Backend: entries in force (static, api and
+// rule blocks), sorted by prefix.
 func (a *Appliance) Blocks() []admin.Block {
-	s := a.stack.Load()
-	if s == nil {
-		return nil
-	}
 	now := time.Now()
-	live := map[netip.Prefix]bool{}
 	var out []admin.Block
-	a.blockMu.Lock()
-	defer a.blockMu.Unlock()
-	for _, e := range s.Guard().Blocks() {
-		if !now.Before(e.Until) {
-			continue
+	for _, e := range a.pol.List() {
+		if !e.Until.IsZero() && !now.Before(e.Until) {
+			continue // expired, not swept yet
 		}
-		live[e.Prefix] = true
-		n := a.blocks[e.Prefix]
-		out = append(out, admin.Block{Prefix: e.Prefix.String(), Until: e.Until, Reason: n.reason, Created: n.created})
+		out = append(out, blockView(e))
 	}
-	// Forget the reasons of expired blocks.
-	for p := range a.blocks {
-		if !live[p] {
-			delete(a.blocks, p)
-		}
-	}
-	slices.SortFunc(out, func(x, y admin.Block) int { return cmp.Compare(x.Prefix, y.Prefix) })
 	return out
+}
+
+func blockView(e policy.Entry) admin.Block {
+	return admin.Block{Prefix: e.Prefix.String(), Until: e.Until, Reason: e.Reason, Created: e.Since, Origin: e.Origin}
 }

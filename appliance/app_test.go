@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/tests/harness"
@@ -37,6 +38,7 @@ type fixture struct {
 	dir      string
 	rules    string
 	eve      string
+	sock     string // the admin socket; it listens only while Serve runs
 	logs     *syncBuffer
 	received *recorder
 }
@@ -61,7 +63,8 @@ func (s *syncBuffer) String() string {
 func newFixture(t *testing.T, extra string) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	fx := &fixture{dir: dir, rules: filepath.Join(dir, "local.rules"), eve: filepath.Join(dir, "eve.json"), logs: &syncBuffer{}}
+	fx := &fixture{dir: dir, rules: filepath.Join(dir, "local.rules"), eve: filepath.Join(dir, "eve.json"),
+		sock: filepath.Join(dir, "admin.sock"), logs: &syncBuffer{}}
 	require.NoError(t, os.WriteFile(fx.rules, []byte(testRules), 0o600))
 	cfgText := base + `rules:
   default_pack: false
@@ -69,7 +72,7 @@ func newFixture(t *testing.T, extra string) *fixture {
 eve:
   path: eve.json
 admin:
-  socket: ""
+  socket: admin.sock
 ` + extra
 	cfgPath := filepath.Join(dir, "c.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfgText), 0o600))
@@ -80,7 +83,7 @@ admin:
 	t.Cleanup(func() { a.Close() })
 	fx.a = a
 	fx.net = harness.New(t, a.StackOptions()...)
-	a.Attach(fx.net.Appliance)
+	require.NoError(t, a.Attach(fx.net.Appliance))
 	fx.received = serve(t, fx.net)
 	return fx
 }
@@ -157,6 +160,37 @@ func (fx *fixture) exchange(t *testing.T, msg string) (string, error) {
 	buf := make([]byte, 4096)
 	k, err := io.ReadAtLeast(c, buf, len("ok:")+len(msg))
 	return string(buf[:k]), err
+}
+
+// liveFlow opens a flow that has exchanged one message, for tests that
+// block its source while it is open.
+func (fx *fixture) liveFlow(t *testing.T) *gonet.TCPConn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := fx.net.Dial(ctx, serverAP)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	_, err = c.Write([]byte("hello"))
+	require.NoError(t, err)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.ReadAtLeast(c, make([]byte, 64), len("ok:hello"))
+	require.NoError(t, err)
+	_ = c.SetReadDeadline(time.Time{})
+	return c
+}
+
+// refused asserts that a new flow from the client does not connect: a
+// blocked source's SYN is dropped, so the dial times out.
+func (fx *fixture) refused(t *testing.T, msg string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	c, err := fx.net.Dial(ctx, serverAP)
+	if err == nil {
+		c.Close()
+	}
+	assert.Error(t, err, msg)
 }
 
 func (fx *fixture) events(t *testing.T) []eve.Event {
@@ -256,16 +290,8 @@ func gauge(t *testing.T, a *Appliance, name string) float64 {
 
 func TestBlockResetsAndExpires(t *testing.T) {
 	fx := newFixture(t, "")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	live, err := fx.net.Dial(ctx, serverAP)
-	require.NoError(t, err)
-	defer live.Close()
-	_, err = live.Write([]byte("hello"))
-	require.NoError(t, err)
+	live := fx.liveFlow(t)
 	buf := make([]byte, 64)
-	_, err = io.ReadAtLeast(live, buf, len("ok:hello"))
-	require.NoError(t, err)
 	require.Len(t, fx.a.Flows(), 1)
 	assert.Equal(t, "10.0.0.2", netip.MustParseAddrPort(fx.a.Flows()[0].Src).Addr().String())
 
@@ -284,10 +310,7 @@ func TestBlockResetsAndExpires(t *testing.T) {
 	assert.Equal(t, "test", bl[0].Reason)
 	assert.Equal(t, 1, fx.a.Status().BlockedSources)
 
-	dctx, dcancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	_, err = fx.net.Dial(dctx, serverAP)
-	dcancel()
-	assert.Error(t, err, "a blocked source cannot connect")
+	fx.refused(t, "a blocked source cannot connect")
 
 	require.Eventually(t, func() bool { return len(fx.a.Blocks()) == 0 }, 3*time.Second, 20*time.Millisecond, "the block expires")
 	out, err := fx.exchange(t, "after")

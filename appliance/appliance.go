@@ -106,7 +106,29 @@ func Run(ctx context.Context, s *Settings, log *slog.Logger) (err error) {
 			err = fmt.Errorf("netstack close: %w", cerr)
 		}
 	}()
-	a.Attach(st)
+	if err := a.Attach(st); err != nil {
+		return err
+	}
+	log.Info("running", "tun", dev.Name(), "queues", dev.Queues(), "mtu", dev.MTU(),
+		"upstream", s.Upstream, "mark", s.Host.Mark, "bind_device", s.Host.BindDevice, "handler", s.Handler.Mode,
+		"mode", s.Mode, "eve", s.EVEPath, "admin", s.AdminSocket)
+	return a.Serve(ctx)
+}
+
+// shutdownGrace bounds the wait for in-flight metrics and admin requests
+// at shutdown.
+const shutdownGrace = 5 * time.Second
+
+// Serve is the control loop of an appliance attached to its stack: it
+// serves /metrics and the admin API, writes stats events, reloads the
+// rules on SIGUSR2 and reopens the EVE file on SIGHUP, until ctx ends.
+// The signal handlers are installed before the admin API listens, so a
+// caller that saw the API answer may signal.
+func (a *Appliance) Serve(ctx context.Context) error {
+	s, log := a.s, a.log
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
 
 	srvErr := make(chan error, 1)
 	var srv *http.Server
@@ -116,11 +138,21 @@ func Run(ctx context.Context, s *Settings, log *slog.Logger) (err error) {
 			return fmt.Errorf("metrics listen %s: %w", s.Metrics, err)
 		}
 		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		mux.Handle("/metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { srvErr <- srv.Serve(ln) }()
 		log.Info("metrics", "listen", ln.Addr().String())
 	}
+	defer func() {
+		if srv == nil {
+			return
+		}
+		sdCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if err := srv.Shutdown(sdCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("metrics server shutdown", "err", err)
+		}
+	}()
 	adm, err := a.ServeAdmin()
 	if err != nil {
 		return err
@@ -128,26 +160,25 @@ func Run(ctx context.Context, s *Settings, log *slog.Logger) (err error) {
 	var admErr <-chan error
 	if adm != nil {
 		admErr = adm.Err()
+		defer func() {
+			sdCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			defer cancel()
+			if err := adm.Shutdown(sdCtx); err != nil {
+				log.Warn("admin server shutdown", "err", err)
+			}
+		}()
 	}
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR2)
-	defer signal.Stop(sigs)
 	statsDone := make(chan struct{})
 	sctx, stopStats := context.WithCancel(ctx)
 	go func() { defer close(statsDone); a.StatsLoop(sctx) }()
 	defer func() { stopStats(); <-statsDone }()
 
-	log.Info("running", "tun", dev.Name(), "queues", dev.Queues(), "mtu", dev.MTU(),
-		"upstream", s.Upstream, "mark", s.Host.Mark, "bind_device", s.Host.BindDevice, "handler", s.Handler.Mode,
-		"mode", s.Mode, "eve", s.EVEPath, "admin", s.AdminSocket)
-
-loop:
 	for {
 		select {
 		case <-ctx.Done():
 			log.Info("shutting down")
-			break loop
+			return nil
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGHUP:
@@ -166,19 +197,6 @@ loop:
 			return err
 		}
 	}
-	sdCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if srv != nil {
-		if err := srv.Shutdown(sdCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Warn("metrics server shutdown", "err", err)
-		}
-	}
-	if adm != nil {
-		if err := adm.Shutdown(sdCtx); err != nil {
-			log.Warn("admin server shutdown", "err", err)
-		}
-	}
-	return nil
 }
 
 // ServeAdmin starts the admin API on the configured unix socket and TCP

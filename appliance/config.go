@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/interdict/interdict/appliance/enforce"
+	"github.com/interdict/interdict/appliance/policy"
 	"github.com/interdict/interdict/configs"
 	"github.com/interdict/interdict/netstack"
 	"go.yaml.in/yaml/v4"
@@ -38,6 +39,9 @@ type Config struct {
 	Rules      RulesConfig      `yaml:"rules"`
 	EVE        EVEConfig        `yaml:"eve"`
 	Admin      AdminConfig      `yaml:"admin"`
+	// Policy is the inline policy in front of inspection: block lists,
+	// rule consequences, rate limits, protocol validation.
+	Policy policy.Config `yaml:"policy"`
 
 	// source names the file (or "default.yaml (embedded)") in errors.
 	source string
@@ -189,6 +193,8 @@ type Settings struct {
 	// AdminToken is the bearer token of the TCP listener, read at
 	// validation so a missing token stops the start.
 	AdminToken string
+	// Policy is validated (policy.Config.Validate); policy.New compiles it.
+	Policy policy.Config
 }
 
 // Identity is a validated IdentityConfig.
@@ -283,8 +289,11 @@ func yamlError(source string, err error) error {
 	return fmt.Errorf("config: %s: %w", source, err)
 }
 
-// line finds the line of the value at a dotted key path, or of the
-// deepest key that exists, so an error points at the right place.
+// line finds the line of the value at a key path, or of the deepest key
+// that exists, so an error points at the right place. The path is dotted
+// (rules.files); an element of a sequence is named by its index, as a
+// part of its own (identities.0.name) or in brackets
+// (block.on_alert[0].block_source_for).
 func (c *Config) line(path string) int {
 	n := c.root
 	if n == nil {
@@ -294,9 +303,9 @@ func (c *Config) line(path string) int {
 		n = n.Content[0]
 	}
 	line := n.Line
-	for _, key := range strings.Split(path, ".") {
+	for _, key := range keyParts(path) {
 		if i, err := strconv.Atoi(key); err == nil && n.Kind == yaml.SequenceNode {
-			if i >= len(n.Content) {
+			if i < 0 || i >= len(n.Content) {
 				return line
 			}
 			n = n.Content[i]
@@ -320,6 +329,32 @@ func (c *Config) line(path string) int {
 		n = next
 	}
 	return line
+}
+
+// keyParts splits a key path at dots and bracketed indices:
+// "a.b[0][1].c" is a, b, 0, 1, c.
+func keyParts(path string) []string {
+	var out []string
+	for _, part := range strings.Split(path, ".") {
+		for {
+			open := strings.IndexByte(part, '[')
+			if open < 0 || !strings.HasSuffix(part, "]") {
+				out = append(out, part)
+				break
+			}
+			if open > 0 {
+				out = append(out, part[:open])
+			}
+			rest := part[open+1:]
+			end := strings.IndexByte(rest, ']')
+			out = append(out, rest[:end])
+			part = rest[end+1:]
+			if part == "" {
+				break
+			}
+		}
+	}
+	return out
 }
 
 // errorf formats a validation error at the key's line.
@@ -477,6 +512,14 @@ func (c *Config) Validate() (*Settings, error) {
 	if err := c.validateDetection(s); err != nil {
 		return nil, err
 	}
+	if err := c.Policy.Validate(); err != nil {
+		var ce *policy.ConfigError
+		if errors.As(err, &ce) {
+			return nil, c.errorf("policy."+ce.Key, "%s", ce.Msg)
+		}
+		return nil, fmt.Errorf("config: %s: policy: %w", c.source, err)
+	}
+	s.Policy = c.Policy
 
 	switch c.Log.Format {
 	case "text", "json", "":

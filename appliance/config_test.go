@@ -34,6 +34,23 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, 5*time.Minute, s.Limits.IdleTimeout)
 	assert.Equal(t, 100*time.Millisecond, s.Limits.TimeWait)
 	assert.Equal(t, "text", s.LogFormat)
+	// Request smuggling framing is rejected; rule-consequence blocks and
+	// rate limits are opt-in.
+	assert.Equal(t, "reject", s.Policy.Protocol.Anomalies["REQUEST_CONTENT_LENGTH_AND_TRANSFER_ENCODING"])
+	assert.Empty(t, s.Policy.Block.OnAlert)
+	assert.Zero(t, s.Policy.Rate.NewFlows.PerSecond)
+}
+
+func TestKeyParts(t *testing.T) {
+	for path, want := range map[string][]string{
+		"rules.files":       {"rules", "files"},
+		"identities.0.name": {"identities", "0", "name"},
+		"policy.block.on_alert[0].block_source_for": {"policy", "block", "on_alert", "0", "block_source_for"},
+		"a.b[1][2].c": {"a", "b", "1", "2", "c"},
+		"broken[1":    {"broken[1"},
+	} {
+		assert.Equal(t, want, keyParts(path), path)
+	}
 }
 
 const base = `link:
@@ -82,6 +99,13 @@ func TestConfigErrors(t *testing.T) {
 		{"admin-tcp-empty-env", base + "admin:\n  tcp:\n    listen: 127.0.0.1:9109\n    token_env: INTERDICT_TEST_NO_SUCH_VAR\n", "c.yaml:6: admin.tcp: token is empty or shorter than 16 bytes"},
 		{"admin-tcp-bad", base + "admin:\n  tcp:\n    listen: nowhere\n", `c.yaml:7: admin.tcp.listen: invalid address "nowhere"`},
 		{"handler-bad", base + "handler:\n  mode: magic\n", `c.yaml:6: handler.mode: "magic" not supported (want detect, pass or pattern)`},
+		{"policy", base + "policy:\n  block:\n    on_alert:\n      - {on: {action: drop, min_severity: 1}, block_source_for: 10m}\n  protocol:\n    anomalies: {REQUEST_CONTENT_LENGTH_AND_TRANSFER_ENCODING: reject}\n", ""},
+		{"policy-indexed-key", base + "policy:\n  block:\n    on_alert:\n      - on: {action: drop}\n        block_source_for: 10m\n      - on: {sids: [5]}\n        block_source_for: soon\n",
+			`c.yaml:11: policy.block.on_alert[1].block_source_for: invalid duration "soon"`},
+		{"policy-missing-key", base + "policy:\n  block:\n    on_alert:\n      - on: {action: drop}\n", "c.yaml:8: policy.block.on_alert[0].block_source_for: missing"},
+		{"policy-static", base + "policy:\n  block:\n    static:\n      - {prefix: 10.0.0.0/8}\n      - {prefix: 10.0.0.0/33}\n", `c.yaml:9: policy.block.static[1].prefix: invalid prefix "10.0.0.0/33"`},
+		{"policy-anomaly", base + "policy:\n  protocol:\n    anomalies:\n      MISSING_HOST_HEADER: maybe\n", `c.yaml:8: policy.protocol.anomalies.MISSING_HOST_HEADER: "maybe" not one of`},
+		{"policy-unknown", base + "policy:\n  rate:\n    new_flow: {per_second: 1}\n", `c.yaml:7: unknown key "new_flow"`},
 		{"syn-bounds", base + "limits:\n  syn_in_flight: 10\n  syn_in_flight_per_source: 20\n", "c.yaml:7: limits.syn_in_flight_per_source: 20 exceeds"},
 	}
 	for _, tc := range cases {

@@ -46,10 +46,15 @@ type BlockRequest struct {
 
 // Block is one block-list entry.
 type Block struct {
-	Prefix  string    `json:"prefix"`
+	Prefix string `json:"prefix"`
+	// Until is when the block expires; the zero time (static entries
+	// without "for") means never.
 	Until   time.Time `json:"until"`
 	Reason  string    `json:"reason,omitempty"`
 	Created time.Time `json:"created,omitempty"`
+	// Origin is who added the entry: static (config), api, rule (an
+	// alert's consequence).
+	Origin string `json:"origin,omitempty"`
 	// FlowsReset is set in the answer to a block: live flows of the
 	// prefix that were reset.
 	FlowsReset int `json:"flows_reset,omitempty"`

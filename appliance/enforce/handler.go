@@ -327,7 +327,10 @@ func (f *flow) logResult(ts time.Time, res *inspect.Result, enforce bool) {
 		}
 		ev := eve.NewAlert(ts, &f.meta, a, enforce)
 		ev.InIface = f.nic
-		if a.AppProto == "http" {
+		if ev.HTTP == nil && a.AppProto == "http" {
+			// Alert.HTTP is the engine's answer (it is set for requests
+			// still in progress, which a drop never lets complete); the
+			// result's transaction record is the fallback.
 			ev.HTTP = txHTTP(res.Events, a.TxID)
 		}
 		h.emit(&ev)

@@ -433,3 +433,44 @@ func TestSetFactoryAppliesToNewFlows(t *testing.T) {
 	assert.Equal(t, netstack.Reject, fx.flow(t, 2, "").Chunk(netstack.ToServer, []byte("EVIL")))
 	assert.Error(t, fx.h.SetFactory(nil))
 }
+
+// A dropped HTTP request never completes, so no http record comes with
+// the result: the alert's own transaction (inspect.Alert.HTTP) is what
+// puts the http object into the EVE alert.
+func TestAlertHTTPObject(t *testing.T) {
+	r := rule(4001, inspect.ActionDrop)
+	inProgress := &inspect.HTTPTx{Method: "GET", URL: "/drop-me", Hostname: "h", Protocol: "HTTP/1.1"}
+	record := &inspect.HTTPTx{Method: "GET", URL: "/from-record", Hostname: "h"}
+	tests := []struct {
+		name    string
+		alert   *inspect.HTTPTx
+		events  []inspect.Event
+		wantURL string // "": no http object
+	}{
+		{"in-progress request of a drop", inProgress, nil, "/drop-me"},
+		{"alert's own transaction wins", inProgress, []inspect.Event{{HTTP: record}}, "/drop-me"},
+		{"completed record as fallback", nil, []inspect.Event{{HTTP: record}}, "/from-record"},
+		{"no transaction", nil, nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ff := &fakeFactory{fn: func(_ inspect.FlowMeta, dir inspect.Direction, _ []byte) inspect.Result {
+				return inspect.Result{Action: inspect.ActionDrop, Events: tc.events,
+					Alerts: []inspect.Alert{{Rule: r, Dir: dir, AppProto: "http", HTTP: tc.alert}}}
+			}}
+			fx := newFixture(t, ff, Config{})
+			fh := fx.flow(t, 1, "")
+			assert.Equal(t, netstack.Drop, fh.Chunk(netstack.ToServer, []byte("GET /drop-me HTTP/1.1\r\n")))
+			al := fx.sink.of(eve.TypeAlert)
+			require.Len(t, al, 1)
+			assert.Equal(t, "blocked", al[0].Alert.Action)
+			if tc.wantURL == "" {
+				assert.Nil(t, al[0].HTTP)
+				return
+			}
+			require.NotNil(t, al[0].HTTP)
+			assert.Equal(t, tc.wantURL, al[0].HTTP.URL)
+			assert.Equal(t, "GET", al[0].HTTP.HTTPMethod)
+		})
+	}
+}

@@ -27,7 +27,7 @@ func BenchmarkNewFlow(b *testing.B) {
 			for i := range n {
 				// Prefixes of three lengths, none containing the client.
 				pfx := netip.PrefixFrom(netip.AddrFrom4([4]byte{172, byte(i >> 8), byte(i), 0}), 24+i%3*4)
-				if err := p.Block(pfx, time.Hour, "bench"); err != nil {
+				if _, _, err := p.Block(pfx, time.Hour, "bench"); err != nil {
 					b.Fatal(err)
 				}
 			}

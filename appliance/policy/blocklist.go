@@ -100,26 +100,29 @@ type blockCause struct {
 // Block denies every packet and new flow from prefix for d (0: until
 // Unblock) and resets the prefix's live flows. Blocking a prefix that is
 // blocked already never shortens its block: the later expiry wins. This
-// is the admin API's entry point; reason is logged and recorded.
-func (p *Policy) Block(prefix netip.Prefix, d time.Duration, reason string) error {
+// is the admin API's entry point; reason is logged and recorded. It
+// returns the entry in force afterwards (an earlier, longer block keeps
+// its reason and expiry) and how many live flows were reset.
+func (p *Policy) Block(prefix netip.Prefix, d time.Duration, reason string) (Entry, int, error) {
 	if d < 0 {
-		return fmt.Errorf("policy: block %s: negative duration %s", prefix, d)
+		return Entry{}, 0, fmt.Errorf("policy: block %s: negative duration %s", prefix, d)
 	}
 	if reason == "" {
 		reason = "api"
 	}
-	if err := p.block(prefix, d, reason, OriginAPI, blockCause{}); err != nil {
-		return err
+	e, err := p.block(prefix, d, reason, OriginAPI, blockCause{})
+	if err != nil {
+		return Entry{}, 0, err
 	}
-	p.resetFlows(prefix.Masked())
-	return nil
+	return e, p.resetFlows(e.Prefix), nil
 }
 
-// block adds or extends an entry and tells the guard. It does not reset
-// flows: callers do, synchronously or not.
-func (p *Policy) block(prefix netip.Prefix, d time.Duration, reason, origin string, cause blockCause) error {
+// block adds or extends an entry and tells the guard, and returns the
+// entry in force. It does not reset flows: callers do, synchronously or
+// not.
+func (p *Policy) block(prefix netip.Prefix, d time.Duration, reason, origin string, cause blockCause) (Entry, error) {
 	if !prefix.IsValid() {
-		return fmt.Errorf("policy: block %v: invalid prefix", prefix)
+		return Entry{}, fmt.Errorf("policy: block %v: invalid prefix", prefix)
 	}
 	if a := prefix.Addr(); a.Is4In6() && prefix.Bits() >= 96 {
 		prefix = netip.PrefixFrom(a.Unmap(), prefix.Bits()-96)
@@ -142,14 +145,15 @@ func (p *Policy) block(prefix netip.Prefix, d time.Duration, reason, origin stri
 		exists = false
 	}
 	if exists && (old.Until.IsZero() || (!until.IsZero() && !until.After(old.Until))) {
+		kept := *old
 		b.mu.Unlock()
-		return nil // already blocked at least as long
+		return kept, nil // already blocked at least as long
 	}
 	var expired []Entry
 	if !exists && len(b.m) >= b.max {
 		if expired = p.sweepLocked(now); len(expired) == 0 {
 			b.mu.Unlock()
-			return fmt.Errorf("block %s: %w (%d entries)", prefix, ErrFull, b.max)
+			return Entry{}, fmt.Errorf("block %s: %w (%d entries)", prefix, ErrFull, b.max)
 		}
 	}
 	e := &Entry{Prefix: prefix, Until: until, Since: now, Reason: reason, Origin: origin}
@@ -177,13 +181,13 @@ func (p *Policy) block(prefix netip.Prefix, d time.Duration, reason, origin stri
 			n = len(b.m)
 			b.mu.Unlock()
 			p.m.blocked.Set(float64(n))
-			return fmt.Errorf("policy: block %s: %w", prefix, err)
+			return Entry{}, fmt.Errorf("policy: block %s: %w", prefix, err)
 		}
 	}
 	p.m.blocked.Set(float64(n))
 	p.m.blocks.WithLabelValues(origin).Inc()
 	p.record("block", *e, "", cause)
-	return nil
+	return *e, nil
 }
 
 // guardUntil converts an expiry on the policy clock to the wall clock
@@ -316,8 +320,8 @@ func (p *Policy) resetFlows(prefix netip.Prefix) int {
 func (p *Policy) record(action string, e Entry, cause string, c blockCause) {
 	ts := p.clock.Now()
 	attrs := []any{"prefix", e.Prefix.String(), "origin", e.Origin, "reason", e.Reason}
-	ev := &Event{Timestamp: eve.Time{Time: ts}, EventType: eve.TypeInterruption, FlowID: c.flowID,
-		Interruption: &Interruption{Action: action, Prefix: e.Prefix.String(), Origin: e.Origin, Reason: e.Reason, Cause: cause, SignatureID: c.sid}}
+	ev := &eve.Event{Timestamp: eve.Time{Time: ts}, EventType: eve.TypeInterruption, FlowID: c.flowID,
+		Interruption: &eve.Interruption{Action: action, Prefix: e.Prefix.String(), Origin: e.Origin, Reason: e.Reason, Cause: cause, SignatureID: c.sid}}
 	if e.Prefix.IsSingleIP() {
 		ev.SrcIP = e.Prefix.Addr().String()
 	}
@@ -336,5 +340,5 @@ func (p *Policy) record(action string, e Entry, cause string, c blockCause) {
 		attrs = append(attrs, "sid", c.sid, "flow", c.flowID)
 	}
 	p.log.Info("policy: "+action+" source", attrs...)
-	p.emitInterruption(ev)
+	p.emit(ev)
 }

@@ -15,7 +15,7 @@ func TestBlockAPIExpiresOnTheClock(t *testing.T) {
 	e := newEnv(t, Config{})
 	h := Wrap(&fakeInner{}, e.p)
 	pfx := netip.MustParsePrefix("10.0.0.0/24")
-	require.NoError(t, e.p.Block(pfx, 10*time.Minute, "manual"))
+	require.NoError(t, blockErr(e.p.Block(pfx, 10*time.Minute, "manual")))
 	assert.True(t, e.guard.has("10.0.0.0/24"), "the guard drops the prefix's packets")
 
 	_, v := h.NewFlow(flowInfo(1, "10.0.0.9:1000"))
@@ -71,8 +71,8 @@ func TestBlockSemantics(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, Config{})
-			require.NoError(t, e.p.Block(pfx, tc.first, "one"))
-			require.NoError(t, e.p.Block(pfx, tc.second, "two"))
+			require.NoError(t, blockErr(e.p.Block(pfx, tc.first, "one")))
+			require.NoError(t, blockErr(e.p.Block(pfx, tc.second, "two")))
 			list := e.p.List()
 			require.Len(t, list, 1)
 			assert.Equal(t, tc.wantUntil, list[0].Until)
@@ -84,27 +84,27 @@ func TestBlockSemantics(t *testing.T) {
 func TestBlockErrors(t *testing.T) {
 	t.Run("negative duration", func(t *testing.T) {
 		e := newEnv(t, Config{})
-		assert.ErrorContains(t, e.p.Block(netip.MustParsePrefix("10.0.0.1/32"), -time.Second, ""), "negative duration")
+		assert.ErrorContains(t, blockErr(e.p.Block(netip.MustParsePrefix("10.0.0.1/32"), -time.Second, "")), "negative duration")
 	})
 	t.Run("invalid prefix", func(t *testing.T) {
 		e := newEnv(t, Config{})
-		assert.ErrorContains(t, e.p.Block(netip.Prefix{}, time.Second, ""), "invalid prefix")
+		assert.ErrorContains(t, blockErr(e.p.Block(netip.Prefix{}, time.Second, "")), "invalid prefix")
 	})
 	t.Run("full list", func(t *testing.T) {
 		e := newEnv(t, Config{Block: BlockConfig{MaxEntries: 2}})
-		require.NoError(t, e.p.Block(netip.MustParsePrefix("10.0.0.1/32"), time.Minute, ""))
-		require.NoError(t, e.p.Block(netip.MustParsePrefix("10.0.0.2/32"), 2*time.Minute, ""))
-		err := e.p.Block(netip.MustParsePrefix("10.0.0.3/32"), time.Minute, "")
+		require.NoError(t, blockErr(e.p.Block(netip.MustParsePrefix("10.0.0.1/32"), time.Minute, "")))
+		require.NoError(t, blockErr(e.p.Block(netip.MustParsePrefix("10.0.0.2/32"), 2*time.Minute, "")))
+		_, _, err := e.p.Block(netip.MustParsePrefix("10.0.0.3/32"), time.Minute, "")
 		assert.ErrorIs(t, err, ErrFull)
 		assert.ErrorContains(t, err, "10.0.0.3/32")
 		e.clock.Advance(time.Minute)
-		assert.NoError(t, e.p.Block(netip.MustParsePrefix("10.0.0.3/32"), time.Minute, ""), "an expired entry makes room")
+		assert.NoError(t, blockErr(e.p.Block(netip.MustParsePrefix("10.0.0.3/32"), time.Minute, "")), "an expired entry makes room")
 		assert.Len(t, e.p.List(), 2)
 	})
 	t.Run("guard full rolls back", func(t *testing.T) {
 		e := newEnv(t, Config{})
 		e.guard.full = true
-		err := e.p.Block(netip.MustParsePrefix("10.0.0.1/32"), time.Minute, "")
+		_, _, err := e.p.Block(netip.MustParsePrefix("10.0.0.1/32"), time.Minute, "")
 		assert.ErrorIs(t, err, netstack.ErrGuardFull)
 		assert.Empty(t, e.p.List(), "an entry the guard cannot hold is not kept")
 		assert.Equal(t, 0.0, e.counter(t, e.p.m.blocked))
@@ -167,7 +167,7 @@ func TestSweeperRunsOnTheClock(t *testing.T) {
 	defer p.Close()
 	g := &fakeGuard{}
 	require.NoError(t, p.Attach(g, nil))
-	require.NoError(t, p.Block(netip.MustParsePrefix("10.0.0.1/32"), 5*time.Second, ""))
+	require.NoError(t, blockErr(p.Block(netip.MustParsePrefix("10.0.0.1/32"), 5*time.Second, "")))
 	for i := 0; i < 5; i++ {
 		require.Eventually(t, func() bool { return e.clock.Waiters() == 1 }, time.Second, time.Millisecond, "sweeper waiting")
 		e.clock.Advance(time.Second)

@@ -12,8 +12,9 @@
 //     that were in flight. Expiry runs on the policy's Clock: the sweeper
 //     (or Sweep) unblocks in the guard; the guard's own wall-clock expiry
 //     is only a backstop. Every block and unblock is logged (slog) and
-//     recorded as an EVE-shaped "interruption" Event to Options.
-//     Interruptions. Blocking never shortens an existing block.
+//     recorded as an EVE "interruption" event (eve.Event.Interruption) to
+//     Options.Events, the appliance's one EVE writer, beside the alerts
+//     and flows. Blocking never shortens an existing block.
 //   - Rate limits (golang.org/x/time/rate): new flows per second per
 //     client address, refused at NewFlow with drop or reject, in a
 //     limiter table bounded by max_sources (LRU) with idle eviction; and
@@ -33,7 +34,7 @@
 // Integration (the appliance wiring):
 //
 //	pol, err := policy.New(cfg.Policy, policy.Options{Registerer: reg, Logger: log,
-//		Events: eveWriter, Interruptions: policy.JSONLines(w)})
+//		Events: eveWriter})
 //	h, err := enforce.New(engine, enforce.Config{..., OnResult: pol.OnResult})
 //	st, err := netstack.New(netstack.WithHandler(policy.Wrap(h, pol)), ...)
 //	err = pol.Attach(st.Guard(), st.Flows()) // pushes static entries into the guard

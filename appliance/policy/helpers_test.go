@@ -16,6 +16,7 @@ import (
 	"github.com/interdict/interdict/appliance/enforce"
 	"github.com/interdict/interdict/appliance/policy/policytest"
 	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/netstack"
 )
 
@@ -56,13 +57,16 @@ func (g *fakeGuard) has(p string) bool {
 	return ok
 }
 
-// recSink keeps the interruption records.
+// recSink keeps the interruption records policy writes to its EVE sink.
 type recSink struct {
 	mu  sync.Mutex
-	evs []Event
+	evs []eve.Event
 }
 
-func (r *recSink) WriteEvent(ev *Event) error {
+func (r *recSink) Write(ev *eve.Event) error {
+	if ev.EventType != eve.TypeInterruption {
+		return nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	// Round-trip through JSON so the test sees what a reader of the file
@@ -71,7 +75,7 @@ func (r *recSink) WriteEvent(ev *Event) error {
 	if err != nil {
 		return err
 	}
-	var back Event
+	var back eve.Event
 	if err := json.Unmarshal(b, &back); err != nil {
 		return err
 	}
@@ -101,7 +105,7 @@ type env struct {
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
 	e := &env{clock: policytest.NewClock(t0), reg: prometheus.NewRegistry(), guard: &fakeGuard{}, recs: &recSink{}, logs: &bytes.Buffer{}}
-	p, err := New(cfg, Options{Clock: e.clock, Registerer: e.reg, Interruptions: e.recs, SweepEvery: -1,
+	p, err := New(cfg, Options{Clock: e.clock, Registerer: e.reg, Events: e.recs, SweepEvery: -1,
 		Logger: slog.New(slog.NewTextHandler(e.logs, nil))})
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
@@ -164,3 +168,6 @@ func resultFor(info *netstack.FlowInfo, res inspect.Result, enforcing bool, n in
 	return &enforce.ResultInfo{Flow: meta(info), NIC: info.NIC, Dir: inspect.ToServer, Len: n, Result: &res,
 		Verdict: netstack.Continue, Enforcing: enforcing}
 }
+
+// blockErr keeps only the error of Policy.Block.
+func blockErr(_ Entry, _ int, err error) error { return err }

@@ -49,7 +49,7 @@ func (p *Policy) alertBlocks(ri *enforce.ResultInfo) {
 				p.record("would-block", Entry{Prefix: prefix, Until: until, Reason: r.reason, Origin: OriginRule}, "", cause)
 				return
 			}
-			if err := p.block(prefix, r.dur, r.reason, OriginRule, cause); err != nil {
+			if _, err := p.block(prefix, r.dur, r.reason, OriginRule, cause); err != nil {
 				p.log.Error("policy: block on alert failed", "prefix", prefix, "sid", a.Rule.SID, "flow", ri.Flow.ID, "err", err)
 				return
 			}
@@ -102,7 +102,7 @@ func (p *Policy) validate(ri *enforce.ResultInfo) {
 			ev.InIface = ri.NIC
 			ev.AppProto = an.AppProto
 			ev.Drop.Reason = "protocol " + an.Event
-			p.emitDrop(&ev)
+			p.emit(&ev)
 		}
 	}
 }

@@ -37,11 +37,12 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Logger logs every block and unblock (default slog.Default()).
 	Logger *slog.Logger
-	// Events receives EVE drop records of chunks policy ended (protocol
-	// validation, bytes/s drop); *eve.Writer implements it. Nil discards.
+	// Events receives the EVE records: drops of chunks policy ended
+	// (protocol validation, bytes/s drop) and an interruption record for
+	// every block-list change. The appliance passes its one *eve.Writer,
+	// so they land in the main EVE file. Nil discards (changes are still
+	// logged).
 	Events enforce.Sink
-	// Interruptions receives the block-list records (nil: only logged).
-	Interruptions Sink
 	// SweepEvery is the period of the expiry sweep (default 1s); negative
 	// disables the background sweeper (tests call Sweep).
 	SweepEvery time.Duration
@@ -57,7 +58,6 @@ type Policy struct {
 	log   *slog.Logger
 	m     *metrics
 	evs   enforce.Sink
-	ints  Sink
 
 	blocks blockList
 	// attachMu orders Attach against block-list changes, so an entry
@@ -90,7 +90,7 @@ func New(cfg Config, opts Options) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Policy{s: s, clock: opts.Clock, log: opts.Logger, m: m, evs: opts.Events, ints: opts.Interruptions, done: make(chan struct{})}
+	p := &Policy{s: s, clock: opts.Clock, log: opts.Logger, m: m, evs: opts.Events, done: make(chan struct{})}
 	if p.clock == nil {
 		p.clock = wallClock{}
 	}
@@ -103,7 +103,7 @@ func New(cfg Config, opts Options) (*Policy, error) {
 		p.sources = newSourceLimiters(nf, m.limiterSources)
 	}
 	for _, e := range s.static {
-		if err := p.block(e.prefix, e.dur, e.reason, OriginStatic, blockCause{}); err != nil {
+		if _, err := p.block(e.prefix, e.dur, e.reason, OriginStatic, blockCause{}); err != nil {
 			return nil, fmt.Errorf("policy: static block %s: %w", e.prefix, err)
 		}
 	}
@@ -182,21 +182,13 @@ func (p *Policy) sweeper(every time.Duration) {
 	}
 }
 
-// emitDrop writes an EVE drop record for a chunk policy ended.
-func (p *Policy) emitDrop(ev *eve.Event) {
+// emit writes an EVE record (a drop of a chunk policy ended, an
+// interruption).
+func (p *Policy) emit(ev *eve.Event) {
 	if p.evs == nil {
 		return
 	}
 	if err := p.evs.Write(ev); err != nil && p.eveErred.CompareAndSwap(false, true) {
 		p.log.Error("policy: EVE write failed; further failures are not logged", "err", err)
-	}
-}
-
-func (p *Policy) emitInterruption(ev *Event) {
-	if p.ints == nil {
-		return
-	}
-	if err := p.ints.WriteEvent(ev); err != nil && p.eveErred.CompareAndSwap(false, true) {
-		p.log.Error("policy: event write failed; further failures are not logged", "err", err)
 	}
 }

@@ -114,7 +114,7 @@ func (f *flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 	if lim := f.lim[dir&1]; lim != nil {
 		if tv := f.p.throttle(f, lim, len(b)); tv.Terminal() {
 			f.final.Store(uint32(tv))
-			f.p.emitDrop(f.dropEvent(dir, len(b), "rate limit "+tv.String()))
+			f.p.emit(f.dropEvent(dir, len(b), "rate limit "+tv.String()))
 			return tv
 		}
 		return netstack.Continue

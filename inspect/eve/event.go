@@ -83,6 +83,9 @@ type Event struct {
 	TLS      *TLS      `json:"tls,omitempty"`
 	Traffic  *Traffic  `json:"traffic,omitempty"`
 	Identity *Identity `json:"identity,omitempty"`
+	// Interruption is interdict's addition (event_type interruption):
+	// a source or identity was blocked or released.
+	Interruption *Interruption `json:"interruption,omitempty"`
 }
 
 // Alert is Suricata's alert object.
@@ -213,6 +216,21 @@ type TLS struct {
 type Traffic struct {
 	ID    []string `json:"id,omitempty"`
 	Label []string `json:"label,omitempty"`
+}
+
+// Interruption says what changed on the appliance's block list and why.
+type Interruption struct {
+	Action string `json:"action"` // block, unblock, would-block (ids mode)
+	Prefix string `json:"prefix"`
+	Origin string `json:"origin"` // static, api, rule
+	Reason string `json:"reason"`
+	// Until is when a block expires; absent for a block without expiry
+	// and for unblocks.
+	Until *Time `json:"until,omitempty"`
+	// Cause of an unblock: expired or api.
+	Cause string `json:"cause,omitempty"`
+	// SignatureID is the rule whose alert caused a rule block.
+	SignatureID uint32 `json:"signature_id,omitempty"`
 }
 
 // Identity is interdict's addition: who sent the flow (a WireGuard peer

@@ -31,6 +31,9 @@
 // inspected (it would not have been forwarded) and every later packet of
 // the flow is logged as a drop event.
 //
-// replay imports inspect, inspect/eve, inspect/rules and inspect/detect;
-// never netstack or tunnel.
+// Rules are loaded by inspect/ruleset, the appliance's loader, so a rule
+// set behaves the same offline and live.
+//
+// replay imports inspect, inspect/eve, inspect/rules, inspect/ruleset and
+// inspect/detect; never netstack or tunnel.
 package replay

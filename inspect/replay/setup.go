@@ -10,12 +10,13 @@ import (
 	"github.com/interdict/interdict/inspect/detect"
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/inspect/rules"
+	"github.com/interdict/interdict/inspect/ruleset"
 
 	// The app-layer parsers register themselves; replay detects the same
 	// protocols the appliance does.
 	"github.com/interdict/interdict/inspect/applayer"
 	_ "github.com/interdict/interdict/inspect/dns"
-	"github.com/interdict/interdict/inspect/http1"
+	_ "github.com/interdict/interdict/inspect/http1"
 	_ "github.com/interdict/interdict/inspect/tls"
 )
 
@@ -59,75 +60,30 @@ type Loaded struct {
 	Rejected []*rules.Error // rules the loader or the engine could not run, with file:line and reason
 }
 
-// Load reads the rule, classification and threshold files and compiles
-// an engine whose threshold clock is clock (nil: wall clock). It also
-// returns the traffic tags the rules set, for Config.TrafficTags.
+// Load reads the rule, classification and threshold files with
+// inspect/ruleset, the loader the appliance uses, and compiles an engine
+// whose threshold clock is clock (nil: wall clock). It also returns the
+// traffic tags the rules set, for Config.TrafficTags.
 func (s *Setup) Load(clock *Clock) (*detect.Engine, Loaded, map[uint32]eve.Traffic, error) {
-	var ld Loaded
-	if len(s.Rules) == 0 {
-		return nil, ld, nil, fmt.Errorf("no rule files given")
+	spec := ruleset.Spec{Vars: s.Vars, HTTPBodyLimit: s.HTTPBodyLimit, ActionOrder: s.ActionOrder}
+	for _, f := range s.Rules {
+		spec.Rules = append(spec.Rules, ruleset.File{Path: f})
 	}
-	opts := &rules.Options{Vars: s.Vars}
 	if s.Classification != "" {
-		f, err := os.Open(s.Classification)
-		if err != nil {
-			return nil, ld, nil, fmt.Errorf("classification: %w", err)
-		}
-		classes, err := rules.LoadClassification(f, s.Classification)
-		f.Close()
-		if err != nil {
-			return nil, ld, nil, fmt.Errorf("classification: %w", err)
-		}
-		opts.Classification = classes
-	}
-	set, err := rules.LoadFiles(s.Rules, opts)
-	if err != nil {
-		return nil, ld, nil, fmt.Errorf("rules: %w", err)
-	}
-	ld.Rejected = append(ld.Rejected, set.Errors...)
-	eopts := detect.Options{}
-	if len(s.ActionOrder) > 0 {
-		if eopts.ActionOrder, err = detect.ParseActionOrder(s.ActionOrder); err != nil {
-			return nil, ld, nil, err
-		}
-	}
-	if clock != nil {
-		eopts.Now = clock.Now
+		spec.Classification = &ruleset.File{Path: s.Classification}
 	}
 	if s.ThresholdConfig != "" {
-		f, err := os.Open(s.ThresholdConfig)
-		if err != nil {
-			return nil, ld, nil, fmt.Errorf("threshold config: %w", err)
-		}
-		tc, err := rules.LoadThresholds(f, s.ThresholdConfig)
-		f.Close()
-		if err != nil {
-			return nil, ld, nil, fmt.Errorf("threshold config: %w", err)
-		}
-		eopts.Thresholds = tc
+		spec.ThresholdConfig = &ruleset.File{Path: s.ThresholdConfig}
 	}
-	if s.HTTPBodyLimit > 0 {
-		eopts.Protos = withHTTPBodyLimit(applayer.Protos(), s.HTTPBodyLimit)
+	if clock != nil {
+		spec.Now = clock.Now
 	}
-	eng, err := detect.New(set.Rules, eopts)
+	res, err := ruleset.Load(spec)
 	if err != nil {
-		return nil, ld, nil, fmt.Errorf("compile rules: %w", err)
+		return nil, Loaded{}, nil, err
 	}
-	ld.Rejected = append(ld.Rejected, eng.Rejected()...)
-	ld.Rules = eng.Rules()
-	return eng, ld, trafficTags(set.Rules), nil
-}
-
-// withHTTPBodyLimit returns protos with the HTTP parser's body bound set
-// to n.
-func withHTTPBodyLimit(protos []applayer.Proto, n int) []applayer.Proto {
-	out := append([]applayer.Proto(nil), protos...)
-	for i := range out {
-		if out[i].Name == http1.AppProto {
-			out[i].New = func() applayer.Parser { return http1.New(http1.WithMaxBodyBytes(n)) }
-		}
-	}
-	return out
+	ld := Loaded{Rules: res.Loaded, Rejected: res.Rejected}
+	return res.Engine, ld, trafficTags(res.Set.Rules), nil
 }
 
 // trafficTags finds Suricata 8's traffic tagging flowbits:

@@ -5,8 +5,8 @@
 // file:line and reason.
 //
 // It is the one rule loader: the appliance uses it at startup and on every
-// reload, and `interdict replay` (inspect/replay.Setup.Load) does the same
-// steps, so a rule behaves the same live and offline.
+// reload, and `interdict replay` and the conformance suite through
+// inspect/replay.Setup.Load, so a rule behaves the same live and offline.
 //
 // Errors: a source that cannot be read or a classification or threshold
 // file that does not parse is an error (Load fails). A rule that does not

@@ -53,6 +53,10 @@ type Spec struct {
 	// HTTPBodyLimit bounds the HTTP body bytes kept for inspection per
 	// message; 0 keeps the parser's default.
 	HTTPBodyLimit int
+	// ActionOrder is Suricata's action-order (e.g. drop, pass, reject,
+	// alert), strongest first; empty keeps the default (pass, drop,
+	// reject, alert).
+	ActionOrder []string
 	// Now is the threshold clock (nil: wall clock); replay passes the
 	// capture's clock.
 	Now func() time.Time
@@ -81,6 +85,14 @@ func Load(spec Spec) (*Result, error) {
 	if len(spec.Rules) == 0 {
 		return nil, ErrNoRules
 	}
+	eopts := detect.Options{Now: spec.Now}
+	if len(spec.ActionOrder) > 0 {
+		order, err := detect.ParseActionOrder(spec.ActionOrder)
+		if err != nil {
+			return nil, err
+		}
+		eopts.ActionOrder = order
+	}
 	opts := &rules.Options{Vars: spec.Vars}
 	if c := spec.Classification; c != nil {
 		classes, err := readWith(*c, func(r io.Reader) (map[string]rules.Class, error) {
@@ -91,7 +103,6 @@ func Load(spec Spec) (*Result, error) {
 		}
 		opts.Classification = classes
 	}
-	eopts := detect.Options{Now: spec.Now}
 	if tcf := spec.ThresholdConfig; tcf != nil {
 		tc, err := readWith(*tcf, func(r io.Reader) (*rules.ThresholdConfig, error) {
 			return rules.LoadThresholds(r, tcf.DisplayName())

@@ -52,6 +52,26 @@ func TestLoad(t *testing.T) {
 		r := fi.Inspect(inspect.ToServer, []byte("xxEVILxx"))
 		assert.Equal(t, inspect.ActionDrop, r.Action)
 	})
+	t.Run("action-order", func(t *testing.T) {
+		both := write(t, dir, "both.rules", `pass tcp any any -> any any (content:"GO"; sid:10;)`+"\n"+
+			`drop tcp any any -> any any (content:"GO"; sid:11;)`+"\n")
+		for _, tc := range []struct {
+			name  string
+			order []string
+			want  inspect.Action
+		}{
+			{"default: pass wins", nil, inspect.ActionPass},
+			{"drop first", []string{"drop", "pass", "reject", "alert"}, inspect.ActionDrop},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				res, err := Load(Spec{Rules: []File{{Path: both}}, ActionOrder: tc.order})
+				require.NoError(t, err)
+				fi := res.Engine.NewFlow(inspect.FlowMeta{ID: 1, Proto: inspect.ProtoTCP,
+					Src: netip.MustParseAddrPort("10.0.0.2:4000"), Dst: netip.MustParseAddrPort("10.99.0.1:80")})
+				assert.Equal(t, tc.want, fi.Inspect(inspect.ToServer, []byte("GO")).Action)
+			})
+		}
+	})
 	t.Run("unknown-classtype-rejects", func(t *testing.T) {
 		empty := write(t, dir, "empty.config", "\n")
 		res, err := Load(Spec{Rules: []File{{Path: good}}, Classification: &File{Path: empty}})
@@ -69,6 +89,7 @@ func TestLoad(t *testing.T) {
 		{"missing-file", Spec{Rules: []File{{Path: filepath.Join(dir, "nope.rules")}}}, "nope.rules"},
 		{"missing-in-fs", Spec{Rules: []File{{FS: pack, Path: "x.rules", Name: "pack/x.rules"}}}, "pack/x.rules"},
 		{"broken-classification", Spec{Rules: []File{{Path: good}}, Classification: &File{Path: brokenClass}}, brokenClass + ":1:"},
+		{"bad-action-order", Spec{Rules: []File{{Path: good}}, ActionOrder: []string{"drop", "pass"}}, "action-order"},
 		{"missing-threshold", Spec{Rules: []File{{Path: good}}, ThresholdConfig: &File{Path: filepath.Join(dir, "t.config")}}, "threshold config"},
 	}
 	for _, tc := range errs {

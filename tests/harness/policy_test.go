@@ -43,8 +43,7 @@ type policed struct {
 	p     *policy.Policy
 	clock *policytest.Clock
 	reg   *prometheus.Registry
-	eve   *eveBuf // enforce's and policy's EVE records
-	ints  *eveBuf // policy's interruption records
+	eve   *eveBuf // enforce's and policy's EVE records, one writer as in the appliance
 	srv   *reqServer
 }
 
@@ -53,8 +52,9 @@ type policed struct {
 // clock nil uses the wall clock.
 func newPoliced(t *testing.T, cfg policy.Config, inner netstack.Handler, clock *policytest.Clock) *policed {
 	t.Helper()
-	e := &policed{clock: clock, reg: prometheus.NewRegistry(), eve: &eveBuf{}, ints: &eveBuf{}, srv: &reqServer{}}
-	opts := policy.Options{Registerer: e.reg, Events: eve.NewWriter(e.eve), Interruptions: policy.JSONLines(e.ints),
+	e := &policed{clock: clock, reg: prometheus.NewRegistry(), eve: &eveBuf{}, srv: &reqServer{}}
+	w := eve.NewWriter(e.eve)
+	opts := policy.Options{Registerer: e.reg, Events: w,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if clock != nil {
 		opts.Clock = clock
@@ -63,7 +63,7 @@ func newPoliced(t *testing.T, cfg policy.Config, inner netstack.Handler, clock *
 	p, err := policy.New(cfg, opts)
 	require.NoError(t, err)
 	if inner == nil {
-		h, err := enforce.New(engine(t), enforce.Config{Events: eve.NewWriter(e.eve), Registerer: e.reg, OnResult: p.OnResult,
+		h, err := enforce.New(engine(t), enforce.Config{Events: w, Registerer: e.reg, OnResult: p.OnResult,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		require.NoError(t, err)
 		inner = h
@@ -136,7 +136,9 @@ func TestPolicyBlockByAPIResetsLiveFlowAndExpires(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "ping", string(buf))
 
-	require.NoError(t, e.p.Block(netip.PrefixFrom(ClientAddr, 32), 10*time.Minute, "harness"))
+	_, reset, err := e.p.Block(netip.PrefixFrom(ClientAddr, 32), 10*time.Minute, "harness")
+	require.NoError(t, err)
+	assert.Equal(t, 1, reset, "the live flow is reset")
 	live.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, err = live.Read(buf)
 	require.Error(t, err)
@@ -163,7 +165,7 @@ func TestPolicyBlockByAPIResetsLiveFlowAndExpires(t *testing.T) {
 	assert.Equal(t, 1.0, counter(t, e.reg, "interdict_policy_blocks_total", map[string]string{"origin": "api"}))
 	assert.Equal(t, 1.0, counter(t, e.reg, "interdict_policy_unblocks_total", map[string]string{"cause": "expired"}))
 
-	recs := interruptions(t, e.ints)
+	recs := interruptions(t, e.eve)
 	require.Len(t, recs, 2)
 	assert.Equal(t, "block", recs[0].Interruption.Action)
 	assert.Equal(t, "10.0.0.2/32", recs[0].Interruption.Prefix)
@@ -202,7 +204,7 @@ func TestPolicyDropOfSeverity1BlocksTheSource(t *testing.T) {
 
 	assert.Equal(t, 1.0, counter(t, e.reg, "interdict_policy_blocks_total", map[string]string{"origin": "rule"}))
 	assert.Equal(t, 1.0, counter(t, e.reg, "interdict_enforce_alerts_total", map[string]string{"sid": "1000001", "action": "blocked"}))
-	recs := interruptions(t, e.ints)
+	recs := interruptions(t, e.eve)
 	require.NotEmpty(t, recs)
 	assert.Equal(t, "block", recs[0].Interruption.Action)
 	assert.Equal(t, uint32(1000001), recs[0].Interruption.SignatureID)
@@ -324,17 +326,20 @@ func TestPolicyProtocolValidationRejectsCLAndTE(t *testing.T) {
 	}
 }
 
-// interruptions reads the policy's block-list records.
-func interruptions(t *testing.T, b *eveBuf) []policy.Event {
+// interruptions reads the policy's block-list records among the EVE
+// events.
+func interruptions(t *testing.T, b *eveBuf) []eve.Event {
 	t.Helper()
-	var out []policy.Event
+	var out []eve.Event
 	for _, line := range strings.Split(strings.TrimSpace(readAll(b)), "\n") {
 		if line == "" {
 			continue
 		}
-		var ev policy.Event
+		var ev eve.Event
 		require.NoError(t, json.Unmarshal([]byte(line), &ev), "record %q", line)
-		out = append(out, ev)
+		if ev.EventType == eve.TypeInterruption {
+			out = append(out, ev)
+		}
 	}
 	return out
 }

@@ -193,6 +193,10 @@ admin:
   socket: %s
 metrics:
   listen: 127.0.0.1:9108
+policy:
+  protocol:
+    anomalies:
+      REQUEST_CONTENT_LENGTH_AND_TRANSFER_ENCODING: reject
 log:
   level: debug
 `, mark, rulesPath, evePath, sock)
@@ -248,6 +252,14 @@ log:
 		assert.Contains(t, got, "xxxxxxxxxxSLOWATTAC", "every byte before the last one was forwarded")
 		assert.NotContains(t, got, "SLOWATTACK", "the last byte never reached the server")
 	})
+	t.Run("smuggling-rejected-by-policy", func(t *testing.T) {
+		c := dialIn(t, tp.client, serverAddr+":8080")
+		_, werr := c.Write([]byte("POST /smuggle HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"))
+		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		_, rerr := io.ReadAll(c)
+		assert.True(t, errors.Is(werr, syscall.ECONNRESET) || errors.Is(rerr, syscall.ECONNRESET), "the client is reset: write %v, read %v", werr, rerr)
+		assert.NotContains(t, rs.received(), "/smuggle", "the CL+TE request never reached the server")
+	})
 	t.Run("benign-after", func(t *testing.T) {
 		assert.Equal(t, 0, curlExit(t, tp.client, "--fail", "--max-time", "5", url+"/again"))
 	})
@@ -285,6 +297,14 @@ log:
 			assert.Equal(t, 1.0, al["gid"])
 		}
 		assert.Equal(t, "http", alert["app_proto"])
+		// The dropped request never completed, yet its alert names it,
+		// as Suricata's alert records do.
+		if assert.Contains(t, alert, "http", "the alert of a dropped HTTP request carries its http object") {
+			h := alert["http"].(map[string]any)
+			assert.Equal(t, "/drop-me", h["url"])
+			assert.Equal(t, "GET", h["http_method"])
+			assert.Contains(t, h["hostname"], serverAddr)
+		}
 		assert.Equal(t, alert["flow_id"], drop["flow_id"])
 		assert.Positive(t, stats, "stats events every second")
 	})
@@ -323,6 +343,17 @@ log:
 		out, _, _ = ctl(sock, "blocks")
 		assert.Contains(t, out, "10.77.1.0/24")
 		assert.Contains(t, out, "e2e")
+		var rec map[string]any
+		for _, ev := range readEVE(t, evePath) {
+			if ev["event_type"] == "interruption" {
+				rec, _ = ev["interruption"].(map[string]any)
+			}
+		}
+		require.NotNil(t, rec, "the block is an interruption event in the EVE file")
+		assert.Equal(t, "block", rec["action"])
+		assert.Equal(t, "10.77.1.0/24", rec["prefix"])
+		assert.Equal(t, "api", rec["origin"])
+		assert.Equal(t, "e2e", rec["reason"])
 		assert.Equal(t, 28, curlExit(t, tp.client, "--max-time", "1", url+"/blocked"), "new connections fail")
 
 		assert.Eventually(t, func() bool {

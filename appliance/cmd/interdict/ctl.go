@@ -143,7 +143,11 @@ func ctlBlock(c *cli.Context, cl *admin.Client) error {
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, b)
 	}
-	fmt.Fprintf(c.App.Writer, "blocked %s until %s (%d live flows reset)\n", b.Prefix, b.Until.Local().Format(time.RFC3339), b.FlowsReset)
+	until := "never expires" // a static entry without expiry stays in force
+	if !b.Until.IsZero() {
+		until = "until " + b.Until.Local().Format(time.RFC3339)
+	}
+	fmt.Fprintf(c.App.Writer, "blocked %s %s (%d live flows reset)\n", b.Prefix, until, b.FlowsReset)
 	return nil
 }
 
@@ -171,9 +175,13 @@ func ctlBlocks(c *cli.Context, cl *admin.Client) error {
 		return printJSON(c.App.Writer, bl)
 	}
 	tw := table(c.App.Writer)
-	fmt.Fprintln(tw, "PREFIX\tEXPIRES IN\tREASON")
+	fmt.Fprintln(tw, "PREFIX\tEXPIRES IN\tORIGIN\tREASON")
 	for _, b := range bl {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", b.Prefix, time.Until(b.Until).Round(time.Second), b.Reason)
+		expires := "never"
+		if !b.Until.IsZero() {
+			expires = time.Until(b.Until).Round(time.Second).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", b.Prefix, expires, b.Origin, b.Reason)
 	}
 	return tw.Flush()
 }

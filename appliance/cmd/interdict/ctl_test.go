@@ -42,7 +42,7 @@ func (b *ctlBackend) Flows() []admin.Flow {
 func (b *ctlBackend) Block(p netip.Prefix, d time.Duration, reason string) (admin.Block, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	bl := admin.Block{Prefix: p.String(), Until: time.Now().Add(d), Reason: reason, FlowsReset: 1}
+	bl := admin.Block{Prefix: p.String(), Until: time.Now().Add(d), Reason: reason, Origin: "api", FlowsReset: 1}
 	b.blocks[p] = bl
 	return bl, nil
 }
@@ -104,7 +104,7 @@ func TestCtl(t *testing.T) {
 		{"status", []string{"status"}, []string{"version          v9", "uptime           1m5s", "rules            12 loaded, 0 rejected (generation 3)", "flows active     1"}},
 		{"flows", []string{"flows"}, []string{"ID  PROTO  SOURCE", "4   TCP    10.0.0.2:5000  10.99.0.1:80  -         77         88         continue  2s"}},
 		{"block", []string{"block", "--for", "10m", "--reason", "scan", "10.0.0.0/24"}, []string{"blocked 10.0.0.0/24 until ", "(1 live flows reset)"}},
-		{"blocks", []string{"blocks"}, []string{"PREFIX       EXPIRES IN  REASON", "10.0.0.0/24  10m0s       scan"}},
+		{"blocks", []string{"blocks"}, []string{"PREFIX       EXPIRES IN  ORIGIN  REASON", "10.0.0.0/24  10m0s       api     scan"}},
 		{"unblock", []string{"unblock", "10.0.0.0/24"}, []string{"unblocked 10.0.0.0/24"}},
 		{"rules", []string{"rules"}, []string{"generation 3", "12 rules loaded, 1 rejected", "a.rules  13      1", "rejected: a.rules:9: sid 5: unsupported keyword foo"}},
 	}
