@@ -303,15 +303,22 @@ func TestAppliance(t *testing.T) {
 		iperf := exec.CommandContext(ctx, "ip", "netns", "exec", tp.server, "iperf3", "-s", "-1", "-B", serverAddr)
 		require.NoError(t, iperf.Start())
 		defer func() { cancel(); _ = iperf.Wait() }()
-		var out string
-		for i := 0; i < 50; i++ { // until the server listens
-			o, err := exec.Command("ip", "netns", "exec", tp.client, "iperf3", "-c", serverAddr, "-t", "2", "-J").CombinedOutput()
-			out = string(o)
-			if err == nil {
-				break
+		// Wait for the listening socket itself rather than retrying the
+		// client: a client attempt that reaches the appliance before the
+		// server listens is refused, and with -1 a half-made attempt would
+		// end the one-off server.
+		listening := false
+		for i := 0; i < 100 && !listening; i++ {
+			o, _ := exec.Command("ip", "netns", "exec", tp.server, "ss", "-Hltn", "sport = :5201").CombinedOutput()
+			listening = strings.Contains(string(o), "5201")
+			if !listening {
+				time.Sleep(50 * time.Millisecond)
 			}
-			time.Sleep(100 * time.Millisecond)
 		}
+		require.True(t, listening, "iperf3 server never listened")
+		o, err := exec.Command("ip", "netns", "exec", tp.client, "iperf3", "-c", serverAddr, "-t", "2", "-J").CombinedOutput()
+		out := string(o)
+		require.NoError(t, err, "%s", out)
 		var res struct {
 			End struct {
 				SumReceived struct {
