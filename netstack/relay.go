@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -187,16 +188,14 @@ func (l connLeg) abort() {
 func (l connLeg) close()   { _ = l.c.Close() }
 func (l connLeg) release() {}
 
+// isReset reports whether a host socket error means the peer reset the
+// connection (or the local stack aborted it), as opposed to any other
+// failure. errors.Is sees through *net.OpError and *os.SyscallError to
+// the errno, where matching the error text depended on the platform's
+// wording.
 func isReset(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) {
-		s := op.Err.Error()
-		return contains(s, "reset") || contains(s, "aborted")
-	}
-	return false
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED)
 }
-
-func contains(s, sub string) bool { return bytes.Contains([]byte(s), []byte(sub)) }
 
 // upLeg picks the leg type for an upstream conn: the transparent dialer's
 // conns expose their gVisor endpoint.
