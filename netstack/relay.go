@@ -80,6 +80,9 @@ func (l *gvLeg) read(b []byte) (int, error) {
 		w := tcpip.SliceWriter(b)
 		res, err := l.ep.Read(&w, tcpip.ReadOptions{})
 		if err == nil {
+			// Receive-buffer moderation grows the window from what the
+			// reader copies per RTT; gVisor learns it only from here.
+			l.ep.ModerateRecvBuf(res.Count)
 			return res.Count, nil
 		}
 		switch err.(type) {

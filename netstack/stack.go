@@ -137,9 +137,17 @@ func New(opts ...Option) (*Stack, error) {
 
 func (s *Stack) configure() error {
 	l := s.cfg.limits
+	rcvInit := min(tcpInitialReceiveBuffer, l.TCPReceiveBuffer)
 	tcpOpts := []tcpip.SettableTransportProtocolOption{
 		&tcpip.TCPSendBufferSizeRangeOption{Min: 4096, Default: l.TCPSendBuffer, Max: l.TCPSendBuffer},
-		&tcpip.TCPReceiveBufferSizeRangeOption{Min: 4096, Default: l.TCPReceiveBuffer, Max: l.TCPReceiveBuffer},
+		&tcpip.TCPReceiveBufferSizeRangeOption{Min: 4096, Default: rcvInit, Max: l.TCPReceiveBuffer},
+		// Receive buffers start at rcvInit and grow towards the maximum
+		// only for flows whose reader keeps up (gvLeg.read reports each
+		// read), as Linux's tcp_rmem autotuning does.
+		func() *tcpip.TCPModerateReceiveBufferOption {
+			o := tcpip.TCPModerateReceiveBufferOption(true)
+			return &o
+		}(),
 		// See DefaultLimits.TimeWait: a long TIME_WAIT on the client leg
 		// silently eats reconnects on the same 4-tuple.
 		func() *tcpip.TCPTimeWaitTimeoutOption { o := tcpip.TCPTimeWaitTimeoutOption(l.TimeWait); return &o }(),
@@ -153,7 +161,7 @@ func (s *Stack) configure() error {
 
 	// Forwarders before the NIC: a SYN that arrives between NIC creation
 	// and handler installation would be answered with RST.
-	fwd := tcp.NewForwarder(s.gs, l.TCPReceiveBuffer, l.MaxSYNInFlight, s.handleTCP)
+	fwd := tcp.NewForwarder(s.gs, rcvInit, l.MaxSYNInFlight, s.handleTCP)
 	s.gs.SetTransportProtocolHandler(tcp.ProtocolNumber, func(id stack.TransportEndpointID, pkt *stack.PacketBuffer) bool {
 		if pkt.NICID != clientNIC {
 			return false
