@@ -390,8 +390,8 @@ func (f *tcpFlow) pumpDone() {
 	f.upstream.release()
 	f.s.flows.remove(&f.Flow)
 	v := Verdict(f.verdict.Load())
-	f.s.m.flowsActive.WithLabelValues("tcp").Dec()
-	f.s.m.flowsTotal.WithLabelValues("tcp", v.String()).Inc()
+	f.s.m.tcp.active.Dec()
+	f.s.m.tcp.endedWith(v)
 	f.fh.Close(FlowStats{
 		BytesToServer: f.bytesToServer.Load(), BytesToClient: f.bytesToClient.Load(),
 		PacketsToServer: f.pktsToServer.Load(), PacketsToClient: f.pktsToClient.Load(),
