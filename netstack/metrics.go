@@ -3,6 +3,7 @@ package netstack
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -22,6 +23,59 @@ type metrics struct {
 	udpRejected   *prometheus.CounterVec // reason: limit
 	flowsRejected *prometheus.CounterVec // reason: table_full
 	icmpDropped   prometheus.Counter
+
+	// Per-flow series, resolved once: WithLabelValues hashes the label
+	// values and takes a lock on every call.
+	tcp, udp protoMetrics
+}
+
+// protoMetrics are one protocol's per-flow series. flows_total series
+// are resolved on first use, so a series appears only once it counted.
+type protoMetrics struct {
+	proto        string
+	active       prometheus.Gauge
+	dialFailures prometheus.Counter
+	total        *prometheus.CounterVec
+	ended        [len(verdictNames)]lazyCounter
+	dialFailedC  lazyCounter
+	handshakeC   lazyCounter
+}
+
+type lazyCounter struct {
+	once sync.Once
+	c    prometheus.Counter
+}
+
+func (l *lazyCounter) get(vec *prometheus.CounterVec, proto, label string) prometheus.Counter {
+	l.once.Do(func() { l.c = vec.WithLabelValues(proto, label) })
+	return l.c
+}
+
+func (m *metrics) initProto(p *protoMetrics, proto string) {
+	p.proto = proto
+	p.active = m.flowsActive.WithLabelValues(proto)
+	p.dialFailures = m.dialFailures.WithLabelValues(proto)
+	p.total = m.flowsTotal
+}
+
+// endedWith counts a flow that ended with v.
+func (p *protoMetrics) endedWith(v Verdict) {
+	if int(v) < len(p.ended) {
+		p.ended[v].get(p.total, p.proto, verdictNames[v]).Inc()
+		return
+	}
+	p.total.WithLabelValues(p.proto, v.String()).Inc()
+}
+
+// dialFailed counts a flow whose upstream dial failed (both series).
+func (p *protoMetrics) dialFailed() {
+	p.dialFailures.Inc()
+	p.dialFailedC.get(p.total, p.proto, "dial_failed").Inc()
+}
+
+// handshakeFailed counts a TCP flow whose client handshake failed.
+func (p *protoMetrics) handshakeFailed() {
+	p.handshakeC.get(p.total, p.proto, "handshake_failed").Inc()
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -71,6 +125,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "ICMP messages other than echo dropped on the client-facing link.",
 		}),
 	}
+	m.initProto(&m.tcp, "tcp")
+	m.initProto(&m.udp, "udp")
 	if reg == nil {
 		return m, nil
 	}

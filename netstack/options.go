@@ -48,9 +48,12 @@ type Limits struct {
 	TimeWait time.Duration
 	// RelayBuffer is the size of one read in the relay, per direction.
 	RelayBuffer int
-	// TCPSendBuffer and TCPReceiveBuffer size gVisor's per-endpoint socket
-	// buffers (the default of each range and the maximum).
-	TCPSendBuffer, TCPReceiveBuffer int
+	// TCPSendBuffer sizes gVisor's per-endpoint send buffers.
+	TCPSendBuffer int
+	// TCPReceiveBuffer is the largest per-endpoint receive buffer. Each
+	// starts at 256 KiB (or this, if smaller) and grows by receive-buffer
+	// moderation only while the relay drains it at the rate it arrives.
+	TCPReceiveBuffer int
 }
 
 // DefaultLimits are the limits New uses for fields left zero.
@@ -75,14 +78,18 @@ var DefaultLimits = Limits{
 	// none held by an idle flow (reads borrow a buffer only once data is
 	// ready).
 	RelayBuffer: 32 << 10,
-	// gVisor defaults to 1 MiB send and ~1 MiB receive buffers (and up to
-	// 4-6 MiB with moderation). The relay drains each leg as fast as the
-	// other accepts, so a deep buffer only adds memory: 256 KiB still
-	// covers a 1 Gbit/s x 2 ms bandwidth-delay product (250 KB), and 16 MB
-	// buffers changed throughput by less than 10% in the prototype, while
-	// 10k flows x 2 legs x (1+1) MiB would be 40 GiB of worst-case buffer.
+	// gVisor defaults to 1 MiB send and ~1 MiB receive buffers. A fixed
+	// 256 KiB receive buffer capped one stream through the TUN at 4.2
+	// Gbit/s, 1 MiB at 5.5 and 4 MiB at 7.1 (tests/bench/throughput.sh,
+	// medians of 3): the window, not the CPU, was the limit, and every
+	// read of a full buffer cost an extra window-update ACK. So receive
+	// buffers start at 256 KiB and grow with moderation up to 4 MiB
+	// (8.1 Gbit/s), like Linux's tcp_rmem: only flows whose relay keeps
+	// up with a fast sender grow; idle flows hold no buffer at all. The
+	// send buffer stays small: it fills only as fast as the upstream leg
+	// delivers, and 10k flows x 4 MiB would be 40 GiB of worst case.
 	TCPSendBuffer:    256 << 10,
-	TCPReceiveBuffer: 256 << 10,
+	TCPReceiveBuffer: 4 << 20,
 }
 
 func (l *Limits) fill() {
@@ -238,3 +245,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithIdentity(f func(src netip.Addr) string) Option {
 	return func(c *config) error { c.identity = f; return nil }
 }
+
+// tcpInitialReceiveBuffer is where every receive buffer starts before
+// moderation grows it (Limits.TCPReceiveBuffer).
+const tcpInitialReceiveBuffer = 256 << 10

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -79,6 +80,9 @@ func (l *gvLeg) read(b []byte) (int, error) {
 		w := tcpip.SliceWriter(b)
 		res, err := l.ep.Read(&w, tcpip.ReadOptions{})
 		if err == nil {
+			// Receive-buffer moderation grows the window from what the
+			// reader copies per RTT; gVisor learns it only from here.
+			l.ep.ModerateRecvBuf(res.Count)
 			return res.Count, nil
 		}
 		switch err.(type) {
@@ -187,16 +191,14 @@ func (l connLeg) abort() {
 func (l connLeg) close()   { _ = l.c.Close() }
 func (l connLeg) release() {}
 
+// isReset reports whether a host socket error means the peer reset the
+// connection (or the local stack aborted it), as opposed to any other
+// failure. errors.Is sees through *net.OpError and *os.SyscallError to
+// the errno, where matching the error text depended on the platform's
+// wording.
 func isReset(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) {
-		s := op.Err.Error()
-		return contains(s, "reset") || contains(s, "aborted")
-	}
-	return false
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED)
 }
-
-func contains(s, sub string) bool { return bytes.Contains([]byte(s), []byte(sub)) }
 
 // upLeg picks the leg type for an upstream conn: the transparent dialer's
 // conns expose their gVisor endpoint.
@@ -388,8 +390,8 @@ func (f *tcpFlow) pumpDone() {
 	f.upstream.release()
 	f.s.flows.remove(&f.Flow)
 	v := Verdict(f.verdict.Load())
-	f.s.m.flowsActive.WithLabelValues("tcp").Dec()
-	f.s.m.flowsTotal.WithLabelValues("tcp", v.String()).Inc()
+	f.s.m.tcp.active.Dec()
+	f.s.m.tcp.endedWith(v)
 	f.fh.Close(FlowStats{
 		BytesToServer: f.bytesToServer.Load(), BytesToClient: f.bytesToClient.Load(),
 		PacketsToServer: f.pktsToServer.Load(), PacketsToClient: f.pktsToClient.Load(),

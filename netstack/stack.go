@@ -111,8 +111,7 @@ func New(opts ...Option) (*Stack, error) {
 		HandleLocal: false,
 	})
 	if err := s.configure(); err != nil {
-		s.gs.Close()
-		s.gs.Wait()
+		s.teardown()
 		s.cancel()
 		return nil, err
 	}
@@ -124,8 +123,7 @@ func New(opts ...Option) (*Stack, error) {
 			Help: "SYNs ignored because MaxSYNInFlight handshakes were in flight.",
 		}, func() float64 { return float64(tcpStats.ForwardMaxInFlightDrop.Value()) }))
 		if err != nil {
-			s.gs.Close()
-			s.gs.Wait()
+			s.teardown()
 			s.cancel()
 			return nil, fmt.Errorf("netstack metrics: %w", err)
 		}
@@ -139,9 +137,17 @@ func New(opts ...Option) (*Stack, error) {
 
 func (s *Stack) configure() error {
 	l := s.cfg.limits
+	rcvInit := min(tcpInitialReceiveBuffer, l.TCPReceiveBuffer)
 	tcpOpts := []tcpip.SettableTransportProtocolOption{
 		&tcpip.TCPSendBufferSizeRangeOption{Min: 4096, Default: l.TCPSendBuffer, Max: l.TCPSendBuffer},
-		&tcpip.TCPReceiveBufferSizeRangeOption{Min: 4096, Default: l.TCPReceiveBuffer, Max: l.TCPReceiveBuffer},
+		&tcpip.TCPReceiveBufferSizeRangeOption{Min: 4096, Default: rcvInit, Max: l.TCPReceiveBuffer},
+		// Receive buffers start at rcvInit and grow towards the maximum
+		// only for flows whose reader keeps up (gvLeg.read reports each
+		// read), as Linux's tcp_rmem autotuning does.
+		func() *tcpip.TCPModerateReceiveBufferOption {
+			o := tcpip.TCPModerateReceiveBufferOption(true)
+			return &o
+		}(),
 		// See DefaultLimits.TimeWait: a long TIME_WAIT on the client leg
 		// silently eats reconnects on the same 4-tuple.
 		func() *tcpip.TCPTimeWaitTimeoutOption { o := tcpip.TCPTimeWaitTimeoutOption(l.TimeWait); return &o }(),
@@ -155,7 +161,7 @@ func (s *Stack) configure() error {
 
 	// Forwarders before the NIC: a SYN that arrives between NIC creation
 	// and handler installation would be answered with RST.
-	fwd := tcp.NewForwarder(s.gs, l.TCPReceiveBuffer, l.MaxSYNInFlight, s.handleTCP)
+	fwd := tcp.NewForwarder(s.gs, rcvInit, l.MaxSYNInFlight, s.handleTCP)
 	s.gs.SetTransportProtocolHandler(tcp.ProtocolNumber, func(id stack.TransportEndpointID, pkt *stack.PacketBuffer) bool {
 		if pkt.NICID != clientNIC {
 			return false
@@ -251,9 +257,35 @@ func (s *Stack) Close() error {
 	s.cancel()
 	s.flows.Range(func(f *Flow) bool { f.stop(Continue, "shutdown"); return true })
 	s.wg.Wait()
-	s.gs.Close()
-	s.gs.Wait()
+	s.teardown()
 	return nil
+}
+
+// teardown stops the gVisor stack and closes its links. gVisor's Wait
+// waits for each link's goroutines before it closes the link, and a link
+// whose readers block in read (TUN, fdbased) stops only when closed, so
+// Close used to hang unless the owner closed the link inside Wait. Here
+// the transport endpoints are aborted and waited for first, so their last
+// RST or FIN reaches the link; then every NIC is removed, which closes its
+// link; then the links and the stack are waited for.
+func (s *Stack) teardown() {
+	s.gs.Close()
+	for _, e := range s.gs.RegisteredEndpoints() {
+		e.Wait()
+	}
+	for _, e := range s.gs.CleanupEndpoints() {
+		e.Wait()
+	}
+	for id := range s.gs.NICInfo() {
+		_ = s.gs.RemoveNIC(id)
+	}
+	// Removed NICs are no longer waited for by gVisor.
+	for _, l := range []stack.LinkEndpoint{s.guard, s.cfg.upstream} {
+		if l != nil {
+			l.Wait()
+		}
+	}
+	s.gs.Wait()
 }
 
 // sweeper ends idle flows and expires guard entries. Its period is a

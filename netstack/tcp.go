@@ -51,7 +51,7 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 		} else {
 			complete(true)
 		}
-		s.m.flowsTotal.WithLabelValues("tcp", v.String()).Inc()
+		s.m.tcp.endedWith(v)
 		if fh != nil {
 			fh.Close(FlowStats{Verdict: v, Reason: "verdict", End: time.Now()})
 		}
@@ -65,10 +65,9 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 	up, err := s.cfg.dialer.Dial(ctx, "tcp", t.Src, t.Dst)
 	cancel()
 	if err != nil {
-		s.m.dialFailures.WithLabelValues("tcp").Inc()
+		s.m.tcp.dialFailed()
 		s.log.Debug("upstream dial failed", "flow", info.ID, "tuple", t, "err", err)
 		complete(true)
-		s.m.flowsTotal.WithLabelValues("tcp", "dial_failed").Inc()
 		fh.Close(FlowStats{Verdict: Continue, Reason: "dial", End: time.Now()})
 		return
 	}
@@ -79,7 +78,7 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 		// The client went away during the dial, or the handshake failed.
 		complete(false)
 		_ = up.Close()
-		s.m.flowsTotal.WithLabelValues("tcp", "handshake_failed").Inc()
+		s.m.tcp.handshakeFailed()
 		fh.Close(FlowStats{Verdict: Continue, Reason: "handshake", End: time.Now()})
 		return
 	}
@@ -102,7 +101,7 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 		fh.Close(FlowStats{Verdict: Continue, Reason: "table_full", End: time.Now()})
 		return
 	}
-	s.m.flowsActive.WithLabelValues("tcp").Inc()
+	s.m.tcp.active.Inc()
 	f.run()
 }
 

@@ -83,7 +83,7 @@ func (s *Stack) handleUDP(id stack.TransportEndpointID, pkt *stack.PacketBuffer)
 	info := s.newInfo(UDP, t)
 	fh, v := s.cfg.handler.NewFlow(info)
 	if v.Terminal() {
-		s.m.flowsTotal.WithLabelValues("udp", v.String()).Inc()
+		s.m.udp.endedWith(v)
 		if fh != nil {
 			fh.Close(FlowStats{Verdict: v, Reason: "verdict", End: now})
 		}
@@ -104,8 +104,7 @@ func (s *Stack) handleUDP(id stack.TransportEndpointID, pkt *stack.PacketBuffer)
 	up, err := s.cfg.dialer.Dial(ctx, "udp", t.Src, t.Dst)
 	cancel()
 	if err != nil {
-		s.m.dialFailures.WithLabelValues("udp").Inc()
-		s.m.flowsTotal.WithLabelValues("udp", "dial_failed").Inc()
+		s.m.udp.dialFailed()
 		fh.Close(FlowStats{Reason: "dial", End: now})
 		return false
 	}
@@ -134,7 +133,7 @@ func (s *Stack) handleUDP(id stack.TransportEndpointID, pkt *stack.PacketBuffer)
 	}
 	s.udp.live.Add(1)
 	s.m.udpSessions.Inc()
-	s.m.flowsActive.WithLabelValues("udp").Inc()
+	s.m.udp.active.Inc()
 	sess.pumps.Store(2)
 	for _, dir := range []Direction{ToServer, ToClient} {
 		if !s.enter() {
@@ -254,9 +253,9 @@ func (u *udpSession) pumpDone() {
 	u.s.flows.remove(&u.Flow)
 	u.s.udp.live.Add(-1)
 	u.s.m.udpSessions.Dec()
-	u.s.m.flowsActive.WithLabelValues("udp").Dec()
+	u.s.m.udp.active.Dec()
 	v := Verdict(u.verdict.Load())
-	u.s.m.flowsTotal.WithLabelValues("udp", v.String()).Inc()
+	u.s.m.udp.endedWith(v)
 	u.fh.Close(FlowStats{
 		BytesToServer: u.bytesToServer.Load(), BytesToClient: u.bytesToClient.Load(),
 		PacketsToServer: u.pktsToServer.Load(), PacketsToClient: u.pktsToClient.Load(),

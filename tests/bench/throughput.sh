@@ -1,15 +1,29 @@
 #!/usr/bin/env bash
-# Throughput and connection-rate benchmark (root; not a test). One run
-# measures, on the same three-namespace topology (client - appliance -
-# server, veth), kernel forwarding in the appliance namespace and then the
-# interdict appliance on a TUN (pass handler), and prints the ratios.
+# Throughput and connection-rate benchmark (root; not a test, not in CI).
+# On one three-namespace topology (client - appliance - server, veth) it
+# measures, in ROUNDS interleaved rounds, kernel forwarding in the
+# appliance namespace and the interdict appliance on a TUN (pass
+# handler), and prints every round and the medians and their ratios.
+# Interleaving matters on a shared machine: load from elsewhere then hits
+# both sides of a ratio alike.
 #   iperf3 single stream and 4 streams (Gbit/s, receiver side)
 #   connects/s: connloop, 32 parallel connect+1 byte+close loops
 # Everything stays inside namespaces this script creates and removes.
-# Usage: sudo tests/bench/throughput.sh [seconds per iperf3 run, default 5]
+#
+# Usage: sudo tests/bench/throughput.sh [seconds per run, default 5]
+# Environment:
+#   ROUNDS=3             rounds (medians are reported; 0 with PERF)
+#   PERF=dir             also record `perf record -g` of the appliance
+#                        during one extra single-stream and one connloop
+#                        run, into dir/stream.data and dir/connect.data
+#                        (read with `perf report -i ... --no-children`)
+#   INTERDICT_BIN=path   use this binary instead of building one
+# Needs ip, iperf3, jq, go (Debian: apt-get install -y iperf3 jq), and perf
+# for PERF.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 T=${1:-5}
+ROUNDS=${ROUNDS:-3}
 for tool in ip iperf3 jq go; do command -v $tool >/dev/null || { echo "needs $tool" >&2; exit 1; }; done
 [ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 1; }
 
@@ -24,7 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$work/interdict" ./appliance/cmd/interdict
+if [ -n "${INTERDICT_BIN:-}" ]; then cp "$INTERDICT_BIN" "$work/interdict"; else go build -o "$work/interdict" ./appliance/cmd/interdict; fi
 go build -o "$work/connloop" ./tests/bench/connloop
 
 for ns in $C $A $S; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
@@ -38,16 +52,6 @@ ip netns exec "$A" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=
 
 ip netns exec "$S" iperf3 -s -B 10.77.2.2 >/dev/null 2>&1 & pids+=($!)
 ip netns exec "$S" "$work/connloop" -listen 10.77.2.2:9000 & pids+=($!)
-sleep 0.5
-
-iperf() { # streams -> Gbit/s
-  ip netns exec "$C" iperf3 -c 10.77.2.2 -t "$T" -P "$1" -J | jq '.end.sum_received.bits_per_second / 1e9'
-}
-connects() { ip netns exec "$C" "$work/connloop" -addr 10.77.2.2:9000 -parallel 32 -duration "${T}s" | cut -d' ' -f1; }
-
-echo "== kernel forwarding ($T s per run; shared 2-core machine)"
-k1=$(iperf 1); k4=$(iperf 4); kc=$(connects)
-echo "kernel: 1 stream $k1 Gbit/s, 4 streams $k4 Gbit/s, $kc connects/s"
 
 cat > "$work/cfg.yaml" <<CFG
 link: {mode: tun, tun: {name: bench0, queues: 2}}
@@ -56,16 +60,49 @@ handler: {mode: pass}
 metrics: {listen: 127.0.0.1:9108}
 log: {level: warn}
 CFG
-ip netns exec "$A" "$work/interdict" run --config "$work/cfg.yaml" & pids+=($!)
+ip netns exec "$A" "$work/interdict" run --config "$work/cfg.yaml" & app=$!; pids+=($app)
 for _ in $(seq 50); do ip -n "$A" link show bench0 >/dev/null 2>&1 && break; sleep 0.1; done
 ip -n "$A" rule add pref 100 fwmark 0x1d1c lookup main
-ip -n "$A" rule add pref 200 to 10.77.2.0/24 lookup 100
 ip -n "$A" route add default dev bench0 table 100
+# The pref 200 rule decides which path a round measures: without it the
+# kernel forwards, with it traffic to the server enters the TUN.
+via_interdict() { ip -n "$A" rule del pref 200 2>/dev/null || true; ip -n "$A" rule add pref 200 to 10.77.2.0/24 lookup 100; }
+via_kernel() { ip -n "$A" rule del pref 200 2>/dev/null || true; ip -n "$A" route flush cache 2>/dev/null || true; }
+sleep 0.5
 
-echo "== interdict (TUN, pass handler)"
-i1=$(iperf 1); i4=$(iperf 4); ic=$(connects)
-echo "interdict: 1 stream $i1 Gbit/s, 4 streams $i4 Gbit/s, $ic connects/s"
+iperf() { # streams -> Gbit/s
+  ip netns exec "$C" iperf3 -c 10.77.2.2 -t "$T" -P "$1" -J | jq '.end.sum_received.bits_per_second / 1e9'
+}
+connects() { ip netns exec "$C" "$work/connloop" -addr 10.77.2.2:9000 -parallel 32 -duration "${T}s" | cut -d' ' -f1; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-echo "== ratios (goal: 1 stream >= 0.45, 4 streams >= 0.25, connects >= 0.5)"
+echo "== $ROUNDS rounds, $T s per run (kernel forwarding, then interdict on TUN with the pass handler)"
+K1=() K4=() KC=() I1=() I4=() IC=()
+for r in $(seq "$ROUNDS"); do
+  via_kernel; sleep 1
+  k1=$(iperf 1); k4=$(iperf 4); kc=$(connects)
+  via_interdict; sleep 1
+  i1=$(iperf 1); i4=$(iperf 4); ic=$(connects)
+  printf 'round %d: kernel %.2f / %.2f Gbit/s, %s conn/s | interdict %.2f / %.2f Gbit/s, %s conn/s\n' \
+    "$r" "$k1" "$k4" "$kc" "$i1" "$i4" "$ic"
+  K1+=("$k1") K4+=("$k4") KC+=("$kc") I1+=("$i1") I4+=("$i4") IC+=("$ic")
+done
+if [ "$ROUNDS" -gt 0 ]; then
+k1=$(median "${K1[@]}") k4=$(median "${K4[@]}") kc=$(median "${KC[@]}")
+i1=$(median "${I1[@]}") i4=$(median "${I4[@]}") ic=$(median "${IC[@]}")
+echo "median kernel:    1 stream $k1 Gbit/s, 4 streams $k4 Gbit/s, $kc connects/s"
+echo "median interdict: 1 stream $i1 Gbit/s, 4 streams $i4 Gbit/s, $ic connects/s"
+echo "== ratios of medians (goal: 1 stream >= 0.45, 4 streams >= 0.25, connects >= 0.5)"
 jq -rn --argjson k1 "$k1" --argjson k4 "$k4" --argjson kc "$kc" --argjson i1 "$i1" --argjson i4 "$i4" --argjson ic "$ic" \
   '"1 stream \($i1/$k1*1000|round/1000)x, 4 streams \($i4/$k4*1000|round/1000)x, connects/s \(if $kc > 0 then ($ic/$kc*1000|round/1000) else "n/a" end)x"'
+fi
+
+if [ -n "${PERF:-}" ]; then
+  mkdir -p "$PERF"
+  via_interdict; sleep 1
+  perf record -g -o "$PERF/stream.data" -p "$app" -- sleep "$T" >/dev/null 2>&1 & p=$!
+  iperf 1 >/dev/null; wait $p || true
+  perf record -g -o "$PERF/connect.data" -p "$app" -- sleep "$T" >/dev/null 2>&1 & p=$!
+  connects >/dev/null; wait $p || true
+  echo "perf profiles in $PERF"
+fi

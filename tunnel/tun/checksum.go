@@ -12,10 +12,8 @@ import (
 // The link advertises CapabilityRXChecksumOffload because gVisor's GRO
 // hands merged packets up with the first segment's checksum, which the
 // stack would otherwise reject as malformed; with the capability the stack
-// verifies nothing, so this is where packets are verified instead.
-// wireguard-go has already computed the checksums of the segments it split
-// from kernel super-packets; packets forwarded from another interface
-// arrive with whatever checksum their sender put there.
+// verifies nothing, so this is where packets are verified instead, when
+// the kernel does not vouch for them (validate).
 //
 // It returns the network protocol and false for anything that is not a
 // well-formed IPv4 or IPv6 packet with valid checksums. IPv4 fragments and

@@ -81,7 +81,7 @@ func (c Config) withDefaults() (Config, error) {
 
 // Stats are the device's packet counters since Open.
 type Stats struct {
-	RxPackets, RxBytes uint64 // packets read from the TUN (after splitting kernel super-packets)
+	RxPackets, RxBytes uint64 // packets read from the TUN (a TSO super-packet counts once)
 	TxPackets, TxBytes uint64 // packets written to the TUN (a GSO super-packet counts once)
 	RxDropped          uint64 // packets read but not delivered: bad checksum, not IP, no stack attached
 	RxErrors           uint64 // failed reads (each may lose one kernel super-packet)

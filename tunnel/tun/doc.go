@@ -1,10 +1,12 @@
 // Package tun attaches an OS TUN device to a gVisor stack as a
 // stack.LinkEndpoint.
 //
-// On Linux the device is opened through wireguard-go's tun package with
-// IFF_VNET_HDR, so the kernel hands over TCP super-packets (TSO) that
-// wireguard-go splits into MTU-sized segments in batches; gVisor's GRO then
-// coalesces them again before the stack sees them. In the other direction
+// On Linux the device is opened with IFF_VNET_HDR and TCP offloads, so the
+// kernel hands over TCP super-packets (TSO) with their checksums left
+// partial; they go to gVisor whole, without being split, copied or
+// checksummed in software (validate says when the kernel's word is
+// trusted). MTU-sized packets that arrive in bursts are coalesced by
+// gVisor's GRO. In the other direction
 // gVisor produces up to 64 KiB TCP segments (host GSO) and this package
 // writes them with a virtio-net header so the kernel segments them. The
 // device can be multiqueue (IFF_MULTI_QUEUE), with one reader goroutine per

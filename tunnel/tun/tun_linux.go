@@ -13,7 +13,6 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-	wgtun "golang.zx2c4.com/wireguard/tun"
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
@@ -40,11 +39,9 @@ type Device struct {
 	stats     counters
 }
 
-// queue is one file descriptor of a (possibly multiqueue) TUN. Reads go
-// through wireguard-go, which splits kernel super-packets; writes bypass
-// it (see writePacket).
+// queue is one file descriptor of a (possibly multiqueue) TUN. Reads and
+// writes carry a virtio-net header and go through the runtime poller.
 type queue struct {
-	dev  wgtun.Device
 	file *os.File
 	raw  syscall.RawConn
 }
@@ -59,8 +56,14 @@ var (
 const gsoMaxSize = maxMTU - header.IPv6MinimumSize - header.TCPHeaderMaximumSize
 
 // virtioNetHdrLen is sizeof(struct virtio_net_hdr), the header the kernel
-// expects in front of every packet on an IFF_VNET_HDR TUN.
+// puts in front of every packet on an IFF_VNET_HDR TUN, both ways.
 const virtioNetHdrLen = 10
+
+// tunOffloads are the offloads the kernel may use towards us: checksum
+// left partial (TUN_F_CSUM) and TCP super-packets (TSO). UDP segmentation
+// (USO) is not enabled: a UDP super-packet would have to be split here,
+// while a TCP one is handed to gVisor whole.
+const tunOffloads = unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6
 
 // Open creates the TUN device, sets its MTU, transmit queue length and
 // addresses, and brings it up. It needs CAP_NET_ADMIN. The device
@@ -111,24 +114,24 @@ func openQueue(name string, multi bool) (*queue, string, error) {
 		unix.Close(fd)
 		return nil, "", fmt.Errorf("TUNSETIFF: %w", err)
 	}
-	// wireguard-go sets O_NONBLOCK before wrapping the fd in an os.File,
-	// so reads and writes go through the runtime poller; File.Fd() would
-	// make it blocking again, which is why writes use SyscallConn.
-	dev, got, err := wgtun.CreateUnmonitoredTUNFromFD(fd)
-	if err != nil {
+	if err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, tunOffloads); err != nil {
+		// Without offloads every packet would be MTU-sized and carry a
+		// full checksum: correct, but several times slower.
 		unix.Close(fd)
-		return nil, "", fmt.Errorf("wireguard-go tun: %w", err)
+		return nil, "", fmt.Errorf("TUNSETOFFLOAD: %w", err)
 	}
-	q := &queue{dev: dev, file: dev.File()}
+	// Non-blocking before os.NewFile, so reads and writes park in the
+	// runtime poller instead of blocking a thread; File.Fd() would make
+	// the fd blocking again, which is why all I/O goes through raw.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, "", fmt.Errorf("set non-blocking: %w", err)
+	}
+	got := ifr.Name()
+	q := &queue{file: os.NewFile(uintptr(fd), "/dev/net/tun")}
 	if q.raw, err = q.file.SyscallConn(); err != nil {
-		dev.Close()
+		q.file.Close()
 		return nil, "", err
-	}
-	if dev.BatchSize() <= 1 {
-		// IFF_VNET_HDR was refused: no offloads, and our writes would
-		// carry a header the kernel does not expect.
-		dev.Close()
-		return nil, "", errors.New("kernel refused IFF_VNET_HDR offloads")
 	}
 	return q, got, nil
 }
@@ -296,46 +299,40 @@ func (d *Device) Close() {
 
 func (d *Device) closeQueues() {
 	for _, q := range d.queue {
-		q.dev.Close()
+		q.file.Close()
 	}
 }
 
+// rxBufSize is the read buffer: the largest IP packet (a TCP
+// super-packet) fits, and it is gVisor's largest pooled chunk.
+const rxBufSize = 64 << 10
+
+// rxCopyMax is the largest packet copied out of the read buffer into a
+// right-sized one. Smaller packets would otherwise pin a 64 KiB chunk each
+// while they sit in a socket's receive queue; copying 16 KiB costs less
+// than the read that produced it, and above it a handed-over chunk wastes
+// at most 4x.
+const rxCopyMax = 16 << 10
+
+// rxBatch bounds the reads done before GRO is flushed: enough for GRO to
+// merge the MTU-sized packets of a busy flow, few enough that the first
+// packet is not held back long.
+const rxBatch = 32
+
 func (d *Device) readLoop(q *queue) {
 	defer d.readers.Done()
-	batch := q.dev.BatchSize()
-	bufSize := d.cfg.MTU
-	views := make([]*buffer.View, batch)
-	bufs := make([][]byte, batch)
-	sizes := make([]int, batch)
+	var (
+		hdr   [virtioNetHdrLen]byte
+		spare *buffer.View
+		g     gro.GRO
+	)
 	defer func() {
-		for _, v := range views {
-			if v != nil {
-				v.Release()
-			}
+		if spare != nil {
+			spare.Release()
 		}
 	}()
-	var g gro.GRO
 	g.Init(true)
 	for {
-		// Read straight into pooled gVisor views so a packet reaches
-		// the stack without another copy; a view handed to the stack is
-		// replaced before the next read.
-		for i, v := range views {
-			if v == nil {
-				v = buffer.NewViewSize(bufSize)
-				views[i], bufs[i] = v, v.AsSlice()
-			}
-		}
-		n, err := q.dev.Read(bufs, sizes, 0)
-		if err != nil {
-			if d.closed.Load() || errors.Is(err, os.ErrClosed) {
-				return
-			}
-			d.stats.rxErrors.Add(1)
-			if !errors.Is(err, wgtun.ErrTooManySegments) || n <= 0 {
-				continue
-			}
-		}
 		d.mu.RLock()
 		disp := d.dispatcher
 		d.mu.RUnlock()
@@ -343,17 +340,40 @@ func (d *Device) readLoop(q *queue) {
 		if disp != nil {
 			g.Dispatcher = fixHeader{disp}
 		}
-		for i := 0; i < n; i++ {
+		// The first read of a batch waits for a packet; the others take
+		// what is already queued and end the batch at EAGAIN.
+		for i := 0; i < rxBatch; i++ {
+			if spare == nil {
+				spare = buffer.NewViewSize(rxBufSize)
+			}
+			n, err := q.read(&hdr, spare.AsSlice(), i == 0)
+			if err != nil {
+				if d.closed.Load() || errors.Is(err, os.ErrClosed) {
+					if disp != nil {
+						g.Flush()
+					}
+					return
+				}
+				if !errors.Is(err, unix.EAGAIN) {
+					d.stats.rxErrors.Add(1)
+				}
+				break
+			}
 			d.stats.rxPackets.Add(1)
-			d.stats.rxBytes.Add(uint64(sizes[i]))
-			proto, ok := checksumsValid(bufs[i][:sizes[i]])
+			d.stats.rxBytes.Add(uint64(n))
+			b := spare.AsSlice()[:n]
+			proto, ok := validate(&hdr, b)
 			if !ok || disp == nil {
 				d.stats.rxDropped.Add(1)
-				continue // the view is reused for the next read
+				continue // the buffer is reused for the next read
 			}
-			v := views[i]
-			views[i] = nil
-			v.CapLength(sizes[i])
+			var v *buffer.View
+			if n <= rxCopyMax {
+				v = buffer.NewViewWithData(b)
+			} else {
+				v, spare = spare, nil
+				v.CapLength(n)
+			}
 			pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(v)})
 			pkt.NetworkProtocolNumber = proto
 			pkt.RXChecksumValidated = true
@@ -364,6 +384,32 @@ func (d *Device) readLoop(q *queue) {
 			g.Flush()
 		}
 	}
+}
+
+// read reads one packet and its virtio-net header. With wait it parks in
+// the poller until a packet is there; without, it returns EAGAIN.
+func (q *queue) read(hdr *[virtioNetHdrLen]byte, b []byte, wait bool) (int, error) {
+	iov := [2]unix.Iovec{{Base: &hdr[0]}, {Base: &b[0]}}
+	iov[0].SetLen(len(hdr))
+	iov[1].SetLen(len(b))
+	var (
+		n     uintptr
+		errno syscall.Errno
+	)
+	err := q.raw.Read(func(fd uintptr) bool {
+		n, _, errno = unix.Syscall(unix.SYS_READV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+		return !wait || errno != unix.EAGAIN
+	})
+	if err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return 0, errno
+	}
+	if int(n) < len(hdr) {
+		return 0, fmt.Errorf("short read of %d bytes", n)
+	}
+	return int(n) - len(hdr), nil
 }
 
 // fixHeader sits between gVisor's GRO and the stack. GRO grows a merged
@@ -415,10 +461,9 @@ func (d *Device) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 }
 
 // writePacket writes one packet with its virtio-net header in a single
-// writev, without copying it. wireguard-go's Write is not used: it would
-// send a 64 KiB gVisor segment with GSO_NONE and the kernel would drop it
-// as larger than the MTU; the header built here asks the kernel to
-// segment it and to fill in the TCP checksum (CHECKSUM_PARTIAL).
+// writev, without copying it. A 64 KiB gVisor segment sent with GSO_NONE
+// would be dropped as larger than the MTU; the header built here asks the
+// kernel to segment it and to fill in the TCP checksum (CHECKSUM_PARTIAL).
 func (d *Device) writePacket(pkt *stack.PacketBuffer) error {
 	var hdr [virtioNetHdrLen]byte
 	if gso := pkt.GSOOptions; gso.Type == stack.GSOTCPv4 || gso.Type == stack.GSOTCPv6 {

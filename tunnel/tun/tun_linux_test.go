@@ -197,6 +197,8 @@ func runEcho(t *testing.T, tc echoCase) {
 	assert.GreaterOrEqual(t, st.RxBytes, uint64(size))
 	assert.GreaterOrEqual(t, st.TxBytes, uint64(size))
 	require.NotZero(t, st.TxPackets)
+	require.NotZero(t, st.RxPackets)
+	assert.Greater(t, st.RxBytes/st.RxPackets, uint64(1500), "average read packet: kernel TSO super-packets were not handed over whole")
 	assert.Greater(t, st.TxBytes/st.TxPackets, uint64(1500), "average written packet: GSO not in use")
 	t.Logf("stats %+v", st)
 }
