@@ -39,17 +39,6 @@ func NewLogger(w io.Writer, format, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// closingLink hands the TUN device to the stack. gVisor's Stack.Wait waits
-// for link endpoints' goroutines but leaves stopping them to their owner,
-// and netstack.Stack.Close calls it only after every flow has ended; so
-// Wait is where the device is closed, after the last FIN or RST went out.
-type closingLink struct{ *tun.Device }
-
-func (l closingLink) Wait() {
-	l.Device.Close()
-	l.Device.Wait()
-}
-
 // Run runs the appliance until ctx is cancelled: it loads the rules, opens
 // the TUN, builds the netstack with the configured dialer and handler,
 // serves /metrics and the admin API, reloads the rules on SIGUSR2 and
@@ -78,7 +67,7 @@ func Run(ctx context.Context, s *Settings, log *slog.Logger) (err error) {
 	}
 
 	opts := append([]netstack.Option{
-		netstack.WithLink(closingLink{dev}),
+		netstack.WithLink(dev),
 		netstack.WithNICName(dev.Name()),
 		netstack.WithLimits(s.Limits),
 	}, a.StackOptions()...)
@@ -92,7 +81,7 @@ func Run(ctx context.Context, s *Settings, log *slog.Logger) (err error) {
 		if err := registerTUNMetrics(reg, up, "upstream"); err != nil {
 			return err
 		}
-		opts = append(opts, netstack.WithUpstreamLink(closingLink{up}))
+		opts = append(opts, netstack.WithUpstreamLink(up))
 	default:
 		d := s.Host
 		opts = append(opts, netstack.WithDialer(&d))
@@ -266,7 +255,7 @@ func registerTUNMetrics(reg prometheus.Registerer, dev *tun.Device, link string)
 		}, func() float64 { return float64(f(dev.Stats())) })
 	}
 	for _, c := range []prometheus.Collector{
-		counter("rx_packets_total", "Packets read from the TUN (kernel super-packets split).", func(s tun.Stats) uint64 { return s.RxPackets }),
+		counter("rx_packets_total", "Packets read from the TUN; a kernel TSO super-packet counts once.", func(s tun.Stats) uint64 { return s.RxPackets }),
 		counter("rx_bytes_total", "Bytes read from the TUN.", func(s tun.Stats) uint64 { return s.RxBytes }),
 		counter("tx_packets_total", "Packets written to the TUN (a GSO super-packet counts once).", func(s tun.Stats) uint64 { return s.TxPackets }),
 		counter("tx_bytes_total", "Bytes written to the TUN.", func(s tun.Stats) uint64 { return s.TxBytes }),
