@@ -235,19 +235,22 @@ type TUNSettings struct {
 const DefaultSource = "default.yaml (embedded)"
 
 // LoadConfig reads, decodes and validates a config file. An empty path
-// loads the embedded default.
+// loads the embedded default. A file is laid over the embedded default:
+// the keys it sets replace the default's (a list replaces the whole list),
+// the rest keep their default, so a config names only what it changes.
 func LoadConfig(path string) (*Settings, error) {
-	data, src := configs.Default, DefaultSource
+	c, err := ParseConfig(DefaultSource, configs.Default)
+	if err != nil {
+		return nil, err
+	}
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
-		data, src = b, path
-	}
-	c, err := ParseConfig(src, data)
-	if err != nil {
-		return nil, err
+		if c, err = c.overlay(path, b); err != nil {
+			return nil, err
+		}
 	}
 	return c.Validate()
 }
@@ -267,6 +270,22 @@ func ParseConfig(source string, data []byte) (*Config, error) {
 	}
 	c.root = &root
 	return c, nil
+}
+
+// overlay decodes data over a copy of c with the same strictness as
+// ParseConfig; errors and line numbers then refer to source.
+func (c *Config) overlay(source string, data []byte) (*Config, error) {
+	o := *c
+	o.source = source
+	var root yaml.Node
+	if err := yaml.Load(data, &root); err != nil {
+		return nil, yamlError(source, err)
+	}
+	if err := yaml.Load(data, &o, yaml.WithKnownFields()); err != nil {
+		return nil, yamlError(source, err)
+	}
+	o.root = &root
+	return &o, nil
 }
 
 func yamlError(source string, err error) error {

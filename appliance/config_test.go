@@ -13,6 +13,23 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// A config file names only what it changes: the rest keeps the embedded
+// default, and a map such as the protocol anomalies merges key by key.
+func TestConfigOverlaysDefault(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("mode: ids\nlink:\n  tun:\n    name: itest0\npolicy:\n  protocol:\n    anomalies:\n      DUPLICATE_CONTENT_LENGTH_FIELD_IN_REQUEST: \"off\"\n"), 0o600))
+	s, err := LoadConfig(path)
+	require.NoError(t, err)
+	assert.Equal(t, enforce.IDS, s.Mode)
+	assert.Equal(t, "itest0", s.Link.Name)
+	assert.Equal(t, 2, s.Link.Queues, "unset keys keep the default")
+	assert.Equal(t, "127.0.0.1:9108", s.Metrics)
+	assert.True(t, s.Rules.DefaultPack)
+	an := s.Policy.Protocol.Anomalies
+	assert.Equal(t, "off", an["DUPLICATE_CONTENT_LENGTH_FIELD_IN_REQUEST"])
+	assert.Equal(t, "reject", an["REQUEST_CONTENT_LENGTH_AND_TRANSFER_ENCODING"], "other default entries stay")
+}
+
 func TestDefaultConfig(t *testing.T) {
 	s, err := LoadConfig("")
 	require.NoError(t, err)
@@ -79,7 +96,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad-verdict", base + "handler:\n  mode: pattern\n  pattern: x\n  verdict: maybe\n", `c.yaml:8: handler.verdict: "maybe"`},
 		{"empty-pattern", base + "handler:\n  mode: pattern\n", "c.yaml:5: handler.pattern: empty"},
 		{"bad-mode", "link:\n  mode: wireguard\n", `c.yaml:2: link.mode: "wireguard" not supported`},
-		{"no-name", "link:\n  mode: tun\n", "c.yaml:1: link.tun.name"},
+		{"no-name", "link:\n  mode: tun\n  tun:\n    name: \"\"\n", "c.yaml:4: link.tun.name"},
 		{"bad-metrics", base + "metrics:\n  listen: nowhere\n", `c.yaml:6: metrics.listen: invalid address "nowhere"`},
 		{"bad-log", base + "log:\n  format: xml\n", `c.yaml:6: log.format: "xml"`},
 		{"syntax", base + "  : [\n", "c.yaml:"},

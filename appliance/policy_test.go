@@ -23,7 +23,7 @@ const clTE = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-
 // TestPolicyProtocolValidation: the policy section of the config decides
 // what an HTTP anomaly does. Configured to reject, the CL+TE request is
 // answered with a reset and never reaches the server; without the
-// setting it is forwarded (the anomaly is only logged).
+// setting at alert it is forwarded (the anomaly is only logged).
 func TestPolicyProtocolValidation(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -31,7 +31,10 @@ func TestPolicyProtocolValidation(t *testing.T) {
 		forwarded bool
 	}{
 		{"reject", "policy:\n  protocol:\n    anomalies:\n      REQUEST_CONTENT_LENGTH_AND_TRANSFER_ENCODING: reject\n", false},
-		{"not-configured", "", true},
+		// A config file is laid over the embedded default, which rejects
+		// request smuggling framing.
+		{"default-config", "", false},
+		{"alert-only", "policy:\n  protocol:\n    anomalies:\n      REQUEST_CONTENT_LENGTH_AND_TRANSFER_ENCODING: alert\n", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
