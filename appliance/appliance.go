@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -116,8 +115,10 @@ const shutdownGrace = 5 * time.Second
 func (a *Appliance) Serve(ctx context.Context) error {
 	s, log := a.s, a.log
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR2)
-	defer signal.Stop(sigs)
+	if len(ctlSignals) > 0 {
+		signal.Notify(sigs, ctlSignals...)
+		defer signal.Stop(sigs)
+	}
 
 	srvErr := make(chan error, 1)
 	var srv *http.Server
@@ -170,13 +171,13 @@ func (a *Appliance) Serve(ctx context.Context) error {
 			return nil
 		case sig := <-sigs:
 			switch sig {
-			case syscall.SIGHUP:
+			case reopenSignal:
 				if err := a.ReopenEVE(); err != nil {
 					log.Error("SIGHUP: reopen EVE", "err", err)
 				} else {
 					log.Info("SIGHUP: EVE file reopened", "path", s.EVEPath)
 				}
-			case syscall.SIGUSR2:
+			case reloadSignal:
 				// Reload logs its outcome; a refusal keeps the running rules.
 				_, _ = a.Reload(ctx)
 			}

@@ -3,19 +3,8 @@ package prefilter
 import (
 	"math/rand/v2"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 )
-
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // Benchmark pattern sets, built lazily and shared by every benchmark.
 var (
