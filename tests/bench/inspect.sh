@@ -140,6 +140,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[
 declare -A R1 R4 RQ RB
 for cfg in "${CONFIGS[@]}"; do R1[$cfg]="" R4[$cfg]="" RQ[$cfg]="" RB[$cfg]=""; done
 
+echo "== binary ${INTERDICT_BIN:-built from $(git describe --always --dirty 2>/dev/null || echo "an unknown revision")}"
 echo "== $ROUNDS rounds, $T s per run, $PROBES reset probes; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 for r in $(seq "$ROUNDS"); do
   order=("${CONFIGS[@]}")
@@ -157,7 +158,7 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 
-echo "== medians"
+echo "== medians (load average $(cut -d' ' -f1-3 /proc/loadavg) at the end of the rounds)"
 declare -A M1 M4 MQ MB
 for cfg in "${CONFIGS[@]}"; do
   M1[$cfg]=$(median ${R1[$cfg]}) M4[$cfg]=$(median ${R4[$cfg]}) MQ[$cfg]=$(median ${RQ[$cfg]}) MB[$cfg]=$(median ${RB[$cfg]})
