@@ -98,7 +98,7 @@ func Run(ctx context.Context, s *Settings, log *slog.Logger) (err error) {
 		return err
 	}
 	log.Info("running", "tun", dev.Name(), "queues", dev.Queues(), "mtu", dev.MTU(),
-		"upstream", s.Upstream, "mark", s.Host.Mark, "bind_device", s.Host.BindDevice, "handler", s.Handler.Mode,
+		"upstream", s.Upstream, "mark", fmt.Sprintf("%#x", s.Host.Mark), "bind_device", s.Host.BindDevice, "handler", s.Handler.Mode,
 		"mode", s.Mode, "eve", s.EVEPath, "admin", s.AdminSocket)
 	return a.Serve(ctx)
 }

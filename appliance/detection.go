@@ -183,6 +183,13 @@ func (d *Detection) load() (*ruleset.Result, error) {
 		d.log.Warn("rule rejected", "file", e.File, "line", e.Line, "sid", e.SID, "reason", e.Reason)
 	}
 	d.loadErrs.Add(float64(len(res.Rejected)))
+	if n := countClasstypeRejects(res.Rejected); n > 0 {
+		// ET Open alone names 30-odd classtypes the default pack's file does
+		// not: loading it without its own classification.config rejects
+		// about 11,000 rules for this one reason.
+		d.log.Warn("rules rejected for a classtype the classification file lacks; set rules.classification to the rule set's own classification.config",
+			"rules", n, "classification", classificationName(d.spec))
+	}
 	d.log.Info("rules compiled", "loaded", res.Loaded, "rejected", len(res.Rejected), "files", len(res.Files),
 		"took", time.Since(start).Round(time.Millisecond))
 	return res, nil
@@ -251,4 +258,24 @@ func reasons(errs []*rules.Error) []string {
 func IsReloadRefused(err error) bool {
 	var re *ReloadError
 	return errors.As(err, &re)
+}
+
+func countClasstypeRejects(errs []*rules.Error) int {
+	n := 0
+	for _, e := range errs {
+		if strings.HasPrefix(e.Reason, "unknown classtype") {
+			n++
+		}
+	}
+	return n
+}
+
+func classificationName(rs RuleSettings) string {
+	switch {
+	case rs.Classification != "":
+		return rs.Classification
+	case rs.DefaultPack:
+		return PackPrefix + configrules.Classification
+	}
+	return "none"
 }
