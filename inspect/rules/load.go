@@ -232,6 +232,7 @@ func keywords(text string) []string {
 // LoadFiles loads rule files into one set. The error is only for files
 // that cannot be read; rule errors are in Set.Errors.
 func LoadFiles(paths []string, opts *Options) (*Set, error) {
+	defer raiseGC()()
 	set := &Set{}
 	for _, p := range paths {
 		f, err := os.Open(p)
@@ -253,6 +254,7 @@ func LoadFiles(paths []string, opts *Options) (*Set, error) {
 // goroutine; the checks before it and the conversion after it run on
 // GOMAXPROCS workers alongside, and results keep file order.
 func (s *Set) Load(r io.Reader, file string, opts *Options) error {
+	defer raiseGC()()
 	fc := FileCount{File: file}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), maxRuleBytes)
