@@ -31,14 +31,33 @@ func loadET(b *testing.B) *rules.Set {
 	return set
 }
 
-// BenchmarkETOpenLoadCompile measures parse + compile of all ET Open rules.
+// BenchmarkETOpenLoadCompile measures parse + compile of all ET Open
+// rules: "cold" with an empty rule cache (a first load), "warm" with the
+// cache filled by the previous load of the same files (a reload).
 func BenchmarkETOpenLoadCompile(b *testing.B) {
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		set := loadET(b)
-		_, err := New(set.Rules, Options{})
-		require.NoError(b, err)
+	for _, warm := range []bool{false, true} {
+		name := "cold"
+		if warm {
+			name = "warm"
+		}
+		b.Run(name, func(b *testing.B) {
+			rules.ResetCache()
+			if warm {
+				loadET(b)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if !warm {
+					rules.ResetCache()
+				}
+				set := loadET(b)
+				_, err := New(set.Rules, Options{})
+				require.NoError(b, err)
+			}
+		})
 	}
+	rules.ResetCache()
 }
 
 // BenchmarkETOpenCompile measures the compile stage alone, to split load

@@ -26,14 +26,15 @@ var loadGC struct {
 	saved int
 }
 
-// raiseGC raises GOGC for the duration of a load; call the returned
-// function when done. Concurrent and nested loads share one raise, and
-// the setting found at the outermost call is restored. A GOGC that is
-// off or already higher is left alone.
-func raiseGC() (restore func()) {
+// beginLoad raises GOGC for the duration of a load and starts a rule
+// cache generation; call the returned function when done. Concurrent and
+// nested loads share one raise, and the setting found at the outermost
+// call is restored. A GOGC that is off or already higher is left alone.
+func beginLoad() (end func()) {
 	loadGC.Lock()
 	defer loadGC.Unlock()
 	if loadGC.depth == 0 {
+		cacheBegin()
 		// Read without setting: SetGCPercent(-1) would wait for a
 		// running mark phase.
 		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
@@ -51,7 +52,11 @@ func raiseGC() (restore func()) {
 		loadGC.Lock()
 		defer loadGC.Unlock()
 		loadGC.depth--
-		if loadGC.depth == 0 && loadGC.saved > 0 && loadGC.saved < loadGCPercent {
+		if loadGC.depth > 0 {
+			return
+		}
+		cacheEnd()
+		if loadGC.saved > 0 && loadGC.saved < loadGCPercent {
 			debug.SetGCPercent(loadGC.saved)
 		}
 	}

@@ -21,8 +21,8 @@ func TestLoadRestoresGCPercent(t *testing.T) {
 	}{{"default", 100, loadGCPercent}, {"higher", 1000, 1000}, {"off", -1, -1}} {
 		t.Run(tc.name, func(t *testing.T) {
 			debug.SetGCPercent(tc.set)
-			outer := raiseGC()
-			inner := raiseGC()
+			outer := beginLoad()
+			inner := beginLoad()
 			during := debug.SetGCPercent(-1)
 			debug.SetGCPercent(during)
 			assert.Equal(t, tc.want, during)

@@ -103,6 +103,9 @@ type parsed struct {
 	err        error // from prepare or gonids
 	rule       *Rule
 	out        error // the final *Error
+	key        cacheKey
+	// done: rule and out are final (a cache hit or an early rejection).
+	done bool
 }
 
 func prepare(text, file string, line int) *parsed {
@@ -232,7 +235,7 @@ func keywords(text string) []string {
 // LoadFiles loads rule files into one set. The error is only for files
 // that cannot be read; rule errors are in Set.Errors.
 func LoadFiles(paths []string, opts *Options) (*Set, error) {
-	defer raiseGC()()
+	defer beginLoad()()
 	set := &Set{}
 	for _, p := range paths {
 		f, err := os.Open(p)
@@ -254,7 +257,7 @@ func LoadFiles(paths []string, opts *Options) (*Set, error) {
 // goroutine; the checks before it and the conversion after it run on
 // GOMAXPROCS workers alongside, and results keep file order.
 func (s *Set) Load(r io.Reader, file string, opts *Options) error {
-	defer raiseGC()()
+	defer beginLoad()()
 	fc := FileCount{File: file}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), maxRuleBytes)
@@ -294,16 +297,29 @@ func (s *Set) Load(r io.Reader, file string, opts *Options) error {
 		flush()
 	}
 	flush()
+	print := optionsPrint(opts)
 	parallel(len(items), func(i int) {
-		if it := items[i]; it.out == nil {
-			items[i] = prepare(it.orig, file, it.line)
+		it := items[i]
+		if it.out != nil {
+			it.done = true
+			return
 		}
+		key := cacheKeyOf(print, it.orig)
+		if r, re, ok := cacheGet(key, file, it.line); ok {
+			it.rule, it.done = r, true
+			if re != nil {
+				it.out = re
+			}
+			return
+		}
+		items[i] = prepare(it.orig, file, it.line)
+		items[i].key = key
 	})
 	ready := make(chan int, 256)
 	go func() {
 		defer close(ready)
 		for i, it := range items {
-			if it.out == nil && it.err == nil {
+			if !it.done && it.err == nil {
 				it.g, it.err = parseGonids(it.text)
 			}
 			ready <- i
@@ -315,9 +331,13 @@ func (s *Set) Load(r io.Reader, file string, opts *Options) error {
 		go func() {
 			defer wg.Done()
 			for i := range ready {
-				if it := items[i]; it.out == nil {
+				if it := items[i]; !it.done {
 					it.rule, it.out = it.finish(opts)
 					it.g = nil
+					var re *Error
+					if errors.As(it.out, &re) || it.rule != nil {
+						cachePut(it.key, it.rule, re)
+					}
 				}
 			}
 		}()
