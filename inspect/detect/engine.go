@@ -119,16 +119,20 @@ type cflowbit struct {
 }
 
 type crule struct {
-	r        *rules.Rule
-	idx      uint32
-	lists    []clist
-	dirs     uint8 // bit 1<<dir
-	trs      uint8 // bit 1<<trTCP, 1<<trUDP
-	bits     []cflowbit
-	reads    bool // has isset/isnotset: runs after rules that set bits
-	slots    map[string]int
-	nvars    int
-	fpLen    int // 0: no fast pattern (always evaluated)
+	r     *rules.Rule
+	idx   uint32
+	lists []clist
+	dirs  uint8 // bit 1<<dir
+	trs   uint8 // bit 1<<trTCP, 1<<trUDP
+	bits  []cflowbit
+	reads bool // has isset/isnotset: runs after rules that set bits
+	slots map[string]int
+	nvars int
+	fpLen int // 0: no fast pattern (always evaluated)
+	// fpOp is the index in the trigger list of the content that is
+	// wholly the fast pattern, -1 if there is none (fast_pattern:o,l on
+	// part of it): the prefilter reports every new occurrence of it.
+	fpOp     int
 	trigger  int // index into lists of the trigger list, -1: raw without list
 	thresh   *rules.Threshold
 	suppress []rules.Suppress
@@ -197,7 +201,11 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 		if cr.trigger >= 0 {
 			l := &cr.lists[cr.trigger]
 			buf, tf, tfs = l.buf, l.tf, l.transforms
-			fp, nocase = fastPattern(l)
+			var at int
+			fp, nocase, at = fastPattern(l)
+			if at >= 0 && len(fp) == len(l.ops[at].content.Pattern) {
+				cr.fpOp = at
+			}
 		}
 		cr.fpLen = len(fp)
 		for tr := uint8(0); tr < numTransports; tr++ {
@@ -262,34 +270,35 @@ func groupName(k groupKey) string {
 }
 
 // fastPattern picks a list's fast pattern: the explicit fast_pattern, else
-// the longest positive content.
-func fastPattern(l *clist) ([]byte, bool) {
+// the longest positive content. at is the index of its op (-1: none).
+func fastPattern(l *clist) (fp []byte, nocase bool, at int) {
 	var best *ccontent
-	for _, op := range l.ops {
+	at = -1
+	for i, op := range l.ops {
 		c := op.content
 		if c == nil || c.Negate {
 			continue
 		}
 		if c.FastPattern {
-			best = c
+			best, at = c, i
 			break
 		}
 		if best == nil || len(c.Pattern) > len(best.Pattern) {
-			best = c
+			best, at = c, i
 		}
 	}
 	if best == nil {
-		return nil, false
+		return nil, false, -1
 	}
 	p := best.Pattern
 	if best.FastPatternLen > 0 {
 		p = p[best.FastPatternOffset : best.FastPatternOffset+best.FastPatternLen]
 	}
-	return p, best.Nocase
+	return p, best.Nocase, at
 }
 
 func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, error) {
-	cr := &crule{r: r, trigger: -1, slots: map[string]int{}}
+	cr := &crule{r: r, trigger: -1, fpOp: -1, slots: map[string]int{}}
 	switch r.Transport {
 	case inspect.ProtoTCP:
 		cr.trs = 1 << trTCP
@@ -357,7 +366,7 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 			// checked against the stream window of the Unit's direction.
 			continue
 		}
-		if fp, _ := fastPattern(&cr.lists[i]); fp != nil {
+		if fp, _, _ := fastPattern(&cr.lists[i]); fp != nil {
 			explicit := false
 			for _, op := range cr.lists[i].ops {
 				if op.content != nil && op.content.FastPattern && !op.content.Negate {
@@ -432,13 +441,14 @@ func (e *Engine) compileOp(op rules.Op, cr *crule) (cop, error) {
 	case *rules.Content:
 		return cop{content: &ccontent{Content: o, lower: toLowerASCII(o.Pattern)}}, nil
 	case *rules.PCRE:
-		p := &cpcre{PCRE: o}
+		p := &cpcre{PCRE: o, reach: -1}
 		if !o.Complex {
 			re, err := regexp.Compile(o.Expr)
 			if err != nil {
 				return cop{}, fmt.Errorf("pcre: %w", err)
 			}
 			p.re = re
+			p.reach = regexReach(o.Expr)
 		} else {
 			re, err := regexp2.Compile(o.Expr, regexp2.None)
 			if err != nil {

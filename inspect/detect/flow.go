@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"sort"
@@ -16,9 +17,20 @@ import (
 // long keep-alive connection but never grows memory.
 const maxTxSeen = 4096
 
+// pending is a raw-stream rule whose fast pattern was seen. ds.pend is
+// sorted by rule.
 type pending struct {
 	rule    uint32
 	fpStart uint64 // stream offset where the fast pattern began
+	// resume is the stream offset before which every occurrence of the
+	// rule's first content failed for good (see evaluator.resume).
+	resume uint64
+	// dormant: the last evaluation failed in a way no later bytes can
+	// change; the rule waits for its fast pattern to be seen again.
+	// Without this every chunk re-verified it over the whole window
+	// (20x slower on text full of a credential prefix, BenchmarkPack
+	// BenignStream/prefix-hits in configs/rules).
+	dormant bool
 }
 
 // dirState is one direction of a flow.
@@ -178,22 +190,15 @@ func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 			if _, done := ds.fired[id]; done {
 				return true
 			}
-			start := end - uint64(f.e.rules[id].fpLen)
-			for i := range ds.pend {
-				if ds.pend[i].rule == id {
-					ds.pend[i].fpStart = start
-					return true
-				}
-			}
-			if len(ds.pend) < f.e.opts.MaxPending {
-				ds.pend = append(ds.pend, pending{rule: id, fpStart: start})
-			}
+			ds.addPending(id, end-uint64(f.e.rules[id].fpLen), f.e.opts.MaxPending)
 			return true
 		})
 	}
 	f.cands = f.cands[:0]
 	for _, p := range ds.pend {
-		f.cands = append(f.cands, p.rule)
+		if !p.dormant {
+			f.cands = append(f.cands, p.rule)
+		}
 	}
 	f.cands = append(f.cands, f.always(g, dir)...)
 	f.sortCands()
@@ -206,7 +211,13 @@ func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 		if !f.dynCond(cr, dir, len(data), "") || (cr.fpLen > 0 && !f.header(cr, dir)) {
 			continue
 		}
-		end, ok := f.evalRaw(cr, &v)
+		var end int
+		var ok bool
+		if p := ds.pending(id); p != nil {
+			end, ok = f.evalPending(cr, &v, p)
+		} else {
+			end, ok = f.evalRaw(cr, &v)
+		}
 		if !ok {
 			continue
 		}
@@ -217,14 +228,49 @@ func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 		f.fire(cr, dir, ds.base+uint64(end), "", 0)
 	}
 	ds.trim(f.e.opts.Window)
-	// Forget candidates whose fast pattern has left the window or that fired.
+	// Forget candidates that fired, whose fast pattern has left the
+	// window, or that are dormant with no work saved any more.
 	kept := ds.pend[:0]
 	for _, p := range ds.pend {
-		if _, done := ds.fired[p.rule]; !done && p.fpStart >= ds.base {
+		if _, done := ds.fired[p.rule]; done {
+			continue
+		}
+		if p.dormant && p.resume > ds.base || !p.dormant && p.fpStart >= ds.base {
 			kept = append(kept, p)
 		}
 	}
 	ds.pend = kept
+}
+
+func cmpPending(p pending, id uint32) int { return cmp.Compare(p.rule, id) }
+
+// pending returns rule id's entry, or nil.
+func (ds *dirState) pending(id uint32) *pending {
+	if i, ok := slices.BinarySearchFunc(ds.pend, id, cmpPending); ok {
+		return &ds.pend[i]
+	}
+	return nil
+}
+
+// addPending notes that rule id's fast pattern began at stream offset
+// start. When limit entries are held, a dormant one makes room.
+func (ds *dirState) addPending(id uint32, start uint64, limit int) {
+	i, ok := slices.BinarySearchFunc(ds.pend, id, cmpPending)
+	if ok {
+		ds.pend[i].fpStart, ds.pend[i].dormant = start, false
+		return
+	}
+	if len(ds.pend) >= limit {
+		j := slices.IndexFunc(ds.pend, func(p pending) bool { return p.dormant })
+		if j < 0 {
+			return
+		}
+		ds.pend = slices.Delete(ds.pend, j, j+1)
+		if j < i {
+			i--
+		}
+	}
+	ds.pend = slices.Insert(ds.pend, i, pending{rule: id, fpStart: start, resume: ds.base})
 }
 
 func (f *Flow) inspectDatagram(dir inspect.Direction, data []byte) {
@@ -285,6 +331,36 @@ func (f *Flow) evalRaw(cr *crule, v *view) (int, bool) {
 		return len(v.buf), true
 	}
 	return f.evalList(cr, &cr.lists[0], v)
+}
+
+// evalPending runs a pending rule's raw list over the stream window v,
+// starting its first content where the last evaluation left off, and
+// makes the rule dormant when it failed for good.
+func (f *Flow) evalPending(cr *crule, v *view, p *pending) (int, bool) {
+	if len(cr.lists) == 0 {
+		return len(v.buf), true
+	}
+	l := &cr.lists[0]
+	ev := evaluator{v: v, ops: l.ops, slots: cr.slots, timeout: f.e.opts.RegexTimeout, fpOp: -1, track: true}
+	if cr.trigger == 0 {
+		ev.fpOp = cr.fpOp
+	}
+	if p.resume > uint64(v.base) {
+		ev.from = int(p.resume - uint64(v.base))
+	}
+	if cr.nvars > 0 {
+		ev.vars = make([]int64, cr.nvars)
+	}
+	ok := ev.run(0, int(-v.base), 0)
+	p.resume = max(p.resume, uint64(v.base)+uint64(ev.resume))
+	if !ok {
+		p.dormant = !ev.more
+		return 0, false
+	}
+	if ev.end == 0 {
+		ev.end = len(v.buf)
+	}
+	return ev.end, true
 }
 
 func (f *Flow) evalList(cr *crule, l *clist, v *view) (int, bool) {
