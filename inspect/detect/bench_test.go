@@ -272,3 +272,24 @@ func BenchmarkFlowState(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkShortFlowETOpen measures one short HTTP flow (a small request
+// and response) with all loadable ET Open rules: the per-flow costs
+// (address filtering of the always-evaluated rules, parser and prefilter
+// state) that dominate when flows are short.
+func BenchmarkShortFlowETOpen(b *testing.B) {
+	set := loadET(b)
+	e, err := New(set.Rules, Options{})
+	require.NoError(b, err)
+	req := []byte("GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 12\r\n\r\nhello world\n")
+	b.SetBytes(int64(len(req) + len(resp)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f := e.NewFlow(tcpMeta)
+		f.Inspect(inspect.ToServer, req)
+		f.Inspect(inspect.ToClient, resp)
+		f.Close()
+	}
+}

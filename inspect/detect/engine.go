@@ -103,6 +103,8 @@ type group struct {
 	// solo: every rule looks only at this group's buffer and reads no
 	// flowbits, so its verdict is a function of the buffer alone.
 	solo bool
+	// ai indexes always by address (raw groups; nil: check each rule).
+	ai *alwaysIndex
 }
 
 type clist struct {
@@ -243,6 +245,13 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 	e.bitNames = make([]string, len(bitIDs))
 	for n, i := range bitIDs {
 		e.bitNames[i] = n
+	}
+	for _, g := range e.raw {
+		for _, gd := range g {
+			if gd != nil {
+				e.indexAlways(gd)
+			}
+		}
 	}
 	for k, ps := range patterns {
 		m, err := opts.Prefilter(ps)

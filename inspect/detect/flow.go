@@ -403,14 +403,28 @@ func (f *Flow) header(cr *crule, dir inspect.Direction) bool {
 // address checks were most of the per-chunk cost.
 func (f *Flow) always(g *group, dir inspect.Direction) []uint32 {
 	ds := &f.dirs[dir]
-	if !ds.alwaysOK {
-		ds.alwaysOK = true
-		for _, id := range g.always {
+	if ds.alwaysOK {
+		return ds.always
+	}
+	ds.alwaysOK = true
+	check := func(ids []uint32) {
+		for _, id := range ids {
 			if f.header(f.e.rules[id], dir) {
 				ds.always = append(ds.always, id)
 			}
 		}
 	}
+	if g.ai == nil {
+		check(g.always)
+		return ds.always
+	}
+	src, dst := f.addrs(dir)
+	check(g.ai.bySrc.lookup(src.Addr().Unmap()))
+	check(g.ai.byDst.lookup(dst.Addr().Unmap()))
+	check(g.ai.rest)
+	// Candidates are sorted and deduplicated before use; keep load
+	// order here anyway so the list reads like g.always.
+	slices.Sort(ds.always)
 	return ds.always
 }
 
