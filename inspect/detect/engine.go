@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dlclark/regexp2"
@@ -105,6 +106,8 @@ type group struct {
 	solo bool
 	// ai indexes always by address (raw groups; nil: check each rule).
 	ai *alwaysIndex
+	// pool lends streams for buffers scanned whole (see scanBuffer).
+	pool sync.Pool
 }
 
 type clist struct {
