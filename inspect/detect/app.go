@@ -94,7 +94,7 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 		// only at that buffer would decide exactly as last time.
 		unchanged := same && ls.len[b] == len(u.Buffers[b])
 		ls.len[b] = len(u.Buffers[b])
-		for _, g := range f.e.byBuf[groupKey{tr: f.tr, dir: u.Dir, buf: b}] {
+		for _, g := range f.e.bufGroups[f.tr][u.Dir][b] {
 			if unchanged && g.solo {
 				continue
 			}
@@ -118,7 +118,7 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 			continue
 		}
 		ok := true
-		for i := range cr.lists {
+		for _, i := range cr.order {
 			l := &cr.lists[i]
 			if l.buf.IsMulti() {
 				if ok = f.evalMulti(cr, l, u); !ok {
@@ -141,7 +141,19 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 				}
 				v = view{buf: buf}
 			}
-			if _, ok = f.evalList(cr, l, &v); !ok {
+			fpOp := -1
+			if i == cr.trigger {
+				fpOp = cr.fpOp
+			}
+			var more bool
+			if _, ok, more = f.evalListFP(cr, l, &v, fpOp); !ok {
+				// A growing body's candidate that failed on the body in
+				// a way later bytes cannot change is not re-verified on
+				// every piece; a new occurrence of its fast pattern
+				// makes it a candidate again.
+				if !more && i == cr.trigger && isBody(l.buf) && l.tf == "" {
+					f.dropBodyCand(u.Dir, l.buf, id)
+				}
 				break
 			}
 		}
@@ -214,6 +226,19 @@ func (f *Flow) scanBuffer(g *group, tx uint64, grow bool, buf []byte) {
 	slices.Sort(st.cands)
 	st.cands = slices.Compact(st.cands)
 	f.cands = append(f.cands, st.cands...)
+}
+
+// dropBodyCand forgets rule id among the candidates remembered for body
+// buffer b in direction dir.
+func (f *Flow) dropBodyCand(dir inspect.Direction, b applayer.Buffer, id uint32) {
+	g := f.e.groups[groupKey{tr: f.tr, dir: dir, buf: b}]
+	st := f.bufPF[g]
+	if st == nil {
+		return
+	}
+	if i, ok := slices.BinarySearch(st.cands, id); ok {
+		st.cands = slices.Delete(st.cands, i, i+1)
+	}
 }
 
 // transformed returns buffer b of u after the transforms, caching per

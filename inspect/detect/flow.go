@@ -364,17 +364,25 @@ func (f *Flow) evalPending(cr *crule, v *view, p *pending) (int, bool) {
 }
 
 func (f *Flow) evalList(cr *crule, l *clist, v *view) (int, bool) {
-	ev := evaluator{v: v, ops: l.ops, slots: cr.slots, timeout: f.e.opts.RegexTimeout}
+	end, ok, _ := f.evalListFP(cr, l, v, -1)
+	return end, ok
+}
+
+// evalListFP is evalList that also reports whether appending bytes to
+// v could change a failure (evaluator.more), with the fast pattern
+// exception for op fpOp (-1: none).
+func (f *Flow) evalListFP(cr *crule, l *clist, v *view, fpOp int) (end int, ok, more bool) {
+	ev := evaluator{v: v, ops: l.ops, slots: cr.slots, timeout: f.e.opts.RegexTimeout, fpOp: fpOp}
 	if cr.nvars > 0 {
 		ev.vars = make([]int64, cr.nvars)
 	}
 	if !ev.run(0, int(-v.base), 0) {
-		return 0, false
+		return 0, false, ev.more
 	}
 	if ev.end == 0 {
 		ev.end = len(v.buf)
 	}
-	return ev.end, true
+	return ev.end, true, ev.more
 }
 
 func (f *Flow) addrs(dir inspect.Direction) (src, dst netip.AddrPort) {
