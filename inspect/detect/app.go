@@ -198,10 +198,7 @@ func (f *Flow) scanBuffer(g *group, tx uint64, grow bool, buf []byte) {
 		// Only bodies grow; other buffers are scanned whole with a
 		// stream borrowed for the call.
 		ps := g.getStream()
-		ps.s.Scan(buf, func(id uint32, end uint64) bool {
-			f.cands = append(f.cands, id)
-			return true
-		})
+		ps.s.Scan(buf, f.onMatch)
 		g.putStream(ps)
 		return
 	}
