@@ -154,19 +154,19 @@ type crule struct {
 // Engine is a compiled rule set. It is safe for concurrent use and
 // implements inspect.FlowFactory.
 type Engine struct {
-	opts     Options
-	rules    []*crule
-	groups   map[groupKey]*group
-	raw      [numTransports][2]*group
-	byBuf    map[groupKey][]*group // key with tf "" -> all transform variants
+	opts   Options
+	rules  []*crule
+	groups map[groupKey]*group
+	raw    [numTransports][2]*group
+	byBuf  map[groupKey][]*group // key with tf "" -> all transform variants
 	// bufGroups is byBuf as an array, for the per-Unit loop over every
 	// buffer (hashing groupKey there was ~6% of inspection time).
 	bufGroups [numTransports][2][applayer.NumBuffers][]*group
-	bitNames []string
-	rejected []*rules.Error
-	th       *thresholdTable
-	icmp     []uint32 // rules run on each ICMP message, in load order
-	rank     actionRank
+	bitNames  []string
+	rejected  []*rules.Error
+	th        *thresholdTable
+	icmp      []uint32 // rules run on each ICMP message, in load order
+	rank      actionRank
 }
 
 var _ inspect.FlowFactory = (*Engine)(nil)
