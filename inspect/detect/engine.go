@@ -3,9 +3,11 @@ package detect
 import (
 	"fmt"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dlclark/regexp2"
@@ -167,6 +169,10 @@ type Engine struct {
 	th        *thresholdTable
 	icmp      []uint32 // rules run on each ICMP message, in load order
 	rank      actionRank
+	// pcres and pcreErrs hold the regexes compiled ahead by
+	// compilePCREs, during New only.
+	pcres    map[*rules.PCRE]*cpcre
+	pcreErrs map[*rules.PCRE]error
 }
 
 var _ inspect.FlowFactory = (*Engine)(nil)
@@ -199,6 +205,7 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 	}
 	bitIDs := map[string]int{}
 	patterns := map[groupKey][]prefilter.Pattern{}
+	e.compilePCREs(rs)
 	for _, r := range rs {
 		cr, err := e.compileRule(r, bitIDs)
 		if err != nil {
@@ -255,6 +262,7 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 			}
 		}
 	}
+	e.pcres, e.pcreErrs = nil, nil
 	e.bitNames = make([]string, len(bitIDs))
 	for n, i := range bitIDs {
 		e.bitNames[i] = n
@@ -455,6 +463,69 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 	return cr, nil
 }
 
+// compilePCRE compiles one pcre op for regexp or regexp2.
+func compilePCRE(o *rules.PCRE, timeout time.Duration) (*cpcre, error) {
+	p := &cpcre{PCRE: o, reach: -1}
+	if !o.Complex {
+		re, err := regexp.Compile(o.Expr)
+		if err != nil {
+			return nil, fmt.Errorf("pcre: %w", err)
+		}
+		p.re = re
+		p.reach = regexReach(o.Expr)
+		return p, nil
+	}
+	re, err := regexp2.Compile(o.Expr, regexp2.None)
+	if err != nil {
+		return nil, fmt.Errorf("pcre: %w", err)
+	}
+	re.MatchTimeout = timeout
+	p.re2 = re
+	return p, nil
+}
+
+// compilePCREs compiles every pcre of rs on GOMAXPROCS goroutines ahead
+// of the (serial) rule compilation, where they were most of New's time.
+func (e *Engine) compilePCREs(rs []*rules.Rule) {
+	var ops []*rules.PCRE
+	for _, r := range rs {
+		for _, l := range r.Lists {
+			for _, op := range l.Ops {
+				if o, ok := op.(*rules.PCRE); ok {
+					ops = append(ops, o)
+				}
+			}
+		}
+	}
+	out := make([]*cpcre, len(ops))
+	errs := make([]error, len(ops))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(ops)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(ops) {
+					return
+				}
+				out[i], errs[i] = compilePCRE(ops[i], e.opts.RegexTimeout)
+			}
+		}()
+	}
+	wg.Wait()
+	e.pcres = make(map[*rules.PCRE]*cpcre, len(ops))
+	e.pcreErrs = map[*rules.PCRE]error{}
+	for i, o := range ops {
+		if errs[i] != nil {
+			e.pcreErrs[o] = errs[i]
+			continue
+		}
+		e.pcres[o] = out[i]
+	}
+}
+
 func isRelative(op cop) bool {
 	switch {
 	case op.content != nil:
@@ -478,21 +549,12 @@ func (e *Engine) compileOp(op rules.Op, cr *crule) (cop, error) {
 	case *rules.Content:
 		return cop{content: &ccontent{Content: o, lower: toLowerASCII(o.Pattern)}}, nil
 	case *rules.PCRE:
-		p := &cpcre{PCRE: o, reach: -1}
-		if !o.Complex {
-			re, err := regexp.Compile(o.Expr)
-			if err != nil {
-				return cop{}, fmt.Errorf("pcre: %w", err)
-			}
-			p.re = re
-			p.reach = regexReach(o.Expr)
-		} else {
-			re, err := regexp2.Compile(o.Expr, regexp2.None)
-			if err != nil {
-				return cop{}, fmt.Errorf("pcre: %w", err)
-			}
-			re.MatchTimeout = e.opts.RegexTimeout
-			p.re2 = re
+		p, err := e.pcres[o], e.pcreErrs[o]
+		if p == nil && err == nil {
+			p, err = compilePCRE(o, e.opts.RegexTimeout)
+		}
+		if err != nil {
+			return cop{}, err
 		}
 		return cop{pcre: p}, nil
 	case *rules.ByteTest:
