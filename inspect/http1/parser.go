@@ -117,7 +117,6 @@ type Parser struct {
 	pending []*tx // requests waiting for their response, oldest first
 	free    []*tx
 	nextID  uint64
-	unit    applayer.Unit
 	anoms   []inspect.Anomaly
 }
 
@@ -130,7 +129,6 @@ func New(opts ...Option) *Parser {
 		o(&p.cfg)
 	}
 	p.req.dir, p.resp.dir = inspect.ToServer, inspect.ToClient
-	p.unit.AppProto = AppProto
 	return p
 }
 
@@ -311,13 +309,12 @@ func (p *Parser) emitAnomalies(s *side, emit func(*applayer.Unit)) {
 		p.emit(s.dir, s.cur, false, emit)
 		return
 	}
-	u := &p.unit
-	u.Buffers = [applayer.NumBuffers][]byte{}
-	u.Dir, u.TxID, u.Event = s.dir, p.nextID, nil
+	u := getUnit()
+	u.Dir, u.TxID = s.dir, p.nextID
 	u.Anomalies = p.anoms
 	emit(u)
 	p.anoms = p.anoms[:0]
-	u.Anomalies = nil
+	putUnit(u)
 }
 
 func (p *Parser) msgOf(s *side) *msg {
