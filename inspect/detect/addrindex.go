@@ -93,41 +93,70 @@ func (ix *addrIndex) lookup(ip netip.Addr) []uint32 {
 }
 
 // alwaysIndex splits a group's always-evaluated rules: those with an
-// address list on one side are found through bySrc or byDst; the rest
+// address list on one side are found through bySrc or byDst, which the
+// raw groups share (one build instead of four: the same reputation rules
+// are in each transport and direction), and filtered by member; the rest
 // are checked one by one.
 type alwaysIndex struct {
 	bySrc, byDst *addrIndex
+	member       []uint64 // bit per rule of the group's always
 	rest         []uint32
 }
 
-func (e *Engine) indexAlways(g *group) {
-	var src, dst []addrEntry
-	ai := &alwaysIndex{}
-	for _, id := range g.always {
-		r := e.rules[id].r
-		if r.Bidirectional {
-			ai.rest = append(ai.rest, id)
-			continue
-		}
-		if rs, ok := r.Dst.Ranges(); ok {
-			for _, x := range rs {
-				dst = append(dst, addrEntry{x, id})
-			}
-			continue
-		}
-		if rs, ok := r.Src.Ranges(); ok {
-			for _, x := range rs {
-				src = append(src, addrEntry{x, id})
-			}
-			continue
-		}
-		ai.rest = append(ai.rest, id)
+func (ai *alwaysIndex) has(id uint32) bool { return ai.member[id/64]&(1<<(id%64)) != 0 }
+
+// listedSide returns the ranges a rule is indexed by and whether they are
+// its source's (else its destination's); ok is false for rules checked
+// one by one.
+func listedSide(r *rules.Rule) (rs []rules.AddrRange, src, ok bool) {
+	if r.Bidirectional {
+		return nil, false, false
 	}
-	var ok1, ok2 bool
-	ai.bySrc, ok1 = buildAddrIndex(src)
-	ai.byDst, ok2 = buildAddrIndex(dst)
+	if rs, ok := r.Dst.Ranges(); ok {
+		return rs, false, true
+	}
+	if rs, ok := r.Src.Ranges(); ok {
+		return rs, true, true
+	}
+	return nil, false, false
+}
+
+// indexAlways builds the address index of the raw groups gs.
+func (e *Engine) indexAlways(gs []*group) {
+	var src, dst []addrEntry
+	seen := make([]uint64, (len(e.rules)+63)/64)
+	for _, g := range gs {
+		for _, id := range g.always {
+			if seen[id/64]&(1<<(id%64)) != 0 {
+				continue
+			}
+			seen[id/64] |= 1 << (id % 64)
+			rs, isSrc, ok := listedSide(e.rules[id].r)
+			if !ok {
+				continue
+			}
+			for _, x := range rs {
+				if isSrc {
+					src = append(src, addrEntry{x, id})
+				} else {
+					dst = append(dst, addrEntry{x, id})
+				}
+			}
+		}
+	}
+	bySrc, ok1 := buildAddrIndex(src)
+	byDst, ok2 := buildAddrIndex(dst)
 	if !ok1 || !ok2 {
 		return // g.ai stays nil: every rule is checked
 	}
-	g.ai = ai
+	for _, g := range gs {
+		ai := &alwaysIndex{bySrc: bySrc, byDst: byDst, member: make([]uint64, len(seen))}
+		for _, id := range g.always {
+			ai.member[id/64] |= 1 << (id % 64)
+			if _, _, ok := listedSide(e.rules[id].r); !ok {
+				ai.rest = append(ai.rest, id)
+			}
+		}
+		g.ai = ai
+	}
 }

@@ -15,8 +15,9 @@ import (
 
 // The address index picks exactly the always-evaluated rules that
 // checking every rule's header picks, for reputation-style lists on
-// either side, negated and nested lists, bidirectional rules, ports and
-// both families.
+// either side, negated and nested lists, bidirectional rules, ports,
+// both families, and rules of one transport or direction only (the index
+// is shared by the raw groups).
 func TestAlwaysIndexMatchesHeaders(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	addr := func() netip.Addr {
@@ -59,7 +60,12 @@ func TestAlwaysIndexMatchesHeaders(t *testing.T) {
 		if rng.Intn(6) == 0 {
 			port = "[80,443]"
 		}
-		fmt.Fprintf(&text, "alert ip %s any %s %s %s (msg:\"rep %d\"; sid:%d;)\n", side(), dir, side(), port, sid, sid)
+		proto := []string{"ip", "ip", "tcp", "udp"}[rng.Intn(4)]
+		flow := ""
+		if proto == "tcp" && dir == "->" {
+			flow = []string{"", "flow:to_server; ", "flow:to_client; "}[rng.Intn(3)]
+		}
+		fmt.Fprintf(&text, "alert %s %s any %s %s %s (msg:\"rep %d\"; %ssid:%d;)\n", proto, side(), dir, side(), port, sid, flow, sid)
 	}
 	e := mustEngine(t, text.String(), Options{})
 	g := e.raw[trTCP][inspect.ToServer]

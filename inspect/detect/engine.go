@@ -267,13 +267,15 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 	for n, i := range bitIDs {
 		e.bitNames[i] = n
 	}
+	var raw []*group
 	for _, g := range e.raw {
 		for _, gd := range g {
 			if gd != nil {
-				e.indexAlways(gd)
+				raw = append(raw, gd)
 			}
 		}
 	}
+	e.indexAlways(raw)
 	for k, gs := range e.byBuf {
 		if k.buf != applayer.BufNone && k.dir <= inspect.ToClient {
 			e.bufGroups[k.tr][k.dir][k.buf] = gs

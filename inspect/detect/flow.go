@@ -422,21 +422,21 @@ func (f *Flow) always(g *group, dir inspect.Direction) []uint32 {
 		return ds.always
 	}
 	ds.alwaysOK = true
-	check := func(ids []uint32) {
+	check := func(ids []uint32, filter bool) {
 		for _, id := range ids {
-			if f.header(f.e.rules[id], dir) {
+			if (!filter || g.ai.has(id)) && f.header(f.e.rules[id], dir) {
 				ds.always = append(ds.always, id)
 			}
 		}
 	}
 	if g.ai == nil {
-		check(g.always)
+		check(g.always, false)
 		return ds.always
 	}
 	src, dst := f.addrs(dir)
-	check(g.ai.bySrc.lookup(src.Addr().Unmap()))
-	check(g.ai.byDst.lookup(dst.Addr().Unmap()))
-	check(g.ai.rest)
+	check(g.ai.bySrc.lookup(src.Addr().Unmap()), true)
+	check(g.ai.byDst.lookup(dst.Addr().Unmap()), true)
+	check(g.ai.rest, false)
 	// Candidates are sorted and deduplicated before use; keep load
 	// order here anyway so the list reads like g.always.
 	slices.Sort(ds.always)
