@@ -12,6 +12,7 @@ import (
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/prefilter"
 	"github.com/interdict/interdict/inspect/rules"
 	"github.com/interdict/interdict/tests/testenv"
 
@@ -192,7 +193,9 @@ func httpConversations(n, chunk int) [][]segment {
 // BenchmarkInspectETOpen runs all loadable ET Open rules over about 4 MiB
 // of keep-alive HTTP (messages of up to 16 KiB per Inspect call). "raw"
 // detects no app-layer protocol (raw stream rules only), "full" runs the
-// registered parsers and so the HTTP buffer rules too.
+// registered parsers and so the HTTP buffer rules too; "full-hyperscan"
+// is "full" with the hyperscan prefilter (skipped unless built with
+// -tags hyperscan), which splits the prefilter's share from the rest.
 func BenchmarkInspectETOpen(b *testing.B) {
 	set := loadET(b)
 	flows := httpConversations(4<<20, 16<<10)
@@ -205,9 +208,17 @@ func BenchmarkInspectETOpen(b *testing.B) {
 	for _, mode := range []struct {
 		name   string
 		protos []applayer.Proto
-	}{{"raw", []applayer.Proto{}}, {"full", nil}} {
+		engine string
+	}{{"raw", []applayer.Proto{}, ""}, {"full", nil, ""}, {"full-hyperscan", nil, "hyperscan"}} {
 		b.Run(mode.name, func(b *testing.B) {
-			e, err := New(set.Rules, Options{Protos: mode.protos})
+			var pf prefilter.Builder
+			if mode.engine != "" {
+				var err error
+				if pf, err = prefilter.Lookup(mode.engine); err != nil {
+					b.Skip(err)
+				}
+			}
+			e, err := New(set.Rules, Options{Protos: mode.protos, Prefilter: pf})
 			require.NoError(b, err)
 			b.SetBytes(size)
 			b.ReportAllocs()
