@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -93,7 +94,7 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 		// only at that buffer would decide exactly as last time.
 		unchanged := same && ls.len[b] == len(u.Buffers[b])
 		ls.len[b] = len(u.Buffers[b])
-		for _, g := range f.e.byBuf[groupKey{tr: f.tr, dir: u.Dir, buf: b}] {
+		for _, g := range f.e.bufGroups[f.tr][u.Dir][b] {
 			if unchanged && g.solo {
 				continue
 			}
@@ -117,7 +118,7 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 			continue
 		}
 		ok := true
-		for i := range cr.lists {
+		for _, i := range cr.order {
 			l := &cr.lists[i]
 			if l.buf.IsMulti() {
 				if ok = f.evalMulti(cr, l, u); !ok {
@@ -140,7 +141,19 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 				}
 				v = view{buf: buf}
 			}
-			if _, ok = f.evalList(cr, l, &v); !ok {
+			fpOp := -1
+			if i == cr.trigger {
+				fpOp = cr.fpOp
+			}
+			var more bool
+			if _, ok, more = f.evalListFP(cr, l, &v, fpOp); !ok {
+				// A growing body's candidate that failed on the body in
+				// a way later bytes cannot change is not re-verified on
+				// every piece; a new occurrence of its fast pattern
+				// makes it a candidate again.
+				if !more && i == cr.trigger && isBody(l.buf) && l.tf == "" {
+					f.dropBodyCand(u.Dir, l.buf, id)
+				}
 				break
 			}
 		}
@@ -181,6 +194,14 @@ func isBody(b applayer.Buffer) bool {
 // scanBuffer adds g's candidates for buf; grow says buf extends what the
 // same transaction's previous Unit held.
 func (f *Flow) scanBuffer(g *group, tx uint64, grow bool, buf []byte) {
+	if !isBody(g.key.buf) {
+		// Only bodies grow; other buffers are scanned whole with a
+		// stream borrowed for the call.
+		ps := g.getStream()
+		ps.s.Scan(buf, f.onMatch)
+		g.putStream(ps)
+		return
+	}
 	if f.bufPF == nil {
 		f.bufPF = map[*group]*bufScan{}
 	}
@@ -199,15 +220,22 @@ func (f *Flow) scanBuffer(g *group, tx uint64, grow bool, buf []byte) {
 		return true
 	})
 	st.scanned = len(buf)
-	if !isBody(g.key.buf) {
-		// Only bodies grow; other buffers' candidates are not reused.
-		f.cands = append(f.cands, st.cands...)
-		st.cands, st.scanned = st.cands[:0], 0
-		return
-	}
 	slices.Sort(st.cands)
 	st.cands = slices.Compact(st.cands)
 	f.cands = append(f.cands, st.cands...)
+}
+
+// dropBodyCand forgets rule id among the candidates remembered for body
+// buffer b in direction dir.
+func (f *Flow) dropBodyCand(dir inspect.Direction, b applayer.Buffer, id uint32) {
+	g := f.e.groups[groupKey{tr: f.tr, dir: dir, buf: b}]
+	st := f.bufPF[g]
+	if st == nil {
+		return
+	}
+	if i, ok := slices.BinarySearch(st.cands, id); ok {
+		st.cands = slices.Delete(st.cands, i, i+1)
+	}
 }
 
 // transformed returns buffer b of u after the transforms, caching per
@@ -265,3 +293,23 @@ func applyTransforms(src []byte, tfs []string) []byte {
 	}
 	return out
 }
+
+// pooledStream is a prefilter stream lent to one scan of a buffer that
+// does not grow. Each flow used to keep one per buffer group it had seen
+// (about 6 KB of an idle HTTP flow's ~33 KB, BenchmarkFlowState).
+type pooledStream struct{ s prefilter.Stream }
+
+func (g *group) getStream() *pooledStream {
+	if v := g.pool.Get(); v != nil {
+		ps := v.(*pooledStream)
+		ps.s.Reset()
+		return ps
+	}
+	ps := &pooledStream{s: g.m.NewStream()}
+	// The pool drops idle entries silently; a hyperscan stream holds C
+	// memory that only Close frees.
+	runtime.AddCleanup(ps, func(s prefilter.Stream) { s.Close() }, ps.s)
+	return ps
+}
+
+func (g *group) putStream(ps *pooledStream) { g.pool.Put(ps) }

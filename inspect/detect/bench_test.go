@@ -12,6 +12,7 @@ import (
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/prefilter"
 	"github.com/interdict/interdict/inspect/rules"
 	"github.com/interdict/interdict/tests/testenv"
 
@@ -31,14 +32,33 @@ func loadET(b *testing.B) *rules.Set {
 	return set
 }
 
-// BenchmarkETOpenLoadCompile measures parse + compile of all ET Open rules.
+// BenchmarkETOpenLoadCompile measures parse + compile of all ET Open
+// rules: "cold" with an empty rule cache (a first load), "warm" with the
+// cache filled by the previous load of the same files (a reload).
 func BenchmarkETOpenLoadCompile(b *testing.B) {
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		set := loadET(b)
-		_, err := New(set.Rules, Options{})
-		require.NoError(b, err)
+	for _, warm := range []bool{false, true} {
+		name := "cold"
+		if warm {
+			name = "warm"
+		}
+		b.Run(name, func(b *testing.B) {
+			rules.ResetCache()
+			if warm {
+				loadET(b)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if !warm {
+					rules.ResetCache()
+				}
+				set := loadET(b)
+				_, err := New(set.Rules, Options{})
+				require.NoError(b, err)
+			}
+		})
 	}
+	rules.ResetCache()
 }
 
 // BenchmarkETOpenCompile measures the compile stage alone, to split load
@@ -173,7 +193,9 @@ func httpConversations(n, chunk int) [][]segment {
 // BenchmarkInspectETOpen runs all loadable ET Open rules over about 4 MiB
 // of keep-alive HTTP (messages of up to 16 KiB per Inspect call). "raw"
 // detects no app-layer protocol (raw stream rules only), "full" runs the
-// registered parsers and so the HTTP buffer rules too.
+// registered parsers and so the HTTP buffer rules too; "full-hyperscan"
+// is "full" with the hyperscan prefilter (skipped unless built with
+// -tags hyperscan), which splits the prefilter's share from the rest.
 func BenchmarkInspectETOpen(b *testing.B) {
 	set := loadET(b)
 	flows := httpConversations(4<<20, 16<<10)
@@ -186,9 +208,17 @@ func BenchmarkInspectETOpen(b *testing.B) {
 	for _, mode := range []struct {
 		name   string
 		protos []applayer.Proto
-	}{{"raw", []applayer.Proto{}}, {"full", nil}} {
+		engine string
+	}{{"raw", []applayer.Proto{}, ""}, {"full", nil, ""}, {"full-hyperscan", nil, "hyperscan"}} {
 		b.Run(mode.name, func(b *testing.B) {
-			e, err := New(set.Rules, Options{Protos: mode.protos})
+			var pf prefilter.Builder
+			if mode.engine != "" {
+				var err error
+				if pf, err = prefilter.Lookup(mode.engine); err != nil {
+					b.Skip(err)
+				}
+			}
+			e, err := New(set.Rules, Options{Protos: mode.protos, Prefilter: pf})
 			require.NoError(b, err)
 			b.SetBytes(size)
 			b.ReportAllocs()
@@ -251,5 +281,26 @@ func BenchmarkFlowState(b *testing.B) {
 				runtime.KeepAlive(keep)
 			}
 		})
+	}
+}
+
+// BenchmarkShortFlowETOpen measures one short HTTP flow (a small request
+// and response) with all loadable ET Open rules: the per-flow costs
+// (address filtering of the always-evaluated rules, parser and prefilter
+// state) that dominate when flows are short.
+func BenchmarkShortFlowETOpen(b *testing.B) {
+	set := loadET(b)
+	e, err := New(set.Rules, Options{})
+	require.NoError(b, err)
+	req := []byte("GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 12\r\n\r\nhello world\n")
+	b.SetBytes(int64(len(req) + len(resp)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f := e.NewFlow(tcpMeta)
+		f.Inspect(inspect.ToServer, req)
+		f.Inspect(inspect.ToClient, resp)
+		f.Close()
 	}
 }

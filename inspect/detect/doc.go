@@ -9,6 +9,13 @@
 // state so a pattern split across chunks is found, pending candidates,
 // flowbits, and the app-layer parser chosen by content.
 //
+// A pending rule is re-verified over the window only while its outcome
+// can still change: the evaluator notes when a failure depended on the
+// end of the buffer (evaluator.more); one that did not waits, dormant,
+// for its fast pattern to be seen again, and the occurrences of its first
+// content already ruled out are not tried again (pending.resume). Growing
+// HTTP bodies drop such candidates the same way.
+//
 // detect imports inspect, inspect/rules, inspect/prefilter and
 // inspect/applayer; it never imports netstack or tunnel, and knows no
 // app-layer protocol's wire format (it reads only the fixed ICMP header

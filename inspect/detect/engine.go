@@ -3,8 +3,11 @@ package detect
 import (
 	"fmt"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dlclark/regexp2"
@@ -103,6 +106,10 @@ type group struct {
 	// solo: every rule looks only at this group's buffer and reads no
 	// flowbits, so its verdict is a function of the buffer alone.
 	solo bool
+	// ai indexes always by address (raw groups; nil: check each rule).
+	ai *alwaysIndex
+	// pool lends streams for buffers scanned whole (see scanBuffer).
+	pool sync.Pool
 }
 
 type clist struct {
@@ -119,16 +126,27 @@ type cflowbit struct {
 }
 
 type crule struct {
-	r        *rules.Rule
-	idx      uint32
-	lists    []clist
-	dirs     uint8 // bit 1<<dir
-	trs      uint8 // bit 1<<trTCP, 1<<trUDP
-	bits     []cflowbit
-	reads    bool // has isset/isnotset: runs after rules that set bits
-	slots    map[string]int
-	nvars    int
-	fpLen    int // 0: no fast pattern (always evaluated)
+	r     *rules.Rule
+	idx   uint32
+	lists []clist
+	dirs  uint8 // bit 1<<dir
+	trs   uint8 // bit 1<<trTCP, 1<<trUDP
+	bits  []cflowbit
+	reads bool // has isset/isnotset: runs after rules that set bits
+	slots map[string]int
+	nvars int
+	fpLen int // 0: no fast pattern (always evaluated)
+	// order is the order lists are verified in on a Unit: buffers first,
+	// the raw stream last. The raw list of a rule mixing it with buffers
+	// is a search of the whole stream window; ET Open has such rules
+	// (content:"/icon.php"; urilen:9) whose buffer part fails on almost
+	// every request, and verifying the window first was most of the
+	// verification time of BenchmarkInspectETOpen/full.
+	order []int
+	// fpOp is the index in the trigger list of the content that is
+	// wholly the fast pattern, -1 if there is none (fast_pattern:o,l on
+	// part of it): the prefilter reports every new occurrence of it.
+	fpOp     int
 	trigger  int // index into lists of the trigger list, -1: raw without list
 	thresh   *rules.Threshold
 	suppress []rules.Suppress
@@ -138,16 +156,23 @@ type crule struct {
 // Engine is a compiled rule set. It is safe for concurrent use and
 // implements inspect.FlowFactory.
 type Engine struct {
-	opts     Options
-	rules    []*crule
-	groups   map[groupKey]*group
-	raw      [numTransports][2]*group
-	byBuf    map[groupKey][]*group // key with tf "" -> all transform variants
-	bitNames []string
-	rejected []*rules.Error
-	th       *thresholdTable
-	icmp     []uint32 // rules run on each ICMP message, in load order
-	rank     actionRank
+	opts   Options
+	rules  []*crule
+	groups map[groupKey]*group
+	raw    [numTransports][2]*group
+	byBuf  map[groupKey][]*group // key with tf "" -> all transform variants
+	// bufGroups is byBuf as an array, for the per-Unit loop over every
+	// buffer (hashing groupKey there was ~6% of inspection time).
+	bufGroups [numTransports][2][applayer.NumBuffers][]*group
+	bitNames  []string
+	rejected  []*rules.Error
+	th        *thresholdTable
+	icmp      []uint32 // rules run on each ICMP message, in load order
+	rank      actionRank
+	// pcres and pcreErrs hold the regexes compiled ahead by
+	// compilePCREs, during New only.
+	pcres    map[*rules.PCRE]*cpcre
+	pcreErrs map[*rules.PCRE]error
 }
 
 var _ inspect.FlowFactory = (*Engine)(nil)
@@ -180,6 +205,7 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 	}
 	bitIDs := map[string]int{}
 	patterns := map[groupKey][]prefilter.Pattern{}
+	e.compilePCREs(rs)
 	for _, r := range rs {
 		cr, err := e.compileRule(r, bitIDs)
 		if err != nil {
@@ -197,7 +223,11 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 		if cr.trigger >= 0 {
 			l := &cr.lists[cr.trigger]
 			buf, tf, tfs = l.buf, l.tf, l.transforms
-			fp, nocase = fastPattern(l)
+			var at int
+			fp, nocase, at = fastPattern(l)
+			if at >= 0 && len(fp) == len(l.ops[at].content.Pattern) {
+				cr.fpOp = at
+			}
 		}
 		cr.fpLen = len(fp)
 		for tr := uint8(0); tr < numTransports; tr++ {
@@ -232,9 +262,24 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 			}
 		}
 	}
+	e.pcres, e.pcreErrs = nil, nil
 	e.bitNames = make([]string, len(bitIDs))
 	for n, i := range bitIDs {
 		e.bitNames[i] = n
+	}
+	var raw []*group
+	for _, g := range e.raw {
+		for _, gd := range g {
+			if gd != nil {
+				raw = append(raw, gd)
+			}
+		}
+	}
+	e.indexAlways(raw)
+	for k, gs := range e.byBuf {
+		if k.buf != applayer.BufNone && k.dir <= inspect.ToClient {
+			e.bufGroups[k.tr][k.dir][k.buf] = gs
+		}
 	}
 	for k, ps := range patterns {
 		m, err := opts.Prefilter(ps)
@@ -262,34 +307,35 @@ func groupName(k groupKey) string {
 }
 
 // fastPattern picks a list's fast pattern: the explicit fast_pattern, else
-// the longest positive content.
-func fastPattern(l *clist) ([]byte, bool) {
+// the longest positive content. at is the index of its op (-1: none).
+func fastPattern(l *clist) (fp []byte, nocase bool, at int) {
 	var best *ccontent
-	for _, op := range l.ops {
+	at = -1
+	for i, op := range l.ops {
 		c := op.content
 		if c == nil || c.Negate {
 			continue
 		}
 		if c.FastPattern {
-			best = c
+			best, at = c, i
 			break
 		}
 		if best == nil || len(c.Pattern) > len(best.Pattern) {
-			best = c
+			best, at = c, i
 		}
 	}
 	if best == nil {
-		return nil, false
+		return nil, false, -1
 	}
 	p := best.Pattern
 	if best.FastPatternLen > 0 {
 		p = p[best.FastPatternOffset : best.FastPatternOffset+best.FastPatternLen]
 	}
-	return p, best.Nocase
+	return p, best.Nocase, at
 }
 
 func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, error) {
-	cr := &crule{r: r, trigger: -1, slots: map[string]int{}}
+	cr := &crule{r: r, trigger: -1, fpOp: -1, slots: map[string]int{}}
 	switch r.Transport {
 	case inspect.ProtoTCP:
 		cr.trs = 1 << trTCP
@@ -341,6 +387,16 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 		}
 		cr.lists = append(cr.lists, cl)
 	}
+	for i := range cr.lists {
+		if cr.lists[i].buf != applayer.BufNone {
+			cr.order = append(cr.order, i)
+		}
+	}
+	for i := range cr.lists {
+		if cr.lists[i].buf == applayer.BufNone {
+			cr.order = append(cr.order, i)
+		}
+	}
 	if cr.dirs == 0 {
 		// Request buffers stay set on the response's Unit, so a rule that
 		// mixes them runs on the response.
@@ -357,7 +413,7 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 			// checked against the stream window of the Unit's direction.
 			continue
 		}
-		if fp, _ := fastPattern(&cr.lists[i]); fp != nil {
+		if fp, _, _ := fastPattern(&cr.lists[i]); fp != nil {
 			explicit := false
 			for _, op := range cr.lists[i].ops {
 				if op.content != nil && op.content.FastPattern && !op.content.Negate {
@@ -409,6 +465,69 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 	return cr, nil
 }
 
+// compilePCRE compiles one pcre op for regexp or regexp2.
+func compilePCRE(o *rules.PCRE, timeout time.Duration) (*cpcre, error) {
+	p := &cpcre{PCRE: o, reach: -1}
+	if !o.Complex {
+		re, err := regexp.Compile(o.Expr)
+		if err != nil {
+			return nil, fmt.Errorf("pcre: %w", err)
+		}
+		p.re = re
+		p.reach = regexReach(o.Expr)
+		return p, nil
+	}
+	re, err := regexp2.Compile(o.Expr, regexp2.None)
+	if err != nil {
+		return nil, fmt.Errorf("pcre: %w", err)
+	}
+	re.MatchTimeout = timeout
+	p.re2 = re
+	return p, nil
+}
+
+// compilePCREs compiles every pcre of rs on GOMAXPROCS goroutines ahead
+// of the (serial) rule compilation, where they were most of New's time.
+func (e *Engine) compilePCREs(rs []*rules.Rule) {
+	var ops []*rules.PCRE
+	for _, r := range rs {
+		for _, l := range r.Lists {
+			for _, op := range l.Ops {
+				if o, ok := op.(*rules.PCRE); ok {
+					ops = append(ops, o)
+				}
+			}
+		}
+	}
+	out := make([]*cpcre, len(ops))
+	errs := make([]error, len(ops))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(ops)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(ops) {
+					return
+				}
+				out[i], errs[i] = compilePCRE(ops[i], e.opts.RegexTimeout)
+			}
+		}()
+	}
+	wg.Wait()
+	e.pcres = make(map[*rules.PCRE]*cpcre, len(ops))
+	e.pcreErrs = map[*rules.PCRE]error{}
+	for i, o := range ops {
+		if errs[i] != nil {
+			e.pcreErrs[o] = errs[i]
+			continue
+		}
+		e.pcres[o] = out[i]
+	}
+}
+
 func isRelative(op cop) bool {
 	switch {
 	case op.content != nil:
@@ -432,20 +551,12 @@ func (e *Engine) compileOp(op rules.Op, cr *crule) (cop, error) {
 	case *rules.Content:
 		return cop{content: &ccontent{Content: o, lower: toLowerASCII(o.Pattern)}}, nil
 	case *rules.PCRE:
-		p := &cpcre{PCRE: o}
-		if !o.Complex {
-			re, err := regexp.Compile(o.Expr)
-			if err != nil {
-				return cop{}, fmt.Errorf("pcre: %w", err)
-			}
-			p.re = re
-		} else {
-			re, err := regexp2.Compile(o.Expr, regexp2.None)
-			if err != nil {
-				return cop{}, fmt.Errorf("pcre: %w", err)
-			}
-			re.MatchTimeout = e.opts.RegexTimeout
-			p.re2 = re
+		p, err := e.pcres[o], e.pcreErrs[o]
+		if p == nil && err == nil {
+			p, err = compilePCRE(o, e.opts.RegexTimeout)
+		}
+		if err != nil {
+			return cop{}, err
 		}
 		return cop{pcre: p}, nil
 	case *rules.ByteTest:

@@ -1,9 +1,9 @@
 package detect
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
-	"sort"
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
@@ -16,9 +16,20 @@ import (
 // long keep-alive connection but never grows memory.
 const maxTxSeen = 4096
 
+// pending is a raw-stream rule whose fast pattern was seen. ds.pend is
+// sorted by rule.
 type pending struct {
 	rule    uint32
 	fpStart uint64 // stream offset where the fast pattern began
+	// resume is the stream offset before which every occurrence of the
+	// rule's first content failed for good (see evaluator.resume).
+	resume uint64
+	// dormant: the last evaluation failed in a way no later bytes can
+	// change; the rule waits for its fast pattern to be seen again.
+	// Without this every chunk re-verified it over the whole window
+	// (20x slower on text full of a credential prefix, BenchmarkPack
+	// BenignStream/prefix-hits in configs/rules).
+	dormant bool
 }
 
 // dirState is one direction of a flow.
@@ -61,6 +72,10 @@ type Flow struct {
 	lastDgram [2][]byte
 	// http is the HTTP transaction alerts are logged with (httpmeta.go).
 	http *httpMeta
+	// onMatch adds a prefilter match to cands; made once per flow, as a
+	// closure built per scan was allocated per scan (~14,000 a benchmark
+	// op).
+	onMatch prefilter.MatchFunc
 }
 
 var _ inspect.FlowInspector = (*Flow)(nil)
@@ -74,6 +89,10 @@ func (e *Engine) newFlow(meta inspect.FlowMeta) *Flow {
 	// unless stream.midstream is on; raw stream rules still see its bytes.
 	notEst := meta.Proto == inspect.ProtoTCP && meta.NotEstablished
 	f := &Flow{e: e, meta: meta, probing: len(e.opts.Protos) > 0 && !notEst}
+	f.onMatch = func(id uint32, _ uint64) bool {
+		f.cands = append(f.cands, id)
+		return true
+	}
 	if meta.Proto == inspect.ProtoUDP || meta.Proto == inspect.ProtoICMP {
 		// ICMP flows have datagram semantics too (established once both
 		// directions were seen); they are inspected by inspectICMP.
@@ -178,22 +197,15 @@ func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 			if _, done := ds.fired[id]; done {
 				return true
 			}
-			start := end - uint64(f.e.rules[id].fpLen)
-			for i := range ds.pend {
-				if ds.pend[i].rule == id {
-					ds.pend[i].fpStart = start
-					return true
-				}
-			}
-			if len(ds.pend) < f.e.opts.MaxPending {
-				ds.pend = append(ds.pend, pending{rule: id, fpStart: start})
-			}
+			ds.addPending(id, end-uint64(f.e.rules[id].fpLen), f.e.opts.MaxPending)
 			return true
 		})
 	}
 	f.cands = f.cands[:0]
 	for _, p := range ds.pend {
-		f.cands = append(f.cands, p.rule)
+		if !p.dormant {
+			f.cands = append(f.cands, p.rule)
+		}
 	}
 	f.cands = append(f.cands, f.always(g, dir)...)
 	f.sortCands()
@@ -206,7 +218,13 @@ func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 		if !f.dynCond(cr, dir, len(data), "") || (cr.fpLen > 0 && !f.header(cr, dir)) {
 			continue
 		}
-		end, ok := f.evalRaw(cr, &v)
+		var end int
+		var ok bool
+		if p := ds.pending(id); p != nil {
+			end, ok = f.evalPending(cr, &v, p)
+		} else {
+			end, ok = f.evalRaw(cr, &v)
+		}
 		if !ok {
 			continue
 		}
@@ -217,14 +235,49 @@ func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 		f.fire(cr, dir, ds.base+uint64(end), "", 0)
 	}
 	ds.trim(f.e.opts.Window)
-	// Forget candidates whose fast pattern has left the window or that fired.
+	// Forget candidates that fired, whose fast pattern has left the
+	// window, or that are dormant with no work saved any more.
 	kept := ds.pend[:0]
 	for _, p := range ds.pend {
-		if _, done := ds.fired[p.rule]; !done && p.fpStart >= ds.base {
+		if _, done := ds.fired[p.rule]; done {
+			continue
+		}
+		if p.dormant && p.resume > ds.base || !p.dormant && p.fpStart >= ds.base {
 			kept = append(kept, p)
 		}
 	}
 	ds.pend = kept
+}
+
+func cmpPending(p pending, id uint32) int { return cmp.Compare(p.rule, id) }
+
+// pending returns rule id's entry, or nil.
+func (ds *dirState) pending(id uint32) *pending {
+	if i, ok := slices.BinarySearchFunc(ds.pend, id, cmpPending); ok {
+		return &ds.pend[i]
+	}
+	return nil
+}
+
+// addPending notes that rule id's fast pattern began at stream offset
+// start. When limit entries are held, a dormant one makes room.
+func (ds *dirState) addPending(id uint32, start uint64, limit int) {
+	i, ok := slices.BinarySearchFunc(ds.pend, id, cmpPending)
+	if ok {
+		ds.pend[i].fpStart, ds.pend[i].dormant = start, false
+		return
+	}
+	if len(ds.pend) >= limit {
+		j := slices.IndexFunc(ds.pend, func(p pending) bool { return p.dormant })
+		if j < 0 {
+			return
+		}
+		ds.pend = slices.Delete(ds.pend, j, j+1)
+		if j < i {
+			i--
+		}
+	}
+	ds.pend = slices.Insert(ds.pend, i, pending{rule: id, fpStart: start, resume: ds.base})
 }
 
 func (f *Flow) inspectDatagram(dir inspect.Direction, data []byte) {
@@ -240,10 +293,7 @@ func (f *Flow) inspectDatagram(dir inspect.Direction, data []byte) {
 			ds.pf = g.m.NewStream()
 		}
 		ds.pf.Reset()
-		ds.pf.Scan(data, func(id uint32, end uint64) bool {
-			f.addCand(id)
-			return true
-		})
+		ds.pf.Scan(data, f.onMatch)
 	}
 	f.cands = append(f.cands, f.always(g, dir)...)
 	f.sortCands()
@@ -268,12 +318,15 @@ func (f *Flow) addCand(id uint32) { f.cands = append(f.cands, id) }
 // drops duplicates (a pattern seen twice), which takes no per-rule array.
 func (f *Flow) sortCands() {
 	rs := f.e.rules
-	sort.Slice(f.cands, func(i, j int) bool {
-		a, b := rs[f.cands[i]], rs[f.cands[j]]
+	slices.SortFunc(f.cands, func(x, y uint32) int {
+		a, b := rs[x], rs[y]
 		if a.reads != b.reads {
-			return !a.reads
+			if a.reads {
+				return 1
+			}
+			return -1
 		}
-		return a.idx < b.idx
+		return cmp.Compare(a.idx, b.idx)
 	})
 	f.cands = slices.Compact(f.cands)
 }
@@ -287,18 +340,56 @@ func (f *Flow) evalRaw(cr *crule, v *view) (int, bool) {
 	return f.evalList(cr, &cr.lists[0], v)
 }
 
-func (f *Flow) evalList(cr *crule, l *clist, v *view) (int, bool) {
-	ev := evaluator{v: v, ops: l.ops, slots: cr.slots, timeout: f.e.opts.RegexTimeout}
+// evalPending runs a pending rule's raw list over the stream window v,
+// starting its first content where the last evaluation left off, and
+// makes the rule dormant when it failed for good.
+func (f *Flow) evalPending(cr *crule, v *view, p *pending) (int, bool) {
+	if len(cr.lists) == 0 {
+		return len(v.buf), true
+	}
+	l := &cr.lists[0]
+	ev := evaluator{v: v, ops: l.ops, slots: cr.slots, timeout: f.e.opts.RegexTimeout, fpOp: -1, track: true}
+	if cr.trigger == 0 {
+		ev.fpOp = cr.fpOp
+	}
+	if p.resume > uint64(v.base) {
+		ev.from = int(p.resume - uint64(v.base))
+	}
 	if cr.nvars > 0 {
 		ev.vars = make([]int64, cr.nvars)
 	}
-	if !ev.run(0, int(-v.base), 0) {
+	ok := ev.run(0, int(-v.base), 0)
+	p.resume = max(p.resume, uint64(v.base)+uint64(ev.resume))
+	if !ok {
+		p.dormant = !ev.more
 		return 0, false
 	}
 	if ev.end == 0 {
 		ev.end = len(v.buf)
 	}
 	return ev.end, true
+}
+
+func (f *Flow) evalList(cr *crule, l *clist, v *view) (int, bool) {
+	end, ok, _ := f.evalListFP(cr, l, v, -1)
+	return end, ok
+}
+
+// evalListFP is evalList that also reports whether appending bytes to
+// v could change a failure (evaluator.more), with the fast pattern
+// exception for op fpOp (-1: none).
+func (f *Flow) evalListFP(cr *crule, l *clist, v *view, fpOp int) (end int, ok, more bool) {
+	ev := evaluator{v: v, ops: l.ops, slots: cr.slots, timeout: f.e.opts.RegexTimeout, fpOp: fpOp}
+	if cr.nvars > 0 {
+		ev.vars = make([]int64, cr.nvars)
+	}
+	if !ev.run(0, int(-v.base), 0) {
+		return 0, false, ev.more
+	}
+	if ev.end == 0 {
+		ev.end = len(v.buf)
+	}
+	return ev.end, true, ev.more
 }
 
 func (f *Flow) addrs(dir inspect.Direction) (src, dst netip.AddrPort) {
@@ -327,14 +418,28 @@ func (f *Flow) header(cr *crule, dir inspect.Direction) bool {
 // address checks were most of the per-chunk cost.
 func (f *Flow) always(g *group, dir inspect.Direction) []uint32 {
 	ds := &f.dirs[dir]
-	if !ds.alwaysOK {
-		ds.alwaysOK = true
-		for _, id := range g.always {
-			if f.header(f.e.rules[id], dir) {
+	if ds.alwaysOK {
+		return ds.always
+	}
+	ds.alwaysOK = true
+	check := func(ids []uint32, filter bool) {
+		for _, id := range ids {
+			if (!filter || g.ai.has(id)) && f.header(f.e.rules[id], dir) {
 				ds.always = append(ds.always, id)
 			}
 		}
 	}
+	if g.ai == nil {
+		check(g.always, false)
+		return ds.always
+	}
+	src, dst := f.addrs(dir)
+	check(g.ai.bySrc.lookup(src.Addr().Unmap()), true)
+	check(g.ai.byDst.lookup(dst.Addr().Unmap()), true)
+	check(g.ai.rest, false)
+	// Candidates are sorted and deduplicated before use; keep load
+	// order here anyway so the list reads like g.always.
+	slices.Sort(ds.always)
 	return ds.always
 }
 

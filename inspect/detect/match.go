@@ -3,10 +3,14 @@ package detect
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dlclark/regexp2"
 
@@ -41,6 +45,11 @@ type cpcre struct {
 	*rules.PCRE
 	re  *regexp.Regexp
 	re2 *regexp2.Regexp
+	// reach is how many bytes from its start position the regex can look
+	// at (its longest match plus one byte of lookahead) when it is
+	// anchored there and bounded; -1 otherwise. With reach bytes present
+	// its outcome no longer depends on what follows.
+	reach int
 }
 
 // view is one buffer being verified. base is the stream offset of buf[0]
@@ -75,7 +84,28 @@ type evaluator struct {
 	end int
 	// timeout bounds regexp2.
 	timeout time.Duration
+
+	// more reports that the outcome depended on the end of the buffer:
+	// appending bytes could change it. A search for the op at fpOp (the
+	// whole fast pattern) running to the end does not count, because the
+	// prefilter reports each new occurrence of it anyway.
+	more bool
+	fpOp int
+	// strict is more without the fast pattern exception; it decides
+	// which occurrences of the first op are dead (see resume).
+	strict bool
+	// When track is set and the first op is a positive content, its
+	// search starts at from, and resume is returned as the position
+	// before which every occurrence of it failed in a way no later bytes
+	// can change, so the next evaluation can start there.
+	track  bool
+	from   int
+	resume int
+	alive  bool // an occurrence of the first op may still match later
 }
+
+// grow notes that appended bytes could change the outcome.
+func (e *evaluator) grow() { e.more, e.strict = true, true }
 
 func (e *evaluator) val(v *rules.Value) int64 {
 	if v.Var != "" {
@@ -96,6 +126,9 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 	}
 	e.steps++
 	if e.steps > maxSteps {
+		// Fewer steps (a later evaluation resuming further on) could
+		// succeed.
+		e.grow()
 		return false
 	}
 	op := &e.ops[i]
@@ -106,6 +139,9 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 		c := op.content
 		plen := len(c.Pattern)
 		lo, hi := 0, n
+		// bound is where the range ends regardless of the buffer's end;
+		// past n, more bytes could bring another occurrence.
+		bound := math.MaxInt
 		start := int(-e.v.base) // stream position 0 in buf coordinates
 		if c.Relative() {
 			lo = prev
@@ -114,7 +150,7 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 			}
 			if c.Within != nil {
 				// Suricata counts within from the distance point.
-				hi = min(hi, lo+int(e.val(c.Within)))
+				bound = lo + int(e.val(c.Within))
 			}
 		} else {
 			lo = start
@@ -122,19 +158,28 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 				lo += int(e.val(c.Offset))
 			}
 			if c.Depth != nil {
-				hi = min(hi, lo+int(e.val(c.Depth)))
+				bound = lo + int(e.val(c.Depth))
 			}
 		}
 		if c.StartsWith {
 			if c.Relative() {
-				hi = min(hi, lo+plen)
+				bound = min(bound, lo+plen)
 			} else {
-				lo, hi = start, min(hi, start+plen)
+				lo, bound = start, min(bound, start+plen)
 			}
 		}
+		hi = min(hi, bound)
 		lo = max(lo, 0)
 		if c.EndsWith {
+			e.grow()
+		}
+		if c.EndsWith {
 			lo = max(lo, n-plen)
+		}
+		first := i == 0 && e.track && !c.Negate && !c.EndsWith
+		if first {
+			lo = max(lo, e.from)
+			e.resume = max(e.resume, e.from)
 		}
 		for pos := lo; pos+plen <= hi; {
 			var j int
@@ -155,13 +200,37 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 			if c.Negate {
 				return false
 			}
-			if e.run(i+1, end, max(maxEnd, end)) {
+			if first {
+				saved := e.strict
+				e.strict = false
+				if e.run(i+1, end, max(maxEnd, end)) {
+					return true
+				}
+				if e.strict || e.alive {
+					e.alive = true
+				} else {
+					e.resume = at + 1
+				}
+				e.strict = e.strict || saved
+			} else if e.run(i+1, end, max(maxEnd, end)) {
 				return true
 			}
 			if !op.later || e.steps > maxSteps {
 				return false
 			}
 			pos = at + 1
+		}
+		if bound > n {
+			if i == e.fpOp {
+				e.strict = true
+			} else {
+				e.grow()
+			}
+		}
+		if first && !e.alive {
+			// No occurrence starts in [resume, hi-plen]; one starting
+			// later needs bytes past hi.
+			e.resume = max(e.resume, hi-plen+1)
 		}
 		if c.Negate {
 			return e.run(i+1, prev, maxEnd)
@@ -174,7 +243,11 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 			from = max(0, prev)
 		}
 		if from > n {
+			e.grow()
 			return p.Negate && e.run(i+1, prev, maxEnd)
+		}
+		if p.reach < 0 || from+p.reach > n {
+			e.grow()
 		}
 		_, end, ok := e.find(p, from)
 		if p.Negate {
@@ -190,7 +263,7 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 	case op.test != nil:
 		t := op.test
 		pos := e.pos(t.Offset, t.Relative, prev)
-		v, ok := readNum(buf, pos, t.Bytes, t.BigEndian, t.String, t.Base)
+		v, ok := e.readNum(pos, t.Bytes, t.BigEndian, t.String, t.Base)
 		if !ok {
 			return false
 		}
@@ -228,11 +301,14 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 			// Suricata reads nothing and jumps by post_offset alone, from
 			// a position that must still lie within the buffer.
 			if pos < 0 || pos > n {
+				if pos > n {
+					e.grow()
+				}
 				return false
 			}
 		} else {
 			var ok bool
-			if v, ok = readNum(buf, pos, j.Bytes, j.BigEndian, j.String, j.Base); !ok {
+			if v, ok = e.readNum(pos, j.Bytes, j.BigEndian, j.String, j.Base); !ok {
 				return false
 			}
 		}
@@ -249,6 +325,7 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 		case j.FromBeginning:
 			to = -e.v.base + jump
 		case j.FromEnd:
+			e.grow()
 			to = int64(n) + jump
 		default:
 			to = int64(pos+j.Bytes) + jump
@@ -257,6 +334,7 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 		// Suricata clamps a jump before the buffer to its start (a
 		// negative post_offset) but fails one past its end.
 		if to > int64(n) {
+			e.grow()
 			return false
 		}
 		to = max(to, 0)
@@ -264,7 +342,7 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 	case op.extract != nil:
 		x := op.extract
 		pos := e.pos(rules.Value{N: x.Offset}, x.Relative, prev)
-		v, ok := readNum(buf, pos, x.Bytes, x.BigEndian, x.String, x.Base)
+		v, ok := e.readNum(pos, x.Bytes, x.BigEndian, x.String, x.Base)
 		if !ok {
 			return false
 		}
@@ -288,11 +366,15 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 		d := op.dataAt
 		pos := e.pos(d.Offset, d.Relative, prev)
 		has := pos >= 0 && pos < n
+		if pos >= n {
+			e.grow()
+		}
 		if has == d.Negate {
 			return false
 		}
 		return e.run(i+1, prev, maxEnd)
 	case op.bsize != nil:
+		e.grow()
 		if !op.bsize.Match(n) {
 			return false
 		}
@@ -325,6 +407,14 @@ func (e *evaluator) find(p *cpcre, from int) (start, end int, ok bool) {
 		return 0, 0, false
 	}
 	return m.Index, m.Index + m.Length, true
+}
+
+// readNum is readNum on the buffer, noting a read past its end.
+func (e *evaluator) readNum(pos, n int, big, str bool, base int) (uint64, bool) {
+	if pos >= 0 && pos+n > len(e.v.buf) {
+		e.grow()
+	}
+	return readNum(e.v.buf, pos, n, big, str, base)
 }
 
 // readNum reads n bytes at pos as an integer: binary in the given byte
@@ -447,4 +537,90 @@ func indexFold(hay, pat []byte) int {
 		i = at + 1
 	}
 	return -1
+}
+
+// maxReach bounds the regex reach worth computing; longer is "unbounded".
+const maxReach = 1 << 16
+
+// regexReach computes cpcre.reach for a Go regexp: the longest match plus
+// a rune of lookahead (for \b and $), if the expression is anchored at
+// its start position (^ without (?m)) and has no unbounded repetition;
+// else -1.
+func regexReach(expr string) int {
+	if !strings.Contains(expr, "^") {
+		return -1 // not anchored; most of ET Open, spared a second parse
+	}
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return -1
+	}
+	first := re
+	for first.Op == syntax.OpCapture || (first.Op == syntax.OpConcat && len(first.Sub) > 0) {
+		first = first.Sub[0]
+	}
+	if first.Op != syntax.OpBeginText {
+		return -1
+	}
+	n := maxMatchLen(re)
+	if n < 0 || n > maxReach {
+		return -1
+	}
+	return n + utf8.UTFMax
+}
+
+// maxMatchLen is the most bytes re can match, -1 if unbounded. Runes
+// count as UTFMax bytes unless only ASCII can match (case folding can
+// match multi-byte runes such as the Kelvin sign for k).
+func maxMatchLen(re *syntax.Regexp) int {
+	switch re.Op {
+	case syntax.OpEmptyMatch, syntax.OpNoMatch, syntax.OpBeginLine, syntax.OpEndLine,
+		syntax.OpBeginText, syntax.OpEndText, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return 0
+	case syntax.OpLiteral:
+		n := 0
+		for _, r := range re.Rune {
+			if r < utf8.RuneSelf && re.Flags&syntax.FoldCase == 0 {
+				n++
+			} else {
+				n += utf8.UTFMax
+			}
+		}
+		return n
+	case syntax.OpCharClass:
+		if len(re.Rune) > 0 && re.Rune[len(re.Rune)-1] < utf8.RuneSelf {
+			return 1
+		}
+		return utf8.UTFMax
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return utf8.UTFMax
+	case syntax.OpCapture, syntax.OpQuest:
+		return maxMatchLen(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Max < 0 {
+			return -1
+		}
+		n := maxMatchLen(re.Sub[0])
+		if n < 0 || n*re.Max > maxReach {
+			return -1
+		}
+		return n * re.Max
+	case syntax.OpConcat, syntax.OpAlternate:
+		total := 0
+		for _, sub := range re.Sub {
+			n := maxMatchLen(sub)
+			if n < 0 {
+				return -1
+			}
+			if re.Op == syntax.OpConcat {
+				total += n
+			} else {
+				total = max(total, n)
+			}
+			if total > maxReach {
+				return -1
+			}
+		}
+		return total
+	}
+	return -1 // star, plus and anything new
 }

@@ -16,7 +16,7 @@ func (f *Flow) scanMulti(u *applayer.Unit, b applayer.Buffer) {
 	if len(u.Multi[b]) == 0 {
 		return
 	}
-	for _, g := range f.e.byBuf[groupKey{tr: f.tr, dir: u.Dir, buf: b}] {
+	for _, g := range f.e.bufGroups[f.tr][u.Dir][b] {
 		if g.m != nil {
 			for _, inst := range u.Multi[b] {
 				if g.key.tf != "" {

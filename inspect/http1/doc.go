@@ -43,6 +43,9 @@
 // headers and MaxBodyBytes of each body are kept per message, and at most
 // maxPending requests may wait for their responses. Past a bound the parser
 // stops buffering, reports an anomaly, and keeps following the framing.
+// Bodies larger than 16 KiB and the Units handed to detection are lent
+// from process-wide pools and returned when the transaction (or the emit)
+// ends, so an idle flow does not keep them.
 //
 // http1 imports only inspect and inspect/applayer.
 package http1

@@ -2,6 +2,7 @@ package http1
 
 import (
 	"bytes"
+	"sync"
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
@@ -116,7 +117,6 @@ type Parser struct {
 	pending []*tx // requests waiting for their response, oldest first
 	free    []*tx
 	nextID  uint64
-	unit    applayer.Unit
 	anoms   []inspect.Anomaly
 }
 
@@ -129,7 +129,6 @@ func New(opts ...Option) *Parser {
 		o(&p.cfg)
 	}
 	p.req.dir, p.resp.dir = inspect.ToServer, inspect.ToClient
-	p.unit.AppProto = AppProto
 	return p
 }
 
@@ -150,9 +149,46 @@ func (p *Parser) newTx() *tx {
 }
 
 func (p *Parser) release(t *tx) {
-	if t.reqDone && t.respDone && len(p.free) < maxPending+2 {
+	if !t.reqDone || !t.respDone {
+		return
+	}
+	t.req.returnBody()
+	t.resp.returnBody()
+	if len(p.free) < maxPending+2 {
 		p.free = append(p.free, t)
 	}
+}
+
+// Bodies past lendFrom bytes move to a buffer of the full bound lent by
+// bodyPool, and go back when their transaction completes. A flow used to
+// keep the bodies of its completed transactions (up to MaxBodyBytes each,
+// in the free list) for as long as it lived, and grew each large body
+// by repeated doubling.
+const lendFrom = 16 << 10
+
+var bodyPool sync.Pool // *[]byte
+
+func (m *msg) returnBody() {
+	if cap(m.body) > lendFrom {
+		b := m.body[:0]
+		bodyPool.Put(&b)
+		m.body = nil
+	}
+}
+
+// growBody makes room for n more body bytes, bounded by limit.
+func (m *msg) growBody(n, limit int) {
+	need := len(m.body) + n
+	if need <= cap(m.body) || need <= lendFrom || limit <= lendFrom {
+		return
+	}
+	var b []byte
+	if v, ok := bodyPool.Get().(*[]byte); ok && cap(*v) >= limit {
+		b = *v
+	} else {
+		b = make([]byte, 0, limit)
+	}
+	m.body = append(b, m.body...)
 }
 
 // Feed implements applayer.Parser.
@@ -273,13 +309,12 @@ func (p *Parser) emitAnomalies(s *side, emit func(*applayer.Unit)) {
 		p.emit(s.dir, s.cur, false, emit)
 		return
 	}
-	u := &p.unit
-	u.Buffers = [applayer.NumBuffers][]byte{}
-	u.Dir, u.TxID, u.Event = s.dir, p.nextID, nil
+	u := getUnit()
+	u.Dir, u.TxID = s.dir, p.nextID
 	u.Anomalies = p.anoms
 	emit(u)
 	p.anoms = p.anoms[:0]
-	u.Anomalies = nil
+	putUnit(u)
 }
 
 func (p *Parser) msgOf(s *side) *msg {
@@ -764,6 +799,7 @@ func (p *Parser) body(s *side, b []byte) {
 	}
 	m.bodyLen += int64(len(b))
 	if room := p.cfg.maxBody - len(m.body); room > 0 {
+		m.growBody(min(room, len(b)), p.cfg.maxBody)
 		m.body = append(m.body, b[:min(room, len(b))]...)
 		s.bodyDirty = true
 	}

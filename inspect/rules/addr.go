@@ -3,6 +3,8 @@ package rules
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -52,7 +54,22 @@ type AddrSet struct {
 	negate  bool
 	members []*AddrSet
 	isGroup bool
+	// ranges holds a group's plain positive prefixes as sorted, merged
+	// address ranges, and rest its other members, when the group has
+	// at least minIndexed such prefixes. ET Open's reputation rules list
+	// hundreds of addresses each; checking them one by one made
+	// matching ~1,200 address-only rules against each new flow cost
+	// ~200 us per direction (BenchmarkInspectETOpen profile).
+	ranges []AddrRange
+	rest   []*AddrSet
 }
+
+// AddrRange is an inclusive range of addresses of one family.
+type AddrRange struct{ Lo, Hi netip.Addr }
+
+// minIndexed is the number of plain prefixes from which a group is
+// searched by bisection instead of member by member.
+const minIndexed = 4
 
 // Any reports whether the set matches every address.
 func (a *AddrSet) Any() bool { return a.any && !a.negate }
@@ -69,8 +86,12 @@ func (a *AddrSet) contains(ip netip.Addr) bool {
 	case !a.isGroup:
 		return a.prefix.Contains(ip)
 	}
+	members := a.members
 	pos, hit := false, false
-	for _, m := range a.members {
+	if a.ranges != nil {
+		members, pos, hit = a.rest, true, inRanges(a.ranges, ip)
+	}
+	for _, m := range members {
 		if m.negate {
 			if m.contains(ip) {
 				return false
@@ -196,6 +217,7 @@ func parseAddr(s string, lookup varLookup, depth int) (*AddrSet, error) {
 			}
 			a.members = append(a.members, m)
 		}
+		a.index()
 		return a, nil
 	}
 	if strings.Contains(s, "/") {
@@ -310,4 +332,68 @@ func parsePort(s string) (uint16, error) {
 		return 0, fmt.Errorf("bad port %q", s)
 	}
 	return uint16(n), nil
+}
+
+// index builds ranges and rest for a group with many plain prefixes.
+func (a *AddrSet) index() {
+	var rs []AddrRange
+	var rest []*AddrSet
+	for _, m := range a.members {
+		if m.isGroup || m.any || m.negate {
+			rest = append(rest, m)
+			continue
+		}
+		rs = append(rs, AddrRange{Lo: m.prefix.Addr(), Hi: lastAddr(m.prefix)})
+	}
+	if len(rs) < minIndexed {
+		return
+	}
+	slices.SortFunc(rs, func(x, y AddrRange) int { return x.Lo.Compare(y.Lo) })
+	merged := rs[:1]
+	for _, r := range rs[1:] {
+		last := &merged[len(merged)-1]
+		// Families never merge: a range holds one family, and every IPv4
+		// address sorts before every IPv6 one.
+		if r.Lo.BitLen() == last.Hi.BitLen() && (r.Lo.Compare(last.Hi) <= 0 || r.Lo == last.Hi.Next()) {
+			if r.Hi.Compare(last.Hi) > 0 {
+				last.Hi = r.Hi
+			}
+			continue
+		}
+		merged = append(merged, r)
+	}
+	a.ranges, a.rest = slices.Clip(merged), rest
+}
+
+// lastAddr is the highest address in p (p is masked).
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 1 << (7 - i%8)
+	}
+	ip, _ := netip.AddrFromSlice(b)
+	return ip
+}
+
+// inRanges reports whether ip lies in one of the sorted ranges.
+func inRanges(rs []AddrRange, ip netip.Addr) bool {
+	// The last range starting at or before ip is the only candidate.
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].Lo.Compare(ip) > 0 })
+	return i > 0 && ip.Compare(rs[i-1].Hi) <= 0 && ip.BitLen() == rs[i-1].Hi.BitLen()
+}
+
+// Ranges returns the set as sorted, disjoint ranges when it is a plain
+// list of prefixes (one prefix, or a group of at least minIndexed with
+// no negation, nesting or any); ok is false otherwise. The slice is
+// shared: do not modify it.
+func (a *AddrSet) Ranges() (rs []AddrRange, ok bool) {
+	switch {
+	case a.negate || a.any:
+		return nil, false
+	case !a.isGroup:
+		return []AddrRange{{a.prefix.Addr(), lastAddr(a.prefix)}}, true
+	case a.ranges != nil && len(a.rest) == 0:
+		return a.ranges, true
+	}
+	return nil, false
 }

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 
@@ -539,7 +540,10 @@ func (c *converter) pcre(m *gonids.PCRE) error {
 	expr = rePyBackref.ReplaceAllString(expr, `\k<$1>`)
 	p.Expr = expr
 	if !p.Complex && !reHighByte.MatchString(expr) {
-		if _, err := regexp.Compile(expr); err != nil {
+		// Only parsing can fail in regexp.Compile; parsing alone decides
+		// the same without building a program detect compiles again
+		// (regexp.Compile here was ~3.5% of a cold ET Open load).
+		if _, err := syntax.Parse(expr, syntax.Perl); err != nil {
 			p.Complex = true
 		}
 	} else {

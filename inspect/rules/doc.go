@@ -10,6 +10,12 @@
 // with an *Error naming file, line, sid and reason; a file is never
 // rejected as a whole.
 //
+// Loading is mostly gonids (serial) and garbage: its lexer allocates a
+// 96 KiB channel buffer per rule. While a load runs, GOGC is raised to 400
+// (gc.go), and a per-process cache keyed by the load options and the exact
+// rule text (cache.go) lets a reload skip gonids for rules it has seen in
+// the last two loads. Loaded rules are shared, read-only, between loads.
+//
 // rules imports nothing of ours except inspect's top-level types and
 // inspect/applayer (for buffer names). It never imports the engine.
 package rules

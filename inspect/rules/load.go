@@ -20,7 +20,70 @@ import (
 // buffer and transforms in package-level variables.
 var gonidsMu sync.Mutex
 
+// ruleShape is the overall shape of a rule; ruleShapeOK decides the same
+// without the regexp, whose backtracking over each rule's whole text was
+// ~12% of a cold ET Open load's CPU (TestRuleShapeMatchesRegexp keeps
+// them equal).
 var ruleShape = regexp.MustCompile(`^\S+\s+\S+\s+\S+\s+\S+\s+(->|<>)\s+\S+\s+\S+\s*\((?s:.*)\)\s*$`)
+
+// isSpace is RE2's \s.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
+
+// ruleShapeOK reports whether ruleShape matches t: six whitespace
+// separated fields (the fifth -> or <>), then a seventh field, optional
+// space and "(" (which may also sit inside the seventh field after its
+// first byte), and a ")" as the last non-space byte after that "(".
+func ruleShapeOK(t string) bool {
+	i := 0
+	field := func() (string, bool) {
+		start := i
+		for i < len(t) && !isSpace(t[i]) {
+			i++
+		}
+		if i == start {
+			return "", false
+		}
+		f := t[start:i]
+		start = i
+		for i < len(t) && isSpace(t[i]) {
+			i++
+		}
+		return f, i > start
+	}
+	for n := 1; n <= 6; n++ {
+		f, sep := field()
+		if !sep || n == 5 && f != "->" && f != "<>" {
+			return false
+		}
+	}
+	// i is at the seventh field's first byte.
+	open := -1
+	j := i
+	for j < len(t) && !isSpace(t[j]) {
+		if t[j] == '(' && j > i {
+			open = j
+			break
+		}
+		j++
+	}
+	if j == i {
+		return false
+	}
+	if open < 0 {
+		for j < len(t) && isSpace(t[j]) {
+			j++
+		}
+		if j == len(t) || t[j] != '(' {
+			return false
+		}
+		open = j
+	}
+	q := len(t) - 1
+	for q >= 0 && isSpace(t[q]) {
+		q--
+	}
+	return q > open && t[q] == ')'
+}
 
 // maxRuleBytes bounds one (possibly continued) rule; longer text is
 // rejected instead of growing a buffer without limit.
@@ -103,6 +166,9 @@ type parsed struct {
 	err        error // from prepare or gonids
 	rule       *Rule
 	out        error // the final *Error
+	key        cacheKey
+	// done: rule and out are final (a cache hit or an early rejection).
+	done bool
 }
 
 func prepare(text, file string, line int) *parsed {
@@ -120,7 +186,7 @@ func prepare(text, file string, line int) *parsed {
 	}
 	// gonids' lexer can loop forever on a truncated header ("drop "), so
 	// the overall shape is checked first.
-	if !ruleShape.MatchString(p.text) {
+	if !ruleShapeOK(p.text) {
 		p.err = &Error{File: file, Line: line, SID: p.sid, Reason: "syntax: want ACTION PROTO SRC PORT -> DST PORT (OPTIONS)"}
 	}
 	return p
@@ -232,6 +298,7 @@ func keywords(text string) []string {
 // LoadFiles loads rule files into one set. The error is only for files
 // that cannot be read; rule errors are in Set.Errors.
 func LoadFiles(paths []string, opts *Options) (*Set, error) {
+	defer beginLoad()()
 	set := &Set{}
 	for _, p := range paths {
 		f, err := os.Open(p)
@@ -253,6 +320,7 @@ func LoadFiles(paths []string, opts *Options) (*Set, error) {
 // goroutine; the checks before it and the conversion after it run on
 // GOMAXPROCS workers alongside, and results keep file order.
 func (s *Set) Load(r io.Reader, file string, opts *Options) error {
+	defer beginLoad()()
 	fc := FileCount{File: file}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), maxRuleBytes)
@@ -292,16 +360,29 @@ func (s *Set) Load(r io.Reader, file string, opts *Options) error {
 		flush()
 	}
 	flush()
+	print := optionsPrint(opts)
 	parallel(len(items), func(i int) {
-		if it := items[i]; it.out == nil {
-			items[i] = prepare(it.orig, file, it.line)
+		it := items[i]
+		if it.out != nil {
+			it.done = true
+			return
 		}
+		key := cacheKeyOf(print, it.orig)
+		if r, re, ok := cacheGet(key, file, it.line); ok {
+			it.rule, it.done = r, true
+			if re != nil {
+				it.out = re
+			}
+			return
+		}
+		items[i] = prepare(it.orig, file, it.line)
+		items[i].key = key
 	})
 	ready := make(chan int, 256)
 	go func() {
 		defer close(ready)
 		for i, it := range items {
-			if it.out == nil && it.err == nil {
+			if !it.done && it.err == nil {
 				it.g, it.err = parseGonids(it.text)
 			}
 			ready <- i
@@ -313,9 +394,13 @@ func (s *Set) Load(r io.Reader, file string, opts *Options) error {
 		go func() {
 			defer wg.Done()
 			for i := range ready {
-				if it := items[i]; it.out == nil {
+				if it := items[i]; !it.done {
 					it.rule, it.out = it.finish(opts)
 					it.g = nil
+					var re *Error
+					if errors.As(it.out, &re) || it.rule != nil {
+						cachePut(it.key, it.rule, re)
+					}
 				}
 			}
 		}()

@@ -1,0 +1,109 @@
+package http1
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+)
+
+// Bodies that move to a lent buffer past lendFrom bytes, and buffers
+// lent again to later transactions of this or another flow, still hold
+// exactly the body bytes (up to the bound), delivered in pieces or whole,
+// with Content-Length or chunked.
+func TestLentBodyBuffers(t *testing.T) {
+	body := func(seed, n int) string {
+		var b strings.Builder
+		for b.Len() < n {
+			fmt.Fprintf(&b, "<%d:%d>", seed, b.Len())
+		}
+		return b.String()[:n]
+	}
+	for _, tc := range []struct {
+		name  string
+		sizes []int
+		max   int
+		piece int
+	}{
+		{"grow past lendFrom in pieces", []int{40 << 10, 20 << 10, 100, 70 << 10}, DefaultMaxBodyBytes, 1460},
+		{"whole", []int{50 << 10, 30 << 10}, DefaultMaxBodyBytes, 1 << 20},
+		{"small bound never lends", []int{30 << 10, 30 << 10}, 8 << 10, 4096},
+		{"bound above the default", []int{200 << 10, 90 << 10}, 128 << 10, 8192},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, chunked := range []bool{false, true} {
+				var steps []step
+				var want []string
+				for i, n := range tc.sizes {
+					b := body(i, n)
+					steps = append(steps, cs(fmt.Sprintf("GET /%d HTTP/1.1\r\nHost: h\r\n\r\n", i)))
+					var resp string
+					if chunked {
+						resp = fmt.Sprintf("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", n, b)
+					} else {
+						resp = fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", n, b)
+					}
+					for len(resp) > 0 {
+						k := min(len(resp), tc.piece)
+						steps = append(steps, sc(resp[:k]))
+						resp = resp[k:]
+					}
+					want = append(want, b[:min(n, tc.max)])
+				}
+				rec := run(steps, WithMaxBodyBytes(tc.max))
+				final := rec.final()
+				for i, w := range want {
+					got := final[key{inspect.ToClient, uint64(i)}][applayer.HTTPResponseBody.String()]
+					require.Equal(t, len(w), len(got), "tx %d chunked=%v", i, chunked)
+					assert.True(t, w == got, "tx %d chunked=%v: body bytes differ", i, chunked)
+				}
+			}
+		})
+	}
+}
+
+// Flows whose large bodies are in progress at the same time never
+// share a lent buffer, across several transactions each.
+func TestLentBodyBuffersManyFlows(t *testing.T) {
+	const n = 40 << 10
+	type flow struct {
+		p   *Parser
+		rec recorder
+	}
+	flows := []*flow{{p: New()}, {p: New()}, {p: New()}}
+	bodies := map[[2]int]string{}
+	for tx := 0; tx < 4; tx++ {
+		// The third flow is new each round, so it borrows buffers the
+		// others returned while they go on with theirs.
+		if tx > 0 {
+			flows[2] = &flow{p: New()}
+		}
+		var resps [3]string
+		for i, f := range flows {
+			b := strings.Repeat(string(rune('a'+i*4+tx)), n)
+			bodies[[2]int{i, tx}] = b
+			f.p.Feed(inspect.ToServer, []byte("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), f.rec.emit)
+			resps[i] = fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", n, b)
+		}
+		for off := 0; off < len(resps[0]); off += 1460 {
+			for i, f := range flows {
+				f.p.Feed(inspect.ToClient, []byte(resps[i][off:min(off+1460, len(resps[i]))]), f.rec.emit)
+			}
+		}
+		final := flows[2].rec.final()
+		got := final[key{inspect.ToClient, 0}][applayer.HTTPResponseBody.String()]
+		assert.True(t, bodies[[2]int{2, tx}] == got, "new flow in round %d: body bytes differ", tx)
+	}
+	for i, f := range flows[:2] {
+		final := f.rec.final()
+		for tx := 0; tx < 4; tx++ {
+			got := final[key{inspect.ToClient, uint64(tx)}][applayer.HTTPResponseBody.String()]
+			assert.True(t, bodies[[2]int{i, tx}] == got, "flow %d tx %d: body bytes differ", i, tx)
+		}
+	}
+}
