@@ -49,6 +49,17 @@ type Options struct {
 	// MaxThresholdEntries bounds the engine-wide threshold table (default
 	// 65536); when full, the oldest windows are forgotten.
 	MaxThresholdEntries int
+	// StreamDepth is how many bytes of each TCP direction the raw-stream
+	// rules (those on no app-layer buffer) inspect, like Suricata's
+	// stream.reassembly.depth; 0 is unlimited. Past it the prefilter no
+	// longer scans the stream and raw rules with payload keywords stop;
+	// the app-layer parser and the buffer rules go on (each HTTP
+	// transaction is still inspected within the body limit), and so do
+	// rules without payload keywords (flowbits, dsize, header only).
+	// Trade-off: on a flow no parser recognised, bytes past the depth
+	// are forwarded unseen by payload rules, so an attacker can pad a
+	// connection past it before sending the payload.
+	StreamDepth int64
 	// ActionOrder is Suricata's action-order setting: the precedence of
 	// pass, drop, reject and alert, strongest first (nil: Suricata's
 	// default pass, drop, reject, alert). See ParseActionOrder.
