@@ -237,6 +237,11 @@ func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 	f.cands = f.cands[:0]
 	if past {
 		ds.pend = ds.pend[:0]
+		if ds.pf != nil {
+			// No stream scan follows; hyperscan state is C memory.
+			ds.pf.Close()
+			ds.pf = nil
+		}
 	}
 	for _, p := range ds.pend {
 		if !p.dormant {
