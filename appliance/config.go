@@ -3,6 +3,7 @@ package appliance
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -131,6 +132,9 @@ type RulesConfig struct {
 	AllowPartial bool `yaml:"allow_partial"`
 	// HTTPBodyLimit bounds the HTTP body bytes inspected per message.
 	HTTPBodyLimit int `yaml:"http_body_limit"`
+	// StreamDepth bounds the bytes per TCP direction raw-stream rules
+	// inspect (a size: 1MiB, 512KiB, 1048576; 0 is unlimited).
+	StreamDepth string `yaml:"stream_depth"`
 }
 
 // EVEConfig is the EVE JSON sink.
@@ -213,6 +217,8 @@ type RuleSettings struct {
 	Vars            map[string]string
 	AllowPartial    bool
 	HTTPBodyLimit   int
+	// StreamDepth is detect.Options.StreamDepth (0: unlimited).
+	StreamDepth int64
 }
 
 // Defaults of keys whose absence means more than "off".
@@ -379,6 +385,27 @@ func keyParts(path string) []string {
 // errorf formats a validation error at the key's line.
 func (c *Config) errorf(key, format string, args ...any) error {
 	return fmt.Errorf("config: %s:%d: %s: %s", c.source, c.line(key), key, fmt.Sprintf(format, args...))
+}
+
+// size parses a byte count: digits with an optional unit, binary
+// multiples whether written KiB or Suricata's kb.
+func (c *Config) size(key, v string) (int64, error) {
+	s := strings.ToLower(strings.TrimSpace(v))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"b", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, c.errorf(key, "invalid size %q (use e.g. 1MiB, 512KiB, 0)", v)
+	}
+	return n * mult, nil
 }
 
 func (c *Config) duration(key, v string) (time.Duration, error) {

@@ -89,6 +89,13 @@ func (c *Config) validateDetection(s *Settings) error {
 	if err := c.nonNegative("rules.http_body_limit", r.HTTPBodyLimit); err != nil {
 		return err
 	}
+	if r.StreamDepth != "" {
+		d, err := c.size("rules.stream_depth", r.StreamDepth)
+		if err != nil {
+			return err
+		}
+		s.Rules.StreamDepth = d
+	}
 
 	s.EVEPath = DefaultEVEPath
 	if c.EVE.Path != nil {

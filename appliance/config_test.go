@@ -44,6 +44,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.False(t, s.FailOpen)
 	assert.True(t, s.Rules.DefaultPack)
 	assert.False(t, s.Rules.AllowPartial)
+	assert.Equal(t, int64(1<<20), s.Rules.StreamDepth)
 	assert.Equal(t, DefaultEVEPath, s.EVEPath)
 	assert.Equal(t, 30*time.Second, s.StatsInterval)
 	assert.Equal(t, DefaultAdminSocket, s.AdminSocket)
@@ -111,6 +112,9 @@ func TestConfigErrors(t *testing.T) {
 		{"rules-none", base + "rules:\n  default_pack: false\n", "c.yaml:5: rules: no rules"},
 		{"rules-unknown", base + "rules:\n  file: [x.rules]\n", `c.yaml:6: unknown key "file"`},
 		{"rules-vars", base + "rules:\n  vars:\n    HOME_NET: \"[10.0.0.0/8]\"\n", ""},
+		{"rules-stream-depth", base + "rules:\n  stream_depth: 1 MiB\n", ""},
+		{"rules-stream-depth-bad", base + "rules:\n  stream_depth: lots\n", `c.yaml:6: rules.stream_depth: invalid size "lots"`},
+		{"rules-stream-depth-negative", base + "rules:\n  stream_depth: -1\n", `c.yaml:6: rules.stream_depth: invalid size "-1"`},
 		{"eve-stats", base + "eve:\n  stats_interval: soon\n", `c.yaml:6: eve.stats_interval: invalid duration "soon"`},
 		{"admin-tcp-no-token", base + "admin:\n  tcp:\n    listen: 127.0.0.1:9109\n", "c.yaml:6: admin.tcp: a TCP listener needs a bearer token"},
 		{"admin-tcp-empty-env", base + "admin:\n  tcp:\n    listen: 127.0.0.1:9109\n    token_env: INTERDICT_TEST_NO_SUCH_VAR\n", "c.yaml:6: admin.tcp: token is empty or shorter than 16 bytes"},
@@ -166,6 +170,7 @@ rules:
   files: [local.rules, /abs/other.rules]
   vars:
     $HOME_NET: "[10.0.0.0/8]"
+  stream_depth: 256kb
 eve:
   path: eve.json
   stats_interval: 5s
@@ -182,6 +187,7 @@ admin:
 	assert.Equal(t, []string{filepath.Join(dir, "local.rules"), "/abs/other.rules"}, s.Rules.Files)
 	assert.Equal(t, map[string]string{"HOME_NET": "[10.0.0.0/8]"}, s.Rules.Vars)
 	assert.False(t, s.Rules.DefaultPack)
+	assert.Equal(t, int64(256<<10), s.Rules.StreamDepth)
 	assert.Equal(t, filepath.Join(dir, "eve.json"), s.EVEPath)
 	assert.Equal(t, 5*time.Second, s.StatsInterval)
 	assert.Empty(t, s.AdminSocket, "an explicit empty socket disables it")

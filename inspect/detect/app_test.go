@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand"
 	"strings"
 	"testing"
@@ -119,8 +120,15 @@ alert tcp any any -> any any (msg:"uri absent"; http.uri; content:"/nothere"; si
 // Rules 9-18 fail in ways that more bytes can or cannot change, which
 // decides whether a pending rule waits for its fast pattern again.
 // Rules here are monotone (no negation, endswith or isdataat:!), whose
-// verdict can legitimately change as a stream grows.
+// verdict can legitimately change as a stream grows. With a stream depth
+// the same holds: where the chunk boundaries fall never moves the depth.
 func TestChunkingProperty(t *testing.T) {
+	for _, depth := range []int64{0, 300, 1000} {
+		t.Run(fmt.Sprintf("depth=%d", depth), func(t *testing.T) { testChunking(t, depth) })
+	}
+}
+
+func testChunking(t *testing.T, depth int64) {
 	e := mustEngine(t, `
 alert tcp any any -> any any (msg:"a"; content:"attack"; sid:1;)
 alert tcp any any -> any any (msg:"b"; content:"user="; content:"root"; distance:0; within:20; sid:2;)
@@ -140,7 +148,7 @@ alert tcp any any -> any any (msg:"unbounded after first"; content:"q:"; content
 alert tcp any any -> any any (msg:"optional group"; content:"ASIA"; pcre:"/^(-|[0-9]{2})?[A-Z]{2}Z/R"; sid:16;)
 alert tcp any any -> any any (msg:"jump past end"; content:"JMP"; byte_jump:1,0,relative; content:"END"; within:3; sid:17;)
 alert tcp any any -> any any (msg:"bounded first"; content:"GO"; depth:40; content:"LONGFP"; distance:0; sid:18;)
-`, Options{})
+`, Options{StreamDepth: depth})
 	rng := rand.New(rand.NewSource(1))
 	pieces := []string{"attack", "user=", "root", "cmd 12", "CMD", "LEN\xff", "LEN\x01", "HDR\x02xyEND", "\x00\x01\x02\x03\x04\x05", "aaaa", "bbbb", "zz", "filler", " ", "\n",
 		"ASIA", "ASIA", "ASIA-", "AB12", "ZZ", "Z", "12", "k=", "LONGFP", "q:", "ABC", "DEF", "123", "END", "JMP", "\x02", "GO"}

@@ -304,3 +304,35 @@ func BenchmarkShortFlowETOpen(b *testing.B) {
 		f.Close()
 	}
 }
+
+// BenchmarkBulkETOpen is one 8 MiB download (binary body after a small
+// HTTP exchange, 64 KiB per Inspect call) with all loadable ET Open
+// rules, with an unlimited raw stream and with Suricata's default 1 MiB
+// stream depth, past which only the HTTP body rules look at the bytes.
+func BenchmarkBulkETOpen(b *testing.B) {
+	set := loadET(b)
+	rng := rand.New(rand.NewSource(1))
+	body := benchBody(rng, 2, 8<<20)
+	req := []byte("GET /big.iso HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: curl/8.5.0\r\n\r\n")
+	resp := fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", len(body))
+	for _, depth := range []int64{0, 1 << 20} {
+		b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) {
+			e, err := New(set.Rules, Options{StreamDepth: depth})
+			require.NoError(b, err)
+			b.SetBytes(int64(len(req) + len(resp) + len(body)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				f := e.NewFlow(tcpMeta)
+				f.Inspect(inspect.ToServer, req)
+				f.Inspect(inspect.ToClient, resp)
+				for rest := body; len(rest) > 0; {
+					k := min(len(rest), 64<<10)
+					f.Inspect(inspect.ToClient, rest[:k])
+					rest = rest[k:]
+				}
+				f.Close()
+			}
+		})
+	}
+}

@@ -16,6 +16,14 @@
 // content already ruled out are not tried again (pending.resume). Growing
 // HTTP bodies drop such candidates the same way.
 //
+// Raw-stream rules see each TCP direction's first Options.StreamDepth
+// bytes, as Suricata's stream.reassembly.depth bounds its raw stream;
+// app-layer Units are inspected past it. Within the depth the raw stream
+// includes the HTTP bodies that the body buffers also see, as in Suricata
+// (ET has raw-content rules for payloads served over HTTP); the bodies
+// are scanned twice only on a flow's first StreamDepth bytes, which on a
+// keep-alive connection is a small share of its traffic.
+//
 // detect imports inspect, inspect/rules, inspect/prefilter and
 // inspect/applayer; it never imports netstack or tunnel, and knows no
 // app-layer protocol's wire format (it reads only the fixed ICMP header

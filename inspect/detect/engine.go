@@ -49,6 +49,17 @@ type Options struct {
 	// MaxThresholdEntries bounds the engine-wide threshold table (default
 	// 65536); when full, the oldest windows are forgotten.
 	MaxThresholdEntries int
+	// StreamDepth is how many bytes of each TCP direction the raw-stream
+	// rules (those on no app-layer buffer) inspect, like Suricata's
+	// stream.reassembly.depth; 0 is unlimited. Past it the prefilter no
+	// longer scans the stream and raw rules with payload keywords stop;
+	// the app-layer parser and the buffer rules go on (each HTTP
+	// transaction is still inspected within the body limit), and so do
+	// rules without payload keywords (flowbits, dsize, header only).
+	// Trade-off: on a flow no parser recognised, bytes past the depth
+	// are forwarded unseen by payload rules, so an attacker can pad a
+	// connection past it before sending the payload.
+	StreamDepth int64
 	// ActionOrder is Suricata's action-order setting: the precedence of
 	// pass, drop, reject and alert, strongest first (nil: Suricata's
 	// default pass, drop, reject, alert). See ParseActionOrder.
@@ -307,7 +318,8 @@ func groupName(k groupKey) string {
 }
 
 // fastPattern picks a list's fast pattern: the explicit fast_pattern, else
-// the longest positive content. at is the index of its op (-1: none).
+// the longest positive content, the more varied of equally long ones (as
+// Suricata does). at is the index of its op (-1: none).
 func fastPattern(l *clist) (fp []byte, nocase bool, at int) {
 	var best *ccontent
 	at = -1
@@ -320,7 +332,8 @@ func fastPattern(l *clist) (fp []byte, nocase bool, at int) {
 			best, at = c, i
 			break
 		}
-		if best == nil || len(c.Pattern) > len(best.Pattern) {
+		if best == nil || len(c.Pattern) > len(best.Pattern) ||
+			len(c.Pattern) == len(best.Pattern) && patternStrength(c.Pattern) > patternStrength(best.Pattern) {
 			best, at = c, i
 		}
 	}
@@ -332,6 +345,44 @@ func fastPattern(l *clist) (fp []byte, nocase bool, at int) {
 		p = p[best.FastPatternOffset : best.FastPatternOffset+best.FastPatternLen]
 	}
 	return p, best.Nocase, at
+}
+
+// patternStrength scores how rarely a pattern of a given length can be
+// expected in traffic: each distinct byte counts more than a repeated
+// one, and bytes outside the letters more than letters.
+func patternStrength(p []byte) int {
+	var seen [256]bool
+	s := 0
+	for _, c := range p {
+		switch {
+		case seen[c]:
+			s++
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			s += 3
+		case c >= 0x20 && c < 0x7f || c == 0 || c == 1 || c == 0xff:
+			s += 4
+		default:
+			s += 6
+		}
+		seen[c] = true
+	}
+	return s
+}
+
+// triggerPriority ranks the lists a rule can be triggered from, as
+// Suricata's fast pattern selection ranks buffers: app-layer buffers
+// first, then the raw stream, and http.method last (a handful of values,
+// GET and POST on nearly every request). In ET Open, rules like
+// http.method; content:"POST"; http.uri; content:"/login" triggered on
+// every POST.
+func triggerPriority(b applayer.Buffer) int {
+	switch b {
+	case applayer.HTTPMethod:
+		return 0
+	case applayer.BufNone:
+		return 1
+	}
+	return 2
 }
 
 func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, error) {
@@ -405,8 +456,24 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 			return nil, fmt.Errorf("flow:to_server with response buffers")
 		}
 	}
-	// Trigger on the list holding the best fast pattern; else the first.
-	bestLen, best := -1, -1
+	// Trigger on the list holding the best fast pattern: an explicit
+	// fast_pattern, else by buffer priority, then length, then strength;
+	// else the first list.
+	type rank struct{ explicit, prio, n, strength int }
+	better := func(a, b rank) bool {
+		if a.explicit != b.explicit {
+			return a.explicit > b.explicit
+		}
+		if a.prio != b.prio {
+			return a.prio > b.prio
+		}
+		if a.n != b.n {
+			return a.n > b.n
+		}
+		return a.strength > b.strength
+	}
+	var bestRank rank
+	best := -1
 	for i := range cr.lists {
 		if hasRaw && hasBuf && cr.lists[i].buf == applayer.BufNone {
 			// Mixed rules trigger from a buffer; the raw list is then
@@ -414,18 +481,14 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 			continue
 		}
 		if fp, _, _ := fastPattern(&cr.lists[i]); fp != nil {
-			explicit := false
+			r := rank{prio: triggerPriority(cr.lists[i].buf), n: len(fp), strength: patternStrength(fp)}
 			for _, op := range cr.lists[i].ops {
 				if op.content != nil && op.content.FastPattern && !op.content.Negate {
-					explicit = true
+					r.explicit = 1
 				}
 			}
-			l := len(fp)
-			if explicit {
-				l += 1 << 20
-			}
-			if l > bestLen {
-				bestLen, best = l, i
+			if best < 0 || better(r, bestRank) {
+				bestRank, best = r, i
 			}
 		}
 	}

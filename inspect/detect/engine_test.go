@@ -272,3 +272,32 @@ func TestThreshold(t *testing.T) {
 		assert.Len(t, e.NewFlow(tcpMeta).Inspect(inspect.ToServer, []byte("hit")).Alerts, 1)
 	})
 }
+
+// The trigger list and fast pattern follow Suricata's selection: an
+// explicit fast_pattern, else app-layer buffers before the raw stream
+// and http.method last, then the longest content, then the more varied.
+func TestTriggerChoice(t *testing.T) {
+	tests := []struct {
+		name string
+		rule string
+		buf  applayer.Buffer
+		fp   string
+	}{
+		{"method last", `http.method; content:"POST"; http.uri; content:"/a"; `, applayer.HTTPURI, "/a"},
+		{"explicit wins", `http.method; content:"POST"; fast_pattern; http.uri; content:"/abcdef"; `, applayer.HTTPMethod, "POST"},
+		{"longest among buffers", `http.uri; content:"/abc"; http.user_agent; content:"curl/7"; `, applayer.HTTPUserAgent, "curl/7"},
+		{"buffer before raw", `content:"GET /verylongpath"; http.host; content:"x.io"; `, applayer.HTTPHost, "x.io"},
+		{"more varied of equal length", `http.uri; content:"aaaa"; content:"a/b?"; `, applayer.HTTPURI, "a/b?"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := mustEngine(t, `alert http any any -> any any (msg:"t"; `+tt.rule+`sid:1;)`, Options{})
+			cr := e.rules[0]
+			require.GreaterOrEqual(t, cr.trigger, 0)
+			l := &cr.lists[cr.trigger]
+			fp, _, _ := fastPattern(l)
+			assert.Equal(t, tt.buf, l.buf)
+			assert.Equal(t, tt.fp, string(fp))
+		})
+	}
+}

@@ -121,9 +121,19 @@ func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 	if f.tr == trUDP {
 		f.lastDgram[dir] = data
 		defer func() { f.lastDgram[dir] = nil }()
+	} else if f.rawDone(ds) && f.parser == nil && !f.probing {
+		// Past the stream depth with no parser, nothing reads the window
+		// any more (only Units check raw lists against it): release it
+		// and the prefilter state, and only count the bytes.
+		ds.off += uint64(len(data))
+		ds.win, ds.base, ds.pend = nil, ds.off, nil
+		if ds.pf != nil {
+			ds.pf.Close()
+			ds.pf = nil
+		}
 	} else {
 		// The window must hold this chunk before Units look at it.
-		f.dirs[dir].append(data, f.e.opts.Window)
+		ds.append(data, f.e.opts.Window)
 	}
 	f.appLayer(dir, data)
 	if f.tr == trUDP {
@@ -182,6 +192,13 @@ func (ds *dirState) trim(window int) {
 	ds.base += uint64(drop)
 }
 
+// rawDone reports whether ds's raw stream reached the stream depth; call
+// it before ds.off counts the chunk being inspected.
+func (f *Flow) rawDone(ds *dirState) bool {
+	d := f.e.opts.StreamDepth
+	return d > 0 && ds.off >= uint64(d)
+}
+
 func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 	ds := &f.dirs[dir]
 	g := f.e.raw[f.tr][dir]
@@ -189,11 +206,27 @@ func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 		ds.trim(f.e.opts.Window)
 		return
 	}
-	if g.m != nil && len(data) > 0 {
+	// Only the bytes before the stream depth are scanned and verified;
+	// past it rules without payload keywords still run.
+	scan, win := data, ds.win
+	past := false
+	if d := uint64(f.e.opts.StreamDepth); d > 0 {
+		start := ds.off - uint64(len(data))
+		switch {
+		case start >= d:
+			scan, past = nil, true
+		case ds.off > d:
+			scan = data[:d-start]
+		}
+		if ds.base+uint64(len(win)) > d {
+			win = win[:max(0, int64(d)-int64(ds.base))]
+		}
+	}
+	if g.m != nil && len(scan) > 0 {
 		if ds.pf == nil {
 			ds.pf = g.m.NewStream()
 		}
-		ds.pf.Scan(data, func(id uint32, end uint64) bool {
+		ds.pf.Scan(scan, func(id uint32, end uint64) bool {
 			if _, done := ds.fired[id]; done {
 				return true
 			}
@@ -202,14 +235,26 @@ func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 		})
 	}
 	f.cands = f.cands[:0]
+	if past {
+		ds.pend = ds.pend[:0]
+		if ds.pf != nil {
+			// No stream scan follows; hyperscan state is C memory.
+			ds.pf.Close()
+			ds.pf = nil
+		}
+	}
 	for _, p := range ds.pend {
 		if !p.dormant {
 			f.cands = append(f.cands, p.rule)
 		}
 	}
-	f.cands = append(f.cands, f.always(g, dir)...)
+	for _, id := range f.always(g, dir) {
+		if !past || len(f.e.rules[id].lists) == 0 {
+			f.cands = append(f.cands, id)
+		}
+	}
 	f.sortCands()
-	v := view{buf: ds.win, base: int64(ds.base)}
+	v := view{buf: win, base: int64(ds.base)}
 	for _, id := range f.cands {
 		if _, done := ds.fired[id]; done {
 			continue

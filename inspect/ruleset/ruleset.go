@@ -53,6 +53,9 @@ type Spec struct {
 	// HTTPBodyLimit bounds the HTTP body bytes kept for inspection per
 	// message; 0 keeps the parser's default.
 	HTTPBodyLimit int
+	// StreamDepth is detect.Options.StreamDepth: the bytes per TCP
+	// direction raw-stream rules inspect; 0 is unlimited.
+	StreamDepth int64
 	// ActionOrder is Suricata's action-order (e.g. drop, pass, reject,
 	// alert), strongest first; empty keeps the default (pass, drop,
 	// reject, alert).
@@ -85,7 +88,7 @@ func Load(spec Spec) (*Result, error) {
 	if len(spec.Rules) == 0 {
 		return nil, ErrNoRules
 	}
-	eopts := detect.Options{Now: spec.Now}
+	eopts := detect.Options{Now: spec.Now, StreamDepth: spec.StreamDepth}
 	if len(spec.ActionOrder) > 0 {
 		order, err := detect.ParseActionOrder(spec.ActionOrder)
 		if err != nil {
