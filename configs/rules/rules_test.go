@@ -484,8 +484,7 @@ func TestPackConventions(t *testing.T) {
 // against the standard one shipped with the ET Open corpus: same names,
 // descriptions and priorities, so severities match Suricata's.
 func TestClassificationIsSuricatas(t *testing.T) {
-	std := "/work/shared/corpus/et-open/classification.config"
-	testenv.RequireFile(t, std)
+	std := filepath.Join(testenv.ETOpenDir(t), "classification.config")
 	f, err := os.Open(filepath.Clean(std))
 	require.NoError(t, err)
 	defer f.Close()

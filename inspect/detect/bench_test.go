@@ -24,8 +24,7 @@ import (
 )
 
 func loadET(b *testing.B) *rules.Set {
-	testenv.RequireFile(b, "/work/shared/corpus/et-open/classification.config")
-	files, err := filepath.Glob("/work/shared/corpus/et-open/*.rules")
+	files, err := filepath.Glob(filepath.Join(testenv.ETOpenDir(b), "*.rules"))
 	require.NoError(b, err)
 	set, err := rules.LoadFiles(files, nil)
 	require.NoError(b, err)

@@ -15,15 +15,13 @@ import (
 
 func init() { prefilter.LoadDetectGroups = loadDetectGroups }
 
-const etOpenDir = "/work/shared/corpus/et-open"
-
 // loadDetectGroups loads the enabled ET Open rules and compiles them with
 // detect, recording the pattern set of every group instead of building a
 // matcher for it: these are exactly the fast patterns (explicit
 // fast_pattern, else the longest content) detect hands to a prefilter.
 func loadDetectGroups(tb testing.TB) []prefilter.FastPatternGroup {
 	tb.Helper()
-	testenv.RequireFile(tb, filepath.Join(etOpenDir, "classification.config"))
+	etOpenDir := testenv.ETOpenDir(tb)
 	files, err := filepath.Glob(filepath.Join(etOpenDir, "*.rules"))
 	if err != nil || len(files) == 0 {
 		testenv.SkipOrFail(tb, "no ET Open rule files")

@@ -13,16 +13,13 @@ import (
 	"github.com/interdict/interdict/tests/testenv"
 )
 
-// etOpenDir is the shared ET Open snapshot; it lives beside the repository.
-const etOpenDir = "/work/shared/corpus/et-open"
-
 // loadETContents returns every content: pattern of every ET Open rule file
 // (disabled rules too: they are real-world literals all the same), with
 // |hex| escapes decoded and nocase honoured. It is a test-only parser of
 // the content string, not a rule parser.
 func loadETContents(tb testing.TB) []Pattern {
 	tb.Helper()
-	testenv.RequireFile(tb, etOpenDir)
+	etOpenDir := testenv.ETOpenDir(tb)
 	files, err := filepath.Glob(filepath.Join(etOpenDir, "*.rules"))
 	if err != nil || len(files) == 0 {
 		testenv.SkipOrFail(tb, fmt.Sprintf("no rule files in %s (%v)", etOpenDir, err))

@@ -12,8 +12,6 @@ import (
 	"github.com/interdict/interdict/tests/testenv"
 )
 
-const etDir = "/work/shared/corpus/et-open"
-
 // countEnabled counts rule lines that are not comments, continuing lines
 // ending in a backslash, as Load does.
 func countEnabled(t testing.TB, files []string) int {
@@ -37,7 +35,7 @@ func countEnabled(t testing.TB, files []string) int {
 }
 
 func etFiles(t testing.TB) []string {
-	testenv.RequireFile(t, filepath.Join(etDir, "classification.config"))
+	etDir := testenv.ETOpenDir(t)
 	files, err := filepath.Glob(filepath.Join(etDir, "*.rules"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
@@ -46,7 +44,7 @@ func etFiles(t testing.TB) []string {
 
 func TestETOpenLoadRatio(t *testing.T) {
 	files := etFiles(t)
-	cf, err := os.Open(filepath.Join(etDir, "classification.config"))
+	cf, err := os.Open(filepath.Join(testenv.ETOpenDir(t), "classification.config"))
 	require.NoError(t, err)
 	defer cf.Close()
 	classes, err := LoadClassification(cf, "classification.config")

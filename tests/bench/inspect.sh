@@ -32,7 +32,7 @@
 #   ROUNDS=3                  rounds (medians are reported)
 #   PROBES=500                reset probes per configuration and round
 #   WRK="-t2 -c16"            wrk threads and connections
-#   ETOPEN=dir                ET Open rules (default /work/shared/corpus/et-open)
+#   ETOPEN=dir                ET Open rules (default ../shared/corpus/et-open beside the repository)
 #   HOME_NET, EXTERNAL_NET, HTTP_SERVERS
 #                             rule variables (defaults: client subnet, any,
 #                             server subnet: every directional ET rule sees
@@ -51,7 +51,7 @@ T=${1:-5}
 ROUNDS=${ROUNDS:-3}
 PROBES=${PROBES:-500}
 WRK=${WRK:--t2 -c16}
-ETOPEN=${ETOPEN:-/work/shared/corpus/et-open}
+ETOPEN=${ETOPEN:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/corpus/et-open}
 HOME_NET=${HOME_NET:-[10.78.1.0/24]}
 EXTERNAL_NET=${EXTERNAL_NET:-any}
 HTTP_SERVERS=${HTTP_SERVERS:-[10.78.2.0/24]}

@@ -21,16 +21,8 @@ import (
 )
 
 // corpusDir is the shared corpus: INTERDICT_CORPUS, or shared/corpus
-// beside the repository root. go test runs in the package directory
-// (<repo>/tests/conformance), so that is ../../../shared/corpus.
-func corpusDir(t *testing.T) string {
-	if d := os.Getenv("INTERDICT_CORPUS"); d != "" {
-		return d
-	}
-	d, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "corpus"))
-	require.NoError(t, err)
-	return d
-}
+// beside the repository root (testenv.CorpusDir).
+func corpusDir(t *testing.T) string { return testenv.CorpusDir(t) }
 
 // Goals the suite holds interdict to.
 const (

@@ -5,8 +5,10 @@
 package testenv
 
 import (
+	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -46,5 +48,50 @@ func RequireFile(t testing.TB, path string) {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
 		SkipOrFail(t, "needs "+path+": "+err.Error())
+	}
+}
+
+// CorpusDir is the shared test corpus (ET Open rules, suricata-verify
+// cases): $INTERDICT_CORPUS if set, else shared/corpus beside the
+// repository (<repo>/../shared/corpus), which is where CI puts it. It
+// skips (or fails in CI) when the corpus is not there.
+func CorpusDir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("INTERDICT_CORPUS")
+	if dir == "" {
+		root, err := repoRoot()
+		if err != nil {
+			SkipOrFail(t, "corpus: "+err.Error())
+		}
+		dir = filepath.Join(filepath.Dir(root), "shared", "corpus")
+	}
+	RequireFile(t, dir)
+	return dir
+}
+
+// ETOpenDir is the ET Open rule set in the corpus.
+func ETOpenDir(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(CorpusDir(t), "et-open")
+	RequireFile(t, filepath.Join(dir, "classification.config"))
+	return dir
+}
+
+// repoRoot walks up from the working directory (a test runs in its
+// package's directory) to the directory holding go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
 	}
 }

@@ -45,9 +45,9 @@ alert tcp $NOPE any -> any any (msg:"var"; sid:4;)
 }
 
 func TestRulesETOpen(t *testing.T) {
-	files, _ := filepath.Glob("/work/shared/corpus/et-open/*.rules")
-	testenv.RequireFile(t, "/work/shared/corpus/et-open/classification.config")
-	args := append([]string{"check", "--allow-partial", "--classification", "/work/shared/corpus/et-open/classification.config"}, files...)
+	et := testenv.ETOpenDir(t)
+	files, _ := filepath.Glob(filepath.Join(et, "*.rules"))
+	args := append([]string{"check", "--allow-partial", "--classification", filepath.Join(et, "classification.config")}, files...)
 	out, err := runRules(t, args...)
 	require.NoError(t, err)
 	i := strings.Index(out, "rejected by reason:")
