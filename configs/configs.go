@@ -12,3 +12,9 @@ import _ "embed"
 //
 //go:embed default.yaml
 var Default []byte
+
+// PrometheusAlerts is prometheus/alerts.yaml, alerting rules over the
+// metrics the appliance exports, for operators to load into Prometheus.
+//
+//go:embed prometheus/alerts.yaml
+var PrometheusAlerts []byte

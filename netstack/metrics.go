@@ -127,6 +127,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.initProto(&m.tcp, "tcp")
 	m.initProto(&m.udp, "udp")
+	// Series with known label values exist from the start at 0, so a rate()
+	// or an alert over them works before the first event.
+	m.synDropped.WithLabelValues("per_source")
+	m.flowsRejected.WithLabelValues("table_full")
+	m.udpRejected.WithLabelValues("limit")
 	if reg == nil {
 		return m, nil
 	}
