@@ -51,6 +51,14 @@ ip -n "$C" addr add 10.77.1.2/24 dev c0; ip -n "$C" link set c0 up; ip -n "$C" r
 ip -n "$S" addr add 10.77.2.2/24 dev s0; ip -n "$S" link set s0 up; ip -n "$S" route add default via 10.77.2.1
 ip -n "$A" addr add 10.77.1.1/24 dev a0; ip -n "$A" addr add 10.77.2.1/24 dev a1
 ip -n "$A" link set a0 up; ip -n "$A" link set a1 up
+# The client closes first whenever the server's FIN is still on its way,
+# and each such close holds a port in TIME_WAIT for 60 s; at thousands of
+# connects a second its ports run out within a minute and every connect
+# then scans the whole range, which measured the client's exhaustion
+# instead of the path (both paths; the appliance's extra hop makes the
+# race more frequent). A load generator reuses TIME_WAIT ports, so ours
+# does too.
+ip netns exec "$C" sysctl -qw net.ipv4.tcp_tw_reuse=1
 ip netns exec "$A" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.a1.rp_filter=0
 
 ip netns exec "$S" iperf3 -s -B 10.77.2.2 >/dev/null 2>&1 & pids+=($!)
