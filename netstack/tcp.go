@@ -16,6 +16,7 @@ import (
 // and only then the client's handshake, so a refused upstream is mirrored
 // to the client as RST. The request is completed exactly once.
 func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
+	_ = preGrowStack()
 	if !s.enter() {
 		req.Complete(false)
 		return
