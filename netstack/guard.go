@@ -73,6 +73,10 @@ type Guard struct {
 
 	drops [numReasons]atomic.Uint64
 
+	// onSYN, set by the Stack, sees every inbound TCP SYN (without ACK)
+	// that passed the checks, before the stack demultiplexes it.
+	onSYN func(p *parsed)
+
 	// Metrics, resolved once so the hot path does no label lookups.
 	mDrops                         [numReasons]prometheus.Counter
 	mPktIn, mPktOut, mByIn, mByOut prometheus.Counter
@@ -288,6 +292,9 @@ func (g *Guard) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *sta
 		g.drop(r)
 		return
 	}
+	if p.syn && g.onSYN != nil {
+		g.onSYN(&p)
+	}
 	g.Endpoint.DeliverNetworkPacket(proto, pkt)
 }
 
@@ -374,9 +381,9 @@ func (g *Guard) check(p *parsed, outbound bool) int {
 }
 
 // maxParse is how many leading bytes of a packet the guard reads: the
-// largest IPv4 header (60) plus the 4 port bytes, which also covers an
-// IPv6 header (40) plus ports.
-const maxParse = 64
+// largest IPv4 header (60) plus the TCP header up to its flags (14),
+// which also covers an IPv6 header (40) plus the same.
+const maxParse = 74
 
 // parsed is what the guard needs from a packet.
 type parsed struct {
@@ -385,6 +392,8 @@ type parsed struct {
 	sport, dport uint16
 	hasPorts     bool
 	icmpOther    bool
+	// syn is a TCP SYN without ACK: a connection request.
+	syn bool
 }
 
 // parsePacket reads an IP packet starting at b (which may be a truncated
@@ -476,6 +485,10 @@ func parseL4(l4 []byte, p *parsed, v6 bool) {
 			p.sport = uint16(l4[0])<<8 | uint16(l4[1])
 			p.dport = uint16(l4[2])<<8 | uint16(l4[3])
 			p.hasPorts = true
+		}
+		if p.proto == uint8(header.TCPProtocolNumber) && len(l4) > 13 {
+			f := header.TCPFlags(l4[13])
+			p.syn = f&(header.TCPFlagSyn|header.TCPFlagAck) == header.TCPFlagSyn
 		}
 	case uint8(header.ICMPv4ProtocolNumber):
 		if !v6 && len(l4) >= 1 {

@@ -182,3 +182,30 @@ func BenchmarkGuardCheck(b *testing.B) {
 func addr(s string) tcpip.Address {
 	return tcpip.AddrFromSlice(netip.MustParseAddr(s).AsSlice())
 }
+
+func TestGuardParseSYN(t *testing.T) {
+	withFlags := func(f header.TCPFlags) []byte {
+		l4 := ports(1234, 80)
+		l4[13] = uint8(f)
+		return l4
+	}
+	tests := []struct {
+		name string
+		pkt  []byte
+		syn  bool
+	}{
+		{"ipv4 syn", mk4("10.0.0.2", "10.99.0.1", 6, withFlags(header.TCPFlagSyn)), true},
+		{"ipv6 syn", mk6("fd00::2", "fd99::1", 6, withFlags(header.TCPFlagSyn)), true},
+		{"syn-ack", mk4("10.0.0.2", "10.99.0.1", 6, withFlags(header.TCPFlagSyn|header.TCPFlagAck)), false},
+		{"ack", mk4("10.0.0.2", "10.99.0.1", 6, withFlags(header.TCPFlagAck)), false},
+		{"udp with the flag bit", mk4("10.0.0.2", "10.99.0.1", 17, withFlags(header.TCPFlagSyn)), false},
+		{"tcp header cut before flags", mk4("10.0.0.2", "10.99.0.1", 6, withFlags(header.TCPFlagSyn)[:13]), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var p parsed
+			require.True(t, parsePacket(tc.pkt, &p))
+			assert.Equal(t, tc.syn, p.syn)
+		})
+	}
+}

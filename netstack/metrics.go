@@ -23,6 +23,9 @@ type metrics struct {
 	udpRejected   *prometheus.CounterVec // reason: limit
 	flowsRejected *prometheus.CounterVec // reason: table_full
 	icmpDropped   prometheus.Counter
+	// timeWaitReopened counts SYNs that reopened a client leg in
+	// TIME_WAIT (Stack.reopenTimeWait).
+	timeWaitReopened prometheus.Counter
 
 	// Per-flow series, resolved once: WithLabelValues hashes the label
 	// values and takes a lock on every call.
@@ -124,6 +127,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "interdict", Subsystem: "netstack", Name: "icmp_dropped_total",
 			Help: "ICMP messages other than echo dropped on the client-facing link.",
 		}),
+		timeWaitReopened: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "interdict", Subsystem: "netstack", Name: "tcp_time_wait_reopened_total",
+			Help: "SYNs that reopened a client 4-tuple still in TIME_WAIT.",
+		}),
 	}
 	m.initProto(&m.tcp, "tcp")
 	m.initProto(&m.udp, "udp")
@@ -136,7 +143,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.packets, m.bytes, m.flowsActive, m.flowsTotal,
-		m.synDropped, m.guardDrops, m.dialFailures, m.udpSessions, m.udpRejected, m.flowsRejected, m.icmpDropped} {
+		m.synDropped, m.guardDrops, m.dialFailures, m.udpSessions, m.udpRejected, m.flowsRejected, m.icmpDropped, m.timeWaitReopened} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

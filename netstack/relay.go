@@ -265,6 +265,7 @@ func (f *tcpFlow) run() {
 	f.pumps.Store(2)
 	if f.s.enter() {
 		go func() {
+			_ = preGrowStack()
 			defer f.s.leave()
 			f.pump(ToClient, f.upstream, f.client)
 		}()

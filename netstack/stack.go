@@ -152,6 +152,16 @@ func (s *Stack) configure() error {
 		// silently eats reconnects on the same 4-tuple.
 		func() *tcpip.TCPTimeWaitTimeoutOption { o := tcpip.TCPTimeWaitTimeoutOption(l.TimeWait); return &o }(),
 		func() *tcpip.TCPSACKEnabled { o := tcpip.TCPSACKEnabled(true); return &o }(),
+		// No RACK, so no tail loss probes: a client leg sends its last
+		// byte and its FIN back to back, and the probe timer (2 x SRTT,
+		// about 2 ms here) fired whenever the relay was a little late
+		// reading the client's ACK: 10% of the connections of
+		// tests/bench's connect loop retransmitted their FIN, the client
+		// answered each with a duplicate ACK, and the timer goroutine
+		// held the endpoint lock while writing to the TUN, which made
+		// gVisor's packet processor spin (1.7 million requeues in 6 s).
+		// Loss on the client link is recovered by SACK and the RTO.
+		func() *tcpip.TCPRecovery { o := tcpip.TCPRecovery(0); return &o }(),
 	}
 	for _, o := range tcpOpts {
 		if err := s.gs.SetTransportProtocolOption(tcp.ProtocolNumber, o); err != nil {
@@ -173,6 +183,7 @@ func (s *Stack) configure() error {
 
 	s.guard = NewGuard(s.cfg.link, l.MaxGuardEntries)
 	s.guard.setMetrics(s.m)
+	s.guard.onSYN = s.reopenTimeWait
 	if err := s.addNIC(clientNIC, s.guard, s.cfg.nicName); err != nil {
 		return err
 	}

@@ -5,6 +5,9 @@ import (
 	"net/netip"
 	"time"
 
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/waiter"
 )
@@ -13,6 +16,7 @@ import (
 // and only then the client's handshake, so a refused upstream is mirrored
 // to the client as RST. The request is completed exactly once.
 func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
+	_ = preGrowStack()
 	if !s.enter() {
 		req.Complete(false)
 		return
@@ -123,4 +127,35 @@ func (s *Stack) synRelease(src netip.Addr) {
 	} else {
 		s.synPerSrc[src] = n - 1
 	}
+}
+
+// reopenTimeWait lets a new SYN reopen a 4-tuple whose client leg is in
+// TIME_WAIT, as Linux does. gVisor hands such a SYN to the TIME_WAIT
+// endpoint, which passes it on only to a listening endpoint; the
+// forwarder is none, so the SYN was dropped and the client retried a
+// second later, and again until TIME_WAIT ended. The client leg is in
+// TIME_WAIT whenever the appliance closed first (the server closed
+// first), and a client that runs short of ports picks a port it has just
+// released: in tests/bench/throughput.sh's connect loop hundreds of
+// connections a second waited the full second. The SYN's sequence
+// number is not compared with the old connection's (gVisor does not
+// expose it); an old duplicate SYN is implausible on a link that ends in
+// this host. Aborting sends an RST for the old connection, which the
+// client's new socket (in SYN-SENT) ignores as it does not acknowledge
+// its SYN; then the SYN reaches the forwarder like any other.
+func (s *Stack) reopenTimeWait(p *parsed) {
+	netProto := header.IPv4ProtocolNumber
+	if p.dst.Is6() {
+		netProto = header.IPv6ProtocolNumber
+	}
+	id := stack.TransportEndpointID{
+		LocalPort: p.dport, LocalAddress: tcpip.AddrFromSlice(p.dst.AsSlice()),
+		RemotePort: p.sport, RemoteAddress: tcpip.AddrFromSlice(p.src.AsSlice()),
+	}
+	ep, ok := s.gs.FindTransportEndpoint(netProto, tcp.ProtocolNumber, id, clientNIC).(*tcp.Endpoint)
+	if !ok || ep.EndpointState() != tcp.StateTimeWait {
+		return
+	}
+	s.m.timeWaitReopened.Inc()
+	ep.Abort()
 }

@@ -18,6 +18,9 @@
 #                        run, into dir/stream.data and dir/connect.data
 #                        (read with `perf report -i ... --no-children`)
 #   INTERDICT_BIN=path   use this binary instead of building one
+#   ONLY=connects        measure only the connection rate (iperf3 skipped)
+#   LATENCY=1            also print connloop's connect and exchange
+#                        latency percentiles for every connects run
 # Needs ip, iperf3, jq, go (Debian: apt-get install -y iperf3 jq), and perf
 # for PERF.
 set -euo pipefail
@@ -48,6 +51,14 @@ ip -n "$C" addr add 10.77.1.2/24 dev c0; ip -n "$C" link set c0 up; ip -n "$C" r
 ip -n "$S" addr add 10.77.2.2/24 dev s0; ip -n "$S" link set s0 up; ip -n "$S" route add default via 10.77.2.1
 ip -n "$A" addr add 10.77.1.1/24 dev a0; ip -n "$A" addr add 10.77.2.1/24 dev a1
 ip -n "$A" link set a0 up; ip -n "$A" link set a1 up
+# The client closes first whenever the server's FIN is still on its way,
+# and each such close holds a port in TIME_WAIT for 60 s; at thousands of
+# connects a second its ports run out within a minute and every connect
+# then scans the whole range, which measured the client's exhaustion
+# instead of the path (both paths; the appliance's extra hop makes the
+# race more frequent). A load generator reuses TIME_WAIT ports, so ours
+# does too.
+ip netns exec "$C" sysctl -qw net.ipv4.tcp_tw_reuse=1
 ip netns exec "$A" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.a1.rp_filter=0
 
 ip netns exec "$S" iperf3 -s -B 10.77.2.2 >/dev/null 2>&1 & pids+=($!)
@@ -73,16 +84,23 @@ sleep 0.5
 iperf() { # streams -> Gbit/s
   ip netns exec "$C" iperf3 -c 10.77.2.2 -t "$T" -P "$1" -J | jq '.end.sum_received.bits_per_second / 1e9'
 }
-connects() { ip netns exec "$C" "$work/connloop" -addr 10.77.2.2:9000 -parallel 32 -duration "${T}s" | cut -d' ' -f1; }
+ONLY=${ONLY:-}
+[ -z "$ONLY" ] || [ "$ONLY" = connects ] || { echo "ONLY=$ONLY: want connects" >&2; exit 1; }
+if [ "$ONLY" = connects ]; then iperf() { echo 0; }; fi
+connects() { # [label] -> connects/s; with LATENCY the percentiles go to stderr
+  ip netns exec "$C" "$work/connloop" -addr 10.77.2.2:9000 -parallel 32 -duration "${T}s" ${LATENCY:+-latency} > "$work/conn.out"
+  if [ -n "${LATENCY:-}" ]; then echo "  ${1:-} $(sed -n 2p "$work/conn.out")" >&2; fi
+  head -1 "$work/conn.out" | cut -d' ' -f1
+}
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "== $ROUNDS rounds, $T s per run (kernel forwarding, then interdict on TUN with the pass handler)"
 K1=() K4=() KC=() I1=() I4=() IC=()
 for r in $(seq "$ROUNDS"); do
   via_kernel; sleep 1
-  k1=$(iperf 1); k4=$(iperf 4); kc=$(connects)
+  k1=$(iperf 1); k4=$(iperf 4); kc=$(connects kernel)
   via_interdict; sleep 1
-  i1=$(iperf 1); i4=$(iperf 4); ic=$(connects)
+  i1=$(iperf 1); i4=$(iperf 4); ic=$(connects interdict)
   printf 'round %d: kernel %.2f / %.2f Gbit/s, %s conn/s | interdict %.2f / %.2f Gbit/s, %s conn/s\n' \
     "$r" "$k1" "$k4" "$kc" "$i1" "$i4" "$ic"
   K1+=("$k1") K4+=("$k4") KC+=("$kc") I1+=("$i1") I4+=("$i4") IC+=("$ic")
@@ -94,14 +112,17 @@ echo "median kernel:    1 stream $k1 Gbit/s, 4 streams $k4 Gbit/s, $kc connects/
 echo "median interdict: 1 stream $i1 Gbit/s, 4 streams $i4 Gbit/s, $ic connects/s"
 echo "== ratios of medians (goal: 1 stream >= 0.45, 4 streams >= 0.25, connects >= 0.5)"
 jq -rn --argjson k1 "$k1" --argjson k4 "$k4" --argjson kc "$kc" --argjson i1 "$i1" --argjson i4 "$i4" --argjson ic "$ic" \
-  '"1 stream \($i1/$k1*1000|round/1000)x, 4 streams \($i4/$k4*1000|round/1000)x, connects/s \(if $kc > 0 then ($ic/$kc*1000|round/1000) else "n/a" end)x"'
+  'def r(a; b): if b > 0 then (a/b*1000|round/1000) else "n/a" end;
+   "1 stream \(r($i1; $k1))x, 4 streams \(r($i4; $k4))x, connects/s \(r($ic; $kc))x"'
 fi
 
 if [ -n "${PERF:-}" ]; then
   mkdir -p "$PERF"
   via_interdict; sleep 1
-  perf record -g -o "$PERF/stream.data" -p "$app" -- sleep "$T" >/dev/null 2>&1 & p=$!
-  iperf 1 >/dev/null; wait $p || true
+  if [ -z "$ONLY" ]; then
+    perf record -g -o "$PERF/stream.data" -p "$app" -- sleep "$T" >/dev/null 2>&1 & p=$!
+    iperf 1 >/dev/null; wait $p || true
+  fi
   perf record -g -o "$PERF/connect.data" -p "$app" -- sleep "$T" >/dev/null 2>&1 & p=$!
   connects >/dev/null; wait $p || true
   echo "perf profiles in $PERF"

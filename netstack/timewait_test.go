@@ -1,0 +1,127 @@
+package netstack
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+
+	"github.com/interdict/interdict/tunnel/pipe"
+)
+
+// fixedDialer dials one host address whatever the client asked for, so a
+// client in a private gVisor stack reaches a loopback test server.
+type fixedDialer struct{ addr string }
+
+func (d fixedDialer) Dial(ctx context.Context, network string, _, _ netip.AddrPort) (net.Conn, error) {
+	var nd net.Dialer
+	return nd.DialContext(ctx, network, d.addr)
+}
+
+// echoOnceServer answers one byte with the same byte and closes first,
+// so the appliance closes the client leg first and it enters TIME_WAIT.
+func echoOnceServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				b := make([]byte, 1)
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := io.ReadFull(c, b); err == nil {
+					_, _ = c.Write(b)
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// clientStack is a second gVisor stack playing the client, joined to
+// the appliance's stack by a pipe link.
+func clientStack(t *testing.T, link stack.LinkEndpoint, addr tcpip.Address) *stack.Stack {
+	t.Helper()
+	cs := stack.New(stack.Options{
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol},
+	})
+	t.Cleanup(func() { cs.Close(); cs.Wait() })
+	require.Nil(t, cs.CreateNIC(1, link))
+	require.Nil(t, cs.AddProtocolAddress(1, tcpip.ProtocolAddress{
+		Protocol: ipv4.ProtocolNumber, AddressWithPrefix: addr.WithPrefix(),
+	}, stack.AddressProperties{}))
+	cs.SetRouteTable([]tcpip.Route{{Destination: header.IPv4EmptySubnet, NIC: 1}})
+	return cs
+}
+
+// exchange connects from src to dst, sends one byte, reads the answer
+// and the server's FIN, then closes.
+func exchange(t *testing.T, cs *stack.Stack, src, dst tcpip.FullAddress) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := gonet.DialTCPWithBind(ctx, cs, src, dst, ipv4.ProtocolNumber)
+	require.NoError(t, err, "connect from %v", src)
+	defer c.Close()
+	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err = c.Write([]byte{'x'})
+	require.NoError(t, err)
+	b := make([]byte, 2)
+	n, err := io.ReadAtLeast(c, b, 1)
+	require.NoError(t, err)
+	assert.Equal(t, "x", string(b[:n]))
+	_, err = c.Read(b)
+	assert.ErrorIs(t, err, io.EOF, "the server's FIN reaches the client")
+}
+
+// TestSYNReopensTimeWait reconnects from the port of a connection whose
+// client leg is still in TIME_WAIT. gVisor alone drops such a SYN until
+// TIME_WAIT ends (here one minute); Linux accepts it, and so must the
+// appliance.
+func TestSYNReopensTimeWait(t *testing.T) {
+	applianceLink, clientLink := pipe.New(0)
+	s, err := New(WithLink(applianceLink), WithDialer(fixedDialer{echoOnceServer(t)}),
+		WithLimits(Limits{TimeWait: time.Minute}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+
+	clientAddr := tcpip.AddrFrom4([4]byte{10, 9, 0, 2})
+	cs := clientStack(t, clientLink, clientAddr)
+	src := tcpip.FullAddress{NIC: 1, Addr: clientAddr, Port: 40000}
+	dst := tcpip.FullAddress{Addr: tcpip.AddrFrom4([4]byte{10, 9, 0, 1}), Port: 80}
+
+	exchange(t, cs, src, dst)
+	id := stack.TransportEndpointID{LocalPort: dst.Port, LocalAddress: dst.Addr, RemotePort: src.Port, RemoteAddress: src.Addr}
+	require.Eventually(t, func() bool {
+		ep, ok := s.gs.FindTransportEndpoint(ipv4.ProtocolNumber, tcp.ProtocolNumber, id, clientNIC).(*tcp.Endpoint)
+		return ok && ep.EndpointState() == tcp.StateTimeWait
+	}, 5*time.Second, 10*time.Millisecond, "the appliance's client leg enters TIME_WAIT")
+	// The client's own socket must be gone before its port can be bound
+	// again: it closed second, so it has no TIME_WAIT of its own.
+	require.Eventually(t, func() bool {
+		return cs.FindTransportEndpoint(ipv4.ProtocolNumber, tcp.ProtocolNumber,
+			stack.TransportEndpointID{LocalPort: src.Port, LocalAddress: src.Addr, RemotePort: dst.Port, RemoteAddress: dst.Addr}, 1) == nil
+	}, 5*time.Second, 10*time.Millisecond, "the client's socket closed")
+
+	exchange(t, cs, src, dst)
+	assert.Equal(t, 1.0, testutil.ToFloat64(s.m.timeWaitReopened), "reopened TIME_WAIT 4-tuples")
+}
