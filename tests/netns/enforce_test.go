@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,7 +22,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/interdict/interdict/tests/testenv"
 )
@@ -100,38 +98,14 @@ func (s *recordingServer) resetCount() int {
 	return s.resets
 }
 
-// dialIn connects from inside a namespace (see listenIn).
+// dialIn connects from inside a namespace (see inNetns).
 func dialIn(t *testing.T, ns, addr string) *net.TCPConn {
 	t.Helper()
-	var (
-		c   net.Conn
-		err error
-	)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		orig, oerr := os.Open("/proc/thread-self/ns/net")
-		if oerr != nil {
-			err = oerr
-			return
-		}
-		defer orig.Close()
-		target, oerr := os.Open("/var/run/netns/" + ns)
-		if oerr != nil {
-			err = oerr
-			return
-		}
-		defer target.Close()
-		if err = unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			return
-		}
+	var c net.Conn
+	err := inNetns(ns, func() (err error) {
 		c, err = net.DialTimeout("tcp", addr, 5*time.Second)
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-	}()
-	<-done
+		return err
+	})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c.(*net.TCPConn)

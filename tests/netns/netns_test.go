@@ -124,14 +124,11 @@ func nsExec(t *testing.T, ns string, args ...string) string {
 	return string(out)
 }
 
-// listenIn creates a TCP listener inside a namespace: sockets belong to
-// the namespace of the thread that creates them.
-func listenIn(t *testing.T, ns, addr string) net.Listener {
-	t.Helper()
-	var (
-		ln  net.Listener
-		err error
-	)
+// inNetns runs fn on a thread switched into the named namespace: sockets
+// belong to the namespace of the thread that creates them. The thread is
+// only handed back to the scheduler if it could be switched back.
+func inNetns(ns string, fn func() error) error {
+	var err error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -151,12 +148,23 @@ func listenIn(t *testing.T, ns, addr string) net.Listener {
 		if err = unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
 			return
 		}
-		ln, err = net.Listen("tcp", addr)
+		err = fn()
 		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
 		}
 	}()
 	<-done
+	return err
+}
+
+// listenIn creates a TCP listener inside a namespace.
+func listenIn(t *testing.T, ns, addr string) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	err := inNetns(ns, func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
 	return ln
