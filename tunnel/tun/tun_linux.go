@@ -186,45 +186,8 @@ func ifIndex(s int, name string) (int, error) {
 	return int(ifr.Uint32()), nil
 }
 
-// Name is the interface name the kernel gave the device.
-func (d *Device) Name() string { return d.name }
-
 // Queues is the number of device queues (reader goroutines).
 func (d *Device) Queues() int { return len(d.queue) }
-
-// Stats returns the device's counters.
-func (d *Device) Stats() Stats { return d.stats.snapshot() }
-
-// MTU implements stack.LinkEndpoint.MTU.
-func (d *Device) MTU() uint32 { return d.mtu.Load() }
-
-// SetMTU implements stack.LinkEndpoint.SetMTU. It changes only what the
-// stack sees; read buffers stay sized for the MTU the device was opened
-// with, so larger values are ignored.
-func (d *Device) SetMTU(mtu uint32) {
-	if mtu >= minMTU && mtu <= uint32(d.cfg.MTU) {
-		d.mtu.Store(mtu)
-	}
-}
-
-// MaxHeaderLength implements stack.LinkEndpoint.MaxHeaderLength: a TUN
-// carries bare IP packets.
-func (d *Device) MaxHeaderLength() uint16 { return 0 }
-
-// LinkAddress implements stack.LinkEndpoint.LinkAddress.
-func (d *Device) LinkAddress() tcpip.LinkAddress { return "" }
-
-// SetLinkAddress implements stack.LinkEndpoint.SetLinkAddress; a TUN has
-// no link address.
-func (d *Device) SetLinkAddress(tcpip.LinkAddress) {}
-
-// Capabilities implements stack.LinkEndpoint.Capabilities. RX checksum
-// offload is advertised because gVisor's GRO needs it (merged packets keep
-// the first segment's checksum); checksumsValid verifies every packet
-// before it is handed to GRO.
-func (d *Device) Capabilities() stack.LinkEndpointCapabilities {
-	return stack.CapabilityRXChecksumOffload
-}
 
 // GSOMaxSize implements stack.GSOEndpoint.GSOMaxSize.
 func (d *Device) GSOMaxSize() uint32 { return gsoMaxSize }
@@ -232,22 +195,6 @@ func (d *Device) GSOMaxSize() uint32 { return gsoMaxSize }
 // SupportedGSO implements stack.GSOEndpoint.SupportedGSO: segments are
 // handed to the kernel with a virtio-net header, which segments them.
 func (d *Device) SupportedGSO() stack.SupportedGSO { return stack.HostGSOSupported }
-
-// ARPHardwareType implements stack.LinkEndpoint.ARPHardwareType.
-func (d *Device) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareNone }
-
-// AddHeader implements stack.LinkEndpoint.AddHeader; there is none.
-func (d *Device) AddHeader(*stack.PacketBuffer) {}
-
-// ParseHeader implements stack.LinkEndpoint.ParseHeader; there is none.
-func (d *Device) ParseHeader(*stack.PacketBuffer) bool { return true }
-
-// SetOnCloseAction implements stack.LinkEndpoint.SetOnCloseAction.
-func (d *Device) SetOnCloseAction(f func()) {
-	d.mu.Lock()
-	d.onClose = f
-	d.mu.Unlock()
-}
 
 // Attach implements stack.LinkEndpoint.Attach. The first non-nil
 // dispatcher starts one reader goroutine per queue; nil detaches, and
@@ -265,17 +212,6 @@ func (d *Device) Attach(dispatcher stack.NetworkDispatcher) {
 		go d.readLoop(q)
 	}
 }
-
-// IsAttached implements stack.LinkEndpoint.IsAttached.
-func (d *Device) IsAttached() bool {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return d.dispatcher != nil
-}
-
-// Wait implements stack.LinkEndpoint.Wait: it returns when every reader
-// goroutine has stopped, which happens after Close.
-func (d *Device) Wait() { d.readers.Wait() }
 
 // Close implements stack.LinkEndpoint.Close. It closes every queue, which
 // removes the interface, and waits for the readers. It is safe to call

@@ -12,7 +12,6 @@ import (
 	wgtun "golang.zx2c4.com/wireguard/tun"
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
-	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
 
@@ -63,55 +62,8 @@ func Open(cfg Config) (*Device, error) {
 	return d, nil
 }
 
-// Name is the interface name the system gave the device.
-func (d *Device) Name() string { return d.name }
-
 // Queues is always 1 here.
 func (d *Device) Queues() int { return 1 }
-
-// Stats returns the device's counters.
-func (d *Device) Stats() Stats { return d.stats.snapshot() }
-
-// MTU implements stack.LinkEndpoint.MTU.
-func (d *Device) MTU() uint32 { return d.mtu.Load() }
-
-// SetMTU implements stack.LinkEndpoint.SetMTU for the stack's view only.
-func (d *Device) SetMTU(mtu uint32) {
-	if mtu >= minMTU && mtu <= uint32(d.cfg.MTU) {
-		d.mtu.Store(mtu)
-	}
-}
-
-// MaxHeaderLength implements stack.LinkEndpoint.MaxHeaderLength.
-func (d *Device) MaxHeaderLength() uint16 { return 0 }
-
-// LinkAddress implements stack.LinkEndpoint.LinkAddress.
-func (d *Device) LinkAddress() tcpip.LinkAddress { return "" }
-
-// SetLinkAddress implements stack.LinkEndpoint.SetLinkAddress.
-func (d *Device) SetLinkAddress(tcpip.LinkAddress) {}
-
-// Capabilities implements stack.LinkEndpoint.Capabilities; checksums are
-// verified in checksumsValid, as on Linux.
-func (d *Device) Capabilities() stack.LinkEndpointCapabilities {
-	return stack.CapabilityRXChecksumOffload
-}
-
-// ARPHardwareType implements stack.LinkEndpoint.ARPHardwareType.
-func (d *Device) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareNone }
-
-// AddHeader implements stack.LinkEndpoint.AddHeader.
-func (d *Device) AddHeader(*stack.PacketBuffer) {}
-
-// ParseHeader implements stack.LinkEndpoint.ParseHeader.
-func (d *Device) ParseHeader(*stack.PacketBuffer) bool { return true }
-
-// SetOnCloseAction implements stack.LinkEndpoint.SetOnCloseAction.
-func (d *Device) SetOnCloseAction(f func()) {
-	d.mu.Lock()
-	d.onClose = f
-	d.mu.Unlock()
-}
 
 // Attach implements stack.LinkEndpoint.Attach.
 func (d *Device) Attach(dispatcher stack.NetworkDispatcher) {
@@ -125,16 +77,6 @@ func (d *Device) Attach(dispatcher stack.NetworkDispatcher) {
 	d.readers.Add(1)
 	go d.readLoop()
 }
-
-// IsAttached implements stack.LinkEndpoint.IsAttached.
-func (d *Device) IsAttached() bool {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return d.dispatcher != nil
-}
-
-// Wait implements stack.LinkEndpoint.Wait.
-func (d *Device) Wait() { d.readers.Wait() }
 
 // Close implements stack.LinkEndpoint.Close; safe to call more than once.
 func (d *Device) Close() {
