@@ -143,3 +143,46 @@ func (t *FlowTable) BySource(src netip.Addr) []*Flow {
 	})
 	return out
 }
+
+// inspection is the handler side of a relayed flow, the same for TCP and
+// UDP.
+type inspection struct {
+	fh     FlowHandler
+	passed atomic.Bool // a Pass verdict: the handler is not asked again
+	// onPanic is what a panicking handler means for the transport: the
+	// flow ends (fail closed) rather than the appliance.
+	onPanic Verdict
+}
+
+// decide accounts one chunk read in dir and returns what to do with it:
+// Continue and Pass forward it, a terminal verdict ends the flow without
+// forwarding it. It is the one place the relay asks the handler.
+func (f *Flow) decide(in *inspection, s *Stack, dir Direction, b []byte) Verdict {
+	f.touch(time.Now())
+	if dir == ToServer {
+		f.bytesToServer.Add(uint64(len(b)))
+		f.pktsToServer.Add(1)
+	} else {
+		f.bytesToClient.Add(uint64(len(b)))
+		f.pktsToClient.Add(1)
+	}
+	if in.passed.Load() {
+		return Pass
+	}
+	v := in.call(f, s, dir, b)
+	if v == Pass {
+		in.passed.Store(true)
+		f.verdict.CompareAndSwap(uint32(Continue), uint32(Pass))
+	}
+	return v
+}
+
+func (in *inspection) call(f *Flow, s *Stack, dir Direction, b []byte) (v Verdict) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("flow handler panicked; ending flow", "flow", f.info.ID, "tuple", f.tuple, "verdict", in.onPanic, "panic", r)
+			v = in.onPanic
+		}
+	}()
+	return in.fh.Chunk(dir, b)
+}

@@ -237,12 +237,11 @@ func verdictActions(v Verdict) (client, upstream legAction) {
 // tcpFlow relays one TCP flow: one pump per direction.
 type tcpFlow struct {
 	Flow
+	inspection
 	s        *Stack
-	fh       FlowHandler
 	client   leg
 	upstream leg
 
-	passed   atomic.Bool
 	stopOnce sync.Once
 	stopped  atomic.Bool
 	reason   string
@@ -251,7 +250,9 @@ type tcpFlow struct {
 }
 
 func (s *Stack) newTCPFlow(info *FlowInfo, t FiveTuple, fh FlowHandler, client, upstream leg) *tcpFlow {
-	f := &tcpFlow{s: s, fh: fh, client: client, upstream: upstream}
+	f := &tcpFlow{s: s, client: client, upstream: upstream}
+	// A panicking handler resets both legs: fail closed.
+	f.inspection = inspection{fh: fh, onPanic: RejectBoth}
 	f.info = *info
 	f.tuple = t
 	f.touch(info.Start)
@@ -278,10 +279,6 @@ func (f *tcpFlow) run() {
 
 func (f *tcpFlow) pump(dir Direction, from, to leg) {
 	defer f.pumpDone()
-	bytesCtr, pktCtr := &f.bytesToServer, &f.pktsToServer
-	if dir == ToClient {
-		bytesCtr, pktCtr = &f.bytesToClient, &f.pktsToClient
-	}
 	for {
 		if err := from.ready(); err != nil {
 			return
@@ -311,19 +308,7 @@ func (f *tcpFlow) pump(dir Direction, from, to leg) {
 			return
 		}
 		b := (*bp)[:n]
-		f.touch(time.Now())
-		bytesCtr.Add(uint64(n))
-		pktCtr.Add(1)
-		v := Pass
-		if !f.passed.Load() {
-			v = f.chunk(dir, b)
-		}
-		switch v {
-		case Pass:
-			f.passed.Store(true)
-			f.verdict.CompareAndSwap(uint32(Continue), uint32(Pass))
-		case Continue:
-		default:
+		if v := f.decide(&f.inspection, f.s, dir, b); v.Terminal() {
 			f.s.putBuf(bp)
 			f.stopWith(v, "verdict")
 			return
@@ -337,18 +322,6 @@ func (f *tcpFlow) pump(dir Direction, from, to leg) {
 			return
 		}
 	}
-}
-
-// chunk calls the handler; a panic in it resets the flow (fail closed)
-// rather than killing the appliance.
-func (f *tcpFlow) chunk(dir Direction, b []byte) (v Verdict) {
-	defer func() {
-		if r := recover(); r != nil {
-			f.s.log.Error("flow handler panicked; resetting flow", "flow", f.info.ID, "tuple", f.tuple, "panic", r)
-			v = RejectBoth
-		}
-	}()
-	return f.fh.Chunk(dir, b)
 }
 
 // stopWith ends the flow with v's actions (see verdictActions).

@@ -115,7 +115,10 @@ func (s *Stack) handleUDP(id stack.TransportEndpointID, pkt *stack.PacketBuffer)
 		fh.Close(FlowStats{Reason: "endpoint", End: now})
 		return true
 	}
-	sess := &udpSession{s: s, fh: fh, client: newGVLeg(ep, &wq), up: connLeg{up}}
+	sess := &udpSession{s: s, client: newGVLeg(ep, &wq), up: connLeg{up}}
+	// A panicking handler rejects the session (ICMP unreachable for what
+	// follows): fail closed.
+	sess.inspection = inspection{fh: fh, onPanic: Reject}
 	sess.info = *info
 	sess.tuple = t
 	sess.touch(now)
@@ -152,12 +155,11 @@ func (s *Stack) handleUDP(id stack.TransportEndpointID, pkt *stack.PacketBuffer)
 // udpSession relays one UDP 5-tuple; every datagram passes Chunk.
 type udpSession struct {
 	Flow
+	inspection
 	s      *Stack
-	fh     FlowHandler
 	client *gvLeg
 	up     connLeg
 
-	passed   atomic.Bool
 	stopOnce sync.Once
 	stopped  atomic.Bool
 	reason   string
@@ -167,10 +169,8 @@ type udpSession struct {
 func (u *udpSession) pump(dir Direction) {
 	defer u.pumpDone()
 	from, to := leg(u.client), leg(u.up)
-	bytesCtr, pktCtr := &u.bytesToServer, &u.pktsToServer
 	if dir == ToClient {
 		from, to = u.up, u.client
-		bytesCtr, pktCtr = &u.bytesToClient, &u.pktsToClient
 	}
 	for {
 		if err := from.ready(); err != nil {
@@ -184,19 +184,7 @@ func (u *udpSession) pump(dir Direction) {
 			return
 		}
 		b := (*bp)[:n]
-		u.touch(time.Now())
-		bytesCtr.Add(uint64(n))
-		pktCtr.Add(1)
-		v := Pass
-		if !u.passed.Load() {
-			v = u.chunk(dir, b)
-		}
-		switch v {
-		case Pass:
-			u.passed.Store(true)
-			u.verdict.CompareAndSwap(uint32(Continue), uint32(Pass))
-		case Continue:
-		default:
+		if v := u.decide(&u.inspection, u.s, dir, b); v.Terminal() {
 			u.s.putUDPBuf(bp)
 			u.stopWith(v, "verdict")
 			return
@@ -210,16 +198,6 @@ func (u *udpSession) pump(dir Direction) {
 			return
 		}
 	}
-}
-
-func (u *udpSession) chunk(dir Direction, b []byte) (v Verdict) {
-	defer func() {
-		if r := recover(); r != nil {
-			u.s.log.Error("flow handler panicked; rejecting flow", "flow", u.info.ID, "tuple", u.tuple, "panic", r)
-			v = Reject
-		}
-	}()
-	return u.fh.Chunk(dir, b)
 }
 
 // stopWith ends the session. UDP has no resets: Reject makes the next

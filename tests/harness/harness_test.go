@@ -559,3 +559,45 @@ func TestPingThroughAppliance(t *testing.T) {
 	assert.Equal(t, header.ICMPv4EchoReply, header.ICMPv4Type(reply[0]))
 	assert.Equal(t, "ping", string(reply[header.ICMPv4MinimumSize:]))
 }
+
+// boomHandler is a handler whose Chunk panics on "BOOM".
+type boomHandler struct{}
+
+func (boomHandler) NewFlow(*netstack.FlowInfo) (netstack.FlowHandler, netstack.Verdict) {
+	return boomHandler{}, netstack.Continue
+}
+func (boomHandler) Chunk(_ netstack.Direction, b []byte) netstack.Verdict {
+	if strings.Contains(string(b), "BOOM") {
+		panic("handler bug")
+	}
+	return netstack.Continue
+}
+func (boomHandler) Close(netstack.FlowStats) {}
+
+// A handler that panics resets its own flow (fail closed), never forwards
+// the chunk it panicked on, and the appliance goes on serving other flows.
+func TestHandlerPanicResetsOnlyThatFlow(t *testing.T) {
+	leakCheck(t)
+	rec := newRecorder(boomHandler{})
+	n := New(t, netstack.WithHandler(rec))
+	k := &sink{end: make(chan error, 2)} // one end per flow
+	serve(t, n, srvAP, k.serve)
+
+	c := dial(t, n, srvAP)
+	_, err := c.Write([]byte("BOOM"))
+	require.NoError(t, err)
+	st := rec.wait(t)
+	assert.Equal(t, netstack.RejectBoth, st.Verdict)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = c.Read(make([]byte, 10))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "reset", "the client must see a RST")
+	assert.Empty(t, k.got(), "the chunk the handler panicked on must not be forwarded")
+
+	e := dial(t, n, srvAP)
+	defer e.Close()
+	_, err = e.Write([]byte("hello"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return strings.Contains(k.got(), "hello") }, 5*time.Second, 5*time.Millisecond,
+		"a later flow is still relayed")
+}
