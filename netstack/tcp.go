@@ -97,7 +97,9 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 	if v == Pass {
 		f.passed.Store(true)
 	}
-	if !s.flows.add(&f.Flow) {
+	old, ok := s.flows.add(&f.Flow)
+	s.supersede(old)
+	if !ok {
 		s.m.flowsRejected.WithLabelValues("table_full").Inc()
 		client.abort()
 		f.upstream.close()
