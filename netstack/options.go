@@ -34,6 +34,9 @@ type Limits struct {
 	// DialTimeout bounds the upstream dial done before the client's
 	// handshake completes.
 	DialTimeout time.Duration
+	// HandshakeTimeout bounds how long the stack waits for a client to
+	// complete its handshake (half-open state) after its SYN was answered.
+	HandshakeTimeout time.Duration
 	// IdleTimeout ends a TCP flow with no bytes either way for this long.
 	IdleTimeout time.Duration
 	// UDPIdleTimeout ends a UDP session with no datagram for this long.
@@ -64,10 +67,16 @@ var DefaultLimits = Limits{
 	MaxUDPSessions:  16384,
 	MaxGuardEntries: 65536,
 	DialTimeout:     5 * time.Second,
-	IdleTimeout:     5 * time.Minute,
-	UDPIdleTimeout:  60 * time.Second,
-	DNSIdleTimeout:  5 * time.Second,
-	BlackholeTTL:    2 * time.Minute,
+	// gVisor retransmits a SYN-ACK with a doubling RTO from 1 s until the
+	// RTO passes 60 s: 127 s in SYN-RCVD for a client that never answers,
+	// which is what a spoofed SYN is; 1,200 spoofed SYNs held every
+	// in-flight slot for that long. 4 s still answers a client whose
+	// first two SYN-ACKs were lost (sent at 0, 1 and 3 s).
+	HandshakeTimeout: 4 * time.Second,
+	IdleTimeout:      5 * time.Minute,
+	UDPIdleTimeout:   60 * time.Second,
+	DNSIdleTimeout:   5 * time.Second,
+	BlackholeTTL:     2 * time.Minute,
 	// gVisor's default TIME_WAIT is 60 s. The client leg enters TIME_WAIT
 	// whenever gVisor closes first, and a new SYN on the same 4-tuple is
 	// then silently dropped (only listeners see such SYNs); the prototype
@@ -110,6 +119,7 @@ func (l *Limits) fill() {
 	setI(&l.MaxUDPSessions, d.MaxUDPSessions)
 	setI(&l.MaxGuardEntries, d.MaxGuardEntries)
 	setD(&l.DialTimeout, d.DialTimeout)
+	setD(&l.HandshakeTimeout, d.HandshakeTimeout)
 	setD(&l.IdleTimeout, d.IdleTimeout)
 	setD(&l.UDPIdleTimeout, d.UDPIdleTimeout)
 	setD(&l.DNSIdleTimeout, d.DNSIdleTimeout)

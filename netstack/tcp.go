@@ -3,6 +3,7 @@ package netstack
 import (
 	"context"
 	"net/netip"
+	"sync"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -77,7 +78,9 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 	}
 
 	var wq waiter.Queue
+	stop := s.boundHandshake(&wq)
 	ep, terr := req.CreateEndpoint(&wq)
+	stop()
 	if terr != nil {
 		// The client went away during the dial, or the handshake failed.
 		complete(false)
@@ -109,6 +112,41 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 	}
 	s.m.tcp.active.Inc()
 	f.run()
+}
+
+// boundHandshake makes CreateEndpoint give up on a client that has not
+// completed its handshake within Limits.HandshakeTimeout, or when the
+// stack closes. gVisor's forwarder blocks in CreateEndpoint until the
+// handshake's endpoint signals writability, and then closes it unless it
+// is connected, so a notification on its queue is the way to end the
+// wait. The notification repeats until stop is called, in case the first
+// one came before gVisor registered its waiter.
+func (s *Stack) boundHandshake(wq *waiter.Queue) (stop func()) {
+	var (
+		mu      sync.Mutex
+		stopped bool
+		t       *time.Timer
+	)
+	notify := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		wq.Notify(waiter.WritableEvents)
+		t.Reset(250 * time.Millisecond)
+	}
+	mu.Lock()
+	t = time.AfterFunc(s.cfg.limits.HandshakeTimeout, notify)
+	mu.Unlock()
+	stopCtx := context.AfterFunc(s.ctx, notify)
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+		stopCtx()
+	}
 }
 
 func (s *Stack) synAcquire(src netip.Addr) bool {
