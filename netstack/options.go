@@ -25,6 +25,15 @@ type Limits struct {
 	// MaxSYNPerSource bounds in-flight handshakes per client address, so
 	// one scanning client cannot use up MaxSYNInFlight.
 	MaxSYNPerSource int
+	// MaxSYNPerPrefix bounds in-flight handshakes per source /24 (IPv6
+	// /64); reaching it also switches the stack to validating clients
+	// first (synflood.go).
+	MaxSYNPerPrefix int
+	// SYNPressure is the number of handshakes in flight at which the
+	// stack stops dialling upstream before the client's handshake and
+	// validates clients with SYN cookies first (synflood.go). It is also
+	// the most spoofed SYNs dialled upstream before the switch.
+	SYNPressure int
 	// MaxFlows bounds the flow table (TCP and UDP together).
 	MaxFlows int
 	// MaxUDPSessions bounds live UDP sessions.
@@ -63,6 +72,11 @@ type Limits struct {
 var DefaultLimits = Limits{
 	MaxSYNInFlight:  1024,
 	MaxSYNPerSource: 64,
+	MaxSYNPerPrefix: 256,
+	// A legitimate handshake is in flight for one dial and one RTT
+	// (about a millisecond here), a spoofed one for HandshakeTimeout:
+	// 64 in flight is 64,000 legitimate connects/s, or 16 spoofed SYNs/s.
+	SYNPressure:     64,
 	MaxFlows:        65536,
 	MaxUDPSessions:  16384,
 	MaxGuardEntries: 65536,
@@ -115,6 +129,8 @@ func (l *Limits) fill() {
 	}
 	setI(&l.MaxSYNInFlight, d.MaxSYNInFlight)
 	setI(&l.MaxSYNPerSource, d.MaxSYNPerSource)
+	setI(&l.MaxSYNPerPrefix, d.MaxSYNPerPrefix)
+	setI(&l.SYNPressure, d.SYNPressure)
 	setI(&l.MaxFlows, d.MaxFlows)
 	setI(&l.MaxUDPSessions, d.MaxUDPSessions)
 	setI(&l.MaxGuardEntries, d.MaxGuardEntries)
@@ -133,6 +149,7 @@ func (l *Limits) fill() {
 func (l *Limits) validate() error {
 	for name, v := range map[string]int{
 		"MaxSYNInFlight": l.MaxSYNInFlight, "MaxSYNPerSource": l.MaxSYNPerSource, "MaxFlows": l.MaxFlows,
+		"MaxSYNPerPrefix": l.MaxSYNPerPrefix, "SYNPressure": l.SYNPressure,
 		"MaxUDPSessions": l.MaxUDPSessions, "MaxGuardEntries": l.MaxGuardEntries, "RelayBuffer": l.RelayBuffer,
 		"TCPSendBuffer": l.TCPSendBuffer, "TCPReceiveBuffer": l.TCPReceiveBuffer,
 	} {
@@ -159,6 +176,7 @@ type config struct {
 	reg      prometheus.Registerer
 	log      *slog.Logger
 	identity func(src netip.Addr) string
+	synHook  func(SYNModeChange)
 }
 
 // WithLink sets the client-facing link (TUN, WireGuard bridge, pipe). It
@@ -259,3 +277,10 @@ func WithIdentity(f func(src netip.Addr) string) Option {
 // tcpInitialReceiveBuffer is where every receive buffer starts before
 // moderation grows it (Limits.TCPReceiveBuffer).
 const tcpInitialReceiveBuffer = 256 << 10
+
+// WithSYNModeHook sets a function called on every switch between
+// DialFirst and ValidateFirst (the appliance writes it to EVE). It runs
+// on the goroutine that noticed the change and must not block.
+func WithSYNModeHook(f func(SYNModeChange)) Option {
+	return func(c *config) error { c.synHook = f; return nil }
+}

@@ -2,7 +2,7 @@ package netstack
 
 import (
 	"context"
-	"net/netip"
+	"net"
 	"sync"
 	"time"
 
@@ -34,8 +34,8 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 	defer complete(false)
 
 	t := normTuple(tupleOf(TCP, req.ID()))
-	if !s.synAcquire(t.Src.Addr()) {
-		s.m.synDropped.WithLabelValues("per_source").Inc()
+	if reason, ok := s.synAcquire(t.Src.Addr()); !ok {
+		s.m.synDropped.WithLabelValues(reason).Inc()
 		return // silence: the client retransmits the SYN
 	}
 	held := true
@@ -47,33 +47,24 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 	}
 	defer release()
 
-	info := s.newInfo(TCP, t)
-	fh, v := s.cfg.handler.NewFlow(info)
-	if v.Terminal() {
-		if v == Drop {
-			_ = s.guard.Blackhole(t, time.Now().Add(s.cfg.limits.BlackholeTTL))
-			complete(false)
-		} else {
-			complete(true)
-		}
-		s.m.tcp.endedWith(v)
-		if fh != nil {
-			fh.Close(FlowStats{Verdict: v, Reason: "verdict", End: time.Now()})
-		}
+	if s.validating.Load() {
+		// The SYN reached the forwarder before the switch to
+		// ValidateFirst (or its port has no cookie listener): no dial for
+		// an unvalidated client. A real one retransmits its SYN, which
+		// meets the cookie listener.
+		s.m.synDropped.WithLabelValues("validating").Inc()
 		return
 	}
-	if fh == nil {
-		fh, v = passFlow{}, Pass
+	info, fh, v := s.admitTCP(t)
+	if v.Terminal() {
+		// Drop: the guard now blackholes the tuple, the client hears
+		// nothing.
+		complete(v != Drop)
+		return
 	}
-
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.limits.DialTimeout)
-	up, err := s.cfg.dialer.Dial(ctx, "tcp", t.Src, t.Dst)
-	cancel()
-	if err != nil {
-		s.m.tcp.dialFailed()
-		s.log.Debug("upstream dial failed", "flow", info.ID, "tuple", t, "err", err)
+	up, ok := s.dialTCP(info, t, fh)
+	if !ok {
 		complete(true)
-		fh.Close(FlowStats{Verdict: Continue, Reason: "dial", End: time.Now()})
 		return
 	}
 
@@ -91,11 +82,82 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 	}
 	complete(false)
 	release()
+	s.relayTCP(info, t, fh, v, ep, &wq, up)
+}
+
+// handleValidated takes a client whose handshake a SYN cookie listener
+// completed (ValidateFirst): policy, then the upstream dial; a refused
+// upstream resets the client.
+func (s *Stack) handleValidated(ep tcpip.Endpoint, wq *waiter.Queue) {
+	_ = preGrowStack()
+	id := ep.Info().(*stack.TransportEndpointInfo).ID
+	t := normTuple(tupleOf(TCP, id))
+	reason, ok := s.synAcquire(t.Src.Addr())
+	if !ok {
+		s.m.synDropped.WithLabelValues(reason).Inc()
+		ep.Abort()
+		return
+	}
+	info, fh, v := s.admitTCP(t)
+	if v.Terminal() {
+		s.synRelease(t.Src.Addr())
+		// Drop: the guard drops the RST, the client hears nothing.
+		ep.Abort()
+		return
+	}
+	up, ok := s.dialTCP(info, t, fh)
+	s.synRelease(t.Src.Addr())
+	if !ok {
+		ep.Abort()
+		return
+	}
+	s.relayTCP(info, t, fh, v, ep, wq, up)
+}
+
+// admitTCP asks the handler about a new flow. A terminal verdict is
+// accounted (and Drop blackholes the tuple) before it is returned; the
+// caller only answers the client.
+func (s *Stack) admitTCP(t FiveTuple) (*FlowInfo, FlowHandler, Verdict) {
+	info := s.newInfo(TCP, t)
+	fh, v := s.cfg.handler.NewFlow(info)
+	if v.Terminal() {
+		if v == Drop {
+			_ = s.guard.Blackhole(t, time.Now().Add(s.cfg.limits.BlackholeTTL))
+		}
+		s.m.tcp.endedWith(v)
+		if fh != nil {
+			fh.Close(FlowStats{Verdict: v, Reason: "verdict", End: time.Now()})
+		}
+		return info, fh, v
+	}
+	if fh == nil {
+		fh, v = passFlow{}, Pass
+	}
+	return info, fh, v
+}
+
+// dialTCP dials upstream; on failure it accounts the flow and closes fh.
+func (s *Stack) dialTCP(info *FlowInfo, t FiveTuple, fh FlowHandler) (net.Conn, bool) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.limits.DialTimeout)
+	up, err := s.cfg.dialer.Dial(ctx, "tcp", t.Src, t.Dst)
+	cancel()
+	if err != nil {
+		s.m.tcp.dialFailed()
+		s.log.Debug("upstream dial failed", "flow", info.ID, "tuple", t, "err", err)
+		fh.Close(FlowStats{Verdict: Continue, Reason: "dial", End: time.Now()})
+		return nil, false
+	}
+	return up, true
+}
+
+// relayTCP publishes the flow of an established client leg and its
+// upstream conn and relays it until it ends.
+func (s *Stack) relayTCP(info *FlowInfo, t FiveTuple, fh FlowHandler, v Verdict, ep tcpip.Endpoint, wq *waiter.Queue, up net.Conn) {
 	// Keep-alive probes detect clients that vanished without FIN/RST; the
 	// idle timeout is the backstop.
 	ep.SocketOptions().SetKeepAlive(true)
 
-	client := newGVLeg(ep, &wq)
+	client := newGVLeg(ep, wq)
 	f := s.newTCPFlow(info, t, fh, client, upLeg(up))
 	if v == Pass {
 		f.passed.Store(true)
@@ -149,26 +211,6 @@ func (s *Stack) boundHandshake(wq *waiter.Queue) (stop func()) {
 	}
 }
 
-func (s *Stack) synAcquire(src netip.Addr) bool {
-	s.synMu.Lock()
-	defer s.synMu.Unlock()
-	if s.synPerSrc[src] >= s.cfg.limits.MaxSYNPerSource {
-		return false
-	}
-	s.synPerSrc[src]++
-	return true
-}
-
-func (s *Stack) synRelease(src netip.Addr) {
-	s.synMu.Lock()
-	defer s.synMu.Unlock()
-	if n := s.synPerSrc[src]; n <= 1 {
-		delete(s.synPerSrc, src)
-	} else {
-		s.synPerSrc[src] = n - 1
-	}
-}
-
 // reopenTimeWait lets a new SYN reopen a 4-tuple whose client leg is in
 // TIME_WAIT, as Linux does. gVisor hands such a SYN to the TIME_WAIT
 // endpoint, which passes it on only to a listening endpoint; the
@@ -198,4 +240,12 @@ func (s *Stack) reopenTimeWait(p *parsed) {
 	}
 	s.m.timeWaitReopened.Inc()
 	ep.Abort()
+}
+
+// onSYN sees every inbound SYN before gVisor demultiplexes it (Guard).
+func (s *Stack) onSYN(p *parsed) {
+	s.reopenTimeWait(p)
+	if s.validating.Load() {
+		s.cookieListener(p)
+	}
 }

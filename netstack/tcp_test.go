@@ -55,5 +55,8 @@ func TestHalfOpenBounded(t *testing.T) {
 	require.Eventually(t, func() bool { return len(s.gs.RegisteredEndpoints()) == 0 }, 5*time.Second, 10*time.Millisecond,
 		"no endpoint left in SYN-RCVD")
 	assert.EqualValues(t, 1, d.n.Load())
-	assert.Equal(t, 1.0, testutil.ToFloat64(s.m.flowsTotal.WithLabelValues("tcp", "handshake_failed")))
+	// Counted after the upstream conn is closed: wait for it.
+	assert.Eventually(t, func() bool {
+		return testutil.ToFloat64(s.m.flowsTotal.WithLabelValues("tcp", "handshake_failed")) == 1
+	}, 5*time.Second, 10*time.Millisecond, "the failed handshake is counted")
 }

@@ -1,0 +1,96 @@
+package netstack
+
+import (
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+
+	"github.com/interdict/interdict/tests/craft"
+	"github.com/interdict/interdict/tunnel/pipe"
+)
+
+// spoofedSYNs returns n SYNs to dst from sources spread over 10.200.0.0/16.
+func spoofedSYNs(n int, dst string) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		src := netip.AddrFrom4([4]byte{10, 200, byte(i >> 8), byte(i)})
+		out[i] = craft.Packet{
+			Src: netip.AddrPortFrom(src, uint16(1024+i)), Dst: netip.MustParseAddrPort(dst),
+			Proto: header.TCPProtocolNumber, Seq: uint32(i) * 7919,
+		}.Whole()
+	}
+	return out
+}
+
+// TestSYNFloodValidatesFirst floods the stack with spoofed SYNs: past
+// SYNPressure handshakes in flight it stops dialling upstream for them
+// and answers with SYN cookies; 20 real clients still complete their
+// exchanges byte for byte; the spoofed SYNs cost at most SYNPressure
+// upstream dials; once the flood ends the stack dials first again.
+func TestSYNFloodValidatesFirst(t *testing.T) {
+	const pressure = 8
+	d := &countingDialer{tcp: echoOnceServer(t)}
+	var (
+		mu      sync.Mutex
+		changes []SYNModeChange
+	)
+	applianceLink, clientLink := pipe.New(0)
+	s, err := New(WithLink(applianceLink), WithDialer(d),
+		WithLimits(Limits{SYNPressure: pressure, HandshakeTimeout: time.Second}),
+		WithSYNModeHook(func(c SYNModeChange) { mu.Lock(); changes = append(changes, c); mu.Unlock() }))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	clientAddr := tcpip.AddrFrom4([4]byte{10, 9, 0, 2})
+	cs := clientStack(t, clientLink, clientAddr)
+	dst := tcpip.FullAddress{Addr: tcpip.AddrFrom4([4]byte{10, 9, 0, 1}), Port: 80}
+
+	require.Equal(t, DialFirst, s.SYNMode())
+	flood := spoofedSYNs(2000, "10.9.0.1:80")
+	inject(clientLink, flood[:1000])
+	require.Equal(t, ValidateFirst, s.SYNMode(), "spoofed SYNs past the threshold switch the mode")
+	spoofDials := d.n.Load()
+	assert.LessOrEqual(t, spoofDials, int32(pressure), "spoofed SYNs dialled upstream before the switch")
+
+	stopFlood := make(chan struct{})
+	floodDone := make(chan struct{})
+	go func() {
+		defer close(floodDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stopFlood:
+				return
+			default:
+			}
+			inject(clientLink, flood[(i%10)*200:(i%10+1)*200])
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	for i := range 20 {
+		exchange(t, cs, tcpip.FullAddress{NIC: 1, Addr: clientAddr, Port: uint16(41000 + i)}, dst)
+	}
+	close(stopFlood)
+	<-floodDone
+	assert.Equal(t, spoofDials+20, d.n.Load(), "only the real clients were dialled during the flood")
+	assert.Positive(t, s.gs.Stats().TCP.ListenOverflowSynCookieRcvd.Value(), "the real clients came through SYN cookies")
+
+	require.Eventually(t, func() bool { return s.SYNMode() == DialFirst }, 10*time.Second, 50*time.Millisecond,
+		"the stack dials first again once the flood is over")
+	exchange(t, cs, tcpip.FullAddress{NIC: 1, Addr: clientAddr, Port: 42000}, dst)
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, changes, 2)
+	assert.Equal(t, ValidateFirst, changes[0].Mode)
+	assert.Contains(t, changes[0].Reason, "handshakes in flight")
+	assert.Equal(t, DialFirst, changes[1].Mode)
+	assert.Equal(t, 1.0, testutil.ToFloat64(s.m.synModeChanges.WithLabelValues("validate_first")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(s.m.synModeChanges.WithLabelValues("dial_first")))
+	assert.Equal(t, 0.0, testutil.ToFloat64(s.m.synMode))
+}
