@@ -98,6 +98,10 @@ type LimitsConfig struct {
 	DNSIdle         string `yaml:"dns_idle"`
 	TimeWait        string `yaml:"time_wait"`
 	MaxGuardEntries int    `yaml:"max_guard_entries"`
+	// SYN-flood resilience (netstack/synflood.go).
+	SYNPerPrefix     int    `yaml:"syn_in_flight_per_prefix"`
+	SYNPressure      int    `yaml:"syn_pressure"`
+	HandshakeTimeout string `yaml:"handshake_timeout"`
 }
 
 // HandlerConfig chooses the flow handler until the inspection engine is
@@ -516,6 +520,16 @@ func (c *Config) Validate() (*Settings, error) {
 		if *dst.out, err = c.duration(key, dst.v); err != nil {
 			return nil, err
 		}
+	}
+	// SYN-flood resilience (netstack/synflood.go).
+	for key, v := range map[string]int{"limits.syn_in_flight_per_prefix": l.SYNPerPrefix, "limits.syn_pressure": l.SYNPressure} {
+		if err := c.nonNegative(key, v); err != nil {
+			return nil, err
+		}
+	}
+	s.Limits.MaxSYNPerPrefix, s.Limits.SYNPressure = l.SYNPerPrefix, l.SYNPressure
+	if s.Limits.HandshakeTimeout, err = c.duration("limits.handshake_timeout", l.HandshakeTimeout); err != nil {
+		return nil, err
 	}
 	if s.Limits.MaxSYNPerSource > 0 && s.Limits.MaxSYNInFlight > 0 && s.Limits.MaxSYNPerSource > s.Limits.MaxSYNInFlight {
 		return nil, c.errorf("limits.syn_in_flight_per_source", "%d exceeds syn_in_flight %d", s.Limits.MaxSYNPerSource, s.Limits.MaxSYNInFlight)

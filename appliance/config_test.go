@@ -128,6 +128,8 @@ func TestConfigErrors(t *testing.T) {
 		{"policy-anomaly", base + "policy:\n  protocol:\n    anomalies:\n      MISSING_HOST_HEADER: maybe\n", `c.yaml:8: policy.protocol.anomalies.MISSING_HOST_HEADER: "maybe" not one of`},
 		{"policy-unknown", base + "policy:\n  rate:\n    new_flow: {per_second: 1}\n", `c.yaml:7: unknown key "new_flow"`},
 		{"syn-bounds", base + "limits:\n  syn_in_flight: 10\n  syn_in_flight_per_source: 20\n", "c.yaml:7: limits.syn_in_flight_per_source: 20 exceeds"},
+		{"syn-pressure-negative", base + "limits:\n  syn_pressure: -1\n", "c.yaml:6: limits.syn_pressure"},
+		{"handshake-timeout-bad", base + "limits:\n  handshake_timeout: soon\n", `c.yaml:6: limits.handshake_timeout: invalid duration "soon"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
