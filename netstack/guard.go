@@ -96,8 +96,9 @@ type Guard struct {
 	frags *reassembler
 
 	// onSYN, set by the Stack, sees every inbound TCP SYN (without ACK)
-	// that passed the checks, before the stack demultiplexes it.
-	onSYN func(p *parsed)
+	// that passed the checks, before the stack demultiplexes it; false
+	// drops the SYN (the stack counts why).
+	onSYN func(p *parsed) bool
 
 	// Metrics, resolved once so the hot path does no label lookups.
 	mDrops                         [numReasons]prometheus.Counter
@@ -347,8 +348,8 @@ func (g *Guard) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *sta
 		g.drop(r)
 		return
 	}
-	if p.syn && g.onSYN != nil {
-		g.onSYN(&p)
+	if p.syn && g.onSYN != nil && !g.onSYN(&p) {
+		return
 	}
 	g.Endpoint.DeliverNetworkPacket(proto, pkt)
 }

@@ -16,7 +16,7 @@ type metrics struct {
 	bytes         *prometheus.CounterVec // dir: in|out
 	flowsActive   *prometheus.GaugeVec   // proto
 	flowsTotal    *prometheus.CounterVec // proto, verdict
-	synDropped    *prometheus.CounterVec // reason: per_source|per_prefix|validating
+	synDropped    *prometheus.CounterVec // reason: per_source|per_prefix|validating|cookie_rate
 	guardDrops    *prometheus.CounterVec // reason
 	dialFailures  *prometheus.CounterVec // proto
 	udpSessions   prometheus.Gauge
@@ -27,6 +27,8 @@ type metrics struct {
 	// synModeChanges counts the switches into each.
 	synMode        prometheus.Gauge
 	synModeChanges *prometheus.CounterVec
+	// synCookieRate counts SYNs the guard dropped past SYNCookieRate.
+	synCookieRate prometheus.Counter
 	// timeWaitReopened counts SYNs that reopened a client leg in
 	// TIME_WAIT (Stack.reopenTimeWait).
 	timeWaitReopened prometheus.Counter
@@ -151,6 +153,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.synDropped.WithLabelValues("per_source")
 	m.synDropped.WithLabelValues("per_prefix")
 	m.synDropped.WithLabelValues("validating")
+	m.synCookieRate = m.synDropped.WithLabelValues("cookie_rate")
 	m.synModeChanges.WithLabelValues(DialFirst.String())
 	m.synModeChanges.WithLabelValues(ValidateFirst.String())
 	m.flowsRejected.WithLabelValues("table_full")

@@ -34,6 +34,11 @@ type Limits struct {
 	// validates clients with SYN cookies first (synflood.go). It is also
 	// the most spoofed SYNs dialled upstream before the switch.
 	SYNPressure int
+	// SYNCookieRate bounds the SYNs a second answered with a SYN cookie
+	// while validating first; the rest are dropped by the packet guard,
+	// except retransmissions, which have a bucket of their own
+	// (synflood.go).
+	SYNCookieRate int
 	// MaxFlows bounds the flow table (TCP and UDP together).
 	MaxFlows int
 	// MaxUDPSessions bounds live UDP sessions.
@@ -76,7 +81,11 @@ var DefaultLimits = Limits{
 	// A legitimate handshake is in flight for one dial and one RTT
 	// (about a millisecond here), a spoofed one for HandshakeTimeout:
 	// 64 in flight is 64,000 legitimate connects/s, or 16 spoofed SYNs/s.
-	SYNPressure:     64,
+	SYNPressure: 64,
+	// Answering a SYN with a cookie cost about 18 us of CPU here
+	// (tests/bench/synflood.sh, perf): 20,000 a second is a third of a
+	// core, which leaves the rest for the packets of established flows.
+	SYNCookieRate:   20000,
 	MaxFlows:        65536,
 	MaxUDPSessions:  16384,
 	MaxGuardEntries: 65536,
@@ -131,6 +140,7 @@ func (l *Limits) fill() {
 	setI(&l.MaxSYNPerSource, d.MaxSYNPerSource)
 	setI(&l.MaxSYNPerPrefix, d.MaxSYNPerPrefix)
 	setI(&l.SYNPressure, d.SYNPressure)
+	setI(&l.SYNCookieRate, d.SYNCookieRate)
 	setI(&l.MaxFlows, d.MaxFlows)
 	setI(&l.MaxUDPSessions, d.MaxUDPSessions)
 	setI(&l.MaxGuardEntries, d.MaxGuardEntries)
@@ -149,7 +159,7 @@ func (l *Limits) fill() {
 func (l *Limits) validate() error {
 	for name, v := range map[string]int{
 		"MaxSYNInFlight": l.MaxSYNInFlight, "MaxSYNPerSource": l.MaxSYNPerSource, "MaxFlows": l.MaxFlows,
-		"MaxSYNPerPrefix": l.MaxSYNPerPrefix, "SYNPressure": l.SYNPressure,
+		"MaxSYNPerPrefix": l.MaxSYNPerPrefix, "SYNPressure": l.SYNPressure, "SYNCookieRate": l.SYNCookieRate,
 		"MaxUDPSessions": l.MaxUDPSessions, "MaxGuardEntries": l.MaxGuardEntries, "RelayBuffer": l.RelayBuffer,
 		"TCPSendBuffer": l.TCPSendBuffer, "TCPReceiveBuffer": l.TCPReceiveBuffer,
 	} {

@@ -95,7 +95,7 @@ func New(opts ...Option) (*Stack, error) {
 		flows:     newFlowTable(cfg.limits.MaxFlows),
 		m:         m,
 		log:       cfg.log,
-		syn:       newSYNState(),
+		syn:       newSYNState(cfg.limits),
 		echoLimit: rate.NewLimiter(1000, 100),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

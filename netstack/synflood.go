@@ -2,9 +2,13 @@ package netstack
 
 import (
 	"fmt"
+	"hash/maphash"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
@@ -28,6 +32,17 @@ import (
 // before the switch, or to ports beyond maxCookieListeners) are ignored
 // until the mode ends: nothing unvalidated is dialled. The mode ends once the cookies answered no
 // longer account for the pressure (synCalmPeriods in a row).
+//
+// A flood faster than the stack can answer with cookies would still
+// overflow the link's queue, and then the ACKs and data of validated
+// clients are lost with the SYNs. So the guard admits at most
+// Limits.SYNCookieRate new SYNs a second to the cookie listeners and
+// drops the rest before gVisor sees them (a few microseconds each);
+// spoofed sources and real clients are alike in a first SYN, but only a
+// real client retransmits it, so a SYN whose 4-tuple was refused in the
+// last synRetransWindow is a retransmission, admitted by a bucket of its
+// own. A real client then connects at its first SYN retransmission (1 s
+// on Linux) at worst.
 //
 // The trade-off, during pressure only: a refused upstream shows as a
 // reset after the handshake instead of a refused connect; a client that
@@ -81,6 +96,83 @@ const (
 	cookieBacklog = 1024
 )
 
+// synRetransWindow is how old a refused SYN may be for its 4-tuple's
+// next SYN to count as a retransmission: Linux retransmits at 1, 3 and
+// 7 s. The lower bound keeps a sender that repeats each SYN at once from
+// passing as a client that waited for its retransmission timer.
+const (
+	synRetransMin    = 500 * time.Millisecond
+	synRetransWindow = 8 * time.Second
+	// recentSYNSlots is the size of the table of refused SYNs (8 MiB).
+	// With one slot per 4-tuple, 186,000 spoofed SYNs/s overwrote a real
+	// SYN's entry before its 1 s retransmission 17% of the time (3.4% of
+	// the connects of tests/bench/synflood.sh failed); hence two.
+	recentSYNSlots = 1 << 20
+)
+
+// recentSYNs remembers refused SYNs, without locks: a slot holds 40 bits
+// of the 4-tuple's hash and the time in 10 ms ticks (24 bits, 46 hours
+// before it wraps; ages are computed modulo).
+type recentSYNs struct {
+	seed  maphash.Seed
+	slots []atomic.Uint64
+}
+
+func newRecentSYNs() *recentSYNs {
+	return &recentSYNs{seed: maphash.MakeSeed(), slots: make([]atomic.Uint64, recentSYNSlots)}
+}
+
+func (r *recentSYNs) hash(p *parsed) uint64 {
+	var h maphash.Hash
+	h.SetSeed(r.seed)
+	a, b := p.src.As16(), p.dst.As16()
+	_, _ = h.Write(a[:])
+	_, _ = h.Write(b[:])
+	_ = h.WriteByte(byte(p.sport >> 8))
+	_ = h.WriteByte(byte(p.sport))
+	_ = h.WriteByte(byte(p.dport >> 8))
+	_ = h.WriteByte(byte(p.dport))
+	return h.Sum64()
+}
+
+const tickMask = 1<<24 - 1
+
+// retransmission reports whether p's 4-tuple was refused between
+// synRetransMin and synRetransWindow ago; otherwise it records p as
+// refused now. A 4-tuple has two candidate slots and is recorded in the
+// one holding the older entry, so a flood must overwrite both to make a
+// real client's retransmission look like a first SYN.
+func (r *recentSYNs) retransmission(p *parsed, now time.Time) bool {
+	h := r.hash(p)
+	tick := uint64(now.UnixNano()/int64(10*time.Millisecond)) & tickMask
+	tag := h >> 24 << 24
+	slots := [2]*atomic.Uint64{&r.slots[h&(recentSYNSlots-1)], &r.slots[(h>>20)&(recentSYNSlots-1)]}
+	var oldest *atomic.Uint64
+	oldestAge := uint64(0)
+	for _, slot := range slots {
+		v := slot.Load()
+		age := (tick - v) & tickMask
+		if v&^tickMask == tag {
+			d := time.Duration(age) * 10 * time.Millisecond
+			if d >= synRetransMin && d <= synRetransWindow {
+				slot.Store(0)
+				return true
+			}
+			if d < synRetransMin {
+				return false // a repeat, not a retransmission: keep the first time
+			}
+		}
+		if v == 0 || oldest == nil || age > oldestAge {
+			oldest, oldestAge = slot, age
+			if v == 0 {
+				oldestAge = tickMask + 1
+			}
+		}
+	}
+	oldest.Store(tag | tick)
+	return false
+}
+
 type listenerKey struct {
 	v6   bool
 	port uint16
@@ -94,19 +186,48 @@ type synState struct {
 	perSrc    map[netip.Addr]int
 	perPrefix map[netip.Prefix]int
 	mode      SYNMode
-	// listeners are the cookie listeners, by network and port.
+	// listeners are the cookie listeners, by network and port; lmu
+	// guards the map for the packet path, which reads it for every SYN.
+	lmu       sync.RWMutex
 	listeners map[listenerKey]tcpip.Endpoint
+	// firstSYNs and retransSYNs bound the SYNs let through to the cookie
+	// listeners; recent tells retransmissions from first SYNs.
+	firstSYNs, retransSYNs *rate.Limiter
+	recent                 *recentSYNs
 	// cookiesSent and cookiesOK are gVisor's counters at the last check.
 	cookiesSent, cookiesOK uint64
 	calm                   int
 }
 
-func newSYNState() *synState {
+func newSYNState(l Limits) *synState {
+	// Half the rate each: first SYNs and retransmissions together stay
+	// within SYNCookieRate, and a flood of first SYNs cannot take the
+	// budget of the real clients' retransmissions.
+	r := rate.Limit(l.SYNCookieRate) / 2
+	burst := max(1, l.SYNCookieRate/20)
 	return &synState{
-		perSrc:    make(map[netip.Addr]int),
-		perPrefix: make(map[netip.Prefix]int),
-		listeners: make(map[listenerKey]tcpip.Endpoint),
+		perSrc:      make(map[netip.Addr]int),
+		perPrefix:   make(map[netip.Prefix]int),
+		listeners:   make(map[listenerKey]tcpip.Endpoint),
+		firstSYNs:   rate.NewLimiter(r, burst),
+		retransSYNs: rate.NewLimiter(r, burst),
+		recent:      newRecentSYNs(),
 	}
+}
+
+// admitSYN decides, while validating first, whether a SYN goes on to
+// the cookie listeners (see the comment at the top of this file).
+func (s *Stack) admitSYN(p *parsed, now time.Time) bool {
+	st := s.syn
+	if st.recent.retransmission(p, now) {
+		if st.retransSYNs.AllowN(now, 1) {
+			return true
+		}
+	} else if st.firstSYNs.AllowN(now, 1) {
+		return true
+	}
+	s.m.synCookieRate.Inc()
+	return false
 }
 
 // synPrefix is the source prefix a bound applies to: /24 for IPv4, /64
@@ -223,8 +344,10 @@ func (s *Stack) watchPressure() {
 			continue
 		}
 		st.mode = DialFirst
+		st.lmu.Lock()
 		listeners := st.listeners
 		st.listeners = make(map[listenerKey]tcpip.Endpoint)
+		st.lmu.Unlock()
 		ch := SYNModeChange{Mode: DialFirst, Reason: fmt.Sprintf("calm for %v", synCalmPeriods*synCheckPeriod), At: time.Now(), InFlight: st.inFlight}
 		st.mu.Unlock()
 		s.validating.Store(false)
@@ -258,11 +381,19 @@ func (s *Stack) modeChanged(ch SYNModeChange) {
 func (s *Stack) cookieListener(p *parsed) {
 	key := listenerKey{v6: p.dst.Is6(), port: p.dport}
 	st := s.syn
+	st.lmu.RLock()
+	_, ok := st.listeners[key]
+	st.lmu.RUnlock()
+	if ok {
+		return
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.mode != ValidateFirst {
 		return
 	}
+	st.lmu.Lock()
+	defer st.lmu.Unlock()
 	if _, ok := st.listeners[key]; ok || len(st.listeners) >= maxCookieListeners {
 		return
 	}

@@ -94,3 +94,40 @@ func TestSYNFloodValidatesFirst(t *testing.T) {
 	assert.Equal(t, 1.0, testutil.ToFloat64(s.m.synModeChanges.WithLabelValues("dial_first")))
 	assert.Equal(t, 0.0, testutil.ToFloat64(s.m.synMode))
 }
+
+func synFrom(src string, sport uint16) *parsed {
+	return &parsed{src: netip.MustParseAddr(src), dst: netip.MustParseAddr("10.9.0.1"), sport: sport, dport: 80, syn: true}
+}
+
+func TestRecentSYNs(t *testing.T) {
+	r := newRecentSYNs()
+	now := time.Unix(1_000_000, 0)
+	a, b := synFrom("10.200.0.1", 1000), synFrom("10.200.0.2", 1000)
+	assert.False(t, r.retransmission(a, now), "a first SYN")
+	assert.False(t, r.retransmission(a, now.Add(100*time.Millisecond)), "an immediate repeat is no retransmission")
+	assert.False(t, r.retransmission(b, now.Add(time.Second)), "another 4-tuple")
+	assert.True(t, r.retransmission(a, now.Add(time.Second)), "the SYN again after the client's 1 s timer")
+	assert.False(t, r.retransmission(a, now.Add(1100*time.Millisecond)), "counted once")
+	assert.False(t, r.retransmission(b, now.Add(time.Second+synRetransWindow+time.Second)), "too old to be a retransmission")
+}
+
+// TestAdmitSYNRetransmissions: past SYNCookieRate first SYNs are dropped
+// by the guard, but a client's retransmission of a dropped SYN gets in.
+func TestAdmitSYNRetransmissions(t *testing.T) {
+	applianceLink, _ := pipe.New(0)
+	s, err := New(WithLink(applianceLink), WithLimits(Limits{SYNCookieRate: 2}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	now := time.Now()
+	admitted := 0
+	for i := range 100 {
+		if s.admitSYN(synFrom("10.200.0.1", uint16(2000+i)), now) {
+			admitted++
+		}
+	}
+	assert.Equal(t, 1, admitted, "first SYNs within the bucket's burst")
+	assert.True(t, s.admitSYN(synFrom("10.200.0.1", 2050), now.Add(time.Second)), "a retransmitted SYN")
+	assert.False(t, s.admitSYN(synFrom("10.200.0.1", 2051), now.Add(time.Second+time.Millisecond)),
+		"the retransmission bucket is bounded too")
+	assert.Equal(t, 100.0, testutil.ToFloat64(s.m.synCookieRate))
+}

@@ -242,10 +242,16 @@ func (s *Stack) reopenTimeWait(p *parsed) {
 	ep.Abort()
 }
 
-// onSYN sees every inbound SYN before gVisor demultiplexes it (Guard).
-func (s *Stack) onSYN(p *parsed) {
+// onSYN sees every inbound SYN before gVisor demultiplexes it (Guard)
+// and reports whether to let it in.
+func (s *Stack) onSYN(p *parsed) bool {
 	s.reopenTimeWait(p)
-	if s.validating.Load() {
-		s.cookieListener(p)
+	if !s.validating.Load() {
+		return true
 	}
+	if !s.admitSYN(p, time.Now()) {
+		return false
+	}
+	s.cookieListener(p)
+	return true
 }
