@@ -101,6 +101,7 @@ type LimitsConfig struct {
 	// SYN-flood resilience (netstack/synflood.go).
 	SYNPerPrefix     int    `yaml:"syn_in_flight_per_prefix"`
 	SYNPressure      int    `yaml:"syn_pressure"`
+	SYNCookieRate    int    `yaml:"syn_cookie_rate"`
 	HandshakeTimeout string `yaml:"handshake_timeout"`
 }
 
@@ -522,12 +523,13 @@ func (c *Config) Validate() (*Settings, error) {
 		}
 	}
 	// SYN-flood resilience (netstack/synflood.go).
-	for key, v := range map[string]int{"limits.syn_in_flight_per_prefix": l.SYNPerPrefix, "limits.syn_pressure": l.SYNPressure} {
+	for key, v := range map[string]int{"limits.syn_in_flight_per_prefix": l.SYNPerPrefix, "limits.syn_pressure": l.SYNPressure,
+		"limits.syn_cookie_rate": l.SYNCookieRate} {
 		if err := c.nonNegative(key, v); err != nil {
 			return nil, err
 		}
 	}
-	s.Limits.MaxSYNPerPrefix, s.Limits.SYNPressure = l.SYNPerPrefix, l.SYNPressure
+	s.Limits.MaxSYNPerPrefix, s.Limits.SYNPressure, s.Limits.SYNCookieRate = l.SYNPerPrefix, l.SYNPressure, l.SYNCookieRate
 	if s.Limits.HandshakeTimeout, err = c.duration("limits.handshake_timeout", l.HandshakeTimeout); err != nil {
 		return nil, err
 	}
