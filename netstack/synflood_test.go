@@ -1,6 +1,8 @@
 package netstack
 
 import (
+	"context"
+	"io"
 	"net/netip"
 	"sync"
 	"testing"
@@ -10,7 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 
 	"github.com/interdict/interdict/tests/craft"
 	"github.com/interdict/interdict/tunnel/pipe"
@@ -52,6 +56,13 @@ func TestSYNFloodValidatesFirst(t *testing.T) {
 	dst := tcpip.FullAddress{Addr: tcpip.AddrFrom4([4]byte{10, 9, 0, 1}), Port: 80}
 
 	require.Equal(t, DialFirst, s.SYNMode())
+	// A flow to the flooded port, open across the switch: the cookie
+	// listener must bind beside its client leg and leave it alone.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	live, err := gonet.DialTCPWithBind(ctx, cs, tcpip.FullAddress{NIC: 1, Addr: clientAddr, Port: 40999}, dst, ipv4.ProtocolNumber)
+	require.NoError(t, err)
+	defer live.Close()
 	flood := spoofedSYNs(2000, "10.9.0.1:80")
 	inject(clientLink, flood[:1000])
 	require.Equal(t, ValidateFirst, s.SYNMode(), "spoofed SYNs past the threshold switch the mode")
@@ -77,6 +88,13 @@ func TestSYNFloodValidatesFirst(t *testing.T) {
 	}
 	close(stopFlood)
 	<-floodDone
+	require.NoError(t, live.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err = live.Write([]byte{'L'})
+	require.NoError(t, err)
+	b := make([]byte, 1)
+	_, err = io.ReadFull(live, b)
+	require.NoError(t, err, "the flow opened before the flood still relays")
+	assert.Equal(t, "L", string(b))
 	assert.Equal(t, spoofDials+20, d.n.Load(), "only the real clients were dialled during the flood")
 	assert.Positive(t, s.gs.Stats().TCP.ListenOverflowSynCookieRcvd.Value(), "the real clients came through SYN cookies")
 
