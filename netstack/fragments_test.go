@@ -191,19 +191,7 @@ func inject(link *pipe.Endpoint, pkts [][]byte) {
 // good ones arrive byte for byte.
 func TestFragmentChecksumThroughStack(t *testing.T) {
 	rec := newUDPRecorder(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	d := &countingDialer{udp: rec.c.LocalAddr().String(), tcp: ln.Addr().String()}
+	d := &countingDialer{udp: rec.c.LocalAddr().String(), tcp: echoOnceServer(t)}
 	applianceLink, clientLink := pipe.New(0)
 	reg := prometheus.NewRegistry()
 	s, err := New(WithLink(applianceLink), WithDialer(d), WithMetrics(reg))

@@ -24,13 +24,6 @@ for tool in ip hping3 nstat go; do command -v $tool >/dev/null || { echo "needs 
 . tests/bench/topology.sh
 
 ip netns exec "$S" "$work/connloop" -listen 10.77.2.2:9000 & pids+=($!)
-cat > "$work/cfg.yaml" <<CFG
-link: {mode: tun, tun: {name: bench0, queues: 2}}
-upstream: {mode: host, host: {mark: 0x1d1c}}
-handler: {mode: pass}
-metrics: {listen: 127.0.0.1:9108}
-log: {level: warn}
-CFG
 start_interdict "$work/cfg.yaml"
 via_interdict
 sleep 0.5

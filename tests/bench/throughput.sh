@@ -35,13 +35,6 @@ for tool in ip iperf3 jq go; do command -v $tool >/dev/null || { echo "needs $to
 ip netns exec "$S" iperf3 -s -B 10.77.2.2 >/dev/null 2>&1 & pids+=($!)
 ip netns exec "$S" "$work/connloop" -listen 10.77.2.2:9000 & pids+=($!)
 
-cat > "$work/cfg.yaml" <<CFG
-link: {mode: tun, tun: {name: bench0, queues: 2}}
-upstream: {mode: host, host: {mark: 0x1d1c}}
-handler: {mode: pass}
-metrics: {listen: 127.0.0.1:9108}
-log: {level: warn}
-CFG
 start_interdict "$work/cfg.yaml"
 sleep 0.5
 

@@ -2,7 +2,7 @@
 # topology client - appliance - server on veth pairs, the interdict binary
 # and connloop built into $work, and a trap that removes everything.
 #   C, A, S       namespace names (random suffix)
-#   work          temp dir: interdict, connloop, configs
+#   work          temp dir: interdict, connloop, cfg.yaml (pass handler)
 #   pids          background processes the trap kills
 #   start_interdict cfg   runs the appliance in $A on TUN bench0 and sets
 #                         the app variable to its pid
@@ -39,6 +39,14 @@ ip -n "$A" link set a0 up; ip -n "$A" link set a1 up
 ip netns exec "$C" sysctl -qw net.ipv4.tcp_tw_reuse=1
 ip netns exec "$A" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.a0.rp_filter=0 net.ipv4.conf.a1.rp_filter=0
 
+# The appliance with the pass handler (no inspection) on TUN bench0.
+cat > "$work/cfg.yaml" <<CFG
+link: {mode: tun, tun: {name: bench0, queues: 2}}
+upstream: {mode: host, host: {mark: 0x1d1c}}
+handler: {mode: pass}
+metrics: {listen: 127.0.0.1:9108}
+log: {level: warn}
+CFG
 start_interdict() { # cfg
   ip netns exec "$A" "$work/interdict" run --config "$1" & app=$!; pids+=($app)
   for _ in $(seq 50); do ip -n "$A" link show bench0 >/dev/null 2>&1 && break; sleep 0.1; done
