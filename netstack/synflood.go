@@ -351,12 +351,12 @@ func (s *Stack) watchPressure() {
 		ch := SYNModeChange{Mode: DialFirst, Reason: fmt.Sprintf("calm for %v", synCalmPeriods*synCheckPeriod), At: time.Now(), InFlight: st.inFlight}
 		st.mu.Unlock()
 		s.validating.Store(false)
+		s.modeChanged(ch)
 		// Closing a listener resets what is still in its accept queue;
 		// its accept loop has taken nearly all of it by now.
 		for _, ep := range listeners {
 			ep.Close()
 		}
-		s.modeChanged(ch)
 		return
 	}
 }
