@@ -119,7 +119,9 @@ type HandlerConfig struct {
 type IdentityConfig struct {
 	Name     string   `yaml:"name"`
 	Prefixes []string `yaml:"prefixes"`
-	Mode     string   `yaml:"mode"`
+	// Tags group identities for policy (e.g. ci, deploy).
+	Tags []string `yaml:"tags"`
+	Mode string   `yaml:"mode"`
 }
 
 // RulesConfig says which rules the detection engine runs.
@@ -210,6 +212,7 @@ type Settings struct {
 type Identity struct {
 	Name     string
 	Prefixes []netip.Prefix
+	Tags     []string
 	Mode     enforce.Mode // "" keeps the default mode
 }
 
