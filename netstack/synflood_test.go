@@ -15,6 +15,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
 	"github.com/interdict/interdict/tests/craft"
 	"github.com/interdict/interdict/tunnel/pipe"
@@ -152,4 +153,86 @@ func TestAdmitSYNRetransmissions(t *testing.T) {
 	assert.False(t, s.admitSYN(synFrom("10.200.0.1", 2051), now.Add(time.Second+time.Millisecond)),
 		"the retransmission bucket is bounded too")
 	assert.Equal(t, 100.0, testutil.ToFloat64(s.m.synCookieRate))
+}
+
+// recorder is a link's dispatcher that keeps the packets it receives.
+type recorder struct{ pkts chan []byte }
+
+func (r recorder) DeliverNetworkPacket(_ tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
+	select {
+	case r.pkts <- pkt.Data().AsRange().ToSlice():
+	default:
+	}
+}
+
+func (recorder) DeliverLinkPacket(tcpip.NetworkProtocolNumber, *stack.PacketBuffer) {}
+
+// TestSYNCookiesIPv6 completes an IPv6 handshake by hand against the
+// cookie listener: the SYN-ACK's sequence number is the cookie, and the
+// ACK that returns it is dialled upstream; an ACK with a wrong cookie is
+// not.
+func TestSYNCookiesIPv6(t *testing.T) {
+	d := &countingDialer{tcp: echoOnceServer(t)}
+	applianceLink, clientLink := pipe.New(0)
+	rec := recorder{pkts: make(chan []byte, 4096)}
+	clientLink.Attach(rec)
+	s, err := New(WithLink(applianceLink), WithDialer(d), WithLimits(Limits{SYNPressure: 4, HandshakeTimeout: time.Second}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+
+	var flood [][]byte
+	for i := range 50 {
+		flood = append(flood, craft.Packet{
+			Src: netip.AddrPortFrom(netip.AddrFrom16([16]byte{0xfd, 0, 0, 0x66, 15: byte(i)}), uint16(3000+i)),
+			Dst: netip.MustParseAddrPort("[fd00::1]:443"), Proto: header.TCPProtocolNumber, Seq: 1,
+		}.Whole())
+	}
+	inject(clientLink, flood)
+	require.Eventually(t, func() bool { return s.SYNMode() == ValidateFirst }, 5*time.Second, 10*time.Millisecond)
+	// Forwarder goroutines admitted before the switch may still dial;
+	// once no handshake is in flight, none can.
+	require.Eventually(t, func() bool { s.syn.mu.Lock(); defer s.syn.mu.Unlock(); return s.syn.inFlight == 0 },
+		5*time.Second, 10*time.Millisecond)
+	spoofDials := d.n.Load()
+	assert.Less(t, spoofDials, int32(4), "spoofed SYNs dialled before the switch")
+
+	client := netip.MustParseAddrPort("[fd00::2]:5000")
+	server := netip.MustParseAddrPort("[fd00::1]:443")
+	for len(rec.pkts) > 0 {
+		<-rec.pkts
+	}
+	inject(clientLink, [][]byte{craft.Packet{Src: client, Dst: server, Proto: header.TCPProtocolNumber, Seq: 1000}.Whole()})
+	var synack header.TCP
+	require.Eventually(t, func() bool {
+		for {
+			select {
+			case b := <-rec.pkts:
+				ip := header.IPv6(b)
+				if ip.TransportProtocol() != header.TCPProtocolNumber {
+					continue
+				}
+				tcp := header.TCP(ip.Payload())
+				if tcp.DestinationPort() == client.Port() && tcp.Flags() == header.TCPFlagSyn|header.TCPFlagAck {
+					synack = tcp
+					return true
+				}
+			default:
+				return false
+			}
+		}
+	}, 5*time.Second, 10*time.Millisecond, "the SYN is answered with a SYN-ACK")
+	require.Equal(t, uint32(1001), synack.AckNumber())
+
+	ack := func(n uint32) []byte {
+		return craft.Packet{Src: client, Dst: server, Proto: header.TCPProtocolNumber, Seq: 1001, Ack: n,
+			Flags: header.TCPFlagAck}.Whole()
+	}
+	// Not +2: the low bits of a gVisor cookie carry the MSS index.
+	inject(clientLink, [][]byte{ack((synack.SequenceNumber() + 1) ^ 0x5a5a0000)})
+	time.Sleep(100 * time.Millisecond)
+	assert.Equal(t, spoofDials, d.n.Load(), "an ACK with a wrong cookie is not dialled")
+	inject(clientLink, [][]byte{ack(synack.SequenceNumber() + 1)})
+	require.Eventually(t, func() bool { return d.n.Load() == spoofDials+1 }, 5*time.Second, 10*time.Millisecond,
+		"the client that returned the cookie is dialled upstream")
+	assert.Positive(t, s.gs.Stats().TCP.ListenOverflowSynCookieRcvd.Value())
 }

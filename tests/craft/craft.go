@@ -17,12 +17,14 @@ import (
 // Packet describes one datagram to build.
 type Packet struct {
 	Src, Dst netip.AddrPort
-	// Proto is header.TCPProtocolNumber (a SYN carrying Payload) or
-	// header.UDPProtocolNumber.
+	// Proto is header.TCPProtocolNumber (a SYN carrying Payload, unless
+	// Flags say otherwise) or header.UDPProtocolNumber.
 	Proto tcpip.TransportProtocolNumber
-	// Seq is the SYN's sequence number (TCP only).
-	Seq     uint32
-	Payload []byte
+	// Seq and Ack are the TCP sequence and acknowledgment numbers; Flags
+	// the TCP flags (zero means SYN).
+	Seq, Ack uint32
+	Flags    header.TCPFlags
+	Payload  []byte
 	// BadChecksum flips bits of the transport checksum.
 	BadChecksum bool
 	// ID is the IPv4 identification or IPv6 fragment identification.
@@ -36,9 +38,13 @@ func (p Packet) Segment() []byte {
 	switch p.Proto {
 	case header.TCPProtocolNumber:
 		seg = make([]byte, header.TCPMinimumSize+len(p.Payload))
+		flags := p.Flags
+		if flags == 0 {
+			flags = header.TCPFlagSyn
+		}
 		header.TCP(seg).Encode(&header.TCPFields{
-			SrcPort: p.Src.Port(), DstPort: p.Dst.Port(), SeqNum: p.Seq,
-			DataOffset: header.TCPMinimumSize, Flags: header.TCPFlagSyn, WindowSize: 65535,
+			SrcPort: p.Src.Port(), DstPort: p.Dst.Port(), SeqNum: p.Seq, AckNum: p.Ack,
+			DataOffset: header.TCPMinimumSize, Flags: flags, WindowSize: 65535,
 		})
 		copy(seg[header.TCPMinimumSize:], p.Payload)
 	case header.UDPProtocolNumber:
