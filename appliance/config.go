@@ -269,10 +269,10 @@ func ParseConfig(source string, data []byte) (*Config, error) {
 	c := &Config{source: source}
 	var root yaml.Node
 	if err := yaml.Load(data, &root); err != nil {
-		return nil, yamlError(source, err)
+		return nil, yamlError(source, nil, err)
 	}
 	if err := yaml.Load(data, c, yaml.WithKnownFields()); err != nil {
-		return nil, yamlError(source, err)
+		return nil, yamlError(source, &root, err)
 	}
 	c.root = &root
 	return c, nil
@@ -281,35 +281,62 @@ func ParseConfig(source string, data []byte) (*Config, error) {
 // overlay decodes data over a copy of c with the same strictness as
 // ParseConfig; errors and line numbers then refer to source.
 func (c *Config) overlay(source string, data []byte) (*Config, error) {
-	o := *c
-	o.source = source
+	root, err := parseDocument(source, data)
+	if err != nil {
+		return nil, err
+	}
+	return c.overlayNode(source, root)
+}
+
+// parseDocument parses a config file into its node tree. A file with no
+// document (empty, or only comments) is an empty node: it changes nothing.
+func parseDocument(source string, data []byte) (*yaml.Node, error) {
 	var root yaml.Node
 	if err := yaml.Load(data, &root); err != nil {
-		return nil, yamlError(source, err)
+		// The parser has no typed error for this case.
+		if strings.Contains(err.Error(), "no documents in stream") {
+			return &yaml.Node{}, nil
+		}
+		return nil, yamlError(source, nil, err)
 	}
-	if err := yaml.Load(data, &o, yaml.WithKnownFields()); err != nil {
-		return nil, yamlError(source, err)
+	return &root, nil
+}
+
+// overlayNode is overlay over an already parsed document.
+func (c *Config) overlayNode(source string, root *yaml.Node) (*Config, error) {
+	o := *c
+	o.source = source
+	o.root = root
+	if root.Kind == 0 { // an empty file changes nothing
+		return &o, nil
 	}
-	o.root = &root
+	if err := root.Load(&o, yaml.WithKnownFields()); err != nil {
+		return nil, yamlError(source, root, err)
+	}
 	return &o, nil
 }
 
-func yamlError(source string, err error) error {
+// yamlError turns decoder errors into ConfigErrors: one per bad key, an
+// unknown key named by its full path with the nearest valid key. root
+// (nil when the document did not parse) locates the keys.
+func yamlError(source string, root *yaml.Node, err error) error {
 	var les *yaml.LoadErrors
 	if errors.As(err, &les) && len(les.Errors) > 0 {
-		msgs := make([]string, 0, len(les.Errors))
+		out := make(ConfigErrors, 0, len(les.Errors))
 		for _, e := range les.Errors {
-			msg := e.Message
-			if m := notFound.FindStringSubmatch(msg); m != nil {
-				msg = fmt.Sprintf("unknown key %q (in %s)", m[1], m[2])
+			ce := &ConfigError{Source: source, Line: e.Mark.Line, Msg: e.Message}
+			if m := notFound.FindStringSubmatch(e.Message); m != nil {
+				ce.Key, ce.Msg = unknownKey(root, e.Mark.Line, m[1])
+			} else if k, ok := keyPathAt(root, e.Mark.Line, e.Mark.Column, ""); ok {
+				ce.Key = k
 			}
-			msgs = append(msgs, fmt.Sprintf("%s:%d: %s", source, e.Mark.Line, msg))
+			out = append(out, ce)
 		}
-		return fmt.Errorf("config: %s", strings.Join(msgs, "; "))
+		return out
 	}
 	var le *yaml.LoadError
 	if errors.As(err, &le) {
-		return fmt.Errorf("config: %s:%d: %s", source, le.Mark.Line, le.Message)
+		return &ConfigError{Source: source, Line: le.Mark.Line, Msg: le.Message}
 	}
 	return fmt.Errorf("config: %s: %w", source, err)
 }
@@ -384,7 +411,7 @@ func keyParts(path string) []string {
 
 // errorf formats a validation error at the key's line.
 func (c *Config) errorf(key, format string, args ...any) error {
-	return fmt.Errorf("config: %s:%d: %s: %s", c.source, c.line(key), key, fmt.Sprintf(format, args...))
+	return &ConfigError{Source: c.source, Line: c.line(key), Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
 // size parses a byte count: digits with an optional unit, binary
