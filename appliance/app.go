@@ -37,6 +37,8 @@ type Appliance struct {
 	handler netstack.Handler
 	idents  identities
 	stack   atomic.Pointer[netstack.Stack]
+	// stopping turns /readyz off while Serve shuts down.
+	stopping atomic.Bool
 }
 
 // identities maps source prefixes to identity names, longest prefix

@@ -130,6 +130,9 @@ func (a *Appliance) Serve(ctx context.Context) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
+		// The probes beside /metrics: orchestrators reach this TCP
+		// listener without the admin API's socket or token.
+		admin.RegisterHealth(mux, a.Ready)
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { srvErr <- srv.Serve(ln) }()
 		log.Info("metrics", "listen", ln.Addr().String())
@@ -168,6 +171,7 @@ func (a *Appliance) Serve(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			a.stopping.Store(true)
 			log.Info("shutting down")
 			return nil
 		case sig := <-sigs:
