@@ -12,7 +12,7 @@ FUZZTIME    ?= 20s
 # build and test without it.
 HYPERSCAN   ?= $(shell pkg-config --exists libhs 2>/dev/null && echo hyperscan)
 
-.PHONY: all build run test test-short race bench lint cross fuzz conformance clean
+.PHONY: all build run test test-short race bench lint cross fuzz conformance clean docs
 
 all: build
 
@@ -67,6 +67,12 @@ fuzz:
 # beside the repository (INTERDICT_CORPUS overrides).
 conformance: build
 	$(GO) test -count=1 -v -run TestConformance ./tests/conformance/
+
+# Generated documents: the configuration reference (config types and the
+# embedded default) and the rule-language support matrix (the converter).
+# Their tests fail when they are stale; this regenerates both.
+docs:
+	UPDATE_DOCS=1 $(GO) test -count=1 -run '^TestDocs' ./appliance/ ./inspect/rules/
 
 clean:
 	rm -rf bin

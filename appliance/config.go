@@ -58,11 +58,16 @@ type LinkConfig struct {
 
 // TUNConfig describes a TUN device (tunnel/tun.Config).
 type TUNConfig struct {
-	Name       string   `yaml:"name"`
-	Addresses  []string `yaml:"addresses"`
-	MTU        int      `yaml:"mtu"`
-	Queues     int      `yaml:"queues"`
-	TxQueueLen int      `yaml:"txqueuelen"`
+	// Name is the device name (1-15 characters).
+	Name string `yaml:"name"`
+	// Addresses are prefixes assigned to the device (address/bits).
+	Addresses []string `yaml:"addresses"`
+	// MTU of the device, 1280-65535.
+	MTU int `yaml:"mtu"`
+	// Queues is the number of TUN queues, one reader each (0-64).
+	Queues int `yaml:"queues"`
+	// TxQueueLen is the kernel's transmit queue length of the device.
+	TxQueueLen int `yaml:"txqueuelen"`
 }
 
 // UpstreamConfig chooses how the upstream leg leaves the appliance.
@@ -88,33 +93,52 @@ type TransparentConfig struct {
 // LimitsConfig bounds the data path (netstack.Limits); zero or absent
 // keys keep netstack's defaults.
 type LimitsConfig struct {
-	MaxFlows        int    `yaml:"max_flows"`
-	MaxUDPSessions  int    `yaml:"max_udp_sessions"`
-	SYNInFlight     int    `yaml:"syn_in_flight"`
-	SYNPerSource    int    `yaml:"syn_in_flight_per_source"`
-	DialTimeout     string `yaml:"dial_timeout"`
-	TCPIdle         string `yaml:"tcp_idle"`
-	UDPIdle         string `yaml:"udp_idle"`
-	DNSIdle         string `yaml:"dns_idle"`
-	TimeWait        string `yaml:"time_wait"`
-	MaxGuardEntries int    `yaml:"max_guard_entries"`
+	// MaxFlows bounds the flow table (TCP and UDP together).
+	MaxFlows int `yaml:"max_flows"`
+	// MaxUDPSessions bounds live UDP sessions.
+	MaxUDPSessions int `yaml:"max_udp_sessions"`
+	// SYNInFlight bounds handshakes being decided (policy, upstream dial)
+	// at once; further SYNs are ignored and the client retransmits.
+	SYNInFlight int `yaml:"syn_in_flight"`
+	// SYNPerSource bounds in-flight handshakes per client address, so one
+	// scanner cannot use up SYNInFlight.
+	SYNPerSource int `yaml:"syn_in_flight_per_source"`
+	// DialTimeout bounds the upstream dial done before the client's
+	// handshake completes.
+	DialTimeout string `yaml:"dial_timeout"`
+	// TCPIdle ends a TCP flow with no bytes either way for this long.
+	TCPIdle string `yaml:"tcp_idle"`
+	// UDPIdle ends a UDP session with no datagram for this long.
+	UDPIdle string `yaml:"udp_idle"`
+	// DNSIdle replaces UDPIdle for sessions to port 53.
+	DNSIdle  string `yaml:"dns_idle"`
+	TimeWait string `yaml:"time_wait"`
+	// MaxGuardEntries bounds the packet guard's block list and blackhole
+	// table each.
+	MaxGuardEntries int `yaml:"max_guard_entries"`
 }
 
 // HandlerConfig chooses the flow handler until the inspection engine is
 // wired: "pass" forwards everything uninspected, "pattern" applies Verdict
 // to any flow whose byte stream contains Pattern (netstack.PatternHandler).
 type HandlerConfig struct {
-	Mode    string `yaml:"mode"`
+	Mode string `yaml:"mode"`
+	// Pattern is the bytes the pattern handler looks for.
 	Pattern string `yaml:"pattern"`
+	// Verdict is what the pattern handler gives a flow that contains
+	// Pattern.
 	Verdict string `yaml:"verdict"`
 }
 
 // IdentityConfig names the clients of some source prefixes (TUN mode) and
 // optionally overrides their inspection mode.
 type IdentityConfig struct {
-	Name     string   `yaml:"name"`
+	// Name is the identity's name in EVE, the admin API and metrics.
+	Name string `yaml:"name"`
+	// Prefixes are the client source prefixes of the identity.
 	Prefixes []string `yaml:"prefixes"`
-	Mode     string   `yaml:"mode"`
+	// Mode (ips or ids) overrides the default mode for the identity.
+	Mode string `yaml:"mode"`
 }
 
 // RulesConfig says which rules the detection engine runs.
@@ -156,9 +180,11 @@ type AdminConfig struct {
 // AdminTCPConfig is the optional TCP listener of the admin API. It needs a
 // bearer token, read from TokenFile or the environment variable TokenEnv.
 type AdminTCPConfig struct {
-	Listen    string `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// TokenFile holds the bearer token (16 bytes or more).
 	TokenFile string `yaml:"token_file"`
-	TokenEnv  string `yaml:"token_env"`
+	// TokenEnv names the environment variable that holds the token.
+	TokenEnv string `yaml:"token_env"`
 }
 
 // MetricsConfig is the Prometheus endpoint; an empty Listen disables it.
