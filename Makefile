@@ -12,7 +12,7 @@ FUZZTIME    ?= 20s
 # build and test without it.
 HYPERSCAN   ?= $(shell pkg-config --exists libhs 2>/dev/null && echo hyperscan)
 
-.PHONY: all build run test test-short race bench lint cross fuzz conformance clean docs
+.PHONY: all build run test test-short race bench lint cross fuzz conformance clean docs deb image
 
 all: build
 
@@ -73,6 +73,11 @@ conformance: build
 # Their tests fail when they are stale; this regenerates both.
 docs:
 	UPDATE_DOCS=1 $(GO) test -count=1 -run '^TestDocs' ./appliance/ ./inspect/rules/
+
+# Deployment artefacts from the one static binary of `make build`.
+# deb: bin/interdict_VERSION_ARCH.deb (images/deb, images/systemd).
+deb: build
+	sh images/deb/build.sh $(BIN) bin
 
 clean:
 	rm -rf bin
