@@ -78,6 +78,11 @@ docs:
 # deb: bin/interdict_VERSION_ARCH.deb (images/deb, images/systemd).
 deb: build
 	sh images/deb/build.sh $(BIN) bin
+# image: the container image $(IMAGE) with buildah (vfs storage, chroot
+# isolation: no daemon, no base image pulled); prints its size.
+IMAGE ?= localhost/interdict:$(VERSION)
+image: build
+	sh images/container/build.sh $(BIN) $(IMAGE)
 
 clean:
 	rm -rf bin
