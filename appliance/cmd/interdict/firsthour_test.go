@@ -72,3 +72,10 @@ func TestConfigCheckAllErrors(t *testing.T) {
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
+
+// rules check without a file says how to call it.
+func TestRulesCheckNoFile(t *testing.T) {
+	_, _, _, err := runMain(t, "rules", "check")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no rule files given (usage: interdict rules check FILE...)")
+}
