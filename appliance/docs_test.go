@@ -6,7 +6,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -17,10 +16,11 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/interdict/interdict/configs"
+	"github.com/interdict/interdict/tests/testenv"
 )
 
 // configReferencePath is the generated configuration reference.
-const configReferencePath = "../docs/configuration.md"
+const configReferencePath = "docs/configuration.md"
 
 // TestDocsConfigReference keeps docs/configuration.md equal to what the
 // config types and the embedded default say: every key the loader
@@ -29,23 +29,7 @@ const configReferencePath = "../docs/configuration.md"
 // (UPDATE_DOCS=1) regenerates the file.
 func TestDocsConfigReference(t *testing.T) {
 	got := configReference(t)
-	checkGenerated(t, configReferencePath, got)
-}
-
-// checkGenerated compares a generated document with the committed one,
-// or writes it when UPDATE_DOCS=1.
-func checkGenerated(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if os.Getenv("UPDATE_DOCS") == "1" {
-		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-		return
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run `make docs` to generate it")
-	if !bytes.Equal(want, got) {
-		t.Fatalf("%s is stale: run `make docs` and commit the result", path)
-	}
+	testenv.Generated(t, configReferencePath, got)
 }
 
 func configReference(t *testing.T) []byte {

@@ -18,19 +18,10 @@ import (
 
 const userData = "vm/cloud-init.yaml"
 
-// TestCloudInitSchema validates the VM user-data with cloud-init's own
-// schema (Debian's cloud-init package).
-func TestCloudInitSchema(t *testing.T) {
-	testenv.RequireTools(t, "cloud-init")
-	out, err := exec.Command("cloud-init", "schema", "--config-file", userData).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	assert.Contains(t, string(out), "Valid cloud-config")
-}
-
-// TestCloudInitConfig checks what cloud-init writes: the appliance config
-// passes the appliance's checker, the TUN drop-in the package ships is
-// installed, and the routing script is the one the unit runs.
-func TestCloudInitConfig(t *testing.T) {
+// readUserData returns the files the user-data writes (path: content)
+// and its runcmd lines.
+func readUserData(t *testing.T) (map[string]string, []string) {
+	t.Helper()
 	data, err := os.ReadFile(userData)
 	require.NoError(t, err)
 	var ud struct {
@@ -45,13 +36,30 @@ func TestCloudInitConfig(t *testing.T) {
 	for _, f := range ud.WriteFiles {
 		files[f.Path] = f.Content
 	}
+	return files, ud.RunCmd
+}
+
+// TestCloudInitSchema validates the VM user-data with cloud-init's own
+// schema (Debian's cloud-init package).
+func TestCloudInitSchema(t *testing.T) {
+	testenv.RequireTools(t, "cloud-init")
+	out, err := exec.Command("cloud-init", "schema", "--config-file", userData).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "Valid cloud-config")
+}
+
+// TestCloudInitConfig checks what cloud-init writes: the appliance config
+// passes the appliance's checker, the TUN drop-in the package ships is
+// installed, and the routing script is the one the unit runs.
+func TestCloudInitConfig(t *testing.T) {
+	files, runcmd := readUserData(t)
 	cfg, ok := files["/etc/interdict/config.yaml"]
 	require.True(t, ok, "user-data writes /etc/interdict/config.yaml")
 	checkApplianceConfig(t, userData, cfg, nil)
 	assert.Contains(t, files["/etc/systemd/system/interdict.service.d/routes.conf"], "ExecStartPost=+/usr/local/sbin/interdict-routes")
 	assert.Contains(t, files, "/usr/local/sbin/interdict-routes")
 	assert.Contains(t, files["/usr/local/sbin/interdict-routes"], "prohibit", "fail closed when the TUN is gone")
-	assert.Contains(t, ud.RunCmd, "install -D -m 0644 /usr/share/interdict/systemd/tun.conf /etc/systemd/system/interdict.service.d/tun.conf")
+	assert.Contains(t, runcmd, "install -D -m 0644 /usr/share/interdict/systemd/tun.conf /etc/systemd/system/interdict.service.d/tun.conf")
 }
 
 // TestCloudInitRoutes runs the routing script the user-data installs in
@@ -62,21 +70,8 @@ func TestCloudInitConfig(t *testing.T) {
 func TestCloudInitRoutes(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTools(t, "ip")
-	data, err := os.ReadFile(userData)
-	require.NoError(t, err)
-	var ud struct {
-		WriteFiles []struct {
-			Path    string `yaml:"path"`
-			Content string `yaml:"content"`
-		} `yaml:"write_files"`
-	}
-	require.NoError(t, yaml.Load(data, &ud))
-	script := ""
-	for _, f := range ud.WriteFiles {
-		if f.Path == "/usr/local/sbin/interdict-routes" {
-			script = f.Content
-		}
-	}
+	files, _ := readUserData(t)
+	script := files["/usr/local/sbin/interdict-routes"]
 	require.NotEmpty(t, script)
 	path := filepath.Join(t.TempDir(), "interdict-routes")
 	require.NoError(t, os.WriteFile(path, []byte(script), 0o755))

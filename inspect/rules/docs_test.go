@@ -4,17 +4,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/interdict/interdict/tests/testenv"
 )
 
 // supportPath is the generated rule-language support matrix.
-const supportPath = "../../docs/rules.md"
+const supportPath = "docs/rules.md"
 
 // probe is one Suricata keyword and a rule option that uses it. Its
 // status in the matrix is not written here: the test converts a rule
@@ -173,7 +173,7 @@ but is honoured only in part, the table says how.
 	for _, p := range probes {
 		require.False(t, p.note != "" && p.why != "", p.keyword)
 	}
-	checkDoc(t, supportPath, b.Bytes())
+	testenv.Generated(t, supportPath, b.Bytes())
 }
 
 // status parses the probe's rule and says what the converter made of it.
@@ -210,20 +210,4 @@ func code(xs []string) string {
 		out[i] = "`" + x + "`"
 	}
 	return strings.Join(out, ", ")
-}
-
-// checkDoc compares a generated document with the committed one, or
-// writes it when UPDATE_DOCS=1.
-func checkDoc(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if os.Getenv("UPDATE_DOCS") == "1" {
-		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-		return
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run `make docs` to generate it")
-	if !bytes.Equal(want, got) {
-		t.Fatalf("%s is stale: run `make docs` and commit the result", path)
-	}
 }
