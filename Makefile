@@ -22,10 +22,11 @@ build:
 run: build
 	$(BIN) run $(ARGS)
 
+# images/kubernetes/check checks the Kubernetes manifests against the API
+# types and PodSecurity; a module of its own keeps those dependencies out
+# of the product's.
 test: build
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
-	# The Kubernetes manifests, against the API types and PodSecurity
-	# (a module of its own: those dependencies stay out of the product's).
 	cd images/kubernetes/check && $(GO) test -count=1 ./...
 ifneq ($(HYPERSCAN),)
 	$(GO) test -count=1 -tags hyperscan -timeout 10m ./inspect/prefilter/...
