@@ -67,6 +67,7 @@ func TestContainerImage(t *testing.T) {
 				Entrypoint   []string            `json:"Entrypoint"`
 				Cmd          []string            `json:"Cmd"`
 				ExposedPorts map[string]struct{} `json:"ExposedPorts"`
+				Env          []string            `json:"Env"`
 			} `json:"config"`
 		} `json:"OCIv1"`
 	}
@@ -77,6 +78,7 @@ func TestContainerImage(t *testing.T) {
 	assert.Equal(t, []string{"run"}, c.Cmd, "the image runs whatever `interdict run` defaults to")
 	assert.Contains(t, c.ExposedPorts, "51820/udp")
 	assert.Contains(t, c.ExposedPorts, "9108/tcp")
+	assert.Contains(t, c.Env, "XDG_STATE_HOME=/var/lib", "a non-root appliance's state lands in /var/lib/interdict")
 
 	ctr := strings.TrimSpace(buildah("from", "--quiet", "interdict:test"))
 	mnt := strings.TrimSpace(buildah("mount", ctr))
