@@ -40,13 +40,17 @@ func listenHint(err error, key string) error {
 	return &hinted{err, fmt.Sprintf("another process (another interdict?) listens there: stop it, or set %s to another address", key)}
 }
 
-// tunHint explains a TUN the process may not create.
+// tunHint explains a TUN the process may not or cannot create.
 func tunHint(err error) error {
-	if !errors.Is(err, fs.ErrPermission) && !errors.Is(err, syscall.EPERM) {
-		return err
+	switch {
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EPERM):
+		return &hinted{err, "creating a TUN needs CAP_NET_ADMIN: run as root, or grant it to the binary " +
+			"(sudo setcap cap_net_admin+ep $(command -v interdict))"}
+	case errors.Is(err, fs.ErrNotExist):
+		return &hinted{err, "no TUN device node: load the module (modprobe tun) or, in a container, " +
+			"pass the device in (--device /dev/net/tun)"}
 	}
-	return &hinted{err, "creating a TUN needs CAP_NET_ADMIN: run as root, or grant it to the binary " +
-		"(sudo setcap cap_net_admin+ep $(command -v interdict))"}
+	return err
 }
 
 // logRoutingHint says, once the TUN is up, what the operator must do next:

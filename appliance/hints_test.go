@@ -28,6 +28,7 @@ func TestFirstRunHints(t *testing.T) {
 	assert.Same(t, error(notExist), pathHint(notExist, "eve.path", ""), "only permission errors get the hint")
 
 	assert.Contains(t, tunHint(&fs.PathError{Op: "open", Path: "/dev/net/tun", Err: syscall.EPERM}).Error(), "CAP_NET_ADMIN")
+	assert.Contains(t, tunHint(&fs.PathError{Op: "open", Path: "/dev/net/tun", Err: syscall.ENOENT}).Error(), "--device /dev/net/tun")
 }
 
 // A metrics port another process holds fails the start with the key to
