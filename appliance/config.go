@@ -137,6 +137,8 @@ type IdentityConfig struct {
 	Name string `yaml:"name"`
 	// Prefixes are the client source prefixes of the identity.
 	Prefixes []string `yaml:"prefixes"`
+	// Tags group identities for policy (e.g. ci, deploy).
+	Tags []string `yaml:"tags"`
 	// Mode (ips or ids) overrides the default mode for the identity.
 	Mode string `yaml:"mode"`
 }
@@ -231,6 +233,7 @@ type Settings struct {
 type Identity struct {
 	Name     string
 	Prefixes []netip.Prefix
+	Tags     []string
 	Mode     enforce.Mode // "" keeps the default mode
 }
 

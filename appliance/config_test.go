@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/interdict/interdict/appliance/enforce"
+	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/netstack"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -193,8 +194,9 @@ admin:
 	assert.Empty(t, s.AdminSocket, "an explicit empty socket disables it")
 	assert.Equal(t, "0123456789abcdef0123", s.AdminToken)
 
-	ids := buildIdentities(s.Identities)
+	ids := identity.NewRegistry()
+	require.NoError(t, ids.Replace("config", configEntries(s.Identities)))
 	for addr, want := range map[string]string{"10.1.2.3": "narrow", "10.2.0.1": "wide", "192.168.1.1": "", "fd00::5": "narrow", "::ffff:10.1.0.9": "narrow"} {
-		assert.Equal(t, want, ids.name(netip.MustParseAddr(addr)), addr)
+		assert.Equal(t, want, ids.Lookup(netip.MustParseAddr(addr)).IdentityName(), addr)
 	}
 }

@@ -234,10 +234,8 @@ type Interruption struct {
 }
 
 // Identity is interdict's addition: who sent the flow (a WireGuard peer
-// or a configured source prefix).
-type Identity struct {
-	Name string `json:"name"`
-}
+// or a configured source prefix): name, public key and tags.
+type Identity = inspect.Identity
 
 // ProtoName is the EVE proto string of a transport protocol; ICMP over
 // IPv6 is "IPv6-ICMP" as in Suricata.
@@ -273,9 +271,7 @@ func Base(ts time.Time, eventType string, meta *inspect.FlowMeta, dir inspect.Di
 	}
 	setAddr(&ev.SrcIP, &ev.SrcPort, src, meta.Proto)
 	setAddr(&ev.DestIP, &ev.DestPort, dst, meta.Proto)
-	if meta.Identity != "" {
-		ev.Identity = &Identity{Name: meta.Identity}
-	}
+	ev.Identity = meta.Identity
 	return ev
 }
 
