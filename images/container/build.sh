@@ -25,6 +25,8 @@ install -D -m 0644 "$ca" "$root/etc/ssl/certs/ca-certificates.crt"
 install -m 0644 "$repo/images/container/passwd" "$repo/images/container/group" "$root/etc/"
 mkdir -p "$root/var/lib" "$root/var/log" "$root/run"
 
-$buildah bud --isolation chroot --quiet --build-arg BINARY_FROM=prebuilt \
+# --layers --force-rm: without them buildah 1.28 leaves the prebuilt
+# stage's working container behind in the store after every build.
+$buildah bud --isolation chroot --quiet --layers --force-rm --build-arg BINARY_FROM=prebuilt \
 	-f "$repo/images/container/Containerfile" -t "$tag" "$repo" >/dev/null
 $buildah images --format '{{.Name}}:{{.Tag}} {{.Size}}' "$tag"
