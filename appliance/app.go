@@ -40,6 +40,8 @@ type Appliance struct {
 	// "config") and, in WireGuard mode, peers.
 	idents *identity.Registry
 	stack  atomic.Pointer[netstack.Stack]
+	// stopping turns /readyz off while Serve shuts down.
+	stopping atomic.Bool
 }
 
 // New opens the EVE sink, builds the policy and loads the rules.
