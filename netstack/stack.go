@@ -51,8 +51,9 @@ type Stack struct {
 	wg     sync.WaitGroup
 
 	syn *synState
-	// validating mirrors syn.mode == ValidateFirst for the packet path.
-	validating atomic.Bool
+	// validating mirrors syn.mode == ValidateFirst for the packet path,
+	// draining whether cookie listeners are being drained (synflood.go).
+	validating, draining atomic.Bool
 
 	udp *udpTable
 

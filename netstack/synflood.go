@@ -94,6 +94,12 @@ const (
 	// cookieBacklog is each cookie listener's accept queue; gVisor drops
 	// the validating ACK when it is full and the client retransmits it.
 	cookieBacklog = 1024
+	// synDrainPeriod is how long the listeners of an ended mode stay open
+	// with new SYNs kept from them: the ACKs answering cookies sent just
+	// before still complete, and the accept loops take every queued
+	// connection; closing a listener at once reset the clients in its
+	// queue. SYNs dropped meanwhile are retransmitted to the forwarder.
+	synDrainPeriod = time.Second
 )
 
 // synRetransWindow is how old a refused SYN may be for its 4-tuple's
@@ -188,8 +194,14 @@ type synState struct {
 	mode      SYNMode
 	// listeners are the cookie listeners, by network and port; lmu
 	// guards the map for the packet path, which reads it for every SYN.
+	// draining are the listeners of a mode that just ended, closed after
+	// synDrainPeriod.
 	lmu       sync.RWMutex
 	listeners map[listenerKey]tcpip.Endpoint
+	draining  map[listenerKey]tcpip.Endpoint
+	// forwarding holds the 4-tuples (FiveTuple) the forwarder is deciding
+	// about.
+	forwarding sync.Map
 	// firstSYNs and retransSYNs bound the SYNs let through to the cookie
 	// listeners; recent tells retransmissions from first SYNs.
 	firstSYNs, retransSYNs *rate.Limiter
@@ -197,6 +209,15 @@ type synState struct {
 	// cookiesSent and cookiesOK are gVisor's counters at the last check.
 	cookiesSent, cookiesOK uint64
 	calm                   int
+}
+
+// drainingPort reports whether p is bound for a listener being drained.
+func (s *Stack) drainingPort(p *parsed) bool {
+	st := s.syn
+	st.lmu.RLock()
+	defer st.lmu.RUnlock()
+	_, ok := st.draining[listenerKey{v6: p.dst.Is6(), port: p.dport}]
+	return ok
 }
 
 func newSYNState(l Limits) *synState {
@@ -209,6 +230,7 @@ func newSYNState(l Limits) *synState {
 		perSrc:      make(map[netip.Addr]int),
 		perPrefix:   make(map[netip.Prefix]int),
 		listeners:   make(map[listenerKey]tcpip.Endpoint),
+		draining:    make(map[listenerKey]tcpip.Endpoint),
 		firstSYNs:   rate.NewLimiter(r, burst),
 		retransSYNs: rate.NewLimiter(r, burst),
 		recent:      newRecentSYNs(),
@@ -345,16 +367,26 @@ func (s *Stack) watchPressure() {
 		}
 		st.mode = DialFirst
 		st.lmu.Lock()
-		listeners := st.listeners
+		for k, ep := range st.listeners {
+			st.draining[k] = ep
+		}
 		st.listeners = make(map[listenerKey]tcpip.Endpoint)
 		st.lmu.Unlock()
 		ch := SYNModeChange{Mode: DialFirst, Reason: fmt.Sprintf("calm for %v", synCalmPeriods*synCheckPeriod), At: time.Now(), InFlight: st.inFlight}
 		st.mu.Unlock()
+		s.draining.Store(true)
 		s.validating.Store(false)
 		s.modeChanged(ch)
-		// Closing a listener resets what is still in its accept queue;
-		// its accept loop has taken nearly all of it by now.
-		for _, ep := range listeners {
+		select {
+		case <-time.After(synDrainPeriod):
+		case <-s.ctx.Done():
+		}
+		st.lmu.Lock()
+		draining := st.draining
+		st.draining = make(map[listenerKey]tcpip.Endpoint)
+		s.draining.Store(false)
+		st.lmu.Unlock()
+		for _, ep := range draining {
 			ep.Close()
 		}
 		return
@@ -395,6 +427,12 @@ func (s *Stack) cookieListener(p *parsed) {
 	st.lmu.Lock()
 	defer st.lmu.Unlock()
 	if _, ok := st.listeners[key]; ok || len(st.listeners) >= maxCookieListeners {
+		return
+	}
+	if ep, ok := st.draining[key]; ok {
+		// The mode came back before the last one's listener closed.
+		delete(st.draining, key)
+		st.listeners[key] = ep
 		return
 	}
 	netProto := header.IPv4ProtocolNumber

@@ -3,6 +3,7 @@ package netstack
 import (
 	"context"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -38,10 +39,15 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 		s.m.synDropped.WithLabelValues(reason).Inc()
 		return // silence: the client retransmits the SYN
 	}
+	// While the forwarder decides, a retransmission of this SYN must not
+	// meet a cookie listener (onSYN): two handshakes for one 4-tuple
+	// reset the client's connection when the second SYN-ACK arrives.
+	s.syn.forwarding.Store(t, struct{}{})
 	held := true
 	release := func() {
 		if held {
 			held = false
+			s.syn.forwarding.Delete(t)
 			s.synRelease(t.Src.Addr())
 		}
 	}
@@ -247,7 +253,11 @@ func (s *Stack) reopenTimeWait(p *parsed) {
 func (s *Stack) onSYN(p *parsed) bool {
 	s.reopenTimeWait(p)
 	if !s.validating.Load() {
-		return true
+		return !s.draining.Load() || !s.drainingPort(p)
+	}
+	t := FiveTuple{Proto: TCP, Src: netip.AddrPortFrom(p.src, p.sport), Dst: netip.AddrPortFrom(p.dst, p.dport)}
+	if _, ok := s.syn.forwarding.Load(t); ok {
+		return false // a retransmission; the forwarder answers it
 	}
 	if !s.admitSYN(p, time.Now()) {
 		return false
