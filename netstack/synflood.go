@@ -381,14 +381,15 @@ func (s *Stack) watchPressure() {
 		case <-time.After(synDrainPeriod):
 		case <-s.ctx.Done():
 		}
+		// Close while their ports are still kept from new SYNs: a SYN
+		// that meets a closing listener is answered with RST.
 		st.lmu.Lock()
-		draining := st.draining
+		for _, ep := range st.draining {
+			ep.Close()
+		}
 		st.draining = make(map[listenerKey]tcpip.Endpoint)
 		s.draining.Store(false)
 		st.lmu.Unlock()
-		for _, ep := range draining {
-			ep.Close()
-		}
 		return
 	}
 }
