@@ -382,9 +382,13 @@ func (s *Stack) watchPressure() {
 		case <-s.ctx.Done():
 		}
 		// Close while their ports are still kept from new SYNs: a SYN
-		// that meets a closing listener is answered with RST.
+		// that meets a closing listener is answered with RST. Closing
+		// also resets what is still in a listener's accept queue, so the
+		// queue is taken here first, whether or not its accept loop was
+		// scheduled in time.
 		st.lmu.Lock()
 		for _, ep := range st.draining {
+			s.acceptQueued(ep)
 			ep.Close()
 		}
 		st.draining = make(map[listenerKey]tcpip.Endpoint)
@@ -475,22 +479,32 @@ func (s *Stack) acceptLoop(ln tcpip.Endpoint, wq *waiter.Queue) {
 	wq.EventRegister(&entry)
 	defer wq.EventUnregister(&entry)
 	for {
+		if !s.acceptQueued(ln) {
+			return
+		}
+		select {
+		case <-ch:
+		case <-s.ctx.Done():
+			ln.Close()
+			return
+		}
+	}
+}
+
+// acceptQueued hands every connection in ln's accept queue to
+// handleValidated; false once ln is closed or the stack is closing.
+func (s *Stack) acceptQueued(ln tcpip.Endpoint) bool {
+	for {
 		ep, epWQ, err := ln.Accept(nil)
 		if _, wouldBlock := err.(*tcpip.ErrWouldBlock); wouldBlock {
-			select {
-			case <-ch:
-				continue
-			case <-s.ctx.Done():
-				ln.Close()
-				return
-			}
+			return true
 		}
 		if err != nil {
-			return // closed
+			return false
 		}
 		if !s.enter() {
 			ep.Abort()
-			return
+			return false
 		}
 		go func() {
 			defer s.leave()
