@@ -142,10 +142,17 @@ type DNSTx struct {
 	RCode  string
 }
 
-// TLSTx holds a ClientHello's fields.
+// TLSTx holds a TLS handshake's fields: the ClientHello's, the
+// ServerHello's and the server certificate's (TLS 1.2 and earlier).
 type TLSTx struct {
 	SNI     string
-	Version string
+	Version string // negotiated when the ServerHello was seen, else offered
+	// JA3 and JA3S strings and their MD5 hashes (lower-case hex).
+	JA3, JA3Hash, JA3S, JA3SHash string
+	// Leaf certificate, in Suricata's spelling (see inspect/tls).
+	Subject, Issuer, Serial, Fingerprint string
+	NotBefore, NotAfter                  time.Time
+	SubjectAltNames                      []string
 }
 
 // Anomaly is a protocol violation found by an app-layer parser, e.g. an

@@ -36,11 +36,28 @@ const (
 	HTTPServer
 	TLSSNI
 	DNSQuery // the query name, dotted, without the trailing dot
+	// TLS buffers. The certificate ones describe the server's first
+	// (leaf) certificate, in Suricata's spelling: subject and issuer as
+	// "C=US, O=..., CN=...", serial as "0A:1B:..", fingerprint as SHA-1
+	// "aa:bb:..". TLSVersion is the hello's 2-byte version field (the
+	// negotiated one to the client), for the tls.version keyword.
+	TLSCertSubject
+	TLSCertIssuer
+	TLSCertSerial
+	TLSCertFingerprint
+	TLSVersion
+	JA3Hash
+	JA3String
+	JA3SHash
+	JA3SString
 	// HTTPRequestHeader and HTTPResponseHeader are multi-buffers: one
 	// instance per header line "Name: value" (repeated names merged), in
 	// Unit.Multi; Unit.Buffers leaves them nil.
 	HTTPRequestHeader
 	HTTPResponseHeader
+	// TLSCerts is a multi-buffer: each certificate of the server's chain,
+	// DER-encoded, leaf first.
+	TLSCerts
 	NumBuffers
 )
 
@@ -55,12 +72,22 @@ var bufferNames = [NumBuffers]string{
 	HTTPStatCode: "http.stat_code", HTTPStatMsg: "http.stat_msg", HTTPResponseLine: "http.response_line",
 	HTTPResponseBody: "http.response_body", HTTPLocation: "http.location", HTTPServer: "http.server",
 	TLSSNI: "tls.sni", DNSQuery: "dns.query",
+	TLSCertSubject: "tls.cert_subject", TLSCertIssuer: "tls.cert_issuer", TLSCertSerial: "tls.cert_serial",
+	TLSCertFingerprint: "tls.cert_fingerprint", TLSVersion: "tls.version", JA3Hash: "ja3.hash",
+	JA3String: "ja3.string", JA3SHash: "ja3s.hash", JA3SString: "ja3s.string", TLSCerts: "tls.certs",
 	HTTPRequestHeader: "http.request_header", HTTPResponseHeader: "http.response_header",
 }
 
 // IsMulti reports whether b is a multi-buffer: a rule on it is evaluated
 // against each instance in Unit.Multi and matches if any instance does.
-func (b Buffer) IsMulti() bool { return b == HTTPRequestHeader || b == HTTPResponseHeader }
+func (b Buffer) IsMulti() bool {
+	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts
+}
+
+// IsTLS reports whether the TLS parser fills b.
+func (b Buffer) IsTLS() bool {
+	return b == TLSSNI || b >= TLSCertSubject && b <= JA3SString || b == TLSCerts
+}
 
 func (b Buffer) String() string {
 	if b < NumBuffers {

@@ -239,7 +239,7 @@ func TestClientHello(t *testing.T) {
 				if tc.version == "" {
 					assert.Nil(t, r.tx, mode)
 				} else if assert.NotNil(t, r.tx, mode) {
-					assert.Equal(t, inspect.TLSTx{SNI: tc.sni, Version: tc.version}, *r.tx, mode)
+					assert.Equal(t, [2]string{tc.sni, tc.version}, [2]string{r.tx.SNI, r.tx.Version}, mode)
 					assert.Equal(t, 1, r.nEvents, mode)
 				}
 				assert.Equal(t, tc.anoms, r.anoms, mode)
@@ -294,7 +294,7 @@ func TestRealClientHello(t *testing.T) {
 		}
 		r := feed(chunks)
 		require.NotNil(t, r.tx)
-		assert.Equal(t, inspect.TLSTx{SNI: "sni.interdict.test", Version: "TLS 1.3"}, *r.tx)
+		assert.Equal(t, [2]string{"sni.interdict.test", "TLS 1.3"}, [2]string{r.tx.SNI, r.tx.Version})
 		assert.Empty(t, r.anoms)
 	}
 }
@@ -338,7 +338,7 @@ func FuzzTLSClientHello(f *testing.F) {
 		p := New(WithMaxHandshake(2048))
 		for _, c := range chunks {
 			p.Feed(inspect.ToServer, c, func(*applayer.Unit) {})
-			require.LessOrEqual(t, len(p.hs), 2048)
+			require.LessOrEqual(t, len(p.d[inspect.ToServer].hs), 2048)
 		}
 		require.Equal(t, want, feed(chunks, WithMaxHandshake(2048)))
 	})

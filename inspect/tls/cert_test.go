@@ -1,0 +1,197 @@
+package tls
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha1"
+	cryptotls "crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+)
+
+// handshake runs a real crypto/tls handshake capped at maxVersion and
+// returns the bytes each side sent, the server's certificate and the
+// ClientHello as the server's stack saw it.
+func handshake(t *testing.T, maxVersion uint16) (toServer, toClient []byte, leaf *x509.Certificate, chi *cryptotls.ClientHelloInfo) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		// A serial whose first byte has its high bit set: DER prepends a
+		// zero byte, which Suricata's spelling keeps.
+		SerialNumber: new(big.Int).SetBytes([]byte{0x9a, 0x01, 0x02, 0x03}),
+		Subject: pkix.Name{Country: []string{"US"}, Organization: []string{"Interdict Test"},
+			CommonName: "cert.interdict.test"},
+		NotBefore: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC),
+		NotAfter:  time.Date(2034, 1, 2, 3, 4, 5, 0, time.UTC),
+		DNSNames:  []string{"cert.interdict.test", "alt.interdict.test"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	leaf, err = x509.ParseCertificate(der)
+	require.NoError(t, err)
+
+	cc, cp := net.Pipe()
+	sc, sp := net.Pipe()
+	var mu sync.Mutex
+	relay := func(dst, src net.Conn, rec *[]byte) {
+		buf := make([]byte, 4096)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				mu.Lock()
+				*rec = append(*rec, buf[:n]...)
+				mu.Unlock()
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				dst.Close()
+				return
+			}
+		}
+	}
+	go relay(sp, cp, &toServer)
+	go relay(cp, sp, &toClient)
+	srvDone := make(chan error, 1)
+	go func() {
+		srv := cryptotls.Server(sc, &cryptotls.Config{
+			Certificates: []cryptotls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+			MaxVersion:   maxVersion,
+			GetConfigForClient: func(h *cryptotls.ClientHelloInfo) (*cryptotls.Config, error) {
+				chi = h
+				return nil, nil
+			},
+		})
+		srvDone <- srv.Handshake()
+	}()
+	cli := cryptotls.Client(cc, &cryptotls.Config{ServerName: "cert.interdict.test", InsecureSkipVerify: true, MaxVersion: maxVersion})
+	require.NoError(t, cli.SetDeadline(time.Now().Add(5*time.Second)))
+	require.NoError(t, cli.Handshake())
+	require.NoError(t, <-srvDone)
+	cli.Close()
+	sc.Close()
+	_, _ = io.Copy(io.Discard, cc)
+	mu.Lock()
+	defer mu.Unlock()
+	return append([]byte(nil), toServer...), append([]byte(nil), toClient...), leaf, chi
+}
+
+type captured struct {
+	bufs   map[applayer.Buffer]map[inspect.Direction]string
+	certs  [][]byte
+	events []inspect.TLSTx
+}
+
+func run(toServer, toClient []byte, chunk int) captured {
+	c := captured{bufs: map[applayer.Buffer]map[inspect.Direction]string{}}
+	p := New()
+	emit := func(u *applayer.Unit) {
+		for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {
+			if v := u.Buffers[b]; v != nil {
+				if c.bufs[b] == nil {
+					c.bufs[b] = map[inspect.Direction]string{}
+				}
+				c.bufs[b][u.Dir] = string(v)
+			}
+		}
+		if m := u.Multi[applayer.TLSCerts]; len(m) > 0 {
+			c.certs = nil
+			for _, x := range m {
+				c.certs = append(c.certs, append([]byte(nil), x...))
+			}
+		}
+		if u.Event != nil {
+			c.events = append(c.events, *u.Event.TLS)
+		}
+	}
+	for dir, data := range [][]byte{toServer, toClient} {
+		for len(data) > 0 {
+			n := min(chunk, len(data))
+			p.Feed(inspect.Direction(dir), data[:n], emit)
+			data = data[n:]
+		}
+	}
+	p.Close(emit)
+	return c
+}
+
+// ja3Of builds the JA3 string from what crypto/tls's server saw, as a
+// reference independent of our hello parser.
+func ja3Of(h *cryptotls.ClientHelloInfo, legacy uint16) string {
+	join := func(n int, f func(i int) int) string {
+		var s []string
+		for i := range n {
+			if v := f(i); !isGREASE(v) {
+				s = append(s, fmt.Sprint(v))
+			}
+		}
+		return strings.Join(s, "-")
+	}
+	return strings.Join([]string{
+		fmt.Sprint(legacy),
+		join(len(h.CipherSuites), func(i int) int { return int(h.CipherSuites[i]) }),
+		join(len(h.Extensions), func(i int) int { return int(h.Extensions[i]) }),
+		join(len(h.SupportedCurves), func(i int) int { return int(h.SupportedCurves[i]) }),
+		join(len(h.SupportedPoints), func(i int) int { return int(h.SupportedPoints[i]) }),
+	}, ",")
+}
+
+func TestCertificateTLS12(t *testing.T) {
+	toServer, toClient, leaf, chi := handshake(t, cryptotls.VersionTLS12)
+	sum := sha1.Sum(leaf.Raw)
+	wantFP := hexJoin(sum[:], false)
+	wantJA3 := ja3Of(chi, 0x0303)
+	for _, chunk := range []int{1, 7, 1 << 20} {
+		t.Run(fmt.Sprint("chunk ", chunk), func(t *testing.T) {
+			c := run(toServer, toClient, chunk)
+			sc := inspect.ToClient
+			assert.Equal(t, "C=US, O=Interdict Test, CN=cert.interdict.test", c.bufs[applayer.TLSCertSubject][sc])
+			assert.Equal(t, "C=US, O=Interdict Test, CN=cert.interdict.test", c.bufs[applayer.TLSCertIssuer][sc])
+			assert.Equal(t, "00:9A:01:02:03", c.bufs[applayer.TLSCertSerial][sc])
+			assert.Equal(t, wantFP, c.bufs[applayer.TLSCertFingerprint][sc])
+			assert.Equal(t, "\x03\x03", c.bufs[applayer.TLSVersion][sc])
+			assert.Equal(t, "cert.interdict.test", c.bufs[applayer.TLSSNI][inspect.ToServer])
+			assert.Equal(t, wantJA3, c.bufs[applayer.JA3String][inspect.ToServer])
+			assert.Equal(t, md5Hex(wantJA3), c.bufs[applayer.JA3Hash][inspect.ToServer])
+			assert.True(t, strings.HasPrefix(c.bufs[applayer.JA3SString][sc], "771,"), c.bufs[applayer.JA3SString][sc])
+			require.Len(t, c.certs, 1)
+			assert.Equal(t, leaf.Raw, c.certs[0])
+			require.Len(t, c.events, 1, "one tls record per flow")
+			ev := c.events[0]
+			assert.Equal(t, "TLS 1.2", ev.Version)
+			assert.Equal(t, "cert.interdict.test", ev.SNI)
+			assert.Equal(t, wantFP, ev.Fingerprint)
+			assert.Equal(t, leaf.NotBefore, ev.NotBefore)
+			assert.Equal(t, leaf.NotAfter, ev.NotAfter)
+			assert.Equal(t, []string{"cert.interdict.test", "alt.interdict.test"}, ev.SubjectAltNames)
+			assert.Equal(t, md5Hex(ev.JA3S), ev.JA3SHash)
+		})
+	}
+}
+
+func TestCertificateHiddenInTLS13(t *testing.T) {
+	toServer, toClient, _, _ := handshake(t, cryptotls.VersionTLS13)
+	c := run(toServer, toClient, 1<<20)
+	assert.Nil(t, c.bufs[applayer.TLSCertSubject], "TLS 1.3 encrypts the certificate")
+	assert.Empty(t, c.certs)
+	assert.Equal(t, "\x03\x04", c.bufs[applayer.TLSVersion][inspect.ToClient])
+	require.Len(t, c.events, 1)
+	assert.Equal(t, "TLS 1.3", c.events[0].Version)
+}
