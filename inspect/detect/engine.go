@@ -196,10 +196,12 @@ func bufDirs(b applayer.Buffer) uint8 {
 	case applayer.HTTPMethod, applayer.HTTPURI, applayer.HTTPURIRaw, applayer.HTTPRequestLine,
 		applayer.HTTPHost, applayer.HTTPHostRaw, applayer.HTTPUserAgent, applayer.HTTPCookie,
 		applayer.HTTPRequestBody, applayer.HTTPAccept, applayer.HTTPAcceptEnc, applayer.HTTPAcceptLang,
-		applayer.HTTPReferer, applayer.TLSSNI, applayer.HTTPRequestHeader:
+		applayer.HTTPReferer, applayer.TLSSNI, applayer.HTTPRequestHeader, applayer.JA3Hash, applayer.JA3String:
 		return cs
 	case applayer.HTTPStatCode, applayer.HTTPStatMsg, applayer.HTTPResponseLine, applayer.HTTPResponseBody,
-		applayer.HTTPLocation, applayer.HTTPServer, applayer.HTTPResponseHeader:
+		applayer.HTTPLocation, applayer.HTTPServer, applayer.HTTPResponseHeader, applayer.TLSCertSubject,
+		applayer.TLSCertIssuer, applayer.TLSCertSerial, applayer.TLSCertFingerprint, applayer.TLSCerts,
+		applayer.JA3SHash, applayer.JA3SString:
 		return sc
 	}
 	return cs | sc

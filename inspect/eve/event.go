@@ -205,10 +205,45 @@ type DNS struct {
 	RCode  string `json:"rcode,omitempty"`
 }
 
-// TLS is the tls object.
+// TLS is the tls object, with Suricata's field names.
 type TLS struct {
-	SNI     string `json:"sni,omitempty"`
-	Version string `json:"version,omitempty"`
+	Subject         string   `json:"subject,omitempty"`
+	IssuerDN        string   `json:"issuerdn,omitempty"`
+	Serial          string   `json:"serial,omitempty"`
+	Fingerprint     string   `json:"fingerprint,omitempty"`
+	SNI             string   `json:"sni,omitempty"`
+	Version         string   `json:"version,omitempty"`
+	NotBefore       string   `json:"notbefore,omitempty"`
+	NotAfter        string   `json:"notafter,omitempty"`
+	SubjectAltNames []string `json:"subjectaltname,omitempty"`
+	JA3             *JA3     `json:"ja3,omitempty"`
+	JA3S            *JA3     `json:"ja3s,omitempty"`
+}
+
+// JA3 is a JA3 or JA3S fingerprint.
+type JA3 struct {
+	Hash   string `json:"hash"`
+	String string `json:"string"`
+}
+
+// TLSObject is the tls object of a handshake.
+func TLSObject(t *inspect.TLSTx) *TLS {
+	o := &TLS{Subject: t.Subject, IssuerDN: t.Issuer, Serial: t.Serial, Fingerprint: t.Fingerprint,
+		SNI: t.SNI, Version: t.Version, SubjectAltNames: t.SubjectAltNames}
+	// Suricata writes certificate times without a zone; they are UTC.
+	if !t.NotBefore.IsZero() {
+		o.NotBefore = t.NotBefore.UTC().Format("2006-01-02T15:04:05")
+	}
+	if !t.NotAfter.IsZero() {
+		o.NotAfter = t.NotAfter.UTC().Format("2006-01-02T15:04:05")
+	}
+	if t.JA3 != "" {
+		o.JA3 = &JA3{Hash: t.JA3Hash, String: t.JA3}
+	}
+	if t.JA3S != "" {
+		o.JA3S = &JA3{Hash: t.JA3SHash, String: t.JA3S}
+	}
+	return o
 }
 
 // Traffic is Suricata 8's traffic object: flowbits named traffic/id/X or
@@ -369,7 +404,7 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 	case e.TLS != nil:
 		ev = Base(ts, TypeTLS, meta, inspect.ToServer)
 		ev.AppProto = "tls"
-		ev.TLS = &TLS{SNI: e.TLS.SNI, Version: e.TLS.Version}
+		ev.TLS = TLSObject(e.TLS)
 	case e.Anomaly != nil:
 		ev = Base(ts, TypeAnomaly, meta, e.Dir)
 		ev.AppProto = e.Anomaly.AppProto

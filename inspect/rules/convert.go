@@ -76,6 +76,13 @@ var bufferNames = map[string]applayer.Buffer{
 	"http_raw_uri": applayer.HTTPURIRaw, "http.uri.raw": applayer.HTTPURIRaw,
 	"http_user_agent": applayer.HTTPUserAgent, "http.user_agent": applayer.HTTPUserAgent,
 	"tls_sni": applayer.TLSSNI, "tls.sni": applayer.TLSSNI,
+	"tls_cert_subject": applayer.TLSCertSubject, "tls.cert_subject": applayer.TLSCertSubject,
+	"tls_cert_issuer": applayer.TLSCertIssuer, "tls.cert_issuer": applayer.TLSCertIssuer,
+	"tls_cert_serial": applayer.TLSCertSerial, "tls.cert_serial": applayer.TLSCertSerial,
+	"tls_cert_fingerprint": applayer.TLSCertFingerprint, "tls.cert_fingerprint": applayer.TLSCertFingerprint,
+	"tls.certs": applayer.TLSCerts,
+	"ja3_hash":  applayer.JA3Hash, "ja3.hash": applayer.JA3Hash, "ja3_string": applayer.JA3String,
+	"ja3.string": applayer.JA3String, "ja3s.hash": applayer.JA3SHash, "ja3s.string": applayer.JA3SString,
 	"dns_query": applayer.DNSQuery, "dns.query": applayer.DNSQuery,
 	"http.request_header": applayer.HTTPRequestHeader, "http.response_header": applayer.HTTPResponseHeader,
 }
@@ -111,7 +118,7 @@ type converter struct {
 
 func appBuffer(b applayer.Buffer) string {
 	switch {
-	case b == applayer.TLSSNI:
+	case b.IsTLS():
 		return "tls"
 	case b == applayer.DNSQuery:
 		return "dns"
@@ -175,8 +182,6 @@ func (c *converter) run() error {
 		out.NoAlert = true
 	}
 	switch {
-	case len(g.TLSTags) > 0:
-		return rejectf("unsupported keyword %s", g.TLSTags[0].Key)
 	case g.StreamMatch != nil:
 		return rejectf("unsupported keyword stream_size")
 	case len(g.Xbits) > 0:
@@ -220,6 +225,11 @@ func (c *converter) run() error {
 	}
 	if err := c.matchers(); err != nil {
 		return err
+	}
+	for _, t := range g.TLSTags {
+		if err := c.tlsTag(t); err != nil {
+			return err
+		}
 	}
 	// An HTTP/TLS/DNS buffer implies the protocol even in "alert tcp".
 	for _, l := range out.Lists {
@@ -784,6 +794,57 @@ func (b *byteOpts) parse(kind string, opts []string) error {
 		default:
 			return rejectf("%s: unsupported option %q", kind, o)
 		}
+	}
+	return nil
+}
+
+// tlsVersions are tls.version's named values (Suricata's
+// detect-tls-version.c).
+var tlsVersions = map[string]uint16{"1.0": 0x0301, "1.1": 0x0302, "1.2": 0x0303, "1.3": 0x0304}
+
+// tlsTag turns the non-sticky TLS keywords into content on the buffer the
+// TLS parser fills: tls.subject and tls.issuerdn match a substring of the
+// certificate's DN (Suricata uses strstr), tls.fingerprint the
+// certificate's fingerprint, tls.version the hello's version exactly.
+func (c *converter) tlsTag(t *gonids.TLSTag) error {
+	val := strings.Trim(strings.TrimSpace(t.Value), `"`)
+	ct := &Content{Negate: t.Negate, Pattern: []byte(val)}
+	var buf applayer.Buffer
+	var extra Op
+	switch t.Key {
+	case "tls.subject":
+		buf = applayer.TLSCertSubject
+	case "tls.issuerdn":
+		buf = applayer.TLSCertIssuer
+	case "tls.fingerprint":
+		buf, ct.Nocase = applayer.TLSCertFingerprint, true
+	case "tls.version":
+		v, ok := tlsVersions[val]
+		if !ok {
+			n, err := strconv.ParseUint(strings.TrimPrefix(val, "0x"), 16, 16)
+			if err != nil || !strings.HasPrefix(val, "0x") || len(val) != 6 {
+				return rejectf("tls.version: invalid value %q", t.Value)
+			}
+			if n>>8 == 0x7f {
+				// The buffer holds drafts as read; Suricata matches named
+				// 1.3 against drafts too, which a content cannot.
+				return rejectf("tls.version: TLS 1.3 draft versions are not supported")
+			}
+			v = uint16(n)
+		}
+		buf = applayer.TLSVersion
+		ct.Pattern = []byte{byte(v >> 8), byte(v)}
+		extra = &Bsize{IntCmp{Op: "=", N: 2}}
+	default:
+		return rejectf("unsupported keyword %s", t.Key)
+	}
+	if len(ct.Pattern) == 0 {
+		return rejectf("%s: empty value", t.Key)
+	}
+	l := c.list(buf, nil)
+	l.Ops = append(l.Ops, ct)
+	if extra != nil {
+		l.Ops = append(l.Ops, extra)
 	}
 	return nil
 }

@@ -1,0 +1,86 @@
+package tls_test
+
+import (
+	"crypto/sha1"
+	cryptotls "crypto/tls"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/detect"
+	"github.com/interdict/interdict/inspect/rules"
+	itls "github.com/interdict/interdict/inspect/tls"
+)
+
+// TestTLSRules runs the TLS keywords through the rule loader and the
+// engine over a real TLS 1.2 handshake: each rule that should fire does,
+// each that should not does not.
+func TestTLSRules(t *testing.T) {
+	toServer, toClient, leaf, _ := itls.Handshake(t, cryptotls.VersionTLS12)
+	sum := sha1.Sum(leaf.Raw)
+	var fp []string
+	for _, b := range sum {
+		fp = append(fp, fmt.Sprintf("%02x", b))
+	}
+	text := strings.Join([]string{
+		`alert tls any any -> any any (msg:"subject"; flow:to_client; tls.cert_subject; content:"CN=cert.interdict.test"; endswith; sid:1;)`,
+		`alert tls any any -> any any (msg:"issuer"; tls.cert_issuer; content:"O=Interdict Test,"; sid:2;)`,
+		`alert tls any any -> any any (msg:"serial"; tls.cert_serial; content:"00:9A:01:02:03"; bsize:14; sid:3;)`,
+		`alert tls any any -> any any (msg:"fingerprint"; tls.cert_fingerprint; content:"` + strings.Join(fp, ":") + `"; sid:4;)`,
+		`alert tls any any -> any any (msg:"certs"; tls.certs; content:"cert.interdict.test"; sid:5;)`,
+		`alert tls any any -> any any (msg:"version 1.2"; tls.version:1.2; sid:6;)`,
+		`alert tls any any -> any any (msg:"version 1.3"; tls.version:1.3; sid:7;)`,
+		`alert tls any any -> any any (msg:"legacy subject"; tls.subject:"cert.interdict"; sid:8;)`,
+		`alert tls any any -> any any (msg:"legacy subject negated"; tls.subject:!"cert.interdict"; sid:9;)`,
+		`alert tls any any -> any any (msg:"ja3 string"; ja3.string; content:"771,"; startswith; sid:10;)`,
+		`alert tls any any -> any any (msg:"ja3s"; ja3s.string; content:"771,"; startswith; sid:11;)`,
+		`alert tls any any -> any any (msg:"wrong subject"; tls.cert_subject; content:"CN=other"; sid:12;)`,
+		`alert tls any any -> any any (msg:"legacy issuerdn"; tls.issuerdn:"C=US"; sid:13;)`,
+	}, "\n")
+	set := &rules.Set{}
+	require.NoError(t, set.Load(strings.NewReader(text), "tls.rules", nil))
+	require.Empty(t, set.Errors)
+	eng, err := detect.New(set.Rules, detect.Options{})
+	require.NoError(t, err)
+	require.Empty(t, eng.Rejected())
+	for _, chunk := range []int{3, 1 << 20} {
+		f := eng.NewFlow(inspect.FlowMeta{Proto: inspect.ProtoTCP, Src: netip.MustParseAddrPort("10.0.0.1:40000"),
+			Dst: netip.MustParseAddrPort("10.0.0.2:443")})
+		got := map[uint32]int{}
+		collect := func(r inspect.Result) {
+			for _, a := range r.Alerts {
+				got[a.Rule.SID]++
+			}
+		}
+		// Interleave as on the wire: the client's hello, the server's
+		// flight, the client's answer.
+		hello := helloLen(toServer)
+		for _, part := range []struct {
+			dir  inspect.Direction
+			data []byte
+		}{{inspect.ToServer, toServer[:hello]}, {inspect.ToClient, toClient}, {inspect.ToServer, toServer[hello:]}} {
+			for b := part.data; len(b) > 0; {
+				n := min(chunk, len(b))
+				collect(f.Inspect(part.dir, b[:n]))
+				b = b[n:]
+			}
+		}
+		collect(f.Close())
+		var sids []int
+		for sid, n := range got {
+			assert.Equal(t, 1, n, "sid %d alerts once per flow", sid)
+			sids = append(sids, int(sid))
+		}
+		sort.Ints(sids)
+		assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 8, 10, 11, 13}, sids, "chunk %d", chunk)
+	}
+}
+
+// helloLen is the length of the first TLS record.
+func helloLen(b []byte) int { return 5 + (int(b[3])<<8 | int(b[4])) }
