@@ -129,6 +129,9 @@ type Set struct {
 	Errors []*Error
 	// Files counts loaded and rejected rules per file, in load order.
 	Files []FileCount
+	// sids locates each loaded rule's sid ("file:line"), to refuse a
+	// second rule with the same one.
+	sids map[uint32]string
 }
 
 // FileCount is one file's totals.
@@ -188,6 +191,8 @@ func prepare(text, file string, line int) *parsed {
 	// the overall shape is checked first.
 	if !ruleShapeOK(p.text) {
 		p.err = &Error{File: file, Line: line, SID: p.sid, Reason: "syntax: want ACTION PROTO SRC PORT -> DST PORT (OPTIONS)"}
+	} else if why := checkOptions(p.text); why != "" {
+		p.err = &Error{File: file, Line: line, SID: p.sid, Reason: why}
 	}
 	return p
 }
@@ -406,11 +411,24 @@ func (s *Set) Load(r io.Reader, file string, opts *Options) error {
 		}()
 	}
 	wg.Wait()
+	if s.sids == nil {
+		s.sids = map[uint32]string{}
+	}
 	for _, it := range items {
-		if it.rule != nil {
-			s.Rules = append(s.Rules, it.rule)
-			fc.Loaded++
-			continue
+		if r := it.rule; r != nil {
+			// Suricata identifies a rule by gid:sid; two rules with one
+			// sid would make alerts, thresholds and suppressions
+			// ambiguous. The first stays, the second is refused naming
+			// both places.
+			if first, dup := s.sids[r.Info.SID]; dup {
+				it.rule, it.out = nil, &Error{File: file, Line: it.line, SID: int(r.Info.SID),
+					Reason: fmt.Sprintf("duplicate sid %d (first at %s)", r.Info.SID, first)}
+			} else {
+				s.sids[r.Info.SID] = fmt.Sprintf("%s:%d", file, it.line)
+				s.Rules = append(s.Rules, r)
+				fc.Loaded++
+				continue
+			}
 		}
 		var re *Error
 		if errors.As(it.out, &re) {
