@@ -289,6 +289,8 @@ func applyTransforms(src []byte, tfs []string) []byte {
 			}, out)
 		case "compress_whitespace":
 			out = []byte(strings.Join(strings.Fields(string(out)), " "))
+		default:
+			out = applyTransform(out, t)
 		}
 	}
 	return out

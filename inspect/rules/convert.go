@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"regexp/syntax"
@@ -103,7 +104,9 @@ var pcreBufferFlags = map[byte]applayer.Buffer{
 // Transforms the engine implements.
 var supportedTransforms = map[string]bool{
 	"dotprefix": true, "to_lowercase": true, "to_uppercase": true,
-	"strip_whitespace": true, "compress_whitespace": true,
+	"strip_whitespace": true, "compress_whitespace": true, "url_decode": true,
+	"header_lowercase": true, "to_md5": true, "to_sha1": true, "to_sha256": true,
+	"xor": true, "pcrexform": true,
 }
 
 // Tags gonids accepts without interpreting; only these are honoured.
@@ -396,6 +399,26 @@ func transforms(ts []*gonids.Transform) ([]string, error) {
 	for _, t := range ts {
 		if !supportedTransforms[t.Name] {
 			return nil, rejectf("unsupported transform %s", t.Name)
+		}
+		switch t.Name {
+		case "xor":
+			key := strings.Trim(t.Value, `"`)
+			if b, err := hex.DecodeString(key); err != nil || len(b) == 0 {
+				return nil, rejectf("xor: key %q is not hex bytes", t.Value)
+			}
+			out = append(out, "xor:"+key)
+			continue
+		case "pcrexform":
+			pat := strings.Trim(t.Value, `"`)
+			re, err := regexp.Compile(pat)
+			if err != nil {
+				return nil, rejectf("pcrexform: %v", err)
+			}
+			if re.NumSubexp() < 1 {
+				return nil, rejectf("pcrexform: %q has no capture group", pat)
+			}
+			out = append(out, "pcrexform:"+pat)
+			continue
 		}
 		out = append(out, t.Name)
 	}
