@@ -1,6 +1,10 @@
 package applayer
 
-import "github.com/interdict/interdict/inspect"
+import (
+	"strings"
+
+	"github.com/interdict/interdict/inspect"
+)
 
 // Buffer names one sticky buffer (Suricata's names, e.g. "http.uri").
 type Buffer uint8
@@ -58,6 +62,10 @@ const (
 	// TLSCerts is a multi-buffer: each certificate of the server's chain,
 	// DER-encoded, leaf first.
 	TLSCerts
+	// AppLayerEvent is a multi-buffer detection fills from a Unit's
+	// Anomalies: one "proto.event_name" (lower case, Suricata's spelling)
+	// per anomaly, for the app-layer-event keyword.
+	AppLayerEvent
 	NumBuffers
 )
 
@@ -75,13 +83,14 @@ var bufferNames = [NumBuffers]string{
 	TLSCertSubject: "tls.cert_subject", TLSCertIssuer: "tls.cert_issuer", TLSCertSerial: "tls.cert_serial",
 	TLSCertFingerprint: "tls.cert_fingerprint", TLSVersion: "tls.version", JA3Hash: "ja3.hash",
 	JA3String: "ja3.string", JA3SHash: "ja3s.hash", JA3SString: "ja3s.string", TLSCerts: "tls.certs",
+	AppLayerEvent:     "app-layer-event",
 	HTTPRequestHeader: "http.request_header", HTTPResponseHeader: "http.response_header",
 }
 
 // IsMulti reports whether b is a multi-buffer: a rule on it is evaluated
 // against each instance in Unit.Multi and matches if any instance does.
 func (b Buffer) IsMulti() bool {
-	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts
+	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent
 }
 
 // IsTLS reports whether the TLS parser fills b.
@@ -154,6 +163,10 @@ type Proto struct {
 	Probe   func(dir inspect.Direction, data []byte) ProbeResult
 	New     func() Parser
 	Buffers []Buffer // the sticky buffers it fills
+	// Events are the anomaly names the parser can raise, lower case
+	// (app-layer-event:PROTO.NAME). nil: not declared, and any name is
+	// accepted for this protocol.
+	Events []string
 }
 
 var registry []Proto
@@ -163,3 +176,12 @@ func Register(p Proto) { registry = append(registry, p) }
 
 // Protos returns the registered protocols.
 func Protos() []Proto { return registry }
+
+// EventNames lower-cases anomaly names for Proto.Events.
+func EventNames(names ...string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strings.ToLower(n)
+	}
+	return out
+}

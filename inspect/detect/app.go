@@ -73,6 +73,17 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 	if u.Dir > inspect.ToClient {
 		return
 	}
+	if len(u.Anomalies) > 0 {
+		// app-layer-event rules see this Unit's anomalies (see
+		// applayer.AppLayerEvent); the Unit is the parser's, so they are
+		// taken off again.
+		f.evNames = f.evNames[:0]
+		for _, a := range u.Anomalies {
+			f.evNames = append(f.evNames, []byte(strings.ToLower(a.AppProto+"."+a.Event)))
+		}
+		u.Multi[applayer.AppLayerEvent] = f.evNames
+		defer func() { u.Multi[applayer.AppLayerEvent] = nil }()
+	}
 	f.trackHTTP(u)
 	f.cands = f.cands[:0]
 	f.tbufs = f.tbufs[:0]

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -421,6 +422,11 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 			hasBuf = true
 			cr.dirs &= bufDirs(l.Buffer)
 		}
+		if l.Buffer == applayer.AppLayerEvent {
+			if err := e.checkEvent(l); err != nil {
+				return nil, err
+			}
+		}
 		for _, op := range l.Ops {
 			c, err := e.compileOp(op, cr)
 			if err != nil {
@@ -669,4 +675,22 @@ func (e *Engine) Groups() []GroupStat {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// checkEvent refuses app-layer-event names that the protocol's parser
+// declares it never raises: such a rule would load and never fire.
+func (e *Engine) checkEvent(l *rules.List) error {
+	for _, op := range l.Ops {
+		c, ok := op.(*rules.Content)
+		if !ok {
+			continue
+		}
+		proto, name, _ := strings.Cut(string(c.Pattern), ".")
+		for _, p := range e.opts.Protos {
+			if p.Name == proto && p.Events != nil && !slices.Contains(p.Events, name) {
+				return fmt.Errorf("app-layer-event %s: the %s parser does not raise it", c.Pattern, proto)
+			}
+		}
+	}
+	return nil
 }

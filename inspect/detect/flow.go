@@ -52,13 +52,16 @@ type dirState struct {
 // Flow inspects one flow; it implements inspect.FlowInspector. Not safe
 // for concurrent use.
 type Flow struct {
-	e      *Engine
-	meta   inspect.FlowMeta
-	tr     uint8
-	dirs   [2]dirState
-	bits   []uint64
-	app    string
-	parser applayer.Parser
+	e *Engine
+	// evNames backs the AppLayerEvent multi-buffer of the Unit being
+	// inspected.
+	evNames [][]byte
+	meta    inspect.FlowMeta
+	tr      uint8
+	dirs    [2]dirState
+	bits    []uint64
+	app     string
+	parser  applayer.Parser
 	// probing is true until a protocol was chosen or all declined.
 	probing bool
 	txSeen  map[uint64]struct{}

@@ -96,10 +96,16 @@ type Config struct {
 
 // Summary is what a replay found.
 type Summary struct {
-	Packets     uint64
-	Bytes       uint64
-	Undecoded   uint64 // packets that were not IPv4/IPv6 TCP, UDP or ICMP, or were fragments
-	Truncated   bool   // the capture ended inside a packet record
+	Packets   uint64
+	Bytes     uint64
+	Undecoded uint64 // packets that were not IPv4/IPv6 TCP, UDP or ICMP, or were fragments
+	Truncated bool   // the capture ended inside a packet record
+	// Unreadable, when set, says why reading stopped before the end of
+	// the file: a record pcapgo cannot read (a capture length beyond
+	// the snaplen, a broken block) leaves no way to find the next one.
+	// As Suricata does with such a file, what was read is replayed and
+	// the rest is ignored.
+	Unreadable  string
 	Flows       uint64
 	Alerts      uint64 // alert events written (noalert matches excluded)
 	AlertsBySID map[uint32]uint64
@@ -174,11 +180,8 @@ func Run(r io.Reader, ff inspect.FlowFactory, cfg Config) (Summary, error) {
 				rp.sum.Truncated = true
 				break
 			}
-			// pcapgo reports a record it cannot read (a capture length
-			// beyond the snaplen, a broken block) without a way to skip
-			// it: the rest of the file is unreadable.
-			_ = rp.finish()
-			return rp.summary(), fmt.Errorf("packet %d: %w", rp.sum.Packets+1, err)
+			rp.sum.Unreadable = fmt.Sprintf("record %d: %v", rp.sum.Packets+1, err)
+			break
 		}
 		if err := rp.packet(data, ci, linkType(ci)); err != nil {
 			return rp.summary(), err

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"net/netip"
 	"os"
@@ -361,6 +362,7 @@ func TestBadInput(t *testing.T) {
 		{"empty", nil, "not a pcap", false},
 		{"garbage", []byte("this is not a capture file at all"), "pcap", false},
 		{"truncated record", good[:len(good)-10], "", true},
+		{"unreadable record", badCaplen(good), "", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sum, err := Run(bytes.NewReader(tt.data), &fakeEngine{}, Config{})
@@ -370,6 +372,10 @@ func TestBadInput(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.truncated, sum.Truncated)
+			if tt.name == "unreadable record" {
+				assert.Contains(t, sum.Unreadable, "record 2:")
+				assert.EqualValues(t, 1, sum.Packets, "the packets before the bad record are replayed")
+			}
 		})
 	}
 	_, err := File(filepath.Join(t.TempDir(), "missing.pcap"), &fakeEngine{}, Config{})
@@ -484,4 +490,13 @@ func TestMidstreamResponseFirstIsReversed(t *testing.T) {
 			assert.Equal(t, inspect.ToServer, f.calls[0].dir)
 		})
 	}
+}
+
+// badCaplen returns a pcap whose second record claims a capture length
+// far beyond the snaplen, as a corrupt capture does.
+func badCaplen(p []byte) []byte {
+	out := append([]byte(nil), p...)
+	first := 24 + 16 + int(binary.LittleEndian.Uint32(out[24+8:]))
+	binary.LittleEndian.PutUint32(out[first+8:], 4325376)
+	return out
 }

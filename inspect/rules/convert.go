@@ -110,7 +110,8 @@ var supportedTransforms = map[string]bool{
 }
 
 // Tags gonids accepts without interpreting; only these are honoured.
-var honouredTags = map[string]bool{"classtype": true, "flow": true, "priority": true, "app-layer-protocol": true, "tag": true}
+var honouredTags = map[string]bool{"classtype": true, "flow": true, "priority": true, "app-layer-protocol": true, "tag": true,
+	"app-layer-event": true}
 
 type converter struct {
 	opts *Options
@@ -125,6 +126,8 @@ func appBuffer(b applayer.Buffer) string {
 		return "tls"
 	case b == applayer.DNSQuery:
 		return "dns"
+	case b == applayer.AppLayerEvent:
+		return "" // the event names its protocol; see appLayerEvent
 	case b != applayer.BufNone:
 		return "http"
 	}
@@ -228,6 +231,11 @@ func (c *converter) run() error {
 	}
 	if err := c.matchers(); err != nil {
 		return err
+	}
+	if ev, ok := g.Tags["app-layer-event"]; ok {
+		if err := c.appLayerEvent(ev); err != nil {
+			return err
+		}
 	}
 	for _, t := range g.TLSTags {
 		if err := c.tlsTag(t); err != nil {
@@ -869,5 +877,28 @@ func (c *converter) tlsTag(t *gonids.TLSTag) error {
 	if extra != nil {
 		l.Ops = append(l.Ops, extra)
 	}
+	return nil
+}
+
+// appLayerEvent turns app-layer-event:PROTO.NAME into an exact match on
+// the AppLayerEvent multi-buffer, which detection fills with the
+// anomalies parsers raise. Only events of protocols with a parser here
+// are accepted; detect refuses names the parser declares it never raises.
+// Suricata's generic applayer_* events (protocol detection and change)
+// have no counterpart and are refused.
+func (c *converter) appLayerEvent(v string) error {
+	v = strings.ToLower(strings.TrimSpace(v))
+	proto, name, ok := strings.Cut(v, ".")
+	if !ok || name == "" || strings.HasPrefix(v, "!") {
+		return rejectf("unsupported app-layer-event %s", v)
+	}
+	if _, known := appProtos[proto]; !known || proto == "http1" {
+		return rejectf("unsupported app-layer-event %s: no %s parser", v, proto)
+	}
+	if c.out.AppProto != "" && c.out.AppProto != proto {
+		return rejectf("app-layer-event %s conflicts with protocol %s", v, c.out.AppProto)
+	}
+	l := c.list(applayer.AppLayerEvent, nil)
+	l.Ops = append(l.Ops, &Content{Pattern: []byte(v)}, &Bsize{IntCmp{Op: "=", N: len(v)}})
 	return nil
 }

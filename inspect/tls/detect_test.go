@@ -84,3 +84,36 @@ func TestTLSRules(t *testing.T) {
 
 // helloLen is the length of the first TLS record.
 func helloLen(b []byte) int { return 5 + (int(b[3])<<8 | int(b[4])) }
+
+// TestAppLayerEvent: app-layer-event matches the anomalies the parser
+// raises, and a rule naming an event it never raises is refused.
+func TestAppLayerEvent(t *testing.T) {
+	text := `alert tls any any -> any any (msg:"bad record type"; app-layer-event:tls.invalid_record_type; sid:1;)
+alert tls any any -> any any (msg:"sni type"; app-layer-event:tls.invalid_sni_type; sid:2;)
+alert tls any any -> any any (msg:"never raised"; app-layer-event:tls.heartbeat_message; sid:3;)
+alert tls any any -> any any (msg:"generic"; app-layer-event:applayer_mismatch_protocol_both_directions; sid:4;)
+`
+	set := &rules.Set{}
+	require.NoError(t, set.Load(strings.NewReader(text), "ev.rules", nil))
+	require.Len(t, set.Errors, 1)
+	assert.Equal(t, 4, set.Errors[0].SID)
+	eng, err := detect.New(set.Rules, detect.Options{})
+	require.NoError(t, err)
+	require.Len(t, eng.Rejected(), 1)
+	assert.Equal(t, 3, eng.Rejected()[0].SID)
+	assert.Contains(t, eng.Rejected()[0].Reason, "does not raise it")
+
+	f := eng.NewFlow(inspect.FlowMeta{Proto: inspect.ProtoTCP, Src: netip.MustParseAddrPort("10.0.0.1:40000"),
+		Dst: netip.MustParseAddrPort("10.0.0.2:443")})
+	toServer, _, _, _ := itls.Handshake(t, cryptotls.VersionTLS12)
+	hello := helloLen(toServer)
+	var sids []uint32
+	for _, r := range []inspect.Result{f.Inspect(inspect.ToServer, toServer[:hello]),
+		// The server answers with a record of type 99: framing is lost.
+		f.Inspect(inspect.ToClient, []byte{99, 3, 3, 0, 1, 0}), f.Close()} {
+		for _, a := range r.Alerts {
+			sids = append(sids, a.Rule.SID)
+		}
+	}
+	assert.Equal(t, []uint32{1}, sids)
+}

@@ -48,6 +48,9 @@ func init() {
 		Buffers: []applayer.Buffer{applayer.TLSSNI, applayer.TLSCertSubject, applayer.TLSCertIssuer,
 			applayer.TLSCertSerial, applayer.TLSCertFingerprint, applayer.TLSVersion, applayer.JA3Hash,
 			applayer.JA3String, applayer.JA3SHash, applayer.JA3SString, applayer.TLSCerts},
+		Events: applayer.EventNames(EvInvalidRecordType, EvInvalidRecordVersion, EvInvalidRecordLength,
+			EvInvalidHandshakeMessage, EvHandshakeInvalidLength, EvInvalidSNIType, EvInvalidSNILength,
+			EvMultipleSNIExtensions, EvInvalidCertificate),
 	})
 }
 

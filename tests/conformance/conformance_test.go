@@ -30,40 +30,44 @@ const (
 	maxNARatio   = 0.25 // of all tests
 )
 
+// suites are the corpus directories replayed, as one suite: the cases
+// first chosen and the further ones (suricata-verify-next).
+var suites = []string{"suricata-verify", "suricata-verify-next"}
+
 func TestConformance(t *testing.T) {
 	corpus := corpusDir(t)
-	testsRoot := filepath.Join(corpus, "suricata-verify", "tests")
-	testenv.RequireFile(t, testsRoot)
 	classification := filepath.Join(corpus, "et-open", "classification.config")
 	if _, err := os.Stat(classification); err != nil {
 		classification = ""
 	}
-
-	var dirs []string
-	require.NoError(t, filepath.WalkDir(testsRoot, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && d.Name() == "test.yaml" {
-			dirs = append(dirs, filepath.Dir(p))
-		}
-		return nil
-	}))
-	sort.Strings(dirs)
-	require.NotEmpty(t, dirs)
-
 	var pass, fail, na int
-	for _, dir := range dirs {
-		name, _ := filepath.Rel(testsRoot, dir)
-		o := runOne(testsRoot, dir, classification)
-		fmt.Println(o.Line(filepath.ToSlash(name)))
-		switch o.Status {
-		case Pass:
-			pass++
-		case Fail:
-			fail++
-		default:
-			na++
+	for _, suite := range suites {
+		testsRoot := filepath.Join(corpus, suite, "tests")
+		testenv.RequireFile(t, testsRoot)
+		var dirs []string
+		require.NoError(t, filepath.WalkDir(testsRoot, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && d.Name() == "test.yaml" {
+				dirs = append(dirs, filepath.Dir(p))
+			}
+			return nil
+		}))
+		sort.Strings(dirs)
+		require.NotEmpty(t, dirs, suite)
+		for _, dir := range dirs {
+			name, _ := filepath.Rel(testsRoot, dir)
+			o := runOne(testsRoot, dir, classification)
+			fmt.Println(o.Line(suite + "/" + filepath.ToSlash(name)))
+			switch o.Status {
+			case Pass:
+				pass++
+			case Fail:
+				fail++
+			default:
+				na++
+			}
 		}
 	}
 	total := pass + fail + na

@@ -147,6 +147,9 @@ func printSummary(w io.Writer, mode replay.Mode, s replay.Summary, ld replay.Loa
 	if s.Truncated {
 		fmt.Fprintln(w, "capture: truncated (the last packet record is incomplete)")
 	}
+	if s.Unreadable != "" {
+		fmt.Fprintf(w, "capture: reading stopped at an unreadable %s; the packets before it were replayed\n", s.Unreadable)
+	}
 	fmt.Fprintf(w, "flows: %d\n", s.Flows)
 	if s.Gaps > 0 {
 		fmt.Fprintf(w, "stream gaps skipped: %d\n", s.Gaps)
