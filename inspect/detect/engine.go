@@ -144,7 +144,8 @@ type crule struct {
 	dirs  uint8 // bit 1<<dir
 	trs   uint8 // bit 1<<trTCP, 1<<trUDP
 	bits  []cflowbit
-	reads bool // has isset/isnotset: runs after rules that set bits
+	ints  []cflowint
+	reads bool // has isset/isnotset (or flowint conditions): runs after rules that set bits
 	slots map[string]int
 	nvars int
 	fpLen int // 0: no fast pattern (always evaluated)
@@ -177,6 +178,7 @@ type Engine struct {
 	// buffer (hashing groupKey there was ~6% of inspection time).
 	bufGroups [numTransports][2][applayer.NumBuffers][]*group
 	bitNames  []string
+	intIDs    map[string]int // flowint names (flowint.go)
 	rejected  []*rules.Error
 	th        *thresholdTable
 	icmp      []uint32 // rules run on each ICMP message, in load order
@@ -525,6 +527,7 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 		}
 		cr.bits = append(cr.bits, cf)
 	}
+	e.compileFlowints(r, cr)
 	cr.thresh = r.Threshold
 	if tc := e.opts.Thresholds; tc != nil {
 		if t, ok := tc.Override[r.Info.SID]; ok {

@@ -60,8 +60,11 @@ type Flow struct {
 	tr      uint8
 	dirs    [2]dirState
 	bits    []uint64
-	app     string
-	parser  applayer.Parser
+	// ints and intSet are the flow's flowint counters (flowint.go).
+	ints   []int64
+	intSet []bool
+	app    string
+	parser applayer.Parser
 	// probing is true until a protocol was chosen or all declined.
 	probing bool
 	txSeen  map[uint64]struct{}
@@ -536,7 +539,7 @@ func (f *Flow) dynCond(cr *crule, dir inspect.Direction, size int, unitApp strin
 			}
 		}
 	}
-	return true
+	return len(cr.ints) == 0 || f.flowintCond(cr)
 }
 
 // fire records a match: flowbit updates, thresholds, then the alert.
@@ -562,6 +565,9 @@ func (f *Flow) fire(cr *crule, dir inspect.Direction, off uint64, app string, tx
 				f.bits[w] ^= m
 			}
 		}
+	}
+	if len(cr.ints) > 0 {
+		f.flowintApply(cr)
 	}
 	for _, s := range cr.suppress {
 		switch {

@@ -192,8 +192,6 @@ func (c *converter) run() error {
 		return rejectf("unsupported keyword stream_size")
 	case len(g.Xbits) > 0:
 		return rejectf("unsupported keyword xbits")
-	case len(g.Flowints) > 0:
-		return rejectf("unsupported keyword flowint")
 	}
 	if err := c.flow(); err != nil {
 		return err
@@ -210,6 +208,11 @@ func (c *converter) run() error {
 	}
 	for _, fb := range g.Flowbits {
 		if err := c.flowbit(fb); err != nil {
+			return err
+		}
+	}
+	for _, fi := range g.Flowints {
+		if err := c.flowint(fi); err != nil {
 			return err
 		}
 	}
@@ -901,4 +904,49 @@ func (c *converter) appLayerEvent(v string) error {
 	l := c.list(applayer.AppLayerEvent, nil)
 	l.Ops = append(l.Ops, &Content{Pattern: []byte(v)}, &Bsize{IntCmp{Op: "=", N: len(v)}})
 	return nil
+}
+
+// flowint checks flowint:NAME,OP[,VALUE] (Suricata's flowint keyword).
+func (c *converter) flowint(fi *gonids.Flowint) error {
+	f := Flowint{Name: strings.TrimSpace(fi.Name), Op: strings.TrimSpace(fi.Modifier)}
+	if f.Name == "" {
+		return rejectf("flowint without a variable name")
+	}
+	val := strings.TrimSpace(fi.Value)
+	switch f.Op {
+	case "isset", "notset", "isnotset":
+		if f.Op == "isnotset" {
+			f.Op = "notset"
+		}
+		if val != "" {
+			return rejectf("flowint:%s,%s takes no value", f.Name, f.Op)
+		}
+	case "=", "+", "-", "==", "!=", "<", "<=", ">", ">=":
+		if val == "" {
+			return rejectf("flowint:%s,%s needs a value", f.Name, f.Op)
+		}
+		if n, err := strconv.ParseInt(val, 10, 64); err == nil {
+			if n < 0 || n > 1<<32-1 {
+				return rejectf("flowint value %d out of range", n)
+			}
+			f.Value = n
+		} else if isKeywordName(val) {
+			f.Var = val
+		} else {
+			return rejectf("flowint: %q is neither a number nor a variable", val)
+		}
+	default:
+		return rejectf("unsupported flowint operator %q", fi.Modifier)
+	}
+	c.out.Flowints = append(c.out.Flowints, f)
+	return nil
+}
+
+func isKeywordName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isKeywordByte(s[i]) {
+			return false
+		}
+	}
+	return s != ""
 }

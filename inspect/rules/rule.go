@@ -175,6 +175,16 @@ type Flowbit struct {
 	All   bool // & instead of |
 }
 
+// Flowint is one flowint keyword: a modifier (=, +, -) applied when the
+// rule matches, or a condition (==, !=, <, <=, >, >=, isset, notset)
+// the rule needs. The operand is Value, or the flowint named Var.
+type Flowint struct {
+	Name  string
+	Op    string
+	Value int64
+	Var   string
+}
+
 // Threshold is a threshold or detection_filter (Type "" for the latter).
 type Threshold struct {
 	Type    string // limit, threshold, both, backoff
@@ -206,6 +216,7 @@ type Rule struct {
 
 	Flow            Flow
 	Flowbits        []Flowbit
+	Flowints        []Flowint
 	NoAlert         bool
 	Threshold       *Threshold
 	DetectionFilter *Threshold
