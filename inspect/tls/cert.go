@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"encoding/asn1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -32,10 +33,15 @@ type der struct {
 	body []byte
 }
 
+// errDERHeader marks a DER element whose tag and length cannot be read
+// (Suricata's CERTIFICATE_INVALID_LENGTH); other failures are
+// INVALID_CERTIFICATE.
+var errDERHeader = errors.New("DER element header")
+
 // readDER splits the first TLV off b.
 func readDER(b []byte) (der, []byte, error) {
 	if len(b) < 2 {
-		return der{}, nil, fmt.Errorf("short DER element")
+		return der{}, nil, fmt.Errorf("%w: short", errDERHeader)
 	}
 	tag, l := b[0], int(b[1])
 	if tag&0x1f == 0x1f {
@@ -45,7 +51,7 @@ func readDER(b []byte) (der, []byte, error) {
 	if l&0x80 != 0 {
 		n := l & 0x7f
 		if n == 0 || n > 3 || len(b) < n {
-			return der{}, nil, fmt.Errorf("bad DER length")
+			return der{}, nil, fmt.Errorf("%w: bad length", errDERHeader)
 		}
 		l = 0
 		for _, c := range b[:n] {
@@ -73,14 +79,30 @@ func children(b []byte) ([]der, error) {
 	return out, nil
 }
 
-// parseCert reads the fields of a DER certificate (RFC 5280 4.1).
+// parseCert reads the fields of a DER certificate (RFC 5280 4.1). Only a
+// certificate whose own DER header is cut wraps errDERHeader; a fault
+// inside it is an invalid certificate.
 func parseCert(raw []byte) (*cert, error) {
 	top, _, err := readDER(raw)
-	if err != nil || top.tag != 0x30 {
+	if err != nil {
+		return nil, err
+	}
+	c, err := parseCertBody(raw, top)
+	if err != nil {
+		return nil, fmt.Errorf("certificate: %v", err)
+	}
+	return c, nil
+}
+
+func parseCertBody(raw []byte, top der) (*cert, error) {
+	if top.tag != 0x30 {
 		return nil, fmt.Errorf("certificate is not a SEQUENCE")
 	}
 	tbsEl, _, err := readDER(top.body)
-	if err != nil || tbsEl.tag != 0x30 {
+	if err != nil {
+		return nil, err
+	}
+	if tbsEl.tag != 0x30 {
 		return nil, fmt.Errorf("tbsCertificate is not a SEQUENCE")
 	}
 	f, err := children(tbsEl.body)

@@ -2,6 +2,7 @@ package tls
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
@@ -37,6 +38,7 @@ const (
 	EvInvalidSNILength        = "INVALID_SNI_LENGTH"
 	EvMultipleSNIExtensions   = "MULTIPLE_SNI_EXTENSIONS"
 	EvInvalidCertificate      = "INVALID_CERTIFICATE"
+	EvCertInvalidLength       = "CERTIFICATE_INVALID_LENGTH"
 )
 
 func init() {
@@ -50,7 +52,7 @@ func init() {
 			applayer.JA3String, applayer.JA3SHash, applayer.JA3SString, applayer.TLSCerts},
 		Events: applayer.EventNames(EvInvalidRecordType, EvInvalidRecordVersion, EvInvalidRecordLength,
 			EvInvalidHandshakeMessage, EvHandshakeInvalidLength, EvInvalidSNIType, EvInvalidSNILength,
-			EvMultipleSNIExtensions, EvInvalidCertificate),
+			EvMultipleSNIExtensions, EvInvalidCertificate, EvCertInvalidLength),
 	})
 }
 
@@ -316,22 +318,31 @@ func (p *Parser) message(dir inspect.Direction, typ byte, body []byte, emit func
 }
 
 // certificates parses a TLS 1.2 Certificate message (RFC 5246 7.4.2): a
-// 3-byte length, then each DER certificate with a 3-byte length.
+// 3-byte length, then each DER certificate with a 3-byte length. As in
+// Suricata, a certificate that does not decode raises its own event
+// (CERTIFICATE_INVALID_LENGTH when a DER header is cut, else
+// INVALID_CERTIFICATE) once per message, and the message is then an
+// INVALID_HANDSHAKE_MESSAGE; the rest of the chain is still read.
 func (p *Parser) certificates(body []byte) {
 	u := &p.unit
+	bad := func(ev string) {
+		p.anomaly(ev)
+		p.anomaly(EvInvalidHandshakeMessage)
+	}
 	if len(body) < 3 || int(body[0])<<16|int(body[1])<<8|int(body[2]) != len(body)-3 {
-		p.anomaly(EvInvalidCertificate)
+		bad(EvInvalidCertificate)
 		return
 	}
 	list := body[3:]
+	failed := false
 	for len(list) > 0 {
 		if len(list) < 3 {
-			p.anomaly(EvInvalidCertificate)
+			bad(EvInvalidCertificate)
 			return
 		}
 		n := int(list[0])<<16 | int(list[1])<<8 | int(list[2])
 		if n == 0 || n > len(list)-3 {
-			p.anomaly(EvInvalidCertificate)
+			bad(EvInvalidCertificate)
 			return
 		}
 		der := bytes.Clone(list[3 : 3+n])
@@ -342,7 +353,14 @@ func (p *Parser) certificates(body []byte) {
 		}
 		c, err := parseCert(der)
 		if err != nil {
-			p.anomaly(EvInvalidCertificate)
+			if !failed {
+				failed = true
+				if errors.Is(err, errDERHeader) {
+					bad(EvCertInvalidLength)
+				} else {
+					bad(EvInvalidCertificate)
+				}
+			}
 			continue
 		}
 		p.tx.Subject, p.tx.Issuer, p.tx.Serial, p.tx.Fingerprint = c.subject, c.issuer, c.serial, c.fingerprint
