@@ -181,6 +181,22 @@ type FlowInspector interface {
 	Close() Result
 }
 
+// AppProtoReporter is implemented by flow inspectors that detect the
+// application protocol by content: AppProto is its EVE name ("http",
+// "tls", "dns") or "" while none was recognised. Flow events carry it as
+// app_proto, as Suricata's do.
+type AppProtoReporter interface {
+	AppProto() string
+}
+
+// AppProtoOf returns fi's detected protocol, or "".
+func AppProtoOf(fi FlowInspector) string {
+	if r, ok := fi.(AppProtoReporter); ok {
+		return r.AppProto()
+	}
+	return ""
+}
+
 // FlowFactory creates flow inspectors; *Engine implements it.
 type FlowFactory interface {
 	NewFlow(meta FlowMeta) FlowInspector

@@ -386,7 +386,9 @@ func wouldReason(v netstack.Verdict) string { return "would-" + v.String() }
 func (f *flow) Close(st netstack.FlowStats) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	var app string
 	if f.insp != nil {
+		app = inspect.AppProtoOf(f.insp)
 		res, ok := f.closeInspector()
 		// Findings at close can no longer change what was forwarded;
 		// they are logged unless a verdict had ended the flow already.
@@ -400,6 +402,7 @@ func (f *flow) Close(st netstack.FlowStats) {
 	}
 	ev := eve.Base(end, eve.TypeFlow, &f.meta, inspect.ToServer)
 	ev.InIface = f.nic
+	ev.AppProto = app
 	ev.Flow = &eve.Flow{
 		PktsToServer: st.PacketsToServer, PktsToClient: st.PacketsToClient,
 		BytesToServer: st.BytesToServer, BytesToClient: st.BytesToClient,

@@ -110,6 +110,9 @@ func (e *Engine) newFlow(meta inspect.FlowMeta) *Flow {
 	return f
 }
 
+// AppProto implements inspect.AppProtoReporter.
+func (f *Flow) AppProto() string { return f.app }
+
 // Inspect implements inspect.FlowInspector.
 func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 	f.res = inspect.Result{}

@@ -66,9 +66,11 @@ type Event struct {
 	SrcPort   uint16   `json:"src_port,omitempty"`
 	DestIP    string   `json:"dest_ip,omitempty"`
 	DestPort  uint16   `json:"dest_port,omitempty"`
-	Proto     string   `json:"proto,omitempty"`
-	Direction string   `json:"direction,omitempty"`
-	AppProto  string   `json:"app_proto,omitempty"`
+	// IPVersion is Suricata 8's ip_v: 4 or 6.
+	IPVersion uint8  `json:"ip_v,omitempty"`
+	Proto     string `json:"proto,omitempty"`
+	Direction string `json:"direction,omitempty"`
+	AppProto  string `json:"app_proto,omitempty"`
 	// TxID is set for alerts and records of an app-layer transaction.
 	TxID *uint64 `json:"tx_id,omitempty"`
 
@@ -308,6 +310,12 @@ func Base(ts time.Time, eventType string, meta *inspect.FlowMeta, dir inspect.Di
 	}
 	setAddr(&ev.SrcIP, &ev.SrcPort, src, meta.Proto)
 	setAddr(&ev.DestIP, &ev.DestPort, dst, meta.Proto)
+	if a := src.Addr(); a.IsValid() {
+		ev.IPVersion = 4
+		if a.Is6() && !a.Is4In6() {
+			ev.IPVersion = 6
+		}
+	}
 	if meta.Identity != "" {
 		ev.Identity = &Identity{Name: meta.Identity}
 	}

@@ -609,6 +609,9 @@ func (rp *replayer) endFlow(f *flow) error {
 	}
 	ev := eve.Base(f.last, eve.TypeFlow, &f.meta, inspect.ToServer)
 	ev.VLAN = f.vlan
+	if f.insp != nil {
+		ev.AppProto = inspect.AppProtoOf(f.insp)
+	}
 	reason := "shutdown"
 	if f.evicted {
 		reason = "forced"

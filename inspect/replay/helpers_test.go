@@ -23,6 +23,8 @@ import (
 // substrings of single chunks, enough to drive replay without the real
 // detection engine.
 type fakeEngine struct {
+	// app is what its flows report as detected protocol.
+	app   string
 	mu    sync.Mutex
 	rules []fakeRule
 	flows []*fakeFlow
@@ -74,6 +76,9 @@ func (f *fakeFlow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 }
 
 func (f *fakeFlow) Close() inspect.Result { f.closes++; return inspect.Result{} }
+
+// AppProto implements inspect.AppProtoReporter.
+func (f *fakeFlow) AppProto() string { return f.e.app }
 
 // stream returns what a direction was fed, concatenated.
 func (f *fakeFlow) stream(dir inspect.Direction) string {

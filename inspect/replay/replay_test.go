@@ -500,3 +500,20 @@ func badCaplen(p []byte) []byte {
 	binary.LittleEndian.PutUint32(out[first+8:], 4325376)
 	return out
 }
+
+// TestFlowEventAppProto: flow events carry the protocol the inspector
+// detected and Suricata 8's ip_v, for IPv4 and IPv6.
+func TestFlowEventAppProto(t *testing.T) {
+	for _, tc := range []struct {
+		cl, sv netip.AddrPort
+		ipv    float64
+	}{{cli, srv, 4}, {cli6, srv6, 6}} {
+		c := newCapture(t, layers.LinkTypeEthernet).handshake(tc.cl, tc.sv)
+		c.tcp(tcpSeg{src: tc.cl, dst: tc.sv, seq: 1001, ack: 5001, flags: "PA", data: "GET / HTTP/1.1\r\n\r\n"})
+		_, evs := run(t, c.pcap(), &fakeEngine{app: "http"}, Config{})
+		flows := evs.ofType("flow")
+		require.Len(t, flows, 1)
+		assert.Equal(t, "http", flows[0]["app_proto"])
+		assert.Equal(t, tc.ipv, flows[0]["ip_v"])
+	}
+}
