@@ -129,9 +129,9 @@ type Set struct {
 	Errors []*Error
 	// Files counts loaded and rejected rules per file, in load order.
 	Files []FileCount
-	// sids locates each loaded rule's sid ("file:line"), to refuse a
-	// second rule with the same one.
-	sids map[uint32]string
+	// sids locates each loaded rule's gid:sid ("file:line"), to refuse
+	// a second rule with the same one.
+	sids map[uint64]string
 }
 
 // FileCount is one file's totals.
@@ -165,6 +165,7 @@ type parsed struct {
 	file       string
 	line, sid  int
 	action     string // reject family action swapped out for gonids
+	gid        uint32 // gid option, taken out for gonids (0: default 1)
 	g          *gonids.Rule
 	err        error // from prepare or gonids
 	rule       *Rule
@@ -191,7 +192,9 @@ func prepare(text, file string, line int) *parsed {
 	// the overall shape is checked first.
 	if !ruleShapeOK(p.text) {
 		p.err = &Error{File: file, Line: line, SID: p.sid, Reason: "syntax: want ACTION PROTO SRC PORT -> DST PORT (OPTIONS)"}
-	} else if why := checkOptions(p.text); why != "" {
+	} else if opts, why := checkOptions(p.text); why != "" {
+		p.err = &Error{File: file, Line: line, SID: p.sid, Reason: why}
+	} else if why := p.ownOptions(opts); why != "" {
 		p.err = &Error{File: file, Line: line, SID: p.sid, Reason: why}
 	}
 	return p
@@ -227,8 +230,31 @@ func (p *parsed) finish(opts *Options) (*Rule, error) {
 		return fail(cerr.Error())
 	}
 	r.Info.File, r.Info.Line = p.file, p.line
+	if p.gid != 0 {
+		r.Info.GID = p.gid
+	}
 	r.Keywords = keywords(p.text)
 	return r, nil
+}
+
+// ownOptions handles options gonids does not know, taking them out of
+// the text it parses: gid.
+func (p *parsed) ownOptions(opts []option) string {
+	cut := p.text
+	for i := len(opts) - 1; i >= 0; i-- {
+		o := opts[i]
+		if o.kw != "gid" {
+			continue
+		}
+		n, err := strconv.ParseUint(o.value, 10, 32)
+		if err != nil || n == 0 {
+			return fmt.Sprintf("gid: %q is not a positive number", o.value)
+		}
+		p.gid = uint32(n)
+		cut = cut[:o.start] + cut[o.end:]
+	}
+	p.text = cut
+	return ""
 }
 
 // parseGonids calls gonids under the lock and turns its panics (it has a
@@ -412,7 +438,7 @@ func (s *Set) Load(r io.Reader, file string, opts *Options) error {
 	}
 	wg.Wait()
 	if s.sids == nil {
-		s.sids = map[uint32]string{}
+		s.sids = map[uint64]string{}
 	}
 	for _, it := range items {
 		if r := it.rule; r != nil {
@@ -420,11 +446,12 @@ func (s *Set) Load(r io.Reader, file string, opts *Options) error {
 			// sid would make alerts, thresholds and suppressions
 			// ambiguous. The first stays, the second is refused naming
 			// both places.
-			if first, dup := s.sids[r.Info.SID]; dup {
+			key := uint64(r.Info.GID)<<32 | uint64(r.Info.SID)
+			if first, dup := s.sids[key]; dup {
 				it.rule, it.out = nil, &Error{File: file, Line: it.line, SID: int(r.Info.SID),
 					Reason: fmt.Sprintf("duplicate sid %d (first at %s)", r.Info.SID, first)}
 			} else {
-				s.sids[r.Info.SID] = fmt.Sprintf("%s:%d", file, it.line)
+				s.sids[key] = fmt.Sprintf("%s:%d", file, it.line)
 				s.Rules = append(s.Rules, r)
 				fc.Loaded++
 				continue

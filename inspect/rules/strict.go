@@ -21,15 +21,16 @@ import (
 //     (detect-content.c);
 //   - the rule has a sid.
 //
-// It returns "" or the reason the rule is refused.
-func checkOptions(text string) string {
+// It returns the options, or the reason the rule is refused.
+func checkOptions(text string) ([]option, string) {
 	open := strings.IndexByte(text, '(')
 	end := strings.LastIndexByte(text, ')')
 	if open < 0 || end < open {
-		return "syntax: options must be enclosed in ( )"
+		return nil, "syntax: options must be enclosed in ( )"
 	}
 	body := text[open+1 : end]
 	hasSID := false
+	var opts []option
 	for i := 0; ; {
 		for i < len(body) && isSpace(body[i]) {
 			i++
@@ -38,36 +39,38 @@ func checkOptions(text string) string {
 			break
 		}
 		k := i
+		start := open + 1 + i
 		for i < len(body) && isKeywordByte(body[i]) {
 			i++
 		}
 		kw := body[k:i]
 		if kw == "" {
-			return fmt.Sprintf("syntax: expected a keyword at %q", clip(body[k:]))
+			return nil, fmt.Sprintf("syntax: expected a keyword at %q", clip(body[k:]))
 		}
 		for i < len(body) && isSpace(body[i]) {
 			i++
 		}
 		if i == len(body) {
-			return fmt.Sprintf("syntax: option %s is not terminated by ';'", kw)
+			return nil, fmt.Sprintf("syntax: option %s is not terminated by ';'", kw)
 		}
 		switch body[i] {
 		case ';':
 			i++
 			if strings.EqualFold(kw, "sid") {
-				return "syntax: sid needs a value"
+				return nil, "syntax: sid needs a value"
 			}
+			opts = append(opts, option{kw: strings.ToLower(kw), start: start, end: open + 1 + i})
 			continue
 		case ':':
 		default:
-			return fmt.Sprintf("syntax: expected ':' or ';' after %s, found %q", kw, clip(body[i:]))
+			return nil, fmt.Sprintf("syntax: expected ':' or ';' after %s, found %q", kw, clip(body[i:]))
 		}
 		i++
 		v := i
 		for {
 			j := strings.IndexByte(body[i:], ';')
 			if j < 0 {
-				return fmt.Sprintf("syntax: option %s is not terminated by ';' (unterminated quote?)", kw)
+				return nil, fmt.Sprintf("syntax: option %s is not terminated by ';' (unterminated quote?)", kw)
 			}
 			i += j + 1
 			if i-2 < v || body[i-2] != '\\' {
@@ -76,16 +79,25 @@ func checkOptions(text string) string {
 		}
 		value := body[v : i-1]
 		if why := checkValue(strings.ToLower(kw), value); why != "" {
-			return why
+			return nil, why
 		}
 		if strings.EqualFold(kw, "sid") {
 			hasSID = true
 		}
+		opts = append(opts, option{kw: strings.ToLower(kw), value: strings.TrimSpace(value), start: start, end: open + 1 + i})
 	}
 	if !hasSID {
-		return "syntax: rule has no sid"
+		return nil, "syntax: rule has no sid"
 	}
-	return ""
+	return opts, ""
+}
+
+// option is one rule option: its keyword (lower case), its value as
+// written, and where it sits in the rule text ([start, end) includes
+// the ';').
+type option struct {
+	kw, value  string
+	start, end int
 }
 
 // isKeywordByte reports whether c may appear in a keyword name

@@ -242,3 +242,20 @@ func FuzzParserDifferential(f *testing.F) {
 		checkDifferential(t, mutate(rng, rule))
 	})
 }
+
+// TestGID: gid is honoured; the same sid under another gid is another
+// rule.
+func TestGID(t *testing.T) {
+	set := &Set{}
+	require.NoError(t, set.Load(strings.NewReader(
+		"alert tcp any any -> any any (content:\"a\"; sid:9;)\n"+
+			"alert tcp any any -> any any (content:\"b\"; gid:7; sid:9;)\n"+
+			"alert tcp any any -> any any (content:\"c\"; sid:9; gid:7;)\n"+
+			"alert tcp any any -> any any (content:\"d\"; gid:x; sid:10;)\n"), "g.rules", nil))
+	require.Len(t, set.Rules, 2)
+	assert.EqualValues(t, 1, set.Rules[0].Info.GID)
+	assert.EqualValues(t, 7, set.Rules[1].Info.GID)
+	require.Len(t, set.Errors, 2)
+	assert.Equal(t, "g.rules:3: sid 9: duplicate sid 9 (first at g.rules:2)", set.Errors[0].Error())
+	assert.Contains(t, set.Errors[1].Reason, `gid: "x" is not a positive number`)
+}
