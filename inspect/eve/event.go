@@ -71,6 +71,8 @@ type Event struct {
 	Proto     string `json:"proto,omitempty"`
 	Direction string `json:"direction,omitempty"`
 	AppProto  string `json:"app_proto,omitempty"`
+	// CommunityID is the flow's Community ID (see CommunityID).
+	CommunityID string `json:"community_id,omitempty"`
 	// TxID is set for alerts and records of an app-layer transaction.
 	TxID *uint64 `json:"tx_id,omitempty"`
 
@@ -319,6 +321,7 @@ func Base(ts time.Time, eventType string, meta *inspect.FlowMeta, dir inspect.Di
 	if meta.Identity != "" {
 		ev.Identity = &Identity{Name: meta.Identity}
 	}
+	ev.CommunityID = CommunityID(meta)
 	return ev
 }
 
