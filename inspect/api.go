@@ -137,9 +137,18 @@ type HTTPTx struct {
 type DNSTx struct {
 	Type   string // "query" or "answer"
 	ID     uint16
-	RRName string
+	RRName string // the first question's name
 	RRType string
 	RCode  string
+	// Flags is the header's second 16-bit word (QR, opcode, AA, TC, RD,
+	// RA, Z, rcode); Queries are all questions, in order.
+	Flags   uint16
+	Queries []DNSQuestion
+}
+
+// DNSQuestion is one question of a DNS message.
+type DNSQuestion struct {
+	RRName, RRType string
 }
 
 // TLSTx holds a TLS handshake's fields: the ClientHello's, the

@@ -200,13 +200,47 @@ type HTTP struct {
 	Length          int64  `json:"length"`
 }
 
-// DNS is the dns object.
+// DNS is the dns object in Suricata's version 3 format (Suricata 8):
+// one record per message, type request or response, the header's flags
+// in hex and as booleans (set ones only), and every question.
 type DNS struct {
-	Type   string `json:"type"`
-	ID     uint16 `json:"id"`
-	RRName string `json:"rrname,omitempty"`
-	RRType string `json:"rrtype,omitempty"`
-	RCode  string `json:"rcode,omitempty"`
+	Version uint8         `json:"version"`
+	Type    string        `json:"type"`
+	ID      uint16        `json:"id"`
+	Flags   string        `json:"flags"`
+	QR      bool          `json:"qr,omitempty"`
+	AA      bool          `json:"aa,omitempty"`
+	TC      bool          `json:"tc,omitempty"`
+	RD      bool          `json:"rd,omitempty"`
+	RA      bool          `json:"ra,omitempty"`
+	Z       bool          `json:"z,omitempty"`
+	Opcode  uint8         `json:"opcode"`
+	RCode   string        `json:"rcode,omitempty"`
+	Queries []DNSQuestion `json:"queries,omitempty"`
+}
+
+// DNSQuestion is one entry of dns.queries.
+type DNSQuestion struct {
+	RRName string `json:"rrname"`
+	RRType string `json:"rrtype"`
+}
+
+// DNSObject is the dns object of a DNS message.
+func DNSObject(d *inspect.DNSTx) *DNS {
+	f := d.Flags
+	o := &DNS{Version: 3, Type: "request", ID: d.ID, Flags: strconv.FormatUint(uint64(f), 16),
+		QR: f&0x8000 != 0, AA: f&0x0400 != 0, TC: f&0x0200 != 0, RD: f&0x0100 != 0, RA: f&0x0080 != 0,
+		Z: f&0x0040 != 0, Opcode: uint8(f>>11) & 0x0f}
+	if d.Type == "answer" {
+		o.Type, o.RCode = "response", d.RCode
+	}
+	for _, q := range d.Queries {
+		o.Queries = append(o.Queries, DNSQuestion{RRName: q.RRName, RRType: q.RRType})
+	}
+	if len(o.Queries) == 0 && d.RRName != "" {
+		o.Queries = []DNSQuestion{{RRName: d.RRName, RRType: d.RRType}}
+	}
+	return o
 }
 
 // TLS is the tls object, with Suricata's field names.
@@ -411,7 +445,7 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 	case e.DNS != nil:
 		ev = Base(ts, TypeDNS, meta, e.Dir)
 		ev.AppProto = "dns"
-		ev.DNS = &DNS{Type: e.DNS.Type, ID: e.DNS.ID, RRName: e.DNS.RRName, RRType: e.DNS.RRType, RCode: e.DNS.RCode}
+		ev.DNS = DNSObject(e.DNS)
 	case e.TLS != nil:
 		ev = Base(ts, TypeTLS, meta, inspect.ToServer)
 		ev.AppProto = "tls"
