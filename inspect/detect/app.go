@@ -60,9 +60,6 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 }
 
 func (f *Flow) onUnit(u *applayer.Unit) {
-	if f.passed {
-		return
-	}
 	if u.Event != nil {
 		f.res.Events = append(f.res.Events, *u.Event)
 	}
@@ -70,7 +67,7 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 		a := a
 		f.res.Events = append(f.res.Events, inspect.Event{Dir: u.Dir, TxID: u.TxID, Anomaly: &a})
 	}
-	if u.Dir > inspect.ToClient {
+	if u.Dir > inspect.ToClient || f.passed {
 		return
 	}
 	if len(u.Anomalies) > 0 {

@@ -120,7 +120,14 @@ func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 		f.inspectICMP(dir, data)
 		return f.finish()
 	}
-	if f.passed || dir > inspect.ToClient || (f.meta.Proto != inspect.ProtoTCP && f.meta.Proto != inspect.ProtoUDP) {
+	if dir > inspect.ToClient || (f.meta.Proto != inspect.ProtoTCP && f.meta.Proto != inspect.ProtoUDP) {
+		return f.res
+	}
+	if f.passed {
+		// A pass rule ends inspection, not logging: as in Suricata, the
+		// app-layer parser goes on and its records are still reported
+		// (onUnit runs no rule on a passed flow).
+		f.appLayer(dir, data)
 		return f.res
 	}
 	ds := &f.dirs[dir]
@@ -156,7 +163,7 @@ func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 // Close implements inspect.FlowInspector.
 func (f *Flow) Close() inspect.Result {
 	f.res = inspect.Result{}
-	if f.parser != nil && !f.passed {
+	if f.parser != nil {
 		f.parser.Close(f.onUnit)
 	}
 	for i := range f.dirs {
@@ -171,6 +178,9 @@ func (f *Flow) Close() inspect.Result {
 }
 
 func (f *Flow) finish() inspect.Result {
+	if f.passed {
+		return f.res
+	}
 	f.attachHTTP()
 	if f.e.resolveActions(&f.res) {
 		// A pass rule stops inspection of the flow, as in Suricata.

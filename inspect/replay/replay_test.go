@@ -252,9 +252,11 @@ func TestPassAndNoalert(t *testing.T) {
 		{content: "EVIL", info: ruleDrop},
 	}}
 	sum, evs := run(t, c.pcap(), e, Config{Mode: ModeIPS})
-	assert.Empty(t, evs.ofType("alert"), "no alert for pass or noalert rules, and nothing inspected after pass")
+	assert.Empty(t, evs.ofType("alert"), "no alert for pass or noalert rules, and no rule decides after pass")
 	assert.Empty(t, evs.ofType("drop"))
-	assert.Len(t, e.flows[0].calls, 1)
+	// The inspector is still fed after pass, so that its app-layer
+	// records are logged (Suricata logs passed flows).
+	assert.Equal(t, []call{{inspect.ToServer, "trusted"}, {inspect.ToServer, "EVIL"}}, e.flows[0].calls)
 	assert.Zero(t, sum.Alerts)
 	assert.Equal(t, "pass", evs.ofType("flow")[0]["flow"].(map[string]any)["action"])
 }
@@ -274,7 +276,7 @@ func TestUDPDatagramsAndAppEvents(t *testing.T) {
 	assert.Equal(t, inspect.ProtoUDP, e.flows[0].meta.Proto)
 	dns := evs.ofType("dns")
 	require.Len(t, dns, 1)
-	assert.Equal(t, "example.com", dns[0]["dns"].(map[string]any)["rrname"])
+	assert.Equal(t, []any{map[string]any{"rrname": "example.com", "rrtype": "A"}}, dns[0]["dns"].(map[string]any)["queries"])
 	assert.Equal(t, "UDP", dns[0]["proto"])
 	assert.Equal(t, "established", evs.ofType("flow")[0]["flow"].(map[string]any)["state"])
 }
