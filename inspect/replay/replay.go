@@ -145,7 +145,10 @@ func Run(r io.Reader, ff inspect.FlowFactory, cfg Config) (Summary, error) {
 		linkType func(ci gopacket.CaptureInfo) layers.LinkType
 	)
 	if binary.LittleEndian.Uint32(magic) == 0x0A0D0D0A {
-		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
+		// Interfaces may have different link types (a tap and a
+		// tunnel): without WantMixedLinkType pcapgo silently skips every
+		// packet whose interface differs from the first one's.
+		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
 			return Summary{}, fmt.Errorf("pcapng: %w", err)
 		}
@@ -203,8 +206,21 @@ type decoded struct {
 	payload  []byte
 }
 
+// rawIP are the link types whose frames are a bare IPv4 or IPv6 packet:
+// DLT_RAW as libpcap numbers it on most systems (12), on OpenBSD (14) and
+// in files (LINKTYPE_RAW 101), and LINKTYPE_IPV4/IPV6 (228, 229).
+// gopacket registers a decoder for only one of 12 and 14, and for
+// neither of 228 and 229.
+var rawIP = map[layers.LinkType]bool{12: true, 14: true, layers.LinkTypeRaw: true, layers.LinkTypeIPv4: true, layers.LinkTypeIPv6: true}
+
+// decode reads a frame of link type lt: Ethernet (with VLAN tags), raw
+// IP (see rawIP), Linux cooked captures (SLL, SLL2) and BSD loopback
+// (null, loop).
 func decode(data []byte, lt layers.LinkType) (decoded, bool) {
 	var d decoded
+	if rawIP[lt] {
+		lt = layers.LinkTypeRaw
+	}
 	pkt := gopacket.NewPacket(data, lt, gopacket.DecodeOptions{NoCopy: true, Lazy: true})
 	for _, l := range pkt.Layers() {
 		if q, ok := l.(*layers.Dot1Q); ok {

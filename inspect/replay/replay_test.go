@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -40,6 +42,15 @@ func TestCaptureOrderAcrossDirections(t *testing.T) {
 		{"linux sll ipv4", layers.LinkTypeLinuxSLL, cli, srv, false},
 		{"raw ipv6", layers.LinkTypeRaw, cli6, srv6, false},
 		{"raw ipv4 pcapng", layers.LinkTypeRaw, cli, srv, true},
+		{"DLT_RAW 12 ipv4", 12, cli, srv, false},
+		{"DLT_RAW 14 ipv6", 14, cli6, srv6, false},
+		{"LINKTYPE_IPV4", layers.LinkTypeIPv4, cli, srv, false},
+		{"LINKTYPE_IPV6 pcapng", layers.LinkTypeIPv6, cli6, srv6, true},
+		{"linux sll2 ipv6", layers.LinkTypeLinuxSLL2, cli6, srv6, false},
+		{"linux sll2 ipv4 pcapng", layers.LinkTypeLinuxSLL2, cli, srv, true},
+		{"null ipv4", layers.LinkTypeNull, cli, srv, false},
+		{"null ipv6", layers.LinkTypeNull, cli6, srv6, false},
+		{"loop ipv4", layers.LinkTypeLoop, cli, srv, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newCapture(t, tt.lt).handshake(tt.cl, tt.sv).
@@ -518,4 +529,33 @@ func TestFlowEventAppProto(t *testing.T) {
 		assert.Equal(t, "http", flows[0]["app_proto"])
 		assert.Equal(t, tc.ipv, flows[0]["ip_v"])
 	}
+}
+
+// TestPcapngInterfaces: a pcapng file with one interface per link type
+// (an Ethernet tap for the client side, a raw-IP tunnel for the server
+// side) is read per packet with its own interface's link type.
+func TestPcapngInterfaces(t *testing.T) {
+	eth := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "ping"})
+	raw := newCapture(t, layers.LinkTypeRaw).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1005, flags: "PA", data: "pong"})
+	var b bytes.Buffer
+	w, err := pcapgo.NewNgWriterInterface(&b, pcapgo.NgInterface{Name: "eth0", LinkType: layers.LinkTypeEthernet, SnapLength: 65535},
+		pcapgo.DefaultNgWriterOptions)
+	require.NoError(t, err)
+	id, err := w.AddInterface(pcapgo.NgInterface{Name: "tun0", LinkType: layers.LinkTypeRaw, SnapLength: 65535})
+	require.NoError(t, err)
+	for i := range eth.pkts {
+		require.NoError(t, w.WritePacket(eth.cis[i], eth.pkts[i]))
+	}
+	ci := raw.cis[0]
+	ci.Timestamp, ci.InterfaceIndex = eth.ts.Add(time.Millisecond), id
+	require.NoError(t, w.WritePacket(ci, raw.pkts[0]))
+	require.NoError(t, w.Flush())
+
+	e := &fakeEngine{}
+	sum, _ := run(t, b.Bytes(), e, Config{})
+	assert.Zero(t, sum.Undecoded)
+	require.Len(t, e.flows, 1)
+	assert.Equal(t, []call{{inspect.ToServer, "ping"}, {inspect.ToClient, "pong"}}, e.flows[0].calls)
 }

@@ -32,7 +32,7 @@ func replayCommand() *cli.Command {
 			&cli.StringFlag{Name: "mode", Value: "ids", Usage: "ids (log only) or ips (enforce drop and reject)"},
 			&cli.IntFlag{Name: "http-body-limit", Usage: "HTTP body `BYTES` kept for inspection per message (default: the parser's)"},
 			&cli.StringFlag{Name: "action-order", Usage: "Suricata's action-order, strongest first, e.g. `drop,pass,reject,alert` (default pass,drop,reject,alert)"},
-			&cli.BoolFlag{Name: "midstream", Usage: "treat flows whose handshake is not in the capture as established"},
+			&cli.BoolFlag{Name: "midstream", Usage: "treat flows whose handshake is not in the capture as established (default off, as Suricata's stream.midstream)"},
 			&cli.StringFlag{Name: "eve", Usage: "write EVE JSON to `FILE` (appended), or - for stdout"},
 		},
 		Action: runReplay,
