@@ -158,6 +158,7 @@ type TLSTx struct {
 	Version string // negotiated when the ServerHello was seen, else offered
 	// JA3 and JA3S strings and their MD5 hashes (lower-case hex).
 	JA3, JA3Hash, JA3S, JA3SHash string
+	JA4                          string
 	// Leaf certificate, in Suricata's spelling (see inspect/tls).
 	Subject, Issuer, Serial, Fingerprint string
 	NotBefore, NotAfter                  time.Time

@@ -54,6 +54,13 @@ const (
 	JA3String
 	JA3SHash
 	JA3SString
+	JA4Hash
+	// TLSRandom is the hello's 32-byte random (the client's to the
+	// server, the server's to the client); TLSRandomTime its first 4
+	// bytes, TLSRandomBytes the other 28.
+	TLSRandom
+	TLSRandomTime
+	TLSRandomBytes
 	// HTTPRequestHeader and HTTPResponseHeader are multi-buffers: one
 	// instance per header line "Name: value" (repeated names merged), in
 	// Unit.Multi; Unit.Buffers leaves them nil.
@@ -62,6 +69,9 @@ const (
 	// TLSCerts is a multi-buffer: each certificate of the server's chain,
 	// DER-encoded, leaf first.
 	TLSCerts
+	// TLSSubjectAltName is a multi-buffer: each dNSName of the server
+	// certificate's subjectAltName.
+	TLSSubjectAltName
 	// AppLayerEvent is a multi-buffer detection fills from a Unit's
 	// Anomalies: one "proto.event_name" (lower case, Suricata's spelling)
 	// per anomaly, for the app-layer-event keyword.
@@ -83,6 +93,8 @@ var bufferNames = [NumBuffers]string{
 	TLSCertSubject: "tls.cert_subject", TLSCertIssuer: "tls.cert_issuer", TLSCertSerial: "tls.cert_serial",
 	TLSCertFingerprint: "tls.cert_fingerprint", TLSVersion: "tls.version", JA3Hash: "ja3.hash",
 	JA3String: "ja3.string", JA3SHash: "ja3s.hash", JA3SString: "ja3s.string", TLSCerts: "tls.certs",
+	JA4Hash: "ja4.hash", TLSRandom: "tls.random", TLSRandomTime: "tls.random_time", TLSRandomBytes: "tls.random_bytes",
+	TLSSubjectAltName: "tls.subjectaltname",
 	AppLayerEvent:     "app-layer-event",
 	HTTPRequestHeader: "http.request_header", HTTPResponseHeader: "http.response_header",
 }
@@ -90,12 +102,13 @@ var bufferNames = [NumBuffers]string{
 // IsMulti reports whether b is a multi-buffer: a rule on it is evaluated
 // against each instance in Unit.Multi and matches if any instance does.
 func (b Buffer) IsMulti() bool {
-	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent
+	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent ||
+		b == TLSSubjectAltName
 }
 
 // IsTLS reports whether the TLS parser fills b.
 func (b Buffer) IsTLS() bool {
-	return b == TLSSNI || b >= TLSCertSubject && b <= JA3SString || b == TLSCerts
+	return b == TLSSNI || b >= TLSCertSubject && b <= TLSRandomBytes || b == TLSCerts || b == TLSSubjectAltName
 }
 
 func (b Buffer) String() string {

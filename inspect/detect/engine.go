@@ -199,12 +199,13 @@ func bufDirs(b applayer.Buffer) uint8 {
 	case applayer.HTTPMethod, applayer.HTTPURI, applayer.HTTPURIRaw, applayer.HTTPRequestLine,
 		applayer.HTTPHost, applayer.HTTPHostRaw, applayer.HTTPUserAgent, applayer.HTTPCookie,
 		applayer.HTTPRequestBody, applayer.HTTPAccept, applayer.HTTPAcceptEnc, applayer.HTTPAcceptLang,
-		applayer.HTTPReferer, applayer.TLSSNI, applayer.HTTPRequestHeader, applayer.JA3Hash, applayer.JA3String:
+		applayer.HTTPReferer, applayer.TLSSNI, applayer.HTTPRequestHeader, applayer.JA3Hash, applayer.JA3String,
+		applayer.JA4Hash:
 		return cs
 	case applayer.HTTPStatCode, applayer.HTTPStatMsg, applayer.HTTPResponseLine, applayer.HTTPResponseBody,
 		applayer.HTTPLocation, applayer.HTTPServer, applayer.HTTPResponseHeader, applayer.TLSCertSubject,
 		applayer.TLSCertIssuer, applayer.TLSCertSerial, applayer.TLSCertFingerprint, applayer.TLSCerts,
-		applayer.JA3SHash, applayer.JA3SString:
+		applayer.JA3SHash, applayer.JA3SString, applayer.TLSSubjectAltName:
 		return sc
 	}
 	return cs | sc

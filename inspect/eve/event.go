@@ -256,6 +256,7 @@ type TLS struct {
 	SubjectAltNames []string `json:"subjectaltname,omitempty"`
 	JA3             *JA3     `json:"ja3,omitempty"`
 	JA3S            *JA3     `json:"ja3s,omitempty"`
+	JA4             string   `json:"ja4,omitempty"`
 }
 
 // JA3 is a JA3 or JA3S fingerprint.
@@ -267,7 +268,7 @@ type JA3 struct {
 // TLSObject is the tls object of a handshake.
 func TLSObject(t *inspect.TLSTx) *TLS {
 	o := &TLS{Subject: t.Subject, IssuerDN: t.Issuer, Serial: t.Serial, Fingerprint: t.Fingerprint,
-		SNI: t.SNI, Version: t.Version, SubjectAltNames: t.SubjectAltNames}
+		SNI: t.SNI, Version: t.Version, SubjectAltNames: t.SubjectAltNames, JA4: t.JA4}
 	// Suricata writes certificate times without a zone; they are UTC.
 	if !t.NotBefore.IsZero() {
 		o.NotBefore = t.NotBefore.UTC().Format("2006-01-02T15:04:05")

@@ -84,6 +84,8 @@ var bufferNames = map[string]applayer.Buffer{
 	"tls.certs": applayer.TLSCerts,
 	"ja3_hash":  applayer.JA3Hash, "ja3.hash": applayer.JA3Hash, "ja3_string": applayer.JA3String,
 	"ja3.string": applayer.JA3String, "ja3s.hash": applayer.JA3SHash, "ja3s.string": applayer.JA3SString,
+	"ja4.hash": applayer.JA4Hash, "tls.random": applayer.TLSRandom, "tls.random_time": applayer.TLSRandomTime,
+	"tls.random_bytes": applayer.TLSRandomBytes, "tls.subjectaltname": applayer.TLSSubjectAltName,
 	"dns_query": applayer.DNSQuery, "dns.query": applayer.DNSQuery,
 	"http.request_header": applayer.HTTPRequestHeader, "http.response_header": applayer.HTTPResponseHeader,
 }
@@ -118,6 +120,9 @@ type converter struct {
 	r    *gonids.Rule
 	out  *Rule
 	vars map[string]bool // byte_extract variables defined so far
+	// alias maps stand-in sticky buffers back to the ones gonids lacks
+	// (see unknownSticky).
+	alias map[string]string
 }
 
 func appBuffer(b applayer.Buffer) string {
@@ -135,8 +140,8 @@ func appBuffer(b applayer.Buffer) string {
 }
 
 // convert checks a gonids rule and builds ours.
-func (o *Options) convert(g *gonids.Rule) (*Rule, error) {
-	c := &converter{opts: o, r: g, out: &Rule{}, vars: map[string]bool{}}
+func (o *Options) convert(g *gonids.Rule, alias map[string]string) (*Rule, error) {
+	c := &converter{opts: o, r: g, out: &Rule{}, vars: map[string]bool{}, alias: alias}
 	return c.out, c.run()
 }
 
@@ -393,6 +398,9 @@ func (c *converter) list(b applayer.Buffer, tr []string) *List {
 
 func (c *converter) dataPos(d gonids.DataPos) (applayer.Buffer, error) {
 	name := d.String()
+	if real, ok := c.alias[name]; ok {
+		name = real
+	}
 	switch name {
 	case "pkt_data":
 		return applayer.BufNone, nil

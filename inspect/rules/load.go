@@ -166,11 +166,14 @@ type parsed struct {
 	line, sid  int
 	action     string // reject family action swapped out for gonids
 	gid        uint32 // gid option, taken out for gonids (0: default 1)
-	g          *gonids.Rule
-	err        error // from prepare or gonids
-	rule       *Rule
-	out        error // the final *Error
-	key        cacheKey
+	// alias maps a sticky buffer gonids knows, written in place of one it
+	// does not (ja4.hash, ...), back to the real one.
+	alias map[string]string
+	g     *gonids.Rule
+	err   error // from prepare or gonids
+	rule  *Rule
+	out   error // the final *Error
+	key   cacheKey
 	// done: rule and out are final (a cache hit or an early rejection).
 	done bool
 }
@@ -225,7 +228,7 @@ func (p *parsed) finish(opts *Options) (*Rule, error) {
 	if p.action != "" {
 		g.Action = p.action
 	}
-	r, cerr := opts.convert(g)
+	r, cerr := opts.convert(g, p.alias)
 	if cerr != nil {
 		return fail(cerr.Error())
 	}
@@ -237,24 +240,65 @@ func (p *parsed) finish(opts *Options) (*Rule, error) {
 	return r, nil
 }
 
-// ownOptions handles options gonids does not know, taking them out of
-// the text it parses: gid.
+// unknownSticky are sticky buffers gonids does not know. Each is written
+// for gonids as a stand-in it knows (one the rule does not use), and the
+// converter maps the stand-in back (parsed.alias).
+var unknownSticky = map[string]bool{"ja4.hash": true, "tls.random_time": true, "tls.random_bytes": true,
+	"tls.subjectaltname": true}
+
+// standIns are sticky buffers gonids knows, lent to unknownSticky ones.
+var standIns = []string{"http.location", "http.server", "http.accept_lang", "http.connection", "http.referer",
+	"ja3s.string", "tls.cert_serial", "http.content_len"}
+
+// ownOptions handles options gonids does not know before it parses the
+// rule: gid is taken out, sticky buffers it lacks get a stand-in.
 func (p *parsed) ownOptions(opts []option) string {
 	cut := p.text
+	lower := strings.ToLower(p.text)
+	next := 0
 	for i := len(opts) - 1; i >= 0; i-- {
 		o := opts[i]
-		if o.kw != "gid" {
-			continue
+		switch {
+		case o.kw == "gid":
+			n, err := strconv.ParseUint(o.value, 10, 32)
+			if err != nil || n == 0 {
+				return fmt.Sprintf("gid: %q is not a positive number", o.value)
+			}
+			p.gid = uint32(n)
+			cut = cut[:o.start] + cut[o.end:]
+		case unknownSticky[o.kw] && o.value == "":
+			stand := ""
+			if real, ok := p.aliasOf(o.kw); ok {
+				stand = real
+			}
+			for stand == "" && next < len(standIns) {
+				if c := standIns[next]; !strings.Contains(lower, c) {
+					stand = c
+				}
+				next++
+			}
+			if stand == "" {
+				return "unsupported keyword " + o.kw + " (too many buffers gonids lacks in one rule)"
+			}
+			if p.alias == nil {
+				p.alias = map[string]string{}
+			}
+			p.alias[stand] = o.kw
+			cut = cut[:o.start] + stand + ";" + cut[o.end:]
 		}
-		n, err := strconv.ParseUint(o.value, 10, 32)
-		if err != nil || n == 0 {
-			return fmt.Sprintf("gid: %q is not a positive number", o.value)
-		}
-		p.gid = uint32(n)
-		cut = cut[:o.start] + cut[o.end:]
 	}
 	p.text = cut
 	return ""
+}
+
+// aliasOf returns the stand-in already lent to keyword kw.
+func (p *parsed) aliasOf(kw string) (string, bool) {
+	for stand, real := range p.alias {
+		if real == kw {
+			return stand, true
+		}
+	}
+	return "", false
 }
 
 // parseGonids calls gonids under the lock and turns its panics (it has a

@@ -5,13 +5,16 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha1"
+	"crypto/sha256"
 	cryptotls "crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math/big"
 	"net"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -73,6 +76,7 @@ func handshake(t *testing.T, maxVersion uint16) (toServer, toClient []byte, leaf
 	go func() {
 		srv := cryptotls.Server(sc, &cryptotls.Config{
 			Certificates: []cryptotls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+			NextProtos:   []string{"h2"},
 			MaxVersion:   maxVersion,
 			GetConfigForClient: func(h *cryptotls.ClientHelloInfo) (*cryptotls.Config, error) {
 				chi = h
@@ -81,7 +85,8 @@ func handshake(t *testing.T, maxVersion uint16) (toServer, toClient []byte, leaf
 		})
 		srvDone <- srv.Handshake()
 	}()
-	cli := cryptotls.Client(cc, &cryptotls.Config{ServerName: "cert.interdict.test", InsecureSkipVerify: true, MaxVersion: maxVersion})
+	cli := cryptotls.Client(cc, &cryptotls.Config{ServerName: "cert.interdict.test", InsecureSkipVerify: true, MaxVersion: maxVersion,
+		NextProtos: []string{"h2", "http/1.1"}})
 	require.NoError(t, cli.SetDeadline(time.Now().Add(5*time.Second)))
 	require.NoError(t, cli.Handshake())
 	require.NoError(t, <-srvDone)
@@ -153,11 +158,43 @@ func ja3Of(h *cryptotls.ClientHelloInfo, legacy uint16) string {
 	}, ",")
 }
 
+// ja4Of builds the JA4 fingerprint from what crypto/tls's server saw
+// (FoxIO's JA4 definition), as a reference independent of our parser.
+func ja4Of(h *cryptotls.ClientHelloInfo, version string) string {
+	hexs := func(vs []uint16, sorted bool) string {
+		var out []string
+		for _, v := range vs {
+			if !isGREASE(int(v)) {
+				out = append(out, fmt.Sprintf("%04x", v))
+			}
+		}
+		if sorted {
+			sort.Strings(out)
+		}
+		return strings.Join(out, ",")
+	}
+	h12 := func(s string) string { sum := sha256.Sum256([]byte(s)); return hex.EncodeToString(sum[:])[:12] }
+	var exts []uint16
+	for _, e := range h.Extensions {
+		if e != 0 && e != 16 {
+			exts = append(exts, e)
+		}
+	}
+	var sigs []uint16
+	for _, s := range h.SignatureSchemes {
+		sigs = append(sigs, uint16(s))
+	}
+	alpn := h.SupportedProtos[0]
+	return fmt.Sprintf("t%sd%02d%02d%c%c_%s_%s", version, len(h.CipherSuites), len(h.Extensions), alpn[0], alpn[len(alpn)-1],
+		h12(hexs(h.CipherSuites, true)), h12(hexs(exts, true)+"_"+hexs(sigs, false)))
+}
+
 func TestCertificateTLS12(t *testing.T) {
 	toServer, toClient, leaf, chi := handshake(t, cryptotls.VersionTLS12)
 	sum := sha1.Sum(leaf.Raw)
 	wantFP := hexJoin(sum[:], false)
 	wantJA3 := ja3Of(chi, 0x0303)
+	wantJA4 := ja4Of(chi, "12")
 	for _, chunk := range []int{1, 7, 1 << 20} {
 		t.Run(fmt.Sprint("chunk ", chunk), func(t *testing.T) {
 			c := run(toServer, toClient, chunk)
@@ -170,6 +207,11 @@ func TestCertificateTLS12(t *testing.T) {
 			assert.Equal(t, "cert.interdict.test", c.bufs[applayer.TLSSNI][inspect.ToServer])
 			assert.Equal(t, wantJA3, c.bufs[applayer.JA3String][inspect.ToServer])
 			assert.Equal(t, md5Hex(wantJA3), c.bufs[applayer.JA3Hash][inspect.ToServer])
+			assert.Equal(t, wantJA4, c.bufs[applayer.JA4Hash][inspect.ToServer])
+			assert.Len(t, c.bufs[applayer.TLSRandom][inspect.ToServer], 32)
+			assert.Len(t, c.bufs[applayer.TLSRandomBytes][inspect.ToClient], 28)
+			assert.NotEqual(t, c.bufs[applayer.TLSRandom][inspect.ToServer], c.bufs[applayer.TLSRandom][inspect.ToClient],
+				"each direction has its own hello's random")
 			assert.True(t, strings.HasPrefix(c.bufs[applayer.JA3SString][sc], "771,"), c.bufs[applayer.JA3SString][sc])
 			require.Len(t, c.certs, 1)
 			assert.Equal(t, leaf.Raw, c.certs[0])
@@ -182,6 +224,7 @@ func TestCertificateTLS12(t *testing.T) {
 			assert.Equal(t, leaf.NotAfter, ev.NotAfter)
 			assert.Equal(t, []string{"cert.interdict.test", "alt.interdict.test"}, ev.SubjectAltNames)
 			assert.Equal(t, md5Hex(ev.JA3S), ev.JA3SHash)
+			assert.Equal(t, wantJA4, ev.JA4)
 		})
 	}
 }

@@ -42,6 +42,10 @@ func TestTLSRules(t *testing.T) {
 		`alert tls any any -> any any (msg:"ja3s"; ja3s.string; content:"771,"; startswith; sid:11;)`,
 		`alert tls any any -> any any (msg:"wrong subject"; tls.cert_subject; content:"CN=other"; sid:12;)`,
 		`alert tls any any -> any any (msg:"legacy issuerdn"; tls.issuerdn:"C=US"; sid:13;)`,
+		`alert tls any any -> any any (msg:"ja4"; ja4.hash; content:"t12d"; startswith; sid:14;)`,
+		`alert tls any any -> any any (msg:"san"; tls.subjectaltname; content:"alt.interdict.test"; bsize:18; sid:15;)`,
+		`alert tls any any -> any any (msg:"random bytes"; flow:to_server; tls.random_bytes; bsize:28; sid:16;)`,
+		`alert tls any any -> any any (msg:"two stand-ins"; ja4.hash; content:"_"; tls.random_time; bsize:4; sid:17;)`,
 	}, "\n")
 	set := &rules.Set{}
 	require.NoError(t, set.Load(strings.NewReader(text), "tls.rules", nil))
@@ -78,7 +82,7 @@ func TestTLSRules(t *testing.T) {
 			sids = append(sids, int(sid))
 		}
 		sort.Ints(sids)
-		assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 8, 10, 11, 13}, sids, "chunk %d", chunk)
+		assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 8, 10, 11, 13, 14, 15, 16, 17}, sids, "chunk %d", chunk)
 	}
 }
 

@@ -11,8 +11,8 @@ type hello struct {
 	legacy uint16
 	random []byte
 	// ja3 is the JA3 string (legacy version, ciphers, extensions, groups,
-	// point formats; GREASE values left out).
-	ja3 string
+	// point formats; GREASE values left out); ja4 the JA4 fingerprint.
+	ja3, ja4 string
 }
 
 func (h *hello) flag(ev string) {
@@ -99,11 +99,17 @@ func parseClientHello(b []byte) (h hello) {
 	}
 	h.ok = true
 	var j ja3
+	var j4 ja4
 	j.add(0, int(h.legacy))
 	for c := (reader{b: ciphers}); len(c.b) > 0; {
-		j.add(1, c.u16())
+		v := c.u16()
+		j.add(1, v)
+		j4.cipher(v)
 	}
-	defer func() { h.ja3 = j.String(5) }()
+	defer func() {
+		h.ja3 = j.String(5)
+		h.ja4 = j4.String(h.version)
+	}()
 	if len(r.b) == 0 {
 		return h // no extensions: allowed before TLS 1.3
 	}
@@ -120,6 +126,7 @@ func parseClientHello(b []byte) (h hello) {
 			break
 		}
 		j.add(2, typ)
+		j4.extension(typ, data)
 		switch typ {
 		case 10: // supported_groups
 			gr := reader{b: data}

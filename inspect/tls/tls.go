@@ -49,7 +49,8 @@ func init() {
 		New:       func() applayer.Parser { return New() },
 		Buffers: []applayer.Buffer{applayer.TLSSNI, applayer.TLSCertSubject, applayer.TLSCertIssuer,
 			applayer.TLSCertSerial, applayer.TLSCertFingerprint, applayer.TLSVersion, applayer.JA3Hash,
-			applayer.JA3String, applayer.JA3SHash, applayer.JA3SString, applayer.TLSCerts},
+			applayer.JA3String, applayer.JA3SHash, applayer.JA3SString, applayer.TLSCerts, applayer.JA4Hash,
+			applayer.TLSRandom, applayer.TLSRandomTime, applayer.TLSRandomBytes, applayer.TLSSubjectAltName},
 		Events: applayer.EventNames(EvInvalidRecordType, EvInvalidRecordVersion, EvInvalidRecordLength,
 			EvInvalidHandshakeMessage, EvHandshakeInvalidLength, EvInvalidSNIType, EvInvalidSNILength,
 			EvMultipleSNIExtensions, EvInvalidCertificate, EvCertInvalidLength),
@@ -57,9 +58,18 @@ func init() {
 }
 
 // Probe recognises a TLS handshake record carrying a ClientHello (to the
-// server) or a ServerHello (to the client). SSLv2-format hellos are not
-// recognised.
+// server) or a ServerHello (to the client), and the SSLv2-format
+// ClientHello old clients still send to offer SSLv3 or TLS.
 func Probe(dir inspect.Direction, data []byte) applayer.ProbeResult {
+	if dir == inspect.ToServer && len(data) > 0 && data[0]&0x80 != 0 {
+		if len(data) < 5 {
+			return applayer.ProbeMore
+		}
+		if isV2Hello(data) {
+			return applayer.ProbeYes
+		}
+		return applayer.ProbeNo
+	}
 	want := byte(1) // ClientHello
 	if dir == inspect.ToClient {
 		want = 2 // ServerHello
@@ -86,6 +96,14 @@ func Probe(dir inspect.Direction, data []byte) applayer.ProbeResult {
 	return applayer.ProbeYes
 }
 
+// isV2Hello reports whether a 5-byte header is an SSLv2 record (2-byte
+// length, high bit set) carrying a CLIENT-HELLO (type 1) that offers
+// SSLv2, SSLv3 or TLS (RFC 6101 E.1, RFC 5246 E.2).
+func isV2Hello(h []byte) bool {
+	n := int(h[0]&0x7f)<<8 | int(h[1])
+	return h[0]&0x80 != 0 && h[2] == 1 && (h[3] == 3 && h[4] <= 3 || h[3] == 0 && h[4] == 2) && n >= 9
+}
+
 type state uint8
 
 const (
@@ -102,6 +120,7 @@ type side struct {
 	recType   byte
 	remaining int
 	hs        []byte // handshake bytes not yet parsed, bounded by maxHS
+	records   int    // record headers read
 }
 
 // Parser reads the client's ClientHello and the server's ServerHello and
@@ -192,6 +211,19 @@ func (p *Parser) anomaly(ev string) {
 func (p *Parser) record(dir inspect.Direction, emit func(*applayer.Unit)) {
 	d := &p.d[dir]
 	h := d.hdr
+	d.records++
+	if dir == inspect.ToServer && d.records == 1 && isV2Hello(h[:]) {
+		// An SSLv2-format ClientHello: its version is all detection
+		// reads (it has no extensions, so no SNI); the server answers
+		// with TLS records.
+		d.st = stDone
+		v := uint16(h[3])<<8 | uint16(h[4])
+		p.hello = true
+		p.tx.Version = versionName(v)
+		p.unit.Buffers[applayer.TLSVersion] = []byte{h[3], h[4]}
+		p.emit(inspect.ToServer, emit)
+		return
+	}
 	d.recType = h[0]
 	d.remaining = int(h[3])<<8 | int(h[4])
 	switch {
@@ -279,7 +311,9 @@ func (p *Parser) message(dir inspect.Direction, typ byte, body []byte, emit func
 		}
 		p.hello = true
 		p.tx.SNI, p.tx.Version = string(h.sni), versionName(h.version)
-		p.tx.JA3, p.tx.JA3Hash = h.ja3, md5Hex(h.ja3)
+		p.tx.JA3, p.tx.JA3Hash, p.tx.JA4 = h.ja3, md5Hex(h.ja3), h.ja4
+		u.Buffers[applayer.JA4Hash] = []byte(h.ja4)
+		p.setRandom(h.random)
 		// The hello's bytes are reused for later messages; what Units keep
 		// is copied.
 		u.Buffers[applayer.TLSSNI] = bytes.Clone(h.sni)
@@ -300,6 +334,7 @@ func (p *Parser) message(dir inspect.Direction, typ byte, body []byte, emit func
 		u.Buffers[applayer.TLSVersion] = []byte{byte(s.version >> 8), byte(s.version)}
 		u.Buffers[applayer.JA3SString] = []byte(p.tx.JA3S)
 		u.Buffers[applayer.JA3SHash] = []byte(p.tx.JA3SHash)
+		p.setRandom(s.random)
 		if s.version >= 0x0304 || s.version>>8 == 0x7f {
 			// TLS 1.3 (and its drafts): the rest is encrypted.
 			d.st = stDone
@@ -369,7 +404,20 @@ func (p *Parser) certificates(body []byte) {
 		u.Buffers[applayer.TLSCertIssuer] = []byte(c.issuer)
 		u.Buffers[applayer.TLSCertSerial] = []byte(c.serial)
 		u.Buffers[applayer.TLSCertFingerprint] = []byte(c.fingerprint)
+		for _, san := range c.sans {
+			u.Multi[applayer.TLSSubjectAltName] = append(u.Multi[applayer.TLSSubjectAltName], []byte(san))
+		}
 	}
+}
+
+// setRandom sets the random buffers from a hello's 32-byte random.
+func (p *Parser) setRandom(r []byte) {
+	u := &p.unit
+	if len(r) != 32 {
+		return
+	}
+	r = bytes.Clone(r)
+	u.Buffers[applayer.TLSRandom], u.Buffers[applayer.TLSRandomTime], u.Buffers[applayer.TLSRandomBytes] = r, r[:4], r[4:]
 }
 
 // emit hands the buffers known so far to detection in direction dir; the

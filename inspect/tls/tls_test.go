@@ -354,3 +354,28 @@ func BenchmarkClientHello(b *testing.B) {
 		p.Feed(inspect.ToServer, hello, func(u *applayer.Unit) { n++ })
 	}
 }
+
+// TestSSLv2ClientHello: an SSLv2-format hello offering TLS 1.0 is
+// recognised, its version read, and the server's TLS records parsed.
+func TestSSLv2ClientHello(t *testing.T) {
+	v2 := []byte{0x80, 0x2e, 1, 3, 1, 0, 0x15, 0, 0, 0, 0x10}
+	v2 = append(v2, make([]byte, 0x15+0x10)...)
+	require.Equal(t, applayer.ProbeYes, Probe(inspect.ToServer, v2))
+	assert.Equal(t, applayer.ProbeNo, Probe(inspect.ToServer, []byte{0x80, 0x2e, 4, 3, 1}), "not a CLIENT-HELLO")
+	p := New()
+	var version []byte
+	var tx *inspect.TLSTx
+	emit := func(u *applayer.Unit) {
+		if v := u.Buffers[applayer.TLSVersion]; v != nil && u.Dir == inspect.ToServer {
+			version = append([]byte(nil), v...)
+		}
+		if u.Event != nil {
+			tx = u.Event.TLS
+		}
+	}
+	p.Feed(inspect.ToServer, v2, emit)
+	p.Close(emit)
+	assert.Equal(t, []byte{3, 1}, version)
+	require.NotNil(t, tx)
+	assert.Equal(t, "TLSv1", tx.Version)
+}
