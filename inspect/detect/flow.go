@@ -534,6 +534,9 @@ func (f *Flow) dynCond(cr *crule, dir inspect.Direction, size int, unitApp strin
 	if r.Dsize != nil && !r.Dsize.Match(size) {
 		return false
 	}
+	if r.StreamSize != nil && !f.streamSizeOK(r.StreamSize) {
+		return false
+	}
 	for _, b := range cr.bits {
 		switch b.op {
 		case "isset", "isnotset":

@@ -193,8 +193,6 @@ func (c *converter) run() error {
 		out.NoAlert = true
 	}
 	switch {
-	case g.StreamMatch != nil:
-		return rejectf("unsupported keyword stream_size")
 	case len(g.Xbits) > 0:
 		return rejectf("unsupported keyword xbits")
 	}
@@ -215,6 +213,24 @@ func (c *converter) run() error {
 		if err := c.flowbit(fb); err != nil {
 			return err
 		}
+	}
+	if sm := g.StreamMatch; sm != nil {
+		side := strings.ToLower(strings.TrimSpace(sm.Direction))
+		op := strings.TrimSpace(sm.Operator)
+		switch side {
+		case "server", "client", "both", "either":
+		default:
+			return rejectf("stream_size: unknown side %q", sm.Direction)
+		}
+		switch op {
+		case "<", ">", "=", "!=", "<=", ">=":
+		default:
+			return rejectf("stream_size: unknown operator %q", sm.Operator)
+		}
+		if out.Transport != inspect.ProtoTCP && out.Transport != 0 {
+			return rejectf("stream_size needs a TCP rule")
+		}
+		out.StreamSize = &StreamSize{Side: side, Cmp: IntCmp{Op: op, N: sm.Number}}
 	}
 	for _, fi := range g.Flowints {
 		if err := c.flowint(fi); err != nil {

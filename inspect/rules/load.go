@@ -251,7 +251,8 @@ var standIns = []string{"http.location", "http.server", "http.accept_lang", "htt
 	"ja3s.string", "tls.cert_serial", "http.content_len"}
 
 // ownOptions handles options gonids does not know before it parses the
-// rule: gid is taken out, sticky buffers it lacks get a stand-in.
+// rule: gid and prefilter are taken out, sticky buffers it lacks get a
+// stand-in.
 func (p *parsed) ownOptions(opts []option) string {
 	cut := p.text
 	lower := strings.ToLower(p.text)
@@ -259,6 +260,10 @@ func (p *parsed) ownOptions(opts []option) string {
 	for i := len(opts) - 1; i >= 0; i-- {
 		o := opts[i]
 		switch {
+		case o.kw == "prefilter" && o.value == "":
+			// A hint to use the preceding keyword as the prefilter; it
+			// changes what is scanned first, never what matches.
+			cut = cut[:o.start] + cut[o.end:]
 		case o.kw == "gid":
 			n, err := strconv.ParseUint(o.value, 10, 32)
 			if err != nil || n == 0 {

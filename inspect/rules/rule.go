@@ -185,6 +185,14 @@ type Flowint struct {
 	Var   string
 }
 
+// StreamSize is stream_size: a comparison of the bytes a side has sent so
+// far (its sequence-number span, so the SYN counts one) in direction
+// server, client, both or either.
+type StreamSize struct {
+	Side string
+	Cmp  IntCmp
+}
+
 // Threshold is a threshold or detection_filter (Type "" for the latter).
 type Threshold struct {
 	Type    string // limit, threshold, both, backoff
@@ -217,6 +225,7 @@ type Rule struct {
 	Flow            Flow
 	Flowbits        []Flowbit
 	Flowints        []Flowint
+	StreamSize      *StreamSize
 	NoAlert         bool
 	Threshold       *Threshold
 	DetectionFilter *Threshold
