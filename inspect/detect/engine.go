@@ -145,6 +145,7 @@ type crule struct {
 	trs   uint8 // bit 1<<trTCP, 1<<trUDP
 	bits  []cflowbit
 	ints  []cflowint
+	xbits []cxbit
 	reads bool // has isset/isnotset (or flowint conditions): runs after rules that set bits
 	slots map[string]int
 	nvars int
@@ -179,6 +180,7 @@ type Engine struct {
 	bufGroups [numTransports][2][applayer.NumBuffers][]*group
 	bitNames  []string
 	intIDs    map[string]int // flowint names (flowint.go)
+	xbits     *xbitTable     // nil without xbits rules (xbits.go)
 	rejected  []*rules.Error
 	th        *thresholdTable
 	icmp      []uint32 // rules run on each ICMP message, in load order
@@ -529,6 +531,7 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 		cr.bits = append(cr.bits, cf)
 	}
 	e.compileFlowints(r, cr)
+	e.compileXbits(r, cr)
 	cr.thresh = r.Threshold
 	if tc := e.opts.Thresholds; tc != nil {
 		if t, ok := tc.Override[r.Info.SID]; ok {

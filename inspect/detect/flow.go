@@ -555,7 +555,7 @@ func (f *Flow) dynCond(cr *crule, dir inspect.Direction, size int, unitApp strin
 			}
 		}
 	}
-	return len(cr.ints) == 0 || f.flowintCond(cr)
+	return (len(cr.ints) == 0 || f.flowintCond(cr)) && (len(cr.xbits) == 0 || f.xbitsCond(cr, dir))
 }
 
 // fire records a match: flowbit updates, thresholds, then the alert.
@@ -584,6 +584,9 @@ func (f *Flow) fire(cr *crule, dir inspect.Direction, off uint64, app string, tx
 	}
 	if len(cr.ints) > 0 {
 		f.flowintApply(cr)
+	}
+	if len(cr.xbits) > 0 {
+		f.xbitsApply(cr, dir)
 	}
 	for _, s := range cr.suppress {
 		switch {

@@ -193,8 +193,6 @@ func (c *converter) run() error {
 		out.NoAlert = true
 	}
 	switch {
-	case len(g.Xbits) > 0:
-		return rejectf("unsupported keyword xbits")
 	}
 	if err := c.flow(); err != nil {
 		return err
@@ -234,6 +232,11 @@ func (c *converter) run() error {
 	}
 	for _, fi := range g.Flowints {
 		if err := c.flowint(fi); err != nil {
+			return err
+		}
+	}
+	for _, xb := range g.Xbits {
+		if err := c.xbit(xb); err != nil {
 			return err
 		}
 	}
@@ -973,4 +976,42 @@ func isKeywordName(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// xbitDefaultExpire is Suricata's DETECT_XBITS_EXPIRE_DEFAULT (seconds).
+const xbitDefaultExpire = 30
+
+// xbit checks xbits:OP,NAME,track ip_src|ip_dst|ip_pair[,expire N].
+func (c *converter) xbit(xb *gonids.Xbit) error {
+	x := Xbit{Op: strings.ToLower(strings.TrimSpace(xb.Action)), Name: strings.TrimSpace(xb.Name), Expire: xbitDefaultExpire}
+	switch x.Op {
+	case "set", "unset", "toggle", "isset", "isnotset":
+	case "noalert":
+		c.out.NoAlert = true
+		return nil
+	default:
+		return rejectf("unsupported xbits command %q", xb.Action)
+	}
+	if x.Name == "" {
+		return rejectf("xbits without a name")
+	}
+	track := strings.TrimSpace(xb.Track)
+	track = strings.TrimSpace(strings.TrimPrefix(track, "track"))
+	switch track {
+	case "ip_src", "ip_dst", "ip_pair":
+		x.Track = track
+	case "tx":
+		return rejectf("unsupported xbits track tx")
+	default:
+		return rejectf("xbits: unknown track %q", xb.Track)
+	}
+	if e := strings.TrimSpace(xb.Expire); e != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(e, "expire")))
+		if err != nil || n <= 0 {
+			return rejectf("xbits: bad expire %q", xb.Expire)
+		}
+		x.Expire = n
+	}
+	c.out.Xbits = append(c.out.Xbits, x)
+	return nil
 }

@@ -185,6 +185,16 @@ type Flowint struct {
 	Var   string
 }
 
+// Xbit is one xbits keyword: a bit stored per host (ip_src, ip_dst) or
+// per IP pair, across flows, that expires Expire seconds after it was
+// last set.
+type Xbit struct {
+	Op     string // set, unset, toggle, isset, isnotset
+	Name   string
+	Track  string // ip_src, ip_dst, ip_pair
+	Expire int
+}
+
 // StreamSize is stream_size: a comparison of the bytes a side has sent so
 // far (its sequence-number span, so the SYN counts one) in direction
 // server, client, both or either.
@@ -225,6 +235,7 @@ type Rule struct {
 	Flow            Flow
 	Flowbits        []Flowbit
 	Flowints        []Flowint
+	Xbits           []Xbit
 	StreamSize      *StreamSize
 	NoAlert         bool
 	Threshold       *Threshold
