@@ -326,6 +326,7 @@ func (f *flow) logResult(ts time.Time, res *inspect.Result, enforce bool) {
 			continue
 		}
 		ev := eve.NewAlert(ts, &f.meta, a, enforce)
+		ev.Verdict = eve.VerdictObject(res.Action, enforce, f.meta.Proto)
 		ev.InIface = f.nic
 		if ev.HTTP == nil && a.AppProto == "http" {
 			// Alert.HTTP is the engine's answer (it is set for requests

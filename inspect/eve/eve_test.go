@@ -290,3 +290,22 @@ func BenchmarkWriteAlert(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func TestVerdictObject(t *testing.T) {
+	for _, tc := range []struct {
+		a       inspect.Action
+		enforce bool
+		p       inspect.Proto
+		want    Verdict
+	}{
+		{inspect.ActionAlert, true, inspect.ProtoTCP, Verdict{Action: "alert"}},
+		{inspect.ActionDrop, true, inspect.ProtoTCP, Verdict{Action: "drop"}},
+		{inspect.ActionDrop, false, inspect.ProtoTCP, Verdict{Action: "alert"}},
+		{inspect.ActionPass, true, inspect.ProtoUDP, Verdict{Action: "pass"}},
+		{inspect.ActionReject, true, inspect.ProtoTCP, Verdict{Action: "drop", RejectTarget: "to_client", Reject: []string{"tcp-reset"}}},
+		{inspect.ActionRejectBoth, false, inspect.ProtoUDP, Verdict{Action: "alert", RejectTarget: "both", Reject: []string{"icmp-prohib"}}},
+		{inspect.ActionRejectDst, true, inspect.ProtoTCP, Verdict{Action: "drop", RejectTarget: "to_server", Reject: []string{"tcp-reset"}}},
+	} {
+		assert.Equal(t, tc.want, *VerdictObject(tc.a, tc.enforce, tc.p), "%v enforce=%v", tc.a, tc.enforce)
+	}
+}

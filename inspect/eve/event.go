@@ -78,6 +78,7 @@ type Event struct {
 
 	Alert    *Alert    `json:"alert,omitempty"`
 	Drop     *Drop     `json:"drop,omitempty"`
+	Verdict  *Verdict  `json:"verdict,omitempty"`
 	Flow     *Flow     `json:"flow,omitempty"`
 	TCP      *TCP      `json:"tcp,omitempty"`
 	Anomaly  *Anomaly  `json:"anomaly,omitempty"`
@@ -431,6 +432,44 @@ func NewDrop(ts time.Time, meta *inspect.FlowMeta, dir inspect.Direction, rule *
 		ev.Alert = alertObject(rule, true)
 	}
 	return ev
+}
+
+// Verdict is Suricata's verdict object: the final action taken on the
+// data that raised an alert or drop (every alert of one inspected chunk
+// carries the same), as Suricata 8 writes it (9 renames reject-target
+// to reject_target).
+type Verdict struct {
+	Action       string   `json:"action"` // alert, drop or pass
+	RejectTarget string   `json:"reject-target,omitempty"`
+	Reject       []string `json:"reject,omitempty"` // tcp-reset or icmp-prohib
+}
+
+// VerdictObject is the verdict for a result whose strongest action is a,
+// enforced (IPS) or not, on a flow of protocol p. As in Suricata, a
+// reject names its target and what is sent even when only logged, and
+// its action is drop only when enforced.
+func VerdictObject(a inspect.Action, enforce bool, p inspect.Proto) *Verdict {
+	v := &Verdict{Action: "alert"}
+	switch a {
+	case inspect.ActionReject, inspect.ActionRejectDst, inspect.ActionRejectBoth:
+		if enforce {
+			v.Action = "drop"
+		}
+		v.RejectTarget = map[inspect.Action]string{inspect.ActionReject: "to_client", inspect.ActionRejectDst: "to_server",
+			inspect.ActionRejectBoth: "both"}[a]
+		if p == inspect.ProtoTCP {
+			v.Reject = []string{"tcp-reset"}
+		} else {
+			v.Reject = []string{"icmp-prohib"}
+		}
+	case inspect.ActionDrop:
+		if enforce {
+			v.Action = "drop"
+		}
+	case inspect.ActionPass:
+		v.Action = "pass"
+	}
+	return v
 }
 
 // NewAppEvent builds the http, dns, tls or anomaly event of an app-layer

@@ -117,7 +117,6 @@ var naFields = []struct{ prefix, reason string }{
 	{"packet", "Suricata's packet dump"},
 	{"pkt_src", "Suricata's packet source (stream vs wire packet)"},
 	{"stream", "Suricata's stream/packet origin flag of an alert"},
-	{"verdict", "per-packet verdict object"},
 	{"fileinfo", "file extraction (fileinfo) is not implemented"},
 	{"stats.exception_policy", "Suricata's exception-policy counters"},
 	{"flow.exception_policy", "Suricata's exception-policy record"},
