@@ -59,30 +59,10 @@ func xbitKeyOf(x *cxbit, src, dst netip.Addr) xbitKey {
 	return xbitKey{name: x.name, a: src, b: dst}
 }
 
-// xbitsCond reports whether the rule's isset/isnotset hold for data in
-// direction dir.
-func (f *Flow) xbitsCond(cr *crule, dir inspect.Direction) bool {
-	src, dst := f.addrs(dir)
-	now := f.e.opts.Now()
-	t := f.e.xbits
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for i := range cr.xbits {
-		x := &cr.xbits[i]
-		if x.op != "isset" && x.op != "isnotset" {
-			continue
-		}
-		exp, ok := t.m[xbitKeyOf(x, src.Addr().Unmap(), dst.Addr().Unmap())]
-		set := ok && now.Before(exp)
-		if set != (x.op == "isset") {
-			return false
-		}
-	}
-	return true
-}
-
-// xbitsApply runs the rule's set, unset and toggle.
-func (f *Flow) xbitsApply(cr *crule, dir inspect.Direction) {
+// eachXbit calls fn for each of the rule's xbits with its key for data in
+// direction dir and whether it is set now, under the table's lock; fn
+// returning false stops.
+func (f *Flow) eachXbit(cr *crule, dir inspect.Direction, fn func(x *cxbit, k xbitKey, set bool, now time.Time) bool) {
 	src, dst := f.addrs(dir)
 	now := f.e.opts.Now()
 	t := f.e.xbits
@@ -92,15 +72,38 @@ func (f *Flow) xbitsApply(cr *crule, dir inspect.Direction) {
 		x := &cr.xbits[i]
 		k := xbitKeyOf(x, src.Addr().Unmap(), dst.Addr().Unmap())
 		exp, ok := t.m[k]
-		set := ok && now.Before(exp)
+		if !fn(x, k, ok && now.Before(exp), now) {
+			return
+		}
+	}
+}
+
+// xbitsCond reports whether the rule's isset/isnotset hold for data in
+// direction dir.
+func (f *Flow) xbitsCond(cr *crule, dir inspect.Direction) bool {
+	ok := true
+	f.eachXbit(cr, dir, func(x *cxbit, _ xbitKey, set bool, _ time.Time) bool {
+		if x.op == "isset" || x.op == "isnotset" {
+			ok = set == (x.op == "isset")
+		}
+		return ok
+	})
+	return ok
+}
+
+// xbitsApply runs the rule's set, unset and toggle.
+func (f *Flow) xbitsApply(cr *crule, dir inspect.Direction) {
+	t := f.e.xbits
+	f.eachXbit(cr, dir, func(x *cxbit, k xbitKey, set bool, now time.Time) bool {
 		switch {
 		case x.op == "set" || x.op == "toggle" && !set:
-			if !ok && len(t.m) >= t.max {
+			if _, ok := t.m[k]; !ok && len(t.m) >= t.max {
 				clear(t.m)
 			}
 			t.m[k] = now.Add(x.expire)
 		case x.op == "unset" || x.op == "toggle" && set:
 			delete(t.m, k)
 		}
-	}
+		return true
+	})
 }

@@ -39,41 +39,20 @@ const (
 var suites = []string{"suricata-verify", "suricata-verify-next"}
 
 func TestConformance(t *testing.T) {
-	corpus := corpusDir(t)
-	classification := filepath.Join(corpus, "et-open", "classification.config")
-	if _, err := os.Stat(classification); err != nil {
-		classification = ""
-	}
 	var pass, fail, na int
-	for _, suite := range suites {
-		testsRoot := filepath.Join(corpus, suite, "tests")
-		testenv.RequireFile(t, testsRoot)
-		var dirs []string
-		require.NoError(t, filepath.WalkDir(testsRoot, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.IsDir() && d.Name() == "test.yaml" {
-				dirs = append(dirs, filepath.Dir(p))
-			}
-			return nil
-		}))
-		sort.Strings(dirs)
-		require.NotEmpty(t, dirs, suite)
-		for _, dir := range dirs {
-			name, _ := filepath.Rel(testsRoot, dir)
-			o := runOne(testsRoot, dir, classification)
-			fmt.Println(o.Line(suite + "/" + filepath.ToSlash(name)))
-			switch o.Status {
-			case Pass:
-				pass++
-			case Fail:
-				fail++
-			default:
-				na++
-			}
+	forEachCase(t, func(suite, testsRoot, dir, classification string) {
+		name, _ := filepath.Rel(testsRoot, dir)
+		o := runOne(testsRoot, dir, classification)
+		fmt.Println(o.Line(suite + "/" + filepath.ToSlash(name)))
+		switch o.Status {
+		case Pass:
+			pass++
+		case Fail:
+			fail++
+		default:
+			na++
 		}
-	}
+	})
 	total := pass + fail + na
 	applicable := pass + fail
 	fmt.Printf("%d not applicable of %d tests\n", na, total)
@@ -98,6 +77,53 @@ func runOne(testsRoot, dir, classification string) Outcome {
 	if why := s.TestNA(facts); why != "" {
 		return Outcome{Status: NotApplicable, Reason: why}
 	}
+	events, loaded, err := replayCase(s, classification)
+	if err != nil {
+		return Outcome{Status: Fail, Reason: err.Error()}
+	}
+	o := s.Evaluate(events, facts)
+	if o.Status == Fail && len(loaded.Rejected) > 0 {
+		var rej []string
+		for _, e := range loaded.Rejected {
+			rej = append(rej, fmt.Sprintf("sid %d: %s", e.SID, e.Reason))
+		}
+		o.Reason += " [rejected rules: " + strings.Join(rej, "; ") + "]"
+	}
+	return o
+}
+
+// forEachCase calls fn for every case directory of every suite, in
+// order, with the ET Open classification.config when the corpus has it.
+func forEachCase(t *testing.T, fn func(suite, testsRoot, dir, classification string)) {
+	corpus := corpusDir(t)
+	classification := filepath.Join(corpus, "et-open", "classification.config")
+	if _, err := os.Stat(classification); err != nil {
+		classification = ""
+	}
+	for _, suite := range suites {
+		testsRoot := filepath.Join(corpus, suite, "tests")
+		testenv.RequireFile(t, testsRoot)
+		var dirs []string
+		require.NoError(t, filepath.WalkDir(testsRoot, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && d.Name() == "test.yaml" {
+				dirs = append(dirs, filepath.Dir(p))
+			}
+			return nil
+		}))
+		sort.Strings(dirs)
+		require.NotEmpty(t, dirs, suite)
+		for _, dir := range dirs {
+			fn(suite, testsRoot, dir, classification)
+		}
+	}
+}
+
+// replayCase replays one case through replay.Setup (the code path of
+// `interdict replay`) with the case's options and returns its events.
+func replayCase(s *Spec, classification string) ([]map[string]any, replay.Loaded, error) {
 	var out bytes.Buffer
 	mode := replay.ModeIDS
 	if s.Opts.IPS {
@@ -110,21 +136,13 @@ func runOne(testsRoot, dir, classification string) Outcome {
 	}
 	_, loaded, err := setup.Run()
 	if err != nil {
-		return Outcome{Status: Fail, Reason: "replay: " + err.Error()}
+		return nil, loaded, fmt.Errorf("replay: %w", err)
 	}
 	events, err := readEVE(&out)
 	if err != nil {
-		return Outcome{Status: Fail, Reason: "reading our eve.json: " + err.Error()}
+		return nil, loaded, fmt.Errorf("reading our eve.json: %w", err)
 	}
-	o := s.Evaluate(events, facts)
-	if o.Status == Fail && len(loaded.Rejected) > 0 {
-		var rej []string
-		for _, e := range loaded.Rejected {
-			rej = append(rej, fmt.Sprintf("sid %d: %s", e.SID, e.Reason))
-		}
-		o.Reason += " [rejected rules: " + strings.Join(rej, "; ") + "]"
-	}
-	return o
+	return events, loaded, nil
 }
 
 func readEVE(b *bytes.Buffer) ([]map[string]any, error) {

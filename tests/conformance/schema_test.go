@@ -1,10 +1,8 @@
 package conformance
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,10 +13,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/interdict/interdict/inspect/eve"
-	"github.com/interdict/interdict/inspect/replay"
-	"github.com/interdict/interdict/tests/testenv"
 )
 
 // ownFields are top-level EVE fields and event types interdict adds to
@@ -33,60 +27,40 @@ var ownFields = map[string]bool{"identity": true, "interruption": true}
 // writes them, so a SIEM pipeline built for Suricata reads ours.
 func TestEVESchema(t *testing.T) {
 	schema := loadSchema(t)
-	corpus := corpusDir(t)
-	classification := filepath.Join(corpus, "et-open", "classification.config")
-	if _, err := os.Stat(classification); err != nil {
-		classification = ""
-	}
 	types := map[string]int{}
 	violations := map[string][]string{}
-	for _, suite := range suites {
-		root := filepath.Join(corpus, suite, "tests")
-		testenv.RequireFile(t, root)
-		require.NoError(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || d.Name() != "test.yaml" {
-				return err
+	forEachCase(t, func(_, testsRoot, dir, classification string) {
+		s, err := LoadSpec(testsRoot, dir)
+		if err != nil {
+			return
+		}
+		events, _, err := replayCase(s, classification)
+		if err != nil {
+			return
+		}
+		for _, ev := range events {
+			typ, _ := ev["event_type"].(string)
+			types[typ]++
+			for k := range ownFields {
+				delete(ev, k)
 			}
-			s, err := LoadSpec(root, filepath.Dir(p))
-			if err != nil {
-				return nil
-			}
-			var out bytes.Buffer
-			setup := replay.Setup{Pcap: s.Pcap, Rules: s.Rules, Classification: classification,
-				ThresholdConfig: s.Opts.ThresholdFile, Config: replay.Config{Events: eve.NewWriter(&out)}}
-			if s.Opts.IPS {
-				setup.Config.Mode = replay.ModeIPS
-			}
-			if _, _, err := setup.Run(); err != nil {
-				return nil
-			}
-			events, err := readEVE(&out)
-			require.NoError(t, err)
-			for _, ev := range events {
-				typ, _ := ev["event_type"].(string)
-				types[typ]++
-				for k := range ownFields {
-					delete(ev, k)
-				}
-				// We write Suricata 8's verdict.reject-target (the
-				// version the suite follows); the schema is newer and
-				// spells it reject_target.
-				if v, ok := ev["verdict"].(map[string]any); ok {
-					if rt, ok := v["reject-target"]; ok {
-						v["reject_target"] = rt
-						delete(v, "reject-target")
-					}
-				}
-				for _, v := range schema.validate(ev) {
-					key := typ + ": " + v
-					if len(violations[key]) < 3 {
-						violations[key] = append(violations[key], s.Name)
-					}
+			// We write Suricata 8's verdict.reject-target (the version
+			// the suite follows); the schema is newer and spells it
+			// reject_target.
+			if v, ok := ev["verdict"].(map[string]any); ok {
+				if rt, ok := v["reject-target"]; ok {
+					v["reject_target"] = rt
+					delete(v, "reject-target")
 				}
 			}
-			return nil
-		}))
-	}
+			for _, v := range schema.validate(ev) {
+				key := typ + ": " + v
+				if len(violations[key]) < 3 {
+					violations[key] = append(violations[key], s.Name)
+				}
+			}
+		}
+	})
 	t.Logf("validated event types: %v", types)
 	require.NotZero(t, types["alert"])
 	require.NotZero(t, types["flow"])
