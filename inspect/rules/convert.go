@@ -718,8 +718,15 @@ func (c *converter) byteMatch(m *gonids.ByteMatch) error {
 		op = d
 	case "byte_test", "byte_jump", "byte_extract":
 		n, err := strconv.Atoi(m.NumBytes)
+		bytesVar := ""
 		if err != nil {
-			return rejectf("%s: bytes %q is not a number", kind, m.NumBytes)
+			// Suricata 7 takes nbytes from a byte_extract variable (not in
+			// byte_extract itself); it is checked when read.
+			if v := strings.TrimSpace(m.NumBytes); c.vars[v] && kind != "byte_extract" {
+				bytesVar, n = v, 1
+			} else {
+				return rejectf("%s: bytes %q is neither a number nor a byte_extract variable", kind, m.NumBytes)
+			}
 		}
 		// byte_jump may read 0 bytes: it then jumps by post_offset alone.
 		if (n < 1 && !(n == 0 && kind == "byte_jump")) || n > 10 {
@@ -741,7 +748,7 @@ func (c *converter) byteMatch(m *gonids.ByteMatch) error {
 				return err
 			}
 			opStr := strings.TrimSpace(m.Operator)
-			bt := &ByteTest{Bytes: n, Offset: *off, Relative: bo.relative, BigEndian: bo.big, String: bo.str, Base: bo.base, Bitmask: bo.bitmask}
+			bt := &ByteTest{Bytes: n, BytesVar: bytesVar, Offset: *off, Relative: bo.relative, BigEndian: bo.big, String: bo.str, Base: bo.base, Bitmask: bo.bitmask}
 			if strings.HasPrefix(opStr, "!") {
 				bt.Not, opStr = true, opStr[1:]
 			}
@@ -765,7 +772,7 @@ func (c *converter) byteMatch(m *gonids.ByteMatch) error {
 			if err != nil {
 				return err
 			}
-			op = &ByteJump{Bytes: n, Offset: *off, Relative: bo.relative, BigEndian: bo.big, String: bo.str, Base: bo.base,
+			op = &ByteJump{Bytes: n, BytesVar: bytesVar, Offset: *off, Relative: bo.relative, BigEndian: bo.big, String: bo.str, Base: bo.base,
 				Multiplier: bo.multiplier, Align: bo.align > 0, FromBeginning: bo.fromBeginning, FromEnd: bo.fromEnd,
 				PostOffset: bo.postOffset, Bitmask: bo.bitmask}
 		case "byte_extract":

@@ -62,9 +62,11 @@ type PCRE struct {
 	Complex bool
 }
 
-// ByteTest is byte_test.
+// ByteTest is byte_test. Bytes is read from the byte_extract variable
+// BytesVar when that is set (Suricata 7's nbytes as a variable).
 type ByteTest struct {
 	Bytes         int
+	BytesVar      string
 	Op            string // < > = <= >= & ^ (with Not for !)
 	Not           bool
 	Value, Offset Value
@@ -75,9 +77,10 @@ type ByteTest struct {
 	Bitmask       uint64
 }
 
-// ByteJump is byte_jump.
+// ByteJump is byte_jump; BytesVar as for ByteTest.
 type ByteJump struct {
 	Bytes         int
+	BytesVar      string
 	Offset        Value
 	Relative      bool
 	BigEndian     bool
