@@ -123,6 +123,9 @@ type converter struct {
 	// alias maps stand-in sticky buffers back to the ones gonids lacks
 	// (see unknownSticky).
 	alias map[string]string
+	// last is the list the previous content, pcre or byte keyword went
+	// to.
+	last *List
 }
 
 func appBuffer(b applayer.Buffer) string {
@@ -563,6 +566,7 @@ func (c *converter) content(m *gonids.Content) error {
 	}
 	l := c.list(buf, tr)
 	l.Ops = append(l.Ops, ct)
+	c.last = l
 	return nil
 }
 
@@ -631,6 +635,7 @@ func (c *converter) pcre(m *gonids.PCRE) error {
 	}
 	l := c.list(buf, tr)
 	l.Ops = append(l.Ops, p)
+	c.last = l
 	return nil
 }
 
@@ -791,9 +796,31 @@ func (c *converter) byteMatch(m *gonids.ByteMatch) error {
 	default:
 		return rejectf("unsupported keyword %s", kind)
 	}
-	l := c.list(buf, c.lastTransforms(buf))
+	l := c.last
+	if buf != applayer.BufNone || !isRelative(op) || l == nil {
+		l = c.list(buf, c.lastTransforms(buf))
+	}
+	// Else, outside a sticky buffer, a relative byte_* or isdataat
+	// follows the previous match, in whatever buffer a content modifier
+	// put it (uricontent; byte_extract:...,relative), as Suricata
+	// attaches it to the last match's list.
 	l.Ops = append(l.Ops, op)
+	c.last = l
 	return nil
+}
+
+func isRelative(op Op) bool {
+	switch o := op.(type) {
+	case *IsDataAt:
+		return o.Relative
+	case *ByteTest:
+		return o.Relative
+	case *ByteJump:
+		return o.Relative
+	case *ByteExtract:
+		return o.Relative
+	}
+	return false
 }
 
 func containsOpt(opts []string, want string) bool {

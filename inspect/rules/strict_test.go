@@ -259,3 +259,17 @@ func TestGID(t *testing.T) {
 	assert.Equal(t, "g.rules:3: sid 9: duplicate sid 9 (first at g.rules:2)", set.Errors[0].Error())
 	assert.Contains(t, set.Errors[1].Reason, `gid: "x" is not a positive number`)
 }
+
+// TestRelativeFollowsLastMatch: outside a sticky buffer, a relative
+// byte_* or isdataat joins the list of the previous match (uricontent
+// puts it on http.uri), as Suricata attaches it to the last match.
+func TestRelativeFollowsLastMatch(t *testing.T) {
+	r, err := ParseRule(`alert tcp any any -> any any (uricontent:"this"; byte_extract:1,2,one,string,dec,relative; uricontent:"ring"; distance:one; isdataat:!1,relative; sid:1;)`, nil)
+	require.NoError(t, err)
+	require.Len(t, r.Lists, 1)
+	assert.Equal(t, "http.uri", r.Lists[0].Buffer.String())
+	assert.Len(t, r.Lists[0].Ops, 4)
+	r, err = ParseRule(`alert tcp any any -> any any (content:"a"; byte_test:1,=,1,0; uricontent:"b"; sid:2;)`, nil)
+	require.NoError(t, err)
+	assert.Len(t, r.Lists, 2, "an absolute byte_test stays on the payload")
+}
