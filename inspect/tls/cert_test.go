@@ -11,7 +11,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"sort"
@@ -49,18 +48,21 @@ func handshake(t *testing.T, maxVersion uint16) (toServer, toClient []byte, leaf
 	leaf, err = x509.ParseCertificate(der)
 	require.NoError(t, err)
 
+	// client cc <-> cp relay sp <-> sc server; the relays record each
+	// direction and are waited for before the recordings are read.
 	cc, cp := net.Pipe()
 	sc, sp := net.Pipe()
-	var mu sync.Mutex
+	var recS, recC []byte
+	var relays sync.WaitGroup
 	relay := func(dst, src net.Conn, rec *[]byte) {
+		defer relays.Done()
 		buf := make([]byte, 4096)
 		for {
 			n, err := src.Read(buf)
 			if n > 0 {
-				mu.Lock()
 				*rec = append(*rec, buf[:n]...)
-				mu.Unlock()
 				if _, werr := dst.Write(buf[:n]); werr != nil {
+					src.Close()
 					return
 				}
 			}
@@ -70,8 +72,9 @@ func handshake(t *testing.T, maxVersion uint16) (toServer, toClient []byte, leaf
 			}
 		}
 	}
-	go relay(sp, cp, &toServer)
-	go relay(cp, sp, &toClient)
+	relays.Add(2)
+	go relay(sp, cp, &recS)
+	go relay(cp, sp, &recC)
 	srvDone := make(chan error, 1)
 	go func() {
 		srv := cryptotls.Server(sc, &cryptotls.Config{
@@ -90,12 +93,10 @@ func handshake(t *testing.T, maxVersion uint16) (toServer, toClient []byte, leaf
 	require.NoError(t, cli.SetDeadline(time.Now().Add(5*time.Second)))
 	require.NoError(t, cli.Handshake())
 	require.NoError(t, <-srvDone)
-	cli.Close()
+	cc.Close()
 	sc.Close()
-	_, _ = io.Copy(io.Discard, cc)
-	mu.Lock()
-	defer mu.Unlock()
-	return append([]byte(nil), toServer...), append([]byte(nil), toClient...), leaf, chi
+	relays.Wait()
+	return recS, recC, leaf, chi
 }
 
 type captured struct {
