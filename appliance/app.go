@@ -14,6 +14,7 @@ import (
 
 	"github.com/interdict/interdict/appliance/admin"
 	"github.com/interdict/interdict/appliance/enforce"
+	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/policy"
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/netstack"
@@ -35,46 +36,21 @@ type Appliance struct {
 	// wrapper is the handler the stack calls.
 	pol     *policy.Policy
 	handler netstack.Handler
-	idents  identities
-	stack   atomic.Pointer[netstack.Stack]
-}
-
-// identities maps source prefixes to identity names, longest prefix
-// first so the first hit is the most specific. A linear scan: a TUN
-// deployment configures a handful of prefixes, and it runs once per flow.
-type identities []identityPrefix
-
-type identityPrefix struct {
-	p    netip.Prefix
-	name string
-}
-
-func buildIdentities(list []Identity) identities {
-	var out identities
-	for _, id := range list {
-		for _, p := range id.Prefixes {
-			out = append(out, identityPrefix{p, id.Name})
-		}
-	}
-	slices.SortStableFunc(out, func(x, y identityPrefix) int { return cmp.Compare(y.p.Bits(), x.p.Bits()) })
-	return out
-}
-
-// name returns the identity of a client address, "" if none.
-func (ids identities) name(src netip.Addr) string {
-	src = src.Unmap()
-	for _, ip := range ids {
-		if ip.p.Contains(src) {
-			return ip.name
-		}
-	}
-	return ""
+	// idents knows who sends each flow: configured prefixes (source
+	// "config") and, in WireGuard mode, peers.
+	idents *identity.Registry
+	stack  atomic.Pointer[netstack.Stack]
+	// stopping turns /readyz off while Serve shuts down.
+	stopping atomic.Bool
 }
 
 // New opens the EVE sink, builds the policy and loads the rules.
 func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
 	a := &Appliance{s: s, log: log, reg: prometheus.NewRegistry(), started: time.Now()}
-	a.idents = buildIdentities(s.Identities)
+	a.idents = identity.NewRegistry()
+	if err := a.idents.Replace("config", configEntries(s.Identities)); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -129,7 +105,7 @@ func (a *Appliance) Detection() *Detection { return a.det }
 func (a *Appliance) StackOptions() []netstack.Option {
 	return []netstack.Option{
 		netstack.WithHandler(a.handler),
-		netstack.WithIdentity(a.identity),
+		netstack.WithIdentity(a.idents.FlowIdentity),
 		netstack.WithMetrics(a.reg),
 		netstack.WithLogger(a.log),
 	}
@@ -146,8 +122,21 @@ func (a *Appliance) Attach(st *netstack.Stack) error {
 	return nil
 }
 
-// identity names the configured identity of a client address.
-func (a *Appliance) identity(src netip.Addr) string { return a.idents.name(src) }
+// Identities is the registry of who sends flows.
+func (a *Appliance) Identities() *identity.Registry { return a.idents }
+
+// configEntries turns the configured prefix identities into registry
+// entries (source "config").
+func configEntries(list []Identity) []identity.Entry {
+	out := make([]identity.Entry, 0, len(list))
+	for _, id := range list {
+		out = append(out, identity.Entry{
+			Identity: &identity.Identity{Name: id.Name, Tags: id.Tags},
+			Prefixes: id.Prefixes,
+		})
+	}
+	return out
+}
 
 // ReopenEVE reopens the EVE file (SIGHUP, after logrotate moved it).
 func (a *Appliance) ReopenEVE() error {

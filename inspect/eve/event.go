@@ -309,10 +309,8 @@ type Interruption struct {
 }
 
 // Identity is interdict's addition: who sent the flow (a WireGuard peer
-// or a configured source prefix).
-type Identity struct {
-	Name string `json:"name"`
-}
+// or a configured source prefix): name, public key and tags.
+type Identity = inspect.Identity
 
 // ProtoName is the EVE proto string of a transport protocol; ICMP over
 // IPv6 is "IPv6-ICMP" as in Suricata.
@@ -354,9 +352,7 @@ func Base(ts time.Time, eventType string, meta *inspect.FlowMeta, dir inspect.Di
 			ev.IPVersion = 6
 		}
 	}
-	if meta.Identity != "" {
-		ev.Identity = &Identity{Name: meta.Identity}
-	}
+	ev.Identity = meta.Identity
 	ev.CommunityID = CommunityID(meta)
 	return ev
 }

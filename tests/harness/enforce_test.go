@@ -439,11 +439,12 @@ func TestEnforceIDSModeShadowsPerIdentity(t *testing.T) {
 	leakCheck(t)
 	// IPv4 clients are enforced; the IPv6 client is an identity whose
 	// policy is only shadowed.
-	identity := func(src netip.Addr) string {
+	shadowed, enforced := &inspect.Identity{Name: "shadowed-peer"}, &inspect.Identity{Name: "enforced-peer"}
+	identity := func(src netip.Addr) netstack.Identity {
 		if src.Is6() {
-			return "shadowed-peer"
+			return shadowed
 		}
-		return "enforced-peer"
+		return enforced
 	}
 	e := newEnforced(t, nil, enforce.Config{Mode: enforce.IPS, IdentityModes: map[string]enforce.Mode{"shadowed-peer": enforce.IDS}},
 		netstack.WithIdentity(identity))
