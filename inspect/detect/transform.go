@@ -47,7 +47,7 @@ func applyTransform(in []byte, t string) []byte {
 		}
 		// The first capture group replaces the buffer; without a match
 		// the buffer is left as it was.
-		if m := re.FindSubmatchIndex(in); m != nil && len(m) >= 4 && m[2] >= 0 {
+		if m := re.FindSubmatchIndex(in); len(m) >= 4 && m[2] >= 0 {
 			return append([]byte(nil), in[m[2]:m[3]]...)
 		}
 		return in
