@@ -159,6 +159,7 @@ type Event struct {
 	HTTP    *HTTPTx
 	DNS     *DNSTx
 	TLS     *TLSTx
+	SSH     *SSHTx
 	Anomaly *Anomaly
 }
 
@@ -185,6 +186,16 @@ type DNSTx struct {
 // DNSQuestion is one question of a DNS message.
 type DNSQuestion struct {
 	RRName, RRType string
+}
+
+// SSHTx is an SSH connection's identification lines.
+type SSHTx struct {
+	Client, Server SSHSide
+}
+
+// SSHSide is one side's identification line.
+type SSHSide struct {
+	ProtoVersion, SoftwareVersion string
 }
 
 // TLSTx holds a TLS handshake's fields: the ClientHello's, the

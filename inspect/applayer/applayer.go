@@ -61,6 +61,10 @@ const (
 	TLSRandom
 	TLSRandomTime
 	TLSRandomBytes
+	// SSHProto and SSHSoftware are the protocol and software versions of
+	// a side's SSH identification line ("2.0", "OpenSSH_9.6").
+	SSHProto
+	SSHSoftware
 	// HTTPRequestHeader and HTTPResponseHeader are multi-buffers: one
 	// instance per header line "Name: value" (repeated names merged), in
 	// Unit.Multi; Unit.Buffers leaves them nil.
@@ -94,7 +98,7 @@ var bufferNames = [NumBuffers]string{
 	TLSCertFingerprint: "tls.cert_fingerprint", TLSVersion: "tls.version", JA3Hash: "ja3.hash",
 	JA3String: "ja3.string", JA3SHash: "ja3s.hash", JA3SString: "ja3s.string", TLSCerts: "tls.certs",
 	JA4Hash: "ja4.hash", TLSRandom: "tls.random", TLSRandomTime: "tls.random_time", TLSRandomBytes: "tls.random_bytes",
-	TLSSubjectAltName: "tls.subjectaltname",
+	TLSSubjectAltName: "tls.subjectaltname", SSHProto: "ssh.proto", SSHSoftware: "ssh.software",
 	AppLayerEvent:     "app-layer-event",
 	HTTPRequestHeader: "http.request_header", HTTPResponseHeader: "http.response_header",
 }

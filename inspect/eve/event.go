@@ -49,6 +49,7 @@ const (
 	TypeHTTP         = "http"
 	TypeDNS          = "dns"
 	TypeTLS          = "tls"
+	TypeSSH          = "ssh"
 	TypeInterruption = "interruption"
 )
 
@@ -86,6 +87,7 @@ type Event struct {
 	HTTP     *HTTP     `json:"http,omitempty"`
 	DNS      *DNS      `json:"dns,omitempty"`
 	TLS      *TLS      `json:"tls,omitempty"`
+	SSH      *SSH      `json:"ssh,omitempty"`
 	Traffic  *Traffic  `json:"traffic,omitempty"`
 	Identity *Identity `json:"identity,omitempty"`
 	// Interruption is interdict's addition (event_type interruption):
@@ -258,6 +260,25 @@ type TLS struct {
 	JA3             *JA3     `json:"ja3,omitempty"`
 	JA3S            *JA3     `json:"ja3s,omitempty"`
 	JA4             string   `json:"ja4,omitempty"`
+}
+
+// SSH is the ssh object: each side's identification line.
+type SSH struct {
+	Client *SSHSide `json:"client,omitempty"`
+	Server *SSHSide `json:"server,omitempty"`
+}
+
+// SSHSide is one side of the ssh object.
+type SSHSide struct {
+	ProtoVersion    string `json:"proto_version"`
+	SoftwareVersion string `json:"software_version"`
+}
+
+func sshSide(s inspect.SSHSide) *SSHSide {
+	if s == (inspect.SSHSide{}) {
+		return nil
+	}
+	return &SSHSide{ProtoVersion: s.ProtoVersion, SoftwareVersion: s.SoftwareVersion}
 }
 
 // JA3 is a JA3 or JA3S fingerprint.
@@ -486,6 +507,10 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 		ev = Base(ts, TypeTLS, meta, inspect.ToServer)
 		ev.AppProto = "tls"
 		ev.TLS = TLSObject(e.TLS)
+	case e.SSH != nil:
+		ev = Base(ts, TypeSSH, meta, inspect.ToServer)
+		ev.AppProto = "ssh"
+		ev.SSH = &SSH{Client: sshSide(e.SSH.Client), Server: sshSide(e.SSH.Server)}
 	case e.Anomaly != nil:
 		ev = Base(ts, TypeAnomaly, meta, e.Dir)
 		ev.AppProto = e.Anomaly.AppProto

@@ -30,13 +30,14 @@ var actions = map[string]inspect.Action{
 
 // appProtos with a parser in this repository (or one being written): the
 // rule needs the flow to be detected as that protocol.
-var appProtos = map[string]inspect.Proto{"http": inspect.ProtoTCP, "http1": inspect.ProtoTCP, "tls": inspect.ProtoTCP, "dns": 0}
+var appProtos = map[string]inspect.Proto{"http": inspect.ProtoTCP, "http1": inspect.ProtoTCP, "tls": inspect.ProtoTCP, "dns": 0,
+	"ssh": inspect.ProtoTCP}
 
 // approxProtos have no parser here. Their rules are matched on the raw
 // transport stream: that keeps the many ET rules written as "alert smtp"
 // with plain content working, at the price of not checking the protocol.
 var approxProtos = map[string]inspect.Proto{
-	"ftp": inspect.ProtoTCP, "ftp-data": inspect.ProtoTCP, "smtp": inspect.ProtoTCP, "ssh": inspect.ProtoTCP,
+	"ftp": inspect.ProtoTCP, "ftp-data": inspect.ProtoTCP, "smtp": inspect.ProtoTCP,
 	"smb": inspect.ProtoTCP, "dcerpc": inspect.ProtoTCP, "imap": inspect.ProtoTCP, "pop3": inspect.ProtoTCP,
 	"rdp": inspect.ProtoTCP, "rfb": inspect.ProtoTCP, "mqtt": inspect.ProtoTCP, "modbus": inspect.ProtoTCP,
 	"dnp3": inspect.ProtoTCP, "enip": inspect.ProtoTCP, "http2": inspect.ProtoTCP, "telnet": inspect.ProtoTCP,
@@ -84,7 +85,9 @@ var bufferNames = map[string]applayer.Buffer{
 	"tls.certs": applayer.TLSCerts,
 	"ja3_hash":  applayer.JA3Hash, "ja3.hash": applayer.JA3Hash, "ja3_string": applayer.JA3String,
 	"ja3.string": applayer.JA3String, "ja3s.hash": applayer.JA3SHash, "ja3s.string": applayer.JA3SString,
-	"ja4.hash": applayer.JA4Hash, "tls.random": applayer.TLSRandom, "tls.random_time": applayer.TLSRandomTime,
+	"ssh.proto": applayer.SSHProto, "ssh_proto": applayer.SSHProto, "ssh.software": applayer.SSHSoftware,
+	"ssh_software": applayer.SSHSoftware,
+	"ja4.hash":     applayer.JA4Hash, "tls.random": applayer.TLSRandom, "tls.random_time": applayer.TLSRandomTime,
 	"tls.random_bytes": applayer.TLSRandomBytes, "tls.subjectaltname": applayer.TLSSubjectAltName,
 	"dns_query": applayer.DNSQuery, "dns.query": applayer.DNSQuery,
 	"http.request_header": applayer.HTTPRequestHeader, "http.response_header": applayer.HTTPResponseHeader,
@@ -136,6 +139,8 @@ func appBuffer(b applayer.Buffer) string {
 		return "dns"
 	case b == applayer.AppLayerEvent:
 		return "" // the event names its protocol; see appLayerEvent
+	case b == applayer.SSHProto || b == applayer.SSHSoftware:
+		return "ssh"
 	case b != applayer.BufNone:
 		return "http"
 	}

@@ -87,7 +87,7 @@ var probes = []probe{
 	{keyword: "ja3.hash", option: `ja3.hash; content:"a";`},
 	{keyword: "ja4.hash", option: `ja4.hash; content:"t13";`},
 	{keyword: "dns.opcode", option: `dns.opcode:0;`},
-	{keyword: "ssh.proto", option: `ssh.proto; content:"2.0";`},
+	{keyword: "ssh.proto / ssh.software", option: `ssh.proto; content:"2.0"; ssh.software; content:"OpenSSH";`},
 	{keyword: "file.name", option: `file.name; content:"a";`, why: "no file extraction"},
 	{keyword: "filemagic", option: `filemagic:"PE32";`, why: "no file extraction"},
 	{keyword: "lua", option: `lua:script.lua;`, why: "no scripting engine in the data path"},
