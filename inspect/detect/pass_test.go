@@ -3,6 +3,8 @@ package detect
 import (
 	"testing"
 
+	_ "github.com/interdict/interdict/inspect/http1" // the real parser keeps request buffers on the response
+
 	"github.com/stretchr/testify/assert"
 
 	"github.com/interdict/interdict/inspect"
@@ -50,4 +52,15 @@ alert http any any -> any any (msg:"evil"; http.uri; content:"/evil"; sid:2;)
 	}
 	assert.Equal(t, []uint32{1}, sids, "the pass rule matched; nothing after it")
 	assert.Equal(t, []string{"/trusted", "/evil", "/other"}, urls, "records after pass are still logged")
+}
+
+// TestTransactionalRule: a "=>" rule matches a transaction whose request
+// and response both satisfy it, once, on the response.
+func TestTransactionalRule(t *testing.T) {
+	e := mustEngine(t, `alert http any any => any any (msg:"tx"; http.uri; content:"/admin"; http.stat_code; content:"200"; sid:1;)
+`, Options{Protos: applayer.Protos()})
+	req := "GET /admin HTTP/1.1\r\nHost: a\r\n\r\n"
+	got := run(e, tcpMeta, []chunk{{inspect.ToServer, req}, {inspect.ToClient, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"},
+		{inspect.ToServer, req}, {inspect.ToClient, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"}})
+	assert.Equal(t, [][]uint32{nil, {1}, nil, nil}, got)
 }

@@ -191,6 +191,16 @@ func prepare(text, file string, line int) *parsed {
 			p.action, p.text = a, "alert "+rest
 		}
 	}
+	// Suricata 8's transactional direction "=>" matches a transaction's
+	// request keywords to the server and its response keywords to the
+	// client: what a rule mixing request and response buffers does here
+	// already (it runs on the response, whose Unit keeps the request's
+	// buffers). gonids knows only "->" and "<>".
+	if open := strings.IndexByte(p.text, '('); open > 0 {
+		if i := strings.Index(p.text[:open], " => "); i > 0 {
+			p.text = p.text[:i] + " -> " + p.text[i+4:]
+		}
+	}
 	// gonids' lexer can loop forever on a truncated header ("drop "), so
 	// the overall shape is checked first.
 	if !ruleShapeOK(p.text) {

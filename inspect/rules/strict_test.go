@@ -273,3 +273,14 @@ func TestRelativeFollowsLastMatch(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, r.Lists, 2, "an absolute byte_test stays on the payload")
 }
+
+// TestTransactionalDirection: "=>" loads as a rule over both directions
+// of a transaction, with the header's addresses those of the request.
+func TestTransactionalDirection(t *testing.T) {
+	r, err := ParseRule(`alert http $HOME_NET any => any 80 (msg:"tx"; http.uri; content:"/a"; http.stat_code; content:"200"; sid:3;)`, nil)
+	require.NoError(t, err)
+	assert.False(t, r.Bidirectional)
+	assert.Len(t, r.Lists, 2)
+	_, err = ParseRule(`alert http any any =>any any (sid:4;)`, nil)
+	assert.Error(t, err, "the arrow is a field of its own")
+}
