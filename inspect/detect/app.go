@@ -24,10 +24,11 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 	ds := &f.dirs[dir]
 	// UDP: each datagram is probed on its own; TCP: the stream's first
 	// bytes accumulate up to MaxProbe.
-	probe := data
+	probe, rest := data, []byte(nil)
 	if f.tr == trTCP {
-		ds.probe = append(ds.probe, data[:min(len(data), f.e.opts.MaxProbe-len(ds.probe))]...)
-		probe = ds.probe
+		n := min(len(data), f.e.opts.MaxProbe-len(ds.probe))
+		ds.probe = append(ds.probe, data[:n]...)
+		probe, rest = ds.probe, data[n:]
 	}
 	undecided := false
 	for _, p := range f.e.opts.Protos {
@@ -44,6 +45,13 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 				f.parser.Feed(1-dir, other.probe, f.onUnit)
 			}
 			f.parser.Feed(dir, probe, f.onUnit)
+			// The bytes of this chunk past the probe bound were not
+			// probed but are the same stream: a request whose headers
+			// ran past the bound used to lose them, and every header
+			// rule went silent.
+			if len(rest) > 0 {
+				f.parser.Feed(dir, rest, f.onUnit)
+			}
 			f.dirs[0].probe, f.dirs[1].probe = nil, nil
 			return
 		case applayer.ProbeMore:

@@ -233,3 +233,15 @@ alert http any any -> any any (msg:"uri"; http.uri; content:"/a"; sid:3;)
 		assert.Equal(t, want[i], got[i], "chunk %d %q", i, chunks[i].data)
 	}
 }
+
+// A first chunk longer than the probe bound is parsed whole: the bytes past
+// the bound used to be lost, so a request whose headers ran past 4 KiB lost
+// every header rule.
+func TestProbeBoundKeepsChunk(t *testing.T) {
+	e := mustEngine(t, `alert http any any -> any any (msg:"late"; flow:to_server; http.uri; content:"/late"; sid:1;)`, Options{Protos: []applayer.Proto{fakeProto}, MaxProbe: 64})
+	f := e.NewFlow(tcpMeta)
+	chunk := "GET /early" + strings.Repeat("x", 100) + "\nGET /late\n"
+	r := f.Inspect(inspect.ToServer, []byte(chunk))
+	require.Len(t, r.Alerts, 1)
+	assert.Equal(t, uint32(1), r.Alerts[0].Rule.SID)
+}
