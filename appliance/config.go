@@ -15,6 +15,7 @@ import (
 	"github.com/interdict/interdict/appliance/enforce"
 	"github.com/interdict/interdict/appliance/policy"
 	"github.com/interdict/interdict/configs"
+	"github.com/interdict/interdict/inspect/http1"
 	"github.com/interdict/interdict/netstack"
 	"go.yaml.in/yaml/v4"
 )
@@ -132,9 +133,21 @@ type RulesConfig struct {
 	AllowPartial bool `yaml:"allow_partial"`
 	// HTTPBodyLimit bounds the HTTP body bytes inspected per message.
 	HTTPBodyLimit int `yaml:"http_body_limit"`
+	// HTTP bounds the HTTP parser (see configs/default.yaml).
+	HTTP HTTPLimitsConfig `yaml:"http"`
 	// StreamDepth bounds the bytes per TCP direction raw-stream rules
 	// inspect (a size: 1MiB, 512KiB, 1048576; 0 is unlimited).
 	StreamDepth string `yaml:"stream_depth"`
+}
+
+// HTTPLimitsConfig bounds the HTTP parser (inspect/http1.Limits): sizes
+// such as 16KiB; empty or 0 keeps the parser's default.
+type HTTPLimitsConfig struct {
+	StartLine     string `yaml:"start_line"`
+	HeaderLine    string `yaml:"header_line"`
+	HeaderCount   int    `yaml:"header_count"`
+	HeaderSection string `yaml:"header_section"`
+	ChunkLine     string `yaml:"chunk_line"`
 }
 
 // EVEConfig is the EVE JSON sink.
@@ -217,6 +230,7 @@ type RuleSettings struct {
 	Vars            map[string]string
 	AllowPartial    bool
 	HTTPBodyLimit   int
+	HTTPLimits      http1.Limits
 	// StreamDepth is detect.Options.StreamDepth (0: unlimited).
 	StreamDepth int64
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/interdict/interdict/appliance/enforce"
+	"github.com/interdict/interdict/inspect/http1"
 )
 
 // minTokenBytes keeps a guessable token off a network listener.
@@ -89,6 +90,9 @@ func (c *Config) validateDetection(s *Settings) error {
 	if err := c.nonNegative("rules.http_body_limit", r.HTTPBodyLimit); err != nil {
 		return err
 	}
+	if s.Rules.HTTPLimits, err = c.httpLimits("rules.http", r.HTTP); err != nil {
+		return err
+	}
 	if r.StreamDepth != "" {
 		d, err := c.size("rules.stream_depth", r.StreamDepth)
 		if err != nil {
@@ -152,3 +156,34 @@ func (c *Config) path(p string) string {
 
 // String describes an identity for logs.
 func (id Identity) String() string { return fmt.Sprintf("%s %v", id.Name, id.Prefixes) }
+
+// httpLimits validates rules.http: each size at most 1 MiB (Go's
+// net/http header bound), so a typo cannot make one flow hold gigabytes.
+func (c *Config) httpLimits(key string, h HTTPLimitsConfig) (http1.Limits, error) {
+	var l http1.Limits
+	for _, f := range []struct {
+		name string
+		v    string
+		dst  *int
+	}{
+		{"start_line", h.StartLine, &l.StartLine}, {"header_line", h.HeaderLine, &l.HeaderLine},
+		{"header_section", h.HeaderSection, &l.HeaderSection}, {"chunk_line", h.ChunkLine, &l.ChunkLine},
+	} {
+		if f.v == "" {
+			continue
+		}
+		n, err := c.size(key+"."+f.name, f.v)
+		if err != nil {
+			return l, err
+		}
+		if n > 1<<20 {
+			return l, c.errorf(key+"."+f.name, "%s is over 1MiB", f.v)
+		}
+		*f.dst = int(n)
+	}
+	if h.HeaderCount < 0 || h.HeaderCount > 65536 {
+		return l, c.errorf(key+".header_count", "%d outside [0, 65536]", h.HeaderCount)
+	}
+	l.HeaderCount = h.HeaderCount
+	return l, nil
+}

@@ -164,6 +164,7 @@ func (rs RuleSettings) Spec() ruleset.Spec {
 	}
 	spec.Vars = rs.Vars
 	spec.HTTPBodyLimit = rs.HTTPBodyLimit
+	spec.HTTPLimits = rs.HTTPLimits
 	spec.StreamDepth = rs.StreamDepth
 	return spec
 }

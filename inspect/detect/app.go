@@ -86,7 +86,9 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 	f.tbufs = f.tbufs[:0]
 	ls := &f.dirs[u.Dir].lastUnit
 	same := ls.valid && ls.tx == u.TxID
-	ls.valid, ls.tx = true, u.TxID
+	// A body window that slid is a new buffer, not a grown one.
+	bodySame := same && ls.bodyOff == u.BodyOffset
+	ls.valid, ls.tx, ls.bodyOff = true, u.TxID, u.BodyOffset
 	for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {
 		if b.IsMulti() {
 			f.scanMulti(u, b)
@@ -100,7 +102,11 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 		// line, headers, each body piece); one whose length did not change
 		// did not change (bodies only grow), and a group whose rules look
 		// only at that buffer would decide exactly as last time.
-		unchanged := same && ls.len[b] == len(u.Buffers[b])
+		grown := same
+		if isBody(b) {
+			grown = bodySame
+		}
+		unchanged := grown && ls.len[b] == len(u.Buffers[b])
 		ls.len[b] = len(u.Buffers[b])
 		for _, g := range f.e.bufGroups[f.tr][u.Dir][b] {
 			if unchanged && g.solo {
@@ -108,7 +114,7 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 			}
 			buf := f.transformed(u, b, g.key.tf, g.transforms)
 			if g.m != nil && len(buf) > 0 {
-				f.scanBuffer(g, u.TxID, same && isBody(b) && g.key.tf == "", buf)
+				f.scanBuffer(g, u.TxID, grown && isBody(b) && g.key.tf == "", buf)
 			}
 			for _, id := range g.always {
 				f.addCand(id)
@@ -273,9 +279,10 @@ type tbuf struct {
 // unitState remembers the last Unit of a direction, to skip buffers that
 // did not change since.
 type unitState struct {
-	valid bool
-	tx    uint64
-	len   [applayer.NumBuffers]int
+	valid   bool
+	tx      uint64
+	bodyOff int64
+	len     [applayer.NumBuffers]int
 }
 
 func applyTransforms(src []byte, tfs []string) []byte {

@@ -24,6 +24,8 @@ const (
 	anomResponseInvalidStatus
 	anomUnmatchedResponse
 	anomTooManyPipelined
+	anomStartLineTooLong
+	anomHeaderSectionTooLarge
 )
 
 // names per anomaly: request form, response form.
@@ -49,6 +51,9 @@ var anomNames = [...][2]string{
 	anomUnmatchedResponse:       {"UNABLE_TO_MATCH_RESPONSE_TO_REQUEST", "UNABLE_TO_MATCH_RESPONSE_TO_REQUEST"},
 	// Ours: the pipelining bound dropped a request's state.
 	anomTooManyPipelined: {"REQUEST_TOO_MANY_PIPELINED", "REQUEST_TOO_MANY_PIPELINED"},
+	// Ours: a start line or the whole header section over its limit.
+	anomStartLineTooLong:      {"REQUEST_LINE_TOO_LONG", "RESPONSE_LINE_TOO_LONG"},
+	anomHeaderSectionTooLarge: {"REQUEST_HEADER_SECTION_TOO_LARGE", "RESPONSE_HEADER_SECTION_TOO_LARGE"},
 }
 
 func (a anom) name(dir inspect.Direction) string {

@@ -12,9 +12,19 @@ import (
 	"github.com/interdict/interdict/inspect/applayer"
 )
 
+// window is where the last inspection window of an n-byte body starts:
+// a full window slides by three quarters of its size.
+func window(n, size int) int {
+	off := 0
+	for n-off > size {
+		off += size - size/4
+	}
+	return off
+}
+
 // Bodies that move to a lent buffer past lendFrom bytes, and buffers
 // lent again to later transactions of this or another flow, still hold
-// exactly the body bytes (up to the bound), delivered in pieces or whole,
+// exactly the body bytes (the last window of a longer body), delivered in pieces or whole,
 // with Content-Length or chunked.
 func TestLentBodyBuffers(t *testing.T) {
 	body := func(seed, n int) string {
@@ -53,7 +63,7 @@ func TestLentBodyBuffers(t *testing.T) {
 						steps = append(steps, sc(resp[:k]))
 						resp = resp[k:]
 					}
-					want = append(want, b[:min(n, tc.max)])
+					want = append(want, b[window(n, tc.max):])
 				}
 				rec := run(steps, WithMaxBodyBytes(tc.max))
 				final := rec.final()

@@ -78,7 +78,7 @@ func (p *Parser) parseHeaders(s *side, m *msg) {
 			p.anomaly(m, dir, anomMissingColon)
 			continue
 		}
-		if len(m.hdrs) >= maxHeaders {
+		if len(m.hdrs) >= p.cfg.HeaderCount {
 			p.anomaly(m, dir, anomTooManyHeaders)
 			p.framing(s, m, trimSpace(line[:c]), trimSpace(line[c+1:]))
 			continue

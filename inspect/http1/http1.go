@@ -10,38 +10,99 @@ import (
 // AppProto is the EVE app_proto name.
 const AppProto = "http"
 
+// Limits bound what the parser keeps per message. Past a bound the
+// parser reports an anomaly (the policy's default for these is reject, so
+// nothing over a limit reaches the other side uninspected) and keeps
+// following the framing. The defaults are at least what nginx and Apache
+// accept by default; Go's net/http accepts up to 1 MiB of header section,
+// which HeaderSection can be raised to.
+type Limits struct {
+	// StartLine bounds a request or status line (anomaly
+	// REQUEST_LINE_TOO_LONG / RESPONSE_LINE_TOO_LONG). nginx: 8 KiB
+	// (large_client_header_buffers), Apache: 8190 (LimitRequestLine).
+	StartLine int
+	// HeaderLine bounds one header line (REQUEST_FIELD_TOO_LONG). nginx:
+	// 8 KiB, Apache: 8190 (LimitRequestFieldSize).
+	HeaderLine int
+	// HeaderCount bounds header fields per message
+	// (REQUEST_TOO_MANY_HEADERS). Apache: 100 (LimitRequestFields); nginx
+	// and Go count none, only bytes.
+	HeaderCount int
+	// HeaderSection bounds start line plus headers
+	// (REQUEST_HEADER_SECTION_TOO_LARGE). nginx: 4 x 8 KiB = 32 KiB.
+	HeaderSection int
+	// ChunkLine bounds a chunk-size line with its extensions
+	// (INVALID_REQUEST_CHUNK_LEN). Go's net/http: 4 KiB.
+	ChunkLine int
+	// Body is the body inspection window per message: a body longer than
+	// this is inspected in windows of this size that overlap by a
+	// quarter, so no byte of a body goes uninspected (see doc.go).
+	Body int
+}
+
+// DefaultLimits are the limits New uses.
+var DefaultLimits = Limits{
+	StartLine:     16 << 10,
+	HeaderLine:    16 << 10,
+	HeaderCount:   256,
+	HeaderSection: 64 << 10,
+	ChunkLine:     4 << 10,
+	Body:          DefaultMaxBodyBytes,
+}
+
 const (
-	// DefaultMaxHeaderBytes bounds the start line plus headers kept per
-	// message. libhtp's hard field limit is 18000 bytes; 16 KiB covers real
-	// browsers' headers with cookies while bounding the per-flow cost.
-	DefaultMaxHeaderBytes = 16 << 10
-	// DefaultMaxBodyBytes bounds the body bytes kept for inspection per
-	// message, close to Suricata's request/response-body-limit (100 KiB).
+	// DefaultMaxHeaderBytes is DefaultLimits.HeaderSection.
+	DefaultMaxHeaderBytes = 64 << 10
+	// DefaultMaxBodyBytes is the body inspection window, close to
+	// Suricata's request/response-body-limit (100 KiB).
 	DefaultMaxBodyBytes = 64 << 10
 	// maxPending bounds requests waiting for their response (pipelining).
 	// Real clients pipeline a handful at most; each pending request keeps
 	// its buffers, so this multiplies the per-flow memory bound.
 	maxPending = 8
-	// maxHeaders bounds header fields per message (libhtp flags >1024).
-	maxHeaders = 256
+	// minLimit is the smallest start line, header line or section kept.
+	minLimit = 256
 )
 
 // Option configures a Parser.
 type Option func(*config)
 
 type config struct {
+	Limits
 	maxHeader int
 	maxBody   int
+}
+
+// WithLimits sets every limit; zero fields keep their default, and line
+// and section bounds below 256 are raised to 256.
+func WithLimits(l Limits) Option {
+	return func(c *config) {
+		d := DefaultLimits
+		pick := func(v, def int) int {
+			if v <= 0 {
+				return def
+			}
+			return v
+		}
+		c.StartLine = max(pick(l.StartLine, d.StartLine), minLimit)
+		c.HeaderLine = max(pick(l.HeaderLine, d.HeaderLine), minLimit)
+		c.HeaderCount = pick(l.HeaderCount, d.HeaderCount)
+		c.ChunkLine = max(pick(l.ChunkLine, d.ChunkLine), 32)
+		c.maxHeader = max(pick(l.HeaderSection, d.HeaderSection), minLimit)
+		if l.Body > 0 {
+			c.maxBody = l.Body
+		}
+	}
 }
 
 // WithMaxHeaderBytes sets the bound on start line plus headers kept per
 // message; values below 256 are raised to 256.
 func WithMaxHeaderBytes(n int) Option {
-	return func(c *config) { c.maxHeader = max(n, 256) }
+	return func(c *config) { c.maxHeader = max(n, minLimit) }
 }
 
-// WithMaxBodyBytes sets the bound on body bytes kept for inspection per
-// message; 0 disables body buffers.
+// WithMaxBodyBytes sets the body inspection window per message; 0
+// disables body buffers.
 func WithMaxBodyBytes(n int) Option {
 	return func(c *config) { c.maxBody = max(n, 0) }
 }

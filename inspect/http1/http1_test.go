@@ -1,7 +1,9 @@
 package http1
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 
@@ -336,8 +338,8 @@ func TestAnomalies(t *testing.T) {
 		{"invalid status", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n")}, []string{"RESPONSE_INVALID_STATUS"}},
 		{"response without request", []step{sc("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")}, []string{"UNABLE_TO_MATCH_RESPONSE_TO_REQUEST"}},
 		{"request line without protocol", []step{cs("GET /\r\n")}, []string{"REQUEST_LINE_MISSING_PROTOCOL"}},
-		{"oversized header", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + strings.Repeat("a", 400) + "\r\n\r\n")}, []string{"REQUEST_FIELD_TOO_LONG"}},
-		{"oversized request line", []step{cs("GET /" + strings.Repeat("a", 400) + " HTTP/1.1\r\nHost: h\r\n\r\n")}, []string{"REQUEST_FIELD_TOO_LONG"}},
+		{"oversized header section", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + strings.Repeat("a", 400) + "\r\n\r\n")}, []string{"REQUEST_HEADER_SECTION_TOO_LARGE"}},
+		{"request line over the section", []step{cs("GET /" + strings.Repeat("a", 400) + " HTTP/1.1\r\nHost: h\r\n\r\n")}, []string{"REQUEST_HEADER_SECTION_TOO_LARGE"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -490,4 +492,58 @@ func TestRegistered(t *testing.T) {
 		}
 	}
 	assert.True(t, found)
+}
+
+// Each limit has its own anomaly, reported once per message however the
+// stream is cut, and the headers within the limits are still parsed.
+func TestLimits(t *testing.T) {
+	lim := Limits{StartLine: 300, HeaderLine: 300, HeaderCount: 4, HeaderSection: 2000, ChunkLine: 40}
+	long := strings.Repeat("a", 400)
+	tests := []struct {
+		name  string
+		steps []step
+		want  []string
+	}{
+		{"request line", []step{cs("GET /" + long + " HTTP/1.1\r\nHost: h\r\n\r\n")}, []string{"REQUEST_LINE_TOO_LONG"}},
+		{"header line", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nX-A: " + long + "\r\n\r\n")}, []string{"REQUEST_FIELD_TOO_LONG"}},
+		{"header count", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n")}, []string{"REQUEST_TOO_MANY_HEADERS"}},
+		{"header section", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nA: " + long + "\r\n" + strings.Repeat("B: "+long[:250]+"\r\n", 8) + "\r\n")}, []string{"REQUEST_HEADER_SECTION_TOO_LARGE", "REQUEST_TOO_MANY_HEADERS", "REQUEST_FIELD_TOO_LONG"}},
+		{"chunk line", []step{cs("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1;" + long + "\r\na\r\n0\r\n\r\n")}, []string{"INVALID_REQUEST_CHUNK_LEN"}},
+		{"status line", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.1 200 " + long + "\r\nContent-Length: 0\r\n\r\n")}, []string{"RESPONSE_LINE_TOO_LONG"}},
+		{"within every limit", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nA: " + long[:250] + "\r\n\r\n")}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
+				r := runSplit(tc.steps, split, WithLimits(lim))
+				want := append([]string(nil), tc.want...)
+				sort.Strings(want)
+				assert.Equal(t, want, r.anomalies())
+			}
+		})
+	}
+	t.Run("header rules still see the first headers", func(t *testing.T) {
+		r := run([]step{cs("GET / HTTP/1.1\r\nHost: first.example\r\nX-Evil: 1\r\n" + strings.Repeat("B: "+long+"\r\n", 8) + "\r\n")}, WithLimits(lim))
+		final := r.final()[key{inspect.ToServer, 0}]
+		assert.Equal(t, "first.example", final["http.host"])
+		assert.Contains(t, final["http.header"], "X-Evil: 1")
+	})
+}
+
+// A body longer than the inspection window is inspected whole, window by
+// window: content far past the window is still seen.
+func TestBodyWindows(t *testing.T) {
+	const size = 1 << 10
+	body := strings.Repeat("x", 5000) + "EVIL-BODY" + strings.Repeat("y", 3000)
+	resp := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
+		r := runSplit([]step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp)}, split, WithMaxBodyBytes(size))
+		seen := false
+		for _, u := range r.units {
+			b := u.bufs["http.response_body"]
+			require.LessOrEqual(t, len(b), size)
+			seen = seen || strings.Contains(b, "EVIL-BODY")
+		}
+		assert.True(t, seen, "the pattern 5000 bytes into the body is inspected")
+	}
 }

@@ -29,6 +29,7 @@ type msg struct {
 	lines   []span // "Name: value" per merged header, in derived
 	body    []byte // bounded copy of the (de-chunked) body
 	bodyLen int64  // body bytes seen, beyond the bound too
+	bodyOff int64  // offset in the body of body[0]: bytes slid out of the window
 
 	lineEnd   int // end of the start line (with its line ending) in raw
 	clen      int64
@@ -42,7 +43,7 @@ func (m *msg) reset() {
 	m.raw, m.derived, m.body, m.hdrs = m.raw[:0], m.derived[:0], m.body[:0], m.hdrs[:0]
 	m.lines = m.lines[:0]
 	m.bufs = [applayer.NumBuffers]span{}
-	m.bodyLen, m.lineEnd, m.clen = 0, 0, 0
+	m.bodyLen, m.bodyOff, m.lineEnd, m.clen = 0, 0, 0, 0
 	m.clenSeen, m.chunked, m.teSeen = false, false, false
 	m.anomalies = 0
 }
@@ -124,7 +125,7 @@ var _ applayer.Parser = (*Parser)(nil)
 
 // New returns a parser for one flow.
 func New(opts ...Option) *Parser {
-	p := &Parser{cfg: config{maxHeader: DefaultMaxHeaderBytes, maxBody: DefaultMaxBodyBytes}}
+	p := &Parser{cfg: config{Limits: DefaultLimits, maxHeader: DefaultLimits.HeaderSection, maxBody: DefaultLimits.Body}}
 	for _, o := range opts {
 		o(&p.cfg)
 	}
@@ -251,7 +252,7 @@ func (p *Parser) feedSide(s *side, data []byte, emit func(*applayer.Unit)) {
 			n = p.headerBytes(s, data, emit)
 		case stBodyLen:
 			n = int(min(s.remaining, int64(len(data))))
-			p.body(s, data[:n])
+			p.body(s, data[:n], emit)
 			s.remaining -= int64(n)
 			if s.remaining == 0 {
 				p.endMessage(s, emit)
@@ -260,7 +261,7 @@ func (p *Parser) feedSide(s *side, data []byte, emit func(*applayer.Unit)) {
 			n = p.chunkLine(s, data, emit)
 		case stChunkData:
 			n = int(min(s.remaining, int64(len(data))))
-			p.body(s, data[:n])
+			p.body(s, data[:n], emit)
 			s.remaining -= int64(n)
 			if s.remaining == 0 {
 				s.st, s.remaining = stChunkEnd, 0
@@ -282,7 +283,7 @@ func (p *Parser) feedSide(s *side, data []byte, emit func(*applayer.Unit)) {
 			}
 		case stBodyClose:
 			n = len(data)
-			p.body(s, data)
+			p.body(s, data, emit)
 		case stConnectWait:
 			n = len(data)
 			room := p.cfg.maxHeader - len(s.stash)
@@ -411,8 +412,13 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 		}
 		return len(chunk)
 	}
-	if len(m.raw)+len(chunk) > p.cfg.maxHeader {
+	if lineLen := len(m.raw) - s.lineStart + len(chunk); s.st == stLine && lineLen > p.cfg.StartLine {
+		p.anomaly(m, s.dir, anomStartLineTooLong)
+	} else if s.st == stHeaders && lineLen > p.cfg.HeaderLine {
 		p.anomaly(m, s.dir, anomFieldTooLong)
+	}
+	if len(m.raw)+len(chunk) > p.cfg.maxHeader {
+		p.anomaly(m, s.dir, anomHeaderSectionTooLarge)
 		// The part of the current line already stored moves to scratch, so
 		// the line is judged whole however the stream was cut.
 		partial := m.raw[s.lineStart:]
@@ -792,15 +798,37 @@ func (p *Parser) toBodyClose(s *side, emit func(*applayer.Unit)) {
 	s.st = stGarbage
 }
 
-func (p *Parser) body(s *side, b []byte) {
+// body adds body bytes to the inspection window. A full window is
+// inspected, then slides: its last quarter stays so a pattern cut by the
+// slide is still seen whole, and bodyOff tells detection the buffer moved.
+// A body past the window used to be forwarded uninspected.
+func (p *Parser) body(s *side, b []byte, emit func(*applayer.Unit)) {
 	m := p.msgOf(s)
 	if m == nil || len(b) == 0 {
 		return
 	}
 	m.bodyLen += int64(len(b))
-	if room := p.cfg.maxBody - len(m.body); room > 0 {
-		m.growBody(min(room, len(b)), p.cfg.maxBody)
-		m.body = append(m.body, b[:min(room, len(b))]...)
+	if p.cfg.maxBody <= 0 {
+		return
+	}
+	for len(b) > 0 {
+		room := p.cfg.maxBody - len(m.body)
+		if room == 0 {
+			if s.bodyDirty {
+				s.bodyDirty = false
+				p.emit(s.dir, s.cur, false, emit)
+			}
+			keep := p.cfg.maxBody / 4
+			drop := len(m.body) - keep
+			copy(m.body, m.body[drop:])
+			m.body = m.body[:keep]
+			m.bodyOff += int64(drop)
+			continue
+		}
+		n := min(room, len(b))
+		m.growBody(n, p.cfg.maxBody)
+		m.body = append(m.body, b[:n]...)
+		b = b[n:]
 		s.bodyDirty = true
 	}
 }
@@ -812,7 +840,7 @@ func (p *Parser) chunkLine(s *side, data []byte, emit func(*applayer.Unit)) int 
 	if nl >= 0 {
 		chunk = data[:nl+1]
 	}
-	if len(s.scratch)+len(chunk) <= 1024 {
+	if len(s.scratch)+len(chunk) <= p.cfg.ChunkLine {
 		s.scratch = append(s.scratch, chunk...)
 	} else if s.st == stChunkSize {
 		p.anomaly(p.msgOf(s), s.dir, anomChunkLen)
