@@ -131,6 +131,17 @@ type HTTPTx struct {
 	Hostname, URL, Method, Protocol, UserAgent, ContentType, Referer string
 	Status                                                           int
 	Length                                                           int64 // response body bytes seen
+	// Proxy is the PROXY protocol header that opened the flow, if any.
+	Proxy *ProxyHeader
+}
+
+// ProxyHeader is a PROXY protocol header (v1 or v2): the addresses a load
+// balancer in front of the client says the connection came from and to.
+type ProxyHeader struct {
+	Version   int
+	Command   string // PROXY or LOCAL
+	Transport string // TCP4, TCP6, UDP4, UDP6, UNIX or UNKNOWN
+	Src, Dst  netip.AddrPort
 }
 
 // DNSTx is one DNS query (type query) or answer (type answer).

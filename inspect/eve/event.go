@@ -194,6 +194,20 @@ type HTTP struct {
 	Protocol        string `json:"protocol,omitempty"`
 	Status          int    `json:"status,omitempty"`
 	Length          int64  `json:"length"`
+	// Proxy is interdict's addition: the PROXY protocol header before the
+	// flow's first request.
+	Proxy *Proxy `json:"proxy,omitempty"`
+}
+
+// Proxy is a PROXY protocol header's fields.
+type Proxy struct {
+	Version   int    `json:"version"`
+	Command   string `json:"command"`
+	Transport string `json:"transport"`
+	SrcIP     string `json:"src_ip,omitempty"`
+	SrcPort   uint16 `json:"src_port,omitempty"`
+	DestIP    string `json:"dest_ip,omitempty"`
+	DestPort  uint16 `json:"dest_port,omitempty"`
 }
 
 // DNS is the dns object.
@@ -384,8 +398,16 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 
 // HTTPObject converts an HTTP transaction record.
 func HTTPObject(h *inspect.HTTPTx) *HTTP {
-	return &HTTP{
+	o := &HTTP{
 		Hostname: h.Hostname, URL: h.URL, HTTPUserAgent: h.UserAgent, HTTPContentType: h.ContentType,
 		HTTPRefer: h.Referer, HTTPMethod: h.Method, Protocol: h.Protocol, Status: h.Status, Length: h.Length,
 	}
+	if px := h.Proxy; px != nil {
+		o.Proxy = &Proxy{Version: px.Version, Command: px.Command, Transport: px.Transport}
+		if px.Src.IsValid() {
+			o.Proxy.SrcIP, o.Proxy.SrcPort = px.Src.Addr().String(), px.Src.Port()
+			o.Proxy.DestIP, o.Proxy.DestPort = px.Dst.Addr().String(), px.Dst.Port()
+		}
+	}
+	return o
 }

@@ -26,6 +26,7 @@ const (
 	anomTooManyPipelined
 	anomStartLineTooLong
 	anomHeaderSectionTooLarge
+	anomProxyInvalid
 )
 
 // names per anomaly: request form, response form.
@@ -54,6 +55,8 @@ var anomNames = [...][2]string{
 	// Ours: a start line or the whole header section over its limit.
 	anomStartLineTooLong:      {"REQUEST_LINE_TOO_LONG", "RESPONSE_LINE_TOO_LONG"},
 	anomHeaderSectionTooLarge: {"REQUEST_HEADER_SECTION_TOO_LARGE", "RESPONSE_HEADER_SECTION_TOO_LARGE"},
+	// Ours: a PROXY protocol header that does not parse.
+	anomProxyInvalid: {"PROXY_HEADER_INVALID", "PROXY_HEADER_INVALID"},
 }
 
 func (a anom) name(dir inspect.Direction) string {

@@ -47,5 +47,5 @@
 // from process-wide pools and returned when the transaction (or the emit)
 // ends, so an idle flow does not keep them.
 //
-// http1 imports only inspect and inspect/applayer.
+// http1 imports only inspect, inspect/applayer and inspect/proxyproto.
 package http1

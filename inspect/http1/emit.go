@@ -62,6 +62,7 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 			Referer:     string(req.get(req.bufs[applayer.HTTPReferer])),
 			Status:      t.status,
 			Length:      resp.bodyLen,
+			Proxy:       p.proxy,
 		}}
 	}
 	u.Anomalies = nil

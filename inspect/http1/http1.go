@@ -2,9 +2,11 @@ package http1
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/proxyproto"
 )
 
 // AppProto is the EVE app_proto name.
@@ -129,23 +131,39 @@ func init() {
 	})
 }
 
-// methods recognised by the probe, as Suricata's HTTP probing patterns do;
-// WebDAV methods included because they carry exploits too.
-var methods = [][]byte{
-	[]byte("GET "), []byte("POST "), []byte("HEAD "), []byte("PUT "), []byte("DELETE "),
-	[]byte("OPTIONS "), []byte("CONNECT "), []byte("TRACE "), []byte("PATCH "),
-	[]byte("PROPFIND "), []byte("PROPPATCH "), []byte("MKCOL "), []byte("COPY "),
-	[]byte("MOVE "), []byte("LOCK "), []byte("UNLOCK "), []byte("SEARCH "),
-	[]byte("REPORT "), []byte("CHECKOUT "), []byte("MERGE "), []byte("SUBSCRIBE "),
-	[]byte("NOTIFY "), []byte("M-SEARCH "),
+// methods are recognised by the probe at once, in any case; any other
+// token method needs its request line to end in an HTTP version.
+var methods = []string{
+	"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "TRACE", "PATCH",
+	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH",
+	"REPORT", "CHECKOUT", "MERGE", "SUBSCRIBE", "NOTIFY", "M-SEARCH",
 }
 
 var httpSlash = []byte("HTTP/")
 
-// Probe recognises HTTP by content: a known method followed by a space
-// towards the server, "HTTP/" towards the client. Leading CRLFs, which
-// RFC 9112 2.2 lets a server ignore, are skipped.
+// probeLine is how much of a token-started request line without its end
+// the probe waits for before taking it for HTTP: past it the parser and
+// its limits judge the line, rather than the flow going uninspected.
+const probeLine = 1024
+
+// Probe recognises HTTP by content, so an attacker cannot steer it off
+// HTTP: towards the server, an optional PROXY header (v1 or v2), empty
+// lines (RFC 9112 2.2), then any token method (RFC 9110 9.1) in any case,
+// a run of spaces or tabs, and either a well-known method or a line that
+// ends in an HTTP version; towards the client, "HTTP/" in any case.
 func Probe(dir inspect.Direction, data []byte) applayer.ProbeResult {
+	if dir == inspect.ToServer && proxyproto.Detect(data) {
+		_, n, err := proxyproto.Parse(data)
+		switch {
+		case errors.Is(err, proxyproto.ErrMore):
+			return applayer.ProbeMore
+		case err != nil:
+			// A broken PROXY header: the parser reports it, and the
+			// default policy rejects the flow.
+			return applayer.ProbeYes
+		}
+		data = data[n:]
+	}
 	for len(data) > 0 && (data[0] == '\r' || data[0] == '\n') {
 		data = data[1:]
 	}
@@ -153,29 +171,57 @@ func Probe(dir inspect.Direction, data []byte) applayer.ProbeResult {
 		return applayer.ProbeMore
 	}
 	if dir == inspect.ToClient {
-		return prefixProbe(data, httpSlash)
-	}
-	res := applayer.ProbeNo
-	for _, m := range methods {
-		switch prefixProbe(data, m) {
-		case applayer.ProbeYes:
-			return applayer.ProbeYes
-		case applayer.ProbeMore:
-			res = applayer.ProbeMore
+		n := min(len(data), len(httpSlash))
+		if !bytes.EqualFold(data[:n], httpSlash[:n]) {
+			return applayer.ProbeNo
 		}
-	}
-	return res
-}
-
-func prefixProbe(data, want []byte) applayer.ProbeResult {
-	if len(data) >= len(want) {
-		if bytes.Equal(data[:len(want)], want) {
-			return applayer.ProbeYes
+		if n < len(httpSlash) {
+			return applayer.ProbeMore
 		}
+		return applayer.ProbeYes
+	}
+	i := 0
+	for i < len(data) && isToken(data[i]) {
+		i++
+	}
+	switch {
+	case i == len(data):
+		return applayer.ProbeMore
+	case i == 0 || !isSpace(data[i]):
 		return applayer.ProbeNo
 	}
-	if bytes.Equal(data, want[:len(data)]) {
+	for _, m := range methods {
+		if equalFoldString(data[:i], m) {
+			return applayer.ProbeYes
+		}
+	}
+	line := data
+	if nl := bytes.IndexByte(data, '\n'); nl >= 0 {
+		line = trimEOL(data[:nl+1])
+	} else if len(data) < probeLine {
 		return applayer.ProbeMore
+	} else {
+		return applayer.ProbeYes
+	}
+	if _, _, ok := splitProtocol(line[i:]); ok {
+		return applayer.ProbeYes
 	}
 	return applayer.ProbeNo
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' }
+
+// splitProtocol splits the rest of a request line after the method into
+// target and protocol: the protocol is the last whitespace-separated field
+// when it starts with "HTTP/" in any case.
+func splitProtocol(rest []byte) (target, proto []byte, ok bool) {
+	rest = trimSpace(rest)
+	i := len(rest)
+	for i > 0 && !isSpace(rest[i-1]) {
+		i--
+	}
+	if i == 0 || len(rest)-i < len(httpSlash) || !bytes.EqualFold(rest[i:i+len(httpSlash)], httpSlash) {
+		return rest, nil, false
+	}
+	return trimSpace(rest[:i]), rest[i:], true
 }

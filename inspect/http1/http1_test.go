@@ -467,8 +467,23 @@ func TestProbe(t *testing.T) {
 		{"WebDAV", inspect.ToServer, "PROPFIND /x", applayer.ProbeYes},
 		{"leading CRLF", inspect.ToServer, "\r\nPOST /", applayer.ProbeYes},
 		{"TLS", inspect.ToServer, "\x16\x03\x01\x02\x00", applayer.ProbeNo},
-		{"lower case method", inspect.ToServer, "get / HTTP/1.1", applayer.ProbeNo},
-		{"method without space", inspect.ToServer, "GETX", applayer.ProbeNo},
+		{"lower case method", inspect.ToServer, "get / HTTP/1.1", applayer.ProbeYes},
+		{"token not ended yet", inspect.ToServer, "GETX", applayer.ProbeMore},
+		{"unknown token method", inspect.ToServer, "FOO /x HTTP/1.1\r\n", applayer.ProbeYes},
+		{"unknown method, line not ended", inspect.ToServer, "FOO /x HT", applayer.ProbeMore},
+		{"unknown method, lower case version", inspect.ToServer, "foo /x http/1.0\n", applayer.ProbeYes},
+		{"tabs and runs", inspect.ToServer, "GeT\t\t/x \tHTTP/1.1\r\n", applayer.ProbeYes},
+		{"tab after unknown method", inspect.ToServer, "BREW\t/pot\tHTTP/1.1\r\n", applayer.ProbeYes},
+		{"long unknown line", inspect.ToServer, "FOO /" + strings.Repeat("a", 2000), applayer.ProbeYes},
+		{"SMTP", inspect.ToServer, "EHLO mail.example\r\n", applayer.ProbeNo},
+		{"FTP", inspect.ToServer, "USER anonymous\r\n", applayer.ProbeNo},
+		{"method then junk", inspect.ToServer, "GET\x00/", applayer.ProbeNo},
+		{"PROXY v1", inspect.ToServer, "PROXY TCP4 192.0.2.1 192.0.2.2 1234 80\r\nget / HTTP/1.1\r\n", applayer.ProbeYes},
+		{"PROXY v1 not ended", inspect.ToServer, "PROXY TCP4 192.0.2.1", applayer.ProbeMore},
+		{"PROXY v1 then TLS", inspect.ToServer, "PROXY TCP4 192.0.2.1 192.0.2.2 1234 443\r\n\x16\x03\x01", applayer.ProbeNo},
+		{"PROXY v1 broken", inspect.ToServer, "PROXY TCP9 a b c d\r\n", applayer.ProbeYes},
+		{"PROXY v2", inspect.ToServer, "\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c\xc0\x00\x02\x01\xc0\x00\x02\x02\x04\xd2\x00\x50GET / HTTP/1.1\r\n", applayer.ProbeYes},
+		{"lower case response", inspect.ToClient, "http/1.1 200 OK", applayer.ProbeYes},
 		{"response", inspect.ToClient, "HTTP/1.1 200 OK", applayer.ProbeYes},
 		{"partial response", inspect.ToClient, "HTT", applayer.ProbeMore},
 		{"SSH banner", inspect.ToClient, "SSH-2.0", applayer.ProbeNo},
@@ -545,5 +560,49 @@ func TestBodyWindows(t *testing.T) {
 			seen = seen || strings.Contains(b, "EVIL-BODY")
 		}
 		assert.True(t, seen, "the pattern 5000 bytes into the body is inspected")
+	}
+}
+
+// Request lines an attacker shapes to steer the inspector off the request
+// are read as the lenient servers read them, cut at any byte.
+func TestEvasiveRequestLines(t *testing.T) {
+	proxyV2 := "\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c\xc0\x00\x02\x01\xc0\x00\x02\x02\x04\xd2\x00\x50"
+	tests := []struct {
+		name, req             string
+		method, uri, protocol string
+		proxySrc              string
+		anoms                 []string
+	}{
+		{"lower case", "get /a/../evil HTTP/1.1\r\nHost: h\r\n\r\n", "get", "/evil", "HTTP/1.1", "", nil},
+		{"unknown token", "FOO /evil HTTP/1.1\r\nHost: h\r\n\r\n", "FOO", "/evil", "HTTP/1.1", "", nil},
+		{"tabs and runs", "GET\t \t/evil \t HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/evil", "HTTP/1.1", "", nil},
+		{"leading empty lines", "\r\n\n\r\nGET /evil HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/evil", "HTTP/1.1", "", nil},
+		{"lower case version", "GET /evil http/1.1\r\nHost: h\r\n\r\n", "GET", "/evil", "http/1.1", "", nil},
+		{"PROXY v1", "PROXY TCP4 192.0.2.1 192.0.2.2 1234 80\r\nGET /evil HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/evil", "HTTP/1.1", "192.0.2.1:1234", nil},
+		{"PROXY v2", proxyV2 + "GET /evil HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/evil", "HTTP/1.1", "192.0.2.1:1234", nil},
+		{"broken PROXY", "PROXY TCP4 nope\r\nGET /evil HTTP/1.1\r\nHost: h\r\n\r\n", "PROXY", "TCP4 nope", "", "", []string{"PROXY_HEADER_INVALID", "REQUEST_LINE_MISSING_PROTOCOL"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
+				r := runSplit([]step{cs(tc.req), sc("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")}, split)
+				got := r.final()[key{inspect.ToServer, 0}]
+				assert.Equal(t, tc.method, got["http.method"])
+				assert.Equal(t, tc.uri, got["http.uri"])
+				if tc.protocol != "" {
+					assert.Equal(t, tc.protocol, got["http.protocol"])
+				}
+				assert.Equal(t, tc.anoms, r.anomalies())
+				evs := r.events()
+				require.NotEmpty(t, evs)
+				if tc.proxySrc == "" {
+					assert.Nil(t, evs[0].Proxy)
+					continue
+				}
+				require.NotNil(t, evs[0].Proxy)
+				assert.Equal(t, tc.proxySrc, evs[0].Proxy.Src.String())
+				assert.Equal(t, "192.0.2.2:80", evs[0].Proxy.Dst.String())
+			}
+		})
 	}
 }

@@ -2,10 +2,12 @@ package http1
 
 import (
 	"bytes"
+	"errors"
 	"sync"
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/proxyproto"
 )
 
 // span locates a buffer inside a message's derived or raw arena.
@@ -119,6 +121,11 @@ type Parser struct {
 	free    []*tx
 	nextID  uint64
 	anoms   []inspect.Anomaly
+	// The PROXY header before the first request, if any (proxyDone once
+	// the flow's first bytes showed there is none or it was read).
+	proxyDone bool
+	proxyBuf  []byte
+	proxy     *inspect.ProxyHeader
 }
 
 var _ applayer.Parser = (*Parser)(nil)
@@ -194,6 +201,14 @@ func (m *msg) growBody(n, limit int) {
 
 // Feed implements applayer.Parser.
 func (p *Parser) Feed(dir inspect.Direction, data []byte, emit func(*applayer.Unit)) {
+	if dir == inspect.ToServer && !p.proxyDone {
+		if data = p.proxyHeader(data); len(data) == 0 {
+			if len(p.anoms) > 0 {
+				p.emitAnomalies(&p.req, emit)
+			}
+			return
+		}
+	}
 	if dir == inspect.ToServer {
 		if p.req.replay {
 			p.req.replay = false
@@ -205,6 +220,34 @@ func (p *Parser) Feed(dir inspect.Direction, data []byte, emit func(*applayer.Un
 		return
 	}
 	p.feedSide(&p.resp, data, emit)
+}
+
+// proxyHeader steps over a PROXY header at the start of the flow and
+// returns the bytes after it (everything, when there is none). A broken
+// header is an anomaly and its bytes are parsed as HTTP: a server that
+// does not expect the header answers 400 to "PROXY ...".
+func (p *Parser) proxyHeader(data []byte) []byte {
+	buf := data
+	if len(p.proxyBuf) > 0 {
+		buf = append(p.proxyBuf, data...)
+	}
+	if !proxyproto.Detect(buf) {
+		p.proxyDone, p.proxyBuf = true, nil
+		return buf
+	}
+	h, n, err := proxyproto.Parse(buf)
+	switch {
+	case errors.Is(err, proxyproto.ErrMore):
+		p.proxyBuf = append(p.proxyBuf[:0:0], buf...)
+		return nil
+	case err != nil:
+		p.proxyDone, p.proxyBuf = true, nil
+		p.anomaly(nil, inspect.ToServer, anomProxyInvalid)
+		return buf
+	}
+	p.proxyDone, p.proxyBuf = true, nil
+	p.proxy = &inspect.ProxyHeader{Version: h.Version, Command: h.Command, Transport: h.Transport, Src: h.Src, Dst: h.Dst}
+	return buf[n:]
 }
 
 // Close implements applayer.Parser: a body running to the end of the flow
@@ -491,34 +534,28 @@ func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.U
 	t := s.cur
 	base := bytesOffset(m.raw, line)
 	m.setRaw(applayer.HTTPRequestLine, base, base+len(line))
-	sp := bytes.IndexByte(line, ' ')
-	if sp <= 0 {
+	// The method is a token; spaces and tabs, in runs, separate the
+	// fields, as the lenient servers (Apache, nginx) read them.
+	sp := 0
+	for sp < len(line) && isToken(line[sp]) {
+		sp++
+	}
+	if sp == 0 || sp == len(line) || !isSpace(line[sp]) {
 		p.anomaly(m, s.dir, anomRequestLineInvalid)
 		p.garbage(s, emit)
 		return
 	}
 	method := line[:sp]
-	for _, c := range method {
-		if !isToken(c) {
-			p.anomaly(m, s.dir, anomRequestLineInvalid)
-			p.garbage(s, emit)
-			return
-		}
-	}
 	m.setRaw(applayer.HTTPMethod, base, base+sp)
-	rest := line[sp+1:]
-	off := base + sp + 1
-	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
-		rest, off = rest[1:], off+1
-	}
-	uri := rest
-	if i := bytes.LastIndexByte(rest, ' '); i >= 0 && bytes.HasPrefix(rest[i+1:], httpSlash) {
-		uri = trimSpace(rest[:i])
-		m.setRaw(applayer.HTTPProtocol, off+i+1, off+len(rest))
+	uri, proto, ok := splitProtocol(line[sp:])
+	if ok {
+		o := bytesOffset(m.raw, proto)
+		m.setRaw(applayer.HTTPProtocol, o, o+len(proto))
 	} else {
 		t.http09 = true
 		p.anomaly(m, s.dir, anomMissingProtocol)
 	}
+	off := bytesOffset(m.raw, uri)
 	m.setRaw(applayer.HTTPURIRaw, off, off+len(uri))
 	t.head = string(method) == "HEAD"
 	t.connect = string(method) == "CONNECT"
@@ -557,7 +594,7 @@ func bytesOffset(b, sub []byte) int {
 func (p *Parser) statusLine(s *side, m *msg, line []byte, emit func(*applayer.Unit)) {
 	t := s.cur
 	base := bytesOffset(m.raw, line)
-	if !bytes.HasPrefix(line, httpSlash) {
+	if len(line) < len(httpSlash) || !bytes.EqualFold(line[:len(httpSlash)], httpSlash) {
 		p.anomaly(m, s.dir, anomResponseInvalidProtocol)
 		p.garbage(s, emit)
 		return
