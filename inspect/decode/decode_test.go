@@ -1,0 +1,156 @@
+package decode
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"io"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func sample(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	words := [][]byte{[]byte("X5O!P%@AP"), []byte("hello "), []byte("world"), []byte("\x00\x01\x02"), []byte("<html>")}
+	var b bytes.Buffer
+	for b.Len() < n {
+		if rng.IntN(4) == 0 {
+			b.WriteByte(byte(rng.Uint32()))
+			continue
+		}
+		b.Write(words[rng.IntN(len(words))])
+	}
+	return b.Bytes()[:n]
+}
+
+func gz(b []byte, level int) []byte {
+	var o bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&o, level)
+	w.Write(b)
+	w.Close()
+	return o.Bytes()
+}
+
+func zl(b []byte) []byte {
+	var o bytes.Buffer
+	w := zlib.NewWriter(&o)
+	w.Write(b)
+	w.Close()
+	return o.Bytes()
+}
+
+func raw(b []byte, level int) []byte {
+	var o bytes.Buffer
+	w, _ := flate.NewWriter(&o, level)
+	w.Write(b)
+	w.Close()
+	return o.Bytes()
+}
+
+// decodeAll pushes enc in pieces of at most piece bytes.
+func decodeAll(t testing.TB, codings []string, enc []byte, piece int) ([]byte, error) {
+	c, err := NewChain(codings)
+	require.NoError(t, err)
+	var out []byte
+	for len(enc) > 0 {
+		n := min(piece, len(enc))
+		if err := c.Write(enc[:n], func(b []byte) { out = append(out, b...) }); err != nil {
+			return out, err
+		}
+		enc = enc[n:]
+	}
+	return out, nil
+}
+
+func TestDecode(t *testing.T) {
+	plain := sample(200<<10, 1)
+	cases := []struct {
+		name    string
+		codings []string
+		enc     []byte
+	}{
+		{"gzip best", []string{"gzip"}, gz(plain, gzip.BestCompression)},
+		{"gzip stored", []string{"gzip"}, gz(plain, gzip.NoCompression)},
+		{"gzip huffman only", []string{"x-gzip"}, gz(plain, gzip.HuffmanOnly)},
+		{"zlib", []string{"deflate"}, zl(plain)},
+		{"raw deflate", []string{"DEFLATE"}, raw(plain, 6)},
+		{"stacked gzip then deflate", []string{"gzip", "deflate"}, zl(gz(plain, 6))},
+		{"stacked gzip twice", []string{"gzip", "gzip"}, gz(gz(plain, 1), 9)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, piece := range []int{1, 7, 1460, 1 << 20} {
+				out, err := decodeAll(t, tc.codings, tc.enc, piece)
+				require.NoError(t, err, "piece %d", piece)
+				assert.True(t, bytes.Equal(plain, out), "piece %d: %d bytes out", piece, len(out))
+			}
+		})
+	}
+}
+
+// Every byte the input determines comes out at once: after each piece,
+// the output is exactly what a complete decode of that prefix yields,
+// which compress/flate shows when it hits the prefix's end.
+func TestDecodeEager(t *testing.T) {
+	plain := sample(100<<10, 2)
+	enc := raw(plain, 6)
+	z := &Inflater{}
+	var out []byte
+	for i := 0; i < len(enc); i += 997 {
+		require.NoError(t, z.Write(enc[i:min(i+997, len(enc))], func(b []byte) { out = append(out, b...) }))
+		want, _ := io.ReadAll(flate.NewReader(bytes.NewReader(enc[:min(i+997, len(enc))])))
+		require.Equal(t, len(want), len(out), "after %d bytes", min(i+997, len(enc)))
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	plain := []byte("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
+	_, err := NewChain([]string{"br"})
+	assert.ErrorIs(t, err, ErrUnsupported)
+	_, err = decodeAll(t, []string{"gzip"}, append(gz(plain, 6), gz(plain, 6)...), 1<<20)
+	assert.ErrorIs(t, err, ErrTrailing, "a second gzip member")
+	_, err = decodeAll(t, []string{"gzip"}, []byte("not gzip at all"), 1<<20)
+	assert.ErrorIs(t, err, ErrCorrupt)
+	_, err = decodeAll(t, []string{"deflate"}, []byte{0x78, 0x9c, 0xff, 0xff, 0xff}, 1<<20)
+	assert.ErrorIs(t, err, ErrCorrupt, "block type 3")
+}
+
+// The chain never panics, and for any stream compress/flate decodes
+// whole, it yields the same bytes however the stream is cut.
+func FuzzInflate(f *testing.F) {
+	f.Add(raw([]byte("hello hello hello hello"), 6), uint16(3))
+	f.Add(raw(sample(3000, 3), 1), uint16(100))
+	f.Add(raw(sample(3000, 4), 0), uint16(1))
+	f.Fuzz(func(t *testing.T, enc []byte, piece uint16) {
+		p := int(piece%512) + 1
+		want, werr := io.ReadAll(flate.NewReader(bytes.NewReader(enc)))
+		z := &Inflater{}
+		var got []byte
+		var err error
+		for i := 0; i < len(enc) && err == nil; i += p {
+			err = z.Write(enc[i:min(i+p, len(enc))], func(b []byte) { got = append(got, b...) })
+		}
+		if werr == nil {
+			require.NoError(t, err)
+			require.True(t, z.Done())
+			require.True(t, bytes.Equal(want, got))
+		}
+	})
+}
+
+func FuzzChain(f *testing.F) {
+	f.Add([]byte("gzip"), gz([]byte("hello"), 6))
+	f.Add([]byte("deflate, gzip"), gz(zl([]byte("hello")), 6))
+	f.Fuzz(func(t *testing.T, ce, enc []byte) {
+		c, err := NewChain(ParseCodings(ce))
+		if err != nil {
+			return
+		}
+		n := 0
+		_ = c.Write(enc, func(b []byte) { n += len(b) })
+	})
+}
