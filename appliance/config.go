@@ -148,6 +148,7 @@ type HTTPLimitsConfig struct {
 	HeaderCount   int    `yaml:"header_count"`
 	HeaderSection string `yaml:"header_section"`
 	ChunkLine     string `yaml:"chunk_line"`
+	Decoded       string `yaml:"decoded"`
 }
 
 // EVEConfig is the EVE JSON sink.

@@ -157,8 +157,9 @@ func (c *Config) path(p string) string {
 // String describes an identity for logs.
 func (id Identity) String() string { return fmt.Sprintf("%s %v", id.Name, id.Prefixes) }
 
-// httpLimits validates rules.http: each size at most 1 MiB (Go's
-// net/http header bound), so a typo cannot make one flow hold gigabytes.
+// httpLimits validates rules.http: each line or section size at most
+// 1 MiB (Go's net/http header bound), so a typo cannot make one flow hold
+// gigabytes; decoded bounds bytes that are inspected, not kept.
 func (c *Config) httpLimits(key string, h HTTPLimitsConfig) (http1.Limits, error) {
 	var l http1.Limits
 	for _, f := range []struct {
@@ -180,6 +181,13 @@ func (c *Config) httpLimits(key string, h HTTPLimitsConfig) (http1.Limits, error
 			return l, c.errorf(key+"."+f.name, "%s is over 1MiB", f.v)
 		}
 		*f.dst = int(n)
+	}
+	if h.Decoded != "" {
+		n, err := c.size(key+".decoded", h.Decoded)
+		if err != nil {
+			return l, err
+		}
+		l.Decoded = n
 	}
 	if h.HeaderCount < 0 || h.HeaderCount > 65536 {
 		return l, c.errorf(key+".header_count", "%d outside [0, 65536]", h.HeaderCount)

@@ -127,7 +127,7 @@ const (
 
 // gzipHeader returns the header length, 0 if more bytes are needed.
 func gzipHeader(b []byte) (int, error) {
-	if len(b) >= 2 && (b[0] != 0x1f || b[1] != 0x8b) || len(b) >= 3 && b[2] != 8 {
+	if len(b) >= 1 && b[0] != 0x1f || len(b) >= 2 && b[1] != 0x8b || len(b) >= 3 && b[2] != 8 {
 		return 0, ErrCorrupt
 	}
 	if len(b) < 10 {

@@ -36,6 +36,10 @@ type Limits struct {
 	// ChunkLine bounds a chunk-size line with its extensions
 	// (INVALID_REQUEST_CHUNK_LEN). Go's net/http: 4 KiB.
 	ChunkLine int
+	// Decoded bounds the decoded bytes of one compressed body
+	// (REQUEST_DECOMPRESSION_BOMB); a body decoding to more than 200
+	// times its size past 1 MiB is one too.
+	Decoded int64
 	// Body is the body inspection window per message: a body longer than
 	// this is inspected in windows of this size that overlap by a
 	// quarter, so no byte of a body goes uninspected (see doc.go).
@@ -49,6 +53,7 @@ var DefaultLimits = Limits{
 	HeaderCount:   256,
 	HeaderSection: 64 << 10,
 	ChunkLine:     4 << 10,
+	Decoded:       256 << 20,
 	Body:          DefaultMaxBodyBytes,
 }
 
@@ -91,6 +96,10 @@ func WithLimits(l Limits) Option {
 		c.HeaderCount = pick(l.HeaderCount, d.HeaderCount)
 		c.ChunkLine = max(pick(l.ChunkLine, d.ChunkLine), 32)
 		c.maxHeader = max(pick(l.HeaderSection, d.HeaderSection), minLimit)
+		c.Decoded = d.Decoded
+		if l.Decoded > 0 {
+			c.Decoded = l.Decoded
+		}
 		if l.Body > 0 {
 			c.maxBody = l.Body
 		}

@@ -1,6 +1,9 @@
 package http1
 
 import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -605,4 +608,60 @@ func TestEvasiveRequestLines(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Compressed bodies are inspected as the endpoint decodes them, in both
+// directions, cut at any byte; what cannot be decoded is an anomaly.
+func TestContentEncoding(t *testing.T) {
+	const eicar = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
+	var gzb, zb bytes.Buffer
+	gw := gzip.NewWriter(&gzb)
+	gw.Write([]byte(eicar))
+	gw.Close()
+	zw := zlib.NewWriter(&zb)
+	zw.Write(gzb.Bytes())
+	zw.Close()
+	resp := func(ce string, body []byte) string {
+		return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n%s", ce, len(body), body)
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		body  string // the decoded body of the response or request, or its end
+		anoms []string
+	}{
+		{"gzip response", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("gzip", gzb.Bytes()))}, eicar, nil},
+		{"odd spelling and spacing", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp(" X-GZip ,identity", gzb.Bytes()))}, eicar, nil},
+		{"stacked", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("gzip, deflate", zb.Bytes()))}, eicar, nil},
+		{"gzip request body", []step{cs(fmt.Sprintf("POST / HTTP/1.1\r\nHost: h\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s", gzb.Len(), gzb.Bytes()))}, eicar, nil},
+		{"not gzip", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("gzip", []byte("plain text")))}, "lain text", []string{"RESPONSE_CONTENT_ENCODING_INVALID"}},
+		{"brotli", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("br", []byte("xyz")))}, "xyz", []string{"RESPONSE_CONTENT_ENCODING_UNSUPPORTED"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
+				r := runSplit(tc.steps, split)
+				var got string
+				for _, u := range r.units {
+					if b, ok := u.bufs["http.response_body"]; ok && u.dir == inspect.ToClient {
+						got = b
+					} else if b, ok := u.bufs["http.request_body"]; ok && u.dir == inspect.ToServer {
+						got = b
+					}
+				}
+				// An undecodable body is inspected raw from the chunk
+				// that failed to decode.
+				assert.True(t, strings.HasSuffix(got, tc.body), "%q", got)
+				assert.Equal(t, tc.anoms, r.anomalies())
+			}
+		})
+	}
+	t.Run("bomb", func(t *testing.T) {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		w.Write(make([]byte, 8<<20))
+		w.Close()
+		r := run([]step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("gzip", b.Bytes()))})
+		assert.Equal(t, []string{"RESPONSE_DECOMPRESSION_BOMB"}, r.anomalies())
+	})
 }
