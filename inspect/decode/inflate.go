@@ -142,7 +142,7 @@ type mark struct {
 	nbits uint
 }
 
-func (z *Inflater) save() mark      { return mark{z.pos, z.bits, z.nbits} }
+func (z *Inflater) save() mark     { return mark{z.pos, z.bits, z.nbits} }
 func (z *Inflater) restore(m mark) { z.pos, z.bits, z.nbits = m.pos, m.bits, m.nbits }
 
 func (z *Inflater) need(n uint) bool {

@@ -29,10 +29,10 @@ type msg struct {
 	derived []byte // normalised values and assembled buffers
 	bufs    [applayer.NumBuffers]span
 	hdrs    []header
-	lines   []span // "Name: value" per merged header, in derived
-	body    []byte // bounded copy of the (de-chunked) body
-	bodyLen int64  // body bytes seen, beyond the bound too
-	bodyOff int64  // offset in the body of body[0]: bytes slid out of the window
+	lines   []span        // "Name: value" per merged header, in derived
+	body    []byte        // bounded copy of the (de-chunked) body
+	bodyLen int64         // body bytes seen, beyond the bound too
+	bodyOff int64         // offset in the body of body[0]: bytes slid out of the window
 	dec     *decode.Chain // Content-Encoding decoder; nil: none or given up
 	decoded int64         // decoded body bytes
 
