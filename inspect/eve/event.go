@@ -375,6 +375,9 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 		// Suricata logs an HTTP transaction in the request's direction.
 		ev = Base(ts, TypeHTTP, meta, inspect.ToServer)
 		ev.AppProto = "http"
+		if e.HTTP.Protocol == "HTTP/2" {
+			ev.AppProto = "http2"
+		}
 		ev.HTTP = HTTPObject(e.HTTP)
 	case e.DNS != nil:
 		ev = Base(ts, TypeDNS, meta, e.Dir)

@@ -64,6 +64,9 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 			Length:      resp.bodyLen,
 			Proxy:       p.proxy,
 		}}
+		if t.h2 {
+			u.Event.HTTP.Protocol = "HTTP/2"
+		}
 	}
 	u.Anomalies = nil
 	if len(p.anoms) > 0 {

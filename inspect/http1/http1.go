@@ -6,6 +6,7 @@ import (
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/http2"
 	"github.com/interdict/interdict/inspect/proxyproto"
 )
 
@@ -78,6 +79,7 @@ type config struct {
 	Limits
 	maxHeader int
 	maxBody   int
+	h2        bool // HTTP/2 with prior knowledge
 }
 
 // WithLimits sets every limit; zero fields keep their default, and line
@@ -188,6 +190,10 @@ func Probe(dir inspect.Direction, data []byte) applayer.ProbeResult {
 			return applayer.ProbeMore
 		}
 		return applayer.ProbeYes
+	}
+	if prefixProbe(data, []byte(http2.Preface)) != applayer.ProbeNo {
+		// The HTTP/2 preface is ProbeH2's.
+		return applayer.ProbeNo
 	}
 	i := 0
 	for i < len(data) && isToken(data[i]) {

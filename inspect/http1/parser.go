@@ -82,6 +82,9 @@ type tx struct {
 	reqDone   bool
 	respDone  bool
 	status    int
+	h2        bool // an HTTP/2 stream
+	reqHdrs   bool // HTTP/2: the request's header block was seen
+	respHdrs  bool // HTTP/2: the final response's header block was seen
 }
 
 type state uint8
@@ -99,6 +102,7 @@ const (
 	stConnectWait              // request side after CONNECT, until its response
 	stTunnel                   // opaque after CONNECT 2xx or 101
 	stGarbage                  // not HTTP: ignore the rest of this direction
+	stH2                       // HTTP/2 frames (prior knowledge or h2c upgrade)
 )
 
 // side is the parsing state of one direction.
@@ -130,6 +134,7 @@ type Parser struct {
 	proxyDone bool
 	proxyBuf  []byte
 	proxy     *inspect.ProxyHeader
+	h2        *h2 // HTTP/2 mode, once the flow is in it
 }
 
 var _ applayer.Parser = (*Parser)(nil)
@@ -141,6 +146,10 @@ func New(opts ...Option) *Parser {
 		o(&p.cfg)
 	}
 	p.req.dir, p.resp.dir = inspect.ToServer, inspect.ToClient
+	if p.cfg.h2 {
+		p.ensureH2()
+		p.req.st, p.resp.st = stH2, stH2
+	}
 	return p
 }
 
@@ -257,6 +266,11 @@ func (p *Parser) proxyHeader(data []byte) []byte {
 // Close implements applayer.Parser: a body running to the end of the flow
 // ends now, and every transaction still open is logged as it stands.
 func (p *Parser) Close(emit func(*applayer.Unit)) {
+	if p.h2 != nil {
+		p.h2.close(emit)
+		p.req.st, p.resp.st = stGarbage, stGarbage
+		return
+	}
 	if p.req.replay {
 		p.req.replay = false
 		stash := p.req.stash
@@ -331,6 +345,9 @@ func (p *Parser) feedSide(s *side, data []byte, emit func(*applayer.Unit)) {
 		case stBodyClose:
 			n = len(data)
 			p.body(s, data, emit)
+		case stH2:
+			n = len(data)
+			p.h2.feed(s.dir, data, emit)
 		case stConnectWait:
 			n = len(data)
 			room := p.cfg.maxHeader - len(s.stash)
@@ -561,6 +578,12 @@ func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.U
 	}
 	off := bytesOffset(m.raw, uri)
 	m.setRaw(applayer.HTTPURIRaw, off, off+len(uri))
+	if string(method) == "PRI" && string(uri) == "*" && string(proto) == "HTTP/2.0" {
+		// The HTTP/2 client preface (after an h2c upgrade): the rest of
+		// this direction is frames.
+		p.toH2(s, t, emit)
+		return
+	}
 	t.head = string(method) == "HEAD"
 	t.connect = string(method) == "CONNECT"
 
@@ -759,6 +782,13 @@ func (p *Parser) endHeaders(s *side, m *msg, emit func(*applayer.Unit)) {
 		p.emit(s.dir, t, false, emit)
 		m.reset()
 		s.st = stStart
+	case st == 101 && upgradeH2C(&t.req) && upgradeH2C(m):
+		// h2c upgrade: the request is stream 1 of the HTTP/2 connection
+		// that follows, in both directions.
+		p.emit(s.dir, t, false, emit)
+		s.cur = nil
+		p.ensureH2().upgrade(t)
+		s.st = stH2
 	case st == 101 || (t.connect && st >= 200 && st < 300):
 		p.tunnel(s, emit)
 	case t.head || st == 204 || st == 304:
@@ -981,4 +1011,35 @@ func parseChunkSize(line []byte) (int64, bool) {
 		n = n<<4 | int64(unhex(c))
 	}
 	return n, true
+}
+
+// upgradeH2C reports whether a message's Upgrade header names h2c.
+func upgradeH2C(m *msg) bool {
+	for _, h := range m.hdrs {
+		if h.dup || !equalFoldString(m.get(h.name), "Upgrade") {
+			continue
+		}
+		for _, v := range bytes.Split(m.get(h.value), []byte(",")) {
+			if equalFoldString(trimSpace(v), "h2c") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// toH2 switches the request direction to HTTP/2 at the preface's first
+// line, which the HTTP/2 reader is given to check the rest of the preface.
+func (p *Parser) toH2(s *side, t *tx, emit func(*applayer.Unit)) {
+	s.cur = nil
+	for i, pt := range p.pending {
+		if pt == t {
+			p.pending = append(p.pending[:i], p.pending[i+1:]...)
+			break
+		}
+	}
+	t.reqDone, t.respDone = true, true
+	p.release(t)
+	s.st = stH2
+	p.ensureH2().feed(inspect.ToServer, []byte("PRI * HTTP/2.0\r\n"), emit)
 }

@@ -161,8 +161,11 @@ func readWith[T any](f File, parse func(io.Reader) (T, error)) (T, error) {
 func WithHTTPLimits(protos []applayer.Proto, l http1.Limits) []applayer.Proto {
 	out := append([]applayer.Proto(nil), protos...)
 	for i := range out {
-		if out[i].Name == http1.AppProto {
+		switch out[i].Name {
+		case http1.AppProto:
 			out[i].New = func() applayer.Parser { return http1.New(http1.WithLimits(l)) }
+		case http1.AppProto2:
+			out[i].New = func() applayer.Parser { return http1.New(http1.WithLimits(l), http1.WithPriorKnowledge()) }
 		}
 	}
 	return out
