@@ -186,7 +186,6 @@ func (g *gzipDecoder) Write(p []byte, out func([]byte)) error {
 			return nil
 		}
 		p = g.z.Rest()
-		g.z.in = nil
 	}
 	// The 8-byte trailer (CRC-32, size) ends the member; anything after it
 	// is a second member or junk, which clients treat differently.
@@ -239,7 +238,6 @@ func (d *zlibDecoder) Write(p []byte, out func([]byte)) error {
 			return nil
 		}
 		p = d.z.Rest()
-		d.z.in = nil
 	}
 	if d.wrapped {
 		k := min(4-d.trailer, len(p))

@@ -102,6 +102,8 @@ func TestDecodeEager(t *testing.T) {
 	var out []byte
 	for i := 0; i < len(enc); i += 997 {
 		require.NoError(t, z.Write(enc[i:min(i+997, len(enc))], func(b []byte) { out = append(out, b...) }))
+		require.LessOrEqual(t, len(z.pend), 512, "only a block header or symbol waits")
+		require.LessOrEqual(t, len(z.hist), histSize)
 		want, _ := io.ReadAll(flate.NewReader(bytes.NewReader(enc[:min(i+997, len(enc))])))
 		require.Equal(t, len(want), len(out), "after %d bytes", min(i+997, len(enc)))
 	}

@@ -79,7 +79,8 @@ func reverse(code, n int) int {
 
 // Inflater decodes a raw deflate stream (RFC 1951) pushed in pieces.
 type Inflater struct {
-	in     []byte // input not yet consumed
+	in     []byte // input of the current Write: pend and the new bytes
+	pend   []byte // input a Write could not consume yet (at most a block header)
 	pos    int
 	bits   uint64
 	nbits  uint
@@ -107,8 +108,7 @@ func (z *Inflater) Done() bool { return z.done }
 // Rest returns input bytes after the end of the stream (whole bytes past
 // the final block), once Done.
 func (z *Inflater) Rest() []byte {
-	// Bits left in the accumulator belong to the last byte of the stream.
-	return z.in[z.pos:]
+	return z.pend
 }
 
 // Write decodes p, handing each decoded piece to out (valid only during
@@ -119,12 +119,22 @@ func (z *Inflater) Write(p []byte, out func([]byte)) error {
 		return z.err
 	}
 	if z.done {
-		z.in = append(z.in, p...)
+		z.pend = append(z.pend, p...)
 		return nil
 	}
-	z.in = append(z.in[z.pos:], p...)
+	// Decode straight from p unless a previous Write left bytes over: the
+	// chunk is not copied, and what stays is at most the symbol or block
+	// header the input ended in.
+	if len(z.pend) == 0 {
+		z.in = p
+	} else {
+		z.pend = append(z.pend, p...)
+		z.in = z.pend
+	}
 	z.pos = 0
 	err := z.run(out)
+	z.pend = append(z.pend[:0], z.in[z.pos:]...)
+	z.in, z.pos = nil, 0
 	if len(z.hist) > z.emitAt {
 		out(z.hist[z.emitAt:])
 		z.emitAt = len(z.hist)

@@ -1,7 +1,10 @@
 package http1
 
 import (
+	"bytes"
+	"compress/gzip"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -115,5 +118,47 @@ func TestLentBodyBuffersManyFlows(t *testing.T) {
 			got := final[key{inspect.ToClient, uint64(tx)}][applayer.HTTPResponseBody.String()]
 			assert.True(t, bodies[[2]int{i, tx}] == got, "flow %d tx %d: body bytes differ", i, tx)
 		}
+	}
+}
+
+// BenchmarkFlowMemoryGzip measures the heap one flow holds in the middle of
+// a 4 MiB response (bytes/flow), gzip-encoded (decoder history, Huffman
+// tables, inspection window) and, as the baseline, identity.
+func BenchmarkFlowMemoryGzip(b *testing.B) {
+	var plain strings.Builder
+	for i := 0; plain.Len() < 4<<20; i++ {
+		fmt.Fprintf(&plain, "row %d of a compressible report, value %d\n", i, i*7919%1000)
+	}
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write([]byte(plain.String()))
+	w.Close()
+	for _, tc := range []struct {
+		name, ce string
+		body     []byte
+	}{{"gzip", "Content-Encoding: gzip\r\n", gz.Bytes()}, {"identity", "", []byte(plain.String())}} {
+		b.Run(tc.name, func(b *testing.B) {
+			head := fmt.Sprintf("HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n", tc.ce, len(tc.body))
+			half := tc.body[:len(tc.body)/2]
+			const flows = 200
+			for b.Loop() {
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				ps := make([]*Parser, flows)
+				for i := range ps {
+					ps[i] = New()
+					ps[i].Feed(inspect.ToServer, []byte("GET /r HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\n\r\n"), func(*applayer.Unit) {})
+					ps[i].Feed(inspect.ToClient, []byte(head), func(*applayer.Unit) {})
+					for off := 0; off < len(half); off += 32 << 10 {
+						ps[i].Feed(inspect.ToClient, half[off:min(off+32<<10, len(half))], func(*applayer.Unit) {})
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/flows, "bytes/flow")
+				runtime.KeepAlive(ps)
+			}
+		})
 	}
 }
