@@ -135,6 +135,8 @@ type RulesConfig struct {
 	HTTPBodyLimit int `yaml:"http_body_limit"`
 	// HTTP bounds the HTTP parser (see configs/default.yaml).
 	HTTP HTTPLimitsConfig `yaml:"http"`
+	// HTTPPorts are server ports expected to carry HTTP.
+	HTTPPorts []int `yaml:"http_ports"`
 	// StreamDepth bounds the bytes per TCP direction raw-stream rules
 	// inspect (a size: 1MiB, 512KiB, 1048576; 0 is unlimited).
 	StreamDepth string `yaml:"stream_depth"`
@@ -232,6 +234,7 @@ type RuleSettings struct {
 	AllowPartial    bool
 	HTTPBodyLimit   int
 	HTTPLimits      http1.Limits
+	HTTPPorts       []uint16
 	// StreamDepth is detect.Options.StreamDepth (0: unlimited).
 	StreamDepth int64
 }

@@ -93,6 +93,12 @@ func (c *Config) validateDetection(s *Settings) error {
 	if s.Rules.HTTPLimits, err = c.httpLimits("rules.http", r.HTTP); err != nil {
 		return err
 	}
+	for _, port := range r.HTTPPorts {
+		if port < 1 || port > 65535 {
+			return c.errorf("rules.http_ports", "port %d outside [1, 65535]", port)
+		}
+		s.Rules.HTTPPorts = append(s.Rules.HTTPPorts, uint16(port))
+	}
 	if r.StreamDepth != "" {
 		d, err := c.size("rules.stream_depth", r.StreamDepth)
 		if err != nil {

@@ -185,6 +185,13 @@ type FlowInspector interface {
 	Close() Result
 }
 
+// AppDetector is implemented by flow inspectors that detect the
+// app-layer protocol by content: the protocol chosen ("" for none) and
+// why, for the EVE flow record.
+type AppDetector interface {
+	AppProto() (proto, reason string)
+}
+
 // FlowFactory creates flow inspectors; *Engine implements it.
 type FlowFactory interface {
 	NewFlow(meta FlowMeta) FlowInspector

@@ -386,6 +386,10 @@ func wouldReason(v netstack.Verdict) string { return "would-" + v.String() }
 func (f *flow) Close(st netstack.FlowStats) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	var app, appWhy string
+	if ad, ok := f.insp.(inspect.AppDetector); ok {
+		app, appWhy = ad.AppProto()
+	}
 	if f.insp != nil {
 		res, ok := f.closeInspector()
 		// Findings at close can no longer change what was forwarded;
@@ -409,7 +413,10 @@ func (f *flow) Close(st netstack.FlowStats) {
 		Reason:  flowReason(st.Reason),
 		Alerted: f.alerted,
 		Action:  f.flowAction(st.Verdict),
+
+		AppProtoReason: appWhy,
 	}
+	ev.AppProto = app
 	f.h.emit(&ev)
 }
 

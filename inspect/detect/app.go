@@ -38,6 +38,7 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 		switch p.Probe(dir, probe) {
 		case applayer.ProbeYes:
 			f.app, f.parser, f.probing = p.Name, p.New(), false
+			f.appWhy = "content " + dir.String()
 			// Replay what was held back, in order: the other direction's
 			// bytes first if it spoke first, then this one's.
 			other := &f.dirs[1-dir]
@@ -64,8 +65,19 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 	if !undecided || len(ds.probe) >= f.e.opts.MaxProbe {
 		f.probing = false
 		f.dirs[0].probe, f.dirs[1].probe = nil, nil
+		f.appWhy = "no parser recognised " + dir.String()
+		if undecided {
+			f.appWhy = "undecided after the probe bound in " + dir.String()
+		}
+		if slices.Contains(f.e.opts.HTTPPorts, f.meta.Dst.Port()) {
+			f.res.Events = append(f.res.Events, inspect.Event{Dir: dir,
+				Anomaly: &inspect.Anomaly{AppProto: "http", Event: "HTTP_PORT_NOT_HTTP"}})
+		}
 	}
 }
+
+// AppProto implements inspect.AppDetector.
+func (f *Flow) AppProto() (proto, reason string) { return f.app, f.appWhy }
 
 func (f *Flow) onUnit(u *applayer.Unit) {
 	if f.passed {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -244,4 +245,35 @@ func TestProbeBoundKeepsChunk(t *testing.T) {
 	r := f.Inspect(inspect.ToServer, []byte(chunk))
 	require.Len(t, r.Alerts, 1)
 	assert.Equal(t, uint32(1), r.Alerts[0].Rule.SID)
+}
+
+// The flow says which protocol was detected and why; a flow to an HTTP
+// port that no parser recognises is an anomaly the policy can refuse.
+func TestAppProtoReason(t *testing.T) {
+	e := mustEngine(t, `alert tcp any any -> any any (msg:"x"; content:"zzz"; sid:1;)`, Options{Protos: []applayer.Proto{fakeProto}, HTTPPorts: []uint16{80}})
+	f := e.NewFlow(tcpMeta)
+	f.Inspect(inspect.ToServer, []byte("GET /x\n"))
+	app, why := f.(inspect.AppDetector).AppProto()
+	assert.Equal(t, "http", app)
+	assert.Equal(t, "content to_server", why)
+
+	for _, tc := range []struct {
+		port  uint16
+		anoms []string
+	}{{80, []string{"HTTP_PORT_NOT_HTTP"}}, {8443, nil}} {
+		meta := tcpMeta
+		meta.Dst = netip.AddrPortFrom(meta.Dst.Addr(), tc.port)
+		f := e.NewFlow(meta)
+		r := f.Inspect(inspect.ToServer, []byte("\x16\x03\x01 not http\n"))
+		var got []string
+		for _, ev := range r.Events {
+			if ev.Anomaly != nil {
+				got = append(got, ev.Anomaly.Event)
+			}
+		}
+		assert.Equal(t, tc.anoms, got, "port %d", tc.port)
+		app, why := f.(inspect.AppDetector).AppProto()
+		assert.Empty(t, app)
+		assert.Equal(t, "no parser recognised to_server", why)
+	}
 }

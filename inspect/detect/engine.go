@@ -46,6 +46,11 @@ type Options struct {
 	// MaxProbe bounds the bytes per direction kept while detecting the
 	// app-layer protocol (default 4096).
 	MaxProbe int
+	// HTTPPorts are server ports where traffic is expected to be HTTP: a
+	// TCP flow to one that no parser recognises gets the anomaly
+	// HTTP_PORT_NOT_HTTP (the policy decides: alert by default, reject to
+	// refuse what the inspector cannot read as the server might).
+	HTTPPorts []uint16
 	// MaxThresholdEntries bounds the engine-wide threshold table (default
 	// 65536); when full, the oldest windows are forgotten.
 	MaxThresholdEntries int

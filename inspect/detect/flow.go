@@ -52,12 +52,14 @@ type dirState struct {
 // Flow inspects one flow; it implements inspect.FlowInspector. Not safe
 // for concurrent use.
 type Flow struct {
-	e      *Engine
-	meta   inspect.FlowMeta
-	tr     uint8
-	dirs   [2]dirState
-	bits   []uint64
-	app    string
+	e    *Engine
+	meta inspect.FlowMeta
+	tr   uint8
+	dirs [2]dirState
+	bits []uint64
+	app  string
+	// appWhy says how app was decided (EVE flow app_proto_reason).
+	appWhy string
 	parser applayer.Parser
 	// probing is true until a protocol was chosen or all declined.
 	probing bool

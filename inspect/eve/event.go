@@ -127,6 +127,9 @@ type Flow struct {
 	Reason        string `json:"reason"` // "timeout", "forced", "shutdown"
 	Alerted       bool   `json:"alerted"`
 	Action        string `json:"action,omitempty"` // "drop" or "pass" when a rule decided the flow
+	// AppProtoReason is interdict's addition: how app_proto was decided
+	// ("content to_server") or why none was.
+	AppProtoReason string `json:"app_proto_reason,omitempty"`
 }
 
 // TCP is the tcp object of flow records: flags seen and the stream state.

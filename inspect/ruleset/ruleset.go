@@ -57,6 +57,9 @@ type Spec struct {
 	// defaults (http1.DefaultLimits). HTTPBodyLimit, when set, wins over
 	// HTTPLimits.Body.
 	HTTPLimits http1.Limits
+	// HTTPPorts is detect.Options.HTTPPorts: server ports where a flow
+	// no parser recognises is the anomaly HTTP_PORT_NOT_HTTP.
+	HTTPPorts []uint16
 	// StreamDepth is detect.Options.StreamDepth: the bytes per TCP
 	// direction raw-stream rules inspect; 0 is unlimited.
 	StreamDepth int64
@@ -92,7 +95,7 @@ func Load(spec Spec) (*Result, error) {
 	if len(spec.Rules) == 0 {
 		return nil, ErrNoRules
 	}
-	eopts := detect.Options{Now: spec.Now, StreamDepth: spec.StreamDepth}
+	eopts := detect.Options{Now: spec.Now, StreamDepth: spec.StreamDepth, HTTPPorts: spec.HTTPPorts}
 	if len(spec.ActionOrder) > 0 {
 		order, err := detect.ParseActionOrder(spec.ActionOrder)
 		if err != nil {
