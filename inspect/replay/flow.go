@@ -513,7 +513,14 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 		rp.sum.AlertsBySID[a.Rule.SID]++
 		rp.stats.Detect.Alert++
 	}
+	var refused *inspect.Anomaly
 	for i := range res.Events {
+		if an := res.Events[i].Anomaly; an != nil && refused == nil && rp.cfg.Anomaly != nil {
+			switch rp.cfg.Anomaly(*an) {
+			case inspect.ActionDrop, inspect.ActionReject, inspect.ActionRejectDst, inspect.ActionRejectBoth:
+				refused = an
+			}
+		}
 		ev, ok := eve.NewAppEvent(rp.ts, &f.meta, &res.Events[i])
 		if !ok {
 			continue
@@ -532,6 +539,18 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 			f.action = "drop"
 			return rp.dropPacket(f, dir, dropRule, wire)
 		}
+	}
+	if refused != nil && enforce {
+		f.action = "drop"
+		f.dropped = true
+		ev := eve.NewDrop(rp.ts, &f.meta, dir, nil, wire)
+		ev.AppProto = refused.AppProto
+		ev.Drop.Reason = "protocol " + refused.Event
+		rp.decorate(f, &ev)
+		if err := rp.emit(&ev); err != nil {
+			return err
+		}
+		rp.sum.Drops++
 	}
 	return nil
 }
