@@ -30,6 +30,8 @@ const (
 	anomEncodingUnsupported
 	anomEncodingInvalid
 	anomDecompressionBomb
+	anomBareCR
+	anomTEInHTTP10
 )
 
 // names per anomaly: request form, response form.
@@ -66,6 +68,11 @@ var anomNames = [...][2]string{
 	anomEncodingUnsupported: {"REQUEST_CONTENT_ENCODING_UNSUPPORTED", "RESPONSE_CONTENT_ENCODING_UNSUPPORTED"},
 	anomEncodingInvalid:     {"REQUEST_CONTENT_ENCODING_INVALID", "RESPONSE_CONTENT_ENCODING_INVALID"},
 	anomDecompressionBomb:   {"REQUEST_DECOMPRESSION_BOMB", "RESPONSE_DECOMPRESSION_BOMB"},
+	// Ours: a CR not followed by LF in the start line or a header, and
+	// Transfer-Encoding in an HTTP/1.0 message (RFC 9112 6.1: a recipient
+	// of one must treat the framing as faulty; clients differ).
+	anomBareCR:     {"REQUEST_BARE_CR", "RESPONSE_BARE_CR"},
+	anomTEInHTTP10: {"REQUEST_TRANSFER_ENCODING_IN_HTTP10", "RESPONSE_TRANSFER_ENCODING_IN_HTTP10"},
 }
 
 func (a anom) name(dir inspect.Direction) string {

@@ -114,6 +114,7 @@ type side struct {
 	remaining int64 // body or chunk bytes left
 	overflow  bool  // header bound exceeded: lines no longer stored
 	skipLine  bool  // dropping the rest of an overlong line
+	cr        bool  // the last header byte seen was a CR
 	scratch   []byte
 	bodyDirty bool
 	stash     []byte // request bytes after CONNECT, before its response
@@ -435,7 +436,7 @@ func (p *Parser) start(s *side, data []byte, emit func(*applayer.Unit)) int {
 			return i
 		}
 	}
-	s.st, s.lineStart, s.overflow, s.skipLine = stLine, 0, false, false
+	s.st, s.lineStart, s.overflow, s.skipLine, s.cr = stLine, 0, false, false, false
 	return i
 }
 
@@ -448,6 +449,7 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 	if nl >= 0 {
 		chunk = data[:nl+1]
 	}
+	p.bareCR(s, m, chunk)
 	if s.skipLine {
 		if nl >= 0 {
 			s.skipLine = false
@@ -537,12 +539,36 @@ func isToken(c byte) bool {
 	return bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0
 }
 
+// bareCR reports a CR not followed by LF as soon as the next byte shows
+// it: a message whose lines end in bare CRs has no LF at all, and would
+// otherwise sit unparsed while a client that ends lines at CR reads it.
+func (p *Parser) bareCR(s *side, m *msg, chunk []byte) {
+	if s.cr && len(chunk) > 0 && chunk[0] != '\n' {
+		p.anomaly(m, s.dir, anomBareCR)
+	}
+	for i := bytes.IndexByte(chunk, '\r'); i >= 0 && i+1 < len(chunk); {
+		if chunk[i+1] != '\n' {
+			p.anomaly(m, s.dir, anomBareCR)
+			break
+		}
+		j := bytes.IndexByte(chunk[i+1:], '\r')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	s.cr = len(chunk) > 0 && chunk[len(chunk)-1] == '\r'
+}
+
 // startLine handles a complete request or status line (nil if it was too
 // long to keep).
 func (p *Parser) startLine(s *side, m *msg, line []byte, emit func(*applayer.Unit)) {
 	s.st = stHeaders
 	if line == nil {
 		return
+	}
+	if bytes.IndexByte(line, '\r') >= 0 {
+		p.anomaly(m, s.dir, anomBareCR)
 	}
 	if s.dir == inspect.ToServer {
 		p.requestLine(s, m, line, emit)
@@ -752,6 +778,9 @@ func (p *Parser) endHeaders(s *side, m *msg, emit func(*applayer.Unit)) {
 	p.contentEncoding(s, m)
 	if m.clenSeen && m.teSeen {
 		p.anomaly(m, s.dir, anomCLAndTE)
+	}
+	if m.teSeen && string(m.get(m.bufs[applayer.HTTPProtocol])) == "HTTP/1.0" {
+		p.anomaly(m, s.dir, anomTEInHTTP10)
 	}
 	if s.dir == inspect.ToServer {
 		p.emit(s.dir, t, false, emit)

@@ -105,7 +105,7 @@ func chunk(body []byte, sizes string) string {
 func responses() []string {
 	var out []string
 	for _, status := range []string{"HTTP/1.1 200 OK", "HTTP/1.0 200 OK", "http/1.1 200 OK", "HTTP/1.1 200", "HTTP/1.1  200  OK", "HTTP/1.1 404 Not Found"} {
-		for _, eol := range []string{"\r\n", "\n"} {
+		for _, eol := range []string{"\r\n", "\n", "\r", "\r\r\n"} {
 			for coding := range ceHeader {
 				body := encode(coding, []byte(eicar))
 				hdr := status + eol
