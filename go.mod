@@ -3,10 +3,12 @@ module github.com/interdict/interdict
 go 1.26.3
 
 require (
+	github.com/andybalholm/brotli v1.3.0
 	github.com/dlclark/regexp2 v1.12.0
 	github.com/flier/gohs v1.2.3
 	github.com/google/gonids v0.0.0-20260807222717-2d812602b65f
 	github.com/gopacket/gopacket v1.7.7
+	github.com/klauspost/compress v1.20.1
 	github.com/prometheus/client_golang v1.25.0
 	github.com/stretchr/testify v1.12.1
 	github.com/urfave/cli/v2 v2.27.7

@@ -29,6 +29,10 @@ func New(coding string) (Decoder, error) {
 		return &gzipDecoder{}, nil
 	case "deflate":
 		return &zlibDecoder{auto: true}, nil
+	case "br":
+		return newBrotli(), nil
+	case "zstd":
+		return newZstd(), nil
 	}
 	return nil, ErrUnsupported
 }
@@ -90,6 +94,16 @@ func NewChain(codings []string) (*Chain, error) {
 		}
 	}
 	return c, nil
+}
+
+// Close releases what a decoder holds beyond memory (zstd's goroutine).
+// The chain must not be used after.
+func (c *Chain) Close() {
+	for _, d := range c.decs {
+		if cl, ok := d.(interface{ Close() }); ok {
+			cl.Close()
+		}
+	}
 }
 
 // Write pushes encoded bytes through the chain; out gets decoded bytes.

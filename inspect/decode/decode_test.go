@@ -7,10 +7,15 @@ import (
 	"compress/zlib"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"testing"
+	"time"
 
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 func sample(n int, seed uint64) []byte {
@@ -33,6 +38,20 @@ func gz(b []byte, level int) []byte {
 	w.Write(b)
 	w.Close()
 	return o.Bytes()
+}
+
+func br(b []byte, quality int) []byte {
+	var o bytes.Buffer
+	w := brotli.NewWriterOptions(&o, brotli.WriterOptions{Quality: quality, LGWin: 22})
+	w.Write(b)
+	w.Close()
+	return o.Bytes()
+}
+
+func zs(b []byte) []byte {
+	w, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	defer w.Close()
+	return w.EncodeAll(b, nil)
 }
 
 func zl(b []byte) []byte {
@@ -80,6 +99,11 @@ func TestDecode(t *testing.T) {
 		{"raw deflate", []string{"DEFLATE"}, raw(plain, 6)},
 		{"stacked gzip then deflate", []string{"gzip", "deflate"}, zl(gz(plain, 6))},
 		{"stacked gzip twice", []string{"gzip", "gzip"}, gz(gz(plain, 1), 9)},
+		{"br", []string{"br"}, br(plain, 11)},
+		{"br fast", []string{"BR"}, br(plain, 1)},
+		{"stacked gzip then br", []string{"gzip", "br"}, br(gz(plain, 6), 5)},
+		{"zstd", []string{"zstd"}, zs(plain)},
+		{"stacked br then zstd", []string{"br", "zstd"}, zs(br(plain, 5))},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,8 +135,10 @@ func TestDecodeEager(t *testing.T) {
 
 func TestDecodeErrors(t *testing.T) {
 	plain := []byte("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
-	_, err := NewChain([]string{"br"})
+	_, err := NewChain([]string{"compress"})
 	assert.ErrorIs(t, err, ErrUnsupported)
+	_, err = decodeAll(t, []string{"br"}, []byte("\xff\xff\xff not brotli"), 1<<20)
+	assert.ErrorIs(t, err, ErrCorrupt)
 	_, err = decodeAll(t, []string{"gzip"}, append(gz(plain, 6), gz(plain, 6)...), 1<<20)
 	assert.ErrorIs(t, err, ErrTrailing, "a second gzip member")
 	_, err = decodeAll(t, []string{"gzip"}, []byte("not gzip at all"), 1<<20)
@@ -180,4 +206,48 @@ func BenchmarkGzip(b *testing.B) {
 			_, _ = io.Copy(io.Discard, r)
 		}
 	})
+}
+
+// br hands out what it decoded as input arrives, even with a 4 MiB
+// window: a decoder that waited for its window to fill would sit on the
+// whole body.
+func TestBrotliEager(t *testing.T) {
+	plain := sample(1<<20, 9)
+	enc := br(plain, 6)
+	c, err := NewChain([]string{"br"})
+	require.NoError(t, err)
+	var out []byte
+	half := len(enc) / 2
+	require.NoError(t, c.Write(enc[:half], func(b []byte) { out = append(out, b...) }))
+	assert.Greater(t, len(out), len(plain)/4, "output after half the input")
+	assert.True(t, bytes.Equal(plain[:len(out)], out))
+}
+
+// zstd hands out each block as soon as it is complete (as libzstd does),
+// and a dropped or closed decoder leaves no goroutine behind.
+func TestZstdEagerAndClosed(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	plain := sample(1<<20, 11)
+	enc := zs(plain)
+	c, err := NewChain([]string{"zstd"})
+	require.NoError(t, err)
+	var out []byte
+	for i := 0; i < len(enc)/2; i += 1000 {
+		require.NoError(t, c.Write(enc[i:min(i+1000, len(enc)/2)], func(b []byte) { out = append(out, b...) }))
+	}
+	assert.Greater(t, len(out), len(plain)/4, "output after half the input")
+	assert.True(t, bytes.Equal(plain[:len(out)], out))
+	c.Close()
+
+	// Dropped without Close: the cleanup stops the goroutine.
+	d, err := NewChain([]string{"zstd"})
+	require.NoError(t, err)
+	require.NoError(t, d.Write(enc[:100], func([]byte) {}))
+	d = nil
+	for i := 0; i < 20 && runtime.NumGoroutine() > 2; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, err = decodeAll(t, []string{"zstd"}, []byte("\x28\xb5\x2f\xfd garbage garbage"), 1<<20)
+	assert.ErrorIs(t, err, ErrCorrupt)
 }

@@ -62,8 +62,8 @@ var anomNames = [...][2]string{
 	anomHeaderSectionTooLarge: {"REQUEST_HEADER_SECTION_TOO_LARGE", "RESPONSE_HEADER_SECTION_TOO_LARGE"},
 	// Ours: a PROXY protocol header that does not parse.
 	anomProxyInvalid: {"PROXY_HEADER_INVALID", "PROXY_HEADER_INVALID"},
-	// Ours: a Content-Encoding not decoded here (br, zstd, more than 5
-	// layers), a body its coding cannot decode (or with data after the
+	// Ours: a Content-Encoding not decoded here (not gzip, deflate, br or
+	// zstd, or more than 5 layers), a body its coding cannot decode (or with data after the
 	// compressed stream), and output past rules.http.decoded or 200:1.
 	anomEncodingUnsupported: {"REQUEST_CONTENT_ENCODING_UNSUPPORTED", "RESPONSE_CONTENT_ENCODING_UNSUPPORTED"},
 	anomEncodingInvalid:     {"REQUEST_CONTENT_ENCODING_INVALID", "RESPONSE_CONTENT_ENCODING_INVALID"},

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -623,6 +625,18 @@ func TestContentEncoding(t *testing.T) {
 	zw := zlib.NewWriter(&zb)
 	zw.Write(gzb.Bytes())
 	zw.Close()
+	var brb bytes.Buffer
+	bw := brotli.NewWriter(&brb)
+	bw.Write([]byte(eicar))
+	bw.Close()
+	brBody := brb.Bytes()
+	ze, _ := zstd.NewWriter(nil)
+	var zg bytes.Buffer
+	gw2 := gzip.NewWriter(&zg)
+	gw2.Write(ze.EncodeAll([]byte(eicar), nil))
+	gw2.Close()
+	ze.Close()
+	zgBody := zg.Bytes()
 	resp := func(ce string, body []byte) string {
 		return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n%s", ce, len(body), body)
 	}
@@ -637,7 +651,9 @@ func TestContentEncoding(t *testing.T) {
 		{"stacked", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("gzip, deflate", zb.Bytes()))}, eicar, nil},
 		{"gzip request body", []step{cs(fmt.Sprintf("POST / HTTP/1.1\r\nHost: h\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s", gzb.Len(), gzb.Bytes()))}, eicar, nil},
 		{"not gzip", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("gzip", []byte("plain text")))}, "lain text", []string{"RESPONSE_CONTENT_ENCODING_INVALID"}},
-		{"brotli", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("br", []byte("xyz")))}, "xyz", []string{"RESPONSE_CONTENT_ENCODING_UNSUPPORTED"}},
+		{"unknown coding", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("compress", []byte("xyz")))}, "xyz", []string{"RESPONSE_CONTENT_ENCODING_UNSUPPORTED"}},
+		{"brotli", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("br", brBody))}, eicar, nil},
+		{"zstd then gzip", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("zstd, gzip", zgBody))}, eicar, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

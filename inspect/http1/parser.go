@@ -49,9 +49,18 @@ func (m *msg) reset() {
 	m.lines = m.lines[:0]
 	m.bufs = [applayer.NumBuffers]span{}
 	m.bodyLen, m.bodyOff, m.lineEnd, m.clen = 0, 0, 0, 0
-	m.dec, m.decoded = nil, 0
+	m.closeDec()
+	m.decoded = 0
 	m.clenSeen, m.chunked, m.teSeen = false, false, false
 	m.anomalies = 0
+}
+
+// closeDec ends the message's decoder (zstd's runs a goroutine).
+func (m *msg) closeDec() {
+	if m.dec != nil {
+		m.dec.Close()
+		m.dec = nil
+	}
 }
 
 func (m *msg) get(sp span) []byte {
@@ -176,6 +185,8 @@ func (p *Parser) release(t *tx) {
 	}
 	t.req.returnBody()
 	t.resp.returnBody()
+	t.req.closeDec()
+	t.resp.closeDec()
 	if len(p.free) < maxPending+2 {
 		p.free = append(p.free, t)
 	}
@@ -290,6 +301,9 @@ func (p *Parser) Close(emit func(*applayer.Unit)) {
 		p.release(t)
 	}
 	p.pending = p.pending[:0]
+	if t := p.req.cur; t != nil {
+		t.req.closeDec()
+	}
 	p.req.cur = nil
 	p.req.st, p.resp.st = stGarbage, stGarbage
 }
@@ -923,11 +937,11 @@ func (p *Parser) body(s *side, b []byte, emit func(*applayer.Unit)) {
 		// Undecodable: inspect the raw bytes from here, and let the
 		// policy decide (a client may decode what we could not).
 		p.anomaly(m, s.dir, anomEncodingInvalid)
-		m.dec = nil
+		m.closeDec()
 		p.window(s, m, b, emit)
 	case m.decoded > p.cfg.Decoded || m.decoded > maxRatio*m.bodyLen && m.decoded > 1<<20:
 		p.anomaly(m, s.dir, anomDecompressionBomb)
-		m.dec = nil
+		m.closeDec()
 	}
 }
 

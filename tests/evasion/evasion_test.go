@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v4"
 
@@ -66,6 +68,16 @@ func encode(coding string, b []byte) []byte {
 		w.Close()
 	case "gzip-gzip":
 		return encode("gzip", encode("gzip", b))
+	case "br":
+		w := brotli.NewWriter(&o)
+		w.Write(b)
+		w.Close()
+	case "zstd":
+		w, _ := zstd.NewWriter(nil)
+		defer w.Close()
+		return w.EncodeAll(b, nil)
+	case "br-gzip":
+		return encode("gzip", encode("br", b))
 	default:
 		return b
 	}
@@ -74,7 +86,7 @@ func encode(coding string, b []byte) []byte {
 
 var ceHeader = map[string]string{
 	"": "", "gzip": "gzip", "x-gzip": "x-gzip", "GZIP": "GZIP", "deflate-zlib": "deflate",
-	"deflate-raw": "Deflate", "gzip-gzip": "gzip,  gzip",
+	"deflate-raw": "Deflate", "gzip-gzip": "gzip,  gzip", "br": "br", "zstd": "ZSTD", "br-gzip": "br, gzip",
 }
 
 func chunk(body []byte, sizes string) string {
@@ -154,7 +166,7 @@ func requests() []string {
 		// Headers past 4 KiB and over the limits.
 		out = append(out, prefix+"GET /forbidden HTTP/1.1\r\nHost: h\r\nX-Pad: "+strings.Repeat("a", 6000)+"\r\n\r\n")
 		out = append(out, prefix+"GET /ok HTTP/1.1\r\nHost: h\r\nX-Pad: "+strings.Repeat("a", 70000)+"\r\n\r\n")
-		for _, coding := range []string{"", "gzip", "deflate-zlib", "deflate-raw"} {
+		for _, coding := range []string{"", "gzip", "deflate-zlib", "deflate-raw", "br", "zstd"} {
 			body := encode(coding, []byte(strings.Repeat("x", 3<<20)+eicar))
 			ce := ""
 			if coding != "" {
