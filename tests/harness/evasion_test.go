@@ -86,7 +86,7 @@ func (s *evasionServer) serve(c net.Conn) {
 		n, err := c.Read(b)
 		rec = append(rec, b[:n]...)
 		if bytes.HasPrefix(rec, []byte("GET /v/")) && bytes.Contains(rec, []byte("\r\n\r\n")) {
-			i, _ := strconv.Atoi(string(rec[7:bytes.IndexByte(rec[7:], ' ')+7]))
+			i, _ := strconv.Atoi(string(rec[7 : bytes.IndexByte(rec[7:], ' ')+7]))
 			_, _ = io.WriteString(c, s.resps[i])
 			s.got <- rec
 			return
