@@ -151,6 +151,7 @@ type HTTPLimitsConfig struct {
 	HeaderSection string `yaml:"header_section"`
 	ChunkLine     string `yaml:"chunk_line"`
 	Decoded       string `yaml:"decoded"`
+	FileInfo      bool   `yaml:"fileinfo"`
 }
 
 // EVEConfig is the EVE JSON sink.

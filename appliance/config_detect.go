@@ -199,5 +199,6 @@ func (c *Config) httpLimits(key string, h HTTPLimitsConfig) (http1.Limits, error
 		return l, c.errorf(key+".header_count", "%d outside [0, 65536]", h.HeaderCount)
 	}
 	l.HeaderCount = h.HeaderCount
+	l.FileInfo = h.FileInfo
 	return l, nil
 }

@@ -195,6 +195,7 @@ admin:
 	assert.Equal(t, 32<<10, s.Rules.HTTPLimits.StartLine)
 	assert.Equal(t, 500, s.Rules.HTTPLimits.HeaderCount)
 	assert.Equal(t, 64<<10, s.Rules.HTTPLimits.HeaderSection, "the embedded default")
+	assert.True(t, s.Rules.HTTPLimits.FileInfo, "the embedded default")
 	assert.Equal(t, []uint16{80, 8000, 8080}, s.Rules.HTTPPorts, "the embedded default")
 	assert.Equal(t, filepath.Join(dir, "eve.json"), s.EVEPath)
 	assert.Equal(t, 5*time.Second, s.StatsInterval)

@@ -124,6 +124,19 @@ type Event struct {
 	DNS     *DNSTx
 	TLS     *TLSTx
 	Anomaly *Anomaly
+	File    *FileInfo
+}
+
+// FileInfo describes a file carried in a message body (EVE fileinfo):
+// the body as the endpoint saves it, after any content coding.
+type FileInfo struct {
+	Filename string // from Content-Disposition, else the URI's last path segment
+	Size     int64  // decoded bytes
+	SHA256   string // hex
+	Magic    string // MIME type sniffed from the first bytes (WHATWG MIME sniffing)
+	// State is CLOSED when the body ended as its framing said, TRUNCATED
+	// when the flow ended first.
+	State string
 }
 
 // HTTPTx holds the fields Suricata logs for an HTTP transaction.

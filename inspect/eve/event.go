@@ -50,6 +50,7 @@ const (
 	TypeDNS          = "dns"
 	TypeTLS          = "tls"
 	TypeInterruption = "interruption"
+	TypeFileInfo     = "fileinfo"
 )
 
 // Event is one EVE record. Exactly the object matching EventType is set
@@ -81,6 +82,7 @@ type Event struct {
 	HTTP     *HTTP     `json:"http,omitempty"`
 	DNS      *DNS      `json:"dns,omitempty"`
 	TLS      *TLS      `json:"tls,omitempty"`
+	FileInfo *FileInfo `json:"fileinfo,omitempty"`
 	Traffic  *Traffic  `json:"traffic,omitempty"`
 	Identity *Identity `json:"identity,omitempty"`
 	// Interruption is interdict's addition (event_type interruption):
@@ -226,6 +228,17 @@ type DNS struct {
 type TLS struct {
 	SNI     string `json:"sni,omitempty"`
 	Version string `json:"version,omitempty"`
+}
+
+// FileInfo is Suricata's fileinfo object.
+type FileInfo struct {
+	Filename string `json:"filename"`
+	Magic    string `json:"magic,omitempty"`
+	SHA256   string `json:"sha256,omitempty"`
+	State    string `json:"state"`
+	Stored   bool   `json:"stored"`
+	Size     int64  `json:"size"`
+	TxID     uint64 `json:"tx_id"`
 }
 
 // Traffic is Suricata 8's traffic object: flowbits named traffic/id/X or
@@ -390,6 +403,11 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 		ev = Base(ts, TypeTLS, meta, inspect.ToServer)
 		ev.AppProto = "tls"
 		ev.TLS = &TLS{SNI: e.TLS.SNI, Version: e.TLS.Version}
+	case e.File != nil:
+		ev = Base(ts, TypeFileInfo, meta, e.Dir)
+		ev.AppProto = "http"
+		f := e.File
+		ev.FileInfo = &FileInfo{Filename: f.Filename, Magic: f.Magic, SHA256: f.SHA256, State: f.State, Size: f.Size, TxID: e.TxID}
 	case e.Anomaly != nil:
 		ev = Base(ts, TypeAnomaly, meta, e.Dir)
 		ev.AppProto = e.Anomaly.AppProto

@@ -171,6 +171,7 @@ func (h *h2) Headers(dir inspect.Direction, id uint32, fields []hpack.HeaderFiel
 	}
 	p.parseHeaders(s, m)
 	p.contentEncoding(s, m)
+	p.startFile(m)
 	p.emit(dir, t, false, h.emit)
 	h.end(s, end)
 }
@@ -198,9 +199,15 @@ func (h *h2) end(s *side, end bool) {
 	t := s.cur
 	if s.dir == inspect.ToServer {
 		t.reqDone = true
+		if t.req.file.size > 0 {
+			h.p.emitFile(inspect.ToServer, t, &t.req, "CLOSED", h.emit)
+		}
 	} else {
 		t.reqDone, t.respDone = true, true
 		h.p.emit(inspect.ToClient, t, true, h.emit)
+		if t.resp.file.size > 0 {
+			h.p.emitFile(inspect.ToClient, t, &t.resp, "CLOSED", h.emit)
+		}
 	}
 	h.done(t)
 }
@@ -238,6 +245,9 @@ func (h *h2) close(emit func(*applayer.Unit)) {
 	for id, t := range h.streams {
 		t.respDone = true
 		h.p.emit(inspect.ToClient, t, true, emit)
+		if t.resp.file.size > 0 {
+			h.p.emitFile(inspect.ToClient, t, &t.resp, "TRUNCATED", emit)
+		}
 		delete(h.streams, id)
 		h.p.release(t)
 	}

@@ -41,6 +41,10 @@ type Limits struct {
 	// (REQUEST_DECOMPRESSION_BOMB); a body decoding to more than 200
 	// times its size past 1 MiB is one too.
 	Decoded int64
+	// FileInfo turns on EVE fileinfo records (name, size, SHA-256, MIME
+	// type, state) for message bodies; hashing costs a pass over every
+	// decoded body byte.
+	FileInfo bool
 	// Body is the body inspection window per message: a body longer than
 	// this is inspected in windows of this size that overlap by a
 	// quarter, so no byte of a body goes uninspected (see doc.go).
@@ -99,6 +103,7 @@ func WithLimits(l Limits) Option {
 		c.ChunkLine = max(pick(l.ChunkLine, d.ChunkLine), 32)
 		c.maxHeader = max(pick(l.HeaderSection, d.HeaderSection), minLimit)
 		c.Decoded = d.Decoded
+		c.FileInfo = l.FileInfo
 		if l.Decoded > 0 {
 			c.Decoded = l.Decoded
 		}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"compress/zlib"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -682,4 +684,43 @@ func TestContentEncoding(t *testing.T) {
 		r := run([]step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("gzip", b.Bytes()))})
 		assert.Equal(t, []string{"RESPONSE_DECOMPRESSION_BOMB"}, r.anomalies())
 	})
+}
+
+// With fileinfo on, each body is a file record: named from
+// Content-Disposition or the path, hashed and sniffed after decoding,
+// CLOSED when its framing ended it, TRUNCATED when the flow did.
+func TestFileInfo(t *testing.T) {
+	const eicar = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
+	sum := sha256.Sum256([]byte(eicar))
+	want := hex.EncodeToString(sum[:])
+	var gzb bytes.Buffer
+	gw := gzip.NewWriter(&gzb)
+	gw.Write([]byte(eicar))
+	gw.Close()
+	opts := WithLimits(Limits{FileInfo: true})
+	for _, tc := range []struct {
+		name  string
+		steps []step
+		files []inspect.FileInfo
+	}{
+		{"gzip download with a disposition", []step{cs("GET /dl/x.bin?y=1 HTTP/1.1\r\nHost: h\r\n\r\n"),
+			sc(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename=\"eicar.com\"\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s", gzb.Len(), gzb.Bytes()))},
+			[]inspect.FileInfo{{Filename: "eicar.com", Size: 68, SHA256: want, Magic: "text/plain; charset=utf-8", State: "CLOSED"}}},
+		{"upload, name from the path", []step{cs("POST /up/report.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 68\r\n\r\n" + eicar), sc("HTTP/1.1 204 No Content\r\n\r\n")},
+			[]inspect.FileInfo{{Filename: "report.txt", Size: 68, SHA256: want, Magic: "text/plain; charset=utf-8", State: "CLOSED"}}},
+		{"cut short", []step{cs("GET /f HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + eicar)},
+			[]inspect.FileInfo{{Filename: "f", Size: 68, SHA256: want, Magic: "text/plain; charset=utf-8", State: "TRUNCATED"}}},
+		{"ended by the close", []step{cs("GET /f HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.0 200 OK\r\n\r\n" + eicar)},
+			[]inspect.FileInfo{{Filename: "f", Size: 68, SHA256: want, Magic: "text/plain; charset=utf-8", State: "CLOSED"}}},
+		{"no body, no file", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.1 304 Not Modified\r\n\r\n")}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
+				r := runSplit(tc.steps, split, opts)
+				assert.Equal(t, tc.files, r.files)
+			}
+		})
+	}
+	r := run([]step{cs("GET /f HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcd")})
+	assert.Empty(t, r.files, "off by default")
 }

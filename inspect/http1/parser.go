@@ -35,6 +35,7 @@ type msg struct {
 	bodyOff int64         // offset in the body of body[0]: bytes slid out of the window
 	dec     *decode.Chain // Content-Encoding decoder; nil: none or given up
 	decoded int64         // decoded body bytes
+	file    file          // the body as a file, for EVE fileinfo
 
 	lineEnd   int // end of the start line (with its line ending) in raw
 	clen      int64
@@ -51,6 +52,7 @@ func (m *msg) reset() {
 	m.bodyLen, m.bodyOff, m.lineEnd, m.clen = 0, 0, 0, 0
 	m.closeDec()
 	m.decoded = 0
+	m.file = file{}
 	m.clenSeen, m.chunked, m.teSeen = false, false, false
 	m.anomalies = 0
 }
@@ -293,6 +295,14 @@ func (p *Parser) Close(emit func(*applayer.Unit)) {
 		p.resp.cur = nil
 		t.respDone = true
 		p.emit(inspect.ToClient, t, true, emit)
+		if t.resp.file.size > 0 {
+			// A body delimited by the end of the flow is whole now.
+			state := "TRUNCATED"
+			if p.resp.st == stBodyClose {
+				state = "CLOSED"
+			}
+			p.emitFile(inspect.ToClient, t, &t.resp, state, emit)
+		}
 		p.release(t)
 	}
 	for _, t := range p.pending {
@@ -302,6 +312,9 @@ func (p *Parser) Close(emit func(*applayer.Unit)) {
 	}
 	p.pending = p.pending[:0]
 	if t := p.req.cur; t != nil {
+		if t.req.file.size > 0 {
+			p.emitFile(inspect.ToServer, t, &t.req, "TRUNCATED", emit)
+		}
 		t.req.closeDec()
 	}
 	p.req.cur = nil
@@ -790,6 +803,7 @@ func (p *Parser) endHeaders(s *side, m *msg, emit func(*applayer.Unit)) {
 	s.overflow = false
 	p.parseHeaders(s, m)
 	p.contentEncoding(s, m)
+	p.startFile(m)
 	if m.clenSeen && m.teSeen {
 		p.anomaly(m, s.dir, anomCLAndTE)
 	}
@@ -875,6 +889,9 @@ func (p *Parser) finishRequest(s *side, emit func(*applayer.Unit)) {
 		s.bodyDirty = false
 		p.emit(s.dir, t, false, emit)
 	}
+	if t.req.file.size > 0 {
+		p.emitFile(s.dir, t, &t.req, "CLOSED", emit)
+	}
 	t.reqDone = true
 	s.cur = nil
 	s.st = stStart
@@ -897,6 +914,9 @@ func (p *Parser) endMessage(s *side, emit func(*applayer.Unit)) {
 	s.cur = nil
 	s.st = stStart
 	p.emit(s.dir, t, true, emit)
+	if t.resp.file.size > 0 {
+		p.emitFile(s.dir, t, &t.resp, "CLOSED", emit)
+	}
 	p.release(t)
 }
 
@@ -925,11 +945,13 @@ func (p *Parser) body(s *side, b []byte, emit func(*applayer.Unit)) {
 		return
 	}
 	if m.dec == nil {
+		m.file.write(b)
 		p.window(s, m, b, emit)
 		return
 	}
 	err := m.dec.Write(b, func(out []byte) {
 		m.decoded += int64(len(out))
+		m.file.write(out)
 		p.window(s, m, out, emit)
 	})
 	switch {
@@ -938,6 +960,7 @@ func (p *Parser) body(s *side, b []byte, emit func(*applayer.Unit)) {
 		// policy decide (a client may decode what we could not).
 		p.anomaly(m, s.dir, anomEncodingInvalid)
 		m.closeDec()
+		m.file.write(b)
 		p.window(s, m, b, emit)
 	case m.decoded > p.cfg.Decoded || m.decoded > maxRatio*m.bodyLen && m.decoded > 1<<20:
 		p.anomaly(m, s.dir, anomDecompressionBomb)

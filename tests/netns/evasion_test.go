@@ -5,6 +5,8 @@ package netns
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -111,8 +113,11 @@ metrics:
 	})
 	mux.HandleFunc("/forbidden", func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
 	mux.HandleFunc("/upload", func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		uploads.Add(1)
+		// The handler runs once the headers are in; only a body read to
+		// its end counts as an upload that reached the server.
+		if _, err := io.Copy(io.Discard, r.Body); err == nil {
+			uploads.Add(1)
+		}
 	})
 	hs := &http.Server{Handler: h2c.NewHandler(mux, &http2.Server{}), ReadHeaderTimeout: 5 * time.Second}
 	ln := listenIn(t, tp.server, serverAddr+":8081")
@@ -136,6 +141,13 @@ metrics:
 			assert.NotEqual(t, 0, code)
 			assert.Equal(t, before, hits.Load(), "the forbidden request never reached the server")
 
+			ok := filepath.Join(t.TempDir(), "ok.gz")
+			require.NoError(t, os.WriteFile(ok, gzipped(benign.Bytes()[:100<<10]), 0o600))
+			before = uploads.Load()
+			code, _ = curlTo(t, tp.client, proto, "-H", "Content-Encoding: gzip", "-H", "Expect:", "--data-binary", "@"+ok, url+"/upload")
+			assert.Equal(t, 0, code)
+			assert.Equal(t, before+1, uploads.Load(), "a benign gzip upload reaches the server whole")
+
 			up := filepath.Join(t.TempDir(), "up.gz")
 			require.NoError(t, os.WriteFile(up, gzipped([]byte(eicar)), 0o600))
 			before = uploads.Load()
@@ -148,7 +160,15 @@ metrics:
 	evs := readEVE(t, evePath)
 	sids := map[float64]bool{}
 	h2 := false
+	sum := sha256.Sum256(benign.Bytes())
+	benignFiles := 0
 	for _, ev := range evs {
+		if fi, ok := ev["fileinfo"].(map[string]any); ok && fi["filename"] == "benign.txt" {
+			benignFiles++
+			assert.Equal(t, hex.EncodeToString(sum[:]), fi["sha256"], "hash of the decoded page")
+			assert.EqualValues(t, benign.Len(), fi["size"])
+			assert.Equal(t, "CLOSED", fi["state"])
+		}
 		if ev["event_type"] == "alert" {
 			sids[ev["alert"].(map[string]any)["signature_id"].(float64)] = true
 		}
@@ -158,4 +178,5 @@ metrics:
 	}
 	assert.Equal(t, map[float64]bool{5001: true, 5002: true, 5003: true}, sids)
 	assert.True(t, h2, "HTTP/2 transactions are logged with app_proto http2")
+	assert.Equal(t, 3, benignFiles, "one fileinfo record per benign download")
 }
