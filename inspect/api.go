@@ -198,11 +198,11 @@ type FlowInspector interface {
 	Close() Result
 }
 
-// AppDetector is implemented by flow inspectors that detect the
-// app-layer protocol by content: the protocol chosen ("" for none) and
-// why, for the EVE flow record.
-type AppDetector interface {
-	AppProto() (proto, reason string)
+// AppProtoReasoner is implemented by flow inspectors that detect the
+// app-layer protocol by content: how the protocol was decided, or why
+// none was, for the EVE flow record's app_proto_reason.
+type AppProtoReasoner interface {
+	AppProtoReason() string
 }
 
 // FlowFactory creates flow inspectors; *Engine implements it.

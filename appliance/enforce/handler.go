@@ -386,9 +386,9 @@ func wouldReason(v netstack.Verdict) string { return "would-" + v.String() }
 func (f *flow) Close(st netstack.FlowStats) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var app, appWhy string
-	if ad, ok := f.insp.(inspect.AppDetector); ok {
-		app, appWhy = ad.AppProto()
+	var appWhy string
+	if r, ok := f.insp.(inspect.AppProtoReasoner); ok {
+		appWhy = r.AppProtoReason()
 	}
 	if f.insp != nil {
 		res, ok := f.closeInspector()
@@ -416,7 +416,6 @@ func (f *flow) Close(st netstack.FlowStats) {
 
 		AppProtoReason: appWhy,
 	}
-	ev.AppProto = app
 	f.h.emit(&ev)
 }
 

@@ -76,8 +76,8 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 	}
 }
 
-// AppProto implements inspect.AppDetector.
-func (f *Flow) AppProto() (proto, reason string) { return f.app, f.appWhy }
+// AppProtoReason implements inspect.AppProtoReasoner.
+func (f *Flow) AppProtoReason() string { return f.appWhy }
 
 func (f *Flow) onUnit(u *applayer.Unit) {
 	if f.passed {

@@ -253,9 +253,7 @@ func TestAppProtoReason(t *testing.T) {
 	e := mustEngine(t, `alert tcp any any -> any any (msg:"x"; content:"zzz"; sid:1;)`, Options{Protos: []applayer.Proto{fakeProto}, HTTPPorts: []uint16{80}})
 	f := e.NewFlow(tcpMeta)
 	f.Inspect(inspect.ToServer, []byte("GET /x\n"))
-	app, why := f.(inspect.AppDetector).AppProto()
-	assert.Equal(t, "http", app)
-	assert.Equal(t, "content to_server", why)
+	assert.Equal(t, "content to_server", f.(inspect.AppProtoReasoner).AppProtoReason())
 
 	for _, tc := range []struct {
 		port  uint16
@@ -272,8 +270,6 @@ func TestAppProtoReason(t *testing.T) {
 			}
 		}
 		assert.Equal(t, tc.anoms, got, "port %d", tc.port)
-		app, why := f.(inspect.AppDetector).AppProto()
-		assert.Empty(t, app)
-		assert.Equal(t, "no parser recognised to_server", why)
+		assert.Equal(t, "no parser recognised to_server", f.(inspect.AppProtoReasoner).AppProtoReason())
 	}
 }

@@ -637,8 +637,8 @@ func (rp *replayer) endFlow(f *flow) error {
 		Start: eve.Time{Time: f.start}, End: eve.Time{Time: f.last}, Age: elapsedSeconds(f.start, f.last),
 		State: f.state(), Reason: reason, Alerted: f.alerted, Action: f.action,
 	}
-	if ad, ok := f.insp.(inspect.AppDetector); ok {
-		ev.AppProto, ev.Flow.AppProtoReason = ad.AppProto()
+	if r, ok := f.insp.(inspect.AppProtoReasoner); ok {
+		ev.Flow.AppProtoReason = r.AppProtoReason()
 	}
 	if f.meta.Proto == inspect.ProtoTCP {
 		ev.TCP = f.tcpObject()
