@@ -140,6 +140,9 @@ type RulesConfig struct {
 	// StreamDepth bounds the bytes per TCP direction raw-stream rules
 	// inspect (a size: 1MiB, 512KiB, 1048576; 0 is unlimited).
 	StreamDepth string `yaml:"stream_depth"`
+	// StreamDepthPast is what happens past stream_depth on a flow no
+	// parser recognised: stop (inspecting) or reject.
+	StreamDepthPast string `yaml:"stream_depth_past"`
 }
 
 // HTTPLimitsConfig bounds the HTTP parser (inspect/http1.Limits): sizes
@@ -238,6 +241,8 @@ type RuleSettings struct {
 	HTTPPorts       []uint16
 	// StreamDepth is detect.Options.StreamDepth (0: unlimited).
 	StreamDepth int64
+	// StreamDepthReject is detect.Options.StreamDepthReject.
+	StreamDepthReject bool
 }
 
 // Defaults of keys whose absence means more than "off".

@@ -99,6 +99,13 @@ func (c *Config) validateDetection(s *Settings) error {
 		}
 		s.Rules.HTTPPorts = append(s.Rules.HTTPPorts, uint16(port))
 	}
+	switch r.StreamDepthPast {
+	case "", "stop":
+	case "reject":
+		s.Rules.StreamDepthReject = true
+	default:
+		return c.errorf("rules.stream_depth_past", "%q not supported (want stop or reject)", r.StreamDepthPast)
+	}
 	if r.StreamDepth != "" {
 		d, err := c.size("rules.stream_depth", r.StreamDepth)
 		if err != nil {

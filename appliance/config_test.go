@@ -116,6 +116,7 @@ func TestConfigErrors(t *testing.T) {
 		{"rules-stream-depth-bad", base + "rules:\n  stream_depth: lots\n", `c.yaml:6: rules.stream_depth: invalid size "lots"`},
 		{"rules-stream-depth-negative", base + "rules:\n  stream_depth: -1\n", `c.yaml:6: rules.stream_depth: invalid size "-1"`},
 		{"rules-http-section-over-1mib", base + "rules:\n  http:\n    header_section: 2MiB\n", `c.yaml:7: rules.http.header_section: 2MiB is over 1MiB`},
+		{"rules-stream-depth-past-bad", base + "rules:\n  stream_depth_past: ignore\n", `c.yaml:6: rules.stream_depth_past: "ignore" not supported (want stop or reject)`},
 		{"rules-http-port-zero", base + "rules:\n  http_ports: [80, 0]\n", `c.yaml:6: rules.http_ports: port 0 outside [1, 65535]`},
 		{"rules-http-count-negative", base + "rules:\n  http:\n    header_count: -1\n", `c.yaml:7: rules.http.header_count: -1 outside [0, 65536]`},
 		{"eve-stats", base + "eve:\n  stats_interval: soon\n", `c.yaml:6: eve.stats_interval: invalid duration "soon"`},

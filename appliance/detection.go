@@ -167,6 +167,7 @@ func (rs RuleSettings) Spec() ruleset.Spec {
 	spec.HTTPLimits = rs.HTTPLimits
 	spec.HTTPPorts = rs.HTTPPorts
 	spec.StreamDepth = rs.StreamDepth
+	spec.StreamDepthReject = rs.StreamDepthReject
 	return spec
 }
 

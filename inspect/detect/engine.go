@@ -65,6 +65,11 @@ type Options struct {
 	// are forwarded unseen by payload rules, so an attacker can pad a
 	// connection past it before sending the payload.
 	StreamDepth int64
+	// StreamDepthReject chooses the other way for a TCP flow no parser
+	// recognised: the chunk that would cross StreamDepth raises the
+	// anomaly STREAM_DEPTH_UNRECOGNISED (the policy rejects it by default),
+	// so nothing past the depth is forwarded uninspected.
+	StreamDepthReject bool
 	// ActionOrder is Suricata's action-order setting: the precedence of
 	// pass, drop, reject and alert, strongest first (nil: Suricata's
 	// default pass, drop, reject, alert). See ParseActionOrder.

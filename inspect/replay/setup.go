@@ -52,6 +52,11 @@ type Setup struct {
 	// rules.http and rules.http_ports, so a replay parses as `run` does.
 	HTTPLimits http1.Limits
 	HTTPPorts  []uint16
+	// StreamDepth and StreamDepthReject are ruleset.Spec's (the
+	// appliance's rules.stream_depth and stream_depth_past); 0 is
+	// unlimited, as Suricata replays by default.
+	StreamDepth       int64
+	StreamDepthReject bool
 	// ActionOrder is Suricata's action-order (e.g. drop, pass, reject,
 	// alert), strongest first; empty keeps the default.
 	ActionOrder []string
@@ -70,7 +75,7 @@ type Loaded struct {
 // traffic tags the rules set, for Config.TrafficTags.
 func (s *Setup) Load(clock *Clock) (*detect.Engine, Loaded, map[uint32]eve.Traffic, error) {
 	spec := ruleset.Spec{Vars: s.Vars, HTTPBodyLimit: s.HTTPBodyLimit, HTTPLimits: s.HTTPLimits,
-		HTTPPorts: s.HTTPPorts, ActionOrder: s.ActionOrder}
+		HTTPPorts: s.HTTPPorts, StreamDepth: s.StreamDepth, StreamDepthReject: s.StreamDepthReject, ActionOrder: s.ActionOrder}
 	for _, f := range s.Rules {
 		spec.Rules = append(spec.Rules, ruleset.File{Path: f})
 	}

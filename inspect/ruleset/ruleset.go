@@ -57,6 +57,8 @@ type Spec struct {
 	// defaults (http1.DefaultLimits). HTTPBodyLimit, when set, wins over
 	// HTTPLimits.Body.
 	HTTPLimits http1.Limits
+	// StreamDepthReject is detect.Options.StreamDepthReject.
+	StreamDepthReject bool
 	// HTTPPorts is detect.Options.HTTPPorts: server ports where a flow
 	// no parser recognises is the anomaly HTTP_PORT_NOT_HTTP.
 	HTTPPorts []uint16
@@ -95,7 +97,8 @@ func Load(spec Spec) (*Result, error) {
 	if len(spec.Rules) == 0 {
 		return nil, ErrNoRules
 	}
-	eopts := detect.Options{Now: spec.Now, StreamDepth: spec.StreamDepth, HTTPPorts: spec.HTTPPorts}
+	eopts := detect.Options{Now: spec.Now, StreamDepth: spec.StreamDepth, StreamDepthReject: spec.StreamDepthReject,
+		HTTPPorts: spec.HTTPPorts}
 	if len(spec.ActionOrder) > 0 {
 		order, err := detect.ParseActionOrder(spec.ActionOrder)
 		if err != nil {

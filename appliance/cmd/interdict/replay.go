@@ -35,7 +35,7 @@ func replayCommand() *cli.Command {
 			&cli.StringFlag{Name: "action-order", Usage: "Suricata's action-order, strongest first, e.g. `drop,pass,reject,alert` (default pass,drop,reject,alert)"},
 			&cli.BoolFlag{Name: "midstream", Usage: "treat flows whose handshake is not in the capture as established"},
 			&cli.StringFlag{Name: "eve", Usage: "write EVE JSON to `FILE` (appended), or - for stdout"},
-			&cli.StringFlag{Name: "config", Usage: "decide as `interdict run --config FILE` would: its mode (unless --mode), rule variables (--var overrides), HTTP limits and ports, body limit and protocol policy (anomalies refused in ips mode are drop events)"},
+			&cli.StringFlag{Name: "config", Usage: "decide as `interdict run --config FILE` would: its mode (unless --mode), rule variables (--var overrides), HTTP limits and ports, body limit, stream depth and protocol policy (anomalies refused in ips mode are drop events)"},
 		},
 		Action: runReplay,
 	}
@@ -128,6 +128,7 @@ func fromConfig(s *replay.Setup, cfg *appliance.Settings, bodyLimitSet bool) err
 		s.HTTPBodyLimit = r.HTTPBodyLimit
 	}
 	s.HTTPLimits, s.HTTPPorts = r.HTTPLimits, r.HTTPPorts
+	s.StreamDepth, s.StreamDepthReject = r.StreamDepth, r.StreamDepthReject
 	vars := map[string]string{}
 	for k, v := range r.Vars {
 		vars[k] = v
