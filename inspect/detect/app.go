@@ -98,8 +98,15 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 	f.tbufs = f.tbufs[:0]
 	ls := &f.dirs[u.Dir].lastUnit
 	same := ls.valid && ls.tx == u.TxID
-	// A body window that slid is a new buffer, not a grown one.
+	// A body window that slid is a new buffer, not a grown one; but its
+	// bytes follow the ones scanned already, so the prefilter stream of
+	// the Unit's own body goes on past the slide (slid bytes) instead of
+	// rescanning the part the window kept.
 	bodySame := same && ls.bodyOff == u.BodyOffset
+	var slid int64
+	if same && u.BodyOffset > ls.bodyOff {
+		slid = u.BodyOffset - ls.bodyOff
+	}
 	ls.valid, ls.tx, ls.bodyOff = true, u.TxID, u.BodyOffset
 	for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {
 		if b.IsMulti() {
@@ -126,7 +133,11 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 			}
 			buf := f.transformed(u, b, g.key.tf, g.transforms)
 			if g.m != nil && len(buf) > 0 {
-				f.scanBuffer(g, u.TxID, grown && isBody(b) && g.key.tf == "", buf)
+				var shift int64
+				if ownBody(u.Dir, b) && g.key.tf == "" {
+					shift = slid
+				}
+				f.scanBuffer(g, u.TxID, grown && isBody(b) && g.key.tf == "", buf, shift)
 			}
 			for _, id := range g.always {
 				f.addCand(id)
@@ -217,9 +228,16 @@ func isBody(b applayer.Buffer) bool {
 	return b == applayer.HTTPRequestBody || b == applayer.HTTPResponseBody
 }
 
+// ownBody reports whether b is the body of a Unit of direction dir (the
+// one its BodyOffset describes).
+func ownBody(dir inspect.Direction, b applayer.Buffer) bool {
+	return dir == inspect.ToServer && b == applayer.HTTPRequestBody || dir == inspect.ToClient && b == applayer.HTTPResponseBody
+}
+
 // scanBuffer adds g's candidates for buf; grow says buf extends what the
-// same transaction's previous Unit held.
-func (f *Flow) scanBuffer(g *group, tx uint64, grow bool, buf []byte) {
+// same transaction's previous Unit held, shift that it is that buffer
+// with its first shift bytes gone (a body window that slid).
+func (f *Flow) scanBuffer(g *group, tx uint64, grow bool, buf []byte, shift int64) {
 	if !isBody(g.key.buf) {
 		// Only bodies grow; other buffers are scanned whole with a
 		// stream borrowed for the call.
@@ -235,6 +253,10 @@ func (f *Flow) scanBuffer(g *group, tx uint64, grow bool, buf []byte) {
 	if st == nil {
 		st = &bufScan{s: g.m.NewStream()}
 		f.bufPF[g] = st
+	}
+	if shift > 0 && st.tx == tx && int64(st.scanned) >= shift {
+		st.scanned -= int(shift)
+		grow = st.scanned > 0
 	}
 	if !grow || st.tx != tx || st.scanned == 0 || st.scanned > len(buf) || len(st.cands) > maxBodyCands {
 		st.s.Reset()
