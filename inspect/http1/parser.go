@@ -734,6 +734,11 @@ func (p *Parser) garbage(s *side, emit func(*applayer.Unit)) {
 		return
 	}
 	p.emit(s.dir, t, false, emit)
+	p.dropRequest(s, t)
+}
+
+// dropRequest forgets request t, which will have no response of its own.
+func (p *Parser) dropRequest(s *side, t *tx) {
 	s.cur = nil
 	for i, pt := range p.pending {
 		if pt == t {
@@ -1097,15 +1102,7 @@ func upgradeH2C(m *msg) bool {
 // toH2 switches the request direction to HTTP/2 at the preface's first
 // line, which the HTTP/2 reader is given to check the rest of the preface.
 func (p *Parser) toH2(s *side, t *tx, emit func(*applayer.Unit)) {
-	s.cur = nil
-	for i, pt := range p.pending {
-		if pt == t {
-			p.pending = append(p.pending[:i], p.pending[i+1:]...)
-			break
-		}
-	}
-	t.reqDone, t.respDone = true, true
-	p.release(t)
+	p.dropRequest(s, t)
 	s.st = stH2
 	p.ensureH2().feed(inspect.ToServer, []byte("PRI * HTTP/2.0\r\n"), emit)
 }
