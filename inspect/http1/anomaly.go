@@ -32,6 +32,7 @@ const (
 	anomDecompressionBomb
 	anomBareCR
 	anomTEInHTTP10
+	anomTooManyDecoders
 )
 
 // names per anomaly: request form, response form.
@@ -73,6 +74,8 @@ var anomNames = [...][2]string{
 	// of one must treat the framing as faulty; clients differ).
 	anomBareCR:     {"REQUEST_BARE_CR", "RESPONSE_BARE_CR"},
 	anomTEInHTTP10: {"REQUEST_TRANSFER_ENCODING_IN_HTTP10", "RESPONSE_TRANSFER_ENCODING_IN_HTTP10"},
+	// Ours: more compressed bodies at once than a flow may decode.
+	anomTooManyDecoders: {"REQUEST_TOO_MANY_COMPRESSED_BODIES", "RESPONSE_TOO_MANY_COMPRESSED_BODIES"},
 }
 
 func (a anom) name(dir inspect.Direction) string {

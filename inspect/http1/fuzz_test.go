@@ -15,6 +15,7 @@ func checkBounds(t testing.TB, p *Parser) {
 	t.Helper()
 	txs := append([]*tx{p.req.cur, p.resp.cur}, p.pending...)
 	require.LessOrEqual(t, len(p.pending), maxPending)
+	require.True(t, p.decoders >= 0 && p.decoders <= maxDecoders, "live decoders %d", p.decoders)
 	require.LessOrEqual(t, len(p.req.stash), p.cfg.maxHeader)
 	require.LessOrEqual(t, len(p.req.scratch), max(p.cfg.ChunkLine, 256))
 	require.LessOrEqual(t, len(p.resp.scratch), max(p.cfg.ChunkLine, 256))

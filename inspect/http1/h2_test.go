@@ -168,3 +168,39 @@ func TestProbeH2(t *testing.T) {
 	assert.Equal(t, 0, int(Probe(inspect.ToServer, []byte(http2.ClientPreface))), "the preface is not HTTP/1")
 	assert.Equal(t, 2, int(Probe(inspect.ToServer, []byte("PRI /forbidden HTTP/1.1\r\n"))), "PRI as an HTTP/1 method is")
 }
+
+// At most maxDecoders compressed bodies are decoded at once on a flow;
+// one more is refused, and finished ones free their place.
+func TestHTTP2DecoderBound(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(eicarTest))
+	zw.Close()
+	cli, srv := newH2W(), newH2W()
+	cli.buf.WriteString(http2.ClientPreface)
+	for i := 0; i < maxDecoders+2; i++ {
+		cli.headers(uint32(1+2*i), true, ":method", "GET", ":scheme", "http", ":authority", "h", ":path", "/")
+	}
+	// maxDecoders+1 responses start their compressed bodies at once.
+	for i := 0; i <= maxDecoders; i++ {
+		srv.headers(uint32(1+2*i), false, ":status", "200", "content-encoding", "gzip")
+		srv.data(uint32(1+2*i), false, gz.Bytes()[:5], 0)
+	}
+	r := run([]step{{inspect.ToServer, cli.buf.String()}, {inspect.ToClient, srv.buf.String()}}, WithPriorKnowledge())
+	assert.Equal(t, []string{"RESPONSE_TOO_MANY_COMPRESSED_BODIES"}, r.anomalies())
+
+	// Sequential streams reuse the places.
+	cli2, srv2 := newH2W(), newH2W()
+	cli2.buf.WriteString(http2.ClientPreface)
+	for i := 0; i < 3*maxDecoders; i++ {
+		cli2.headers(uint32(1+2*i), true, ":method", "GET", ":scheme", "http", ":authority", "h", ":path", "/")
+		srv2.headers(uint32(1+2*i), false, ":status", "200", "content-encoding", "gzip")
+		srv2.data(uint32(1+2*i), true, gz.Bytes(), 0)
+	}
+	p := New(WithPriorKnowledge())
+	rec := &recorder{}
+	p.Feed(inspect.ToServer, cli2.buf.Bytes(), rec.emit)
+	p.Feed(inspect.ToClient, srv2.buf.Bytes(), rec.emit)
+	assert.Empty(t, rec.anomalies())
+	assert.Zero(t, p.decoders, "every finished body gave its decoder back")
+}

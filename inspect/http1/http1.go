@@ -72,6 +72,12 @@ const (
 	// Real clients pipeline a handful at most; each pending request keeps
 	// its buffers, so this multiplies the per-flow memory bound.
 	maxPending = 8
+	// maxDecoders bounds the compressed bodies decoded at once per flow
+	// (HTTP/1 has at most two, a request and a response; HTTP/2 one per
+	// stream). Each holds a history of up to 64 KiB per deflate layer, a
+	// br window (up to 16 MiB) or a zstd window (up to 8 MiB), so this
+	// caps a flow's decoder memory at 8 windows.
+	maxDecoders = 8
 	// minLimit is the smallest start line, header line or section kept.
 	minLimit = 256
 )

@@ -34,6 +34,7 @@ type msg struct {
 	bodyLen int64         // body bytes seen, beyond the bound too
 	bodyOff int64         // offset in the body of body[0]: bytes slid out of the window
 	dec     *decode.Chain // Content-Encoding decoder; nil: none or given up
+	decLive *int          // the parser's count of live decoders, while dec is set
 	decoded int64         // decoded body bytes
 	file    file          // the body as a file, for EVE fileinfo
 
@@ -62,6 +63,7 @@ func (m *msg) closeDec() {
 	if m.dec != nil {
 		m.dec.Close()
 		m.dec = nil
+		*m.decLive--
 	}
 }
 
@@ -147,6 +149,7 @@ type Parser struct {
 	proxyBuf  []byte
 	proxy     *inspect.ProxyHeader
 	h2        *h2 // HTTP/2 mode, once the flow is in it
+	decoders  int // live body decoders (at most maxDecoders)
 }
 
 var _ applayer.Parser = (*Parser)(nil)
@@ -1016,12 +1019,20 @@ func (p *Parser) contentEncoding(s *side, m *msg) {
 		if len(codings) == 0 {
 			return
 		}
+		if p.decoders >= maxDecoders {
+			// HTTP/2 streams could each hold a decoder's window: a
+			// flow's decoder memory stays bounded, and the body is not
+			// forwarded undecoded.
+			p.anomaly(m, s.dir, anomTooManyDecoders)
+			return
+		}
 		c, err := decode.NewChain(codings)
 		if err != nil {
 			p.anomaly(m, s.dir, anomEncodingUnsupported)
 			return
 		}
-		m.dec = c
+		m.dec, m.decLive = c, &p.decoders
+		p.decoders++
 		return
 	}
 }
