@@ -173,13 +173,20 @@ func FuzzInflate(f *testing.F) {
 func FuzzChain(f *testing.F) {
 	f.Add([]byte("gzip"), gz([]byte("hello"), 6))
 	f.Add([]byte("deflate, gzip"), gz(zl([]byte("hello")), 6))
+	f.Add([]byte("br"), br([]byte("hello hello"), 5))
+	f.Add([]byte("zstd, br"), br(zs([]byte("hello hello")), 5))
 	f.Fuzz(func(t *testing.T, ce, enc []byte) {
 		c, err := NewChain(ParseCodings(ce))
 		if err != nil {
 			return
 		}
+		defer c.Close()
 		n := 0
-		_ = c.Write(enc, func(b []byte) { n += len(b) })
+		for len(enc) > 0 {
+			k := min(len(enc), 13)
+			_ = c.Write(enc[:k], func(b []byte) { n += len(b) })
+			enc = enc[k:]
+		}
 	})
 }
 
