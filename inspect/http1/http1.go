@@ -174,7 +174,9 @@ const probeLine = 1024
 // a run of spaces or tabs, and either a well-known method or a line that
 // ends in an HTTP version; towards the client, "HTTP/" in any case.
 func Probe(dir inspect.Direction, data []byte) applayer.ProbeResult {
+	proxied := false
 	if dir == inspect.ToServer && proxyproto.Detect(data) {
+		proxied = true
 		_, n, err := proxyproto.Parse(data)
 		switch {
 		case errors.Is(err, proxyproto.ErrMore):
@@ -202,8 +204,12 @@ func Probe(dir inspect.Direction, data []byte) applayer.ProbeResult {
 		}
 		return applayer.ProbeYes
 	}
-	if prefixProbe(data, []byte(http2.Preface)) != applayer.ProbeNo {
-		// The HTTP/2 preface is ProbeH2's.
+	if r := prefixProbe(data, []byte(http2.Preface)); r != applayer.ProbeNo {
+		// The HTTP/2 preface at the start is ProbeH2's; after a PROXY
+		// header it is this parser's, which switches to HTTP/2 at it.
+		if proxied {
+			return r
+		}
 		return applayer.ProbeNo
 	}
 	i := 0

@@ -1115,5 +1115,10 @@ func upgradeH2C(m *msg) bool {
 func (p *Parser) toH2(s *side, t *tx, emit func(*applayer.Unit)) {
 	p.dropRequest(s, t)
 	s.st = stH2
+	if len(p.pending) == 0 && p.resp.cur == nil && p.resp.st == stStart {
+		// No upgrade awaits its 101: prior knowledge (after a PROXY
+		// header), and the server answers in HTTP/2 too.
+		p.resp.st = stH2
+	}
 	p.ensureH2().feed(inspect.ToServer, []byte("PRI * HTTP/2.0\r\n"), emit)
 }

@@ -82,6 +82,7 @@ type dirState struct {
 	block    []byte // header block fragments so far
 	blkStrm  uint32
 	blkEnd   bool // END_STREAM of the HEADERS that opened the block
+	push     bool // the block is a PUSH_PROMISE's promised request
 	inBlock  bool
 }
 
@@ -250,12 +251,12 @@ func (c *Conn) frame(d *dirState) {
 	}
 	switch f := f.(type) {
 	case *http2.HeadersFrame:
-		d.inBlock, d.blkStrm, d.blkEnd = true, f.StreamID, f.StreamEnded()
+		d.inBlock, d.blkStrm, d.blkEnd, d.push = true, f.StreamID, f.StreamEnded(), false
 		c.fragment(d, f.HeaderBlockFragment(), f.HeadersEnded())
 	case *http2.PushPromiseFrame:
-		// The promised request: header fields of a stream the server
-		// opens; decoded to keep the HPACK state in step.
-		d.inBlock, d.blkStrm, d.blkEnd = true, f.PromiseID, false
+		// The promised request of a stream the server opens: handed over
+		// as that stream's request (to_server), whose response follows.
+		d.inBlock, d.blkStrm, d.blkEnd, d.push = true, f.PromiseID, false, true
 		c.fragment(d, f.HeaderBlockFragment(), f.HeadersEnded())
 	case *http2.ContinuationFrame:
 		c.fragment(d, f.HeaderBlockFragment(), f.HeadersEnded())
@@ -291,6 +292,8 @@ func (c *Conn) fragment(d *dirState, frag []byte, end bool) {
 		c.fail(d, AnomHPACK)
 	case d.listSize > c.maxHeader:
 		c.fail(d, AnomHeaderList)
+	case d.push:
+		c.h.Headers(inspect.ToServer, d.blkStrm, d.fields, true)
 	default:
 		c.h.Headers(d.dir, d.blkStrm, d.fields, d.blkEnd)
 	}

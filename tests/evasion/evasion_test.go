@@ -114,6 +114,15 @@ func TestEvasionVariants(t *testing.T) {
 			}
 		}
 	}
+	for _, v := range H2Variants() {
+		for _, piece := range pieces {
+			o, why := run(t, e, rej, string(v.Client), string(v.Server), piece)
+			counts[o]++
+			if o == missed && len(missedList) < 60 {
+				missedList = append(missedList, fmt.Sprintf("HTTP/2 %s piece %d: %s", v.Name, piece, why))
+			}
+		}
+	}
 	t.Logf("evasion variants: %d detected, %d refused as ambiguous or over a limit, %d delivered uninspected", counts[detected], counts[refused], counts[missed])
 	for _, m := range missedList {
 		t.Log(m)

@@ -86,7 +86,6 @@ func chunk(body []byte, sizes string) string {
 	return b.String()
 }
 
-// responses builds the response variants.
 // Responses are the response variants, each carrying EICAR in its body:
 // status line x line ends x content codings x framings.
 func Responses() []string {
@@ -127,7 +126,6 @@ func Responses() []string {
 	return out
 }
 
-// requests builds the request-side variants.
 // Requests are the request variants: a forbidden URI behind PROXY
 // headers, empty lines, methods in any case and whitespace runs; headers
 // past 4 KiB and over the limits; bodies ending in EICAR after 3 MiB, in
