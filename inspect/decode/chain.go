@@ -125,7 +125,6 @@ func (c *Chain) Write(p []byte, out func([]byte)) error {
 // gzipDecoder is one gzip member (RFC 1952).
 type gzipDecoder struct {
 	hdr     []byte
-	inHdr   bool
 	started bool
 	z       Inflater
 	trailer int // trailer bytes seen

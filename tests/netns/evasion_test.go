@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
+	//lint:ignore SA1019 net/http's own unencrypted HTTP/2 takes prior knowledge only; this server must also take curl's Upgrade: h2c
 	"golang.org/x/net/http2/h2c"
 
 	"github.com/interdict/interdict/tests/testenv"
@@ -119,7 +120,9 @@ metrics:
 			uploads.Add(1)
 		}
 	})
-	hs := &http.Server{Handler: h2c.NewHandler(mux, &http2.Server{}), ReadHeaderTimeout: 5 * time.Second}
+	// h2c.NewHandler serves prior knowledge and the Upgrade: h2c dance;
+	// net/http's Protocols.SetUnencryptedHTTP2 serves prior knowledge only.
+	hs := &http.Server{Handler: h2c.NewHandler(mux, &http2.Server{}), ReadHeaderTimeout: 5 * time.Second} //lint:ignore SA1019 see the imports
 	ln := listenIn(t, tp.server, serverAddr+":8081")
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() { _ = hs.Close() })
