@@ -171,12 +171,24 @@ func TestEvasionThroughAppliance(t *testing.T) {
 		return clientGot, serverGot
 	}
 
+	// The race run (make race, -short) takes every 5th variant; make test
+	// runs them all.
+	step := 1
+	if testing.Short() {
+		step = 5
+	}
 	for i, resp := range srv.resps {
+		if i%step != 0 {
+			continue
+		}
 		r0, p0 := drops.get()
 		got, _ := exchange(fmt.Appendf(nil, "GET /v/%d HTTP/1.1\r\nHost: h\r\n\r\n", i))
 		outcome(fmt.Sprintf("response %d %q", i, resp[:min(len(resp), 80)]), string(got) == resp, r0, p0)
 	}
 	for i, req := range evasion.Requests() {
+		if i%step != 0 {
+			continue
+		}
 		r0, p0 := drops.get()
 		_, got := exchange([]byte(req))
 		outcome(fmt.Sprintf("request %d %q", i, req[:min(len(req), 80)]), string(got) == req, r0, p0)
