@@ -413,9 +413,8 @@ func (f *flow) Close(st netstack.FlowStats) {
 		Reason:  flowReason(st.Reason),
 		Alerted: f.alerted,
 		Action:  f.flowAction(st.Verdict),
-
-		AppProtoReason: appWhy,
 	}
+	ev.AppProtoReason = appWhy
 	f.h.emit(&ev)
 }
 

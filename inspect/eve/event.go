@@ -85,6 +85,12 @@ type Event struct {
 	FileInfo *FileInfo `json:"fileinfo,omitempty"`
 	Traffic  *Traffic  `json:"traffic,omitempty"`
 	Identity *Identity `json:"identity,omitempty"`
+	// AppProtoReason is interdict's addition on flow events: how app_proto
+	// was decided ("content to_server") or why none was.
+	AppProtoReason string `json:"app_proto_reason,omitempty"`
+	// Proxy is interdict's addition on http events: the PROXY protocol
+	// header that opened the flow.
+	Proxy *Proxy `json:"proxy,omitempty"`
 	// Interruption is interdict's addition (event_type interruption):
 	// a source or identity was blocked or released.
 	Interruption *Interruption `json:"interruption,omitempty"`
@@ -129,9 +135,6 @@ type Flow struct {
 	Reason        string `json:"reason"` // "timeout", "forced", "shutdown"
 	Alerted       bool   `json:"alerted"`
 	Action        string `json:"action,omitempty"` // "drop" or "pass" when a rule decided the flow
-	// AppProtoReason is interdict's addition: how app_proto was decided
-	// ("content to_server") or why none was.
-	AppProtoReason string `json:"app_proto_reason,omitempty"`
 }
 
 // TCP is the tcp object of flow records: flags seen and the stream state.
@@ -199,9 +202,6 @@ type HTTP struct {
 	Protocol        string `json:"protocol,omitempty"`
 	Status          int    `json:"status,omitempty"`
 	Length          int64  `json:"length"`
-	// Proxy is interdict's addition: the PROXY protocol header before the
-	// flow's first request.
-	Proxy *Proxy `json:"proxy,omitempty"`
 }
 
 // Proxy is a PROXY protocol header's fields.
@@ -395,6 +395,9 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 			ev.AppProto = "http2"
 		}
 		ev.HTTP = HTTPObject(e.HTTP)
+		if e.HTTP.Proxy != nil {
+			ev.Proxy = proxyObject(e.HTTP.Proxy)
+		}
 	case e.DNS != nil:
 		ev = Base(ts, TypeDNS, meta, e.Dir)
 		ev.AppProto = "dns"
@@ -422,16 +425,18 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 
 // HTTPObject converts an HTTP transaction record.
 func HTTPObject(h *inspect.HTTPTx) *HTTP {
-	o := &HTTP{
+	return &HTTP{
 		Hostname: h.Hostname, URL: h.URL, HTTPUserAgent: h.UserAgent, HTTPContentType: h.ContentType,
 		HTTPRefer: h.Referer, HTTPMethod: h.Method, Protocol: h.Protocol, Status: h.Status, Length: h.Length,
 	}
-	if px := h.Proxy; px != nil {
-		o.Proxy = &Proxy{Version: px.Version, Command: px.Command, Transport: px.Transport}
-		if px.Src.IsValid() {
-			o.Proxy.SrcIP, o.Proxy.SrcPort = px.Src.Addr().String(), px.Src.Port()
-			o.Proxy.DestIP, o.Proxy.DestPort = px.Dst.Addr().String(), px.Dst.Port()
-		}
+}
+
+// proxyObject converts a PROXY protocol header.
+func proxyObject(px *inspect.ProxyHeader) *Proxy {
+	o := &Proxy{Version: px.Version, Command: px.Command, Transport: px.Transport}
+	if px.Src.IsValid() {
+		o.SrcIP, o.SrcPort = px.Src.Addr().String(), px.Src.Port()
+		o.DestIP, o.DestPort = px.Dst.Addr().String(), px.Dst.Port()
 	}
 	return o
 }

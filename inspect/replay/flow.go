@@ -638,7 +638,7 @@ func (rp *replayer) endFlow(f *flow) error {
 		State: f.state(), Reason: reason, Alerted: f.alerted, Action: f.action,
 	}
 	if r, ok := f.insp.(inspect.AppProtoReasoner); ok {
-		ev.Flow.AppProtoReason = r.AppProtoReason()
+		ev.AppProtoReason = r.AppProtoReason()
 	}
 	if f.meta.Proto == inspect.ProtoTCP {
 		ev.TCP = f.tcpObject()
