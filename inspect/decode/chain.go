@@ -37,6 +37,22 @@ func New(coding string) (Decoder, error) {
 	return nil, ErrUnsupported
 }
 
+// Check reports whether NewChain would take codings (ErrTooMany,
+// ErrUnsupported) without making any decoder.
+func Check(codings []string) error {
+	if len(codings) > MaxCodings {
+		return ErrTooMany
+	}
+	for _, c := range codings {
+		switch strings.ToLower(c) {
+		case "gzip", "x-gzip", "deflate", "br", "zstd":
+		default:
+			return ErrUnsupported
+		}
+	}
+	return nil
+}
+
 // Chain decodes stacked codings: Content-Encoding lists them in the
 // order they were applied, so they are undone from the last.
 type Chain struct {
@@ -69,8 +85,8 @@ var ErrTooMany = errors.New("decode: too many stacked content codings")
 
 // NewChain builds the decoder of a list of codings in applied order.
 func NewChain(codings []string) (*Chain, error) {
-	if len(codings) > MaxCodings {
-		return nil, ErrTooMany
+	if err := Check(codings); err != nil {
+		return nil, err
 	}
 	c := &Chain{}
 	for i := len(codings) - 1; i >= 0; i-- {

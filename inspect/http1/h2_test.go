@@ -203,4 +203,15 @@ func TestHTTP2DecoderBound(t *testing.T) {
 	p.Feed(inspect.ToClient, srv2.buf.Bytes(), rec.emit)
 	assert.Empty(t, rec.anomalies())
 	assert.Zero(t, p.decoders, "every finished body gave its decoder back")
+
+	// A message without a body holds no decoder, however many wait.
+	var reqs strings.Builder
+	for i := 0; i < 2*maxDecoders; i++ {
+		reqs.WriteString("GET / HTTP/1.1\r\nHost: h\r\nContent-Encoding: zstd\r\n\r\n")
+	}
+	p = New()
+	rec = &recorder{}
+	p.Feed(inspect.ToServer, []byte(reqs.String()), rec.emit)
+	assert.Empty(t, rec.anomalies())
+	assert.Zero(t, p.decoders)
 }

@@ -33,6 +33,7 @@ type msg struct {
 	body    []byte        // bounded copy of the (de-chunked) body
 	bodyLen int64         // body bytes seen, beyond the bound too
 	bodyOff int64         // offset in the body of body[0]: bytes slid out of the window
+	codings []string      // Content-Encoding, until its decoder starts at the first body byte
 	dec     *decode.Chain // Content-Encoding decoder; nil: none or given up
 	decLive *int          // the parser's count of live decoders, while dec is set
 	decoded int64         // decoded body bytes
@@ -52,7 +53,7 @@ func (m *msg) reset() {
 	m.bufs = [applayer.NumBuffers]span{}
 	m.bodyLen, m.bodyOff, m.lineEnd, m.clen = 0, 0, 0, 0
 	m.closeDec()
-	m.decoded = 0
+	m.codings, m.decoded = nil, 0
 	m.file = file{}
 	m.clenSeen, m.chunked, m.teSeen = false, false, false
 	m.anomalies = 0
@@ -952,6 +953,9 @@ func (p *Parser) body(s *side, b []byte, emit func(*applayer.Unit)) {
 	if p.cfg.maxBody <= 0 {
 		return
 	}
+	if m.codings != nil {
+		p.startDecoder(s, m)
+	}
 	if m.dec == nil {
 		m.file.write(b)
 		p.window(s, m, b, emit)
@@ -1009,7 +1013,8 @@ func (p *Parser) window(s *side, m *msg, b []byte, emit func(*applayer.Unit)) {
 	}
 }
 
-// contentEncoding sets up the decoder of a message's Content-Encoding.
+// contentEncoding reads a message's Content-Encoding; its decoder starts
+// at the first body byte (a message without a body holds none).
 func (p *Parser) contentEncoding(s *side, m *msg) {
 	for _, h := range m.hdrs {
 		if h.dup || !equalFoldString(m.get(h.name), "Content-Encoding") {
@@ -1019,22 +1024,33 @@ func (p *Parser) contentEncoding(s *side, m *msg) {
 		if len(codings) == 0 {
 			return
 		}
-		if p.decoders >= maxDecoders {
-			// HTTP/2 streams could each hold a decoder's window: a
-			// flow's decoder memory stays bounded, and the body is not
-			// forwarded undecoded.
-			p.anomaly(m, s.dir, anomTooManyDecoders)
-			return
-		}
-		c, err := decode.NewChain(codings)
-		if err != nil {
+		if decode.Check(codings) != nil {
 			p.anomaly(m, s.dir, anomEncodingUnsupported)
 			return
 		}
-		m.dec, m.decLive = c, &p.decoders
-		p.decoders++
+		m.codings = codings
 		return
 	}
+}
+
+// startDecoder makes the decoder of m's Content-Encoding.
+func (p *Parser) startDecoder(s *side, m *msg) {
+	codings := m.codings
+	m.codings = nil
+	if p.decoders >= maxDecoders {
+		// HTTP/2 streams could each hold a decoder's window: a flow's
+		// decoder memory stays bounded, and the body is not forwarded
+		// undecoded.
+		p.anomaly(m, s.dir, anomTooManyDecoders)
+		return
+	}
+	c, err := decode.NewChain(codings)
+	if err != nil {
+		p.anomaly(m, s.dir, anomEncodingUnsupported)
+		return
+	}
+	m.dec, m.decLive = c, &p.decoders
+	p.decoders++
 }
 
 // chunkLine reads a chunk-size line or a trailer line into scratch.
