@@ -146,6 +146,8 @@ type HTTPTx struct {
 	Length                                                           int64 // response body bytes seen
 	// Proxy is the PROXY protocol header that opened the flow, if any.
 	Proxy *ProxyHeader
+	// StreamID is the HTTP/2 stream of the transaction (0: HTTP/1).
+	StreamID uint32
 }
 
 // ProxyHeader is a PROXY protocol header (v1 or v2): the addresses a load

@@ -26,12 +26,13 @@ func TestEvasionRecords(t *testing.T) {
 		return m
 	}
 
-	ev, ok := NewAppEvent(ts, meta, &inspect.Event{HTTP: &inspect.HTTPTx{Method: "GET", URL: "/", Protocol: "HTTP/2",
+	ev, ok := NewAppEvent(ts, meta, &inspect.Event{HTTP: &inspect.HTTPTx{Method: "GET", URL: "/", Protocol: "HTTP/2", StreamID: 3,
 		Proxy: &inspect.ProxyHeader{Version: 1, Command: "PROXY", Transport: "TCP4",
 			Src: netip.MustParseAddrPort("192.0.2.1:1234"), Dst: netip.MustParseAddrPort("192.0.2.2:80")}}})
 	require.True(t, ok)
 	m := decode(ev)
 	assert.Equal(t, "http2", m["app_proto"])
+	assert.Equal(t, map[string]any{"stream_id": 3.0}, m["http"].(map[string]any)["http2"])
 	assert.Equal(t, map[string]any{"version": 1.0, "command": "PROXY", "transport": "TCP4",
 		"src_ip": "192.0.2.1", "src_port": 1234.0, "dest_ip": "192.0.2.2", "dest_port": 80.0}, m["proxy"])
 

@@ -202,6 +202,13 @@ type HTTP struct {
 	Protocol        string `json:"protocol,omitempty"`
 	Status          int    `json:"status,omitempty"`
 	Length          int64  `json:"length"`
+	// HTTP2 is set for HTTP/2 transactions, as Suricata's http.http2.
+	HTTP2 *HTTP2 `json:"http2,omitempty"`
+}
+
+// HTTP2 is the http2 object of an HTTP/2 transaction.
+type HTTP2 struct {
+	StreamID uint32 `json:"stream_id"`
 }
 
 // Proxy is a PROXY protocol header's fields.
@@ -425,10 +432,14 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 
 // HTTPObject converts an HTTP transaction record.
 func HTTPObject(h *inspect.HTTPTx) *HTTP {
-	return &HTTP{
+	o := &HTTP{
 		Hostname: h.Hostname, URL: h.URL, HTTPUserAgent: h.UserAgent, HTTPContentType: h.ContentType,
 		HTTPRefer: h.Referer, HTTPMethod: h.Method, Protocol: h.Protocol, Status: h.Status, Length: h.Length,
 	}
+	if h.StreamID != 0 {
+		o.HTTP2 = &HTTP2{StreamID: h.StreamID}
+	}
+	return o
 }
 
 // proxyObject converts a PROXY protocol header.

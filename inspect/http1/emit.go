@@ -66,6 +66,7 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 		}}
 		if t.h2 {
 			u.Event.HTTP.Protocol = "HTTP/2"
+			u.Event.HTTP.StreamID = t.stream
 		}
 	}
 	u.Anomalies = nil

@@ -77,7 +77,7 @@ func (p *Parser) ensureH2() *h2 {
 // frames.
 func (h *h2) upgrade(t *tx) {
 	t.resp.reset()
-	t.h2 = true
+	t.h2, t.stream = true, 1
 	h.streams[1] = t
 }
 
@@ -96,7 +96,7 @@ func (h *h2) stream(id uint32) *tx {
 		return nil
 	}
 	t := h.p.newTx()
-	t.h2 = true
+	t.h2, t.stream = true, id
 	h.streams[id] = t
 	return t
 }

@@ -80,6 +80,7 @@ func TestHTTP2PriorKnowledge(t *testing.T) {
 		evs := r.events()
 		require.Len(t, evs, 2)
 		assert.Equal(t, "HTTP/2", evs[0].Protocol)
+		assert.Equal(t, []uint32{1, 3}, []uint32{evs[0].StreamID, evs[1].StreamID})
 		assert.Empty(t, r.anomalies())
 	}
 }

@@ -96,9 +96,10 @@ type tx struct {
 	reqDone   bool
 	respDone  bool
 	status    int
-	h2        bool // an HTTP/2 stream
-	reqHdrs   bool // HTTP/2: the request's header block was seen
-	respHdrs  bool // HTTP/2: the final response's header block was seen
+	h2        bool   // an HTTP/2 stream
+	stream    uint32 // its stream ID
+	reqHdrs   bool   // HTTP/2: the request's header block was seen
+	respHdrs  bool   // HTTP/2: the final response's header block was seen
 }
 
 type state uint8
