@@ -203,7 +203,10 @@ func (h *h2) end(s *side, end bool) {
 			h.p.emitFile(inspect.ToServer, t, &t.req, "CLOSED", h.emit)
 		}
 	} else {
-		t.reqDone, t.respDone = true, true
+		// The request may still be sending its body (a server may answer
+		// first): the stream stays until both directions ended, so the
+		// rest of an upload is still inspected.
+		t.respDone = true
 		h.p.emit(inspect.ToClient, t, true, h.emit)
 		if t.resp.file.size > 0 {
 			h.p.emitFile(inspect.ToClient, t, &t.resp, "CLOSED", h.emit)
@@ -243,11 +246,17 @@ func (h *h2) Anomaly(dir inspect.Direction, event string) {
 // close logs the streams still open at the end of the flow.
 func (h *h2) close(emit func(*applayer.Unit)) {
 	for id, t := range h.streams {
-		t.respDone = true
-		h.p.emit(inspect.ToClient, t, true, emit)
-		if t.resp.file.size > 0 {
-			h.p.emitFile(inspect.ToClient, t, &t.resp, "TRUNCATED", emit)
+		if t.req.file.size > 0 && !t.reqDone {
+			h.p.emitFile(inspect.ToServer, t, &t.req, "TRUNCATED", emit)
 		}
+		if !t.respDone {
+			t.respDone = true
+			h.p.emit(inspect.ToClient, t, true, emit)
+			if t.resp.file.size > 0 {
+				h.p.emitFile(inspect.ToClient, t, &t.resp, "TRUNCATED", emit)
+			}
+		}
+		t.reqDone = true
 		delete(h.streams, id)
 		h.p.release(t)
 	}

@@ -217,3 +217,18 @@ func TestHTTP2DecoderBound(t *testing.T) {
 	assert.Empty(t, rec.anomalies())
 	assert.Zero(t, p.decoders)
 }
+
+// A server may answer before the request body is in: the rest of the
+// upload is still inspected, and the transaction is logged once.
+func TestHTTP2AnswerBeforeUpload(t *testing.T) {
+	cli, srv := newH2W(), newH2W()
+	cli.buf.WriteString(http2.ClientPreface)
+	cli.headers(1, false, ":method", "POST", ":scheme", "http", ":authority", "h", ":path", "/up")
+	cli.data(1, false, []byte("harmless start "), 0)
+	srv.headers(1, true, ":status", "200")
+	late := newH2W()
+	late.data(1, true, []byte(eicarTest), 0)
+	r := run([]step{{inspect.ToServer, cli.buf.String()}, {inspect.ToClient, srv.buf.String()}, {inspect.ToServer, late.buf.String()}}, WithPriorKnowledge())
+	assert.Equal(t, "harmless start "+eicarTest, r.final()[key{inspect.ToServer, 0}]["http.request_body"])
+	assert.Len(t, r.events(), 1)
+}
