@@ -12,6 +12,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/interdict/interdict/inspect"
+	ih2 "github.com/interdict/interdict/inspect/http2"
 )
 
 // h2w writes frames of one direction.
@@ -231,4 +232,34 @@ func TestHTTP2AnswerBeforeUpload(t *testing.T) {
 	r := run([]step{{inspect.ToServer, cli.buf.String()}, {inspect.ToClient, srv.buf.String()}, {inspect.ToServer, late.buf.String()}}, WithPriorKnowledge())
 	assert.Equal(t, "harmless start "+eicarTest, r.final()[key{inspect.ToServer, 0}]["http.request_body"])
 	assert.Len(t, r.events(), 1)
+}
+
+// The HTTP/2 mode never panics on frames of any shape and keeps its
+// bounds; a seed is a valid exchange.
+func FuzzHTTP2Streams(f *testing.F) {
+	cli, srv := newH2W(), newH2W()
+	cli.fr.WriteSettings()
+	cli.headers(1, false, ":method", "POST", ":scheme", "http", ":authority", "h", ":path", "/a", "content-encoding", "gzip")
+	cli.data(1, true, []byte("\x1f\x8b\x08\x00"), 3)
+	srv.headers(1, false, ":status", "200", "content-encoding", "br")
+	srv.data(1, true, []byte("xyz"), 0)
+	f.Add(cli.buf.Bytes(), srv.buf.Bytes(), uint16(5))
+	f.Fuzz(func(t *testing.T, c, s []byte, piece uint16) {
+		p := New(WithPriorKnowledge(), WithMaxHeaderBytes(1024), WithMaxBodyBytes(256))
+		rec := &recorder{}
+		p.Feed(inspect.ToServer, []byte(http2.ClientPreface), rec.emit)
+		n := int(piece%64) + 1
+		for len(c) > 0 || len(s) > 0 {
+			k := min(n, len(c))
+			p.Feed(inspect.ToServer, c[:k], rec.emit)
+			c = c[k:]
+			k = min(n, len(s))
+			p.Feed(inspect.ToClient, s[:k], rec.emit)
+			s = s[k:]
+			require.LessOrEqual(t, len(p.h2.streams), ih2.MaxStreams)
+			require.True(t, p.decoders >= 0 && p.decoders <= maxDecoders)
+		}
+		p.Close(rec.emit)
+		require.Zero(t, p.decoders, "every decoder closed with the flow")
+	})
 }
