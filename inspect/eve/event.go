@@ -219,11 +219,21 @@ type Traffic struct {
 }
 
 // Interruption says what changed on the appliance's block list and why.
+// Source blocks set Prefix and Origin; identity interruptions set the
+// event's identity object, Trigger, Level and Evidence.
 type Interruption struct {
-	Action string `json:"action"` // block, unblock, would-block (ids mode)
-	Prefix string `json:"prefix"`
-	Origin string `json:"origin"` // static, api, rule
+	// Action: block, unblock, would-block (ids mode) for sources; pause,
+	// quarantine, release, would-pause, would-quarantine for identities.
+	Action string `json:"action"`
+	Prefix string `json:"prefix,omitempty"`
+	Origin string `json:"origin,omitempty"` // static, api, rule
 	Reason string `json:"reason"`
+	// Trigger is the identity trigger that fired, or "manual".
+	Trigger string `json:"trigger,omitempty"`
+	// Level counts the identity's offences (escalation: 1 the first).
+	Level int `json:"level,omitempty"`
+	// Evidence are the counted events that crossed the threshold.
+	Evidence []Evidence `json:"evidence,omitempty"`
 	// Until is when a block expires; absent for a block without expiry
 	// and for unblocks.
 	Until *Time `json:"until,omitempty"`
@@ -231,6 +241,17 @@ type Interruption struct {
 	Cause string `json:"cause,omitempty"`
 	// SignatureID is the rule whose alert caused a rule block.
 	SignatureID uint32 `json:"signature_id,omitempty"`
+}
+
+// Evidence is one event an identity trigger counted.
+type Evidence struct {
+	Timestamp   Time   `json:"timestamp"`
+	Kind        string `json:"kind"` // alert, scan, http_status
+	FlowID      uint64 `json:"flow_id,omitempty"`
+	SignatureID uint32 `json:"signature_id,omitempty"`
+	DestIP      string `json:"dest_ip,omitempty"`
+	DestPort    uint16 `json:"dest_port,omitempty"`
+	Status      int    `json:"status,omitempty"` // HTTP status
 }
 
 // Identity is interdict's addition: who sent the flow (a WireGuard peer
