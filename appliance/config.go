@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/interdict/interdict/appliance/enforce"
+	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/policy"
 	"github.com/interdict/interdict/configs"
 	"github.com/interdict/interdict/netstack"
@@ -43,6 +44,11 @@ type Config struct {
 	// Policy is the inline policy in front of inspection: block lists,
 	// rule consequences, rate limits, protocol validation.
 	Policy policy.Config `yaml:"policy"`
+	// StateDir keeps what outlives a restart (interruptions, offences);
+	// empty is state.DefaultDir().
+	StateDir string `yaml:"state_dir"`
+	// Interruption pauses and quarantines identities on triggers.
+	Interruption identity.InterruptConfig `yaml:"interruption"`
 
 	// source names the file (or "default.yaml (embedded)") in errors.
 	source string
@@ -201,6 +207,11 @@ type Settings struct {
 	AdminToken string
 	// Policy is validated (policy.Config.Validate); policy.New compiles it.
 	Policy policy.Config
+	// StateDir is the state directory; "" keeps state in memory only
+	// (tests that build Settings by hand).
+	StateDir string
+	// Interruption is validated; identity.NewEngine compiles it.
+	Interruption identity.InterruptConfig
 }
 
 // Identity is a validated IdentityConfig.
@@ -569,6 +580,9 @@ func (c *Config) Validate() (*Settings, error) {
 		return nil, fmt.Errorf("config: %s: policy: %w", c.source, err)
 	}
 	s.Policy = c.Policy
+	if err := c.validateIdentityPolicy(s); err != nil {
+		return nil, err
+	}
 
 	switch c.Log.Format {
 	case "text", "json", "":

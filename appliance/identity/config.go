@@ -5,8 +5,6 @@ import (
 	"math"
 	"net/netip"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/interdict/interdict/inspect"
@@ -129,10 +127,10 @@ type trigger struct {
 	hosts       int
 	statuses    []int
 
-	action   string
-	dur      time.Duration
-	factor   float64
-	maxDur   time.Duration
+	action string
+	dur    time.Duration
+	factor float64
+	maxDur time.Duration
 }
 
 // allowDst is one quarantine_allow destination; port 0 is any port.
@@ -378,21 +376,4 @@ func (s *settings) allowed(dst netip.AddrPort) bool {
 		}
 	}
 	return false
-}
-
-// ParseDuration is the operators' duration syntax (ctl --for, the API):
-// a Go duration, or a number of days with a "d" suffix.
-func ParseDuration(v string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(v, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days <= 0 {
-			return 0, fmt.Errorf("invalid duration %q (e.g. 30m, 2h, 7d)", v)
-		}
-		return time.Duration(days) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("invalid duration %q (e.g. 30m, 2h, 7d)", v)
-	}
-	return d, nil
 }

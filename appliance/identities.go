@@ -1,0 +1,81 @@
+package appliance
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/interdict/interdict/appliance/admin"
+	"github.com/interdict/interdict/appliance/identity"
+	"github.com/interdict/interdict/netstack"
+)
+
+var _ admin.IdentityBackend = (*Appliance)(nil)
+
+// Interruptions is the identity engine: pause, quarantine, release.
+func (a *Appliance) Interruptions() *identity.Engine { return a.interrupt }
+
+// IdentityStates implements admin.IdentityBackend: every identity with
+// its interruption, its live flows and its last trigger.
+func (a *Appliance) IdentityStates() []admin.IdentityState {
+	flows := map[string]int{}
+	if s := a.stack.Load(); s != nil {
+		s.Flows().Range(func(f *netstack.Flow) bool {
+			info := f.Info()
+			if n := netstack.IdentityName(info.Identity); n != "" {
+				flows[n]++
+			}
+			return true
+		})
+	}
+	var out []admin.IdentityState
+	for _, en := range a.idents.All() {
+		out = append(out, a.identityState(en.Identity, flows[en.Identity.Name]))
+	}
+	return out
+}
+
+func (a *Appliance) identityState(id *identity.Identity, flows int) admin.IdentityState {
+	st := admin.IdentityState{Name: id.Name, Key: id.Key, Tags: id.Tags, State: "active", Flows: flows,
+		LastTrigger: a.interrupt.LastTrigger(id.Name)}
+	if in, ok := a.interrupt.Get(id.Name); ok {
+		st.State = map[string]string{identity.ActionPause: "paused", identity.ActionQuarantine: "quarantined"}[in.Action]
+		st.Trigger, st.Reason = in.Trigger, in.Reason
+		if !in.Until.IsZero() {
+			u := in.Until
+			st.Until = &u
+			st.RemainingSeconds = time.Until(u).Seconds()
+		}
+	}
+	return st
+}
+
+// Interrupt implements admin.IdentityBackend.
+func (a *Appliance) Interrupt(req admin.InterruptRequest, d time.Duration) ([]admin.IdentityState, error) {
+	list, err := a.interrupt.Interrupt(identity.Request{Identity: req.Identity, Tag: req.Tag, Action: req.Action, For: d, Reason: req.Reason})
+	if err != nil {
+		return nil, identityError(err)
+	}
+	var out []admin.IdentityState
+	for _, in := range list {
+		id := &identity.Identity{Name: in.Identity}
+		if en, ok := a.idents.Get(in.Identity); ok {
+			id = en.Identity
+		}
+		out = append(out, a.identityState(id, 0))
+	}
+	return out, nil
+}
+
+// Release implements admin.IdentityBackend.
+func (a *Appliance) Release(req admin.ReleaseRequest) ([]string, error) {
+	out, err := a.interrupt.Release(req.Identity, req.Tag)
+	return out, identityError(err)
+}
+
+func identityError(err error) error {
+	if errors.Is(err, identity.ErrUnknown) {
+		return fmt.Errorf("%w: %v", admin.ErrNotFound, err)
+	}
+	return err
+}

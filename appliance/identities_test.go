@@ -1,0 +1,110 @@
+package appliance
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/interdict/interdict/appliance/admin"
+	"github.com/interdict/interdict/inspect/eve"
+)
+
+const identityConfig = `identities:
+  - {name: runner-a, prefixes: [10.0.0.2/32], tags: [ci]}
+interruption:
+  triggers:
+    - name: secret-leak
+      tags: [ci]
+      alerts: {sids: [1003]}
+      action: quarantine
+      for: 10m
+`
+
+func adminClient(t *testing.T, a *Appliance) *admin.Client {
+	t.Helper()
+	const tok = "0123456789abcdef0123"
+	h, err := admin.RequireToken(admin.NewHandler(a, nil), tok)
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	cl, err := admin.NewTCPClient(srv.URL, tok)
+	require.NoError(t, err)
+	return cl
+}
+
+// TestIdentityAlertQuarantinesAtOnce: a selected sid quarantines its
+// identity on the first alert; the operator sees it and releases it over
+// the admin API.
+func TestIdentityAlertQuarantinesAtOnce(t *testing.T) {
+	fx := newFixture(t, identityConfig)
+	cl := adminClient(t, fx.a)
+	ctx := context.Background()
+	live := fx.liveFlow(t)
+
+	// The alerting flow is the identity's too: it may be reset before
+	// the answer comes back, so only the server's side is checked.
+	_, _ = fx.exchange(t, "ALERTME")
+	assert.Contains(t, fx.received.all(), "ALERTME", "an alert rule passes the chunk itself")
+	require.Eventually(t, func() bool { _, ok := fx.a.Interruptions().Get("runner-a"); return ok }, 5*time.Second, 5*time.Millisecond)
+	_ = live.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := live.Read(make([]byte, 1))
+	require.Error(t, err, "the other live flow is reset")
+	fx.refused(t, "a quarantined identity cannot connect")
+
+	st, err := cl.Identities(ctx)
+	require.NoError(t, err)
+	require.Len(t, st, 1)
+	assert.Equal(t, "runner-a", st[0].Name)
+	assert.Equal(t, "quarantined", st[0].State)
+	assert.Equal(t, "secret-leak", st[0].LastTrigger)
+	assert.InDelta(t, 600, st[0].RemainingSeconds, 5)
+	n, err := testutil.GatherAndCount(fx.a.Registry(), "interdict_identity_interruptions_total")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "one series: quarantine by secret-leak")
+	mfs, err := fx.a.Registry().Gather()
+	require.NoError(t, err)
+	var quarantined float64
+	for _, mf := range mfs {
+		if mf.GetName() == "interdict_identity_quarantined" {
+			quarantined = mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	assert.Equal(t, 1.0, quarantined)
+
+	var ev *eve.Event
+	for _, e := range fx.events(t) {
+		if e.EventType == eve.TypeInterruption && e.Interruption.Trigger == "secret-leak" {
+			ev = &e
+			break
+		}
+	}
+	require.NotNil(t, ev, "an EVE interruption event")
+	assert.Equal(t, "runner-a", ev.Identity.Name)
+	require.Len(t, ev.Interruption.Evidence, 1)
+	assert.Equal(t, uint32(1003), ev.Interruption.Evidence[0].SignatureID)
+	assert.NotZero(t, ev.Interruption.Evidence[0].FlowID)
+
+	_, err = cl.Release(ctx, admin.ReleaseRequest{Identity: "ghost"})
+	assert.True(t, admin.IsStatus(err, 404), "an unknown identity: %v", err)
+	r, err := cl.Release(ctx, admin.ReleaseRequest{Tag: "ci"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"runner-a"}, r.Released)
+	got, err := fx.exchange(t, "hello")
+	require.NoError(t, err)
+	assert.Equal(t, "ok:hello", got)
+
+	out, err := cl.Interrupt(ctx, admin.InterruptRequest{Identity: "runner-a", Action: "pause", Duration: "2d", Reason: "audit"})
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	assert.Equal(t, "paused", out[0].State)
+	assert.InDelta(t, 48*3600, out[0].RemainingSeconds, 5)
+	_, err = fx.exchange(t, "hello")
+	assert.Error(t, err, "a paused identity's new flow is refused")
+	_, err = cl.Interrupt(ctx, admin.InterruptRequest{Identity: "runner-a", Tag: "ci", Action: "pause"})
+	assert.True(t, admin.IsStatus(err, 400), "identity and tag: %v", err)
+}
