@@ -516,6 +516,38 @@ func (e *Engine) apply(cs []change) {
 	for _, c := range cs {
 		e.record(c.id, c.in, reset[c.id.Name])
 	}
+	if len(names) > 0 {
+		e.async(func() { e.resetLate(names) })
+	}
+}
+
+// resetLate resets flows of still-quarantined identities that reach the
+// flow table after the first pass: NewFlow admitted them before the
+// quarantine, and netstack adds a flow to its table only once the
+// upstream dial and the client's handshake are done. The passes back off
+// from 1 ms to 8 s (beyond the default 5 s dial timeout). It waits on the
+// wall clock, not the engine's Clock: it follows the data path's real
+// timing, which a test's fake clock does not drive.
+func (e *Engine) resetLate(names []string) {
+	for d := time.Millisecond; d <= 8*time.Second; d *= 2 {
+		t := time.NewTimer(d)
+		select {
+		case <-e.done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		var still []string
+		for _, n := range names {
+			if in, ok := e.Get(n); ok && in.Action == ActionQuarantine {
+				still = append(still, n)
+			}
+		}
+		if len(still) == 0 {
+			return
+		}
+		e.resetFlows(still)
+	}
 }
 
 func (e *Engine) record(id *Identity, in *Interruption, reset int) {
