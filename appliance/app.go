@@ -79,6 +79,9 @@ func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
 	if a.interrupt, err = identity.NewEngine(a.idents, s.Interruption, iopts); err != nil {
 		return nil, err
 	}
+	if err := a.interrupt.SetPolicies(s.Policies, nil); err != nil {
+		return nil, err
+	}
 	var inner netstack.Handler
 	switch s.Handler.Mode {
 	case "pattern":

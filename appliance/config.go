@@ -49,6 +49,8 @@ type Config struct {
 	StateDir string `yaml:"state_dir"`
 	// Interruption pauses and quarantines identities on triggers.
 	Interruption identity.InterruptConfig `yaml:"interruption"`
+	// Policies are the per-identity egress allow lists.
+	Policies []identity.PolicyConfig `yaml:"policies"`
 
 	// source names the file (or "default.yaml (embedded)") in errors.
 	source string
@@ -212,6 +214,8 @@ type Settings struct {
 	StateDir string
 	// Interruption is validated; identity.NewEngine compiles it.
 	Interruption identity.InterruptConfig
+	// Policies are validated; Engine.SetPolicies compiles them.
+	Policies []identity.PolicyConfig
 }
 
 // Identity is a validated IdentityConfig.

@@ -8,8 +8,8 @@ import (
 	"github.com/interdict/interdict/appliance/state"
 )
 
-// validateIdentityPolicy checks state_dir and the interruption section;
-// triggers may name only configured identities.
+// validateIdentityPolicy checks state_dir, the interruption section and
+// the egress policies; both may name only configured identities.
 func (c *Config) validateIdentityPolicy(s *Settings) error {
 	s.StateDir = state.DefaultDir()
 	if c.StateDir != "" {
@@ -27,5 +27,13 @@ func (c *Config) validateIdentityPolicy(s *Settings) error {
 		return fmt.Errorf("config: %s: interruption: %w", c.source, err)
 	}
 	s.Interruption = c.Interruption
+	if _, err := identity.CompilePolicies(c.Policies, func(n string) bool { return known[n] }); err != nil {
+		var ce *identity.ConfigError
+		if errors.As(err, &ce) {
+			return c.errorf(ce.Key, "%s", ce.Msg)
+		}
+		return fmt.Errorf("config: %s: policies: %w", c.source, err)
+	}
+	s.Policies = c.Policies
 	return nil
 }

@@ -132,8 +132,13 @@ func TestConfigErrors(t *testing.T) {
 		{"interruption-unknown-identity", base + "interruption:\n  triggers:\n    - name: x\n      identities: [ghost]\n      scan: {ports: 5}\n      action: pause\n", `c.yaml:8: interruption.triggers[0].identities[0]: unknown identity "ghost"`},
 		{"interruption-bad-window", base + "interruption:\n  triggers:\n    - name: x\n      window: often\n      scan: {ports: 5}\n      action: pause\n", `c.yaml:8: interruption.triggers[0].window: "often"`},
 		{"interruption-bad-allow", base + "interruption:\n  quarantine_allow: [10.9.0.0/33]\n", `c.yaml:6: interruption.quarantine_allow[0]: "10.9.0.0/33"`},
-		{"interruption-two-kinds", base + "interruption:\n  triggers:\n    - name: x\n      scan: {ports: 5}\n      http_status: [401]\n      action: pause\n", `c.yaml:7: interruption.triggers[0]: want exactly one of alerts, scan, http_status`},
+		{"interruption-two-kinds", base + "interruption:\n  triggers:\n    - name: x\n      scan: {ports: 5}\n      http_status: [401]\n      action: pause\n", `c.yaml:7: interruption.triggers[0]: want exactly one of alerts, scan, http_status, policy_denials`},
 		{"interruption-unknown-key", base + "interruption:\n  triggers:\n    - {name: x, scan: {port: 5}, action: pause}\n", `c.yaml:7: unknown key "port"`},
+		{"policies", base + "identities:\n  - {name: a, prefixes: [10.1.0.0/16], tags: [ci]}\npolicies:\n  - name: ci\n    tags: [ci]\n    allow:\n      - {to: \"*.example.com\", ports: [443]}\n      - {to: 10.9.0.0/16, proto: tcp}\n      - {to: deploy.example.com, methods: [POST], paths: [/deploy/], schedule: {days: [mon-fri], hours: \"08:00-18:00\", tz: Europe/Berlin}}\n", ""},
+		{"policies-bad-prefix", base + "policies:\n  - name: p\n    allow:\n      - to: 10.0.0.0/33\n", `c.yaml:8: policies[0].allow[0].to: invalid prefix "10.0.0.0/33"`},
+		{"policies-bad-tz", base + "policies:\n  - name: p\n    allow:\n      - to: x.example.com\n        schedule: {tz: Mars/Olympus}\n", `c.yaml:9: policies[0].allow[0].schedule.tz: unknown time zone "Mars/Olympus"`},
+		{"policies-unknown-identity", base + "policies:\n  - name: p\n    identities: [ghost]\n", `c.yaml:7: policies[0].identities[0]: unknown identity "ghost"`},
+		{"policies-unknown-key", base + "policies:\n  - name: p\n    allow:\n      - {to: x.example.com, port: 443}\n", `c.yaml:8: unknown key "port"`},
 		{"syn-bounds", base + "limits:\n  syn_in_flight: 10\n  syn_in_flight_per_source: 20\n", "c.yaml:7: limits.syn_in_flight_per_source: 20 exceeds"},
 	}
 	for _, tc := range cases {

@@ -22,7 +22,7 @@ type InterruptConfig struct {
 }
 
 // TriggerConfig is one trigger: what is counted (exactly one of Alerts,
-// Scan, HTTPStatus), for whom (Identities and Tags; both empty is every
+// Scan, HTTPStatus, PolicyDenials), for whom (Identities and Tags; both empty is every
 // identity), how many within what window, and what follows.
 type TriggerConfig struct {
 	Name       string   `yaml:"name"`
@@ -39,6 +39,8 @@ type TriggerConfig struct {
 	// HTTPStatus counts HTTP responses with these codes to the identity
 	// (401, 403: a stolen key probing).
 	HTTPStatus []int `yaml:"http_status"`
+	// PolicyDenials counts the identity's egress policy denials.
+	PolicyDenials bool `yaml:"policy_denials"`
 
 	// Action is pause (new flows refused) or quarantine (live flows
 	// reset too, packets dropped).
@@ -98,6 +100,7 @@ const (
 	kindAlert  = "alert"
 	kindScan   = "scan"
 	kindStatus = "http_status"
+	kindDenial = "policy_denial"
 )
 
 // Defaults and bounds of the trigger keys.
@@ -141,10 +144,11 @@ type allowDst struct {
 
 // settings is a validated InterruptConfig.
 type settings struct {
-	triggers []*trigger
-	allow    []allowDst
-	hasScan  bool
-	hasAlert bool
+	triggers  []*trigger
+	allow     []allowDst
+	hasScan   bool
+	hasAlert  bool
+	hasDenial bool
 }
 
 // Validate checks every value; the error is a *ConfigError naming the key.
@@ -250,8 +254,13 @@ func (c *InterruptConfig) compile(known func(string) bool) (*settings, error) {
 			t.statuses = slices.Clone(tc.HTTPStatus)
 			s.hasAlert = true
 		}
+		if tc.PolicyDenials {
+			kinds++
+			t.kind = kindDenial
+			s.hasDenial = true
+		}
 		if kinds != 1 {
-			return nil, cfgErr(key, "want exactly one of alerts, scan, http_status")
+			return nil, cfgErr(key, "want exactly one of alerts, scan, http_status, policy_denials")
 		}
 		switch tc.Action {
 		case ActionPause, ActionQuarantine:

@@ -106,6 +106,11 @@ type Engine struct {
 	// name, replaced on change.
 	active atomic.Pointer[map[string]*Interruption]
 
+	// pols are the egress policies (nil: none); dns the names DNS
+	// answers gave addresses, per identity.
+	pols atomic.Pointer[Policies]
+	dns  dnsCache
+
 	mu       sync.Mutex // orders changes to active, offences, windows
 	offences map[string]offence
 	windows  map[windowKey]*window

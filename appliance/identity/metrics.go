@@ -15,6 +15,7 @@ type metrics struct {
 	quarantined   prometheus.Gauge
 	refused       *prometheus.CounterVec // action: pause, quarantine
 	resets        prometheus.Counter
+	egress        *prometheus.CounterVec // decision: allow, deny, would-deny
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -35,11 +36,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			"New flows of interrupted identities refused before any upstream dial, by action.")), []string{"action"}),
 		resets: prometheus.NewCounter(prometheus.CounterOpts(opts("flows_reset_total",
 			"Live flows reset because their identity was quarantined."))),
+		egress: prometheus.NewCounterVec(prometheus.CounterOpts(opts("egress_decisions_total",
+			"Egress policy decisions: flows allowed at once, and flows, HTTP requests and DNS queries denied (would-deny in ids mode).")), []string{"decision"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.interruptions, m.releases, m.paused, m.quarantined, m.refused, m.resets} {
+	for _, c := range []prometheus.Collector{m.interruptions, m.releases, m.paused, m.quarantined, m.refused, m.resets, m.egress} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("identity metrics: %w", err)
 		}

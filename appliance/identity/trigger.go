@@ -278,6 +278,9 @@ func (h *handler) NewFlow(info *netstack.FlowInfo) (netstack.FlowHandler, netsta
 			}
 		}
 	}
+	if eg := e.pols.Load().lookup(id); eg != nil {
+		return e.egressNewFlow(eg, id, info, h.inner)
+	}
 	return h.inner.NewFlow(info)
 }
 

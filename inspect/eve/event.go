@@ -50,6 +50,9 @@ const (
 	TypeDNS          = "dns"
 	TypeTLS          = "tls"
 	TypeInterruption = "interruption"
+	// TypePolicy is interdict's addition: an identity's egress policy
+	// denied (or in ids mode would have denied) a flow or a DNS query.
+	TypePolicy = "policy"
 )
 
 // Event is one EVE record. Exactly the object matching EventType is set
@@ -86,6 +89,27 @@ type Event struct {
 	// Interruption is interdict's addition (event_type interruption):
 	// a source or identity was blocked or released.
 	Interruption *Interruption `json:"interruption,omitempty"`
+	// Policy is interdict's addition (event_type policy).
+	Policy *Policy `json:"policy,omitempty"`
+}
+
+// Policy is an egress policy decision that denied a flow, an HTTP
+// request or a DNS query (or would have, in ids mode).
+type Policy struct {
+	Action string `json:"action"` // deny, would-deny
+	Policy string `json:"policy"` // the policy's name
+	// Entry is what decided: "default" (nothing allowed it), or the
+	// allow entry that matched the address but not the request, as
+	// "allow[i]".
+	Entry string `json:"entry"`
+	// Name is the destination name seen, NameSource where it came from
+	// (sni, host, dns: a DNS answer the appliance forwarded, query: a DNS
+	// query's name); empty when the flow showed none.
+	Name       string `json:"name,omitempty"`
+	NameSource string `json:"name_source,omitempty"`
+	Method     string `json:"method,omitempty"`
+	Path       string `json:"path,omitempty"`
+	Reason     string `json:"reason"`
 }
 
 // Alert is Suricata's alert object.
