@@ -130,7 +130,7 @@ func (e *Engine) egressNewFlow(eg *egress, id *Identity, info *netstack.FlowInfo
 	out, _, _ := eg.decideL4(dst, info.Proto, now, resolved)
 	switch {
 	case out == l4Allow || eg.defAllow:
-		e.m.egress.WithLabelValues("allow").Inc()
+		e.m.egressAllow.Inc()
 		return inner.NewFlow(info)
 	case out == l4NeedL7:
 		fh, v := inner.NewFlow(info)

@@ -16,6 +16,8 @@ type metrics struct {
 	refused       *prometheus.CounterVec // action: pause, quarantine
 	resets        prometheus.Counter
 	egress        *prometheus.CounterVec // decision: allow, deny, would-deny
+	// egressAllow is resolved once: NewFlow counts every allowed flow.
+	egressAllow prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -39,6 +41,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		egress: prometheus.NewCounterVec(prometheus.CounterOpts(opts("egress_decisions_total",
 			"Egress policy decisions: flows allowed at once, and flows, HTTP requests and DNS queries denied (would-deny in ids mode).")), []string{"decision"}),
 	}
+	m.egressAllow = m.egress.WithLabelValues("allow")
 	if reg == nil {
 		return m, nil
 	}
