@@ -41,6 +41,8 @@ type TriggerConfig struct {
 	HTTPStatus []int `yaml:"http_status"`
 	// PolicyDenials counts the identity's egress policy denials.
 	PolicyDenials bool `yaml:"policy_denials"`
+	// TokenMisuse counts requests with a token bound to another identity.
+	TokenMisuse bool `yaml:"token_misuse"`
 
 	// Action is pause (new flows refused) or quarantine (live flows
 	// reset too, packets dropped).
@@ -101,6 +103,7 @@ const (
 	kindScan   = "scan"
 	kindStatus = "http_status"
 	kindDenial = "policy_denial"
+	kindToken  = "token_misuse"
 )
 
 // Defaults and bounds of the trigger keys.
@@ -144,11 +147,12 @@ type allowDst struct {
 
 // settings is a validated InterruptConfig.
 type settings struct {
-	triggers  []*trigger
-	allow     []allowDst
-	hasScan   bool
-	hasAlert  bool
-	hasDenial bool
+	triggers []*trigger
+	allow    []allowDst
+	hasScan  bool
+	hasAlert bool
+	// kinds holds the per-flow-event kinds in use (denials, tokens).
+	kinds map[string]bool
 }
 
 // Validate checks every value; the error is a *ConfigError naming the key.
@@ -165,7 +169,7 @@ var ruleActions = map[string]inspect.Action{
 }
 
 func (c *InterruptConfig) compile(known func(string) bool) (*settings, error) {
-	s := &settings{}
+	s := &settings{kinds: map[string]bool{}}
 	names := map[string]bool{}
 	for i, tc := range c.Triggers {
 		key := fmt.Sprintf("triggers[%d]", i)
@@ -257,10 +261,15 @@ func (c *InterruptConfig) compile(known func(string) bool) (*settings, error) {
 		if tc.PolicyDenials {
 			kinds++
 			t.kind = kindDenial
-			s.hasDenial = true
+			s.kinds[kindDenial] = true
+		}
+		if tc.TokenMisuse {
+			kinds++
+			t.kind = kindToken
+			s.kinds[kindToken] = true
 		}
 		if kinds != 1 {
-			return nil, cfgErr(key, "want exactly one of alerts, scan, http_status, policy_denials")
+			return nil, cfgErr(key, "want exactly one of alerts, scan, http_status, policy_denials, token_misuse")
 		}
 		switch tc.Action {
 		case ActionPause, ActionQuarantine:

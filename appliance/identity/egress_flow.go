@@ -169,25 +169,26 @@ func (e *Engine) deny(eg *egress, id *Identity, info *netstack.FlowInfo, d denia
 	ev.Policy = &eve.Policy{Action: action, Policy: eg.name, Entry: "default", Name: d.name, NameSource: d.source,
 		Method: d.method, Path: d.path, Reason: d.reason}
 	e.emit(&ev)
-	e.countDenial(id, info)
+	e.countTrigger(kindDenial, id, info)
 	return eg.enforcing
 }
 
-// countDenial feeds the policy_denials triggers.
-func (e *Engine) countDenial(id *Identity, info *netstack.FlowInfo) {
+// countTrigger feeds the triggers of a kind counted per flow event
+// (policy denials, token misuse).
+func (e *Engine) countTrigger(kind string, id *Identity, info *netstack.FlowInfo) {
 	s := e.set.Load()
-	if !s.hasDenial {
+	if !s.kinds[kind] {
 		return
 	}
 	now := e.clock.Now()
 	var out []change
 	e.mu.Lock()
 	for _, t := range s.triggers {
-		if t.kind != kindDenial || !t.appliesTo(id) {
+		if t.kind != kind || !t.appliesTo(id) {
 			continue
 		}
 		w := e.windowLocked(id, t)
-		w.evidence(eve.Evidence{Timestamp: eve.Time{Time: now}, Kind: kindDenial, FlowID: info.ID,
+		w.evidence(eve.Evidence{Timestamp: eve.Time{Time: now}, Kind: kind, FlowID: info.ID,
 			DestIP: info.Dst.Addr().String(), DestPort: info.Dst.Port()})
 		if w.countLocked(t, now) {
 			if c, ok := e.fireLocked(id, t, w, now); ok {

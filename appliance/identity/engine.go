@@ -110,6 +110,10 @@ type Engine struct {
 	// answers gave addresses, per identity.
 	pols atomic.Pointer[Policies]
 	dns  dnsCache
+	// toks are the token settings (nil: off); tokens the first-use
+	// bindings.
+	toks   atomic.Pointer[tokenSettings]
+	tokens tokenStore
 
 	mu       sync.Mutex // orders changes to active, offences, windows
 	offences map[string]offence
@@ -151,6 +155,9 @@ func NewEngine(reg *Registry, cfg InterruptConfig, opts Options) (*Engine, error
 	e.set.Store(s)
 	act := map[string]*Interruption{}
 	if err := e.load(act); err != nil {
+		return nil, err
+	}
+	if err := e.loadTokens(); err != nil {
 		return nil, err
 	}
 	e.active.Store(&act)

@@ -16,6 +16,7 @@ type metrics struct {
 	refused       *prometheus.CounterVec // action: pause, quarantine
 	resets        prometheus.Counter
 	egress        *prometheus.CounterVec // decision: allow, deny, would-deny
+	tokenMisuse   *prometheus.CounterVec // action: deny, would-deny
 	// egressAllow is resolved once: NewFlow counts every allowed flow.
 	egressAllow prometheus.Counter
 }
@@ -40,12 +41,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			"Live flows reset because their identity was quarantined."))),
 		egress: prometheus.NewCounterVec(prometheus.CounterOpts(opts("egress_decisions_total",
 			"Egress policy decisions: flows allowed at once, and flows, HTTP requests and DNS queries denied (would-deny in ids mode).")), []string{"decision"}),
+		tokenMisuse: prometheus.NewCounterVec(prometheus.CounterOpts(opts("token_misuse_total",
+			"HTTP requests carrying a token bound to another identity, by action (deny; would-deny in ids mode).")), []string{"action"}),
 	}
 	m.egressAllow = m.egress.WithLabelValues("allow")
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.interruptions, m.releases, m.paused, m.quarantined, m.refused, m.resets, m.egress} {
+	for _, c := range []prometheus.Collector{m.interruptions, m.releases, m.paused, m.quarantined, m.refused, m.resets, m.egress, m.tokenMisuse} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("identity metrics: %w", err)
 		}

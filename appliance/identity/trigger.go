@@ -278,10 +278,17 @@ func (h *handler) NewFlow(info *netstack.FlowInfo) (netstack.FlowHandler, netsta
 			}
 		}
 	}
+	var fh netstack.FlowHandler
+	var v netstack.Verdict
 	if eg := e.pols.Load().lookup(id); eg != nil {
-		return e.egressNewFlow(eg, id, info, h.inner)
+		fh, v = e.egressNewFlow(eg, id, info, h.inner)
+	} else {
+		fh, v = h.inner.NewFlow(info)
 	}
-	return h.inner.NewFlow(info)
+	if ts := e.toks.Load(); ts != nil && info.Proto == netstack.TCP && !v.Terminal() {
+		return &tokenFlow{e: e, s: ts, id: id, info: info, inner: fh, innerPassed: fh == nil || v == netstack.Pass}, netstack.Continue
+	}
+	return fh, v
 }
 
 // refuse decides a new flow of an interrupted identity.

@@ -109,7 +109,10 @@ type Policy struct {
 	NameSource string `json:"name_source,omitempty"`
 	Method     string `json:"method,omitempty"`
 	Path       string `json:"path,omitempty"`
-	Reason     string `json:"reason"`
+	// Token names a credential by its SHA-256 prefix and at most its
+	// first 4 characters, never in clear.
+	Token  string `json:"token,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // Alert is Suricata's alert object.
