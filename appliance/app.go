@@ -82,6 +82,9 @@ func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
 	if err := a.interrupt.SetPolicies(s.Policies, nil); err != nil {
 		return nil, err
 	}
+	if err := a.interrupt.SetTokens(s.Tokens, nil); err != nil {
+		return nil, err
+	}
 	var inner netstack.Handler
 	switch s.Handler.Mode {
 	case "pattern":

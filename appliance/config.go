@@ -51,6 +51,8 @@ type Config struct {
 	Interruption identity.InterruptConfig `yaml:"interruption"`
 	// Policies are the per-identity egress allow lists.
 	Policies []identity.PolicyConfig `yaml:"policies"`
+	// Tokens binds cleartext HTTP credentials to identities.
+	Tokens identity.TokensConfig `yaml:"tokens"`
 
 	// source names the file (or "default.yaml (embedded)") in errors.
 	source string
@@ -216,6 +218,8 @@ type Settings struct {
 	Interruption identity.InterruptConfig
 	// Policies are validated; Engine.SetPolicies compiles them.
 	Policies []identity.PolicyConfig
+	// Tokens is validated; Engine.SetTokens compiles it.
+	Tokens identity.TokensConfig
 }
 
 // Identity is a validated IdentityConfig.

@@ -8,8 +8,9 @@ import (
 	"github.com/interdict/interdict/appliance/state"
 )
 
-// validateIdentityPolicy checks state_dir, the interruption section and
-// the egress policies; both may name only configured identities.
+// validateIdentityPolicy checks state_dir, the interruption section, the
+// egress policies and the token bindings; they may name only configured
+// identities.
 func (c *Config) validateIdentityPolicy(s *Settings) error {
 	s.StateDir = state.DefaultDir()
 	if c.StateDir != "" {
@@ -35,5 +36,13 @@ func (c *Config) validateIdentityPolicy(s *Settings) error {
 		return fmt.Errorf("config: %s: policies: %w", c.source, err)
 	}
 	s.Policies = c.Policies
+	if err := identity.CheckTokens(c.Tokens, func(n string) bool { return known[n] }); err != nil {
+		var ce *identity.ConfigError
+		if errors.As(err, &ce) {
+			return c.errorf(ce.Key, "%s", ce.Msg)
+		}
+		return fmt.Errorf("config: %s: tokens: %w", c.source, err)
+	}
+	s.Tokens = c.Tokens
 	return nil
 }

@@ -73,6 +73,35 @@ func (a *Appliance) Release(req admin.ReleaseRequest) ([]string, error) {
 	return out, identityError(err)
 }
 
+var _ admin.TokenBackend = (*Appliance)(nil)
+
+// Tokens implements admin.TokenBackend.
+func (a *Appliance) Tokens() []admin.TokenBinding {
+	var out []admin.TokenBinding
+	for _, tb := range a.interrupt.TokenBindings() {
+		out = append(out, tokenView(tb))
+	}
+	return out
+}
+
+// Unbind implements admin.TokenBackend.
+func (a *Appliance) Unbind(prefix string) ([]admin.TokenBinding, error) {
+	list, err := a.interrupt.Unbind(prefix)
+	if err != nil {
+		return nil, identityError(err)
+	}
+	var out []admin.TokenBinding
+	for _, tb := range list {
+		out = append(out, tokenView(tb))
+	}
+	return out, nil
+}
+
+func tokenView(tb identity.TokenBinding) admin.TokenBinding {
+	return admin.TokenBinding{SHA256: tb.Hash, SHA256Prefix: tb.HashPrefix, Lead: tb.Lead, Identity: tb.Identity,
+		Identities: tb.Identities, Tags: tb.Tags, Source: tb.Source, FirstSeen: tb.FirstSeen}
+}
+
 func identityError(err error) error {
 	if errors.Is(err, identity.ErrUnknown) {
 		return fmt.Errorf("%w: %v", admin.ErrNotFound, err)

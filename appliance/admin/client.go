@@ -143,6 +143,16 @@ func (c *Client) Release(ctx context.Context, req ReleaseRequest) (r Released, e
 	return r, c.do(ctx, http.MethodPost, "/v1/identities/release", req, &r)
 }
 
+// Tokens is GET /v1/tokens.
+func (c *Client) Tokens(ctx context.Context) (tb []TokenBinding, err error) {
+	return tb, c.do(ctx, http.MethodGet, "/v1/tokens", nil, &tb)
+}
+
+// Unbind is DELETE /v1/tokens/{prefix}.
+func (c *Client) Unbind(ctx context.Context, prefix string) (tb []TokenBinding, err error) {
+	return tb, c.do(ctx, http.MethodDelete, "/v1/tokens/"+url.PathEscape(prefix), nil, &tb)
+}
+
 // IsStatus reports whether err is an API answer with the given status.
 func IsStatus(err error, status int) bool {
 	var ae *APIError

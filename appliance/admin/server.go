@@ -52,6 +52,8 @@ func NewHandler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /v1/identities", s.identities)
 	mux.HandleFunc("POST /v1/identities/interrupt", s.interrupt)
 	mux.HandleFunc("POST /v1/identities/release", s.release)
+	mux.HandleFunc("GET /v1/tokens", s.tokens)
+	mux.HandleFunc("DELETE /v1/tokens/{prefix}", s.unbind)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -263,6 +265,45 @@ func (s *server) release(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("admin: identity release", "identity", req.Identity, "tag", req.Tag, "released", out)
 	writeJSON(w, http.StatusOK, Released{Released: out})
+}
+
+func (s *server) tokenBackend(w http.ResponseWriter) (TokenBackend, bool) {
+	tb, ok := s.b.(TokenBackend)
+	if !ok {
+		writeError(w, http.StatusServiceUnavailable, "tokens: not available in this appliance")
+	}
+	return tb, ok
+}
+
+func (s *server) tokens(w http.ResponseWriter, r *http.Request) {
+	tb, ok := s.tokenBackend(w)
+	if !ok {
+		return
+	}
+	out := tb.Tokens()
+	if out == nil {
+		out = []TokenBinding{}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) unbind(w http.ResponseWriter, r *http.Request) {
+	tb, ok := s.tokenBackend(w)
+	if !ok {
+		return
+	}
+	prefix := r.PathValue("prefix")
+	if len(prefix) < 8 || len(prefix) > 64 || strings.Trim(strings.ToLower(prefix), "0123456789abcdef") != "" {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("unbind: %q: want 8 to 64 hex digits of the token's SHA-256", prefix))
+		return
+	}
+	out, err := tb.Unbind(prefix)
+	if err != nil {
+		backendError(w, "unbind", err)
+		return
+	}
+	s.log.Info("admin: token unbound", "sha256_prefix", prefix, "bindings", len(out))
+	writeJSON(w, http.StatusOK, out)
 }
 
 // ParseDuration is the operators' duration: a Go duration, or whole days

@@ -149,6 +149,28 @@ type IdentityBackend interface {
 	Release(req ReleaseRequest) ([]string, error)
 }
 
+// TokenBackend is implemented by a Backend that binds tokens to
+// identities; without it the token endpoints answer 503.
+type TokenBackend interface {
+	Tokens() []TokenBinding
+	// Unbind removes the first-use bindings whose hash starts with
+	// prefix; none is an error wrapping ErrNotFound.
+	Unbind(prefix string) ([]TokenBinding, error)
+}
+
+// TokenBinding is one binding of GET /v1/tokens: a token is shown only
+// by its SHA-256 and at most its first 4 characters.
+type TokenBinding struct {
+	SHA256       string    `json:"sha256"`
+	SHA256Prefix string    `json:"sha256_prefix"`
+	Lead         string    `json:"lead,omitempty"`
+	Identity     string    `json:"identity,omitempty"`
+	Identities   []string  `json:"identities,omitempty"`
+	Tags         []string  `json:"tags,omitempty"`
+	Source       string    `json:"source"` // tofu or static
+	FirstSeen    time.Time `json:"first_seen,omitzero"`
+}
+
 // ErrNotFound is wrapped by Backend errors about a name that does not
 // exist (an identity, a tag); the API answers 404.
 var ErrNotFound = errors.New("not found")

@@ -116,6 +116,12 @@ type tokenStore struct {
 	m  map[[32]byte]TokenBinding
 }
 
+// CheckTokens validates a tokens section; the error is a *ConfigError.
+func CheckTokens(c TokensConfig, known func(string) bool) error {
+	_, err := compileTokens(c, known)
+	return err
+}
+
 // SetTokens compiles and installs the token settings; on an error the
 // running ones stay.
 func (e *Engine) SetTokens(c TokensConfig, known func(string) bool) error {

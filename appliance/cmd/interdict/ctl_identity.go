@@ -24,6 +24,7 @@ func identityCommands(sub func(name, usage, args string, action func(*cli.Contex
 		interrupt("pause", "refuse an identity's new flows (live flows go on)"),
 		interrupt("quarantine", "reset an identity's live flows and drop its packets (quarantine_allow destinations excepted)"),
 		sub("release", "end an identity's pause or quarantine at once", "IDENTITY | --tag T", ctlRelease, tag),
+		tokensCommand(sub),
 	}
 }
 
@@ -109,5 +110,63 @@ func ctlRelease(c *cli.Context, cl *admin.Client) error {
 		return nil
 	}
 	fmt.Fprintf(c.App.Writer, "released %s\n", strings.Join(r.Released, ", "))
+	return nil
+}
+
+// tokensCommand is `ctl tokens` (list) and `ctl tokens unbind PREFIX`.
+func tokensCommand(sub func(name, usage, args string, action func(*cli.Context, *admin.Client) error, extra ...cli.Flag) *cli.Command) *cli.Command {
+	cmd := sub("tokens", "tokens bound to identities (SHA-256 prefix and first 4 characters only)", "", ctlTokens)
+	cmd.Subcommands = []*cli.Command{
+		sub("unbind", "remove first-use bindings by the token's SHA-256 prefix (8+ hex digits)", "SHA256-PREFIX", ctlUnbind),
+	}
+	return cmd
+}
+
+func ctlTokens(c *cli.Context, cl *admin.Client) error {
+	tb, err := cl.Tokens(c.Context)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, tb)
+	}
+	tw := table(c.App.Writer)
+	fmt.Fprintln(tw, "SHA256\tLEAD\tBOUND TO\tSOURCE\tFIRST SEEN")
+	for _, b := range tb {
+		to := b.Identity
+		if b.Source == "static" {
+			to = strings.Join(append(append([]string(nil), b.Identities...), tagged(b.Tags)...), ",")
+		}
+		seen := "-"
+		if !b.FirstSeen.IsZero() {
+			seen = b.FirstSeen.Local().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.SHA256Prefix, dash(b.Lead), dash(to), b.Source, seen)
+	}
+	return tw.Flush()
+}
+
+func tagged(tags []string) []string {
+	out := make([]string, len(tags))
+	for i, t := range tags {
+		out[i] = "tag:" + t
+	}
+	return out
+}
+
+func ctlUnbind(c *cli.Context, cl *admin.Client) error {
+	if c.NArg() != 1 {
+		return fmt.Errorf("unbind: want one SHA256-PREFIX argument, got %d", c.NArg())
+	}
+	tb, err := cl.Unbind(c.Context, c.Args().First())
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, tb)
+	}
+	for _, b := range tb {
+		fmt.Fprintf(c.App.Writer, "unbound %s from %s\n", b.SHA256Prefix, b.Identity)
+	}
 	return nil
 }
