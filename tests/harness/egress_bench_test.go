@@ -123,4 +123,3 @@ func BenchmarkEgressPolicyOverhead(b *testing.B) {
 	b.ReportMetric(med(cp[1]), "conn/s-policy")
 	b.ReportMetric(med(cp[1])/med(cp[0]), "connects-ratio")
 }
-
