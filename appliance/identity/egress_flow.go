@@ -2,6 +2,7 @@ package identity
 
 import (
 	"bytes"
+	"cmp"
 	"net/netip"
 	"strings"
 	"sync"
@@ -128,6 +129,14 @@ func (e *Engine) egressNewFlow(eg *egress, id *Identity, info *netstack.FlowInfo
 	}
 	resolved := e.dns.lookup(id.Name, dst.Addr().Unmap())
 	out, _, _ := eg.decideL4(dst, info.Proto, now, resolved)
+	if out == l4Deny && !eg.enforcing && info.Proto == netstack.TCP {
+		// Audit: the first bytes name the destination, for the
+		// would-deny event and for what policy suggest learns.
+		out = l4NeedL7
+	}
+	if out != l4NeedL7 {
+		e.observe(id, seenName(resolved, dst.Addr().Unmap(), now), dst.Port(), info.Proto, "", "")
+	}
 	switch {
 	case out == l4Allow || eg.defAllow:
 		e.m.egressAllow.Inc()
@@ -148,6 +157,17 @@ func (e *Engine) egressNewFlow(eg *egress, id *Identity, info *netstack.FlowInfo
 		return nil, netstack.Reject
 	}
 	return inner.NewFlow(info)
+}
+
+// seenName is the destination as learning records it: the freshest name
+// a DNS answer gave the address, else the address.
+func seenName(resolved []cachedName, a netip.Addr, now time.Time) string {
+	for i := len(resolved) - 1; i >= 0; i-- {
+		if now.Before(resolved[i].until) {
+			return resolved[i].name
+		}
+	}
+	return a.String()
 }
 
 // denial describes what a denial saw, for the EVE event.
@@ -249,6 +269,7 @@ func (f *l7Flow) check(b []byte) netstack.Verdict {
 	if !f.decided && len(b) > 0 && b[0] == 0x16 {
 		f.decided = true
 		sni := clientHelloSNI(b)
+		f.e.observe(f.id, cmp.Or(sni, seenName(resolved, f.info.Dst.Addr().Unmap(), now)), f.info.Dst.Port(), netstack.TCP, "", "")
 		if _, ok := f.eg.decideL7(f.info.Dst, now, sni, "", "", resolved); ok {
 			return netstack.Continue
 		}
@@ -260,9 +281,11 @@ func (f *l7Flow) check(b []byte) netstack.Verdict {
 			return netstack.Continue // the body of a request already allowed
 		}
 		f.decided = true
+		f.e.observe(f.id, seenName(resolved, f.info.Dst.Addr().Unmap(), now), f.info.Dst.Port(), netstack.TCP, "", "")
 		return f.refuse(denial{reason: "no TLS server name or HTTP request in the first bytes"})
 	}
 	f.decided, f.http = true, true
+	f.e.observe(f.id, cmp.Or(host, seenName(resolved, f.info.Dst.Addr().Unmap(), now)), f.info.Dst.Port(), netstack.TCP, method, reqPath)
 	if _, ok := f.eg.decideL7(f.info.Dst, now, host, method, reqPath, resolved); ok {
 		return netstack.Continue
 	}
@@ -434,8 +457,8 @@ func (f *dnsFlow) learn(b []byte) {
 		return
 	}
 	name := dnsName(q.Name)
-	if !f.eg.nameAllowed(name) {
-		return
+	if f.eg.enforcing && !f.eg.nameAllowed(name) {
+		return // a REFUSED or dropped query has no answer to learn
 	}
 	if err := p.SkipAllQuestions(); err != nil {
 		return

@@ -114,6 +114,8 @@ type Engine struct {
 	// bindings.
 	toks   atomic.Pointer[tokenSettings]
 	tokens tokenStore
+	// learn keeps what identities under a policy reached.
+	learn learner
 
 	mu       sync.Mutex // orders changes to active, offences, windows
 	offences map[string]offence
@@ -251,6 +253,7 @@ func (e *Engine) Close() {
 	}
 	e.goMu.Unlock()
 	e.wg.Wait()
+	e.FlushObservations()
 }
 
 func (e *Engine) async(fn func()) bool {
@@ -274,6 +277,7 @@ func (e *Engine) sweeper(every time.Duration) {
 			return
 		case <-e.clock.After(every):
 			e.Sweep()
+			e.FlushObservations()
 		}
 	}
 }

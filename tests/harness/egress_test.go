@@ -74,7 +74,9 @@ func tlsHello(t *testing.T, n *Net, src netip.Addr, sni string) error {
 	c, err := dialFrom(n, src, tlsAP, 5*time.Second)
 	require.NoError(t, err)
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// Long enough for a RST to come back; an allowed hello waits for a
+	// ServerHello that never comes.
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	return tls.Client(c, &tls.Config{ServerName: sni, InsecureSkipVerify: true}).HandshakeContext(ctx)
 }

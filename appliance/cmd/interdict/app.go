@@ -20,6 +20,7 @@ func commands() []*cli.Command {
 		rulesCommand(),
 		replayCommand(),
 		ctlCommand(),
+		policyCommand(),
 		versionCommand(),
 	}
 }

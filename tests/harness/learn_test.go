@@ -1,0 +1,112 @@
+package harness
+
+import (
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v4"
+
+	"github.com/interdict/interdict/appliance/identity"
+	"github.com/interdict/interdict/appliance/state"
+	"github.com/interdict/interdict/inspect/eve"
+	"github.com/interdict/interdict/netstack"
+)
+
+// TestLearnSuggestEnforce: an audit (ids) policy records what runner-a
+// reaches; the suggested allow list, loaded in ips mode, passes that
+// traffic and denies a new destination.
+func TestLearnSuggestEnforce(t *testing.T) {
+	leakCheck(t)
+	st, err := state.Open(t.TempDir())
+	require.NoError(t, err)
+	in := &identNet{reg: prometheus.NewRegistry(), eve: &eveBuf{}}
+	reg := runners(t)
+	e, err := identity.NewEngine(reg, identity.InterruptConfig{}, identity.Options{Registerer: in.reg, Events: eve.NewWriter(in.eve),
+		Store: st, SweepEvery: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	require.NoError(t, e.SetPolicies([]identity.PolicyConfig{{Name: "audit", Identities: []string{"runner-a"}, Mode: "ids"}}, nil))
+	in.n = New(t, netstack.WithHandler(e.Wrap(netstack.PassAll{})), netstack.WithIdentity(reg.FlowIdentity))
+	t.Cleanup(e.Close)
+	require.NoError(t, e.Attach(in.n.Appliance.Guard(), in.n.Appliance.Flows()))
+	dns := &dnsServer{}
+	dns.run(t, in.n)
+	for _, port := range []uint16{443, 5432, 8080} {
+		srv := &reqServer{}
+		serve(t, in.n, netip.AddrPortFrom(ServerAddr, port), srv.serve)
+	}
+
+	httpReq := func(method, path string) error {
+		c, err := dialFrom(in.n, ClientAddr, httpAP, 5*time.Second)
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = c.Write([]byte(method + " " + path + " HTTP/1.1\r\nHost: example.test\r\n\r\n"))
+		require.NoError(t, err)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, err := io.ReadAll(c)
+		if err == nil {
+			assert.Equal(t, httpResponse, string(got))
+		}
+		return err
+	}
+	db := func() error {
+		c, err := dialFrom(in.n, ClientAddr, netip.AddrPortFrom(ServerAddr, 5432), 5*time.Second)
+		require.NoError(t, err)
+		defer c.Close()
+		c.Write([]byte("STARTUP\r\n\r\n"))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = io.ReadAll(c)
+		return err
+	}
+	traffic := func() {
+		resolve(t, in.n, ClientAddr, "db.example.test")
+		require.NoError(t, db())
+		for _, sni := range []string{"a.svc.example.test", "b.svc.example.test", "c.svc.example.test"} {
+			err := tlsHello(t, in.n, ClientAddr, sni)
+			require.Error(t, err) // the server never answers a ClientHello
+			assert.NotContains(t, err.Error(), "reset", sni)
+		}
+		require.NoError(t, httpReq("GET", "/v1/status"))
+		require.NoError(t, httpReq("POST", "/v1/jobs"))
+	}
+	traffic()
+	assert.NotEmpty(t, policyEvents(t, in.eve), "the audit writes would-deny events")
+	for _, ev := range policyEvents(t, in.eve) {
+		assert.Equal(t, "would-deny", ev.Policy.Action)
+	}
+
+	e.FlushObservations()
+	obs, err := identity.LoadObservations(st, "runner-a", "")
+	require.NoError(t, err)
+	suggested := identity.Suggest(obs, time.Time{}, "runner-a-egress", "runner-a", "")
+	t.Logf("suggested:\n%s", suggested)
+	assert.Contains(t, suggested, `{to: "*.svc.example.test", ports: [443], proto: tcp}`, "siblings collapse into a wildcard")
+	assert.Contains(t, suggested, `{to: "db.example.test", ports: [5432], proto: tcp}`, "a DNS answer names the address")
+	assert.Contains(t, suggested, `{to: "example.test", ports: [8080], proto: tcp, methods: [GET, POST], paths: ["/v1/"]}`)
+
+	var cfg struct {
+		Policies []identity.PolicyConfig `yaml:"policies"`
+	}
+	require.NoError(t, yaml.Load([]byte(suggested), &cfg, yaml.WithKnownFields()), "the suggestion is the config's own syntax")
+	require.NoError(t, e.SetPolicies(cfg.Policies, nil))
+	before := len(policyEvents(t, in.eve))
+	traffic()
+	assert.Len(t, policyEvents(t, in.eve), before, "the learned traffic passes without a denial")
+
+	err = tlsHello(t, in.n, ClientAddr, "evil.test")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "reset", "a new destination is denied")
+	err = httpReq("DELETE", "/v1/jobs")
+	require.Error(t, err, "a method never seen is denied")
+	evs := policyEvents(t, in.eve)
+	require.Len(t, evs, before+2)
+	assert.Equal(t, "deny", evs[before].Policy.Action)
+	assert.Equal(t, "evil.test", evs[before].Policy.Name)
+	assert.True(t, strings.HasPrefix(evs[before+1].Policy.Reason, "HTTP request"))
+}
