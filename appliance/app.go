@@ -198,8 +198,13 @@ func (e *ReloadError) RefusalReasons() []string { return e.Reasons }
 
 var _ admin.Backend = (*Appliance)(nil)
 
-// Reload implements admin.Backend.
+// Reload implements admin.Backend: the identity policies, then the
+// rules. A broken policy refuses the reload and keeps everything running.
 func (a *Appliance) Reload(context.Context) (admin.Rules, error) {
+	if err := a.ReloadIdentityPolicy(); err != nil {
+		a.log.Error("reload refused: identity policies", "err", err)
+		return admin.Rules{}, &ReloadError{Reasons: []string{err.Error()}}
+	}
 	st, err := a.ReloadRules()
 	if err != nil {
 		return admin.Rules{}, err

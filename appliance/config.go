@@ -220,6 +220,9 @@ type Settings struct {
 	Policies []identity.PolicyConfig
 	// Tokens is validated; Engine.SetTokens compiles it.
 	Tokens identity.TokensConfig
+	// ConfigPath is the file LoadConfig read ("" for the embedded
+	// default): a reload reads its policies and tokens again.
+	ConfigPath string
 }
 
 // Identity is a validated IdentityConfig.
@@ -280,7 +283,12 @@ func LoadConfig(path string) (*Settings, error) {
 			return nil, err
 		}
 	}
-	return c.Validate()
+	s, err := c.Validate()
+	if err != nil {
+		return nil, err
+	}
+	s.ConfigPath = path
+	return s, nil
 }
 
 var notFound = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)

@@ -108,3 +108,25 @@ func identityError(err error) error {
 	}
 	return err
 }
+
+// ReloadIdentityPolicy reads the config file again and swaps in its
+// egress policies and token settings. Any error in the file (reported
+// file:line: key: reason) keeps the running ones. Identities and
+// interruption triggers are not reloaded.
+func (a *Appliance) ReloadIdentityPolicy() error {
+	if a.s.ConfigPath == "" {
+		return nil
+	}
+	s, err := LoadConfig(a.s.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if err := a.interrupt.SetPolicies(s.Policies, nil); err != nil {
+		return err
+	}
+	if err := a.interrupt.SetTokens(s.Tokens, nil); err != nil {
+		return err
+	}
+	a.log.Info("identity policies reloaded", "policies", len(s.Policies), "tokens", s.Tokens.Enabled)
+	return nil
+}

@@ -3,6 +3,9 @@ package appliance
 import (
 	"context"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,4 +110,41 @@ func TestIdentityAlertQuarantinesAtOnce(t *testing.T) {
 	assert.Error(t, err, "a paused identity's new flow is refused")
 	_, err = cl.Interrupt(ctx, admin.InterruptRequest{Identity: "runner-a", Tag: "ci", Action: "pause"})
 	assert.True(t, admin.IsStatus(err, 400), "identity and tag: %v", err)
+}
+
+// TestPolicyReloadKeepsRunningPolicyOnError: a broken policy file is
+// refused with file:line: key: reason and the running policy stays; a
+// good one is swapped in.
+func TestPolicyReloadKeepsRunningPolicyOnError(t *testing.T) {
+	const allowServer = "identities:\n  - {name: runner-a, prefixes: [10.0.0.2/32]}\npolicies:\n  - name: p\n    identities: [runner-a]\n    allow:\n      - to: 10.99.0.1/32\n"
+	fx := newFixture(t, allowServer)
+	cfg := filepath.Join(fx.dir, "c.yaml")
+	good, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	_, err = fx.exchange(t, "hello")
+	require.NoError(t, err, "the server is allowed")
+
+	for name, tc := range map[string]struct{ bad, want string }{
+		"bad prefix":       {"      - to: 10.99.0.1/40\n", `c.yaml:19: policies[0].allow[0].to: invalid prefix "10.99.0.1/40"`},
+		"bad time zone":    {"      - {to: x.example.com, schedule: {tz: Nowhere/City}}\n", `c.yaml:19: policies[0].allow[0].schedule.tz: unknown time zone "Nowhere/City"`},
+		"unknown key":      {"      - {to: x.example.com, port: 80}\n", `c.yaml:19: unknown key "port"`},
+		"unknown identity": {"  - name: q\n    identities: [ghost]\n", `c.yaml:20: policies[1].identities[0]: unknown identity "ghost"`},
+	} {
+		text := strings.Replace(string(good), "      - to: 10.99.0.1/32\n", tc.bad, 1)
+		require.NoError(t, os.WriteFile(cfg, []byte(text), 0o600))
+		_, err := fx.a.Reload(context.Background())
+		var re *ReloadError
+		require.ErrorAs(t, err, &re, name)
+		assert.Contains(t, re.Reasons[0], tc.want, name)
+		got, err := fx.exchange(t, "hello")
+		require.NoError(t, err, "%s: the running policy stays", name)
+		assert.Equal(t, "ok:hello", got)
+	}
+
+	// A valid policy that no longer allows the server is swapped in.
+	require.NoError(t, os.WriteFile(cfg, []byte(strings.Replace(string(good), "10.99.0.1/32", "10.98.0.0/16", 1)), 0o600))
+	_, err = fx.a.Reload(context.Background())
+	require.NoError(t, err)
+	_, err = fx.exchange(t, "hello")
+	require.Error(t, err, "the reloaded policy denies the server")
 }
