@@ -2,7 +2,9 @@ package appliance
 
 import (
 	"context"
+	"io"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/interdict/interdict/appliance/admin"
 	"github.com/interdict/interdict/inspect/eve"
+	"github.com/interdict/interdict/tests/harness"
 )
 
 const identityConfig = `identities:
@@ -147,4 +150,56 @@ func TestPolicyReloadKeepsRunningPolicyOnError(t *testing.T) {
 	require.NoError(t, err)
 	_, err = fx.exchange(t, "hello")
 	require.Error(t, err, "the reloaded policy denies the server")
+}
+
+// TestIdentityHTTP401PausesAfterCount: responses 401 to the identity,
+// seen by the HTTP parser, count towards an http_status trigger.
+func TestIdentityHTTP401PausesAfterCount(t *testing.T) {
+	fx := newFixture(t, `identities:
+  - {name: runner-a, prefixes: [10.0.0.2/32]}
+interruption:
+  triggers:
+    - {name: key-probing, http_status: [401, 403], count: 3, window: 1m, action: pause, for: 5m}
+`)
+	ap := netip.AddrPortFrom(harness.ServerAddr, 8081)
+	ln, err := fx.net.Listen(ap)
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Read(make([]byte, 4096))
+				c.Write([]byte("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+			}()
+		}
+	}()
+	probe := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := fx.net.Dial(ctx, ap)
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = c.Write([]byte("GET /api HTTP/1.1\r\nHost: api.test\r\nAuthorization: Bearer stolen\r\n\r\n"))
+		require.NoError(t, err)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, _ := io.ReadAll(c)
+		assert.Contains(t, string(got), "401")
+	}
+	probe()
+	probe()
+	_, paused := fx.a.Interruptions().Get("runner-a")
+	assert.False(t, paused, "two 401s are under the count")
+	probe()
+	require.Eventually(t, func() bool { _, ok := fx.a.Interruptions().Get("runner-a"); return ok }, 5*time.Second, 5*time.Millisecond)
+	in, _ := fx.a.Interruptions().Get("runner-a")
+	assert.Equal(t, "pause", in.Action)
+	require.Len(t, in.Evidence, 3)
+	assert.Equal(t, 401, in.Evidence[2].Status)
+	_, err = fx.exchange(t, "hello")
+	assert.Error(t, err, "a paused identity's new flow is refused")
 }
