@@ -125,7 +125,7 @@ func (e *Engine) egressNewFlow(eg *egress, id *Identity, info *netstack.FlowInfo
 		if v.Terminal() {
 			return fh, v
 		}
-		return &dnsFlow{e: e, eg: eg, id: id, info: info, inner: fh, innerPassed: fh == nil || v == netstack.Pass}, netstack.Continue
+		return &dnsFlow{wrapped: newWrapped(e, id, info, fh, v), eg: eg}, netstack.Continue
 	}
 	resolved := e.dns.lookup(id.Name, dst.Addr().Unmap())
 	out, _, _ := eg.decideL4(dst, info.Proto, now, resolved)
@@ -146,7 +146,7 @@ func (e *Engine) egressNewFlow(eg *egress, id *Identity, info *netstack.FlowInfo
 		if v.Terminal() {
 			return fh, v
 		}
-		return &l7Flow{e: e, eg: eg, id: id, info: info, inner: fh, innerPassed: fh == nil || v == netstack.Pass}, netstack.Continue
+		return &l7Flow{wrapped: newWrapped(e, id, info, fh, v), eg: eg}, netstack.Continue
 	}
 	name := ""
 	src := ""
@@ -194,31 +194,14 @@ func (e *Engine) deny(eg *egress, id *Identity, info *netstack.FlowInfo, d denia
 }
 
 // countTrigger feeds the triggers of a kind counted per flow event
-// (policy denials, token misuse).
+// (policy denials, token misuse); resets run on another goroutine.
 func (e *Engine) countTrigger(kind string, id *Identity, info *netstack.FlowInfo) {
 	s := e.set.Load()
 	if !s.kinds[kind] {
 		return
 	}
-	now := e.clock.Now()
-	var out []change
-	e.mu.Lock()
-	for _, t := range s.triggers {
-		if t.kind != kind || !t.appliesTo(id) {
-			continue
-		}
-		w := e.windowLocked(id, t)
-		w.evidence(eve.Evidence{Timestamp: eve.Time{Time: now}, Kind: kind, FlowID: info.ID,
-			DestIP: info.Dst.Addr().String(), DestPort: info.Dst.Port()})
-		if w.countLocked(t, now) {
-			if c, ok := e.fireLocked(id, t, w, now); ok {
-				out = append(out, c)
-			}
-		}
-	}
-	e.mu.Unlock()
-	if len(out) > 0 {
-		e.async(func() { e.apply(out) })
+	if cs := e.countFlow(s, kind, id, info); len(cs) > 0 {
+		e.async(func() { e.apply(cs) })
 	}
 }
 
@@ -227,12 +210,8 @@ func (e *Engine) countTrigger(kind string, id *Identity, info *netstack.FlowInfo
 // flow before the chunk is forwarded, so the target sees none of it.
 // HTTP requests after the first are checked too.
 type l7Flow struct {
-	e           *Engine
-	eg          *egress
-	id          *Identity
-	info        *netstack.FlowInfo
-	inner       netstack.FlowHandler
-	innerPassed bool
+	wrapped
+	eg *egress
 
 	mu      sync.Mutex
 	decided bool
@@ -253,9 +232,8 @@ func (f *l7Flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 		if done {
 			return netstack.Pass
 		}
-		return netstack.Continue
 	}
-	return f.inner.Chunk(dir, b)
+	return f.next(dir, b)
 }
 
 func (f *l7Flow) check(b []byte) netstack.Verdict {
@@ -305,13 +283,6 @@ func (f *l7Flow) refuse(d denial) netstack.Verdict {
 		return netstack.Reject
 	}
 	return netstack.Continue
-}
-
-// Close implements netstack.FlowHandler.
-func (f *l7Flow) Close(st netstack.FlowStats) {
-	if f.inner != nil {
-		f.inner.Close(st)
-	}
 }
 
 // clientHelloSNI returns the server name of a ClientHello that starts
@@ -374,12 +345,8 @@ func splitHostPort(h string) (string, string, error) {
 // dnsFlow checks each DNS query of an identity by name and learns the
 // addresses of the answers it forwards.
 type dnsFlow struct {
-	e           *Engine
-	eg          *egress
-	id          *Identity
-	info        *netstack.FlowInfo
-	inner       netstack.FlowHandler
-	innerPassed bool
+	wrapped
+	eg *egress
 }
 
 var _ netstack.Answerer = (*dnsFlow)(nil)
@@ -438,10 +405,7 @@ func (f *dnsFlow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 	} else {
 		f.learn(b)
 	}
-	if f.innerPassed {
-		return netstack.Continue
-	}
-	return f.inner.Chunk(dir, b)
+	return f.next(dir, b)
 }
 
 // learn caches the A and AAAA records of an answer under the question's
@@ -491,9 +455,32 @@ func (f *dnsFlow) learn(b []byte) {
 	}
 }
 
+// wrapped is what the engine's flow handlers (l7Flow, dnsFlow,
+// tokenFlow) share: the flow, and the inner handler they pass chunks on
+// to unless it passed the flow at NewFlow.
+type wrapped struct {
+	e           *Engine
+	id          *Identity
+	info        *netstack.FlowInfo
+	inner       netstack.FlowHandler
+	innerPassed bool
+}
+
+func newWrapped(e *Engine, id *Identity, info *netstack.FlowInfo, fh netstack.FlowHandler, v netstack.Verdict) wrapped {
+	return wrapped{e: e, id: id, info: info, inner: fh, innerPassed: fh == nil || v == netstack.Pass}
+}
+
+// next hands a chunk to the inner handler.
+func (w *wrapped) next(dir netstack.Direction, b []byte) netstack.Verdict {
+	if w.innerPassed {
+		return netstack.Continue
+	}
+	return w.inner.Chunk(dir, b)
+}
+
 // Close implements netstack.FlowHandler.
-func (f *dnsFlow) Close(st netstack.FlowStats) {
-	if f.inner != nil {
-		f.inner.Close(st)
+func (w *wrapped) Close(st netstack.FlowStats) {
+	if w.inner != nil {
+		w.inner.Close(st)
 	}
 }

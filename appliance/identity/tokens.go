@@ -295,12 +295,8 @@ func (e *Engine) checkToken(s *tokenSettings, id *Identity, tok []byte) (owner s
 // body in the same read) is not seen: a limit of checking without holding
 // bytes.
 type tokenFlow struct {
-	e           *Engine
-	s           *tokenSettings
-	id          *Identity
-	info        *netstack.FlowInfo
-	inner       netstack.FlowHandler
-	innerPassed bool
+	wrapped
+	s *tokenSettings
 }
 
 // Chunk implements netstack.FlowHandler.
@@ -321,17 +317,7 @@ func (f *tokenFlow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 			}
 		}
 	}
-	if f.innerPassed {
-		return netstack.Continue
-	}
-	return f.inner.Chunk(dir, b)
-}
-
-// Close implements netstack.FlowHandler.
-func (f *tokenFlow) Close(st netstack.FlowStats) {
-	if f.inner != nil {
-		f.inner.Close(st)
-	}
+	return f.next(dir, b)
 }
 
 // looksLikeRequest is a cheap test for an HTTP/1 request line start: an

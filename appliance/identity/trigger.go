@@ -137,26 +137,33 @@ func (e *Engine) fireLocked(id *Identity, t *trigger, w *window, now time.Time) 
 	return e.putLocked(id, in), true
 }
 
-// observeFlow counts a new flow of id for the scan triggers. It returns
-// the interruptions it decided; the caller applies them.
-func (e *Engine) observeFlow(s *settings, id *Identity, info *netstack.FlowInfo) []change {
+// countFlow counts one flow event of id (a new flow for the scan
+// triggers, a denial, a token misuse) for the triggers of that kind. It
+// returns the interruptions it decided; the caller applies them.
+func (e *Engine) countFlow(s *settings, kind string, id *Identity, info *netstack.FlowInfo) []change {
 	now := e.clock.Now()
 	var out []change
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	for _, t := range s.triggers {
-		if t.kind != kindScan || !t.appliesTo(id) {
+		if t.kind != kind || !t.appliesTo(id) {
 			continue
 		}
 		w := e.windowLocked(id, t)
-		w.evidence(eve.Evidence{Timestamp: eve.Time{Time: now}, Kind: kindScan, FlowID: info.ID,
+		w.evidence(eve.Evidence{Timestamp: eve.Time{Time: now}, Kind: kind, FlowID: info.ID,
 			DestIP: info.Dst.Addr().String(), DestPort: info.Dst.Port()})
-		if w.scanLocked(t, info.Dst, now) {
+		var crossed bool
+		if kind == kindScan {
+			crossed = w.scanLocked(t, info.Dst, now)
+		} else {
+			crossed = w.countLocked(t, now)
+		}
+		if crossed {
 			if c, ok := e.fireLocked(id, t, w, now); ok {
 				out = append(out, c)
 			}
 		}
 	}
-	e.mu.Unlock()
 	return out
 }
 
@@ -271,7 +278,7 @@ func (h *handler) NewFlow(info *netstack.FlowInfo) (netstack.FlowHandler, netsta
 		return nil, v
 	}
 	if s.hasScan {
-		if cs := e.observeFlow(s, id, info); len(cs) > 0 {
+		if cs := e.countFlow(s, kindScan, id, info); len(cs) > 0 {
 			e.async(func() { e.apply(cs) })
 			if v, refused := e.refuse(s, id, info); refused {
 				return nil, v
@@ -286,7 +293,7 @@ func (h *handler) NewFlow(info *netstack.FlowInfo) (netstack.FlowHandler, netsta
 		fh, v = h.inner.NewFlow(info)
 	}
 	if ts := e.toks.Load(); ts != nil && info.Proto == netstack.TCP && !v.Terminal() {
-		return &tokenFlow{e: e, s: ts, id: id, info: info, inner: fh, innerPassed: fh == nil || v == netstack.Pass}, netstack.Continue
+		return &tokenFlow{wrapped: newWrapped(e, id, info, fh, v), s: ts}, netstack.Continue
 	}
 	return fh, v
 }

@@ -8,14 +8,12 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/dns/dnsmessage"
@@ -25,26 +23,11 @@ import (
 	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/policy/policytest"
 	"github.com/interdict/interdict/inspect/eve"
-	"github.com/interdict/interdict/netstack"
 )
 
 func newEgressNet(t *testing.T, pols []identity.PolicyConfig, trig []identity.TriggerConfig, clock *policytest.Clock) *identNet {
 	t.Helper()
-	in := &identNet{reg: prometheus.NewRegistry(), eve: &eveBuf{}}
-	reg := runners(t)
-	opts := identity.Options{Registerer: in.reg, Events: eve.NewWriter(in.eve), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if clock != nil {
-		opts.Clock, opts.SweepEvery = clock, -1
-	}
-	e, err := identity.NewEngine(reg, identity.InterruptConfig{Triggers: trig}, opts)
-	require.NoError(t, err)
-	require.NoError(t, e.SetPolicies(pols, nil))
-	in.n = New(t, netstack.WithHandler(e.Wrap(netstack.PassAll{})), netstack.WithIdentity(reg.FlowIdentity), netstack.WithMetrics(in.reg))
-	t.Cleanup(e.Close)
-	require.NoError(t, e.Attach(in.n.Appliance.Guard(), in.n.Appliance.Flows()))
-	addClientAddr(t, in.n, ClientAddr2)
-	in.e = e
-	return in
+	return newIdentNet(t, identSetup{policies: pols, interrupt: identity.InterruptConfig{Triggers: trig}, clock: clock})
 }
 
 // policyEvents are the EVE policy records.

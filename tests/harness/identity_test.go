@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/interdict/interdict/appliance/identity"
+	"github.com/interdict/interdict/appliance/policy/policytest"
 	"github.com/interdict/interdict/appliance/state"
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/netstack"
@@ -42,14 +43,36 @@ func runners(t testing.TB) *identity.Registry {
 	return r
 }
 
-func newIdentNet(t *testing.T, cfg identity.InterruptConfig, store state.Store) *identNet {
+// identSetup configures the engine of an identity test.
+type identSetup struct {
+	interrupt identity.InterruptConfig
+	policies  []identity.PolicyConfig
+	tokens    identity.TokensConfig
+	store     state.Store
+	clock     *policytest.Clock // nil: the wall clock
+	logs      io.Writer         // nil: discarded
+}
+
+// newIdentNet builds the harness with the identity engine in front of
+// PassAll, runner-a and runner-b as the client's two addresses.
+func newIdentNet(t *testing.T, s identSetup) *identNet {
 	t.Helper()
 	in := &identNet{reg: prometheus.NewRegistry(), eve: &eveBuf{}}
 	reg := runners(t)
-	e, err := identity.NewEngine(reg, cfg, identity.Options{Registerer: in.reg, Events: eve.NewWriter(in.eve), Store: store,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if s.logs == nil {
+		s.logs = io.Discard
+	}
+	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts := identity.Options{Registerer: in.reg, Events: eve.NewWriter(in.eve), Store: s.store, Logger: log}
+	if s.clock != nil {
+		opts.Clock, opts.SweepEvery = s.clock, -1
+	}
+	e, err := identity.NewEngine(reg, s.interrupt, opts)
 	require.NoError(t, err)
-	in.n = New(t, netstack.WithHandler(e.Wrap(netstack.PassAll{})), netstack.WithIdentity(reg.FlowIdentity), netstack.WithMetrics(in.reg))
+	require.NoError(t, e.SetPolicies(s.policies, nil))
+	require.NoError(t, e.SetTokens(s.tokens, nil))
+	in.n = New(t, netstack.WithHandler(e.Wrap(netstack.PassAll{})), netstack.WithIdentity(reg.FlowIdentity),
+		netstack.WithMetrics(in.reg), netstack.WithLogger(log))
 	t.Cleanup(e.Close)
 	require.NoError(t, e.Attach(in.n.Appliance.Guard(), in.n.Appliance.Flows()))
 	addClientAddr(t, in.n, ClientAddr2)
@@ -117,7 +140,7 @@ func TestIdentityScanQuarantinesOnlyTheScanner(t *testing.T) {
 	if testing.Short() {
 		t.Skip("64 MiB transfer")
 	}
-	in := newIdentNet(t, identity.InterruptConfig{Triggers: []identity.TriggerConfig{portScan}}, nil)
+	in := newIdentNet(t, identSetup{interrupt: identity.InterruptConfig{Triggers: []identity.TriggerConfig{portScan}}})
 	serve(t, in.n, echoAP, echo)
 	const size = 64 << 20
 	upAP := netip.AddrPortFrom(ServerAddr, 9000)
@@ -205,7 +228,7 @@ func TestIdentityQuarantineSurvivesRestart(t *testing.T) {
 	st, err := state.Open(dir)
 	require.NoError(t, err)
 
-	first := newIdentNet(t, identity.InterruptConfig{}, st)
+	first := newIdentNet(t, identSetup{store: st})
 	serve(t, first.n, echoAP, echo)
 	live := openEcho(t, first.n, ClientAddr2)
 	out, err := first.e.Interrupt(identity.Request{Identity: "runner-b", Action: identity.ActionQuarantine, For: time.Hour, Reason: "stolen key"})
@@ -218,7 +241,7 @@ func TestIdentityQuarantineSurvivesRestart(t *testing.T) {
 	// A new process over the same state directory.
 	st2, err := state.Open(dir)
 	require.NoError(t, err)
-	second := newIdentNet(t, identity.InterruptConfig{}, st2)
+	second := newIdentNet(t, identSetup{store: st2})
 	serve(t, second.n, echoAP, echo)
 	q, ok := second.e.Get("runner-b")
 	require.True(t, ok, "the quarantine is restored")
@@ -241,7 +264,7 @@ func TestIdentityShadowModeBlocksNothing(t *testing.T) {
 	trig := portScan
 	trig.Mode = "ids"
 	trig.Scan = &identity.ScanTrigger{Ports: 10}
-	in := newIdentNet(t, identity.InterruptConfig{Triggers: []identity.TriggerConfig{trig}}, nil)
+	in := newIdentNet(t, identSetup{interrupt: identity.InterruptConfig{Triggers: []identity.TriggerConfig{trig}}})
 	serve(t, in.n, echoAP, echo)
 	live := openEcho(t, in.n, ClientAddr2)
 
@@ -261,7 +284,7 @@ func TestIdentityShadowModeBlocksNothing(t *testing.T) {
 
 func TestIdentityPauseRefusesNewFlowsKeepsLiveOnes(t *testing.T) {
 	leakCheck(t)
-	in := newIdentNet(t, identity.InterruptConfig{}, nil)
+	in := newIdentNet(t, identSetup{})
 	serve(t, in.n, echoAP, echo)
 	live := openEcho(t, in.n, ClientAddr)
 	_, err := in.e.Interrupt(identity.Request{Tag: "ci", Action: identity.ActionPause, For: time.Minute})

@@ -2,21 +2,18 @@ package harness
 
 import (
 	"io"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v4"
 
 	"github.com/interdict/interdict/appliance/identity"
+	"github.com/interdict/interdict/appliance/policy/policytest"
 	"github.com/interdict/interdict/appliance/state"
-	"github.com/interdict/interdict/inspect/eve"
-	"github.com/interdict/interdict/netstack"
 )
 
 // TestLearnSuggestEnforce: an audit (ids) policy records what runner-a
@@ -26,15 +23,10 @@ func TestLearnSuggestEnforce(t *testing.T) {
 	leakCheck(t)
 	st, err := state.Open(t.TempDir())
 	require.NoError(t, err)
-	in := &identNet{reg: prometheus.NewRegistry(), eve: &eveBuf{}}
-	reg := runners(t)
-	e, err := identity.NewEngine(reg, identity.InterruptConfig{}, identity.Options{Registerer: in.reg, Events: eve.NewWriter(in.eve),
-		Store: st, SweepEvery: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, err)
-	require.NoError(t, e.SetPolicies([]identity.PolicyConfig{{Name: "audit", Identities: []string{"runner-a"}, Mode: "ids"}}, nil))
-	in.n = New(t, netstack.WithHandler(e.Wrap(netstack.PassAll{})), netstack.WithIdentity(reg.FlowIdentity))
-	t.Cleanup(e.Close)
-	require.NoError(t, e.Attach(in.n.Appliance.Guard(), in.n.Appliance.Flows()))
+	// The fake clock stops the sweeper; the test flushes observations.
+	in := newIdentNet(t, identSetup{store: st, clock: policytest.NewClock(time.Now()),
+		policies: []identity.PolicyConfig{{Name: "audit", Identities: []string{"runner-a"}, Mode: "ids"}}})
+	e := in.e
 	dns := &dnsServer{}
 	dns.run(t, in.n)
 	for _, port := range []uint16{443, 5432, 8080} {

@@ -4,20 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/state"
-	"github.com/interdict/interdict/inspect/eve"
-	"github.com/interdict/interdict/netstack"
 )
 
 type lockedBuf struct {
@@ -41,22 +37,12 @@ func TestTokenBoundOnFirstUseRejectedForAnotherIdentity(t *testing.T) {
 	leakCheck(t)
 	const secret = "ghp_Zq81SecretTokenValue0123456789"
 	logs := &lockedBuf{}
-	in := &identNet{reg: prometheus.NewRegistry(), eve: &eveBuf{}}
-	reg := runners(t)
 	st, err := state.Open(t.TempDir())
 	require.NoError(t, err)
-	e, err := identity.NewEngine(reg, identity.InterruptConfig{Triggers: []identity.TriggerConfig{
-		{Name: "stolen-token", TokenMisuse: true, Action: identity.ActionQuarantine, For: "1h"}}},
-		identity.Options{Registerer: in.reg, Events: eve.NewWriter(in.eve), Store: st,
-			Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	require.NoError(t, err)
-	require.NoError(t, e.SetTokens(identity.TokensConfig{Enabled: true}, nil))
-	in.n = New(t, netstack.WithHandler(e.Wrap(netstack.PassAll{})), netstack.WithIdentity(reg.FlowIdentity), netstack.WithMetrics(in.reg),
-		netstack.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
-	t.Cleanup(e.Close)
-	require.NoError(t, e.Attach(in.n.Appliance.Guard(), in.n.Appliance.Flows()))
-	addClientAddr(t, in.n, ClientAddr2)
-	in.e = e
+	in := newIdentNet(t, identSetup{store: st, logs: logs, tokens: identity.TokensConfig{Enabled: true},
+		interrupt: identity.InterruptConfig{Triggers: []identity.TriggerConfig{
+			{Name: "stolen-token", TokenMisuse: true, Action: identity.ActionQuarantine, For: "1h"}}}})
+	e := in.e
 	srv := &reqServer{}
 	serve(t, in.n, httpAP, srv.serve)
 
