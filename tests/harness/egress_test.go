@@ -6,7 +6,6 @@ package harness
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"io"
 	"net/netip"
 	"strings"
@@ -30,21 +29,18 @@ func newEgressNet(t *testing.T, pols []identity.PolicyConfig, trig []identity.Tr
 	return newIdentNet(t, identSetup{policies: pols, interrupt: identity.InterruptConfig{Triggers: trig}, clock: clock})
 }
 
-// policyEvents are the EVE policy records.
-func policyEvents(t *testing.T, b *eveBuf) []eve.Event {
+// request sends req on a new flow from src to ap and returns all the
+// server answered, or the error the client saw (a reset).
+func request(t *testing.T, n *Net, src netip.Addr, ap netip.AddrPort, req string) (string, error) {
 	t.Helper()
-	var out []eve.Event
-	for _, line := range strings.Split(strings.TrimSpace(readAll(b)), "\n") {
-		if line == "" {
-			continue
-		}
-		var ev eve.Event
-		require.NoError(t, json.Unmarshal([]byte(line), &ev))
-		if ev.EventType == eve.TypePolicy {
-			out = append(out, ev)
-		}
-	}
-	return out
+	c, err := dialFrom(n, src, ap, 5*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte(req))
+	require.NoError(t, err)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(c)
+	return string(got), err
 }
 
 var tlsAP = netip.AddrPortFrom(ServerAddr, 443)
@@ -85,7 +81,7 @@ func TestEgressSNI(t *testing.T) {
 	got, _ := srv.got(1)
 	assert.Empty(t, got, "the server saw none of the denied ClientHello")
 
-	evs := policyEvents(t, in.eve)
+	evs := in.eve.of(t, eve.TypePolicy, 0)
 	require.Len(t, evs, 1)
 	p := evs[0].Policy
 	assert.Equal(t, "deny", p.Action)
@@ -104,23 +100,11 @@ func TestEgressHTTPForbiddenPath(t *testing.T) {
 	srv := &reqServer{}
 	serve(t, in.n, httpAP, srv.serve)
 
-	c, err := dialFrom(in.n, ClientAddr, httpAP, 5*time.Second)
+	got, err := request(t, in.n, ClientAddr, httpAP, httpGet("/v1/status"))
 	require.NoError(t, err)
-	_, err = c.Write([]byte(httpGet("/v1/status")))
-	require.NoError(t, err)
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	got, err := io.ReadAll(c)
-	c.Close()
-	require.NoError(t, err)
-	assert.Equal(t, httpResponse, string(got), "an allowed path passes")
+	assert.Equal(t, httpResponse, got, "an allowed path passes")
 
-	c, err = dialFrom(in.n, ClientAddr, httpAP, 5*time.Second)
-	require.NoError(t, err)
-	defer c.Close()
-	_, err = c.Write([]byte(httpGet("/admin/delete")))
-	require.NoError(t, err)
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, err = io.ReadAll(c)
+	_, err = request(t, in.n, ClientAddr, httpAP, httpGet("/admin/delete"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "reset")
 	require.Eventually(t, func() bool { return srv.accepted() == 2 }, 5*time.Second, 5*time.Millisecond)
@@ -128,7 +112,7 @@ func TestEgressHTTPForbiddenPath(t *testing.T) {
 	srvGot, _ := srv.got(1)
 	assert.Empty(t, srvGot, "the forbidden request never reached the server")
 
-	evs := policyEvents(t, in.eve)
+	evs := in.eve.of(t, eve.TypePolicy, 0)
 	require.Len(t, evs, 1)
 	assert.Equal(t, "/admin/delete", evs[0].Policy.Path)
 	assert.Equal(t, "GET", evs[0].Policy.Method)
@@ -136,15 +120,9 @@ func TestEgressHTTPForbiddenPath(t *testing.T) {
 	assert.Equal(t, "host", evs[0].Policy.NameSource)
 
 	// runner-b has no policy: anything goes.
-	c2, err := dialFrom(in.n, ClientAddr2, httpAP, 5*time.Second)
+	got, err = request(t, in.n, ClientAddr2, httpAP, httpGet("/admin/delete"))
 	require.NoError(t, err)
-	defer c2.Close()
-	_, err = c2.Write([]byte(httpGet("/admin/delete")))
-	require.NoError(t, err)
-	c2.SetReadDeadline(time.Now().Add(5 * time.Second))
-	got, err = io.ReadAll(c2)
-	require.NoError(t, err)
-	assert.Equal(t, httpResponse, string(got))
+	assert.Equal(t, httpResponse, got)
 }
 
 // dnsServer answers every A query with ServerAddr (TTL 60) and records
@@ -273,7 +251,7 @@ func TestEgressDNSRefusedAndResolvedAddresses(t *testing.T) {
 	require.Error(t, err)
 
 	var sources []string
-	for _, ev := range policyEvents(t, in.eve) {
+	for _, ev := range in.eve.of(t, eve.TypePolicy, 0) {
 		sources = append(sources, ev.Policy.NameSource)
 	}
 	assert.Contains(t, sources, "query")
@@ -306,7 +284,7 @@ func TestEgressShadowDeniesNothing(t *testing.T) {
 	serve(t, in.n, echoAP, echo)
 	openEcho(t, in.n, ClientAddr)
 	openEcho(t, in.n, ClientAddr2)
-	evs := policyEvents(t, in.eve)
+	evs := in.eve.of(t, eve.TypePolicy, 0)
 	require.Len(t, evs, 2)
 	for _, ev := range evs {
 		assert.Equal(t, "would-deny", ev.Policy.Action)

@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"io"
 	"net/netip"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/policy/policytest"
 	"github.com/interdict/interdict/appliance/state"
+	"github.com/interdict/interdict/inspect/eve"
 )
 
 // TestLearnSuggestEnforce: an audit (ids) policy records what runner-a
@@ -35,25 +35,14 @@ func TestLearnSuggestEnforce(t *testing.T) {
 	}
 
 	httpReq := func(method, path string) error {
-		c, err := dialFrom(in.n, ClientAddr, httpAP, 5*time.Second)
-		require.NoError(t, err)
-		defer c.Close()
-		_, err = c.Write([]byte(method + " " + path + " HTTP/1.1\r\nHost: example.test\r\n\r\n"))
-		require.NoError(t, err)
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		got, err := io.ReadAll(c)
+		got, err := request(t, in.n, ClientAddr, httpAP, method+" "+path+" HTTP/1.1\r\nHost: example.test\r\n\r\n")
 		if err == nil {
-			assert.Equal(t, httpResponse, string(got))
+			assert.Equal(t, httpResponse, got)
 		}
 		return err
 	}
 	db := func() error {
-		c, err := dialFrom(in.n, ClientAddr, netip.AddrPortFrom(ServerAddr, 5432), 5*time.Second)
-		require.NoError(t, err)
-		defer c.Close()
-		c.Write([]byte("STARTUP\r\n\r\n"))
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		_, err = io.ReadAll(c)
+		_, err := request(t, in.n, ClientAddr, netip.AddrPortFrom(ServerAddr, 5432), "STARTUP\r\n\r\n")
 		return err
 	}
 	traffic := func() {
@@ -68,8 +57,8 @@ func TestLearnSuggestEnforce(t *testing.T) {
 		require.NoError(t, httpReq("POST", "/v1/jobs"))
 	}
 	traffic()
-	assert.NotEmpty(t, policyEvents(t, in.eve), "the audit writes would-deny events")
-	for _, ev := range policyEvents(t, in.eve) {
+	assert.NotEmpty(t, in.eve.of(t, eve.TypePolicy, 0), "the audit writes would-deny events")
+	for _, ev := range in.eve.of(t, eve.TypePolicy, 0) {
 		assert.Equal(t, "would-deny", ev.Policy.Action)
 	}
 
@@ -87,16 +76,16 @@ func TestLearnSuggestEnforce(t *testing.T) {
 	}
 	require.NoError(t, yaml.Load([]byte(suggested), &cfg, yaml.WithKnownFields()), "the suggestion is the config's own syntax")
 	require.NoError(t, e.SetPolicies(cfg.Policies, nil))
-	before := len(policyEvents(t, in.eve))
+	before := len(in.eve.of(t, eve.TypePolicy, 0))
 	traffic()
-	assert.Len(t, policyEvents(t, in.eve), before, "the learned traffic passes without a denial")
+	assert.Len(t, in.eve.of(t, eve.TypePolicy, 0), before, "the learned traffic passes without a denial")
 
 	err = tlsHello(t, in.n, ClientAddr, "evil.test")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "reset", "a new destination is denied")
 	err = httpReq("DELETE", "/v1/jobs")
 	require.Error(t, err, "a method never seen is denied")
-	evs := policyEvents(t, in.eve)
+	evs := in.eve.of(t, eve.TypePolicy, 0)
 	require.Len(t, evs, before+2)
 	assert.Equal(t, "deny", evs[before].Policy.Action)
 	assert.Equal(t, "evil.test", evs[before].Policy.Name)

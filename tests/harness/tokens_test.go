@@ -3,7 +3,6 @@ package harness
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/state"
+	"github.com/interdict/interdict/inspect/eve"
 )
 
 type lockedBuf struct {
@@ -47,23 +47,11 @@ func TestTokenBoundOnFirstUseRejectedForAnotherIdentity(t *testing.T) {
 	serve(t, in.n, httpAP, srv.serve)
 
 	req := "GET /repos HTTP/1.1\r\nHost: example.test\r\nAuthorization: Bearer " + secret + "\r\n\r\n"
-	c, err := dialFrom(in.n, ClientAddr, httpAP, 5*time.Second)
+	got, err := request(t, in.n, ClientAddr, httpAP, req)
 	require.NoError(t, err)
-	_, err = c.Write([]byte(req))
-	require.NoError(t, err)
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	got, err := io.ReadAll(c)
-	c.Close()
-	require.NoError(t, err)
-	assert.Equal(t, httpResponse, string(got), "runner-a's first use binds the token and passes")
+	assert.Equal(t, httpResponse, got, "runner-a's first use binds the token and passes")
 
-	c, err = dialFrom(in.n, ClientAddr2, httpAP, 5*time.Second)
-	require.NoError(t, err)
-	defer c.Close()
-	_, err = c.Write([]byte(req))
-	require.NoError(t, err)
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, err = io.ReadAll(c)
+	_, err = request(t, in.n, ClientAddr2, httpAP, req)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "reset", "runner-b's use of runner-a's token is rejected")
 	require.Eventually(t, func() bool { return srv.accepted() == 2 }, 5*time.Second, 5*time.Millisecond)
@@ -77,7 +65,7 @@ func TestTokenBoundOnFirstUseRejectedForAnotherIdentity(t *testing.T) {
 	require.Len(t, binds, 1)
 	assert.Equal(t, "runner-a", binds[0].Identity)
 	assert.Equal(t, "ghp_…", binds[0].Lead)
-	evs := policyEvents(t, in.eve)
+	evs := in.eve.of(t, eve.TypePolicy, 0)
 	require.Len(t, evs, 1)
 	assert.Equal(t, "tokens", evs[0].Policy.Policy)
 	assert.Equal(t, "runner-b", evs[0].Identity.Name)
