@@ -11,9 +11,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/interdict/interdict/inspect"
-	"github.com/interdict/interdict/inspect/applayer"
 	"github.com/interdict/interdict/inspect/eve"
-	"github.com/interdict/interdict/inspect/tls"
 	"github.com/interdict/interdict/netstack"
 )
 
@@ -216,6 +214,7 @@ type l7Flow struct {
 	mu      sync.Mutex
 	decided bool
 	http    bool
+	pending []byte // an incomplete ClientHello or request head so far
 }
 
 // Chunk implements netstack.FlowHandler.
@@ -244,16 +243,28 @@ func (f *l7Flow) check(b []byte) netstack.Verdict {
 	}
 	now := f.e.clock.Now()
 	resolved := f.e.dns.lookup(f.id.Name, f.info.Dst.Addr().Unmap())
-	if !f.decided && len(b) > 0 && b[0] == 0x16 {
-		f.decided = true
-		sni := clientHelloSNI(b)
+	head := b
+	if len(f.pending) > 0 {
+		f.pending = append(f.pending, b...)
+		head = f.pending
+	}
+	if !f.decided && len(head) > 0 && head[0] == 0x16 {
+		sni, done := helloSNI(head)
+		if !done && f.wait(head, b) {
+			return netstack.Continue
+		}
+		f.decided, f.pending = true, nil
 		f.e.observe(f.id, cmp.Or(sni, seenName(resolved, f.info.Dst.Addr().Unmap(), now)), f.info.Dst.Port(), netstack.TCP, "", "")
 		if _, ok := f.eg.decideL7(f.info.Dst, now, sni, "", "", resolved); ok {
 			return netstack.Continue
 		}
 		return f.refuse(denial{name: sni, source: nameSource(sni, "sni"), reason: "TLS server name not allowed"})
 	}
-	method, reqPath, host, ok := requestHead(b)
+	method, reqPath, host, ok := requestHead(head)
+	if !ok && looksLikeRequest(head) && f.wait(head, b) {
+		return netstack.Continue
+	}
+	f.pending = nil
 	if !ok {
 		if f.decided {
 			return netstack.Continue // the body of a request already allowed
@@ -271,6 +282,28 @@ func (f *l7Flow) check(b []byte) netstack.Verdict {
 		reason: "HTTP request not allowed"})
 }
 
+// maxPending bounds the bytes kept while a ClientHello or request head
+// is incomplete; past it the flow is decided on what was seen.
+const maxPending = 16 << 10
+
+// wait keeps an incomplete ClientHello or request head (head, of which b
+// is the newest chunk) for the next chunk; false when the bound is
+// reached. The relay cannot hold a chunk back without deciding it, so
+// the incomplete part goes on: the target sees the start of a hello or
+// request head that names nothing yet, and is reset before it is whole
+// if the rest is denied. A ClientHello names its server early (Go and
+// the browsers put server_name before the large key shares), so the
+// first segment usually decides.
+func (f *l7Flow) wait(head, b []byte) bool {
+	if len(head) >= maxPending {
+		return false
+	}
+	if len(f.pending) == 0 {
+		f.pending = append([]byte(nil), b...)
+	}
+	return true
+}
+
 func nameSource(name, src string) string {
 	if name == "" {
 		return ""
@@ -285,16 +318,89 @@ func (f *l7Flow) refuse(d denial) netstack.Verdict {
 	return netstack.Continue
 }
 
-// clientHelloSNI returns the server name of a ClientHello that starts
-// in b ("" if none is complete in b), with the TLS parser detection uses.
-func clientHelloSNI(b []byte) string {
-	var sni string
-	tls.New().Feed(inspect.ToServer, b, func(u *applayer.Unit) {
-		if s := u.Buffers[applayer.TLSSNI]; len(s) > 0 {
-			sni = strings.ToLower(string(s))
+// helloSNI reads the server name of a TLS ClientHello from its start
+// in b. done is false while b ends before the server_name extension (or
+// the end of the extensions) is reached; with done true, "" means the
+// hello names no server (or b is not a ClientHello).
+func helloSNI(b []byte) (sni string, done bool) {
+	// Record header (type, version, length), handshake header (type,
+	// 24-bit length), client version, random.
+	if len(b) < 6 {
+		return "", false
+	}
+	if b[5] != 1 {
+		return "", true // not a ClientHello
+	}
+	r := helloReader{b: b, off: 9}
+	if r.skip(2 + 32) {
+		return "", false
+	}
+	for _, lenBytes := range []int{1, 2, 1} { // session id, cipher suites, compression
+		n, short := r.vec(lenBytes)
+		if short || r.skip(n) {
+			return "", false
 		}
-	})
-	return sni
+	}
+	extLen, short := r.vec(2)
+	if short {
+		return "", false
+	}
+	end := r.off + extLen
+	for r.off+4 <= end {
+		typ, _ := r.vec(2)
+		n, short := r.vec(2)
+		if short {
+			return "", false
+		}
+		if typ != 0 { // not server_name
+			if r.skip(n) {
+				return "", false
+			}
+			continue
+		}
+		if r.off+n > len(r.b) {
+			return "", false
+		}
+		ext := r.b[r.off : r.off+n]
+		// server_name_list: length(2), then type(1) length(2) name.
+		if len(ext) < 5 || ext[2] != 0 {
+			return "", true
+		}
+		l := int(ext[3])<<8 | int(ext[4])
+		if 5+l > len(ext) {
+			return "", true
+		}
+		return strings.ToLower(string(ext[5 : 5+l])), true
+	}
+	return "", true
+}
+
+// helloReader walks a ClientHello that may be cut short.
+type helloReader struct {
+	b   []byte
+	off int
+}
+
+// skip advances n bytes; true if b ends first.
+func (r *helloReader) skip(n int) bool {
+	if r.off+n > len(r.b) {
+		return true
+	}
+	r.off += n
+	return false
+}
+
+// vec reads a big-endian length of n bytes.
+func (r *helloReader) vec(n int) (int, bool) {
+	if r.off+n > len(r.b) {
+		return 0, true
+	}
+	v := 0
+	for _, c := range r.b[r.off : r.off+n] {
+		v = v<<8 | int(c)
+	}
+	r.off += n
+	return v, false
 }
 
 // requestHead reads an HTTP/1 request line and its Host header from the

@@ -4,9 +4,11 @@ package harness
 // policy, real TLS and HTTP clients, a DNS server on the server stack.
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -45,30 +47,57 @@ func request(t *testing.T, n *Net, src netip.Addr, ap netip.AddrPort, req string
 
 var tlsAP = netip.AddrPortFrom(ServerAddr, 443)
 
-// tlsHello opens a TLS connection from src with the given SNI; the
-// server only records bytes, so the handshake never completes: what
-// matters is whether the ClientHello arrives or the client is reset.
+// tlsHello opens a TLS connection from src with the given SNI to a
+// helloSink: an allowed hello ends with the sink's close (EOF), a denied
+// one with a reset.
 func tlsHello(t *testing.T, n *Net, src netip.Addr, sni string) error {
 	t.Helper()
 	c, err := dialFrom(n, src, tlsAP, 5*time.Second)
 	require.NoError(t, err)
 	defer c.Close()
-	// Long enough for a RST to come back; an allowed hello waits for a
-	// ServerHello that never comes.
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return tls.Client(c, &tls.Config{ServerName: sni, InsecureSkipVerify: true}).HandshakeContext(ctx)
+}
+
+// helloSink records what each connection sends and closes it once a
+// whole TLS record (the ClientHello) arrived.
+type helloSink struct{ reqServer }
+
+func (h *helloSink) serve(c net.Conn) {
+	h.mu.Lock()
+	rec := &bytes.Buffer{}
+	h.conns = append(h.conns, rec)
+	idx := len(h.conns) - 1
+	h.ends = append(h.ends, nil)
+	h.mu.Unlock()
+	b := make([]byte, 4096)
+	for {
+		n, err := c.Read(b)
+		h.mu.Lock()
+		rec.Write(b[:n])
+		whole := rec.Len() >= 5 && rec.Len() >= 5+int(rec.Bytes()[3])<<8|int(rec.Bytes()[4])
+		if err != nil {
+			h.ends[idx] = err
+		} else if whole {
+			h.ends[idx] = io.EOF
+		}
+		h.mu.Unlock()
+		if err != nil || whole {
+			return
+		}
+	}
 }
 
 func TestEgressSNI(t *testing.T) {
 	leakCheck(t)
 	in := newEgressNet(t, []identity.PolicyConfig{{Name: "ci", Tags: []string{"ci"},
 		Allow: []identity.AllowConfig{{To: "*.example.test", Ports: []int{443}}}}}, nil, nil)
-	srv := &reqServer{}
+	srv := &helloSink{}
 	serve(t, in.n, tlsAP, srv.serve)
 
 	err := tlsHello(t, in.n, ClientAddr, "api.example.test")
-	require.Error(t, err, "the server never answers")
+	require.Error(t, err, "the sink closes after the hello")
 	assert.NotContains(t, err.Error(), "reset", "an allowed SNI is not reset")
 	require.Eventually(t, func() bool { got, _ := srv.got(0); return strings.Contains(got, "api.example.test") }, 5*time.Second, 5*time.Millisecond,
 		"the ClientHello with the allowed SNI reaches the server")
