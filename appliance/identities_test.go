@@ -52,10 +52,9 @@ func TestIdentityAlertQuarantinesAtOnce(t *testing.T) {
 	ctx := context.Background()
 	live := fx.liveFlow(t)
 
-	// The alerting flow is the identity's too: it may be reset before
-	// the answer comes back, so only the server's side is checked.
+	// The alerting flow is the identity's too: the quarantine may reset
+	// it before its chunk or the answer is through.
 	_, _ = fx.exchange(t, "ALERTME")
-	assert.Contains(t, fx.received.all(), "ALERTME", "an alert rule passes the chunk itself")
 	require.Eventually(t, func() bool { _, ok := fx.a.Interruptions().Get("runner-a"); return ok }, 5*time.Second, 5*time.Millisecond)
 	_ = live.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, err := live.Read(make([]byte, 1))
