@@ -110,9 +110,9 @@ func identityError(err error) error {
 }
 
 // ReloadIdentityPolicy reads the config file again and swaps in its
-// egress policies and token settings. Any error in the file (reported
-// file:line: key: reason) keeps the running ones. Identities and
-// interruption triggers are not reloaded.
+// interruption triggers, egress policies and token settings. Any error
+// in the file (reported file:line: key: reason) keeps the running ones.
+// Identities themselves are not reloaded.
 func (a *Appliance) ReloadIdentityPolicy() error {
 	if a.s.ConfigPath == "" {
 		return nil
@@ -121,12 +121,16 @@ func (a *Appliance) ReloadIdentityPolicy() error {
 	if err != nil {
 		return err
 	}
+	// The file validated as a whole: none of these can fail now.
+	if err := a.interrupt.SetTriggers(s.Interruption, nil); err != nil {
+		return err
+	}
 	if err := a.interrupt.SetPolicies(s.Policies, nil); err != nil {
 		return err
 	}
 	if err := a.interrupt.SetTokens(s.Tokens, nil); err != nil {
 		return err
 	}
-	a.log.Info("identity policies reloaded", "policies", len(s.Policies), "tokens", s.Tokens.Enabled)
+	a.log.Info("identity policies reloaded", "triggers", len(s.Interruption.Triggers), "policies", len(s.Policies), "tokens", s.Tokens.Enabled)
 	return nil
 }

@@ -143,12 +143,25 @@ func TestPolicyReloadKeepsRunningPolicyOnError(t *testing.T) {
 		assert.Equal(t, "ok:hello", got)
 	}
 
-	// A valid policy that no longer allows the server is swapped in.
-	require.NoError(t, os.WriteFile(cfg, []byte(strings.Replace(string(good), "10.99.0.1/32", "10.98.0.0/16", 1)), 0o600))
+	// A valid policy that no longer allows the server is swapped in, with
+	// a new trigger.
+	next := strings.Replace(string(good), "10.99.0.1/32", "10.98.0.0/16", 1) +
+		"interruption:\n  triggers:\n    - {name: scan, scan: {ports: 2}, action: pause}\n"
+	require.NoError(t, os.WriteFile(cfg, []byte(next), 0o600))
 	_, err = fx.a.Reload(context.Background())
 	require.NoError(t, err)
 	_, err = fx.exchange(t, "hello")
 	require.Error(t, err, "the reloaded policy denies the server")
+	_, paused := fx.a.Interruptions().Get("runner-a")
+	require.False(t, paused)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if c, err := fx.net.Dial(ctx, netip.AddrPortFrom(harness.ServerAddr, 81)); err == nil {
+		c.Close()
+	}
+	in, paused := fx.a.Interruptions().Get("runner-a")
+	require.True(t, paused, "the reloaded scan trigger counted a second port")
+	assert.Equal(t, "scan", in.Trigger)
 }
 
 // TestIdentityHTTP401PausesAfterCount: responses 401 to the identity,

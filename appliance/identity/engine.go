@@ -225,6 +225,21 @@ func (e *Engine) load(act map[string]*Interruption) error {
 	return nil
 }
 
+// SetTriggers compiles and installs a new interruption section (a
+// reload); on an error the running one stays. Counting starts over;
+// interruptions in force keep their end.
+func (e *Engine) SetTriggers(cfg InterruptConfig, known func(string) bool) error {
+	s, err := cfg.compile(known)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.set.Store(s)
+	e.windows = map[windowKey]*window{}
+	e.mu.Unlock()
+	return nil
+}
+
 // Attach connects the engine to the stack's packet guard and flow table;
 // quarantines restored from the state are pushed to the guard now and
 // their identities' live flows reset.
