@@ -531,9 +531,16 @@ func (e *Engine) putLocked(id *Identity, in *Interruption) change {
 	return change{id: id, in: in, quarantine: in.Action == ActionQuarantine}
 }
 
-// apply carries out decided interruptions: guard, live flows, then the
-// records (log, EVE, metric, state).
+// apply carries out decided interruptions: enforce, then record.
 func (e *Engine) apply(cs []change) {
+	names, reset := e.enforce(cs)
+	e.finish(cs, names, reset)
+}
+
+// enforce pushes quarantines to the guard and resets the live flows; it
+// returns the quarantined names and the resets per name. It takes no
+// more than the flow table's walk, so the data path may call it.
+func (e *Engine) enforce(cs []change) ([]string, map[string]int) {
 	var names []string
 	for _, c := range cs {
 		if c.quarantine {
@@ -543,7 +550,12 @@ func (e *Engine) apply(cs []change) {
 			names = append(names, c.id.Name)
 		}
 	}
-	reset := e.resetFlows(names)
+	return names, e.resetFlows(names)
+}
+
+// finish records enforced interruptions (log, EVE, metric, state: the
+// store syncs to disk) and starts the late reset passes.
+func (e *Engine) finish(cs []change, names []string, reset map[string]int) {
 	for _, c := range cs {
 		e.record(c.id, c.in, reset[c.id.Name])
 	}

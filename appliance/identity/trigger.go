@@ -279,7 +279,17 @@ func (h *handler) NewFlow(info *netstack.FlowInfo) (netstack.FlowHandler, netsta
 	}
 	if s.hasScan {
 		if cs := e.countFlow(s, kindScan, id, info); len(cs) > 0 {
-			e.async(func() { e.apply(cs) })
+			if info.Proto == netstack.TCP {
+				// The resets are the latency that matters: done here,
+				// on the TCP forwarder's goroutine for this SYN; the
+				// records (a disk sync) are not. A UDP session's
+				// NewFlow runs on the link's dispatch goroutine, which
+				// must not walk the flow table.
+				names, reset := e.enforce(cs)
+				e.async(func() { e.finish(cs, names, reset) })
+			} else {
+				e.async(func() { e.apply(cs) })
+			}
 			if v, refused := e.refuse(s, id, info); refused {
 				return nil, v
 			}
