@@ -47,7 +47,7 @@
 // unbounded in a large fleet); per-identity figures are served by the
 // admin API instead.
 //
-// This package imports inspect (the identity type, the TLS parser),
+// This package imports inspect (the identity type, EVE records),
 // netstack (the handler contract, the flow table), enforce (its hook),
 // policy (its clock and guard interfaces) and state; it never imports
 // tunnel or the appliance root.
