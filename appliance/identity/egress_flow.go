@@ -214,7 +214,7 @@ type l7Flow struct {
 	mu      sync.Mutex
 	decided bool
 	http    bool
-	pending []byte // an incomplete ClientHello or request head so far
+	head    headBuf
 }
 
 // Chunk implements netstack.FlowHandler.
@@ -243,17 +243,14 @@ func (f *l7Flow) check(b []byte) netstack.Verdict {
 	}
 	now := f.e.clock.Now()
 	resolved := f.e.dns.lookup(f.id.Name, f.info.Dst.Addr().Unmap())
-	head := b
-	if len(f.pending) > 0 {
-		f.pending = append(f.pending, b...)
-		head = f.pending
-	}
+	head := f.head.add(b)
 	if !f.decided && len(head) > 0 && head[0] == 0x16 {
 		sni, done := helloSNI(head)
-		if !done && f.wait(head, b) {
+		if !done && f.head.keep(head, b) {
 			return netstack.Continue
 		}
-		f.decided, f.pending = true, nil
+		f.decided = true
+		f.head.reset()
 		f.e.observe(f.id, cmp.Or(sni, seenName(resolved, f.info.Dst.Addr().Unmap(), now)), f.info.Dst.Port(), netstack.TCP, "", "")
 		if _, ok := f.eg.decideL7(f.info.Dst, now, sni, "", "", resolved); ok {
 			return netstack.Continue
@@ -261,10 +258,10 @@ func (f *l7Flow) check(b []byte) netstack.Verdict {
 		return f.refuse(denial{name: sni, source: nameSource(sni, "sni"), reason: "TLS server name not allowed"})
 	}
 	method, reqPath, host, ok := requestHead(head)
-	if !ok && looksLikeRequest(head) && f.wait(head, b) {
+	if !ok && looksLikeRequest(head) && f.head.keep(head, b) {
 		return netstack.Continue
 	}
-	f.pending = nil
+	f.head.reset()
 	if !ok {
 		if f.decided {
 			return netstack.Continue // the body of a request already allowed
@@ -286,23 +283,38 @@ func (f *l7Flow) check(b []byte) netstack.Verdict {
 // is incomplete; past it the flow is decided on what was seen.
 const maxPending = 16 << 10
 
-// wait keeps an incomplete ClientHello or request head (head, of which b
-// is the newest chunk) for the next chunk; false when the bound is
-// reached. The relay cannot hold a chunk back without deciding it, so
-// the incomplete part goes on: the target sees the start of a hello or
-// request head that names nothing yet, and is reset before it is whole
-// if the rest is denied. A ClientHello names its server early (Go and
-// the browsers put server_name before the large key shares), so the
-// first segment usually decides.
-func (f *l7Flow) wait(head, b []byte) bool {
+// headBuf gathers a ClientHello or request head split over reads. The
+// relay cannot hold a chunk back without deciding it, so each incomplete
+// part goes on: the target sees the start of a hello or request head that
+// names nothing yet, and the flow is reset before it is whole if the rest
+// is denied. A ClientHello names its server early (Go and the browsers put
+// server_name before the large key shares), so the first segment usually
+// decides.
+type headBuf struct{ b []byte }
+
+// add returns the bytes gathered so far with b.
+func (h *headBuf) add(b []byte) []byte {
+	if len(h.b) == 0 {
+		return b
+	}
+	h.b = append(h.b, b...)
+	return h.b
+}
+
+// keep saves head (b its newest read) for the next read; false, and
+// nothing kept, once the bound is reached.
+func (h *headBuf) keep(head, b []byte) bool {
 	if len(head) >= maxPending {
+		h.b = nil
 		return false
 	}
-	if len(f.pending) == 0 {
-		f.pending = append([]byte(nil), b...)
+	if len(h.b) == 0 {
+		h.b = append([]byte(nil), b...)
 	}
 	return true
 }
+
+func (h *headBuf) reset() { h.b = nil }
 
 func nameSource(name, src string) string {
 	if name == "" {

@@ -290,38 +290,59 @@ func (e *Engine) checkToken(s *tokenSettings, id *Identity, tok []byte) (owner s
 }
 
 // tokenFlow checks the credentials of each HTTP request head a chunk to
-// the server starts with; misuse is rejected before the chunk is
-// forwarded. A request that does not start its chunk (pipelined behind a
-// body in the same read) is not seen: a limit of checking without holding
-// bytes.
+// the server starts with; misuse is rejected before the chunk that
+// completes the head is forwarded (a head split over reads is gathered,
+// see headBuf: the server never receives a whole request with a misused
+// token). A request that does not start its read (pipelined behind a
+// body in the same read) is not seen: a limit of checking without
+// holding bytes.
 type tokenFlow struct {
 	wrapped
-	s *tokenSettings
+	s    *tokenSettings
+	head headBuf // a request head split over reads; ToServer only
 }
 
 // Chunk implements netstack.FlowHandler.
 func (f *tokenFlow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
-	if dir == netstack.ToServer && looksLikeRequest(b) {
-		if end := bytes.Index(b, []byte("\r\n\r\n")); end > 0 {
-			v := netstack.Continue
-			f.s.credentials(b[:end], func(tok []byte) {
-				if v.Terminal() {
-					return
-				}
-				if owner, h := f.e.checkToken(f.s, f.id, tok); owner != "" && f.e.tokenMisuse(f.s, f.id, f.info, owner, h, lead(tok)) {
-					v = netstack.Reject
-				}
-			})
-			if v.Terminal() {
-				return v
-			}
+	if dir != netstack.ToServer {
+		return f.next(dir, b)
+	}
+	head := f.head.add(b)
+	if !looksLikeRequest(head) {
+		f.head.reset()
+		return f.next(dir, b)
+	}
+	end := bytes.Index(head, []byte("\r\n\r\n"))
+	if end < 0 {
+		if f.head.keep(head, b) {
+			return f.next(dir, b)
 		}
+		// A head past the bound cannot be checked: fail closed.
+		if f.s.enforcing {
+			return netstack.Reject
+		}
+		return f.next(dir, b)
+	}
+	f.head.reset()
+	v := netstack.Continue
+	f.s.credentials(head[:end], func(tok []byte) {
+		if v.Terminal() {
+			return
+		}
+		if owner, h := f.e.checkToken(f.s, f.id, tok); owner != "" && f.e.tokenMisuse(f.s, f.id, f.info, owner, h, lead(tok)) {
+			v = netstack.Reject
+		}
+	})
+	if v.Terminal() {
+		return v
 	}
 	return f.next(dir, b)
 }
 
 // looksLikeRequest is a cheap test for an HTTP/1 request line start: an
-// upper-case method token and a space.
+// upper-case method token and a space. A start of upper-case letters
+// without the space yet may still become one: it counts (the caller
+// then waits for more).
 func looksLikeRequest(b []byte) bool {
 	for i, c := range b {
 		if i > 16 {
@@ -334,7 +355,7 @@ func looksLikeRequest(b []byte) bool {
 			return false
 		}
 	}
-	return false
+	return len(b) > 0
 }
 
 // tokenMisuse records the use of a token bound to another identity: log,

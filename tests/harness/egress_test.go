@@ -142,11 +142,32 @@ func TestEgressHTTPForbiddenPath(t *testing.T) {
 	assert.Empty(t, srvGot, "the forbidden request never reached the server")
 
 	evs := in.eve.of(t, eve.TypePolicy, 0)
-	require.Len(t, evs, 1)
+	require.NotEmpty(t, evs)
 	assert.Equal(t, "/admin/delete", evs[0].Policy.Path)
 	assert.Equal(t, "GET", evs[0].Policy.Method)
 	assert.Equal(t, "example.test", evs[0].Policy.Name)
 	assert.Equal(t, "host", evs[0].Policy.NameSource)
+
+	// One byte per write: the head is gathered, then decided.
+	c, err := dialFrom(in.n, ClientAddr, httpAP, 5*time.Second)
+	require.NoError(t, err)
+	writeByByte(c, httpGet("/v1/slow"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	slow, err := io.ReadAll(c)
+	c.Close()
+	require.NoError(t, err)
+	assert.Equal(t, httpResponse, string(slow), "an allowed request written byte by byte passes")
+	c, err = dialFrom(in.n, ClientAddr, httpAP, 5*time.Second)
+	require.NoError(t, err)
+	writeByByte(c, httpGet("/admin/slow"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.ReadAll(c)
+	c.Close()
+	require.Error(t, err, "a forbidden one is reset")
+	require.Eventually(t, func() bool { return srv.accepted() == 4 }, 5*time.Second, 5*time.Millisecond)
+	require.Error(t, srv.waitEnd(t, 3))
+	srvGot, _ = srv.got(3)
+	assert.NotContains(t, srvGot, "\r\n\r\n", "the server never received the whole forbidden head")
 
 	// runner-b has no policy: anything goes.
 	got, err = request(t, in.n, ClientAddr2, httpAP, httpGet("/admin/delete"))

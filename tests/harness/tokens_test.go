@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -105,4 +106,32 @@ func TestTokenBoundOnFirstUseRejectedForAnotherIdentity(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, un, 1)
 	assert.Empty(t, e.TokenBindings())
+}
+
+// TestTokenSplitHeadIsChecked: a request head written one byte at a time
+// is gathered; the misused token is rejected before the head is whole at
+// the server.
+func TestTokenSplitHeadIsChecked(t *testing.T) {
+	leakCheck(t)
+	in := newIdentNet(t, identSetup{tokens: identity.TokensConfig{Enabled: true}})
+	srv := &reqServer{}
+	serve(t, in.n, httpAP, srv.serve)
+	req := "GET /repos HTTP/1.1\r\nHost: example.test\r\nX-Api-Key: k3y-0123456789abcdef0123\r\n\r\n"
+	got, err := request(t, in.n, ClientAddr, httpAP, req)
+	require.NoError(t, err)
+	require.Equal(t, httpResponse, got)
+
+	c, err := dialFrom(in.n, ClientAddr2, httpAP, 5*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	writeByByte(c, req)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.ReadAll(c)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "reset")
+	require.Eventually(t, func() bool { return srv.accepted() == 2 }, 5*time.Second, 5*time.Millisecond)
+	require.Error(t, srv.waitEnd(t, 1))
+	srvGot, _ := srv.got(1)
+	assert.NotContains(t, srvGot, "\r\n\r\n", "the server never received the whole head")
+	assert.Len(t, in.eve.of(t, eve.TypePolicy, 0), 1)
 }
