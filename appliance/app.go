@@ -44,6 +44,8 @@ type Appliance struct {
 	// outermost handler.
 	interrupt *identity.Engine
 	stack     atomic.Pointer[netstack.Stack]
+	// stopping turns /readyz off while Serve shuts down.
+	stopping atomic.Bool
 }
 
 // New opens the EVE sink, builds the policy and loads the rules.

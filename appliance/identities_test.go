@@ -129,7 +129,7 @@ func TestPolicyReloadKeepsRunningPolicyOnError(t *testing.T) {
 	for name, tc := range map[string]struct{ bad, want string }{
 		"bad prefix":       {"      - to: 10.99.0.1/40\n", `c.yaml:19: policies[0].allow[0].to: invalid prefix "10.99.0.1/40"`},
 		"bad time zone":    {"      - {to: x.example.com, schedule: {tz: Nowhere/City}}\n", `c.yaml:19: policies[0].allow[0].schedule.tz: unknown time zone "Nowhere/City"`},
-		"unknown key":      {"      - {to: x.example.com, port: 80}\n", `c.yaml:19: unknown key "port"`},
+		"unknown key":      {"      - {to: x.example.com, port: 80}\n", `c.yaml:19: policies.0.allow.0.port: unknown key (did you mean ports?)`},
 		"unknown identity": {"  - name: q\n    identities: [ghost]\n", `c.yaml:20: policies[1].identities[0]: unknown identity "ghost"`},
 	} {
 		text := strings.Replace(string(good), "      - to: 10.99.0.1/32\n", tc.bad, 1)

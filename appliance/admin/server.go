@@ -54,6 +54,11 @@ func NewHandler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /v1/identities/release", s.release)
 	mux.HandleFunc("GET /v1/tokens", s.tokens)
 	mux.HandleFunc("DELETE /v1/tokens/{prefix}", s.unbind)
+	var ready func() error
+	if rb, ok := b.(Readiness); ok {
+		ready = rb.Ready
+	}
+	RegisterHealth(mux, ready)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -337,7 +342,7 @@ func (s *server) reload(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rules)
 }
 
-// RequireToken wraps h so every request must carry "Authorization:
+// RequireToken wraps h so every request but the health probes must carry "Authorization:
 // Bearer <token>". Both sides are hashed before the constant-time compare,
 // so neither the content nor the length of the token leaks through
 // timing.
@@ -347,6 +352,10 @@ func RequireToken(h http.Handler, token string) (http.Handler, error) {
 	}
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isHealth(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		sum := sha256.Sum256([]byte(got))
 		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {

@@ -14,6 +14,7 @@ import (
 // the triggers that pause or quarantine an identity, and the destinations
 // a quarantined identity may still reach.
 type InterruptConfig struct {
+	// Triggers pause or quarantine identities.
 	Triggers []TriggerConfig `yaml:"triggers"`
 	// QuarantineAllow are destinations a quarantined identity still
 	// reaches (e.g. the secrets manager it needs to rotate a key): a
@@ -25,17 +26,23 @@ type InterruptConfig struct {
 // Scan, HTTPStatus, PolicyDenials), for whom (Identities and Tags; both empty is every
 // identity), how many within what window, and what follows.
 type TriggerConfig struct {
-	Name       string   `yaml:"name"`
+	// Name names the trigger in EVE, logs and the metric's trigger label.
+	Name string `yaml:"name"`
+	// Identities the trigger counts for (with Tags; both empty: all).
 	Identities []string `yaml:"identities"`
-	Tags       []string `yaml:"tags"`
+	// Tags whose identities the trigger counts for.
+	Tags []string `yaml:"tags"`
 	// Mode ips (default) interrupts; ids only records would-<action>.
 	Mode string `yaml:"mode"`
 	// Count events within Window fire the trigger (default 1: at once).
-	Count  int    `yaml:"count"`
+	Count int `yaml:"count"`
+	// Window is the sliding window (default 1m, at most 24h).
 	Window string `yaml:"window"`
 
+	// Alerts counts the identity's alerts that match.
 	Alerts *AlertTrigger `yaml:"alerts"`
-	Scan   *ScanTrigger  `yaml:"scan"`
+	// Scan counts distinct destination ports and hosts.
+	Scan *ScanTrigger `yaml:"scan"`
 	// HTTPStatus counts HTTP responses with these codes to the identity
 	// (401, 403: a stolen key probing).
 	HTTPStatus []int `yaml:"http_status"`
@@ -46,8 +53,10 @@ type TriggerConfig struct {
 
 	// Action is pause (new flows refused) or quarantine (live flows
 	// reset too, packets dropped).
-	Action   string          `yaml:"action"`
-	For      string          `yaml:"for"`
+	Action string `yaml:"action"`
+	// For is the interruption's length (default 10m, at most 30 days).
+	For string `yaml:"for"`
+	// Escalate lengthens repeat offences.
 	Escalate *EscalateConfig `yaml:"escalate"`
 }
 
@@ -56,8 +65,9 @@ type TriggerConfig struct {
 type AlertTrigger struct {
 	// MinSeverity counts alerts of this severity or more severe (1 is
 	// the most severe; 0 matches every severity).
-	MinSeverity int      `yaml:"min_severity"`
-	SIDs        []uint32 `yaml:"sids"`
+	MinSeverity int `yaml:"min_severity"`
+	// SIDs counts only these rules (e.g. a secret leaving: count 1).
+	SIDs []uint32 `yaml:"sids"`
 	// Actions are rule actions: alert, drop, reject, rejectdst,
 	// rejectboth.
 	Actions []string `yaml:"actions"`
@@ -67,15 +77,20 @@ type AlertTrigger struct {
 // destination ports or Hosts distinct destination addresses within the
 // trigger's window (zero disables that half).
 type ScanTrigger struct {
+	// Ports is the number of distinct destination ports (0: not counted).
 	Ports int `yaml:"ports"`
+	// Hosts is the number of distinct destination addresses (0: not
+	// counted).
 	Hosts int `yaml:"hosts"`
 }
 
 // EscalateConfig multiplies the duration by Factor on each repeat
 // offence of the identity, up to Max.
 type EscalateConfig struct {
+	// Factor multiplies the length per repeat offence (1 to 100).
 	Factor float64 `yaml:"factor"`
-	Max    string  `yaml:"max"`
+	// Max caps the length (default 30 days).
+	Max string `yaml:"max"`
 }
 
 // ConfigError is a validation error; Key is the dotted path of the bad

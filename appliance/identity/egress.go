@@ -20,16 +20,21 @@ import (
 // wins: one naming the identity, then one naming one of its tags, then
 // one naming neither (every identity); among equals the first listed.
 type PolicyConfig struct {
-	Name       string   `yaml:"name"`
+	// Name names the policy in EVE policy events.
+	Name string `yaml:"name"`
+	// Identities the policy applies to (with Tags; both empty: every
+	// identity without a more specific policy).
 	Identities []string `yaml:"identities"`
-	Tags       []string `yaml:"tags"`
+	// Tags whose identities the policy applies to.
+	Tags []string `yaml:"tags"`
 	// Mode ips (default) denies; ids only records would-deny events.
 	Mode string `yaml:"mode"`
 	// Default is deny (default): only the allow list passes; or allow.
 	Default string `yaml:"default"`
 	// DNS is what a DNS query for a name outside the allow list gets:
 	// refuse (an answer with rcode REFUSED, default) or drop.
-	DNS   string        `yaml:"dns"`
+	DNS string `yaml:"dns"`
+	// Allow are the destinations allowed.
 	Allow []AllowConfig `yaml:"allow"`
 }
 
@@ -37,12 +42,17 @@ type PolicyConfig struct {
 // name, or a "*." wildcard name (any name below it, not the name
 // itself). Empty Ports and Proto allow any.
 type AllowConfig struct {
-	To      string   `yaml:"to"`
-	Ports   []int    `yaml:"ports"`
-	Proto   string   `yaml:"proto"`
+	// To is a prefix or address, a name, or *.name (names below it).
+	To string `yaml:"to"`
+	// Ports allowed (empty: any).
+	Ports []int `yaml:"ports"`
+	// Proto is tcp, udp or any (default).
+	Proto string `yaml:"proto"`
+	// Methods are the HTTP methods allowed (empty: any).
 	Methods []string `yaml:"methods"`
 	// Paths are URL path prefixes ("/api/") or globs with * ("/v1/*/status").
-	Paths    []string        `yaml:"paths"`
+	Paths []string `yaml:"paths"`
+	// Schedule limits the entry to days and hours.
 	Schedule *ScheduleConfig `yaml:"schedule"`
 }
 

@@ -38,9 +38,12 @@ type TokensConfig struct {
 
 // StaticToken is a configured binding.
 type StaticToken struct {
-	SHA256     string   `yaml:"sha256"`
+	// SHA256 is the token's hash in hex (sha256sum of the token).
+	SHA256 string `yaml:"sha256"`
+	// Identities that may use the token.
 	Identities []string `yaml:"identities"`
-	Tags       []string `yaml:"tags"`
+	// Tags whose identities may use the token.
+	Tags []string `yaml:"tags"`
 }
 
 type tokenSettings struct {
