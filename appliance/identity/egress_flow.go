@@ -253,6 +253,7 @@ func (f *l7Flow) check(b []byte) netstack.Verdict {
 		f.head.reset()
 		f.e.observe(f.id, cmp.Or(sni, seenName(resolved, f.info.Dst.Addr().Unmap(), now)), f.info.Dst.Port(), netstack.TCP, "", "")
 		if _, ok := f.eg.decideL7(f.info.Dst, now, sni, "", "", resolved); ok {
+			f.e.m.egressAllow.Inc()
 			return netstack.Continue
 		}
 		return f.refuse(denial{name: sni, source: nameSource(sni, "sni"), reason: "TLS server name not allowed"})
@@ -273,6 +274,7 @@ func (f *l7Flow) check(b []byte) netstack.Verdict {
 	f.decided, f.http = true, true
 	f.e.observe(f.id, cmp.Or(host, seenName(resolved, f.info.Dst.Addr().Unmap(), now)), f.info.Dst.Port(), netstack.TCP, method, reqPath)
 	if _, ok := f.eg.decideL7(f.info.Dst, now, host, method, reqPath, resolved); ok {
+		f.e.m.egressAllow.Inc()
 		return netstack.Continue
 	}
 	return f.refuse(denial{name: host, source: nameSource(host, "host"), method: method, path: reqPath,

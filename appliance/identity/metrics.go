@@ -40,7 +40,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		resets: prometheus.NewCounter(prometheus.CounterOpts(opts("flows_reset_total",
 			"Live flows reset because their identity was quarantined."))),
 		egress: prometheus.NewCounterVec(prometheus.CounterOpts(opts("egress_decisions_total",
-			"Egress policy decisions: flows allowed at once, and flows, HTTP requests and DNS queries denied (would-deny in ids mode).")), []string{"decision"}),
+			"Egress policy decisions: flows and HTTP requests allowed, and flows, HTTP requests and DNS queries denied (would-deny in ids mode).")), []string{"decision"}),
 		tokenMisuse: prometheus.NewCounterVec(prometheus.CounterOpts(opts("token_misuse_total",
 			"HTTP requests carrying a token bound to another identity, by action (deny; would-deny in ids mode).")), []string{"action"}),
 	}

@@ -120,6 +120,7 @@ func TestEgressSNI(t *testing.T) {
 	assert.Equal(t, "runner-a", evs[0].Identity.Name)
 	assert.Equal(t, uint16(443), evs[0].DestPort)
 	assert.Equal(t, 1.0, counter(t, in.reg, "interdict_identity_egress_decisions_total", map[string]string{"decision": "deny"}))
+	assert.Equal(t, 1.0, counter(t, in.reg, "interdict_identity_egress_decisions_total", map[string]string{"decision": "allow"}))
 }
 
 func TestEgressHTTPForbiddenPath(t *testing.T) {
