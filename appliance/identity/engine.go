@@ -122,6 +122,11 @@ type Engine struct {
 	windows  map[windowKey]*window
 	last     map[string]string // last trigger that fired per identity
 
+	// opMu orders the side effects of changes (guard, state) so that a
+	// release between a quarantine's guard push and its record cannot
+	// leave a stale guard entry or a stored interruption behind.
+	opMu sync.Mutex
+
 	attachMu sync.Mutex
 	guard    Guard
 	flows    Flows
@@ -458,7 +463,7 @@ func (e *Engine) Sweep() int {
 
 // release removes name's interruption; cause is api or expired.
 func (e *Engine) release(name, cause string) bool {
-	e.mu.Lock()
+	e.mu.Lock() // decide; the side effects run under opMu
 	old := *e.active.Load()
 	in, ok := old[name]
 	if !ok || (cause == "expired" && in.inForce(e.clock.Now())) {
@@ -475,6 +480,8 @@ func (e *Engine) release(name, cause string) bool {
 	e.gauges(next)
 	e.mu.Unlock()
 
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
 	e.guardUnblock(name)
 	if e.store != nil {
 		if err := e.store.Delete(bucketInterruptions, name); err != nil {
@@ -541,6 +548,8 @@ func (e *Engine) apply(cs []change) {
 // returns the quarantined names and the resets per name. It takes no
 // more than the flow table's walk, so the data path may call it.
 func (e *Engine) enforce(cs []change) ([]string, map[string]int) {
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
 	var names []string
 	for _, c := range cs {
 		if c.quarantine {
@@ -556,9 +565,11 @@ func (e *Engine) enforce(cs []change) ([]string, map[string]int) {
 // finish records enforced interruptions (log, EVE, metric, state: the
 // store syncs to disk) and starts the late reset passes.
 func (e *Engine) finish(cs []change, names []string, reset map[string]int) {
+	e.opMu.Lock()
 	for _, c := range cs {
 		e.record(c.id, c.in, reset[c.id.Name])
 	}
+	e.opMu.Unlock()
 	if len(names) > 0 {
 		e.async(func() { e.resetLate(names) })
 	}
@@ -593,6 +604,8 @@ func (e *Engine) resetLate(names []string) {
 	}
 }
 
+// record logs, writes and counts an interruption and stores it; e.opMu
+// is held.
 func (e *Engine) record(id *Identity, in *Interruption, reset int) {
 	e.m.interruptions.WithLabelValues(in.Action, in.Trigger).Inc()
 	attrs := []any{"identity", id.Name, "trigger", in.Trigger, "level", in.Level, "until", in.Until,
@@ -608,8 +621,8 @@ func (e *Engine) record(id *Identity, in *Interruption, reset int) {
 		ev.Interruption.Until = &eve.Time{Time: in.Until}
 	}
 	e.emit(ev)
-	if e.store == nil {
-		return
+	if e.store == nil || (*e.active.Load())[id.Name] != in {
+		return // not stored, or released (or replaced) meanwhile
 	}
 	b, err := json.Marshal(in)
 	if err == nil {
