@@ -301,3 +301,30 @@ func TestIdentityPauseRefusesNewFlowsKeepsLiveOnes(t *testing.T) {
 	assert.ElementsMatch(t, []string{"runner-a", "runner-b"}, got)
 	openEcho(t, in.n, ClientAddr2)
 }
+
+// TestIdentityQuarantineAllow: a quarantined identity keeps reaching its
+// quarantine_allow destination (the echo port here, the secrets manager
+// in life); everything else is reset and refused.
+func TestIdentityQuarantineAllow(t *testing.T) {
+	leakCheck(t)
+	in := newIdentNet(t, identSetup{interrupt: identity.InterruptConfig{QuarantineAllow: []string{echoAP.String()}}})
+	serve(t, in.n, echoAP, echo)
+	otherAP := netip.AddrPortFrom(ServerAddr, 9007)
+	serve(t, in.n, otherAP, echo)
+	allowed := openEcho(t, in.n, ClientAddr2)
+	other, err := dialFrom(in.n, ClientAddr2, otherAP, 5*time.Second)
+	require.NoError(t, err)
+	defer other.Close()
+	pingPong(t, other)
+
+	_, err = in.e.Interrupt(identity.Request{Identity: "runner-b", Action: identity.ActionQuarantine, For: time.Hour})
+	require.NoError(t, err)
+	requireReset(t, other)
+	pingPong(t, allowed) // the allowed destination's live flow goes on
+	openEcho(t, in.n, ClientAddr2)
+	c, err := dialFrom(in.n, ClientAddr2, otherAP, 300*time.Millisecond)
+	if err == nil {
+		c.Close()
+	}
+	require.Error(t, err, "other destinations are refused")
+}
