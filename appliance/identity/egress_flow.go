@@ -133,7 +133,7 @@ func (e *Engine) egressNewFlow(eg *egress, id *Identity, info *netstack.FlowInfo
 		out = l4NeedL7
 	}
 	if out != l4NeedL7 {
-		e.observe(id, seenName(resolved, dst.Addr().Unmap(), now), dst.Port(), info.Proto, "", "")
+		e.observe(id, seenName(resolved, now), dst.Addr().Unmap(), dst.Port(), info.Proto, "", "")
 	}
 	switch {
 	case out == l4Allow || eg.defAllow:
@@ -157,15 +157,15 @@ func (e *Engine) egressNewFlow(eg *egress, id *Identity, info *netstack.FlowInfo
 	return inner.NewFlow(info)
 }
 
-// seenName is the destination as learning records it: the freshest name
-// a DNS answer gave the address, else the address.
-func seenName(resolved []cachedName, a netip.Addr, now time.Time) string {
+// seenName is the freshest name a DNS answer gave the address, "" if
+// none is in force.
+func seenName(resolved []cachedName, now time.Time) string {
 	for i := len(resolved) - 1; i >= 0; i-- {
 		if now.Before(resolved[i].until) {
 			return resolved[i].name
 		}
 	}
-	return a.String()
+	return ""
 }
 
 // denial describes what a denial saw, for the EVE event.
@@ -251,7 +251,7 @@ func (f *l7Flow) check(b []byte) netstack.Verdict {
 		}
 		f.decided = true
 		f.head.reset()
-		f.e.observe(f.id, cmp.Or(sni, seenName(resolved, f.info.Dst.Addr().Unmap(), now)), f.info.Dst.Port(), netstack.TCP, "", "")
+		f.e.observe(f.id, cmp.Or(sni, seenName(resolved, now)), f.info.Dst.Addr().Unmap(), f.info.Dst.Port(), netstack.TCP, "", "")
 		if _, ok := f.eg.decideL7(f.info.Dst, now, sni, "", "", resolved); ok {
 			f.e.m.egressAllow.Inc()
 			return netstack.Continue
@@ -268,11 +268,11 @@ func (f *l7Flow) check(b []byte) netstack.Verdict {
 			return netstack.Continue // the body of a request already allowed
 		}
 		f.decided = true
-		f.e.observe(f.id, seenName(resolved, f.info.Dst.Addr().Unmap(), now), f.info.Dst.Port(), netstack.TCP, "", "")
+		f.e.observe(f.id, seenName(resolved, now), f.info.Dst.Addr().Unmap(), f.info.Dst.Port(), netstack.TCP, "", "")
 		return f.refuse(denial{reason: "no TLS server name or HTTP request in the first bytes"})
 	}
 	f.decided, f.http = true, true
-	f.e.observe(f.id, cmp.Or(host, seenName(resolved, f.info.Dst.Addr().Unmap(), now)), f.info.Dst.Port(), netstack.TCP, method, reqPath)
+	f.e.observe(f.id, cmp.Or(host, seenName(resolved, now)), f.info.Dst.Addr().Unmap(), f.info.Dst.Port(), netstack.TCP, method, reqPath)
 	if _, ok := f.eg.decideL7(f.info.Dst, now, host, method, reqPath, resolved); ok {
 		f.e.m.egressAllow.Inc()
 		return netstack.Continue

@@ -45,12 +45,33 @@ type Observations struct {
 	List     []Observation `json:"observations"`
 }
 
+// obsKey is an observation's identity. An address is kept as a
+// netip.Addr and the protocol as its number, so that counting a flow to
+// a known destination (every flow under a policy) allocates nothing.
 type obsKey struct {
-	to     string
+	name   string
+	addr   netip.Addr // when no name was seen
 	port   uint16
-	proto  string
+	proto  netstack.Proto
 	method string
 	path   string
+}
+
+func (k obsKey) to() string {
+	if k.name != "" {
+		return k.name
+	}
+	return k.addr.String()
+}
+
+func protoName(p netstack.Proto) string {
+	switch p {
+	case netstack.TCP:
+		return "tcp"
+	case netstack.UDP:
+		return "udp"
+	}
+	return strings.ToLower(p.String())
 }
 
 type identObs struct {
@@ -67,10 +88,15 @@ type learner struct {
 	m  map[string]*identObs
 }
 
-func (e *Engine) observe(id *Identity, to string, port uint16, proto netstack.Proto, method, reqPath string) {
-	k := obsKey{to: to, port: port, proto: strings.ToLower(proto.String()), method: method, path: firstSegment(reqPath)}
-	if method == "" {
-		k.path = ""
+// observe counts a destination of id: its name if one was seen, else
+// its address.
+func (e *Engine) observe(id *Identity, name string, addr netip.Addr, port uint16, proto netstack.Proto, method, reqPath string) {
+	k := obsKey{name: name, port: port, proto: proto, method: method}
+	if name == "" {
+		k.addr = addr
+	}
+	if method != "" {
+		k.path = firstSegment(reqPath)
 	}
 	now := e.clock.Now()
 	l := &e.learn
@@ -96,7 +122,7 @@ func (e *Engine) observe(id *Identity, to string, port uint16, proto netstack.Pr
 		io.dropped++
 		return
 	}
-	io.m[k] = &Observation{To: k.to, Port: k.port, Proto: k.proto, Method: k.method, Path: k.path, Count: 1, First: now, Last: now}
+	io.m[k] = &Observation{To: k.to(), Port: k.port, Proto: protoName(k.proto), Method: k.method, Path: k.path, Count: 1, First: now, Last: now}
 }
 
 // loadObservations merges what an earlier run stored; l.mu is held.
@@ -115,7 +141,18 @@ func (e *Engine) loadObservations(name string, io *identObs) {
 	io.dropped = obs.Dropped
 	for _, o := range obs.List {
 		o := o
-		k := obsKey{o.To, o.Port, o.Proto, o.Method, o.Path}
+		k := obsKey{port: o.Port, method: o.Method, path: o.Path}
+		switch o.Proto {
+		case "tcp":
+			k.proto = netstack.TCP
+		case "udp":
+			k.proto = netstack.UDP
+		}
+		if a, err := netip.ParseAddr(o.To); err == nil {
+			k.addr = a
+		} else {
+			k.name = o.To
+		}
 		if len(io.m) < maxObservations {
 			io.m[k] = &o
 		}
@@ -156,13 +193,13 @@ func (e *Engine) FlushObservations() {
 	}
 }
 
+// firstSegment is "/v1/" of "/v1/jobs/7", "/" of "/" or "/status".
 func firstSegment(p string) string {
-	if p == "" {
-		return ""
+	if len(p) < 2 || p[0] != '/' {
+		return "/"
 	}
-	rest := strings.TrimPrefix(p, "/")
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		return "/" + rest[:i+1]
+	if i := strings.IndexByte(p[1:], '/'); i >= 0 {
+		return p[:i+2]
 	}
 	return "/"
 }
