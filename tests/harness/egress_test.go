@@ -4,11 +4,9 @@ package harness
 // policy, real TLS and HTTP clients, a DNS server on the server stack.
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -60,40 +58,19 @@ func tlsHello(t *testing.T, n *Net, src netip.Addr, sni string) error {
 	return tls.Client(c, &tls.Config{ServerName: sni, InsecureSkipVerify: true}).HandshakeContext(ctx)
 }
 
-// helloSink records what each connection sends and closes it once a
+// newHelloSink records what each connection sends and closes it once a
 // whole TLS record (the ClientHello) arrived.
-type helloSink struct{ reqServer }
-
-func (h *helloSink) serve(c net.Conn) {
-	h.mu.Lock()
-	rec := &bytes.Buffer{}
-	h.conns = append(h.conns, rec)
-	idx := len(h.conns) - 1
-	h.ends = append(h.ends, nil)
-	h.mu.Unlock()
-	b := make([]byte, 4096)
-	for {
-		n, err := c.Read(b)
-		h.mu.Lock()
-		rec.Write(b[:n])
-		whole := rec.Len() >= 5 && rec.Len() >= 5+int(rec.Bytes()[3])<<8|int(rec.Bytes()[4])
-		if err != nil {
-			h.ends[idx] = err
-		} else if whole {
-			h.ends[idx] = io.EOF
-		}
-		h.mu.Unlock()
-		if err != nil || whole {
-			return
-		}
-	}
+func newHelloSink() *reqServer {
+	return &reqServer{whole: func(rec []byte) bool {
+		return len(rec) >= 5 && len(rec) >= 5+int(rec[3])<<8|int(rec[4])
+	}}
 }
 
 func TestEgressSNI(t *testing.T) {
 	leakCheck(t)
 	in := newEgressNet(t, []identity.PolicyConfig{{Name: "ci", Tags: []string{"ci"},
 		Allow: []identity.AllowConfig{{To: "*.example.test", Ports: []int{443}}}}}, nil, nil)
-	srv := &helloSink{}
+	srv := newHelloSink()
 	serve(t, in.n, tlsAP, srv.serve)
 
 	err := tlsHello(t, in.n, ClientAddr, "api.example.test")

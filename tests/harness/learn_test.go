@@ -33,7 +33,7 @@ func TestLearnSuggestEnforce(t *testing.T) {
 		srv := &reqServer{}
 		serve(t, in.n, netip.AddrPortFrom(ServerAddr, port), srv.serve)
 	}
-	hellos := &helloSink{}
+	hellos := newHelloSink()
 	serve(t, in.n, tlsAP, hellos.serve)
 
 	httpReq := func(method, path string) error {
