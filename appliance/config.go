@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/interdict/interdict/appliance/enforce"
+	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/policy"
 	"github.com/interdict/interdict/configs"
 	"github.com/interdict/interdict/netstack"
@@ -43,6 +44,15 @@ type Config struct {
 	// Policy is the inline policy in front of inspection: block lists,
 	// rule consequences, rate limits, protocol validation.
 	Policy policy.Config `yaml:"policy"`
+	// StateDir keeps what outlives a restart (interruptions, offences);
+	// empty is state.DefaultDir().
+	StateDir string `yaml:"state_dir"`
+	// Interruption pauses and quarantines identities on triggers.
+	Interruption identity.InterruptConfig `yaml:"interruption"`
+	// Policies are the per-identity egress allow lists.
+	Policies []identity.PolicyConfig `yaml:"policies"`
+	// Tokens binds cleartext HTTP credentials to identities.
+	Tokens identity.TokensConfig `yaml:"tokens"`
 
 	// source names the file (or "default.yaml (embedded)") in errors.
 	source string
@@ -227,6 +237,18 @@ type Settings struct {
 	AdminToken string
 	// Policy is validated (policy.Config.Validate); policy.New compiles it.
 	Policy policy.Config
+	// StateDir is the state directory; "" keeps state in memory only
+	// (tests that build Settings by hand).
+	StateDir string
+	// Interruption is validated; identity.NewEngine compiles it.
+	Interruption identity.InterruptConfig
+	// Policies are validated; Engine.SetPolicies compiles them.
+	Policies []identity.PolicyConfig
+	// Tokens is validated; Engine.SetTokens compiles it.
+	Tokens identity.TokensConfig
+	// ConfigPath is the file LoadConfig read ("" for the embedded
+	// default): a reload reads its policies and tokens again.
+	ConfigPath string
 }
 
 // Identity is a validated IdentityConfig.
@@ -287,7 +309,12 @@ func LoadConfig(path string) (*Settings, error) {
 			return nil, err
 		}
 	}
-	return c.Validate()
+	s, err := c.Validate()
+	if err != nil {
+		return nil, err
+	}
+	s.ConfigPath = path
+	return s, nil
 }
 
 var notFound = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
@@ -622,6 +649,9 @@ func (c *Config) Validate() (*Settings, error) {
 		return nil, fmt.Errorf("config: %s: policy: %w", c.source, err)
 	}
 	s.Policy = c.Policy
+	if err := c.validateIdentityPolicy(s); err != nil {
+		return nil, err
+	}
 
 	switch c.Log.Format {
 	case "text", "json", "":
