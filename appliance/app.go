@@ -14,7 +14,9 @@ import (
 
 	"github.com/interdict/interdict/appliance/admin"
 	"github.com/interdict/interdict/appliance/enforce"
+	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/policy"
+	"github.com/interdict/interdict/appliance/state"
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/netstack"
 )
@@ -35,46 +37,24 @@ type Appliance struct {
 	// wrapper is the handler the stack calls.
 	pol     *policy.Policy
 	handler netstack.Handler
-	idents  identities
-	stack   atomic.Pointer[netstack.Stack]
-}
-
-// identities maps source prefixes to identity names, longest prefix
-// first so the first hit is the most specific. A linear scan: a TUN
-// deployment configures a handful of prefixes, and it runs once per flow.
-type identities []identityPrefix
-
-type identityPrefix struct {
-	p    netip.Prefix
-	name string
-}
-
-func buildIdentities(list []Identity) identities {
-	var out identities
-	for _, id := range list {
-		for _, p := range id.Prefixes {
-			out = append(out, identityPrefix{p, id.Name})
-		}
-	}
-	slices.SortStableFunc(out, func(x, y identityPrefix) int { return cmp.Compare(y.p.Bits(), x.p.Bits()) })
-	return out
-}
-
-// name returns the identity of a client address, "" if none.
-func (ids identities) name(src netip.Addr) string {
-	src = src.Unmap()
-	for _, ip := range ids {
-		if ip.p.Contains(src) {
-			return ip.name
-		}
-	}
-	return ""
+	// idents knows who sends each flow: configured prefixes (source
+	// "config") and, in WireGuard mode, peers.
+	idents *identity.Registry
+	// interrupt pauses and quarantines identities; its wrapper is the
+	// outermost handler.
+	interrupt *identity.Engine
+	stack     atomic.Pointer[netstack.Stack]
+	// stopping turns /readyz off while Serve shuts down.
+	stopping atomic.Bool
 }
 
 // New opens the EVE sink, builds the policy and loads the rules.
 func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
 	a := &Appliance{s: s, log: log, reg: prometheus.NewRegistry(), started: time.Now()}
-	a.idents = buildIdentities(s.Identities)
+	a.idents = identity.NewRegistry()
+	if err := a.idents.Replace("config", configEntries(s.Identities)); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -92,6 +72,21 @@ func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
 	if a.pol, err = policy.New(s.Policy, policy.Options{Registerer: a.reg, Logger: log, Events: sink}); err != nil {
 		return nil, err
 	}
+	iopts := identity.Options{Registerer: a.reg, Logger: log, Events: sink}
+	if s.StateDir != "" {
+		if iopts.Store, err = state.Open(s.StateDir); err != nil {
+			return nil, err
+		}
+	}
+	if a.interrupt, err = identity.NewEngine(a.idents, s.Interruption, iopts); err != nil {
+		return nil, err
+	}
+	if err := a.interrupt.SetPolicies(s.Policies, nil); err != nil {
+		return nil, err
+	}
+	if err := a.interrupt.SetTokens(s.Tokens, nil); err != nil {
+		return nil, err
+	}
 	var inner netstack.Handler
 	switch s.Handler.Mode {
 	case "pattern":
@@ -104,14 +99,17 @@ func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
 			Registerer: a.reg, Logger: log, Events: sink,
 			// Rule consequences and protocol validation see every
 			// finding while its chunk is still held.
-			OnResult: a.pol.OnResult,
+			OnResult: func(ri *enforce.ResultInfo) {
+				a.pol.OnResult(ri)
+				a.interrupt.OnResult(ri)
+			},
 		}
 		if a.det, err = NewDetection(s.Rules, cfg, log); err != nil {
 			return nil, err
 		}
 		inner = a.det.Handler()
 	}
-	a.handler = policy.Wrap(inner, a.pol)
+	a.handler = a.interrupt.Wrap(policy.Wrap(inner, a.pol))
 	return a, nil
 }
 
@@ -129,7 +127,7 @@ func (a *Appliance) Detection() *Detection { return a.det }
 func (a *Appliance) StackOptions() []netstack.Option {
 	return []netstack.Option{
 		netstack.WithHandler(a.handler),
-		netstack.WithIdentity(a.identity),
+		netstack.WithIdentity(a.idents.FlowIdentity),
 		netstack.WithMetrics(a.reg),
 		netstack.WithLogger(a.log),
 	}
@@ -143,11 +141,27 @@ func (a *Appliance) Attach(st *netstack.Stack) error {
 	if err := a.pol.Attach(st.Guard(), st.Flows()); err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
+	if err := a.interrupt.Attach(st.Guard(), st.Flows()); err != nil {
+		return fmt.Errorf("identity: %w", err)
+	}
 	return nil
 }
 
-// identity names the configured identity of a client address.
-func (a *Appliance) identity(src netip.Addr) string { return a.idents.name(src) }
+// Identities is the registry of who sends flows.
+func (a *Appliance) Identities() *identity.Registry { return a.idents }
+
+// configEntries turns the configured prefix identities into registry
+// entries (source "config").
+func configEntries(list []Identity) []identity.Entry {
+	out := make([]identity.Entry, 0, len(list))
+	for _, id := range list {
+		out = append(out, identity.Entry{
+			Identity: &identity.Identity{Name: id.Name, Tags: id.Tags},
+			Prefixes: id.Prefixes,
+		})
+	}
+	return out
+}
 
 // ReopenEVE reopens the EVE file (SIGHUP, after logrotate moved it).
 func (a *Appliance) ReopenEVE() error {
@@ -161,6 +175,9 @@ func (a *Appliance) ReopenEVE() error {
 // file. Call it after the stack's Close: flows ending then still log
 // their flow events and policy records.
 func (a *Appliance) Close() error {
+	if a.interrupt != nil {
+		a.interrupt.Close()
+	}
 	if a.pol != nil {
 		a.pol.Close()
 	}
@@ -183,8 +200,13 @@ func (e *ReloadError) RefusalReasons() []string { return e.Reasons }
 
 var _ admin.Backend = (*Appliance)(nil)
 
-// Reload implements admin.Backend.
+// Reload implements admin.Backend: the identity policies, then the
+// rules. A broken policy refuses the reload and keeps everything running.
 func (a *Appliance) Reload(context.Context) (admin.Rules, error) {
+	if err := a.ReloadIdentityPolicy(); err != nil {
+		a.log.Error("reload refused: identity policies", "err", err)
+		return admin.Rules{}, &ReloadError{Reasons: []string{err.Error()}}
+	}
 	st, err := a.ReloadRules()
 	if err != nil {
 		return admin.Rules{}, err

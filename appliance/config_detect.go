@@ -39,6 +39,12 @@ func (c *Config) validateDetection(s *Settings) error {
 			return c.errorf(key+".prefixes", "identity %q has no source prefixes", id.Name)
 		}
 		out := Identity{Name: id.Name}
+		for _, tag := range id.Tags {
+			if !validTag(tag) {
+				return c.errorf(key+".tags", "invalid tag %q (letters, digits, '-', '_', '.', ':' only)", tag)
+			}
+			out.Tags = append(out.Tags, tag)
+		}
 		for _, p := range id.Prefixes {
 			pp, err := netip.ParsePrefix(p)
 			if err != nil {
@@ -208,4 +214,20 @@ func (c *Config) httpLimits(key string, h HTTPLimitsConfig) (http1.Limits, error
 	l.HeaderCount = h.HeaderCount
 	l.FileInfo = h.FileInfo
 	return l, nil
+}
+
+// validTag accepts the tag spelling policies and the CLI use: a short
+// word of letters, digits and - _ . : (so it is safe in logs and URLs).
+func validTag(t string) bool {
+	if t == "" || len(t) > 64 {
+		return false
+	}
+	for _, r := range t {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.', r == ':':
+		default:
+			return false
+		}
+	}
+	return true
 }

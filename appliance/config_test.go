@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/interdict/interdict/appliance/enforce"
+	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/netstack"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -85,8 +86,8 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"minimal", base, ""},
 		{"pattern", base + "handler:\n  mode: pattern\n  pattern: EVIL\n  verdict: rejectboth\n", ""},
-		{"unknown-top", base + "bogus: 1\n", `c.yaml:5: unknown key "bogus"`},
-		{"unknown-nested", base + "    nmae: x\n", `c.yaml:5: unknown key "nmae"`},
+		{"unknown-top", base + "bogus: 1\n", `c.yaml:5: bogus: unknown key`},
+		{"unknown-nested", base + "    nmae: x\n", `c.yaml:5: link.tun.nmae: unknown key (did you mean name?)`},
 		{"bad-prefix", base + "    addresses: [10.0.0.1/24, 10.0.0.300/24]\n", `c.yaml:5: link.tun.addresses: invalid prefix "10.0.0.300/24"`},
 		{"negative-duration", base + "limits:\n  tcp_idle: -5s\n", "c.yaml:6: limits.tcp_idle: duration -5s must be positive"},
 		{"bad-duration", base + "limits:\n  udp_idle: forever\n", `c.yaml:6: limits.udp_idle: invalid duration "forever"`},
@@ -108,9 +109,9 @@ func TestConfigErrors(t *testing.T) {
 		{"identity-dup-prefix", base + "identities:\n  - name: a\n    prefixes: [10.1.0.0/16]\n  - name: b\n    prefixes: [10.1.0.0/16]\n", `c.yaml:9: identities.1.prefixes: prefix 10.1.0.0/16 already belongs to identity "a"`},
 		{"identity-bad-mode", base + "identities:\n  - name: a\n    prefixes: [10.1.0.0/16]\n    mode: x\n", `c.yaml:8: identities.0.mode: "x"`},
 		{"identity-no-name", base + "identities:\n  - prefixes: [10.1.0.0/16]\n", "c.yaml:6: identities.0.name: empty"},
-		{"identity-unknown-key", base + "identities:\n  - name: a\n    prefix: [10.1.0.0/16]\n", `c.yaml:7: unknown key "prefix"`},
+		{"identity-unknown-key", base + "identities:\n  - name: a\n    prefix: [10.1.0.0/16]\n", `c.yaml:7: identities.0.prefix: unknown key (did you mean prefixes?)`},
 		{"rules-none", base + "rules:\n  default_pack: false\n", "c.yaml:5: rules: no rules"},
-		{"rules-unknown", base + "rules:\n  file: [x.rules]\n", `c.yaml:6: unknown key "file"`},
+		{"rules-unknown", base + "rules:\n  file: [x.rules]\n", `c.yaml:6: rules.file: unknown key (did you mean files?)`},
 		{"rules-vars", base + "rules:\n  vars:\n    HOME_NET: \"[10.0.0.0/8]\"\n", ""},
 		{"rules-stream-depth", base + "rules:\n  stream_depth: 1 MiB\n", ""},
 		{"rules-stream-depth-bad", base + "rules:\n  stream_depth: lots\n", `c.yaml:6: rules.stream_depth: invalid size "lots"`},
@@ -130,7 +131,18 @@ func TestConfigErrors(t *testing.T) {
 		{"policy-missing-key", base + "policy:\n  block:\n    on_alert:\n      - on: {action: drop}\n", "c.yaml:8: policy.block.on_alert[0].block_source_for: missing"},
 		{"policy-static", base + "policy:\n  block:\n    static:\n      - {prefix: 10.0.0.0/8}\n      - {prefix: 10.0.0.0/33}\n", `c.yaml:9: policy.block.static[1].prefix: invalid prefix "10.0.0.0/33"`},
 		{"policy-anomaly", base + "policy:\n  protocol:\n    anomalies:\n      MISSING_HOST_HEADER: maybe\n", `c.yaml:8: policy.protocol.anomalies.MISSING_HOST_HEADER: "maybe" not one of`},
-		{"policy-unknown", base + "policy:\n  rate:\n    new_flow: {per_second: 1}\n", `c.yaml:7: unknown key "new_flow"`},
+		{"policy-unknown", base + "policy:\n  rate:\n    new_flow: {per_second: 1}\n", `c.yaml:7: policy.rate.new_flow: unknown key (did you mean new_flows?)`},
+		{"interruption", base + "identities:\n  - {name: a, prefixes: [10.1.0.0/16], tags: [ci]}\ninterruption:\n  quarantine_allow: [10.9.0.5:443]\n  triggers:\n    - {name: scan, tags: [ci], scan: {ports: 50}, window: 10s, action: quarantine, for: 10m, escalate: {factor: 2, max: 4h}}\n    - {name: leak, identities: [a], alerts: {sids: [1003]}, action: quarantine}\n", ""},
+		{"interruption-unknown-identity", base + "interruption:\n  triggers:\n    - name: x\n      identities: [ghost]\n      scan: {ports: 5}\n      action: pause\n", `c.yaml:8: interruption.triggers[0].identities[0]: unknown identity "ghost"`},
+		{"interruption-bad-window", base + "interruption:\n  triggers:\n    - name: x\n      window: often\n      scan: {ports: 5}\n      action: pause\n", `c.yaml:8: interruption.triggers[0].window: "often"`},
+		{"interruption-bad-allow", base + "interruption:\n  quarantine_allow: [10.9.0.0/33]\n", `c.yaml:6: interruption.quarantine_allow[0]: "10.9.0.0/33"`},
+		{"interruption-two-kinds", base + "interruption:\n  triggers:\n    - name: x\n      scan: {ports: 5}\n      http_status: [401]\n      action: pause\n", `c.yaml:7: interruption.triggers[0]: want exactly one of alerts, scan, http_status, policy_denials, token_misuse`},
+		{"interruption-unknown-key", base + "interruption:\n  triggers:\n    - {name: x, scan: {port: 5}, action: pause}\n", `c.yaml:7: interruption.triggers.0.scan.port: unknown key (did you mean ports?)`},
+		{"policies", base + "identities:\n  - {name: a, prefixes: [10.1.0.0/16], tags: [ci]}\npolicies:\n  - name: ci\n    tags: [ci]\n    allow:\n      - {to: \"*.example.com\", ports: [443]}\n      - {to: 10.9.0.0/16, proto: tcp}\n      - {to: deploy.example.com, methods: [POST], paths: [/deploy/], schedule: {days: [mon-fri], hours: \"08:00-18:00\", tz: Europe/Berlin}}\n", ""},
+		{"policies-bad-prefix", base + "policies:\n  - name: p\n    allow:\n      - to: 10.0.0.0/33\n", `c.yaml:8: policies[0].allow[0].to: invalid prefix "10.0.0.0/33"`},
+		{"policies-bad-tz", base + "policies:\n  - name: p\n    allow:\n      - to: x.example.com\n        schedule: {tz: Mars/Olympus}\n", `c.yaml:9: policies[0].allow[0].schedule.tz: unknown time zone "Mars/Olympus"`},
+		{"policies-unknown-identity", base + "policies:\n  - name: p\n    identities: [ghost]\n", `c.yaml:7: policies[0].identities[0]: unknown identity "ghost"`},
+		{"policies-unknown-key", base + "policies:\n  - name: p\n    allow:\n      - {to: x.example.com, port: 443}\n", `c.yaml:8: policies.0.allow.0.port: unknown key (did you mean ports?)`},
 		{"syn-bounds", base + "limits:\n  syn_in_flight: 10\n  syn_in_flight_per_source: 20\n", "c.yaml:7: limits.syn_in_flight_per_source: 20 exceeds"},
 	}
 	for _, tc := range cases {
@@ -203,8 +215,9 @@ admin:
 	assert.Empty(t, s.AdminSocket, "an explicit empty socket disables it")
 	assert.Equal(t, "0123456789abcdef0123", s.AdminToken)
 
-	ids := buildIdentities(s.Identities)
+	ids := identity.NewRegistry()
+	require.NoError(t, ids.Replace("config", configEntries(s.Identities)))
 	for addr, want := range map[string]string{"10.1.2.3": "narrow", "10.2.0.1": "wide", "192.168.1.1": "", "fd00::5": "narrow", "::ffff:10.1.0.9": "narrow"} {
-		assert.Equal(t, want, ids.name(netip.MustParseAddr(addr)), addr)
+		assert.Equal(t, want, ids.Lookup(netip.MustParseAddr(addr)).IdentityName(), addr)
 	}
 }

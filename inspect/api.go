@@ -71,17 +71,53 @@ func (a Action) Stronger(b Action) bool { return a.rank() > b.rank() }
 
 // FlowMeta describes a flow to the engine.
 type FlowMeta struct {
-	ID       uint64 // EVE flow_id
-	Proto    Proto
-	Src      netip.AddrPort // the originator
-	Dst      netip.AddrPort
-	Identity string
+	ID    uint64 // EVE flow_id
+	Proto Proto
+	Src   netip.AddrPort // the originator
+	Dst   netip.AddrPort
+	// Identity is who sent the flow; nil if no identity holds the source.
+	Identity *Identity
 	Start    time.Time
 	// NotEstablished marks a TCP flow whose handshake was not seen (replay
 	// of a mid-stream capture, or a lone segment): flow:established rules
 	// do not match it and flow:not_established rules do. The live data path
 	// only inspects established flows and leaves it false.
 	NotEstablished bool
+}
+
+// Identity is who sends a flow: a WireGuard peer (Key is its public key)
+// or a configured source prefix (no key). The appliance builds one value
+// per identity and shares the pointer between every flow and event of it,
+// so it is immutable once published: a change is a new value.
+type Identity struct {
+	Name string `json:"name"`
+	// Key is the peer's public key in WireGuard's base64; empty for a
+	// prefix identity.
+	Key  string   `json:"key,omitempty"`
+	Tags []string `json:"tags,omitempty"`
+}
+
+// IdentityName returns the identity's name ("" for nil). It also makes
+// *Identity satisfy the netstack's flow identity interface, so the data
+// path carries this very pointer without importing inspect.
+func (id *Identity) IdentityName() string {
+	if id == nil {
+		return ""
+	}
+	return id.Name
+}
+
+// HasTag reports whether the identity carries tag.
+func (id *Identity) HasTag(tag string) bool {
+	if id == nil {
+		return false
+	}
+	for _, t := range id.Tags {
+		if t == tag {
+			return true
+		}
+	}
+	return false
 }
 
 // RuleInfo is what an alert needs to say about the rule that fired.

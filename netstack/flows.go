@@ -43,7 +43,7 @@ type FlowSnapshot struct {
 // Snapshot copies the flow's counters.
 func (f *Flow) Snapshot() FlowSnapshot {
 	return FlowSnapshot{
-		ID: f.info.ID, Tuple: f.tuple, Identity: f.info.Identity,
+		ID: f.info.ID, Tuple: f.tuple, Identity: IdentityName(f.info.Identity),
 		BytesToServer: f.bytesToServer.Load(), BytesToClient: f.bytesToClient.Load(),
 		Start: f.info.Start, LastActive: time.Unix(0, f.lastActive.Load()),
 		Verdict: Verdict(f.verdict.Load()),

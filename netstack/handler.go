@@ -80,13 +80,28 @@ func (p Proto) String() string {
 	return "proto(" + strconv.Itoa(int(p)) + ")"
 }
 
+// Identity is who sent a flow: a WireGuard peer or a configured source
+// prefix. The netstack only needs its name; the appliance supplies the
+// concrete type and reads it back from FlowInfo.
+type Identity interface {
+	IdentityName() string
+}
+
+// IdentityName returns id's name, "" for a nil identity.
+func IdentityName(id Identity) string {
+	if id == nil {
+		return ""
+	}
+	return id.IdentityName()
+}
+
 // FlowInfo describes a flow to its handler. It is immutable after NewFlow.
 type FlowInfo struct {
 	ID       uint64
 	Proto    Proto
 	Src      netip.AddrPort // the client (originator)
 	Dst      netip.AddrPort // the target as the client addressed it
-	Identity string         // the peer or source identity; empty if unknown
+	Identity Identity       // the peer or source identity; nil if unknown
 	NIC      string         // the link the flow arrived on (EVE in_iface)
 	Start    time.Time
 }
@@ -117,4 +132,13 @@ type FlowHandler interface {
 	Chunk(dir Direction, b []byte) Verdict
 	// Close is called exactly once when the flow ends.
 	Close(stats FlowStats)
+}
+
+// Answerer is an optional interface of a UDP session's FlowHandler: a
+// handler that answers a client's datagram itself (a DNS REFUSED for a
+// query its policy denies) returns the answer, which goes back to the
+// client in place of forwarding the datagram; nil forwards as usual. It
+// is asked before Chunk, for datagrams to the server only.
+type Answerer interface {
+	Answer(b []byte) []byte
 }

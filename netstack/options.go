@@ -148,7 +148,7 @@ type config struct {
 	limits   Limits
 	reg      prometheus.Registerer
 	log      *slog.Logger
-	identity func(src netip.Addr) string
+	identity func(src netip.Addr) Identity
 }
 
 // WithLink sets the client-facing link (TUN, WireGuard bridge, pipe). It
@@ -240,9 +240,11 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithIdentity sets the function that names the identity of a client
-// address (FlowInfo.Identity), e.g. a configured source prefix.
-func WithIdentity(f func(src netip.Addr) string) Option {
+// WithIdentity sets the function that finds the identity of a client
+// address (FlowInfo.Identity): a WireGuard peer by its allowed IPs or a
+// configured source prefix. It runs once per new flow and must return a
+// nil interface, not a typed nil, when no identity holds the address.
+func WithIdentity(f func(src netip.Addr) Identity) Option {
 	return func(c *config) error { c.identity = f; return nil }
 }
 

@@ -168,18 +168,25 @@ func (h *Handler) failVerdict(m Mode) netstack.Verdict {
 	return netstack.Reject
 }
 
+// IdentityOf returns the identity the appliance attached to a flow, nil
+// for none (or for a type the appliance does not build).
+func IdentityOf(info *netstack.FlowInfo) *inspect.Identity {
+	id, _ := info.Identity.(*inspect.Identity)
+	return id
+}
+
 // NewFlow implements netstack.Handler. It never refuses a flow by itself
 // (admission is policy's business); only a panic while creating the
 // inspector ends the flow before it is dialled.
 func (h *Handler) NewFlow(info *netstack.FlowInfo) (fh netstack.FlowHandler, v netstack.Verdict) {
-	mode := h.ModeFor(info.Identity)
+	mode := h.ModeFor(netstack.IdentityName(info.Identity))
 	f := &flow{
 		h:    h,
 		mode: mode,
 		nic:  info.NIC,
 		meta: inspect.FlowMeta{
 			ID: info.ID, Proto: inspect.Proto(info.Proto), Src: info.Src, Dst: info.Dst,
-			Identity: info.Identity, Start: info.Start,
+			Identity: IdentityOf(info), Start: info.Start,
 		},
 	}
 	h.m.flows.WithLabelValues(mode.label()).Inc()

@@ -106,8 +106,12 @@ func (s *recSink) of(typ string) []eve.Event {
 var t0 = time.Date(2026, 11, 22, 10, 53, 0, 0, time.UTC)
 
 func info(id uint64, identity string) *netstack.FlowInfo {
+	var ident netstack.Identity
+	if identity != "" {
+		ident = &inspect.Identity{Name: identity, Key: "key-of-" + identity, Tags: []string{"ci"}}
+	}
 	return &netstack.FlowInfo{
-		ID: id, Proto: netstack.TCP, Identity: identity, NIC: "wg0", Start: t0,
+		ID: id, Proto: netstack.TCP, Identity: ident, NIC: "wg0", Start: t0,
 		Src: netip.MustParseAddrPort("10.0.0.2:40000"), Dst: netip.MustParseAddrPort("10.99.0.1:80"),
 	}
 }
@@ -185,7 +189,7 @@ func TestChunkVerdictAndEvents(t *testing.T) {
 				assert.Equal(t, "10.99.0.1", a.DestIP)
 				assert.Equal(t, uint16(80), a.DestPort)
 				assert.Equal(t, "TCP", a.Proto)
-				assert.Equal(t, &eve.Identity{Name: "alice"}, a.Identity)
+				assert.Equal(t, &eve.Identity{Name: "alice", Key: "key-of-alice", Tags: []string{"ci"}}, a.Identity)
 				assert.Equal(t, &eve.Alert{Action: tc.alertAction, GID: 1, SignatureID: 2001, Rev: 3, Signature: "evil",
 					Category: "Attempted", Severity: 2, Metadata: r.Metadata}, a.Alert)
 			}
@@ -341,7 +345,7 @@ func TestFlowMetaAndFlowEvent(t *testing.T) {
 	fi.Proto = netstack.UDP
 	fh, _ := fx.h.NewFlow(fi)
 	require.Len(t, ff.metas, 1)
-	assert.Equal(t, inspect.FlowMeta{ID: 77, Proto: inspect.ProtoUDP, Src: fi.Src, Dst: fi.Dst, Identity: "carol", Start: t0}, ff.metas[0])
+	assert.Equal(t, inspect.FlowMeta{ID: 77, Proto: inspect.ProtoUDP, Src: fi.Src, Dst: fi.Dst, Identity: fi.Identity.(*inspect.Identity), Start: t0}, ff.metas[0])
 	fh.Chunk(netstack.ToServer, []byte("EVIL"))
 	end := t0.Add(90 * time.Second)
 	fh.Close(netstack.FlowStats{BytesToServer: 4, BytesToClient: 9, PacketsToServer: 1, PacketsToClient: 2, Reason: "idle", End: end})

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/netstack"
 )
@@ -93,7 +94,7 @@ func (b *blockList) lookup(a netip.Addr, now time.Time) (Entry, bool) {
 // blockCause is the flow and rule behind a rule block.
 type blockCause struct {
 	flowID   uint64
-	identity string
+	identity *inspect.Identity
 	sid      uint32
 }
 
@@ -325,9 +326,9 @@ func (p *Policy) record(action string, e Entry, cause string, c blockCause) {
 	if e.Prefix.IsSingleIP() {
 		ev.SrcIP = e.Prefix.Addr().String()
 	}
-	if c.identity != "" {
-		ev.Identity = &eve.Identity{Name: c.identity}
-		attrs = append(attrs, "identity", c.identity)
+	if c.identity != nil {
+		ev.Identity = c.identity
+		attrs = append(attrs, "identity", c.identity.Name)
 	}
 	if action != "unblock" && !e.Until.IsZero() {
 		ev.Interruption.Until = &eve.Time{Time: e.Until}

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/interdict/interdict/appliance/enforce"
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/netstack"
@@ -145,7 +146,7 @@ func (f *flow) decide(v netstack.Verdict) bool {
 
 func (f *flow) meta() inspect.FlowMeta {
 	return inspect.FlowMeta{ID: f.info.ID, Proto: inspect.Proto(f.info.Proto), Src: f.info.Src, Dst: f.info.Dst,
-		Identity: f.info.Identity, Start: f.info.Start}
+		Identity: enforce.IdentityOf(f.info), Start: f.info.Start}
 }
 
 func (f *flow) dropEvent(dir netstack.Direction, n int, reason string) *eve.Event {

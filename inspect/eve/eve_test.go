@@ -24,7 +24,7 @@ var (
 		ID: 42, Proto: inspect.ProtoTCP,
 		Src:      netip.MustParseAddrPort("10.0.0.1:40000"),
 		Dst:      netip.MustParseAddrPort("192.0.2.7:80"),
-		Identity: "laptop",
+		Identity: &inspect.Identity{Name: "laptop", Key: "hGq3ZxZ2yJ0bq1Hc9aIYQk3kC1Jv8rDfjO3yS0Yvq0A=", Tags: []string{"ci", "linux"}},
 	}
 	testRule = &inspect.RuleInfo{
 		GID: 1, SID: 2001, Rev: 3, Msg: `ET TEST "quoted" <tag> & more`, Action: inspect.ActionDrop,
@@ -105,7 +105,7 @@ func TestAlertFields(t *testing.T) {
 			assert.Equal(t, testRule.Category, al["category"])
 			assert.EqualValues(t, 1, al["severity"])
 			assert.Equal(t, map[string]any{"created_at": []any{"2024_01_01"}}, al["metadata"])
-			assert.Equal(t, map[string]any{"name": "laptop"}, m["identity"])
+			assert.Equal(t, map[string]any{"name": "laptop", "key": "hGq3ZxZ2yJ0bq1Hc9aIYQk3kC1Jv8rDfjO3yS0Yvq0A=", "tags": []any{"ci", "linux"}}, m["identity"])
 			assert.Contains(t, line, `<tag> & more`, "no HTML escaping, as Suricata")
 			for _, k := range []string{"flow", "drop", "http", "dns", "tls", "stats", "anomaly"} {
 				assert.NotContains(t, m, k)

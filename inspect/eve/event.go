@@ -51,6 +51,9 @@ const (
 	TypeTLS          = "tls"
 	TypeInterruption = "interruption"
 	TypeFileInfo     = "fileinfo"
+	// TypePolicy is interdict's addition: an identity's egress policy
+	// denied (or in ids mode would have denied) a flow or a DNS query.
+	TypePolicy = "policy"
 )
 
 // Event is one EVE record. Exactly the object matching EventType is set
@@ -94,6 +97,30 @@ type Event struct {
 	// Interruption is interdict's addition (event_type interruption):
 	// a source or identity was blocked or released.
 	Interruption *Interruption `json:"interruption,omitempty"`
+	// Policy is interdict's addition (event_type policy).
+	Policy *Policy `json:"policy,omitempty"`
+}
+
+// Policy is an egress policy decision that denied a flow, an HTTP
+// request or a DNS query (or would have, in ids mode).
+type Policy struct {
+	Action string `json:"action"` // deny, would-deny
+	Policy string `json:"policy"` // the policy's name
+	// Entry is what decided: "default" (nothing allowed it), or the
+	// allow entry that matched the address but not the request, as
+	// "allow[i]".
+	Entry string `json:"entry"`
+	// Name is the destination name seen, NameSource where it came from
+	// (sni, host, dns: a DNS answer the appliance forwarded, query: a DNS
+	// query's name); empty when the flow showed none.
+	Name       string `json:"name,omitempty"`
+	NameSource string `json:"name_source,omitempty"`
+	Method     string `json:"method,omitempty"`
+	Path       string `json:"path,omitempty"`
+	// Token names a credential by its SHA-256 prefix and at most its
+	// first 4 characters, never in clear.
+	Token  string `json:"token,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // Alert is Suricata's alert object.
@@ -256,11 +283,21 @@ type Traffic struct {
 }
 
 // Interruption says what changed on the appliance's block list and why.
+// Source blocks set Prefix and Origin; identity interruptions set the
+// event's identity object, Trigger, Level and Evidence.
 type Interruption struct {
-	Action string `json:"action"` // block, unblock, would-block (ids mode)
-	Prefix string `json:"prefix"`
-	Origin string `json:"origin"` // static, api, rule
+	// Action: block, unblock, would-block (ids mode) for sources; pause,
+	// quarantine, release, would-pause, would-quarantine for identities.
+	Action string `json:"action"`
+	Prefix string `json:"prefix,omitempty"`
+	Origin string `json:"origin,omitempty"` // static, api, rule
 	Reason string `json:"reason"`
+	// Trigger is the identity trigger that fired, or "manual".
+	Trigger string `json:"trigger,omitempty"`
+	// Level counts the identity's offences (escalation: 1 the first).
+	Level int `json:"level,omitempty"`
+	// Evidence are the counted events that crossed the threshold.
+	Evidence []Evidence `json:"evidence,omitempty"`
 	// Until is when a block expires; absent for a block without expiry
 	// and for unblocks.
 	Until *Time `json:"until,omitempty"`
@@ -270,11 +307,20 @@ type Interruption struct {
 	SignatureID uint32 `json:"signature_id,omitempty"`
 }
 
-// Identity is interdict's addition: who sent the flow (a WireGuard peer
-// or a configured source prefix).
-type Identity struct {
-	Name string `json:"name"`
+// Evidence is one event an identity trigger counted.
+type Evidence struct {
+	Timestamp   Time   `json:"timestamp"`
+	Kind        string `json:"kind"` // alert, scan, http_status
+	FlowID      uint64 `json:"flow_id,omitempty"`
+	SignatureID uint32 `json:"signature_id,omitempty"`
+	DestIP      string `json:"dest_ip,omitempty"`
+	DestPort    uint16 `json:"dest_port,omitempty"`
+	Status      int    `json:"status,omitempty"` // HTTP status
 }
+
+// Identity is interdict's addition: who sent the flow (a WireGuard peer
+// or a configured source prefix): name, public key and tags.
+type Identity = inspect.Identity
 
 // ProtoName is the EVE proto string of a transport protocol; ICMP over
 // IPv6 is "IPv6-ICMP" as in Suricata.
@@ -310,9 +356,7 @@ func Base(ts time.Time, eventType string, meta *inspect.FlowMeta, dir inspect.Di
 	}
 	setAddr(&ev.SrcIP, &ev.SrcPort, src, meta.Proto)
 	setAddr(&ev.DestIP, &ev.DestPort, dst, meta.Proto)
-	if meta.Identity != "" {
-		ev.Identity = &Identity{Name: meta.Identity}
-	}
+	ev.Identity = meta.Identity
 	return ev
 }
 

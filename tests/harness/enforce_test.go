@@ -130,6 +130,9 @@ type reqServer struct {
 	mu    sync.Mutex
 	conns []*bytes.Buffer
 	ends  []error
+	// whole, when set, replaces the HTTP answer: a conn ends (recorded
+	// as io.EOF) once whole holds for what it received.
+	whole func(rec []byte) bool
 }
 
 func (s *reqServer) serve(c net.Conn) {
@@ -146,12 +149,18 @@ func (s *reqServer) serve(c net.Conn) {
 		s.mu.Lock()
 		rec.Write(b[:n])
 		head := bytes.Contains(rec.Bytes(), []byte("\r\n\r\n"))
+		done := err == nil && s.whole != nil && s.whole(rec.Bytes())
 		if err != nil {
 			s.ends[idx] = err
+		} else if done {
+			s.ends[idx] = io.EOF
 		}
 		s.mu.Unlock()
-		if err != nil {
+		if err != nil || done {
 			return
+		}
+		if s.whole != nil {
+			continue
 		}
 		if head && !answered {
 			answered = true
@@ -439,11 +448,12 @@ func TestEnforceIDSModeShadowsPerIdentity(t *testing.T) {
 	leakCheck(t)
 	// IPv4 clients are enforced; the IPv6 client is an identity whose
 	// policy is only shadowed.
-	identity := func(src netip.Addr) string {
+	shadowed, enforced := &inspect.Identity{Name: "shadowed-peer"}, &inspect.Identity{Name: "enforced-peer"}
+	identity := func(src netip.Addr) netstack.Identity {
 		if src.Is6() {
-			return "shadowed-peer"
+			return shadowed
 		}
-		return "enforced-peer"
+		return enforced
 	}
 	e := newEnforced(t, nil, enforce.Config{Mode: enforce.IPS, IdentityModes: map[string]enforce.Mode{"shadowed-peer": enforce.IDS}},
 		netstack.WithIdentity(identity))

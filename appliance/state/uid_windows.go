@@ -1,0 +1,5 @@
+package state
+
+import "os"
+
+func uidString() string { return os.Getenv("USERNAME") }
