@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/interdict/interdict/appliance/enforce"
+	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/policy"
 	"github.com/interdict/interdict/configs"
+	"github.com/interdict/interdict/inspect/http1"
 	"github.com/interdict/interdict/netstack"
 	"go.yaml.in/yaml/v4"
 )
@@ -43,6 +45,15 @@ type Config struct {
 	// Policy is the inline policy in front of inspection: block lists,
 	// rule consequences, rate limits, protocol validation.
 	Policy policy.Config `yaml:"policy"`
+	// StateDir keeps what outlives a restart (interruptions, offences);
+	// empty is state.DefaultDir().
+	StateDir string `yaml:"state_dir"`
+	// Interruption pauses and quarantines identities on triggers.
+	Interruption identity.InterruptConfig `yaml:"interruption"`
+	// Policies are the per-identity egress allow lists.
+	Policies []identity.PolicyConfig `yaml:"policies"`
+	// Tokens binds cleartext HTTP credentials to identities.
+	Tokens identity.TokensConfig `yaml:"tokens"`
 
 	// source names the file (or "default.yaml (embedded)") in errors.
 	source string
@@ -158,9 +169,28 @@ type RulesConfig struct {
 	AllowPartial bool `yaml:"allow_partial"`
 	// HTTPBodyLimit bounds the HTTP body bytes inspected per message.
 	HTTPBodyLimit int `yaml:"http_body_limit"`
+	// HTTP bounds the HTTP parser (see configs/default.yaml).
+	HTTP HTTPLimitsConfig `yaml:"http"`
+	// HTTPPorts are server ports expected to carry HTTP.
+	HTTPPorts []int `yaml:"http_ports"`
 	// StreamDepth bounds the bytes per TCP direction raw-stream rules
 	// inspect (a size: 1MiB, 512KiB, 1048576; 0 is unlimited).
 	StreamDepth string `yaml:"stream_depth"`
+	// StreamDepthPast is what happens past stream_depth on a flow no
+	// parser recognised: stop (inspecting) or reject.
+	StreamDepthPast string `yaml:"stream_depth_past"`
+}
+
+// HTTPLimitsConfig bounds the HTTP parser (inspect/http1.Limits): sizes
+// such as 16KiB; empty or 0 keeps the parser's default.
+type HTTPLimitsConfig struct {
+	StartLine     string `yaml:"start_line"`
+	HeaderLine    string `yaml:"header_line"`
+	HeaderCount   int    `yaml:"header_count"`
+	HeaderSection string `yaml:"header_section"`
+	ChunkLine     string `yaml:"chunk_line"`
+	Decoded       string `yaml:"decoded"`
+	FileInfo      bool   `yaml:"fileinfo"`
 }
 
 // EVEConfig is the EVE JSON sink.
@@ -227,6 +257,18 @@ type Settings struct {
 	AdminToken string
 	// Policy is validated (policy.Config.Validate); policy.New compiles it.
 	Policy policy.Config
+	// StateDir is the state directory; "" keeps state in memory only
+	// (tests that build Settings by hand).
+	StateDir string
+	// Interruption is validated; identity.NewEngine compiles it.
+	Interruption identity.InterruptConfig
+	// Policies are validated; Engine.SetPolicies compiles them.
+	Policies []identity.PolicyConfig
+	// Tokens is validated; Engine.SetTokens compiles it.
+	Tokens identity.TokensConfig
+	// ConfigPath is the file LoadConfig read ("" for the embedded
+	// default): a reload reads its policies and tokens again.
+	ConfigPath string
 }
 
 // Identity is a validated IdentityConfig.
@@ -246,8 +288,12 @@ type RuleSettings struct {
 	Vars            map[string]string
 	AllowPartial    bool
 	HTTPBodyLimit   int
+	HTTPLimits      http1.Limits
+	HTTPPorts       []uint16
 	// StreamDepth is detect.Options.StreamDepth (0: unlimited).
 	StreamDepth int64
+	// StreamDepthReject is detect.Options.StreamDepthReject.
+	StreamDepthReject bool
 }
 
 // Defaults of keys whose absence means more than "off".
@@ -287,7 +333,12 @@ func LoadConfig(path string) (*Settings, error) {
 			return nil, err
 		}
 	}
-	return c.Validate()
+	s, err := c.Validate()
+	if err != nil {
+		return nil, err
+	}
+	s.ConfigPath = path
+	return s, nil
 }
 
 var notFound = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
@@ -622,6 +673,9 @@ func (c *Config) Validate() (*Settings, error) {
 		return nil, fmt.Errorf("config: %s: policy: %w", c.source, err)
 	}
 	s.Policy = c.Policy
+	if err := c.validateIdentityPolicy(s); err != nil {
+		return nil, err
+	}
 
 	switch c.Log.Format {
 	case "text", "json", "":

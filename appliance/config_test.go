@@ -116,6 +116,10 @@ func TestConfigErrors(t *testing.T) {
 		{"rules-stream-depth", base + "rules:\n  stream_depth: 1 MiB\n", ""},
 		{"rules-stream-depth-bad", base + "rules:\n  stream_depth: lots\n", `c.yaml:6: rules.stream_depth: invalid size "lots"`},
 		{"rules-stream-depth-negative", base + "rules:\n  stream_depth: -1\n", `c.yaml:6: rules.stream_depth: invalid size "-1"`},
+		{"rules-http-section-over-1mib", base + "rules:\n  http:\n    header_section: 2MiB\n", `c.yaml:7: rules.http.header_section: 2MiB is over 1MiB`},
+		{"rules-stream-depth-past-bad", base + "rules:\n  stream_depth_past: ignore\n", `c.yaml:6: rules.stream_depth_past: "ignore" not supported (want stop or reject)`},
+		{"rules-http-port-zero", base + "rules:\n  http_ports: [80, 0]\n", `c.yaml:6: rules.http_ports: port 0 outside [1, 65535]`},
+		{"rules-http-count-negative", base + "rules:\n  http:\n    header_count: -1\n", `c.yaml:7: rules.http.header_count: -1 outside [0, 65536]`},
 		{"eve-stats", base + "eve:\n  stats_interval: soon\n", `c.yaml:6: eve.stats_interval: invalid duration "soon"`},
 		{"admin-tcp-no-token", base + "admin:\n  tcp:\n    listen: 127.0.0.1:9109\n", "c.yaml:6: admin.tcp: a TCP listener needs a bearer token"},
 		{"admin-tcp-empty-env", base + "admin:\n  tcp:\n    listen: 127.0.0.1:9109\n    token_env: INTERDICT_TEST_NO_SUCH_VAR\n", "c.yaml:6: admin.tcp: token is empty or shorter than 16 bytes"},
@@ -128,6 +132,17 @@ func TestConfigErrors(t *testing.T) {
 		{"policy-static", base + "policy:\n  block:\n    static:\n      - {prefix: 10.0.0.0/8}\n      - {prefix: 10.0.0.0/33}\n", `c.yaml:9: policy.block.static[1].prefix: invalid prefix "10.0.0.0/33"`},
 		{"policy-anomaly", base + "policy:\n  protocol:\n    anomalies:\n      MISSING_HOST_HEADER: maybe\n", `c.yaml:8: policy.protocol.anomalies.MISSING_HOST_HEADER: "maybe" not one of`},
 		{"policy-unknown", base + "policy:\n  rate:\n    new_flow: {per_second: 1}\n", `c.yaml:7: policy.rate.new_flow: unknown key (did you mean new_flows?)`},
+		{"interruption", base + "identities:\n  - {name: a, prefixes: [10.1.0.0/16], tags: [ci]}\ninterruption:\n  quarantine_allow: [10.9.0.5:443]\n  triggers:\n    - {name: scan, tags: [ci], scan: {ports: 50}, window: 10s, action: quarantine, for: 10m, escalate: {factor: 2, max: 4h}}\n    - {name: leak, identities: [a], alerts: {sids: [1003]}, action: quarantine}\n", ""},
+		{"interruption-unknown-identity", base + "interruption:\n  triggers:\n    - name: x\n      identities: [ghost]\n      scan: {ports: 5}\n      action: pause\n", `c.yaml:8: interruption.triggers[0].identities[0]: unknown identity "ghost"`},
+		{"interruption-bad-window", base + "interruption:\n  triggers:\n    - name: x\n      window: often\n      scan: {ports: 5}\n      action: pause\n", `c.yaml:8: interruption.triggers[0].window: "often"`},
+		{"interruption-bad-allow", base + "interruption:\n  quarantine_allow: [10.9.0.0/33]\n", `c.yaml:6: interruption.quarantine_allow[0]: "10.9.0.0/33"`},
+		{"interruption-two-kinds", base + "interruption:\n  triggers:\n    - name: x\n      scan: {ports: 5}\n      http_status: [401]\n      action: pause\n", `c.yaml:7: interruption.triggers[0]: want exactly one of alerts, scan, http_status, policy_denials, token_misuse`},
+		{"interruption-unknown-key", base + "interruption:\n  triggers:\n    - {name: x, scan: {port: 5}, action: pause}\n", `c.yaml:7: interruption.triggers.0.scan.port: unknown key (did you mean ports?)`},
+		{"policies", base + "identities:\n  - {name: a, prefixes: [10.1.0.0/16], tags: [ci]}\npolicies:\n  - name: ci\n    tags: [ci]\n    allow:\n      - {to: \"*.example.com\", ports: [443]}\n      - {to: 10.9.0.0/16, proto: tcp}\n      - {to: deploy.example.com, methods: [POST], paths: [/deploy/], schedule: {days: [mon-fri], hours: \"08:00-18:00\", tz: Europe/Berlin}}\n", ""},
+		{"policies-bad-prefix", base + "policies:\n  - name: p\n    allow:\n      - to: 10.0.0.0/33\n", `c.yaml:8: policies[0].allow[0].to: invalid prefix "10.0.0.0/33"`},
+		{"policies-bad-tz", base + "policies:\n  - name: p\n    allow:\n      - to: x.example.com\n        schedule: {tz: Mars/Olympus}\n", `c.yaml:9: policies[0].allow[0].schedule.tz: unknown time zone "Mars/Olympus"`},
+		{"policies-unknown-identity", base + "policies:\n  - name: p\n    identities: [ghost]\n", `c.yaml:7: policies[0].identities[0]: unknown identity "ghost"`},
+		{"policies-unknown-key", base + "policies:\n  - name: p\n    allow:\n      - {to: x.example.com, port: 443}\n", `c.yaml:8: policies.0.allow.0.port: unknown key (did you mean ports?)`},
 		{"syn-bounds", base + "limits:\n  syn_in_flight: 10\n  syn_in_flight_per_source: 20\n", "c.yaml:7: limits.syn_in_flight_per_source: 20 exceeds"},
 	}
 	for _, tc := range cases {
@@ -172,6 +187,7 @@ rules:
   vars:
     $HOME_NET: "[10.0.0.0/8]"
   stream_depth: 256kb
+  http: {start_line: 32KiB, header_count: 500}
 eve:
   path: eve.json
   stats_interval: 5s
@@ -189,6 +205,11 @@ admin:
 	assert.Equal(t, map[string]string{"HOME_NET": "[10.0.0.0/8]"}, s.Rules.Vars)
 	assert.False(t, s.Rules.DefaultPack)
 	assert.Equal(t, int64(256<<10), s.Rules.StreamDepth)
+	assert.Equal(t, 32<<10, s.Rules.HTTPLimits.StartLine)
+	assert.Equal(t, 500, s.Rules.HTTPLimits.HeaderCount)
+	assert.Equal(t, 64<<10, s.Rules.HTTPLimits.HeaderSection, "the embedded default")
+	assert.True(t, s.Rules.HTTPLimits.FileInfo, "the embedded default")
+	assert.Equal(t, []uint16{80, 8000, 8080}, s.Rules.HTTPPorts, "the embedded default")
 	assert.Equal(t, filepath.Join(dir, "eve.json"), s.EVEPath)
 	assert.Equal(t, 5*time.Second, s.StatsInterval)
 	assert.Empty(t, s.AdminSocket, "an explicit empty socket disables it")

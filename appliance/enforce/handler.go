@@ -394,7 +394,10 @@ func wouldReason(v netstack.Verdict) string { return "would-" + v.String() }
 func (f *flow) Close(st netstack.FlowStats) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var app string
+	var app, appWhy string
+	if r, ok := f.insp.(inspect.AppProtoReasoner); ok {
+		appWhy = r.AppProtoReason()
+	}
 	if f.insp != nil {
 		app = inspect.AppProtoOf(f.insp)
 		res, ok := f.closeInspector()
@@ -421,6 +424,7 @@ func (f *flow) Close(st netstack.FlowStats) {
 		Alerted: f.alerted,
 		Action:  f.flowAction(st.Verdict),
 	}
+	ev.AppProtoReason = appWhy
 	f.h.emit(&ev)
 }
 

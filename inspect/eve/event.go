@@ -51,6 +51,10 @@ const (
 	TypeTLS          = "tls"
 	TypeSSH          = "ssh"
 	TypeInterruption = "interruption"
+	TypeFileInfo     = "fileinfo"
+	// TypePolicy is interdict's addition: an identity's egress policy
+	// denied (or in ids mode would have denied) a flow or a DNS query.
+	TypePolicy = "policy"
 )
 
 // Event is one EVE record. Exactly the object matching EventType is set
@@ -88,11 +92,42 @@ type Event struct {
 	DNS      *DNS      `json:"dns,omitempty"`
 	TLS      *TLS      `json:"tls,omitempty"`
 	SSH      *SSH      `json:"ssh,omitempty"`
+	FileInfo *FileInfo `json:"fileinfo,omitempty"`
 	Traffic  *Traffic  `json:"traffic,omitempty"`
 	Identity *Identity `json:"identity,omitempty"`
+	// AppProtoReason is interdict's addition on flow events: how app_proto
+	// was decided ("content to_server") or why none was.
+	AppProtoReason string `json:"app_proto_reason,omitempty"`
+	// Proxy is interdict's addition on http events: the PROXY protocol
+	// header that opened the flow.
+	Proxy *Proxy `json:"proxy,omitempty"`
 	// Interruption is interdict's addition (event_type interruption):
 	// a source or identity was blocked or released.
 	Interruption *Interruption `json:"interruption,omitempty"`
+	// Policy is interdict's addition (event_type policy).
+	Policy *Policy `json:"policy,omitempty"`
+}
+
+// Policy is an egress policy decision that denied a flow, an HTTP
+// request or a DNS query (or would have, in ids mode).
+type Policy struct {
+	Action string `json:"action"` // deny, would-deny
+	Policy string `json:"policy"` // the policy's name
+	// Entry is what decided: "default" (nothing allowed it), or the
+	// allow entry that matched the address but not the request, as
+	// "allow[i]".
+	Entry string `json:"entry"`
+	// Name is the destination name seen, NameSource where it came from
+	// (sni, host, dns: a DNS answer the appliance forwarded, query: a DNS
+	// query's name); empty when the flow showed none.
+	Name       string `json:"name,omitempty"`
+	NameSource string `json:"name_source,omitempty"`
+	Method     string `json:"method,omitempty"`
+	Path       string `json:"path,omitempty"`
+	// Token names a credential by its SHA-256 prefix and at most its
+	// first 4 characters, never in clear.
+	Token  string `json:"token,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // Alert is Suricata's alert object.
@@ -201,6 +236,24 @@ type HTTP struct {
 	Protocol        string `json:"protocol,omitempty"`
 	Status          int    `json:"status,omitempty"`
 	Length          int64  `json:"length"`
+	// HTTP2 is set for HTTP/2 transactions, as Suricata's http.http2.
+	HTTP2 *HTTP2 `json:"http2,omitempty"`
+}
+
+// HTTP2 is the http2 object of an HTTP/2 transaction.
+type HTTP2 struct {
+	StreamID uint32 `json:"stream_id"`
+}
+
+// Proxy is a PROXY protocol header's fields.
+type Proxy struct {
+	Version   int    `json:"version"`
+	Command   string `json:"command"`
+	Transport string `json:"transport"`
+	SrcIP     string `json:"src_ip,omitempty"`
+	SrcPort   uint16 `json:"src_port,omitempty"`
+	DestIP    string `json:"dest_ip,omitempty"`
+	DestPort  uint16 `json:"dest_port,omitempty"`
 }
 
 // DNS is the dns object in Suricata's version 3 format (Suricata 8):
@@ -307,6 +360,17 @@ func TLSObject(t *inspect.TLSTx) *TLS {
 	return o
 }
 
+// FileInfo is Suricata's fileinfo object.
+type FileInfo struct {
+	Filename string `json:"filename"`
+	Magic    string `json:"magic,omitempty"`
+	SHA256   string `json:"sha256,omitempty"`
+	State    string `json:"state"`
+	Stored   bool   `json:"stored"`
+	Size     int64  `json:"size"`
+	TxID     uint64 `json:"tx_id"`
+}
+
 // Traffic is Suricata 8's traffic object: flowbits named traffic/id/X or
 // traffic/label/X tag the alert and the flow.
 type Traffic struct {
@@ -315,11 +379,21 @@ type Traffic struct {
 }
 
 // Interruption says what changed on the appliance's block list and why.
+// Source blocks set Prefix and Origin; identity interruptions set the
+// event's identity object, Trigger, Level and Evidence.
 type Interruption struct {
-	Action string `json:"action"` // block, unblock, would-block (ids mode)
-	Prefix string `json:"prefix"`
-	Origin string `json:"origin"` // static, api, rule
+	// Action: block, unblock, would-block (ids mode) for sources; pause,
+	// quarantine, release, would-pause, would-quarantine for identities.
+	Action string `json:"action"`
+	Prefix string `json:"prefix,omitempty"`
+	Origin string `json:"origin,omitempty"` // static, api, rule
 	Reason string `json:"reason"`
+	// Trigger is the identity trigger that fired, or "manual".
+	Trigger string `json:"trigger,omitempty"`
+	// Level counts the identity's offences (escalation: 1 the first).
+	Level int `json:"level,omitempty"`
+	// Evidence are the counted events that crossed the threshold.
+	Evidence []Evidence `json:"evidence,omitempty"`
 	// Until is when a block expires; absent for a block without expiry
 	// and for unblocks.
 	Until *Time `json:"until,omitempty"`
@@ -327,6 +401,17 @@ type Interruption struct {
 	Cause string `json:"cause,omitempty"`
 	// SignatureID is the rule whose alert caused a rule block.
 	SignatureID uint32 `json:"signature_id,omitempty"`
+}
+
+// Evidence is one event an identity trigger counted.
+type Evidence struct {
+	Timestamp   Time   `json:"timestamp"`
+	Kind        string `json:"kind"` // alert, scan, http_status
+	FlowID      uint64 `json:"flow_id,omitempty"`
+	SignatureID uint32 `json:"signature_id,omitempty"`
+	DestIP      string `json:"dest_ip,omitempty"`
+	DestPort    uint16 `json:"dest_port,omitempty"`
+	Status      int    `json:"status,omitempty"` // HTTP status
 }
 
 // Identity is interdict's addition: who sent the flow (a WireGuard peer
@@ -498,7 +583,13 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 		// Suricata logs an HTTP transaction in the request's direction.
 		ev = Base(ts, TypeHTTP, meta, inspect.ToServer)
 		ev.AppProto = "http"
+		if e.HTTP.Protocol == "HTTP/2" {
+			ev.AppProto = "http2"
+		}
 		ev.HTTP = HTTPObject(e.HTTP)
+		if e.HTTP.Proxy != nil {
+			ev.Proxy = proxyObject(e.HTTP.Proxy)
+		}
 	case e.DNS != nil:
 		ev = Base(ts, TypeDNS, meta, e.Dir)
 		ev.AppProto = "dns"
@@ -511,6 +602,11 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 		ev = Base(ts, TypeSSH, meta, inspect.ToServer)
 		ev.AppProto = "ssh"
 		ev.SSH = &SSH{Client: sshSide(e.SSH.Client), Server: sshSide(e.SSH.Server)}
+	case e.File != nil:
+		ev = Base(ts, TypeFileInfo, meta, e.Dir)
+		ev.AppProto = "http"
+		f := e.File
+		ev.FileInfo = &FileInfo{Filename: f.Filename, Magic: f.Magic, SHA256: f.SHA256, State: f.State, Size: f.Size, TxID: e.TxID}
 	case e.Anomaly != nil:
 		ev = Base(ts, TypeAnomaly, meta, e.Dir)
 		ev.AppProto = e.Anomaly.AppProto
@@ -525,8 +621,22 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 
 // HTTPObject converts an HTTP transaction record.
 func HTTPObject(h *inspect.HTTPTx) *HTTP {
-	return &HTTP{
+	o := &HTTP{
 		Hostname: h.Hostname, URL: h.URL, HTTPUserAgent: h.UserAgent, HTTPContentType: h.ContentType,
 		HTTPRefer: h.Referer, HTTPMethod: h.Method, Protocol: h.Protocol, Status: h.Status, Length: h.Length,
 	}
+	if h.StreamID != 0 {
+		o.HTTP2 = &HTTP2{StreamID: h.StreamID}
+	}
+	return o
+}
+
+// proxyObject converts a PROXY protocol header.
+func proxyObject(px *inspect.ProxyHeader) *Proxy {
+	o := &Proxy{Version: px.Version, Command: px.Command, Transport: px.Transport}
+	if px.Src.IsValid() {
+		o.SrcIP, o.SrcPort = px.Src.Addr().String(), px.Src.Port()
+		o.DestIP, o.DestPort = px.Dst.Addr().String(), px.Dst.Port()
+	}
+	return o
 }

@@ -16,10 +16,11 @@ import (
 )
 
 // ownFields are top-level EVE fields and event types interdict adds to
-// Suricata's: the identity a flow belongs to and the appliance's
-// interruption events. Suricata's schema does not know them; everything
-// else must validate.
-var ownFields = map[string]bool{"identity": true, "interruption": true}
+// Suricata's: the identity a flow belongs to, the appliance's
+// interruption events and the flow record's app_proto_reason (why the
+// protocol was, or was not, detected). Suricata's schema does not know
+// them; everything else must validate.
+var ownFields = map[string]bool{"identity": true, "interruption": true, "app_proto_reason": true}
 
 // TestEVESchema replays every conformance case and validates each EVE
 // event against Suricata's own EVE JSON schema (testdata/eve-schema,

@@ -21,6 +21,7 @@ func commands() []*cli.Command {
 		rulesCommand(),
 		replayCommand(),
 		ctlCommand(),
+		policyCommand(),
 		versionCommand(),
 	}
 }

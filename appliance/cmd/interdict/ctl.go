@@ -34,6 +34,17 @@ func ctlCommand() *cli.Command {
 			},
 		}
 	}
+	cmds := []*cli.Command{
+		sub("status", "version, uptime, mode, rules, flows, blocks", "", ctlStatus),
+		sub("flows", "live flows", "", ctlFlows),
+		sub("block", "block a source prefix (its live flows are reset)", "PREFIX", ctlBlock,
+			&cli.DurationFlag{Name: "for", Value: admin.DefaultBlockDuration, Usage: "how long the block lasts"},
+			&cli.StringFlag{Name: "reason", Usage: "why (shown by blocks)"}),
+		sub("unblock", "remove a block", "PREFIX", ctlUnblock),
+		sub("blocks", "the block list", "", ctlBlocks),
+		sub("reload", "recompile the rules and swap them in (refused with file:line reasons if broken)", "", ctlReload),
+		sub("rules", "rule set statistics and rejected rules", "", ctlRules),
+	}
 	return &cli.Command{
 		Name:  "ctl",
 		Usage: "control a running appliance through its admin API",
@@ -45,17 +56,7 @@ func ctlCommand() *cli.Command {
 			&cli.StringFlag{Name: "token-file", Usage: "bearer token `FILE` for --url"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"INTERDICT_ADMIN_TOKEN"}, Usage: "bearer token for --url (prefer the environment or --token-file: arguments are visible in ps)"},
 		},
-		Subcommands: []*cli.Command{
-			sub("status", "version, uptime, mode, rules, flows, blocks", "", ctlStatus),
-			sub("flows", "live flows", "", ctlFlows),
-			sub("block", "block a source prefix (its live flows are reset)", "PREFIX", ctlBlock,
-				&cli.DurationFlag{Name: "for", Value: admin.DefaultBlockDuration, Usage: "how long the block lasts"},
-				&cli.StringFlag{Name: "reason", Usage: "why (shown by blocks)"}),
-			sub("unblock", "remove a block", "PREFIX", ctlUnblock),
-			sub("blocks", "the block list", "", ctlBlocks),
-			sub("reload", "recompile the rules and swap them in (refused with file:line reasons if broken)", "", ctlReload),
-			sub("rules", "rule set statistics and rejected rules", "", ctlRules),
-		},
+		Subcommands: append(cmds, identityCommands(sub)...),
 	}
 }
 
