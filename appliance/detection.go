@@ -20,6 +20,7 @@ import (
 	// the engine detects the protocols linked in.
 	_ "github.com/interdict/interdict/inspect/dns"
 	_ "github.com/interdict/interdict/inspect/http1"
+	_ "github.com/interdict/interdict/inspect/ssh"
 	_ "github.com/interdict/interdict/inspect/tls"
 )
 

@@ -159,6 +159,7 @@ type Event struct {
 	HTTP    *HTTPTx
 	DNS     *DNSTx
 	TLS     *TLSTx
+	SSH     *SSHTx
 	Anomaly *Anomaly
 	File    *FileInfo
 }
@@ -199,15 +200,42 @@ type ProxyHeader struct {
 type DNSTx struct {
 	Type   string // "query" or "answer"
 	ID     uint16
-	RRName string
+	RRName string // the first question's name
 	RRType string
 	RCode  string
+	// Flags is the header's second 16-bit word (QR, opcode, AA, TC, RD,
+	// RA, Z, rcode); Queries are all questions, in order.
+	Flags   uint16
+	Queries []DNSQuestion
 }
 
-// TLSTx holds a ClientHello's fields.
+// DNSQuestion is one question of a DNS message.
+type DNSQuestion struct {
+	RRName, RRType string
+}
+
+// SSHTx is an SSH connection's identification lines.
+type SSHTx struct {
+	Client, Server SSHSide
+}
+
+// SSHSide is one side's identification line.
+type SSHSide struct {
+	ProtoVersion, SoftwareVersion string
+}
+
+// TLSTx holds a TLS handshake's fields: the ClientHello's, the
+// ServerHello's and the server certificate's (TLS 1.2 and earlier).
 type TLSTx struct {
 	SNI     string
-	Version string
+	Version string // negotiated when the ServerHello was seen, else offered
+	// JA3 and JA3S strings and their MD5 hashes (lower-case hex).
+	JA3, JA3Hash, JA3S, JA3SHash string
+	JA4                          string
+	// Leaf certificate, in Suricata's spelling (see inspect/tls).
+	Subject, Issuer, Serial, Fingerprint string
+	NotBefore, NotAfter                  time.Time
+	SubjectAltNames                      []string
 }
 
 // Anomaly is a protocol violation found by an app-layer parser, e.g. an
@@ -234,6 +262,22 @@ type FlowInspector interface {
 	// Close ends the flow and reports what only the end reveals (e.g. a
 	// response body delimited by the connection's close).
 	Close() Result
+}
+
+// AppProtoReporter is implemented by flow inspectors that detect the
+// application protocol by content: AppProto is its EVE name ("http",
+// "tls", "dns") or "" while none was recognised. Flow events carry it as
+// app_proto, as Suricata's do.
+type AppProtoReporter interface {
+	AppProto() string
+}
+
+// AppProtoOf returns fi's detected protocol, or "".
+func AppProtoOf(fi FlowInspector) string {
+	if r, ok := fi.(AppProtoReporter); ok {
+		return r.AppProto()
+	}
+	return ""
 }
 
 // AppProtoReasoner is implemented by flow inspectors that detect the

@@ -80,9 +80,6 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 func (f *Flow) AppProtoReason() string { return f.appWhy }
 
 func (f *Flow) onUnit(u *applayer.Unit) {
-	if f.passed {
-		return
-	}
 	if u.Event != nil {
 		f.res.Events = append(f.res.Events, *u.Event)
 	}
@@ -90,8 +87,19 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 		a := a
 		f.res.Events = append(f.res.Events, inspect.Event{Dir: u.Dir, TxID: u.TxID, Anomaly: &a})
 	}
-	if u.Dir > inspect.ToClient {
+	if u.Dir > inspect.ToClient || f.passed {
 		return
+	}
+	if len(u.Anomalies) > 0 {
+		// app-layer-event rules see this Unit's anomalies (see
+		// applayer.AppLayerEvent); the Unit is the parser's, so they are
+		// taken off again.
+		f.evNames = f.evNames[:0]
+		for _, a := range u.Anomalies {
+			f.evNames = append(f.evNames, []byte(strings.ToLower(a.AppProto+"."+a.Event)))
+		}
+		u.Multi[applayer.AppLayerEvent] = f.evNames
+		defer func() { u.Multi[applayer.AppLayerEvent] = nil }()
 	}
 	f.trackHTTP(u)
 	f.cands = f.cands[:0]
@@ -338,6 +346,8 @@ func applyTransforms(src []byte, tfs []string) []byte {
 			}, out)
 		case "compress_whitespace":
 			out = []byte(strings.Join(strings.Fields(string(out)), " "))
+		default:
+			out = applyTransform(out, t)
 		}
 	}
 	return out

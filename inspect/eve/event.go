@@ -49,6 +49,7 @@ const (
 	TypeHTTP         = "http"
 	TypeDNS          = "dns"
 	TypeTLS          = "tls"
+	TypeSSH          = "ssh"
 	TypeInterruption = "interruption"
 	TypeFileInfo     = "fileinfo"
 	// TypePolicy is interdict's addition: an identity's egress policy
@@ -70,14 +71,19 @@ type Event struct {
 	SrcPort   uint16   `json:"src_port,omitempty"`
 	DestIP    string   `json:"dest_ip,omitempty"`
 	DestPort  uint16   `json:"dest_port,omitempty"`
-	Proto     string   `json:"proto,omitempty"`
-	Direction string   `json:"direction,omitempty"`
-	AppProto  string   `json:"app_proto,omitempty"`
+	// IPVersion is Suricata 8's ip_v: 4 or 6.
+	IPVersion uint8  `json:"ip_v,omitempty"`
+	Proto     string `json:"proto,omitempty"`
+	Direction string `json:"direction,omitempty"`
+	AppProto  string `json:"app_proto,omitempty"`
+	// CommunityID is the flow's Community ID (see CommunityID).
+	CommunityID string `json:"community_id,omitempty"`
 	// TxID is set for alerts and records of an app-layer transaction.
 	TxID *uint64 `json:"tx_id,omitempty"`
 
 	Alert    *Alert    `json:"alert,omitempty"`
 	Drop     *Drop     `json:"drop,omitempty"`
+	Verdict  *Verdict  `json:"verdict,omitempty"`
 	Flow     *Flow     `json:"flow,omitempty"`
 	TCP      *TCP      `json:"tcp,omitempty"`
 	Anomaly  *Anomaly  `json:"anomaly,omitempty"`
@@ -85,6 +91,7 @@ type Event struct {
 	HTTP     *HTTP     `json:"http,omitempty"`
 	DNS      *DNS      `json:"dns,omitempty"`
 	TLS      *TLS      `json:"tls,omitempty"`
+	SSH      *SSH      `json:"ssh,omitempty"`
 	FileInfo *FileInfo `json:"fileinfo,omitempty"`
 	Traffic  *Traffic  `json:"traffic,omitempty"`
 	Identity *Identity `json:"identity,omitempty"`
@@ -249,19 +256,108 @@ type Proxy struct {
 	DestPort  uint16 `json:"dest_port,omitempty"`
 }
 
-// DNS is the dns object.
+// DNS is the dns object in Suricata's version 3 format (Suricata 8):
+// one record per message, type request or response, the header's flags
+// in hex and as booleans (set ones only), and every question.
 type DNS struct {
-	Type   string `json:"type"`
-	ID     uint16 `json:"id"`
-	RRName string `json:"rrname,omitempty"`
-	RRType string `json:"rrtype,omitempty"`
-	RCode  string `json:"rcode,omitempty"`
+	Version uint8         `json:"version"`
+	Type    string        `json:"type"`
+	ID      uint16        `json:"id"`
+	Flags   string        `json:"flags"`
+	QR      bool          `json:"qr,omitempty"`
+	AA      bool          `json:"aa,omitempty"`
+	TC      bool          `json:"tc,omitempty"`
+	RD      bool          `json:"rd,omitempty"`
+	RA      bool          `json:"ra,omitempty"`
+	Z       bool          `json:"z,omitempty"`
+	Opcode  uint8         `json:"opcode"`
+	RCode   string        `json:"rcode,omitempty"`
+	Queries []DNSQuestion `json:"queries,omitempty"`
 }
 
-// TLS is the tls object.
+// DNSQuestion is one entry of dns.queries.
+type DNSQuestion struct {
+	RRName string `json:"rrname"`
+	RRType string `json:"rrtype"`
+}
+
+// DNSObject is the dns object of a DNS message.
+func DNSObject(d *inspect.DNSTx) *DNS {
+	f := d.Flags
+	o := &DNS{Version: 3, Type: "request", ID: d.ID, Flags: strconv.FormatUint(uint64(f), 16),
+		QR: f&0x8000 != 0, AA: f&0x0400 != 0, TC: f&0x0200 != 0, RD: f&0x0100 != 0, RA: f&0x0080 != 0,
+		Z: f&0x0040 != 0, Opcode: uint8(f>>11) & 0x0f}
+	if d.Type == "answer" {
+		o.Type, o.RCode = "response", d.RCode
+	}
+	for _, q := range d.Queries {
+		o.Queries = append(o.Queries, DNSQuestion{RRName: q.RRName, RRType: q.RRType})
+	}
+	if len(o.Queries) == 0 && d.RRName != "" {
+		o.Queries = []DNSQuestion{{RRName: d.RRName, RRType: d.RRType}}
+	}
+	return o
+}
+
+// TLS is the tls object, with Suricata's field names.
 type TLS struct {
-	SNI     string `json:"sni,omitempty"`
-	Version string `json:"version,omitempty"`
+	Subject         string   `json:"subject,omitempty"`
+	IssuerDN        string   `json:"issuerdn,omitempty"`
+	Serial          string   `json:"serial,omitempty"`
+	Fingerprint     string   `json:"fingerprint,omitempty"`
+	SNI             string   `json:"sni,omitempty"`
+	Version         string   `json:"version,omitempty"`
+	NotBefore       string   `json:"notbefore,omitempty"`
+	NotAfter        string   `json:"notafter,omitempty"`
+	SubjectAltNames []string `json:"subjectaltname,omitempty"`
+	JA3             *JA3     `json:"ja3,omitempty"`
+	JA3S            *JA3     `json:"ja3s,omitempty"`
+	JA4             string   `json:"ja4,omitempty"`
+}
+
+// SSH is the ssh object: each side's identification line.
+type SSH struct {
+	Client *SSHSide `json:"client,omitempty"`
+	Server *SSHSide `json:"server,omitempty"`
+}
+
+// SSHSide is one side of the ssh object.
+type SSHSide struct {
+	ProtoVersion    string `json:"proto_version"`
+	SoftwareVersion string `json:"software_version"`
+}
+
+func sshSide(s inspect.SSHSide) *SSHSide {
+	if s == (inspect.SSHSide{}) {
+		return nil
+	}
+	return &SSHSide{ProtoVersion: s.ProtoVersion, SoftwareVersion: s.SoftwareVersion}
+}
+
+// JA3 is a JA3 or JA3S fingerprint.
+type JA3 struct {
+	Hash   string `json:"hash"`
+	String string `json:"string"`
+}
+
+// TLSObject is the tls object of a handshake.
+func TLSObject(t *inspect.TLSTx) *TLS {
+	o := &TLS{Subject: t.Subject, IssuerDN: t.Issuer, Serial: t.Serial, Fingerprint: t.Fingerprint,
+		SNI: t.SNI, Version: t.Version, SubjectAltNames: t.SubjectAltNames, JA4: t.JA4}
+	// Suricata writes certificate times without a zone; they are UTC.
+	if !t.NotBefore.IsZero() {
+		o.NotBefore = t.NotBefore.UTC().Format("2006-01-02T15:04:05")
+	}
+	if !t.NotAfter.IsZero() {
+		o.NotAfter = t.NotAfter.UTC().Format("2006-01-02T15:04:05")
+	}
+	if t.JA3 != "" {
+		o.JA3 = &JA3{Hash: t.JA3Hash, String: t.JA3}
+	}
+	if t.JA3S != "" {
+		o.JA3S = &JA3{Hash: t.JA3SHash, String: t.JA3S}
+	}
+	return o
 }
 
 // FileInfo is Suricata's fileinfo object.
@@ -356,7 +452,14 @@ func Base(ts time.Time, eventType string, meta *inspect.FlowMeta, dir inspect.Di
 	}
 	setAddr(&ev.SrcIP, &ev.SrcPort, src, meta.Proto)
 	setAddr(&ev.DestIP, &ev.DestPort, dst, meta.Proto)
+	if a := src.Addr(); a.IsValid() {
+		ev.IPVersion = 4
+		if a.Is6() && !a.Is4In6() {
+			ev.IPVersion = 6
+		}
+	}
 	ev.Identity = meta.Identity
+	ev.CommunityID = CommunityID(meta)
 	return ev
 }
 
@@ -433,6 +536,44 @@ func NewDrop(ts time.Time, meta *inspect.FlowMeta, dir inspect.Direction, rule *
 	return ev
 }
 
+// Verdict is Suricata's verdict object: the final action taken on the
+// data that raised an alert or drop (every alert of one inspected chunk
+// carries the same), as Suricata 8 writes it (9 renames reject-target
+// to reject_target).
+type Verdict struct {
+	Action       string   `json:"action"` // alert, drop or pass
+	RejectTarget string   `json:"reject-target,omitempty"`
+	Reject       []string `json:"reject,omitempty"` // tcp-reset or icmp-prohib
+}
+
+// VerdictObject is the verdict for a result whose strongest action is a,
+// enforced (IPS) or not, on a flow of protocol p. As in Suricata, a
+// reject names its target and what is sent even when only logged, and
+// its action is drop only when enforced.
+func VerdictObject(a inspect.Action, enforce bool, p inspect.Proto) *Verdict {
+	v := &Verdict{Action: "alert"}
+	switch a {
+	case inspect.ActionReject, inspect.ActionRejectDst, inspect.ActionRejectBoth:
+		if enforce {
+			v.Action = "drop"
+		}
+		v.RejectTarget = map[inspect.Action]string{inspect.ActionReject: "to_client", inspect.ActionRejectDst: "to_server",
+			inspect.ActionRejectBoth: "both"}[a]
+		if p == inspect.ProtoTCP {
+			v.Reject = []string{"tcp-reset"}
+		} else {
+			v.Reject = []string{"icmp-prohib"}
+		}
+	case inspect.ActionDrop:
+		if enforce {
+			v.Action = "drop"
+		}
+	case inspect.ActionPass:
+		v.Action = "pass"
+	}
+	return v
+}
+
 // NewAppEvent builds the http, dns, tls or anomaly event of an app-layer
 // record; ok is false if the record has none of them set.
 func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event, bool) {
@@ -452,11 +593,15 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 	case e.DNS != nil:
 		ev = Base(ts, TypeDNS, meta, e.Dir)
 		ev.AppProto = "dns"
-		ev.DNS = &DNS{Type: e.DNS.Type, ID: e.DNS.ID, RRName: e.DNS.RRName, RRType: e.DNS.RRType, RCode: e.DNS.RCode}
+		ev.DNS = DNSObject(e.DNS)
 	case e.TLS != nil:
 		ev = Base(ts, TypeTLS, meta, inspect.ToServer)
 		ev.AppProto = "tls"
-		ev.TLS = &TLS{SNI: e.TLS.SNI, Version: e.TLS.Version}
+		ev.TLS = TLSObject(e.TLS)
+	case e.SSH != nil:
+		ev = Base(ts, TypeSSH, meta, inspect.ToServer)
+		ev.AppProto = "ssh"
+		ev.SSH = &SSH{Client: sshSide(e.SSH.Client), Server: sshSide(e.SSH.Server)}
 	case e.File != nil:
 		ev = Base(ts, TypeFileInfo, meta, e.Dir)
 		ev.AppProto = "http"

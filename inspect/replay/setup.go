@@ -17,6 +17,7 @@ import (
 	"github.com/interdict/interdict/inspect/applayer"
 	_ "github.com/interdict/interdict/inspect/dns"
 	"github.com/interdict/interdict/inspect/http1"
+	_ "github.com/interdict/interdict/inspect/ssh"
 	_ "github.com/interdict/interdict/inspect/tls"
 )
 

@@ -627,8 +627,10 @@ func TestEnforceDNSOverUDP(t *testing.T) {
 	var queries []string
 	for _, ev := range e.eve.of(t, eve.TypeDNS, 0) {
 		assert.Equal(t, a.FlowID, ev.FlowID, "one UDP session")
-		if ev.DNS.Type == "query" {
-			queries = append(queries, ev.DNS.RRName)
+		if ev.DNS.Type == "request" {
+			for _, q := range ev.DNS.Queries {
+				queries = append(queries, q.RRName)
+			}
 		}
 	}
 	assert.Contains(t, queries, "good.example", "the live path logs dns records")

@@ -73,9 +73,11 @@ func TestConfigCheckAllErrors(t *testing.T) {
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
 
-// rules check without a file says how to call it.
+// rules check without a file checks the rule set run would load: the
+// embedded default config's, i.e. the default pack.
 func TestRulesCheckNoFile(t *testing.T) {
-	_, _, _, err := runMain(t, "rules", "check")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "no rule files given (usage: interdict rules check FILE...)")
+	out, _, _, err := runMain(t, "rules", "check")
+	require.NoError(t, err)
+	assert.Contains(t, out, "default-pack/")
+	assert.Contains(t, out, " 0 rejected\n")
 }

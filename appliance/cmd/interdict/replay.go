@@ -33,7 +33,7 @@ func replayCommand() *cli.Command {
 			&cli.StringFlag{Name: "mode", Value: "ids", Usage: "ids (log only) or ips (enforce drop and reject)"},
 			&cli.IntFlag{Name: "http-body-limit", Usage: "HTTP body `BYTES` kept for inspection per message (default: the parser's)"},
 			&cli.StringFlag{Name: "action-order", Usage: "Suricata's action-order, strongest first, e.g. `drop,pass,reject,alert` (default pass,drop,reject,alert)"},
-			&cli.BoolFlag{Name: "midstream", Usage: "treat flows whose handshake is not in the capture as established"},
+			&cli.BoolFlag{Name: "midstream", Usage: "treat flows whose handshake is not in the capture as established (default off, as Suricata's stream.midstream)"},
 			&cli.StringFlag{Name: "eve", Usage: "write EVE JSON to `FILE` (appended), or - for stdout"},
 			&cli.StringFlag{Name: "config", Usage: "decide as `interdict run --config FILE` would: its mode (unless --mode), rule variables (--var overrides), HTTP limits and ports, body limit, stream depth and protocol policy (anomalies refused in ips mode are drop events)"},
 		},
@@ -189,6 +189,9 @@ func printSummary(w io.Writer, mode replay.Mode, s replay.Summary, ld replay.Loa
 	fmt.Fprintf(w, "packets: %d (%d bytes, %d not decoded)\n", s.Packets, s.Bytes, s.Undecoded)
 	if s.Truncated {
 		fmt.Fprintln(w, "capture: truncated (the last packet record is incomplete)")
+	}
+	if s.Unreadable != "" {
+		fmt.Fprintf(w, "capture: reading stopped at an unreadable %s; the packets before it were replayed\n", s.Unreadable)
 	}
 	fmt.Fprintf(w, "flows: %d\n", s.Flows)
 	if s.Gaps > 0 {
