@@ -39,7 +39,10 @@ type Appliance struct {
 	// idents knows who sends each flow: configured prefixes (source
 	// "config") and, in WireGuard mode, peers.
 	idents *identity.Registry
-	stack  atomic.Pointer[netstack.Stack]
+	// hub is the WireGuard device and its peers (link.mode wireguard,
+	// after OpenWireGuard); nil otherwise.
+	hub   *hub
+	stack atomic.Pointer[netstack.Stack]
 }
 
 // New opens the EVE sink, builds the policy and loads the rules.
@@ -150,6 +153,9 @@ func (a *Appliance) ReopenEVE() error {
 func (a *Appliance) Close() error {
 	if a.pol != nil {
 		a.pol.Close()
+	}
+	if a.hub != nil {
+		a.hub.dev.Close() // already closed by the stack, unless it never had one
 	}
 	if a.events == nil {
 		return nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/interdict/interdict/appliance/enforce"
 	"github.com/interdict/interdict/appliance/policy"
+	"github.com/interdict/interdict/appliance/state"
 	"github.com/interdict/interdict/configs"
 	"github.com/interdict/interdict/netstack"
 	"go.yaml.in/yaml/v4"
@@ -43,6 +44,9 @@ type Config struct {
 	// Policy is the inline policy in front of inspection: block lists,
 	// rule consequences, rate limits, protocol validation.
 	Policy policy.Config `yaml:"policy"`
+	// StateDir keeps what outlives a restart (the WireGuard key, peers
+	// added at runtime); empty is state.DefaultDir().
+	StateDir string `yaml:"state_dir"`
 
 	// source names the file (or "default.yaml (embedded)") in errors.
 	source string
@@ -51,9 +55,11 @@ type Config struct {
 
 // LinkConfig is the client-facing link.
 type LinkConfig struct {
-	// Mode is "tun"; "wireguard" comes later.
-	Mode string    `yaml:"mode"`
-	TUN  TUNConfig `yaml:"tun"`
+	// Mode is "wireguard" (a hub: peers are identities, no privileges)
+	// or "tun" (an OS TUN device, CAP_NET_ADMIN).
+	Mode      string          `yaml:"mode"`
+	TUN       TUNConfig       `yaml:"tun"`
+	WireGuard WireGuardConfig `yaml:"wireguard"`
 }
 
 // TUNConfig describes a TUN device (tunnel/tun.Config).
@@ -176,7 +182,12 @@ type LogConfig struct {
 
 // Settings is a validated Config with every value parsed.
 type Settings struct {
+	// LinkMode is "tun" or "wireguard"; Link or WireGuard holds its
+	// settings.
+	LinkMode    string
 	Link        TUNSettings
+	WireGuard   WireGuardSettings
+	StateDir    string
 	Upstream    string // "host" or "transparent"
 	Host        netstack.HostDialer
 	Transparent TUNSettings
@@ -465,15 +476,26 @@ var verdicts = map[string]netstack.Verdict{
 func (c *Config) Validate() (*Settings, error) {
 	s := &Settings{}
 	var err error
+	s.LinkMode = c.Link.Mode
+	s.StateDir = c.StateDir
+	if s.StateDir == "" {
+		s.StateDir = state.DefaultDir()
+	} else {
+		s.StateDir = c.path(s.StateDir)
+	}
 	switch c.Link.Mode {
 	case "tun":
 		if s.Link, err = c.tun("link.tun", c.Link.TUN); err != nil {
 			return nil, err
 		}
+	case "wireguard":
+		if s.WireGuard, err = c.wireguard(s.StateDir); err != nil {
+			return nil, err
+		}
 	case "":
-		return nil, c.errorf("link.mode", "missing (want tun)")
+		return nil, c.errorf("link.mode", "missing (want wireguard or tun)")
 	default:
-		return nil, c.errorf("link.mode", "%q not supported (want tun; wireguard is not built yet)", c.Link.Mode)
+		return nil, c.errorf("link.mode", "%q not supported (want wireguard or tun)", c.Link.Mode)
 	}
 
 	switch c.Upstream.Mode {
@@ -485,7 +507,7 @@ func (c *Config) Validate() (*Settings, error) {
 		if s.Transparent, err = c.tun("upstream.transparent.tun", c.Upstream.Transparent.TUN); err != nil {
 			return nil, err
 		}
-		if s.Transparent.Name == s.Link.Name {
+		if s.LinkMode == "tun" && s.Transparent.Name == s.Link.Name {
 			return nil, c.errorf("upstream.transparent.tun.name", "%q is also the client link", s.Transparent.Name)
 		}
 	default:

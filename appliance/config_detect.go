@@ -103,7 +103,7 @@ func (c *Config) validateDetection(s *Settings) error {
 		s.Rules.StreamDepth = d
 	}
 
-	s.EVEPath = DefaultEVEPath
+	s.EVEPath = defaultEVEPath(s.StateDir)
 	if c.EVE.Path != nil {
 		s.EVEPath = *c.EVE.Path
 		if s.EVEPath != "-" {
@@ -117,7 +117,7 @@ func (c *Config) validateDetection(s *Settings) error {
 		}
 	}
 
-	s.AdminSocket = DefaultAdminSocket
+	s.AdminSocket = DefaultAdminSocketPath()
 	if c.Admin.Socket != nil {
 		s.AdminSocket = c.path(*c.Admin.Socket)
 	}

@@ -38,7 +38,7 @@ func ctlCommand() *cli.Command {
 		Description: "Speaks to the admin API on its unix socket (--socket), or over TCP (--url with a bearer\n" +
 			"token from --token-file or INTERDICT_ADMIN_TOKEN). Tables by default, --json for the API's answer.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "socket", Value: appliance.DefaultAdminSocket, EnvVars: []string{"INTERDICT_ADMIN_SOCKET"}, Usage: "admin unix socket `PATH`"},
+			&cli.StringFlag{Name: "socket", Value: appliance.DefaultAdminSocketPath(), EnvVars: []string{"INTERDICT_ADMIN_SOCKET"}, Usage: "admin unix socket `PATH`"},
 			&cli.StringFlag{Name: "url", EnvVars: []string{"INTERDICT_ADMIN_URL"}, Usage: "admin TCP `URL` (http://host:port) instead of the socket"},
 			&cli.StringFlag{Name: "token-file", Usage: "bearer token `FILE` for --url"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"INTERDICT_ADMIN_TOKEN"}, Usage: "bearer token for --url (prefer the environment or --token-file: arguments are visible in ps)"},
