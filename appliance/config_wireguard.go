@@ -15,6 +15,9 @@ import (
 type WireGuardConfig struct {
 	// ListenPort is the UDP port (IPv4 and IPv6); absent is 51820.
 	ListenPort *int `yaml:"listen_port"`
+	// ListenAddress listens on one address instead of all (e.g.
+	// 127.0.0.1 for a hub only local peers reach); empty is all.
+	ListenAddress string `yaml:"listen_address"`
 	// PrivateKeyFile holds the hub's key (wg genkey format); empty is
 	// wireguard.key in the state directory, generated on first start.
 	PrivateKeyFile string `yaml:"private_key_file"`
@@ -39,6 +42,7 @@ type WireGuardPeerCfg struct {
 // WireGuardSettings is a validated WireGuardConfig.
 type WireGuardSettings struct {
 	ListenPort     int
+	ListenAddr     netip.Addr // invalid: every address
 	PrivateKeyFile string
 	MTU            int
 	Addresses      []netip.Prefix
@@ -63,6 +67,13 @@ func (c *Config) wireguard(stateDir string) (WireGuardSettings, error) {
 		if s.ListenPort < 0 || s.ListenPort > 65535 {
 			return s, c.errorf("link.wireguard.listen_port", "%d outside [0, 65535]", s.ListenPort)
 		}
+	}
+	if w.ListenAddress != "" {
+		a, err := netip.ParseAddr(w.ListenAddress)
+		if err != nil {
+			return s, c.errorf("link.wireguard.listen_address", "invalid address %q (want e.g. 127.0.0.1 or ::1)", w.ListenAddress)
+		}
+		s.ListenAddr = a
 	}
 	if s.MTU == 0 {
 		s.MTU = wg.DefaultMTU

@@ -79,7 +79,7 @@ func (a *Appliance) OpenWireGuard() (*wg.Device, error) {
 	if created {
 		a.log.Info("wireguard: generated the hub's private key", "file", s.WireGuard.PrivateKeyFile)
 	}
-	dev, err := wg.Open(wg.Config{PrivateKey: key, ListenPort: s.WireGuard.ListenPort, MTU: s.WireGuard.MTU, Log: a.log})
+	dev, err := wg.Open(wg.Config{PrivateKey: key, ListenPort: s.WireGuard.ListenPort, ListenAddr: s.WireGuard.ListenAddr, MTU: s.WireGuard.MTU, Log: a.log})
 	if err != nil {
 		return nil, fmt.Errorf("%w (another process may hold UDP port %d; set link.wireguard.listen_port)", err, s.WireGuard.ListenPort)
 	}
@@ -315,7 +315,40 @@ func (a *Appliance) nextFree() ([]netip.Prefix, error) {
 
 // removeDrain bounds the wait for a removed peer's resets to be
 // encrypted and sent before the peer is cut off.
-const removeDrain = 200 * time.Millisecond
+const removeDrain = 500 * time.Millisecond
+
+// minResetBytes is less than what one RST costs on the wire: 40 bytes of
+// IPv4 and TCP header padded to 48, plus WireGuard's 16-byte header and
+// 16-byte tag.
+const minResetBytes = 64
+
+// txBytes is what the device has sent to one peer.
+func (h *hub) txBytes(k wg.Key) uint64 {
+	list, _ := h.dev.Peers()
+	for _, p := range list {
+		if p.PublicKey == k {
+			return p.TxBytes
+		}
+	}
+	return 0
+}
+
+// waitSent waits until the device has sent the peer at least want bytes,
+// or ctx ends. The resets are written by the stack asynchronously and
+// encrypted by wireguard-go's workers, and removing the peer drops what it
+// has not sent yet; the device's byte counter is the one signal that they
+// left.
+func (h *hub) waitSent(ctx context.Context, k wg.Key, want uint64) {
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for h.txBytes(k) < want {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // RemovePeer implements admin.PeerBackend: the peer's live flows are
 // reset (the RSTs are sent while the peer still exists), then it is
@@ -335,10 +368,13 @@ func (a *Appliance) RemovePeer(ctx context.Context, name string) (admin.PeerRemo
 	if !p.runtime {
 		return admin.PeerRemoved{}, fmt.Errorf("%w: peer %q is in the config file; remove it there and restart", admin.ErrConflict, name)
 	}
+	before := h.txBytes(p.key)
 	n := a.resetIdentity(p.id)
-	dctx, cancel := context.WithTimeout(ctx, removeDrain)
-	h.dev.Drain(dctx)
-	cancel()
+	if n > 0 {
+		dctx, cancel := context.WithTimeout(ctx, removeDrain)
+		h.waitSent(dctx, p.key, before+uint64(n)*minResetBytes)
+		cancel()
+	}
 	if err := h.dev.RemovePeer(p.key); err != nil {
 		return admin.PeerRemoved{}, err
 	}

@@ -2,7 +2,6 @@ package wg
 
 import (
 	"bufio"
-	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -261,21 +260,6 @@ func (d *Device) Peers() ([]PeerStatus, error) {
 
 // Stats returns the device's counters.
 func (d *Device) Stats() Stats { return d.stats.snapshot() }
-
-// Drain waits until the packets the stack has written so far were taken
-// by wireguard-go (for encryption), or ctx ends. Peer removal uses it so
-// the resets written to a peer's flows leave before the peer does.
-func (d *Device) Drain(ctx context.Context) {
-	t := time.NewTicker(time.Millisecond)
-	defer t.Stop()
-	for len(d.side.out) > 0 {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
 
 // Close implements stack.LinkEndpoint.Close: it closes the UDP socket and
 // the device and releases every queued packet. It is safe to call more
