@@ -226,7 +226,9 @@ func (s *server) serve(c net.Conn) {
 }
 
 // stream is a deterministic byte stream from a seed.
-func stream(seed uint64) io.Reader { return &prng{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))} }
+func stream(seed uint64) io.Reader {
+	return &prng{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
 
 type prng struct{ r *rand.Rand }
 
