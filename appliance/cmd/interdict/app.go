@@ -21,6 +21,7 @@ func commands() []*cli.Command {
 		replayCommand(),
 		ctlCommand(),
 		peerCommand(),
+		demoCommand(),
 		keygenCommand(),
 		pubkeyCommand(),
 		versionCommand(),
