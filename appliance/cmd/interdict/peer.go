@@ -58,11 +58,12 @@ func pubkeyCommand() *cli.Command {
 
 // peerCommand is `interdict peer`: WireGuard peers of a running hub.
 func peerCommand() *cli.Command {
+	// Each subcommand takes --socket (not the parent): urfave/cli would
+	// let a subcommand's default shadow a value given to the parent.
 	socket := &cli.StringFlag{Name: "socket", Value: appliance.DefaultAdminSocketPath(), EnvVars: []string{"INTERDICT_ADMIN_SOCKET"}, Usage: "admin unix socket `PATH` of the hub"}
 	return &cli.Command{
 		Name:  "peer",
 		Usage: "add, list and remove the WireGuard peers of a running hub",
-		Flags: []cli.Flag{socket},
 		Subcommands: []*cli.Command{
 			{
 				Name:      "add",
@@ -73,6 +74,7 @@ func peerCommand() *cli.Command {
 					"--public-key a key pair is generated here and the private key appears only in the\n" +
 					"printed config (the hub never sees it). Save the output and run wg-quick up on it.",
 				Flags: []cli.Flag{
+					socket,
 					&cli.StringSliceFlag{Name: "allowed-ip", Usage: "source `PREFIX` the peer may send from (repeatable); default: the next pool address"},
 					&cli.StringSliceFlag{Name: "tag", Usage: "identity `TAG` for policy (repeatable)"},
 					&cli.StringFlag{Name: "public-key", Usage: "the peer's public `KEY` (base64) when it made its own key pair"},
@@ -82,8 +84,8 @@ func peerCommand() *cli.Command {
 				},
 				Action: peerAdd,
 			},
-			{Name: "list", Usage: "the hub's peers: key, allowed IPs, endpoint, last handshake, traffic, flows", Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the API's JSON"}}, Action: peerList},
-			{Name: "remove", Usage: "remove a peer: its flows are reset and its packets no longer decrypt", ArgsUsage: "NAME", Action: peerRemove},
+			{Name: "list", Usage: "the hub's peers: key, allowed IPs, endpoint, last handshake, traffic, flows", Flags: []cli.Flag{socket, &cli.BoolFlag{Name: "json", Usage: "print the API's JSON"}}, Action: peerList},
+			{Name: "remove", Usage: "remove a peer: its flows are reset and its packets no longer decrypt", ArgsUsage: "NAME", Flags: []cli.Flag{socket}, Action: peerRemove},
 		},
 	}
 }
