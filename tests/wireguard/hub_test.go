@@ -63,7 +63,7 @@ type hub struct {
 
 // startHub starts a hub whose state lives in dir; peers are YAML list
 // items of link.wireguard.peers. close stops it (tests restart hubs).
-func startHub(t *testing.T, dir, peers string, up netip.AddrPort) (*hub, func()) {
+func startHub(t testing.TB, dir, peers string, up netip.AddrPort) (*hub, func()) {
 	t.Helper()
 	cfg := fmt.Sprintf(`state_dir: state
 link:
@@ -107,7 +107,7 @@ func (h *hub) endpoint() netip.AddrPort {
 	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), h.dev.ListenPort())
 }
 
-func (h *hub) pub(t *testing.T) wg.Key {
+func (h *hub) pub(t testing.TB) wg.Key {
 	hv, err := h.a.Hub()
 	require.NoError(t, err)
 	k, err := wg.ParseKey(hv.PublicKey)
@@ -123,7 +123,7 @@ type runner struct {
 	c    *wg.Client
 }
 
-func newRunner(t *testing.T, name string, addr string) *runner {
+func newRunner(t testing.TB, name string, addr string) *runner {
 	k, err := wg.GenerateKey()
 	require.NoError(t, err)
 	return &runner{name: name, key: k, addr: netip.MustParseAddr(addr)}
@@ -134,7 +134,7 @@ func (r *runner) peerYAML() string {
 }
 
 // connect starts the runner's client towards h.
-func (r *runner) connect(t *testing.T, h *hub) {
+func (r *runner) connect(t testing.TB, h *hub) {
 	t.Helper()
 	c, err := wg.NewClient(wg.ClientConfig{PrivateKey: r.key, Addresses: []netip.Addr{r.addr}, HubKey: h.pub(t), HubEndpoint: h.endpoint()})
 	require.NoError(t, err)
@@ -142,7 +142,7 @@ func (r *runner) connect(t *testing.T, h *hub) {
 	t.Cleanup(c.Close)
 }
 
-func (r *runner) dial(t *testing.T, port uint16, timeout time.Duration) (net.Conn, error) {
+func (r *runner) dial(t testing.TB, port uint16, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return r.c.DialTCP(ctx, netip.AddrPortFrom(serverAddr, port))
@@ -159,7 +159,7 @@ type server struct {
 
 const transfer = 64 << 20
 
-func newServer(t *testing.T) *server {
+func newServer(t testing.TB) *server {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	s := &server{ln: ln}
@@ -252,7 +252,7 @@ func sum(r io.Reader) (string, error) {
 
 // upload sends 64 MiB from seed and returns the server's and the local
 // digest.
-func upload(t *testing.T, r *runner, port uint16, seed uint64) (got, want string, err error) {
+func upload(t testing.TB, r *runner, port uint16, seed uint64) (got, want string, err error) {
 	conn, err := r.dial(t, port, 10*time.Second)
 	if err != nil {
 		return "", "", err
@@ -272,7 +272,7 @@ func upload(t *testing.T, r *runner, port uint16, seed uint64) (got, want string
 	return string(b), want, err
 }
 
-func download(t *testing.T, r *runner, port uint16, seed uint64) (got, want string, err error) {
+func download(t testing.TB, r *runner, port uint16, seed uint64) (got, want string, err error) {
 	conn, err := r.dial(t, port, 10*time.Second)
 	if err != nil {
 		return "", "", err
@@ -288,7 +288,7 @@ func download(t *testing.T, r *runner, port uint16, seed uint64) (got, want stri
 
 // eveIdentities maps the source addresses of EVE flow events to the
 // identity each carried.
-func eveIdentities(t *testing.T, path string) map[string]map[string]any {
+func eveIdentities(t testing.TB, path string) map[string]map[string]any {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	out := map[string]map[string]any{}
@@ -327,7 +327,7 @@ func TestHubTwoRunners(t *testing.T) {
 	t.Run("64MiB-each-way-per-runner", func(t *testing.T) {
 		var wgr sync.WaitGroup
 		for i, r := range []*runner{a, b} {
-			for dir, f := range map[string]func(*testing.T, *runner, uint16, uint64) (string, string, error){"up": upload, "down": download} {
+			for dir, f := range map[string]func(testing.TB, *runner, uint16, uint64) (string, string, error){"up": upload, "down": download} {
 				wgr.Add(1)
 				go func() {
 					defer wgr.Done()
@@ -479,7 +479,7 @@ func TestHubCountsGarbage(t *testing.T) {
 }
 
 // metric reads one sample of a counter family by its single label value.
-func metric(t *testing.T, h *hub, name, label string) float64 {
+func metric(t testing.TB, h *hub, name, label string) float64 {
 	mfs, err := h.a.Registry().Gather()
 	require.NoError(t, err)
 	for _, mf := range mfs {
