@@ -7,6 +7,7 @@ require (
 	github.com/flier/gohs v1.2.3
 	github.com/google/gonids v0.0.0-20260807222717-2d812602b65f
 	github.com/gopacket/gopacket v1.7.7
+	github.com/piglig/go-qr v1.1.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/stretchr/testify v1.12.1

@@ -81,6 +81,7 @@ func peerCommand() *cli.Command {
 					&cli.StringFlag{Name: "endpoint", Usage: "`HOST:PORT` the peer reaches the hub at (default: this host's name and the hub's port)"},
 					&cli.StringSliceFlag{Name: "route", Usage: "`PREFIX` the peer sends through the hub (repeatable; default: everything, 0.0.0.0/0 and ::/0)"},
 					&cli.IntFlag{Name: "keepalive", Value: 25, Usage: "PersistentKeepalive `SECONDS` (0: off); keeps NAT mappings open so the hub can reach the peer"},
+					&cli.BoolFlag{Name: "qr", Usage: "print the config as a QR code for the terminal (WireGuard's mobile apps import it)"},
 				},
 				Action: peerAdd,
 			},
@@ -126,10 +127,18 @@ func peerAdd(c *cli.Context) error {
 	if len(routes) == 0 {
 		routes = []string{"0.0.0.0/0", "::/0"}
 	}
-	return writeClientConfig(c.App.Writer, clientConfig{
+	cc := clientConfig{
 		Name: name, PrivateKey: priv, Addresses: added.Peer.Prefixes, MTU: added.Hub.MTU,
 		HubKey: added.Hub.PublicKey, Endpoint: endpoint, Routes: routes, Keepalive: c.Int("keepalive"),
-	})
+	}
+	if c.Bool("qr") {
+		var b strings.Builder
+		if err := writeClientConfig(&b, cc); err != nil {
+			return err
+		}
+		return writeQR(c.App.Writer, b.String())
+	}
+	return writeClientConfig(c.App.Writer, cc)
 }
 
 // clientConfig is what a wg-quick config of a peer says.
