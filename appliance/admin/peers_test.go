@@ -25,7 +25,9 @@ func (f *peerFake) ListIdentities() []Identity {
 	return out
 }
 
-func (f *peerFake) Hub() (Hub, error) { return Hub{PublicKey: "hubkey", ListenPort: 51820, MTU: 1420}, nil }
+func (f *peerFake) Hub() (Hub, error) {
+	return Hub{PublicKey: "hubkey", ListenPort: 51820, MTU: 1420}, nil
+}
 
 func (f *peerFake) AddPeer(_ context.Context, req PeerRequest) (PeerAdded, error) {
 	if req.PublicKey == "" {
