@@ -146,7 +146,8 @@ func TestEchoThroughTunnel(t *testing.T) {
 	st := h.dev.Stats()
 	assert.Greater(t, st.RxBytes, uint64(len(data)))
 	assert.Greater(t, st.TxBytes, uint64(len(data)))
-	assert.EqualValues(t, 1, st.Initiations)
+	// One handshake, retried if the machine is slow to answer it.
+	assert.GreaterOrEqual(t, st.Initiations, uint64(1))
 }
 
 func TestRemovePeerCutsIt(t *testing.T) {
