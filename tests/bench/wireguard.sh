@@ -19,6 +19,9 @@
 #   ETOPEN=dir          ET Open rules (default ../shared/corpus/et-open
 #                       beside the repository); absent: (c) runs the pack only
 #   INTERDICT_BIN=path  use this binary instead of building one
+#   PERF=dir            also record `perf record -g` of hub (b) during one
+#                       extra single-stream and one connects run, into
+#                       dir/stream.data and dir/connect.data
 # Needs ip, wg, wireguard-go, iperf3, jq, go.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -83,6 +86,7 @@ CFG
   ip netns exec "$A" "$ID" run --config "$work/$1.yaml" 2>"$work/$1.log" & pids+=($!)
 }
 hub b 51822 9108 "handler: {mode: pass}"
+hubb=${pids[-1]}
 files=""
 if [ -d "$ETOPEN" ]; then
   files=$(ls "$ETOPEN"/*.rules | sed 's/.*/"&"/' | paste -sd, -)
@@ -145,3 +149,13 @@ read -r a1 a4 ac <<<"${M[a]}"; read -r b1 b4 bc <<<"${M[b]}"; read -r c1 c4 cc <
 echo "== ratios of medians (goals: (b)/(a) >= 0.9 throughput, >= 0.7 connects; (c)/(b) >= 0.8)"
 echo "(b)/(a): 1 stream $(ratio "$b1" "$a1")x, 4 streams $(ratio "$b4" "$a4")x, connects/s $(ratio "$bc" "$ac")x"
 echo "(c)/(b): 1 stream $(ratio "$c1" "$b1")x, 4 streams $(ratio "$c4" "$b4")x, connects/s $(ratio "$cc" "$bc")x"
+
+if [ -n "${PERF:-}" ]; then
+  mkdir -p "$PERF"
+  use b
+  perf record -g -o "$PERF/stream.data" -p "$hubb" -- sleep "$T" >/dev/null 2>&1 & p=$!
+  iperf 1 >/dev/null; wait $p || true
+  perf record -g -o "$PERF/connect.data" -p "$hubb" -- sleep "$T" >/dev/null 2>&1 & p=$!
+  connects >/dev/null; wait $p || true
+  echo "perf profiles of hub (b) in $PERF (perf report -i ... --no-children)"
+fi
