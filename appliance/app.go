@@ -241,9 +241,14 @@ func (a *Appliance) Flows() []admin.Flow {
 	var out []admin.Flow
 	s.Flows().Range(func(f *netstack.Flow) bool {
 		sn := f.Snapshot()
+		info := f.Info()
+		var key string
+		if id := enforce.IdentityOf(&info); id != nil {
+			key = id.Key
+		}
 		out = append(out, admin.Flow{
 			ID: sn.ID, Proto: sn.Tuple.Proto.String(), Src: sn.Tuple.Src.String(), Dst: sn.Tuple.Dst.String(),
-			Identity: sn.Identity, BytesToServer: sn.BytesToServer, BytesToClient: sn.BytesToClient,
+			Identity: sn.Identity, IdentityKey: key, BytesToServer: sn.BytesToServer, BytesToClient: sn.BytesToClient,
 			Verdict: sn.Verdict.String(), AgeSeconds: now.Sub(sn.Start).Seconds(), IdleSeconds: now.Sub(sn.LastActive).Seconds(),
 		})
 		return true

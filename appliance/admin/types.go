@@ -24,11 +24,13 @@ type Status struct {
 
 // Flow is one live flow of GET /v1/flows.
 type Flow struct {
-	ID            uint64  `json:"id"`
-	Proto         string  `json:"proto"`
-	Src           string  `json:"src"`
-	Dst           string  `json:"dst"`
-	Identity      string  `json:"identity,omitempty"`
+	ID       uint64 `json:"id"`
+	Proto    string `json:"proto"`
+	Src      string `json:"src"`
+	Dst      string `json:"dst"`
+	Identity string `json:"identity,omitempty"`
+	// IdentityKey is the identity's WireGuard public key (a peer's).
+	IdentityKey   string  `json:"identity_key,omitempty"`
 	BytesToServer uint64  `json:"bytes_to_server"`
 	BytesToClient uint64  `json:"bytes_to_client"`
 	Verdict       string  `json:"verdict"`

@@ -342,9 +342,10 @@ func TestHubTwoRunners(t *testing.T) {
 		require.Eventually(t, func() bool {
 			seen := map[string]string{}
 			for _, f := range h.a.Flows() {
-				seen[strings.Split(f.Src, ":")[0]] = f.Identity
+				seen[strings.Split(f.Src, ":")[0]] = f.Identity + " " + f.IdentityKey
 			}
-			return seen[a.addr.String()] == "runner-a" && seen[b.addr.String()] == "runner-b"
+			return seen[a.addr.String()] == "runner-a "+a.key.PublicKey().String() &&
+				seen[b.addr.String()] == "runner-b "+b.key.PublicKey().String()
 		}, 30*time.Second, 10*time.Millisecond)
 		ids := map[string]admin.Identity{}
 		for _, id := range h.a.ListIdentities() {

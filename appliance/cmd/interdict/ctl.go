@@ -117,6 +117,8 @@ func ctlFlows(c *cli.Context, cl *admin.Client) error {
 		id := f.Identity
 		if id == "" {
 			id = "-"
+		} else if f.IdentityKey != "" {
+			id += " (" + shortKey(f.IdentityKey) + ")"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", f.ID, f.Proto, f.Src, f.Dst, id,
 			f.BytesToServer, f.BytesToClient, f.Verdict, (time.Duration(f.AgeSeconds) * time.Second).String())
