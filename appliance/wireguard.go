@@ -252,6 +252,12 @@ func (a *Appliance) AddPeer(_ context.Context, req admin.PeerRequest) (admin.Pee
 		if err != nil {
 			return admin.PeerAdded{}, fmt.Errorf("%w: %v", admin.ErrInvalid, err)
 		}
+		for _, ha := range h.cfg.Addresses {
+			if pp.Contains(ha.Addr()) {
+				// The peer could then send as the hub.
+				return admin.PeerAdded{}, fmt.Errorf("%w: allowed IP %s holds the hub's address %s", admin.ErrInvalid, pp, ha.Addr())
+			}
+		}
 		p.AllowedIPs = append(p.AllowedIPs, pp)
 	}
 	// Choosing the address and adding the peer under one lock: two
