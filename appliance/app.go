@@ -58,6 +58,9 @@ func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
 		}
 	}()
 
+	if err := makeStateDir(s); err != nil {
+		return nil, err
+	}
 	if a.events, err = openEVE(s.EVEPath); err != nil {
 		return nil, err
 	}

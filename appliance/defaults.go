@@ -1,8 +1,10 @@
 package appliance
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/interdict/interdict/appliance/state"
 )
@@ -49,4 +51,21 @@ func writable(dir string) bool {
 			return false
 		}
 	}
+}
+
+// makeStateDir creates the state directory (0700) when this run uses it:
+// for the hub's key and peers, or because EVE or the admin socket fell
+// back into it. Created later by the EVE file or the socket it would get
+// their 0750.
+func makeStateDir(s *Settings) error {
+	inside := func(p string) bool {
+		return p != "" && strings.HasPrefix(filepath.Clean(p), filepath.Clean(s.StateDir)+string(filepath.Separator))
+	}
+	if s.StateDir == "" || (s.LinkMode != "wireguard" && !inside(s.EVEPath) && !inside(s.AdminSocket)) {
+		return nil
+	}
+	if err := os.MkdirAll(s.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state: %w (set state_dir to a directory this user can write)", err)
+	}
+	return nil
 }

@@ -74,3 +74,20 @@ func TestAddPeerRefusals(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"r1"}, keys)
 }
+
+// The state directory is private even when the EVE file is the first
+// thing that lives in it.
+func TestStateDirIsPrivate(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("state_dir: state\nlink:\n  mode: wireguard\n  wireguard:\n    listen_port: 0\n    listen_address: 127.0.0.1\n"+
+		"handler:\n  mode: pass\neve:\n  path: state/eve.json\nadmin:\n  socket: \"\"\nmetrics:\n  listen: \"\"\n"), 0o600))
+	s, err := LoadConfig(path)
+	require.NoError(t, err)
+	a, err := New(s, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	defer a.Close()
+	fi, err := os.Stat(filepath.Join(dir, "state"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
+}
