@@ -12,7 +12,7 @@ FUZZTIME    ?= 20s
 # build and test without it.
 HYPERSCAN   ?= $(shell pkg-config --exists libhs 2>/dev/null && echo hyperscan)
 
-.PHONY: all build run test test-short race bench lint cross fuzz conformance clean
+.PHONY: all build run test test-short race bench lint cross fuzz conformance clean docs deb image
 
 all: build
 
@@ -22,8 +22,12 @@ build:
 run: build
 	$(BIN) run $(ARGS)
 
+# images/kubernetes/check checks the Kubernetes manifests against the API
+# types and PodSecurity; a module of its own keeps those dependencies out
+# of the product's.
 test: build
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	cd images/kubernetes/check && $(GO) test -count=1 ./...
 ifneq ($(HYPERSCAN),)
 	$(GO) test -count=1 -tags hyperscan -timeout 10m ./inspect/prefilter/...
 endif
@@ -67,6 +71,22 @@ fuzz:
 # beside the repository (INTERDICT_CORPUS overrides).
 conformance: build
 	$(GO) test -count=1 -v -run TestConformance ./tests/conformance/
+
+# Generated documents: the configuration reference (config types and the
+# embedded default) and the rule-language support matrix (the converter).
+# Their tests fail when they are stale; this regenerates both.
+docs:
+	UPDATE_DOCS=1 $(GO) test -count=1 -run '^TestDocs' ./appliance/ ./inspect/rules/
+
+# Deployment artefacts from the one static binary of `make build`.
+# deb: bin/interdict_VERSION_ARCH.deb (images/deb, images/systemd).
+deb: build
+	sh images/deb/build.sh $(BIN) bin
+# image: the container image $(IMAGE) with buildah (vfs storage, chroot
+# isolation: no daemon, no base image pulled); prints its size.
+IMAGE ?= localhost/interdict:$(VERSION)
+image: build
+	sh images/container/build.sh $(BIN) $(IMAGE)
 
 clean:
 	rm -rf bin

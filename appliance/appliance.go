@@ -103,6 +103,7 @@ func Run(ctx context.Context, s *Settings, log *slog.Logger) (err error) {
 	log.Info("running", "tun", dev.Name(), "queues", dev.Queues(), "mtu", dev.MTU(),
 		"upstream", s.Upstream, "mark", fmt.Sprintf("%#x", s.Host.Mark), "bind_device", s.Host.BindDevice, "handler", s.Handler.Mode,
 		"mode", s.Mode, "eve", s.EVEPath, "admin", s.AdminSocket)
+	logRoutingHint(log, s)
 	return a.Serve(ctx)
 }
 
@@ -128,10 +129,13 @@ func (a *Appliance) Serve(ctx context.Context) error {
 	if s.Metrics != "" {
 		ln, err := net.Listen("tcp", s.Metrics)
 		if err != nil {
-			return fmt.Errorf("metrics listen %s: %w", s.Metrics, err)
+			return listenHint(fmt.Errorf("metrics listen %s: %w", s.Metrics, err), "metrics.listen")
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
+		// The probes beside /metrics: orchestrators reach this TCP
+		// listener without the admin API's socket or token.
+		admin.RegisterHealth(mux, a.Ready)
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { srvErr <- srv.Serve(ln) }()
 		log.Info("metrics", "listen", ln.Addr().String())
@@ -170,6 +174,7 @@ func (a *Appliance) Serve(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			a.stopping.Store(true)
 			log.Info("shutting down")
 			return nil
 		case sig := <-sigs:
@@ -211,7 +216,7 @@ func (a *Appliance) ServeAdmin() (*admin.Server, error) {
 	if s.AdminSocket != "" {
 		ln, err := admin.ListenUnix(s.AdminSocket)
 		if err != nil {
-			return nil, err
+			return nil, pathHint(err, "admin.socket", `"" turns the admin API off`)
 		}
 		srv.Serve(ln, h)
 		a.log.Info("admin API", "socket", s.AdminSocket)
@@ -220,7 +225,7 @@ func (a *Appliance) ServeAdmin() (*admin.Server, error) {
 		ln, err := net.Listen("tcp", s.AdminTCP)
 		if err != nil {
 			_ = srv.Shutdown(context.Background())
-			return nil, fmt.Errorf("admin tcp listen %s: %w", s.AdminTCP, err)
+			return nil, listenHint(fmt.Errorf("admin tcp listen %s: %w", s.AdminTCP, err), "admin.tcp.listen")
 		}
 		srv.Serve(ln, th)
 		a.log.Info("admin API", "tcp", ln.Addr().String())
@@ -231,7 +236,7 @@ func (a *Appliance) ServeAdmin() (*admin.Server, error) {
 func openTUN(t TUNSettings) (*tun.Device, error) {
 	dev, err := tun.Open(tun.Config{Name: t.Name, MTU: t.MTU, Queues: t.Queues, TxQueueLen: t.TxQueueLen, Addresses: t.Addresses})
 	if err != nil {
-		return nil, fmt.Errorf("%w (creating a TUN needs CAP_NET_ADMIN)", err)
+		return nil, tunHint(err)
 	}
 	return dev, nil
 }
@@ -246,9 +251,13 @@ func openEVE(path string) (*eve.Writer, error) {
 		return eve.NewWriter(os.Stdout), nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("eve: %w", err)
+		return nil, pathHint(fmt.Errorf("eve: %w", err), "eve.path", `"-" writes to stdout, "" turns EVE off`)
 	}
-	return eve.OpenFile(path)
+	w, err := eve.OpenFile(path)
+	if err != nil {
+		return nil, pathHint(err, "eve.path", `"-" writes to stdout, "" turns EVE off`)
+	}
+	return w, nil
 }
 
 func registerTUNMetrics(reg prometheus.Registerer, dev *tun.Device, link string) error {

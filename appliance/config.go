@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/interdict/interdict/appliance/enforce"
+	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/policy"
 	"github.com/interdict/interdict/appliance/state"
 	"github.com/interdict/interdict/configs"
@@ -45,8 +46,15 @@ type Config struct {
 	// rule consequences, rate limits, protocol validation.
 	Policy policy.Config `yaml:"policy"`
 	// StateDir keeps what outlives a restart (the WireGuard key, peers
-	// added at runtime); empty is state.DefaultDir().
+	// added at runtime, interruptions, offences); empty is
+	// state.DefaultDir().
 	StateDir string `yaml:"state_dir"`
+	// Interruption pauses and quarantines identities on triggers.
+	Interruption identity.InterruptConfig `yaml:"interruption"`
+	// Policies are the per-identity egress allow lists.
+	Policies []identity.PolicyConfig `yaml:"policies"`
+	// Tokens binds cleartext HTTP credentials to identities.
+	Tokens identity.TokensConfig `yaml:"tokens"`
 
 	// source names the file (or "default.yaml (embedded)") in errors.
 	source string
@@ -64,11 +72,16 @@ type LinkConfig struct {
 
 // TUNConfig describes a TUN device (tunnel/tun.Config).
 type TUNConfig struct {
-	Name       string   `yaml:"name"`
-	Addresses  []string `yaml:"addresses"`
-	MTU        int      `yaml:"mtu"`
-	Queues     int      `yaml:"queues"`
-	TxQueueLen int      `yaml:"txqueuelen"`
+	// Name is the device name (1-15 characters).
+	Name string `yaml:"name"`
+	// Addresses are prefixes assigned to the device (address/bits).
+	Addresses []string `yaml:"addresses"`
+	// MTU of the device, 1280-65535.
+	MTU int `yaml:"mtu"`
+	// Queues is the number of TUN queues, one reader each (0-64).
+	Queues int `yaml:"queues"`
+	// TxQueueLen is the kernel's transmit queue length of the device.
+	TxQueueLen int `yaml:"txqueuelen"`
 }
 
 // UpstreamConfig chooses how the upstream leg leaves the appliance.
@@ -94,35 +107,54 @@ type TransparentConfig struct {
 // LimitsConfig bounds the data path (netstack.Limits); zero or absent
 // keys keep netstack's defaults.
 type LimitsConfig struct {
-	MaxFlows        int    `yaml:"max_flows"`
-	MaxUDPSessions  int    `yaml:"max_udp_sessions"`
-	SYNInFlight     int    `yaml:"syn_in_flight"`
-	SYNPerSource    int    `yaml:"syn_in_flight_per_source"`
-	DialTimeout     string `yaml:"dial_timeout"`
-	TCPIdle         string `yaml:"tcp_idle"`
-	UDPIdle         string `yaml:"udp_idle"`
-	DNSIdle         string `yaml:"dns_idle"`
-	TimeWait        string `yaml:"time_wait"`
-	MaxGuardEntries int    `yaml:"max_guard_entries"`
+	// MaxFlows bounds the flow table (TCP and UDP together).
+	MaxFlows int `yaml:"max_flows"`
+	// MaxUDPSessions bounds live UDP sessions.
+	MaxUDPSessions int `yaml:"max_udp_sessions"`
+	// SYNInFlight bounds handshakes being decided (policy, upstream dial)
+	// at once; further SYNs are ignored and the client retransmits.
+	SYNInFlight int `yaml:"syn_in_flight"`
+	// SYNPerSource bounds in-flight handshakes per client address, so one
+	// scanner cannot use up SYNInFlight.
+	SYNPerSource int `yaml:"syn_in_flight_per_source"`
+	// DialTimeout bounds the upstream dial done before the client's
+	// handshake completes.
+	DialTimeout string `yaml:"dial_timeout"`
+	// TCPIdle ends a TCP flow with no bytes either way for this long.
+	TCPIdle string `yaml:"tcp_idle"`
+	// UDPIdle ends a UDP session with no datagram for this long.
+	UDPIdle string `yaml:"udp_idle"`
+	// DNSIdle replaces UDPIdle for sessions to port 53.
+	DNSIdle  string `yaml:"dns_idle"`
+	TimeWait string `yaml:"time_wait"`
+	// MaxGuardEntries bounds the packet guard's block list and blackhole
+	// table each.
+	MaxGuardEntries int `yaml:"max_guard_entries"`
 }
 
 // HandlerConfig chooses the flow handler until the inspection engine is
 // wired: "pass" forwards everything uninspected, "pattern" applies Verdict
 // to any flow whose byte stream contains Pattern (netstack.PatternHandler).
 type HandlerConfig struct {
-	Mode    string `yaml:"mode"`
+	Mode string `yaml:"mode"`
+	// Pattern is the bytes the pattern handler looks for.
 	Pattern string `yaml:"pattern"`
+	// Verdict is what the pattern handler gives a flow that contains
+	// Pattern.
 	Verdict string `yaml:"verdict"`
 }
 
 // IdentityConfig names the clients of some source prefixes (TUN mode) and
 // optionally overrides their inspection mode.
 type IdentityConfig struct {
-	Name     string   `yaml:"name"`
+	// Name is the identity's name in EVE, the admin API and metrics.
+	Name string `yaml:"name"`
+	// Prefixes are the client source prefixes of the identity.
 	Prefixes []string `yaml:"prefixes"`
 	// Tags group identities for policy (e.g. ci, deploy).
 	Tags []string `yaml:"tags"`
-	Mode string   `yaml:"mode"`
+	// Mode (ips or ids) overrides the default mode for the identity.
+	Mode string `yaml:"mode"`
 }
 
 // RulesConfig says which rules the detection engine runs.
@@ -148,7 +180,8 @@ type RulesConfig struct {
 // EVEConfig is the EVE JSON sink.
 type EVEConfig struct {
 	// Path is the file events are appended to, "-" for stdout, "" to
-	// disable; absent is DefaultEVEPath.
+	// disable; absent is DefaultEVEPath when this user may write there,
+	// else eve.json in state_dir.
 	Path          *string `yaml:"path"`
 	StatsInterval string  `yaml:"stats_interval"`
 }
@@ -156,7 +189,8 @@ type EVEConfig struct {
 // AdminConfig is the admin API.
 type AdminConfig struct {
 	// Socket is the unix socket path; "" disables it; absent is
-	// DefaultAdminSocket.
+	// DefaultAdminSocket when this user may create it, else
+	// $XDG_RUNTIME_DIR/interdict/admin.sock, else admin.sock in state_dir.
 	Socket *string        `yaml:"socket"`
 	TCP    AdminTCPConfig `yaml:"tcp"`
 }
@@ -164,9 +198,11 @@ type AdminConfig struct {
 // AdminTCPConfig is the optional TCP listener of the admin API. It needs a
 // bearer token, read from TokenFile or the environment variable TokenEnv.
 type AdminTCPConfig struct {
-	Listen    string `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// TokenFile holds the bearer token (16 bytes or more).
 	TokenFile string `yaml:"token_file"`
-	TokenEnv  string `yaml:"token_env"`
+	// TokenEnv names the environment variable that holds the token.
+	TokenEnv string `yaml:"token_env"`
 }
 
 // MetricsConfig is the Prometheus endpoint; an empty Listen disables it.
@@ -187,7 +223,6 @@ type Settings struct {
 	LinkMode    string
 	Link        TUNSettings
 	WireGuard   WireGuardSettings
-	StateDir    string
 	Upstream    string // "host" or "transparent"
 	Host        netstack.HostDialer
 	Transparent TUNSettings
@@ -212,6 +247,18 @@ type Settings struct {
 	AdminToken string
 	// Policy is validated (policy.Config.Validate); policy.New compiles it.
 	Policy policy.Config
+	// StateDir is the state directory; "" keeps state in memory only
+	// (tests that build Settings by hand).
+	StateDir string
+	// Interruption is validated; identity.NewEngine compiles it.
+	Interruption identity.InterruptConfig
+	// Policies are validated; Engine.SetPolicies compiles them.
+	Policies []identity.PolicyConfig
+	// Tokens is validated; Engine.SetTokens compiles it.
+	Tokens identity.TokensConfig
+	// ConfigPath is the file LoadConfig read ("" for the embedded
+	// default): a reload reads its policies and tokens again.
+	ConfigPath string
 }
 
 // Identity is a validated IdentityConfig.
@@ -272,7 +319,12 @@ func LoadConfig(path string) (*Settings, error) {
 			return nil, err
 		}
 	}
-	return c.Validate()
+	s, err := c.Validate()
+	if err != nil {
+		return nil, err
+	}
+	s.ConfigPath = path
+	return s, nil
 }
 
 var notFound = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
@@ -283,10 +335,10 @@ func ParseConfig(source string, data []byte) (*Config, error) {
 	c := &Config{source: source}
 	var root yaml.Node
 	if err := yaml.Load(data, &root); err != nil {
-		return nil, yamlError(source, err)
+		return nil, yamlError(source, nil, err)
 	}
 	if err := yaml.Load(data, c, yaml.WithKnownFields()); err != nil {
-		return nil, yamlError(source, err)
+		return nil, yamlError(source, &root, err)
 	}
 	c.root = &root
 	return c, nil
@@ -295,35 +347,62 @@ func ParseConfig(source string, data []byte) (*Config, error) {
 // overlay decodes data over a copy of c with the same strictness as
 // ParseConfig; errors and line numbers then refer to source.
 func (c *Config) overlay(source string, data []byte) (*Config, error) {
-	o := *c
-	o.source = source
+	root, err := parseDocument(source, data)
+	if err != nil {
+		return nil, err
+	}
+	return c.overlayNode(source, root)
+}
+
+// parseDocument parses a config file into its node tree. A file with no
+// document (empty, or only comments) is an empty node: it changes nothing.
+func parseDocument(source string, data []byte) (*yaml.Node, error) {
 	var root yaml.Node
 	if err := yaml.Load(data, &root); err != nil {
-		return nil, yamlError(source, err)
+		// The parser has no typed error for this case.
+		if strings.Contains(err.Error(), "no documents in stream") {
+			return &yaml.Node{}, nil
+		}
+		return nil, yamlError(source, nil, err)
 	}
-	if err := yaml.Load(data, &o, yaml.WithKnownFields()); err != nil {
-		return nil, yamlError(source, err)
+	return &root, nil
+}
+
+// overlayNode is overlay over an already parsed document.
+func (c *Config) overlayNode(source string, root *yaml.Node) (*Config, error) {
+	o := *c
+	o.source = source
+	o.root = root
+	if root.Kind == 0 { // an empty file changes nothing
+		return &o, nil
 	}
-	o.root = &root
+	if err := root.Load(&o, yaml.WithKnownFields()); err != nil {
+		return nil, yamlError(source, root, err)
+	}
 	return &o, nil
 }
 
-func yamlError(source string, err error) error {
+// yamlError turns decoder errors into ConfigErrors: one per bad key, an
+// unknown key named by its full path with the nearest valid key. root
+// (nil when the document did not parse) locates the keys.
+func yamlError(source string, root *yaml.Node, err error) error {
 	var les *yaml.LoadErrors
 	if errors.As(err, &les) && len(les.Errors) > 0 {
-		msgs := make([]string, 0, len(les.Errors))
+		out := make(ConfigErrors, 0, len(les.Errors))
 		for _, e := range les.Errors {
-			msg := e.Message
-			if m := notFound.FindStringSubmatch(msg); m != nil {
-				msg = fmt.Sprintf("unknown key %q (in %s)", m[1], m[2])
+			ce := &ConfigError{Source: source, Line: e.Mark.Line, Msg: e.Message}
+			if m := notFound.FindStringSubmatch(e.Message); m != nil {
+				ce.Key, ce.Msg = unknownKey(root, e.Mark.Line, m[1])
+			} else if k, ok := keyPathAt(root, e.Mark.Line, e.Mark.Column, ""); ok {
+				ce.Key = k
 			}
-			msgs = append(msgs, fmt.Sprintf("%s:%d: %s", source, e.Mark.Line, msg))
+			out = append(out, ce)
 		}
-		return fmt.Errorf("config: %s", strings.Join(msgs, "; "))
+		return out
 	}
 	var le *yaml.LoadError
 	if errors.As(err, &le) {
-		return fmt.Errorf("config: %s:%d: %s", source, le.Mark.Line, le.Message)
+		return &ConfigError{Source: source, Line: le.Mark.Line, Msg: le.Message}
 	}
 	return fmt.Errorf("config: %s: %w", source, err)
 }
@@ -398,7 +477,7 @@ func keyParts(path string) []string {
 
 // errorf formats a validation error at the key's line.
 func (c *Config) errorf(key, format string, args ...any) error {
-	return fmt.Errorf("config: %s:%d: %s: %s", c.source, c.line(key), key, fmt.Sprintf(format, args...))
+	return &ConfigError{Source: c.source, Line: c.line(key), Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
 // size parses a byte count: digits with an optional unit, binary
@@ -591,6 +670,9 @@ func (c *Config) Validate() (*Settings, error) {
 		return nil, fmt.Errorf("config: %s: policy: %w", c.source, err)
 	}
 	s.Policy = c.Policy
+	if err := c.validateIdentityPolicy(s); err != nil {
+		return nil, err
+	}
 
 	switch c.Log.Format {
 	case "text", "json", "":

@@ -32,11 +32,16 @@ type WireGuardConfig struct {
 // WireGuardPeerCfg is a peer written in the config (peers added at
 // runtime live in the state directory).
 type WireGuardPeerCfg struct {
-	Name             string   `yaml:"name"`
-	PublicKey        string   `yaml:"public_key"`
-	AllowedIPs       []string `yaml:"allowed_ips"`
-	Tags             []string `yaml:"tags"`
-	PresharedKeyFile string   `yaml:"preshared_key_file"`
+	// Name is the identity's name (letters, digits, '-', '_', '.').
+	Name string `yaml:"name"`
+	// PublicKey is the peer's key in base64 (wg pubkey).
+	PublicKey string `yaml:"public_key"`
+	// AllowedIPs are the inner source addresses the peer may send from.
+	AllowedIPs []string `yaml:"allowed_ips"`
+	// Tags group identities for policy.
+	Tags []string `yaml:"tags"`
+	// PresharedKeyFile holds an optional preshared key (mode 0600).
+	PresharedKeyFile string `yaml:"preshared_key_file"`
 }
 
 // WireGuardSettings is a validated WireGuardConfig.

@@ -118,7 +118,7 @@ func TestPolicyStaticBlock(t *testing.T) {
 func TestNewFailsCleanly(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "c.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte(base+"rules:\n  default_pack: false\n  files: [missing.rules]\neve:\n  path: eve.json\nadmin:\n  socket: \"\"\n"), 0o600))
+	require.NoError(t, os.WriteFile(cfg, []byte(base+"rules:\n  default_pack: false\n  files: [missing.rules]\neve:\n  path: eve.json\nadmin:\n  socket: \"\"\nstate_dir: state\n"), 0o600))
 	s, err := LoadConfig(cfg)
 	require.NoError(t, err)
 	before := runtime.NumGoroutine()

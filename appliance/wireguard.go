@@ -1,7 +1,6 @@
 package appliance
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -273,7 +271,7 @@ func (a *Appliance) AddPeer(_ context.Context, req admin.PeerRequest) (admin.Pee
 	if err != nil {
 		return admin.PeerAdded{}, err
 	}
-	for _, id := range a.ListIdentities() {
+	for _, id := range a.IdentityStates() {
 		if id.Name == p.Name {
 			return admin.PeerAdded{Peer: id, Hub: hubView}, nil
 		}
@@ -411,18 +409,10 @@ func (a *Appliance) resetIdentity(id *identity.Identity) int {
 	return n
 }
 
-// ListIdentities implements admin.PeerBackend: every identity, with the
-// device's view of each peer and its live flows.
-func (a *Appliance) ListIdentities() []admin.Identity {
-	flows := map[string]int{}
-	if st := a.stack.Load(); st != nil {
-		st.Flows().Range(func(f *netstack.Flow) bool {
-			if n := netstack.IdentityName(f.Info().Identity); n != "" {
-				flows[n]++
-			}
-			return true
-		})
-	}
+// identityDetails completes GET /v1/identities: where each identity
+// comes from, its prefixes and mode, and for a WireGuard peer what the
+// device knows of it. out is in a.idents.All() order.
+func (a *Appliance) identityDetails(out []admin.IdentityState) {
 	status := map[wg.Key]wg.PeerStatus{}
 	peers := map[string]hubPeer{}
 	if h := a.hub; h != nil {
@@ -437,33 +427,35 @@ func (a *Appliance) ListIdentities() []admin.Identity {
 		}
 		h.mu.Unlock()
 	}
-	var out []admin.Identity
+	entries := map[string]identity.Entry{}
 	for _, e := range a.idents.All() {
-		id := e.Identity
-		v := admin.Identity{Name: id.Name, Key: id.Key, Tags: id.Tags, Source: "config", ActiveFlows: flows[id.Name], Mode: string(a.s.Mode)}
-		if m, ok := a.s.IdentityModes[id.Name]; ok {
+		entries[e.Identity.Name] = e
+	}
+	for i := range out {
+		v := &out[i]
+		v.Source, v.Mode = "config", string(a.s.Mode)
+		if m, ok := a.s.IdentityModes[v.Name]; ok {
 			v.Mode = string(m)
 		}
-		for _, p := range e.Prefixes {
+		for _, p := range entries[v.Name].Prefixes {
 			v.Prefixes = append(v.Prefixes, p.String())
 		}
-		if p, ok := peers[id.Name]; ok {
-			v.Source = "wireguard-config"
-			if p.runtime {
-				v.Source = "wireguard"
-			}
-			if st, ok := status[p.key]; ok {
-				v.Endpoint, v.RxBytes, v.TxBytes = st.Endpoint, st.RxBytes, st.TxBytes
-				if !st.LastHandshake.IsZero() {
-					t := st.LastHandshake
-					v.LastHandshake = &t
-				}
+		p, ok := peers[v.Name]
+		if !ok {
+			continue
+		}
+		v.Source = "wireguard-config"
+		if p.runtime {
+			v.Source = "wireguard"
+		}
+		if st, ok := status[p.key]; ok {
+			v.Endpoint, v.RxBytes, v.TxBytes = st.Endpoint, st.RxBytes, st.TxBytes
+			if !st.LastHandshake.IsZero() {
+				t := st.LastHandshake
+				v.LastHandshake = &t
 			}
 		}
-		out = append(out, v)
 	}
-	slices.SortFunc(out, func(x, y admin.Identity) int { return cmp.Compare(x.Name, y.Name) })
-	return out
 }
 
 var _ admin.PeerBackend = (*Appliance)(nil)

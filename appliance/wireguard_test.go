@@ -69,7 +69,7 @@ func TestAddPeerRefusals(t *testing.T) {
 	_, err = a.AddPeer(ctx, admin.PeerRequest{Name: "r3", PublicKey: pubKey(t)})
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, admin.ErrConflict), "pool exhausted: %v", err)
-	assert.Len(t, a.ListIdentities(), 1, "refused peers left nothing behind")
+	assert.Len(t, a.IdentityStates(), 1, "refused peers left nothing behind")
 	keys, err := a.hub.store.Keys(peersBucket)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"r1"}, keys)

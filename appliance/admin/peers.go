@@ -8,30 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"time"
 )
-
-// Identity is one entry of GET /v1/identities: a WireGuard peer or a
-// configured source prefix, with what the hub knows of it now.
-type Identity struct {
-	Name string `json:"name"`
-	// Key is the peer's public key (base64); empty for a prefix identity.
-	Key  string   `json:"key,omitempty"`
-	Tags []string `json:"tags,omitempty"`
-	// Source is where the identity comes from: config (a prefix),
-	// wireguard-config (a peer in the config file), wireguard (a peer
-	// added at runtime).
-	Source string `json:"source"`
-	// Prefixes are its source prefixes (a peer's allowed IPs).
-	Prefixes      []string   `json:"prefixes"`
-	Endpoint      string     `json:"endpoint,omitempty"`
-	LastHandshake *time.Time `json:"last_handshake,omitempty"`
-	RxBytes       uint64     `json:"rx_bytes"`
-	TxBytes       uint64     `json:"tx_bytes"`
-	ActiveFlows   int        `json:"active_flows"`
-	// Mode is the inspection mode its flows get (ips or ids).
-	Mode string `json:"mode"`
-}
 
 // Hub is GET /v1/hub: what a peer needs to reach the hub.
 type Hub struct {
@@ -52,8 +29,8 @@ type PeerRequest struct {
 
 // PeerAdded is the answer to POST /v1/peers.
 type PeerAdded struct {
-	Peer Identity `json:"peer"`
-	Hub  Hub      `json:"hub"`
+	Peer IdentityState `json:"peer"`
+	Hub  Hub           `json:"hub"`
 }
 
 // PeerRemoved is the answer to DELETE /v1/peers/{name}.
@@ -62,21 +39,21 @@ type PeerRemoved struct {
 	FlowsReset int    `json:"flows_reset"`
 }
 
-// PeerBackend is implemented by a backend that knows identities and, in
-// WireGuard mode, manages peers. Methods are called concurrently.
+// PeerBackend is implemented by a backend that manages WireGuard peers
+// (GET /v1/identities lists them with the other identities). Methods are
+// called concurrently.
 type PeerBackend interface {
-	ListIdentities() []Identity
 	// Hub fails with ErrUnavailable outside WireGuard mode.
 	Hub() (Hub, error)
 	AddPeer(ctx context.Context, req PeerRequest) (PeerAdded, error)
 	RemovePeer(ctx context.Context, name string) (PeerRemoved, error)
 }
 
-// Errors a PeerBackend wraps so the API answers with the right status.
+// Errors a PeerBackend wraps so the API answers with the right status
+// (and ErrNotFound, 404).
 var (
 	ErrInvalid  = errors.New("invalid request") // 400
 	ErrConflict = errors.New("conflict")        // 409
-	ErrNotFound = errors.New("not found")       // 404
 )
 
 func registerPeers(mux *http.ServeMux, b PeerBackend, log *slog.Logger) {
@@ -94,13 +71,6 @@ func registerPeers(mux *http.ServeMux, b PeerBackend, log *slog.Logger) {
 		}
 		writeError(w, status, what+": "+err.Error())
 	}
-	mux.HandleFunc("GET /v1/identities", func(w http.ResponseWriter, r *http.Request) {
-		ids := b.ListIdentities()
-		if ids == nil {
-			ids = []Identity{}
-		}
-		writeJSON(w, http.StatusOK, ids)
-	})
 	mux.HandleFunc("GET /v1/hub", func(w http.ResponseWriter, r *http.Request) {
 		h, err := b.Hub()
 		if err != nil {
@@ -135,11 +105,6 @@ func registerPeers(mux *http.ServeMux, b PeerBackend, log *slog.Logger) {
 		log.Info("admin: peer removed", "name", name, "flows_reset", rm.FlowsReset)
 		writeJSON(w, http.StatusOK, rm)
 	})
-}
-
-// Identities is GET /v1/identities.
-func (c *Client) Identities(ctx context.Context) (ids []Identity, err error) {
-	return ids, c.do(ctx, http.MethodGet, "/v1/identities", nil, &ids)
 }
 
 // Hub is GET /v1/hub.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,13 +18,20 @@ type peerFake struct {
 	peers map[string]PeerRequest
 }
 
-func (f *peerFake) ListIdentities() []Identity {
-	var out []Identity
+func (f *peerFake) IdentityStates() []IdentityState {
+	var out []IdentityState
 	for _, p := range f.peers {
-		out = append(out, Identity{Name: p.Name, Key: p.PublicKey, Source: "wireguard"})
+		out = append(out, IdentityState{Name: p.Name, Key: p.PublicKey, Source: "wireguard", State: "active"})
 	}
 	return out
 }
+
+func (f *peerFake) Interrupt(InterruptRequest, time.Duration) ([]IdentityState, error) {
+	return nil, nil
+}
+func (f *peerFake) Release(ReleaseRequest) ([]string, error) { return nil, nil }
+func (f *peerFake) Tokens() []TokenBinding                   { return nil }
+func (f *peerFake) Unbind(string) ([]TokenBinding, error)    { return nil, nil }
 
 func (f *peerFake) Hub() (Hub, error) {
 	return Hub{PublicKey: "hubkey", ListenPort: 51820, MTU: 1420}, nil
@@ -38,7 +46,7 @@ func (f *peerFake) AddPeer(_ context.Context, req PeerRequest) (PeerAdded, error
 	}
 	f.peers[req.Name] = req
 	h, _ := f.Hub()
-	return PeerAdded{Peer: Identity{Name: req.Name, Key: req.PublicKey, Prefixes: []string{"100.96.0.2/32"}}, Hub: h}, nil
+	return PeerAdded{Peer: IdentityState{Name: req.Name, Key: req.PublicKey, Prefixes: []string{"100.96.0.2/32"}}, Hub: h}, nil
 }
 
 func (f *peerFake) RemovePeer(_ context.Context, name string) (PeerRemoved, error) {
@@ -84,6 +92,6 @@ func TestPeerEndpoints(t *testing.T) {
 // A backend without peers has no peer endpoints.
 func TestNoPeerEndpointsWithoutPeerBackend(t *testing.T) {
 	c, _ := startUnix(t, &fake{blocks: nil})
-	_, err := c.Identities(context.Background())
+	_, err := c.Hub(context.Background())
 	assert.True(t, IsStatus(err, http.StatusNotFound), "%v", err)
 }

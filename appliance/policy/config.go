@@ -53,16 +53,22 @@ type BlockConfig struct {
 type StaticBlock struct {
 	// Prefix is a CIDR prefix or a bare address (a host prefix).
 	Prefix string `yaml:"prefix"`
-	For    string `yaml:"for"`
+	// For is how long the entry lasts (a duration); empty: until
+	// `interdict ctl unblock`.
+	For string `yaml:"for"`
+	// Reason is shown by `interdict ctl blocks` and in EVE.
 	Reason string `yaml:"reason"`
 }
 
 // AlertBlock is a rule consequence: a matching alert blocks the flow's
 // client address (/32 or /128) for BlockSourceFor.
 type AlertBlock struct {
-	On             AlertMatch `yaml:"on"`
-	BlockSourceFor string     `yaml:"block_source_for"`
-	Reason         string     `yaml:"reason"`
+	On AlertMatch `yaml:"on"`
+	// BlockSourceFor is how long the client address stays blocked (a
+	// duration, required).
+	BlockSourceFor string `yaml:"block_source_for"`
+	// Reason is shown in the block list and EVE; empty: the rule's msg.
+	Reason string `yaml:"reason"`
 }
 
 // AlertMatch selects alerts. Every set field must match.
@@ -87,6 +93,8 @@ type RateConfig struct {
 // NewFlowsConfig limits new flows (TCP SYNs and UDP sessions) per client
 // address.
 type NewFlowsConfig struct {
+	// PerSecond is the sustained rate of new flows per client address;
+	// 0 disables the limit.
 	PerSecond float64 `yaml:"per_second"`
 	// Burst is the bucket size (default: PerSecond rounded up, at least 1).
 	Burst int `yaml:"burst"`
@@ -104,6 +112,8 @@ type NewFlowsConfig struct {
 
 // BytesConfig limits the bytes per second of each direction of each flow.
 type BytesConfig struct {
+	// PerSecond is the sustained byte rate of each flow direction; 0
+	// disables the limit.
 	PerSecond float64 `yaml:"per_second"`
 	// Burst is the bucket size in bytes (default: PerSecond, at least
 	// 1500).
@@ -125,8 +135,11 @@ type BytesConfig struct {
 // Anomalies by event name, then AppProtos by app protocol, then Default
 // (empty: alert).
 type ProtocolConfig struct {
-	Default   string            `yaml:"default"`
+	Default string `yaml:"default"`
+	// AppProtos sets the action of every anomaly of an app protocol
+	// (http, tls, dns).
 	AppProtos map[string]string `yaml:"app_protos"`
+	// Anomalies sets the action of one anomaly by its EVE event name.
 	Anomalies map[string]string `yaml:"anomalies"`
 }
 

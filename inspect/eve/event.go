@@ -50,6 +50,9 @@ const (
 	TypeDNS          = "dns"
 	TypeTLS          = "tls"
 	TypeInterruption = "interruption"
+	// TypePolicy is interdict's addition: an identity's egress policy
+	// denied (or in ids mode would have denied) a flow or a DNS query.
+	TypePolicy = "policy"
 )
 
 // Event is one EVE record. Exactly the object matching EventType is set
@@ -86,6 +89,30 @@ type Event struct {
 	// Interruption is interdict's addition (event_type interruption):
 	// a source or identity was blocked or released.
 	Interruption *Interruption `json:"interruption,omitempty"`
+	// Policy is interdict's addition (event_type policy).
+	Policy *Policy `json:"policy,omitempty"`
+}
+
+// Policy is an egress policy decision that denied a flow, an HTTP
+// request or a DNS query (or would have, in ids mode).
+type Policy struct {
+	Action string `json:"action"` // deny, would-deny
+	Policy string `json:"policy"` // the policy's name
+	// Entry is what decided: "default" (nothing allowed it), or the
+	// allow entry that matched the address but not the request, as
+	// "allow[i]".
+	Entry string `json:"entry"`
+	// Name is the destination name seen, NameSource where it came from
+	// (sni, host, dns: a DNS answer the appliance forwarded, query: a DNS
+	// query's name); empty when the flow showed none.
+	Name       string `json:"name,omitempty"`
+	NameSource string `json:"name_source,omitempty"`
+	Method     string `json:"method,omitempty"`
+	Path       string `json:"path,omitempty"`
+	// Token names a credential by its SHA-256 prefix and at most its
+	// first 4 characters, never in clear.
+	Token  string `json:"token,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // Alert is Suricata's alert object.
@@ -219,11 +246,21 @@ type Traffic struct {
 }
 
 // Interruption says what changed on the appliance's block list and why.
+// Source blocks set Prefix and Origin; identity interruptions set the
+// event's identity object, Trigger, Level and Evidence.
 type Interruption struct {
-	Action string `json:"action"` // block, unblock, would-block (ids mode)
-	Prefix string `json:"prefix"`
-	Origin string `json:"origin"` // static, api, rule
+	// Action: block, unblock, would-block (ids mode) for sources; pause,
+	// quarantine, release, would-pause, would-quarantine for identities.
+	Action string `json:"action"`
+	Prefix string `json:"prefix,omitempty"`
+	Origin string `json:"origin,omitempty"` // static, api, rule
 	Reason string `json:"reason"`
+	// Trigger is the identity trigger that fired, or "manual".
+	Trigger string `json:"trigger,omitempty"`
+	// Level counts the identity's offences (escalation: 1 the first).
+	Level int `json:"level,omitempty"`
+	// Evidence are the counted events that crossed the threshold.
+	Evidence []Evidence `json:"evidence,omitempty"`
 	// Until is when a block expires; absent for a block without expiry
 	// and for unblocks.
 	Until *Time `json:"until,omitempty"`
@@ -231,6 +268,17 @@ type Interruption struct {
 	Cause string `json:"cause,omitempty"`
 	// SignatureID is the rule whose alert caused a rule block.
 	SignatureID uint32 `json:"signature_id,omitempty"`
+}
+
+// Evidence is one event an identity trigger counted.
+type Evidence struct {
+	Timestamp   Time   `json:"timestamp"`
+	Kind        string `json:"kind"` // alert, scan, http_status
+	FlowID      uint64 `json:"flow_id,omitempty"`
+	SignatureID uint32 `json:"signature_id,omitempty"`
+	DestIP      string `json:"dest_ip,omitempty"`
+	DestPort    uint16 `json:"dest_port,omitempty"`
+	Status      int    `json:"status,omitempty"` // HTTP status
 }
 
 // Identity is interdict's addition: who sent the flow (a WireGuard peer

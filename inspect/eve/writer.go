@@ -40,7 +40,8 @@ func OpenFile(path string) (*Writer, error) {
 func openAppend(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
-		return nil, fmt.Errorf("eve: open %s: %w", path, err)
+		// The *PathError already names the operation and the path.
+		return nil, fmt.Errorf("eve: %w", err)
 	}
 	return f, nil
 }

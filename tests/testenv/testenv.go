@@ -5,6 +5,7 @@
 package testenv
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -93,5 +94,34 @@ func repoRoot() (string, error) {
 			return "", errors.New("no go.mod above the working directory")
 		}
 		dir = parent
+	}
+}
+
+// Generated compares a generated file with the committed one at path
+// (relative to the repository root) and fails with how to regenerate it
+// when they differ; with UPDATE_DOCS=1 (`make docs`) it writes the file
+// instead. It keeps generated documents from drifting from the code.
+func Generated(t testing.TB, path string, got []byte) {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(root, path)
+	if os.Getenv("UPDATE_DOCS") == "1" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v: run `make docs` to generate it", err)
+	}
+	if !bytes.Equal(want, got) {
+		t.Fatalf("%s is stale: run `make docs` and commit the result", path)
 	}
 }

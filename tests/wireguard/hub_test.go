@@ -347,8 +347,8 @@ func TestHubTwoRunners(t *testing.T) {
 			return seen[a.addr.String()] == "runner-a "+a.key.PublicKey().String() &&
 				seen[b.addr.String()] == "runner-b "+b.key.PublicKey().String()
 		}, 30*time.Second, 10*time.Millisecond)
-		ids := map[string]admin.Identity{}
-		for _, id := range h.a.ListIdentities() {
+		ids := map[string]admin.IdentityState{}
+		for _, id := range h.a.IdentityStates() {
 			ids[id.Name] = id
 		}
 		assert.Equal(t, a.key.PublicKey().String(), ids["runner-a"].Key)
@@ -358,8 +358,8 @@ func TestHubTwoRunners(t *testing.T) {
 		assert.Contains(t, ids["runner-a"].Endpoint, "127.0.0.1:")
 		assert.NotNil(t, ids["runner-a"].LastHandshake)
 		wgr.Wait()
-		ids = map[string]admin.Identity{}
-		for _, id := range h.a.ListIdentities() {
+		ids = map[string]admin.IdentityState{}
+		for _, id := range h.a.IdentityStates() {
 			ids[id.Name] = id
 		}
 		assert.Greater(t, ids["runner-b"].RxBytes, uint64(transfer), "the device counted runner-b's upload")
@@ -474,9 +474,24 @@ func TestHubCountsGarbage(t *testing.T) {
 	}
 	assert.Equal(t, float64(n), metric(t, h, "interdict_wireguard_datagrams_total", "malformed"))
 	a.connect(t, h)
-	conn, err := a.dial(t, 80, 10*time.Second)
+	echo(t, a, "still serving")
+}
+
+// echo makes one round trip through the hub. Waiting for the answer also
+// means the hub completed its side of the handshake before the client
+// goes away: a client that closes right after its dial can vanish with
+// its last ACK unsent, and the hub's stack then waits out its SYN-ACK
+// retransmissions (about two minutes) before it can close.
+func echo(t testing.TB, r *runner, msg string) {
+	t.Helper()
+	conn, err := r.dial(t, 80, 10*time.Second)
 	require.NoError(t, err)
-	conn.Close()
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "E\n%s\n", msg)
+	require.NoError(t, err)
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, msg+"\n", line)
 }
 
 // metric reads one sample of a counter family by its single label value.

@@ -83,9 +83,7 @@ func BenchmarkHubMemoryIdleFlows(b *testing.B) {
 		h, _ := startHub(b, b.TempDir(), strings.Join(yaml, ", "), srv.addr())
 		for _, r := range runners {
 			r.connect(b, h)
-			c, err := r.dial(b, 80, 20*time.Second)
-			require.NoError(b, err)
-			c.Close()
+			echo(b, r, "up")
 		}
 		before, rssBefore := heap(), rss()
 		var conns []net.Conn

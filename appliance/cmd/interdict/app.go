@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 
 	"github.com/interdict/interdict/appliance"
@@ -24,18 +25,46 @@ func commands() []*cli.Command {
 		demoCommand(),
 		keygenCommand(),
 		pubkeyCommand(),
+		policyCommand(),
 		versionCommand(),
 	}
 }
 
 func newApp() *cli.App {
+	cmds := commands()
+	for _, c := range cmds {
+		if len(c.Subcommands) > 0 && c.Action == nil {
+			c.Action = unknownCommand(c.Subcommands)
+		}
+	}
 	return &cli.App{
 		Name:  "interdict",
 		Usage: "userspace intrusion prevention for machine traffic",
 		Description: "interdict terminates every flow that crosses it in a userspace TCP/IP stack, " +
 			"inspects each direction's bytes and forwards only what was inspected.",
-		Commands:        commands(),
+		Commands:        cmds,
 		HideHelpCommand: true,
+		Action:          unknownCommand(cmds),
+	}
+}
+
+// unknownCommand is the action of a command line that names no known
+// (sub)command: without arguments it shows the help, with one it says
+// that the command is unknown and lists the valid ones (urfave/cli's own
+// answer, "No help topic for 'X'", exits 3 and names none).
+func unknownCommand(cmds []*cli.Command) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if c.NArg() == 0 {
+			return cli.ShowSubcommandHelp(c)
+		}
+		var names []string
+		for _, cmd := range cmds {
+			if !cmd.Hidden {
+				names = append(names, cmd.Name)
+			}
+		}
+		return cli.Exit(fmt.Sprintf("interdict: unknown command %q; commands: %s (see %s --help)",
+			c.Args().First(), strings.Join(names, ", "), c.Command.HelpName), 2)
 	}
 }
 
@@ -106,8 +135,11 @@ func configCommand() *cli.Command {
 				ArgsUsage: "[FILE]",
 				Action: func(c *cli.Context) error {
 					path := c.Args().First()
-					if _, err := appliance.LoadConfig(path); err != nil {
-						return err
+					if errs := appliance.CheckConfig(path); len(errs) > 0 {
+						for _, err := range errs {
+							fmt.Fprintln(c.App.ErrWriter, err)
+						}
+						return cli.Exit(fmt.Sprintf("%s: %d error(s)", path, len(errs)), 1)
 					}
 					if path == "" {
 						path = appliance.DefaultSource

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -28,9 +30,20 @@ func ctlCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				return action(c, cl)
+				return ctlDialHint(c, action(c, cl))
 			},
 		}
+	}
+	cmds := []*cli.Command{
+		sub("status", "version, uptime, mode, rules, flows, blocks", "", ctlStatus),
+		sub("flows", "live flows", "", ctlFlows),
+		sub("block", "block a source prefix (its live flows are reset)", "PREFIX", ctlBlock,
+			&cli.DurationFlag{Name: "for", Value: admin.DefaultBlockDuration, Usage: "how long the block lasts"},
+			&cli.StringFlag{Name: "reason", Usage: "why (shown by blocks)"}),
+		sub("unblock", "remove a block", "PREFIX", ctlUnblock),
+		sub("blocks", "the block list", "", ctlBlocks),
+		sub("reload", "recompile the rules and swap them in (refused with file:line reasons if broken)", "", ctlReload),
+		sub("rules", "rule set statistics and rejected rules", "", ctlRules),
 	}
 	return &cli.Command{
 		Name:  "ctl",
@@ -43,17 +56,7 @@ func ctlCommand() *cli.Command {
 			&cli.StringFlag{Name: "token-file", Usage: "bearer token `FILE` for --url"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"INTERDICT_ADMIN_TOKEN"}, Usage: "bearer token for --url (prefer the environment or --token-file: arguments are visible in ps)"},
 		},
-		Subcommands: []*cli.Command{
-			sub("status", "version, uptime, mode, rules, flows, blocks", "", ctlStatus),
-			sub("flows", "live flows", "", ctlFlows),
-			sub("block", "block a source prefix (its live flows are reset)", "PREFIX", ctlBlock,
-				&cli.DurationFlag{Name: "for", Value: admin.DefaultBlockDuration, Usage: "how long the block lasts"},
-				&cli.StringFlag{Name: "reason", Usage: "why (shown by blocks)"}),
-			sub("unblock", "remove a block", "PREFIX", ctlUnblock),
-			sub("blocks", "the block list", "", ctlBlocks),
-			sub("reload", "recompile the rules and swap them in (refused with file:line reasons if broken)", "", ctlReload),
-			sub("rules", "rule set statistics and rejected rules", "", ctlRules),
-		},
+		Subcommands: append(cmds, identityCommands(sub)...),
 	}
 }
 
@@ -74,6 +77,30 @@ func ctlClient(c *cli.Context) (*admin.Client, error) {
 		return nil, errors.New("--url needs a token (--token-file or INTERDICT_ADMIN_TOKEN)")
 	}
 	return admin.NewTCPClient(u, tok)
+}
+
+// ctlDialHint turns "dial unix ...: connect: no such file or directory"
+// into what it means: no appliance answers there, and how to point ctl at
+// the one that runs.
+func ctlDialHint(c *cli.Context, err error) error {
+	var op *net.OpError
+	if err == nil || !errors.As(err, &op) || op.Op != "dial" {
+		return err
+	}
+	where := "socket " + c.String("socket")
+	if u := c.String("url"); u != "" {
+		where = u
+	}
+	switch {
+	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("no appliance answers on %s (%v): is `interdict run` running? "+
+			"Point ctl at it with --socket PATH (INTERDICT_ADMIN_SOCKET; the config's admin.socket) "+
+			"or --url http://HOST:PORT for its admin.tcp.listen", where, op.Err)
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return fmt.Errorf("%s: permission denied: the admin socket is mode 0600, owned by the appliance's user; "+
+			"run ctl as that user (or root)", where)
+	}
+	return err
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -185,7 +185,7 @@ func peerList(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("peer list: %w", err)
 	}
-	var peers []admin.Identity
+	var peers []admin.IdentityState
 	for _, id := range ids {
 		if id.Key != "" {
 			peers = append(peers, id)
@@ -195,7 +195,7 @@ func peerList(c *cli.Context) error {
 		return printJSON(c.App.Writer, peers)
 	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tKEY\tALLOWED IPS\tTAGS\tENDPOINT\tLAST HANDSHAKE\tRX\tTX\tFLOWS\tSOURCE")
+	fmt.Fprintln(tw, "NAME\tKEY\tALLOWED IPS\tTAGS\tENDPOINT\tLAST HANDSHAKE\tRX\tTX\tFLOWS\tSOURCE\tSTATE")
 	now := time.Now()
 	for _, p := range peers {
 		hs := "never"
@@ -206,8 +206,8 @@ func peerList(c *cli.Context) error {
 		if ep == "" {
 			ep = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", p.Name, shortKey(p.Key), strings.Join(p.Prefixes, ","),
-			strings.Join(p.Tags, ","), ep, hs, p.RxBytes, p.TxBytes, p.ActiveFlows, p.Source)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", p.Name, shortKey(p.Key), strings.Join(p.Prefixes, ","),
+			strings.Join(p.Tags, ","), ep, hs, p.RxBytes, p.TxBytes, p.Flows, p.Source, p.State)
 	}
 	return tw.Flush()
 }

@@ -42,7 +42,7 @@ func rulesCommand() *cli.Command {
 
 func loadRules(c *cli.Context) (*rules.Set, *detect.Engine, error) {
 	if c.NArg() == 0 {
-		return nil, nil, fmt.Errorf("no rule files given")
+		return nil, nil, fmt.Errorf("no rule files given (usage: %s FILE...)", c.Command.HelpName)
 	}
 	opts := &rules.Options{Vars: map[string]string{}}
 	for _, v := range c.StringSlice("var") {

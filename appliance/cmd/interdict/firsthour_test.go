@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/urfave/cli/v2"
+)
+
+// runMain runs the real command line (newApp) and returns stdout, stderr,
+// the error and the exit code cli.Exit asked for (0 when none).
+func runMain(t *testing.T, args ...string) (string, string, int, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	app := newApp()
+	app.Writer, app.ErrWriter = &out, &errOut
+	app.ExitErrHandler = func(*cli.Context, error) {}
+	err := app.Run(append([]string{"interdict"}, args...))
+	code := 0
+	if ec, ok := err.(cli.ExitCoder); ok {
+		code = ec.ExitCode()
+	}
+	return out.String(), errOut.String(), code, err
+}
+
+// A mistyped command says it is unknown and lists the commands, at every
+// level, and exits non-zero; urfave/cli alone printed "No help topic".
+func TestUnknownCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rnu"}, `unknown command "rnu"; commands: run, config, rules, replay, ctl, peer, demo, keygen, pubkey, policy, version (see interdict --help)`},
+		{[]string{"ctl", "stauts"}, `unknown command "stauts"; commands: status, flows, block, unblock, blocks, reload, rules, identities, pause, quarantine, release, tokens (see interdict ctl --help)`},
+		{[]string{"config", "chek"}, `unknown command "chek"; commands: check, default (see interdict config --help)`},
+	} {
+		_, _, code, err := runMain(t, tc.args...)
+		require.Error(t, err, tc.args)
+		assert.Contains(t, err.Error(), tc.want)
+		assert.Equal(t, 2, code)
+	}
+	out, _, _, err := runMain(t)
+	require.NoError(t, err, "no command shows the help")
+	assert.Contains(t, out, "COMMANDS:")
+}
+
+// ctl with no appliance behind the socket says so and how to point ctl
+// at one, instead of a raw dial error.
+func TestCtlNoAppliance(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "none.sock")
+	_, _, _, err := runMain(t, "ctl", "--socket", sock, "status")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no appliance answers on socket "+sock)
+	assert.Contains(t, err.Error(), "--socket PATH")
+	assert.NotContains(t, err.Error(), "http://interdict", "the client's internal URL is noise to a user")
+}
+
+// config check prints every error of a file and fails.
+func TestConfigCheckAllErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, writeFile(path, "mode: bogus\nlog:\n  levl: info\n"))
+	_, errOut, code, err := runMain(t, "config", "check", path)
+	require.Error(t, err)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, path+`:1: mode: "bogus" not supported`)
+	assert.Contains(t, errOut, path+":3: log.levl: unknown key (did you mean level?)")
+	assert.Contains(t, err.Error(), "2 error(s)")
+}
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
+
+// rules check without a file says how to call it.
+func TestRulesCheckNoFile(t *testing.T) {
+	_, _, _, err := runMain(t, "rules", "check")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no rule files given (usage: interdict rules check FILE...)")
+}

@@ -1,0 +1,139 @@
+//go:build linux
+
+package images
+
+import (
+	"debug/elf"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/interdict/interdict/tests/testenv"
+)
+
+// imageCommands run from the built image as its user. When `interdict
+// demo` exists (the WireGuard hub's issue) it belongs here:
+// {"demo"} with its expected output.
+var imageCommands = []struct {
+	args []string
+	want string
+}{
+	{[]string{"version"}, "interdict images-test go"},
+	{[]string{"config", "check"}, "default.yaml (embedded): ok"},
+}
+
+// TestContainerImage builds the image with images/container/build.sh
+// (what `make image` runs: buildah, vfs storage, chroot isolation, no
+// base image pulled) into a throwaway store, checks its configuration
+// (non-root user, entrypoint, ports), that its binary is static and its
+// writable directories belong to its user, and runs the binary from the
+// image as the image's user.
+func TestContainerImage(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "buildah")
+	bin := staticBinary(t)
+	store := t.TempDir()
+	flags := []string{"--storage-driver", "vfs", "--root", filepath.Join(store, "root"), "--runroot", filepath.Join(store, "run")}
+	buildah := func(args ...string) string {
+		t.Helper()
+		return run(t, "buildah", append(append([]string{}, flags...), args...)...)
+	}
+	t.Cleanup(func() {
+		_ = exec.Command("buildah", append(append([]string{}, flags...), "rm", "--all")...).Run()
+		_ = exec.Command("buildah", append(append([]string{}, flags...), "rmi", "--all", "--force")...).Run()
+	})
+
+	cmd := exec.Command("sh", filepath.Join(repoRoot(t), "images/container/build.sh"), bin, "interdict:test")
+	cmd.Env = append(os.Environ(), "BUILDAH_FLAGS="+strings.Join(flags[2:], " "))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	t.Logf("image: %s", strings.TrimSpace(string(out)))
+	t.Cleanup(func() {
+		os.RemoveAll(filepath.Join(repoRoot(t), "bin/image-root"))
+		os.RemoveAll(filepath.Join(repoRoot(t), "bin/image-empty"))
+	})
+
+	var cfg struct {
+		OCIv1 struct {
+			Config struct {
+				User         string              `json:"User"`
+				Entrypoint   []string            `json:"Entrypoint"`
+				Cmd          []string            `json:"Cmd"`
+				ExposedPorts map[string]struct{} `json:"ExposedPorts"`
+				Env          []string            `json:"Env"`
+			} `json:"config"`
+		} `json:"OCIv1"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(buildah("inspect", "--type", "image", "interdict:test")), &cfg))
+	c := cfg.OCIv1.Config
+	assert.Equal(t, "65532:65532", c.User, "the image runs as a non-root user")
+	assert.Equal(t, []string{"/usr/bin/interdict"}, c.Entrypoint)
+	assert.Equal(t, []string{"run"}, c.Cmd, "the image runs whatever `interdict run` defaults to")
+	assert.Contains(t, c.ExposedPorts, "51820/udp")
+	assert.Contains(t, c.ExposedPorts, "9108/tcp")
+	assert.Contains(t, c.Env, "XDG_STATE_HOME=/var/lib", "a non-root appliance's state lands in /var/lib/interdict")
+
+	ctr := strings.TrimSpace(buildah("from", "--quiet", "interdict:test"))
+	mnt := strings.TrimSpace(buildah("mount", ctr))
+	f, err := elf.Open(filepath.Join(mnt, "usr/bin/interdict"))
+	require.NoError(t, err)
+	for _, p := range f.Progs {
+		assert.NotEqual(t, elf.PT_INTERP, p.Type, "the binary is static: no dynamic loader in the image")
+	}
+	f.Close()
+	for _, d := range []string{"var/lib/interdict", "var/log/interdict", "run/interdict"} {
+		fi, err := os.Stat(filepath.Join(mnt, d))
+		require.NoError(t, err, d)
+		st := fi.Sys().(*syscall.Stat_t)
+		assert.Equal(t, uint32(65532), st.Uid, "%s belongs to the image's user", d)
+	}
+	passwd, err := os.ReadFile(filepath.Join(mnt, "etc/passwd"))
+	require.NoError(t, err)
+	assert.Contains(t, string(passwd), "interdict:x:65532:65532:")
+	assert.FileExists(t, filepath.Join(mnt, "etc/ssl/certs/ca-certificates.crt"))
+	// A file only root may read tells who the process runs as.
+	require.NoError(t, os.WriteFile(filepath.Join(mnt, "etc/root-only.yaml"), []byte("mode: ips\n"), 0o600))
+	buildah("umount", ctr)
+
+	// buildah run uses the image's user (65532) unless told otherwise.
+	for _, ic := range imageCommands {
+		got, err := buildahRun(flags, ctr, "", ic.args...)
+		require.NoError(t, err, "%v: %s", ic.args, got)
+		assert.Contains(t, got, ic.want, ic.args)
+	}
+	denied, err := buildahRun(flags, ctr, "", "config", "check", "/etc/root-only.yaml")
+	require.Error(t, err, "the image's user is not root: %s", denied)
+	assert.Contains(t, denied, "permission denied")
+	ok, err := buildahRun(flags, ctr, "0:0", "config", "check", "/etc/root-only.yaml")
+	require.NoError(t, err, ok)
+	assert.Contains(t, ok, "/etc/root-only.yaml: ok", "root reads it: the refusal above was the user")
+}
+
+// buildahRun runs /usr/bin/interdict in the container with chroot
+// isolation, as the image's user or as user ("uid:gid"). Debian's buildah
+// 1.28 now and then loses the whole output of a short process under chroot
+// isolation (measured here: 4 of 60 runs printed nothing, exit status 0);
+// a run that printed nothing is tried again, up to 5 times.
+func buildahRun(flags []string, ctr, user string, args ...string) (string, error) {
+	cmd := append(append([]string{}, flags...), "run", "--isolation", "chroot")
+	if user != "" {
+		cmd = append(cmd, "--user", user)
+	}
+	cmd = append(append(cmd, ctr, "--", "/usr/bin/interdict"), args...)
+	var out []byte
+	var err error
+	for range 5 {
+		out, err = exec.Command("buildah", cmd...).CombinedOutput()
+		if len(strings.TrimSpace(string(out))) > 0 {
+			break
+		}
+	}
+	return string(out), err
+}

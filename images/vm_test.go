@@ -1,0 +1,95 @@
+//go:build linux
+
+package images
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v4"
+
+	"github.com/interdict/interdict/tests/testenv"
+)
+
+const userData = "vm/cloud-init.yaml"
+
+// readUserData returns the files the user-data writes (path: content)
+// and its runcmd lines.
+func readUserData(t *testing.T) (map[string]string, []string) {
+	t.Helper()
+	data, err := os.ReadFile(userData)
+	require.NoError(t, err)
+	var ud struct {
+		WriteFiles []struct {
+			Path    string `yaml:"path"`
+			Content string `yaml:"content"`
+		} `yaml:"write_files"`
+		RunCmd []string `yaml:"runcmd"`
+	}
+	require.NoError(t, yaml.Load(data, &ud))
+	files := map[string]string{}
+	for _, f := range ud.WriteFiles {
+		files[f.Path] = f.Content
+	}
+	return files, ud.RunCmd
+}
+
+// TestCloudInitSchema validates the VM user-data with cloud-init's own
+// schema (Debian's cloud-init package).
+func TestCloudInitSchema(t *testing.T) {
+	testenv.RequireTools(t, "cloud-init")
+	out, err := exec.Command("cloud-init", "schema", "--config-file", userData).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "Valid cloud-config")
+}
+
+// TestCloudInitConfig checks what cloud-init writes: the appliance config
+// passes the appliance's checker, the TUN drop-in the package ships is
+// installed, and the routing script is the one the unit runs.
+func TestCloudInitConfig(t *testing.T) {
+	files, runcmd := readUserData(t)
+	cfg, ok := files["/etc/interdict/config.yaml"]
+	require.True(t, ok, "user-data writes /etc/interdict/config.yaml")
+	checkApplianceConfig(t, userData, cfg, nil)
+	assert.Contains(t, files["/etc/systemd/system/interdict.service.d/routes.conf"], "ExecStartPost=+/usr/local/sbin/interdict-routes")
+	assert.Contains(t, files, "/usr/local/sbin/interdict-routes")
+	assert.Contains(t, files["/usr/local/sbin/interdict-routes"], "prohibit", "fail closed when the TUN is gone")
+	assert.Contains(t, runcmd, "install -D -m 0644 /usr/share/interdict/systemd/tun.conf /etc/systemd/system/interdict.service.d/tun.conf")
+}
+
+// TestCloudInitRoutes runs the routing script the user-data installs in
+// a network namespace with the two interfaces it expects, twice (a
+// restart runs it again), and checks the policy rules and the route into
+// the TUN, including the rule that keeps eth1's traffic from being
+// forwarded uninspected when the TUN is gone.
+func TestCloudInitRoutes(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "ip")
+	files, _ := readUserData(t)
+	script := files["/usr/local/sbin/interdict-routes"]
+	require.NotEmpty(t, script)
+	path := filepath.Join(t.TempDir(), "interdict-routes")
+	require.NoError(t, os.WriteFile(path, []byte(script), 0o755))
+
+	ns := fmt.Sprintf("idci%d", rand.IntN(1<<30))
+	run(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	in := func(args ...string) string { return run(t, "ip", append([]string{"netns", "exec", ns}, args...)...) }
+	in("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")
+	in("ip", "link", "set", "eth1", "up")
+	in("ip", "tuntap", "add", "dev", "interdict0", "mode", "tun")
+	in("sh", path)
+	in("sh", path)
+	rules := in("ip", "rule", "show")
+	for _, want := range []string{"100:\tfrom all fwmark 0x1d1c lookup main", "200:\tfrom all iif eth1 lookup 100", "210:\tfrom all iif eth1 prohibit"} {
+		assert.Equal(t, 1, strings.Count(rules, want), "%q once in:\n%s", want, rules)
+	}
+	assert.Contains(t, in("ip", "route", "show", "table", "100"), "default dev interdict0")
+}
