@@ -17,6 +17,7 @@ import (
 	"github.com/interdict/interdict/appliance/policy"
 	"github.com/interdict/interdict/appliance/state"
 	"github.com/interdict/interdict/configs"
+	"github.com/interdict/interdict/inspect/http1"
 	"github.com/interdict/interdict/netstack"
 	"go.yaml.in/yaml/v4"
 )
@@ -172,9 +173,28 @@ type RulesConfig struct {
 	AllowPartial bool `yaml:"allow_partial"`
 	// HTTPBodyLimit bounds the HTTP body bytes inspected per message.
 	HTTPBodyLimit int `yaml:"http_body_limit"`
+	// HTTP bounds the HTTP parser (see configs/default.yaml).
+	HTTP HTTPLimitsConfig `yaml:"http"`
+	// HTTPPorts are server ports expected to carry HTTP.
+	HTTPPorts []int `yaml:"http_ports"`
 	// StreamDepth bounds the bytes per TCP direction raw-stream rules
 	// inspect (a size: 1MiB, 512KiB, 1048576; 0 is unlimited).
 	StreamDepth string `yaml:"stream_depth"`
+	// StreamDepthPast is what happens past stream_depth on a flow no
+	// parser recognised: stop (inspecting) or reject.
+	StreamDepthPast string `yaml:"stream_depth_past"`
+}
+
+// HTTPLimitsConfig bounds the HTTP parser (inspect/http1.Limits): sizes
+// such as 16KiB; empty or 0 keeps the parser's default.
+type HTTPLimitsConfig struct {
+	StartLine     string `yaml:"start_line"`
+	HeaderLine    string `yaml:"header_line"`
+	HeaderCount   int    `yaml:"header_count"`
+	HeaderSection string `yaml:"header_section"`
+	ChunkLine     string `yaml:"chunk_line"`
+	Decoded       string `yaml:"decoded"`
+	FileInfo      bool   `yaml:"fileinfo"`
 }
 
 // EVEConfig is the EVE JSON sink.
@@ -278,8 +298,12 @@ type RuleSettings struct {
 	Vars            map[string]string
 	AllowPartial    bool
 	HTTPBodyLimit   int
+	HTTPLimits      http1.Limits
+	HTTPPorts       []uint16
 	// StreamDepth is detect.Options.StreamDepth (0: unlimited).
 	StreamDepth int64
+	// StreamDepthReject is detect.Options.StreamDepthReject.
+	StreamDepthReject bool
 }
 
 // Defaults of keys whose absence means more than "off".

@@ -119,6 +119,10 @@ func TestConfigErrors(t *testing.T) {
 		{"rules-stream-depth", base + "rules:\n  stream_depth: 1 MiB\n", ""},
 		{"rules-stream-depth-bad", base + "rules:\n  stream_depth: lots\n", `c.yaml:6: rules.stream_depth: invalid size "lots"`},
 		{"rules-stream-depth-negative", base + "rules:\n  stream_depth: -1\n", `c.yaml:6: rules.stream_depth: invalid size "-1"`},
+		{"rules-http-section-over-1mib", base + "rules:\n  http:\n    header_section: 2MiB\n", `c.yaml:7: rules.http.header_section: 2MiB is over 1MiB`},
+		{"rules-stream-depth-past-bad", base + "rules:\n  stream_depth_past: ignore\n", `c.yaml:6: rules.stream_depth_past: "ignore" not supported (want stop or reject)`},
+		{"rules-http-port-zero", base + "rules:\n  http_ports: [80, 0]\n", `c.yaml:6: rules.http_ports: port 0 outside [1, 65535]`},
+		{"rules-http-count-negative", base + "rules:\n  http:\n    header_count: -1\n", `c.yaml:7: rules.http.header_count: -1 outside [0, 65536]`},
 		{"eve-stats", base + "eve:\n  stats_interval: soon\n", `c.yaml:6: eve.stats_interval: invalid duration "soon"`},
 		{"admin-tcp-no-token", base + "admin:\n  tcp:\n    listen: 127.0.0.1:9109\n", "c.yaml:6: admin.tcp: a TCP listener needs a bearer token"},
 		{"admin-tcp-empty-env", base + "admin:\n  tcp:\n    listen: 127.0.0.1:9109\n    token_env: INTERDICT_TEST_NO_SUCH_VAR\n", "c.yaml:6: admin.tcp: token is empty or shorter than 16 bytes"},
@@ -186,6 +190,7 @@ rules:
   vars:
     $HOME_NET: "[10.0.0.0/8]"
   stream_depth: 256kb
+  http: {start_line: 32KiB, header_count: 500}
 eve:
   path: eve.json
   stats_interval: 5s
@@ -203,6 +208,11 @@ admin:
 	assert.Equal(t, map[string]string{"HOME_NET": "[10.0.0.0/8]"}, s.Rules.Vars)
 	assert.False(t, s.Rules.DefaultPack)
 	assert.Equal(t, int64(256<<10), s.Rules.StreamDepth)
+	assert.Equal(t, 32<<10, s.Rules.HTTPLimits.StartLine)
+	assert.Equal(t, 500, s.Rules.HTTPLimits.HeaderCount)
+	assert.Equal(t, 64<<10, s.Rules.HTTPLimits.HeaderSection, "the embedded default")
+	assert.True(t, s.Rules.HTTPLimits.FileInfo, "the embedded default")
+	assert.Equal(t, []uint16{80, 8000, 8080}, s.Rules.HTTPPorts, "the embedded default")
 	assert.Equal(t, filepath.Join(dir, "eve.json"), s.EVEPath)
 	assert.Equal(t, 5*time.Second, s.StatsInterval)
 	assert.Empty(t, s.AdminSocket, "an explicit empty socket disables it")

@@ -164,7 +164,10 @@ func (rs RuleSettings) Spec() ruleset.Spec {
 	}
 	spec.Vars = rs.Vars
 	spec.HTTPBodyLimit = rs.HTTPBodyLimit
+	spec.HTTPLimits = rs.HTTPLimits
+	spec.HTTPPorts = rs.HTTPPorts
 	spec.StreamDepth = rs.StreamDepth
+	spec.StreamDepthReject = rs.StreamDepthReject
 	return spec
 }
 

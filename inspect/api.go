@@ -160,6 +160,19 @@ type Event struct {
 	DNS     *DNSTx
 	TLS     *TLSTx
 	Anomaly *Anomaly
+	File    *FileInfo
+}
+
+// FileInfo describes a file carried in a message body (EVE fileinfo):
+// the body as the endpoint saves it, after any content coding.
+type FileInfo struct {
+	Filename string // from Content-Disposition, else the URI's last path segment
+	Size     int64  // decoded bytes
+	SHA256   string // hex
+	Magic    string // MIME type sniffed from the first bytes (WHATWG MIME sniffing)
+	// State is CLOSED when the body ended as its framing said, TRUNCATED
+	// when the flow ended first.
+	State string
 }
 
 // HTTPTx holds the fields Suricata logs for an HTTP transaction.
@@ -167,6 +180,19 @@ type HTTPTx struct {
 	Hostname, URL, Method, Protocol, UserAgent, ContentType, Referer string
 	Status                                                           int
 	Length                                                           int64 // response body bytes seen
+	// Proxy is the PROXY protocol header that opened the flow, if any.
+	Proxy *ProxyHeader
+	// StreamID is the HTTP/2 stream of the transaction (0: HTTP/1).
+	StreamID uint32
+}
+
+// ProxyHeader is a PROXY protocol header (v1 or v2): the addresses a load
+// balancer in front of the client says the connection came from and to.
+type ProxyHeader struct {
+	Version   int
+	Command   string // PROXY or LOCAL
+	Transport string // TCP4, TCP6, UDP4, UDP6, UNIX or UNKNOWN
+	Src, Dst  netip.AddrPort
 }
 
 // DNSTx is one DNS query (type query) or answer (type answer).
@@ -208,6 +234,13 @@ type FlowInspector interface {
 	// Close ends the flow and reports what only the end reveals (e.g. a
 	// response body delimited by the connection's close).
 	Close() Result
+}
+
+// AppProtoReasoner is implemented by flow inspectors that detect the
+// app-layer protocol by content: how the protocol was decided, or why
+// none was, for the EVE flow record's app_proto_reason.
+type AppProtoReasoner interface {
+	AppProtoReason() string
 }
 
 // FlowFactory creates flow inspectors; *Engine implements it.

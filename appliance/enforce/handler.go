@@ -393,6 +393,10 @@ func wouldReason(v netstack.Verdict) string { return "would-" + v.String() }
 func (f *flow) Close(st netstack.FlowStats) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	var appWhy string
+	if r, ok := f.insp.(inspect.AppProtoReasoner); ok {
+		appWhy = r.AppProtoReason()
+	}
 	if f.insp != nil {
 		res, ok := f.closeInspector()
 		// Findings at close can no longer change what was forwarded;
@@ -417,6 +421,7 @@ func (f *flow) Close(st netstack.FlowStats) {
 		Alerted: f.alerted,
 		Action:  f.flowAction(st.Verdict),
 	}
+	ev.AppProtoReason = appWhy
 	f.h.emit(&ev)
 }
 

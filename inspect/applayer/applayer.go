@@ -99,6 +99,11 @@ type Unit struct {
 	// logged per request such as DNS queries).
 	Event     *inspect.Event
 	Anomalies []inspect.Anomaly
+	// BodyOffset is where, in the body of Dir's message, the body buffer
+	// of that direction starts. A parser that inspects a long body in
+	// windows moves it forward; detection then treats the buffer as new
+	// rather than grown.
+	BodyOffset int64
 }
 
 // Parser parses one flow, both directions. It is not safe for concurrent

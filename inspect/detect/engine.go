@@ -46,6 +46,11 @@ type Options struct {
 	// MaxProbe bounds the bytes per direction kept while detecting the
 	// app-layer protocol (default 4096).
 	MaxProbe int
+	// HTTPPorts are server ports where traffic is expected to be HTTP: a
+	// TCP flow to one that no parser recognises gets the anomaly
+	// HTTP_PORT_NOT_HTTP (the policy decides: alert by default, reject to
+	// refuse what the inspector cannot read as the server might).
+	HTTPPorts []uint16
 	// MaxThresholdEntries bounds the engine-wide threshold table (default
 	// 65536); when full, the oldest windows are forgotten.
 	MaxThresholdEntries int
@@ -60,6 +65,11 @@ type Options struct {
 	// are forwarded unseen by payload rules, so an attacker can pad a
 	// connection past it before sending the payload.
 	StreamDepth int64
+	// StreamDepthReject chooses the other way for a TCP flow no parser
+	// recognised: the chunk that would cross StreamDepth raises the
+	// anomaly STREAM_DEPTH_UNRECOGNISED (the policy rejects it by default),
+	// so nothing past the depth is forwarded uninspected.
+	StreamDepthReject bool
 	// ActionOrder is Suricata's action-order setting: the precedence of
 	// pass, drop, reject and alert, strongest first (nil: Suricata's
 	// default pass, drop, reject, alert). See ParseActionOrder.

@@ -52,12 +52,14 @@ type dirState struct {
 // Flow inspects one flow; it implements inspect.FlowInspector. Not safe
 // for concurrent use.
 type Flow struct {
-	e      *Engine
-	meta   inspect.FlowMeta
-	tr     uint8
-	dirs   [2]dirState
-	bits   []uint64
-	app    string
+	e    *Engine
+	meta inspect.FlowMeta
+	tr   uint8
+	dirs [2]dirState
+	bits []uint64
+	app  string
+	// appWhy says how app was decided (EVE flow app_proto_reason).
+	appWhy string
 	parser applayer.Parser
 	// probing is true until a protocol was chosen or all declined.
 	probing bool
@@ -116,6 +118,10 @@ func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 	}
 	ds := &f.dirs[dir]
 	ds.seen = true
+	if d := f.e.opts.StreamDepth; f.e.opts.StreamDepthReject && f.tr == trTCP && d > 0 && f.parser == nil && !f.probing &&
+		ds.off < uint64(d) && ds.off+uint64(len(data)) > uint64(d) {
+		f.res.Events = append(f.res.Events, inspect.Event{Dir: dir, Anomaly: &inspect.Anomaly{Event: "STREAM_DEPTH_UNRECOGNISED"}})
+	}
 	// App-layer first: a raw rule on "alert http" needs to know the
 	// protocol in the chunk that also completes its content.
 	if f.tr == trUDP {

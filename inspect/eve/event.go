@@ -50,6 +50,7 @@ const (
 	TypeDNS          = "dns"
 	TypeTLS          = "tls"
 	TypeInterruption = "interruption"
+	TypeFileInfo     = "fileinfo"
 	// TypePolicy is interdict's addition: an identity's egress policy
 	// denied (or in ids mode would have denied) a flow or a DNS query.
 	TypePolicy = "policy"
@@ -84,8 +85,15 @@ type Event struct {
 	HTTP     *HTTP     `json:"http,omitempty"`
 	DNS      *DNS      `json:"dns,omitempty"`
 	TLS      *TLS      `json:"tls,omitempty"`
+	FileInfo *FileInfo `json:"fileinfo,omitempty"`
 	Traffic  *Traffic  `json:"traffic,omitempty"`
 	Identity *Identity `json:"identity,omitempty"`
+	// AppProtoReason is interdict's addition on flow events: how app_proto
+	// was decided ("content to_server") or why none was.
+	AppProtoReason string `json:"app_proto_reason,omitempty"`
+	// Proxy is interdict's addition on http events: the PROXY protocol
+	// header that opened the flow.
+	Proxy *Proxy `json:"proxy,omitempty"`
 	// Interruption is interdict's addition (event_type interruption):
 	// a source or identity was blocked or released.
 	Interruption *Interruption `json:"interruption,omitempty"`
@@ -221,6 +229,24 @@ type HTTP struct {
 	Protocol        string `json:"protocol,omitempty"`
 	Status          int    `json:"status,omitempty"`
 	Length          int64  `json:"length"`
+	// HTTP2 is set for HTTP/2 transactions, as Suricata's http.http2.
+	HTTP2 *HTTP2 `json:"http2,omitempty"`
+}
+
+// HTTP2 is the http2 object of an HTTP/2 transaction.
+type HTTP2 struct {
+	StreamID uint32 `json:"stream_id"`
+}
+
+// Proxy is a PROXY protocol header's fields.
+type Proxy struct {
+	Version   int    `json:"version"`
+	Command   string `json:"command"`
+	Transport string `json:"transport"`
+	SrcIP     string `json:"src_ip,omitempty"`
+	SrcPort   uint16 `json:"src_port,omitempty"`
+	DestIP    string `json:"dest_ip,omitempty"`
+	DestPort  uint16 `json:"dest_port,omitempty"`
 }
 
 // DNS is the dns object.
@@ -236,6 +262,17 @@ type DNS struct {
 type TLS struct {
 	SNI     string `json:"sni,omitempty"`
 	Version string `json:"version,omitempty"`
+}
+
+// FileInfo is Suricata's fileinfo object.
+type FileInfo struct {
+	Filename string `json:"filename"`
+	Magic    string `json:"magic,omitempty"`
+	SHA256   string `json:"sha256,omitempty"`
+	State    string `json:"state"`
+	Stored   bool   `json:"stored"`
+	Size     int64  `json:"size"`
+	TxID     uint64 `json:"tx_id"`
 }
 
 // Traffic is Suricata 8's traffic object: flowbits named traffic/id/X or
@@ -405,7 +442,13 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 		// Suricata logs an HTTP transaction in the request's direction.
 		ev = Base(ts, TypeHTTP, meta, inspect.ToServer)
 		ev.AppProto = "http"
+		if e.HTTP.Protocol == "HTTP/2" {
+			ev.AppProto = "http2"
+		}
 		ev.HTTP = HTTPObject(e.HTTP)
+		if e.HTTP.Proxy != nil {
+			ev.Proxy = proxyObject(e.HTTP.Proxy)
+		}
 	case e.DNS != nil:
 		ev = Base(ts, TypeDNS, meta, e.Dir)
 		ev.AppProto = "dns"
@@ -414,6 +457,11 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 		ev = Base(ts, TypeTLS, meta, inspect.ToServer)
 		ev.AppProto = "tls"
 		ev.TLS = &TLS{SNI: e.TLS.SNI, Version: e.TLS.Version}
+	case e.File != nil:
+		ev = Base(ts, TypeFileInfo, meta, e.Dir)
+		ev.AppProto = "http"
+		f := e.File
+		ev.FileInfo = &FileInfo{Filename: f.Filename, Magic: f.Magic, SHA256: f.SHA256, State: f.State, Size: f.Size, TxID: e.TxID}
 	case e.Anomaly != nil:
 		ev = Base(ts, TypeAnomaly, meta, e.Dir)
 		ev.AppProto = e.Anomaly.AppProto
@@ -428,8 +476,22 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 
 // HTTPObject converts an HTTP transaction record.
 func HTTPObject(h *inspect.HTTPTx) *HTTP {
-	return &HTTP{
+	o := &HTTP{
 		Hostname: h.Hostname, URL: h.URL, HTTPUserAgent: h.UserAgent, HTTPContentType: h.ContentType,
 		HTTPRefer: h.Referer, HTTPMethod: h.Method, Protocol: h.Protocol, Status: h.Status, Length: h.Length,
 	}
+	if h.StreamID != 0 {
+		o.HTTP2 = &HTTP2{StreamID: h.StreamID}
+	}
+	return o
+}
+
+// proxyObject converts a PROXY protocol header.
+func proxyObject(px *inspect.ProxyHeader) *Proxy {
+	o := &Proxy{Version: px.Version, Command: px.Command, Transport: px.Transport}
+	if px.Src.IsValid() {
+		o.SrcIP, o.SrcPort = px.Src.Addr().String(), px.Src.Port()
+		o.DestIP, o.DestPort = px.Dst.Addr().String(), px.Dst.Port()
+	}
+	return o
 }

@@ -513,7 +513,14 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 		rp.sum.AlertsBySID[a.Rule.SID]++
 		rp.stats.Detect.Alert++
 	}
+	var refused *inspect.Anomaly
 	for i := range res.Events {
+		if an := res.Events[i].Anomaly; an != nil && refused == nil && rp.cfg.Anomaly != nil {
+			switch rp.cfg.Anomaly(*an) {
+			case inspect.ActionDrop, inspect.ActionReject, inspect.ActionRejectDst, inspect.ActionRejectBoth:
+				refused = an
+			}
+		}
 		ev, ok := eve.NewAppEvent(rp.ts, &f.meta, &res.Events[i])
 		if !ok {
 			continue
@@ -532,6 +539,18 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 			f.action = "drop"
 			return rp.dropPacket(f, dir, dropRule, wire)
 		}
+	}
+	if refused != nil && enforce {
+		f.action = "drop"
+		f.dropped = true
+		ev := eve.NewDrop(rp.ts, &f.meta, dir, nil, wire)
+		ev.AppProto = refused.AppProto
+		ev.Drop.Reason = "protocol " + refused.Event
+		rp.decorate(f, &ev)
+		if err := rp.emit(&ev); err != nil {
+			return err
+		}
+		rp.sum.Drops++
 	}
 	return nil
 }
@@ -617,6 +636,9 @@ func (rp *replayer) endFlow(f *flow) error {
 		PktsToServer: f.pkts[0], PktsToClient: f.pkts[1], BytesToServer: f.bytes[0], BytesToClient: f.bytes[1],
 		Start: eve.Time{Time: f.start}, End: eve.Time{Time: f.last}, Age: elapsedSeconds(f.start, f.last),
 		State: f.state(), Reason: reason, Alerted: f.alerted, Action: f.action,
+	}
+	if r, ok := f.insp.(inspect.AppProtoReasoner); ok {
+		ev.AppProtoReason = r.AppProtoReason()
 	}
 	if f.meta.Proto == inspect.ProtoTCP {
 		ev.TCP = f.tcpObject()

@@ -88,6 +88,11 @@ type Config struct {
 	// Clock, when set, is advanced to each packet's timestamp before the
 	// packet is processed (give the engine Clock.Now for thresholds).
 	Clock *Clock
+	// Anomaly, when set, is the appliance's protocol policy: the action an
+	// app-layer anomaly takes (ActionNone: only logged). In ips mode a
+	// terminal one drops the flow with a drop event naming the anomaly,
+	// as the appliance refuses a message it cannot read unambiguously.
+	Anomaly func(inspect.Anomaly) inspect.Action
 	// Bounds; zero means the default.
 	MaxFlows           int
 	MaxPendingBytes    int
