@@ -43,7 +43,10 @@ type Appliance struct {
 	// interrupt pauses and quarantines identities; its wrapper is the
 	// outermost handler.
 	interrupt *identity.Engine
-	stack     atomic.Pointer[netstack.Stack]
+	// hub is the WireGuard device and its peers (link.mode wireguard,
+	// after OpenWireGuard); nil otherwise.
+	hub   *hub
+	stack atomic.Pointer[netstack.Stack]
 	// stopping turns /readyz off while Serve shuts down.
 	stopping atomic.Bool
 }
@@ -61,6 +64,9 @@ func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
 		}
 	}()
 
+	if err := makeStateDir(s); err != nil {
+		return nil, err
+	}
 	if a.events, err = openEVE(s.EVEPath); err != nil {
 		return nil, err
 	}
@@ -181,6 +187,9 @@ func (a *Appliance) Close() error {
 	if a.pol != nil {
 		a.pol.Close()
 	}
+	if a.hub != nil {
+		a.hub.dev.Close() // already closed by the stack, unless it never had one
+	}
 	if a.events == nil {
 		return nil
 	}
@@ -270,9 +279,14 @@ func (a *Appliance) Flows() []admin.Flow {
 	var out []admin.Flow
 	s.Flows().Range(func(f *netstack.Flow) bool {
 		sn := f.Snapshot()
+		info := f.Info()
+		var key string
+		if id := enforce.IdentityOf(&info); id != nil {
+			key = id.Key
+		}
 		out = append(out, admin.Flow{
 			ID: sn.ID, Proto: sn.Tuple.Proto.String(), Src: sn.Tuple.Src.String(), Dst: sn.Tuple.Dst.String(),
-			Identity: sn.Identity, BytesToServer: sn.BytesToServer, BytesToClient: sn.BytesToClient,
+			Identity: sn.Identity, IdentityKey: key, BytesToServer: sn.BytesToServer, BytesToClient: sn.BytesToClient,
 			Verdict: sn.Verdict.String(), AgeSeconds: now.Sub(sn.Start).Seconds(), IdleSeconds: now.Sub(sn.LastActive).Seconds(),
 		})
 		return true

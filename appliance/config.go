@@ -15,6 +15,7 @@ import (
 	"github.com/interdict/interdict/appliance/enforce"
 	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/policy"
+	"github.com/interdict/interdict/appliance/state"
 	"github.com/interdict/interdict/configs"
 	"github.com/interdict/interdict/inspect/http1"
 	"github.com/interdict/interdict/netstack"
@@ -45,8 +46,9 @@ type Config struct {
 	// Policy is the inline policy in front of inspection: block lists,
 	// rule consequences, rate limits, protocol validation.
 	Policy policy.Config `yaml:"policy"`
-	// StateDir keeps what outlives a restart (interruptions, offences);
-	// empty is state.DefaultDir().
+	// StateDir keeps what outlives a restart (the WireGuard key, peers
+	// added at runtime, interruptions, offences); empty is
+	// state.DefaultDir().
 	StateDir string `yaml:"state_dir"`
 	// Interruption pauses and quarantines identities on triggers.
 	Interruption identity.InterruptConfig `yaml:"interruption"`
@@ -62,9 +64,11 @@ type Config struct {
 
 // LinkConfig is the client-facing link.
 type LinkConfig struct {
-	// Mode is "tun"; "wireguard" comes later.
-	Mode string    `yaml:"mode"`
-	TUN  TUNConfig `yaml:"tun"`
+	// Mode is "wireguard" (a hub: peers are identities, no privileges)
+	// or "tun" (an OS TUN device, CAP_NET_ADMIN).
+	Mode      string          `yaml:"mode"`
+	TUN       TUNConfig       `yaml:"tun"`
+	WireGuard WireGuardConfig `yaml:"wireguard"`
 }
 
 // TUNConfig describes a TUN device (tunnel/tun.Config).
@@ -196,7 +200,8 @@ type HTTPLimitsConfig struct {
 // EVEConfig is the EVE JSON sink.
 type EVEConfig struct {
 	// Path is the file events are appended to, "-" for stdout, "" to
-	// disable; absent is DefaultEVEPath.
+	// disable; absent is DefaultEVEPath when this user may write there,
+	// else eve.json in state_dir.
 	Path          *string `yaml:"path"`
 	StatsInterval string  `yaml:"stats_interval"`
 }
@@ -204,7 +209,8 @@ type EVEConfig struct {
 // AdminConfig is the admin API.
 type AdminConfig struct {
 	// Socket is the unix socket path; "" disables it; absent is
-	// DefaultAdminSocket.
+	// DefaultAdminSocket when this user may create it, else
+	// $XDG_RUNTIME_DIR/interdict/admin.sock, else admin.sock in state_dir.
 	Socket *string        `yaml:"socket"`
 	TCP    AdminTCPConfig `yaml:"tcp"`
 }
@@ -232,7 +238,11 @@ type LogConfig struct {
 
 // Settings is a validated Config with every value parsed.
 type Settings struct {
+	// LinkMode is "tun" or "wireguard"; Link or WireGuard holds its
+	// settings.
+	LinkMode    string
 	Link        TUNSettings
+	WireGuard   WireGuardSettings
 	Upstream    string // "host" or "transparent"
 	Host        netstack.HostDialer
 	Transparent TUNSettings
@@ -569,15 +579,26 @@ var verdicts = map[string]netstack.Verdict{
 func (c *Config) Validate() (*Settings, error) {
 	s := &Settings{}
 	var err error
+	s.LinkMode = c.Link.Mode
+	s.StateDir = c.StateDir
+	if s.StateDir == "" {
+		s.StateDir = state.DefaultDir()
+	} else {
+		s.StateDir = c.path(s.StateDir)
+	}
 	switch c.Link.Mode {
 	case "tun":
 		if s.Link, err = c.tun("link.tun", c.Link.TUN); err != nil {
 			return nil, err
 		}
+	case "wireguard":
+		if s.WireGuard, err = c.wireguard(s.StateDir); err != nil {
+			return nil, err
+		}
 	case "":
-		return nil, c.errorf("link.mode", "missing (want tun)")
+		return nil, c.errorf("link.mode", "missing (want wireguard or tun)")
 	default:
-		return nil, c.errorf("link.mode", "%q not supported (want tun; wireguard is not built yet)", c.Link.Mode)
+		return nil, c.errorf("link.mode", "%q not supported (want wireguard or tun)", c.Link.Mode)
 	}
 
 	switch c.Upstream.Mode {
@@ -589,7 +610,7 @@ func (c *Config) Validate() (*Settings, error) {
 		if s.Transparent, err = c.tun("upstream.transparent.tun", c.Upstream.Transparent.TUN); err != nil {
 			return nil, err
 		}
-		if s.Transparent.Name == s.Link.Name {
+		if s.LinkMode == "tun" && s.Transparent.Name == s.Link.Name {
 			return nil, c.errorf("upstream.transparent.tun.name", "%q is also the client link", s.Transparent.Name)
 		}
 	default:

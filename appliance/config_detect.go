@@ -120,7 +120,7 @@ func (c *Config) validateDetection(s *Settings) error {
 		s.Rules.StreamDepth = d
 	}
 
-	s.EVEPath = DefaultEVEPath
+	s.EVEPath = defaultEVEPath(s.StateDir)
 	if c.EVE.Path != nil {
 		s.EVEPath = *c.EVE.Path
 		if s.EVEPath != "-" {
@@ -134,7 +134,7 @@ func (c *Config) validateDetection(s *Settings) error {
 		}
 	}
 
-	s.AdminSocket = DefaultAdminSocket
+	s.AdminSocket = DefaultAdminSocketPath()
 	if c.Admin.Socket != nil {
 		s.AdminSocket = c.path(*c.Admin.Socket)
 	}

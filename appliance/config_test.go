@@ -18,7 +18,7 @@ import (
 // default, and a map such as the protocol anomalies merges key by key.
 func TestConfigOverlaysDefault(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.yaml")
-	require.NoError(t, os.WriteFile(path, []byte("mode: ids\nlink:\n  tun:\n    name: itest0\npolicy:\n  protocol:\n    anomalies:\n      DUPLICATE_CONTENT_LENGTH_FIELD_IN_REQUEST: \"off\"\n"), 0o600))
+	require.NoError(t, os.WriteFile(path, []byte("mode: ids\nlink:\n  mode: tun\n  tun:\n    name: itest0\npolicy:\n  protocol:\n    anomalies:\n      DUPLICATE_CONTENT_LENGTH_FIELD_IN_REQUEST: \"off\"\n"), 0o600))
 	s, err := LoadConfig(path)
 	require.NoError(t, err)
 	assert.Equal(t, enforce.IDS, s.Mode)
@@ -34,11 +34,14 @@ func TestConfigOverlaysDefault(t *testing.T) {
 func TestDefaultConfig(t *testing.T) {
 	s, err := LoadConfig("")
 	require.NoError(t, err)
-	assert.Equal(t, "interdict0", s.Link.Name)
-	assert.Equal(t, 2, s.Link.Queues)
-	assert.Equal(t, 5000, s.Link.TxQueueLen)
+	// The default is the unprivileged WireGuard hub: no TUN, no SO_MARK.
+	assert.Equal(t, "wireguard", s.LinkMode)
+	assert.Equal(t, 51820, s.WireGuard.ListenPort)
+	assert.Equal(t, 1420, s.WireGuard.MTU)
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("100.96.0.0/16"), netip.MustParsePrefix("fd00:96::/64")}, s.WireGuard.Pool)
+	assert.Equal(t, filepath.Join(s.StateDir, "wireguard.key"), s.WireGuard.PrivateKeyFile)
 	assert.Equal(t, "host", s.Upstream)
-	assert.Equal(t, uint32(0x1d1c), s.Host.Mark)
+	assert.Zero(t, s.Host.Mark)
 	assert.Equal(t, "127.0.0.1:9108", s.Metrics)
 	assert.Equal(t, "detect", s.Handler.Mode)
 	assert.Equal(t, enforce.IPS, s.Mode)
@@ -46,9 +49,9 @@ func TestDefaultConfig(t *testing.T) {
 	assert.True(t, s.Rules.DefaultPack)
 	assert.False(t, s.Rules.AllowPartial)
 	assert.Equal(t, int64(1<<20), s.Rules.StreamDepth)
-	assert.Equal(t, DefaultEVEPath, s.EVEPath)
+	assert.Equal(t, defaultEVEPath(s.StateDir), s.EVEPath)
 	assert.Equal(t, 30*time.Second, s.StatsInterval)
-	assert.Equal(t, DefaultAdminSocket, s.AdminSocket)
+	assert.Equal(t, DefaultAdminSocketPath(), s.AdminSocket)
 	assert.Empty(t, s.AdminTCP)
 	assert.Equal(t, 5*time.Minute, s.Limits.IdleTimeout)
 	assert.Equal(t, 100*time.Millisecond, s.Limits.TimeWait)
@@ -97,7 +100,7 @@ func TestConfigErrors(t *testing.T) {
 		{"mark-negative", base + "upstream:\n  host:\n    mark: -1\n", "c.yaml:7:"},
 		{"bad-verdict", base + "handler:\n  mode: pattern\n  pattern: x\n  verdict: maybe\n", `c.yaml:8: handler.verdict: "maybe"`},
 		{"empty-pattern", base + "handler:\n  mode: pattern\n", "c.yaml:5: handler.pattern: empty"},
-		{"bad-mode", "link:\n  mode: wireguard\n", `c.yaml:2: link.mode: "wireguard" not supported`},
+		{"bad-mode", "link:\n  mode: tap\n", `c.yaml:2: link.mode: "tap" not supported`},
 		{"no-name", "link:\n  mode: tun\n  tun:\n    name: \"\"\n", "c.yaml:4: link.tun.name"},
 		{"bad-metrics", base + "metrics:\n  listen: nowhere\n", `c.yaml:6: metrics.listen: invalid address "nowhere"`},
 		{"bad-log", base + "log:\n  format: xml\n", `c.yaml:6: log.format: "xml"`},
@@ -220,4 +223,60 @@ admin:
 	for addr, want := range map[string]string{"10.1.2.3": "narrow", "10.2.0.1": "wide", "192.168.1.1": "", "fd00::5": "narrow", "::ffff:10.1.0.9": "narrow"} {
 		assert.Equal(t, want, ids.Lookup(netip.MustParseAddr(addr)).IdentityName(), addr)
 	}
+}
+
+func TestWireGuardConfigErrors(t *testing.T) {
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"bad key": {"link:\n  wireguard:\n    peers:\n      - name: a\n        public_key: nope\n        allowed_ips: [100.96.0.2/32]\n",
+			"c.yaml:5: link.wireguard.peers.0.public_key: wireguard: invalid key"},
+		"no allowed ips": {"link:\n  wireguard:\n    peers:\n      - name: a\n        public_key: hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n",
+			"link.wireguard.peers.0.allowed_ips: peer \"a\" has no allowed IPs"},
+		"bad name": {"link:\n  wireguard:\n    peers:\n      - name: a/b\n        public_key: hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n        allowed_ips: [100.96.0.2/32]\n",
+			"c.yaml:4: link.wireguard.peers.0.name: invalid peer name"},
+		"bad port": {"link:\n  wireguard:\n    listen_port: 70000\n", "c.yaml:3: link.wireguard.listen_port: 70000 outside"},
+		"bad pool": {"link:\n  wireguard:\n    pool: [100.96.0.0]\n", "c.yaml:3: link.wireguard.pool: invalid prefix"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(tc.yaml), 0o600))
+			_, err := LoadConfig(path)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// A peer's preshared key file, like the hub's key, is refused when others
+// may read it, with the chmod that fixes it.
+func TestWireGuardKeyFilePermissions(t *testing.T) {
+	dir := t.TempDir()
+	psk := filepath.Join(dir, "psk")
+	require.NoError(t, os.WriteFile(psk, []byte("hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n"), 0o644))
+	path := filepath.Join(dir, "c.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("link:\n  wireguard:\n    peers:\n      - name: a\n        public_key: hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n        allowed_ips: [100.96.0.2/32]\n        preshared_key_file: psk\n"), 0o600))
+	_, err := LoadConfig(path)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "chmod 600 "+psk)
+	require.NoError(t, os.Chmod(psk, 0o600))
+	s, err := LoadConfig(path)
+	require.NoError(t, err)
+	assert.False(t, s.WireGuard.Peers[0].PresharedKey.IsZero())
+
+	// The hub's own key: generated 0600 on first start, refused once
+	// others may read it.
+	keyPath := filepath.Join(dir, "state", "wireguard.key")
+	k1, created, err := loadOrCreateKey(keyPath)
+	require.NoError(t, err)
+	assert.True(t, created)
+	fi, err := os.Stat(keyPath)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	k2, created, err := loadOrCreateKey(keyPath)
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.Equal(t, k1, k2, "the key survives a restart")
+	require.NoError(t, os.Chmod(keyPath, 0o640))
+	_, _, err = loadOrCreateKey(keyPath)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "chmod 600")
 }

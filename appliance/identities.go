@@ -32,6 +32,7 @@ func (a *Appliance) IdentityStates() []admin.IdentityState {
 	for _, en := range a.idents.All() {
 		out = append(out, a.identityState(en.Identity, flows[en.Identity.Name]))
 	}
+	a.identityDetails(out)
 	return out
 }
 

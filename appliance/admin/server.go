@@ -49,6 +49,9 @@ func NewHandler(b Backend, log *slog.Logger) http.Handler {
 	})
 	mux.HandleFunc("POST /v1/reload", s.reload)
 	mux.HandleFunc("GET /v1/rules", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, b.Rules()) })
+	if pb, ok := b.(PeerBackend); ok {
+		registerPeers(mux, pb, log)
+	}
 	mux.HandleFunc("GET /v1/identities", s.identities)
 	mux.HandleFunc("POST /v1/identities/interrupt", s.interrupt)
 	mux.HandleFunc("POST /v1/identities/release", s.release)

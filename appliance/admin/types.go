@@ -24,11 +24,13 @@ type Status struct {
 
 // Flow is one live flow of GET /v1/flows.
 type Flow struct {
-	ID            uint64  `json:"id"`
-	Proto         string  `json:"proto"`
-	Src           string  `json:"src"`
-	Dst           string  `json:"dst"`
-	Identity      string  `json:"identity,omitempty"`
+	ID       uint64 `json:"id"`
+	Proto    string `json:"proto"`
+	Src      string `json:"src"`
+	Dst      string `json:"dst"`
+	Identity string `json:"identity,omitempty"`
+	// IdentityKey is the identity's WireGuard public key (a peer's).
+	IdentityKey   string  `json:"identity_key,omitempty"`
 	BytesToServer uint64  `json:"bytes_to_server"`
 	BytesToClient uint64  `json:"bytes_to_client"`
 	Verdict       string  `json:"verdict"`
@@ -192,6 +194,20 @@ type IdentityState struct {
 	// mode included).
 	LastTrigger string `json:"last_trigger,omitempty"`
 	Flows       int    `json:"flows"`
+	// Source is where the identity comes from: config (a prefix),
+	// wireguard-config (a peer in the config file), wireguard (a peer
+	// added at runtime).
+	Source string `json:"source,omitempty"`
+	// Prefixes are its source prefixes (a peer's allowed IPs).
+	Prefixes []string `json:"prefixes,omitempty"`
+	// Mode is the inspection mode its flows get (ips or ids).
+	Mode string `json:"mode,omitempty"`
+	// A WireGuard peer's endpoint, last handshake and traffic, as the
+	// device reports them.
+	Endpoint      string     `json:"endpoint,omitempty"`
+	LastHandshake *time.Time `json:"last_handshake,omitempty"`
+	RxBytes       uint64     `json:"rx_bytes,omitempty"`
+	TxBytes       uint64     `json:"tx_bytes,omitempty"`
 }
 
 // InterruptRequest is the body of POST /v1/identities/interrupt: exactly

@@ -51,7 +51,7 @@ func ctlCommand() *cli.Command {
 		Description: "Speaks to the admin API on its unix socket (--socket), or over TCP (--url with a bearer\n" +
 			"token from --token-file or INTERDICT_ADMIN_TOKEN). Tables by default, --json for the API's answer.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "socket", Value: appliance.DefaultAdminSocket, EnvVars: []string{"INTERDICT_ADMIN_SOCKET"}, Usage: "admin unix socket `PATH`"},
+			&cli.StringFlag{Name: "socket", Value: appliance.DefaultAdminSocketPath(), EnvVars: []string{"INTERDICT_ADMIN_SOCKET"}, Usage: "admin unix socket `PATH`"},
 			&cli.StringFlag{Name: "url", EnvVars: []string{"INTERDICT_ADMIN_URL"}, Usage: "admin TCP `URL` (http://host:port) instead of the socket"},
 			&cli.StringFlag{Name: "token-file", Usage: "bearer token `FILE` for --url"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"INTERDICT_ADMIN_TOKEN"}, Usage: "bearer token for --url (prefer the environment or --token-file: arguments are visible in ps)"},
@@ -144,6 +144,8 @@ func ctlFlows(c *cli.Context, cl *admin.Client) error {
 		id := f.Identity
 		if id == "" {
 			id = "-"
+		} else if f.IdentityKey != "" {
+			id += " (" + shortKey(f.IdentityKey) + ")"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", f.ID, f.Proto, f.Src, f.Dst, id,
 			f.BytesToServer, f.BytesToClient, f.Verdict, (time.Duration(f.AgeSeconds) * time.Second).String())

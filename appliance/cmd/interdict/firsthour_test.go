@@ -34,7 +34,7 @@ func TestUnknownCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"rnu"}, `unknown command "rnu"; commands: run, config, rules, replay, ctl, policy, version (see interdict --help)`},
+		{[]string{"rnu"}, `unknown command "rnu"; commands: run, config, rules, replay, ctl, peer, demo, keygen, pubkey, policy, version (see interdict --help)`},
 		{[]string{"ctl", "stauts"}, `unknown command "stauts"; commands: status, flows, block, unblock, blocks, reload, rules, identities, pause, quarantine, release, tokens (see interdict ctl --help)`},
 		{[]string{"config", "chek"}, `unknown command "chek"; commands: check, default (see interdict config --help)`},
 	} {
