@@ -16,6 +16,7 @@ import (
 	"github.com/interdict/interdict/appliance/enforce"
 	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/policy"
+	"github.com/interdict/interdict/appliance/state"
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/netstack"
 )
@@ -39,7 +40,13 @@ type Appliance struct {
 	// idents knows who sends each flow: configured prefixes (source
 	// "config") and, in WireGuard mode, peers.
 	idents *identity.Registry
-	stack  atomic.Pointer[netstack.Stack]
+	// interrupt pauses and quarantines identities; its wrapper is the
+	// outermost handler.
+	interrupt *identity.Engine
+	// hub is the WireGuard device and its peers (link.mode wireguard,
+	// after OpenWireGuard); nil otherwise.
+	hub   *hub
+	stack atomic.Pointer[netstack.Stack]
 	// stopping turns /readyz off while Serve shuts down.
 	stopping atomic.Bool
 }
@@ -57,6 +64,9 @@ func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
 		}
 	}()
 
+	if err := makeStateDir(s); err != nil {
+		return nil, err
+	}
 	if a.events, err = openEVE(s.EVEPath); err != nil {
 		return nil, err
 	}
@@ -66,6 +76,21 @@ func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
 		sink = a.events
 	}
 	if a.pol, err = policy.New(s.Policy, policy.Options{Registerer: a.reg, Logger: log, Events: sink}); err != nil {
+		return nil, err
+	}
+	iopts := identity.Options{Registerer: a.reg, Logger: log, Events: sink}
+	if s.StateDir != "" {
+		if iopts.Store, err = state.Open(s.StateDir); err != nil {
+			return nil, err
+		}
+	}
+	if a.interrupt, err = identity.NewEngine(a.idents, s.Interruption, iopts); err != nil {
+		return nil, err
+	}
+	if err := a.interrupt.SetPolicies(s.Policies, nil); err != nil {
+		return nil, err
+	}
+	if err := a.interrupt.SetTokens(s.Tokens, nil); err != nil {
 		return nil, err
 	}
 	var inner netstack.Handler
@@ -80,14 +105,17 @@ func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
 			Registerer: a.reg, Logger: log, Events: sink,
 			// Rule consequences and protocol validation see every
 			// finding while its chunk is still held.
-			OnResult: a.pol.OnResult,
+			OnResult: func(ri *enforce.ResultInfo) {
+				a.pol.OnResult(ri)
+				a.interrupt.OnResult(ri)
+			},
 		}
 		if a.det, err = NewDetection(s.Rules, cfg, log); err != nil {
 			return nil, err
 		}
 		inner = a.det.Handler()
 	}
-	a.handler = policy.Wrap(inner, a.pol)
+	a.handler = a.interrupt.Wrap(policy.Wrap(inner, a.pol))
 	return a, nil
 }
 
@@ -120,6 +148,9 @@ func (a *Appliance) Attach(st *netstack.Stack) error {
 	if err := a.pol.Attach(st.Guard(), st.Flows()); err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
+	if err := a.interrupt.Attach(st.Guard(), st.Flows()); err != nil {
+		return fmt.Errorf("identity: %w", err)
+	}
 	return nil
 }
 
@@ -151,8 +182,14 @@ func (a *Appliance) ReopenEVE() error {
 // file. Call it after the stack's Close: flows ending then still log
 // their flow events and policy records.
 func (a *Appliance) Close() error {
+	if a.interrupt != nil {
+		a.interrupt.Close()
+	}
 	if a.pol != nil {
 		a.pol.Close()
+	}
+	if a.hub != nil {
+		a.hub.dev.Close() // already closed by the stack, unless it never had one
 	}
 	if a.events == nil {
 		return nil
@@ -173,8 +210,13 @@ func (e *ReloadError) RefusalReasons() []string { return e.Reasons }
 
 var _ admin.Backend = (*Appliance)(nil)
 
-// Reload implements admin.Backend.
+// Reload implements admin.Backend: the identity policies, then the
+// rules. A broken policy refuses the reload and keeps everything running.
 func (a *Appliance) Reload(context.Context) (admin.Rules, error) {
+	if err := a.ReloadIdentityPolicy(); err != nil {
+		a.log.Error("reload refused: identity policies", "err", err)
+		return admin.Rules{}, &ReloadError{Reasons: []string{err.Error()}}
+	}
 	st, err := a.ReloadRules()
 	if err != nil {
 		return admin.Rules{}, err
@@ -238,9 +280,14 @@ func (a *Appliance) Flows() []admin.Flow {
 	var out []admin.Flow
 	s.Flows().Range(func(f *netstack.Flow) bool {
 		sn := f.Snapshot()
+		info := f.Info()
+		var key string
+		if id := enforce.IdentityOf(&info); id != nil {
+			key = id.Key
+		}
 		out = append(out, admin.Flow{
 			ID: sn.ID, Proto: sn.Tuple.Proto.String(), Src: sn.Tuple.Src.String(), Dst: sn.Tuple.Dst.String(),
-			Identity: sn.Identity, BytesToServer: sn.BytesToServer, BytesToClient: sn.BytesToClient,
+			Identity: sn.Identity, IdentityKey: key, BytesToServer: sn.BytesToServer, BytesToClient: sn.BytesToClient,
 			Verdict: sn.Verdict.String(), AgeSeconds: now.Sub(sn.Start).Seconds(), IdleSeconds: now.Sub(sn.LastActive).Seconds(),
 		})
 		return true

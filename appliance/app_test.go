@@ -73,6 +73,7 @@ eve:
   path: eve.json
 admin:
   socket: admin.sock
+state_dir: state
 ` + extra
 	cfgPath := filepath.Join(dir, "c.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfgText), 0o600))

@@ -39,7 +39,7 @@ func NewLogger(w io.Writer, format, level string) *slog.Logger {
 }
 
 // Run runs the appliance until ctx is cancelled: it loads the rules, opens
-// the TUN, builds the netstack with the configured dialer and handler,
+// the link (the WireGuard hub, or a TUN), builds the netstack with the configured dialer and handler,
 // serves /metrics and the admin API, reloads the rules on SIGUSR2 and
 // reopens the EVE file on SIGHUP; on cancellation it ends every flow and
 // removes the TUN.
@@ -55,6 +55,9 @@ func Run(ctx context.Context, s *Settings, log *slog.Logger) (err error) {
 	}()
 	reg := a.Registry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if s.LinkMode == "wireguard" {
+		return a.runWireGuard(ctx)
+	}
 
 	dev, err := openTUN(s.Link)
 	if err != nil {

@@ -13,8 +13,11 @@ import (
 	"time"
 
 	"github.com/interdict/interdict/appliance/enforce"
+	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/policy"
+	"github.com/interdict/interdict/appliance/state"
 	"github.com/interdict/interdict/configs"
+	"github.com/interdict/interdict/inspect/http1"
 	"github.com/interdict/interdict/netstack"
 	"go.yaml.in/yaml/v4"
 )
@@ -43,6 +46,16 @@ type Config struct {
 	// Policy is the inline policy in front of inspection: block lists,
 	// rule consequences, rate limits, protocol validation.
 	Policy policy.Config `yaml:"policy"`
+	// StateDir keeps what outlives a restart (the WireGuard key, peers
+	// added at runtime, interruptions, offences); empty is
+	// state.DefaultDir().
+	StateDir string `yaml:"state_dir"`
+	// Interruption pauses and quarantines identities on triggers.
+	Interruption identity.InterruptConfig `yaml:"interruption"`
+	// Policies are the per-identity egress allow lists.
+	Policies []identity.PolicyConfig `yaml:"policies"`
+	// Tokens binds cleartext HTTP credentials to identities.
+	Tokens identity.TokensConfig `yaml:"tokens"`
 
 	// source names the file (or "default.yaml (embedded)") in errors.
 	source string
@@ -51,9 +64,11 @@ type Config struct {
 
 // LinkConfig is the client-facing link.
 type LinkConfig struct {
-	// Mode is "tun"; "wireguard" comes later.
-	Mode string    `yaml:"mode"`
-	TUN  TUNConfig `yaml:"tun"`
+	// Mode is "wireguard" (a hub: peers are identities, no privileges)
+	// or "tun" (an OS TUN device, CAP_NET_ADMIN).
+	Mode      string          `yaml:"mode"`
+	TUN       TUNConfig       `yaml:"tun"`
+	WireGuard WireGuardConfig `yaml:"wireguard"`
 }
 
 // TUNConfig describes a TUN device (tunnel/tun.Config).
@@ -171,15 +186,35 @@ type RulesConfig struct {
 	AllowPartial bool `yaml:"allow_partial"`
 	// HTTPBodyLimit bounds the HTTP body bytes inspected per message.
 	HTTPBodyLimit int `yaml:"http_body_limit"`
+	// HTTP bounds the HTTP parser (see configs/default.yaml).
+	HTTP HTTPLimitsConfig `yaml:"http"`
+	// HTTPPorts are server ports expected to carry HTTP.
+	HTTPPorts []int `yaml:"http_ports"`
 	// StreamDepth bounds the bytes per TCP direction raw-stream rules
 	// inspect (a size: 1MiB, 512KiB, 1048576; 0 is unlimited).
 	StreamDepth string `yaml:"stream_depth"`
+	// StreamDepthPast is what happens past stream_depth on a flow no
+	// parser recognised: stop (inspecting) or reject.
+	StreamDepthPast string `yaml:"stream_depth_past"`
+}
+
+// HTTPLimitsConfig bounds the HTTP parser (inspect/http1.Limits): sizes
+// such as 16KiB; empty or 0 keeps the parser's default.
+type HTTPLimitsConfig struct {
+	StartLine     string `yaml:"start_line"`
+	HeaderLine    string `yaml:"header_line"`
+	HeaderCount   int    `yaml:"header_count"`
+	HeaderSection string `yaml:"header_section"`
+	ChunkLine     string `yaml:"chunk_line"`
+	Decoded       string `yaml:"decoded"`
+	FileInfo      bool   `yaml:"fileinfo"`
 }
 
 // EVEConfig is the EVE JSON sink.
 type EVEConfig struct {
 	// Path is the file events are appended to, "-" for stdout, "" to
-	// disable; absent is DefaultEVEPath.
+	// disable; absent is DefaultEVEPath when this user may write there,
+	// else eve.json in state_dir.
 	Path          *string `yaml:"path"`
 	StatsInterval string  `yaml:"stats_interval"`
 }
@@ -187,7 +222,8 @@ type EVEConfig struct {
 // AdminConfig is the admin API.
 type AdminConfig struct {
 	// Socket is the unix socket path; "" disables it; absent is
-	// DefaultAdminSocket.
+	// DefaultAdminSocket when this user may create it, else
+	// $XDG_RUNTIME_DIR/interdict/admin.sock, else admin.sock in state_dir.
 	Socket *string        `yaml:"socket"`
 	TCP    AdminTCPConfig `yaml:"tcp"`
 }
@@ -215,7 +251,11 @@ type LogConfig struct {
 
 // Settings is a validated Config with every value parsed.
 type Settings struct {
+	// LinkMode is "tun" or "wireguard"; Link or WireGuard holds its
+	// settings.
+	LinkMode    string
 	Link        TUNSettings
+	WireGuard   WireGuardSettings
 	Upstream    string // "host" or "transparent"
 	Host        netstack.HostDialer
 	Transparent TUNSettings
@@ -240,6 +280,18 @@ type Settings struct {
 	AdminToken string
 	// Policy is validated (policy.Config.Validate); policy.New compiles it.
 	Policy policy.Config
+	// StateDir is the state directory; "" keeps state in memory only
+	// (tests that build Settings by hand).
+	StateDir string
+	// Interruption is validated; identity.NewEngine compiles it.
+	Interruption identity.InterruptConfig
+	// Policies are validated; Engine.SetPolicies compiles them.
+	Policies []identity.PolicyConfig
+	// Tokens is validated; Engine.SetTokens compiles it.
+	Tokens identity.TokensConfig
+	// ConfigPath is the file LoadConfig read ("" for the embedded
+	// default): a reload reads its policies and tokens again.
+	ConfigPath string
 }
 
 // Identity is a validated IdentityConfig.
@@ -259,8 +311,12 @@ type RuleSettings struct {
 	Vars            map[string]string
 	AllowPartial    bool
 	HTTPBodyLimit   int
+	HTTPLimits      http1.Limits
+	HTTPPorts       []uint16
 	// StreamDepth is detect.Options.StreamDepth (0: unlimited).
 	StreamDepth int64
+	// StreamDepthReject is detect.Options.StreamDepthReject.
+	StreamDepthReject bool
 }
 
 // Defaults of keys whose absence means more than "off".
@@ -300,7 +356,12 @@ func LoadConfig(path string) (*Settings, error) {
 			return nil, err
 		}
 	}
-	return c.Validate()
+	s, err := c.Validate()
+	if err != nil {
+		return nil, err
+	}
+	s.ConfigPath = path
+	return s, nil
 }
 
 var notFound = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
@@ -531,15 +592,26 @@ var verdicts = map[string]netstack.Verdict{
 func (c *Config) Validate() (*Settings, error) {
 	s := &Settings{}
 	var err error
+	s.LinkMode = c.Link.Mode
+	s.StateDir = c.StateDir
+	if s.StateDir == "" {
+		s.StateDir = state.DefaultDir()
+	} else {
+		s.StateDir = c.path(s.StateDir)
+	}
 	switch c.Link.Mode {
 	case "tun":
 		if s.Link, err = c.tun("link.tun", c.Link.TUN); err != nil {
 			return nil, err
 		}
+	case "wireguard":
+		if s.WireGuard, err = c.wireguard(s.StateDir); err != nil {
+			return nil, err
+		}
 	case "":
-		return nil, c.errorf("link.mode", "missing (want tun)")
+		return nil, c.errorf("link.mode", "missing (want wireguard or tun)")
 	default:
-		return nil, c.errorf("link.mode", "%q not supported (want tun; wireguard is not built yet)", c.Link.Mode)
+		return nil, c.errorf("link.mode", "%q not supported (want wireguard or tun)", c.Link.Mode)
 	}
 
 	switch c.Upstream.Mode {
@@ -551,7 +623,7 @@ func (c *Config) Validate() (*Settings, error) {
 		if s.Transparent, err = c.tun("upstream.transparent.tun", c.Upstream.Transparent.TUN); err != nil {
 			return nil, err
 		}
-		if s.Transparent.Name == s.Link.Name {
+		if s.LinkMode == "tun" && s.Transparent.Name == s.Link.Name {
 			return nil, c.errorf("upstream.transparent.tun.name", "%q is also the client link", s.Transparent.Name)
 		}
 	default:
@@ -646,6 +718,9 @@ func (c *Config) Validate() (*Settings, error) {
 		return nil, fmt.Errorf("config: %s: policy: %w", c.source, err)
 	}
 	s.Policy = c.Policy
+	if err := c.validateIdentityPolicy(s); err != nil {
+		return nil, err
+	}
 
 	switch c.Log.Format {
 	case "text", "json", "":

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/interdict/interdict/appliance/enforce"
+	"github.com/interdict/interdict/inspect/http1"
 )
 
 // minTokenBytes keeps a guessable token off a network listener.
@@ -95,6 +96,22 @@ func (c *Config) validateDetection(s *Settings) error {
 	if err := c.nonNegative("rules.http_body_limit", r.HTTPBodyLimit); err != nil {
 		return err
 	}
+	if s.Rules.HTTPLimits, err = c.httpLimits("rules.http", r.HTTP); err != nil {
+		return err
+	}
+	for _, port := range r.HTTPPorts {
+		if port < 1 || port > 65535 {
+			return c.errorf("rules.http_ports", "port %d outside [1, 65535]", port)
+		}
+		s.Rules.HTTPPorts = append(s.Rules.HTTPPorts, uint16(port))
+	}
+	switch r.StreamDepthPast {
+	case "", "stop":
+	case "reject":
+		s.Rules.StreamDepthReject = true
+	default:
+		return c.errorf("rules.stream_depth_past", "%q not supported (want stop or reject)", r.StreamDepthPast)
+	}
 	if r.StreamDepth != "" {
 		d, err := c.size("rules.stream_depth", r.StreamDepth)
 		if err != nil {
@@ -103,7 +120,7 @@ func (c *Config) validateDetection(s *Settings) error {
 		s.Rules.StreamDepth = d
 	}
 
-	s.EVEPath = DefaultEVEPath
+	s.EVEPath = defaultEVEPath(s.StateDir)
 	if c.EVE.Path != nil {
 		s.EVEPath = *c.EVE.Path
 		if s.EVEPath != "-" {
@@ -117,7 +134,7 @@ func (c *Config) validateDetection(s *Settings) error {
 		}
 	}
 
-	s.AdminSocket = DefaultAdminSocket
+	s.AdminSocket = DefaultAdminSocketPath()
 	if c.Admin.Socket != nil {
 		s.AdminSocket = c.path(*c.Admin.Socket)
 	}
@@ -158,6 +175,46 @@ func (c *Config) path(p string) string {
 
 // String describes an identity for logs.
 func (id Identity) String() string { return fmt.Sprintf("%s %v", id.Name, id.Prefixes) }
+
+// httpLimits validates rules.http: each line or section size at most
+// 1 MiB (Go's net/http header bound), so a typo cannot make one flow hold
+// gigabytes; decoded bounds bytes that are inspected, not kept.
+func (c *Config) httpLimits(key string, h HTTPLimitsConfig) (http1.Limits, error) {
+	var l http1.Limits
+	for _, f := range []struct {
+		name string
+		v    string
+		dst  *int
+	}{
+		{"start_line", h.StartLine, &l.StartLine}, {"header_line", h.HeaderLine, &l.HeaderLine},
+		{"header_section", h.HeaderSection, &l.HeaderSection}, {"chunk_line", h.ChunkLine, &l.ChunkLine},
+	} {
+		if f.v == "" {
+			continue
+		}
+		n, err := c.size(key+"."+f.name, f.v)
+		if err != nil {
+			return l, err
+		}
+		if n > 1<<20 {
+			return l, c.errorf(key+"."+f.name, "%s is over 1MiB", f.v)
+		}
+		*f.dst = int(n)
+	}
+	if h.Decoded != "" {
+		n, err := c.size(key+".decoded", h.Decoded)
+		if err != nil {
+			return l, err
+		}
+		l.Decoded = n
+	}
+	if h.HeaderCount < 0 || h.HeaderCount > 65536 {
+		return l, c.errorf(key+".header_count", "%d outside [0, 65536]", h.HeaderCount)
+	}
+	l.HeaderCount = h.HeaderCount
+	l.FileInfo = h.FileInfo
+	return l, nil
+}
 
 // validTag accepts the tag spelling policies and the CLI use: a short
 // word of letters, digits and - _ . : (so it is safe in logs and URLs).

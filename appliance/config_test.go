@@ -18,7 +18,7 @@ import (
 // default, and a map such as the protocol anomalies merges key by key.
 func TestConfigOverlaysDefault(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.yaml")
-	require.NoError(t, os.WriteFile(path, []byte("mode: ids\nlink:\n  tun:\n    name: itest0\npolicy:\n  protocol:\n    anomalies:\n      DUPLICATE_CONTENT_LENGTH_FIELD_IN_REQUEST: \"off\"\n"), 0o600))
+	require.NoError(t, os.WriteFile(path, []byte("mode: ids\nlink:\n  mode: tun\n  tun:\n    name: itest0\npolicy:\n  protocol:\n    anomalies:\n      DUPLICATE_CONTENT_LENGTH_FIELD_IN_REQUEST: \"off\"\n"), 0o600))
 	s, err := LoadConfig(path)
 	require.NoError(t, err)
 	assert.Equal(t, enforce.IDS, s.Mode)
@@ -34,11 +34,14 @@ func TestConfigOverlaysDefault(t *testing.T) {
 func TestDefaultConfig(t *testing.T) {
 	s, err := LoadConfig("")
 	require.NoError(t, err)
-	assert.Equal(t, "interdict0", s.Link.Name)
-	assert.Equal(t, 2, s.Link.Queues)
-	assert.Equal(t, 5000, s.Link.TxQueueLen)
+	// The default is the unprivileged WireGuard hub: no TUN, no SO_MARK.
+	assert.Equal(t, "wireguard", s.LinkMode)
+	assert.Equal(t, 51820, s.WireGuard.ListenPort)
+	assert.Equal(t, 1420, s.WireGuard.MTU)
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("100.96.0.0/16"), netip.MustParsePrefix("fd00:96::/64")}, s.WireGuard.Pool)
+	assert.Equal(t, filepath.Join(s.StateDir, "wireguard.key"), s.WireGuard.PrivateKeyFile)
 	assert.Equal(t, "host", s.Upstream)
-	assert.Equal(t, uint32(0x1d1c), s.Host.Mark)
+	assert.Zero(t, s.Host.Mark)
 	assert.Equal(t, "127.0.0.1:9108", s.Metrics)
 	assert.Equal(t, "detect", s.Handler.Mode)
 	assert.Equal(t, enforce.IPS, s.Mode)
@@ -46,9 +49,9 @@ func TestDefaultConfig(t *testing.T) {
 	assert.True(t, s.Rules.DefaultPack)
 	assert.False(t, s.Rules.AllowPartial)
 	assert.Equal(t, int64(1<<20), s.Rules.StreamDepth)
-	assert.Equal(t, DefaultEVEPath, s.EVEPath)
+	assert.Equal(t, defaultEVEPath(s.StateDir), s.EVEPath)
 	assert.Equal(t, 30*time.Second, s.StatsInterval)
-	assert.Equal(t, DefaultAdminSocket, s.AdminSocket)
+	assert.Equal(t, DefaultAdminSocketPath(), s.AdminSocket)
 	assert.Empty(t, s.AdminTCP)
 	assert.Equal(t, 5*time.Minute, s.Limits.IdleTimeout)
 	assert.Equal(t, 100*time.Millisecond, s.Limits.TimeWait)
@@ -97,7 +100,7 @@ func TestConfigErrors(t *testing.T) {
 		{"mark-negative", base + "upstream:\n  host:\n    mark: -1\n", "c.yaml:7:"},
 		{"bad-verdict", base + "handler:\n  mode: pattern\n  pattern: x\n  verdict: maybe\n", `c.yaml:8: handler.verdict: "maybe"`},
 		{"empty-pattern", base + "handler:\n  mode: pattern\n", "c.yaml:5: handler.pattern: empty"},
-		{"bad-mode", "link:\n  mode: wireguard\n", `c.yaml:2: link.mode: "wireguard" not supported`},
+		{"bad-mode", "link:\n  mode: tap\n", `c.yaml:2: link.mode: "tap" not supported`},
 		{"no-name", "link:\n  mode: tun\n  tun:\n    name: \"\"\n", "c.yaml:4: link.tun.name"},
 		{"bad-metrics", base + "metrics:\n  listen: nowhere\n", `c.yaml:6: metrics.listen: invalid address "nowhere"`},
 		{"bad-log", base + "log:\n  format: xml\n", `c.yaml:6: log.format: "xml"`},
@@ -116,6 +119,10 @@ func TestConfigErrors(t *testing.T) {
 		{"rules-stream-depth", base + "rules:\n  stream_depth: 1 MiB\n", ""},
 		{"rules-stream-depth-bad", base + "rules:\n  stream_depth: lots\n", `c.yaml:6: rules.stream_depth: invalid size "lots"`},
 		{"rules-stream-depth-negative", base + "rules:\n  stream_depth: -1\n", `c.yaml:6: rules.stream_depth: invalid size "-1"`},
+		{"rules-http-section-over-1mib", base + "rules:\n  http:\n    header_section: 2MiB\n", `c.yaml:7: rules.http.header_section: 2MiB is over 1MiB`},
+		{"rules-stream-depth-past-bad", base + "rules:\n  stream_depth_past: ignore\n", `c.yaml:6: rules.stream_depth_past: "ignore" not supported (want stop or reject)`},
+		{"rules-http-port-zero", base + "rules:\n  http_ports: [80, 0]\n", `c.yaml:6: rules.http_ports: port 0 outside [1, 65535]`},
+		{"rules-http-count-negative", base + "rules:\n  http:\n    header_count: -1\n", `c.yaml:7: rules.http.header_count: -1 outside [0, 65536]`},
 		{"eve-stats", base + "eve:\n  stats_interval: soon\n", `c.yaml:6: eve.stats_interval: invalid duration "soon"`},
 		{"admin-tcp-no-token", base + "admin:\n  tcp:\n    listen: 127.0.0.1:9109\n", "c.yaml:6: admin.tcp: a TCP listener needs a bearer token"},
 		{"admin-tcp-empty-env", base + "admin:\n  tcp:\n    listen: 127.0.0.1:9109\n    token_env: INTERDICT_TEST_NO_SUCH_VAR\n", "c.yaml:6: admin.tcp: token is empty or shorter than 16 bytes"},
@@ -128,6 +135,17 @@ func TestConfigErrors(t *testing.T) {
 		{"policy-static", base + "policy:\n  block:\n    static:\n      - {prefix: 10.0.0.0/8}\n      - {prefix: 10.0.0.0/33}\n", `c.yaml:9: policy.block.static[1].prefix: invalid prefix "10.0.0.0/33"`},
 		{"policy-anomaly", base + "policy:\n  protocol:\n    anomalies:\n      MISSING_HOST_HEADER: maybe\n", `c.yaml:8: policy.protocol.anomalies.MISSING_HOST_HEADER: "maybe" not one of`},
 		{"policy-unknown", base + "policy:\n  rate:\n    new_flow: {per_second: 1}\n", `c.yaml:7: policy.rate.new_flow: unknown key (did you mean new_flows?)`},
+		{"interruption", base + "identities:\n  - {name: a, prefixes: [10.1.0.0/16], tags: [ci]}\ninterruption:\n  quarantine_allow: [10.9.0.5:443]\n  triggers:\n    - {name: scan, tags: [ci], scan: {ports: 50}, window: 10s, action: quarantine, for: 10m, escalate: {factor: 2, max: 4h}}\n    - {name: leak, identities: [a], alerts: {sids: [1003]}, action: quarantine}\n", ""},
+		{"interruption-unknown-identity", base + "interruption:\n  triggers:\n    - name: x\n      identities: [ghost]\n      scan: {ports: 5}\n      action: pause\n", `c.yaml:8: interruption.triggers[0].identities[0]: unknown identity "ghost"`},
+		{"interruption-bad-window", base + "interruption:\n  triggers:\n    - name: x\n      window: often\n      scan: {ports: 5}\n      action: pause\n", `c.yaml:8: interruption.triggers[0].window: "often"`},
+		{"interruption-bad-allow", base + "interruption:\n  quarantine_allow: [10.9.0.0/33]\n", `c.yaml:6: interruption.quarantine_allow[0]: "10.9.0.0/33"`},
+		{"interruption-two-kinds", base + "interruption:\n  triggers:\n    - name: x\n      scan: {ports: 5}\n      http_status: [401]\n      action: pause\n", `c.yaml:7: interruption.triggers[0]: want exactly one of alerts, scan, http_status, policy_denials, token_misuse`},
+		{"interruption-unknown-key", base + "interruption:\n  triggers:\n    - {name: x, scan: {port: 5}, action: pause}\n", `c.yaml:7: interruption.triggers.0.scan.port: unknown key (did you mean ports?)`},
+		{"policies", base + "identities:\n  - {name: a, prefixes: [10.1.0.0/16], tags: [ci]}\npolicies:\n  - name: ci\n    tags: [ci]\n    allow:\n      - {to: \"*.example.com\", ports: [443]}\n      - {to: 10.9.0.0/16, proto: tcp}\n      - {to: deploy.example.com, methods: [POST], paths: [/deploy/], schedule: {days: [mon-fri], hours: \"08:00-18:00\", tz: Europe/Berlin}}\n", ""},
+		{"policies-bad-prefix", base + "policies:\n  - name: p\n    allow:\n      - to: 10.0.0.0/33\n", `c.yaml:8: policies[0].allow[0].to: invalid prefix "10.0.0.0/33"`},
+		{"policies-bad-tz", base + "policies:\n  - name: p\n    allow:\n      - to: x.example.com\n        schedule: {tz: Mars/Olympus}\n", `c.yaml:9: policies[0].allow[0].schedule.tz: unknown time zone "Mars/Olympus"`},
+		{"policies-unknown-identity", base + "policies:\n  - name: p\n    identities: [ghost]\n", `c.yaml:7: policies[0].identities[0]: unknown identity "ghost"`},
+		{"policies-unknown-key", base + "policies:\n  - name: p\n    allow:\n      - {to: x.example.com, port: 443}\n", `c.yaml:8: policies.0.allow.0.port: unknown key (did you mean ports?)`},
 		{"syn-bounds", base + "limits:\n  syn_in_flight: 10\n  syn_in_flight_per_source: 20\n", "c.yaml:7: limits.syn_in_flight_per_source: 20 exceeds"},
 		{"syn-pressure-negative", base + "limits:\n  syn_pressure: -1\n", "c.yaml:6: limits.syn_pressure"},
 		{"handshake-timeout-bad", base + "limits:\n  handshake_timeout: soon\n", `c.yaml:6: limits.handshake_timeout: invalid duration "soon"`},
@@ -174,6 +192,7 @@ rules:
   vars:
     $HOME_NET: "[10.0.0.0/8]"
   stream_depth: 256kb
+  http: {start_line: 32KiB, header_count: 500}
 eve:
   path: eve.json
   stats_interval: 5s
@@ -191,6 +210,11 @@ admin:
 	assert.Equal(t, map[string]string{"HOME_NET": "[10.0.0.0/8]"}, s.Rules.Vars)
 	assert.False(t, s.Rules.DefaultPack)
 	assert.Equal(t, int64(256<<10), s.Rules.StreamDepth)
+	assert.Equal(t, 32<<10, s.Rules.HTTPLimits.StartLine)
+	assert.Equal(t, 500, s.Rules.HTTPLimits.HeaderCount)
+	assert.Equal(t, 64<<10, s.Rules.HTTPLimits.HeaderSection, "the embedded default")
+	assert.True(t, s.Rules.HTTPLimits.FileInfo, "the embedded default")
+	assert.Equal(t, []uint16{80, 8000, 8080}, s.Rules.HTTPPorts, "the embedded default")
 	assert.Equal(t, filepath.Join(dir, "eve.json"), s.EVEPath)
 	assert.Equal(t, 5*time.Second, s.StatsInterval)
 	assert.Empty(t, s.AdminSocket, "an explicit empty socket disables it")
@@ -201,4 +225,60 @@ admin:
 	for addr, want := range map[string]string{"10.1.2.3": "narrow", "10.2.0.1": "wide", "192.168.1.1": "", "fd00::5": "narrow", "::ffff:10.1.0.9": "narrow"} {
 		assert.Equal(t, want, ids.Lookup(netip.MustParseAddr(addr)).IdentityName(), addr)
 	}
+}
+
+func TestWireGuardConfigErrors(t *testing.T) {
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"bad key": {"link:\n  wireguard:\n    peers:\n      - name: a\n        public_key: nope\n        allowed_ips: [100.96.0.2/32]\n",
+			"c.yaml:5: link.wireguard.peers.0.public_key: wireguard: invalid key"},
+		"no allowed ips": {"link:\n  wireguard:\n    peers:\n      - name: a\n        public_key: hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n",
+			"link.wireguard.peers.0.allowed_ips: peer \"a\" has no allowed IPs"},
+		"bad name": {"link:\n  wireguard:\n    peers:\n      - name: a/b\n        public_key: hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n        allowed_ips: [100.96.0.2/32]\n",
+			"c.yaml:4: link.wireguard.peers.0.name: invalid peer name"},
+		"bad port": {"link:\n  wireguard:\n    listen_port: 70000\n", "c.yaml:3: link.wireguard.listen_port: 70000 outside"},
+		"bad pool": {"link:\n  wireguard:\n    pool: [100.96.0.0]\n", "c.yaml:3: link.wireguard.pool: invalid prefix"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(tc.yaml), 0o600))
+			_, err := LoadConfig(path)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// A peer's preshared key file, like the hub's key, is refused when others
+// may read it, with the chmod that fixes it.
+func TestWireGuardKeyFilePermissions(t *testing.T) {
+	dir := t.TempDir()
+	psk := filepath.Join(dir, "psk")
+	require.NoError(t, os.WriteFile(psk, []byte("hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n"), 0o644))
+	path := filepath.Join(dir, "c.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("link:\n  wireguard:\n    peers:\n      - name: a\n        public_key: hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n        allowed_ips: [100.96.0.2/32]\n        preshared_key_file: psk\n"), 0o600))
+	_, err := LoadConfig(path)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "chmod 600 "+psk)
+	require.NoError(t, os.Chmod(psk, 0o600))
+	s, err := LoadConfig(path)
+	require.NoError(t, err)
+	assert.False(t, s.WireGuard.Peers[0].PresharedKey.IsZero())
+
+	// The hub's own key: generated 0600 on first start, refused once
+	// others may read it.
+	keyPath := filepath.Join(dir, "state", "wireguard.key")
+	k1, created, err := loadOrCreateKey(keyPath)
+	require.NoError(t, err)
+	assert.True(t, created)
+	fi, err := os.Stat(keyPath)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	k2, created, err := loadOrCreateKey(keyPath)
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.Equal(t, k1, k2, "the key survives a restart")
+	require.NoError(t, os.Chmod(keyPath, 0o640))
+	_, _, err = loadOrCreateKey(keyPath)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "chmod 600")
 }

@@ -20,6 +20,7 @@ import (
 	// the engine detects the protocols linked in.
 	_ "github.com/interdict/interdict/inspect/dns"
 	_ "github.com/interdict/interdict/inspect/http1"
+	_ "github.com/interdict/interdict/inspect/ssh"
 	_ "github.com/interdict/interdict/inspect/tls"
 )
 
@@ -164,7 +165,10 @@ func (rs RuleSettings) Spec() ruleset.Spec {
 	}
 	spec.Vars = rs.Vars
 	spec.HTTPBodyLimit = rs.HTTPBodyLimit
+	spec.HTTPLimits = rs.HTTPLimits
+	spec.HTTPPorts = rs.HTTPPorts
 	spec.StreamDepth = rs.StreamDepth
+	spec.StreamDepthReject = rs.StreamDepthReject
 	return spec
 }
 

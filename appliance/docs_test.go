@@ -59,7 +59,7 @@ behaviour the meaning describes).
 |---|---|---|---|
 `)
 	doc := root.Content[0]
-	fieldDocs = goFieldDocs(t, ".", "policy")
+	fieldDocs = goFieldDocs(t, ".", "policy", "identity")
 	writeKeys(&b, configType, doc, "")
 	return b.Bytes()
 }

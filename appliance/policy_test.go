@@ -36,9 +36,17 @@ func TestPolicyProtocolValidation(t *testing.T) {
 		{"default-config", "", false},
 		{"alert-only", "policy:\n  protocol:\n    anomalies:\n      REQUEST_CONTENT_LENGTH_AND_TRANSFER_ENCODING: alert\n", true},
 	}
+	// The fixture's server answers "ok:..." rather than HTTP, which the
+	// default policy rejects as an HTTP/0.9-style answer to an HTTP/1.1
+	// request; this test is about the request side.
+	const echoServer = "policy:\n  protocol:\n    anomalies:\n      RESPONSE_INVALID_PROTOCOL: alert\n"
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fx := newFixture(t, tc.config)
+			cfg := echoServer
+			if tc.config != "" {
+				cfg = tc.config + "      RESPONSE_INVALID_PROTOCOL: alert\n"
+			}
+			fx := newFixture(t, cfg)
 			out, err := fx.exchange(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 			require.NoError(t, err, "a well-formed request passes")
 			assert.Contains(t, out, "ok:GET /")
@@ -118,7 +126,7 @@ func TestPolicyStaticBlock(t *testing.T) {
 func TestNewFailsCleanly(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "c.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte(base+"rules:\n  default_pack: false\n  files: [missing.rules]\neve:\n  path: eve.json\nadmin:\n  socket: \"\"\n"), 0o600))
+	require.NoError(t, os.WriteFile(cfg, []byte(base+"rules:\n  default_pack: false\n  files: [missing.rules]\neve:\n  path: eve.json\nadmin:\n  socket: \"\"\nstate_dir: state\n"), 0o600))
 	s, err := LoadConfig(cfg)
 	require.NoError(t, err)
 	before := runtime.NumGoroutine()

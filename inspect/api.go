@@ -159,7 +159,21 @@ type Event struct {
 	HTTP    *HTTPTx
 	DNS     *DNSTx
 	TLS     *TLSTx
+	SSH     *SSHTx
 	Anomaly *Anomaly
+	File    *FileInfo
+}
+
+// FileInfo describes a file carried in a message body (EVE fileinfo):
+// the body as the endpoint saves it, after any content coding.
+type FileInfo struct {
+	Filename string // from Content-Disposition, else the URI's last path segment
+	Size     int64  // decoded bytes
+	SHA256   string // hex
+	Magic    string // MIME type sniffed from the first bytes (WHATWG MIME sniffing)
+	// State is CLOSED when the body ended as its framing said, TRUNCATED
+	// when the flow ended first.
+	State string
 }
 
 // HTTPTx holds the fields Suricata logs for an HTTP transaction.
@@ -167,21 +181,61 @@ type HTTPTx struct {
 	Hostname, URL, Method, Protocol, UserAgent, ContentType, Referer string
 	Status                                                           int
 	Length                                                           int64 // response body bytes seen
+	// Proxy is the PROXY protocol header that opened the flow, if any.
+	Proxy *ProxyHeader
+	// StreamID is the HTTP/2 stream of the transaction (0: HTTP/1).
+	StreamID uint32
+}
+
+// ProxyHeader is a PROXY protocol header (v1 or v2): the addresses a load
+// balancer in front of the client says the connection came from and to.
+type ProxyHeader struct {
+	Version   int
+	Command   string // PROXY or LOCAL
+	Transport string // TCP4, TCP6, UDP4, UDP6, UNIX or UNKNOWN
+	Src, Dst  netip.AddrPort
 }
 
 // DNSTx is one DNS query (type query) or answer (type answer).
 type DNSTx struct {
 	Type   string // "query" or "answer"
 	ID     uint16
-	RRName string
+	RRName string // the first question's name
 	RRType string
 	RCode  string
+	// Flags is the header's second 16-bit word (QR, opcode, AA, TC, RD,
+	// RA, Z, rcode); Queries are all questions, in order.
+	Flags   uint16
+	Queries []DNSQuestion
 }
 
-// TLSTx holds a ClientHello's fields.
+// DNSQuestion is one question of a DNS message.
+type DNSQuestion struct {
+	RRName, RRType string
+}
+
+// SSHTx is an SSH connection's identification lines.
+type SSHTx struct {
+	Client, Server SSHSide
+}
+
+// SSHSide is one side's identification line.
+type SSHSide struct {
+	ProtoVersion, SoftwareVersion string
+}
+
+// TLSTx holds a TLS handshake's fields: the ClientHello's, the
+// ServerHello's and the server certificate's (TLS 1.2 and earlier).
 type TLSTx struct {
 	SNI     string
-	Version string
+	Version string // negotiated when the ServerHello was seen, else offered
+	// JA3 and JA3S strings and their MD5 hashes (lower-case hex).
+	JA3, JA3Hash, JA3S, JA3SHash string
+	JA4                          string
+	// Leaf certificate, in Suricata's spelling (see inspect/tls).
+	Subject, Issuer, Serial, Fingerprint string
+	NotBefore, NotAfter                  time.Time
+	SubjectAltNames                      []string
 }
 
 // Anomaly is a protocol violation found by an app-layer parser, e.g. an
@@ -208,6 +262,29 @@ type FlowInspector interface {
 	// Close ends the flow and reports what only the end reveals (e.g. a
 	// response body delimited by the connection's close).
 	Close() Result
+}
+
+// AppProtoReporter is implemented by flow inspectors that detect the
+// application protocol by content: AppProto is its EVE name ("http",
+// "tls", "dns") or "" while none was recognised. Flow events carry it as
+// app_proto, as Suricata's do.
+type AppProtoReporter interface {
+	AppProto() string
+}
+
+// AppProtoOf returns fi's detected protocol, or "".
+func AppProtoOf(fi FlowInspector) string {
+	if r, ok := fi.(AppProtoReporter); ok {
+		return r.AppProto()
+	}
+	return ""
+}
+
+// AppProtoReasoner is implemented by flow inspectors that detect the
+// app-layer protocol by content: how the protocol was decided, or why
+// none was, for the EVE flow record's app_proto_reason.
+type AppProtoReasoner interface {
+	AppProtoReason() string
 }
 
 // FlowFactory creates flow inspectors; *Engine implements it.

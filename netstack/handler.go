@@ -133,3 +133,12 @@ type FlowHandler interface {
 	// Close is called exactly once when the flow ends.
 	Close(stats FlowStats)
 }
+
+// Answerer is an optional interface of a UDP session's FlowHandler: a
+// handler that answers a client's datagram itself (a DNS REFUSED for a
+// query its policy denies) returns the answer, which goes back to the
+// client in place of forwarding the datagram; nil forwards as usual. It
+// is asked before Chunk, for datagrams to the server only.
+type Answerer interface {
+	Answer(b []byte) []byte
+}

@@ -1,11 +1,13 @@
 package netstack
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 	"gvisor.dev/gvisor/pkg/waiter"
@@ -119,6 +121,7 @@ func (s *Stack) handleUDP(id stack.TransportEndpointID, pkt *stack.PacketBuffer)
 	// A panicking handler rejects the session (ICMP unreachable for what
 	// follows): fail closed.
 	sess.inspection = inspection{fh: fh, onPanic: Reject}
+	sess.answer, _ = fh.(Answerer)
 	sess.info = *info
 	sess.tuple = t
 	sess.touch(now)
@@ -161,6 +164,7 @@ type udpSession struct {
 	s      *Stack
 	client *gvLeg
 	up     connLeg
+	answer Answerer // nil unless the handler answers datagrams itself
 
 	stopOnce sync.Once
 	stopped  atomic.Bool
@@ -186,6 +190,18 @@ func (u *udpSession) pump(dir Direction) {
 			return
 		}
 		b := (*bp)[:n]
+		if dir == ToServer && u.answer != nil && !u.passed.Load() {
+			if ans := u.answer.Answer(b); ans != nil {
+				u.s.putUDPBuf(bp)
+				// The other pump writes to the client leg too: a
+				// reader of its own, and gVisor's endpoint serialises.
+				if _, err := u.client.ep.Write(bytes.NewReader(ans), tcpip.WriteOptions{}); err != nil {
+					u.stopWith(Continue, "error")
+					return
+				}
+				continue
+			}
+		}
 		if v := u.decide(&u.inspection, u.s, dir, b); v.Terminal() {
 			u.s.putUDPBuf(bp)
 			u.stopWith(v, "verdict")

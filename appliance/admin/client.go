@@ -128,6 +128,31 @@ func (c *Client) Rules(ctx context.Context) (r Rules, err error) {
 	return r, c.do(ctx, http.MethodGet, "/v1/rules", nil, &r)
 }
 
+// Identities is GET /v1/identities.
+func (c *Client) Identities(ctx context.Context) (st []IdentityState, err error) {
+	return st, c.do(ctx, http.MethodGet, "/v1/identities", nil, &st)
+}
+
+// Interrupt is POST /v1/identities/interrupt.
+func (c *Client) Interrupt(ctx context.Context, req InterruptRequest) (st []IdentityState, err error) {
+	return st, c.do(ctx, http.MethodPost, "/v1/identities/interrupt", req, &st)
+}
+
+// Release is POST /v1/identities/release.
+func (c *Client) Release(ctx context.Context, req ReleaseRequest) (r Released, err error) {
+	return r, c.do(ctx, http.MethodPost, "/v1/identities/release", req, &r)
+}
+
+// Tokens is GET /v1/tokens.
+func (c *Client) Tokens(ctx context.Context) (tb []TokenBinding, err error) {
+	return tb, c.do(ctx, http.MethodGet, "/v1/tokens", nil, &tb)
+}
+
+// Unbind is DELETE /v1/tokens/{prefix}.
+func (c *Client) Unbind(ctx context.Context, prefix string) (tb []TokenBinding, err error) {
+	return tb, c.do(ctx, http.MethodDelete, "/v1/tokens/"+url.PathEscape(prefix), nil, &tb)
+}
+
 // IsStatus reports whether err is an API answer with the given status.
 func IsStatus(err error, status int) bool {
 	var ae *APIError

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -48,6 +49,14 @@ func NewHandler(b Backend, log *slog.Logger) http.Handler {
 	})
 	mux.HandleFunc("POST /v1/reload", s.reload)
 	mux.HandleFunc("GET /v1/rules", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, b.Rules()) })
+	if pb, ok := b.(PeerBackend); ok {
+		registerPeers(mux, pb, log)
+	}
+	mux.HandleFunc("GET /v1/identities", s.identities)
+	mux.HandleFunc("POST /v1/identities/interrupt", s.interrupt)
+	mux.HandleFunc("POST /v1/identities/release", s.release)
+	mux.HandleFunc("GET /v1/tokens", s.tokens)
+	mux.HandleFunc("DELETE /v1/tokens/{prefix}", s.unbind)
 	var ready func() error
 	if rb, ok := b.(Readiness); ok {
 		ready = rb.Ready
@@ -86,6 +95,9 @@ func backendError(w http.ResponseWriter, what string, err error) {
 	status := http.StatusInternalServerError
 	if errors.Is(err, ErrUnavailable) {
 		status = http.StatusServiceUnavailable
+	}
+	if errors.Is(err, ErrNotFound) {
+		status = http.StatusNotFound
 	}
 	writeError(w, status, what+": "+err.Error())
 }
@@ -159,6 +171,164 @@ func (s *server) unblock(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("admin: source unblocked", "prefix", p)
 	writeJSON(w, http.StatusOK, map[string]string{"unblocked": p.String()})
+}
+
+// decode reads a JSON body strictly into v; false after answering 400.
+func decode(w http.ResponseWriter, r *http.Request, what string, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, what+": body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (s *server) identityBackend(w http.ResponseWriter) (IdentityBackend, bool) {
+	ib, ok := s.b.(IdentityBackend)
+	if !ok {
+		writeError(w, http.StatusServiceUnavailable, "identities: not available in this appliance")
+	}
+	return ib, ok
+}
+
+func (s *server) identities(w http.ResponseWriter, r *http.Request) {
+	ib, ok := s.identityBackend(w)
+	if !ok {
+		return
+	}
+	st := ib.IdentityStates()
+	if st == nil {
+		st = []IdentityState{}
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// oneTarget checks that a request names exactly one identity or tag.
+func oneTarget(identity, tag string) error {
+	if (identity == "") == (tag == "") {
+		return errors.New("name exactly one of identity and tag")
+	}
+	return nil
+}
+
+func (s *server) interrupt(w http.ResponseWriter, r *http.Request) {
+	ib, ok := s.identityBackend(w)
+	if !ok {
+		return
+	}
+	var req InterruptRequest
+	if !decode(w, r, "interrupt", &req) {
+		return
+	}
+	if err := oneTarget(req.Identity, req.Tag); err != nil {
+		writeError(w, http.StatusBadRequest, "interrupt: "+err.Error())
+		return
+	}
+	if req.Action != "pause" && req.Action != "quarantine" {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("interrupt: action %q: want pause or quarantine", req.Action))
+		return
+	}
+	d := DefaultBlockDuration
+	if req.Duration != "" {
+		var err error
+		if d, err = ParseDuration(req.Duration); err != nil || d > MaxBlockDuration {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("interrupt: duration %q: want a positive duration up to %s (e.g. 30m, 2h, 7d)", req.Duration, MaxBlockDuration))
+			return
+		}
+	}
+	if len(req.Reason) > 512 {
+		writeError(w, http.StatusBadRequest, "interrupt: reason longer than 512 bytes")
+		return
+	}
+	out, err := ib.Interrupt(req, d)
+	if err != nil {
+		backendError(w, req.Action, err)
+		return
+	}
+	s.log.Info("admin: identity "+req.Action, "identity", req.Identity, "tag", req.Tag, "for", d, "reason", req.Reason, "identities", len(out))
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) release(w http.ResponseWriter, r *http.Request) {
+	ib, ok := s.identityBackend(w)
+	if !ok {
+		return
+	}
+	var req ReleaseRequest
+	if !decode(w, r, "release", &req) {
+		return
+	}
+	if err := oneTarget(req.Identity, req.Tag); err != nil {
+		writeError(w, http.StatusBadRequest, "release: "+err.Error())
+		return
+	}
+	out, err := ib.Release(req)
+	if err != nil {
+		backendError(w, "release", err)
+		return
+	}
+	if out == nil {
+		out = []string{}
+	}
+	s.log.Info("admin: identity release", "identity", req.Identity, "tag", req.Tag, "released", out)
+	writeJSON(w, http.StatusOK, Released{Released: out})
+}
+
+func (s *server) tokenBackend(w http.ResponseWriter) (TokenBackend, bool) {
+	tb, ok := s.b.(TokenBackend)
+	if !ok {
+		writeError(w, http.StatusServiceUnavailable, "tokens: not available in this appliance")
+	}
+	return tb, ok
+}
+
+func (s *server) tokens(w http.ResponseWriter, r *http.Request) {
+	tb, ok := s.tokenBackend(w)
+	if !ok {
+		return
+	}
+	out := tb.Tokens()
+	if out == nil {
+		out = []TokenBinding{}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) unbind(w http.ResponseWriter, r *http.Request) {
+	tb, ok := s.tokenBackend(w)
+	if !ok {
+		return
+	}
+	prefix := r.PathValue("prefix")
+	if len(prefix) < 8 || len(prefix) > 64 || strings.Trim(strings.ToLower(prefix), "0123456789abcdef") != "" {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("unbind: %q: want 8 to 64 hex digits of the token's SHA-256", prefix))
+		return
+	}
+	out, err := tb.Unbind(prefix)
+	if err != nil {
+		backendError(w, "unbind", err)
+		return
+	}
+	s.log.Info("admin: token unbound", "sha256_prefix", prefix, "bindings", len(out))
+	writeJSON(w, http.StatusOK, out)
+}
+
+// ParseDuration is the operators' duration: a Go duration, or whole days
+// with a "d" suffix ("7d").
+func ParseDuration(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days <= 0 {
+			return 0, fmt.Errorf("invalid duration %q (e.g. 30m, 2h, 7d)", v)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("invalid duration %q (e.g. 30m, 2h, 7d)", v)
+	}
+	return d, nil
 }
 
 func (s *server) reload(w http.ResponseWriter, r *http.Request) {

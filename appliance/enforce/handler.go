@@ -333,6 +333,7 @@ func (f *flow) logResult(ts time.Time, res *inspect.Result, enforce bool) {
 			continue
 		}
 		ev := eve.NewAlert(ts, &f.meta, a, enforce)
+		ev.Verdict = eve.VerdictObject(res.Action, enforce, f.meta.Proto)
 		ev.InIface = f.nic
 		if ev.HTTP == nil && a.AppProto == "http" {
 			// Alert.HTTP is the engine's answer (it is set for requests
@@ -393,7 +394,12 @@ func wouldReason(v netstack.Verdict) string { return "would-" + v.String() }
 func (f *flow) Close(st netstack.FlowStats) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	var app, appWhy string
+	if r, ok := f.insp.(inspect.AppProtoReasoner); ok {
+		appWhy = r.AppProtoReason()
+	}
 	if f.insp != nil {
+		app = inspect.AppProtoOf(f.insp)
 		res, ok := f.closeInspector()
 		// Findings at close can no longer change what was forwarded;
 		// they are logged unless a verdict had ended the flow already.
@@ -407,6 +413,7 @@ func (f *flow) Close(st netstack.FlowStats) {
 	}
 	ev := eve.Base(end, eve.TypeFlow, &f.meta, inspect.ToServer)
 	ev.InIface = f.nic
+	ev.AppProto = app
 	ev.Flow = &eve.Flow{
 		PktsToServer: st.PacketsToServer, PktsToClient: st.PacketsToClient,
 		BytesToServer: st.BytesToServer, BytesToClient: st.BytesToClient,
@@ -417,6 +424,7 @@ func (f *flow) Close(st netstack.FlowStats) {
 		Alerted: f.alerted,
 		Action:  f.flowAction(st.Verdict),
 	}
+	ev.AppProtoReason = appWhy
 	f.h.emit(&ev)
 }
 

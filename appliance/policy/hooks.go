@@ -72,12 +72,7 @@ func (p *Policy) validate(ri *enforce.ResultInfo) {
 		if an == nil {
 			continue
 		}
-		act, ok := ps.byName[an.Event]
-		if !ok {
-			if act, ok = ps.byApp[an.AppProto]; !ok {
-				act = ps.def
-			}
-		}
+		act := ps.action(an)
 		if act.off {
 			continue
 		}

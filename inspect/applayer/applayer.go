@@ -1,6 +1,10 @@
 package applayer
 
-import "github.com/interdict/interdict/inspect"
+import (
+	"strings"
+
+	"github.com/interdict/interdict/inspect"
+)
 
 // Buffer names one sticky buffer (Suricata's names, e.g. "http.uri").
 type Buffer uint8
@@ -36,11 +40,46 @@ const (
 	HTTPServer
 	TLSSNI
 	DNSQuery // the query name, dotted, without the trailing dot
+	// TLS buffers. The certificate ones describe the server's first
+	// (leaf) certificate, in Suricata's spelling: subject and issuer as
+	// "C=US, O=..., CN=...", serial as "0A:1B:..", fingerprint as SHA-1
+	// "aa:bb:..". TLSVersion is the hello's 2-byte version field (the
+	// negotiated one to the client), for the tls.version keyword.
+	TLSCertSubject
+	TLSCertIssuer
+	TLSCertSerial
+	TLSCertFingerprint
+	TLSVersion
+	JA3Hash
+	JA3String
+	JA3SHash
+	JA3SString
+	JA4Hash
+	// TLSRandom is the hello's 32-byte random (the client's to the
+	// server, the server's to the client); TLSRandomTime its first 4
+	// bytes, TLSRandomBytes the other 28.
+	TLSRandom
+	TLSRandomTime
+	TLSRandomBytes
+	// SSHProto and SSHSoftware are the protocol and software versions of
+	// a side's SSH identification line ("2.0", "OpenSSH_9.6").
+	SSHProto
+	SSHSoftware
 	// HTTPRequestHeader and HTTPResponseHeader are multi-buffers: one
 	// instance per header line "Name: value" (repeated names merged), in
 	// Unit.Multi; Unit.Buffers leaves them nil.
 	HTTPRequestHeader
 	HTTPResponseHeader
+	// TLSCerts is a multi-buffer: each certificate of the server's chain,
+	// DER-encoded, leaf first.
+	TLSCerts
+	// TLSSubjectAltName is a multi-buffer: each dNSName of the server
+	// certificate's subjectAltName.
+	TLSSubjectAltName
+	// AppLayerEvent is a multi-buffer detection fills from a Unit's
+	// Anomalies: one "proto.event_name" (lower case, Suricata's spelling)
+	// per anomaly, for the app-layer-event keyword.
+	AppLayerEvent
 	NumBuffers
 )
 
@@ -55,12 +94,26 @@ var bufferNames = [NumBuffers]string{
 	HTTPStatCode: "http.stat_code", HTTPStatMsg: "http.stat_msg", HTTPResponseLine: "http.response_line",
 	HTTPResponseBody: "http.response_body", HTTPLocation: "http.location", HTTPServer: "http.server",
 	TLSSNI: "tls.sni", DNSQuery: "dns.query",
+	TLSCertSubject: "tls.cert_subject", TLSCertIssuer: "tls.cert_issuer", TLSCertSerial: "tls.cert_serial",
+	TLSCertFingerprint: "tls.cert_fingerprint", TLSVersion: "tls.version", JA3Hash: "ja3.hash",
+	JA3String: "ja3.string", JA3SHash: "ja3s.hash", JA3SString: "ja3s.string", TLSCerts: "tls.certs",
+	JA4Hash: "ja4.hash", TLSRandom: "tls.random", TLSRandomTime: "tls.random_time", TLSRandomBytes: "tls.random_bytes",
+	TLSSubjectAltName: "tls.subjectaltname", SSHProto: "ssh.proto", SSHSoftware: "ssh.software",
+	AppLayerEvent:     "app-layer-event",
 	HTTPRequestHeader: "http.request_header", HTTPResponseHeader: "http.response_header",
 }
 
 // IsMulti reports whether b is a multi-buffer: a rule on it is evaluated
 // against each instance in Unit.Multi and matches if any instance does.
-func (b Buffer) IsMulti() bool { return b == HTTPRequestHeader || b == HTTPResponseHeader }
+func (b Buffer) IsMulti() bool {
+	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent ||
+		b == TLSSubjectAltName
+}
+
+// IsTLS reports whether the TLS parser fills b.
+func (b Buffer) IsTLS() bool {
+	return b == TLSSNI || b >= TLSCertSubject && b <= TLSRandomBytes || b == TLSCerts || b == TLSSubjectAltName
+}
 
 func (b Buffer) String() string {
 	if b < NumBuffers {
@@ -99,6 +152,11 @@ type Unit struct {
 	// logged per request such as DNS queries).
 	Event     *inspect.Event
 	Anomalies []inspect.Anomaly
+	// BodyOffset is where, in the body of Dir's message, the body buffer
+	// of that direction starts. A parser that inspects a long body in
+	// windows moves it forward; detection then treats the buffer as new
+	// rather than grown.
+	BodyOffset int64
 }
 
 // Parser parses one flow, both directions. It is not safe for concurrent
@@ -127,6 +185,10 @@ type Proto struct {
 	Probe   func(dir inspect.Direction, data []byte) ProbeResult
 	New     func() Parser
 	Buffers []Buffer // the sticky buffers it fills
+	// Events are the anomaly names the parser can raise, lower case
+	// (app-layer-event:PROTO.NAME). nil: not declared, and any name is
+	// accepted for this protocol.
+	Events []string
 }
 
 var registry []Proto
@@ -136,3 +198,12 @@ func Register(p Proto) { registry = append(registry, p) }
 
 // Protos returns the registered protocols.
 func Protos() []Proto { return registry }
+
+// EventNames lower-cases anomaly names for Proto.Events.
+func EventNames(names ...string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strings.ToLower(n)
+	}
+	return out
+}

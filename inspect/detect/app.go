@@ -24,10 +24,11 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 	ds := &f.dirs[dir]
 	// UDP: each datagram is probed on its own; TCP: the stream's first
 	// bytes accumulate up to MaxProbe.
-	probe := data
+	probe, rest := data, []byte(nil)
 	if f.tr == trTCP {
-		ds.probe = append(ds.probe, data[:min(len(data), f.e.opts.MaxProbe-len(ds.probe))]...)
-		probe = ds.probe
+		n := min(len(data), f.e.opts.MaxProbe-len(ds.probe))
+		ds.probe = append(ds.probe, data[:n]...)
+		probe, rest = ds.probe, data[n:]
 	}
 	undecided := false
 	for _, p := range f.e.opts.Protos {
@@ -37,6 +38,7 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 		switch p.Probe(dir, probe) {
 		case applayer.ProbeYes:
 			f.app, f.parser, f.probing = p.Name, p.New(), false
+			f.appWhy = "content " + dir.String()
 			// Replay what was held back, in order: the other direction's
 			// bytes first if it spoke first, then this one's.
 			other := &f.dirs[1-dir]
@@ -44,6 +46,13 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 				f.parser.Feed(1-dir, other.probe, f.onUnit)
 			}
 			f.parser.Feed(dir, probe, f.onUnit)
+			// The bytes of this chunk past the probe bound were not
+			// probed but are the same stream: a request whose headers
+			// ran past the bound used to lose them, and every header
+			// rule went silent.
+			if len(rest) > 0 {
+				f.parser.Feed(dir, rest, f.onUnit)
+			}
 			f.dirs[0].probe, f.dirs[1].probe = nil, nil
 			return
 		case applayer.ProbeMore:
@@ -56,13 +65,21 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 	if !undecided || len(ds.probe) >= f.e.opts.MaxProbe {
 		f.probing = false
 		f.dirs[0].probe, f.dirs[1].probe = nil, nil
+		f.appWhy = "no parser recognised " + dir.String()
+		if undecided {
+			f.appWhy = "undecided after the probe bound in " + dir.String()
+		}
+		if slices.Contains(f.e.opts.HTTPPorts, f.meta.Dst.Port()) {
+			f.res.Events = append(f.res.Events, inspect.Event{Dir: dir,
+				Anomaly: &inspect.Anomaly{AppProto: "http", Event: "HTTP_PORT_NOT_HTTP"}})
+		}
 	}
 }
 
+// AppProtoReason implements inspect.AppProtoReasoner.
+func (f *Flow) AppProtoReason() string { return f.appWhy }
+
 func (f *Flow) onUnit(u *applayer.Unit) {
-	if f.passed {
-		return
-	}
 	if u.Event != nil {
 		f.res.Events = append(f.res.Events, *u.Event)
 	}
@@ -70,15 +87,35 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 		a := a
 		f.res.Events = append(f.res.Events, inspect.Event{Dir: u.Dir, TxID: u.TxID, Anomaly: &a})
 	}
-	if u.Dir > inspect.ToClient {
+	if u.Dir > inspect.ToClient || f.passed {
 		return
+	}
+	if len(u.Anomalies) > 0 {
+		// app-layer-event rules see this Unit's anomalies (see
+		// applayer.AppLayerEvent); the Unit is the parser's, so they are
+		// taken off again.
+		f.evNames = f.evNames[:0]
+		for _, a := range u.Anomalies {
+			f.evNames = append(f.evNames, []byte(strings.ToLower(a.AppProto+"."+a.Event)))
+		}
+		u.Multi[applayer.AppLayerEvent] = f.evNames
+		defer func() { u.Multi[applayer.AppLayerEvent] = nil }()
 	}
 	f.trackHTTP(u)
 	f.cands = f.cands[:0]
 	f.tbufs = f.tbufs[:0]
 	ls := &f.dirs[u.Dir].lastUnit
 	same := ls.valid && ls.tx == u.TxID
-	ls.valid, ls.tx = true, u.TxID
+	// A body window that slid is a new buffer, not a grown one; but its
+	// bytes follow the ones scanned already, so the prefilter stream of
+	// the Unit's own body goes on past the slide (slid bytes) instead of
+	// rescanning the part the window kept.
+	bodySame := same && ls.bodyOff == u.BodyOffset
+	var slid int64
+	if same && u.BodyOffset > ls.bodyOff {
+		slid = u.BodyOffset - ls.bodyOff
+	}
+	ls.valid, ls.tx, ls.bodyOff = true, u.TxID, u.BodyOffset
 	for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {
 		if b.IsMulti() {
 			f.scanMulti(u, b)
@@ -92,7 +129,11 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 		// line, headers, each body piece); one whose length did not change
 		// did not change (bodies only grow), and a group whose rules look
 		// only at that buffer would decide exactly as last time.
-		unchanged := same && ls.len[b] == len(u.Buffers[b])
+		grown := same
+		if isBody(b) {
+			grown = bodySame
+		}
+		unchanged := grown && ls.len[b] == len(u.Buffers[b])
 		ls.len[b] = len(u.Buffers[b])
 		for _, g := range f.e.bufGroups[f.tr][u.Dir][b] {
 			if unchanged && g.solo {
@@ -100,7 +141,11 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 			}
 			buf := f.transformed(u, b, g.key.tf, g.transforms)
 			if g.m != nil && len(buf) > 0 {
-				f.scanBuffer(g, u.TxID, same && isBody(b) && g.key.tf == "", buf)
+				var shift int64
+				if ownBody(u.Dir, b) && g.key.tf == "" {
+					shift = slid
+				}
+				f.scanBuffer(g, u.TxID, grown && isBody(b) && g.key.tf == "", buf, shift)
 			}
 			for _, id := range g.always {
 				f.addCand(id)
@@ -191,9 +236,16 @@ func isBody(b applayer.Buffer) bool {
 	return b == applayer.HTTPRequestBody || b == applayer.HTTPResponseBody
 }
 
+// ownBody reports whether b is the body of a Unit of direction dir (the
+// one its BodyOffset describes).
+func ownBody(dir inspect.Direction, b applayer.Buffer) bool {
+	return dir == inspect.ToServer && b == applayer.HTTPRequestBody || dir == inspect.ToClient && b == applayer.HTTPResponseBody
+}
+
 // scanBuffer adds g's candidates for buf; grow says buf extends what the
-// same transaction's previous Unit held.
-func (f *Flow) scanBuffer(g *group, tx uint64, grow bool, buf []byte) {
+// same transaction's previous Unit held, shift that it is that buffer
+// with its first shift bytes gone (a body window that slid).
+func (f *Flow) scanBuffer(g *group, tx uint64, grow bool, buf []byte, shift int64) {
 	if !isBody(g.key.buf) {
 		// Only bodies grow; other buffers are scanned whole with a
 		// stream borrowed for the call.
@@ -209,6 +261,10 @@ func (f *Flow) scanBuffer(g *group, tx uint64, grow bool, buf []byte) {
 	if st == nil {
 		st = &bufScan{s: g.m.NewStream()}
 		f.bufPF[g] = st
+	}
+	if shift > 0 && st.tx == tx && int64(st.scanned) >= shift {
+		st.scanned -= int(shift)
+		grow = st.scanned > 0
 	}
 	if !grow || st.tx != tx || st.scanned == 0 || st.scanned > len(buf) || len(st.cands) > maxBodyCands {
 		st.s.Reset()
@@ -265,9 +321,10 @@ type tbuf struct {
 // unitState remembers the last Unit of a direction, to skip buffers that
 // did not change since.
 type unitState struct {
-	valid bool
-	tx    uint64
-	len   [applayer.NumBuffers]int
+	valid   bool
+	tx      uint64
+	bodyOff int64
+	len     [applayer.NumBuffers]int
 }
 
 func applyTransforms(src []byte, tfs []string) []byte {
@@ -289,6 +346,8 @@ func applyTransforms(src []byte, tfs []string) []byte {
 			}, out)
 		case "compress_whitespace":
 			out = []byte(strings.Join(strings.Fields(string(out)), " "))
+		default:
+			out = applyTransform(out, t)
 		}
 	}
 	return out

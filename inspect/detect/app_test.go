@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -231,5 +232,44 @@ alert http any any -> any any (msg:"uri"; http.uri; content:"/a"; sid:3;)
 	want := [][]uint32{{3}, nil, nil, {1}, {2}, {3}, nil, nil, {1, 2}, {3}, nil, {1}, nil, {2}}
 	for i := range want {
 		assert.Equal(t, want[i], got[i], "chunk %d %q", i, chunks[i].data)
+	}
+}
+
+// A first chunk longer than the probe bound is parsed whole: the bytes past
+// the bound used to be lost, so a request whose headers ran past 4 KiB lost
+// every header rule.
+func TestProbeBoundKeepsChunk(t *testing.T) {
+	e := mustEngine(t, `alert http any any -> any any (msg:"late"; flow:to_server; http.uri; content:"/late"; sid:1;)`, Options{Protos: []applayer.Proto{fakeProto}, MaxProbe: 64})
+	f := e.NewFlow(tcpMeta)
+	chunk := "GET /early" + strings.Repeat("x", 100) + "\nGET /late\n"
+	r := f.Inspect(inspect.ToServer, []byte(chunk))
+	require.Len(t, r.Alerts, 1)
+	assert.Equal(t, uint32(1), r.Alerts[0].Rule.SID)
+}
+
+// The flow says which protocol was detected and why; a flow to an HTTP
+// port that no parser recognises is an anomaly the policy can refuse.
+func TestAppProtoReason(t *testing.T) {
+	e := mustEngine(t, `alert tcp any any -> any any (msg:"x"; content:"zzz"; sid:1;)`, Options{Protos: []applayer.Proto{fakeProto}, HTTPPorts: []uint16{80}})
+	f := e.NewFlow(tcpMeta)
+	f.Inspect(inspect.ToServer, []byte("GET /x\n"))
+	assert.Equal(t, "content to_server", f.(inspect.AppProtoReasoner).AppProtoReason())
+
+	for _, tc := range []struct {
+		port  uint16
+		anoms []string
+	}{{80, []string{"HTTP_PORT_NOT_HTTP"}}, {8443, nil}} {
+		meta := tcpMeta
+		meta.Dst = netip.AddrPortFrom(meta.Dst.Addr(), tc.port)
+		f := e.NewFlow(meta)
+		r := f.Inspect(inspect.ToServer, []byte("\x16\x03\x01 not http\n"))
+		var got []string
+		for _, ev := range r.Events {
+			if ev.Anomaly != nil {
+				got = append(got, ev.Anomaly.Event)
+			}
+		}
+		assert.Equal(t, tc.anoms, got, "port %d", tc.port)
+		assert.Equal(t, "no parser recognised to_server", f.(inspect.AppProtoReasoner).AppProtoReason())
 	}
 }

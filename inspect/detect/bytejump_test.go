@@ -38,3 +38,41 @@ func TestByteJumpEdges(t *testing.T) {
 		})
 	}
 }
+
+// A relative byte_jump with a negative post_offset moves the cursor
+// back; relative content, pcre and byte_test after it start there.
+func TestByteJumpNegativePostOffsetRelative(t *testing.T) {
+	for _, opts := range []string{
+		`content:"LEN"; byte_jump:1,0,relative,post_offset -2; content:"XY"; within:2;`,
+		`content:"LEN"; byte_jump:1,0,relative,post_offset -2; pcre:"/^XY/R";`,
+		`content:"LEN"; byte_jump:1,0,relative,post_offset -2; content:"XY"; distance:0; within:2;`,
+		`content:"LEN"; byte_jump:1,0,relative,post_offset -2; byte_test:1,=,0x58,0,relative;`,
+	} {
+		e := mustEngine(t, `alert tcp any any -> any any (msg:"t"; `+opts+` sid:1;)`, Options{})
+		assert.Equal(t, []uint32{1}, flat(run(e, tcpMeta, cs("LEN\x04abXYcd"))), opts)
+	}
+}
+
+// nbytes taken from a byte_extract variable (Suricata 7).
+func TestByteNbytesVariable(t *testing.T) {
+	for _, tc := range []struct {
+		opts, data string
+		want       bool
+	}{
+		{`content:"H"; byte_extract:1,0,n,relative; byte_test:n,=,0x0102,0,relative;`, "H\x02\x01\x02", true},
+		{`content:"H"; byte_extract:1,0,n,relative; byte_test:n,=,0x01,0,relative;`, "H\x02\x01\x02", false},
+		{`content:"H"; byte_extract:1,0,n,relative; byte_jump:n,0,relative; content:"Z"; within:1;`, "H\x01\x02.Z", false},
+		{`content:"H"; byte_extract:1,0,n,relative; byte_jump:n,0,relative; content:"Z"; within:1;`, "H\x01\x02..Z", true},
+		{`content:"H"; byte_extract:1,0,n,relative; byte_jump:n,1,relative; content:"Z"; within:1;`, "H\x01\x02.Z", false},
+		{`content:"H"; byte_extract:1,0,n,relative; byte_jump:n,1,relative; content:"Z"; within:1;`, "H\x01.\x00Z", true},
+		{`content:"H"; byte_extract:1,0,n,relative; byte_test:n,=,1,0,relative;`, "H\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01", false},
+	} {
+		e := mustEngine(t, `alert tcp any any -> any any (msg:"t"; `+tc.opts+` sid:1;)`, Options{})
+		got := flat(run(e, tcpMeta, cs(tc.data)))
+		if tc.want {
+			assert.Equal(t, []uint32{1}, got, tc.opts)
+		} else {
+			assert.Empty(t, got, tc.opts)
+		}
+	}
+}

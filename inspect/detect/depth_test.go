@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -88,4 +89,29 @@ func TestStreamDepthReleasesWindow(t *testing.T) {
 	require.Equal(t, uint64(5000), f.dirs[inspect.ToServer].off)
 	assert.Nil(t, f.dirs[inspect.ToServer].win)
 	assert.Nil(t, f.dirs[inspect.ToServer].pf)
+}
+
+// With StreamDepthReject, the chunk of an unrecognised flow that would
+// cross the depth raises STREAM_DEPTH_UNRECOGNISED, once; a flow a parser
+// recognised goes on.
+func TestStreamDepthReject(t *testing.T) {
+	e := mustEngine(t, `alert tcp any any -> any any (msg:"x"; content:"zzz"; sid:1;)`,
+		Options{Protos: []applayer.Proto{fakeProto}, StreamDepth: 100, StreamDepthReject: true})
+	count := func(r inspect.Result) int {
+		n := 0
+		for _, ev := range r.Events {
+			if ev.Anomaly != nil && ev.Anomaly.Event == "STREAM_DEPTH_UNRECOGNISED" {
+				n++
+			}
+		}
+		return n
+	}
+	f := e.NewFlow(tcpMeta)
+	assert.Zero(t, count(f.Inspect(inspect.ToServer, bytes.Repeat([]byte("\x00"), 60))))
+	assert.Equal(t, 1, count(f.Inspect(inspect.ToServer, bytes.Repeat([]byte("\x00"), 60))), "the crossing chunk")
+	assert.Zero(t, count(f.Inspect(inspect.ToServer, bytes.Repeat([]byte("\x00"), 60))))
+
+	f = e.NewFlow(tcpMeta)
+	f.Inspect(inspect.ToServer, []byte("GET /x\n"))
+	assert.Zero(t, count(f.Inspect(inspect.ToServer, bytes.Repeat([]byte("GET /y\n"), 30))), "recognised as HTTP")
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -46,6 +47,11 @@ type Options struct {
 	// MaxProbe bounds the bytes per direction kept while detecting the
 	// app-layer protocol (default 4096).
 	MaxProbe int
+	// HTTPPorts are server ports where traffic is expected to be HTTP: a
+	// TCP flow to one that no parser recognises gets the anomaly
+	// HTTP_PORT_NOT_HTTP (the policy decides: alert by default, reject to
+	// refuse what the inspector cannot read as the server might).
+	HTTPPorts []uint16
 	// MaxThresholdEntries bounds the engine-wide threshold table (default
 	// 65536); when full, the oldest windows are forgotten.
 	MaxThresholdEntries int
@@ -60,6 +66,11 @@ type Options struct {
 	// are forwarded unseen by payload rules, so an attacker can pad a
 	// connection past it before sending the payload.
 	StreamDepth int64
+	// StreamDepthReject chooses the other way for a TCP flow no parser
+	// recognised: the chunk that would cross StreamDepth raises the
+	// anomaly STREAM_DEPTH_UNRECOGNISED (the policy rejects it by default),
+	// so nothing past the depth is forwarded uninspected.
+	StreamDepthReject bool
 	// ActionOrder is Suricata's action-order setting: the precedence of
 	// pass, drop, reject and alert, strongest first (nil: Suricata's
 	// default pass, drop, reject, alert). See ParseActionOrder.
@@ -143,7 +154,9 @@ type crule struct {
 	dirs  uint8 // bit 1<<dir
 	trs   uint8 // bit 1<<trTCP, 1<<trUDP
 	bits  []cflowbit
-	reads bool // has isset/isnotset: runs after rules that set bits
+	ints  []cflowint
+	xbits []cxbit
+	reads bool // has isset/isnotset (or flowint conditions): runs after rules that set bits
 	slots map[string]int
 	nvars int
 	fpLen int // 0: no fast pattern (always evaluated)
@@ -176,6 +189,8 @@ type Engine struct {
 	// buffer (hashing groupKey there was ~6% of inspection time).
 	bufGroups [numTransports][2][applayer.NumBuffers][]*group
 	bitNames  []string
+	intIDs    map[string]int // flowint names (flowint.go)
+	xbits     *xbitTable     // nil without xbits rules (xbits.go)
 	rejected  []*rules.Error
 	th        *thresholdTable
 	icmp      []uint32 // rules run on each ICMP message, in load order
@@ -196,10 +211,13 @@ func bufDirs(b applayer.Buffer) uint8 {
 	case applayer.HTTPMethod, applayer.HTTPURI, applayer.HTTPURIRaw, applayer.HTTPRequestLine,
 		applayer.HTTPHost, applayer.HTTPHostRaw, applayer.HTTPUserAgent, applayer.HTTPCookie,
 		applayer.HTTPRequestBody, applayer.HTTPAccept, applayer.HTTPAcceptEnc, applayer.HTTPAcceptLang,
-		applayer.HTTPReferer, applayer.TLSSNI, applayer.HTTPRequestHeader:
+		applayer.HTTPReferer, applayer.TLSSNI, applayer.HTTPRequestHeader, applayer.JA3Hash, applayer.JA3String,
+		applayer.JA4Hash:
 		return cs
 	case applayer.HTTPStatCode, applayer.HTTPStatMsg, applayer.HTTPResponseLine, applayer.HTTPResponseBody,
-		applayer.HTTPLocation, applayer.HTTPServer, applayer.HTTPResponseHeader:
+		applayer.HTTPLocation, applayer.HTTPServer, applayer.HTTPResponseHeader, applayer.TLSCertSubject,
+		applayer.TLSCertIssuer, applayer.TLSCertSerial, applayer.TLSCertFingerprint, applayer.TLSCerts,
+		applayer.JA3SHash, applayer.JA3SString, applayer.TLSSubjectAltName:
 		return sc
 	}
 	return cs | sc
@@ -419,6 +437,11 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 			hasBuf = true
 			cr.dirs &= bufDirs(l.Buffer)
 		}
+		if l.Buffer == applayer.AppLayerEvent {
+			if err := e.checkEvent(l); err != nil {
+				return nil, err
+			}
+		}
 		for _, op := range l.Ops {
 			c, err := e.compileOp(op, cr)
 			if err != nil {
@@ -517,6 +540,8 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 		}
 		cr.bits = append(cr.bits, cf)
 	}
+	e.compileFlowints(r, cr)
+	e.compileXbits(r, cr)
 	cr.thresh = r.Threshold
 	if tc := e.opts.Thresholds; tc != nil {
 		if t, ok := tc.Override[r.Info.SID]; ok {
@@ -667,4 +692,22 @@ func (e *Engine) Groups() []GroupStat {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// checkEvent refuses app-layer-event names that the protocol's parser
+// declares it never raises: such a rule would load and never fire.
+func (e *Engine) checkEvent(l *rules.List) error {
+	for _, op := range l.Ops {
+		c, ok := op.(*rules.Content)
+		if !ok {
+			continue
+		}
+		proto, name, _ := strings.Cut(string(c.Pattern), ".")
+		for _, p := range e.opts.Protos {
+			if p.Name == proto && p.Events != nil && !slices.Contains(p.Events, name) {
+				return fmt.Errorf("app-layer-event %s: the %s parser does not raise it", c.Pattern, proto)
+			}
+		}
+	}
+	return nil
 }

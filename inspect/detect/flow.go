@@ -52,12 +52,20 @@ type dirState struct {
 // Flow inspects one flow; it implements inspect.FlowInspector. Not safe
 // for concurrent use.
 type Flow struct {
-	e      *Engine
-	meta   inspect.FlowMeta
-	tr     uint8
-	dirs   [2]dirState
-	bits   []uint64
+	e *Engine
+	// evNames backs the AppLayerEvent multi-buffer of the Unit being
+	// inspected.
+	evNames [][]byte
+	meta    inspect.FlowMeta
+	tr      uint8
+	dirs    [2]dirState
+	bits    []uint64
+	// ints and intSet are the flow's flowint counters (flowint.go).
+	ints   []int64
+	intSet []bool
 	app    string
+	// appWhy says how app was decided (EVE flow app_proto_reason).
+	appWhy string
 	parser applayer.Parser
 	// probing is true until a protocol was chosen or all declined.
 	probing bool
@@ -104,6 +112,9 @@ func (e *Engine) newFlow(meta inspect.FlowMeta) *Flow {
 	return f
 }
 
+// AppProto implements inspect.AppProtoReporter.
+func (f *Flow) AppProto() string { return f.app }
+
 // Inspect implements inspect.FlowInspector.
 func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 	f.res = inspect.Result{}
@@ -111,11 +122,22 @@ func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 		f.inspectICMP(dir, data)
 		return f.finish()
 	}
-	if f.passed || dir > inspect.ToClient || (f.meta.Proto != inspect.ProtoTCP && f.meta.Proto != inspect.ProtoUDP) {
+	if dir > inspect.ToClient || (f.meta.Proto != inspect.ProtoTCP && f.meta.Proto != inspect.ProtoUDP) {
+		return f.res
+	}
+	if f.passed {
+		// A pass rule ends inspection, not logging: as in Suricata, the
+		// app-layer parser goes on and its records are still reported
+		// (onUnit runs no rule on a passed flow).
+		f.appLayer(dir, data)
 		return f.res
 	}
 	ds := &f.dirs[dir]
 	ds.seen = true
+	if d := f.e.opts.StreamDepth; f.e.opts.StreamDepthReject && f.tr == trTCP && d > 0 && f.parser == nil && !f.probing &&
+		ds.off < uint64(d) && ds.off+uint64(len(data)) > uint64(d) {
+		f.res.Events = append(f.res.Events, inspect.Event{Dir: dir, Anomaly: &inspect.Anomaly{Event: "STREAM_DEPTH_UNRECOGNISED"}})
+	}
 	// App-layer first: a raw rule on "alert http" needs to know the
 	// protocol in the chunk that also completes its content.
 	if f.tr == trUDP {
@@ -147,7 +169,7 @@ func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 // Close implements inspect.FlowInspector.
 func (f *Flow) Close() inspect.Result {
 	f.res = inspect.Result{}
-	if f.parser != nil && !f.passed {
+	if f.parser != nil {
 		f.parser.Close(f.onUnit)
 	}
 	for i := range f.dirs {
@@ -162,6 +184,9 @@ func (f *Flow) Close() inspect.Result {
 }
 
 func (f *Flow) finish() inspect.Result {
+	if f.passed {
+		return f.res
+	}
 	f.attachHTTP()
 	if f.e.resolveActions(&f.res) {
 		// A pass rule stops inspection of the flow, as in Suricata.
@@ -515,6 +540,9 @@ func (f *Flow) dynCond(cr *crule, dir inspect.Direction, size int, unitApp strin
 	if r.Dsize != nil && !r.Dsize.Match(size) {
 		return false
 	}
+	if r.StreamSize != nil && !f.streamSizeOK(r.StreamSize) {
+		return false
+	}
 	for _, b := range cr.bits {
 		switch b.op {
 		case "isset", "isnotset":
@@ -533,7 +561,7 @@ func (f *Flow) dynCond(cr *crule, dir inspect.Direction, size int, unitApp strin
 			}
 		}
 	}
-	return true
+	return (len(cr.ints) == 0 || f.flowintCond(cr)) && (len(cr.xbits) == 0 || f.xbitsCond(cr, dir))
 }
 
 // fire records a match: flowbit updates, thresholds, then the alert.
@@ -559,6 +587,12 @@ func (f *Flow) fire(cr *crule, dir inspect.Direction, off uint64, app string, tx
 				f.bits[w] ^= m
 			}
 		}
+	}
+	if len(cr.ints) > 0 {
+		f.flowintApply(cr)
+	}
+	if len(cr.xbits) > 0 {
+		f.xbitsApply(cr, dir)
 	}
 	for _, s := range cr.suppress {
 		switch {

@@ -56,3 +56,30 @@ alert tcp any any -> any any (msg:"raw later"; flow:to_server; content:"BYE"; si
 	assert.Equal(t, "/admin", got[3].URL, "the response's alert names the request")
 	assert.Nil(t, got[4], "no transaction in progress")
 }
+
+// A body longer than the parser's inspection window is inspected window by
+// window: a pattern 2 MiB into a response, and one cut by a slide, match
+// whatever the chunk sizes.
+func TestBodyPastWindow(t *testing.T) {
+	e := mustEngine(t, `
+alert http any any -> any any (msg:"late"; flow:to_client; file.data; content:"EVIL-LATE"; sid:1;)
+alert http any any -> any any (msg:"solo"; flow:to_client; http.response_body; content:"EVIL-SOLO"; sid:2;)
+`, Options{Protos: []applayer.Proto{{Name: http1.AppProto, Transport: inspect.ProtoTCP, Probe: http1.Probe,
+		New: func() applayer.Parser { return http1.New(http1.WithMaxBodyBytes(64 << 10)) }}}})
+	const n = 2 << 20
+	body := []byte(strings.Repeat("x", n))
+	copy(body[n-100:], "EVIL-LATE")
+	copy(body[64<<10-4:], "EVIL-SOLO") // cut by the first slide
+	resp := append([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2097152\r\n\r\n"), body...)
+	for _, piece := range []int{1460, 64 << 10, 100 << 10} {
+		f := e.NewFlow(tcpMeta)
+		f.Inspect(inspect.ToServer, []byte("GET / HTTP/1.1\r\nHost: h\r\n\r\n"))
+		got := map[uint32]bool{}
+		for off := 0; off < len(resp); off += piece {
+			for _, a := range f.Inspect(inspect.ToClient, resp[off:min(off+piece, len(resp))]).Alerts {
+				got[a.Rule.SID] = true
+			}
+		}
+		assert.Equal(t, map[uint32]bool{1: true, 2: true}, got, "piece %d", piece)
+	}
+}

@@ -104,6 +104,19 @@ type evaluator struct {
 	alive  bool // an occurrence of the first op may still match later
 }
 
+// nbytes is the count of bytes a byte_test or byte_jump reads: n, or the
+// byte_extract variable named v, which must be 1-8 (1-23 as a string).
+func (e *evaluator) nbytes(n int, v string, str bool) (int, bool) {
+	if v == "" {
+		return n, true
+	}
+	m := e.val(&rules.Value{Var: v})
+	if m < 1 || m > 8 && !str || m > 23 {
+		return 0, false
+	}
+	return int(m), true
+}
+
 // grow notes that appended bytes could change the outcome.
 func (e *evaluator) grow() { e.more, e.strict = true, true }
 
@@ -263,7 +276,11 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 	case op.test != nil:
 		t := op.test
 		pos := e.pos(t.Offset, t.Relative, prev)
-		v, ok := e.readNum(pos, t.Bytes, t.BigEndian, t.String, t.Base)
+		nb, okb := e.nbytes(t.Bytes, t.BytesVar, t.String)
+		if !okb {
+			return false
+		}
+		v, ok := e.readNum(pos, nb, t.BigEndian, t.String, t.Base)
 		if !ok {
 			return false
 		}
@@ -296,8 +313,12 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 	case op.jump != nil:
 		j := op.jump
 		pos := e.pos(j.Offset, j.Relative, prev)
+		nb, okb := e.nbytes(j.Bytes, j.BytesVar, j.String)
+		if !okb {
+			return false
+		}
 		var v uint64
-		if j.Bytes == 0 {
+		if nb == 0 {
 			// Suricata reads nothing and jumps by post_offset alone, from
 			// a position that must still lie within the buffer.
 			if pos < 0 || pos > n {
@@ -308,7 +329,7 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 			}
 		} else {
 			var ok bool
-			if v, ok = e.readNum(pos, j.Bytes, j.BigEndian, j.String, j.Base); !ok {
+			if v, ok = e.readNum(pos, nb, j.BigEndian, j.String, j.Base); !ok {
 				return false
 			}
 		}
@@ -328,7 +349,7 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 			e.grow()
 			to = int64(n) + jump
 		default:
-			to = int64(pos+j.Bytes) + jump
+			to = int64(pos+nb) + jump
 		}
 		to += int64(j.PostOffset)
 		// Suricata clamps a jump before the buffer to its start (a

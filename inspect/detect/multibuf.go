@@ -23,7 +23,7 @@ func (f *Flow) scanMulti(u *applayer.Unit, b applayer.Buffer) {
 					inst = applyTransforms(inst, g.transforms)
 				}
 				if len(inst) > 0 {
-					f.scanBuffer(g, u.TxID, false, inst)
+					f.scanBuffer(g, u.TxID, false, inst, 0)
 				}
 			}
 		}

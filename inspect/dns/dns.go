@@ -45,6 +45,8 @@ func init() {
 			Probe:     probe,
 			New:       func() applayer.Parser { return New(tcp) },
 			Buffers:   []applayer.Buffer{applayer.DNSQuery},
+			Events: applayer.EventNames(EvMalformedData, EvNotARequest, EvNotAResponse, EvZFlagSet,
+				EvInfiniteLoop, EvNameTooLong, EvInvalidOpcode),
 		})
 	}
 }

@@ -176,7 +176,7 @@ func (p *Parser) message(dir inspect.Direction, msg []byte, emit func(*applayer.
 	}
 
 	txID := p.txFor(id, qr)
-	ev := &inspect.Event{Dir: dir, TxID: txID, DNS: &inspect.DNSTx{ID: id}}
+	ev := &inspect.Event{Dir: dir, TxID: txID, DNS: &inspect.DNSTx{ID: id, Flags: uint16(msg[2])<<8 | uint16(msg[3])}}
 	if qr {
 		ev.DNS.Type = "answer"
 		ev.DNS.RCode = RCodeName(rcode)
@@ -190,6 +190,13 @@ func (p *Parser) message(dir inspect.Direction, msg []byte, emit func(*applayer.
 			ev.DNS.RRName = "<root>"
 		}
 		ev.DNS.RRType = RRTypeName(p.qtypes[0])
+	}
+	for i := 0; i < nq; i++ {
+		q := inspect.DNSQuestion{RRName: string(p.names[p.spans[i].s:p.spans[i].e]), RRType: RRTypeName(p.qtypes[i])}
+		if q.RRName == "" {
+			q.RRName = "<root>"
+		}
+		ev.DNS.Queries = append(ev.DNS.Queries, q)
 	}
 	u := &p.unit
 	u.Dir, u.TxID = dir, txID

@@ -157,8 +157,14 @@ func TestAppEvents(t *testing.T) {
 	}{
 		{"http", inspect.Event{Dir: inspect.ToClient, TxID: 1, HTTP: &inspect.HTTPTx{Hostname: "example.com", URL: "/a?b=1", Method: "GET", Protocol: "HTTP/1.1", UserAgent: "curl/8", ContentType: "text/html", Referer: "http://r/", Status: 200, Length: 12}},
 			"http", "http", map[string]any{"hostname": "example.com", "url": "/a?b=1", "http_method": "GET", "protocol": "HTTP/1.1", "http_user_agent": "curl/8", "http_content_type": "text/html", "http_refer": "http://r/", "status": 200.0, "length": 12.0}},
-		{"dns", inspect.Event{Dir: inspect.ToServer, DNS: &inspect.DNSTx{Type: "query", ID: 77, RRName: "example.com", RRType: "A"}},
-			"dns", "dns", map[string]any{"type": "query", "id": 77.0, "rrname": "example.com", "rrtype": "A"}},
+		{"dns", inspect.Event{Dir: inspect.ToServer, DNS: &inspect.DNSTx{Type: "query", ID: 77, RRName: "example.com", RRType: "A",
+			Flags: 0x0100, Queries: []inspect.DNSQuestion{{RRName: "example.com", RRType: "A"}}}},
+			"dns", "dns", map[string]any{"version": 3.0, "type": "request", "id": 77.0, "flags": "100", "rd": true, "opcode": 0.0,
+				"queries": []any{map[string]any{"rrname": "example.com", "rrtype": "A"}}}},
+		{"dns answer", inspect.Event{Dir: inspect.ToClient, DNS: &inspect.DNSTx{Type: "answer", ID: 78, RRName: "x.example", RRType: "AAAA",
+			RCode: "NXDOMAIN", Flags: 0x8183}},
+			"dns", "dns", map[string]any{"version": 3.0, "type": "response", "id": 78.0, "flags": "8183", "qr": true, "rd": true, "ra": true,
+				"opcode": 0.0, "rcode": "NXDOMAIN", "queries": []any{map[string]any{"rrname": "x.example", "rrtype": "AAAA"}}}},
 		{"tls", inspect.Event{TLS: &inspect.TLSTx{SNI: "example.org", Version: "TLS 1.3"}},
 			"tls", "tls", map[string]any{"sni": "example.org", "version": "TLS 1.3"}},
 		{"anomaly", inspect.Event{Anomaly: &inspect.Anomaly{AppProto: "http", Event: "REQUEST_CONTENT_LENGTH_AND_TRANSFER_ENCODING"}},
@@ -284,3 +290,22 @@ func BenchmarkWriteAlert(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func TestVerdictObject(t *testing.T) {
+	for _, tc := range []struct {
+		a       inspect.Action
+		enforce bool
+		p       inspect.Proto
+		want    Verdict
+	}{
+		{inspect.ActionAlert, true, inspect.ProtoTCP, Verdict{Action: "alert"}},
+		{inspect.ActionDrop, true, inspect.ProtoTCP, Verdict{Action: "drop"}},
+		{inspect.ActionDrop, false, inspect.ProtoTCP, Verdict{Action: "alert"}},
+		{inspect.ActionPass, true, inspect.ProtoUDP, Verdict{Action: "pass"}},
+		{inspect.ActionReject, true, inspect.ProtoTCP, Verdict{Action: "drop", RejectTarget: "to_client", Reject: []string{"tcp-reset"}}},
+		{inspect.ActionRejectBoth, false, inspect.ProtoUDP, Verdict{Action: "alert", RejectTarget: "both", Reject: []string{"icmp-prohib"}}},
+		{inspect.ActionRejectDst, true, inspect.ProtoTCP, Verdict{Action: "drop", RejectTarget: "to_server", Reject: []string{"tcp-reset"}}},
+	} {
+		assert.Equal(t, tc.want, *VerdictObject(tc.a, tc.enforce, tc.p), "%v enforce=%v", tc.a, tc.enforce)
+	}
+}

@@ -49,7 +49,12 @@ const (
 	TypeHTTP         = "http"
 	TypeDNS          = "dns"
 	TypeTLS          = "tls"
+	TypeSSH          = "ssh"
 	TypeInterruption = "interruption"
+	TypeFileInfo     = "fileinfo"
+	// TypePolicy is interdict's addition: an identity's egress policy
+	// denied (or in ids mode would have denied) a flow or a DNS query.
+	TypePolicy = "policy"
 )
 
 // Event is one EVE record. Exactly the object matching EventType is set
@@ -66,14 +71,19 @@ type Event struct {
 	SrcPort   uint16   `json:"src_port,omitempty"`
 	DestIP    string   `json:"dest_ip,omitempty"`
 	DestPort  uint16   `json:"dest_port,omitempty"`
-	Proto     string   `json:"proto,omitempty"`
-	Direction string   `json:"direction,omitempty"`
-	AppProto  string   `json:"app_proto,omitempty"`
+	// IPVersion is Suricata 8's ip_v: 4 or 6.
+	IPVersion uint8  `json:"ip_v,omitempty"`
+	Proto     string `json:"proto,omitempty"`
+	Direction string `json:"direction,omitempty"`
+	AppProto  string `json:"app_proto,omitempty"`
+	// CommunityID is the flow's Community ID (see CommunityID).
+	CommunityID string `json:"community_id,omitempty"`
 	// TxID is set for alerts and records of an app-layer transaction.
 	TxID *uint64 `json:"tx_id,omitempty"`
 
 	Alert    *Alert    `json:"alert,omitempty"`
 	Drop     *Drop     `json:"drop,omitempty"`
+	Verdict  *Verdict  `json:"verdict,omitempty"`
 	Flow     *Flow     `json:"flow,omitempty"`
 	TCP      *TCP      `json:"tcp,omitempty"`
 	Anomaly  *Anomaly  `json:"anomaly,omitempty"`
@@ -81,11 +91,43 @@ type Event struct {
 	HTTP     *HTTP     `json:"http,omitempty"`
 	DNS      *DNS      `json:"dns,omitempty"`
 	TLS      *TLS      `json:"tls,omitempty"`
+	SSH      *SSH      `json:"ssh,omitempty"`
+	FileInfo *FileInfo `json:"fileinfo,omitempty"`
 	Traffic  *Traffic  `json:"traffic,omitempty"`
 	Identity *Identity `json:"identity,omitempty"`
+	// AppProtoReason is interdict's addition on flow events: how app_proto
+	// was decided ("content to_server") or why none was.
+	AppProtoReason string `json:"app_proto_reason,omitempty"`
+	// Proxy is interdict's addition on http events: the PROXY protocol
+	// header that opened the flow.
+	Proxy *Proxy `json:"proxy,omitempty"`
 	// Interruption is interdict's addition (event_type interruption):
 	// a source or identity was blocked or released.
 	Interruption *Interruption `json:"interruption,omitempty"`
+	// Policy is interdict's addition (event_type policy).
+	Policy *Policy `json:"policy,omitempty"`
+}
+
+// Policy is an egress policy decision that denied a flow, an HTTP
+// request or a DNS query (or would have, in ids mode).
+type Policy struct {
+	Action string `json:"action"` // deny, would-deny
+	Policy string `json:"policy"` // the policy's name
+	// Entry is what decided: "default" (nothing allowed it), or the
+	// allow entry that matched the address but not the request, as
+	// "allow[i]".
+	Entry string `json:"entry"`
+	// Name is the destination name seen, NameSource where it came from
+	// (sni, host, dns: a DNS answer the appliance forwarded, query: a DNS
+	// query's name); empty when the flow showed none.
+	Name       string `json:"name,omitempty"`
+	NameSource string `json:"name_source,omitempty"`
+	Method     string `json:"method,omitempty"`
+	Path       string `json:"path,omitempty"`
+	// Token names a credential by its SHA-256 prefix and at most its
+	// first 4 characters, never in clear.
+	Token  string `json:"token,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // Alert is Suricata's alert object.
@@ -194,21 +236,139 @@ type HTTP struct {
 	Protocol        string `json:"protocol,omitempty"`
 	Status          int    `json:"status,omitempty"`
 	Length          int64  `json:"length"`
+	// HTTP2 is set for HTTP/2 transactions, as Suricata's http.http2.
+	HTTP2 *HTTP2 `json:"http2,omitempty"`
 }
 
-// DNS is the dns object.
+// HTTP2 is the http2 object of an HTTP/2 transaction.
+type HTTP2 struct {
+	StreamID uint32 `json:"stream_id"`
+}
+
+// Proxy is a PROXY protocol header's fields.
+type Proxy struct {
+	Version   int    `json:"version"`
+	Command   string `json:"command"`
+	Transport string `json:"transport"`
+	SrcIP     string `json:"src_ip,omitempty"`
+	SrcPort   uint16 `json:"src_port,omitempty"`
+	DestIP    string `json:"dest_ip,omitempty"`
+	DestPort  uint16 `json:"dest_port,omitempty"`
+}
+
+// DNS is the dns object in Suricata's version 3 format (Suricata 8):
+// one record per message, type request or response, the header's flags
+// in hex and as booleans (set ones only), and every question.
 type DNS struct {
-	Type   string `json:"type"`
-	ID     uint16 `json:"id"`
-	RRName string `json:"rrname,omitempty"`
-	RRType string `json:"rrtype,omitempty"`
-	RCode  string `json:"rcode,omitempty"`
+	Version uint8         `json:"version"`
+	Type    string        `json:"type"`
+	ID      uint16        `json:"id"`
+	Flags   string        `json:"flags"`
+	QR      bool          `json:"qr,omitempty"`
+	AA      bool          `json:"aa,omitempty"`
+	TC      bool          `json:"tc,omitempty"`
+	RD      bool          `json:"rd,omitempty"`
+	RA      bool          `json:"ra,omitempty"`
+	Z       bool          `json:"z,omitempty"`
+	Opcode  uint8         `json:"opcode"`
+	RCode   string        `json:"rcode,omitempty"`
+	Queries []DNSQuestion `json:"queries,omitempty"`
 }
 
-// TLS is the tls object.
+// DNSQuestion is one entry of dns.queries.
+type DNSQuestion struct {
+	RRName string `json:"rrname"`
+	RRType string `json:"rrtype"`
+}
+
+// DNSObject is the dns object of a DNS message.
+func DNSObject(d *inspect.DNSTx) *DNS {
+	f := d.Flags
+	o := &DNS{Version: 3, Type: "request", ID: d.ID, Flags: strconv.FormatUint(uint64(f), 16),
+		QR: f&0x8000 != 0, AA: f&0x0400 != 0, TC: f&0x0200 != 0, RD: f&0x0100 != 0, RA: f&0x0080 != 0,
+		Z: f&0x0040 != 0, Opcode: uint8(f>>11) & 0x0f}
+	if d.Type == "answer" {
+		o.Type, o.RCode = "response", d.RCode
+	}
+	for _, q := range d.Queries {
+		o.Queries = append(o.Queries, DNSQuestion{RRName: q.RRName, RRType: q.RRType})
+	}
+	if len(o.Queries) == 0 && d.RRName != "" {
+		o.Queries = []DNSQuestion{{RRName: d.RRName, RRType: d.RRType}}
+	}
+	return o
+}
+
+// TLS is the tls object, with Suricata's field names.
 type TLS struct {
-	SNI     string `json:"sni,omitempty"`
-	Version string `json:"version,omitempty"`
+	Subject         string   `json:"subject,omitempty"`
+	IssuerDN        string   `json:"issuerdn,omitempty"`
+	Serial          string   `json:"serial,omitempty"`
+	Fingerprint     string   `json:"fingerprint,omitempty"`
+	SNI             string   `json:"sni,omitempty"`
+	Version         string   `json:"version,omitempty"`
+	NotBefore       string   `json:"notbefore,omitempty"`
+	NotAfter        string   `json:"notafter,omitempty"`
+	SubjectAltNames []string `json:"subjectaltname,omitempty"`
+	JA3             *JA3     `json:"ja3,omitempty"`
+	JA3S            *JA3     `json:"ja3s,omitempty"`
+	JA4             string   `json:"ja4,omitempty"`
+}
+
+// SSH is the ssh object: each side's identification line.
+type SSH struct {
+	Client *SSHSide `json:"client,omitempty"`
+	Server *SSHSide `json:"server,omitempty"`
+}
+
+// SSHSide is one side of the ssh object.
+type SSHSide struct {
+	ProtoVersion    string `json:"proto_version"`
+	SoftwareVersion string `json:"software_version"`
+}
+
+func sshSide(s inspect.SSHSide) *SSHSide {
+	if s == (inspect.SSHSide{}) {
+		return nil
+	}
+	return &SSHSide{ProtoVersion: s.ProtoVersion, SoftwareVersion: s.SoftwareVersion}
+}
+
+// JA3 is a JA3 or JA3S fingerprint.
+type JA3 struct {
+	Hash   string `json:"hash"`
+	String string `json:"string"`
+}
+
+// TLSObject is the tls object of a handshake.
+func TLSObject(t *inspect.TLSTx) *TLS {
+	o := &TLS{Subject: t.Subject, IssuerDN: t.Issuer, Serial: t.Serial, Fingerprint: t.Fingerprint,
+		SNI: t.SNI, Version: t.Version, SubjectAltNames: t.SubjectAltNames, JA4: t.JA4}
+	// Suricata writes certificate times without a zone; they are UTC.
+	if !t.NotBefore.IsZero() {
+		o.NotBefore = t.NotBefore.UTC().Format("2006-01-02T15:04:05")
+	}
+	if !t.NotAfter.IsZero() {
+		o.NotAfter = t.NotAfter.UTC().Format("2006-01-02T15:04:05")
+	}
+	if t.JA3 != "" {
+		o.JA3 = &JA3{Hash: t.JA3Hash, String: t.JA3}
+	}
+	if t.JA3S != "" {
+		o.JA3S = &JA3{Hash: t.JA3SHash, String: t.JA3S}
+	}
+	return o
+}
+
+// FileInfo is Suricata's fileinfo object.
+type FileInfo struct {
+	Filename string `json:"filename"`
+	Magic    string `json:"magic,omitempty"`
+	SHA256   string `json:"sha256,omitempty"`
+	State    string `json:"state"`
+	Stored   bool   `json:"stored"`
+	Size     int64  `json:"size"`
+	TxID     uint64 `json:"tx_id"`
 }
 
 // Traffic is Suricata 8's traffic object: flowbits named traffic/id/X or
@@ -219,11 +379,21 @@ type Traffic struct {
 }
 
 // Interruption says what changed on the appliance's block list and why.
+// Source blocks set Prefix and Origin; identity interruptions set the
+// event's identity object, Trigger, Level and Evidence.
 type Interruption struct {
-	Action string `json:"action"` // block, unblock, would-block (ids mode)
-	Prefix string `json:"prefix"`
-	Origin string `json:"origin"` // static, api, rule
+	// Action: block, unblock, would-block (ids mode) for sources; pause,
+	// quarantine, release, would-pause, would-quarantine for identities.
+	Action string `json:"action"`
+	Prefix string `json:"prefix,omitempty"`
+	Origin string `json:"origin,omitempty"` // static, api, rule
 	Reason string `json:"reason"`
+	// Trigger is the identity trigger that fired, or "manual".
+	Trigger string `json:"trigger,omitempty"`
+	// Level counts the identity's offences (escalation: 1 the first).
+	Level int `json:"level,omitempty"`
+	// Evidence are the counted events that crossed the threshold.
+	Evidence []Evidence `json:"evidence,omitempty"`
 	// Until is when a block expires; absent for a block without expiry
 	// and for unblocks.
 	Until *Time `json:"until,omitempty"`
@@ -231,6 +401,17 @@ type Interruption struct {
 	Cause string `json:"cause,omitempty"`
 	// SignatureID is the rule whose alert caused a rule block.
 	SignatureID uint32 `json:"signature_id,omitempty"`
+}
+
+// Evidence is one event an identity trigger counted.
+type Evidence struct {
+	Timestamp   Time   `json:"timestamp"`
+	Kind        string `json:"kind"` // alert, scan, http_status
+	FlowID      uint64 `json:"flow_id,omitempty"`
+	SignatureID uint32 `json:"signature_id,omitempty"`
+	DestIP      string `json:"dest_ip,omitempty"`
+	DestPort    uint16 `json:"dest_port,omitempty"`
+	Status      int    `json:"status,omitempty"` // HTTP status
 }
 
 // Identity is interdict's addition: who sent the flow (a WireGuard peer
@@ -271,7 +452,14 @@ func Base(ts time.Time, eventType string, meta *inspect.FlowMeta, dir inspect.Di
 	}
 	setAddr(&ev.SrcIP, &ev.SrcPort, src, meta.Proto)
 	setAddr(&ev.DestIP, &ev.DestPort, dst, meta.Proto)
+	if a := src.Addr(); a.IsValid() {
+		ev.IPVersion = 4
+		if a.Is6() && !a.Is4In6() {
+			ev.IPVersion = 6
+		}
+	}
 	ev.Identity = meta.Identity
+	ev.CommunityID = CommunityID(meta)
 	return ev
 }
 
@@ -348,6 +536,44 @@ func NewDrop(ts time.Time, meta *inspect.FlowMeta, dir inspect.Direction, rule *
 	return ev
 }
 
+// Verdict is Suricata's verdict object: the final action taken on the
+// data that raised an alert or drop (every alert of one inspected chunk
+// carries the same), as Suricata 8 writes it (9 renames reject-target
+// to reject_target).
+type Verdict struct {
+	Action       string   `json:"action"` // alert, drop or pass
+	RejectTarget string   `json:"reject-target,omitempty"`
+	Reject       []string `json:"reject,omitempty"` // tcp-reset or icmp-prohib
+}
+
+// VerdictObject is the verdict for a result whose strongest action is a,
+// enforced (IPS) or not, on a flow of protocol p. As in Suricata, a
+// reject names its target and what is sent even when only logged, and
+// its action is drop only when enforced.
+func VerdictObject(a inspect.Action, enforce bool, p inspect.Proto) *Verdict {
+	v := &Verdict{Action: "alert"}
+	switch a {
+	case inspect.ActionReject, inspect.ActionRejectDst, inspect.ActionRejectBoth:
+		if enforce {
+			v.Action = "drop"
+		}
+		v.RejectTarget = map[inspect.Action]string{inspect.ActionReject: "to_client", inspect.ActionRejectDst: "to_server",
+			inspect.ActionRejectBoth: "both"}[a]
+		if p == inspect.ProtoTCP {
+			v.Reject = []string{"tcp-reset"}
+		} else {
+			v.Reject = []string{"icmp-prohib"}
+		}
+	case inspect.ActionDrop:
+		if enforce {
+			v.Action = "drop"
+		}
+	case inspect.ActionPass:
+		v.Action = "pass"
+	}
+	return v
+}
+
 // NewAppEvent builds the http, dns, tls or anomaly event of an app-layer
 // record; ok is false if the record has none of them set.
 func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event, bool) {
@@ -357,15 +583,30 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 		// Suricata logs an HTTP transaction in the request's direction.
 		ev = Base(ts, TypeHTTP, meta, inspect.ToServer)
 		ev.AppProto = "http"
+		if e.HTTP.Protocol == "HTTP/2" {
+			ev.AppProto = "http2"
+		}
 		ev.HTTP = HTTPObject(e.HTTP)
+		if e.HTTP.Proxy != nil {
+			ev.Proxy = proxyObject(e.HTTP.Proxy)
+		}
 	case e.DNS != nil:
 		ev = Base(ts, TypeDNS, meta, e.Dir)
 		ev.AppProto = "dns"
-		ev.DNS = &DNS{Type: e.DNS.Type, ID: e.DNS.ID, RRName: e.DNS.RRName, RRType: e.DNS.RRType, RCode: e.DNS.RCode}
+		ev.DNS = DNSObject(e.DNS)
 	case e.TLS != nil:
 		ev = Base(ts, TypeTLS, meta, inspect.ToServer)
 		ev.AppProto = "tls"
-		ev.TLS = &TLS{SNI: e.TLS.SNI, Version: e.TLS.Version}
+		ev.TLS = TLSObject(e.TLS)
+	case e.SSH != nil:
+		ev = Base(ts, TypeSSH, meta, inspect.ToServer)
+		ev.AppProto = "ssh"
+		ev.SSH = &SSH{Client: sshSide(e.SSH.Client), Server: sshSide(e.SSH.Server)}
+	case e.File != nil:
+		ev = Base(ts, TypeFileInfo, meta, e.Dir)
+		ev.AppProto = "http"
+		f := e.File
+		ev.FileInfo = &FileInfo{Filename: f.Filename, Magic: f.Magic, SHA256: f.SHA256, State: f.State, Size: f.Size, TxID: e.TxID}
 	case e.Anomaly != nil:
 		ev = Base(ts, TypeAnomaly, meta, e.Dir)
 		ev.AppProto = e.Anomaly.AppProto
@@ -380,8 +621,22 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 
 // HTTPObject converts an HTTP transaction record.
 func HTTPObject(h *inspect.HTTPTx) *HTTP {
-	return &HTTP{
+	o := &HTTP{
 		Hostname: h.Hostname, URL: h.URL, HTTPUserAgent: h.UserAgent, HTTPContentType: h.ContentType,
 		HTTPRefer: h.Referer, HTTPMethod: h.Method, Protocol: h.Protocol, Status: h.Status, Length: h.Length,
 	}
+	if h.StreamID != 0 {
+		o.HTTP2 = &HTTP2{StreamID: h.StreamID}
+	}
+	return o
+}
+
+// proxyObject converts a PROXY protocol header.
+func proxyObject(px *inspect.ProxyHeader) *Proxy {
+	o := &Proxy{Version: px.Version, Command: px.Command, Transport: px.Transport}
+	if px.Src.IsValid() {
+		o.SrcIP, o.SrcPort = px.Src.Addr().String(), px.Src.Port()
+		o.DestIP, o.DestPort = px.Dst.Addr().String(), px.Dst.Port()
+	}
+	return o
 }

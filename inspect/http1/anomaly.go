@@ -24,6 +24,15 @@ const (
 	anomResponseInvalidStatus
 	anomUnmatchedResponse
 	anomTooManyPipelined
+	anomStartLineTooLong
+	anomHeaderSectionTooLarge
+	anomProxyInvalid
+	anomEncodingUnsupported
+	anomEncodingInvalid
+	anomDecompressionBomb
+	anomBareCR
+	anomTEInHTTP10
+	anomTooManyDecoders
 )
 
 // names per anomaly: request form, response form.
@@ -49,6 +58,24 @@ var anomNames = [...][2]string{
 	anomUnmatchedResponse:       {"UNABLE_TO_MATCH_RESPONSE_TO_REQUEST", "UNABLE_TO_MATCH_RESPONSE_TO_REQUEST"},
 	// Ours: the pipelining bound dropped a request's state.
 	anomTooManyPipelined: {"REQUEST_TOO_MANY_PIPELINED", "REQUEST_TOO_MANY_PIPELINED"},
+	// Ours: a start line or the whole header section over its limit.
+	anomStartLineTooLong:      {"REQUEST_LINE_TOO_LONG", "RESPONSE_LINE_TOO_LONG"},
+	anomHeaderSectionTooLarge: {"REQUEST_HEADER_SECTION_TOO_LARGE", "RESPONSE_HEADER_SECTION_TOO_LARGE"},
+	// Ours: a PROXY protocol header that does not parse.
+	anomProxyInvalid: {"PROXY_HEADER_INVALID", "PROXY_HEADER_INVALID"},
+	// Ours: a Content-Encoding not decoded here (not gzip, deflate, br or
+	// zstd, or more than 5 layers), a body its coding cannot decode (or with data after the
+	// compressed stream), and output past rules.http.decoded or 200:1.
+	anomEncodingUnsupported: {"REQUEST_CONTENT_ENCODING_UNSUPPORTED", "RESPONSE_CONTENT_ENCODING_UNSUPPORTED"},
+	anomEncodingInvalid:     {"REQUEST_CONTENT_ENCODING_INVALID", "RESPONSE_CONTENT_ENCODING_INVALID"},
+	anomDecompressionBomb:   {"REQUEST_DECOMPRESSION_BOMB", "RESPONSE_DECOMPRESSION_BOMB"},
+	// Ours: a CR not followed by LF in the start line or a header, and
+	// Transfer-Encoding in an HTTP/1.0 message (RFC 9112 6.1: a recipient
+	// of one must treat the framing as faulty; clients differ).
+	anomBareCR:     {"REQUEST_BARE_CR", "RESPONSE_BARE_CR"},
+	anomTEInHTTP10: {"REQUEST_TRANSFER_ENCODING_IN_HTTP10", "RESPONSE_TRANSFER_ENCODING_IN_HTTP10"},
+	// Ours: more compressed bodies at once than a flow may decode.
+	anomTooManyDecoders: {"REQUEST_TOO_MANY_COMPRESSED_BODIES", "RESPONSE_TOO_MANY_COMPRESSED_BODIES"},
 }
 
 func (a anom) name(dir inspect.Direction) string {

@@ -37,15 +37,33 @@
 //     no body; Transfer-Encoding chunked wins over Content-Length (and is
 //     flagged); a response without either runs to the end of the
 //     connection; 2xx to CONNECT and 101 turn the flow into an opaque
-//     tunnel. Responses pair with requests in order (pipelining).
+//     tunnel, except a 101 to "Upgrade: h2c". Responses pair with
+//     requests in order (pipelining).
+//   - What an endpoint may read differently from us is an anomaly the
+//     appliance's policy refuses by default (docs/http-evasion.md): every
+//     limit, ambiguous framing, bare CR, a PROXY header that does not
+//     parse, a non-HTTP answer, a body that does not decode.
+//   - Detection by content cannot be steered off HTTP: any token method in
+//     any case, whitespace runs, leading empty lines, a PROXY v1/v2 header
+//     first (inspect/proxyproto; its addresses go into the EVE record).
+//   - Bodies are inspected as the endpoint decodes them (Content-Encoding
+//     gzip, deflate, br, zstd, stacked; inspect/decode), and a body longer
+//     than the window is inspected window by window, each keeping the last
+//     quarter of the previous one (Unit.BodyOffset says where it starts).
+//   - HTTP/2 in cleartext (h2.go, frames read by inspect/http2): each
+//     stream is a transaction whose pseudo-headers and fields are laid out
+//     as a start line and header lines and parsed as HTTP/1, so every
+//     buffer means the same in both.
 //
-// Memory per flow is bounded: at most MaxHeaderBytes of start line and
-// headers and MaxBodyBytes of each body are kept per message, and at most
-// maxPending requests may wait for their responses. Past a bound the parser
-// stops buffering, reports an anomaly, and keeps following the framing.
-// Bodies larger than 16 KiB and the Units handed to detection are lent
-// from process-wide pools and returned when the transaction (or the emit)
-// ends, so an idle flow does not keep them.
+// Memory per flow is bounded: at most Limits.HeaderSection of start line
+// and headers and one body window (Limits.Body) per message, a decoder's
+// history per compressed body (64 KiB per deflate layer, br's window up to
+// 16 MiB, zstd's up to 8 MiB), at most maxPending requests waiting for
+// their responses, and for HTTP/2 at most http2.MaxStreams streams. Bodies
+// larger than 16 KiB and the Units handed to detection are lent from
+// process-wide pools and returned when the transaction (or the emit) ends,
+// so an idle flow does not keep them.
 //
-// http1 imports only inspect and inspect/applayer.
+// http1 imports inspect, inspect/applayer, inspect/decode, inspect/http2
+// and inspect/proxyproto.
 package http1

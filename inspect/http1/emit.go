@@ -41,6 +41,10 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	if dir == inspect.ToClient && len(resp.body) > 0 {
 		u.Buffers[applayer.HTTPResponseBody] = resp.body[:len(resp.body):len(resp.body)]
 	}
+	u.BodyOffset = req.bodyOff
+	if dir == inspect.ToClient {
+		u.BodyOffset = resp.bodyOff
+	}
 	u.Multi[applayer.HTTPRequestHeader] = req.appendLines(u.Multi[applayer.HTTPRequestHeader][:0])
 	u.Multi[applayer.HTTPResponseHeader] = u.Multi[applayer.HTTPResponseHeader][:0]
 	if dir == inspect.ToClient {
@@ -58,7 +62,12 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 			Referer:     string(req.get(req.bufs[applayer.HTTPReferer])),
 			Status:      t.status,
 			Length:      resp.bodyLen,
+			Proxy:       p.proxy,
 		}}
+		if t.h2 {
+			u.Event.HTTP.Protocol = "HTTP/2"
+			u.Event.HTTP.StreamID = t.stream
+		}
 	}
 	u.Anomalies = nil
 	if len(p.anoms) > 0 {

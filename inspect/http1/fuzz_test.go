@@ -15,9 +15,10 @@ func checkBounds(t testing.TB, p *Parser) {
 	t.Helper()
 	txs := append([]*tx{p.req.cur, p.resp.cur}, p.pending...)
 	require.LessOrEqual(t, len(p.pending), maxPending)
+	require.True(t, p.decoders >= 0 && p.decoders <= maxDecoders, "live decoders %d", p.decoders)
 	require.LessOrEqual(t, len(p.req.stash), p.cfg.maxHeader)
-	require.LessOrEqual(t, len(p.req.scratch), 1024)
-	require.LessOrEqual(t, len(p.resp.scratch), 1024)
+	require.LessOrEqual(t, len(p.req.scratch), max(p.cfg.ChunkLine, 256))
+	require.LessOrEqual(t, len(p.resp.scratch), max(p.cfg.ChunkLine, 256))
 	for _, x := range txs {
 		if x == nil {
 			continue
@@ -25,7 +26,7 @@ func checkBounds(t testing.TB, p *Parser) {
 		for _, m := range []*msg{&x.req, &x.resp} {
 			require.LessOrEqual(t, len(m.raw), p.cfg.maxHeader)
 			require.LessOrEqual(t, len(m.body), p.cfg.maxBody)
-			require.LessOrEqual(t, len(m.hdrs), maxHeaders)
+			require.LessOrEqual(t, len(m.hdrs), p.cfg.HeaderCount)
 			// Derived data: normalised copies plus merged values and the
 			// assembled buffers, each at most a few times the raw block.
 			require.LessOrEqual(t, len(m.derived), 8*p.cfg.maxHeader)

@@ -53,8 +53,13 @@ func (p *Parser) parseHeaders(s *side, m *msg) {
 		if len(line) == 0 {
 			break
 		}
-		if bytes.IndexByte(line, 0) >= 0 || bytes.IndexByte(line, '\r') >= 0 {
+		if bytes.IndexByte(line, 0) >= 0 {
 			p.anomaly(m, dir, anomHeaderInvalid)
+		}
+		if bytes.IndexByte(line, '\r') >= 0 {
+			// A bare CR ends a line for some parsers (browsers) and not
+			// for others (curl, most servers).
+			p.anomaly(m, dir, anomBareCR)
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if n := len(m.hdrs); n > 0 {
@@ -78,7 +83,7 @@ func (p *Parser) parseHeaders(s *side, m *msg) {
 			p.anomaly(m, dir, anomMissingColon)
 			continue
 		}
-		if len(m.hdrs) >= maxHeaders {
+		if len(m.hdrs) >= p.cfg.HeaderCount {
 			p.anomaly(m, dir, anomTooManyHeaders)
 			p.framing(s, m, trimSpace(line[:c]), trimSpace(line[c+1:]))
 			continue

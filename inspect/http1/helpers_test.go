@@ -26,7 +26,10 @@ type snap struct {
 	anoms []string
 }
 
-type recorder struct{ units []snap }
+type recorder struct {
+	units []snap
+	files []inspect.FileInfo
+}
 
 func (r *recorder) emit(u *applayer.Unit) {
 	s := snap{dir: u.Dir, tx: u.TxID, bufs: map[string]string{}}
@@ -35,9 +38,13 @@ func (r *recorder) emit(u *applayer.Unit) {
 			s.bufs[b.String()] = string(u.Buffers[b])
 		}
 	}
-	if u.Event != nil {
+	if u.Event != nil && u.Event.HTTP != nil {
 		ev := *u.Event.HTTP
 		s.event = &ev
+	}
+	if u.Event != nil && u.Event.File != nil {
+		f := *u.Event.File
+		r.files = append(r.files, f)
 	}
 	for _, a := range u.Anomalies {
 		s.anoms = append(s.anoms, a.Event)

@@ -2,46 +2,131 @@ package http1
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/http2"
+	"github.com/interdict/interdict/inspect/proxyproto"
 )
 
 // AppProto is the EVE app_proto name.
 const AppProto = "http"
 
+// Limits bound what the parser keeps per message. Past a bound the
+// parser reports an anomaly (the policy's default for these is reject, so
+// nothing over a limit reaches the other side uninspected) and keeps
+// following the framing. The defaults are at least what nginx and Apache
+// accept by default; Go's net/http accepts up to 1 MiB of header section,
+// which HeaderSection can be raised to.
+type Limits struct {
+	// StartLine bounds a request or status line (anomaly
+	// REQUEST_LINE_TOO_LONG / RESPONSE_LINE_TOO_LONG). nginx: 8 KiB
+	// (large_client_header_buffers), Apache: 8190 (LimitRequestLine).
+	StartLine int
+	// HeaderLine bounds one header line (REQUEST_FIELD_TOO_LONG). nginx:
+	// 8 KiB, Apache: 8190 (LimitRequestFieldSize).
+	HeaderLine int
+	// HeaderCount bounds header fields per message
+	// (REQUEST_TOO_MANY_HEADERS). Apache: 100 (LimitRequestFields); nginx
+	// and Go count none, only bytes.
+	HeaderCount int
+	// HeaderSection bounds start line plus headers
+	// (REQUEST_HEADER_SECTION_TOO_LARGE). nginx: 4 x 8 KiB = 32 KiB.
+	HeaderSection int
+	// ChunkLine bounds a chunk-size line with its extensions
+	// (INVALID_REQUEST_CHUNK_LEN). Go's net/http: 4 KiB.
+	ChunkLine int
+	// Decoded bounds the decoded bytes of one compressed body
+	// (REQUEST_DECOMPRESSION_BOMB); a body decoding to more than 200
+	// times its size past 1 MiB is one too.
+	Decoded int64
+	// FileInfo turns on EVE fileinfo records (name, size, SHA-256, MIME
+	// type, state) for message bodies; hashing costs a pass over every
+	// decoded body byte.
+	FileInfo bool
+	// Body is the body inspection window per message: a body longer than
+	// this is inspected in windows of this size that overlap by a
+	// quarter, so no byte of a body goes uninspected (see doc.go).
+	Body int
+}
+
+// DefaultLimits are the limits New uses.
+var DefaultLimits = Limits{
+	StartLine:     16 << 10,
+	HeaderLine:    16 << 10,
+	HeaderCount:   256,
+	HeaderSection: 64 << 10,
+	ChunkLine:     4 << 10,
+	Decoded:       256 << 20,
+	Body:          DefaultMaxBodyBytes,
+}
+
 const (
-	// DefaultMaxHeaderBytes bounds the start line plus headers kept per
-	// message. libhtp's hard field limit is 18000 bytes; 16 KiB covers real
-	// browsers' headers with cookies while bounding the per-flow cost.
-	DefaultMaxHeaderBytes = 16 << 10
-	// DefaultMaxBodyBytes bounds the body bytes kept for inspection per
-	// message, close to Suricata's request/response-body-limit (100 KiB).
+	// DefaultMaxHeaderBytes is DefaultLimits.HeaderSection.
+	DefaultMaxHeaderBytes = 64 << 10
+	// DefaultMaxBodyBytes is the body inspection window, close to
+	// Suricata's request/response-body-limit (100 KiB).
 	DefaultMaxBodyBytes = 64 << 10
 	// maxPending bounds requests waiting for their response (pipelining).
 	// Real clients pipeline a handful at most; each pending request keeps
 	// its buffers, so this multiplies the per-flow memory bound.
 	maxPending = 8
-	// maxHeaders bounds header fields per message (libhtp flags >1024).
-	maxHeaders = 256
+	// maxDecoders bounds the compressed bodies decoded at once per flow
+	// (HTTP/1 has at most two, a request and a response; HTTP/2 one per
+	// stream). Each holds a history of up to 64 KiB per deflate layer, a
+	// br window (up to 16 MiB) or a zstd window (up to 8 MiB), so this
+	// caps a flow's decoder memory at 8 windows.
+	maxDecoders = 8
+	// minLimit is the smallest start line, header line or section kept.
+	minLimit = 256
 )
 
 // Option configures a Parser.
 type Option func(*config)
 
 type config struct {
+	Limits
 	maxHeader int
 	maxBody   int
+	h2        bool // HTTP/2 with prior knowledge
+}
+
+// WithLimits sets every limit; zero fields keep their default, and line
+// and section bounds below 256 are raised to 256.
+func WithLimits(l Limits) Option {
+	return func(c *config) {
+		d := DefaultLimits
+		pick := func(v, def int) int {
+			if v <= 0 {
+				return def
+			}
+			return v
+		}
+		c.StartLine = max(pick(l.StartLine, d.StartLine), minLimit)
+		c.HeaderLine = max(pick(l.HeaderLine, d.HeaderLine), minLimit)
+		c.HeaderCount = pick(l.HeaderCount, d.HeaderCount)
+		c.ChunkLine = max(pick(l.ChunkLine, d.ChunkLine), 32)
+		c.maxHeader = max(pick(l.HeaderSection, d.HeaderSection), minLimit)
+		c.Decoded = d.Decoded
+		c.FileInfo = l.FileInfo
+		if l.Decoded > 0 {
+			c.Decoded = l.Decoded
+		}
+		if l.Body > 0 {
+			c.maxBody = l.Body
+		}
+	}
 }
 
 // WithMaxHeaderBytes sets the bound on start line plus headers kept per
 // message; values below 256 are raised to 256.
 func WithMaxHeaderBytes(n int) Option {
-	return func(c *config) { c.maxHeader = max(n, 256) }
+	return func(c *config) { c.maxHeader = max(n, minLimit) }
 }
 
-// WithMaxBodyBytes sets the bound on body bytes kept for inspection per
-// message; 0 disables body buffers.
+// WithMaxBodyBytes sets the body inspection window per message; 0
+// disables body buffers.
 func WithMaxBodyBytes(n int) Option {
 	return func(c *config) { c.maxBody = max(n, 0) }
 }
@@ -68,23 +153,41 @@ func init() {
 	})
 }
 
-// methods recognised by the probe, as Suricata's HTTP probing patterns do;
-// WebDAV methods included because they carry exploits too.
-var methods = [][]byte{
-	[]byte("GET "), []byte("POST "), []byte("HEAD "), []byte("PUT "), []byte("DELETE "),
-	[]byte("OPTIONS "), []byte("CONNECT "), []byte("TRACE "), []byte("PATCH "),
-	[]byte("PROPFIND "), []byte("PROPPATCH "), []byte("MKCOL "), []byte("COPY "),
-	[]byte("MOVE "), []byte("LOCK "), []byte("UNLOCK "), []byte("SEARCH "),
-	[]byte("REPORT "), []byte("CHECKOUT "), []byte("MERGE "), []byte("SUBSCRIBE "),
-	[]byte("NOTIFY "), []byte("M-SEARCH "),
+// methods are recognised by the probe at once, in any case; any other
+// token method needs its request line to end in an HTTP version.
+var methods = []string{
+	"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "TRACE", "PATCH",
+	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH",
+	"REPORT", "CHECKOUT", "MERGE", "SUBSCRIBE", "NOTIFY", "M-SEARCH",
 }
 
 var httpSlash = []byte("HTTP/")
 
-// Probe recognises HTTP by content: a known method followed by a space
-// towards the server, "HTTP/" towards the client. Leading CRLFs, which
-// RFC 9112 2.2 lets a server ignore, are skipped.
+// probeLine is how much of a token-started request line without its end
+// the probe waits for before taking it for HTTP: past it the parser and
+// its limits judge the line, rather than the flow going uninspected.
+const probeLine = 1024
+
+// Probe recognises HTTP by content, so an attacker cannot steer it off
+// HTTP: towards the server, an optional PROXY header (v1 or v2), empty
+// lines (RFC 9112 2.2), then any token method (RFC 9110 9.1) in any case,
+// a run of spaces or tabs, and either a well-known method or a line that
+// ends in an HTTP version; towards the client, "HTTP/" in any case.
 func Probe(dir inspect.Direction, data []byte) applayer.ProbeResult {
+	proxied := false
+	if dir == inspect.ToServer && proxyproto.Detect(data) {
+		proxied = true
+		_, n, err := proxyproto.Parse(data)
+		switch {
+		case errors.Is(err, proxyproto.ErrMore):
+			return applayer.ProbeMore
+		case err != nil:
+			// A broken PROXY header: the parser reports it, and the
+			// default policy rejects the flow.
+			return applayer.ProbeYes
+		}
+		data = data[n:]
+	}
 	for len(data) > 0 && (data[0] == '\r' || data[0] == '\n') {
 		data = data[1:]
 	}
@@ -92,29 +195,65 @@ func Probe(dir inspect.Direction, data []byte) applayer.ProbeResult {
 		return applayer.ProbeMore
 	}
 	if dir == inspect.ToClient {
-		return prefixProbe(data, httpSlash)
-	}
-	res := applayer.ProbeNo
-	for _, m := range methods {
-		switch prefixProbe(data, m) {
-		case applayer.ProbeYes:
-			return applayer.ProbeYes
-		case applayer.ProbeMore:
-			res = applayer.ProbeMore
+		n := min(len(data), len(httpSlash))
+		if !bytes.EqualFold(data[:n], httpSlash[:n]) {
+			return applayer.ProbeNo
 		}
+		if n < len(httpSlash) {
+			return applayer.ProbeMore
+		}
+		return applayer.ProbeYes
 	}
-	return res
-}
-
-func prefixProbe(data, want []byte) applayer.ProbeResult {
-	if len(data) >= len(want) {
-		if bytes.Equal(data[:len(want)], want) {
-			return applayer.ProbeYes
+	if r := prefixProbe(data, []byte(http2.Preface)); r != applayer.ProbeNo {
+		// The HTTP/2 preface at the start is ProbeH2's; after a PROXY
+		// header it is this parser's, which switches to HTTP/2 at it.
+		if proxied {
+			return r
 		}
 		return applayer.ProbeNo
 	}
-	if bytes.Equal(data, want[:len(data)]) {
+	i := 0
+	for i < len(data) && isToken(data[i]) {
+		i++
+	}
+	switch {
+	case i == len(data):
 		return applayer.ProbeMore
+	case i == 0 || !isSpace(data[i]):
+		return applayer.ProbeNo
+	}
+	for _, m := range methods {
+		if equalFoldString(data[:i], m) {
+			return applayer.ProbeYes
+		}
+	}
+	line := data
+	if nl := bytes.IndexByte(data, '\n'); nl >= 0 {
+		line = trimEOL(data[:nl+1])
+	} else if len(data) < probeLine {
+		return applayer.ProbeMore
+	} else {
+		return applayer.ProbeYes
+	}
+	if _, _, ok := splitProtocol(line[i:]); ok {
+		return applayer.ProbeYes
 	}
 	return applayer.ProbeNo
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' }
+
+// splitProtocol splits the rest of a request line after the method into
+// target and protocol: the protocol is the last whitespace-separated field
+// when it starts with "HTTP/" in any case.
+func splitProtocol(rest []byte) (target, proto []byte, ok bool) {
+	rest = trimSpace(rest)
+	i := len(rest)
+	for i > 0 && !isSpace(rest[i-1]) {
+		i--
+	}
+	if i == 0 || len(rest)-i < len(httpSlash) || !bytes.EqualFold(rest[i:i+len(httpSlash)], httpSlash) {
+		return rest, nil, false
+	}
+	return trimSpace(rest[:i]), rest[i:], true
 }

@@ -1,10 +1,19 @@
 package http1
 
 import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -323,7 +332,9 @@ func TestAnomalies(t *testing.T) {
 		{"equal repeated content lengths are fine", []step{cs("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc")}, nil},
 		{"invalid content length", []step{cs("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n")}, []string{"INVALID_CONTENT_LENGTH_FIELD_IN_REQUEST"}},
 		{"NUL in header", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x00b\r\n\r\n")}, []string{"REQUEST_HEADER_INVALID"}},
-		{"bare CR in header", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\rb\r\n\r\n")}, []string{"REQUEST_HEADER_INVALID"}},
+		{"bare CR in header", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\rb\r\n\r\n")}, []string{"REQUEST_BARE_CR"}},
+		{"bare CR in status line", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.1 200 OK\rContent-Length: 0\r\n\r\n")}, []string{"RESPONSE_BARE_CR"}},
+		{"chunked HTTP/1.0 response", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")}, []string{"RESPONSE_TRANSFER_ENCODING_IN_HTTP10"}},
 		{"space before colon", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n")}, []string{"REQUEST_HEADER_INVALID"}},
 		{"missing colon", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nnocolon\r\n\r\n")}, []string{"REQUEST_FIELD_MISSING_COLON"}},
 		{"folding on first header", []step{cs("GET / HTTP/1.1\r\n Host: h\r\n\r\n")}, []string{"INVALID_REQUEST_FIELD_FOLDING"}},
@@ -336,8 +347,8 @@ func TestAnomalies(t *testing.T) {
 		{"invalid status", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n")}, []string{"RESPONSE_INVALID_STATUS"}},
 		{"response without request", []step{sc("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")}, []string{"UNABLE_TO_MATCH_RESPONSE_TO_REQUEST"}},
 		{"request line without protocol", []step{cs("GET /\r\n")}, []string{"REQUEST_LINE_MISSING_PROTOCOL"}},
-		{"oversized header", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + strings.Repeat("a", 400) + "\r\n\r\n")}, []string{"REQUEST_FIELD_TOO_LONG"}},
-		{"oversized request line", []step{cs("GET /" + strings.Repeat("a", 400) + " HTTP/1.1\r\nHost: h\r\n\r\n")}, []string{"REQUEST_FIELD_TOO_LONG"}},
+		{"oversized header section", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + strings.Repeat("a", 400) + "\r\n\r\n")}, []string{"REQUEST_HEADER_SECTION_TOO_LARGE"}},
+		{"request line over the section", []step{cs("GET /" + strings.Repeat("a", 400) + " HTTP/1.1\r\nHost: h\r\n\r\n")}, []string{"REQUEST_HEADER_SECTION_TOO_LARGE"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -465,8 +476,23 @@ func TestProbe(t *testing.T) {
 		{"WebDAV", inspect.ToServer, "PROPFIND /x", applayer.ProbeYes},
 		{"leading CRLF", inspect.ToServer, "\r\nPOST /", applayer.ProbeYes},
 		{"TLS", inspect.ToServer, "\x16\x03\x01\x02\x00", applayer.ProbeNo},
-		{"lower case method", inspect.ToServer, "get / HTTP/1.1", applayer.ProbeNo},
-		{"method without space", inspect.ToServer, "GETX", applayer.ProbeNo},
+		{"lower case method", inspect.ToServer, "get / HTTP/1.1", applayer.ProbeYes},
+		{"token not ended yet", inspect.ToServer, "GETX", applayer.ProbeMore},
+		{"unknown token method", inspect.ToServer, "FOO /x HTTP/1.1\r\n", applayer.ProbeYes},
+		{"unknown method, line not ended", inspect.ToServer, "FOO /x HT", applayer.ProbeMore},
+		{"unknown method, lower case version", inspect.ToServer, "foo /x http/1.0\n", applayer.ProbeYes},
+		{"tabs and runs", inspect.ToServer, "GeT\t\t/x \tHTTP/1.1\r\n", applayer.ProbeYes},
+		{"tab after unknown method", inspect.ToServer, "BREW\t/pot\tHTTP/1.1\r\n", applayer.ProbeYes},
+		{"long unknown line", inspect.ToServer, "FOO /" + strings.Repeat("a", 2000), applayer.ProbeYes},
+		{"SMTP", inspect.ToServer, "EHLO mail.example\r\n", applayer.ProbeNo},
+		{"FTP", inspect.ToServer, "USER anonymous\r\n", applayer.ProbeNo},
+		{"method then junk", inspect.ToServer, "GET\x00/", applayer.ProbeNo},
+		{"PROXY v1", inspect.ToServer, "PROXY TCP4 192.0.2.1 192.0.2.2 1234 80\r\nget / HTTP/1.1\r\n", applayer.ProbeYes},
+		{"PROXY v1 not ended", inspect.ToServer, "PROXY TCP4 192.0.2.1", applayer.ProbeMore},
+		{"PROXY v1 then TLS", inspect.ToServer, "PROXY TCP4 192.0.2.1 192.0.2.2 1234 443\r\n\x16\x03\x01", applayer.ProbeNo},
+		{"PROXY v1 broken", inspect.ToServer, "PROXY TCP9 a b c d\r\n", applayer.ProbeYes},
+		{"PROXY v2", inspect.ToServer, "\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c\xc0\x00\x02\x01\xc0\x00\x02\x02\x04\xd2\x00\x50GET / HTTP/1.1\r\n", applayer.ProbeYes},
+		{"lower case response", inspect.ToClient, "http/1.1 200 OK", applayer.ProbeYes},
 		{"response", inspect.ToClient, "HTTP/1.1 200 OK", applayer.ProbeYes},
 		{"partial response", inspect.ToClient, "HTT", applayer.ProbeMore},
 		{"SSH banner", inspect.ToClient, "SSH-2.0", applayer.ProbeNo},
@@ -490,4 +516,211 @@ func TestRegistered(t *testing.T) {
 		}
 	}
 	assert.True(t, found)
+}
+
+// Each limit has its own anomaly, reported once per message however the
+// stream is cut, and the headers within the limits are still parsed.
+func TestLimits(t *testing.T) {
+	lim := Limits{StartLine: 300, HeaderLine: 300, HeaderCount: 4, HeaderSection: 2000, ChunkLine: 40}
+	long := strings.Repeat("a", 400)
+	tests := []struct {
+		name  string
+		steps []step
+		want  []string
+	}{
+		{"request line", []step{cs("GET /" + long + " HTTP/1.1\r\nHost: h\r\n\r\n")}, []string{"REQUEST_LINE_TOO_LONG"}},
+		{"header line", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nX-A: " + long + "\r\n\r\n")}, []string{"REQUEST_FIELD_TOO_LONG"}},
+		{"header count", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n")}, []string{"REQUEST_TOO_MANY_HEADERS"}},
+		{"header section", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nA: " + long + "\r\n" + strings.Repeat("B: "+long[:250]+"\r\n", 8) + "\r\n")}, []string{"REQUEST_HEADER_SECTION_TOO_LARGE", "REQUEST_TOO_MANY_HEADERS", "REQUEST_FIELD_TOO_LONG"}},
+		{"chunk line", []step{cs("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1;" + long + "\r\na\r\n0\r\n\r\n")}, []string{"INVALID_REQUEST_CHUNK_LEN"}},
+		{"status line", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.1 200 " + long + "\r\nContent-Length: 0\r\n\r\n")}, []string{"RESPONSE_LINE_TOO_LONG"}},
+		{"within every limit", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nA: " + long[:250] + "\r\n\r\n")}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
+				r := runSplit(tc.steps, split, WithLimits(lim))
+				want := append([]string(nil), tc.want...)
+				sort.Strings(want)
+				assert.Equal(t, want, r.anomalies())
+			}
+		})
+	}
+	t.Run("header rules still see the first headers", func(t *testing.T) {
+		r := run([]step{cs("GET / HTTP/1.1\r\nHost: first.example\r\nX-Evil: 1\r\n" + strings.Repeat("B: "+long+"\r\n", 8) + "\r\n")}, WithLimits(lim))
+		final := r.final()[key{inspect.ToServer, 0}]
+		assert.Equal(t, "first.example", final["http.host"])
+		assert.Contains(t, final["http.header"], "X-Evil: 1")
+	})
+}
+
+// A body longer than the inspection window is inspected whole, window by
+// window: content far past the window is still seen.
+func TestBodyWindows(t *testing.T) {
+	const size = 1 << 10
+	body := strings.Repeat("x", 5000) + "EVIL-BODY" + strings.Repeat("y", 3000)
+	resp := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
+		r := runSplit([]step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp)}, split, WithMaxBodyBytes(size))
+		seen := false
+		for _, u := range r.units {
+			b := u.bufs["http.response_body"]
+			require.LessOrEqual(t, len(b), size)
+			seen = seen || strings.Contains(b, "EVIL-BODY")
+		}
+		assert.True(t, seen, "the pattern 5000 bytes into the body is inspected")
+	}
+}
+
+// Request lines an attacker shapes to steer the inspector off the request
+// are read as the lenient servers read them, cut at any byte.
+func TestEvasiveRequestLines(t *testing.T) {
+	proxyV2 := "\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c\xc0\x00\x02\x01\xc0\x00\x02\x02\x04\xd2\x00\x50"
+	tests := []struct {
+		name, req             string
+		method, uri, protocol string
+		proxySrc              string
+		anoms                 []string
+	}{
+		{"lower case", "get /a/../evil HTTP/1.1\r\nHost: h\r\n\r\n", "get", "/evil", "HTTP/1.1", "", nil},
+		{"unknown token", "FOO /evil HTTP/1.1\r\nHost: h\r\n\r\n", "FOO", "/evil", "HTTP/1.1", "", nil},
+		{"tabs and runs", "GET\t \t/evil \t HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/evil", "HTTP/1.1", "", nil},
+		{"leading empty lines", "\r\n\n\r\nGET /evil HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/evil", "HTTP/1.1", "", nil},
+		{"lower case version", "GET /evil http/1.1\r\nHost: h\r\n\r\n", "GET", "/evil", "http/1.1", "", nil},
+		{"PROXY v1", "PROXY TCP4 192.0.2.1 192.0.2.2 1234 80\r\nGET /evil HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/evil", "HTTP/1.1", "192.0.2.1:1234", nil},
+		{"PROXY v2", proxyV2 + "GET /evil HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/evil", "HTTP/1.1", "192.0.2.1:1234", nil},
+		{"broken PROXY", "PROXY TCP4 nope\r\nGET /evil HTTP/1.1\r\nHost: h\r\n\r\n", "PROXY", "TCP4 nope", "", "", []string{"PROXY_HEADER_INVALID", "REQUEST_LINE_MISSING_PROTOCOL"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
+				r := runSplit([]step{cs(tc.req), sc("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")}, split)
+				got := r.final()[key{inspect.ToServer, 0}]
+				assert.Equal(t, tc.method, got["http.method"])
+				assert.Equal(t, tc.uri, got["http.uri"])
+				if tc.protocol != "" {
+					assert.Equal(t, tc.protocol, got["http.protocol"])
+				}
+				assert.Equal(t, tc.anoms, r.anomalies())
+				evs := r.events()
+				require.NotEmpty(t, evs)
+				if tc.proxySrc == "" {
+					assert.Nil(t, evs[0].Proxy)
+					continue
+				}
+				require.NotNil(t, evs[0].Proxy)
+				assert.Equal(t, tc.proxySrc, evs[0].Proxy.Src.String())
+				assert.Equal(t, "192.0.2.2:80", evs[0].Proxy.Dst.String())
+			}
+		})
+	}
+}
+
+// Compressed bodies are inspected as the endpoint decodes them, in both
+// directions, cut at any byte; what cannot be decoded is an anomaly.
+func TestContentEncoding(t *testing.T) {
+	const eicar = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
+	var gzb, zb bytes.Buffer
+	gw := gzip.NewWriter(&gzb)
+	gw.Write([]byte(eicar))
+	gw.Close()
+	zw := zlib.NewWriter(&zb)
+	zw.Write(gzb.Bytes())
+	zw.Close()
+	var brb bytes.Buffer
+	bw := brotli.NewWriter(&brb)
+	bw.Write([]byte(eicar))
+	bw.Close()
+	brBody := brb.Bytes()
+	ze, _ := zstd.NewWriter(nil)
+	var zg bytes.Buffer
+	gw2 := gzip.NewWriter(&zg)
+	gw2.Write(ze.EncodeAll([]byte(eicar), nil))
+	gw2.Close()
+	ze.Close()
+	zgBody := zg.Bytes()
+	resp := func(ce string, body []byte) string {
+		return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n%s", ce, len(body), body)
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		body  string // the decoded body of the response or request, or its end
+		anoms []string
+	}{
+		{"gzip response", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("gzip", gzb.Bytes()))}, eicar, nil},
+		{"odd spelling and spacing", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp(" X-GZip ,identity", gzb.Bytes()))}, eicar, nil},
+		{"stacked", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("gzip, deflate", zb.Bytes()))}, eicar, nil},
+		{"gzip request body", []step{cs(fmt.Sprintf("POST / HTTP/1.1\r\nHost: h\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s", gzb.Len(), gzb.Bytes()))}, eicar, nil},
+		{"not gzip", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("gzip", []byte("plain text")))}, "lain text", []string{"RESPONSE_CONTENT_ENCODING_INVALID"}},
+		{"unknown coding", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("compress", []byte("xyz")))}, "xyz", []string{"RESPONSE_CONTENT_ENCODING_UNSUPPORTED"}},
+		{"brotli", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("br", brBody))}, eicar, nil},
+		{"zstd then gzip", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("zstd, gzip", zgBody))}, eicar, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
+				r := runSplit(tc.steps, split)
+				var got string
+				for _, u := range r.units {
+					if b, ok := u.bufs["http.response_body"]; ok && u.dir == inspect.ToClient {
+						got = b
+					} else if b, ok := u.bufs["http.request_body"]; ok && u.dir == inspect.ToServer {
+						got = b
+					}
+				}
+				// An undecodable body is inspected raw from the chunk
+				// that failed to decode.
+				assert.True(t, strings.HasSuffix(got, tc.body), "%q", got)
+				assert.Equal(t, tc.anoms, r.anomalies())
+			}
+		})
+	}
+	t.Run("bomb", func(t *testing.T) {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		w.Write(make([]byte, 8<<20))
+		w.Close()
+		r := run([]step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("gzip", b.Bytes()))})
+		assert.Equal(t, []string{"RESPONSE_DECOMPRESSION_BOMB"}, r.anomalies())
+	})
+}
+
+// With fileinfo on, each body is a file record: named from
+// Content-Disposition or the path, hashed and sniffed after decoding,
+// CLOSED when its framing ended it, TRUNCATED when the flow did.
+func TestFileInfo(t *testing.T) {
+	const eicar = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
+	sum := sha256.Sum256([]byte(eicar))
+	want := hex.EncodeToString(sum[:])
+	var gzb bytes.Buffer
+	gw := gzip.NewWriter(&gzb)
+	gw.Write([]byte(eicar))
+	gw.Close()
+	opts := WithLimits(Limits{FileInfo: true})
+	for _, tc := range []struct {
+		name  string
+		steps []step
+		files []inspect.FileInfo
+	}{
+		{"gzip download with a disposition", []step{cs("GET /dl/x.bin?y=1 HTTP/1.1\r\nHost: h\r\n\r\n"),
+			sc(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename=\"eicar.com\"\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s", gzb.Len(), gzb.Bytes()))},
+			[]inspect.FileInfo{{Filename: "eicar.com", Size: 68, SHA256: want, Magic: "text/plain; charset=utf-8", State: "CLOSED"}}},
+		{"upload, name from the path", []step{cs("POST /up/report.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 68\r\n\r\n" + eicar), sc("HTTP/1.1 204 No Content\r\n\r\n")},
+			[]inspect.FileInfo{{Filename: "report.txt", Size: 68, SHA256: want, Magic: "text/plain; charset=utf-8", State: "CLOSED"}}},
+		{"cut short", []step{cs("GET /f HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + eicar)},
+			[]inspect.FileInfo{{Filename: "f", Size: 68, SHA256: want, Magic: "text/plain; charset=utf-8", State: "TRUNCATED"}}},
+		{"ended by the close", []step{cs("GET /f HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.0 200 OK\r\n\r\n" + eicar)},
+			[]inspect.FileInfo{{Filename: "f", Size: 68, SHA256: want, Magic: "text/plain; charset=utf-8", State: "CLOSED"}}},
+		{"no body, no file", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.1 304 Not Modified\r\n\r\n")}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
+				r := runSplit(tc.steps, split, opts)
+				assert.Equal(t, tc.files, r.files)
+			}
+		})
+	}
+	r := run([]step{cs("GET /f HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcd")})
+	assert.Empty(t, r.files, "off by default")
 }

@@ -2,10 +2,13 @@ package http1
 
 import (
 	"bytes"
+	"errors"
 	"sync"
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/decode"
+	"github.com/interdict/interdict/inspect/proxyproto"
 )
 
 // span locates a buffer inside a message's derived or raw arena.
@@ -26,9 +29,15 @@ type msg struct {
 	derived []byte // normalised values and assembled buffers
 	bufs    [applayer.NumBuffers]span
 	hdrs    []header
-	lines   []span // "Name: value" per merged header, in derived
-	body    []byte // bounded copy of the (de-chunked) body
-	bodyLen int64  // body bytes seen, beyond the bound too
+	lines   []span        // "Name: value" per merged header, in derived
+	body    []byte        // bounded copy of the (de-chunked) body
+	bodyLen int64         // body bytes seen, beyond the bound too
+	bodyOff int64         // offset in the body of body[0]: bytes slid out of the window
+	codings []string      // Content-Encoding, until its decoder starts at the first body byte
+	dec     *decode.Chain // Content-Encoding decoder; nil: none or given up
+	decLive *int          // the parser's count of live decoders, while dec is set
+	decoded int64         // decoded body bytes
+	file    file          // the body as a file, for EVE fileinfo
 
 	lineEnd   int // end of the start line (with its line ending) in raw
 	clen      int64
@@ -42,9 +51,21 @@ func (m *msg) reset() {
 	m.raw, m.derived, m.body, m.hdrs = m.raw[:0], m.derived[:0], m.body[:0], m.hdrs[:0]
 	m.lines = m.lines[:0]
 	m.bufs = [applayer.NumBuffers]span{}
-	m.bodyLen, m.lineEnd, m.clen = 0, 0, 0
+	m.bodyLen, m.bodyOff, m.lineEnd, m.clen = 0, 0, 0, 0
+	m.closeDec()
+	m.codings, m.decoded = nil, 0
+	m.file = file{}
 	m.clenSeen, m.chunked, m.teSeen = false, false, false
 	m.anomalies = 0
+}
+
+// closeDec ends the message's decoder (zstd's runs a goroutine).
+func (m *msg) closeDec() {
+	if m.dec != nil {
+		m.dec.Close()
+		m.dec = nil
+		*m.decLive--
+	}
 }
 
 func (m *msg) get(sp span) []byte {
@@ -75,6 +96,10 @@ type tx struct {
 	reqDone   bool
 	respDone  bool
 	status    int
+	h2        bool   // an HTTP/2 stream
+	stream    uint32 // its stream ID
+	reqHdrs   bool   // HTTP/2: the request's header block was seen
+	respHdrs  bool   // HTTP/2: the final response's header block was seen
 }
 
 type state uint8
@@ -92,6 +117,7 @@ const (
 	stConnectWait              // request side after CONNECT, until its response
 	stTunnel                   // opaque after CONNECT 2xx or 101
 	stGarbage                  // not HTTP: ignore the rest of this direction
+	stH2                       // HTTP/2 frames (prior knowledge or h2c upgrade)
 )
 
 // side is the parsing state of one direction.
@@ -103,6 +129,7 @@ type side struct {
 	remaining int64 // body or chunk bytes left
 	overflow  bool  // header bound exceeded: lines no longer stored
 	skipLine  bool  // dropping the rest of an overlong line
+	cr        bool  // the last header byte seen was a CR
 	scratch   []byte
 	bodyDirty bool
 	stash     []byte // request bytes after CONNECT, before its response
@@ -118,17 +145,28 @@ type Parser struct {
 	free    []*tx
 	nextID  uint64
 	anoms   []inspect.Anomaly
+	// The PROXY header before the first request, if any (proxyDone once
+	// the flow's first bytes showed there is none or it was read).
+	proxyDone bool
+	proxyBuf  []byte
+	proxy     *inspect.ProxyHeader
+	h2        *h2 // HTTP/2 mode, once the flow is in it
+	decoders  int // live body decoders (at most maxDecoders)
 }
 
 var _ applayer.Parser = (*Parser)(nil)
 
 // New returns a parser for one flow.
 func New(opts ...Option) *Parser {
-	p := &Parser{cfg: config{maxHeader: DefaultMaxHeaderBytes, maxBody: DefaultMaxBodyBytes}}
+	p := &Parser{cfg: config{Limits: DefaultLimits, maxHeader: DefaultLimits.HeaderSection, maxBody: DefaultLimits.Body}}
 	for _, o := range opts {
 		o(&p.cfg)
 	}
 	p.req.dir, p.resp.dir = inspect.ToServer, inspect.ToClient
+	if p.cfg.h2 {
+		p.ensureH2()
+		p.req.st, p.resp.st = stH2, stH2
+	}
 	return p
 }
 
@@ -154,6 +192,8 @@ func (p *Parser) release(t *tx) {
 	}
 	t.req.returnBody()
 	t.resp.returnBody()
+	t.req.closeDec()
+	t.resp.closeDec()
 	if len(p.free) < maxPending+2 {
 		p.free = append(p.free, t)
 	}
@@ -193,6 +233,14 @@ func (m *msg) growBody(n, limit int) {
 
 // Feed implements applayer.Parser.
 func (p *Parser) Feed(dir inspect.Direction, data []byte, emit func(*applayer.Unit)) {
+	if dir == inspect.ToServer && !p.proxyDone {
+		if data = p.proxyHeader(data); len(data) == 0 {
+			if len(p.anoms) > 0 {
+				p.emitAnomalies(&p.req, emit)
+			}
+			return
+		}
+	}
 	if dir == inspect.ToServer {
 		if p.req.replay {
 			p.req.replay = false
@@ -206,9 +254,42 @@ func (p *Parser) Feed(dir inspect.Direction, data []byte, emit func(*applayer.Un
 	p.feedSide(&p.resp, data, emit)
 }
 
+// proxyHeader steps over a PROXY header at the start of the flow and
+// returns the bytes after it (everything, when there is none). A broken
+// header is an anomaly and its bytes are parsed as HTTP: a server that
+// does not expect the header answers 400 to "PROXY ...".
+func (p *Parser) proxyHeader(data []byte) []byte {
+	buf := data
+	if len(p.proxyBuf) > 0 {
+		buf = append(p.proxyBuf, data...)
+	}
+	if !proxyproto.Detect(buf) {
+		p.proxyDone, p.proxyBuf = true, nil
+		return buf
+	}
+	h, n, err := proxyproto.Parse(buf)
+	switch {
+	case errors.Is(err, proxyproto.ErrMore):
+		p.proxyBuf = append(p.proxyBuf[:0:0], buf...)
+		return nil
+	case err != nil:
+		p.proxyDone, p.proxyBuf = true, nil
+		p.anomaly(nil, inspect.ToServer, anomProxyInvalid)
+		return buf
+	}
+	p.proxyDone, p.proxyBuf = true, nil
+	p.proxy = &inspect.ProxyHeader{Version: h.Version, Command: h.Command, Transport: h.Transport, Src: h.Src, Dst: h.Dst}
+	return buf[n:]
+}
+
 // Close implements applayer.Parser: a body running to the end of the flow
 // ends now, and every transaction still open is logged as it stands.
 func (p *Parser) Close(emit func(*applayer.Unit)) {
+	if p.h2 != nil {
+		p.h2.close(emit)
+		p.req.st, p.resp.st = stGarbage, stGarbage
+		return
+	}
 	if p.req.replay {
 		p.req.replay = false
 		stash := p.req.stash
@@ -219,6 +300,14 @@ func (p *Parser) Close(emit func(*applayer.Unit)) {
 		p.resp.cur = nil
 		t.respDone = true
 		p.emit(inspect.ToClient, t, true, emit)
+		if t.resp.file.size > 0 {
+			// A body delimited by the end of the flow is whole now.
+			state := "TRUNCATED"
+			if p.resp.st == stBodyClose {
+				state = "CLOSED"
+			}
+			p.emitFile(inspect.ToClient, t, &t.resp, state, emit)
+		}
 		p.release(t)
 	}
 	for _, t := range p.pending {
@@ -227,6 +316,12 @@ func (p *Parser) Close(emit func(*applayer.Unit)) {
 		p.release(t)
 	}
 	p.pending = p.pending[:0]
+	if t := p.req.cur; t != nil {
+		if t.req.file.size > 0 {
+			p.emitFile(inspect.ToServer, t, &t.req, "TRUNCATED", emit)
+		}
+		t.req.closeDec()
+	}
 	p.req.cur = nil
 	p.req.st, p.resp.st = stGarbage, stGarbage
 }
@@ -251,7 +346,7 @@ func (p *Parser) feedSide(s *side, data []byte, emit func(*applayer.Unit)) {
 			n = p.headerBytes(s, data, emit)
 		case stBodyLen:
 			n = int(min(s.remaining, int64(len(data))))
-			p.body(s, data[:n])
+			p.body(s, data[:n], emit)
 			s.remaining -= int64(n)
 			if s.remaining == 0 {
 				p.endMessage(s, emit)
@@ -260,7 +355,7 @@ func (p *Parser) feedSide(s *side, data []byte, emit func(*applayer.Unit)) {
 			n = p.chunkLine(s, data, emit)
 		case stChunkData:
 			n = int(min(s.remaining, int64(len(data))))
-			p.body(s, data[:n])
+			p.body(s, data[:n], emit)
 			s.remaining -= int64(n)
 			if s.remaining == 0 {
 				s.st, s.remaining = stChunkEnd, 0
@@ -282,7 +377,10 @@ func (p *Parser) feedSide(s *side, data []byte, emit func(*applayer.Unit)) {
 			}
 		case stBodyClose:
 			n = len(data)
-			p.body(s, data)
+			p.body(s, data, emit)
+		case stH2:
+			n = len(data)
+			p.h2.feed(s.dir, data, emit)
 		case stConnectWait:
 			n = len(data)
 			room := p.cfg.maxHeader - len(s.stash)
@@ -370,7 +468,7 @@ func (p *Parser) start(s *side, data []byte, emit func(*applayer.Unit)) int {
 			return i
 		}
 	}
-	s.st, s.lineStart, s.overflow, s.skipLine = stLine, 0, false, false
+	s.st, s.lineStart, s.overflow, s.skipLine, s.cr = stLine, 0, false, false, false
 	return i
 }
 
@@ -383,6 +481,7 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 	if nl >= 0 {
 		chunk = data[:nl+1]
 	}
+	p.bareCR(s, m, chunk)
 	if s.skipLine {
 		if nl >= 0 {
 			s.skipLine = false
@@ -411,8 +510,13 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 		}
 		return len(chunk)
 	}
-	if len(m.raw)+len(chunk) > p.cfg.maxHeader {
+	if lineLen := len(m.raw) - s.lineStart + len(chunk); s.st == stLine && lineLen > p.cfg.StartLine {
+		p.anomaly(m, s.dir, anomStartLineTooLong)
+	} else if s.st == stHeaders && lineLen > p.cfg.HeaderLine {
 		p.anomaly(m, s.dir, anomFieldTooLong)
+	}
+	if len(m.raw)+len(chunk) > p.cfg.maxHeader {
+		p.anomaly(m, s.dir, anomHeaderSectionTooLarge)
 		// The part of the current line already stored moves to scratch, so
 		// the line is judged whole however the stream was cut.
 		partial := m.raw[s.lineStart:]
@@ -467,12 +571,36 @@ func isToken(c byte) bool {
 	return bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0
 }
 
+// bareCR reports a CR not followed by LF as soon as the next byte shows
+// it: a message whose lines end in bare CRs has no LF at all, and would
+// otherwise sit unparsed while a client that ends lines at CR reads it.
+func (p *Parser) bareCR(s *side, m *msg, chunk []byte) {
+	if s.cr && len(chunk) > 0 && chunk[0] != '\n' {
+		p.anomaly(m, s.dir, anomBareCR)
+	}
+	for i := bytes.IndexByte(chunk, '\r'); i >= 0 && i+1 < len(chunk); {
+		if chunk[i+1] != '\n' {
+			p.anomaly(m, s.dir, anomBareCR)
+			break
+		}
+		j := bytes.IndexByte(chunk[i+1:], '\r')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	s.cr = len(chunk) > 0 && chunk[len(chunk)-1] == '\r'
+}
+
 // startLine handles a complete request or status line (nil if it was too
 // long to keep).
 func (p *Parser) startLine(s *side, m *msg, line []byte, emit func(*applayer.Unit)) {
 	s.st = stHeaders
 	if line == nil {
 		return
+	}
+	if bytes.IndexByte(line, '\r') >= 0 {
+		p.anomaly(m, s.dir, anomBareCR)
 	}
 	if s.dir == inspect.ToServer {
 		p.requestLine(s, m, line, emit)
@@ -485,35 +613,35 @@ func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.U
 	t := s.cur
 	base := bytesOffset(m.raw, line)
 	m.setRaw(applayer.HTTPRequestLine, base, base+len(line))
-	sp := bytes.IndexByte(line, ' ')
-	if sp <= 0 {
+	// The method is a token; spaces and tabs, in runs, separate the
+	// fields, as the lenient servers (Apache, nginx) read them.
+	sp := 0
+	for sp < len(line) && isToken(line[sp]) {
+		sp++
+	}
+	if sp == 0 || sp == len(line) || !isSpace(line[sp]) {
 		p.anomaly(m, s.dir, anomRequestLineInvalid)
 		p.garbage(s, emit)
 		return
 	}
 	method := line[:sp]
-	for _, c := range method {
-		if !isToken(c) {
-			p.anomaly(m, s.dir, anomRequestLineInvalid)
-			p.garbage(s, emit)
-			return
-		}
-	}
 	m.setRaw(applayer.HTTPMethod, base, base+sp)
-	rest := line[sp+1:]
-	off := base + sp + 1
-	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
-		rest, off = rest[1:], off+1
-	}
-	uri := rest
-	if i := bytes.LastIndexByte(rest, ' '); i >= 0 && bytes.HasPrefix(rest[i+1:], httpSlash) {
-		uri = trimSpace(rest[:i])
-		m.setRaw(applayer.HTTPProtocol, off+i+1, off+len(rest))
+	uri, proto, ok := splitProtocol(line[sp:])
+	if ok {
+		o := bytesOffset(m.raw, proto)
+		m.setRaw(applayer.HTTPProtocol, o, o+len(proto))
 	} else {
 		t.http09 = true
 		p.anomaly(m, s.dir, anomMissingProtocol)
 	}
+	off := bytesOffset(m.raw, uri)
 	m.setRaw(applayer.HTTPURIRaw, off, off+len(uri))
+	if string(method) == "PRI" && string(uri) == "*" && string(proto) == "HTTP/2.0" {
+		// The HTTP/2 client preface (after an h2c upgrade): the rest of
+		// this direction is frames.
+		p.toH2(s, t, emit)
+		return
+	}
 	t.head = string(method) == "HEAD"
 	t.connect = string(method) == "CONNECT"
 
@@ -551,7 +679,7 @@ func bytesOffset(b, sub []byte) int {
 func (p *Parser) statusLine(s *side, m *msg, line []byte, emit func(*applayer.Unit)) {
 	t := s.cur
 	base := bytesOffset(m.raw, line)
-	if !bytes.HasPrefix(line, httpSlash) {
+	if len(line) < len(httpSlash) || !bytes.EqualFold(line[:len(httpSlash)], httpSlash) {
 		p.anomaly(m, s.dir, anomResponseInvalidProtocol)
 		p.garbage(s, emit)
 		return
@@ -611,6 +739,11 @@ func (p *Parser) garbage(s *side, emit func(*applayer.Unit)) {
 		return
 	}
 	p.emit(s.dir, t, false, emit)
+	p.dropRequest(s, t)
+}
+
+// dropRequest forgets request t, which will have no response of its own.
+func (p *Parser) dropRequest(s *side, t *tx) {
 	s.cur = nil
 	for i, pt := range p.pending {
 		if pt == t {
@@ -679,8 +812,13 @@ func (p *Parser) endHeaders(s *side, m *msg, emit func(*applayer.Unit)) {
 	t := s.cur
 	s.overflow = false
 	p.parseHeaders(s, m)
+	p.contentEncoding(s, m)
+	p.startFile(m)
 	if m.clenSeen && m.teSeen {
 		p.anomaly(m, s.dir, anomCLAndTE)
+	}
+	if m.teSeen && string(m.get(m.bufs[applayer.HTTPProtocol])) == "HTTP/1.0" {
+		p.anomaly(m, s.dir, anomTEInHTTP10)
 	}
 	if s.dir == inspect.ToServer {
 		p.emit(s.dir, t, false, emit)
@@ -711,6 +849,13 @@ func (p *Parser) endHeaders(s *side, m *msg, emit func(*applayer.Unit)) {
 		p.emit(s.dir, t, false, emit)
 		m.reset()
 		s.st = stStart
+	case st == 101 && upgradeH2C(&t.req) && upgradeH2C(m):
+		// h2c upgrade: the request is stream 1 of the HTTP/2 connection
+		// that follows, in both directions.
+		p.emit(s.dir, t, false, emit)
+		s.cur = nil
+		p.ensureH2().upgrade(t)
+		s.st = stH2
 	case st == 101 || (t.connect && st >= 200 && st < 300):
 		p.tunnel(s, emit)
 	case t.head || st == 204 || st == 304:
@@ -754,6 +899,9 @@ func (p *Parser) finishRequest(s *side, emit func(*applayer.Unit)) {
 		s.bodyDirty = false
 		p.emit(s.dir, t, false, emit)
 	}
+	if t.req.file.size > 0 {
+		p.emitFile(s.dir, t, &t.req, "CLOSED", emit)
+	}
 	t.reqDone = true
 	s.cur = nil
 	s.st = stStart
@@ -776,6 +924,9 @@ func (p *Parser) endMessage(s *side, emit func(*applayer.Unit)) {
 	s.cur = nil
 	s.st = stStart
 	p.emit(s.dir, t, true, emit)
+	if t.resp.file.size > 0 {
+		p.emitFile(s.dir, t, &t.resp, "CLOSED", emit)
+	}
 	p.release(t)
 }
 
@@ -792,17 +943,115 @@ func (p *Parser) toBodyClose(s *side, emit func(*applayer.Unit)) {
 	s.st = stGarbage
 }
 
-func (p *Parser) body(s *side, b []byte) {
+// body inspects body bytes: decoded when the message has a
+// Content-Encoding the decoder knows, as the endpoint will read them.
+func (p *Parser) body(s *side, b []byte, emit func(*applayer.Unit)) {
 	m := p.msgOf(s)
 	if m == nil || len(b) == 0 {
 		return
 	}
 	m.bodyLen += int64(len(b))
-	if room := p.cfg.maxBody - len(m.body); room > 0 {
-		m.growBody(min(room, len(b)), p.cfg.maxBody)
-		m.body = append(m.body, b[:min(room, len(b))]...)
+	if p.cfg.maxBody <= 0 {
+		return
+	}
+	if m.codings != nil {
+		p.startDecoder(s, m)
+	}
+	if m.dec == nil {
+		m.file.write(b)
+		p.window(s, m, b, emit)
+		return
+	}
+	err := m.dec.Write(b, func(out []byte) {
+		m.decoded += int64(len(out))
+		m.file.write(out)
+		p.window(s, m, out, emit)
+	})
+	switch {
+	case err != nil:
+		// Undecodable: inspect the raw bytes from here, and let the
+		// policy decide (a client may decode what we could not).
+		p.anomaly(m, s.dir, anomEncodingInvalid)
+		m.closeDec()
+		m.file.write(b)
+		p.window(s, m, b, emit)
+	case m.decoded > p.cfg.Decoded || m.decoded > maxRatio*m.bodyLen && m.decoded > 1<<20:
+		p.anomaly(m, s.dir, anomDecompressionBomb)
+		m.closeDec()
+	}
+}
+
+// maxRatio is the decoded:encoded ratio past which a body is a
+// decompression bomb. One deflate layer tops out near 1032:1 on zeros and
+// real content compresses 3-20:1, so 200:1 only trips on crafted input
+// (stacked layers) or very repetitive data.
+const maxRatio = 200
+
+// window adds bytes to the inspection window. A full window is
+// inspected, then slides: its last quarter stays so a pattern cut by the
+// slide is still seen whole, and bodyOff tells detection the buffer moved.
+// A body past the window used to be forwarded uninspected.
+func (p *Parser) window(s *side, m *msg, b []byte, emit func(*applayer.Unit)) {
+	for len(b) > 0 {
+		room := p.cfg.maxBody - len(m.body)
+		if room == 0 {
+			if s.bodyDirty {
+				s.bodyDirty = false
+				p.emit(s.dir, s.cur, false, emit)
+			}
+			keep := p.cfg.maxBody / 4
+			drop := len(m.body) - keep
+			copy(m.body, m.body[drop:])
+			m.body = m.body[:keep]
+			m.bodyOff += int64(drop)
+			continue
+		}
+		n := min(room, len(b))
+		m.growBody(n, p.cfg.maxBody)
+		m.body = append(m.body, b[:n]...)
+		b = b[n:]
 		s.bodyDirty = true
 	}
+}
+
+// contentEncoding reads a message's Content-Encoding; its decoder starts
+// at the first body byte (a message without a body holds none).
+func (p *Parser) contentEncoding(s *side, m *msg) {
+	for _, h := range m.hdrs {
+		if h.dup || !equalFoldString(m.get(h.name), "Content-Encoding") {
+			continue
+		}
+		codings := decode.ParseCodings(m.get(h.value))
+		if len(codings) == 0 {
+			return
+		}
+		if decode.Check(codings) != nil {
+			p.anomaly(m, s.dir, anomEncodingUnsupported)
+			return
+		}
+		m.codings = codings
+		return
+	}
+}
+
+// startDecoder makes the decoder of m's Content-Encoding.
+func (p *Parser) startDecoder(s *side, m *msg) {
+	codings := m.codings
+	m.codings = nil
+	if p.decoders >= maxDecoders {
+		// HTTP/2 streams could each hold a decoder's window: a flow's
+		// decoder memory stays bounded, and the body is not forwarded
+		// undecoded.
+		p.anomaly(m, s.dir, anomTooManyDecoders)
+		return
+	}
+	c, err := decode.NewChain(codings)
+	if err != nil {
+		p.anomaly(m, s.dir, anomEncodingUnsupported)
+		return
+	}
+	m.dec, m.decLive = c, &p.decoders
+	p.decoders++
 }
 
 // chunkLine reads a chunk-size line or a trailer line into scratch.
@@ -812,7 +1061,7 @@ func (p *Parser) chunkLine(s *side, data []byte, emit func(*applayer.Unit)) int 
 	if nl >= 0 {
 		chunk = data[:nl+1]
 	}
-	if len(s.scratch)+len(chunk) <= 1024 {
+	if len(s.scratch)+len(chunk) <= p.cfg.ChunkLine {
 		s.scratch = append(s.scratch, chunk...)
 	} else if s.st == stChunkSize {
 		p.anomaly(p.msgOf(s), s.dir, anomChunkLen)
@@ -861,4 +1110,32 @@ func parseChunkSize(line []byte) (int64, bool) {
 		n = n<<4 | int64(unhex(c))
 	}
 	return n, true
+}
+
+// upgradeH2C reports whether a message's Upgrade header names h2c.
+func upgradeH2C(m *msg) bool {
+	for _, h := range m.hdrs {
+		if h.dup || !equalFoldString(m.get(h.name), "Upgrade") {
+			continue
+		}
+		for _, v := range bytes.Split(m.get(h.value), []byte(",")) {
+			if equalFoldString(trimSpace(v), "h2c") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// toH2 switches the request direction to HTTP/2 at the preface's first
+// line, which the HTTP/2 reader is given to check the rest of the preface.
+func (p *Parser) toH2(s *side, t *tx, emit func(*applayer.Unit)) {
+	p.dropRequest(s, t)
+	s.st = stH2
+	if len(p.pending) == 0 && p.resp.cur == nil && p.resp.st == stStart {
+		// No upgrade awaits its 101: prior knowledge (after a PROXY
+		// header), and the server answers in HTTP/2 too.
+		p.resp.st = stH2
+	}
+	p.ensureH2().feed(inspect.ToServer, []byte("PRI * HTTP/2.0\r\n"), emit)
 }

@@ -21,11 +21,23 @@
 //     data after a gap.
 //   - A flow whose handshake (a SYN from each side) was not seen is
 //     marked FlowMeta.NotEstablished unless Config.Midstream is set, which
-//     mirrors Suricata's stream.midstream pickup. With Midstream, a
+//     mirrors Suricata's stream.midstream pickup. The default is off, as
+//     Suricata's: flow:established rules do not match a flow picked up in
+//     the middle (`interdict replay --midstream` turns it on). With Midstream, a
 //     pickup whose first bytes only a client-bound app-layer probe
 //     recognises (an HTTP response) is reversed, as Suricata does.
 //   - Close is called at RST, once both directions' FINs were reached, or
 //     at the end of the capture.
+//
+// Link types: Ethernet (with VLAN tags), raw IPv4/IPv6 (DLT_RAW 12 and
+// 14, LINKTYPE_RAW 101, LINKTYPE_IPV4 228, LINKTYPE_IPV6 229), Linux
+// cooked captures (SLL, SLL2) and BSD loopback (null, loop). A pcapng
+// file may mix interfaces of different link types; each packet is read
+// with its own interface's. A record that cannot be read ends the
+// capture (Summary.Unreadable), as in Suricata.
+//
+// A pass verdict ends inspection, not logging: a passed flow is still
+// fed, so its app-layer records are written; no rule decides it again.
 //
 // In IPS mode a drop or reject stops the flow: its later data is not
 // inspected (it would not have been forwarded) and every later packet of

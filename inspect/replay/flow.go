@@ -218,9 +218,11 @@ func (rp *replayer) packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkT
 	if d.tcp != nil {
 		return rp.tcpPacket(f, dir, &d)
 	}
-	if len(d.payload) == 0 || f.passed {
+	if len(d.payload) == 0 {
 		return nil
 	}
+	// A passed flow is still fed: the inspector runs no rule on it but
+	// keeps logging its app-layer records, as Suricata does.
 	return rp.inspect(f, dir, d.payload, len(d.payload))
 }
 
@@ -451,7 +453,7 @@ func (rp *replayer) drain(f *flow, dir inspect.Direction, force bool, wire int) 
 		st.pending = st.pending[1:]
 		st.pendLen -= len(p.data)
 		st.advance(uint64(len(p.data)))
-		if f.dropped || f.passed {
+		if f.dropped {
 			continue
 		}
 		if err := rp.inspect(f, dir, p.data, wire); err != nil {
@@ -479,6 +481,10 @@ func (rp *replayer) inspect(f *flow, dir inspect.Direction, data []byte, wire in
 func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, wire int) error {
 	enforce := rp.cfg.Mode == ModeIPS
 	var dropRule *inspect.RuleInfo
+	if f.passed {
+		// Only records after a pass: no rule decides this flow any more.
+		res.Alerts, res.Action = nil, inspect.ActionNone
+	}
 	for i := range res.Alerts {
 		a := &res.Alerts[i]
 		if a.Rule == nil {
@@ -501,6 +507,7 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 		}
 		f.alerted = true
 		ev := eve.NewAlert(rp.ts, &f.meta, a, enforce)
+		ev.Verdict = eve.VerdictObject(res.Action, enforce, f.meta.Proto)
 		rp.decorate(f, &ev)
 		if f.traffic.ID != nil || f.traffic.Label != nil {
 			t := f.traffic
@@ -513,7 +520,14 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 		rp.sum.AlertsBySID[a.Rule.SID]++
 		rp.stats.Detect.Alert++
 	}
+	var refused *inspect.Anomaly
 	for i := range res.Events {
+		if an := res.Events[i].Anomaly; an != nil && refused == nil && rp.cfg.Anomaly != nil {
+			switch rp.cfg.Anomaly(*an) {
+			case inspect.ActionDrop, inspect.ActionReject, inspect.ActionRejectDst, inspect.ActionRejectBoth:
+				refused = an
+			}
+		}
 		ev, ok := eve.NewAppEvent(rp.ts, &f.meta, &res.Events[i])
 		if !ok {
 			continue
@@ -532,6 +546,18 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 			f.action = "drop"
 			return rp.dropPacket(f, dir, dropRule, wire)
 		}
+	}
+	if refused != nil && enforce {
+		f.action = "drop"
+		f.dropped = true
+		ev := eve.NewDrop(rp.ts, &f.meta, dir, nil, wire)
+		ev.AppProto = refused.AppProto
+		ev.Drop.Reason = "protocol " + refused.Event
+		rp.decorate(f, &ev)
+		if err := rp.emit(&ev); err != nil {
+			return err
+		}
+		rp.sum.Drops++
 	}
 	return nil
 }
@@ -585,7 +611,7 @@ func (rp *replayer) closeFlow(f *flow) error {
 		}
 	}
 	if f.insp == nil {
-		if f.dropped || f.passed {
+		if f.dropped {
 			return nil
 		}
 		// A flow without data still reaches the engine, so rules on the
@@ -593,7 +619,7 @@ func (rp *replayer) closeFlow(f *flow) error {
 		f.meta.NotEstablished = f.meta.Proto == inspect.ProtoTCP && f.handshakeMissing() && !rp.cfg.Midstream
 		f.insp = rp.ff.NewFlow(f.meta)
 	}
-	if f.dropped || f.passed {
+	if f.dropped {
 		return nil
 	}
 	return rp.result(f, inspect.ToServer, f.insp.Close(), 0)
@@ -609,6 +635,9 @@ func (rp *replayer) endFlow(f *flow) error {
 	}
 	ev := eve.Base(f.last, eve.TypeFlow, &f.meta, inspect.ToServer)
 	ev.VLAN = f.vlan
+	if f.insp != nil {
+		ev.AppProto = inspect.AppProtoOf(f.insp)
+	}
 	reason := "shutdown"
 	if f.evicted {
 		reason = "forced"
@@ -617,6 +646,9 @@ func (rp *replayer) endFlow(f *flow) error {
 		PktsToServer: f.pkts[0], PktsToClient: f.pkts[1], BytesToServer: f.bytes[0], BytesToClient: f.bytes[1],
 		Start: eve.Time{Time: f.start}, End: eve.Time{Time: f.last}, Age: elapsedSeconds(f.start, f.last),
 		State: f.state(), Reason: reason, Alerted: f.alerted, Action: f.action,
+	}
+	if r, ok := f.insp.(inspect.AppProtoReasoner); ok {
+		ev.AppProtoReason = r.AppProtoReason()
 	}
 	if f.meta.Proto == inspect.ProtoTCP {
 		ev.TCP = f.tcpObject()

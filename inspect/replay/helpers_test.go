@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"net"
 	"net/netip"
@@ -23,6 +24,8 @@ import (
 // substrings of single chunks, enough to drive replay without the real
 // detection engine.
 type fakeEngine struct {
+	// app is what its flows report as detected protocol.
+	app   string
 	mu    sync.Mutex
 	rules []fakeRule
 	flows []*fakeFlow
@@ -74,6 +77,9 @@ func (f *fakeFlow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 }
 
 func (f *fakeFlow) Close() inspect.Result { f.closes++; return inspect.Result{} }
+
+// AppProto implements inspect.AppProtoReporter.
+func (f *fakeFlow) AppProto() string { return f.e.app }
 
 // stream returns what a direction was fed, concatenated.
 func (f *fakeFlow) stream(dir inspect.Direction) string {
@@ -156,6 +162,8 @@ func (c *capture) add(src, dst netip.Addr, proto layers.IPProtocol, tl transport
 		ls = append([]gopacket.SerializableLayer{&layers.Ethernet{SrcMAC: mac(1), DstMAC: mac(2), EthernetType: et}}, ls...)
 	case layers.LinkTypeLinuxSLL:
 		ls = append([]gopacket.SerializableLayer{sllHeader(src.Is6())}, ls...)
+	case layers.LinkTypeLinuxSLL2, layers.LinkTypeNull, layers.LinkTypeLoop:
+		ls = append([]gopacket.SerializableLayer{linkHeader{lt: c.lt, v6: src.Is6()}}, ls...)
 	}
 	buf := gopacket.NewSerializeBuffer()
 	require.NoError(c.t, gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...))
@@ -189,6 +197,45 @@ func (h sllHeader) SerializeTo(b gopacket.SerializeBuffer, _ gopacket.SerializeO
 }
 
 func (sllHeader) LayerType() gopacket.LayerType { return layers.LayerTypeLinuxSLL }
+
+// linkHeader writes the link headers gopacket cannot serialize: Linux
+// SLL2 (20 bytes, protocol first), BSD null (address family in host
+// order, little-endian here) and loop (family in network order).
+type linkHeader struct {
+	lt layers.LinkType
+	v6 bool
+}
+
+func (h linkHeader) SerializeTo(b gopacket.SerializeBuffer, _ gopacket.SerializeOptions) error {
+	switch h.lt {
+	case layers.LinkTypeLinuxSLL2:
+		p, err := b.PrependBytes(20)
+		if err != nil {
+			return err
+		}
+		copy(p, []byte{0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0})
+		if h.v6 {
+			p[0], p[1] = 0x86, 0xdd
+		}
+	default:
+		p, err := b.PrependBytes(4)
+		if err != nil {
+			return err
+		}
+		fam := uint32(2) // AF_INET
+		if h.v6 {
+			fam = 24 // AF_INET6 as NetBSD/OpenBSD number it; gopacket accepts 24, 28 and 30
+		}
+		if h.lt == layers.LinkTypeNull {
+			binary.LittleEndian.PutUint32(p, fam)
+		} else {
+			binary.BigEndian.PutUint32(p, fam)
+		}
+	}
+	return nil
+}
+
+func (h linkHeader) LayerType() gopacket.LayerType { return gopacket.LayerTypePayload }
 
 func (c *capture) pcap() []byte {
 	c.t.Helper()

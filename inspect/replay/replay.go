@@ -88,6 +88,11 @@ type Config struct {
 	// Clock, when set, is advanced to each packet's timestamp before the
 	// packet is processed (give the engine Clock.Now for thresholds).
 	Clock *Clock
+	// Anomaly, when set, is the appliance's protocol policy: the action an
+	// app-layer anomaly takes (ActionNone: only logged). In ips mode a
+	// terminal one drops the flow with a drop event naming the anomaly,
+	// as the appliance refuses a message it cannot read unambiguously.
+	Anomaly func(inspect.Anomaly) inspect.Action
 	// Bounds; zero means the default.
 	MaxFlows           int
 	MaxPendingBytes    int
@@ -96,10 +101,16 @@ type Config struct {
 
 // Summary is what a replay found.
 type Summary struct {
-	Packets     uint64
-	Bytes       uint64
-	Undecoded   uint64 // packets that were not IPv4/IPv6 TCP, UDP or ICMP, or were fragments
-	Truncated   bool   // the capture ended inside a packet record
+	Packets   uint64
+	Bytes     uint64
+	Undecoded uint64 // packets that were not IPv4/IPv6 TCP, UDP or ICMP, or were fragments
+	Truncated bool   // the capture ended inside a packet record
+	// Unreadable, when set, says why reading stopped before the end of
+	// the file: a record pcapgo cannot read (a capture length beyond
+	// the snaplen, a broken block) leaves no way to find the next one.
+	// As Suricata does with such a file, what was read is replayed and
+	// the rest is ignored.
+	Unreadable  string
 	Flows       uint64
 	Alerts      uint64 // alert events written (noalert matches excluded)
 	AlertsBySID map[uint32]uint64
@@ -139,7 +150,10 @@ func Run(r io.Reader, ff inspect.FlowFactory, cfg Config) (Summary, error) {
 		linkType func(ci gopacket.CaptureInfo) layers.LinkType
 	)
 	if binary.LittleEndian.Uint32(magic) == 0x0A0D0D0A {
-		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
+		// Interfaces may have different link types (a tap and a
+		// tunnel): without WantMixedLinkType pcapgo silently skips every
+		// packet whose interface differs from the first one's.
+		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
 			return Summary{}, fmt.Errorf("pcapng: %w", err)
 		}
@@ -174,11 +188,8 @@ func Run(r io.Reader, ff inspect.FlowFactory, cfg Config) (Summary, error) {
 				rp.sum.Truncated = true
 				break
 			}
-			// pcapgo reports a record it cannot read (a capture length
-			// beyond the snaplen, a broken block) without a way to skip
-			// it: the rest of the file is unreadable.
-			_ = rp.finish()
-			return rp.summary(), fmt.Errorf("packet %d: %w", rp.sum.Packets+1, err)
+			rp.sum.Unreadable = fmt.Sprintf("record %d: %v", rp.sum.Packets+1, err)
+			break
 		}
 		if err := rp.packet(data, ci, linkType(ci)); err != nil {
 			return rp.summary(), err
@@ -200,8 +211,21 @@ type decoded struct {
 	payload  []byte
 }
 
+// rawIP are the link types whose frames are a bare IPv4 or IPv6 packet:
+// DLT_RAW as libpcap numbers it on most systems (12), on OpenBSD (14) and
+// in files (LINKTYPE_RAW 101), and LINKTYPE_IPV4/IPV6 (228, 229).
+// gopacket registers a decoder for only one of 12 and 14, and for
+// neither of 228 and 229.
+var rawIP = map[layers.LinkType]bool{12: true, 14: true, layers.LinkTypeRaw: true, layers.LinkTypeIPv4: true, layers.LinkTypeIPv6: true}
+
+// decode reads a frame of link type lt: Ethernet (with VLAN tags), raw
+// IP (see rawIP), Linux cooked captures (SLL, SLL2) and BSD loopback
+// (null, loop).
 func decode(data []byte, lt layers.LinkType) (decoded, bool) {
 	var d decoded
+	if rawIP[lt] {
+		lt = layers.LinkTypeRaw
+	}
 	pkt := gopacket.NewPacket(data, lt, gopacket.DecodeOptions{NoCopy: true, Lazy: true})
 	for _, l := range pkt.Layers() {
 		if q, ok := l.(*layers.Dot1Q); ok {

@@ -2,14 +2,17 @@ package replay
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -39,6 +42,15 @@ func TestCaptureOrderAcrossDirections(t *testing.T) {
 		{"linux sll ipv4", layers.LinkTypeLinuxSLL, cli, srv, false},
 		{"raw ipv6", layers.LinkTypeRaw, cli6, srv6, false},
 		{"raw ipv4 pcapng", layers.LinkTypeRaw, cli, srv, true},
+		{"DLT_RAW 12 ipv4", 12, cli, srv, false},
+		{"DLT_RAW 14 ipv6", 14, cli6, srv6, false},
+		{"LINKTYPE_IPV4", layers.LinkTypeIPv4, cli, srv, false},
+		{"LINKTYPE_IPV6 pcapng", layers.LinkTypeIPv6, cli6, srv6, true},
+		{"linux sll2 ipv6", layers.LinkTypeLinuxSLL2, cli6, srv6, false},
+		{"linux sll2 ipv4 pcapng", layers.LinkTypeLinuxSLL2, cli, srv, true},
+		{"null ipv4", layers.LinkTypeNull, cli, srv, false},
+		{"null ipv6", layers.LinkTypeNull, cli6, srv6, false},
+		{"loop ipv4", layers.LinkTypeLoop, cli, srv, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newCapture(t, tt.lt).handshake(tt.cl, tt.sv).
@@ -251,9 +263,11 @@ func TestPassAndNoalert(t *testing.T) {
 		{content: "EVIL", info: ruleDrop},
 	}}
 	sum, evs := run(t, c.pcap(), e, Config{Mode: ModeIPS})
-	assert.Empty(t, evs.ofType("alert"), "no alert for pass or noalert rules, and nothing inspected after pass")
+	assert.Empty(t, evs.ofType("alert"), "no alert for pass or noalert rules, and no rule decides after pass")
 	assert.Empty(t, evs.ofType("drop"))
-	assert.Len(t, e.flows[0].calls, 1)
+	// The inspector is still fed after pass, so that its app-layer
+	// records are logged (Suricata logs passed flows).
+	assert.Equal(t, []call{{inspect.ToServer, "trusted"}, {inspect.ToServer, "EVIL"}}, e.flows[0].calls)
 	assert.Zero(t, sum.Alerts)
 	assert.Equal(t, "pass", evs.ofType("flow")[0]["flow"].(map[string]any)["action"])
 }
@@ -273,7 +287,7 @@ func TestUDPDatagramsAndAppEvents(t *testing.T) {
 	assert.Equal(t, inspect.ProtoUDP, e.flows[0].meta.Proto)
 	dns := evs.ofType("dns")
 	require.Len(t, dns, 1)
-	assert.Equal(t, "example.com", dns[0]["dns"].(map[string]any)["rrname"])
+	assert.Equal(t, []any{map[string]any{"rrname": "example.com", "rrtype": "A"}}, dns[0]["dns"].(map[string]any)["queries"])
 	assert.Equal(t, "UDP", dns[0]["proto"])
 	assert.Equal(t, "established", evs.ofType("flow")[0]["flow"].(map[string]any)["state"])
 }
@@ -361,6 +375,7 @@ func TestBadInput(t *testing.T) {
 		{"empty", nil, "not a pcap", false},
 		{"garbage", []byte("this is not a capture file at all"), "pcap", false},
 		{"truncated record", good[:len(good)-10], "", true},
+		{"unreadable record", badCaplen(good), "", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sum, err := Run(bytes.NewReader(tt.data), &fakeEngine{}, Config{})
@@ -370,6 +385,10 @@ func TestBadInput(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.truncated, sum.Truncated)
+			if tt.name == "unreadable record" {
+				assert.Contains(t, sum.Unreadable, "record 2:")
+				assert.EqualValues(t, 1, sum.Packets, "the packets before the bad record are replayed")
+			}
 		})
 	}
 	_, err := File(filepath.Join(t.TempDir(), "missing.pcap"), &fakeEngine{}, Config{})
@@ -484,4 +503,59 @@ func TestMidstreamResponseFirstIsReversed(t *testing.T) {
 			assert.Equal(t, inspect.ToServer, f.calls[0].dir)
 		})
 	}
+}
+
+// badCaplen returns a pcap whose second record claims a capture length
+// far beyond the snaplen, as a corrupt capture does.
+func badCaplen(p []byte) []byte {
+	out := append([]byte(nil), p...)
+	first := 24 + 16 + int(binary.LittleEndian.Uint32(out[24+8:]))
+	binary.LittleEndian.PutUint32(out[first+8:], 4325376)
+	return out
+}
+
+// TestFlowEventAppProto: flow events carry the protocol the inspector
+// detected and Suricata 8's ip_v, for IPv4 and IPv6.
+func TestFlowEventAppProto(t *testing.T) {
+	for _, tc := range []struct {
+		cl, sv netip.AddrPort
+		ipv    float64
+	}{{cli, srv, 4}, {cli6, srv6, 6}} {
+		c := newCapture(t, layers.LinkTypeEthernet).handshake(tc.cl, tc.sv)
+		c.tcp(tcpSeg{src: tc.cl, dst: tc.sv, seq: 1001, ack: 5001, flags: "PA", data: "GET / HTTP/1.1\r\n\r\n"})
+		_, evs := run(t, c.pcap(), &fakeEngine{app: "http"}, Config{})
+		flows := evs.ofType("flow")
+		require.Len(t, flows, 1)
+		assert.Equal(t, "http", flows[0]["app_proto"])
+		assert.Equal(t, tc.ipv, flows[0]["ip_v"])
+	}
+}
+
+// TestPcapngInterfaces: a pcapng file with one interface per link type
+// (an Ethernet tap for the client side, a raw-IP tunnel for the server
+// side) is read per packet with its own interface's link type.
+func TestPcapngInterfaces(t *testing.T) {
+	eth := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "ping"})
+	raw := newCapture(t, layers.LinkTypeRaw).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1005, flags: "PA", data: "pong"})
+	var b bytes.Buffer
+	w, err := pcapgo.NewNgWriterInterface(&b, pcapgo.NgInterface{Name: "eth0", LinkType: layers.LinkTypeEthernet, SnapLength: 65535},
+		pcapgo.DefaultNgWriterOptions)
+	require.NoError(t, err)
+	id, err := w.AddInterface(pcapgo.NgInterface{Name: "tun0", LinkType: layers.LinkTypeRaw, SnapLength: 65535})
+	require.NoError(t, err)
+	for i := range eth.pkts {
+		require.NoError(t, w.WritePacket(eth.cis[i], eth.pkts[i]))
+	}
+	ci := raw.cis[0]
+	ci.Timestamp, ci.InterfaceIndex = eth.ts.Add(time.Millisecond), id
+	require.NoError(t, w.WritePacket(ci, raw.pkts[0]))
+	require.NoError(t, w.Flush())
+
+	e := &fakeEngine{}
+	sum, _ := run(t, b.Bytes(), e, Config{})
+	assert.Zero(t, sum.Undecoded)
+	require.Len(t, e.flows, 1)
+	assert.Equal(t, []call{{inspect.ToServer, "ping"}, {inspect.ToClient, "pong"}}, e.flows[0].calls)
 }

@@ -16,7 +16,8 @@ import (
 	// protocols the appliance does.
 	"github.com/interdict/interdict/inspect/applayer"
 	_ "github.com/interdict/interdict/inspect/dns"
-	_ "github.com/interdict/interdict/inspect/http1"
+	"github.com/interdict/interdict/inspect/http1"
+	_ "github.com/interdict/interdict/inspect/ssh"
 	_ "github.com/interdict/interdict/inspect/tls"
 )
 
@@ -48,6 +49,15 @@ type Setup struct {
 	// for inspection per message (Suricata's request-/response-body-limit);
 	// 0 keeps the parser's default.
 	HTTPBodyLimit int
+	// HTTPLimits and HTTPPorts are ruleset.Spec's: the appliance's
+	// rules.http and rules.http_ports, so a replay parses as `run` does.
+	HTTPLimits http1.Limits
+	HTTPPorts  []uint16
+	// StreamDepth and StreamDepthReject are ruleset.Spec's (the
+	// appliance's rules.stream_depth and stream_depth_past); 0 is
+	// unlimited, as Suricata replays by default.
+	StreamDepth       int64
+	StreamDepthReject bool
 	// ActionOrder is Suricata's action-order (e.g. drop, pass, reject,
 	// alert), strongest first; empty keeps the default.
 	ActionOrder []string
@@ -65,7 +75,8 @@ type Loaded struct {
 // whose threshold clock is clock (nil: wall clock). It also returns the
 // traffic tags the rules set, for Config.TrafficTags.
 func (s *Setup) Load(clock *Clock) (*detect.Engine, Loaded, map[uint32]eve.Traffic, error) {
-	spec := ruleset.Spec{Vars: s.Vars, HTTPBodyLimit: s.HTTPBodyLimit, ActionOrder: s.ActionOrder}
+	spec := ruleset.Spec{Vars: s.Vars, HTTPBodyLimit: s.HTTPBodyLimit, HTTPLimits: s.HTTPLimits,
+		HTTPPorts: s.HTTPPorts, StreamDepth: s.StreamDepth, StreamDepthReject: s.StreamDepthReject, ActionOrder: s.ActionOrder}
 	for _, f := range s.Rules {
 		spec.Rules = append(spec.Rules, ruleset.File{Path: f})
 	}

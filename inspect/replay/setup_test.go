@@ -53,7 +53,8 @@ func TestSetupWithDetectEngine(t *testing.T) {
 		limit  int
 		needle uint64
 	}{
-		{"default body bound misses a needle past 64 KiB", 0, 0},
+		// The body is inspected window by window past the bound (issue 11).
+		{"default body window finds a needle past 64 KiB", 0, 1},
 		{"raised body bound finds it", 1 << 20, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"regexp/syntax"
@@ -29,13 +30,14 @@ var actions = map[string]inspect.Action{
 
 // appProtos with a parser in this repository (or one being written): the
 // rule needs the flow to be detected as that protocol.
-var appProtos = map[string]inspect.Proto{"http": inspect.ProtoTCP, "http1": inspect.ProtoTCP, "tls": inspect.ProtoTCP, "dns": 0}
+var appProtos = map[string]inspect.Proto{"http": inspect.ProtoTCP, "http1": inspect.ProtoTCP, "tls": inspect.ProtoTCP, "dns": 0,
+	"ssh": inspect.ProtoTCP}
 
 // approxProtos have no parser here. Their rules are matched on the raw
 // transport stream: that keeps the many ET rules written as "alert smtp"
 // with plain content working, at the price of not checking the protocol.
 var approxProtos = map[string]inspect.Proto{
-	"ftp": inspect.ProtoTCP, "ftp-data": inspect.ProtoTCP, "smtp": inspect.ProtoTCP, "ssh": inspect.ProtoTCP,
+	"ftp": inspect.ProtoTCP, "ftp-data": inspect.ProtoTCP, "smtp": inspect.ProtoTCP,
 	"smb": inspect.ProtoTCP, "dcerpc": inspect.ProtoTCP, "imap": inspect.ProtoTCP, "pop3": inspect.ProtoTCP,
 	"rdp": inspect.ProtoTCP, "rfb": inspect.ProtoTCP, "mqtt": inspect.ProtoTCP, "modbus": inspect.ProtoTCP,
 	"dnp3": inspect.ProtoTCP, "enip": inspect.ProtoTCP, "http2": inspect.ProtoTCP, "telnet": inspect.ProtoTCP,
@@ -76,6 +78,17 @@ var bufferNames = map[string]applayer.Buffer{
 	"http_raw_uri": applayer.HTTPURIRaw, "http.uri.raw": applayer.HTTPURIRaw,
 	"http_user_agent": applayer.HTTPUserAgent, "http.user_agent": applayer.HTTPUserAgent,
 	"tls_sni": applayer.TLSSNI, "tls.sni": applayer.TLSSNI,
+	"tls_cert_subject": applayer.TLSCertSubject, "tls.cert_subject": applayer.TLSCertSubject,
+	"tls_cert_issuer": applayer.TLSCertIssuer, "tls.cert_issuer": applayer.TLSCertIssuer,
+	"tls_cert_serial": applayer.TLSCertSerial, "tls.cert_serial": applayer.TLSCertSerial,
+	"tls_cert_fingerprint": applayer.TLSCertFingerprint, "tls.cert_fingerprint": applayer.TLSCertFingerprint,
+	"tls.certs": applayer.TLSCerts,
+	"ja3_hash":  applayer.JA3Hash, "ja3.hash": applayer.JA3Hash, "ja3_string": applayer.JA3String,
+	"ja3.string": applayer.JA3String, "ja3s.hash": applayer.JA3SHash, "ja3s.string": applayer.JA3SString,
+	"ssh.proto": applayer.SSHProto, "ssh_proto": applayer.SSHProto, "ssh.software": applayer.SSHSoftware,
+	"ssh_software": applayer.SSHSoftware,
+	"ja4.hash":     applayer.JA4Hash, "tls.random": applayer.TLSRandom, "tls.random_time": applayer.TLSRandomTime,
+	"tls.random_bytes": applayer.TLSRandomBytes, "tls.subjectaltname": applayer.TLSSubjectAltName,
 	"dns_query": applayer.DNSQuery, "dns.query": applayer.DNSQuery,
 	"http.request_header": applayer.HTTPRequestHeader, "http.response_header": applayer.HTTPResponseHeader,
 }
@@ -96,25 +109,38 @@ var pcreBufferFlags = map[byte]applayer.Buffer{
 // Transforms the engine implements.
 var supportedTransforms = map[string]bool{
 	"dotprefix": true, "to_lowercase": true, "to_uppercase": true,
-	"strip_whitespace": true, "compress_whitespace": true,
+	"strip_whitespace": true, "compress_whitespace": true, "url_decode": true,
+	"header_lowercase": true, "to_md5": true, "to_sha1": true, "to_sha256": true,
+	"xor": true, "pcrexform": true,
 }
 
 // Tags gonids accepts without interpreting; only these are honoured.
-var honouredTags = map[string]bool{"classtype": true, "flow": true, "priority": true, "app-layer-protocol": true, "tag": true}
+var honouredTags = map[string]bool{"classtype": true, "flow": true, "priority": true, "app-layer-protocol": true, "tag": true,
+	"app-layer-event": true}
 
 type converter struct {
 	opts *Options
 	r    *gonids.Rule
 	out  *Rule
 	vars map[string]bool // byte_extract variables defined so far
+	// alias maps stand-in sticky buffers back to the ones gonids lacks
+	// (see unknownSticky).
+	alias map[string]string
+	// last is the list the previous content, pcre or byte keyword went
+	// to.
+	last *List
 }
 
 func appBuffer(b applayer.Buffer) string {
 	switch {
-	case b == applayer.TLSSNI:
+	case b.IsTLS():
 		return "tls"
 	case b == applayer.DNSQuery:
 		return "dns"
+	case b == applayer.AppLayerEvent:
+		return "" // the event names its protocol; see appLayerEvent
+	case b == applayer.SSHProto || b == applayer.SSHSoftware:
+		return "ssh"
 	case b != applayer.BufNone:
 		return "http"
 	}
@@ -122,8 +148,8 @@ func appBuffer(b applayer.Buffer) string {
 }
 
 // convert checks a gonids rule and builds ours.
-func (o *Options) convert(g *gonids.Rule) (*Rule, error) {
-	c := &converter{opts: o, r: g, out: &Rule{}, vars: map[string]bool{}}
+func (o *Options) convert(g *gonids.Rule, alias map[string]string) (*Rule, error) {
+	c := &converter{opts: o, r: g, out: &Rule{}, vars: map[string]bool{}, alias: alias}
 	return c.out, c.run()
 }
 
@@ -175,14 +201,6 @@ func (c *converter) run() error {
 		out.NoAlert = true
 	}
 	switch {
-	case len(g.TLSTags) > 0:
-		return rejectf("unsupported keyword %s", g.TLSTags[0].Key)
-	case g.StreamMatch != nil:
-		return rejectf("unsupported keyword stream_size")
-	case len(g.Xbits) > 0:
-		return rejectf("unsupported keyword xbits")
-	case len(g.Flowints) > 0:
-		return rejectf("unsupported keyword flowint")
 	}
 	if err := c.flow(); err != nil {
 		return err
@@ -199,6 +217,34 @@ func (c *converter) run() error {
 	}
 	for _, fb := range g.Flowbits {
 		if err := c.flowbit(fb); err != nil {
+			return err
+		}
+	}
+	if sm := g.StreamMatch; sm != nil {
+		side := strings.ToLower(strings.TrimSpace(sm.Direction))
+		op := strings.TrimSpace(sm.Operator)
+		switch side {
+		case "server", "client", "both", "either":
+		default:
+			return rejectf("stream_size: unknown side %q", sm.Direction)
+		}
+		switch op {
+		case "<", ">", "=", "!=", "<=", ">=":
+		default:
+			return rejectf("stream_size: unknown operator %q", sm.Operator)
+		}
+		if out.Transport != inspect.ProtoTCP && out.Transport != 0 {
+			return rejectf("stream_size needs a TCP rule")
+		}
+		out.StreamSize = &StreamSize{Side: side, Cmp: IntCmp{Op: op, N: sm.Number}}
+	}
+	for _, fi := range g.Flowints {
+		if err := c.flowint(fi); err != nil {
+			return err
+		}
+	}
+	for _, xb := range g.Xbits {
+		if err := c.xbit(xb); err != nil {
 			return err
 		}
 	}
@@ -220,6 +266,16 @@ func (c *converter) run() error {
 	}
 	if err := c.matchers(); err != nil {
 		return err
+	}
+	if ev, ok := g.Tags["app-layer-event"]; ok {
+		if err := c.appLayerEvent(ev); err != nil {
+			return err
+		}
+	}
+	for _, t := range g.TLSTags {
+		if err := c.tlsTag(t); err != nil {
+			return err
+		}
 	}
 	// An HTTP/TLS/DNS buffer implies the protocol even in "alert tcp".
 	for _, l := range out.Lists {
@@ -369,6 +425,9 @@ func (c *converter) list(b applayer.Buffer, tr []string) *List {
 
 func (c *converter) dataPos(d gonids.DataPos) (applayer.Buffer, error) {
 	name := d.String()
+	if real, ok := c.alias[name]; ok {
+		name = real
+	}
 	switch name {
 	case "pkt_data":
 		return applayer.BufNone, nil
@@ -386,6 +445,26 @@ func transforms(ts []*gonids.Transform) ([]string, error) {
 	for _, t := range ts {
 		if !supportedTransforms[t.Name] {
 			return nil, rejectf("unsupported transform %s", t.Name)
+		}
+		switch t.Name {
+		case "xor":
+			key := strings.Trim(t.Value, `"`)
+			if b, err := hex.DecodeString(key); err != nil || len(b) == 0 {
+				return nil, rejectf("xor: key %q is not hex bytes", t.Value)
+			}
+			out = append(out, "xor:"+key)
+			continue
+		case "pcrexform":
+			pat := strings.Trim(t.Value, `"`)
+			re, err := regexp.Compile(pat)
+			if err != nil {
+				return nil, rejectf("pcrexform: %v", err)
+			}
+			if re.NumSubexp() < 1 {
+				return nil, rejectf("pcrexform: %q has no capture group", pat)
+			}
+			out = append(out, "pcrexform:"+pat)
+			continue
 		}
 		out = append(out, t.Name)
 	}
@@ -492,6 +571,7 @@ func (c *converter) content(m *gonids.Content) error {
 	}
 	l := c.list(buf, tr)
 	l.Ops = append(l.Ops, ct)
+	c.last = l
 	return nil
 }
 
@@ -560,6 +640,7 @@ func (c *converter) pcre(m *gonids.PCRE) error {
 	}
 	l := c.list(buf, tr)
 	l.Ops = append(l.Ops, p)
+	c.last = l
 	return nil
 }
 
@@ -647,8 +728,15 @@ func (c *converter) byteMatch(m *gonids.ByteMatch) error {
 		op = d
 	case "byte_test", "byte_jump", "byte_extract":
 		n, err := strconv.Atoi(m.NumBytes)
+		bytesVar := ""
 		if err != nil {
-			return rejectf("%s: bytes %q is not a number", kind, m.NumBytes)
+			// Suricata 7 takes nbytes from a byte_extract variable (not in
+			// byte_extract itself); it is checked when read.
+			if v := strings.TrimSpace(m.NumBytes); c.vars[v] && kind != "byte_extract" {
+				bytesVar, n = v, 1
+			} else {
+				return rejectf("%s: bytes %q is neither a number nor a byte_extract variable", kind, m.NumBytes)
+			}
 		}
 		// byte_jump may read 0 bytes: it then jumps by post_offset alone.
 		if (n < 1 && !(n == 0 && kind == "byte_jump")) || n > 10 {
@@ -670,7 +758,7 @@ func (c *converter) byteMatch(m *gonids.ByteMatch) error {
 				return err
 			}
 			opStr := strings.TrimSpace(m.Operator)
-			bt := &ByteTest{Bytes: n, Offset: *off, Relative: bo.relative, BigEndian: bo.big, String: bo.str, Base: bo.base, Bitmask: bo.bitmask}
+			bt := &ByteTest{Bytes: n, BytesVar: bytesVar, Offset: *off, Relative: bo.relative, BigEndian: bo.big, String: bo.str, Base: bo.base, Bitmask: bo.bitmask}
 			if strings.HasPrefix(opStr, "!") {
 				bt.Not, opStr = true, opStr[1:]
 			}
@@ -694,7 +782,7 @@ func (c *converter) byteMatch(m *gonids.ByteMatch) error {
 			if err != nil {
 				return err
 			}
-			op = &ByteJump{Bytes: n, Offset: *off, Relative: bo.relative, BigEndian: bo.big, String: bo.str, Base: bo.base,
+			op = &ByteJump{Bytes: n, BytesVar: bytesVar, Offset: *off, Relative: bo.relative, BigEndian: bo.big, String: bo.str, Base: bo.base,
 				Multiplier: bo.multiplier, Align: bo.align > 0, FromBeginning: bo.fromBeginning, FromEnd: bo.fromEnd,
 				PostOffset: bo.postOffset, Bitmask: bo.bitmask}
 		case "byte_extract":
@@ -713,9 +801,31 @@ func (c *converter) byteMatch(m *gonids.ByteMatch) error {
 	default:
 		return rejectf("unsupported keyword %s", kind)
 	}
-	l := c.list(buf, c.lastTransforms(buf))
+	l := c.last
+	if buf != applayer.BufNone || !isRelative(op) || l == nil {
+		l = c.list(buf, c.lastTransforms(buf))
+	}
+	// Else, outside a sticky buffer, a relative byte_* or isdataat
+	// follows the previous match, in whatever buffer a content modifier
+	// put it (uricontent; byte_extract:...,relative), as Suricata
+	// attaches it to the last match's list.
 	l.Ops = append(l.Ops, op)
+	c.last = l
 	return nil
+}
+
+func isRelative(op Op) bool {
+	switch o := op.(type) {
+	case *IsDataAt:
+		return o.Relative
+	case *ByteTest:
+		return o.Relative
+	case *ByteJump:
+		return o.Relative
+	case *ByteExtract:
+		return o.Relative
+	}
+	return false
 }
 
 func containsOpt(opts []string, want string) bool {
@@ -785,5 +895,162 @@ func (b *byteOpts) parse(kind string, opts []string) error {
 			return rejectf("%s: unsupported option %q", kind, o)
 		}
 	}
+	return nil
+}
+
+// tlsVersions are tls.version's named values (Suricata's
+// detect-tls-version.c).
+var tlsVersions = map[string]uint16{"1.0": 0x0301, "1.1": 0x0302, "1.2": 0x0303, "1.3": 0x0304}
+
+// tlsTag turns the non-sticky TLS keywords into content on the buffer the
+// TLS parser fills: tls.subject and tls.issuerdn match a substring of the
+// certificate's DN (Suricata uses strstr), tls.fingerprint the
+// certificate's fingerprint, tls.version the hello's version exactly.
+func (c *converter) tlsTag(t *gonids.TLSTag) error {
+	val := strings.Trim(strings.TrimSpace(t.Value), `"`)
+	ct := &Content{Negate: t.Negate, Pattern: []byte(val)}
+	var buf applayer.Buffer
+	var extra Op
+	switch t.Key {
+	case "tls.subject":
+		buf = applayer.TLSCertSubject
+	case "tls.issuerdn":
+		buf = applayer.TLSCertIssuer
+	case "tls.fingerprint":
+		buf, ct.Nocase = applayer.TLSCertFingerprint, true
+	case "tls.version":
+		v, ok := tlsVersions[val]
+		if !ok {
+			n, err := strconv.ParseUint(strings.TrimPrefix(val, "0x"), 16, 16)
+			if err != nil || !strings.HasPrefix(val, "0x") || len(val) != 6 {
+				return rejectf("tls.version: invalid value %q", t.Value)
+			}
+			if n>>8 == 0x7f {
+				// The buffer holds drafts as read; Suricata matches named
+				// 1.3 against drafts too, which a content cannot.
+				return rejectf("tls.version: TLS 1.3 draft versions are not supported")
+			}
+			v = uint16(n)
+		}
+		buf = applayer.TLSVersion
+		ct.Pattern = []byte{byte(v >> 8), byte(v)}
+		extra = &Bsize{IntCmp{Op: "=", N: 2}}
+	default:
+		return rejectf("unsupported keyword %s", t.Key)
+	}
+	if len(ct.Pattern) == 0 {
+		return rejectf("%s: empty value", t.Key)
+	}
+	l := c.list(buf, nil)
+	l.Ops = append(l.Ops, ct)
+	if extra != nil {
+		l.Ops = append(l.Ops, extra)
+	}
+	return nil
+}
+
+// appLayerEvent turns app-layer-event:PROTO.NAME into an exact match on
+// the AppLayerEvent multi-buffer, which detection fills with the
+// anomalies parsers raise. Only events of protocols with a parser here
+// are accepted; detect refuses names the parser declares it never raises.
+// Suricata's generic applayer_* events (protocol detection and change)
+// have no counterpart and are refused.
+func (c *converter) appLayerEvent(v string) error {
+	v = strings.ToLower(strings.TrimSpace(v))
+	proto, name, ok := strings.Cut(v, ".")
+	if !ok || name == "" || strings.HasPrefix(v, "!") {
+		return rejectf("unsupported app-layer-event %s", v)
+	}
+	if _, known := appProtos[proto]; !known || proto == "http1" {
+		return rejectf("unsupported app-layer-event %s: no %s parser", v, proto)
+	}
+	if c.out.AppProto != "" && c.out.AppProto != proto {
+		return rejectf("app-layer-event %s conflicts with protocol %s", v, c.out.AppProto)
+	}
+	l := c.list(applayer.AppLayerEvent, nil)
+	l.Ops = append(l.Ops, &Content{Pattern: []byte(v)}, &Bsize{IntCmp{Op: "=", N: len(v)}})
+	return nil
+}
+
+// flowint checks flowint:NAME,OP[,VALUE] (Suricata's flowint keyword).
+func (c *converter) flowint(fi *gonids.Flowint) error {
+	f := Flowint{Name: strings.TrimSpace(fi.Name), Op: strings.TrimSpace(fi.Modifier)}
+	if f.Name == "" {
+		return rejectf("flowint without a variable name")
+	}
+	val := strings.TrimSpace(fi.Value)
+	switch f.Op {
+	case "isset", "notset", "isnotset":
+		if f.Op == "isnotset" {
+			f.Op = "notset"
+		}
+		if val != "" {
+			return rejectf("flowint:%s,%s takes no value", f.Name, f.Op)
+		}
+	case "=", "+", "-", "==", "!=", "<", "<=", ">", ">=":
+		if val == "" {
+			return rejectf("flowint:%s,%s needs a value", f.Name, f.Op)
+		}
+		if n, err := strconv.ParseInt(val, 10, 64); err == nil {
+			if n < 0 || n > 1<<32-1 {
+				return rejectf("flowint value %d out of range", n)
+			}
+			f.Value = n
+		} else if isKeywordName(val) {
+			f.Var = val
+		} else {
+			return rejectf("flowint: %q is neither a number nor a variable", val)
+		}
+	default:
+		return rejectf("unsupported flowint operator %q", fi.Modifier)
+	}
+	c.out.Flowints = append(c.out.Flowints, f)
+	return nil
+}
+
+func isKeywordName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isKeywordByte(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// xbitDefaultExpire is Suricata's DETECT_XBITS_EXPIRE_DEFAULT (seconds).
+const xbitDefaultExpire = 30
+
+// xbit checks xbits:OP,NAME,track ip_src|ip_dst|ip_pair[,expire N].
+func (c *converter) xbit(xb *gonids.Xbit) error {
+	x := Xbit{Op: strings.ToLower(strings.TrimSpace(xb.Action)), Name: strings.TrimSpace(xb.Name), Expire: xbitDefaultExpire}
+	switch x.Op {
+	case "set", "unset", "toggle", "isset", "isnotset":
+	case "noalert":
+		c.out.NoAlert = true
+		return nil
+	default:
+		return rejectf("unsupported xbits command %q", xb.Action)
+	}
+	if x.Name == "" {
+		return rejectf("xbits without a name")
+	}
+	track := strings.TrimSpace(xb.Track)
+	track = strings.TrimSpace(strings.TrimPrefix(track, "track"))
+	switch track {
+	case "ip_src", "ip_dst", "ip_pair":
+		x.Track = track
+	case "tx":
+		return rejectf("unsupported xbits track tx")
+	default:
+		return rejectf("xbits: unknown track %q", xb.Track)
+	}
+	if e := strings.TrimSpace(xb.Expire); e != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(e, "expire")))
+		if err != nil || n <= 0 {
+			return rejectf("xbits: bad expire %q", xb.Expire)
+		}
+		x.Expire = n
+	}
+	c.out.Xbits = append(c.out.Xbits, x)
 	return nil
 }

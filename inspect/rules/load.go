@@ -129,6 +129,9 @@ type Set struct {
 	Errors []*Error
 	// Files counts loaded and rejected rules per file, in load order.
 	Files []FileCount
+	// sids locates each loaded rule's gid:sid ("file:line"), to refuse
+	// a second rule with the same one.
+	sids map[uint64]string
 }
 
 // FileCount is one file's totals.
@@ -162,11 +165,15 @@ type parsed struct {
 	file       string
 	line, sid  int
 	action     string // reject family action swapped out for gonids
-	g          *gonids.Rule
-	err        error // from prepare or gonids
-	rule       *Rule
-	out        error // the final *Error
-	key        cacheKey
+	gid        uint32 // gid option, taken out for gonids (0: default 1)
+	// alias maps a sticky buffer gonids knows, written in place of one it
+	// does not (ja4.hash, ...), back to the real one.
+	alias map[string]string
+	g     *gonids.Rule
+	err   error // from prepare or gonids
+	rule  *Rule
+	out   error // the final *Error
+	key   cacheKey
 	// done: rule and out are final (a cache hit or an early rejection).
 	done bool
 }
@@ -184,10 +191,24 @@ func prepare(text, file string, line int) *parsed {
 			p.action, p.text = a, "alert "+rest
 		}
 	}
+	// Suricata 8's transactional direction "=>" matches a transaction's
+	// request keywords to the server and its response keywords to the
+	// client: what a rule mixing request and response buffers does here
+	// already (it runs on the response, whose Unit keeps the request's
+	// buffers). gonids knows only "->" and "<>".
+	if open := strings.IndexByte(p.text, '('); open > 0 {
+		if i := strings.Index(p.text[:open], " => "); i > 0 {
+			p.text = p.text[:i] + " -> " + p.text[i+4:]
+		}
+	}
 	// gonids' lexer can loop forever on a truncated header ("drop "), so
 	// the overall shape is checked first.
 	if !ruleShapeOK(p.text) {
 		p.err = &Error{File: file, Line: line, SID: p.sid, Reason: "syntax: want ACTION PROTO SRC PORT -> DST PORT (OPTIONS)"}
+	} else if opts, why := checkOptions(p.text); why != "" {
+		p.err = &Error{File: file, Line: line, SID: p.sid, Reason: why}
+	} else if why := p.ownOptions(opts); why != "" {
+		p.err = &Error{File: file, Line: line, SID: p.sid, Reason: why}
 	}
 	return p
 }
@@ -217,13 +238,82 @@ func (p *parsed) finish(opts *Options) (*Rule, error) {
 	if p.action != "" {
 		g.Action = p.action
 	}
-	r, cerr := opts.convert(g)
+	r, cerr := opts.convert(g, p.alias)
 	if cerr != nil {
 		return fail(cerr.Error())
 	}
 	r.Info.File, r.Info.Line = p.file, p.line
+	if p.gid != 0 {
+		r.Info.GID = p.gid
+	}
 	r.Keywords = keywords(p.text)
 	return r, nil
+}
+
+// unknownSticky are sticky buffers gonids does not know. Each is written
+// for gonids as a stand-in it knows (one the rule does not use), and the
+// converter maps the stand-in back (parsed.alias).
+var unknownSticky = map[string]bool{"ja4.hash": true, "tls.random_time": true, "tls.random_bytes": true,
+	"tls.subjectaltname": true}
+
+// standIns are sticky buffers gonids knows, lent to unknownSticky ones.
+var standIns = []string{"http.location", "http.server", "http.accept_lang", "http.connection", "http.referer",
+	"ja3s.string", "tls.cert_serial", "http.content_len"}
+
+// ownOptions handles options gonids does not know before it parses the
+// rule: gid and prefilter are taken out, sticky buffers it lacks get a
+// stand-in.
+func (p *parsed) ownOptions(opts []option) string {
+	cut := p.text
+	lower := strings.ToLower(p.text)
+	next := 0
+	for i := len(opts) - 1; i >= 0; i-- {
+		o := opts[i]
+		switch {
+		case o.kw == "prefilter" && o.value == "":
+			// A hint to use the preceding keyword as the prefilter; it
+			// changes what is scanned first, never what matches.
+			cut = cut[:o.start] + cut[o.end:]
+		case o.kw == "gid":
+			n, err := strconv.ParseUint(o.value, 10, 32)
+			if err != nil || n == 0 {
+				return fmt.Sprintf("gid: %q is not a positive number", o.value)
+			}
+			p.gid = uint32(n)
+			cut = cut[:o.start] + cut[o.end:]
+		case unknownSticky[o.kw] && o.value == "":
+			stand := ""
+			if real, ok := p.aliasOf(o.kw); ok {
+				stand = real
+			}
+			for stand == "" && next < len(standIns) {
+				if c := standIns[next]; !strings.Contains(lower, c) {
+					stand = c
+				}
+				next++
+			}
+			if stand == "" {
+				return "unsupported keyword " + o.kw + " (too many buffers gonids lacks in one rule)"
+			}
+			if p.alias == nil {
+				p.alias = map[string]string{}
+			}
+			p.alias[stand] = o.kw
+			cut = cut[:o.start] + stand + ";" + cut[o.end:]
+		}
+	}
+	p.text = cut
+	return ""
+}
+
+// aliasOf returns the stand-in already lent to keyword kw.
+func (p *parsed) aliasOf(kw string) (string, bool) {
+	for stand, real := range p.alias {
+		if real == kw {
+			return stand, true
+		}
+	}
+	return "", false
 }
 
 // parseGonids calls gonids under the lock and turns its panics (it has a
@@ -406,11 +496,25 @@ func (s *Set) Load(r io.Reader, file string, opts *Options) error {
 		}()
 	}
 	wg.Wait()
+	if s.sids == nil {
+		s.sids = map[uint64]string{}
+	}
 	for _, it := range items {
-		if it.rule != nil {
-			s.Rules = append(s.Rules, it.rule)
-			fc.Loaded++
-			continue
+		if r := it.rule; r != nil {
+			// Suricata identifies a rule by gid:sid; two rules with one
+			// sid would make alerts, thresholds and suppressions
+			// ambiguous. The first stays, the second is refused naming
+			// both places.
+			key := uint64(r.Info.GID)<<32 | uint64(r.Info.SID)
+			if first, dup := s.sids[key]; dup {
+				it.rule, it.out = nil, &Error{File: file, Line: it.line, SID: int(r.Info.SID),
+					Reason: fmt.Sprintf("duplicate sid %d (first at %s)", r.Info.SID, first)}
+			} else {
+				s.sids[key] = fmt.Sprintf("%s:%d", file, it.line)
+				s.Rules = append(s.Rules, r)
+				fc.Loaded++
+				continue
+			}
 		}
 		var re *Error
 		if errors.As(it.out, &re) {

@@ -62,9 +62,11 @@ type PCRE struct {
 	Complex bool
 }
 
-// ByteTest is byte_test.
+// ByteTest is byte_test. Bytes is read from the byte_extract variable
+// BytesVar when that is set (Suricata 7's nbytes as a variable).
 type ByteTest struct {
 	Bytes         int
+	BytesVar      string
 	Op            string // < > = <= >= & ^ (with Not for !)
 	Not           bool
 	Value, Offset Value
@@ -75,9 +77,10 @@ type ByteTest struct {
 	Bitmask       uint64
 }
 
-// ByteJump is byte_jump.
+// ByteJump is byte_jump; BytesVar as for ByteTest.
 type ByteJump struct {
 	Bytes         int
+	BytesVar      string
 	Offset        Value
 	Relative      bool
 	BigEndian     bool
@@ -175,6 +178,34 @@ type Flowbit struct {
 	All   bool // & instead of |
 }
 
+// Flowint is one flowint keyword: a modifier (=, +, -) applied when the
+// rule matches, or a condition (==, !=, <, <=, >, >=, isset, notset)
+// the rule needs. The operand is Value, or the flowint named Var.
+type Flowint struct {
+	Name  string
+	Op    string
+	Value int64
+	Var   string
+}
+
+// Xbit is one xbits keyword: a bit stored per host (ip_src, ip_dst) or
+// per IP pair, across flows, that expires Expire seconds after it was
+// last set.
+type Xbit struct {
+	Op     string // set, unset, toggle, isset, isnotset
+	Name   string
+	Track  string // ip_src, ip_dst, ip_pair
+	Expire int
+}
+
+// StreamSize is stream_size: a comparison of the bytes a side has sent so
+// far (its sequence-number span, so the SYN counts one) in direction
+// server, client, both or either.
+type StreamSize struct {
+	Side string
+	Cmp  IntCmp
+}
+
 // Threshold is a threshold or detection_filter (Type "" for the latter).
 type Threshold struct {
 	Type    string // limit, threshold, both, backoff
@@ -206,6 +237,9 @@ type Rule struct {
 
 	Flow            Flow
 	Flowbits        []Flowbit
+	Flowints        []Flowint
+	Xbits           []Xbit
+	StreamSize      *StreamSize
 	NoAlert         bool
 	Threshold       *Threshold
 	DetectionFilter *Threshold

@@ -53,6 +53,15 @@ type Spec struct {
 	// HTTPBodyLimit bounds the HTTP body bytes kept for inspection per
 	// message; 0 keeps the parser's default.
 	HTTPBodyLimit int
+	// HTTPLimits bounds the HTTP parser; zero fields keep the parser's
+	// defaults (http1.DefaultLimits). HTTPBodyLimit, when set, wins over
+	// HTTPLimits.Body.
+	HTTPLimits http1.Limits
+	// StreamDepthReject is detect.Options.StreamDepthReject.
+	StreamDepthReject bool
+	// HTTPPorts is detect.Options.HTTPPorts: server ports where a flow
+	// no parser recognises is the anomaly HTTP_PORT_NOT_HTTP.
+	HTTPPorts []uint16
 	// StreamDepth is detect.Options.StreamDepth: the bytes per TCP
 	// direction raw-stream rules inspect; 0 is unlimited.
 	StreamDepth int64
@@ -88,7 +97,8 @@ func Load(spec Spec) (*Result, error) {
 	if len(spec.Rules) == 0 {
 		return nil, ErrNoRules
 	}
-	eopts := detect.Options{Now: spec.Now, StreamDepth: spec.StreamDepth}
+	eopts := detect.Options{Now: spec.Now, StreamDepth: spec.StreamDepth, StreamDepthReject: spec.StreamDepthReject,
+		HTTPPorts: spec.HTTPPorts}
 	if len(spec.ActionOrder) > 0 {
 		order, err := detect.ParseActionOrder(spec.ActionOrder)
 		if err != nil {
@@ -127,8 +137,11 @@ func Load(spec Spec) (*Result, error) {
 			return nil, fmt.Errorf("rules: %s: %w", f.DisplayName(), err)
 		}
 	}
-	if spec.HTTPBodyLimit > 0 {
-		eopts.Protos = WithHTTPBodyLimit(applayer.Protos(), spec.HTTPBodyLimit)
+	if lim := spec.HTTPLimits; spec.HTTPBodyLimit > 0 || lim != (http1.Limits{}) {
+		if spec.HTTPBodyLimit > 0 {
+			lim.Body = spec.HTTPBodyLimit
+		}
+		eopts.Protos = WithHTTPLimits(applayer.Protos(), lim)
 	}
 	eng, err := detect.New(set.Rules, eopts)
 	if err != nil {
@@ -149,13 +162,16 @@ func readWith[T any](f File, parse func(io.Reader) (T, error)) (T, error) {
 	return parse(rc)
 }
 
-// WithHTTPBodyLimit returns protos with the HTTP parser's body bound set
-// to n.
-func WithHTTPBodyLimit(protos []applayer.Proto, n int) []applayer.Proto {
+// WithHTTPLimits returns protos with the HTTP parser's limits set to l
+// (zero fields keep their defaults).
+func WithHTTPLimits(protos []applayer.Proto, l http1.Limits) []applayer.Proto {
 	out := append([]applayer.Proto(nil), protos...)
 	for i := range out {
-		if out[i].Name == http1.AppProto {
-			out[i].New = func() applayer.Parser { return http1.New(http1.WithMaxBodyBytes(n)) }
+		switch out[i].Name {
+		case http1.AppProto:
+			out[i].New = func() applayer.Parser { return http1.New(http1.WithLimits(l)) }
+		case http1.AppProto2:
+			out[i].New = func() applayer.Parser { return http1.New(http1.WithLimits(l), http1.WithPriorKnowledge()) }
 		}
 	}
 	return out

@@ -7,6 +7,12 @@ type hello struct {
 	anomalies [4]string
 	nAnom     int
 	ok        bool // the fixed part parsed: an EVE record is worth logging
+	// legacy is the legacy_version field; random the 32-byte random.
+	legacy uint16
+	random []byte
+	// ja3 is the JA3 string (legacy version, ciphers, extensions, groups,
+	// point formats; GREASE values left out); ja4 the JA4 fingerprint.
+	ja3, ja4 string
 }
 
 func (h *hello) flag(ev string) {
@@ -66,20 +72,21 @@ func isGREASE(v int) bool { return v&0x0f0f == 0x0a0a && v>>8 == v&0xff }
 // parseClientHello parses a ClientHello body (RFC 8446 4.1.2, RFC 5246
 // 7.4.1.2) and its server_name (RFC 6066 3) and supported_versions
 // (RFC 8446 4.2.1) extensions.
-func parseClientHello(b []byte) hello {
-	var h hello
+func parseClientHello(b []byte) (h hello) {
 	r := reader{b: b}
 	h.version = uint16(r.u16())
-	r.bytes(32) // random
+	h.legacy = h.version
+	h.random = r.bytes(32)
 	if n := r.u8(); n > 32 {
 		r.bad = true
 	} else {
 		r.bytes(n) // legacy_session_id
 	}
+	var ciphers []byte
 	if n := r.u16(); n < 2 || n%2 != 0 {
 		r.bad = true
 	} else {
-		r.bytes(n)
+		ciphers = r.bytes(n)
 	}
 	if n := r.u8(); n < 1 {
 		r.bad = true
@@ -91,6 +98,18 @@ func parseClientHello(b []byte) hello {
 		return h
 	}
 	h.ok = true
+	var j ja3
+	var j4 ja4
+	j.add(0, int(h.legacy))
+	for c := (reader{b: ciphers}); len(c.b) > 0; {
+		v := c.u16()
+		j.add(1, v)
+		j4.cipher(v)
+	}
+	defer func() {
+		h.ja3 = j.String(5)
+		h.ja4 = j4.String(h.version)
+	}()
 	if len(r.b) == 0 {
 		return h // no extensions: allowed before TLS 1.3
 	}
@@ -106,7 +125,19 @@ func parseClientHello(b []byte) hello {
 			h.flag(EvInvalidHandshakeMessage)
 			break
 		}
+		j.add(2, typ)
+		j4.extension(typ, data)
 		switch typ {
+		case 10: // supported_groups
+			gr := reader{b: data}
+			for l := (reader{b: gr.bytes(gr.u16())}); len(l.b) > 1; {
+				j.add(3, l.u16())
+			}
+		case 11: // ec_point_formats
+			pr := reader{b: data}
+			for l := (reader{b: pr.bytes(pr.u8())}); len(l.b) > 0; {
+				j.add(4, l.u8())
+			}
 		case 0: // server_name
 			if sniSeen {
 				h.flag(EvMultipleSNIExtensions)
@@ -163,4 +194,46 @@ func parseSNI(data []byte, h *hello) []byte {
 		h.flag(EvInvalidSNILength)
 	}
 	return name
+}
+
+// serverHello is what a ServerHello tells detection.
+type serverHello struct {
+	legacy, version uint16 // legacy_version; negotiated (supported_versions)
+	random          []byte
+	ja3s            string
+}
+
+// parseServerHello parses a ServerHello body (RFC 8446 4.1.3, RFC 5246
+// 7.4.1.3); ok is false when its fixed part is malformed.
+func parseServerHello(b []byte) (s serverHello, ok bool) {
+	r := reader{b: b}
+	s.legacy = uint16(r.u16())
+	s.version = s.legacy
+	s.random = r.bytes(32)
+	if n := r.u8(); n > 32 {
+		return s, false
+	} else {
+		r.bytes(n)
+	}
+	cipher := r.u16()
+	r.u8() // compression
+	if r.bad {
+		return s, false
+	}
+	var j ja3
+	j.add(0, int(s.legacy))
+	j.add(1, cipher)
+	if len(r.b) > 0 {
+		ext := reader{b: r.bytes(r.u16())}
+		for len(ext.b) > 0 && !ext.bad {
+			typ := ext.u16()
+			data := ext.bytes(ext.u16())
+			j.add(2, typ)
+			if typ == 43 && len(data) == 2 { // supported_versions: the chosen one
+				s.version = uint16(data[0])<<8 | uint16(data[1])
+			}
+		}
+	}
+	s.ja3s = j.String(3)
+	return s, true
 }

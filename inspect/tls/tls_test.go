@@ -239,7 +239,7 @@ func TestClientHello(t *testing.T) {
 				if tc.version == "" {
 					assert.Nil(t, r.tx, mode)
 				} else if assert.NotNil(t, r.tx, mode) {
-					assert.Equal(t, inspect.TLSTx{SNI: tc.sni, Version: tc.version}, *r.tx, mode)
+					assert.Equal(t, [2]string{tc.sni, tc.version}, [2]string{r.tx.SNI, r.tx.Version}, mode)
 					assert.Equal(t, 1, r.nEvents, mode)
 				}
 				assert.Equal(t, tc.anoms, r.anoms, mode)
@@ -294,7 +294,7 @@ func TestRealClientHello(t *testing.T) {
 		}
 		r := feed(chunks)
 		require.NotNil(t, r.tx)
-		assert.Equal(t, inspect.TLSTx{SNI: "sni.interdict.test", Version: "TLS 1.3"}, *r.tx)
+		assert.Equal(t, [2]string{"sni.interdict.test", "TLS 1.3"}, [2]string{r.tx.SNI, r.tx.Version})
 		assert.Empty(t, r.anoms)
 	}
 }
@@ -338,7 +338,7 @@ func FuzzTLSClientHello(f *testing.F) {
 		p := New(WithMaxHandshake(2048))
 		for _, c := range chunks {
 			p.Feed(inspect.ToServer, c, func(*applayer.Unit) {})
-			require.LessOrEqual(t, len(p.hs), 2048)
+			require.LessOrEqual(t, len(p.d[inspect.ToServer].hs), 2048)
 		}
 		require.Equal(t, want, feed(chunks, WithMaxHandshake(2048)))
 	})
@@ -353,4 +353,29 @@ func BenchmarkClientHello(b *testing.B) {
 		p := New()
 		p.Feed(inspect.ToServer, hello, func(u *applayer.Unit) { n++ })
 	}
+}
+
+// TestSSLv2ClientHello: an SSLv2-format hello offering TLS 1.0 is
+// recognised, its version read, and the server's TLS records parsed.
+func TestSSLv2ClientHello(t *testing.T) {
+	v2 := []byte{0x80, 0x2e, 1, 3, 1, 0, 0x15, 0, 0, 0, 0x10}
+	v2 = append(v2, make([]byte, 0x15+0x10)...)
+	require.Equal(t, applayer.ProbeYes, Probe(inspect.ToServer, v2))
+	assert.Equal(t, applayer.ProbeNo, Probe(inspect.ToServer, []byte{0x80, 0x2e, 4, 3, 1}), "not a CLIENT-HELLO")
+	p := New()
+	var version []byte
+	var tx *inspect.TLSTx
+	emit := func(u *applayer.Unit) {
+		if v := u.Buffers[applayer.TLSVersion]; v != nil && u.Dir == inspect.ToServer {
+			version = append([]byte(nil), v...)
+		}
+		if u.Event != nil {
+			tx = u.Event.TLS
+		}
+	}
+	p.Feed(inspect.ToServer, v2, emit)
+	p.Close(emit)
+	assert.Equal(t, []byte{3, 1}, version)
+	require.NotNil(t, tx)
+	assert.Equal(t, "TLSv1", tx.Version)
 }

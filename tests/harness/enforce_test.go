@@ -130,6 +130,9 @@ type reqServer struct {
 	mu    sync.Mutex
 	conns []*bytes.Buffer
 	ends  []error
+	// whole, when set, replaces the HTTP answer: a conn ends (recorded
+	// as io.EOF) once whole holds for what it received.
+	whole func(rec []byte) bool
 }
 
 func (s *reqServer) serve(c net.Conn) {
@@ -146,12 +149,18 @@ func (s *reqServer) serve(c net.Conn) {
 		s.mu.Lock()
 		rec.Write(b[:n])
 		head := bytes.Contains(rec.Bytes(), []byte("\r\n\r\n"))
+		done := err == nil && s.whole != nil && s.whole(rec.Bytes())
 		if err != nil {
 			s.ends[idx] = err
+		} else if done {
+			s.ends[idx] = io.EOF
 		}
 		s.mu.Unlock()
-		if err != nil {
+		if err != nil || done {
 			return
+		}
+		if s.whole != nil {
+			continue
 		}
 		if head && !answered {
 			answered = true
@@ -618,8 +627,10 @@ func TestEnforceDNSOverUDP(t *testing.T) {
 	var queries []string
 	for _, ev := range e.eve.of(t, eve.TypeDNS, 0) {
 		assert.Equal(t, a.FlowID, ev.FlowID, "one UDP session")
-		if ev.DNS.Type == "query" {
-			queries = append(queries, ev.DNS.RRName)
+		if ev.DNS.Type == "request" {
+			for _, q := range ev.DNS.Queries {
+				queries = append(queries, q.RRName)
+			}
 		}
 	}
 	assert.Contains(t, queries, "good.example", "the live path logs dns records")

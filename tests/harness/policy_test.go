@@ -77,7 +77,7 @@ func newPoliced(t *testing.T, cfg policy.Config, inner netstack.Handler, clock *
 }
 
 // addClientAddr gives the client stack a second address.
-func addClientAddr(t *testing.T, n *Net, a netip.Addr) {
+func addClientAddr(t testing.TB, n *Net, a netip.Addr) {
 	t.Helper()
 	pa := tcpip.ProtocolAddress{Protocol: header.IPv4ProtocolNumber, AddressWithPrefix: tcpip.AddrFromSlice(a.AsSlice()).WithPrefix()}
 	require.Nil(t, n.Client.AddProtocolAddress(1, pa, stack.AddressProperties{}))

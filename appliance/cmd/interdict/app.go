@@ -21,6 +21,11 @@ func commands() []*cli.Command {
 		rulesCommand(),
 		replayCommand(),
 		ctlCommand(),
+		peerCommand(),
+		demoCommand(),
+		keygenCommand(),
+		pubkeyCommand(),
+		policyCommand(),
 		versionCommand(),
 	}
 }
@@ -87,10 +92,10 @@ func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "run",
 		Usage: "run the appliance until SIGINT or SIGTERM",
-		Description: "Opens the TUN device named in the config (needs CAP_NET_ADMIN), terminates every\n" +
-			"flow routed into it, dials upstream with host sockets (SO_MARK / SO_BINDTODEVICE\n" +
-			"keep them out of the TUN) and serves Prometheus metrics. SIGINT or SIGTERM ends\n" +
-			"every flow and removes the TUN.",
+		Description: "By default a WireGuard hub on UDP 51820, with no privileges: every peer is an identity,\n" +
+			"every flow it sends is terminated, inspected and re-originated from host sockets. With\n" +
+			"link.mode: tun it opens a TUN device instead (needs CAP_NET_ADMIN). It serves Prometheus\n" +
+			"metrics and the admin API; SIGINT or SIGTERM ends every flow.",
 		Flags: []cli.Flag{
 			configFlag(),
 			&cli.StringFlag{Name: "log-format", Usage: "log format, text or json (overrides log.format)"},

@@ -34,28 +34,29 @@ func ctlCommand() *cli.Command {
 			},
 		}
 	}
+	cmds := []*cli.Command{
+		sub("status", "version, uptime, mode, rules, flows, blocks", "", ctlStatus),
+		sub("flows", "live flows", "", ctlFlows),
+		sub("block", "block a source prefix (its live flows are reset)", "PREFIX", ctlBlock,
+			&cli.DurationFlag{Name: "for", Value: admin.DefaultBlockDuration, Usage: "how long the block lasts"},
+			&cli.StringFlag{Name: "reason", Usage: "why (shown by blocks)"}),
+		sub("unblock", "remove a block", "PREFIX", ctlUnblock),
+		sub("blocks", "the block list", "", ctlBlocks),
+		sub("reload", "recompile the rules and swap them in (refused with file:line reasons if broken)", "", ctlReload),
+		sub("rules", "rule set statistics and rejected rules", "", ctlRules),
+	}
 	return &cli.Command{
 		Name:  "ctl",
 		Usage: "control a running appliance through its admin API",
 		Description: "Speaks to the admin API on its unix socket (--socket), or over TCP (--url with a bearer\n" +
 			"token from --token-file or INTERDICT_ADMIN_TOKEN). Tables by default, --json for the API's answer.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "socket", Value: appliance.DefaultAdminSocket, EnvVars: []string{"INTERDICT_ADMIN_SOCKET"}, Usage: "admin unix socket `PATH`"},
+			&cli.StringFlag{Name: "socket", Value: appliance.DefaultAdminSocketPath(), EnvVars: []string{"INTERDICT_ADMIN_SOCKET"}, Usage: "admin unix socket `PATH`"},
 			&cli.StringFlag{Name: "url", EnvVars: []string{"INTERDICT_ADMIN_URL"}, Usage: "admin TCP `URL` (http://host:port) instead of the socket"},
 			&cli.StringFlag{Name: "token-file", Usage: "bearer token `FILE` for --url"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"INTERDICT_ADMIN_TOKEN"}, Usage: "bearer token for --url (prefer the environment or --token-file: arguments are visible in ps)"},
 		},
-		Subcommands: []*cli.Command{
-			sub("status", "version, uptime, mode, rules, flows, blocks", "", ctlStatus),
-			sub("flows", "live flows", "", ctlFlows),
-			sub("block", "block a source prefix (its live flows are reset)", "PREFIX", ctlBlock,
-				&cli.DurationFlag{Name: "for", Value: admin.DefaultBlockDuration, Usage: "how long the block lasts"},
-				&cli.StringFlag{Name: "reason", Usage: "why (shown by blocks)"}),
-			sub("unblock", "remove a block", "PREFIX", ctlUnblock),
-			sub("blocks", "the block list", "", ctlBlocks),
-			sub("reload", "recompile the rules and swap them in (refused with file:line reasons if broken)", "", ctlReload),
-			sub("rules", "rule set statistics and rejected rules", "", ctlRules),
-		},
+		Subcommands: append(cmds, identityCommands(sub)...),
 	}
 }
 
@@ -143,6 +144,8 @@ func ctlFlows(c *cli.Context, cl *admin.Client) error {
 		id := f.Identity
 		if id == "" {
 			id = "-"
+		} else if f.IdentityKey != "" {
+			id += " (" + shortKey(f.IdentityKey) + ")"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", f.ID, f.Proto, f.Src, f.Dst, id,
 			f.BytesToServer, f.BytesToClient, f.Verdict, (time.Duration(f.AgeSeconds) * time.Second).String())

@@ -34,8 +34,8 @@ func TestUnknownCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"rnu"}, `unknown command "rnu"; commands: run, config, rules, replay, ctl, version (see interdict --help)`},
-		{[]string{"ctl", "stauts"}, `unknown command "stauts"; commands: status, flows, block, unblock, blocks, reload, rules (see interdict ctl --help)`},
+		{[]string{"rnu"}, `unknown command "rnu"; commands: run, config, rules, replay, ctl, peer, demo, keygen, pubkey, policy, version (see interdict --help)`},
+		{[]string{"ctl", "stauts"}, `unknown command "stauts"; commands: status, flows, block, unblock, blocks, reload, rules, identities, pause, quarantine, release, tokens (see interdict ctl --help)`},
 		{[]string{"config", "chek"}, `unknown command "chek"; commands: check, default (see interdict config --help)`},
 	} {
 		_, _, code, err := runMain(t, tc.args...)
@@ -73,9 +73,11 @@ func TestConfigCheckAllErrors(t *testing.T) {
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
 
-// rules check without a file says how to call it.
+// rules check without a file checks the rule set run would load: the
+// embedded default config's, i.e. the default pack.
 func TestRulesCheckNoFile(t *testing.T) {
-	_, _, _, err := runMain(t, "rules", "check")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "no rule files given (usage: interdict rules check FILE...)")
+	out, _, _, err := runMain(t, "rules", "check")
+	require.NoError(t, err)
+	assert.Contains(t, out, "default-pack/")
+	assert.Contains(t, out, " 0 rejected\n")
 }

@@ -12,7 +12,7 @@ import (
 var version = "dev"
 
 func main() {
-	if err := newApp().Run(os.Args); err != nil {
+	if err := newApp().Run(namesLast(os.Args, map[string]bool{"qr": true, "h": true, "help": true})); err != nil {
 		fmt.Fprintln(os.Stderr, "interdict:", err)
 		os.Exit(1)
 	}

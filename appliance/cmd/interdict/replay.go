@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/interdict/interdict/appliance"
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/inspect/replay"
 )
@@ -32,8 +33,9 @@ func replayCommand() *cli.Command {
 			&cli.StringFlag{Name: "mode", Value: "ids", Usage: "ids (log only) or ips (enforce drop and reject)"},
 			&cli.IntFlag{Name: "http-body-limit", Usage: "HTTP body `BYTES` kept for inspection per message (default: the parser's)"},
 			&cli.StringFlag{Name: "action-order", Usage: "Suricata's action-order, strongest first, e.g. `drop,pass,reject,alert` (default pass,drop,reject,alert)"},
-			&cli.BoolFlag{Name: "midstream", Usage: "treat flows whose handshake is not in the capture as established"},
+			&cli.BoolFlag{Name: "midstream", Usage: "treat flows whose handshake is not in the capture as established (default off, as Suricata's stream.midstream)"},
 			&cli.StringFlag{Name: "eve", Usage: "write EVE JSON to `FILE` (appended), or - for stdout"},
+			&cli.StringFlag{Name: "config", Usage: "decide as `interdict run --config FILE` would: its mode (unless --mode), rule variables (--var overrides), HTTP limits and ports, body limit, stream depth and protocol policy (anomalies refused in ips mode are drop events)"},
 		},
 		Action: runReplay,
 	}
@@ -43,7 +45,18 @@ func runReplay(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("replay: unexpected argument %q (use --pcap and --rules)", c.Args().First())
 	}
-	mode, err := replay.ParseMode(c.String("mode"))
+	modeName := c.String("mode")
+	var cfg *appliance.Settings
+	if p := c.String("config"); p != "" {
+		var err error
+		if cfg, err = appliance.LoadConfig(p); err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		if !c.IsSet("mode") {
+			modeName = string(cfg.Mode)
+		}
+	}
+	mode, err := replay.ParseMode(modeName)
 	if err != nil {
 		return err
 	}
@@ -93,12 +106,42 @@ func runReplay(c *cli.Context) error {
 		ActionOrder:     splitList(c.String("action-order")),
 		Config:          replay.Config{Mode: mode, Midstream: c.Bool("midstream"), Events: sink},
 	}
+	if cfg != nil {
+		if err := fromConfig(&setup, cfg, c.IsSet("http-body-limit")); err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+	}
 	sum, loaded, err := setup.Run()
 	printLoaded(c.App.ErrWriter, loaded)
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
 	printSummary(summaryOut, mode, sum, loaded)
+	return nil
+}
+
+// fromConfig applies what the appliance's config decides about parsing
+// and protocol policy to a replay.
+func fromConfig(s *replay.Setup, cfg *appliance.Settings, bodyLimitSet bool) error {
+	r := cfg.Rules
+	if !bodyLimitSet {
+		s.HTTPBodyLimit = r.HTTPBodyLimit
+	}
+	s.HTTPLimits, s.HTTPPorts = r.HTTPLimits, r.HTTPPorts
+	s.StreamDepth, s.StreamDepthReject = r.StreamDepth, r.StreamDepthReject
+	vars := map[string]string{}
+	for k, v := range r.Vars {
+		vars[k] = v
+	}
+	for k, v := range s.Vars {
+		vars[k] = v
+	}
+	s.Vars = vars
+	act, err := cfg.Policy.AnomalyActions()
+	if err != nil {
+		return err
+	}
+	s.Config.Anomaly = act
 	return nil
 }
 
@@ -146,6 +189,9 @@ func printSummary(w io.Writer, mode replay.Mode, s replay.Summary, ld replay.Loa
 	fmt.Fprintf(w, "packets: %d (%d bytes, %d not decoded)\n", s.Packets, s.Bytes, s.Undecoded)
 	if s.Truncated {
 		fmt.Fprintln(w, "capture: truncated (the last packet record is incomplete)")
+	}
+	if s.Unreadable != "" {
+		fmt.Fprintf(w, "capture: reading stopped at an unreadable %s; the packets before it were replayed\n", s.Unreadable)
 	}
 	fmt.Fprintf(w, "flows: %d\n", s.Flows)
 	if s.Gaps > 0 {

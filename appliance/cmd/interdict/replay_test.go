@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +22,13 @@ import (
 // writePcap writes a capture of one TCP connection: handshake, a client
 // chunk with "EVIL", a server reply, in that order.
 func writePcap(t *testing.T, path string) {
+	t.Helper()
+	writeConn(t, path, "hello EVIL world", "reply")
+}
+
+// writeConn writes a capture of one TCP connection to port 80: handshake,
+// one client chunk, one server chunk.
+func writeConn(t *testing.T, path, client, server string) {
 	t.Helper()
 	f, err := os.Create(path)
 	require.NoError(t, err)
@@ -46,8 +54,8 @@ func writePcap(t *testing.T, path string) {
 	pkt(true, 100, 0, true, false, "")
 	pkt(false, 500, 101, true, true, "")
 	pkt(true, 101, 501, false, true, "")
-	pkt(true, 101, 501, false, true, "hello EVIL world")
-	pkt(false, 501, 117, false, true, "reply")
+	pkt(true, 101, 501, false, true, client)
+	pkt(false, 501, 101+uint32(len(client)), false, true, server)
 }
 
 func runApp(t *testing.T, args ...string) (stdout, stderr string, err error) {
@@ -144,6 +152,48 @@ func TestReplayCommand(t *testing.T) {
 			_, _, err := runApp(t, tt.args...)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+// With --config, replay applies the appliance's protocol policy: the
+// embedded default rejects request smuggling framing, so in ips mode (the
+// config's) the request is a drop event naming the anomaly, as live.
+func TestReplayConfigProtocolPolicy(t *testing.T) {
+	dir := t.TempDir()
+	pcap := filepath.Join(dir, "smuggle.pcap")
+	writeConn(t, pcap, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	rules := filepath.Join(dir, "test.rules")
+	require.NoError(t, os.WriteFile(rules, []byte("alert http any any -> any any (msg:\"any http\"; http.method; content:\"POST\"; sid:1;)\n"), 0o644))
+	cfg := filepath.Join(dir, "c.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("mode: ips\n"), 0o644))
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		drops []string
+	}{
+		// The server's answer is then a "flow drop", as after a rule drop.
+		{"config", []string{"--config", cfg}, []string{"protocol REQUEST_CONTENT_LENGTH_AND_TRANSFER_ENCODING", "flow drop"}},
+		{"config in ids mode", []string{"--config", cfg, "--mode", "ids"}, nil},
+		{"no config", []string{"--mode", "ips"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, err := runApp(t, append([]string{"--pcap", pcap, "--rules", rules, "--eve", "-"}, tc.args...)...)
+			require.NoError(t, err, errOut)
+			var drops []string
+			sc := bufio.NewScanner(bytes.NewReader([]byte(out)))
+			for sc.Scan() {
+				var ev map[string]any
+				require.NoError(t, json.Unmarshal(sc.Bytes(), &ev))
+				if ev["event_type"] == "drop" {
+					reason := ev["drop"].(map[string]any)["reason"].(string)
+					drops = append(drops, reason)
+					if strings.HasPrefix(reason, "protocol ") {
+						assert.Equal(t, "http", ev["app_proto"])
+					}
+				}
+			}
+			assert.Equal(t, tc.drops, drops)
 		})
 	}
 }

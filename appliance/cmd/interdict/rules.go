@@ -2,20 +2,28 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/interdict/interdict/inspect/detect"
+	"github.com/interdict/interdict/appliance"
 	"github.com/interdict/interdict/inspect/rules"
+	"github.com/interdict/interdict/inspect/ruleset"
 )
 
 // rulesCommand is `interdict rules check|stats`.
+//
+// Both load rules exactly as `run` and a reload do (ruleset.Load under the
+// config's rule settings): the embedded default config unless --config
+// names one, so a rule `rules check` accepts is one `run` accepts, and an
+// unknown classtype is refused by both. FILE arguments replace the
+// config's rule files (and the default pack) but keep its classification,
+// variables and threshold config.
 func rulesCommand() *cli.Command {
 	common := []cli.Flag{
-		&cli.StringFlag{Name: "classification", Usage: "classification.config (unknown classtypes then reject)"},
+		configFlag(),
+		&cli.StringFlag{Name: "classification", Usage: "classification.config (overrides rules.classification; unknown classtypes reject)"},
 		&cli.StringSliceFlag{Name: "var", Usage: "address/port variable NAME=VALUE (repeatable)"},
 	}
 	return &cli.Command{
@@ -24,15 +32,15 @@ func rulesCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:      "check",
-				Usage:     "load rule files and report rejected rules with file:line and reason",
-				ArgsUsage: "FILE...",
+				Usage:     "load rule files as run does and report rejected rules with file:line and reason",
+				ArgsUsage: "[FILE...]",
 				Flags:     append([]cli.Flag{&cli.BoolFlag{Name: "allow-partial", Usage: "exit 0 even if some rules were rejected"}}, common...),
 				Action:    rulesCheck,
 			},
 			{
 				Name:      "stats",
 				Usage:     "rules by protocol, buffer, action, keyword, and prefilter groups",
-				ArgsUsage: "FILE...",
+				ArgsUsage: "[FILE...]",
 				Flags:     common,
 				Action:    rulesStats,
 			},
@@ -40,73 +48,69 @@ func rulesCommand() *cli.Command {
 	}
 }
 
-func loadRules(c *cli.Context) (*rules.Set, *detect.Engine, error) {
-	if c.NArg() == 0 {
-		return nil, nil, fmt.Errorf("no rule files given (usage: %s FILE...)", c.Command.HelpName)
+// ruleSpec is the rule set `run` would load under the same config, with
+// FILE arguments in place of its rule files.
+func ruleSpec(c *cli.Context) (ruleset.Spec, error) {
+	s, err := appliance.LoadConfig(c.String("config"))
+	if err != nil {
+		return ruleset.Spec{}, err
 	}
-	opts := &rules.Options{Vars: map[string]string{}}
+	rs := s.Rules
+	vars := map[string]string{}
+	for k, v := range rs.Vars {
+		vars[k] = v
+	}
 	for _, v := range c.StringSlice("var") {
 		name, val, ok := strings.Cut(v, "=")
 		if !ok {
-			return nil, nil, fmt.Errorf("--var %q: want NAME=VALUE", v)
+			return ruleset.Spec{}, fmt.Errorf("--var %q: want NAME=VALUE", v)
 		}
-		opts.Vars[strings.TrimPrefix(name, "$")] = val
+		vars[strings.TrimPrefix(name, "$")] = val
 	}
+	rs.Vars = vars
 	if p := c.String("classification"); p != "" {
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, nil, err
+		rs.Classification = p
+	}
+	spec := rs.Spec()
+	if c.NArg() > 0 {
+		spec.Rules = nil
+		for _, f := range c.Args().Slice() {
+			spec.Rules = append(spec.Rules, ruleset.File{Path: f})
 		}
-		defer f.Close()
-		if opts.Classification, err = rules.LoadClassification(f, p); err != nil {
-			return nil, nil, err
-		}
 	}
-	set, err := rules.LoadFiles(c.Args().Slice(), opts)
+	return spec, nil
+}
+
+func loadRules(c *cli.Context) (*ruleset.Result, error) {
+	spec, err := ruleSpec(c)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	eng, err := detect.New(set.Rules, detect.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	return set, eng, nil
+	return ruleset.Load(spec)
 }
 
 func rulesCheck(c *cli.Context) error {
-	set, eng, err := loadRules(c)
+	res, err := loadRules(c)
 	if err != nil {
 		return err
 	}
 	w := c.App.Writer
 	byFile := map[string][]*rules.Error{}
-	for _, e := range set.Errors {
+	reasons := map[string]int{}
+	for _, e := range res.Rejected {
 		byFile[e.File] = append(byFile[e.File], e)
-	}
-	for _, e := range eng.Rejected() {
-		byFile[e.File] = append(byFile[e.File], e)
+		reasons[e.Reason]++
 	}
 	total, rejected := 0, 0
-	for _, fc := range set.Files {
+	for _, fc := range res.Files {
 		errs := byFile[fc.File]
-		loaded := fc.Loaded
-		for _, e := range errs {
-			if e.Reason != "" && containsErr(eng.Rejected(), e) {
-				loaded--
-			}
-		}
-		fmt.Fprintf(w, "%s: %d loaded, %d rejected\n", fc.File, loaded, len(errs))
+		n := fc.Loaded + fc.Rejected
+		fmt.Fprintf(w, "%s: %d loaded, %d rejected\n", fc.File, n-len(errs), len(errs))
 		for _, e := range errs {
 			fmt.Fprintf(w, "  %s\n", e)
 		}
-		total += fc.Loaded + fc.Rejected
+		total += n
 		rejected += len(errs)
-	}
-	reasons := map[string]int{}
-	for _, errs := range byFile {
-		for _, e := range errs {
-			reasons[e.Reason]++
-		}
 	}
 	type rc struct {
 		r string
@@ -132,20 +136,12 @@ func rulesCheck(c *cli.Context) error {
 	return nil
 }
 
-func containsErr(list []*rules.Error, e *rules.Error) bool {
-	for _, x := range list {
-		if x == e {
-			return true
-		}
-	}
-	return false
-}
-
 func rulesStats(c *cli.Context) error {
-	set, eng, err := loadRules(c)
+	res, err := loadRules(c)
 	if err != nil {
 		return err
 	}
+	set, eng := res.Set, res.Engine
 	w := c.App.Writer
 	proto, buf, action, kw := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
 	for _, r := range set.Rules {

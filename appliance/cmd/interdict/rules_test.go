@@ -60,3 +60,26 @@ func TestRulesETOpen(t *testing.T) {
 		t.Log(out)
 	}
 }
+
+// TestRulesCheckAsRun: without flags, rules check refuses an unknown
+// classtype as run does under the default config (the default pack's
+// classification.config); --config uses exactly a config's rule settings.
+func TestRulesCheckAsRun(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.rules")
+	require.NoError(t, os.WriteFile(p, []byte(`alert tcp any any -> any any (msg:"c"; content:"x"; classtype:site-specific-class; sid:1;)
+alert tcp any any -> any any (msg:"d"; content:"y"; sid:1;)
+`), 0o600))
+	out, err := runRules(t, "check", p)
+	require.Error(t, err)
+	assert.Contains(t, out, p+`:1: sid 1: unknown classtype "site-specific-class"`)
+
+	cls := filepath.Join(dir, "classification.config")
+	require.NoError(t, os.WriteFile(cls, []byte("config classification: site-specific-class,Local,2\n"), 0o600))
+	cfg := filepath.Join(dir, "interdict.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("rules:\n  default_pack: false\n  classification: "+cls+"\n  files: ["+p+"]\n"), 0o600))
+	out, err = runRules(t, "check", "--config", cfg)
+	require.Error(t, err, "the duplicate sid is still refused")
+	assert.Contains(t, out, p+": 1 loaded, 1 rejected")
+	assert.Contains(t, out, p+":2: sid 1: duplicate sid 1 (first at "+p+":1)")
+}

@@ -8,6 +8,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"flag"
 	"fmt"
 	"io"
@@ -103,36 +105,64 @@ func page(r *rand.Rand, n int) []byte {
 type asset struct {
 	typ  string
 	body []byte
+	gz   []byte // gzip of body for text types, as sites serve them
+}
+
+func gzipped(b []byte) []byte {
+	var o bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&o, gzip.DefaultCompression)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	return o.Bytes()
+}
+
+// serve writes body, gzip-encoded when the client accepts it and the type
+// is text: the inspector then decodes it, as browsers do.
+func serve(w http.ResponseWriter, req *http.Request, body, gz []byte) {
+	if gz != nil && strings.Contains(req.Header.Get("Accept-Encoding"), "gzip") {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Vary", "Accept-Encoding")
+		body = gz
+	}
+	_, _ = w.Write(body)
 }
 
 func newSite() http.Handler {
 	r := rand.New(rand.NewPCG(1, 2))
 	assets := map[string]asset{
-		"/":                    {"text/html; charset=utf-8", html(r, 6<<10)},
-		"/static/app.js":       {"application/javascript", script(r, 48<<10)},
-		"/static/style.css":    {"text/css", css(r, 12<<10)},
-		"/img/photo.jpg":       {"image/jpeg", append([]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"), random(r, 80<<10)...)},
-		"/download/report.pdf": {"application/pdf", append([]byte("%PDF-1.7\n"), random(r, 256<<10)...)},
+		"/":                    {typ: "text/html; charset=utf-8", body: html(r, 6<<10)},
+		"/static/app.js":       {typ: "application/javascript", body: script(r, 48<<10)},
+		"/static/style.css":    {typ: "text/css", body: css(r, 12<<10)},
+		"/img/photo.jpg":       {typ: "image/jpeg", body: append([]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"), random(r, 80<<10)...)},
+		"/download/report.pdf": {typ: "application/pdf", body: append([]byte("%PDF-1.7\n"), random(r, 256<<10)...)},
 	}
-	var pages [16][]byte
+	for path, a := range assets {
+		if !strings.HasPrefix(a.typ, "image/") && a.typ != "application/pdf" {
+			a.gz = gzipped(a.body)
+			assets[path] = a
+		}
+	}
+	var pages, gzPages [16][]byte
 	for i := range pages {
 		pages[i] = page(r, i)
+		gzPages[i] = gzipped(pages[i])
 	}
 	mux := http.NewServeMux()
 	for path, a := range assets {
 		if path == "/" {
 			path = "/{$}" // "/" alone would be the whole tree
 		}
-		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, _ *http.Request) {
+		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, req *http.Request) {
 			w.Header().Set("Content-Type", a.typ)
 			w.Header().Set("Cache-Control", "max-age=60")
-			_, _ = w.Write(a.body)
+			serve(w, req, a.body, a.gz)
 		})
 	}
 	mux.HandleFunc("GET /api/items", func(w http.ResponseWriter, req *http.Request) {
 		n, _ := strconv.Atoi(req.URL.Query().Get("page"))
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(pages[(n%len(pages)+len(pages))%len(pages)])
+		i := (n%len(pages) + len(pages)) % len(pages)
+		serve(w, req, pages[i], gzPages[i])
 	})
 	mux.HandleFunc("POST /api/login", func(w http.ResponseWriter, req *http.Request) {
 		_ = req.ParseForm()

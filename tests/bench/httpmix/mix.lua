@@ -42,6 +42,9 @@ function init(args)
       ["User-Agent"] = ua,
       ["Accept"] = m[3],
       ["Accept-Language"] = "en-US,en;q=0.5",
+      -- Text comes back gzip-encoded, as from real sites; the appliance
+      -- decodes it to inspect it.
+      ["Accept-Encoding"] = "gzip, deflate",
       ["Cookie"] = "session=s4711; theme=dark",
       ["Referer"] = "http://shop.example/",
     }

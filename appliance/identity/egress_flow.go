@@ -1,0 +1,606 @@
+package identity
+
+import (
+	"bytes"
+	"cmp"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/eve"
+	"github.com/interdict/interdict/netstack"
+)
+
+// Bounds of the DNS answer cache.
+const (
+	// maxTTL caps how long an answer allows its addresses: a resolver
+	// that answers with a week-long TTL must not open an address for a
+	// week.
+	maxTTL = time.Hour
+	// minTTL keeps an address usable for the connection that follows
+	// its answer even when the TTL is 0.
+	minTTL = 5 * time.Second
+	// maxCachedAddrs bounds the addresses kept per identity; when full,
+	// expired ones go first, then arbitrary ones.
+	maxCachedAddrs = 4096
+	// maxNamesPerAddr bounds the names kept per address.
+	maxNamesPerAddr = 8
+)
+
+// cachedName is a name a DNS answer gave an address, until its TTL ends.
+type cachedName struct {
+	name  string
+	until time.Time
+}
+
+// dnsCache keeps, per identity, the names DNS answers forwarded to it
+// gave each address. A slice once published is never written again, so
+// readers use it without the lock.
+type dnsCache struct {
+	mu sync.RWMutex
+	m  map[string]map[netip.Addr][]cachedName
+}
+
+func (c *dnsCache) lookup(identity string, a netip.Addr) []cachedName {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.m[identity][a]
+}
+
+func (c *dnsCache) add(identity string, a netip.Addr, name string, until time.Time, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]map[netip.Addr][]cachedName{}
+	}
+	byAddr := c.m[identity]
+	if byAddr == nil {
+		byAddr = map[netip.Addr][]cachedName{}
+		c.m[identity] = byAddr
+	}
+	old, had := byAddr[a]
+	if !had && len(byAddr) >= maxCachedAddrs {
+		for k, v := range byAddr {
+			if expired(v, now) {
+				delete(byAddr, k)
+			}
+		}
+		for k := range byAddr {
+			if len(byAddr) < maxCachedAddrs {
+				break
+			}
+			delete(byAddr, k)
+		}
+	}
+	next := make([]cachedName, 0, len(old)+1)
+	for _, cn := range old {
+		if cn.name != name && now.Before(cn.until) {
+			next = append(next, cn)
+		}
+	}
+	if len(next) >= maxNamesPerAddr {
+		next = next[1:]
+	}
+	byAddr[a] = append(next, cachedName{name: name, until: until})
+}
+
+func expired(v []cachedName, now time.Time) bool {
+	for _, cn := range v {
+		if now.Before(cn.until) {
+			return false
+		}
+	}
+	return true
+}
+
+// SetPolicies compiles and installs the egress policies; on an error
+// the running policies stay. known is as for CompilePolicies.
+func (e *Engine) SetPolicies(list []PolicyConfig, known func(string) bool) error {
+	ps, err := CompilePolicies(list, known)
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		ps = nil
+	}
+	e.pols.Store(ps)
+	return nil
+}
+
+// egressNewFlow decides a new flow of id under policy eg: refused before
+// inner sees it (so before any upstream dial), admitted, or admitted
+// behind a wrapper that decides on the first bytes. DNS over UDP is
+// always wrapped: each query is checked by name.
+func (e *Engine) egressNewFlow(eg *egress, id *Identity, info *netstack.FlowInfo, inner netstack.Handler) (netstack.FlowHandler, netstack.Verdict) {
+	now := e.clock.Now()
+	dst := info.Dst
+	if info.Proto == netstack.UDP && dst.Port() == 53 {
+		fh, v := inner.NewFlow(info)
+		if v.Terminal() {
+			return fh, v
+		}
+		return &dnsFlow{wrapped: newWrapped(e, id, info, fh, v), eg: eg}, netstack.Continue
+	}
+	resolved := e.dns.lookup(id.Name, dst.Addr().Unmap())
+	out, _, _ := eg.decideL4(dst, info.Proto, now, resolved)
+	if out == l4Deny && !eg.enforcing && info.Proto == netstack.TCP {
+		// Audit: the first bytes name the destination, for the
+		// would-deny event and for what policy suggest learns.
+		out = l4NeedL7
+	}
+	if out != l4NeedL7 {
+		e.observe(id, seenName(resolved, now), dst.Addr().Unmap(), dst.Port(), info.Proto, "", "")
+	}
+	switch {
+	case out == l4Allow || eg.defAllow:
+		e.m.egressAllow.Inc()
+		return inner.NewFlow(info)
+	case out == l4NeedL7:
+		fh, v := inner.NewFlow(info)
+		if v.Terminal() {
+			return fh, v
+		}
+		return &l7Flow{wrapped: newWrapped(e, id, info, fh, v), eg: eg}, netstack.Continue
+	}
+	name := ""
+	src := ""
+	if len(resolved) > 0 {
+		name, src = resolved[len(resolved)-1].name, "dns"
+	}
+	if e.deny(eg, id, info, denial{name: name, source: src, reason: "no allow entry matches the address, port and protocol"}) {
+		return nil, netstack.Reject
+	}
+	return inner.NewFlow(info)
+}
+
+// seenName is the freshest name a DNS answer gave the address, "" if
+// none is in force.
+func seenName(resolved []cachedName, now time.Time) string {
+	for i := len(resolved) - 1; i >= 0; i-- {
+		if now.Before(resolved[i].until) {
+			return resolved[i].name
+		}
+	}
+	return ""
+}
+
+// denial describes what a denial saw, for the EVE event.
+type denial struct {
+	name, source, method, path, reason string
+}
+
+// deny records a denial (or would-deny) and counts it for the
+// policy-denial triggers; it reports whether the flow must be refused.
+func (e *Engine) deny(eg *egress, id *Identity, info *netstack.FlowInfo, d denial) bool {
+	action := "deny"
+	if !eg.enforcing {
+		action = "would-deny"
+	}
+	e.m.egress.WithLabelValues(action).Inc()
+	meta := inspect.FlowMeta{ID: info.ID, Proto: inspect.Proto(info.Proto), Src: info.Src, Dst: info.Dst, Identity: id, Start: info.Start}
+	ev := eve.Base(e.clock.Now(), eve.TypePolicy, &meta, inspect.ToServer)
+	ev.InIface = info.NIC
+	ev.Policy = &eve.Policy{Action: action, Policy: eg.name, Entry: "default", Name: d.name, NameSource: d.source,
+		Method: d.method, Path: d.path, Reason: d.reason}
+	e.emit(&ev)
+	e.countTrigger(kindDenial, id, info)
+	return eg.enforcing
+}
+
+// countTrigger feeds the triggers of a kind counted per flow event
+// (policy denials, token misuse); resets run on another goroutine.
+func (e *Engine) countTrigger(kind string, id *Identity, info *netstack.FlowInfo) {
+	s := e.set.Load()
+	if !s.kinds[kind] {
+		return
+	}
+	if cs := e.countFlow(s, kind, id, info); len(cs) > 0 {
+		e.async(func() { e.apply(cs) })
+	}
+}
+
+// l7Flow holds a flow whose policy decision needs its first bytes: the
+// TLS SNI or the HTTP request (Host, method, path). A denial resets the
+// flow before the chunk is forwarded, so the target sees none of it.
+// HTTP requests after the first are checked too.
+type l7Flow struct {
+	wrapped
+	eg *egress
+
+	mu      sync.Mutex
+	decided bool
+	http    bool
+	head    headBuf
+}
+
+// Chunk implements netstack.FlowHandler.
+func (f *l7Flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
+	if dir == netstack.ToServer {
+		if v := f.check(b); v.Terminal() {
+			return v
+		}
+	}
+	if f.innerPassed {
+		f.mu.Lock()
+		done := f.decided && !f.http
+		f.mu.Unlock()
+		if done {
+			return netstack.Pass
+		}
+	}
+	return f.next(dir, b)
+}
+
+func (f *l7Flow) check(b []byte) netstack.Verdict {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.decided && !f.http {
+		return netstack.Continue
+	}
+	now := f.e.clock.Now()
+	resolved := f.e.dns.lookup(f.id.Name, f.info.Dst.Addr().Unmap())
+	head := f.head.add(b)
+	if !f.decided && len(head) > 0 && head[0] == 0x16 {
+		sni, done := helloSNI(head)
+		if !done && f.head.keep(head, b) {
+			return netstack.Continue
+		}
+		f.decided = true
+		f.head.reset()
+		f.e.observe(f.id, cmp.Or(sni, seenName(resolved, now)), f.info.Dst.Addr().Unmap(), f.info.Dst.Port(), netstack.TCP, "", "")
+		if _, ok := f.eg.decideL7(f.info.Dst, now, sni, "", "", resolved); ok {
+			f.e.m.egressAllow.Inc()
+			return netstack.Continue
+		}
+		return f.refuse(denial{name: sni, source: nameSource(sni, "sni"), reason: "TLS server name not allowed"})
+	}
+	method, reqPath, host, ok := requestHead(head)
+	if !ok && looksLikeRequest(head) && f.head.keep(head, b) {
+		return netstack.Continue
+	}
+	f.head.reset()
+	if !ok {
+		if f.decided {
+			return netstack.Continue // the body of a request already allowed
+		}
+		f.decided = true
+		f.e.observe(f.id, seenName(resolved, now), f.info.Dst.Addr().Unmap(), f.info.Dst.Port(), netstack.TCP, "", "")
+		return f.refuse(denial{reason: "no TLS server name or HTTP request in the first bytes"})
+	}
+	f.decided, f.http = true, true
+	f.e.observe(f.id, cmp.Or(host, seenName(resolved, now)), f.info.Dst.Addr().Unmap(), f.info.Dst.Port(), netstack.TCP, method, reqPath)
+	if _, ok := f.eg.decideL7(f.info.Dst, now, host, method, reqPath, resolved); ok {
+		f.e.m.egressAllow.Inc()
+		return netstack.Continue
+	}
+	return f.refuse(denial{name: host, source: nameSource(host, "host"), method: method, path: reqPath,
+		reason: "HTTP request not allowed"})
+}
+
+// maxPending bounds the bytes kept while a ClientHello or request head
+// is incomplete; past it the flow is decided on what was seen.
+const maxPending = 16 << 10
+
+// headBuf gathers a ClientHello or request head split over reads. The
+// relay cannot hold a chunk back without deciding it, so each incomplete
+// part goes on: the target sees the start of a hello or request head that
+// names nothing yet, and the flow is reset before it is whole if the rest
+// is denied. A ClientHello names its server early (Go and the browsers put
+// server_name before the large key shares), so the first segment usually
+// decides.
+type headBuf struct{ b []byte }
+
+// add returns the bytes gathered so far with b.
+func (h *headBuf) add(b []byte) []byte {
+	if len(h.b) == 0 {
+		return b
+	}
+	h.b = append(h.b, b...)
+	return h.b
+}
+
+// keep saves head (b its newest read) for the next read; false, and
+// nothing kept, once the bound is reached.
+func (h *headBuf) keep(head, b []byte) bool {
+	if len(head) >= maxPending {
+		h.b = nil
+		return false
+	}
+	if len(h.b) == 0 {
+		h.b = append([]byte(nil), b...)
+	}
+	return true
+}
+
+func (h *headBuf) reset() { h.b = nil }
+
+func nameSource(name, src string) string {
+	if name == "" {
+		return ""
+	}
+	return src
+}
+
+func (f *l7Flow) refuse(d denial) netstack.Verdict {
+	if f.e.deny(f.eg, f.id, f.info, d) {
+		return netstack.Reject
+	}
+	return netstack.Continue
+}
+
+// helloSNI reads the server name of a TLS ClientHello from its start
+// in b. done is false while b ends before the server_name extension (or
+// the end of the extensions) is reached; with done true, "" means the
+// hello names no server (or b is not a ClientHello).
+func helloSNI(b []byte) (sni string, done bool) {
+	// Record header (type, version, length), handshake header (type,
+	// 24-bit length), client version, random.
+	if len(b) < 6 {
+		return "", false
+	}
+	if b[5] != 1 {
+		return "", true // not a ClientHello
+	}
+	r := helloReader{b: b, off: 9}
+	if r.skip(2 + 32) {
+		return "", false
+	}
+	for _, lenBytes := range []int{1, 2, 1} { // session id, cipher suites, compression
+		n, short := r.vec(lenBytes)
+		if short || r.skip(n) {
+			return "", false
+		}
+	}
+	extLen, short := r.vec(2)
+	if short {
+		return "", false
+	}
+	end := r.off + extLen
+	for r.off+4 <= end {
+		typ, _ := r.vec(2)
+		n, short := r.vec(2)
+		if short {
+			return "", false
+		}
+		if typ != 0 { // not server_name
+			if r.skip(n) {
+				return "", false
+			}
+			continue
+		}
+		if r.off+n > len(r.b) {
+			return "", false
+		}
+		ext := r.b[r.off : r.off+n]
+		// server_name_list: length(2), then type(1) length(2) name.
+		if len(ext) < 5 || ext[2] != 0 {
+			return "", true
+		}
+		l := int(ext[3])<<8 | int(ext[4])
+		if 5+l > len(ext) {
+			return "", true
+		}
+		return strings.ToLower(string(ext[5 : 5+l])), true
+	}
+	return "", true
+}
+
+// helloReader walks a ClientHello that may be cut short.
+type helloReader struct {
+	b   []byte
+	off int
+}
+
+// skip advances n bytes; true if b ends first.
+func (r *helloReader) skip(n int) bool {
+	if r.off+n > len(r.b) {
+		return true
+	}
+	r.off += n
+	return false
+}
+
+// vec reads a big-endian length of n bytes.
+func (r *helloReader) vec(n int) (int, bool) {
+	if r.off+n > len(r.b) {
+		return 0, true
+	}
+	v := 0
+	for _, c := range r.b[r.off : r.off+n] {
+		v = v<<8 | int(c)
+	}
+	r.off += n
+	return v, false
+}
+
+// requestHead reads an HTTP/1 request line and its Host header from the
+// start of b. A request whose head is not complete in b is refused by the
+// caller: it cannot be decided without holding bytes.
+func requestHead(b []byte) (method, reqPath, host string, ok bool) {
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if end < 0 {
+		return "", "", "", false
+	}
+	lines := strings.Split(string(b[:end]), "\r\n")
+	parts := strings.Split(lines[0], " ")
+	if len(parts) != 3 || !strings.HasPrefix(parts[2], "HTTP/") || parts[0] == "" {
+		return "", "", "", false
+	}
+	method, target := parts[0], parts[1]
+	if rest, ok := strings.CutPrefix(target, "http://"); ok {
+		// Absolute form: the authority is the host.
+		i := strings.IndexByte(rest, '/')
+		if i < 0 {
+			host, target = rest, "/"
+		} else {
+			host, target = rest[:i], rest[i:]
+		}
+	}
+	if q := strings.IndexAny(target, "?#"); q >= 0 {
+		target = target[:q]
+	}
+	for _, l := range lines[1:] {
+		k, v, found := strings.Cut(l, ":")
+		if found && strings.EqualFold(strings.TrimSpace(k), "host") && host == "" {
+			host = strings.TrimSpace(v)
+		}
+	}
+	if h, _, err := splitHostPort(host); err == nil {
+		host = h
+	}
+	return method, target, strings.ToLower(strings.TrimSuffix(host, ".")), true
+}
+
+func splitHostPort(h string) (string, string, error) {
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		return strings.Trim(h[:i], "[]"), h[i+1:], nil
+	}
+	return strings.Trim(h, "[]"), "", nil
+}
+
+// dnsFlow checks each DNS query of an identity by name and learns the
+// addresses of the answers it forwards.
+type dnsFlow struct {
+	wrapped
+	eg *egress
+}
+
+var _ netstack.Answerer = (*dnsFlow)(nil)
+
+// queryName parses a DNS query's first question.
+func queryName(b []byte) (dnsmessage.Header, dnsmessage.Question, bool) {
+	var p dnsmessage.Parser
+	h, err := p.Start(b)
+	if err != nil || h.Response {
+		return h, dnsmessage.Question{}, false
+	}
+	q, err := p.Question()
+	if err != nil {
+		return h, q, false
+	}
+	return h, q, true
+}
+
+func dnsName(n dnsmessage.Name) string {
+	return strings.ToLower(strings.TrimSuffix(n.String(), "."))
+}
+
+// Answer implements netstack.Answerer: a query for a name no entry
+// allows gets REFUSED (policy dns: refuse) in ips mode.
+func (f *dnsFlow) Answer(b []byte) []byte {
+	h, q, ok := queryName(b)
+	if !ok {
+		return nil
+	}
+	name := dnsName(q.Name)
+	if f.eg.nameAllowed(name) {
+		return nil
+	}
+	if !f.e.deny(f.eg, f.id, f.info, denial{name: name, source: "query", reason: "DNS query for a name not allowed"}) || f.eg.dnsDrop {
+		return nil // forwarded (ids), or dropped by Chunk
+	}
+	resp := dnsmessage.Message{
+		Header: dnsmessage.Header{ID: h.ID, Response: true, OpCode: h.OpCode, RecursionDesired: h.RecursionDesired,
+			RecursionAvailable: true, RCode: dnsmessage.RCodeRefused},
+		Questions: []dnsmessage.Question{q},
+	}
+	out, err := resp.Pack()
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+// Chunk implements netstack.FlowHandler: a denied query under dns: drop
+// ends the session silently; answers teach the cache.
+func (f *dnsFlow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
+	if dir == netstack.ToServer {
+		if _, q, ok := queryName(b); ok && f.eg.enforcing && f.eg.dnsDrop && !f.eg.nameAllowed(dnsName(q.Name)) {
+			return netstack.Drop
+		}
+	} else {
+		f.learn(b)
+	}
+	return f.next(dir, b)
+}
+
+// learn caches the A and AAAA records of an answer under the question's
+// name (a CNAME chain answers for the name that was asked, and allowed).
+func (f *dnsFlow) learn(b []byte) {
+	var p dnsmessage.Parser
+	h, err := p.Start(b)
+	if err != nil || !h.Response || h.RCode != dnsmessage.RCodeSuccess {
+		return
+	}
+	q, err := p.Question()
+	if err != nil {
+		return
+	}
+	name := dnsName(q.Name)
+	if f.eg.enforcing && !f.eg.nameAllowed(name) {
+		return // a REFUSED or dropped query has no answer to learn
+	}
+	if err := p.SkipAllQuestions(); err != nil {
+		return
+	}
+	now := f.e.clock.Now()
+	for {
+		rh, err := p.AnswerHeader()
+		if err != nil {
+			return
+		}
+		ttl := min(max(time.Duration(rh.TTL)*time.Second, minTTL), maxTTL)
+		switch rh.Type {
+		case dnsmessage.TypeA:
+			r, err := p.AResource()
+			if err != nil {
+				return
+			}
+			f.e.dns.add(f.id.Name, netip.AddrFrom4(r.A), name, now.Add(ttl), now)
+		case dnsmessage.TypeAAAA:
+			r, err := p.AAAAResource()
+			if err != nil {
+				return
+			}
+			f.e.dns.add(f.id.Name, netip.AddrFrom16(r.AAAA).Unmap(), name, now.Add(ttl), now)
+		default:
+			if err := p.SkipAnswer(); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// wrapped is what the engine's flow handlers (l7Flow, dnsFlow,
+// tokenFlow) share: the flow, and the inner handler they pass chunks on
+// to unless it passed the flow at NewFlow.
+type wrapped struct {
+	e           *Engine
+	id          *Identity
+	info        *netstack.FlowInfo
+	inner       netstack.FlowHandler
+	innerPassed bool
+}
+
+func newWrapped(e *Engine, id *Identity, info *netstack.FlowInfo, fh netstack.FlowHandler, v netstack.Verdict) wrapped {
+	return wrapped{e: e, id: id, info: info, inner: fh, innerPassed: fh == nil || v == netstack.Pass}
+}
+
+// next hands a chunk to the inner handler.
+func (w *wrapped) next(dir netstack.Direction, b []byte) netstack.Verdict {
+	if w.innerPassed {
+		return netstack.Continue
+	}
+	return w.inner.Chunk(dir, b)
+}
+
+// Close implements netstack.FlowHandler.
+func (w *wrapped) Close(st netstack.FlowStats) {
+	if w.inner != nil {
+		w.inner.Close(st)
+	}
+}

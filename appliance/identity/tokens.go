@@ -1,0 +1,383 @@
+package identity
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/eve"
+	"github.com/interdict/interdict/netstack"
+)
+
+// TokensConfig is the "tokens" section: credentials seen in cleartext
+// HTTP requests are hashed (SHA-256) and bound to identities.
+type TokensConfig struct {
+	// Enabled turns binding on: every cleartext HTTP request of an
+	// identity is checked.
+	Enabled bool `yaml:"enabled"`
+	// Mode ips (default) rejects misuse; ids only records would-deny.
+	Mode string `yaml:"mode"`
+	// TOFU binds a token to the first identity that uses it (default
+	// true when enabled; false: only static bindings hold).
+	TOFU *bool `yaml:"tofu"`
+	// Headers are more header names carrying a credential, beside
+	// Authorization (Bearer, Basic, token), X-Api-Key, Private-Token and
+	// X-Auth-Token.
+	Headers []string `yaml:"headers"`
+	// Static bindings: a token's SHA-256 (hex) may be used only by these
+	// identities and tags.
+	Static []StaticToken `yaml:"static"`
+}
+
+// StaticToken is a configured binding.
+type StaticToken struct {
+	// SHA256 is the token's hash in hex (sha256sum of the token).
+	SHA256 string `yaml:"sha256"`
+	// Identities that may use the token.
+	Identities []string `yaml:"identities"`
+	// Tags whose identities may use the token.
+	Tags []string `yaml:"tags"`
+}
+
+type tokenSettings struct {
+	enforcing bool
+	tofu      bool
+	headers   []string // lower case, with the colon: "x-api-key:"
+	static    map[[32]byte]StaticToken
+}
+
+var defaultTokenHeaders = []string{"authorization", "x-api-key", "private-token", "x-auth-token"}
+
+func compileTokens(c TokensConfig, known func(string) bool) (*tokenSettings, error) {
+	if !c.Enabled {
+		if len(c.Static) > 0 || len(c.Headers) > 0 {
+			return nil, cfgErr("tokens.enabled", "static bindings or headers are set but tokens are not enabled")
+		}
+		return nil, nil
+	}
+	s := &tokenSettings{enforcing: true, tofu: c.TOFU == nil || *c.TOFU, static: map[[32]byte]StaticToken{}}
+	switch c.Mode {
+	case "", "ips":
+	case "ids":
+		s.enforcing = false
+	default:
+		return nil, cfgErr("tokens.mode", "%q: want ips or ids", c.Mode)
+	}
+	for _, h := range append(slices.Clone(defaultTokenHeaders), c.Headers...) {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if h == "" || strings.ContainsAny(h, ": \t") {
+			return nil, cfgErr("tokens.headers", "invalid header name %q", h)
+		}
+		s.headers = append(s.headers, h+":")
+	}
+	for i, st := range c.Static {
+		key := fmt.Sprintf("tokens.static[%d]", i)
+		b, err := hex.DecodeString(st.SHA256)
+		if err != nil || len(b) != sha256.Size {
+			return nil, cfgErr(key+".sha256", "want 64 hex digits (sha256sum of the token)")
+		}
+		for j, n := range st.Identities {
+			if known != nil && !known(n) {
+				return nil, cfgErr(fmt.Sprintf("%s.identities[%d]", key, j), "unknown identity %q", n)
+			}
+		}
+		if len(st.Identities)+len(st.Tags) == 0 {
+			return nil, cfgErr(key, "name the identities or tags that may use the token")
+		}
+		s.static[[32]byte(b)] = st
+	}
+	return s, nil
+}
+
+// TokenBinding is a token bound to an identity, as the API shows it: never
+// the token, only its hash prefix and its first 4 characters.
+type TokenBinding struct {
+	// Hash is the full SHA-256 in hex (the state key; a hash is no
+	// secret), HashPrefix its first 12 digits.
+	Hash       string    `json:"sha256"`
+	HashPrefix string    `json:"sha256_prefix"`
+	Lead       string    `json:"lead,omitempty"` // the token's first 4 characters
+	Identity   string    `json:"identity,omitempty"`
+	Identities []string  `json:"identities,omitempty"` // static
+	Tags       []string  `json:"tags,omitempty"`       // static
+	Source     string    `json:"source"`               // tofu or static
+	FirstSeen  time.Time `json:"first_seen,omitzero"`
+}
+
+const bucketTokens = "tokens"
+
+// tokenStore keeps the trust-on-first-use bindings.
+type tokenStore struct {
+	mu sync.Mutex
+	m  map[[32]byte]TokenBinding
+}
+
+// CheckTokens validates a tokens section; the error is a *ConfigError.
+func CheckTokens(c TokensConfig, known func(string) bool) error {
+	_, err := compileTokens(c, known)
+	return err
+}
+
+// SetTokens compiles and installs the token settings; on an error the
+// running ones stay.
+func (e *Engine) SetTokens(c TokensConfig, known func(string) bool) error {
+	s, err := compileTokens(c, known)
+	if err != nil {
+		return err
+	}
+	e.toks.Store(s)
+	return nil
+}
+
+func (e *Engine) loadTokens() error {
+	e.tokens.m = map[[32]byte]TokenBinding{}
+	if e.store == nil {
+		return nil
+	}
+	keys, err := e.store.Keys(bucketTokens)
+	if err != nil {
+		return fmt.Errorf("identity: load token bindings: %w", err)
+	}
+	for _, k := range keys {
+		b, err := e.store.Get(bucketTokens, k)
+		if err != nil {
+			return fmt.Errorf("identity: load token binding: %w", err)
+		}
+		var tb TokenBinding
+		h, herr := hex.DecodeString(k)
+		if json.Unmarshal(b, &tb) != nil || herr != nil || len(h) != sha256.Size {
+			continue
+		}
+		e.tokens.m[[32]byte(h)] = tb
+	}
+	return nil
+}
+
+// TokenBindings lists the static and first-use bindings.
+func (e *Engine) TokenBindings() []TokenBinding {
+	var out []TokenBinding
+	if s := e.toks.Load(); s != nil {
+		for h, st := range s.static {
+			hx := hex.EncodeToString(h[:])
+			out = append(out, TokenBinding{Hash: hx, HashPrefix: hx[:12], Identities: st.Identities, Tags: st.Tags, Source: "static"})
+		}
+	}
+	e.tokens.mu.Lock()
+	for _, tb := range e.tokens.m {
+		out = append(out, tb)
+	}
+	e.tokens.mu.Unlock()
+	slices.SortFunc(out, func(a, b TokenBinding) int { return strings.Compare(a.Hash, b.Hash) })
+	return out
+}
+
+// Unbind removes the first-use bindings whose hash starts with prefix (at
+// least 8 hex digits) and returns them.
+func (e *Engine) Unbind(prefix string) ([]TokenBinding, error) {
+	prefix = strings.ToLower(prefix)
+	if len(prefix) < 8 {
+		return nil, fmt.Errorf("hash prefix %q: give at least 8 hex digits", prefix)
+	}
+	var out []TokenBinding
+	e.tokens.mu.Lock()
+	for h, tb := range e.tokens.m {
+		if strings.HasPrefix(tb.Hash, prefix) {
+			delete(e.tokens.m, h)
+			out = append(out, tb)
+		}
+	}
+	e.tokens.mu.Unlock()
+	for _, tb := range out {
+		if e.store != nil {
+			if err := e.store.Delete(bucketTokens, tb.Hash); err != nil {
+				e.log.Error("identity: state: token binding not deleted", "sha256_prefix", tb.HashPrefix, "err", err)
+			}
+		}
+		e.log.Info("identity: token unbound", "sha256_prefix", tb.HashPrefix, "identity", tb.Identity)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no first-use binding with hash prefix %q", ErrUnknown, prefix)
+	}
+	return out, nil
+}
+
+// credentials calls fn with each credential in a request head.
+func (s *tokenSettings) credentials(head []byte, fn func(tok []byte)) {
+	for len(head) > 0 {
+		i := bytes.Index(head, []byte("\r\n"))
+		line := head
+		if i >= 0 {
+			line, head = head[:i], head[i+2:]
+		} else {
+			head = nil
+		}
+		for _, h := range s.headers {
+			if len(line) <= len(h) || !bytes.EqualFold(line[:len(h)], []byte(h)) {
+				continue
+			}
+			v := bytes.TrimSpace(line[len(h):])
+			if h == "authorization:" {
+				scheme, rest, ok := bytes.Cut(v, []byte(" "))
+				if !ok {
+					break
+				}
+				switch strings.ToLower(string(scheme)) {
+				case "bearer", "basic", "token":
+					v = bytes.TrimSpace(rest)
+				default:
+					v = nil
+				}
+			}
+			if len(v) > 0 {
+				fn(v)
+			}
+			break
+		}
+	}
+}
+
+// lead is what may be shown of a token: its first 4 characters when it
+// is long enough that they give little away, else nothing.
+func lead(tok []byte) string {
+	if len(tok) < 16 {
+		return ""
+	}
+	return string(tok[:4]) + "…"
+}
+
+// checkToken binds or checks one credential of id; it returns the
+// identity the token is bound to when id may not use it ("" if it may).
+func (e *Engine) checkToken(s *tokenSettings, id *Identity, tok []byte) (owner string, h [32]byte) {
+	h = sha256.Sum256(tok)
+	if st, ok := s.static[h]; ok {
+		if slices.Contains(st.Identities, id.Name) || slices.ContainsFunc(st.Tags, id.HasTag) {
+			return "", h
+		}
+		return "static binding", h
+	}
+	if !s.tofu {
+		return "", h
+	}
+	e.tokens.mu.Lock()
+	tb, ok := e.tokens.m[h]
+	if !ok {
+		hx := hex.EncodeToString(h[:])
+		tb = TokenBinding{Hash: hx, HashPrefix: hx[:12], Lead: lead(tok), Identity: id.Name, Source: "tofu", FirstSeen: e.clock.Now()}
+		e.tokens.m[h] = tb
+	}
+	e.tokens.mu.Unlock()
+	if !ok {
+		e.log.Info("identity: token bound on first use", "identity", id.Name, "sha256_prefix", tb.HashPrefix, "lead", tb.Lead)
+		if e.store != nil {
+			b, err := json.Marshal(tb)
+			if err == nil {
+				err = e.store.Put(bucketTokens, tb.Hash, b)
+			}
+			if err != nil {
+				e.log.Error("identity: state: token binding not stored", "sha256_prefix", tb.HashPrefix, "err", err)
+			}
+		}
+		return "", h
+	}
+	if tb.Identity == id.Name {
+		return "", h
+	}
+	return tb.Identity, h
+}
+
+// tokenFlow checks the credentials of each HTTP request head a chunk to
+// the server starts with; misuse is rejected before the chunk that
+// completes the head is forwarded (a head split over reads is gathered,
+// see headBuf: the server never receives a whole request with a misused
+// token). A request that does not start its read (pipelined behind a
+// body in the same read) is not seen: a limit of checking without
+// holding bytes.
+type tokenFlow struct {
+	wrapped
+	s    *tokenSettings
+	head headBuf // a request head split over reads; ToServer only
+}
+
+// Chunk implements netstack.FlowHandler.
+func (f *tokenFlow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
+	if dir != netstack.ToServer {
+		return f.next(dir, b)
+	}
+	head := f.head.add(b)
+	if !looksLikeRequest(head) {
+		f.head.reset()
+		return f.next(dir, b)
+	}
+	end := bytes.Index(head, []byte("\r\n\r\n"))
+	if end < 0 {
+		if f.head.keep(head, b) {
+			return f.next(dir, b)
+		}
+		// A head past the bound cannot be checked: fail closed.
+		if f.s.enforcing {
+			return netstack.Reject
+		}
+		return f.next(dir, b)
+	}
+	f.head.reset()
+	v := netstack.Continue
+	f.s.credentials(head[:end], func(tok []byte) {
+		if v.Terminal() {
+			return
+		}
+		if owner, h := f.e.checkToken(f.s, f.id, tok); owner != "" && f.e.tokenMisuse(f.s, f.id, f.info, owner, h, lead(tok)) {
+			v = netstack.Reject
+		}
+	})
+	if v.Terminal() {
+		return v
+	}
+	return f.next(dir, b)
+}
+
+// looksLikeRequest is a cheap test for an HTTP/1 request line start: an
+// upper-case method token and a space. A start of upper-case letters
+// without the space yet may still become one: it counts (the caller
+// then waits for more).
+func looksLikeRequest(b []byte) bool {
+	for i, c := range b {
+		if i > 16 {
+			return false
+		}
+		if c == ' ' {
+			return i > 0
+		}
+		if c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// tokenMisuse records the use of a token bound to another identity: log,
+// EVE (event_type policy, policy "tokens"), metric, trigger. It reports
+// whether the request must be rejected.
+func (e *Engine) tokenMisuse(s *tokenSettings, id *Identity, info *netstack.FlowInfo, owner string, h [32]byte, lead string) bool {
+	action := "deny"
+	if !s.enforcing {
+		action = "would-deny"
+	}
+	hx := hex.EncodeToString(h[:6])
+	e.m.tokenMisuse.WithLabelValues(action).Inc()
+	e.log.Warn("identity: token bound to another identity", "identity", id.Name, "bound_to", owner, "sha256_prefix", hx, "lead", lead, "action", action, "flow", info.ID)
+	meta := inspect.FlowMeta{ID: info.ID, Proto: inspect.Proto(info.Proto), Src: info.Src, Dst: info.Dst, Identity: id, Start: info.Start}
+	ev := eve.Base(e.clock.Now(), eve.TypePolicy, &meta, inspect.ToServer)
+	ev.InIface = info.NIC
+	ev.Policy = &eve.Policy{Action: action, Policy: "tokens", Entry: "binding", Token: strings.TrimSpace("sha256:" + hx + " " + lead),
+		Reason: "token bound to " + owner}
+	e.emit(&ev)
+	e.countTrigger(kindToken, id, info)
+	return s.enforcing
+}

@@ -1,0 +1,30 @@
+// Package decode undoes HTTP content codings (gzip, x-gzip, deflate in
+// its zlib and raw forms, br, zstd) the way clients do, incrementally:
+// bytes are pushed as they arrive and every byte that can be decoded from
+// them comes out at once (for zstd, every complete block, as libzstd).
+//
+// Why not compress/flate: its reader pulls from an io.Reader and only
+// hands out output when its 32 KiB window fills or a block ends. Between
+// two chunks of a flow the inspector would sit on up to 32 KiB of decoded
+// bytes that a client (zlib decodes everything it can) already shows: an
+// attacker keeps one deflate block open and the payload is forwarded
+// uninspected. Re-decoding from the start on every chunk would be
+// quadratic. So the inflater here is a push state machine: on a short
+// input it rolls back to the start of the symbol (or block header) it was
+// reading and keeps the few undecoded bytes for the next push.
+//
+// br uses github.com/andybalholm/brotli v1.3.0 (pure Go, a translation of
+// Google's C decoder, maintained): its Reader keeps its state when the
+// source has nothing yet, so it is pushed like the inflater. zstd uses
+// github.com/klauspost/compress v1.20.1 (pure Go, maintained, already in
+// the module graph): its synchronous decoder cannot pause on a short read,
+// so it runs in a goroutine fed in lock step (see zstd.go).
+//
+// Bounds: an inflater keeps a 64 KiB history and at most one block
+// header's worth of pending input; br keeps its window (at most 16 MiB
+// when a stream asks for it, 4 MiB at the usual quality 11); zstd at most
+// MaxZstdWindow (8 MiB). Total output is bounded by the caller (a
+// decompression bomb is the caller's anomaly).
+//
+// decode imports nothing of ours.
+package decode

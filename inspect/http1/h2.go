@@ -1,0 +1,263 @@
+package http1
+
+import (
+	"bytes"
+	"strings"
+
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/http2"
+)
+
+// AppProto2 is the EVE app_proto of HTTP/2 flows. Their Units say "http",
+// so `alert http` rules match HTTP/2 as they do in Suricata 7.
+const AppProto2 = "http2"
+
+func init() {
+	applayer.Register(applayer.Proto{
+		Name:      AppProto2,
+		Transport: inspect.ProtoTCP,
+		Probe:     ProbeH2,
+		New:       func() applayer.Parser { return New(WithPriorKnowledge()) },
+		Buffers:   Buffers,
+	})
+}
+
+// ProbeH2 recognises HTTP/2 with prior knowledge by the client preface.
+func ProbeH2(dir inspect.Direction, data []byte) applayer.ProbeResult {
+	if dir != inspect.ToServer {
+		return applayer.ProbeNo
+	}
+	return prefixProbe(data, []byte(http2.Preface))
+}
+
+func prefixProbe(data, want []byte) applayer.ProbeResult {
+	if len(data) >= len(want) {
+		if bytes.Equal(data[:len(want)], want) {
+			return applayer.ProbeYes
+		}
+		return applayer.ProbeNo
+	}
+	if bytes.Equal(data, want[:len(data)]) {
+		return applayer.ProbeMore
+	}
+	return applayer.ProbeNo
+}
+
+// WithPriorKnowledge starts the parser in HTTP/2 (the flow began with the
+// client preface).
+func WithPriorKnowledge() Option {
+	return func(c *config) { c.h2 = true }
+}
+
+// h2 is the parser's HTTP/2 mode: streams map to transactions, and the
+// header fields and DATA of each build the same buffers as HTTP/1.
+type h2 struct {
+	p       *Parser
+	conn    *http2.Conn
+	streams map[uint32]*tx
+	emit    func(*applayer.Unit)
+}
+
+// ensureH2 returns the flow's HTTP/2 state, creating it. Each direction
+// switches to it on its own: the client at its preface, the server at
+// its 101 to an "Upgrade: h2c" request.
+func (p *Parser) ensureH2() *h2 {
+	if p.h2 == nil {
+		h := &h2{p: p, streams: map[uint32]*tx{}}
+		h.conn = http2.NewConn(h, p.cfg.maxHeader)
+		p.h2 = h
+	}
+	return p.h2
+}
+
+// upgradeH2 makes the upgraded request stream 1, whose response comes as
+// frames.
+func (h *h2) upgrade(t *tx) {
+	t.resp.reset()
+	t.h2, t.stream = true, 1
+	h.streams[1] = t
+}
+
+func (h *h2) feed(dir inspect.Direction, data []byte, emit func(*applayer.Unit)) {
+	h.emit = emit
+	h.conn.Feed(dir, data)
+	h.emit = nil
+}
+
+func (h *h2) stream(id uint32) *tx {
+	if t := h.streams[id]; t != nil {
+		return t
+	}
+	if len(h.streams) >= http2.MaxStreams {
+		h.Anomaly(inspect.ToServer, http2.AnomTooManyStreams)
+		return nil
+	}
+	t := h.p.newTx()
+	t.h2, t.stream = true, id
+	h.streams[id] = t
+	return t
+}
+
+// Headers implements http2.Handler: a header block becomes a start line
+// and header lines in the message's raw arena, parsed as HTTP/1 is.
+func (h *h2) Headers(dir inspect.Direction, id uint32, fields []hpack.HeaderField, end bool) {
+	t := h.stream(id)
+	if t == nil {
+		return
+	}
+	p := h.p
+	s := &side{dir: dir, cur: t}
+	m := &t.req
+	if dir == inspect.ToClient {
+		m = &t.resp
+		if t.respHdrs {
+			// Trailers: nothing to add to the buffers.
+			h.end(s, end)
+			return
+		}
+	} else if t.reqHdrs {
+		h.end(s, end)
+		return
+	}
+	var method, path, authority, status string
+	for _, f := range fields {
+		switch f.Name {
+		case ":method":
+			method = f.Value
+		case ":path":
+			path = f.Value
+		case ":authority":
+			authority = f.Value
+		case ":status":
+			status = f.Value
+		}
+	}
+	m.raw = m.raw[:0]
+	if dir == inspect.ToServer {
+		t.reqHdrs = true
+		if path == "" {
+			path = "*"
+		}
+		m.raw = append(append(append(append(m.raw, method...), ' '), path...), " HTTP/2\r\n"...)
+	} else {
+		m.raw = append(append(m.raw, "HTTP/2 "...), status...)
+		m.raw = append(m.raw, "\r\n"...)
+		if len(status) > 0 && status[0] == '1' {
+			// Interim response: its headers are not the final ones.
+			m.raw = m.raw[:0]
+			return
+		}
+		t.respHdrs = true
+	}
+	m.lineEnd = len(m.raw)
+	host := false
+	for _, f := range fields {
+		if strings.HasPrefix(f.Name, ":") {
+			continue
+		}
+		host = host || f.Name == "host"
+		m.raw = append(append(append(append(m.raw, f.Name...), ": "...), f.Value...), "\r\n"...)
+	}
+	if !host && authority != "" {
+		m.raw = append(append(append(m.raw, "host: "...), authority...), "\r\n"...)
+	}
+	m.raw = append(m.raw, "\r\n"...)
+	p.startLine(s, m, trimEOL(m.raw[:m.lineEnd]), h.emit)
+	if s.st == stGarbage {
+		return
+	}
+	p.parseHeaders(s, m)
+	p.contentEncoding(s, m)
+	p.startFile(m)
+	p.emit(dir, t, false, h.emit)
+	h.end(s, end)
+}
+
+// Data implements http2.Handler.
+func (h *h2) Data(dir inspect.Direction, id uint32, data []byte, end bool) {
+	t := h.streams[id]
+	if t == nil {
+		return
+	}
+	s := &side{dir: dir, cur: t}
+	h.p.body(s, data, h.emit)
+	if s.bodyDirty {
+		h.p.emit(dir, t, false, h.emit)
+	}
+	h.end(s, end)
+}
+
+// end completes a direction of a stream; the response's end logs the
+// transaction.
+func (h *h2) end(s *side, end bool) {
+	if !end {
+		return
+	}
+	t := s.cur
+	if s.dir == inspect.ToServer {
+		t.reqDone = true
+		if t.req.file.size > 0 {
+			h.p.emitFile(inspect.ToServer, t, &t.req, "CLOSED", h.emit)
+		}
+	} else {
+		// The request may still be sending its body (a server may answer
+		// first): the stream stays until both directions ended, so the
+		// rest of an upload is still inspected.
+		t.respDone = true
+		h.p.emit(inspect.ToClient, t, true, h.emit)
+		if t.resp.file.size > 0 {
+			h.p.emitFile(inspect.ToClient, t, &t.resp, "CLOSED", h.emit)
+		}
+	}
+	h.done(t)
+}
+
+func (h *h2) done(t *tx) {
+	if !t.reqDone || !t.respDone {
+		return
+	}
+	for id, st := range h.streams {
+		if st == t {
+			delete(h.streams, id)
+		}
+	}
+	h.p.release(t)
+}
+
+// Reset implements http2.Handler.
+func (h *h2) Reset(id uint32) {
+	if t := h.streams[id]; t != nil {
+		t.reqDone, t.respDone = true, true
+		h.done(t)
+	}
+}
+
+// Anomaly implements http2.Handler.
+func (h *h2) Anomaly(dir inspect.Direction, event string) {
+	h.p.anoms = append(h.p.anoms, inspect.Anomaly{AppProto: AppProto2, Event: event})
+	if h.emit != nil {
+		h.p.emitAnomalies(&side{dir: dir}, h.emit)
+	}
+}
+
+// close logs the streams still open at the end of the flow.
+func (h *h2) close(emit func(*applayer.Unit)) {
+	for id, t := range h.streams {
+		if t.req.file.size > 0 && !t.reqDone {
+			h.p.emitFile(inspect.ToServer, t, &t.req, "TRUNCATED", emit)
+		}
+		if !t.respDone {
+			t.respDone = true
+			h.p.emit(inspect.ToClient, t, true, emit)
+			if t.resp.file.size > 0 {
+				h.p.emitFile(inspect.ToClient, t, &t.resp, "TRUNCATED", emit)
+			}
+		}
+		t.reqDone = true
+		delete(h.streams, id)
+		h.p.release(t)
+	}
+}

@@ -1,0 +1,4 @@
+package tls
+
+// Handshake is handshake for the external test package.
+var Handshake = handshake

@@ -1,0 +1,102 @@
+package harness
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/interdict/interdict/appliance/identity"
+	"github.com/interdict/interdict/netstack"
+)
+
+// BenchmarkIdentityQuarantineLatency100Flows measures, per iteration,
+// the time from the new flow that crosses a scan threshold (the
+// interruption's Since, taken in NewFlow) to the moment the last of the
+// identity's 100 live flows sees the RST at its client socket. Run with
+// -benchtime=Nx: each iteration opens 100 flows, scans, releases.
+func BenchmarkIdentityQuarantineLatency100Flows(b *testing.B) {
+	const live, ports = 100, 5
+	reg := runners(b)
+	e, err := identity.NewEngine(reg, identity.InterruptConfig{Triggers: []identity.TriggerConfig{{
+		Name: "scan", Scan: &identity.ScanTrigger{Ports: ports}, Window: "1m", Action: identity.ActionQuarantine, For: "1h"}}},
+		identity.Options{Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(b, err)
+	defer e.Close()
+	n, err := Build(netstack.WithHandler(e.Wrap(netstack.PassAll{})), netstack.WithIdentity(reg.FlowIdentity))
+	require.NoError(b, err)
+	defer n.Close()
+	require.NoError(b, e.Attach(n.Appliance.Guard(), n.Appliance.Flows()))
+	addClientAddr(b, n, ClientAddr2)
+	ln, err := n.Listen(echoAP)
+	require.NoError(b, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); echo(c) }()
+		}
+	}()
+
+	var lat []time.Duration
+	missed := 0
+	for b.Loop() {
+		conns := make([]net.Conn, 0, live)
+		for range live {
+			c, err := dialFrom(n, ClientAddr2, echoAP, 5*time.Second)
+			require.NoError(b, err)
+			conns = append(conns, c)
+		}
+		var mu sync.Mutex
+		var last time.Time
+		var wg sync.WaitGroup
+		for _, c := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				_, err := c.Read(make([]byte, 1))
+				now := time.Now()
+				if err != nil {
+					mu.Lock()
+					if errors.Is(err, os.ErrDeadlineExceeded) {
+						missed++
+					}
+					if now.After(last) {
+						last = now
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		scan(n, ClientAddr2, 30000, ports-1) // the echo port is the first distinct port
+		wg.Wait()
+		in, ok := e.Get("runner-b")
+		require.True(b, ok, "quarantined")
+		lat = append(lat, last.Sub(in.Since))
+		for _, c := range conns {
+			c.Close()
+		}
+		_, err := e.Release("runner-b", "")
+		require.NoError(b, err)
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[(len(lat)*99)/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+	b.Logf("slowest: %v", lat[max(0, len(lat)-5):])
+	if missed > 0 {
+		b.Errorf("%d flows were not reset within 10 s", missed)
+	}
+}
