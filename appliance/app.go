@@ -129,13 +129,14 @@ func (a *Appliance) Handler() netstack.Handler { return a.handler }
 func (a *Appliance) Detection() *Detection { return a.det }
 
 // StackOptions are the netstack options the appliance owns: handler,
-// identities, metrics, logger.
+// identities, metrics, logger, EVE for SYN-flood mode changes.
 func (a *Appliance) StackOptions() []netstack.Option {
 	return []netstack.Option{
 		netstack.WithHandler(a.handler),
 		netstack.WithIdentity(a.idents.FlowIdentity),
 		netstack.WithMetrics(a.reg),
 		netstack.WithLogger(a.log),
+		netstack.WithSYNModeHook(a.synModeEvent),
 	}
 }
 

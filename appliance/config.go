@@ -131,6 +131,19 @@ type LimitsConfig struct {
 	// MaxGuardEntries bounds the packet guard's block list and blackhole
 	// table each.
 	MaxGuardEntries int `yaml:"max_guard_entries"`
+	// SYNPerPrefix bounds in-flight handshakes per source /24 (IPv6 /64);
+	// reaching it switches to validating clients first, as SYNPressure.
+	SYNPerPrefix int `yaml:"syn_in_flight_per_prefix"`
+	// SYNPressure is the number of handshakes in flight at which clients
+	// are validated with SYN cookies before the upstream is dialled
+	// (netstack/synflood.go); up to this many spoofed SYNs are dialled
+	// before the switch.
+	SYNPressure int `yaml:"syn_pressure"`
+	// SYNCookieRate bounds the first SYNs a second answered with a cookie
+	// while validating first.
+	SYNCookieRate int `yaml:"syn_cookie_rate"`
+	// HandshakeTimeout ends a half-open client handshake.
+	HandshakeTimeout string `yaml:"handshake_timeout"`
 }
 
 // HandlerConfig chooses the flow handler until the inspection engine is
@@ -644,6 +657,17 @@ func (c *Config) Validate() (*Settings, error) {
 		if *dst.out, err = c.duration(key, dst.v); err != nil {
 			return nil, err
 		}
+	}
+	// SYN-flood resilience (netstack/synflood.go).
+	for key, v := range map[string]int{"limits.syn_in_flight_per_prefix": l.SYNPerPrefix, "limits.syn_pressure": l.SYNPressure,
+		"limits.syn_cookie_rate": l.SYNCookieRate} {
+		if err := c.nonNegative(key, v); err != nil {
+			return nil, err
+		}
+	}
+	s.Limits.MaxSYNPerPrefix, s.Limits.SYNPressure, s.Limits.SYNCookieRate = l.SYNPerPrefix, l.SYNPressure, l.SYNCookieRate
+	if s.Limits.HandshakeTimeout, err = c.duration("limits.handshake_timeout", l.HandshakeTimeout); err != nil {
+		return nil, err
 	}
 	if s.Limits.MaxSYNPerSource > 0 && s.Limits.MaxSYNInFlight > 0 && s.Limits.MaxSYNPerSource > s.Limits.MaxSYNInFlight {
 		return nil, c.errorf("limits.syn_in_flight_per_source", "%d exceeds syn_in_flight %d", s.Limits.MaxSYNPerSource, s.Limits.MaxSYNInFlight)

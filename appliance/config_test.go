@@ -147,6 +147,8 @@ func TestConfigErrors(t *testing.T) {
 		{"policies-unknown-identity", base + "policies:\n  - name: p\n    identities: [ghost]\n", `c.yaml:7: policies[0].identities[0]: unknown identity "ghost"`},
 		{"policies-unknown-key", base + "policies:\n  - name: p\n    allow:\n      - {to: x.example.com, port: 443}\n", `c.yaml:8: policies.0.allow.0.port: unknown key (did you mean ports?)`},
 		{"syn-bounds", base + "limits:\n  syn_in_flight: 10\n  syn_in_flight_per_source: 20\n", "c.yaml:7: limits.syn_in_flight_per_source: 20 exceeds"},
+		{"syn-pressure-negative", base + "limits:\n  syn_pressure: -1\n", "c.yaml:6: limits.syn_pressure"},
+		{"handshake-timeout-bad", base + "limits:\n  handshake_timeout: soon\n", `c.yaml:6: limits.handshake_timeout: invalid duration "soon"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -77,17 +77,37 @@ func newFlowTable(max int) *FlowTable {
 	return &FlowTable{max: max, m: make(map[FiveTuple]*Flow)}
 }
 
-func (t *FlowTable) add(f *Flow) bool {
+// add publishes f. An entry with the same 5-tuple is replaced and
+// returned, for the caller to end: gVisor hands a SYN (or a UDP datagram)
+// to the forwarder only when no endpoint of its 4-tuple exists, so the
+// old flow's client leg is gone and only its relay is still tearing down
+// (pumpDone removes the entry last). Refusing the new flow there reset
+// clients that reconnected from the same port at once (the -race flake
+// of TestSYNReopensTimeWait, and the connect loop of tests/bench when the
+// client ran short of ports). ok is false when the table is full.
+func (t *FlowTable) add(f *Flow) (old *Flow, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.m) >= t.max {
-		return false
-	}
-	if _, dup := t.m[f.tuple]; dup {
-		return false
+	old = t.m[f.tuple]
+	if old == nil && len(t.m) >= t.max {
+		return nil, false
 	}
 	t.m[f.tuple] = f
-	return true
+	return old, true
+}
+
+// supersede ends old (if not nil), a flow replaced in the table by a new
+// one with its 5-tuple. It does not wait: old's relay may be blocked in
+// its own teardown (closing an upstream socket), which the new flow must
+// not wait for.
+func (s *Stack) supersede(old *Flow) {
+	if old == nil || !s.enter() {
+		return
+	}
+	go func() {
+		defer s.leave()
+		old.stop(Continue, "superseded")
+	}()
 }
 
 func (t *FlowTable) remove(f *Flow) {

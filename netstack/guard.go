@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/link/nested"
@@ -35,9 +36,22 @@ const (
 	DropBlackholedOut = "blackholed_out"
 	DropMalformed     = "malformed"
 	DropICMPOther     = "icmp_other"
+	// DropFragmentChecksum: a datagram reassembled from fragments whose
+	// transport checksum is wrong (counted once, for its last fragment).
+	DropFragmentChecksum = "fragment_checksum"
+	// DropFragmentInvalid: overlapping or inconsistent fragments; the
+	// whole datagram is dropped.
+	DropFragmentInvalid = "fragment_invalid"
+	// DropFragmentLimit: a fragment that did not fit the reassembly
+	// bounds.
+	DropFragmentLimit = "fragment_limit"
+	// DropFragmentTimeout: fragments of datagrams not completed within
+	// the reassembly timeout.
+	DropFragmentTimeout = "fragment_timeout"
 )
 
-var guardReasons = [...]string{DropBlockedSource, DropBlackholed, DropBlackholedOut, DropMalformed, DropICMPOther}
+var guardReasons = [...]string{DropBlockedSource, DropBlackholed, DropBlackholedOut, DropMalformed, DropICMPOther,
+	DropFragmentChecksum, DropFragmentInvalid, DropFragmentLimit, DropFragmentTimeout}
 
 const (
 	reasonBlocked = iota
@@ -45,13 +59,19 @@ const (
 	reasonBlackholedOut
 	reasonMalformed
 	reasonICMPOther
+	reasonFragChecksum
+	reasonFragInvalid
+	reasonFragLimit
+	reasonFragTimeout
 	numReasons
 )
 
 // Guard is a nested link endpoint in front of the client-facing link. It
 // drops inbound packets from blocked source prefixes and packets of
 // blackholed flows in both directions (so a blackholed flow's client sees
-// neither data nor FIN nor RST), and ICMP other than echo.
+// neither data nor FIN nor RST), and ICMP other than echo. It reassembles
+// IP fragments and hands the stack whole datagrams whose transport
+// checksum it verified (fragments.go).
 //
 // The cost per packet does not depend on the table sizes: one map lookup
 // per distinct prefix length in use (at most 33 for IPv4, 129 for IPv6),
@@ -73,9 +93,12 @@ type Guard struct {
 
 	drops [numReasons]atomic.Uint64
 
+	frags *reassembler
+
 	// onSYN, set by the Stack, sees every inbound TCP SYN (without ACK)
-	// that passed the checks, before the stack demultiplexes it.
-	onSYN func(p *parsed)
+	// that passed the checks, before the stack demultiplexes it; false
+	// drops the SYN (the stack counts why).
+	onSYN func(p *parsed) bool
 
 	// Metrics, resolved once so the hot path does no label lookups.
 	mDrops                         [numReasons]prometheus.Counter
@@ -95,6 +118,7 @@ func NewGuard(child stack.LinkEndpoint, maxEntries int) *Guard {
 		maxEntries: maxEntries,
 		blocks:     make(map[netip.Prefix]time.Time),
 		blackholes: make(map[FiveTuple]time.Time),
+		frags:      newReassembler(),
 	}
 	g.Endpoint.Init(child, g)
 	return g
@@ -230,10 +254,14 @@ func (g *Guard) Blackholed(t FiveTuple) bool {
 	return ok && time.Now().Before(u)
 }
 
-// Sweep removes expired entries and returns how many it removed. The
-// stack calls it periodically; lookups also ignore expired entries, so
+// Sweep removes expired entries and returns how many it removed, and
+// drops the fragments of datagrams not reassembled in time. The stack
+// calls it periodically; lookups also ignore expired entries, so
 // sweeping only bounds memory.
 func (g *Guard) Sweep(now time.Time) int {
+	for n := g.frags.expire(now); n > 0; n-- {
+		g.drop(reasonFragTimeout)
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.sweepLocked(now)
@@ -284,6 +312,34 @@ func (g *Guard) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *sta
 		g.drop(reasonMalformed)
 		return
 	}
+	if p.frag {
+		// Blocked sources and blackholed first fragments are dropped
+		// before they take room in the reassembly table.
+		if r := g.check(&p, false); r >= 0 {
+			g.drop(r)
+			return
+		}
+		whole, r := g.reassemble(pkt)
+		switch r {
+		case fragHeld:
+			return
+		case fragDone:
+			if whole == nil {
+				break // IPv6 extension headers, but no fragment header
+			}
+			defer whole.DecRef()
+			pkt = whole
+			b, _ = pkt.Data().PullUp(min(pkt.Data().Size(), maxParse))
+			p = parsed{}
+			if !parsePacket(b, &p) {
+				g.drop(reasonMalformed)
+				return
+			}
+		default:
+			g.drop(r)
+			return
+		}
+	}
 	if p.icmpOther {
 		g.drop(reasonICMPOther)
 		return
@@ -292,10 +348,35 @@ func (g *Guard) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *sta
 		g.drop(r)
 		return
 	}
-	if p.syn && g.onSYN != nil {
-		g.onSYN(&p)
+	if p.syn && g.onSYN != nil && !g.onSYN(&p) {
+		return
 	}
 	g.Endpoint.DeliverNetworkPacket(proto, pkt)
+}
+
+// reassemble files a fragment. It returns fragDone with the whole
+// datagram (a new packet the caller releases), or with nil when pkt is
+// not a fragment after all; fragHeld while the datagram is incomplete;
+// or a drop reason.
+func (g *Guard) reassemble(pkt *stack.PacketBuffer) (*stack.PacketBuffer, int) {
+	b := pkt.Data().AsRange().ToSlice()
+	f, frag, ok := parseFragment(b)
+	if !ok {
+		if frag {
+			return nil, reasonFragInvalid
+		}
+		return nil, reasonMalformed
+	}
+	if !frag {
+		return nil, fragDone
+	}
+	whole, r := g.frags.add(&f, time.Now())
+	if r != fragDone {
+		return nil, r
+	}
+	out := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(whole)})
+	out.NetworkProtocolNumber = pkt.NetworkProtocolNumber
+	return out, fragDone
 }
 
 // WritePackets implements stack.LinkEndpoint: the outbound check, which
@@ -394,6 +475,9 @@ type parsed struct {
 	icmpOther    bool
 	// syn is a TCP SYN without ACK: a connection request.
 	syn bool
+	// frag is an IPv4 fragment, or an IPv6 packet with extension headers
+	// (which may hold a fragment header).
+	frag bool
 }
 
 // parsePacket reads an IP packet starting at b (which may be a truncated
@@ -422,6 +506,7 @@ func parsePacket(b []byte, p *parsed) bool {
 		}
 		p.src, p.dst = netip.AddrFrom4(h.SourceAddress().As4()), netip.AddrFrom4(h.DestinationAddress().As4())
 		p.proto = h.Protocol()
+		p.frag = h.More() || h.FragmentOffset() != 0
 		// Only the first fragment carries the transport header.
 		if h.FragmentOffset() != 0 {
 			return true
@@ -440,6 +525,11 @@ func parsePacket(b []byte, p *parsed) bool {
 		h := header.IPv6(b)
 		p.src, p.dst = netip.AddrFrom16(h.SourceAddress().As16()), netip.AddrFrom16(h.DestinationAddress().As16())
 		p.proto = h.NextHeader()
+		switch header.IPv6ExtensionHeaderIdentifier(p.proto) {
+		case header.IPv6HopByHopOptionsExtHdrIdentifier, header.IPv6RoutingExtHdrIdentifier,
+			header.IPv6DestinationOptionsExtHdrIdentifier, header.IPv6FragmentExtHdrIdentifier:
+			p.frag = true
+		}
 		l4 := b[header.IPv6MinimumSize:]
 		if pl := int(h.PayloadLength()); len(l4) > pl {
 			l4 = l4[:pl]

@@ -16,13 +16,19 @@ type metrics struct {
 	bytes         *prometheus.CounterVec // dir: in|out
 	flowsActive   *prometheus.GaugeVec   // proto
 	flowsTotal    *prometheus.CounterVec // proto, verdict
-	synDropped    *prometheus.CounterVec // reason: global|per_source
+	synDropped    *prometheus.CounterVec // reason: per_source|per_prefix|validating|cookie_rate
 	guardDrops    *prometheus.CounterVec // reason
 	dialFailures  *prometheus.CounterVec // proto
 	udpSessions   prometheus.Gauge
 	udpRejected   *prometheus.CounterVec // reason: limit
 	flowsRejected *prometheus.CounterVec // reason: table_full
 	icmpDropped   prometheus.Counter
+	// synMode is the SYNMode (0 dial_first, 1 validate_first), and
+	// synModeChanges counts the switches into each.
+	synMode        prometheus.Gauge
+	synModeChanges *prometheus.CounterVec
+	// synCookieRate counts SYNs the guard dropped past SYNCookieRate.
+	synCookieRate prometheus.Counter
 	// timeWaitReopened counts SYNs that reopened a client leg in
 	// TIME_WAIT (Stack.reopenTimeWait).
 	timeWaitReopened prometheus.Counter
@@ -127,6 +133,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "interdict", Subsystem: "netstack", Name: "icmp_dropped_total",
 			Help: "ICMP messages other than echo dropped on the client-facing link.",
 		}),
+		synMode: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "interdict", Subsystem: "netstack", Name: "syn_mode",
+			Help: "How new TCP connections are answered: 0 dial upstream first, 1 validate the client with SYN cookies first (SYN pressure).",
+		}),
+		synModeChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "interdict", Subsystem: "netstack", Name: "syn_mode_changes_total",
+			Help: "Switches of the SYN mode, by the mode switched to.",
+		}, []string{"mode"}),
 		timeWaitReopened: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "interdict", Subsystem: "netstack", Name: "tcp_time_wait_reopened_total",
 			Help: "SYNs that reopened a client 4-tuple still in TIME_WAIT.",
@@ -137,13 +151,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	// Series with known label values exist from the start at 0, so a rate()
 	// or an alert over them works before the first event.
 	m.synDropped.WithLabelValues("per_source")
+	m.synDropped.WithLabelValues("per_prefix")
+	m.synDropped.WithLabelValues("validating")
+	m.synCookieRate = m.synDropped.WithLabelValues("cookie_rate")
+	m.synModeChanges.WithLabelValues(DialFirst.String())
+	m.synModeChanges.WithLabelValues(ValidateFirst.String())
 	m.flowsRejected.WithLabelValues("table_full")
 	m.udpRejected.WithLabelValues("limit")
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.packets, m.bytes, m.flowsActive, m.flowsTotal,
-		m.synDropped, m.guardDrops, m.dialFailures, m.udpSessions, m.udpRejected, m.flowsRejected, m.icmpDropped, m.timeWaitReopened} {
+		m.synDropped, m.guardDrops, m.dialFailures, m.udpSessions, m.udpRejected, m.flowsRejected, m.icmpDropped, m.timeWaitReopened,
+		m.synMode, m.synModeChanges} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -25,6 +25,20 @@ type Limits struct {
 	// MaxSYNPerSource bounds in-flight handshakes per client address, so
 	// one scanning client cannot use up MaxSYNInFlight.
 	MaxSYNPerSource int
+	// MaxSYNPerPrefix bounds in-flight handshakes per source /24 (IPv6
+	// /64); reaching it also switches the stack to validating clients
+	// first (synflood.go).
+	MaxSYNPerPrefix int
+	// SYNPressure is the number of handshakes in flight at which the
+	// stack stops dialling upstream before the client's handshake and
+	// validates clients with SYN cookies first (synflood.go). It is also
+	// the most spoofed SYNs dialled upstream before the switch.
+	SYNPressure int
+	// SYNCookieRate bounds the SYNs a second answered with a SYN cookie
+	// while validating first; the rest are dropped by the packet guard,
+	// except retransmissions, which have a bucket of their own
+	// (synflood.go).
+	SYNCookieRate int
 	// MaxFlows bounds the flow table (TCP and UDP together).
 	MaxFlows int
 	// MaxUDPSessions bounds live UDP sessions.
@@ -34,6 +48,9 @@ type Limits struct {
 	// DialTimeout bounds the upstream dial done before the client's
 	// handshake completes.
 	DialTimeout time.Duration
+	// HandshakeTimeout bounds how long the stack waits for a client to
+	// complete its handshake (half-open state) after its SYN was answered.
+	HandshakeTimeout time.Duration
 	// IdleTimeout ends a TCP flow with no bytes either way for this long.
 	IdleTimeout time.Duration
 	// UDPIdleTimeout ends a UDP session with no datagram for this long.
@@ -60,14 +77,29 @@ type Limits struct {
 var DefaultLimits = Limits{
 	MaxSYNInFlight:  1024,
 	MaxSYNPerSource: 64,
+	MaxSYNPerPrefix: 256,
+	// A legitimate handshake is in flight for one dial and one RTT
+	// (about a millisecond here), a spoofed one for HandshakeTimeout:
+	// 64 in flight is 64,000 legitimate connects/s, or 16 spoofed SYNs/s.
+	SYNPressure: 64,
+	// Answering a SYN with a cookie cost about 18 us of CPU here
+	// (tests/bench/synflood.sh, perf): 20,000 a second is a third of a
+	// core, which leaves the rest for the packets of established flows.
+	SYNCookieRate:   20000,
 	MaxFlows:        65536,
 	MaxUDPSessions:  16384,
 	MaxGuardEntries: 65536,
 	DialTimeout:     5 * time.Second,
-	IdleTimeout:     5 * time.Minute,
-	UDPIdleTimeout:  60 * time.Second,
-	DNSIdleTimeout:  5 * time.Second,
-	BlackholeTTL:    2 * time.Minute,
+	// gVisor retransmits a SYN-ACK with a doubling RTO from 1 s until the
+	// RTO passes 60 s: 127 s in SYN-RCVD for a client that never answers,
+	// which is what a spoofed SYN is; 1,200 spoofed SYNs held every
+	// in-flight slot for that long. 4 s still answers a client whose
+	// first two SYN-ACKs were lost (sent at 0, 1 and 3 s).
+	HandshakeTimeout: 4 * time.Second,
+	IdleTimeout:      5 * time.Minute,
+	UDPIdleTimeout:   60 * time.Second,
+	DNSIdleTimeout:   5 * time.Second,
+	BlackholeTTL:     2 * time.Minute,
 	// gVisor's default TIME_WAIT is 60 s. The client leg enters TIME_WAIT
 	// whenever gVisor closes first, and a new SYN on the same 4-tuple is
 	// then silently dropped (only listeners see such SYNs); the prototype
@@ -106,10 +138,14 @@ func (l *Limits) fill() {
 	}
 	setI(&l.MaxSYNInFlight, d.MaxSYNInFlight)
 	setI(&l.MaxSYNPerSource, d.MaxSYNPerSource)
+	setI(&l.MaxSYNPerPrefix, d.MaxSYNPerPrefix)
+	setI(&l.SYNPressure, d.SYNPressure)
+	setI(&l.SYNCookieRate, d.SYNCookieRate)
 	setI(&l.MaxFlows, d.MaxFlows)
 	setI(&l.MaxUDPSessions, d.MaxUDPSessions)
 	setI(&l.MaxGuardEntries, d.MaxGuardEntries)
 	setD(&l.DialTimeout, d.DialTimeout)
+	setD(&l.HandshakeTimeout, d.HandshakeTimeout)
 	setD(&l.IdleTimeout, d.IdleTimeout)
 	setD(&l.UDPIdleTimeout, d.UDPIdleTimeout)
 	setD(&l.DNSIdleTimeout, d.DNSIdleTimeout)
@@ -123,6 +159,7 @@ func (l *Limits) fill() {
 func (l *Limits) validate() error {
 	for name, v := range map[string]int{
 		"MaxSYNInFlight": l.MaxSYNInFlight, "MaxSYNPerSource": l.MaxSYNPerSource, "MaxFlows": l.MaxFlows,
+		"MaxSYNPerPrefix": l.MaxSYNPerPrefix, "SYNPressure": l.SYNPressure, "SYNCookieRate": l.SYNCookieRate,
 		"MaxUDPSessions": l.MaxUDPSessions, "MaxGuardEntries": l.MaxGuardEntries, "RelayBuffer": l.RelayBuffer,
 		"TCPSendBuffer": l.TCPSendBuffer, "TCPReceiveBuffer": l.TCPReceiveBuffer,
 	} {
@@ -149,6 +186,7 @@ type config struct {
 	reg      prometheus.Registerer
 	log      *slog.Logger
 	identity func(src netip.Addr) Identity
+	synHook  func(SYNModeChange)
 }
 
 // WithLink sets the client-facing link (TUN, WireGuard bridge, pipe). It
@@ -251,3 +289,10 @@ func WithIdentity(f func(src netip.Addr) Identity) Option {
 // tcpInitialReceiveBuffer is where every receive buffer starts before
 // moderation grows it (Limits.TCPReceiveBuffer).
 const tcpInitialReceiveBuffer = 256 << 10
+
+// WithSYNModeHook sets a function called on every switch between
+// DialFirst and ValidateFirst (the appliance writes it to EVE). It runs
+// on the goroutine that noticed the change and must not block.
+func WithSYNModeHook(f func(SYNModeChange)) Option {
+	return func(c *config) error { c.synHook = f; return nil }
+}

@@ -50,8 +50,10 @@ type Stack struct {
 	closed bool
 	wg     sync.WaitGroup
 
-	synMu     sync.Mutex
-	synPerSrc map[netip.Addr]int
+	syn *synState
+	// validating mirrors syn.mode == ValidateFirst for the packet path,
+	// draining whether cookie listeners are being drained (synflood.go).
+	validating, draining atomic.Bool
 
 	udp *udpTable
 
@@ -94,7 +96,7 @@ func New(opts ...Option) (*Stack, error) {
 		flows:     newFlowTable(cfg.limits.MaxFlows),
 		m:         m,
 		log:       cfg.log,
-		synPerSrc: make(map[netip.Addr]int),
+		syn:       newSYNState(cfg.limits),
 		echoLimit: rate.NewLimiter(1000, 100),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -118,14 +120,24 @@ func New(opts ...Option) (*Stack, error) {
 	if cfg.reg != nil {
 		// gVisor's forwarder counts the SYNs it ignores at MaxSYNInFlight.
 		tcpStats := s.gs.Stats().TCP
-		err := cfg.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Namespace: "interdict", Subsystem: "netstack", Name: "syn_dropped_in_flight_total",
-			Help: "SYNs ignored because MaxSYNInFlight handshakes were in flight.",
-		}, func() float64 { return float64(tcpStats.ForwardMaxInFlightDrop.Value()) }))
-		if err != nil {
-			s.teardown()
-			s.cancel()
-			return nil, fmt.Errorf("netstack metrics: %w", err)
+		for _, c := range []struct {
+			name, help string
+			stat       *tcpip.StatCounter
+		}{
+			{"syn_dropped_in_flight_total", "SYNs ignored because MaxSYNInFlight handshakes were in flight.", tcpStats.ForwardMaxInFlightDrop},
+			{"syn_cookies_sent_total", "SYN-ACKs sent with a SYN cookie (SYN pressure: validate_first).", tcpStats.ListenOverflowSynCookieSent},
+			{"syn_cookies_valid_total", "Handshakes completed with a valid SYN cookie.", tcpStats.ListenOverflowSynCookieRcvd},
+			{"syn_cookies_invalid_total", "ACKs with an invalid SYN cookie.", tcpStats.ListenOverflowInvalidSynCookieRcvd},
+		} {
+			stat := c.stat
+			err := cfg.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Namespace: "interdict", Subsystem: "netstack", Name: c.name, Help: c.help,
+			}, func() float64 { return float64(stat.Value()) }))
+			if err != nil {
+				s.teardown()
+				s.cancel()
+				return nil, fmt.Errorf("netstack metrics: %w", err)
+			}
 		}
 	}
 	if !s.enter() {
@@ -139,6 +151,9 @@ func (s *Stack) configure() error {
 	l := s.cfg.limits
 	rcvInit := min(tcpInitialReceiveBuffer, l.TCPReceiveBuffer)
 	tcpOpts := []tcpip.SettableTransportProtocolOption{
+		// Listeners exist only while the stack validates clients first
+		// (synflood.go), and then they must hold no state per SYN.
+		func() *tcpip.TCPAlwaysUseSynCookies { o := tcpip.TCPAlwaysUseSynCookies(true); return &o }(),
 		&tcpip.TCPSendBufferSizeRangeOption{Min: 4096, Default: l.TCPSendBuffer, Max: l.TCPSendBuffer},
 		&tcpip.TCPReceiveBufferSizeRangeOption{Min: 4096, Default: rcvInit, Max: l.TCPReceiveBuffer},
 		// Receive buffers start at rcvInit and grow towards the maximum
@@ -183,7 +198,7 @@ func (s *Stack) configure() error {
 
 	s.guard = NewGuard(s.cfg.link, l.MaxGuardEntries)
 	s.guard.setMetrics(s.m)
-	s.guard.onSYN = s.reopenTimeWait
+	s.guard.onSYN = s.onSYN
 	if err := s.addNIC(clientNIC, s.guard, s.cfg.nicName); err != nil {
 		return err
 	}

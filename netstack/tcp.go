@@ -2,7 +2,9 @@ package netstack
 
 import (
 	"context"
+	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -33,51 +35,49 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 	defer complete(false)
 
 	t := normTuple(tupleOf(TCP, req.ID()))
-	if !s.synAcquire(t.Src.Addr()) {
-		s.m.synDropped.WithLabelValues("per_source").Inc()
+	if reason, ok := s.synAcquire(t.Src.Addr()); !ok {
+		s.m.synDropped.WithLabelValues(reason).Inc()
 		return // silence: the client retransmits the SYN
 	}
+	// While the forwarder decides, a retransmission of this SYN must not
+	// meet a cookie listener (onSYN): two handshakes for one 4-tuple
+	// reset the client's connection when the second SYN-ACK arrives.
+	s.syn.forwarding.Store(t, struct{}{})
 	held := true
 	release := func() {
 		if held {
 			held = false
+			s.syn.forwarding.Delete(t)
 			s.synRelease(t.Src.Addr())
 		}
 	}
 	defer release()
 
-	info := s.newInfo(TCP, t)
-	fh, v := s.cfg.handler.NewFlow(info)
-	if v.Terminal() {
-		if v == Drop {
-			_ = s.guard.Blackhole(t, time.Now().Add(s.cfg.limits.BlackholeTTL))
-			complete(false)
-		} else {
-			complete(true)
-		}
-		s.m.tcp.endedWith(v)
-		if fh != nil {
-			fh.Close(FlowStats{Verdict: v, Reason: "verdict", End: time.Now()})
-		}
+	if s.validating.Load() {
+		// The SYN reached the forwarder before the switch to
+		// ValidateFirst (or its port has no cookie listener): no dial for
+		// an unvalidated client. A real one retransmits its SYN, which
+		// meets the cookie listener.
+		s.m.synDropped.WithLabelValues("validating").Inc()
 		return
 	}
-	if fh == nil {
-		fh, v = passFlow{}, Pass
+	info, fh, v := s.admitTCP(t)
+	if v.Terminal() {
+		// Drop: the guard now blackholes the tuple, the client hears
+		// nothing.
+		complete(v != Drop)
+		return
 	}
-
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.limits.DialTimeout)
-	up, err := s.cfg.dialer.Dial(ctx, "tcp", t.Src, t.Dst)
-	cancel()
-	if err != nil {
-		s.m.tcp.dialFailed()
-		s.log.Debug("upstream dial failed", "flow", info.ID, "tuple", t, "err", err)
+	up, ok := s.dialTCP(info, t, fh)
+	if !ok {
 		complete(true)
-		fh.Close(FlowStats{Verdict: Continue, Reason: "dial", End: time.Now()})
 		return
 	}
 
 	var wq waiter.Queue
+	stop := s.boundHandshake(&wq)
 	ep, terr := req.CreateEndpoint(&wq)
+	stop()
 	if terr != nil {
 		// The client went away during the dial, or the handshake failed.
 		complete(false)
@@ -88,16 +88,89 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 	}
 	complete(false)
 	release()
+	s.relayTCP(info, t, fh, v, ep, &wq, up)
+}
+
+// handleValidated takes a client whose handshake a SYN cookie listener
+// completed (ValidateFirst): policy, then the upstream dial; a refused
+// upstream resets the client.
+func (s *Stack) handleValidated(ep tcpip.Endpoint, wq *waiter.Queue) {
+	_ = preGrowStack()
+	id := ep.Info().(*stack.TransportEndpointInfo).ID
+	t := normTuple(tupleOf(TCP, id))
+	reason, ok := s.synAcquire(t.Src.Addr())
+	if !ok {
+		s.m.synDropped.WithLabelValues(reason).Inc()
+		ep.Abort()
+		return
+	}
+	info, fh, v := s.admitTCP(t)
+	if v.Terminal() {
+		s.synRelease(t.Src.Addr())
+		// Drop: the guard drops the RST, the client hears nothing.
+		ep.Abort()
+		return
+	}
+	up, ok := s.dialTCP(info, t, fh)
+	s.synRelease(t.Src.Addr())
+	if !ok {
+		ep.Abort()
+		return
+	}
+	s.relayTCP(info, t, fh, v, ep, wq, up)
+}
+
+// admitTCP asks the handler about a new flow. A terminal verdict is
+// accounted (and Drop blackholes the tuple) before it is returned; the
+// caller only answers the client.
+func (s *Stack) admitTCP(t FiveTuple) (*FlowInfo, FlowHandler, Verdict) {
+	info := s.newInfo(TCP, t)
+	fh, v := s.cfg.handler.NewFlow(info)
+	if v.Terminal() {
+		if v == Drop {
+			_ = s.guard.Blackhole(t, time.Now().Add(s.cfg.limits.BlackholeTTL))
+		}
+		s.m.tcp.endedWith(v)
+		if fh != nil {
+			fh.Close(FlowStats{Verdict: v, Reason: "verdict", End: time.Now()})
+		}
+		return info, fh, v
+	}
+	if fh == nil {
+		fh, v = passFlow{}, Pass
+	}
+	return info, fh, v
+}
+
+// dialTCP dials upstream; on failure it accounts the flow and closes fh.
+func (s *Stack) dialTCP(info *FlowInfo, t FiveTuple, fh FlowHandler) (net.Conn, bool) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.limits.DialTimeout)
+	up, err := s.cfg.dialer.Dial(ctx, "tcp", t.Src, t.Dst)
+	cancel()
+	if err != nil {
+		s.m.tcp.dialFailed()
+		s.log.Debug("upstream dial failed", "flow", info.ID, "tuple", t, "err", err)
+		fh.Close(FlowStats{Verdict: Continue, Reason: "dial", End: time.Now()})
+		return nil, false
+	}
+	return up, true
+}
+
+// relayTCP publishes the flow of an established client leg and its
+// upstream conn and relays it until it ends.
+func (s *Stack) relayTCP(info *FlowInfo, t FiveTuple, fh FlowHandler, v Verdict, ep tcpip.Endpoint, wq *waiter.Queue, up net.Conn) {
 	// Keep-alive probes detect clients that vanished without FIN/RST; the
 	// idle timeout is the backstop.
 	ep.SocketOptions().SetKeepAlive(true)
 
-	client := newGVLeg(ep, &wq)
+	client := newGVLeg(ep, wq)
 	f := s.newTCPFlow(info, t, fh, client, upLeg(up))
 	if v == Pass {
 		f.passed.Store(true)
 	}
-	if !s.flows.add(&f.Flow) {
+	old, ok := s.flows.add(&f.Flow)
+	s.supersede(old)
+	if !ok {
 		s.m.flowsRejected.WithLabelValues("table_full").Inc()
 		client.abort()
 		f.upstream.close()
@@ -109,23 +182,38 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 	f.run()
 }
 
-func (s *Stack) synAcquire(src netip.Addr) bool {
-	s.synMu.Lock()
-	defer s.synMu.Unlock()
-	if s.synPerSrc[src] >= s.cfg.limits.MaxSYNPerSource {
-		return false
+// boundHandshake makes CreateEndpoint give up on a client that has not
+// completed its handshake within Limits.HandshakeTimeout, or when the
+// stack closes. gVisor's forwarder blocks in CreateEndpoint until the
+// handshake's endpoint signals writability, and then closes it unless it
+// is connected, so a notification on its queue is the way to end the
+// wait. The notification repeats until stop is called, in case the first
+// one came before gVisor registered its waiter.
+func (s *Stack) boundHandshake(wq *waiter.Queue) (stop func()) {
+	var (
+		mu      sync.Mutex
+		stopped bool
+		t       *time.Timer
+	)
+	notify := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		wq.Notify(waiter.WritableEvents)
+		t.Reset(250 * time.Millisecond)
 	}
-	s.synPerSrc[src]++
-	return true
-}
-
-func (s *Stack) synRelease(src netip.Addr) {
-	s.synMu.Lock()
-	defer s.synMu.Unlock()
-	if n := s.synPerSrc[src]; n <= 1 {
-		delete(s.synPerSrc, src)
-	} else {
-		s.synPerSrc[src] = n - 1
+	mu.Lock()
+	t = time.AfterFunc(s.cfg.limits.HandshakeTimeout, notify)
+	mu.Unlock()
+	stopCtx := context.AfterFunc(s.ctx, notify)
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+		stopCtx()
 	}
 }
 
@@ -158,4 +246,22 @@ func (s *Stack) reopenTimeWait(p *parsed) {
 	}
 	s.m.timeWaitReopened.Inc()
 	ep.Abort()
+}
+
+// onSYN sees every inbound SYN before gVisor demultiplexes it (Guard)
+// and reports whether to let it in.
+func (s *Stack) onSYN(p *parsed) bool {
+	s.reopenTimeWait(p)
+	if !s.validating.Load() {
+		return !s.draining.Load() || !s.drainingPort(p)
+	}
+	t := FiveTuple{Proto: TCP, Src: netip.AddrPortFrom(p.src, p.sport), Dst: netip.AddrPortFrom(p.dst, p.dport)}
+	if _, ok := s.syn.forwarding.Load(t); ok {
+		return false // a retransmission; the forwarder answers it
+	}
+	if !s.admitSYN(p, time.Now()) {
+		return false
+	}
+	s.cookieListener(p)
+	return true
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	gvports "gvisor.dev/gvisor/pkg/tcpip/ports"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 
@@ -93,6 +96,22 @@ func exchange(t *testing.T, cs *stack.Stack, src, dst tcpip.FullAddress) {
 	assert.ErrorIs(t, err, io.EOF, "the server's FIN reaches the client")
 }
 
+// portFree reports whether the client stack could bind a.Port again.
+// gVisor unregisters a closed endpoint before it releases its port, so
+// an endpoint that can no longer be found may still hold the port: under
+// -race, binding right after the lookup failed with "port is in use".
+func portFree(cs *stack.Stack, a tcpip.FullAddress) bool {
+	res := gvports.Reservation{
+		Networks: []tcpip.NetworkProtocolNumber{ipv4.ProtocolNumber}, Transport: tcp.ProtocolNumber,
+		Addr: a.Addr, Port: a.Port,
+	}
+	if _, err := cs.ReservePort(cs.SecureRNG(), res, nil); err != nil {
+		return false
+	}
+	cs.ReleasePort(res)
+	return true
+}
+
 // TestSYNReopensTimeWait reconnects from the port of a connection whose
 // client leg is still in TIME_WAIT. gVisor alone drops such a SYN until
 // TIME_WAIT ends (here one minute); Linux accepts it, and so must the
@@ -118,10 +137,70 @@ func TestSYNReopensTimeWait(t *testing.T) {
 	// The client's own socket must be gone before its port can be bound
 	// again: it closed second, so it has no TIME_WAIT of its own.
 	require.Eventually(t, func() bool {
-		return cs.FindTransportEndpoint(ipv4.ProtocolNumber, tcp.ProtocolNumber,
-			stack.TransportEndpointID{LocalPort: src.Port, LocalAddress: src.Addr, RemotePort: dst.Port, RemoteAddress: dst.Addr}, 1) == nil
-	}, 5*time.Second, 10*time.Millisecond, "the client's socket closed")
+		return portFree(cs, src)
+	}, 5*time.Second, 10*time.Millisecond, "the client's socket closed and its port released")
 
 	exchange(t, cs, src, dst)
 	assert.Equal(t, 1.0, testutil.ToFloat64(s.m.timeWaitReopened), "reopened TIME_WAIT 4-tuples")
+}
+
+// heldCloseDialer dials like fixedDialer, but the first upstream conn's
+// Close blocks until release is closed: that flow's relay is then still
+// tearing down (its flow-table entry published) after both legs ended.
+type heldCloseDialer struct {
+	fixedDialer
+	release chan struct{}
+	first   atomic.Bool
+}
+
+type heldConn struct {
+	net.Conn
+	release chan struct{}
+}
+
+func (c heldConn) Close() error { <-c.release; return c.Conn.Close() }
+
+func (d *heldCloseDialer) Dial(ctx context.Context, network string, src, dst netip.AddrPort) (net.Conn, error) {
+	c, err := d.fixedDialer.Dial(ctx, network, src, dst)
+	if err != nil || d.first.Swap(true) {
+		return c, err
+	}
+	return heldConn{c, d.release}, nil
+}
+
+// TestReconnectWhileRelayEnds reconnects from the same port while the
+// previous flow's relay has not yet left the flow table. Under -race the
+// relay's goroutines ran late often enough that TestSYNReopensTimeWait
+// failed 9 times in 100: the new flow was refused as a duplicate and its
+// client reset. Here the old relay is held deterministically.
+func TestReconnectWhileRelayEnds(t *testing.T) {
+	d := &heldCloseDialer{fixedDialer: fixedDialer{echoOnceServer(t)}, release: make(chan struct{})}
+	applianceLink, clientLink := pipe.New(0)
+	s, err := New(WithLink(applianceLink), WithDialer(d), WithLimits(Limits{TimeWait: time.Minute}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	var once sync.Once
+	releaseOld := func() { once.Do(func() { close(d.release) }) }
+	t.Cleanup(releaseOld)
+
+	clientAddr := tcpip.AddrFrom4([4]byte{10, 9, 0, 2})
+	cs := clientStack(t, clientLink, clientAddr)
+	src := tcpip.FullAddress{NIC: 1, Addr: clientAddr, Port: 40001}
+	dst := tcpip.FullAddress{Addr: tcpip.AddrFrom4([4]byte{10, 9, 0, 1}), Port: 80}
+
+	exchange(t, cs, src, dst)
+	require.Eventually(t, func() bool {
+		return portFree(cs, src)
+	}, 5*time.Second, 10*time.Millisecond, "the client's socket closed and its port released")
+	tuple := FiveTuple{Proto: TCP, Src: netip.MustParseAddrPort("10.9.0.2:40001"), Dst: netip.MustParseAddrPort("10.9.0.1:80")}
+	_, ok := s.Flows().Lookup(tuple)
+	require.True(t, ok, "the first flow's relay is still ending")
+
+	exchange(t, cs, src, dst)
+	releaseOld()
+	require.Eventually(t, func() bool {
+		_, ok := s.Flows().Lookup(tuple)
+		return !ok
+	}, 5*time.Second, 10*time.Millisecond, "both flows leave the table")
+	assert.Equal(t, 0.0, testutil.ToFloat64(s.m.flowsRejected.WithLabelValues("table_full")), "no flow refused")
 }

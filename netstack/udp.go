@@ -129,7 +129,9 @@ func (s *Stack) handleUDP(id stack.TransportEndpointID, pkt *stack.PacketBuffer)
 	if v == Pass {
 		sess.passed.Store(true)
 	}
-	if !s.flows.add(&sess.Flow) {
+	old, ok := s.flows.add(&sess.Flow)
+	s.supersede(old)
+	if !ok {
 		s.m.flowsRejected.WithLabelValues("table_full").Inc()
 		sess.client.close()
 		sess.client.release()

@@ -30,55 +30,12 @@ ROUNDS=${ROUNDS:-3}
 for tool in ip iperf3 jq go; do command -v $tool >/dev/null || { echo "needs $tool" >&2; exit 1; }; done
 [ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 1; }
 
-id=$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
-C=bc-$id A=ba-$id S=bs-$id
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  for ns in $C $A $S; do ip netns del "$ns" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-if [ -n "${INTERDICT_BIN:-}" ]; then cp "$INTERDICT_BIN" "$work/interdict"; else go build -o "$work/interdict" ./appliance/cmd/interdict; fi
-go build -o "$work/connloop" ./tests/bench/connloop
-
-for ns in $C $A $S; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
-ip -n "$A" link add a0 type veth peer name c0 netns "$C"
-ip -n "$A" link add a1 type veth peer name s0 netns "$S"
-ip -n "$C" addr add 10.77.1.2/24 dev c0; ip -n "$C" link set c0 up; ip -n "$C" route add default via 10.77.1.1
-ip -n "$S" addr add 10.77.2.2/24 dev s0; ip -n "$S" link set s0 up; ip -n "$S" route add default via 10.77.2.1
-ip -n "$A" addr add 10.77.1.1/24 dev a0; ip -n "$A" addr add 10.77.2.1/24 dev a1
-ip -n "$A" link set a0 up; ip -n "$A" link set a1 up
-# The client closes first whenever the server's FIN is still on its way,
-# and each such close holds a port in TIME_WAIT for 60 s; at thousands of
-# connects a second its ports run out within a minute and every connect
-# then scans the whole range, which measured the client's exhaustion
-# instead of the path (both paths; the appliance's extra hop makes the
-# race more frequent). A load generator reuses TIME_WAIT ports, so ours
-# does too.
-ip netns exec "$C" sysctl -qw net.ipv4.tcp_tw_reuse=1
-ip netns exec "$A" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.a1.rp_filter=0
+. tests/bench/topology.sh
 
 ip netns exec "$S" iperf3 -s -B 10.77.2.2 >/dev/null 2>&1 & pids+=($!)
 ip netns exec "$S" "$work/connloop" -listen 10.77.2.2:9000 & pids+=($!)
 
-cat > "$work/cfg.yaml" <<CFG
-link: {mode: tun, tun: {name: bench0, queues: 2}}
-upstream: {mode: host, host: {mark: 0x1d1c}}
-handler: {mode: pass}
-metrics: {listen: 127.0.0.1:9108}
-log: {level: warn}
-CFG
-ip netns exec "$A" "$work/interdict" run --config "$work/cfg.yaml" & app=$!; pids+=($app)
-for _ in $(seq 50); do ip -n "$A" link show bench0 >/dev/null 2>&1 && break; sleep 0.1; done
-ip -n "$A" rule add pref 100 fwmark 0x1d1c lookup main
-ip -n "$A" route add default dev bench0 table 100
-# The pref 200 rule decides which path a round measures: without it the
-# kernel forwards, with it traffic to the server enters the TUN.
-via_interdict() { ip -n "$A" rule del pref 200 2>/dev/null || true; ip -n "$A" rule add pref 200 to 10.77.2.0/24 lookup 100; }
-via_kernel() { ip -n "$A" rule del pref 200 2>/dev/null || true; ip -n "$A" route flush cache 2>/dev/null || true; }
+start_interdict "$work/cfg.yaml"
 sleep 0.5
 
 iperf() { # streams -> Gbit/s
@@ -92,7 +49,6 @@ connects() { # [label] -> connects/s; with LATENCY the percentiles go to stderr
   if [ -n "${LATENCY:-}" ]; then echo "  ${1:-} $(sed -n 2p "$work/conn.out")" >&2; fi
   head -1 "$work/conn.out" | cut -d' ' -f1
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "== $ROUNDS rounds, $T s per run (kernel forwarding, then interdict on TUN with the pass handler)"
 K1=() K4=() KC=() I1=() I4=() IC=()

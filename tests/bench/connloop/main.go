@@ -2,8 +2,8 @@
 // -listen it serves (reads one byte, answers one byte, closes); otherwise
 // it runs -parallel workers that connect, exchange one byte and close, for
 // -duration, and prints connects per second and the number of failures.
-// With -latency it also prints, on a second line, the median and 90th
-// percentile of the two phases of a connection: connect (SYN to the
+// With -latency it also prints, on a second line, the median, 90th and
+// 99th percentile of the two phases of a connection: connect (SYN to the
 // SYN-ACK the client's kernel accepted) and exchange (the byte written to
 // the answer read), so a slower rate can be told apart as slower
 // handshakes or slower first data.
@@ -81,8 +81,8 @@ func main() {
 	wg.Wait()
 	fmt.Printf("%.0f %d\n", float64(ok.Load())/duration.Seconds(), failed.Load())
 	if *latency {
-		fmt.Printf("connect p50 %s p90 %s, exchange p50 %s p90 %s\n",
-			pct(connect, 50), pct(connect, 90), pct(exchange, 50), pct(exchange, 90))
+		fmt.Printf("connect p50 %s p90 %s p99 %s, exchange p50 %s p90 %s p99 %s\n",
+			pct(connect, 50), pct(connect, 90), pct(connect, 99), pct(exchange, 50), pct(exchange, 90), pct(exchange, 99))
 	}
 }
 

@@ -1,0 +1,238 @@
+package netstack
+
+import (
+	"context"
+	"io"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"github.com/interdict/interdict/tests/craft"
+	"github.com/interdict/interdict/tunnel/pipe"
+)
+
+// spoofedSYNs returns n SYNs to dst from sources spread over 10.200.0.0/16.
+func spoofedSYNs(n int, dst string) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		src := netip.AddrFrom4([4]byte{10, 200, byte(i >> 8), byte(i)})
+		out[i] = craft.Packet{
+			Src: netip.AddrPortFrom(src, uint16(1024+i)), Dst: netip.MustParseAddrPort(dst),
+			Proto: header.TCPProtocolNumber, Seq: uint32(i) * 7919,
+		}.Whole()
+	}
+	return out
+}
+
+// TestSYNFloodValidatesFirst floods the stack with spoofed SYNs: past
+// SYNPressure handshakes in flight it stops dialling upstream for them
+// and answers with SYN cookies; 20 real clients still complete their
+// exchanges byte for byte; the spoofed SYNs cost at most SYNPressure
+// upstream dials; once the flood ends the stack dials first again.
+func TestSYNFloodValidatesFirst(t *testing.T) {
+	const pressure = 8
+	d := &countingDialer{tcp: echoOnceServer(t)}
+	var (
+		mu      sync.Mutex
+		changes []SYNModeChange
+	)
+	applianceLink, clientLink := pipe.New(0)
+	s, err := New(WithLink(applianceLink), WithDialer(d),
+		WithLimits(Limits{SYNPressure: pressure, HandshakeTimeout: time.Second}),
+		WithSYNModeHook(func(c SYNModeChange) { mu.Lock(); changes = append(changes, c); mu.Unlock() }))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	clientAddr := tcpip.AddrFrom4([4]byte{10, 9, 0, 2})
+	cs := clientStack(t, clientLink, clientAddr)
+	dst := tcpip.FullAddress{Addr: tcpip.AddrFrom4([4]byte{10, 9, 0, 1}), Port: 80}
+
+	require.Equal(t, DialFirst, s.SYNMode())
+	// A flow to the flooded port, open across the switch: the cookie
+	// listener must bind beside its client leg and leave it alone.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	live, err := gonet.DialTCPWithBind(ctx, cs, tcpip.FullAddress{NIC: 1, Addr: clientAddr, Port: 40999}, dst, ipv4.ProtocolNumber)
+	require.NoError(t, err)
+	defer live.Close()
+	flood := spoofedSYNs(2000, "10.9.0.1:80")
+	inject(clientLink, flood[:1000])
+	// The forwarder decides in goroutines of its own.
+	require.Eventually(t, func() bool { return s.SYNMode() == ValidateFirst }, 5*time.Second, 10*time.Millisecond,
+		"spoofed SYNs past the threshold switch the mode")
+
+	stopFlood := make(chan struct{})
+	floodDone := make(chan struct{})
+	go func() {
+		defer close(floodDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stopFlood:
+				return
+			default:
+			}
+			inject(clientLink, flood[(i%10)*200:(i%10+1)*200])
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	for i := range 20 {
+		exchange(t, cs, tcpip.FullAddress{NIC: 1, Addr: clientAddr, Port: uint16(41000 + i)}, dst)
+	}
+	close(stopFlood)
+	<-floodDone
+	require.NoError(t, live.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err = live.Write([]byte{'L'})
+	require.NoError(t, err)
+	b := make([]byte, 1)
+	_, err = io.ReadFull(live, b)
+	require.NoError(t, err, "the flow opened before the flood still relays")
+	assert.Equal(t, "L", string(b))
+	// 1 live flow, 20 real clients, and the spoofed SYNs dialled before
+	// the switch.
+	assert.LessOrEqual(t, d.n.Load()-21, int32(pressure-1), "spoofed SYNs dialled upstream")
+	assert.Positive(t, s.gs.Stats().TCP.ListenOverflowSynCookieRcvd.Value(), "the real clients came through SYN cookies")
+
+	require.Eventually(t, func() bool { return s.SYNMode() == DialFirst }, 10*time.Second, 50*time.Millisecond,
+		"the stack dials first again once the flood is over")
+	exchange(t, cs, tcpip.FullAddress{NIC: 1, Addr: clientAddr, Port: 42000}, dst)
+
+	// SYNMode changes before the hook runs.
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(changes) == 2 }, 5*time.Second, 10*time.Millisecond,
+		"the hook saw both switches")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, ValidateFirst, changes[0].Mode)
+	assert.Contains(t, changes[0].Reason, "handshakes in flight")
+	assert.Equal(t, DialFirst, changes[1].Mode)
+	assert.Equal(t, 1.0, testutil.ToFloat64(s.m.synModeChanges.WithLabelValues("validate_first")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(s.m.synModeChanges.WithLabelValues("dial_first")))
+	assert.Equal(t, 0.0, testutil.ToFloat64(s.m.synMode))
+}
+
+func synFrom(src string, sport uint16) *parsed {
+	return &parsed{src: netip.MustParseAddr(src), dst: netip.MustParseAddr("10.9.0.1"), sport: sport, dport: 80, syn: true}
+}
+
+func TestRecentSYNs(t *testing.T) {
+	r := newRecentSYNs()
+	now := time.Unix(1_000_000, 0)
+	a, b := synFrom("10.200.0.1", 1000), synFrom("10.200.0.2", 1000)
+	assert.False(t, r.retransmission(a, now), "a first SYN")
+	assert.False(t, r.retransmission(a, now.Add(100*time.Millisecond)), "an immediate repeat is no retransmission")
+	assert.False(t, r.retransmission(b, now.Add(time.Second)), "another 4-tuple")
+	assert.True(t, r.retransmission(a, now.Add(time.Second)), "the SYN again after the client's 1 s timer")
+	assert.False(t, r.retransmission(a, now.Add(1100*time.Millisecond)), "counted once")
+	assert.False(t, r.retransmission(b, now.Add(time.Second+synRetransWindow+time.Second)), "too old to be a retransmission")
+}
+
+// TestAdmitSYNRetransmissions: past SYNCookieRate first SYNs are dropped
+// by the guard, but a client's retransmission of a dropped SYN gets in.
+func TestAdmitSYNRetransmissions(t *testing.T) {
+	applianceLink, _ := pipe.New(0)
+	s, err := New(WithLink(applianceLink), WithLimits(Limits{SYNCookieRate: 2}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	now := time.Now()
+	admitted := 0
+	for i := range 100 {
+		if s.admitSYN(synFrom("10.200.0.1", uint16(2000+i)), now) {
+			admitted++
+		}
+	}
+	assert.Equal(t, 1, admitted, "first SYNs within the bucket's burst")
+	assert.True(t, s.admitSYN(synFrom("10.200.0.1", 2050), now.Add(time.Second)), "a retransmitted SYN")
+	assert.False(t, s.admitSYN(synFrom("10.200.0.1", 2051), now.Add(time.Second+time.Millisecond)),
+		"the retransmission bucket is bounded too")
+	assert.Equal(t, 100.0, testutil.ToFloat64(s.m.synCookieRate))
+}
+
+// recorder is a link's dispatcher that keeps the packets it receives.
+type recorder struct{ pkts chan []byte }
+
+func (r recorder) DeliverNetworkPacket(_ tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
+	select {
+	case r.pkts <- pkt.Data().AsRange().ToSlice():
+	default:
+	}
+}
+
+func (recorder) DeliverLinkPacket(tcpip.NetworkProtocolNumber, *stack.PacketBuffer) {}
+
+// TestSYNCookiesIPv6 completes an IPv6 handshake by hand against the
+// cookie listener: the SYN-ACK's sequence number is the cookie, and the
+// ACK that returns it is dialled upstream; an ACK with a wrong cookie is
+// not.
+func TestSYNCookiesIPv6(t *testing.T) {
+	d := &countingDialer{tcp: echoOnceServer(t)}
+	applianceLink, clientLink := pipe.New(0)
+	rec := recorder{pkts: make(chan []byte, 4096)}
+	clientLink.Attach(rec)
+	s, err := New(WithLink(applianceLink), WithDialer(d), WithLimits(Limits{SYNPressure: 4, HandshakeTimeout: time.Second}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+
+	var flood [][]byte
+	for i := range 50 {
+		flood = append(flood, craft.Packet{
+			Src: netip.AddrPortFrom(netip.AddrFrom16([16]byte{0xfd, 0, 0, 0x66, 15: byte(i)}), uint16(3000+i)),
+			Dst: netip.MustParseAddrPort("[fd00::1]:443"), Proto: header.TCPProtocolNumber, Seq: 1,
+		}.Whole())
+	}
+	inject(clientLink, flood)
+	require.Eventually(t, func() bool { return s.SYNMode() == ValidateFirst }, 5*time.Second, 10*time.Millisecond)
+	// Forwarder goroutines admitted before the switch may still dial;
+	// once no handshake is in flight, none can.
+	require.Eventually(t, func() bool { s.syn.mu.Lock(); defer s.syn.mu.Unlock(); return s.syn.inFlight == 0 },
+		5*time.Second, 10*time.Millisecond)
+	spoofDials := d.n.Load()
+	assert.Less(t, spoofDials, int32(4), "spoofed SYNs dialled before the switch")
+
+	client := netip.MustParseAddrPort("[fd00::2]:5000")
+	server := netip.MustParseAddrPort("[fd00::1]:443")
+	for len(rec.pkts) > 0 {
+		<-rec.pkts
+	}
+	inject(clientLink, [][]byte{craft.Packet{Src: client, Dst: server, Proto: header.TCPProtocolNumber, Seq: 1000}.Whole()})
+	var synack header.TCP
+	require.Eventually(t, func() bool {
+		for {
+			select {
+			case b := <-rec.pkts:
+				ip := header.IPv6(b)
+				if ip.TransportProtocol() != header.TCPProtocolNumber {
+					continue
+				}
+				tcp := header.TCP(ip.Payload())
+				if tcp.DestinationPort() == client.Port() && tcp.Flags() == header.TCPFlagSyn|header.TCPFlagAck {
+					synack = tcp
+					return true
+				}
+			default:
+				return false
+			}
+		}
+	}, 5*time.Second, 10*time.Millisecond, "the SYN is answered with a SYN-ACK")
+	require.Equal(t, uint32(1001), synack.AckNumber())
+
+	ack := func(n uint32) []byte {
+		return craft.Packet{Src: client, Dst: server, Proto: header.TCPProtocolNumber, Seq: 1001, Ack: n,
+			Flags: header.TCPFlagAck}.Whole()
+	}
+	// Not +2: the low bits of a gVisor cookie carry the MSS index.
+	inject(clientLink, [][]byte{ack((synack.SequenceNumber() + 1) ^ 0x5a5a0000)})
+	time.Sleep(100 * time.Millisecond)
+	assert.Equal(t, spoofDials, d.n.Load(), "an ACK with a wrong cookie is not dialled")
+	inject(clientLink, [][]byte{ack(synack.SequenceNumber() + 1)})
+	require.Eventually(t, func() bool { return d.n.Load() == spoofDials+1 }, 5*time.Second, 10*time.Millisecond,
+		"the client that returned the cookie is dialled upstream")
+	assert.Positive(t, s.gs.Stats().TCP.ListenOverflowSynCookieRcvd.Value())
+}
