@@ -21,7 +21,12 @@ type WireGuardConfig struct {
 	// PrivateKeyFile holds the hub's key (wg genkey format); empty is
 	// wireguard.key in the state directory, generated on first start.
 	PrivateKeyFile string `yaml:"private_key_file"`
-	MTU            int    `yaml:"mtu"`
+	// PrivateKeyEnv names an environment variable that holds the key
+	// instead (e.g. from a Kubernetes Secret: a mounted Secret file is
+	// group-readable as soon as the pod sets fsGroup, and a key file
+	// others can read is refused).
+	PrivateKeyEnv string `yaml:"private_key_env"`
+	MTU           int    `yaml:"mtu"`
 	// Addresses are the hub's side of the overlay (shown to peers).
 	Addresses []string `yaml:"addresses"`
 	// Pool is where `interdict peer add` takes each new peer's address.
@@ -49,7 +54,10 @@ type WireGuardSettings struct {
 	ListenPort     int
 	ListenAddr     netip.Addr // invalid: every address
 	PrivateKeyFile string
-	MTU            int
+	// PrivateKey is set when the key came from PrivateKeyEnv; the zero
+	// key means PrivateKeyFile (generated there on first start).
+	PrivateKey wg.Key
+	MTU        int
 	Addresses      []netip.Prefix
 	Pool           []netip.Prefix
 	Peers          []PeerSettings
@@ -91,6 +99,20 @@ func (c *Config) wireguard(stateDir string) (WireGuardSettings, error) {
 		s.PrivateKeyFile = c.path(w.PrivateKeyFile)
 	}
 	var err error
+	if w.PrivateKeyEnv != "" {
+		if w.PrivateKeyFile != "" {
+			return s, c.errorf("link.wireguard.private_key_env", "set private_key_file or private_key_env, not both")
+		}
+		v, ok := os.LookupEnv(w.PrivateKeyEnv)
+		if !ok || v == "" {
+			return s, c.errorf("link.wireguard.private_key_env", "environment variable %s is not set (it must hold the hub's key: interdict keygen)", w.PrivateKeyEnv)
+		}
+		if s.PrivateKey, err = wg.ParseKey(v); err != nil {
+			// The error never quotes the value: it is a secret.
+			return s, c.errorf("link.wireguard.private_key_env", "%s does not hold a WireGuard key (want 44 characters of base64, as interdict keygen prints)", w.PrivateKeyEnv)
+		}
+		s.PrivateKeyFile = ""
+	}
 	if s.Addresses, err = c.prefixes("link.wireguard.addresses", w.Addresses, false); err != nil {
 		return s, err
 	}

@@ -70,9 +70,11 @@ func (a *Appliance) OpenWireGuard() (*wg.Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, created, err := loadOrCreateKey(s.WireGuard.PrivateKeyFile)
-	if err != nil {
-		return nil, err
+	key, created := s.WireGuard.PrivateKey, false
+	if key.IsZero() {
+		if key, created, err = loadOrCreateKey(s.WireGuard.PrivateKeyFile); err != nil {
+			return nil, err
+		}
 	}
 	if created {
 		a.log.Info("wireguard: generated the hub's private key", "file", s.WireGuard.PrivateKeyFile)

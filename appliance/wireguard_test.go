@@ -91,3 +91,40 @@ func TestStateDirIsPrivate(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
 }
+
+// The hub's key can come from the environment (a Kubernetes Secret as an
+// env var): the hub then answers with that key and writes no key file;
+// errors never echo the value.
+func TestPrivateKeyFromEnv(t *testing.T) {
+	k, err := wg.GenerateKey()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cfg := func(extra string) string {
+		path := filepath.Join(dir, "c.yaml")
+		require.NoError(t, os.WriteFile(path, []byte("state_dir: state\nlink:\n  mode: wireguard\n  wireguard:\n    listen_port: 0\n    listen_address: 127.0.0.1\n"+
+			extra+"handler:\n  mode: pass\neve:\n  path: \"\"\nadmin:\n  socket: \"\"\nmetrics:\n  listen: \"\"\n"), 0o600))
+		return path
+	}
+
+	t.Setenv("INTERDICT_TEST_WG_KEY", k.String())
+	s, err := LoadConfig(cfg("    private_key_env: INTERDICT_TEST_WG_KEY\n"))
+	require.NoError(t, err)
+	a, err := New(s, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	defer a.Close()
+	_, err = a.OpenWireGuard()
+	require.NoError(t, err)
+	assert.Equal(t, k.PublicKey().String(), a.hub.pub.String())
+	_, err = os.Stat(filepath.Join(dir, "state", "wireguard.key"))
+	assert.True(t, os.IsNotExist(err), "no key file is generated when the key comes from the environment")
+
+	t.Setenv("INTERDICT_TEST_WG_KEY", "not-a-key-but-secret")
+	_, err = LoadConfig(cfg("    private_key_env: INTERDICT_TEST_WG_KEY\n"))
+	require.ErrorContains(t, err, "link.wireguard.private_key_env: INTERDICT_TEST_WG_KEY does not hold a WireGuard key")
+	assert.NotContains(t, err.Error(), "not-a-key-but-secret")
+
+	_, err = LoadConfig(cfg("    private_key_env: INTERDICT_TEST_UNSET_VAR\n"))
+	assert.ErrorContains(t, err, "environment variable INTERDICT_TEST_UNSET_VAR is not set")
+	_, err = LoadConfig(cfg("    private_key_env: INTERDICT_TEST_WG_KEY\n    private_key_file: k\n"))
+	assert.ErrorContains(t, err, "not both")
+}
