@@ -24,6 +24,9 @@ install -D -m 0755 "$bin" "$root/usr/bin/interdict"
 install -D -m 0644 "$ca" "$root/etc/ssl/certs/ca-certificates.crt"
 install -m 0644 "$repo/images/container/passwd" "$repo/images/container/group" "$root/etc/"
 mkdir -p "$root/var/lib" "$root/var/log" "$root/run"
+# /tmp as on every Unix (sticky, world-writable): `interdict demo` and Go's
+# os.TempDir expect it. COPY keeps the mode.
+mkdir -p "$root/tmp" && chmod 1777 "$root/tmp"
 
 # --layers --force-rm: without them buildah 1.28 leaves the prebuilt
 # stage's working container behind in the store after every build.
