@@ -58,9 +58,9 @@ type WireGuardSettings struct {
 	// key means PrivateKeyFile (generated there on first start).
 	PrivateKey wg.Key
 	MTU        int
-	Addresses      []netip.Prefix
-	Pool           []netip.Prefix
-	Peers          []PeerSettings
+	Addresses  []netip.Prefix
+	Pool       []netip.Prefix
+	Peers      []PeerSettings
 }
 
 // PeerSettings is one peer, from the config or the state.
