@@ -335,7 +335,8 @@ func bypassGRO(proto tcpip.NetworkProtocolNumber, b []byte) bool {
 	if proto != header.IPv6ProtocolNumber || len(b) < header.IPv6MinimumSize {
 		return false
 	}
-	next := header.IPv6(b).TransportProtocol()
+	// The next header field itself, on purpose: any extension header bypasses.
+	next := tcpip.TransportProtocolNumber(header.IPv6(b).NextHeader())
 	return next != header.TCPProtocolNumber && next != header.UDPProtocolNumber && next != header.ICMPv6ProtocolNumber
 }
 
