@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -199,15 +200,34 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// outputBuffer collects a child's output while the test reads it: exec
+// copies into it from its own goroutine.
+type outputBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (o *outputBuffer) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+func (o *outputBuffer) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
+
 // startAppliance runs the built binary in the appliance namespace and
 // stops it (SIGTERM, then SIGKILL) when the test ends.
-func startAppliance(t *testing.T, tp *topology, config string) *bytes.Buffer {
+func startAppliance(t *testing.T, tp *topology, config string) *outputBuffer {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "interdict.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte(config), 0o600))
 	nsExec(t, tp.appliance, binary, "config", "check", cfg)
 
-	var logs bytes.Buffer
+	var logs outputBuffer
 	cmd := exec.Command("ip", "netns", "exec", tp.appliance, binary, "run", "--config", cfg)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	require.NoError(t, cmd.Start())
