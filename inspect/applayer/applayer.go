@@ -76,6 +76,12 @@ const (
 	// TLSSubjectAltName is a multi-buffer: each dNSName of the server
 	// certificate's subjectAltName.
 	TLSSubjectAltName
+	// FileName is file.name: the name of the file a message body carries
+	// (Suricata's rule, for HTTP: the response's Content-Disposition
+	// filename, else the request's path without the query; a request
+	// body is a file only for PUT). Set on the Units of the direction
+	// whose message carries the file, from its first body byte.
+	FileName
 	// AppLayerEvent is a multi-buffer detection fills from a Unit's
 	// Anomalies: one "proto.event_name" (lower case, Suricata's spelling)
 	// per anomaly, for the app-layer-event keyword.
@@ -99,7 +105,7 @@ var bufferNames = [NumBuffers]string{
 	JA3String: "ja3.string", JA3SHash: "ja3s.hash", JA3SString: "ja3s.string", TLSCerts: "tls.certs",
 	JA4Hash: "ja4.hash", TLSRandom: "tls.random", TLSRandomTime: "tls.random_time", TLSRandomBytes: "tls.random_bytes",
 	TLSSubjectAltName: "tls.subjectaltname", SSHProto: "ssh.proto", SSHSoftware: "ssh.software",
-	AppLayerEvent:     "app-layer-event",
+	AppLayerEvent: "app-layer-event", FileName: "file.name",
 	HTTPRequestHeader: "http.request_header", HTTPResponseHeader: "http.response_header",
 }
 

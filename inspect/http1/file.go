@@ -61,8 +61,20 @@ func (p *Parser) emitFile(dir inspect.Direction, t *tx, m *msg, state string, em
 }
 
 // filename is Content-Disposition's filename, else the last segment of
-// the request's path.
+// the request's path (the EVE fileinfo name).
 func filename(t *tx, m *msg) string {
+	if name, ok := dispositionName(m); ok {
+		return string(name)
+	}
+	uri := uriPath(t)
+	if i := bytes.LastIndexByte(uri, '/'); i >= 0 {
+		uri = uri[i+1:]
+	}
+	return string(uri)
+}
+
+// dispositionName is the filename parameter of m's Content-Disposition.
+func dispositionName(m *msg) ([]byte, bool) {
 	for _, h := range m.hdrs {
 		if h.dup || !equalFoldString(m.get(h.name), "Content-Disposition") {
 			continue
@@ -76,14 +88,38 @@ func filename(t *tx, m *msg) string {
 		if j := bytes.IndexByte(name, ';'); j >= 0 {
 			name = name[:j]
 		}
-		return string(bytes.Trim(trimSpace(name), `"`))
+		return bytes.Trim(trimSpace(name), `"`), true
 	}
+	return nil, false
+}
+
+// uriPath is the request's normalised path, without query or fragment.
+func uriPath(t *tx) []byte {
 	uri := t.req.get(t.req.bufs[applayer.HTTPURI])
 	if i := bytes.IndexAny(uri, "?#"); i >= 0 {
 		uri = uri[:i]
 	}
-	if i := bytes.LastIndexByte(uri, '/'); i >= 0 {
-		uri = uri[i+1:]
+	return uri
+}
+
+// fileName is the file.name buffer of the message dir carries, nil when
+// that message carries no file. Suricata (app-layer-htp.c) opens a file
+// at a response's first body byte, named by its Content-Disposition
+// filename or else by the request's path; a request body is a file when
+// the method is PUT (multipart uploads are not split into parts here).
+func fileName(t *tx, dir inspect.Direction) []byte {
+	m := &t.req
+	if dir == inspect.ToClient {
+		m = &t.resp
 	}
-	return string(uri)
+	if m.bodyLen == 0 {
+		return nil
+	}
+	if dir == inspect.ToServer && !bytes.Equal(t.req.get(t.req.bufs[applayer.HTTPMethod]), []byte("PUT")) {
+		return nil
+	}
+	if name, ok := dispositionName(m); ok {
+		return name
+	}
+	return uriPath(t)
 }

@@ -140,7 +140,7 @@ var Buffers = []applayer.Buffer{
 	applayer.HTTPAcceptLang, applayer.HTTPConnection, applayer.HTTPReferer, applayer.HTTPStart,
 	applayer.HTTPRequestBody, applayer.HTTPStatCode, applayer.HTTPStatMsg, applayer.HTTPResponseLine,
 	applayer.HTTPResponseBody, applayer.HTTPLocation, applayer.HTTPServer,
-	applayer.HTTPRequestHeader, applayer.HTTPResponseHeader,
+	applayer.HTTPRequestHeader, applayer.HTTPResponseHeader, applayer.FileName,
 }
 
 func init() {

@@ -88,7 +88,9 @@ var probes = []probe{
 	{keyword: "ja4.hash", option: `ja4.hash; content:"t13";`},
 	{keyword: "dns.opcode", option: `dns.opcode:0;`},
 	{keyword: "ssh.proto / ssh.software", option: `ssh.proto; content:"2.0"; ssh.software; content:"OpenSSH";`},
-	{keyword: "file.name", option: `file.name; content:"a";`, why: "no file extraction"},
+	{keyword: "file.name", option: `file.name; content:"a";`, note: "HTTP: the response's Content-Disposition filename, else the request path; a request body is a file only for PUT (multipart parts are not split)"},
+	{keyword: "filename / fileext", option: `filename:"a.exe"; fileext:"exe";`, note: "as Suricata: file.name with a nocase content (fileext: ending in .EXT)"},
+	{keyword: "filestore", option: `filestore;`, note: "accepted; files are not written to disk (no file-store output)"},
 	{keyword: "filemagic", option: `filemagic:"PE32";`, why: "no file extraction"},
 	{keyword: "lua", option: `lua:script.lua;`, why: "no scripting engine in the data path"},
 }

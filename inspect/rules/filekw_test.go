@@ -1,0 +1,67 @@
+package rules
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/interdict/interdict/inspect/applayer"
+)
+
+// filename and fileext are file.name with a nocase content, after which
+// a bare content goes to the payload again (detect-filename.c).
+func TestLegacyFileKeywords(t *testing.T) {
+	r, why := loadOne(t, `alert http any any -> any any (msg:"t"; filename:!"R.PDF"; fileext:"pdf"; content:"x"; sid:1;)`)
+	require.Empty(t, why)
+	require.Len(t, r.Lists, 2)
+	l := r.Lists[0]
+	assert.Equal(t, applayer.FileName, l.Buffer)
+	require.Len(t, l.Ops, 2)
+	c0, c1 := l.Ops[0].(*Content), l.Ops[1].(*Content)
+	assert.Equal(t, "R.PDF", string(c0.Pattern))
+	assert.True(t, c0.Negate && c0.Nocase && !c0.EndsWith)
+	assert.Equal(t, ".pdf", string(c1.Pattern))
+	assert.True(t, !c1.Negate && c1.Nocase && c1.EndsWith)
+	assert.Equal(t, applayer.BufNone, r.Lists[1].Buffer)
+
+	_, why = loadOne(t, `alert http any any -> any any (msg:"t"; filename:""; sid:1;)`)
+	assert.Contains(t, why, "filename: bad value")
+}
+
+func TestBase64Keywords(t *testing.T) {
+	r, why := loadOne(t, `alert http any any -> any any (msg:"t"; http.uri; content:"arg"; base64_decode:bytes 10, offset 1, relative; base64_data; content:"test"; sid:1;)`)
+	require.Empty(t, why)
+	require.Len(t, r.Lists, 1)
+	require.Len(t, r.Lists[0].Ops, 2)
+	d, ok := r.Lists[0].Ops[1].(*Base64Decode)
+	require.True(t, ok)
+	assert.Equal(t, Base64Decode{Bytes: 10, Offset: 1, Relative: true, Data: d.Data}, *d)
+	require.Len(t, d.Data, 1)
+
+	for opts, want := range map[string]string{
+		`base64_decode; content:"a";`: "content after base64_decode: only base64_data may follow it",
+		`base64_decode;`:              "base64_decode without base64_data never matches",
+		`base64_data; content:"a";`:   "base64_data without a base64_decode before it",
+		`base64_decode; base64_data; content:"a"; base64_decode; base64_data;`: "more than one base64_decode",
+	} {
+		_, why := loadOne(t, `alert tcp any any -> any any (msg:"t"; `+opts+` sid:1;)`)
+		assert.Equal(t, want, why, opts)
+	}
+}
+
+func TestFromBase64Options(t *testing.T) {
+	r, why := loadOne(t, `alert http any any -> any any (msg:"t"; http.uri; from_base64: bytes 4, offset 6, mode rfc2045 ; content:"x"; sid:1;)`)
+	require.Empty(t, why)
+	require.Len(t, r.Lists, 1)
+	assert.Equal(t, []string{"from_base64:4,6,rfc2045"}, r.Lists[0].Transforms)
+
+	r, why = loadOne(t, `alert http any any -> any any (msg:"t"; http.uri; from_base64; content:"x"; sid:1;)`)
+	require.Empty(t, why)
+	assert.Equal(t, []string{"from_base64:0,0,rfc4648"}, r.Lists[0].Transforms)
+
+	for _, opts := range []string{"mode rfc1", "bytes 0", "offset -1", "offset 1, offset 2", "nope 1"} {
+		_, why := loadOne(t, `alert http any any -> any any (msg:"t"; http.uri; from_base64:`+opts+`; content:"x"; sid:1;)`)
+		assert.Contains(t, why, "from_base64:", opts)
+	}
+}
