@@ -65,3 +65,16 @@ func TestFromBase64Options(t *testing.T) {
 		assert.Contains(t, why, "from_base64:", opts)
 	}
 }
+
+// Suricata takes a pcre without quotes.
+func TestUnquotedPCRE(t *testing.T) {
+	r, why := loadOne(t, `alert http any any -> any any (msg:"t"; pcre:/\.\/a/I; content:!"/c/"; http_raw_uri; within:5; sid:1;)`)
+	require.Empty(t, why)
+	require.Len(t, r.Lists, 1)
+	assert.Equal(t, applayer.HTTPURIRaw, r.Lists[0].Buffer)
+	p, ok := r.Lists[0].Ops[0].(*PCRE)
+	require.True(t, ok)
+	assert.Contains(t, p.Expr, `\.\/a`)
+	_, why = loadOne(t, `alert http any any -> any any (msg:"t"; pcre:!/a/U; sid:1;)`)
+	assert.Empty(t, why)
+}

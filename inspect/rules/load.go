@@ -287,6 +287,15 @@ func (p *parsed) ownOptions(opts []option) string {
 				return why
 			}
 			cut = cut[:o.start] + stand + ";" + cut[o.end:]
+		case o.kw == "pcre" && unquotedPCRE(o.value):
+			// Suricata takes a pcre without quotes (pcre:/a/i); gonids
+			// does not.
+			v := strings.TrimSpace(o.value)
+			bang := ""
+			if strings.HasPrefix(v, "!") {
+				bang, v = "!", strings.TrimSpace(v[1:])
+			}
+			cut = cut[:o.start] + "pcre:" + bang + `"` + v + `";` + cut[o.end:]
 		case o.kw == "from_base64":
 			// gonids lacks this transform: it is written as a pcrexform
 			// whose pattern names it, mapped back by the converter.
@@ -340,6 +349,14 @@ func (p *parsed) standIn(kw, lower string, next *int) (string, string) {
 	}
 	p.alias[stand] = kw
 	return stand, ""
+}
+
+// unquotedPCRE reports whether a pcre value is written without quotes:
+// "/.../flags", optionally negated, with no quote inside.
+func unquotedPCRE(v string) bool {
+	v = strings.TrimSpace(v)
+	v = strings.TrimSpace(strings.TrimPrefix(v, "!"))
+	return strings.HasPrefix(v, "/") && !strings.Contains(v, `"`)
 }
 
 // fromBase64Opts checks from_base64's options (bytes N, offset N, mode
