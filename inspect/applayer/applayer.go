@@ -82,6 +82,14 @@ const (
 	// body is a file only for PUT). Set on the Units of the direction
 	// whose message carries the file, from its first body byte.
 	FileName
+	// FileSize, FileMD5, FileSHA1 and FileSHA256 describe a file once it
+	// is complete, for filesize and filemd5/filesha1/filesha256: its
+	// size as 8 bytes big-endian and its raw digests. A parser sets them
+	// only when asked to (they cost a pass over every body byte).
+	FileSize
+	FileMD5
+	FileSHA1
+	FileSHA256
 	// AppLayerEvent is a multi-buffer detection fills from a Unit's
 	// Anomalies: one "proto.event_name" (lower case, Suricata's spelling)
 	// per anomaly, for the app-layer-event keyword.
@@ -106,6 +114,7 @@ var bufferNames = [NumBuffers]string{
 	JA4Hash: "ja4.hash", TLSRandom: "tls.random", TLSRandomTime: "tls.random_time", TLSRandomBytes: "tls.random_bytes",
 	TLSSubjectAltName: "tls.subjectaltname", SSHProto: "ssh.proto", SSHSoftware: "ssh.software",
 	AppLayerEvent: "app-layer-event", FileName: "file.name",
+	FileSize: "file.size", FileMD5: "file.md5", FileSHA1: "file.sha1", FileSHA256: "file.sha256",
 	HTTPRequestHeader: "http.request_header", HTTPResponseHeader: "http.response_header",
 }
 

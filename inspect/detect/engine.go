@@ -663,6 +663,8 @@ func (e *Engine) compileOp(op rules.Op, cr *crule) (cop, error) {
 		return cop{dataAt: o}, nil
 	case *rules.Bsize:
 		return cop{bsize: o}, nil
+	case *rules.HashSet:
+		return cop{set: o}, nil
 	case *rules.Base64Decode:
 		b := &cb64{Base64Decode: o}
 		for _, d := range o.Data {

@@ -32,6 +32,7 @@ type cop struct {
 	dataAt  *rules.IsDataAt
 	bsize   *rules.Bsize
 	b64     *cb64
+	set     *rules.HashSet
 	// later reports whether any later op is relative to this one's end,
 	// i.e. whether trying another occurrence can change the outcome.
 	later bool
@@ -409,6 +410,11 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 		return e.run(i+1, prev, maxEnd)
 	case op.b64 != nil:
 		return e.base64(op.b64, i, prev, maxEnd)
+	case op.set != nil:
+		if op.set.Set[string(buf)] == op.set.Negate {
+			return false
+		}
+		return e.run(i+1, prev, maxEnd)
 	}
 	return false
 }

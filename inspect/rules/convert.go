@@ -138,6 +138,11 @@ type converter struct {
 	last *List
 	// b64 is the rule's base64_decode, once given.
 	b64 *Base64Decode
+	// extra are the options the loader took out for gonids (file
+	// keywords); file is the rule file, whose directory hash lists are
+	// read from.
+	extra []option
+	file  string
 }
 
 // add appends op to the list for buf with transforms tr, or to the
@@ -185,8 +190,8 @@ func appBuffer(b applayer.Buffer) string {
 }
 
 // convert checks a gonids rule and builds ours.
-func (o *Options) convert(g *gonids.Rule, alias map[string]string) (*Rule, error) {
-	c := &converter{opts: o, r: g, out: &Rule{}, vars: map[string]bool{}, alias: alias}
+func (o *Options) convert(g *gonids.Rule, alias map[string]string, extra []option, file string) (*Rule, error) {
+	c := &converter{opts: o, r: g, out: &Rule{}, vars: map[string]bool{}, alias: alias, extra: extra, file: file}
 	return c.out, c.run()
 }
 
@@ -306,6 +311,11 @@ func (c *converter) run() error {
 	}
 	if err := c.matchers(); err != nil {
 		return err
+	}
+	for _, o := range c.extra {
+		if err := c.fileKeyword(o.kw, o.value); err != nil {
+			return err
+		}
 	}
 	if ev, ok := g.Tags["app-layer-event"]; ok {
 		if err := c.appLayerEvent(ev); err != nil {

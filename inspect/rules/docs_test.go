@@ -90,6 +90,7 @@ var probes = []probe{
 	{keyword: "ssh.proto / ssh.software", option: `ssh.proto; content:"2.0"; ssh.software; content:"OpenSSH";`},
 	{keyword: "file.name", option: `file.name; content:"a";`, note: "HTTP: the response's Content-Disposition filename, else the request path; a request body is a file only for PUT (multipart parts are not split)"},
 	{keyword: "filename / fileext", option: `filename:"a.exe"; fileext:"exe";`, note: "as Suricata: file.name with a nocase content (fileext: ending in .EXT)"},
+	{keyword: "filesize", option: `filesize:>100;`, note: "HTTP files (as file.name says), matched once the file is complete; filemd5, filesha1 and filesha256 take a list file beside the rule file the same way"},
 	{keyword: "filestore", option: `filestore;`, note: "accepted; files are not written to disk (no file-store output)"},
 	{keyword: "filemagic", option: `filemagic:"PE32";`, why: "no file extraction"},
 	{keyword: "lua", option: `lua:script.lua;`, why: "no scripting engine in the data path"},

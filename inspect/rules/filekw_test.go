@@ -1,6 +1,9 @@
 package rules
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -77,4 +80,40 @@ func TestUnquotedPCRE(t *testing.T) {
 	assert.Contains(t, p.Expr, `\.\/a`)
 	_, why = loadOne(t, `alert http any any -> any any (msg:"t"; pcre:!/a/U; sid:1;)`)
 	assert.Empty(t, why)
+}
+
+func TestFileSizeAndHashLists(t *testing.T) {
+	r, why := loadOne(t, `alert http any any -> any any (msg:"t"; filesize:10<>20; sid:1;)`)
+	require.Empty(t, why)
+	require.Len(t, r.Lists, 1)
+	assert.Equal(t, applayer.FileSize, r.Lists[0].Buffer)
+	require.Len(t, r.Lists[0].Ops, 2)
+	assert.Equal(t, ">", r.Lists[0].Ops[0].(*ByteTest).Op)
+	assert.Equal(t, 20, r.Lists[0].Ops[1].(*ByteTest).Value.N)
+
+	r, why = loadOne(t, `alert http any any -> any any (msg:"t"; filesize:!100; sid:1;)`)
+	require.Empty(t, why)
+	bt := r.Lists[0].Ops[0].(*ByteTest)
+	assert.True(t, bt.Not && bt.Op == "=" && bt.Value.N == 100 && bt.Bytes == 8)
+
+	for _, v := range []string{"abc", "!<5", "20-10", ""} {
+		_, why := loadOne(t, `alert http any any -> any any (msg:"t"; filesize:`+v+`; sid:1;)`)
+		assert.Contains(t, why, "filesize", v)
+	}
+
+	dir := t.TempDir()
+	list := filepath.Join(dir, "md5.list")
+	require.NoError(t, os.WriteFile(list, []byte("# bad files\n090fe607a5be1228362614ccaa088577\n\n"), 0o600))
+	set := &Set{}
+	require.NoError(t, set.Load(strings.NewReader(`alert http any any -> any any (msg:"t"; filemd5:!md5.list; sid:1;)`), filepath.Join(dir, "t.rules"), nil))
+	require.Empty(t, set.Errors)
+	hs := set.Rules[0].Lists[0].Ops[0].(*HashSet)
+	assert.True(t, hs.Negate)
+	assert.Len(t, hs.Set, 1)
+	assert.Equal(t, applayer.FileMD5, set.Rules[0].Lists[0].Buffer)
+
+	set = &Set{}
+	require.NoError(t, set.Load(strings.NewReader(`alert http any any -> any any (msg:"t"; filesha256:md5.list; sid:1;)`), filepath.Join(dir, "t.rules"), nil))
+	require.Len(t, set.Errors, 1)
+	assert.Contains(t, set.Errors[0].Reason, "is not a 32-byte hex digest")
 }

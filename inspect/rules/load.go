@@ -169,6 +169,9 @@ type parsed struct {
 	// alias maps a sticky buffer gonids knows, written in place of one it
 	// does not (ja4.hash, ...), back to the real one.
 	alias map[string]string
+	// extra are options gonids does not know, taken out of the text for
+	// the converter (filesize, filemd5, ...), in rule order.
+	extra []option
 	g     *gonids.Rule
 	err   error // from prepare or gonids
 	rule  *Rule
@@ -238,7 +241,7 @@ func (p *parsed) finish(opts *Options) (*Rule, error) {
 	if p.action != "" {
 		g.Action = p.action
 	}
-	r, cerr := opts.convert(g, p.alias)
+	r, cerr := opts.convert(g, p.alias, p.extra, p.file)
 	if cerr != nil {
 		return fail(cerr.Error())
 	}
@@ -287,6 +290,9 @@ func (p *parsed) ownOptions(opts []option) string {
 				return why
 			}
 			cut = cut[:o.start] + stand + ";" + cut[o.end:]
+		case fileKeywords[o.kw]:
+			p.extra = append([]option{o}, p.extra...)
+			cut = cut[:o.start] + cut[o.end:]
 		case o.kw == "pcre" && unquotedPCRE(o.value):
 			// Suricata takes a pcre without quotes (pcre:/a/i); gonids
 			// does not.
@@ -350,6 +356,10 @@ func (p *parsed) standIn(kw, lower string, next *int) (string, string) {
 	p.alias[stand] = kw
 	return stand, ""
 }
+
+// fileKeywords are the file keywords that test a complete file rather
+// than a buffer; the converter builds them (see converter.fileKeyword).
+var fileKeywords = map[string]bool{"filesize": true, "filemd5": true, "filesha1": true, "filesha256": true}
 
 // unquotedPCRE reports whether a pcre value is written without quotes:
 // "/.../flags", optionally negated, with no quote inside.
