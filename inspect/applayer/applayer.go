@@ -90,6 +90,18 @@ const (
 	FileMD5
 	FileSHA1
 	FileSHA256
+	// DNS multi-buffers (Suricata 8): the names of the question, answer,
+	// authority and additional records, and DNSResponseRRName, in
+	// responses, every record name plus the rdata that is a name (CNAME,
+	// PTR, MX, NS, SOA's mname). DNSOpcode and DNSRcode are one byte
+	// each, for dns.opcode and dns.rcode.
+	DNSQueriesRRName
+	DNSAnswersRRName
+	DNSAuthoritiesRRName
+	DNSAdditionalsRRName
+	DNSResponseRRName
+	DNSOpcode
+	DNSRcode
 	// AppLayerEvent is a multi-buffer detection fills from a Unit's
 	// Anomalies: one "proto.event_name" (lower case, Suricata's spelling)
 	// per anomaly, for the app-layer-event keyword.
@@ -115,6 +127,9 @@ var bufferNames = [NumBuffers]string{
 	TLSSubjectAltName: "tls.subjectaltname", SSHProto: "ssh.proto", SSHSoftware: "ssh.software",
 	AppLayerEvent: "app-layer-event", FileName: "file.name",
 	FileSize: "file.size", FileMD5: "file.md5", FileSHA1: "file.sha1", FileSHA256: "file.sha256",
+	DNSQueriesRRName: "dns.queries.rrname", DNSAnswersRRName: "dns.answers.rrname",
+	DNSAuthoritiesRRName: "dns.authorities.rrname", DNSAdditionalsRRName: "dns.additionals.rrname",
+	DNSResponseRRName: "dns.response.rrname", DNSOpcode: "dns.opcode", DNSRcode: "dns.rcode",
 	HTTPRequestHeader: "http.request_header", HTTPResponseHeader: "http.response_header",
 }
 
@@ -122,7 +137,7 @@ var bufferNames = [NumBuffers]string{
 // against each instance in Unit.Multi and matches if any instance does.
 func (b Buffer) IsMulti() bool {
 	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent ||
-		b == TLSSubjectAltName
+		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName
 }
 
 // IsTLS reports whether the TLS parser fills b.

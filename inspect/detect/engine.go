@@ -217,7 +217,7 @@ func bufDirs(b applayer.Buffer) uint8 {
 	case applayer.HTTPStatCode, applayer.HTTPStatMsg, applayer.HTTPResponseLine, applayer.HTTPResponseBody,
 		applayer.HTTPLocation, applayer.HTTPServer, applayer.HTTPResponseHeader, applayer.TLSCertSubject,
 		applayer.TLSCertIssuer, applayer.TLSCertSerial, applayer.TLSCertFingerprint, applayer.TLSCerts,
-		applayer.JA3SHash, applayer.JA3SString, applayer.TLSSubjectAltName:
+		applayer.JA3SHash, applayer.JA3SString, applayer.TLSSubjectAltName, applayer.DNSResponseRRName:
 		return sc
 	}
 	return cs | sc

@@ -90,6 +90,9 @@ var bufferNames = map[string]applayer.Buffer{
 	"ja4.hash": applayer.JA4Hash, "tls.random": applayer.TLSRandom, "tls.random_time": applayer.TLSRandomTime,
 	"tls.random_bytes": applayer.TLSRandomBytes, "tls.subjectaltname": applayer.TLSSubjectAltName,
 	"dns_query": applayer.DNSQuery, "dns.query": applayer.DNSQuery,
+	"dns.queries.rrname": applayer.DNSQueriesRRName, "dns.answers.rrname": applayer.DNSAnswersRRName,
+	"dns.authorities.rrname": applayer.DNSAuthoritiesRRName, "dns.additionals.rrname": applayer.DNSAdditionalsRRName,
+	"dns.response.rrname": applayer.DNSResponseRRName,
 	"http.request_header": applayer.HTTPRequestHeader, "http.response_header": applayer.HTTPResponseHeader,
 }
 
@@ -177,7 +180,7 @@ func appBuffer(b applayer.Buffer) string {
 	switch {
 	case b.IsTLS():
 		return "tls"
-	case b == applayer.DNSQuery:
+	case b == applayer.DNSQuery || b >= applayer.DNSQueriesRRName && b <= applayer.DNSRcode:
 		return "dns"
 	case b == applayer.AppLayerEvent:
 		return "" // the event names its protocol; see appLayerEvent

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,12 +40,26 @@ func (c *converter) fileKeyword(kw, v string) error {
 	if neg {
 		v = strings.TrimSpace(v[1:])
 	}
-	if kw == "filesize" {
-		ops, err := sizeTests(v, neg)
+	switch kw {
+	case "filesize", "dns.opcode", "dns.rcode":
+		buf, nbytes, max := applayer.FileSize, 8, uint64(math.MaxInt64)
+		switch kw {
+		case "dns.opcode":
+			buf, nbytes, max = applayer.DNSOpcode, 1, 15
+		case "dns.rcode":
+			buf, nbytes, max = applayer.DNSRcode, 1, 15
+			if n, ok := rcodeNames[strings.ToUpper(v)]; ok {
+				v = strconv.Itoa(n)
+			}
+		}
+		ops, err := uintTests(kw, v, neg, nbytes, max)
 		if err != nil {
 			return err
 		}
-		l := c.list(applayer.FileSize, nil)
+		if c.out.AppProto == "" && kw != "filesize" {
+			c.out.AppProto = "dns"
+		}
+		l := c.list(buf, nil)
 		l.Ops = append(l.Ops, ops...)
 		return nil
 	}
@@ -99,19 +114,24 @@ func readHashList(path string, n int) (map[string]bool, error) {
 	return set, nil
 }
 
-// sizeTests turns a filesize value (N, <N, >N, <=N, >=N, N-M or N<>M,
-// exclusive, as Suricata's unsigned integer keywords; ! negates a single
-// value) into byte_tests on the 8-byte size buffer.
-func sizeTests(v string, neg bool) ([]Op, error) {
+// rcodeNames are dns.rcode's names for its values.
+var rcodeNames = map[string]int{"NOERROR": 0, "FORMERR": 1, "SERVFAIL": 2, "NXDOMAIN": 3, "NOTIMP": 4,
+	"REFUSED": 5, "YXDOMAIN": 6, "YXRRSET": 7, "NXRRSET": 8, "NOTAUTH": 9, "NOTZONE": 10}
+
+// uintTests turns an unsigned integer keyword's value (N, <N, >N, <=N,
+// >=N, N-M or N<>M, exclusive, as Suricata's integer keywords; ! negates
+// a single value) into byte_tests on an nbytes big-endian buffer. A
+// negated range, which byte_test cannot express, is refused.
+func uintTests(kw, v string, neg bool, nbytes int, max uint64) ([]Op, error) {
 	num := func(s string) (uint64, error) {
 		n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
-		if err != nil {
-			return 0, rejectf("filesize: %q is not a number", s)
+		if err != nil || n > max {
+			return 0, rejectf("%s: %q is not a number from 0 to %d", kw, s, max)
 		}
 		return n, nil
 	}
 	test := func(op string, n uint64, not bool) Op {
-		return &ByteTest{Bytes: 8, Op: op, Not: not, Value: Value{N: int(n)}, BigEndian: true}
+		return &ByteTest{Bytes: nbytes, Op: op, Not: not, Value: Value{N: int(n)}, BigEndian: true}
 	}
 	for _, sep := range []string{"<>", "-"} {
 		if a, b, ok := strings.Cut(v, sep); ok && strings.TrimSpace(a) != "" {
@@ -124,7 +144,7 @@ func sizeTests(v string, neg bool) ([]Op, error) {
 				return nil, err
 			}
 			if neg || lo >= hi {
-				return nil, rejectf("filesize: bad range %q", v)
+				return nil, rejectf("%s: unsupported range %q", kw, v)
 			}
 			return []Op{test(">", lo, false), test("<", hi, false)}, nil
 		}
@@ -136,7 +156,7 @@ func sizeTests(v string, neg bool) ([]Op, error) {
 				return nil, err
 			}
 			if neg && op != "=" {
-				return nil, rejectf("filesize: cannot negate %q", v)
+				return nil, rejectf("%s: cannot negate %q", kw, v)
 			}
 			return []Op{test(op, n, neg)}, nil
 		}

@@ -117,3 +117,27 @@ func TestFileSizeAndHashLists(t *testing.T) {
 	require.Len(t, set.Errors, 1)
 	assert.Contains(t, set.Errors[0].Reason, "is not a 32-byte hex digest")
 }
+
+func TestDNSIntegerKeywords(t *testing.T) {
+	r, why := loadOne(t, `alert dns any any -> any any (msg:"t"; dns.opcode:!0; dns.rcode:nxdomain; sid:1;)`)
+	require.Empty(t, why)
+	require.Len(t, r.Lists, 2)
+	assert.Equal(t, applayer.DNSOpcode, r.Lists[0].Buffer)
+	bt := r.Lists[0].Ops[0].(*ByteTest)
+	assert.True(t, bt.Not && bt.Op == "=" && bt.Value.N == 0 && bt.Bytes == 1)
+	assert.Equal(t, applayer.DNSRcode, r.Lists[1].Buffer)
+	assert.Equal(t, 3, r.Lists[1].Ops[0].(*ByteTest).Value.N)
+
+	r, why = loadOne(t, `alert udp any any -> any any (msg:"t"; dns.opcode:7-15; sid:1;)`)
+	require.Empty(t, why)
+	assert.Equal(t, "dns", r.AppProto)
+	assert.Len(t, r.Lists[0].Ops, 2)
+
+	for _, v := range []string{"16", "!7-15", "x"} {
+		_, why := loadOne(t, `alert dns any any -> any any (msg:"t"; dns.opcode:`+v+`; sid:1;)`)
+		assert.Contains(t, why, "dns.opcode", v)
+	}
+	r, why = loadOne(t, `alert dns any any -> any any (msg:"t"; dns.response.rrname; content:"mx"; sid:1;)`)
+	require.Empty(t, why)
+	assert.Equal(t, applayer.DNSResponseRRName, r.Lists[0].Buffer)
+}

@@ -257,7 +257,8 @@ func (p *parsed) finish(opts *Options) (*Rule, error) {
 // for gonids as a stand-in it knows (one the rule does not use), and the
 // converter maps the stand-in back (parsed.alias).
 var unknownSticky = map[string]bool{"ja4.hash": true, "tls.random_time": true, "tls.random_bytes": true,
-	"tls.subjectaltname": true, "file.name": true}
+	"tls.subjectaltname": true, "file.name": true, "dns.queries.rrname": true, "dns.answers.rrname": true,
+	"dns.authorities.rrname": true, "dns.additionals.rrname": true, "dns.response.rrname": true}
 
 // standIns are sticky buffers gonids knows, lent to unknownSticky ones.
 var standIns = []string{"http.location", "http.server", "http.accept_lang", "http.connection", "http.referer",
@@ -357,9 +358,11 @@ func (p *parsed) standIn(kw, lower string, next *int) (string, string) {
 	return stand, ""
 }
 
-// fileKeywords are the file keywords that test a complete file rather
-// than a buffer; the converter builds them (see converter.fileKeyword).
-var fileKeywords = map[string]bool{"filesize": true, "filemd5": true, "filesha1": true, "filesha256": true}
+// fileKeywords are the keywords gonids lacks that test a value rather
+// than a buffer (the file keywords, dns.opcode, dns.rcode); the converter
+// builds them (see converter.fileKeyword).
+var fileKeywords = map[string]bool{"filesize": true, "filemd5": true, "filesha1": true, "filesha256": true,
+	"dns.opcode": true, "dns.rcode": true}
 
 // unquotedPCRE reports whether a pcre value is written without quotes:
 // "/.../flags", optionally negated, with no quote inside.
