@@ -316,6 +316,15 @@ func (c *converter) run() error {
 		return err
 	}
 	for _, o := range c.extra {
+		if o.kw == "alert" {
+			// Suricata 8's alert keyword: the rule alerts whatever its
+			// action; only a pass rule changes (its matches are logged).
+			if out.NoAlert {
+				return rejectf("alert and noalert together")
+			}
+			out.Info.AlertPass = out.Action == inspect.ActionPass
+			continue
+		}
 		if err := c.fileKeyword(o.kw, o.value); err != nil {
 			return err
 		}

@@ -61,6 +61,7 @@ var probes = []probe{
 	{keyword: "threshold", option: `threshold:type limit, track by_src, count 1, seconds 60;`},
 	{keyword: "detection_filter", option: `detection_filter:track by_src, count 5, seconds 60;`},
 	{keyword: "noalert", option: `content:"a"; noalert;`},
+	{keyword: "alert", option: `content:"a"; alert;`, note: "Suricata 8: a pass rule with it logs its matches as alerts"},
 	{keyword: "tag", option: `tag:session,10,packets;`, note: "accepted; no packets are tagged (no pcap output)"},
 	{keyword: "app-layer-protocol", option: `app-layer-protocol:http;`},
 	// Packet header.

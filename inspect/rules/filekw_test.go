@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
 )
 
@@ -140,4 +141,21 @@ func TestDNSIntegerKeywords(t *testing.T) {
 	r, why = loadOne(t, `alert dns any any -> any any (msg:"t"; dns.response.rrname; content:"mx"; sid:1;)`)
 	require.Empty(t, why)
 	assert.Equal(t, applayer.DNSResponseRRName, r.Lists[0].Buffer)
+}
+
+// Suricata 8's alert keyword makes a pass rule's matches alerts too.
+func TestAlertKeyword(t *testing.T) {
+	r, why := loadOne(t, `pass tcp any any -> any 22 (msg:"t"; alert; sid:2;)`)
+	require.Empty(t, why)
+	assert.True(t, r.Info.AlertPass)
+	a := inspect.Alert{Rule: r.Info}
+	assert.True(t, a.Logged())
+	r, why = loadOne(t, `alert tcp any any -> any 22 (msg:"t"; alert; sid:2;)`)
+	require.Empty(t, why)
+	assert.False(t, r.Info.AlertPass)
+	r, _ = loadOne(t, `pass tcp any any -> any 22 (msg:"t"; sid:2;)`)
+	a = inspect.Alert{Rule: r.Info}
+	assert.False(t, a.Logged(), "a pass rule logs nothing by default")
+	_, why = loadOne(t, `alert tcp any any -> any 22 (msg:"t"; alert; noalert; sid:2;)`)
+	assert.Equal(t, "alert and noalert together", why)
 }

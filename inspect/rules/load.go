@@ -291,7 +291,7 @@ func (p *parsed) ownOptions(opts []option) string {
 				return why
 			}
 			cut = cut[:o.start] + stand + ";" + cut[o.end:]
-		case fileKeywords[o.kw]:
+		case fileKeywords[o.kw] || o.kw == "alert" && o.value == "":
 			p.extra = append([]option{o}, p.extra...)
 			cut = cut[:o.start] + cut[o.end:]
 		case o.kw == "pcre" && unquotedPCRE(o.value):
