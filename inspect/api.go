@@ -131,6 +131,9 @@ type RuleInfo struct {
 	Metadata      map[string][]string
 	File          string
 	Line          int
+	// AlertPass is Suricata 8's alert keyword on a pass rule: its matches
+	// are logged as alerts too (the flow is still passed).
+	AlertPass bool
 }
 
 // Alert is one rule match.
@@ -149,6 +152,16 @@ type Alert struct {
 	// that was in progress in the flow for a raw-stream match), as far as
 	// it was known then; EVE writes it as the alert's http object.
 	HTTP *HTTPTx
+}
+
+// Logged reports whether Suricata logs the match as an alert: not for
+// noalert rules, nor for pass rules unless they carry the alert keyword.
+// Their actions apply either way.
+func (a *Alert) Logged() bool {
+	if a.Rule == nil || a.NoAlert {
+		return false
+	}
+	return a.Rule.Action != ActionPass || a.Rule.AlertPass
 }
 
 // Event is an app-layer record for EVE (event_type http, dns, tls or

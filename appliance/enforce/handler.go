@@ -329,7 +329,7 @@ func (f *flow) logResult(ts time.Time, res *inspect.Result, enforce bool) {
 	h := f.h
 	for i := range res.Alerts {
 		a := &res.Alerts[i]
-		if a.Rule == nil || a.NoAlert || a.Rule.Action == inspect.ActionPass {
+		if !a.Logged() {
 			continue
 		}
 		ev := eve.NewAlert(ts, &f.meta, a, enforce)

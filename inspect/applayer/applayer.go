@@ -76,6 +76,32 @@ const (
 	// TLSSubjectAltName is a multi-buffer: each dNSName of the server
 	// certificate's subjectAltName.
 	TLSSubjectAltName
+	// FileName is file.name: the name of the file a message body carries
+	// (Suricata's rule, for HTTP: the response's Content-Disposition
+	// filename, else the request's path without the query; a request
+	// body is a file only for PUT). Set on the Units of the direction
+	// whose message carries the file, from its first body byte.
+	FileName
+	// FileSize, FileMD5, FileSHA1 and FileSHA256 describe a file once it
+	// is complete, for filesize and filemd5/filesha1/filesha256: its
+	// size as 8 bytes big-endian and its raw digests. A parser sets them
+	// only when asked to (they cost a pass over every body byte).
+	FileSize
+	FileMD5
+	FileSHA1
+	FileSHA256
+	// DNS multi-buffers (Suricata 8): the names of the question, answer,
+	// authority and additional records, and DNSResponseRRName, in
+	// responses, every record name plus the rdata that is a name (CNAME,
+	// PTR, MX, NS, SOA's mname). DNSOpcode and DNSRcode are one byte
+	// each, for dns.opcode and dns.rcode.
+	DNSQueriesRRName
+	DNSAnswersRRName
+	DNSAuthoritiesRRName
+	DNSAdditionalsRRName
+	DNSResponseRRName
+	DNSOpcode
+	DNSRcode
 	// AppLayerEvent is a multi-buffer detection fills from a Unit's
 	// Anomalies: one "proto.event_name" (lower case, Suricata's spelling)
 	// per anomaly, for the app-layer-event keyword.
@@ -99,7 +125,11 @@ var bufferNames = [NumBuffers]string{
 	JA3String: "ja3.string", JA3SHash: "ja3s.hash", JA3SString: "ja3s.string", TLSCerts: "tls.certs",
 	JA4Hash: "ja4.hash", TLSRandom: "tls.random", TLSRandomTime: "tls.random_time", TLSRandomBytes: "tls.random_bytes",
 	TLSSubjectAltName: "tls.subjectaltname", SSHProto: "ssh.proto", SSHSoftware: "ssh.software",
-	AppLayerEvent:     "app-layer-event",
+	AppLayerEvent: "app-layer-event", FileName: "file.name",
+	FileSize: "file.size", FileMD5: "file.md5", FileSHA1: "file.sha1", FileSHA256: "file.sha256",
+	DNSQueriesRRName: "dns.queries.rrname", DNSAnswersRRName: "dns.answers.rrname",
+	DNSAuthoritiesRRName: "dns.authorities.rrname", DNSAdditionalsRRName: "dns.additionals.rrname",
+	DNSResponseRRName: "dns.response.rrname", DNSOpcode: "dns.opcode", DNSRcode: "dns.rcode",
 	HTTPRequestHeader: "http.request_header", HTTPResponseHeader: "http.response_header",
 }
 
@@ -107,7 +137,7 @@ var bufferNames = [NumBuffers]string{
 // against each instance in Unit.Multi and matches if any instance does.
 func (b Buffer) IsMulti() bool {
 	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent ||
-		b == TLSSubjectAltName
+		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName
 }
 
 // IsTLS reports whether the TLS parser fills b.

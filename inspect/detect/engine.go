@@ -217,7 +217,7 @@ func bufDirs(b applayer.Buffer) uint8 {
 	case applayer.HTTPStatCode, applayer.HTTPStatMsg, applayer.HTTPResponseLine, applayer.HTTPResponseBody,
 		applayer.HTTPLocation, applayer.HTTPServer, applayer.HTTPResponseHeader, applayer.TLSCertSubject,
 		applayer.TLSCertIssuer, applayer.TLSCertSerial, applayer.TLSCertFingerprint, applayer.TLSCerts,
-		applayer.JA3SHash, applayer.JA3SString, applayer.TLSSubjectAltName:
+		applayer.JA3SHash, applayer.JA3SString, applayer.TLSSubjectAltName, applayer.DNSResponseRRName:
 		return sc
 	}
 	return cs | sc
@@ -630,6 +630,8 @@ func isRelative(op cop) bool {
 		return op.extract.Relative
 	case op.dataAt != nil:
 		return op.dataAt.Relative
+	case op.b64 != nil:
+		return op.b64.Relative
 	}
 	return false
 }
@@ -661,6 +663,26 @@ func (e *Engine) compileOp(op rules.Op, cr *crule) (cop, error) {
 		return cop{dataAt: o}, nil
 	case *rules.Bsize:
 		return cop{bsize: o}, nil
+	case *rules.HashSet:
+		return cop{set: o}, nil
+	case *rules.Base64Decode:
+		b := &cb64{Base64Decode: o}
+		for _, d := range o.Data {
+			c, err := e.compileOp(d, cr)
+			if err != nil {
+				return cop{}, err
+			}
+			b.ops = append(b.ops, c)
+		}
+		for i := range b.ops {
+			for _, later := range b.ops[i+1:] {
+				if isRelative(later) {
+					b.ops[i].later = true
+					break
+				}
+			}
+		}
+		return cop{b64: b}, nil
 	}
 	return cop{}, fmt.Errorf("unsupported op %T", op)
 }

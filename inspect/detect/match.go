@@ -31,9 +31,17 @@ type cop struct {
 	extract *rules.ByteExtract
 	dataAt  *rules.IsDataAt
 	bsize   *rules.Bsize
+	b64     *cb64
+	set     *rules.HashSet
 	// later reports whether any later op is relative to this one's end,
 	// i.e. whether trying another occurrence can change the outcome.
 	later bool
+}
+
+// cb64 is a compiled base64_decode with its base64_data ops.
+type cb64 struct {
+	*rules.Base64Decode
+	ops []cop
 }
 
 type ccontent struct {
@@ -400,8 +408,59 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 			return false
 		}
 		return e.run(i+1, prev, maxEnd)
+	case op.b64 != nil:
+		return e.base64(op.b64, i, prev, maxEnd)
+	case op.set != nil:
+		if op.set.Set[string(buf)] == op.set.Negate {
+			return false
+		}
+		return e.run(i+1, prev, maxEnd)
 	}
 	return false
+}
+
+// base64 runs base64_decode (Suricata's DetectBase64DecodeDoMatch): the
+// bytes from Offset (after the previous match when Relative), at most
+// Bytes of them, are decoded and the base64_data ops run on the result.
+func (e *evaluator) base64(b *cb64, i, prev, maxEnd int) bool {
+	buf := e.v.buf
+	n := len(buf)
+	start := int(-e.v.base)
+	if b.Relative {
+		start = prev
+	}
+	start = max(start, 0)
+	if b.Offset > 0 {
+		if start+b.Offset >= n {
+			e.grow()
+			return false
+		}
+		start += b.Offset
+	}
+	if start > n {
+		e.grow()
+		return false
+	}
+	end := n
+	if b.Bytes > 0 && start+b.Bytes < n {
+		end = start + b.Bytes
+	} else {
+		e.grow()
+	}
+	dec := base64Decode(nil, buf[start:end], b64RFC4648)
+	if len(dec) == 0 {
+		return false
+	}
+	sub := evaluator{v: &view{buf: dec}, ops: b.ops, vars: e.vars, slots: e.slots, timeout: e.timeout,
+		fpOp: -1, steps: e.steps}
+	ok := sub.run(0, 0, 0)
+	e.steps = sub.steps
+	if !ok {
+		return false
+	}
+	// base64_data ends the rule's inspection (the converter lets
+	// nothing follow it).
+	return e.run(i+1, prev, maxEnd)
 }
 
 // pos resolves an offset: relative to the previous match, or absolute from

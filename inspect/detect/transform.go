@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -40,6 +41,8 @@ func applyTransform(in []byte, t string) []byte {
 			in[i] ^= key[i%len(key)]
 		}
 		return in
+	case "from_base64":
+		return fromBase64(in, arg)
 	case "pcrexform":
 		re := pcrexform(strings.Trim(arg, `"`))
 		if re == nil {
@@ -53,6 +56,44 @@ func applyTransform(in []byte, t string) []byte {
 		return in
 	}
 	return in
+}
+
+// fromBase64 is Suricata 8's from_base64 transform; arg is
+// "bytes,offset,mode" (bytes 0: the rest). The decoded bytes replace the
+// buffer; when the offset or byte count reach past it, or nothing
+// decodes, the buffer is left as it was.
+func fromBase64(in []byte, arg string) []byte {
+	parts := strings.Split(arg, ",")
+	if len(parts) != 3 {
+		return in
+	}
+	nbytes, _ := strconv.Atoi(parts[0])
+	offset, _ := strconv.Atoi(parts[1])
+	mode := b64RFC4648
+	switch parts[2] {
+	case "rfc2045":
+		mode = b64RFC2045
+	case "strict":
+		mode = b64Strict
+	}
+	if offset > len(in) {
+		return in
+	}
+	src := in[offset:]
+	if nbytes > 0 {
+		if nbytes > len(src) {
+			return in
+		}
+		src = src[:nbytes]
+	}
+	if len(src) == 0 {
+		return in
+	}
+	out := base64Decode(nil, src, mode)
+	if len(out) == 0 {
+		return in
+	}
+	return out
 }
 
 // urlDecode replaces %HH with its byte and '+' with a space; a '%' not

@@ -17,6 +17,8 @@ const (
 	// maxQuestions bounds the questions reported per message; real
 	// resolvers send one.
 	maxQuestions = 16
+	// maxRecords bounds the records whose names are kept per section.
+	maxRecords = 64
 	// maxPendingIDs bounds the query ids remembered to pair answers.
 	maxPendingIDs = 64
 )
@@ -44,7 +46,9 @@ func init() {
 			Transport: tr,
 			Probe:     probe,
 			New:       func() applayer.Parser { return New(tcp) },
-			Buffers:   []applayer.Buffer{applayer.DNSQuery},
+			Buffers: []applayer.Buffer{applayer.DNSQuery, applayer.DNSQueriesRRName, applayer.DNSAnswersRRName,
+				applayer.DNSAuthoritiesRRName, applayer.DNSAdditionalsRRName, applayer.DNSResponseRRName,
+				applayer.DNSOpcode, applayer.DNSRcode},
 			Events: applayer.EventNames(EvMalformedData, EvNotARequest, EvNotAResponse, EvZFlagSet,
 				EvInfiniteLoop, EvNameTooLong, EvInvalidOpcode),
 		})

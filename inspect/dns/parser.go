@@ -13,6 +13,8 @@ type stream struct {
 	buf    []byte // partial message, at most 64 KiB by the prefix
 }
 
+type span struct{ s, e int }
+
 type pendingID struct {
 	id   uint16
 	txID uint64
@@ -30,6 +32,13 @@ type Parser struct {
 	names   []byte // decoded question names of the current message
 	spans   [maxQuestions]struct{ s, e int }
 	qtypes  [maxQuestions]uint16
+	// rrNames holds the record names of the answer, authority and
+	// additional sections and the rdata names (rdSpans) of the current
+	// message, for the dns.*.rrname multi-buffers.
+	rrNames []byte
+	rrSpans [3][]span
+	rdSpans [3][]span
+	hdr     [2]byte // opcode and rcode buffers
 	unit    applayer.Unit
 	anoms   []inspect.Anomaly
 }
@@ -152,16 +161,25 @@ func (p *Parser) message(dir inspect.Direction, msg []byte, emit func(*applayer.
 		}
 		off = next + 4
 	}
-	// Walk the resource records only to check the message is well formed.
-	var scratch [maxName + 1]byte
+	// Walk the resource records: check the message is well formed and
+	// keep their names, and the rdata that is a name, for detection.
+	p.rrNames = p.rrNames[:0]
+	for sec := range p.rrSpans {
+		p.rrSpans[sec], p.rdSpans[sec] = p.rrSpans[sec][:0], p.rdSpans[sec][:0]
+	}
 	for sec := 0; off >= 0 && sec < 3; sec++ {
 		for i := 0; i < counts[sec]; i++ {
-			_, next, ev := readName(msg, off, scratch[:0])
+			start := len(p.rrNames)
+			var ev string
+			var next int
+			p.rrNames, next, ev = readName(msg, off, p.rrNames)
 			if ev == "" && next+10 > len(msg) {
 				ev = EvMalformedData
 			}
+			var rtype, rdlen int
 			if ev == "" {
-				rdlen := int(msg[next+8])<<8 | int(msg[next+9])
+				rtype = int(msg[next])<<8 | int(msg[next+1])
+				rdlen = int(msg[next+8])<<8 | int(msg[next+9])
 				off = next + 10 + rdlen
 				if off > len(msg) {
 					ev = EvMalformedData
@@ -169,9 +187,16 @@ func (p *Parser) message(dir inspect.Direction, msg []byte, emit func(*applayer.
 			}
 			if ev != "" {
 				p.anomaly(ev)
+				p.rrNames = p.rrNames[:start]
 				off = -1
 				break
 			}
+			if len(p.rrSpans[sec]) >= maxRecords {
+				p.rrNames = p.rrNames[:start]
+				continue
+			}
+			p.rrSpans[sec] = append(p.rrSpans[sec], span{start, len(p.rrNames)})
+			p.rdataName(sec, msg, next+10, rtype, rdlen)
 		}
 	}
 
@@ -200,6 +225,10 @@ func (p *Parser) message(dir inspect.Direction, msg []byte, emit func(*applayer.
 	}
 	u := &p.unit
 	u.Dir, u.TxID = dir, txID
+	p.hdr = [2]byte{opcode, byte(rcode)}
+	u.Buffers[applayer.DNSOpcode], u.Buffers[applayer.DNSRcode] = p.hdr[0:1:1], p.hdr[1:2:2]
+	p.setMulti(u, nq, qr)
+	defer p.clearMulti(u)
 	for i := 0; i < max(nq, 1); i++ {
 		u.Buffers[applayer.DNSQuery] = nil
 		if i < nq {
@@ -219,6 +248,68 @@ func (p *Parser) message(dir inspect.Direction, msg []byte, emit func(*applayer.
 		emit(u)
 	}
 	u.Buffers[applayer.DNSQuery], u.Event, u.Anomalies = nil, nil, nil
+	u.Buffers[applayer.DNSOpcode], u.Buffers[applayer.DNSRcode] = nil, nil
+}
+
+// rdataName keeps the name in a record's rdata, for the types Suricata's
+// dns.response.rrname inspects: CNAME, PTR, NS, MX (after the
+// preference) and SOA (its mname).
+func (p *Parser) rdataName(sec int, msg []byte, rdata, rtype, rdlen int) {
+	at := rdata
+	switch rtype {
+	case 2, 5, 6, 12: // NS, CNAME, SOA, PTR
+	case 15: // MX
+		at += 2
+	default:
+		return
+	}
+	if at >= rdata+rdlen {
+		return
+	}
+	start := len(p.rrNames)
+	var ev string
+	p.rrNames, _, ev = readName(msg, at, p.rrNames)
+	if ev != "" {
+		p.rrNames = p.rrNames[:start]
+		return
+	}
+	p.rdSpans[sec] = append(p.rdSpans[sec], span{start, len(p.rrNames)})
+}
+
+// setMulti fills the dns.*.rrname multi-buffers of u from the current
+// message; dns.response.rrname only for a response.
+func (p *Parser) setMulti(u *applayer.Unit, nq int, response bool) {
+	q := u.Multi[applayer.DNSQueriesRRName][:0]
+	for i := 0; i < nq; i++ {
+		q = append(q, p.names[p.spans[i].s:p.spans[i].e:p.spans[i].e])
+	}
+	u.Multi[applayer.DNSQueriesRRName] = q
+	secs := [3]applayer.Buffer{applayer.DNSAnswersRRName, applayer.DNSAuthoritiesRRName, applayer.DNSAdditionalsRRName}
+	for sec, b := range secs {
+		m := u.Multi[b][:0]
+		for _, sp := range p.rrSpans[sec] {
+			m = append(m, p.rrNames[sp.s:sp.e:sp.e])
+		}
+		u.Multi[b] = m
+	}
+	r := u.Multi[applayer.DNSResponseRRName][:0]
+	if response {
+		r = append(r, q...)
+		for sec := range secs {
+			r = append(r, u.Multi[secs[sec]]...)
+			for _, sp := range p.rdSpans[sec] {
+				r = append(r, p.rrNames[sp.s:sp.e:sp.e])
+			}
+		}
+	}
+	u.Multi[applayer.DNSResponseRRName] = r
+}
+
+func (p *Parser) clearMulti(u *applayer.Unit) {
+	for b := applayer.DNSQueriesRRName; b <= applayer.DNSResponseRRName; b++ {
+		clear(u.Multi[b])
+		u.Multi[b] = u.Multi[b][:0]
+	}
 }
 
 // emitOnly reports anomalies of a message too broken to log.

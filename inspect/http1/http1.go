@@ -45,6 +45,11 @@ type Limits struct {
 	// type, state) for message bodies; hashing costs a pass over every
 	// decoded body byte.
 	FileInfo bool
+	// FileMatch computes what the file keywords (filesize, filemd5,
+	// filesha1, filesha256) match: each file's size and digests, handed
+	// to detection when the file is complete. Rule sets that use them
+	// turn it on.
+	FileMatch bool
 	// Body is the body inspection window per message: a body longer than
 	// this is inspected in windows of this size that overlap by a
 	// quarter, so no byte of a body goes uninspected (see doc.go).
@@ -110,6 +115,7 @@ func WithLimits(l Limits) Option {
 		c.maxHeader = max(pick(l.HeaderSection, d.HeaderSection), minLimit)
 		c.Decoded = d.Decoded
 		c.FileInfo = l.FileInfo
+		c.FileMatch = l.FileMatch
 		if l.Decoded > 0 {
 			c.Decoded = l.Decoded
 		}
@@ -140,7 +146,8 @@ var Buffers = []applayer.Buffer{
 	applayer.HTTPAcceptLang, applayer.HTTPConnection, applayer.HTTPReferer, applayer.HTTPStart,
 	applayer.HTTPRequestBody, applayer.HTTPStatCode, applayer.HTTPStatMsg, applayer.HTTPResponseLine,
 	applayer.HTTPResponseBody, applayer.HTTPLocation, applayer.HTTPServer,
-	applayer.HTTPRequestHeader, applayer.HTTPResponseHeader,
+	applayer.HTTPRequestHeader, applayer.HTTPResponseHeader, applayer.FileName,
+	applayer.FileSize, applayer.FileMD5, applayer.FileSHA1, applayer.FileSHA256,
 }
 
 func init() {

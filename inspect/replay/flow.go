@@ -500,9 +500,9 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 				dropRule = a.Rule
 			}
 		}
-		// Suricata logs no alert for pass rules nor for noalert ones;
-		// their actions still apply.
-		if a.NoAlert || a.Rule.Action == inspect.ActionPass {
+		// Suricata logs no alert for pass rules (unless they carry the
+		// alert keyword) nor for noalert ones; their actions still apply.
+		if !a.Logged() {
 			continue
 		}
 		f.alerted = true

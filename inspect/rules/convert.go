@@ -86,16 +86,23 @@ var bufferNames = map[string]applayer.Buffer{
 	"ja3_hash":  applayer.JA3Hash, "ja3.hash": applayer.JA3Hash, "ja3_string": applayer.JA3String,
 	"ja3.string": applayer.JA3String, "ja3s.hash": applayer.JA3SHash, "ja3s.string": applayer.JA3SString,
 	"ssh.proto": applayer.SSHProto, "ssh_proto": applayer.SSHProto, "ssh.software": applayer.SSHSoftware,
-	"ssh_software": applayer.SSHSoftware,
-	"ja4.hash":     applayer.JA4Hash, "tls.random": applayer.TLSRandom, "tls.random_time": applayer.TLSRandomTime,
+	"ssh_software": applayer.SSHSoftware, "file.name": applayer.FileName,
+	"ja4.hash": applayer.JA4Hash, "tls.random": applayer.TLSRandom, "tls.random_time": applayer.TLSRandomTime,
 	"tls.random_bytes": applayer.TLSRandomBytes, "tls.subjectaltname": applayer.TLSSubjectAltName,
 	"dns_query": applayer.DNSQuery, "dns.query": applayer.DNSQuery,
+	"dns.queries.rrname": applayer.DNSQueriesRRName, "dns.answers.rrname": applayer.DNSAnswersRRName,
+	"dns.authorities.rrname": applayer.DNSAuthoritiesRRName, "dns.additionals.rrname": applayer.DNSAdditionalsRRName,
+	"dns.response.rrname": applayer.DNSResponseRRName,
 	"http.request_header": applayer.HTTPRequestHeader, "http.response_header": applayer.HTTPResponseHeader,
 }
 
 // fileDataBuffer is a marker resolved to request or response body by the
 // rule's direction.
 const fileDataBuffer = applayer.NumBuffers + 1
+
+// base64DataBuffer marks ops after base64_data: they go to the rule's
+// base64_decode (Base64Decode.Data), not to a list.
+const base64DataBuffer = applayer.NumBuffers + 2
 
 // pcreBufferFlags are Suricata's pcre modifiers that select a buffer.
 var pcreBufferFlags = map[byte]applayer.Buffer{
@@ -111,12 +118,15 @@ var supportedTransforms = map[string]bool{
 	"dotprefix": true, "to_lowercase": true, "to_uppercase": true,
 	"strip_whitespace": true, "compress_whitespace": true, "url_decode": true,
 	"header_lowercase": true, "to_md5": true, "to_sha1": true, "to_sha256": true,
-	"xor": true, "pcrexform": true,
+	"xor": true, "pcrexform": true, "from_base64": true,
 }
 
 // Tags gonids accepts without interpreting; only these are honoured.
+// filestore is accepted like tag: it asks Suricata's file-store output to
+// write the files the rule matches on and changes nothing that matches;
+// there is no file-store output here.
 var honouredTags = map[string]bool{"classtype": true, "flow": true, "priority": true, "app-layer-protocol": true, "tag": true,
-	"app-layer-event": true}
+	"app-layer-event": true, "filestore": true}
 
 type converter struct {
 	opts *Options
@@ -129,13 +139,48 @@ type converter struct {
 	// last is the list the previous content, pcre or byte keyword went
 	// to.
 	last *List
+	// b64 is the rule's base64_decode, once given.
+	b64 *Base64Decode
+	// extra are the options the loader took out for gonids (file
+	// keywords); file is the rule file, whose directory hash lists are
+	// read from.
+	extra []option
+	file  string
+}
+
+// add appends op to the list for buf with transforms tr, or to the
+// base64_decode's data for base64_data. Suricata inspects base64_data
+// at the point of base64_decode and ends the rule's inspection there
+// ("Rule buffer cannot be reset after base64_data"), so nothing but
+// base64_data ops may follow base64_decode.
+func (c *converter) add(buf applayer.Buffer, tr []string, op Op) error {
+	if buf == base64DataBuffer {
+		if c.b64 == nil {
+			return rejectf("base64_data without a base64_decode before it")
+		}
+		if len(tr) > 0 {
+			return rejectf("transforms on base64_data")
+		}
+		c.b64.Data = append(c.b64.Data, op)
+		return nil
+	}
+	return c.addTo(c.list(buf, tr), op)
+}
+
+func (c *converter) addTo(l *List, op Op) error {
+	if c.b64 != nil {
+		return rejectf("%s after base64_decode: only base64_data may follow it", op.opName())
+	}
+	l.Ops = append(l.Ops, op)
+	c.last = l
+	return nil
 }
 
 func appBuffer(b applayer.Buffer) string {
 	switch {
 	case b.IsTLS():
 		return "tls"
-	case b == applayer.DNSQuery:
+	case b == applayer.DNSQuery || b >= applayer.DNSQueriesRRName && b <= applayer.DNSRcode:
 		return "dns"
 	case b == applayer.AppLayerEvent:
 		return "" // the event names its protocol; see appLayerEvent
@@ -148,8 +193,8 @@ func appBuffer(b applayer.Buffer) string {
 }
 
 // convert checks a gonids rule and builds ours.
-func (o *Options) convert(g *gonids.Rule, alias map[string]string) (*Rule, error) {
-	c := &converter{opts: o, r: g, out: &Rule{}, vars: map[string]bool{}, alias: alias}
+func (o *Options) convert(g *gonids.Rule, alias map[string]string, extra []option, file string) (*Rule, error) {
+	c := &converter{opts: o, r: g, out: &Rule{}, vars: map[string]bool{}, alias: alias, extra: extra, file: file}
 	return c.out, c.run()
 }
 
@@ -195,10 +240,13 @@ func (c *converter) run() error {
 		}
 	}
 	for _, s := range g.Statements {
-		if s != "noalert" {
+		switch s {
+		case "noalert":
+			out.NoAlert = true
+		case "filestore":
+		default:
 			return rejectf("unsupported keyword %s", s)
 		}
-		out.NoAlert = true
 	}
 	switch {
 	}
@@ -266,6 +314,20 @@ func (c *converter) run() error {
 	}
 	if err := c.matchers(); err != nil {
 		return err
+	}
+	for _, o := range c.extra {
+		if o.kw == "alert" {
+			// Suricata 8's alert keyword: the rule alerts whatever its
+			// action; only a pass rule changes (its matches are logged).
+			if out.NoAlert {
+				return rejectf("alert and noalert together")
+			}
+			out.Info.AlertPass = out.Action == inspect.ActionPass
+			continue
+		}
+		if err := c.fileKeyword(o.kw, o.value); err != nil {
+			return err
+		}
 	}
 	if ev, ok := g.Tags["app-layer-event"]; ok {
 		if err := c.appLayerEvent(ev); err != nil {
@@ -433,6 +495,8 @@ func (c *converter) dataPos(d gonids.DataPos) (applayer.Buffer, error) {
 		return applayer.BufNone, nil
 	case "file_data", "file.data":
 		return fileDataBuffer, nil
+	case "base64_data":
+		return base64DataBuffer, nil
 	}
 	if b, ok := bufferNames[name]; ok {
 		return b, nil
@@ -440,9 +504,17 @@ func (c *converter) dataPos(d gonids.DataPos) (applayer.Buffer, error) {
 	return 0, rejectf("unsupported buffer %s", name)
 }
 
-func transforms(ts []*gonids.Transform) ([]string, error) {
+func (c *converter) transforms(ts []*gonids.Transform) ([]string, error) {
 	var out []string
 	for _, t := range ts {
+		if t.Name == "pcrexform" {
+			if real, ok := c.alias["pcrexform:"+strings.Trim(t.Value, `"`)]; ok {
+				// A transform gonids lacks, lent pcrexform's syntax
+				// (see parsed.ownOptions).
+				out = append(out, real)
+				continue
+			}
+		}
 		if !supportedTransforms[t.Name] {
 			return nil, rejectf("unsupported transform %s", t.Name)
 		}
@@ -505,6 +577,11 @@ func (c *converter) matchers() error {
 			return rejectf("unsupported matcher %T", m)
 		}
 	}
+	if c.b64 != nil && len(c.b64.Data) == 0 {
+		// Suricata inspects nothing after a base64_decode without
+		// base64_data: such a rule never matches.
+		return rejectf("base64_decode without base64_data never matches")
+	}
 	return nil
 }
 
@@ -565,14 +642,11 @@ func (c *converter) content(m *gonids.Content) error {
 	if ct.Within != nil && ct.Within.Var == "" && ct.Within.N < len(ct.Pattern) && ct.Within.N >= 0 {
 		return rejectf("within %d shorter than content of %d bytes", ct.Within.N, len(ct.Pattern))
 	}
-	tr, err := transforms(m.Transforms)
+	tr, err := c.transforms(m.Transforms)
 	if err != nil {
 		return err
 	}
-	l := c.list(buf, tr)
-	l.Ops = append(l.Ops, ct)
-	c.last = l
-	return nil
+	return c.add(buf, tr, ct)
 }
 
 // reComplex finds constructs RE2 lacks; their presence sends a pattern to
@@ -634,14 +708,11 @@ func (c *converter) pcre(m *gonids.PCRE) error {
 			return rejectf("pcre does not compile: %v", err)
 		}
 	}
-	tr, err := transforms(m.Transforms)
+	tr, err := c.transforms(m.Transforms)
 	if err != nil {
 		return err
 	}
-	l := c.list(buf, tr)
-	l.Ops = append(l.Ops, p)
-	c.last = l
-	return nil
+	return c.add(buf, tr, p)
 }
 
 func (c *converter) lenMatch(m *gonids.LenMatch) error {
@@ -660,6 +731,12 @@ func (c *converter) lenMatch(m *gonids.LenMatch) error {
 		if err != nil {
 			return err
 		}
+		if buf == base64DataBuffer {
+			return c.add(buf, nil, &Bsize{cmp})
+		}
+		if c.b64 != nil {
+			return rejectf("bsize after base64_decode: only base64_data may follow it")
+		}
 		l := c.list(buf, c.lastTransforms(buf))
 		l.Ops = append(l.Ops, &Bsize{cmp})
 		return nil
@@ -669,6 +746,9 @@ func (c *converter) lenMatch(m *gonids.LenMatch) error {
 			if o == "raw" {
 				buf = applayer.HTTPURIRaw
 			}
+		}
+		if c.b64 != nil {
+			return rejectf("urilen after base64_decode: only base64_data may follow it")
 		}
 		l := c.list(buf, nil)
 		l.Ops = append(l.Ops, &Bsize{cmp})
@@ -798,8 +878,35 @@ func (c *converter) byteMatch(m *gonids.ByteMatch) error {
 			op = &ByteExtract{Bytes: n, Offset: off, Var: name, Relative: bo.relative, BigEndian: bo.big, String: bo.str,
 				Base: bo.base, Multiplier: bo.multiplier, Align: bo.align, Bitmask: bo.bitmask}
 		}
+	case "base64_decode":
+		if c.b64 != nil {
+			return rejectf("more than one base64_decode")
+		}
+		if buf == base64DataBuffer {
+			return rejectf("base64_decode after base64_data")
+		}
+		d := &Base64Decode{}
+		if nb := strings.TrimSpace(m.NumBytes); nb != "" {
+			n, err := strconv.Atoi(nb)
+			if err != nil || n < 1 {
+				return rejectf("base64_decode: bytes %q is not a positive number", m.NumBytes)
+			}
+			d.Bytes = n
+		}
+		if o := strings.TrimSpace(m.Offset); o != "" {
+			n, err := strconv.Atoi(o)
+			if err != nil || n < 0 {
+				return rejectf("base64_decode: offset %q is not a number", m.Offset)
+			}
+			d.Offset = n
+		}
+		d.Relative = containsOpt(m.Options, "relative")
+		op = d
 	default:
 		return rejectf("unsupported keyword %s", kind)
+	}
+	if buf == base64DataBuffer {
+		return c.add(buf, nil, op)
 	}
 	l := c.last
 	if buf != applayer.BufNone || !isRelative(op) || l == nil {
@@ -809,8 +916,12 @@ func (c *converter) byteMatch(m *gonids.ByteMatch) error {
 	// follows the previous match, in whatever buffer a content modifier
 	// put it (uricontent; byte_extract:...,relative), as Suricata
 	// attaches it to the last match's list.
-	l.Ops = append(l.Ops, op)
-	c.last = l
+	if err := c.addTo(l, op); err != nil {
+		return err
+	}
+	if d, ok := op.(*Base64Decode); ok {
+		c.b64 = d
+	}
 	return nil
 }
 
@@ -823,6 +934,8 @@ func isRelative(op Op) bool {
 	case *ByteJump:
 		return o.Relative
 	case *ByteExtract:
+		return o.Relative
+	case *Base64Decode:
 		return o.Relative
 	}
 	return false

@@ -61,6 +61,7 @@ var probes = []probe{
 	{keyword: "threshold", option: `threshold:type limit, track by_src, count 1, seconds 60;`},
 	{keyword: "detection_filter", option: `detection_filter:track by_src, count 5, seconds 60;`},
 	{keyword: "noalert", option: `content:"a"; noalert;`},
+	{keyword: "alert", option: `content:"a"; alert;`, note: "Suricata 8: a pass rule with it logs its matches as alerts"},
 	{keyword: "tag", option: `tag:session,10,packets;`, note: "accepted; no packets are tagged (no pcap output)"},
 	{keyword: "app-layer-protocol", option: `app-layer-protocol:http;`},
 	// Packet header.
@@ -86,9 +87,13 @@ var probes = []probe{
 	{keyword: "tls.version", option: `tls.version:1.2;`},
 	{keyword: "ja3.hash", option: `ja3.hash; content:"a";`},
 	{keyword: "ja4.hash", option: `ja4.hash; content:"t13";`},
-	{keyword: "dns.opcode", option: `dns.opcode:0;`},
+	{keyword: "dns.opcode", option: `dns.opcode:0;`, note: "a negated range (!7-15) is rejected"},
+	{keyword: "dns.rcode", option: `dns.rcode:nxdomain;`, note: "numbers 0-15 or the names NOERROR to NOTZONE; a negated range is rejected"},
 	{keyword: "ssh.proto / ssh.software", option: `ssh.proto; content:"2.0"; ssh.software; content:"OpenSSH";`},
-	{keyword: "file.name", option: `file.name; content:"a";`, why: "no file extraction"},
+	{keyword: "file.name", option: `file.name; content:"a";`, note: "HTTP: the response's Content-Disposition filename, else the request path; a request body is a file only for PUT (multipart parts are not split)"},
+	{keyword: "filename / fileext", option: `filename:"a.exe"; fileext:"exe";`, note: "as Suricata: file.name with a nocase content (fileext: ending in .EXT)"},
+	{keyword: "filesize", option: `filesize:>100;`, note: "HTTP files (as file.name says), matched once the file is complete; filemd5, filesha1 and filesha256 take a list file beside the rule file the same way"},
+	{keyword: "filestore", option: `filestore;`, note: "accepted; files are not written to disk (no file-store output)"},
 	{keyword: "filemagic", option: `filemagic:"PE32";`, why: "no file extraction"},
 	{keyword: "lua", option: `lua:script.lua;`, why: "no scripting engine in the data path"},
 }

@@ -169,6 +169,9 @@ type parsed struct {
 	// alias maps a sticky buffer gonids knows, written in place of one it
 	// does not (ja4.hash, ...), back to the real one.
 	alias map[string]string
+	// extra are options gonids does not know, taken out of the text for
+	// the converter (filesize, filemd5, ...), in rule order.
+	extra []option
 	g     *gonids.Rule
 	err   error // from prepare or gonids
 	rule  *Rule
@@ -238,7 +241,7 @@ func (p *parsed) finish(opts *Options) (*Rule, error) {
 	if p.action != "" {
 		g.Action = p.action
 	}
-	r, cerr := opts.convert(g, p.alias)
+	r, cerr := opts.convert(g, p.alias, p.extra, p.file)
 	if cerr != nil {
 		return fail(cerr.Error())
 	}
@@ -254,7 +257,8 @@ func (p *parsed) finish(opts *Options) (*Rule, error) {
 // for gonids as a stand-in it knows (one the rule does not use), and the
 // converter maps the stand-in back (parsed.alias).
 var unknownSticky = map[string]bool{"ja4.hash": true, "tls.random_time": true, "tls.random_bytes": true,
-	"tls.subjectaltname": true}
+	"tls.subjectaltname": true, "file.name": true, "dns.queries.rrname": true, "dns.answers.rrname": true,
+	"dns.authorities.rrname": true, "dns.additionals.rrname": true, "dns.response.rrname": true}
 
 // standIns are sticky buffers gonids knows, lent to unknownSticky ones.
 var standIns = []string{"http.location", "http.server", "http.accept_lang", "http.connection", "http.referer",
@@ -282,28 +286,161 @@ func (p *parsed) ownOptions(opts []option) string {
 			p.gid = uint32(n)
 			cut = cut[:o.start] + cut[o.end:]
 		case unknownSticky[o.kw] && o.value == "":
-			stand := ""
-			if real, ok := p.aliasOf(o.kw); ok {
-				stand = real
+			stand, why := p.standIn(o.kw, lower, &next)
+			if why != "" {
+				return why
 			}
-			for stand == "" && next < len(standIns) {
-				if c := standIns[next]; !strings.Contains(lower, c) {
-					stand = c
-				}
-				next++
+			cut = cut[:o.start] + stand + ";" + cut[o.end:]
+		case fileKeywords[o.kw] || o.kw == "alert" && o.value == "":
+			p.extra = append([]option{o}, p.extra...)
+			cut = cut[:o.start] + cut[o.end:]
+		case o.kw == "pcre" && unquotedPCRE(o.value):
+			// Suricata takes a pcre without quotes (pcre:/a/i); gonids
+			// does not.
+			v := strings.TrimSpace(o.value)
+			bang := ""
+			if strings.HasPrefix(v, "!") {
+				bang, v = "!", strings.TrimSpace(v[1:])
 			}
-			if stand == "" {
-				return "unsupported keyword " + o.kw + " (too many buffers gonids lacks in one rule)"
+			cut = cut[:o.start] + "pcre:" + bang + `"` + v + `";` + cut[o.end:]
+		case o.kw == "from_base64":
+			// gonids lacks this transform: it is written as a pcrexform
+			// whose pattern names it, mapped back by the converter.
+			norm, why := fromBase64Opts(o.value)
+			if why != "" {
+				return why
 			}
 			if p.alias == nil {
 				p.alias = map[string]string{}
 			}
-			p.alias[stand] = o.kw
-			cut = cut[:o.start] + stand + ";" + cut[o.end:]
+			marker := fmt.Sprintf("interdict-from_base64-%d", i)
+			p.alias["pcrexform:"+marker] = "from_base64:" + norm
+			cut = cut[:o.start] + `pcrexform:"` + marker + `";` + cut[o.end:]
+		case o.kw == "filename" || o.kw == "fileext":
+			// Suricata's legacy file keywords are file.name with a nocase
+			// content (fileext: ".EXT" at the end), after which the
+			// sticky buffer is reset (detect-filename.c).
+			content, why := legacyFileContent(o.kw, o.value)
+			if why != "" {
+				return why
+			}
+			stand, why := p.standIn("file.name", lower, &next)
+			if why != "" {
+				return why
+			}
+			cut = cut[:o.start] + stand + "; " + content + "; pkt_data;" + cut[o.end:]
 		}
 	}
 	p.text = cut
 	return ""
+}
+
+// standIn lends kw a sticky buffer gonids knows (the same one each time
+// in one rule).
+func (p *parsed) standIn(kw, lower string, next *int) (string, string) {
+	stand := ""
+	if real, ok := p.aliasOf(kw); ok {
+		stand = real
+	}
+	for stand == "" && *next < len(standIns) {
+		if c := standIns[*next]; !strings.Contains(lower, c) {
+			stand = c
+		}
+		*next++
+	}
+	if stand == "" {
+		return "", "unsupported keyword " + kw + " (too many buffers gonids lacks in one rule)"
+	}
+	if p.alias == nil {
+		p.alias = map[string]string{}
+	}
+	p.alias[stand] = kw
+	return stand, ""
+}
+
+// fileKeywords are the keywords gonids lacks that test a value rather
+// than a buffer (the file keywords, dns.opcode, dns.rcode); the converter
+// builds them (see converter.fileKeyword).
+var fileKeywords = map[string]bool{"filesize": true, "filemd5": true, "filesha1": true, "filesha256": true,
+	"dns.opcode": true, "dns.rcode": true}
+
+// unquotedPCRE reports whether a pcre value is written without quotes:
+// "/.../flags", optionally negated, with no quote inside.
+func unquotedPCRE(v string) bool {
+	v = strings.TrimSpace(v)
+	v = strings.TrimSpace(strings.TrimPrefix(v, "!"))
+	return strings.HasPrefix(v, "/") && !strings.Contains(v, `"`)
+}
+
+// fromBase64Opts checks from_base64's options (bytes N, offset N, mode
+// rfc4648|rfc2045|strict; all optional) and writes them as
+// "bytes,offset,mode".
+func fromBase64Opts(v string) (string, string) {
+	bytes, offset, mode := 0, 0, "rfc4648"
+	seen := map[string]bool{}
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			if strings.TrimSpace(v) == "" {
+				break
+			}
+			return "", fmt.Sprintf("from_base64: empty option in %q", v)
+		}
+		name, arg, _ := strings.Cut(part, " ")
+		arg = strings.TrimSpace(arg)
+		if seen[name] {
+			return "", fmt.Sprintf("from_base64: %s given twice", name)
+		}
+		seen[name] = true
+		switch name {
+		case "bytes", "offset":
+			n, err := strconv.ParseUint(arg, 10, 16)
+			if err != nil || name == "bytes" && n == 0 {
+				return "", fmt.Sprintf("from_base64: %s %q is not a number from 1 to 65535", name, arg)
+			}
+			if name == "bytes" {
+				bytes = int(n)
+			} else {
+				offset = int(n)
+			}
+		case "mode":
+			switch strings.ToLower(arg) {
+			case "rfc4648", "rfc2045", "strict":
+				mode = strings.ToLower(arg)
+			default:
+				return "", fmt.Sprintf("from_base64: unknown mode %q", arg)
+			}
+		default:
+			return "", fmt.Sprintf("from_base64: unknown option %q", part)
+		}
+	}
+	return fmt.Sprintf("%d,%d,%s", bytes, offset, mode), ""
+}
+
+// legacyFileContent turns filename:VALUE or fileext:VALUE (quotes
+// optional, ! negates) into the content option Suricata makes of it.
+func legacyFileContent(kw, v string) (string, string) {
+	v = strings.TrimSpace(v)
+	neg := strings.HasPrefix(v, "!")
+	if neg {
+		v = strings.TrimSpace(v[1:])
+	}
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	if v == "" || strings.ContainsAny(v, `";`) {
+		return "", fmt.Sprintf("%s: bad value %q", kw, v)
+	}
+	mods := "; nocase"
+	if kw == "fileext" {
+		v = "." + v
+		mods += "; endswith"
+	}
+	bang := ""
+	if neg {
+		bang = "!"
+	}
+	return "content:" + bang + `"` + v + `"` + mods, ""
 }
 
 // aliasOf returns the stand-in already lent to keyword kw.

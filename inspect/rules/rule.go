@@ -35,7 +35,8 @@ func (v Value) String() string {
 }
 
 // Op is one step of a buffer's match chain, in rule order: *Content,
-// *PCRE, *ByteTest, *ByteJump, *ByteExtract, *IsDataAt or *Bsize.
+// *PCRE, *ByteTest, *ByteJump, *ByteExtract, *IsDataAt, *Bsize or
+// *Base64Decode.
 type Op interface{ opName() string }
 
 // Content is content:"..." with its modifiers.
@@ -144,13 +145,26 @@ func (c IntCmp) Match(n int) bool {
 // Bsize is bsize (or urilen) on the list's buffer.
 type Bsize struct{ IntCmp }
 
-func (*Content) opName() string     { return "content" }
-func (*PCRE) opName() string        { return "pcre" }
-func (*ByteTest) opName() string    { return "byte_test" }
-func (*ByteJump) opName() string    { return "byte_jump" }
-func (*ByteExtract) opName() string { return "byte_extract" }
-func (*IsDataAt) opName() string    { return "isdataat" }
-func (*Bsize) opName() string       { return "bsize" }
+// Base64Decode is base64_decode: it decodes Bytes bytes (0: the rest of
+// the buffer) from Offset, counted from the previous match when
+// Relative, as RFC 4648 (stopping at the first byte outside the
+// alphabet), and matches when the base64_data ops Data match the
+// decoded bytes. As in Suricata it ends its list: nothing in the rule may
+// follow base64_data.
+type Base64Decode struct {
+	Bytes, Offset int
+	Relative      bool
+	Data          []Op
+}
+
+func (*Content) opName() string      { return "content" }
+func (*PCRE) opName() string         { return "pcre" }
+func (*ByteTest) opName() string     { return "byte_test" }
+func (*ByteJump) opName() string     { return "byte_jump" }
+func (*ByteExtract) opName() string  { return "byte_extract" }
+func (*IsDataAt) opName() string     { return "isdataat" }
+func (*Bsize) opName() string        { return "bsize" }
+func (*Base64Decode) opName() string { return "base64_decode" }
 
 // List is the chain of ops that apply to one buffer. Buffer BufNone is the
 // raw stream (TCP) or datagram payload (UDP).

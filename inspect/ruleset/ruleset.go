@@ -137,10 +137,14 @@ func Load(spec Spec) (*Result, error) {
 			return nil, fmt.Errorf("rules: %s: %w", f.DisplayName(), err)
 		}
 	}
-	if lim := spec.HTTPLimits; spec.HTTPBodyLimit > 0 || lim != (http1.Limits{}) {
+	if lim := spec.HTTPLimits; spec.HTTPBodyLimit > 0 || lim != (http1.Limits{}) || usesFileMatch(set.Rules) {
 		if spec.HTTPBodyLimit > 0 {
 			lim.Body = spec.HTTPBodyLimit
 		}
+		// The file keywords need each file's size and digests: hashing
+		// costs a pass over every body byte, so only rule sets that use
+		// them pay for it.
+		lim.FileMatch = usesFileMatch(set.Rules)
 		eopts.Protos = WithHTTPLimits(applayer.Protos(), lim)
 	}
 	eng, err := detect.New(set.Rules, eopts)
@@ -160,6 +164,20 @@ func readWith[T any](f File, parse func(io.Reader) (T, error)) (T, error) {
 	}
 	defer rc.Close()
 	return parse(rc)
+}
+
+// usesFileMatch reports whether a rule tests a complete file (filesize,
+// filemd5, filesha1, filesha256).
+func usesFileMatch(rs []*rules.Rule) bool {
+	for _, r := range rs {
+		for _, l := range r.Lists {
+			switch l.Buffer {
+			case applayer.FileSize, applayer.FileMD5, applayer.FileSHA1, applayer.FileSHA256:
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // WithHTTPLimits returns protos with the HTTP parser's limits set to l
