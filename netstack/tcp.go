@@ -165,9 +165,7 @@ func (s *Stack) relayTCP(info *FlowInfo, t FiveTuple, fh FlowHandler, v Verdict,
 
 	client := newGVLeg(ep, wq)
 	f := s.newTCPFlow(info, t, fh, client, upLeg(up))
-	if v == Pass {
-		f.passed.Store(true)
-	}
+	f.admitted(v)
 	old, ok := s.flows.add(&f.Flow)
 	s.supersede(old)
 	if !ok {
