@@ -98,7 +98,7 @@ func (s *Stack) handleValidated(ep tcpip.Endpoint, wq *waiter.Queue) {
 	_ = preGrowStack()
 	id := ep.Info().(*stack.TransportEndpointInfo).ID
 	t := normTuple(tupleOf(TCP, id))
-	reason, ok := s.synAcquire(t.Src.Addr())
+	reason, ok := s.synAcquireValidated(t.Src.Addr())
 	if !ok {
 		s.m.synDropped.WithLabelValues(reason).Inc()
 		ep.Abort()
