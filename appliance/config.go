@@ -144,6 +144,13 @@ type LimitsConfig struct {
 	SYNCookieRate int `yaml:"syn_cookie_rate"`
 	// HandshakeTimeout ends a half-open client handshake.
 	HandshakeTimeout string `yaml:"handshake_timeout"`
+	// HoldLimit bounds, in bytes per direction of a flow, what inspection
+	// may keep unsent while it waits for the rest of a TLS ClientHello or
+	// HTTP request head split over reads (default 64 KiB).
+	HoldLimit int `yaml:"hold_limit"`
+	// HoldFailOpen forwards bytes still held undecided at hold_limit or
+	// at the end of the stream; by default the flow is rejected.
+	HoldFailOpen bool `yaml:"hold_fail_open"`
 }
 
 // HandlerConfig chooses the flow handler until the inspection engine is
@@ -660,12 +667,13 @@ func (c *Config) Validate() (*Settings, error) {
 	}
 	// SYN-flood resilience (netstack/synflood.go).
 	for key, v := range map[string]int{"limits.syn_in_flight_per_prefix": l.SYNPerPrefix, "limits.syn_pressure": l.SYNPressure,
-		"limits.syn_cookie_rate": l.SYNCookieRate} {
+		"limits.syn_cookie_rate": l.SYNCookieRate, "limits.hold_limit": l.HoldLimit} {
 		if err := c.nonNegative(key, v); err != nil {
 			return nil, err
 		}
 	}
 	s.Limits.MaxSYNPerPrefix, s.Limits.SYNPressure, s.Limits.SYNCookieRate = l.SYNPerPrefix, l.SYNPressure, l.SYNCookieRate
+	s.Limits.HoldLimit, s.Limits.HoldFailOpen = l.HoldLimit, l.HoldFailOpen
 	if s.Limits.HandshakeTimeout, err = c.duration("limits.handshake_timeout", l.HandshakeTimeout); err != nil {
 		return nil, err
 	}

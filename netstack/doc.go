@@ -13,7 +13,11 @@
 // stack validates clients with SYN cookies first (synflood.go).
 //
 // The relay never forwards a chunk before the flow's Handler has returned a
-// verdict for it: that is the appliance's hold-until-verdict promise.
+// verdict for it: that is the appliance's hold-until-verdict promise. A
+// handler that needs the next bytes to decide (a ClientHello split over
+// reads) answers Hold, and the relay keeps the chunk unsent, bounded per
+// direction, until a later verdict; Monitor ends the promise for a flow
+// the handler passed but still wants to log (relay.go, handler.go).
 //
 // netstack must not import inspect: it declares the small Handler contract
 // in handler.go and the appliance package wires detection into it. It may

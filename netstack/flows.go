@@ -169,32 +169,67 @@ func (t *FlowTable) BySource(src netip.Addr) []*Flow {
 type inspection struct {
 	fh     FlowHandler
 	passed atomic.Bool // a Pass verdict: the handler is not asked again
+	// monitored is a Monitor verdict: the handler sees each later chunk
+	// after it was forwarded, and its verdicts are ignored.
+	monitored atomic.Bool
 	// onPanic is what a panicking handler means for the transport: the
 	// flow ends (fail closed) rather than the appliance.
 	onPanic Verdict
 }
 
+// admitted records the verdict NewFlow gave the flow. Hold there means
+// Continue: no chunk exists yet to hold.
+func (in *inspection) admitted(v Verdict) {
+	switch v {
+	case Pass:
+		in.passed.Store(true)
+	case Monitor:
+		in.monitored.Store(true)
+	}
+}
+
 // decide accounts one chunk read in dir and returns what to do with it:
-// Continue and Pass forward it, a terminal verdict ends the flow without
-// forwarding it. It is the one place the relay asks the handler.
+// Continue and Pass forward it, Hold keeps it unsent, a terminal verdict
+// ends the flow without forwarding it, and Monitor forwards it and then
+// wants the relay to show it to the handler (observe). It is the one
+// place the relay asks the handler before forwarding. An empty b (the
+// end of the stream while bytes are held) is not accounted.
 func (f *Flow) decide(in *inspection, s *Stack, dir Direction, b []byte) Verdict {
-	f.touch(time.Now())
-	if dir == ToServer {
-		f.bytesToServer.Add(uint64(len(b)))
-		f.pktsToServer.Add(1)
-	} else {
-		f.bytesToClient.Add(uint64(len(b)))
-		f.pktsToClient.Add(1)
+	if len(b) > 0 {
+		f.touch(time.Now())
+		if dir == ToServer {
+			f.bytesToServer.Add(uint64(len(b)))
+			f.pktsToServer.Add(1)
+		} else {
+			f.bytesToClient.Add(uint64(len(b)))
+			f.pktsToClient.Add(1)
+		}
+	}
+	if in.monitored.Load() {
+		return Monitor
 	}
 	if in.passed.Load() {
 		return Pass
 	}
 	v := in.call(f, s, dir, b)
-	if v == Pass {
+	switch v {
+	case Pass:
 		in.passed.Store(true)
 		f.verdict.CompareAndSwap(uint32(Continue), uint32(Pass))
+	case Monitor:
+		in.monitored.Store(true)
+		f.verdict.CompareAndSwap(uint32(Continue), uint32(Pass))
+		// The handler has just seen this chunk: the relay must not show
+		// it again after forwarding it.
+		return Pass
 	}
 	return v
+}
+
+// observe shows a monitored flow's chunk, already forwarded, to the
+// handler; what it answers cannot change anything any more.
+func (f *Flow) observe(in *inspection, s *Stack, dir Direction, b []byte) {
+	_ = in.call(f, s, dir, b)
 }
 
 func (in *inspection) call(f *Flow, s *Stack, dir Direction, b []byte) (v Verdict) {

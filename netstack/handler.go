@@ -30,9 +30,28 @@ const (
 	RejectDst
 	// RejectBoth resets both legs.
 	RejectBoth
+	// Hold keeps the chunk unsent and reads more: the handler needs the
+	// bytes that follow to decide (a ClientHello or request head split
+	// over reads). The relay calls the handler again with the new bytes
+	// only (it has seen the held ones); Continue or Pass then forwards
+	// the held bytes and the new ones in order, a terminal verdict
+	// discards them. The held bytes of a direction are bounded
+	// (Limits.HoldLimit); past the bound the flow ends with
+	// Limits.HoldOverflow. At the end of the stream (FIN) with bytes held,
+	// the handler is asked a last time with an empty chunk; Hold then is
+	// treated as past the bound. Held bytes are never forwarded without a
+	// Continue or Pass. Not terminal. UDP sessions cannot hold a datagram:
+	// there Hold is a handler bug and rejects the session.
+	Hold
+	// Monitor forwards the chunk and every later chunk of the flow without
+	// waiting for the handler, and still shows each one to the handler,
+	// after it was written, so it can keep logging the flow (Suricata's
+	// pass rule: no more detection, app-layer records go on). What the
+	// handler returns for those chunks is ignored. Counted as Pass.
+	Monitor
 )
 
-var verdictNames = [...]string{"continue", "pass", "drop", "reject", "rejectdst", "rejectboth"}
+var verdictNames = [...]string{"continue", "pass", "drop", "reject", "rejectdst", "rejectboth", "hold", "monitor"}
 
 func (v Verdict) String() string {
 	if int(v) < len(verdictNames) {
@@ -42,7 +61,7 @@ func (v Verdict) String() string {
 }
 
 // Terminal reports whether the verdict ends the flow.
-func (v Verdict) Terminal() bool { return v >= Drop }
+func (v Verdict) Terminal() bool { return v >= Drop && v <= RejectBoth }
 
 // Direction of a chunk within a flow.
 type Direction uint8
@@ -128,7 +147,10 @@ type Handler interface {
 type FlowHandler interface {
 	// Chunk is called with bytes read from one leg before they are written
 	// to the other. b is valid only during the call. A terminal verdict
-	// means b is never forwarded.
+	// means b is never forwarded. An empty b is the end of the stream in
+	// dir, sent only while bytes are held (see Hold). After Monitor, Chunk
+	// sees each later chunk after it was forwarded and its verdict is
+	// ignored.
 	Chunk(dir Direction, b []byte) Verdict
 	// Close is called exactly once when the flow ends.
 	Close(stats FlowStats)

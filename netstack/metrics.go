@@ -32,6 +32,10 @@ type metrics struct {
 	// timeWaitReopened counts SYNs that reopened a client leg in
 	// TIME_WAIT (Stack.reopenTimeWait).
 	timeWaitReopened prometheus.Counter
+	// holdUndecided counts flows whose held bytes were never decided:
+	// reason limit (HoldLimit reached) or eof (the stream ended), and
+	// holdOpen the subset forwarded anyway (HoldFailOpen).
+	holdUndecided *prometheus.CounterVec
 
 	// Per-flow series, resolved once: WithLabelValues hashes the label
 	// values and takes a lock on every call.
@@ -145,6 +149,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "interdict", Subsystem: "netstack", Name: "tcp_time_wait_reopened_total",
 			Help: "SYNs that reopened a client 4-tuple still in TIME_WAIT.",
 		}),
+		holdUndecided: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "interdict", Subsystem: "netstack", Name: "hold_undecided_total",
+			Help: "Flows whose handler held bytes without deciding, by reason (limit: hold_limit reached, eof: the stream ended) and outcome (reject, or forward with hold_fail_open).",
+		}, []string{"reason", "outcome"}),
 	}
 	m.initProto(&m.tcp, "tcp")
 	m.initProto(&m.udp, "udp")
@@ -158,11 +166,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.synModeChanges.WithLabelValues(ValidateFirst.String())
 	m.flowsRejected.WithLabelValues("table_full")
 	m.udpRejected.WithLabelValues("limit")
+	for _, r := range []string{"limit", "eof", "udp"} {
+		m.holdUndecided.WithLabelValues(r, "reject")
+	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.packets, m.bytes, m.flowsActive, m.flowsTotal,
-		m.synDropped, m.guardDrops, m.dialFailures, m.udpSessions, m.udpRejected, m.flowsRejected, m.icmpDropped, m.timeWaitReopened,
+		m.synDropped, m.guardDrops, m.dialFailures, m.udpSessions, m.udpRejected, m.flowsRejected, m.icmpDropped, m.timeWaitReopened, m.holdUndecided,
 		m.synMode, m.synModeChanges} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError

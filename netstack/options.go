@@ -65,6 +65,13 @@ type Limits struct {
 	TimeWait time.Duration
 	// RelayBuffer is the size of one read in the relay, per direction.
 	RelayBuffer int
+	// HoldLimit bounds the bytes a flow handler keeps unsent with Hold,
+	// per direction of a flow.
+	HoldLimit int
+	// HoldFailOpen forwards the held bytes of a direction that reached
+	// HoldLimit (or ended) without a decision and keeps inspecting; by
+	// default such a flow is rejected, since its bytes were never decided.
+	HoldFailOpen bool
 	// TCPSendBuffer sizes gVisor's per-endpoint send buffers.
 	TCPSendBuffer int
 	// TCPReceiveBuffer is the largest per-endpoint receive buffer. Each
@@ -110,6 +117,11 @@ var DefaultLimits = Limits{
 	// none held by an idle flow (reads borrow a buffer only once data is
 	// ready).
 	RelayBuffer: 32 << 10,
+	// A ClientHello with post-quantum key shares is 1.5-2 KiB, a request
+	// head with cookies a few KiB; browsers cap heads near 16 KiB
+	// (identity's own bound). 64 KiB leaves room, and is what one held
+	// direction may cost beyond its read buffer.
+	HoldLimit: 64 << 10,
 	// gVisor defaults to 1 MiB send and ~1 MiB receive buffers. A fixed
 	// 256 KiB receive buffer capped one stream through the TUN at 4.2
 	// Gbit/s, 1 MiB at 5.5 and 4 MiB at 7.1 (tests/bench/throughput.sh,
@@ -152,6 +164,7 @@ func (l *Limits) fill() {
 	setD(&l.BlackholeTTL, d.BlackholeTTL)
 	setD(&l.TimeWait, d.TimeWait)
 	setI(&l.RelayBuffer, d.RelayBuffer)
+	setI(&l.HoldLimit, d.HoldLimit)
 	setI(&l.TCPSendBuffer, d.TCPSendBuffer)
 	setI(&l.TCPReceiveBuffer, d.TCPReceiveBuffer)
 }
@@ -161,6 +174,7 @@ func (l *Limits) validate() error {
 		"MaxSYNInFlight": l.MaxSYNInFlight, "MaxSYNPerSource": l.MaxSYNPerSource, "MaxFlows": l.MaxFlows,
 		"MaxSYNPerPrefix": l.MaxSYNPerPrefix, "SYNPressure": l.SYNPressure, "SYNCookieRate": l.SYNCookieRate,
 		"MaxUDPSessions": l.MaxUDPSessions, "MaxGuardEntries": l.MaxGuardEntries, "RelayBuffer": l.RelayBuffer,
+		"HoldLimit":     l.HoldLimit,
 		"TCPSendBuffer": l.TCPSendBuffer, "TCPReceiveBuffer": l.TCPReceiveBuffer,
 	} {
 		if v < 0 {

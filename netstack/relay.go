@@ -279,23 +279,32 @@ func (f *tcpFlow) run() {
 
 func (f *tcpFlow) pump(dir Direction, from, to leg) {
 	defer f.pumpDone()
+	// h is the chunk being read and the bytes of this direction held
+	// unsent (Hold); it keeps its pooled buffer only while it holds.
+	var h heldBytes
+	defer h.free(f.s)
+	limit := f.s.cfg.limits.HoldLimit
 	for {
 		if err := from.ready(); err != nil {
 			return
 		}
-		bp := f.s.getBuf()
-		n, err := from.read(*bp)
+		buf := h.room(f.s, limit)
+		n, err := from.read(buf[h.n:])
 		if err != nil {
-			f.s.putBuf(bp)
 			if f.stopped.Load() {
 				return
 			}
+			if errors.Is(err, io.EOF) && h.n > 0 && !f.finalAsk(dir, &h, to) {
+				return
+			}
+			h.free(f.s)
 			switch {
 			case errors.Is(err, io.EOF):
 				to.closeWrite()
 				f.eofs.Add(1)
 			case errors.Is(err, errReset):
-				// Propagate the reset to the other leg.
+				// Propagate the reset to the other leg. Held bytes were
+				// never decided: they go nowhere.
 				if dir == ToServer {
 					f.end(actClose, actAbort, Continue, "rst")
 				} else {
@@ -307,21 +316,116 @@ func (f *tcpFlow) pump(dir Direction, from, to leg) {
 			}
 			return
 		}
-		b := (*bp)[:n]
-		if v := f.decide(&f.inspection, f.s, dir, b); v.Terminal() {
-			f.s.putBuf(bp)
+		v := f.decide(&f.inspection, f.s, dir, buf[h.n:h.n+n])
+		h.n += n
+		switch {
+		case v.Terminal():
 			f.stopWith(v, "verdict")
 			return
+		case v == Hold:
+			if h.n < limit {
+				continue
+			}
+			if v = f.undecided(f.s, dir, "limit"); v.Terminal() {
+				f.stopWith(v, "hold_limit")
+				return
+			}
 		}
-		err = to.write(b)
-		f.s.putBuf(bp)
-		if err != nil {
+		if err := to.write(buf[:h.n]); err != nil {
 			if !f.stopped.Load() {
 				f.end(actAbort, actAbort, Continue, "error")
 			}
 			return
 		}
+		if v == Monitor {
+			f.observe(&f.inspection, f.s, dir, buf[h.n-n:h.n])
+		}
+		h.free(f.s)
 	}
+}
+
+// finalAsk asks the handler about the bytes it holds when the stream in
+// dir ended (an empty chunk) and forwards them on Continue or Pass. It
+// reports whether the pump goes on to propagate the FIN; false when the
+// flow was ended.
+func (f *tcpFlow) finalAsk(dir Direction, h *heldBytes, to leg) bool {
+	v := f.decide(&f.inspection, f.s, dir, nil)
+	if v == Hold {
+		v = f.undecided(f.s, dir, "eof")
+	}
+	if v.Terminal() {
+		f.stopWith(v, "verdict")
+		return false
+	}
+	if err := to.write(h.bytes()); err != nil {
+		if !f.stopped.Load() {
+			f.end(actAbort, actAbort, Continue, "error")
+		}
+		return false
+	}
+	return true
+}
+
+// undecided is what becomes of held bytes the handler did not decide
+// before the bound or the end of the stream: Reject (fail closed), or
+// Continue with HoldFailOpen.
+func (f *Flow) undecided(s *Stack, dir Direction, reason string) Verdict {
+	v, outcome := Reject, "reject"
+	if s.cfg.limits.HoldFailOpen {
+		v, outcome = Continue, "forward"
+	}
+	s.m.holdUndecided.WithLabelValues(reason, outcome).Inc()
+	s.log.Warn("flow handler held bytes without deciding", "flow", f.info.ID, "tuple", f.tuple,
+		"dir", dir, "reason", reason, "limit", s.cfg.limits.HoldLimit, "outcome", outcome)
+	return v
+}
+
+// heldBytes is one direction's read buffer and the bytes at its start
+// that the handler holds (Hold). The next read lands behind them, so
+// holding copies nothing until they fill the pooled buffer; then they
+// move once into a buffer of the hold bound (rare: a head larger than a
+// read buffer).
+type heldBytes struct {
+	bp  *[]byte // pooled, borrowed while reading or holding
+	big []byte  // replaces *bp once the held bytes outgrew it
+	n   int     // bytes held at the start of the buffer
+}
+
+// room returns the buffer to read into behind the held bytes, with room
+// for at least one byte, and at most up to limit while bytes are held.
+func (h *heldBytes) room(s *Stack, limit int) []byte {
+	if h.bp == nil {
+		h.bp = s.getBuf()
+	}
+	buf := *h.bp
+	if h.big != nil {
+		buf = h.big
+	}
+	if h.n == 0 {
+		return buf
+	}
+	if h.n == len(buf) {
+		// n < limit here: a Hold that reached the limit ended the flow.
+		nb := make([]byte, min(limit, 2*len(buf)))
+		copy(nb, buf[:h.n])
+		h.big, buf = nb, nb
+	}
+	return buf[:min(len(buf), limit)]
+}
+
+func (h *heldBytes) bytes() []byte {
+	if h.big != nil {
+		return h.big[:h.n]
+	}
+	return (*h.bp)[:h.n]
+}
+
+// free forgets the held bytes and returns the pooled buffer.
+func (h *heldBytes) free(s *Stack) {
+	if h.bp != nil {
+		s.putBuf(h.bp)
+	}
+	*h = heldBytes{}
 }
 
 // stopWith ends the flow with v's actions (see verdictActions).

@@ -209,6 +209,10 @@ type synState struct {
 	// cookiesSent and cookiesOK are gVisor's counters at the last check.
 	cookiesSent, cookiesOK uint64
 	calm                   int
+	// freed is closed (and replaced) by synRelease while validated
+	// clients wait for a slot (waiting > 0): see synAcquireValidated.
+	freed   chan struct{}
+	waiting int
 }
 
 // drainingPort reports whether p is bound for a listener being drained.
@@ -234,6 +238,7 @@ func newSYNState(l Limits) *synState {
 		firstSYNs:   rate.NewLimiter(r, burst),
 		retransSYNs: rate.NewLimiter(r, burst),
 		recent:      newRecentSYNs(),
+		freed:       make(chan struct{}),
 	}
 }
 
@@ -290,11 +295,56 @@ func (s *Stack) synAcquire(src netip.Addr) (reason string, ok bool) {
 	return "", true
 }
 
+// synAcquireValidated is synAcquire for a client a SYN cookie validated.
+// Its handshake is complete, so it cannot be dropped to retransmit its
+// SYN as a client over a bound is in dial-first mode: refusing it now
+// resets a legitimate client (the resets of TestConcurrentFlows under
+// SYN pressure: one address opening more connections at once than
+// MaxSYNPerSource). So it waits for a slot of its source, up to
+// DialTimeout; the bound still caps the upstream dials in flight per
+// source, and a spoofed source never gets this far.
+func (s *Stack) synAcquireValidated(src netip.Addr) (reason string, ok bool) {
+	st := s.syn
+	var deadline <-chan time.Time
+	for {
+		st.mu.Lock()
+		freed := st.freed
+		st.waiting++
+		st.mu.Unlock()
+		reason, ok = s.synAcquire(src)
+		if !ok && deadline == nil {
+			t := time.NewTimer(s.cfg.limits.DialTimeout)
+			defer t.Stop()
+			deadline = t.C
+		}
+		expired := false
+		if !ok {
+			select {
+			case <-freed:
+			case <-deadline:
+				expired = true
+			case <-s.ctx.Done():
+				expired = true
+			}
+		}
+		st.mu.Lock()
+		st.waiting--
+		st.mu.Unlock()
+		if ok || expired {
+			return reason, ok
+		}
+	}
+}
+
 func (s *Stack) synRelease(src netip.Addr) {
 	pfx := synPrefix(src)
 	st := s.syn
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if st.waiting > 0 {
+		close(st.freed)
+		st.freed = make(chan struct{})
+	}
 	st.inFlight--
 	if n := st.perSrc[src]; n <= 1 {
 		delete(st.perSrc, src)

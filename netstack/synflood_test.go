@@ -208,7 +208,7 @@ func TestSYNCookiesIPv6(t *testing.T) {
 			select {
 			case b := <-rec.pkts:
 				ip := header.IPv6(b)
-				if tcpip.TransportProtocolNumber(ip.NextHeader()) != header.TCPProtocolNumber {
+				if p, ok := ip.TryParseTransportProtocol(); !ok || p != header.TCPProtocolNumber {
 					continue
 				}
 				tcp := header.TCP(ip.Payload())

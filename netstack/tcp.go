@@ -98,7 +98,7 @@ func (s *Stack) handleValidated(ep tcpip.Endpoint, wq *waiter.Queue) {
 	_ = preGrowStack()
 	id := ep.Info().(*stack.TransportEndpointInfo).ID
 	t := normTuple(tupleOf(TCP, id))
-	reason, ok := s.synAcquire(t.Src.Addr())
+	reason, ok := s.synAcquireValidated(t.Src.Addr())
 	if !ok {
 		s.m.synDropped.WithLabelValues(reason).Inc()
 		ep.Abort()
@@ -165,9 +165,7 @@ func (s *Stack) relayTCP(info *FlowInfo, t FiveTuple, fh FlowHandler, v Verdict,
 
 	client := newGVLeg(ep, wq)
 	f := s.newTCPFlow(info, t, fh, client, upLeg(up))
-	if v == Pass {
-		f.passed.Store(true)
-	}
+	f.admitted(v)
 	old, ok := s.flows.add(&f.Flow)
 	s.supersede(old)
 	if !ok {

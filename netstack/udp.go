@@ -126,9 +126,7 @@ func (s *Stack) handleUDP(id stack.TransportEndpointID, pkt *stack.PacketBuffer)
 	sess.tuple = t
 	sess.touch(now)
 	sess.Flow.stop = sess.stopWith
-	if v == Pass {
-		sess.passed.Store(true)
-	}
+	sess.admitted(v)
 	old, ok := s.flows.add(&sess.Flow)
 	s.supersede(old)
 	if !ok {
@@ -190,7 +188,7 @@ func (u *udpSession) pump(dir Direction) {
 			return
 		}
 		b := (*bp)[:n]
-		if dir == ToServer && u.answer != nil && !u.passed.Load() {
+		if dir == ToServer && u.answer != nil && !u.passed.Load() && !u.monitored.Load() {
 			if ans := u.answer.Answer(b); ans != nil {
 				u.s.putUDPBuf(bp)
 				// The other pump writes to the client leg too: a
@@ -202,12 +200,23 @@ func (u *udpSession) pump(dir Direction) {
 				continue
 			}
 		}
-		if v := u.decide(&u.inspection, u.s, dir, b); v.Terminal() {
+		v := u.decide(&u.inspection, u.s, dir, b)
+		if v == Hold {
+			// A datagram cannot wait for the next one: the handler broke
+			// its contract, and the session fails closed.
+			u.s.m.holdUndecided.WithLabelValues("udp", "reject").Inc()
+			u.s.log.Error("flow handler held a UDP datagram; rejecting the session", "flow", u.info.ID, "tuple", u.tuple)
+			v = Reject
+		}
+		if v.Terminal() {
 			u.s.putUDPBuf(bp)
 			u.stopWith(v, "verdict")
 			return
 		}
 		err = to.write(b)
+		if err == nil && v == Monitor {
+			u.observe(&u.inspection, u.s, dir, b)
+		}
 		u.s.putUDPBuf(bp)
 		if err != nil {
 			// An ICMP unreachable from upstream surfaces here; the session

@@ -10,6 +10,13 @@
 // until Chunk returns, so the chunk that completes a match is never
 // forwarded when its verdict is terminal.
 //
+// A pass rule answers Monitor rather than Pass: the relay forwards the
+// flow from then on without waiting for inspection, and still shows each
+// chunk to the handler afterwards, which runs the inspector for the
+// flow's app-layer records (http, dns, tls) and ignores its alerts and
+// actions. Suricata's pass stops detection, not logging; the cost is the
+// parsers' (and the prefilter's) CPU on a flow that is no longer held.
+//
 // Modes: ips enforces; ids only logs what it would have done (alert
 // action "allowed", a drop event with reason "would-drop" and friends)
 // and lets the chunk through. The mode is chosen per flow when it starts:

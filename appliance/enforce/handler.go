@@ -244,6 +244,10 @@ func (f *flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 		t0 = time.Now()
 	}
 	defer f.mu.Unlock()
+	if f.final == netstack.Pass && f.insp != nil {
+		f.monitor(dir, b, t0)
+		return netstack.Monitor
+	}
 	if f.final != netstack.Continue {
 		// Decided already; the other direction's pump was inside its
 		// read when the verdict came.
@@ -280,7 +284,28 @@ func (f *flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 	if act != inspect.ActionNone || len(res.Alerts) > 0 {
 		f.h.m.matchLatency.Observe(time.Since(start).Seconds())
 	}
-	return ret
+	return monitorPass(ret, f.insp)
+}
+
+// monitorPass turns a pass into Monitor while the inspector lives: the
+// relay then forwards without waiting for inspection, and the
+// inspector's parsers keep writing the flow's http, dns and tls records
+// (Suricata's pass rule stops detection, not logging: issue 12).
+func monitorPass(v netstack.Verdict, insp inspect.FlowInspector) netstack.Verdict {
+	if v == netstack.Pass && insp != nil {
+		return netstack.Monitor
+	}
+	return v
+}
+
+// monitor inspects a chunk of a passed flow, already forwarded, for its
+// app-layer records only: no alert, no action, no hook.
+func (f *flow) monitor(dir netstack.Direction, b []byte, t0 time.Time) {
+	res, ok := f.inspect(dir, b, t0)
+	if !ok || len(res.Events) == 0 {
+		return
+	}
+	f.logEvents(f.h.now(), &res)
 }
 
 // inspect runs the inspector, which started at t0, recovering a panic
@@ -345,13 +370,19 @@ func (f *flow) logResult(ts time.Time, res *inspect.Result, enforce bool) {
 		f.alerted = true
 		h.m.alerts.WithLabelValues(h.m.sidLabel(a.Rule.SID), ev.Alert.Action).Inc()
 	}
+	f.logEvents(ts, res)
+}
+
+// logEvents writes the app-layer records (http, dns, tls, ...) of a
+// result.
+func (f *flow) logEvents(ts time.Time, res *inspect.Result) {
 	for i := range res.Events {
 		ev, ok := eve.NewAppEvent(ts, &f.meta, &res.Events[i])
 		if !ok {
 			continue
 		}
 		ev.InIface = f.nic
-		h.emit(&ev)
+		f.h.emit(&ev)
 	}
 }
 
@@ -403,8 +434,11 @@ func (f *flow) Close(st netstack.FlowStats) {
 		res, ok := f.closeInspector()
 		// Findings at close can no longer change what was forwarded;
 		// they are logged unless a verdict had ended the flow already.
-		if ok && f.final == netstack.Continue {
+		switch {
+		case ok && f.final == netstack.Continue:
 			f.logResult(f.h.now(), &res, false)
+		case ok && f.final == netstack.Pass:
+			f.logEvents(f.h.now(), &res) // a passed flow still logs
 		}
 	}
 	end := st.End

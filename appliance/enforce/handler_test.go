@@ -154,13 +154,13 @@ func TestChunkVerdictAndEvents(t *testing.T) {
 		flowAction  string
 	}{
 		{IPS, inspect.ActionAlert, netstack.Continue, "allowed", "", ""},
-		{IPS, inspect.ActionPass, netstack.Pass, "", "", "pass"},
+		{IPS, inspect.ActionPass, netstack.Monitor, "", "", "pass"},
 		{IPS, inspect.ActionDrop, netstack.Drop, "blocked", "rules", "drop"},
 		{IPS, inspect.ActionReject, netstack.Reject, "blocked", "rules", "drop"},
 		{IPS, inspect.ActionRejectDst, netstack.RejectDst, "blocked", "rules", "drop"},
 		{IPS, inspect.ActionRejectBoth, netstack.RejectBoth, "blocked", "rules", "drop"},
 		{IDS, inspect.ActionAlert, netstack.Continue, "allowed", "", ""},
-		{IDS, inspect.ActionPass, netstack.Pass, "", "", "pass"},
+		{IDS, inspect.ActionPass, netstack.Monitor, "", "", "pass"},
 		{IDS, inspect.ActionDrop, netstack.Continue, "allowed", "would-drop", "would-drop"},
 		{IDS, inspect.ActionReject, netstack.Continue, "allowed", "would-reject", "would-reject"},
 		{IDS, inspect.ActionRejectDst, netstack.Continue, "allowed", "would-rejectdst", "would-rejectdst"},
@@ -477,4 +477,41 @@ func TestAlertHTTPObject(t *testing.T) {
 			assert.Equal(t, "GET", al[0].HTTP.HTTPMethod)
 		})
 	}
+}
+
+// TestPassedFlowKeepsLogging: after a pass rule the flow is answered
+// Monitor; its later chunks still produce http records, while later
+// matches neither alert nor block (Suricata: pass stops detection, not
+// logging).
+func TestPassedFlowKeepsLogging(t *testing.T) {
+	pass := &inspect.RuleInfo{SID: 10, Action: inspect.ActionPass}
+	evil := &inspect.RuleInfo{SID: 11, Action: inspect.ActionDrop, Msg: "evil"}
+	ff := &fakeFactory{fn: func(_ inspect.FlowMeta, dir inspect.Direction, data []byte) inspect.Result {
+		res := inspect.Result{Events: []inspect.Event{{Dir: dir, HTTP: &inspect.HTTPTx{Method: "GET", URL: string(data), Hostname: "h"}}}}
+		switch {
+		case bytes.Contains(data, []byte("trusted")):
+			res.Action = inspect.ActionPass
+			res.Alerts = []inspect.Alert{{Rule: pass, Dir: dir}}
+		case bytes.Contains(data, []byte("EVIL")):
+			res.Action = inspect.ActionDrop
+			res.Alerts = []inspect.Alert{{Rule: evil, Dir: dir}}
+		}
+		return res
+	}}
+	fx := newFixture(t, ff, Config{})
+	fh := fx.flow(t, 5, "")
+	assert.Equal(t, netstack.Monitor, fh.Chunk(netstack.ToServer, []byte("/trusted")))
+	assert.Equal(t, netstack.Monitor, fh.Chunk(netstack.ToServer, []byte("/second")))
+	assert.Equal(t, netstack.Monitor, fh.Chunk(netstack.ToServer, []byte("/EVIL")))
+	fh.Close(netstack.FlowStats{Verdict: netstack.Pass, Reason: "fin"})
+	var urls []string
+	for _, ev := range fx.sink.of(eve.TypeHTTP) {
+		urls = append(urls, ev.HTTP.URL)
+	}
+	assert.Equal(t, []string{"/trusted", "/second", "/EVIL"}, urls, "every request of the passed flow is logged")
+	assert.Empty(t, fx.sink.of(eve.TypeAlert), "a passed flow is not inspected for alerts")
+	assert.Empty(t, fx.sink.of(eve.TypeDrop))
+	flows := fx.sink.of(eve.TypeFlow)
+	require.Len(t, flows, 1)
+	assert.Equal(t, "pass", flows[0].Flow.Action)
 }

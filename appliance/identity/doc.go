@@ -19,7 +19,9 @@
 //     before any upstream dial) by its address and by the names DNS
 //     answers the appliance forwarded to the identity gave that address,
 //     or on its first bytes (TLS SNI, HTTP request head) before they are
-//     forwarded. DNS queries for names outside the list are answered
+//     forwarded: a hello or head split over reads is held by the relay
+//     (netstack.Hold) until it is whole, so a denied one reaches the
+//     target not even in part. DNS queries for names outside the list are answered
 //     REFUSED through netstack.Answerer.
 //   - Tokens (tokens.go): cleartext HTTP credentials hashed with SHA-256
 //     and bound to identities, statically or on first use.

@@ -204,8 +204,9 @@ func (e *Engine) countTrigger(kind string, id *Identity, info *netstack.FlowInfo
 }
 
 // l7Flow holds a flow whose policy decision needs its first bytes: the
-// TLS SNI or the HTTP request (Host, method, path). A denial resets the
-// flow before the chunk is forwarded, so the target sees none of it.
+// TLS SNI or the HTTP request (Host, method, path). A ClientHello or
+// request head split over reads is held (netstack.Hold) until it is
+// whole, so a denial resets the flow before the target sees any of it.
 // HTTP requests after the first are checked too.
 type l7Flow struct {
 	wrapped
@@ -220,9 +221,11 @@ type l7Flow struct {
 // Chunk implements netstack.FlowHandler.
 func (f *l7Flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 	if dir == netstack.ToServer {
-		if v := f.check(b); v.Terminal() {
+		v, fwd := f.check(b)
+		if v.Terminal() || v == netstack.Hold {
 			return v
 		}
+		b = fwd
 	}
 	if f.innerPassed {
 		f.mu.Lock()
@@ -235,64 +238,84 @@ func (f *l7Flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 	return f.next(dir, b)
 }
 
-func (f *l7Flow) check(b []byte) netstack.Verdict {
+// check decides on the chunk b to the server. On a verdict that lets it
+// through, fwd is what the inner handler has not seen yet: the whole
+// gathered head when its start was held, else b.
+func (f *l7Flow) check(b []byte) (v netstack.Verdict, fwd []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.decided && !f.http {
-		return netstack.Continue
+		return netstack.Continue, b
 	}
 	now := f.e.clock.Now()
 	resolved := f.e.dns.lookup(f.id.Name, f.info.Dst.Addr().Unmap())
 	head := f.head.add(b)
 	if !f.decided && len(head) > 0 && head[0] == 0x16 {
 		sni, done := helloSNI(head)
-		if !done && f.head.keep(head, b) {
-			return netstack.Continue
+		if !done {
+			if v, ok := f.head.wait(head, b); ok {
+				return v, b
+			}
 		}
+		fwd = f.head.release(head, b)
 		f.decided = true
-		f.head.reset()
 		f.e.observe(f.id, cmp.Or(sni, seenName(resolved, now)), f.info.Dst.Addr().Unmap(), f.info.Dst.Port(), netstack.TCP, "", "")
 		if _, ok := f.eg.decideL7(f.info.Dst, now, sni, "", "", resolved); ok {
 			f.e.m.egressAllow.Inc()
-			return netstack.Continue
+			return netstack.Continue, fwd
 		}
-		return f.refuse(denial{name: sni, source: nameSource(sni, "sni"), reason: "TLS server name not allowed"})
+		return f.refuse(denial{name: sni, source: nameSource(sni, "sni"), reason: "TLS server name not allowed"}), fwd
 	}
 	method, reqPath, host, ok := requestHead(head)
-	if !ok && looksLikeRequest(head) && f.head.keep(head, b) {
-		return netstack.Continue
+	if !ok && looksLikeRequest(head) {
+		if v, ok := f.head.wait(head, b); ok {
+			return v, b
+		}
 	}
-	f.head.reset()
+	fwd = f.head.release(head, b)
 	if !ok {
 		if f.decided {
-			return netstack.Continue // the body of a request already allowed
+			return netstack.Continue, fwd // the body of a request already allowed
 		}
 		f.decided = true
 		f.e.observe(f.id, seenName(resolved, now), f.info.Dst.Addr().Unmap(), f.info.Dst.Port(), netstack.TCP, "", "")
-		return f.refuse(denial{reason: "no TLS server name or HTTP request in the first bytes"})
+		return f.refuse(denial{reason: "no TLS server name or HTTP request in the first bytes"}), fwd
 	}
 	f.decided, f.http = true, true
+	f.head.sawHead(head)
 	f.e.observe(f.id, cmp.Or(host, seenName(resolved, now)), f.info.Dst.Addr().Unmap(), f.info.Dst.Port(), netstack.TCP, method, reqPath)
 	if _, ok := f.eg.decideL7(f.info.Dst, now, host, method, reqPath, resolved); ok {
 		f.e.m.egressAllow.Inc()
-		return netstack.Continue
+		return netstack.Continue, fwd
 	}
 	return f.refuse(denial{name: host, source: nameSource(host, "host"), method: method, path: reqPath,
-		reason: "HTTP request not allowed"})
+		reason: "HTTP request not allowed"}), fwd
 }
 
 // maxPending bounds the bytes kept while a ClientHello or request head
-// is incomplete; past it the flow is decided on what was seen.
+// is incomplete; past it the flow is decided on what was seen. It is
+// below netstack's default hold bound (64 KiB), so the policy decides,
+// not the relay's fail-closed reject.
 const maxPending = 16 << 10
 
-// headBuf gathers a ClientHello or request head split over reads. The
-// relay cannot hold a chunk back without deciding it, so each incomplete
-// part goes on: the target sees the start of a hello or request head that
-// names nothing yet, and the flow is reset before it is whole if the rest
-// is denied. A ClientHello names its server early (Go and the browsers put
-// server_name before the large key shares), so the first segment usually
-// decides.
-type headBuf struct{ b []byte }
+// headBuf gathers a ClientHello or request head split over reads, and
+// has the relay hold its parts (netstack.Hold) until it is whole: the
+// target sees none of a hello or head that is then denied.
+//
+// Holding is safe only where no request body can be mistaken for the
+// start of a head: a body that begins a read with a few upper-case
+// letters and a space would be held while the client waits for the
+// response. So once a request of the flow announced a body
+// (Content-Length or Transfer-Encoding), which these handlers do not
+// frame, later heads are gathered without holding, as before Hold
+// existed: their parts go on, and the flow is reset before the part that
+// completes a denied head. Keep-alive flows of body-less requests (GET)
+// keep the full guarantee.
+type headBuf struct {
+	b      []byte
+	held   bool // the gathered bytes were held, not forwarded
+	bodies bool // a request announced a body: heads are no longer held
+}
 
 // add returns the bytes gathered so far with b.
 func (h *headBuf) add(b []byte) []byte {
@@ -303,20 +326,62 @@ func (h *headBuf) add(b []byte) []byte {
 	return h.b
 }
 
-// keep saves head (b its newest read) for the next read; false, and
-// nothing kept, once the bound is reached.
-func (h *headBuf) keep(head, b []byte) bool {
-	if len(head) >= maxPending {
-		h.b = nil
-		return false
+// wait keeps head (b its newest read) for the next read and returns the
+// verdict for b: Hold, or Continue where holding is unsafe. ok is false,
+// and nothing kept, once the bound is reached or the stream ended (an
+// empty b): the caller decides on what it has.
+func (h *headBuf) wait(head, b []byte) (v netstack.Verdict, ok bool) {
+	if len(head) >= maxPending || len(b) == 0 {
+		return netstack.Continue, false
 	}
 	if len(h.b) == 0 {
 		h.b = append([]byte(nil), b...)
 	}
-	return true
+	if h.bodies && !h.held {
+		return netstack.Continue, true
+	}
+	h.held = true
+	return netstack.Hold, true
 }
 
-func (h *headBuf) reset() { h.b = nil }
+// release ends the gathering and returns what the inner handler has not
+// seen: head when it was held, else b.
+func (h *headBuf) release(head, b []byte) []byte {
+	fwd := b
+	if h.held {
+		fwd = head
+	}
+	h.b, h.held = nil, false
+	return fwd
+}
+
+// sawHead notes whether a whole request head announced a body.
+func (h *headBuf) sawHead(head []byte) {
+	if !h.bodies && announcesBody(head) {
+		h.bodies = true
+	}
+}
+
+// announcesBody reports whether a request head has a Content-Length
+// other than 0 or a Transfer-Encoding.
+func announcesBody(head []byte) bool {
+	for line := range bytes.SplitSeq(head, []byte("\r\n")) {
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		k = bytes.TrimSpace(k)
+		switch {
+		case bytes.EqualFold(k, []byte("transfer-encoding")):
+			return true
+		case bytes.EqualFold(k, []byte("content-length")):
+			if string(bytes.TrimSpace(v)) != "0" {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 func nameSource(name, src string) string {
 	if name == "" {
@@ -590,12 +655,18 @@ func newWrapped(e *Engine, id *Identity, info *netstack.FlowInfo, fh netstack.Fl
 	return wrapped{e: e, id: id, info: info, inner: fh, innerPassed: fh == nil || v == netstack.Pass}
 }
 
-// next hands a chunk to the inner handler.
+// next hands a chunk to the inner handler. An inner Monitor (a pass
+// rule that keeps logging) becomes Continue: the wrapper still decides
+// on later chunks (requests, tokens), so the relay must keep waiting for
+// it, and the inner handler goes on seeing every chunk.
 func (w *wrapped) next(dir netstack.Direction, b []byte) netstack.Verdict {
 	if w.innerPassed {
 		return netstack.Continue
 	}
-	return w.inner.Chunk(dir, b)
+	if v := w.inner.Chunk(dir, b); v != netstack.Monitor {
+		return v
+	}
+	return netstack.Continue
 }
 
 // Close implements netstack.FlowHandler.

@@ -293,12 +293,12 @@ func (e *Engine) checkToken(s *tokenSettings, id *Identity, tok []byte) (owner s
 }
 
 // tokenFlow checks the credentials of each HTTP request head a chunk to
-// the server starts with; misuse is rejected before the chunk that
-// completes the head is forwarded (a head split over reads is gathered,
-// see headBuf: the server never receives a whole request with a misused
-// token). A request that does not start its read (pipelined behind a
-// body in the same read) is not seen: a limit of checking without
-// holding bytes.
+// the server starts with; misuse is rejected before any of the head is
+// forwarded (a head split over reads is held until it is whole, see
+// headBuf, which also says when later heads are gathered without
+// holding). A request that does not start its read (pipelined behind a
+// body in the same read) is not seen: these handlers do not frame
+// bodies.
 type tokenFlow struct {
 	wrapped
 	s    *tokenSettings
@@ -312,21 +312,26 @@ func (f *tokenFlow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 	}
 	head := f.head.add(b)
 	if !looksLikeRequest(head) {
-		f.head.reset()
-		return f.next(dir, b)
+		return f.next(dir, f.head.release(head, b))
 	}
 	end := bytes.Index(head, []byte("\r\n\r\n"))
 	if end < 0 {
-		if f.head.keep(head, b) {
+		if v, ok := f.head.wait(head, b); ok {
+			if v == netstack.Hold {
+				return v
+			}
 			return f.next(dir, b)
 		}
-		// A head past the bound cannot be checked: fail closed.
+		// A head past the bound (or cut short by the end of the stream)
+		// cannot be checked: fail closed.
+		fwd := f.head.release(head, b)
 		if f.s.enforcing {
 			return netstack.Reject
 		}
-		return f.next(dir, b)
+		return f.next(dir, fwd)
 	}
-	f.head.reset()
+	fwd := f.head.release(head, b)
+	f.head.sawHead(head[:end])
 	v := netstack.Continue
 	f.s.credentials(head[:end], func(tok []byte) {
 		if v.Terminal() {
@@ -339,7 +344,7 @@ func (f *tokenFlow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 	if v.Terminal() {
 		return v
 	}
-	return f.next(dir, b)
+	return f.next(dir, fwd)
 }
 
 // looksLikeRequest is a cheap test for an HTTP/1 request line start: an

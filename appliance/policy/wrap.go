@@ -118,6 +118,10 @@ func (f *flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 			f.p.emit(f.dropEvent(dir, len(b), "rate limit "+tv.String()))
 			return tv
 		}
+		if v == netstack.Hold {
+			// The inner handler has not decided these bytes yet.
+			return v
+		}
 		return netstack.Continue
 	}
 	return v
