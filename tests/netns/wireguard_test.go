@@ -179,13 +179,18 @@ metrics:
 			} `json:"end"`
 		}
 		var raw string
+		// The server must listen before the client starts: the hub dials
+		// first, so an early client is refused, and iperf3 -J has been seen
+		// to exit 0 with an empty result then.
 		require.Eventually(t, func() bool {
-			out, err := exec.Command("ip", "netns", "exec", tp.client, "iperf3", "-c", serverAddr, "-p", "5201", "-t", "3", "-J").Output()
-			raw = string(out)
-			return err == nil
-		}, 10*time.Second, 200*time.Millisecond, "iperf3: %s", raw)
+			o, _ := exec.Command("ip", "netns", "exec", tp.server, "ss", "-Hltn", "sport = :5201").CombinedOutput()
+			return strings.Contains(string(o), "5201")
+		}, 10*time.Second, 50*time.Millisecond, "iperf3 server listening")
+		out, err := exec.Command("ip", "netns", "exec", tp.client, "iperf3", "-c", serverAddr, "-p", "5201", "-t", "3", "-J").Output()
+		raw = string(out)
+		require.NoError(t, err, "iperf3: %s", raw)
 		require.NoError(t, json.Unmarshal([]byte(raw), &res))
-		assert.Positive(t, res.End.SumReceived.Bytes)
+		assert.Positive(t, res.End.SumReceived.Bytes, "iperf3: %s", raw)
 		t.Logf("iperf3 through the hub (1 stream, shared machine): %.0f Mbit/s", res.End.SumReceived.BitsPerSecond/1e6)
 	})
 
