@@ -64,6 +64,10 @@ type Options struct {
 	// Buckets are created (or found) at Open, so a fleet's state is
 	// readable before the appliance admits a flow.
 	Buckets []string
+	// Own keeps the connection to the given URLs: an embedded member's
+	// Store talks to its own server only (cut off with it, not roaming
+	// to the servers the cluster announces).
+	Own bool
 }
 
 // Open connects to NATS (urls: an embedded server's ClientURL or an
@@ -96,6 +100,9 @@ func Open(s *Settings, urls []string, o Options) (*Store, error) {
 			st.kick()
 		}),
 	}
+	if o.Own {
+		nopts = append(nopts, nats.IgnoreDiscoveredServers(), nats.DontRandomize())
+	}
 	if s.CredsFile != "" {
 		if err := state.CheckPrivate(s.CredsFile); err != nil {
 			return nil, fmt.Errorf("cluster: creds_file: %w", err)
@@ -120,16 +127,8 @@ func Open(s *Settings, urls []string, o Options) (*Store, error) {
 		nc.Close()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	deadline := time.Now().Add(s.Timeout)
 	for _, b := range o.Buckets {
-		for {
-			_, err = st.bucket(b)
-			if err == nil || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		if err != nil {
+		if _, err = st.bucket(b); err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("cluster: bucket %s not available after %s (is a majority of the cluster up?): %w", b, s.Timeout, err)
 		}
@@ -169,6 +168,34 @@ func (s *Store) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), min(s.timeout, opTimeout))
 }
 
+// retry runs op with a short deadline until it succeeds, the store's
+// timeout passes or the store closes: while the members elect leaders
+// (a start, a member lost) a request has no one to answer it yet.
+func (s *Store) retry(op func(ctx context.Context) error) error {
+	deadline := time.Now().Add(s.timeout)
+	for {
+		ctx, cancel := s.ctx()
+		err := op(ctx)
+		cancel()
+		if err == nil || !retriable(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-s.done:
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// retriable errors are the cluster's not being ready, not answers.
+func retriable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, nats.ErrConnectionReconnecting)
+}
+
 // bucket returns the bucket's key-value store, made on first use.
 func (s *Store) bucket(b string) (jetstream.KeyValue, error) {
 	s.mu.Lock()
@@ -177,10 +204,11 @@ func (s *Store) bucket(b string) (jetstream.KeyValue, error) {
 	if kv != nil {
 		return kv, nil
 	}
-	ctx, cancel := s.ctx()
-	defer cancel()
-	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "interdict_" + b,
-		Replicas: s.replicas, History: 1, Storage: jetstream.FileStorage})
+	err := s.retry(func(ctx context.Context) (err error) {
+		kv, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "interdict_" + b,
+			Replicas: s.replicas, History: 1, Storage: jetstream.FileStorage})
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -205,9 +233,11 @@ func (s *Store) Get(bucket, key string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	ctx, cancel := s.ctx()
-	defer cancel()
-	e, err := kv.Get(ctx, encodeKey(key))
+	var e jetstream.KeyValueEntry
+	err = s.retry(func(ctx context.Context) (err error) {
+		e, err = kv.Get(ctx, encodeKey(key))
+		return err
+	})
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, fmt.Errorf("%w: %s/%s", state.ErrNotFound, bucket, key)
 	}
@@ -223,9 +253,13 @@ func (s *Store) Keys(bucket string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	ctx, cancel := s.ctx()
-	defer cancel()
-	raw, err := kv.Keys(ctx)
+	var raw []string
+	err = s.retry(func(ctx context.Context) (err error) {
+		if raw, err = kv.Keys(ctx); errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil
+		}
+		return err
+	})
 	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
 		return nil, fmt.Errorf("cluster: keys %s: %w", bucket, err)
 	}

@@ -69,6 +69,32 @@ func (f *Fleet) URL(i int) string {
 	return fmt.Sprintf("nats://127.0.0.1:%d", f.set[i].ClientPort)
 }
 
+// WaitCurrent waits until every running member is current with the
+// JetStream cluster and with the buckets' streams: a test that stops a
+// member then loses no quorum it did not mean to.
+func (f *Fleet) WaitCurrent(buckets ...string) {
+	f.t.Helper()
+	require.Eventually(f.t, func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, m := range f.Members {
+			if m == nil {
+				continue
+			}
+			s := m.Server()
+			if !s.JetStreamIsCurrent() {
+				return false
+			}
+			for _, b := range buckets {
+				if !s.JetStreamIsStreamCurrent("$G", "KV_interdict_"+b) {
+					return false
+				}
+			}
+		}
+		return true
+	}, 60*time.Second, 20*time.Millisecond, "the fleet's members are current")
+}
+
 // Stop shuts member i down.
 func (f *Fleet) Stop(i int) {
 	f.mu.Lock()
