@@ -329,13 +329,11 @@ func (s *Store) send(w *write) error {
 	if w.del {
 		err = kv.Delete(ctx, encodeKey(w.key))
 		if err == nil {
-			// Delete does not return the revision of its marker.
-			var e jetstream.KeyValueEntry
-			if e, err = kv.Get(ctx, encodeKey(w.key)); errors.Is(err, jetstream.ErrKeyDeleted) || errors.Is(err, jetstream.ErrKeyNotFound) {
-				err = nil
-				if e != nil {
-					rev = e.Revision()
-				}
+			// Delete does not return the revision of its marker, and
+			// Get hides a deleted key: the history holds the marker.
+			var h []jetstream.KeyValueEntry
+			if h, err = kv.History(ctx, encodeKey(w.key)); err == nil && len(h) > 0 {
+				rev = h[len(h)-1].Revision()
 			}
 		}
 	} else {
