@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
@@ -227,7 +228,7 @@ func (f *l7Flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 		}
 		b = fwd
 	}
-	if f.innerPassed {
+	if f.innerPassed.Load() {
 		f.mu.Lock()
 		done := f.decided && !f.http
 		f.mu.Unlock()
@@ -648,25 +649,35 @@ type wrapped struct {
 	id          *Identity
 	info        *netstack.FlowInfo
 	inner       netstack.FlowHandler
-	innerPassed bool
+	innerPassed *atomic.Bool // the two directions call concurrently
 }
 
 func newWrapped(e *Engine, id *Identity, info *netstack.FlowInfo, fh netstack.FlowHandler, v netstack.Verdict) wrapped {
-	return wrapped{e: e, id: id, info: info, inner: fh, innerPassed: fh == nil || v == netstack.Pass}
+	w := wrapped{e: e, id: id, info: info, inner: fh, innerPassed: new(atomic.Bool)}
+	w.innerPassed.Store(fh == nil || v == netstack.Pass)
+	return w
 }
 
-// next hands a chunk to the inner handler. An inner Monitor (a pass
-// rule that keeps logging) becomes Continue: the wrapper still decides
-// on later chunks (requests, tokens), so the relay must keep waiting for
-// it, and the inner handler goes on seeing every chunk.
+// next hands a chunk to the inner handler. An inner Pass or Monitor (a
+// pass rule, an inspector that gave up on the flow) becomes Continue:
+// it ends signature inspection, not the identity's checks, which still
+// decide on later chunks (requests, tokens), so the relay must keep
+// calling the wrapper. After Pass the inner handler is not called again,
+// as the relay would not have called it; after Monitor it goes on
+// seeing every chunk.
 func (w *wrapped) next(dir netstack.Direction, b []byte) netstack.Verdict {
-	if w.innerPassed {
+	if w.innerPassed.Load() {
 		return netstack.Continue
 	}
-	if v := w.inner.Chunk(dir, b); v != netstack.Monitor {
+	switch v := w.inner.Chunk(dir, b); v {
+	case netstack.Pass:
+		w.innerPassed.Store(true)
+		return netstack.Continue
+	case netstack.Monitor:
+		return netstack.Continue
+	default:
 		return v
 	}
-	return netstack.Continue
 }
 
 // Close implements netstack.FlowHandler.

@@ -51,6 +51,7 @@ type identSetup struct {
 	store     state.Store
 	clock     *policytest.Clock // nil: the wall clock
 	logs      io.Writer         // nil: discarded
+	inner     netstack.Handler  // nil: netstack.PassAll
 }
 
 // newIdentNet builds the harness with the identity engine in front of
@@ -71,7 +72,10 @@ func newIdentNet(t *testing.T, s identSetup) *identNet {
 	require.NoError(t, err)
 	require.NoError(t, e.SetPolicies(s.policies, nil))
 	require.NoError(t, e.SetTokens(s.tokens, nil))
-	in.n = New(t, netstack.WithHandler(e.Wrap(netstack.PassAll{})), netstack.WithIdentity(reg.FlowIdentity),
+	if s.inner == nil {
+		s.inner = netstack.PassAll{}
+	}
+	in.n = New(t, netstack.WithHandler(e.Wrap(s.inner)), netstack.WithIdentity(reg.FlowIdentity),
 		netstack.WithMetrics(in.reg), netstack.WithLogger(log))
 	t.Cleanup(e.Close)
 	require.NoError(t, e.Attach(in.n.Appliance.Guard(), in.n.Appliance.Flows()))

@@ -15,6 +15,7 @@ import (
 	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/state"
 	"github.com/interdict/interdict/inspect/eve"
+	"github.com/interdict/interdict/netstack"
 )
 
 type lockedBuf struct {
@@ -133,5 +134,46 @@ func TestTokenSplitHeadIsChecked(t *testing.T) {
 	require.Error(t, srv.waitEnd(t, 1))
 	srvGot, _ := srv.got(1)
 	assert.Empty(t, srvGot, "the server received none of the head")
+	assert.Len(t, in.eve.of(t, eve.TypePolicy, 0), 1)
+}
+
+// passAfterFirst is an inspector that gives up on a flow after its first
+// chunk, as an IDS-mode handler does when it stops inspecting (a pass
+// verdict, a panic with fail-open).
+type passAfterFirst struct{}
+
+func (passAfterFirst) NewFlow(*netstack.FlowInfo) (netstack.FlowHandler, netstack.Verdict) {
+	return passAfterFirst{}, netstack.Continue
+}
+func (passAfterFirst) Chunk(netstack.Direction, []byte) netstack.Verdict { return netstack.Pass }
+func (passAfterFirst) Close(netstack.FlowStats)                          {}
+
+// TestTokenCheckedAfterInnerPass: the rule inspector's pass ends
+// signature inspection of a flow, not the identity's token checks. On a
+// keep-alive connection whose first request the inspector passed,
+// runner-b's second request carrying runner-a's token is still rejected
+// before the server sees it.
+func TestTokenCheckedAfterInnerPass(t *testing.T) {
+	leakCheck(t)
+	in := newIdentNet(t, identSetup{tokens: identity.TokensConfig{Enabled: true}, inner: passAfterFirst{}})
+	srv := &reqServer{}
+	serve(t, in.n, httpAP, srv.serve)
+	stolen := "GET /repos HTTP/1.1\r\nHost: example.test\r\nX-Api-Key: k3y-0123456789abcdef0123\r\n\r\n"
+	got, err := request(t, in.n, ClientAddr, httpAP, stolen)
+	require.NoError(t, err)
+	require.Equal(t, httpResponse, got, "runner-a binds its token")
+
+	c, err := dialFrom(in.n, ClientAddr2, httpAP, 5*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	first := "GET /health HTTP/1.1\r\nHost: example.test\r\n\r\n"
+	_, err = c.Write([]byte(first))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { g, _ := srv.got(1); return g == first }, 5*time.Second, 5*time.Millisecond)
+	_, err = c.Write([]byte(stolen))
+	require.NoError(t, err)
+	require.Error(t, srv.waitEnd(t, 1), "the server's conn is reset")
+	srvGot, _ := srv.got(1)
+	assert.Equal(t, first, srvGot, "the request with runner-a's token never reached the server")
 	assert.Len(t, in.eve.of(t, eve.TypePolicy, 0), 1)
 }
