@@ -394,8 +394,11 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 	case op.dataAt != nil:
 		d := op.dataAt
 		pos := e.pos(d.Offset, d.Relative, prev)
-		has := pos >= 0 && pos < n
-		if pos >= n {
+		// As Suricata: absolute isdataat:N wants a byte at offset N,
+		// relative isdataat:N,relative wants N bytes after the previous
+		// match (its end plus N within the buffer).
+		has := pos >= 0 && (pos < n || d.Relative && pos == n)
+		if !has && pos >= 0 {
 			e.grow()
 		}
 		if has == d.Negate {

@@ -325,6 +325,17 @@ func (c *converter) run() error {
 			out.Info.AlertPass = out.Action == inspect.ActionPass
 			continue
 		}
+		if o.kw == "dsize" {
+			if out.Dsize != nil {
+				return rejectf("dsize given twice")
+			}
+			n, err := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(o.value), "!")), 10, 16)
+			if err != nil {
+				return rejectf("dsize: %q is not !N with N in 0..65535", o.value)
+			}
+			out.Dsize = &IntCmp{Op: "!=", N: int(n)}
+			continue
+		}
 		if err := c.fileKeyword(o.kw, o.value); err != nil {
 			return err
 		}

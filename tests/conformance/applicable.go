@@ -56,8 +56,11 @@ const retransmitted = "the capture's third segment repeats the first (same seque
 // ruleFacts is what applicability needs to know about one rule, read from
 // its text so that it does not depend on whether our engine loads it.
 type ruleFacts struct {
-	proto     string // header protocol: tcp, tcp-pkt, tcp-stream, http, ...
-	dsizeZero bool   // dsize:0 matches empty segments only
+	proto string // header protocol: tcp, tcp-pkt, tcp-stream, http, ...
+	msg   string // the msg option (EVE alert.signature)
+	// dsizeZero: the rule's dsize admits 0 (dsize:0, dsize:<N,
+	// dsize:<=N), so Suricata also counts its matches on empty segments.
+	dsizeZero bool
 	// packetKW is a keyword that reads one packet's IP or TCP header
 	// (flags, ipv4.hdr, ...), which a terminating proxy never sees.
 	packetKW string
@@ -65,7 +68,8 @@ type ruleFacts struct {
 
 var (
 	sidRE   = regexp.MustCompile(`(?:^|[;(\s])sid\s*:\s*(\d+)`)
-	dsize0  = regexp.MustCompile(`(?:^|[;(\s])dsize\s*:\s*0\s*;`)
+	msgRE   = regexp.MustCompile(`(?:^|[;(\s])msg\s*:\s*"((?:[^"\\]|\\.)*)"`)
+	dsize0  = regexp.MustCompile(`(?:^|[;(\s])dsize\s*:\s*(?:0|<\s*=?\s*\d+)\s*;`)
 	actions = map[string]bool{"alert": true, "drop": true, "pass": true, "reject": true, "rejectsrc": true, "rejectdst": true, "rejectboth": true}
 	// packetKWs read a single packet's IP or TCP header: the segments a
 	// proxy terminates are never inspected as packets.
@@ -101,6 +105,9 @@ func scanRules(paths []string) map[uint32]ruleFacts {
 			}
 			sid, _ := strconv.ParseUint(m[1], 10, 32)
 			f := ruleFacts{proto: fields[1], dsizeZero: dsize0.MatchString(line)}
+			if m := msgRE.FindStringSubmatch(line); m != nil {
+				f.msg = m[1]
+			}
 			if m := packetKWs.FindStringSubmatch(line[strings.IndexByte(line, '('):]); m != nil {
 				f.packetKW = m[1]
 			}
@@ -159,18 +166,16 @@ func (s *Spec) CheckNA(c *Check, rules map[uint32]ruleFacts) string {
 		}
 	}
 	contrasts := hasProto(rules, "tcp-pkt") && hasProto(rules, "tcp-stream")
-	if sidV, ok := f.Match.Values["alert.signature_id"]; ok {
-		if n, ok := number(sidV); ok {
-			r := rules[uint32(n)]
-			if r.proto == "tcp-pkt" && contrasts {
-				return "tcp-pkt rule in a test contrasting packet and stream inspection (a proxy has only the stream)"
-			}
-			if r.dsizeZero {
-				return "dsize:0 matches empty segments (bare ACKs), which a terminating proxy never inspects"
-			}
-			if r.packetKW != "" {
-				return "the rule reads a packet's IP/TCP header (" + r.packetKW + "); a terminating proxy inspects byte streams, never single packets"
-			}
+	r, byRule := ruleOf(f, rules)
+	if byRule {
+		if r.proto == "tcp-pkt" && contrasts {
+			return "tcp-pkt rule in a test contrasting packet and stream inspection (a proxy has only the stream)"
+		}
+		if r.dsizeZero {
+			return "the rule's dsize admits 0 and so counts empty segments (SYNs, bare ACKs), which a terminating proxy never inspects"
+		}
+		if r.packetKW != "" {
+			return "the rule reads a packet's IP/TCP header (" + r.packetKW + "); a terminating proxy inspects byte streams, never single packets"
 		}
 	}
 	if _, bySID := f.Match.Values["alert.signature_id"]; !bySID && f.Match.Values["event_type"] == "alert" && allPacketLevel(rules) {
@@ -180,6 +185,25 @@ func (s *Spec) CheckNA(c *Check, rules map[uint32]ruleFacts) string {
 		return "drops of empty segments (dsize:0 rule), which a terminating proxy never inspects"
 	}
 	return ""
+}
+
+// ruleOf returns the facts of the rule a filter selects, by
+// alert.signature_id or else by alert.signature (the rule's msg).
+func ruleOf(f *Filter, rules map[uint32]ruleFacts) (ruleFacts, bool) {
+	if sidV, ok := f.Match.Values["alert.signature_id"]; ok {
+		if n, ok := number(sidV); ok {
+			return rules[uint32(n)], true
+		}
+		return ruleFacts{}, false
+	}
+	if msg, ok := f.Match.Values["alert.signature"].(string); ok {
+		for _, r := range rules {
+			if r.msg == msg {
+				return r, true
+			}
+		}
+	}
+	return ruleFacts{}, false
 }
 
 func hasProto(rules map[uint32]ruleFacts, p string) bool {
