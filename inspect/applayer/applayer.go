@@ -104,7 +104,8 @@ const (
 	DNSRcode
 	// AppLayerEvent is a multi-buffer detection fills from a Unit's
 	// Anomalies: one "proto.event_name" (lower case, Suricata's spelling)
-	// per anomaly, for the app-layer-event keyword.
+	// per anomaly, for the app-layer-event keyword. A parser may fill it
+	// too, with the events its transaction raised in earlier Units.
 	AppLayerEvent
 	NumBuffers
 )

@@ -92,14 +92,16 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 	}
 	if len(u.Anomalies) > 0 {
 		// app-layer-event rules see this Unit's anomalies (see
-		// applayer.AppLayerEvent); the Unit is the parser's, so they are
+		// applayer.AppLayerEvent) beside the transaction's events the
+		// parser may have listed; the Unit is the parser's, so they are
 		// taken off again.
-		f.evNames = f.evNames[:0]
+		own := u.Multi[applayer.AppLayerEvent]
+		f.evNames = append(f.evNames[:0], own...)
 		for _, a := range u.Anomalies {
 			f.evNames = append(f.evNames, []byte(strings.ToLower(a.AppProto+"."+a.Event)))
 		}
 		u.Multi[applayer.AppLayerEvent] = f.evNames
-		defer func() { u.Multi[applayer.AppLayerEvent] = nil }()
+		defer func() { u.Multi[applayer.AppLayerEvent] = own }()
 	}
 	f.trackHTTP(u)
 	f.cands = f.cands[:0]

@@ -51,6 +51,7 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	if dir == inspect.ToClient {
 		u.Multi[applayer.HTTPResponseHeader] = resp.appendLines(u.Multi[applayer.HTTPResponseHeader])
 	}
+	u.Multi[applayer.AppLayerEvent] = appendEvents(u.Multi[applayer.AppLayerEvent][:0], t)
 	u.Event = nil
 	if final {
 		u.Event = &inspect.Event{Dir: dir, TxID: t.id, HTTP: &inspect.HTTPTx{
@@ -93,6 +94,22 @@ func putUnit(u *applayer.Unit) {
 	}
 	u.Event, u.Anomalies = nil, nil
 	unitPool.Put(u)
+}
+
+// appendEvents appends the app-layer-event instances of every anomaly
+// t's messages raised so far: as in Suricata, an event belongs to its
+// transaction, so a rule pairing it with a buffer completed later (a
+// body, the response) still sees it.
+func appendEvents(dst [][]byte, t *tx) [][]byte {
+	for d, mask := range [2]uint64{t.req.anomalies, t.resp.anomalies} {
+		for a := anom(0); mask != 0 && a < numAnoms; a++ {
+			if mask&(1<<a) != 0 {
+				mask &^= 1 << a
+				dst = append(dst, eventBufs[a][d]...)
+			}
+		}
+	}
+	return dst
 }
 
 // appendLines appends the message's header line instances to dst.

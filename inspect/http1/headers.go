@@ -113,10 +113,11 @@ func (p *Parser) parseHeaders(s *side, m *msg) {
 	for i := range m.hdrs {
 		p.framing(s, m, m.get(m.hdrs[i].name), m.get(m.hdrs[i].value))
 	}
-	p.mergeRepeated(m)
+	p.mergeRepeated(m, dir)
 	p.buildHeaderBuffers(dir, m)
 	if dir == inspect.ToServer {
 		t := s.cur
+		p.checkAuthorization(m)
 		if !m.bufs[applayer.HTTPHostRaw].ok {
 			if proto := m.get(m.bufs[applayer.HTTPProtocol]); string(proto) == "HTTP/1.1" {
 				p.anomaly(m, dir, anomMissingHost)
@@ -140,7 +141,7 @@ func (p *Parser) parseHeaders(s *side, m *msg) {
 // mergeRepeated merges repeated headers into the first of their name as
 // "v1, v2", as libhtp's header table does, in one pass per name so the
 // cost stays linear in bytes.
-func (p *Parser) mergeRepeated(m *msg) {
+func (p *Parser) mergeRepeated(m *msg, dir inspect.Direction) {
 	for i := range m.hdrs {
 		if m.hdrs[i].dup {
 			continue
@@ -153,6 +154,7 @@ func (p *Parser) mergeRepeated(m *msg) {
 				continue
 			}
 			if start < 0 {
+				p.anomaly(m, dir, anomHeaderRepetition)
 				start = len(m.derived)
 				m.derived = append(m.derived, m.get(m.hdrs[i].value)...)
 			}
@@ -226,6 +228,32 @@ func (p *Parser) buildHeaderBuffers(dir inspect.Direction, m *msg) {
 				break
 			}
 		}
+	}
+}
+
+// authSchemes are the Authorization schemes libhtp parses; any other is
+// REQUEST_AUTH_UNRECOGNIZED.
+var authSchemes = []string{"basic", "digest", "bearer"}
+
+// checkAuthorization flags an Authorization header whose scheme libhtp
+// does not recognise.
+func (p *Parser) checkAuthorization(m *msg) {
+	for _, h := range m.hdrs {
+		if h.dup || !equalFoldString(m.get(h.name), "Authorization") {
+			continue
+		}
+		v := m.get(h.value)
+		end := 0
+		for end < len(v) && !isSpace(v[end]) {
+			end++
+		}
+		for _, sc := range authSchemes {
+			if equalFoldString(v[:end], sc) {
+				return
+			}
+		}
+		p.anomaly(m, inspect.ToServer, anomAuthUnrecognized)
+		return
 	}
 }
 

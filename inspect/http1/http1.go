@@ -157,6 +157,7 @@ func init() {
 		Probe:     Probe,
 		New:       func() applayer.Parser { return New() },
 		Buffers:   Buffers,
+		Events:    EventNames(),
 	})
 }
 

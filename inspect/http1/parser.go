@@ -3,6 +3,7 @@ package http1
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/interdict/interdict/inspect"
@@ -93,6 +94,7 @@ type tx struct {
 	head      bool // HEAD request: the response has no body
 	connect   bool
 	http09    bool // request line without protocol: response has no status line
+	continued bool // a 100 Continue was seen
 	reqDone   bool
 	respDone  bool
 	status    int
@@ -151,6 +153,11 @@ type Parser struct {
 	proxyBuf  []byte
 	proxy     *inspect.ProxyHeader
 	h2        *h2 // HTTP/2 mode, once the flow is in it
+	// lastReq is the last request completed (lastReqID tells whether it
+	// is still that one): lines after it that are no request line are its
+	// unexpected body, as libhtp reads them.
+	lastReq   *tx
+	lastReqID uint64
 	decoders  int // live body decoders (at most maxDecoders)
 }
 
@@ -472,6 +479,35 @@ func (p *Parser) start(s *side, data []byte, emit func(*applayer.Unit)) int {
 	return i
 }
 
+// unexpectedBody takes a request line that is none (line, the current
+// request's) after a finished request as more body of that request, as
+// libhtp does (REQUEST_BODY_UNEXPECTED), and reports whether it did.
+// libhtp takes any line not starting with a method it knows; here only
+// a line that is no request line at all (no token and whitespace),
+// because a server accepts any token as a method and would read such a
+// line as a request that must be inspected as one.
+func (p *Parser) unexpectedBody(s *side, m *msg, line []byte, emit func(*applayer.Unit)) bool {
+	t, cur := p.lastReq, s.cur
+	if t == nil || t == cur || t.id != p.lastReqID || t.connect || !slices.Contains(p.pending, t) {
+		return false
+	}
+	raw := m.raw[bytesOffset(m.raw, line):m.lineEnd]
+	p.anomaly(&t.req, s.dir, anomBodyUnexpected)
+	s.cur = t
+	p.body(s, raw, emit)
+	s.bodyDirty = false
+	p.emit(s.dir, t, false, emit)
+	s.cur = cur
+	// The line started no request: its transaction is forgotten and its
+	// id given back, so later transactions number as in Suricata.
+	p.dropRequest(s, cur)
+	if cur.id == p.nextID-1 {
+		p.nextID--
+	}
+	s.st = stStart
+	return true
+}
+
 // headerBytes stores start line and header bytes (bounded) and handles
 // each completed line.
 func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) int {
@@ -486,7 +522,7 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 		if nl >= 0 {
 			s.skipLine = false
 			if s.st == stLine {
-				p.startLine(s, m, nil, emit)
+				p.startLine(s, m, nil, nil, emit)
 			}
 		}
 		return len(chunk)
@@ -530,7 +566,7 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 		if s.st == stLine {
 			s.skipLine = nl < 0
 			if nl >= 0 {
-				p.startLine(s, m, nil, emit)
+				p.startLine(s, m, nil, nil, emit)
 			}
 			return len(chunk)
 		}
@@ -545,7 +581,7 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 	s.lineStart = len(m.raw)
 	if s.st == stLine {
 		m.lineEnd = len(m.raw)
-		p.startLine(s, m, trimEOL(line), emit)
+		p.startLine(s, m, trimEOL(line), data[len(chunk):], emit)
 		return len(chunk)
 	}
 	if len(trimEOL(line)) == 0 {
@@ -593,8 +629,8 @@ func (p *Parser) bareCR(s *side, m *msg, chunk []byte) {
 }
 
 // startLine handles a complete request or status line (nil if it was too
-// long to keep).
-func (p *Parser) startLine(s *side, m *msg, line []byte, emit func(*applayer.Unit)) {
+// long to keep); rest is what followed it in the bytes fed.
+func (p *Parser) startLine(s *side, m *msg, line, rest []byte, emit func(*applayer.Unit)) {
 	s.st = stHeaders
 	if line == nil {
 		return
@@ -603,36 +639,55 @@ func (p *Parser) startLine(s *side, m *msg, line []byte, emit func(*applayer.Uni
 		p.anomaly(m, s.dir, anomBareCR)
 	}
 	if s.dir == inspect.ToServer {
-		p.requestLine(s, m, line, emit)
+		p.requestLine(s, m, line, rest, emit)
 	} else {
 		p.statusLine(s, m, line, emit)
 	}
 }
 
-func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.Unit)) {
+func (p *Parser) requestLine(s *side, m *msg, line, rest []byte, emit func(*applayer.Unit)) {
 	t := s.cur
 	base := bytesOffset(m.raw, line)
 	m.setRaw(applayer.HTTPRequestLine, base, base+len(line))
 	// The method is a token; spaces and tabs, in runs, separate the
-	// fields, as the lenient servers (Apache, nginx) read them.
-	sp := 0
+	// fields, as the lenient servers (Apache, nginx) read them. Leading
+	// whitespace is skipped, as IIS and libhtp do.
+	lead := 0
+	for lead < len(line) && isSpace(line[lead]) {
+		lead++
+	}
+	sp := lead
 	for sp < len(line) && isToken(line[sp]) {
 		sp++
 	}
-	if sp == 0 || sp == len(line) || !isSpace(line[sp]) {
+	if sp == lead || sp == len(line) || !isSpace(line[sp]) {
+		if p.unexpectedBody(s, m, line, emit) {
+			return
+		}
 		p.anomaly(m, s.dir, anomRequestLineInvalid)
 		p.garbage(s, emit)
 		return
 	}
-	method := line[:sp]
-	m.setRaw(applayer.HTTPMethod, base, base+sp)
+	if lead > 0 {
+		p.anomaly(m, s.dir, anomLeadingWhitespace)
+	}
+	method := line[lead:sp]
+	m.setRaw(applayer.HTTPMethod, base+lead, base+sp)
+	if delimNonSP(line[sp:]) {
+		p.anomaly(m, s.dir, anomMethodDelim)
+	}
 	uri, proto, ok := splitProtocol(line[sp:])
 	if ok {
 		o := bytesOffset(m.raw, proto)
 		m.setRaw(applayer.HTTPProtocol, o, o+len(proto))
+		if gap := line[bytesOffset(line, uri)+len(uri) : bytesOffset(line, proto)]; bytes.IndexByte(gap, ' ') < 0 {
+			p.anomaly(m, s.dir, anomURIDelim)
+		}
 	} else {
-		t.http09 = true
 		p.anomaly(m, s.dir, anomMissingProtocol)
+		// As libhtp: a request line without a version is HTTP/0.9
+		// (no headers) unless what followed it holds a header line.
+		t.http09 = bytes.IndexByte(rest, ':') < 0
 	}
 	off := bytesOffset(m.raw, uri)
 	m.setRaw(applayer.HTTPURIRaw, off, off+len(uri))
@@ -669,6 +724,20 @@ func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.U
 		return
 	}
 	p.emit(s.dir, t, false, emit)
+}
+
+// delimNonSP reports whether the whitespace run at the start of b holds
+// anything but SP (libhtp: METHOD_DELIM_NON_COMPLIANT).
+func delimNonSP(b []byte) bool {
+	for _, c := range b {
+		if !isSpace(c) {
+			return false
+		}
+		if c != ' ' {
+			return true
+		}
+	}
+	return false
 }
 
 // bytesOffset is the offset of sub within b; sub must be a subslice of b.
@@ -848,6 +917,12 @@ func (p *Parser) endHeaders(s *side, m *msg, emit func(*applayer.Unit)) {
 		// Interim response: the final one follows for the same request.
 		p.emit(s.dir, t, false, emit)
 		m.reset()
+		if st == 100 {
+			if t.continued {
+				p.anomaly(m, s.dir, anomContinueSeen)
+			}
+			t.continued = true
+		}
 		s.st = stStart
 	case st == 101 && upgradeH2C(&t.req) && upgradeH2C(m):
 		// h2c upgrade: the request is stream 1 of the HTTP/2 connection
@@ -905,6 +980,7 @@ func (p *Parser) finishRequest(s *side, emit func(*applayer.Unit)) {
 	t.reqDone = true
 	s.cur = nil
 	s.st = stStart
+	p.lastReq, p.lastReqID = t, t.id
 	if t.connect && !t.respDone {
 		s.st = stConnectWait
 		s.stash = s.stash[:0]
@@ -1084,6 +1160,9 @@ func (p *Parser) chunkLine(s *side, data []byte, emit func(*applayer.Unit)) int 
 		p.anomaly(p.msgOf(s), s.dir, anomChunkLen)
 		p.toBodyClose(s, emit)
 		return len(chunk)
+	}
+	if bytes.IndexByte(line, ';') >= 0 {
+		p.anomaly(p.msgOf(s), s.dir, anomChunkExtension)
 	}
 	if size == 0 {
 		s.st = stTrailers
