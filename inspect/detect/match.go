@@ -113,13 +113,16 @@ type evaluator struct {
 }
 
 // nbytes is the count of bytes a byte_test or byte_jump reads: n, or the
-// byte_extract variable named v, which must be 1-8 (1-23 as a string).
+// byte_extract variable named v, which must be at most 8 (23 as a
+// string). Suricata checks only that bound at match time, so a variable
+// holding 0 makes byte_jump read nothing and jump by post_offset alone
+// (byte_test then reads nothing and fails).
 func (e *evaluator) nbytes(n int, v string, str bool) (int, bool) {
 	if v == "" {
 		return n, true
 	}
 	m := e.val(&rules.Value{Var: v})
-	if m < 1 || m > 8 && !str || m > 23 {
+	if m < 0 || m > 8 && !str || m > 23 {
 		return 0, false
 	}
 	return int(m), true

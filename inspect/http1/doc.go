@@ -13,7 +13,8 @@
 //     the path is percent-decoded (every valid %XX, including %2F and %00;
 //     invalid escapes stay as they are), then backslashes become slashes,
 //     runs of slashes are folded into one and dot segments are removed
-//     (RFC 3986 5.2.4). The query and fragment stay raw. For an absolute
+//     (RFC 3986 5.2.4). The query is percent-decoded once (+ stays +) and
+//     the fragment stays raw, as in libhtp's normalised URI. For an absolute
 //     URI (GET http://host/p) http.uri is the path and query only and the
 //     host comes from the URI, as libhtp does. CONNECT's authority form is
 //     kept as is.
