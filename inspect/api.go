@@ -194,6 +194,11 @@ type HTTPTx struct {
 	Hostname, URL, Method, Protocol, UserAgent, ContentType, Referer string
 	Status                                                           int
 	Length                                                           int64 // response body bytes seen
+	// Redirect is the response's Location header (EVE http.redirect).
+	Redirect string
+	// XFF is the request's X-Forwarded-For header as sent; EVE writes
+	// the address it names when configured to (eve.XFF).
+	XFF string
 	// Proxy is the PROXY protocol header that opened the flow, if any.
 	Proxy *ProxyHeader
 	// StreamID is the HTTP/2 stream of the transaction (0: HTTP/1).

@@ -21,6 +21,7 @@ import (
 // inspection time on keep-alive HTTP.
 type httpMeta struct {
 	fields   [numHTTPFields][]byte
+	xff      []byte          // the request's X-Forwarded-For value
 	have     bool            // a transaction is in progress
 	tx       *inspect.HTTPTx // built from fields; nil until needed
 	dir      inspect.Direction
@@ -58,6 +59,7 @@ func (f *Flow) trackHTTP(u *applayer.Unit) {
 	for i, fb := range httpFields {
 		h.fields[i] = append(h.fields[i][:0], b[fb]...)
 	}
+	h.xff = append(h.xff[:0], headerValue(u.Multi[applayer.HTTPRequestHeader], xffName)...)
 	h.tx, h.have, h.dir, h.key, h.complete = nil, true, u.Dir, k, false
 }
 
@@ -75,6 +77,7 @@ func (h *httpMeta) record() *inspect.HTTPTx {
 			Protocol:  string(fl[3]),
 			UserAgent: string(fl[4]),
 			Referer:   string(fl[5]),
+			XFF:       string(h.xff),
 		}
 		if h.dir == inspect.ToClient {
 			tx.ContentType = string(fl[6])
@@ -130,4 +133,17 @@ func (h *httpMeta) same(b *[applayer.NumBuffers][]byte, dir inspect.Direction) b
 		}
 	}
 	return true
+}
+
+// xffName is the header EVE's xff option reads (Suricata's default).
+var xffName = []byte("X-Forwarded-For")
+
+// headerValue finds "Name: value" among header line instances.
+func headerValue(lines [][]byte, name []byte) []byte {
+	for _, l := range lines {
+		if len(l) > len(name)+1 && l[len(name)] == ':' && bytes.EqualFold(l[:len(name)], name) {
+			return bytes.TrimLeft(l[len(name)+1:], " ")
+		}
+	}
+	return nil
 }

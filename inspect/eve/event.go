@@ -106,6 +106,13 @@ type Event struct {
 	Interruption *Interruption `json:"interruption,omitempty"`
 	// Policy is interdict's addition (event_type policy).
 	Policy *Policy `json:"policy,omitempty"`
+	// XFF is the X-Forwarded-For address of an http event, with xff mode
+	// extra-data (alerts carry it as alert.xff).
+	XFF string `json:"xff,omitempty"`
+
+	// xff is the transaction's X-Forwarded-For header as sent, for the
+	// Writer's xff option.
+	xff string
 }
 
 // Policy is an egress policy decision that denied a flow, an HTTP
@@ -140,6 +147,8 @@ type Alert struct {
 	Category    string              `json:"category"`
 	Severity    int                 `json:"severity"`
 	Metadata    map[string][]string `json:"metadata,omitempty"`
+	// XFF is the X-Forwarded-For address, with xff mode extra-data.
+	XFF string `json:"xff,omitempty"`
 }
 
 // Alert actions as Suricata writes them.
@@ -235,7 +244,9 @@ type HTTP struct {
 	HTTPMethod      string `json:"http_method,omitempty"`
 	Protocol        string `json:"protocol,omitempty"`
 	Status          int    `json:"status,omitempty"`
-	Length          int64  `json:"length"`
+	// Redirect is the response's Location header.
+	Redirect string `json:"redirect,omitempty"`
+	Length   int64  `json:"length"`
 	// HTTP2 is set for HTTP/2 transactions, as Suricata's http.http2.
 	HTTP2 *HTTP2 `json:"http2,omitempty"`
 }
@@ -498,6 +509,7 @@ func NewAlert(ts time.Time, meta *inspect.FlowMeta, a *inspect.Alert, enforce bo
 	ev.Alert = alertObject(a.Rule, enforce)
 	if a.HTTP != nil {
 		ev.HTTP = HTTPObject(a.HTTP)
+		ev.xff = a.HTTP.XFF
 	}
 	return ev
 }
@@ -587,6 +599,7 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 			ev.AppProto = "http2"
 		}
 		ev.HTTP = HTTPObject(e.HTTP)
+		ev.xff = e.HTTP.XFF
 		if e.HTTP.Proxy != nil {
 			ev.Proxy = proxyObject(e.HTTP.Proxy)
 		}
@@ -624,6 +637,7 @@ func HTTPObject(h *inspect.HTTPTx) *HTTP {
 	o := &HTTP{
 		Hostname: h.Hostname, URL: h.URL, HTTPUserAgent: h.UserAgent, HTTPContentType: h.ContentType,
 		HTTPRefer: h.Referer, HTTPMethod: h.Method, Protocol: h.Protocol, Status: h.Status, Length: h.Length,
+		Redirect: h.Redirect,
 	}
 	if h.StreamID != 0 {
 		o.HTTP2 = &HTTP2{StreamID: h.StreamID}

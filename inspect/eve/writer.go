@@ -18,6 +18,8 @@ type Writer struct {
 	f    *os.File // set when the Writer owns a file
 	path string
 	err  error // first write error, kept until Reopen
+	// xffAlert and xffHTTP are the xff options (SetXFF).
+	xffAlert, xffHTTP *XFF
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -95,6 +97,7 @@ func (w *Writer) Write(ev *Event) error {
 	// Suricata writes '<', '>' and '&' in URLs and signatures verbatim.
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
+	ev = w.withXFF(ev)
 	if err := enc.Encode(ev); err != nil {
 		return fmt.Errorf("eve: encode %s event: %w", ev.EventType, err)
 	}

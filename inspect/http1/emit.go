@@ -64,6 +64,8 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 			Referer:     string(req.get(req.bufs[applayer.HTTPReferer])),
 			Status:      t.status,
 			Length:      resp.bodyLen,
+			Redirect:    string(resp.get(resp.bufs[applayer.HTTPLocation])),
+			XFF:         string(req.headerValue("X-Forwarded-For")),
 			Proxy:       p.proxy,
 		}}
 		if t.h2 {
@@ -110,6 +112,17 @@ func appendEvents(dst [][]byte, t *tx) [][]byte {
 		}
 	}
 	return dst
+}
+
+// headerValue is the value of the message's header name (repeated ones
+// merged), or nil.
+func (m *msg) headerValue(name string) []byte {
+	for _, h := range m.hdrs {
+		if !h.dup && equalFoldString(m.get(h.name), name) {
+			return m.get(h.value)
+		}
+	}
+	return nil
 }
 
 // appendLines appends the message's header line instances to dst.

@@ -113,3 +113,15 @@ func TestEventNamesDeclared(t *testing.T) {
 	}
 	assert.NotContains(t, names, "no_such_event")
 }
+
+// The transaction record carries what EVE's http object and xff option
+// need: the response's Location and the request's X-Forwarded-For.
+func TestEventRedirectAndXFF(t *testing.T) {
+	r := run([]step{cs("GET /index.php HTTP/1.0\r\nX-Forwarded-For: 10.2.2.2, 10.3.3.3\r\n\r\n"),
+		sc("HTTP/1.0 302 Found\r\nLocation: /index.php?page=main.php\r\nContent-Length: 0\r\n\r\n")})
+	evs := r.events()
+	require.Len(t, evs, 1)
+	assert.Equal(t, "/index.php?page=main.php", evs[0].Redirect)
+	assert.Equal(t, "10.2.2.2, 10.3.3.3", evs[0].XFF)
+	assert.Equal(t, 302, evs[0].Status)
+}

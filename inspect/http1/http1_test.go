@@ -221,7 +221,7 @@ func TestResponseBuffers(t *testing.T) {
 	require.Len(t, r.events(), 1)
 	assert.Equal(t, inspect.HTTPTx{
 		Hostname: "h", URL: "/r", Method: "GET", Protocol: "HTTP/1.1", UserAgent: "ua",
-		ContentType: "text/html", Status: 302, Length: 4,
+		ContentType: "text/html", Status: 302, Length: 4, Redirect: "/there",
 	}, r.events()[0])
 	assert.Empty(t, r.anomalies())
 }

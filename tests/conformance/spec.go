@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v4"
+
+	"github.com/interdict/interdict/inspect/eve"
 )
 
 // Version is the Suricata version whose behaviour interdict follows, for
@@ -53,7 +55,9 @@ type RunOpts struct {
 	ThresholdFile string   // --set threshold-file=...
 	HTTPBodyLimit int      // --set app-layer.protocols.http.libhtp.default-config.{request,response}-body-limit
 	ActionOrder   []string // suricata.yaml action-order
-	Ignored       []string
+	// XFFAlert and XFFHTTP are suricata.yaml's eve-log xff options.
+	XFFAlert, XFFHTTP *eve.XFF
+	Ignored           []string
 }
 
 // LoadSpec reads dir/test.yaml and resolves its pcap, rules and args.
@@ -78,6 +82,9 @@ func LoadSpec(testsRoot, dir string) (*Spec, error) {
 	}
 	s.Opts = parseArgs(s.Name, s.Args, dir)
 	if s.Opts.ActionOrder, err = actionOrder(dir); err != nil {
+		return nil, err
+	}
+	if s.Opts.XFFAlert, s.Opts.XFFHTTP, err = eveXFF(dir); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -1,0 +1,85 @@
+package eve
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/interdict/interdict/inspect"
+)
+
+func TestXFFAddress(t *testing.T) {
+	cases := []struct {
+		header, deployment, want string
+	}{
+		{"10.2.2.2, 10.3.3.3", XFFReverse, "10.3.3.3"},
+		{"10.2.2.2, 10.3.3.3", XFFForward, "10.2.2.2"},
+		{"10.2.2.2,10.3.3.3", XFFReverse, "10.3.3.3"},
+		{"192.0.2.1:8080", XFFReverse, "192.0.2.1"},
+		{"[2001:db8::1]:443", XFFReverse, "2001:db8::1"},
+		{"2001:db8::1", XFFForward, "2001:db8::1"},
+		{"unknown", XFFReverse, ""},
+		{"10.2.2.2, not-an-ip", XFFReverse, ""},
+		{"", XFFReverse, ""},
+	}
+	for _, tc := range cases {
+		x := &XFF{Deployment: tc.deployment}
+		require.NoError(t, x.Validate())
+		assert.Equal(t, tc.want, x.Address(tc.header), "%q %s", tc.header, tc.deployment)
+	}
+	bad := &XFF{Mode: "sideways"}
+	assert.Error(t, bad.Validate())
+	bad = &XFF{Deployment: "backward"}
+	assert.Error(t, bad.Validate())
+}
+
+// The writer puts the X-Forwarded-For address where the xff option says,
+// as Suricata: alert.xff or http xff (extra-data), or in place of the
+// address of the side the data came from (overwrite).
+func TestWriterXFF(t *testing.T) {
+	meta := &inspect.FlowMeta{ID: 1, Proto: inspect.ProtoTCP,
+		Src: netip.MustParseAddrPort("10.16.1.11:46676"), Dst: netip.MustParseAddrPort("82.165.177.154:80")}
+	tx := &inspect.HTTPTx{URL: "/", XFF: "10.2.2.2, 10.3.3.3"}
+	rule := &inspect.RuleInfo{SID: 1, Msg: "t"}
+	toClient := NewAlert(time.Unix(0, 0), meta, &inspect.Alert{Rule: rule, Dir: inspect.ToClient, AppProto: "http", HTTP: tx}, false)
+	toServer := NewAlert(time.Unix(0, 0), meta, &inspect.Alert{Rule: rule, Dir: inspect.ToServer, AppProto: "http", HTTP: tx}, false)
+	httpEv, ok := NewAppEvent(time.Unix(0, 0), meta, &inspect.Event{HTTP: tx})
+	require.True(t, ok)
+
+	write := func(alert, http *XFF, evs ...*Event) []map[string]any {
+		var buf bytes.Buffer
+		w := NewWriter(&buf)
+		w.SetXFF(alert, http)
+		var out []map[string]any
+		for _, ev := range evs {
+			require.NoError(t, w.Write(ev))
+		}
+		for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(line, &m))
+			out = append(out, m)
+		}
+		return out
+	}
+
+	got := write(&XFF{Mode: XFFExtraData, Deployment: XFFReverse}, &XFF{Mode: XFFExtraData, Deployment: XFFForward}, &toClient, &httpEv)
+	assert.Equal(t, "10.3.3.3", got[0]["alert"].(map[string]any)["xff"])
+	assert.Equal(t, "10.2.2.2", got[1]["xff"])
+	assert.Equal(t, "82.165.177.154", got[0]["src_ip"], "extra-data leaves the addresses")
+
+	got = write(&XFF{Mode: XFFOverwrite, Deployment: XFFReverse}, nil, &toClient, &toServer, &httpEv)
+	assert.Equal(t, "10.3.3.3", got[0]["dest_ip"], "data to the client: its address is replaced")
+	assert.Equal(t, "82.165.177.154", got[0]["src_ip"])
+	assert.Equal(t, "10.3.3.3", got[1]["src_ip"])
+	assert.NotContains(t, got[0]["alert"], "xff")
+	assert.Equal(t, "10.16.1.11", got[2]["src_ip"], "http events untouched without their own option")
+
+	got = write(nil, nil, &toClient)
+	assert.NotContains(t, got[0]["alert"], "xff")
+	assert.Equal(t, "10.16.1.11", toClient.DestIP, "the caller's event is not changed")
+}
