@@ -13,6 +13,7 @@ import (
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/http1"
 	"github.com/interdict/interdict/inspect/rules"
 )
 
@@ -272,4 +273,36 @@ func TestAppProtoReason(t *testing.T) {
 		assert.Equal(t, tc.anoms, got, "port %d", tc.port)
 		assert.Equal(t, "no parser recognised to_server", f.(inspect.AppProtoReasoner).AppProtoReason())
 	}
+}
+
+// A direction no parser recognises leaves the other to decide, as in
+// Suricata: a junk request answered by an HTTP response is parsed as
+// HTTP (the response's buffers match), and the HTTP port anomaly is
+// still raised for the request side at once.
+func TestOtherDirectionDecides(t *testing.T) {
+	var protos []applayer.Proto
+	for _, p := range applayer.Protos() {
+		if p.Name == http1.AppProto {
+			protos = append(protos, p)
+		}
+	}
+	e := mustEngine(t, `alert http any any -> any any (msg:"r"; http.response_line; content:"HTTP/1.1 400"; sid:1;)`,
+		Options{Protos: protos, HTTPPorts: []uint16{80}})
+	meta := tcpMeta
+	meta.Dst = netip.AddrPortFrom(meta.Dst.Addr(), 80)
+	f := e.NewFlow(meta)
+	r := f.Inspect(inspect.ToServer, []byte("\x8f\x01junk that is no request\r\n"))
+	require.Len(t, r.Events, 1)
+	assert.Equal(t, "HTTP_PORT_NOT_HTTP", r.Events[0].Anomaly.Event)
+	r = f.Inspect(inspect.ToClient, []byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"))
+	require.Len(t, r.Alerts, 1)
+	assert.Equal(t, uint32(1), r.Alerts[0].Rule.SID)
+	assert.Equal(t, "http", inspect.AppProtoOf(f))
+
+	// Both directions unrecognised: probing ends.
+	f = e.NewFlow(meta)
+	f.Inspect(inspect.ToServer, []byte("\x8f\x01junk\r\n"))
+	f.Inspect(inspect.ToClient, []byte("\x00\x02more junk\r\n"))
+	assert.Equal(t, "", inspect.AppProtoOf(f))
+	assert.Contains(t, f.(inspect.AppProtoReasoner).AppProtoReason(), "no parser recognised")
 }
