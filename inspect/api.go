@@ -196,6 +196,9 @@ type HTTPTx struct {
 	Length                                                           int64 // response body bytes seen
 	// Redirect is the response's Location header (EVE http.redirect).
 	Redirect string
+	// Port is the port the Host header (or absolute URI) names, 0 if
+	// none (EVE http.http_port).
+	Port int
 	// XFF is the request's X-Forwarded-For header as sent; EVE writes
 	// the address it names when configured to (eve.XFF).
 	XFF string

@@ -31,7 +31,8 @@ type httpMeta struct {
 
 // httpFields are the buffers an alert's http object is made of.
 var httpFields = [...]applayer.Buffer{applayer.HTTPHost, applayer.HTTPURIRaw, applayer.HTTPMethod,
-	applayer.HTTPProtocol, applayer.HTTPUserAgent, applayer.HTTPReferer, applayer.HTTPContentType, applayer.HTTPStatCode}
+	applayer.HTTPProtocol, applayer.HTTPUserAgent, applayer.HTTPReferer, applayer.HTTPHostRaw,
+	applayer.HTTPContentType, applayer.HTTPStatCode}
 
 const numHTTPFields = len(httpFields)
 
@@ -77,11 +78,12 @@ func (h *httpMeta) record() *inspect.HTTPTx {
 			Protocol:  string(fl[3]),
 			UserAgent: string(fl[4]),
 			Referer:   string(fl[5]),
+			Port:      applayer.HostPort(fl[6]),
 			XFF:       string(h.xff),
 		}
 		if h.dir == inspect.ToClient {
-			tx.ContentType = string(fl[6])
-			tx.Status, _ = strconv.Atoi(string(fl[7]))
+			tx.ContentType = string(fl[7])
+			tx.Status, _ = strconv.Atoi(string(fl[8]))
 		}
 		h.tx = tx
 	}

@@ -3,6 +3,7 @@ package eve
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/interdict/interdict/inspect"
@@ -237,8 +238,10 @@ type StatsDetect struct {
 // HTTP is the http object (event_type http, and inside alerts).
 type HTTP struct {
 	Hostname        string `json:"hostname,omitempty"`
+	HTTPPort        int    `json:"http_port,omitempty"`
 	URL             string `json:"url,omitempty"`
 	HTTPUserAgent   string `json:"http_user_agent,omitempty"`
+	XFF             string `json:"xff,omitempty"` // the X-Forwarded-For header as sent
 	HTTPContentType string `json:"http_content_type,omitempty"`
 	HTTPRefer       string `json:"http_refer,omitempty"`
 	HTTPMethod      string `json:"http_method,omitempty"`
@@ -246,7 +249,8 @@ type HTTP struct {
 	Status          int    `json:"status,omitempty"`
 	// Redirect is the response's Location header.
 	Redirect string `json:"redirect,omitempty"`
-	Length   int64  `json:"length"`
+	// Length is the response body's length; nil only in the basic form.
+	Length *int64 `json:"length,omitempty"`
 	// HTTP2 is set for HTTP/2 transactions, as Suricata's http.http2.
 	HTTP2 *HTTP2 `json:"http2,omitempty"`
 }
@@ -634,15 +638,24 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 
 // HTTPObject converts an HTTP transaction record.
 func HTTPObject(h *inspect.HTTPTx) *HTTP {
+	// Suricata logs the media type without its parameters.
+	ct, _, _ := strings.Cut(h.ContentType, ";")
 	o := &HTTP{
-		Hostname: h.Hostname, URL: h.URL, HTTPUserAgent: h.UserAgent, HTTPContentType: h.ContentType,
-		HTTPRefer: h.Referer, HTTPMethod: h.Method, Protocol: h.Protocol, Status: h.Status, Length: h.Length,
-		Redirect: h.Redirect,
+		Hostname: h.Hostname, HTTPPort: h.Port, URL: h.URL, HTTPUserAgent: h.UserAgent, XFF: h.XFF,
+		HTTPContentType: ct, HTTPRefer: h.Referer, HTTPMethod: h.Method, Protocol: h.Protocol,
+		Status: h.Status, Length: &h.Length, Redirect: h.Redirect,
 	}
 	if h.StreamID != 0 {
 		o.HTTP2 = &HTTP2{StreamID: h.StreamID}
 	}
 	return o
+}
+
+// basic is the http object as Suricata's http logger writes it without
+// its extended option: host, port, url, user agent, xff, content type.
+func (o *HTTP) basic() *HTTP {
+	return &HTTP{Hostname: o.Hostname, HTTPPort: o.HTTPPort, URL: o.URL, HTTPUserAgent: o.HTTPUserAgent,
+		XFF: o.XFF, HTTPContentType: o.HTTPContentType, HTTP2: o.HTTP2}
 }
 
 // proxyObject converts a PROXY protocol header.

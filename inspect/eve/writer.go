@@ -20,6 +20,7 @@ type Writer struct {
 	err  error // first write error, kept until Reopen
 	// xffAlert and xffHTTP are the xff options (SetXFF).
 	xffAlert, xffHTTP *XFF
+	httpBasic         bool // SetHTTPBasic
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -97,7 +98,7 @@ func (w *Writer) Write(ev *Event) error {
 	// Suricata writes '<', '>' and '&' in URLs and signatures verbatim.
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
-	ev = w.withXFF(ev)
+	ev = w.outputOptions(ev)
 	if err := enc.Encode(ev); err != nil {
 		return fmt.Errorf("eve: encode %s event: %w", ev.EventType, err)
 	}

@@ -65,6 +65,7 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 			Status:      t.status,
 			Length:      resp.bodyLen,
 			Redirect:    string(resp.get(resp.bufs[applayer.HTTPLocation])),
+			Port:        applayer.HostPort(req.get(req.bufs[applayer.HTTPHostRaw])),
 			XFF:         string(req.headerValue("X-Forwarded-For")),
 			Proxy:       p.proxy,
 		}}

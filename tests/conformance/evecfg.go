@@ -11,32 +11,37 @@ import (
 	"github.com/interdict/interdict/inspect/eve"
 )
 
-// eveXFF reads the xff options of the alert and http types of the
-// test's suricata.yaml eve-log output (outputs: - eve-log: types:
-// - alert: xff: {enabled, mode, deployment}); nil where absent or off.
-func eveXFF(dir string) (alert, http *eve.XFF, err error) {
+// eveOpts are the options of a case's suricata.yaml eve-log types that
+// change what the EVE writer writes.
+type eveOpts struct {
+	XFFAlert, XFFHTTP *eve.XFF // xff of the alert and http types
+	// HTTPBasic: the http type is listed without extended: yes (Suricata
+	// then logs only the basic http fields).
+	HTTPBasic bool
+}
+
+// readEVEOpts reads them (outputs: - eve-log: types: - alert: {xff:
+// {enabled, mode, deployment}} - http: {extended: yes}); a case without
+// suricata.yaml has Suricata's defaults (no xff, extended http).
+func readEVEOpts(dir string) (eveOpts, error) {
+	var o eveOpts
 	data, err := os.ReadFile(filepath.Join(dir, "suricata.yaml"))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, nil
+		return o, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return o, err
 	}
 	var y struct {
 		Outputs []map[string]struct {
-			Types []map[string]struct {
-				XFF *struct {
-					Enabled    any    `yaml:"enabled"`
-					Mode       string `yaml:"mode"`
-					Deployment string `yaml:"deployment"`
-					Header     string `yaml:"header"`
-				} `yaml:"xff"`
-			} `yaml:"types"`
+			// A type is a name ("- flow") or a name with options.
+			Types []any `yaml:"types"`
 		} `yaml:"outputs"`
 	}
 	if err := yaml.Unmarshal(data, &y); err != nil {
-		// Other shapes (a type given as a plain string) carry no xff.
-		return nil, nil, nil
+		// An outputs section of another shape has no eve-log types to
+		// read (a broken file is reported by actionOrder).
+		return o, nil
 	}
 	for _, out := range y.Outputs {
 		el, ok := out["eve-log"]
@@ -44,27 +49,44 @@ func eveXFF(dir string) (alert, http *eve.XFF, err error) {
 			continue
 		}
 		for _, t := range el.Types {
-			for name, tc := range t {
-				if tc.XFF == nil || !yes(tc.XFF.Enabled) {
-					continue
+			m, ok := t.(map[string]any)
+			if !ok {
+				continue
+			}
+			for name, v := range m {
+				opts, _ := v.(map[string]any)
+				if name == "http" {
+					o.HTTPBasic = !yes(opts["extended"])
 				}
-				if tc.XFF.Header != "" && tc.XFF.Header != "X-Forwarded-For" {
-					return nil, nil, fmt.Errorf("%s/suricata.yaml: xff header %q: only X-Forwarded-For is read", dir, tc.XFF.Header)
-				}
-				x := &eve.XFF{Mode: tc.XFF.Mode, Deployment: tc.XFF.Deployment}
-				if err := x.Validate(); err != nil {
-					return nil, nil, fmt.Errorf("%s/suricata.yaml: %w", dir, err)
+				x, err := xffOpt(opts["xff"])
+				if err != nil {
+					return o, fmt.Errorf("%s/suricata.yaml: %s: %w", dir, name, err)
 				}
 				switch name {
 				case "alert":
-					alert = x
+					o.XFFAlert = x
 				case "http":
-					http = x
+					o.XFFHTTP = x
 				}
 			}
 		}
 	}
-	return alert, http, nil
+	return o, nil
+}
+
+// xffOpt reads an xff block: nil when absent or not enabled.
+func xffOpt(v any) (*eve.XFF, error) {
+	m, ok := v.(map[string]any)
+	if !ok || !yes(m["enabled"]) {
+		return nil, nil
+	}
+	if h, _ := m["header"].(string); h != "" && h != "X-Forwarded-For" {
+		return nil, fmt.Errorf("xff header %q: only X-Forwarded-For is read", h)
+	}
+	mode, _ := m["mode"].(string)
+	dep, _ := m["deployment"].(string)
+	x := &eve.XFF{Mode: mode, Deployment: dep}
+	return x, x.Validate()
 }
 
 // yes reads a suricata.yaml boolean (yes/no, true/false).

@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v4"
-
-	"github.com/interdict/interdict/inspect/eve"
 )
 
 // Version is the Suricata version whose behaviour interdict follows, for
@@ -55,9 +53,8 @@ type RunOpts struct {
 	ThresholdFile string   // --set threshold-file=...
 	HTTPBodyLimit int      // --set app-layer.protocols.http.libhtp.default-config.{request,response}-body-limit
 	ActionOrder   []string // suricata.yaml action-order
-	// XFFAlert and XFFHTTP are suricata.yaml's eve-log xff options.
-	XFFAlert, XFFHTTP *eve.XFF
-	Ignored           []string
+	EVE           eveOpts  // suricata.yaml eve-log type options
+	Ignored       []string
 }
 
 // LoadSpec reads dir/test.yaml and resolves its pcap, rules and args.
@@ -84,7 +81,7 @@ func LoadSpec(testsRoot, dir string) (*Spec, error) {
 	if s.Opts.ActionOrder, err = actionOrder(dir); err != nil {
 		return nil, err
 	}
-	if s.Opts.XFFAlert, s.Opts.XFFHTTP, err = eveXFF(dir); err != nil {
+	if s.Opts.EVE, err = readEVEOpts(dir); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -107,6 +107,22 @@ func (w *Writer) SetXFF(alert, http *XFF) {
 	w.xffAlert, w.xffHTTP = alert, http
 }
 
+// SetHTTPBasic makes http events carry only the basic http fields, as
+// Suricata's http logger without extended: yes. Call it before the first
+// Write.
+func (w *Writer) SetHTTPBasic(basic bool) { w.httpBasic = basic }
+
+// outputOptions returns ev, or a copy with the writer's per-type options
+// (xff, the basic http form) applied.
+func (w *Writer) outputOptions(ev *Event) *Event {
+	if w.httpBasic && ev.EventType == TypeHTTP && ev.HTTP != nil {
+		e := *ev
+		e.HTTP = ev.HTTP.basic()
+		ev = &e
+	}
+	return w.withXFF(ev)
+}
+
 // withXFF returns ev, or a copy with the xff option applied.
 func (w *Writer) withXFF(ev *Event) *Event {
 	if ev.xff == "" {

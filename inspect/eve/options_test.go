@@ -83,3 +83,29 @@ func TestWriterXFF(t *testing.T) {
 	assert.NotContains(t, got[0]["alert"], "xff")
 	assert.Equal(t, "10.16.1.11", toClient.DestIP, "the caller's event is not changed")
 }
+
+// The http object as Suricata 8 writes it: the media type without
+// parameters, the Host header's port, the X-Forwarded-For header, the
+// redirect; without the extended option only the basic fields.
+func TestHTTPObjectForms(t *testing.T) {
+	meta := &inspect.FlowMeta{ID: 1, Proto: inspect.ProtoTCP,
+		Src: netip.MustParseAddrPort("10.0.0.1:40000"), Dst: netip.MustParseAddrPort("10.0.0.2:80")}
+	tx := &inspect.HTTPTx{Hostname: "h", Port: 8080, URL: "/a", Method: "GET", Protocol: "HTTP/1.1", UserAgent: "ua",
+		ContentType: "text/html; charset=utf-8", Status: 302, Redirect: "/b", XFF: "192.0.2.1", Length: 0}
+	ev, ok := NewAppEvent(time.Unix(0, 0), meta, &inspect.Event{HTTP: tx})
+	require.True(t, ok)
+	encode := func(basic bool) map[string]any {
+		var buf bytes.Buffer
+		w := NewWriter(&buf)
+		w.SetHTTPBasic(basic)
+		require.NoError(t, w.Write(&ev))
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(buf.Bytes(), &m))
+		return m["http"].(map[string]any)
+	}
+	assert.Equal(t, map[string]any{"hostname": "h", "http_port": 8080.0, "url": "/a", "http_user_agent": "ua",
+		"xff": "192.0.2.1", "http_content_type": "text/html", "http_method": "GET", "protocol": "HTTP/1.1",
+		"status": 302.0, "redirect": "/b", "length": 0.0}, encode(false))
+	assert.Equal(t, map[string]any{"hostname": "h", "http_port": 8080.0, "url": "/a", "http_user_agent": "ua",
+		"xff": "192.0.2.1", "http_content_type": "text/html"}, encode(true))
+}
