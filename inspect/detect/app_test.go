@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,6 +23,7 @@ import (
 type fakeHTTP struct {
 	buf [2][]byte
 	tx  uint64
+	app string // the Units' AppProto; "" is http
 }
 
 func (p *fakeHTTP) Feed(dir inspect.Direction, data []byte, emit func(*applayer.Unit)) {
@@ -34,6 +36,9 @@ func (p *fakeHTTP) Feed(dir inspect.Direction, data []byte, emit func(*applayer.
 		line := p.buf[dir][:i]
 		p.buf[dir] = p.buf[dir][i+1:]
 		u := &applayer.Unit{Dir: dir, TxID: p.tx, AppProto: "http"}
+		if p.app != "" {
+			u.AppProto = p.app
+		}
 		if dir == inspect.ToServer {
 			m, uri, _ := bytes.Cut(line, []byte(" "))
 			u.Buffers[applayer.HTTPMethod] = m
@@ -305,4 +310,23 @@ func TestOtherDirectionDecides(t *testing.T) {
 	f.Inspect(inspect.ToClient, []byte("\x00\x02more junk\r\n"))
 	assert.Equal(t, "", inspect.AppProtoOf(f))
 	assert.Contains(t, f.(inspect.AppProtoReasoner).AppProtoReason(), "no parser recognised")
+}
+
+// "alert http" matches HTTP/1 and HTTP/2 transactions, "alert http1"
+// only HTTP/1 and "alert http2" only HTTP/2, as in Suricata.
+func TestHTTPVersionRules(t *testing.T) {
+	const rules = `
+alert http any any -> any any (msg:"any"; http.uri; content:"/x"; sid:1;)
+alert http1 any any -> any any (msg:"v1"; http.uri; content:"/x"; sid:2;)
+alert http2 any any -> any any (msg:"v2"; http.uri; content:"/x"; sid:3;)
+alert tcp any any -> any any (msg:"v1 by keyword"; app-layer-protocol:http1; http.uri; content:"/x"; sid:4;)
+`
+	for app, want := range map[string][]uint32{"http": {1, 2, 4}, "http2": {1, 3}} {
+		proto := fakeProto
+		proto.New = func() applayer.Parser { return &fakeHTTP{app: app} }
+		e := mustEngine(t, rules, Options{Protos: []applayer.Proto{proto}})
+		got := flat(run(e, tcpMeta, cs("GET /x\n")))
+		slices.Sort(got)
+		assert.Equal(t, want, got, app)
+	}
 }

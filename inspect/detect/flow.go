@@ -523,7 +523,13 @@ func (f *Flow) dynCond(cr *crule, dir inspect.Direction, size int, unitApp strin
 		if unitApp != "" {
 			app = unitApp
 		}
-		if app != r.AppProto {
+		// HTTP/2 is http to a rule, unless it asks for HTTP/1 only
+		// ("alert http1"); "alert http2" wants HTTP/2.
+		ver := uint8(1)
+		if app == "http2" {
+			app, ver = "http", 2
+		}
+		if app != r.AppProto || r.HTTPVersion != 0 && r.HTTPVersion != ver {
 			return false
 		}
 	}

@@ -40,7 +40,7 @@ const numHTTPFields = len(httpFields)
 // from the buffers the parser already set; they are copied again only
 // when they changed (request line, then headers), not per body chunk.
 func (f *Flow) trackHTTP(u *applayer.Unit) {
-	if u.AppProto != "http" {
+	if !isHTTP(u.AppProto) {
 		return
 	}
 	if f.http == nil {
@@ -92,7 +92,7 @@ func (h *httpMeta) record() *inspect.HTTPTx {
 
 // unitHTTP is the record for an alert on Unit u (trackHTTP ran for it).
 func (f *Flow) unitHTTP(u *applayer.Unit) *inspect.HTTPTx {
-	if u.AppProto != "http" {
+	if !isHTTP(u.AppProto) {
 		return nil
 	}
 	return f.http.record()
@@ -111,7 +111,7 @@ func (f *Flow) attachHTTP() {
 		switch {
 		case a.HTTP == nil && a.AppProto == "":
 			a.HTTP = h.record()
-		case a.AppProto == "http" && a.TxID == txID:
+		case isHTTP(a.AppProto) && a.TxID == txID:
 			// A rule that matched on an early Unit (the request line)
 			// is logged with what the rest of this chunk revealed.
 			a.HTTP = h.record()
@@ -136,6 +136,9 @@ func (h *httpMeta) same(b *[applayer.NumBuffers][]byte, dir inspect.Direction) b
 	}
 	return true
 }
+
+// isHTTP reports whether an app protocol is HTTP/1 or HTTP/2.
+func isHTTP(app string) bool { return app == "http" || app == "http2" }
 
 // xffName is the header EVE's xff option reads (Suricata's default).
 var xffName = []byte("X-Forwarded-For")

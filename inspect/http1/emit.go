@@ -27,6 +27,11 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	u := getUnit()
 	defer putUnit(u)
 	u.Dir, u.TxID = dir, t.id
+	if t.h2 {
+		// HTTP/2 transactions say so: "alert http" rules match them,
+		// "alert http1" ones do not.
+		u.AppProto = AppProto2
+	}
 	req, resp := &t.req, &t.resp
 	for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {
 		if dir == inspect.ToClient && fromResponse[b] {
@@ -96,6 +101,7 @@ func putUnit(u *applayer.Unit) {
 		u.Multi[i] = u.Multi[i][:0]
 	}
 	u.Event, u.Anomalies = nil, nil
+	u.AppProto = AppProto
 	unitPool.Put(u)
 }
 
