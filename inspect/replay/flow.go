@@ -357,7 +357,18 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 			seq++
 		}
 		st.insert(seq, d.payload)
-		if err := rp.drain(f, dir, false, len(d.payload)); err != nil {
+		// TCP Fast Open: data in a SYN waits for the handshake, as in
+		// Suricata's stream engine (and a proxy, which reads nothing
+		// before the connection is established).
+		if !(t.SYN && f.insp == nil && f.handshakeMissing() && !rp.cfg.Midstream) {
+			if err := rp.drain(f, dir, false, len(d.payload)); err != nil {
+				return err
+			}
+		}
+	}
+	if t.SYN && t.ACK && !f.handshakeMissing() && len(f.dirs[1-dir].pending) > 0 && f.insp == nil {
+		// The handshake completed with Fast Open data waiting.
+		if err := rp.drain(f, 1-dir, false, 0); err != nil {
 			return err
 		}
 	}

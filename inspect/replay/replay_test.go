@@ -559,3 +559,19 @@ func TestPcapngInterfaces(t *testing.T) {
 	require.Len(t, e.flows, 1)
 	assert.Equal(t, []call{{inspect.ToServer, "ping"}, {inspect.ToClient, "pong"}}, e.flows[0].calls)
 }
+
+// TCP Fast Open: the request in the SYN is inspected once the handshake
+// completed, on an established flow, before the data that follows it.
+func TestFastOpenDataInSYN(t *testing.T) {
+	c := newCapture(t, layers.LinkTypeEthernet).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 100, flags: "S", data: "GET / HTTP/1.0\r\n"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 7, ack: 117, flags: "SA"}).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 117, ack: 8, flags: "PA", data: "\r\n"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 8, ack: 119, flags: "PA", data: "HTTP/1.0 200 OK\r\n\r\n"})
+	e := &fakeEngine{}
+	run(t, c.pcap(), e, Config{})
+	require.Len(t, e.flows, 1)
+	assert.False(t, e.flows[0].meta.NotEstablished, "the handshake completed before any data was inspected")
+	assert.Equal(t, "GET / HTTP/1.0\r\n\r\n", e.flows[0].stream(inspect.ToServer))
+	assert.Equal(t, "HTTP/1.0 200 OK\r\n\r\n", e.flows[0].stream(inspect.ToClient))
+}
