@@ -64,6 +64,9 @@ type ruleFacts struct {
 	// packetKW is a keyword that reads one packet's IP or TCP header
 	// (flags, ipv4.hdr, ...), which a terminating proxy never sees.
 	packetKW string
+	// streamEvent: the rule matches an event of Suricata's TCP stream
+	// engine (stream-event:...).
+	streamEvent bool
 }
 
 var (
@@ -73,7 +76,8 @@ var (
 	actions = map[string]bool{"alert": true, "drop": true, "pass": true, "reject": true, "rejectsrc": true, "rejectdst": true, "rejectboth": true}
 	// packetKWs read a single packet's IP or TCP header: the segments a
 	// proxy terminates are never inspected as packets.
-	packetKWs = regexp.MustCompile(`(?:^|[;(\s])(flags|ipv4\.hdr|ipv6\.hdr|tcp\.hdr|udp\.hdr|tcp\.flags|ipv4-csum|tcpv4-csum|tcpv6-csum|udpv4-csum|ttl|fragbits|fragoffset|seq|ack|window|tos|ipopts|tcp\.mss|tcp\.wscale)\s*[:;]`)
+	streamEventKW = regexp.MustCompile(`(?:^|[;(\s])stream-event\s*:`)
+	packetKWs     = regexp.MustCompile(`(?:^|[;(\s])(flags|ipv4\.hdr|ipv6\.hdr|tcp\.hdr|udp\.hdr|tcp\.flags|ipv4-csum|tcpv4-csum|tcpv6-csum|udpv4-csum|ttl|fragbits|fragoffset|seq|ack|window|tos|ipopts|tcp\.mss|tcp\.wscale)\s*[:;]`)
 )
 
 func scanRules(paths []string) map[uint32]ruleFacts {
@@ -108,6 +112,7 @@ func scanRules(paths []string) map[uint32]ruleFacts {
 			if m := msgRE.FindStringSubmatch(line); m != nil {
 				f.msg = m[1]
 			}
+			f.streamEvent = streamEventKW.MatchString(line)
 			if m := packetKWs.FindStringSubmatch(line[strings.IndexByte(line, '('):]); m != nil {
 				f.packetKW = m[1]
 			}
@@ -177,6 +182,12 @@ func (s *Spec) CheckNA(c *Check, rules map[uint32]ruleFacts) string {
 		if r.packetKW != "" {
 			return "the rule reads a packet's IP/TCP header (" + r.packetKW + "); a terminating proxy inspects byte streams, never single packets"
 		}
+		if r.streamEvent {
+			return streamEventNA
+		}
+	}
+	if !byRule && f.Match.Values["event_type"] == "alert" && anyStreamEvent(rules) {
+		return "counts the alerts of every rule, among them a stream-event rule's: " + streamEventNA
 	}
 	if _, bySID := f.Match.Values["alert.signature_id"]; !bySID && f.Match.Values["event_type"] == "alert" && allPacketLevel(rules) {
 		return "every rule of the test reads a packet's IP/TCP header; a terminating proxy inspects byte streams, never single packets"
@@ -204,6 +215,20 @@ func ruleOf(f *Filter, rules map[uint32]ruleFacts) (ruleFacts, bool) {
 		}
 	}
 	return ruleFacts{}, false
+}
+
+// streamEventNA is why stream-event rules do not apply.
+const streamEventNA = "stream-event matches events of Suricata's TCP state tracking of single packets " +
+	"(an RST followed by data, SYN floods on one tuple); a terminating proxy's own TCP stack receives those " +
+	"packets, so the rule is refused rather than never firing"
+
+func anyStreamEvent(rules map[uint32]ruleFacts) bool {
+	for _, r := range rules {
+		if r.streamEvent {
+			return true
+		}
+	}
+	return false
 }
 
 func hasProto(rules map[uint32]ruleFacts, p string) bool {
