@@ -36,6 +36,10 @@ func TestLibhtpEvents(t *testing.T) {
 			"http.method_delim_non_compliant", inspect.ToServer},
 		{"second 100 Continue", []step{cs("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"), sc("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n" + ok)},
 			"http.100_continue_already_seen", inspect.ToClient},
+		{"host ambiguous", []step{cs("GET http://a.example/ HTTP/1.1\r\nHost: b.example\r\n\r\n"), sc(ok)},
+			"http.host_header_ambiguous", inspect.ToServer},
+		{"host ambiguous by port", []step{cs("GET http://a.example:81/ HTTP/1.1\r\nHost: A.example.\r\n\r\n"), sc(ok)},
+			"http.host_header_ambiguous", inspect.ToServer},
 		{"decompression bomb alias", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope")},
 			"http.gzip_decompression_failed", inspect.ToClient},
 	}
@@ -124,4 +128,11 @@ func TestEventRedirectAndXFF(t *testing.T) {
 	assert.Equal(t, "/index.php?page=main.php", evs[0].Redirect)
 	assert.Equal(t, "10.2.2.2, 10.3.3.3", evs[0].XFF)
 	assert.Equal(t, 302, evs[0].Status)
+}
+
+// The same host in the target and the Host header (case, a trailing dot)
+// is not ambiguous.
+func TestHostNotAmbiguous(t *testing.T) {
+	r := run([]step{cs("GET http://A.example:81/ HTTP/1.1\r\nHost: a.example.:81\r\n\r\n")})
+	assert.Empty(t, r.anomalies())
 }

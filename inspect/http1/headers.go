@@ -114,10 +114,14 @@ func (p *Parser) parseHeaders(s *side, m *msg) {
 		p.framing(s, m, m.get(m.hdrs[i].name), m.get(m.hdrs[i].value))
 	}
 	p.mergeRepeated(m, dir)
+	uriHost := m.bufs[applayer.HTTPHostRaw].ok // set by an absolute target
 	p.buildHeaderBuffers(dir, m)
 	if dir == inspect.ToServer {
 		t := s.cur
 		p.checkAuthorization(m)
+		if uriHost {
+			p.checkHostAmbiguous(m)
+		}
 		if !m.bufs[applayer.HTTPHostRaw].ok {
 			if proto := m.get(m.bufs[applayer.HTTPProtocol]); string(proto) == "HTTP/1.1" {
 				p.anomaly(m, dir, anomMissingHost)
@@ -228,6 +232,22 @@ func (p *Parser) buildHeaderBuffers(dir inspect.Direction, m *msg) {
 				break
 			}
 		}
+	}
+}
+
+// checkHostAmbiguous flags an absolute request target whose authority
+// names another host or port than the Host header (libhtp:
+// HOST_HEADER_AMBIGUOUS); the target's wins, as servers take it.
+func (p *Parser) checkHostAmbiguous(m *msg) {
+	h := m.headerValue("Host")
+	if h == nil {
+		return
+	}
+	u := m.get(m.bufs[applayer.HTTPHostRaw])
+	var a, b [64]byte
+	if !bytes.Equal(appendNormalizedHost(a[:0], u), appendNormalizedHost(b[:0], h)) ||
+		applayer.HostPort(u) != applayer.HostPort(h) {
+		p.anomaly(m, inspect.ToServer, anomHostAmbiguous)
 	}
 }
 
