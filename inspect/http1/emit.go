@@ -68,11 +68,13 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 			ContentType: string(resp.get(resp.bufs[applayer.HTTPContentType])),
 			Referer:     string(req.get(req.bufs[applayer.HTTPReferer])),
 			Status:      t.status,
-			Length:      resp.bodyLen,
-			Redirect:    string(resp.get(resp.bufs[applayer.HTTPLocation])),
-			Port:        applayer.HostPort(req.get(req.bufs[applayer.HTTPHostRaw])),
-			XFF:         string(req.headerValue("X-Forwarded-For")),
-			Proxy:       p.proxy,
+			// libhtp's response_message_len: the body as sent,
+			// chunked framing included (trailers not).
+			Length:   resp.bodyLen + resp.framing,
+			Redirect: string(resp.get(resp.bufs[applayer.HTTPLocation])),
+			Port:     applayer.HostPort(req.get(req.bufs[applayer.HTTPHostRaw])),
+			XFF:      string(req.headerValue("X-Forwarded-For")),
+			Proxy:    p.proxy,
 		}}
 		if t.h2 {
 			u.Event.HTTP.Protocol = "HTTP/2"

@@ -33,6 +33,7 @@ type msg struct {
 	lines   []span        // "Name: value" per merged header, in derived
 	body    []byte        // bounded copy of the (de-chunked) body
 	bodyLen int64         // body bytes seen, beyond the bound too
+	framing int64         // chunk-size lines and CRLFs of a chunked body
 	bodyOff int64         // offset in the body of body[0]: bytes slid out of the window
 	codings []string      // Content-Encoding, until its decoder starts at the first body byte
 	dec     *decode.Chain // Content-Encoding decoder; nil: none or given up
@@ -52,7 +53,7 @@ func (m *msg) reset() {
 	m.raw, m.derived, m.body, m.hdrs = m.raw[:0], m.derived[:0], m.body[:0], m.hdrs[:0]
 	m.lines = m.lines[:0]
 	m.bufs = [applayer.NumBuffers]span{}
-	m.bodyLen, m.bodyOff, m.lineEnd, m.clen = 0, 0, 0, 0
+	m.bodyLen, m.bodyOff, m.lineEnd, m.clen, m.framing = 0, 0, 0, 0, 0
 	m.closeDec()
 	m.codings, m.decoded = nil, 0
 	m.file = file{}
@@ -359,7 +360,11 @@ func (p *Parser) feedSide(s *side, data []byte, emit func(*applayer.Unit)) {
 				p.endMessage(s, emit)
 			}
 		case stChunkSize, stTrailers:
+			sizeLine := s.st == stChunkSize
 			n = p.chunkLine(s, data, emit)
+			if m := p.msgOf(s); sizeLine && m != nil {
+				m.framing += int64(n)
+			}
 		case stChunkData:
 			n = int(min(s.remaining, int64(len(data))))
 			p.body(s, data[:n], emit)
@@ -371,6 +376,9 @@ func (p *Parser) feedSide(s *side, data []byte, emit func(*applayer.Unit)) {
 			// CRLF after chunk data; a bare LF is tolerated as libhtp does.
 			c := data[0]
 			n = 1
+			if m := p.msgOf(s); m != nil && (c == '\r' || c == '\n') {
+				m.framing++
+			}
 			switch {
 			case c == '\r' && s.remaining == 0:
 				s.remaining = 1
