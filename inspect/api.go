@@ -199,6 +199,9 @@ type HTTPTx struct {
 	// Port is the port the Host header (or absolute URI) names, 0 if
 	// none (EVE http.http_port).
 	Port int
+	// RequestHeaders and ResponseHeaders are every header, in order
+	// (repeated ones merged), when the parser is asked to log them.
+	RequestHeaders, ResponseHeaders []HTTPHeader
 	// XFF is the request's X-Forwarded-For header as sent; EVE writes
 	// the address it names when configured to (eve.XFF).
 	XFF string
@@ -206,6 +209,11 @@ type HTTPTx struct {
 	Proxy *ProxyHeader
 	// StreamID is the HTTP/2 stream of the transaction (0: HTTP/1).
 	StreamID uint32
+}
+
+// HTTPHeader is one header field as logged.
+type HTTPHeader struct {
+	Name, Value string
 }
 
 // ProxyHeader is a PROXY protocol header (v1 or v2): the addresses a load

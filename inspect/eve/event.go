@@ -253,6 +253,27 @@ type HTTP struct {
 	Length *int64 `json:"length,omitempty"`
 	// HTTP2 is set for HTTP/2 transactions, as Suricata's http.http2.
 	HTTP2 *HTTP2 `json:"http2,omitempty"`
+	// RequestHeaders and ResponseHeaders are Suricata's dump-all-headers
+	// arrays (http events only).
+	RequestHeaders  []Header `json:"request_headers,omitempty"`
+	ResponseHeaders []Header `json:"response_headers,omitempty"`
+}
+
+// Header is one entry of request_headers or response_headers.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+func headers(hs []inspect.HTTPHeader) []Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]Header, len(hs))
+	for i, h := range hs {
+		out[i] = Header{Name: h.Name, Value: h.Value}
+	}
+	return out
 }
 
 // HTTP2 is the http2 object of an HTTP/2 transaction.
@@ -603,6 +624,7 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 			ev.AppProto = "http2"
 		}
 		ev.HTTP = HTTPObject(e.HTTP)
+		ev.HTTP.RequestHeaders, ev.HTTP.ResponseHeaders = headers(e.HTTP.RequestHeaders), headers(e.HTTP.ResponseHeaders)
 		ev.xff = e.HTTP.XFF
 		if e.HTTP.Proxy != nil {
 			ev.Proxy = proxyObject(e.HTTP.Proxy)
@@ -652,10 +674,12 @@ func HTTPObject(h *inspect.HTTPTx) *HTTP {
 }
 
 // basic is the http object as Suricata's http logger writes it without
-// its extended option: host, port, url, user agent, xff, content type.
+// its extended option: host, port, url, user agent, xff, content type
+// (and the dumped headers, which do not depend on it).
 func (o *HTTP) basic() *HTTP {
 	return &HTTP{Hostname: o.Hostname, HTTPPort: o.HTTPPort, URL: o.URL, HTTPUserAgent: o.HTTPUserAgent,
-		XFF: o.XFF, HTTPContentType: o.HTTPContentType, HTTP2: o.HTTP2}
+		XFF: o.XFF, HTTPContentType: o.HTTPContentType, HTTP2: o.HTTP2,
+		RequestHeaders: o.RequestHeaders, ResponseHeaders: o.ResponseHeaders}
 }
 
 // proxyObject converts a PROXY protocol header.

@@ -109,3 +109,22 @@ func TestHTTPObjectForms(t *testing.T) {
 	assert.Equal(t, map[string]any{"hostname": "h", "http_port": 8080.0, "url": "/a", "http_user_agent": "ua",
 		"xff": "192.0.2.1", "http_content_type": "text/html"}, encode(true))
 }
+
+func TestHTTPHeadersLogged(t *testing.T) {
+	meta := &inspect.FlowMeta{ID: 1, Proto: inspect.ProtoTCP,
+		Src: netip.MustParseAddrPort("10.0.0.1:40000"), Dst: netip.MustParseAddrPort("10.0.0.2:80")}
+	tx := &inspect.HTTPTx{URL: "/", RequestHeaders: []inspect.HTTPHeader{{Name: "Host", Value: "h"}}}
+	ev, ok := NewAppEvent(time.Unix(0, 0), meta, &inspect.Event{HTTP: tx})
+	require.True(t, ok)
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	w.SetHTTPBasic(true)
+	require.NoError(t, w.Write(&ev))
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &m))
+	assert.Equal(t, []any{map[string]any{"name": "Host", "value": "h"}}, m["http"].(map[string]any)["request_headers"])
+	assert.NotContains(t, m["http"], "response_headers")
+
+	alert := NewAlert(time.Unix(0, 0), meta, &inspect.Alert{Rule: &inspect.RuleInfo{SID: 1}, AppProto: "http", HTTP: tx}, false)
+	assert.Nil(t, alert.HTTP.RequestHeaders, "alerts carry no dumped headers, as Suricata's")
+}

@@ -76,6 +76,14 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 			XFF:      string(req.headerValue("X-Forwarded-For")),
 			Proxy:    p.proxy,
 		}}
+		switch p.cfg.HeaderLog {
+		case "both":
+			u.Event.HTTP.RequestHeaders, u.Event.HTTP.ResponseHeaders = req.headerList(), resp.headerList()
+		case "request":
+			u.Event.HTTP.RequestHeaders = req.headerList()
+		case "response":
+			u.Event.HTTP.ResponseHeaders = resp.headerList()
+		}
 		if t.h2 {
 			u.Event.HTTP.Protocol = "HTTP/2"
 			u.Event.HTTP.StreamID = t.stream
@@ -132,6 +140,17 @@ func (m *msg) headerValue(name string) []byte {
 		}
 	}
 	return nil
+}
+
+// headerList is the message's headers for the transaction record.
+func (m *msg) headerList() []inspect.HTTPHeader {
+	var out []inspect.HTTPHeader
+	for _, h := range m.hdrs {
+		if !h.dup {
+			out = append(out, inspect.HTTPHeader{Name: string(m.get(h.name)), Value: string(m.get(h.value))})
+		}
+	}
+	return out
 }
 
 // appendLines appends the message's header line instances to dst.

@@ -136,3 +136,23 @@ func TestHostNotAmbiguous(t *testing.T) {
 	r := run([]step{cs("GET http://A.example:81/ HTTP/1.1\r\nHost: a.example.:81\r\n\r\n")})
 	assert.Empty(t, r.anomalies())
 }
+
+// With HeaderLog the record carries the headers Suricata's
+// dump-all-headers logs: in order, repeated ones merged.
+func TestHeaderLog(t *testing.T) {
+	steps := []step{cs("GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\n\r\n"), sc("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")}
+	for _, tc := range []struct {
+		log       string
+		req, resp []inspect.HTTPHeader
+	}{
+		{"", nil, nil},
+		{"request", []inspect.HTTPHeader{{Name: "Host", Value: "h"}, {Name: "X-A", Value: "1, 2"}}, nil},
+		{"response", nil, []inspect.HTTPHeader{{Name: "Content-Length", Value: "0"}}},
+		{"both", []inspect.HTTPHeader{{Name: "Host", Value: "h"}, {Name: "X-A", Value: "1, 2"}}, []inspect.HTTPHeader{{Name: "Content-Length", Value: "0"}}},
+	} {
+		evs := run(steps, WithLimits(Limits{HeaderLog: tc.log})).events()
+		require.Len(t, evs, 1)
+		assert.Equal(t, tc.req, evs[0].RequestHeaders, tc.log)
+		assert.Equal(t, tc.resp, evs[0].ResponseHeaders, tc.log)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/interdict/interdict/inspect/eve"
+	"github.com/interdict/interdict/inspect/http1"
 	"github.com/interdict/interdict/inspect/replay"
 	"github.com/interdict/interdict/tests/testenv"
 )
@@ -135,7 +136,8 @@ func replayCase(s *Spec, classification string) ([]map[string]any, replay.Loaded
 	setup := replay.Setup{
 		Pcap: s.Pcap, Rules: s.Rules, Classification: classification, ThresholdConfig: s.Opts.ThresholdFile,
 		HTTPBodyLimit: s.Opts.HTTPBodyLimit, ActionOrder: s.Opts.ActionOrder,
-		Config: replay.Config{Mode: mode, Midstream: s.Opts.Midstream, MidstreamDrop: s.Opts.MidstreamDrop, Events: w},
+		HTTPLimits: http1.Limits{HeaderLog: s.Opts.EVE.HTTPHeaders},
+		Config:     replay.Config{Mode: mode, Midstream: s.Opts.Midstream, MidstreamDrop: s.Opts.MidstreamDrop, Events: w},
 	}
 	_, loaded, err := setup.Run()
 	if err != nil {

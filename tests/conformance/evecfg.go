@@ -18,6 +18,9 @@ type eveOpts struct {
 	// HTTPBasic: the http type is listed without extended: yes (Suricata
 	// then logs only the basic http fields).
 	HTTPBasic bool
+	// HTTPHeaders is the http type's dump-all-headers (request, response
+	// or both).
+	HTTPHeaders string
 }
 
 // readEVEOpts reads them (outputs: - eve-log: types: - alert: {xff:
@@ -57,6 +60,13 @@ func readEVEOpts(dir string) (eveOpts, error) {
 				opts, _ := v.(map[string]any)
 				if name == "http" {
 					o.HTTPBasic = !yes(opts["extended"])
+					switch d, _ := opts["dump-all-headers"].(string); d {
+					case "", "none":
+					case "request", "response", "both":
+						o.HTTPHeaders = d
+					default:
+						return o, fmt.Errorf("%s/suricata.yaml: http dump-all-headers %q: want request, response or both", dir, d)
+					}
 				}
 				x, err := xffOpt(opts["xff"])
 				if err != nil {
