@@ -101,16 +101,21 @@ func (x *XFF) apply(ev *Event) {
 	ev.XFF = addr
 }
 
-// SetXFF sets the xff options of alert and http events (nil: off). Call
-// it before the first Write.
-func (w *Writer) SetXFF(alert, http *XFF) {
-	w.xffAlert, w.xffHTTP = alert, http
+// Options are the options of Suricata's eve-log types that change what a
+// Writer writes.
+type Options struct {
+	// AlertXFF and HTTPXFF are the xff options of alert and http events
+	// (nil: off).
+	AlertXFF, HTTPXFF *XFF
+	// HTTPBasic makes http events carry only the basic http fields, as
+	// Suricata's http logger without extended: yes.
+	HTTPBasic bool
 }
 
-// SetHTTPBasic makes http events carry only the basic http fields, as
-// Suricata's http logger without extended: yes. Call it before the first
-// Write.
-func (w *Writer) SetHTTPBasic(basic bool) { w.httpBasic = basic }
+// SetOptions sets the options. Call it before the first Write.
+func (w *Writer) SetOptions(o Options) {
+	w.xffAlert, w.xffHTTP, w.httpBasic = o.AlertXFF, o.HTTPXFF, o.HTTPBasic
+}
 
 // outputOptions returns ev, or a copy with the writer's per-type options
 // (xff, the basic http form) applied.

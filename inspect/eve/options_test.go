@@ -54,7 +54,7 @@ func TestWriterXFF(t *testing.T) {
 	write := func(alert, http *XFF, evs ...*Event) []map[string]any {
 		var buf bytes.Buffer
 		w := NewWriter(&buf)
-		w.SetXFF(alert, http)
+		w.SetOptions(Options{AlertXFF: alert, HTTPXFF: http})
 		var out []map[string]any
 		for _, ev := range evs {
 			require.NoError(t, w.Write(ev))
@@ -97,7 +97,7 @@ func TestHTTPObjectForms(t *testing.T) {
 	encode := func(basic bool) map[string]any {
 		var buf bytes.Buffer
 		w := NewWriter(&buf)
-		w.SetHTTPBasic(basic)
+		w.SetOptions(Options{HTTPBasic: basic})
 		require.NoError(t, w.Write(&ev))
 		var m map[string]any
 		require.NoError(t, json.Unmarshal(buf.Bytes(), &m))
@@ -118,7 +118,7 @@ func TestHTTPHeadersLogged(t *testing.T) {
 	require.True(t, ok)
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
-	w.SetHTTPBasic(true)
+	w.SetOptions(Options{HTTPBasic: true})
 	require.NoError(t, w.Write(&ev))
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(buf.Bytes(), &m))

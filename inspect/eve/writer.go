@@ -18,9 +18,9 @@ type Writer struct {
 	f    *os.File // set when the Writer owns a file
 	path string
 	err  error // first write error, kept until Reopen
-	// xffAlert and xffHTTP are the xff options (SetXFF).
+	// The options (SetOptions).
 	xffAlert, xffHTTP *XFF
-	httpBasic         bool // SetHTTPBasic
+	httpBasic         bool
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

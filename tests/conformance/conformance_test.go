@@ -131,8 +131,7 @@ func replayCase(s *Spec, classification string) ([]map[string]any, replay.Loaded
 		mode = replay.ModeIPS
 	}
 	w := eve.NewWriter(&out)
-	w.SetXFF(s.Opts.EVE.XFFAlert, s.Opts.EVE.XFFHTTP)
-	w.SetHTTPBasic(s.Opts.EVE.HTTPBasic)
+	w.SetOptions(s.Opts.EVE.Writer)
 	setup := replay.Setup{
 		Pcap: s.Pcap, Rules: s.Rules, Classification: classification, ThresholdConfig: s.Opts.ThresholdFile,
 		HTTPBodyLimit: s.Opts.HTTPBodyLimit, ActionOrder: s.Opts.ActionOrder,

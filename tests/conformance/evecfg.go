@@ -14,10 +14,10 @@ import (
 // eveOpts are the options of a case's suricata.yaml eve-log types that
 // change what the EVE writer writes.
 type eveOpts struct {
-	XFFAlert, XFFHTTP *eve.XFF // xff of the alert and http types
-	// HTTPBasic: the http type is listed without extended: yes (Suricata
-	// then logs only the basic http fields).
-	HTTPBasic bool
+	// Writer: the xff options of the alert and http types, and HTTPBasic
+	// when the http type is listed without extended: yes (Suricata then
+	// logs only the basic http fields).
+	Writer eve.Options
 	// HTTPHeaders is the http type's dump-all-headers (request, response
 	// or both).
 	HTTPHeaders string
@@ -59,7 +59,7 @@ func readEVEOpts(dir string) (eveOpts, error) {
 			for name, v := range m {
 				opts, _ := v.(map[string]any)
 				if name == "http" {
-					o.HTTPBasic = !yes(opts["extended"])
+					o.Writer.HTTPBasic = !yes(opts["extended"])
 					switch d, _ := opts["dump-all-headers"].(string); d {
 					case "", "none":
 					case "request", "response", "both":
@@ -74,9 +74,9 @@ func readEVEOpts(dir string) (eveOpts, error) {
 				}
 				switch name {
 				case "alert":
-					o.XFFAlert = x
+					o.Writer.AlertXFF = x
 				case "http":
-					o.XFFHTTP = x
+					o.Writer.HTTPXFF = x
 				}
 			}
 		}
