@@ -156,3 +156,16 @@ func TestHeaderLog(t *testing.T) {
 		assert.Equal(t, tc.resp, evs[0].ResponseHeaders, tc.log)
 	}
 }
+
+// After a request line without a version, a line that is no header line
+// starts the next request (the first was HTTP/0.9), however the stream
+// is cut.
+func TestVersionlessThenRequest(t *testing.T) {
+	for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
+		r := runSplit([]step{cs("GET /old\r\nGET /new HTTP/1.1\r\nHost: h\r\n\r\n")}, split)
+		final := r.final()
+		assert.Equal(t, "/old", final[key{inspect.ToServer, 0}]["http.uri"])
+		assert.Equal(t, "/new", final[key{inspect.ToServer, 1}]["http.uri"])
+		assert.Equal(t, "h", final[key{inspect.ToServer, 1}]["http.host"])
+	}
+}

@@ -166,7 +166,7 @@ func (h *h2) Headers(dir inspect.Direction, id uint32, fields []hpack.HeaderFiel
 		m.raw = append(append(append(m.raw, "host: "...), authority...), "\r\n"...)
 	}
 	m.raw = append(m.raw, "\r\n"...)
-	p.startLine(s, m, trimEOL(m.raw[:m.lineEnd]), m.raw[m.lineEnd:], h.emit)
+	p.startLine(s, m, trimEOL(m.raw[:m.lineEnd]), h.emit)
 	if s.st == stGarbage {
 		return
 	}

@@ -96,6 +96,7 @@ type tx struct {
 	connect   bool
 	http09    bool // request line without protocol: response has no status line
 	continued bool // a 100 Continue was seen
+	maybe09   bool // http09 until the line after the request line says otherwise
 	reqDone   bool
 	respDone  bool
 	status    int
@@ -496,7 +497,9 @@ func (p *Parser) start(s *side, data []byte, emit func(*applayer.Unit)) int {
 // line as a request that must be inspected as one.
 func (p *Parser) unexpectedBody(s *side, m *msg, line []byte, emit func(*applayer.Unit)) bool {
 	t, cur := p.lastReq, s.cur
-	if t == nil || t == cur || t.id != p.lastReqID || t.connect || !slices.Contains(p.pending, t) {
+	if s != &p.req || t == nil || t == cur || t.id != p.lastReqID || t.connect || !slices.Contains(p.pending, t) {
+		// Only the HTTP/1 request side has lines between requests (an
+		// HTTP/2 stream's request line is made up from its headers).
 		return false
 	}
 	raw := m.raw[bytesOffset(m.raw, line):m.lineEnd]
@@ -530,7 +533,7 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 		if nl >= 0 {
 			s.skipLine = false
 			if s.st == stLine {
-				p.startLine(s, m, nil, nil, emit)
+				p.startLine(s, m, nil, emit)
 			}
 		}
 		return len(chunk)
@@ -574,7 +577,7 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 		if s.st == stLine {
 			s.skipLine = nl < 0
 			if nl >= 0 {
-				p.startLine(s, m, nil, nil, emit)
+				p.startLine(s, m, nil, emit)
 			}
 			return len(chunk)
 		}
@@ -589,7 +592,10 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 	s.lineStart = len(m.raw)
 	if s.st == stLine {
 		m.lineEnd = len(m.raw)
-		p.startLine(s, m, trimEOL(line), data[len(chunk):], emit)
+		p.startLine(s, m, trimEOL(line), emit)
+		return len(chunk)
+	}
+	if p.versionless(s, m, line, emit) {
 		return len(chunk)
 	}
 	if len(trimEOL(line)) == 0 {
@@ -637,8 +643,8 @@ func (p *Parser) bareCR(s *side, m *msg, chunk []byte) {
 }
 
 // startLine handles a complete request or status line (nil if it was too
-// long to keep); rest is what followed it in the bytes fed.
-func (p *Parser) startLine(s *side, m *msg, line, rest []byte, emit func(*applayer.Unit)) {
+// long to keep).
+func (p *Parser) startLine(s *side, m *msg, line []byte, emit func(*applayer.Unit)) {
 	s.st = stHeaders
 	if line == nil {
 		return
@@ -647,13 +653,13 @@ func (p *Parser) startLine(s *side, m *msg, line, rest []byte, emit func(*applay
 		p.anomaly(m, s.dir, anomBareCR)
 	}
 	if s.dir == inspect.ToServer {
-		p.requestLine(s, m, line, rest, emit)
+		p.requestLine(s, m, line, emit)
 	} else {
 		p.statusLine(s, m, line, emit)
 	}
 }
 
-func (p *Parser) requestLine(s *side, m *msg, line, rest []byte, emit func(*applayer.Unit)) {
+func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.Unit)) {
 	t := s.cur
 	base := bytesOffset(m.raw, line)
 	m.setRaw(applayer.HTTPRequestLine, base, base+len(line))
@@ -661,7 +667,9 @@ func (p *Parser) requestLine(s *side, m *msg, line, rest []byte, emit func(*appl
 	// fields, as the lenient servers (Apache, nginx) read them. Leading
 	// whitespace is skipped, as IIS and libhtp do.
 	lead := 0
-	for lead < len(line) && isSpace(line[lead]) {
+	for s == &p.req && lead < len(line) && isSpace(line[lead]) {
+		// (An HTTP/2 stream's line is made up from its pseudo-headers:
+		// a leading space there is an empty :method.)
 		lead++
 	}
 	sp := lead
@@ -693,9 +701,9 @@ func (p *Parser) requestLine(s *side, m *msg, line, rest []byte, emit func(*appl
 		}
 	} else {
 		p.anomaly(m, s.dir, anomMissingProtocol)
-		// As libhtp: a request line without a version is HTTP/0.9
-		// (no headers) unless what followed it holds a header line.
-		t.http09 = bytes.IndexByte(rest, ':') < 0
+		// HTTP/0.9 (no headers), unless the next line is a header line
+		// (libhtp reads such a request's headers): headerLine decides.
+		t.http09, t.maybe09 = true, s == &p.req
 	}
 	off := bytesOffset(m.raw, uri)
 	m.setRaw(applayer.HTTPURIRaw, off, off+len(uri))
@@ -725,13 +733,43 @@ func (p *Parser) requestLine(s *side, m *msg, line, rest []byte, emit func(*appl
 		m.derived = appendNormalizedURI(m.derived, target)
 		m.setDerived(applayer.HTTPURI, d)
 	}
-	if t.http09 {
+	if t.http09 && !t.maybe09 {
 		// No headers follow a 0.9 request line.
 		p.emit(s.dir, t, false, emit)
 		p.finishRequest(s, emit)
 		return
 	}
 	p.emit(s.dir, t, false, emit)
+}
+
+// versionless decides, at the line after a request line without a
+// version, whether the request was HTTP/0.9: a header line (a ':') means
+// headers follow, as libhtp reads them; an empty line ends the 0.9
+// request; any other line starts the next request. Deciding on the whole
+// next line keeps the result the same however the stream is cut. It
+// reports whether it took the line.
+func (p *Parser) versionless(s *side, m *msg, line []byte, emit func(*applayer.Unit)) bool {
+	t := s.cur
+	if t == nil || !t.maybe09 {
+		return false
+	}
+	t.maybe09 = false
+	l := trimEOL(line)
+	if bytes.IndexByte(l, ':') >= 0 {
+		t.http09 = false
+		return false
+	}
+	var next []byte
+	if len(l) > 0 {
+		next = append(next, line...)
+	}
+	m.raw = m.raw[:len(m.raw)-len(line)]
+	s.lineStart = len(m.raw)
+	p.finishRequest(s, emit)
+	if next != nil {
+		p.feedSide(s, next, emit)
+	}
+	return true
 }
 
 // delimNonSP reports whether the whitespace run at the start of b holds
