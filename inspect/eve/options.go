@@ -32,19 +32,21 @@ const (
 // Validate checks mode and deployment; empty ones take Suricata's
 // fallbacks (extra-data, reverse).
 func (x *XFF) Validate() error {
-	switch x.Mode {
-	case "":
-		x.Mode = XFFExtraData
-	case XFFExtraData, XFFOverwrite:
-	default:
-		return fmt.Errorf("xff mode %q: want extra-data or overwrite", x.Mode)
+	if err := oneOf("mode", &x.Mode, XFFExtraData, XFFOverwrite); err != nil {
+		return err
 	}
-	switch x.Deployment {
+	return oneOf("deployment", &x.Deployment, XFFReverse, XFFForward)
+}
+
+// oneOf sets an empty *v to the default, the first choice, and refuses
+// anything but the two choices.
+func oneOf(what string, v *string, def, other string) error {
+	switch *v {
 	case "":
-		x.Deployment = XFFReverse
-	case XFFReverse, XFFForward:
+		*v = def
+	case def, other:
 	default:
-		return fmt.Errorf("xff deployment %q: want reverse or forward", x.Deployment)
+		return fmt.Errorf("xff %s %q: want %s or %s", what, *v, def, other)
 	}
 	return nil
 }

@@ -51,35 +51,19 @@ func TestWriterXFF(t *testing.T) {
 	httpEv, ok := NewAppEvent(time.Unix(0, 0), meta, &inspect.Event{HTTP: tx})
 	require.True(t, ok)
 
-	write := func(alert, http *XFF, evs ...*Event) []map[string]any {
-		var buf bytes.Buffer
-		w := NewWriter(&buf)
-		w.SetOptions(Options{AlertXFF: alert, HTTPXFF: http})
-		var out []map[string]any
-		for _, ev := range evs {
-			require.NoError(t, w.Write(ev))
-		}
-		for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
-			var m map[string]any
-			require.NoError(t, json.Unmarshal(line, &m))
-			out = append(out, m)
-		}
-		return out
-	}
-
-	got := write(&XFF{Mode: XFFExtraData, Deployment: XFFReverse}, &XFF{Mode: XFFExtraData, Deployment: XFFForward}, &toClient, &httpEv)
+	got := writeEvents(t, Options{AlertXFF: &XFF{Mode: XFFExtraData, Deployment: XFFReverse}, HTTPXFF: &XFF{Mode: XFFExtraData, Deployment: XFFForward}}, &toClient, &httpEv)
 	assert.Equal(t, "10.3.3.3", got[0]["alert"].(map[string]any)["xff"])
 	assert.Equal(t, "10.2.2.2", got[1]["xff"])
 	assert.Equal(t, "82.165.177.154", got[0]["src_ip"], "extra-data leaves the addresses")
 
-	got = write(&XFF{Mode: XFFOverwrite, Deployment: XFFReverse}, nil, &toClient, &toServer, &httpEv)
+	got = writeEvents(t, Options{AlertXFF: &XFF{Mode: XFFOverwrite, Deployment: XFFReverse}}, &toClient, &toServer, &httpEv)
 	assert.Equal(t, "10.3.3.3", got[0]["dest_ip"], "data to the client: its address is replaced")
 	assert.Equal(t, "82.165.177.154", got[0]["src_ip"])
 	assert.Equal(t, "10.3.3.3", got[1]["src_ip"])
 	assert.NotContains(t, got[0]["alert"], "xff")
 	assert.Equal(t, "10.16.1.11", got[2]["src_ip"], "http events untouched without their own option")
 
-	got = write(nil, nil, &toClient)
+	got = writeEvents(t, Options{}, &toClient)
 	assert.NotContains(t, got[0]["alert"], "xff")
 	assert.Equal(t, "10.16.1.11", toClient.DestIP, "the caller's event is not changed")
 }
@@ -95,13 +79,7 @@ func TestHTTPObjectForms(t *testing.T) {
 	ev, ok := NewAppEvent(time.Unix(0, 0), meta, &inspect.Event{HTTP: tx})
 	require.True(t, ok)
 	encode := func(basic bool) map[string]any {
-		var buf bytes.Buffer
-		w := NewWriter(&buf)
-		w.SetOptions(Options{HTTPBasic: basic})
-		require.NoError(t, w.Write(&ev))
-		var m map[string]any
-		require.NoError(t, json.Unmarshal(buf.Bytes(), &m))
-		return m["http"].(map[string]any)
+		return writeEvents(t, Options{HTTPBasic: basic}, &ev)[0]["http"].(map[string]any)
 	}
 	assert.Equal(t, map[string]any{"hostname": "h", "http_port": 8080.0, "url": "/a", "http_user_agent": "ua",
 		"xff": "192.0.2.1", "http_content_type": "text/html", "http_method": "GET", "protocol": "HTTP/1.1",
@@ -116,15 +94,29 @@ func TestHTTPHeadersLogged(t *testing.T) {
 	tx := &inspect.HTTPTx{URL: "/", RequestHeaders: []inspect.HTTPHeader{{Name: "Host", Value: "h"}}}
 	ev, ok := NewAppEvent(time.Unix(0, 0), meta, &inspect.Event{HTTP: tx})
 	require.True(t, ok)
-	var buf bytes.Buffer
-	w := NewWriter(&buf)
-	w.SetOptions(Options{HTTPBasic: true})
-	require.NoError(t, w.Write(&ev))
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(buf.Bytes(), &m))
+	m := writeEvents(t, Options{HTTPBasic: true}, &ev)[0]
 	assert.Equal(t, []any{map[string]any{"name": "Host", "value": "h"}}, m["http"].(map[string]any)["request_headers"])
 	assert.NotContains(t, m["http"], "response_headers")
 
 	alert := NewAlert(time.Unix(0, 0), meta, &inspect.Alert{Rule: &inspect.RuleInfo{SID: 1}, AppProto: "http", HTTP: tx}, false)
 	assert.Nil(t, alert.HTTP.RequestHeaders, "alerts carry no dumped headers, as Suricata's")
+}
+
+// writeEvents writes evs through a Writer with options o and decodes the
+// lines.
+func writeEvents(t *testing.T, o Options, evs ...*Event) []map[string]any {
+	t.Helper()
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	w.SetOptions(o)
+	for _, ev := range evs {
+		require.NoError(t, w.Write(ev))
+	}
+	var out []map[string]any
+	for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(line, &m))
+		out = append(out, m)
+	}
+	return out
 }
