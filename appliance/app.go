@@ -70,6 +70,9 @@ func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
 	if a.events, err = openEVE(s.EVEPath); err != nil {
 		return nil, err
 	}
+	if a.events != nil {
+		a.events.SetOptions(s.EVE)
+	}
 	// A nil *eve.Writer in an interface would not be a nil Sink.
 	var sink enforce.Sink
 	if a.events != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/interdict/interdict/appliance/policy"
 	"github.com/interdict/interdict/appliance/state"
 	"github.com/interdict/interdict/configs"
+	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/inspect/http1"
 	"github.com/interdict/interdict/netstack"
 	"go.yaml.in/yaml/v4"
@@ -224,6 +225,42 @@ type EVEConfig struct {
 	// else eve.json in state_dir.
 	Path          *string `yaml:"path"`
 	StatsInterval string  `yaml:"stats_interval"`
+	// HTTP are options of http records, as Suricata's eve-log http type
+	// has them.
+	HTTP EVEHTTPConfig `yaml:"http"`
+	// Alert are options of alert records (Suricata's eve-log alert type).
+	Alert EVEAlertConfig `yaml:"alert"`
+}
+
+// EVEHTTPConfig is Suricata's eve-log http options.
+type EVEHTTPConfig struct {
+	// Extended adds http_refer, http_method, protocol, status, redirect
+	// and length to the basic fields (absent: true, as Suricata's
+	// default configuration).
+	Extended *bool `yaml:"extended"`
+	// DumpAllHeaders logs every header of the request, the response or
+	// both (request_headers, response_headers).
+	DumpAllHeaders string        `yaml:"dump_all_headers"`
+	XFF            *EVEXFFConfig `yaml:"xff"`
+}
+
+// EVEAlertConfig is Suricata's eve-log alert options.
+type EVEAlertConfig struct {
+	XFF *EVEXFFConfig `yaml:"xff"`
+}
+
+// EVEXFFConfig logs the client address a reverse proxy put in
+// X-Forwarded-For: mode extra-data (an xff field) or overwrite (in place
+// of the address of the side the data came from); deployment reverse
+// (the header's last address) or forward (its first).
+type EVEXFFConfig struct {
+	// Mode is extra-data (an xff field; the default) or overwrite (the
+	// address replaces src_ip, or dest_ip for data to the client).
+	Mode string `yaml:"mode"`
+	// Deployment is reverse (the header's last address, the one the
+	// proxy in front of the servers added; the default) or forward (its
+	// first).
+	Deployment string `yaml:"deployment"`
 }
 
 // AdminConfig is the admin API.
@@ -280,8 +317,10 @@ type Settings struct {
 	Rules         RuleSettings
 	EVEPath       string // "" disabled, "-" stdout
 	StatsInterval time.Duration
-	AdminSocket   string // "" disabled
-	AdminTCP      string // "" disabled
+	// EVE are the options of the EVE writer (eve.http, eve.alert).
+	EVE         eve.Options
+	AdminSocket string // "" disabled
+	AdminTCP    string // "" disabled
 	// AdminToken is the bearer token of the TCP listener, read at
 	// validation so a missing token stops the start.
 	AdminToken string

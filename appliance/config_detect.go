@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/interdict/interdict/appliance/enforce"
+	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/inspect/http1"
 )
 
@@ -134,6 +135,10 @@ func (c *Config) validateDetection(s *Settings) error {
 		}
 	}
 
+	if err := c.eveOptions(s); err != nil {
+		return err
+	}
+
 	s.AdminSocket = DefaultAdminSocketPath()
 	if c.Admin.Socket != nil {
 		s.AdminSocket = c.path(*c.Admin.Socket)
@@ -230,4 +235,34 @@ func validTag(t string) bool {
 		}
 	}
 	return true
+}
+
+// eveOptions validates eve.http and eve.alert; dump_all_headers is the
+// HTTP parser's to collect.
+func (c *Config) eveOptions(s *Settings) error {
+	h := c.EVE.HTTP
+	s.EVE.HTTPBasic = h.Extended != nil && !*h.Extended
+	switch h.DumpAllHeaders {
+	case "", "request", "response", "both":
+		s.Rules.HTTPLimits.HeaderLog = h.DumpAllHeaders
+	default:
+		return c.errorf("eve.http.dump_all_headers", "%q not supported (want request, response or both)", h.DumpAllHeaders)
+	}
+	var err error
+	if s.EVE.HTTPXFF, err = c.xff("eve.http.xff", h.XFF); err != nil {
+		return err
+	}
+	s.EVE.AlertXFF, err = c.xff("eve.alert.xff", c.EVE.Alert.XFF)
+	return err
+}
+
+func (c *Config) xff(key string, x *EVEXFFConfig) (*eve.XFF, error) {
+	if x == nil {
+		return nil, nil
+	}
+	out := &eve.XFF{Mode: x.Mode, Deployment: x.Deployment}
+	if err := out.Validate(); err != nil {
+		return nil, c.errorf(key, "%v", err)
+	}
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/interdict/interdict/appliance/enforce"
 	"github.com/interdict/interdict/appliance/identity"
+	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/netstack"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -149,6 +150,8 @@ func TestConfigErrors(t *testing.T) {
 		{"syn-bounds", base + "limits:\n  syn_in_flight: 10\n  syn_in_flight_per_source: 20\n", "c.yaml:7: limits.syn_in_flight_per_source: 20 exceeds"},
 		{"syn-pressure-negative", base + "limits:\n  syn_pressure: -1\n", "c.yaml:6: limits.syn_pressure"},
 		{"handshake-timeout-bad", base + "limits:\n  handshake_timeout: soon\n", `c.yaml:6: limits.handshake_timeout: invalid duration "soon"`},
+		{"eve-xff-bad-mode", base + "eve:\n  alert:\n    xff: {mode: sideways}\n", `c.yaml:7: eve.alert.xff: xff mode "sideways"`},
+		{"eve-dump-bad", base + "eve:\n  http:\n    dump_all_headers: all\n", `c.yaml:7: eve.http.dump_all_headers: "all" not supported`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,6 +199,12 @@ rules:
 eve:
   path: eve.json
   stats_interval: 5s
+  http:
+    extended: false
+    dump_all_headers: both
+    xff: {mode: overwrite, deployment: forward}
+  alert:
+    xff: {}
 admin:
   socket: ""
   tcp:
@@ -217,6 +226,9 @@ admin:
 	assert.Equal(t, []uint16{80, 8000, 8080}, s.Rules.HTTPPorts, "the embedded default")
 	assert.Equal(t, filepath.Join(dir, "eve.json"), s.EVEPath)
 	assert.Equal(t, 5*time.Second, s.StatsInterval)
+	assert.Equal(t, eve.Options{HTTPBasic: true, HTTPXFF: &eve.XFF{Mode: eve.XFFOverwrite, Deployment: eve.XFFForward},
+		AlertXFF: &eve.XFF{Mode: eve.XFFExtraData, Deployment: eve.XFFReverse}}, s.EVE)
+	assert.Equal(t, "both", s.Rules.HTTPLimits.HeaderLog)
 	assert.Empty(t, s.AdminSocket, "an explicit empty socket disables it")
 	assert.Equal(t, "0123456789abcdef0123", s.AdminToken)
 

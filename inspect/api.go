@@ -194,10 +194,26 @@ type HTTPTx struct {
 	Hostname, URL, Method, Protocol, UserAgent, ContentType, Referer string
 	Status                                                           int
 	Length                                                           int64 // response body bytes seen
+	// Redirect is the response's Location header (EVE http.redirect).
+	Redirect string
+	// Port is the port the Host header (or absolute URI) names, 0 if
+	// none (EVE http.http_port).
+	Port int
+	// RequestHeaders and ResponseHeaders are every header, in order
+	// (repeated ones merged), when the parser is asked to log them.
+	RequestHeaders, ResponseHeaders []HTTPHeader
+	// XFF is the request's X-Forwarded-For header as sent; EVE writes
+	// the address it names when configured to (eve.XFF).
+	XFF string
 	// Proxy is the PROXY protocol header that opened the flow, if any.
 	Proxy *ProxyHeader
 	// StreamID is the HTTP/2 stream of the transaction (0: HTTP/1).
 	StreamID uint32
+}
+
+// HTTPHeader is one header field as logged.
+type HTTPHeader struct {
+	Name, Value string
 }
 
 // ProxyHeader is a PROXY protocol header (v1 or v2): the addresses a load

@@ -1,6 +1,7 @@
 package applayer
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/interdict/interdict/inspect"
@@ -104,7 +105,8 @@ const (
 	DNSRcode
 	// AppLayerEvent is a multi-buffer detection fills from a Unit's
 	// Anomalies: one "proto.event_name" (lower case, Suricata's spelling)
-	// per anomaly, for the app-layer-event keyword.
+	// per anomaly, for the app-layer-event keyword. A parser may fill it
+	// too, with the events its transaction raised in earlier Units.
 	AppLayerEvent
 	NumBuffers
 )
@@ -236,4 +238,34 @@ func EventNames(names ...string) []string {
 		out[i] = strings.ToLower(n)
 	}
 	return out
+}
+
+// HostPort is the port a Host header or absolute URI authority names
+// ("h:8080", "[::1]:8080", with or without userinfo), or 0 when it names
+// none or one out of 1..65535 (EVE http.http_port).
+func HostPort(authority []byte) int {
+	if i := bytes.LastIndexByte(authority, '@'); i >= 0 {
+		authority = authority[i+1:]
+	}
+	if len(authority) > 0 && authority[0] == '[' {
+		i := bytes.IndexByte(authority, ']')
+		if i < 0 {
+			return 0
+		}
+		authority = authority[i+1:]
+	}
+	i := bytes.LastIndexByte(authority, ':')
+	if i < 0 || i == len(authority)-1 {
+		return 0
+	}
+	n := 0
+	for _, c := range bytes.TrimRight(authority[i+1:], " \t") {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		if n = n*10 + int(c-'0'); n > 65535 {
+			return 0
+		}
+	}
+	return n
 }

@@ -62,16 +62,29 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 	if f.tr == trUDP {
 		return
 	}
-	if !undecided || len(ds.probe) >= f.e.opts.MaxProbe {
+	if undecided && len(ds.probe) < f.e.opts.MaxProbe {
+		return
+	}
+	// As Suricata, a direction that no parser recognises leaves the other
+	// to decide (a junk request answered by an HTTP response is HTTP):
+	// probing ends when both failed, or when a failed direction sends more
+	// than its probe holds (a parser found later would miss those bytes).
+	if !ds.noApp {
+		ds.noApp = true
+		if f.appWhy == "" {
+			f.appWhy = "no parser recognised " + dir.String()
+		}
+		if slices.Contains(f.e.opts.HTTPPorts, f.meta.Dst.Port()) {
+			f.res.Events = append(f.res.Events, inspect.Event{Dir: dir,
+				Anomaly: &inspect.Anomaly{AppProto: "http", Event: "HTTP_PORT_NOT_HTTP"}})
+		}
+	}
+	if f.dirs[1-dir].noApp || len(rest) > 0 || undecided {
 		f.probing = false
 		f.dirs[0].probe, f.dirs[1].probe = nil, nil
 		f.appWhy = "no parser recognised " + dir.String()
 		if undecided {
 			f.appWhy = "undecided after the probe bound in " + dir.String()
-		}
-		if slices.Contains(f.e.opts.HTTPPorts, f.meta.Dst.Port()) {
-			f.res.Events = append(f.res.Events, inspect.Event{Dir: dir,
-				Anomaly: &inspect.Anomaly{AppProto: "http", Event: "HTTP_PORT_NOT_HTTP"}})
 		}
 	}
 }
@@ -92,14 +105,16 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 	}
 	if len(u.Anomalies) > 0 {
 		// app-layer-event rules see this Unit's anomalies (see
-		// applayer.AppLayerEvent); the Unit is the parser's, so they are
+		// applayer.AppLayerEvent) beside the transaction's events the
+		// parser may have listed; the Unit is the parser's, so they are
 		// taken off again.
-		f.evNames = f.evNames[:0]
+		own := u.Multi[applayer.AppLayerEvent]
+		f.evNames = append(f.evNames[:0], own...)
 		for _, a := range u.Anomalies {
 			f.evNames = append(f.evNames, []byte(strings.ToLower(a.AppProto+"."+a.Event)))
 		}
 		u.Multi[applayer.AppLayerEvent] = f.evNames
-		defer func() { u.Multi[applayer.AppLayerEvent] = nil }()
+		defer func() { u.Multi[applayer.AppLayerEvent] = own }()
 	}
 	f.trackHTTP(u)
 	f.cands = f.cands[:0]

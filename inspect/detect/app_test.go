@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/http1"
 	"github.com/interdict/interdict/inspect/rules"
 )
 
@@ -21,6 +23,7 @@ import (
 type fakeHTTP struct {
 	buf [2][]byte
 	tx  uint64
+	app string // the Units' AppProto; "" is http
 }
 
 func (p *fakeHTTP) Feed(dir inspect.Direction, data []byte, emit func(*applayer.Unit)) {
@@ -33,6 +36,9 @@ func (p *fakeHTTP) Feed(dir inspect.Direction, data []byte, emit func(*applayer.
 		line := p.buf[dir][:i]
 		p.buf[dir] = p.buf[dir][i+1:]
 		u := &applayer.Unit{Dir: dir, TxID: p.tx, AppProto: "http"}
+		if p.app != "" {
+			u.AppProto = p.app
+		}
 		if dir == inspect.ToServer {
 			m, uri, _ := bytes.Cut(line, []byte(" "))
 			u.Buffers[applayer.HTTPMethod] = m
@@ -271,5 +277,56 @@ func TestAppProtoReason(t *testing.T) {
 		}
 		assert.Equal(t, tc.anoms, got, "port %d", tc.port)
 		assert.Equal(t, "no parser recognised to_server", f.(inspect.AppProtoReasoner).AppProtoReason())
+	}
+}
+
+// A direction no parser recognises leaves the other to decide, as in
+// Suricata: a junk request answered by an HTTP response is parsed as
+// HTTP (the response's buffers match), and the HTTP port anomaly is
+// still raised for the request side at once.
+func TestOtherDirectionDecides(t *testing.T) {
+	var protos []applayer.Proto
+	for _, p := range applayer.Protos() {
+		if p.Name == http1.AppProto {
+			protos = append(protos, p)
+		}
+	}
+	e := mustEngine(t, `alert http any any -> any any (msg:"r"; http.response_line; content:"HTTP/1.1 400"; sid:1;)`,
+		Options{Protos: protos, HTTPPorts: []uint16{80}})
+	meta := tcpMeta
+	meta.Dst = netip.AddrPortFrom(meta.Dst.Addr(), 80)
+	f := e.NewFlow(meta)
+	r := f.Inspect(inspect.ToServer, []byte("\x8f\x01junk that is no request\r\n"))
+	require.Len(t, r.Events, 1)
+	assert.Equal(t, "HTTP_PORT_NOT_HTTP", r.Events[0].Anomaly.Event)
+	r = f.Inspect(inspect.ToClient, []byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"))
+	require.Len(t, r.Alerts, 1)
+	assert.Equal(t, uint32(1), r.Alerts[0].Rule.SID)
+	assert.Equal(t, "http", inspect.AppProtoOf(f))
+
+	// Both directions unrecognised: probing ends.
+	f = e.NewFlow(meta)
+	f.Inspect(inspect.ToServer, []byte("\x8f\x01junk\r\n"))
+	f.Inspect(inspect.ToClient, []byte("\x00\x02more junk\r\n"))
+	assert.Equal(t, "", inspect.AppProtoOf(f))
+	assert.Contains(t, f.(inspect.AppProtoReasoner).AppProtoReason(), "no parser recognised")
+}
+
+// "alert http" matches HTTP/1 and HTTP/2 transactions, "alert http1"
+// only HTTP/1 and "alert http2" only HTTP/2, as in Suricata.
+func TestHTTPVersionRules(t *testing.T) {
+	const rules = `
+alert http any any -> any any (msg:"any"; http.uri; content:"/x"; sid:1;)
+alert http1 any any -> any any (msg:"v1"; http.uri; content:"/x"; sid:2;)
+alert http2 any any -> any any (msg:"v2"; http.uri; content:"/x"; sid:3;)
+alert tcp any any -> any any (msg:"v1 by keyword"; app-layer-protocol:http1; http.uri; content:"/x"; sid:4;)
+`
+	for app, want := range map[string][]uint32{"http": {1, 2, 4}, "http2": {1, 3}} {
+		proto := fakeProto
+		proto.New = func() applayer.Parser { return &fakeHTTP{app: app} }
+		e := mustEngine(t, rules, Options{Protos: []applayer.Proto{proto}})
+		got := flat(run(e, tcpMeta, cs("GET /x\n")))
+		slices.Sort(got)
+		assert.Equal(t, want, got, app)
 	}
 }

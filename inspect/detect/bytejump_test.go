@@ -66,6 +66,11 @@ func TestByteNbytesVariable(t *testing.T) {
 		{`content:"H"; byte_extract:1,0,n,relative; byte_jump:n,1,relative; content:"Z"; within:1;`, "H\x01\x02.Z", false},
 		{`content:"H"; byte_extract:1,0,n,relative; byte_jump:n,1,relative; content:"Z"; within:1;`, "H\x01.\x00Z", true},
 		{`content:"H"; byte_extract:1,0,n,relative; byte_test:n,=,1,0,relative;`, "H\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01", false},
+		// A variable holding 0: byte_jump reads nothing and stays put
+		// (Suricata bounds only the maximum); byte_test reads nothing.
+		{`content:"H"; byte_extract:1,0,n,relative; byte_jump:n,0,relative; content:"Z"; within:1;`, "H\x00Z", true},
+		{`content:"H"; byte_extract:1,0,n,relative; byte_jump:n,0,relative; isdataat:1,relative;`, "H\x00", false},
+		{`content:"H"; byte_extract:1,0,n,relative; byte_test:n,=,0,0,relative;`, "H\x00\x00", false},
 	} {
 		e := mustEngine(t, `alert tcp any any -> any any (msg:"t"; `+tc.opts+` sid:1;)`, Options{})
 		got := flat(run(e, tcpMeta, cs(tc.data)))

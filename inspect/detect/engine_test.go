@@ -111,9 +111,13 @@ func TestKeywords(t *testing.T) {
 				{"startswith not at start", `content:"GET"; startswith;`, cs(" GET /"), false},
 				{"endswith", `content:".exe"; endswith;`, cs("a.exe"), true},
 				{"endswith more after", `content:".exe"; endswith;`, cs("a.exe!"), false},
-				{"isdataat", `content:"a"; isdataat:2,relative;`, cs("a123"), true},
-				{"isdataat short", `content:"a"; isdataat:2,relative;`, cs("a12"), false},
-				{"isdataat negated", `content:"a"; isdataat:!1,relative;`, cs("a1"), true},
+				// Relative isdataat:N wants N bytes after the match (Suricata:
+				// offset+N <= len); absolute isdataat:N a byte at offset N.
+				{"isdataat", `content:"a"; isdataat:2,relative;`, cs("a12"), true},
+				{"isdataat short", `content:"a"; isdataat:2,relative;`, cs("a1"), false},
+				{"isdataat negated", `content:"a"; isdataat:!1,relative;`, cs("xa"), true},
+				{"isdataat negated with data", `content:"a"; isdataat:!1,relative;`, cs("a1"), false},
+				{"isdataat absolute at end", `content:"a"; isdataat:5;`, cs("a1234"), false},
 				{"isdataat absolute", `content:"a"; isdataat:5;`, cs("a12345"), true},
 				{"pcre", `content:"id="; pcre:"/id=\d{3}x/";`, cs("id=123x"), true},
 				{"pcre no match", `content:"id="; pcre:"/id=\d{3}x/";`, cs("id=12x"), false},

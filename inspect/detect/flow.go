@@ -41,6 +41,7 @@ type dirState struct {
 	pend  []pending
 	fired map[uint32]struct{} // raw-stream rules that alerted in this direction
 	probe []byte              // first bytes, while the app protocol is unknown
+	noApp bool                // no parser recognised this direction's first bytes
 	seen  bool
 	// always holds the raw group's always-evaluated rules whose header
 	// matches this flow (valid once alwaysOK).
@@ -134,7 +135,7 @@ func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 	}
 	ds := &f.dirs[dir]
 	ds.seen = true
-	if d := f.e.opts.StreamDepth; f.e.opts.StreamDepthReject && f.tr == trTCP && d > 0 && f.parser == nil && !f.probing &&
+	if d := f.e.opts.StreamDepth; f.e.opts.StreamDepthReject && f.tr == trTCP && d > 0 && f.parser == nil && (!f.probing || ds.noApp) &&
 		ds.off < uint64(d) && ds.off+uint64(len(data)) > uint64(d) {
 		f.res.Events = append(f.res.Events, inspect.Event{Dir: dir, Anomaly: &inspect.Anomaly{Event: "STREAM_DEPTH_UNRECOGNISED"}})
 	}
@@ -522,7 +523,13 @@ func (f *Flow) dynCond(cr *crule, dir inspect.Direction, size int, unitApp strin
 		if unitApp != "" {
 			app = unitApp
 		}
-		if app != r.AppProto {
+		// HTTP/2 is http to a rule, unless it asks for HTTP/1 only
+		// ("alert http1"); "alert http2" wants HTTP/2.
+		ver := uint8(1)
+		if app == "http2" {
+			app, ver = "http", 2
+		}
+		if app != r.AppProto || r.HTTPVersion != 0 && r.HTTPVersion != ver {
 			return false
 		}
 	}

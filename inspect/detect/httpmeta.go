@@ -21,6 +21,7 @@ import (
 // inspection time on keep-alive HTTP.
 type httpMeta struct {
 	fields   [numHTTPFields][]byte
+	xff      []byte          // the request's X-Forwarded-For value
 	have     bool            // a transaction is in progress
 	tx       *inspect.HTTPTx // built from fields; nil until needed
 	dir      inspect.Direction
@@ -30,7 +31,8 @@ type httpMeta struct {
 
 // httpFields are the buffers an alert's http object is made of.
 var httpFields = [...]applayer.Buffer{applayer.HTTPHost, applayer.HTTPURIRaw, applayer.HTTPMethod,
-	applayer.HTTPProtocol, applayer.HTTPUserAgent, applayer.HTTPReferer, applayer.HTTPContentType, applayer.HTTPStatCode}
+	applayer.HTTPProtocol, applayer.HTTPUserAgent, applayer.HTTPReferer, applayer.HTTPHostRaw,
+	applayer.HTTPContentType, applayer.HTTPStatCode}
 
 const numHTTPFields = len(httpFields)
 
@@ -38,7 +40,7 @@ const numHTTPFields = len(httpFields)
 // from the buffers the parser already set; they are copied again only
 // when they changed (request line, then headers), not per body chunk.
 func (f *Flow) trackHTTP(u *applayer.Unit) {
-	if u.AppProto != "http" {
+	if !isHTTP(u.AppProto) {
 		return
 	}
 	if f.http == nil {
@@ -58,6 +60,7 @@ func (f *Flow) trackHTTP(u *applayer.Unit) {
 	for i, fb := range httpFields {
 		h.fields[i] = append(h.fields[i][:0], b[fb]...)
 	}
+	h.xff = append(h.xff[:0], headerValue(u.Multi[applayer.HTTPRequestHeader], xffName)...)
 	h.tx, h.have, h.dir, h.key, h.complete = nil, true, u.Dir, k, false
 }
 
@@ -75,10 +78,12 @@ func (h *httpMeta) record() *inspect.HTTPTx {
 			Protocol:  string(fl[3]),
 			UserAgent: string(fl[4]),
 			Referer:   string(fl[5]),
+			Port:      applayer.HostPort(fl[6]),
+			XFF:       string(h.xff),
 		}
 		if h.dir == inspect.ToClient {
-			tx.ContentType = string(fl[6])
-			tx.Status, _ = strconv.Atoi(string(fl[7]))
+			tx.ContentType = string(fl[7])
+			tx.Status, _ = strconv.Atoi(string(fl[8]))
 		}
 		h.tx = tx
 	}
@@ -87,7 +92,7 @@ func (h *httpMeta) record() *inspect.HTTPTx {
 
 // unitHTTP is the record for an alert on Unit u (trackHTTP ran for it).
 func (f *Flow) unitHTTP(u *applayer.Unit) *inspect.HTTPTx {
-	if u.AppProto != "http" {
+	if !isHTTP(u.AppProto) {
 		return nil
 	}
 	return f.http.record()
@@ -106,7 +111,7 @@ func (f *Flow) attachHTTP() {
 		switch {
 		case a.HTTP == nil && a.AppProto == "":
 			a.HTTP = h.record()
-		case a.AppProto == "http" && a.TxID == txID:
+		case isHTTP(a.AppProto) && a.TxID == txID:
 			// A rule that matched on an early Unit (the request line)
 			// is logged with what the rest of this chunk revealed.
 			a.HTTP = h.record()
@@ -130,4 +135,20 @@ func (h *httpMeta) same(b *[applayer.NumBuffers][]byte, dir inspect.Direction) b
 		}
 	}
 	return true
+}
+
+// isHTTP reports whether an app protocol is HTTP/1 or HTTP/2.
+func isHTTP(app string) bool { return app == "http" || app == "http2" }
+
+// xffName is the header EVE's xff option reads (Suricata's default).
+var xffName = []byte("X-Forwarded-For")
+
+// headerValue finds "Name: value" among header line instances.
+func headerValue(lines [][]byte, name []byte) []byte {
+	for _, l := range lines {
+		if len(l) > len(name)+1 && l[len(name)] == ':' && bytes.EqualFold(l[:len(name)], name) {
+			return bytes.TrimLeft(l[len(name)+1:], " ")
+		}
+	}
+	return nil
 }

@@ -38,7 +38,7 @@ alert tcp any any -> any any (msg:"raw later"; flow:to_server; content:"BYE"; si
 	f := e.NewFlow(tcpMeta)
 	got := map[uint32]*inspect.HTTPTx{}
 	for _, c := range []chunk{
-		{inspect.ToServer, "GET /admin HTTP/1.1\r\nHost: Example.COM\r\nUser-Agent: curl/8\r\n\r\n"},
+		{inspect.ToServer, "GET /admin HTTP/1.1\r\nHost: Example.COM\r\nUser-Agent: curl/8\r\nx-forwarded-for: 192.0.2.9\r\n\r\n"},
 		{inspect.ToClient, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"},
 		{inspect.ToServer, "BYE"},
 	} {
@@ -48,7 +48,7 @@ alert tcp any any -> any any (msg:"raw later"; flow:to_server; content:"BYE"; si
 	}
 	require.Len(t, got, 4)
 	require.NotNil(t, got[1])
-	assert.Equal(t, inspect.HTTPTx{Method: "GET", Hostname: "example.com", URL: "/admin", Protocol: "HTTP/1.1", UserAgent: "curl/8"}, *got[1])
+	assert.Equal(t, inspect.HTTPTx{Method: "GET", Hostname: "example.com", URL: "/admin", Protocol: "HTTP/1.1", UserAgent: "curl/8", XFF: "192.0.2.9"}, *got[1])
 	require.NotNil(t, got[2], "raw alert in the request's chunk")
 	assert.Equal(t, "GET", got[2].Method)
 	require.NotNil(t, got[3], "raw alert in the response's chunk")

@@ -113,13 +113,16 @@ type evaluator struct {
 }
 
 // nbytes is the count of bytes a byte_test or byte_jump reads: n, or the
-// byte_extract variable named v, which must be 1-8 (1-23 as a string).
+// byte_extract variable named v, which must be at most 8 (23 as a
+// string). Suricata checks only that bound at match time, so a variable
+// holding 0 makes byte_jump read nothing and jump by post_offset alone
+// (byte_test then reads nothing and fails).
 func (e *evaluator) nbytes(n int, v string, str bool) (int, bool) {
 	if v == "" {
 		return n, true
 	}
 	m := e.val(&rules.Value{Var: v})
-	if m < 1 || m > 8 && !str || m > 23 {
+	if m < 0 || m > 8 && !str || m > 23 {
 		return 0, false
 	}
 	return int(m), true
@@ -394,8 +397,11 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 	case op.dataAt != nil:
 		d := op.dataAt
 		pos := e.pos(d.Offset, d.Relative, prev)
-		has := pos >= 0 && pos < n
-		if pos >= n {
+		// As Suricata: absolute isdataat:N wants a byte at offset N,
+		// relative isdataat:N,relative wants N bytes after the previous
+		// match (its end plus N within the buffer).
+		has := pos >= 0 && (pos < n || d.Relative && pos == n)
+		if !has && pos >= 0 {
 			e.grow()
 		}
 		if has == d.Negate {

@@ -3,6 +3,7 @@ package eve
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/interdict/interdict/inspect"
@@ -106,6 +107,13 @@ type Event struct {
 	Interruption *Interruption `json:"interruption,omitempty"`
 	// Policy is interdict's addition (event_type policy).
 	Policy *Policy `json:"policy,omitempty"`
+	// XFF is the X-Forwarded-For address of an http event, with xff mode
+	// extra-data (alerts carry it as alert.xff).
+	XFF string `json:"xff,omitempty"`
+
+	// xff is the transaction's X-Forwarded-For header as sent, for the
+	// Writer's xff option.
+	xff string
 }
 
 // Policy is an egress policy decision that denied a flow, an HTTP
@@ -140,6 +148,8 @@ type Alert struct {
 	Category    string              `json:"category"`
 	Severity    int                 `json:"severity"`
 	Metadata    map[string][]string `json:"metadata,omitempty"`
+	// XFF is the X-Forwarded-For address, with xff mode extra-data.
+	XFF string `json:"xff,omitempty"`
 }
 
 // Alert actions as Suricata writes them.
@@ -228,16 +238,42 @@ type StatsDetect struct {
 // HTTP is the http object (event_type http, and inside alerts).
 type HTTP struct {
 	Hostname        string `json:"hostname,omitempty"`
+	HTTPPort        int    `json:"http_port,omitempty"`
 	URL             string `json:"url,omitempty"`
 	HTTPUserAgent   string `json:"http_user_agent,omitempty"`
+	XFF             string `json:"xff,omitempty"` // the X-Forwarded-For header as sent
 	HTTPContentType string `json:"http_content_type,omitempty"`
 	HTTPRefer       string `json:"http_refer,omitempty"`
 	HTTPMethod      string `json:"http_method,omitempty"`
 	Protocol        string `json:"protocol,omitempty"`
 	Status          int    `json:"status,omitempty"`
-	Length          int64  `json:"length"`
+	// Redirect is the response's Location header.
+	Redirect string `json:"redirect,omitempty"`
+	// Length is the response body's length; nil only in the basic form.
+	Length *int64 `json:"length,omitempty"`
 	// HTTP2 is set for HTTP/2 transactions, as Suricata's http.http2.
 	HTTP2 *HTTP2 `json:"http2,omitempty"`
+	// RequestHeaders and ResponseHeaders are Suricata's dump-all-headers
+	// arrays (http events only).
+	RequestHeaders  []Header `json:"request_headers,omitempty"`
+	ResponseHeaders []Header `json:"response_headers,omitempty"`
+}
+
+// Header is one entry of request_headers or response_headers.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+func headers(hs []inspect.HTTPHeader) []Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]Header, len(hs))
+	for i, h := range hs {
+		out[i] = Header{Name: h.Name, Value: h.Value}
+	}
+	return out
 }
 
 // HTTP2 is the http2 object of an HTTP/2 transaction.
@@ -498,6 +534,7 @@ func NewAlert(ts time.Time, meta *inspect.FlowMeta, a *inspect.Alert, enforce bo
 	ev.Alert = alertObject(a.Rule, enforce)
 	if a.HTTP != nil {
 		ev.HTTP = HTTPObject(a.HTTP)
+		ev.xff = a.HTTP.XFF
 	}
 	return ev
 }
@@ -587,6 +624,8 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 			ev.AppProto = "http2"
 		}
 		ev.HTTP = HTTPObject(e.HTTP)
+		ev.HTTP.RequestHeaders, ev.HTTP.ResponseHeaders = headers(e.HTTP.RequestHeaders), headers(e.HTTP.ResponseHeaders)
+		ev.xff = e.HTTP.XFF
 		if e.HTTP.Proxy != nil {
 			ev.Proxy = proxyObject(e.HTTP.Proxy)
 		}
@@ -621,14 +660,26 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 
 // HTTPObject converts an HTTP transaction record.
 func HTTPObject(h *inspect.HTTPTx) *HTTP {
+	// Suricata logs the media type without its parameters.
+	ct, _, _ := strings.Cut(h.ContentType, ";")
 	o := &HTTP{
-		Hostname: h.Hostname, URL: h.URL, HTTPUserAgent: h.UserAgent, HTTPContentType: h.ContentType,
-		HTTPRefer: h.Referer, HTTPMethod: h.Method, Protocol: h.Protocol, Status: h.Status, Length: h.Length,
+		Hostname: h.Hostname, HTTPPort: h.Port, URL: h.URL, HTTPUserAgent: h.UserAgent, XFF: h.XFF,
+		HTTPContentType: ct, HTTPRefer: h.Referer, HTTPMethod: h.Method, Protocol: h.Protocol,
+		Status: h.Status, Length: &h.Length, Redirect: h.Redirect,
 	}
 	if h.StreamID != 0 {
 		o.HTTP2 = &HTTP2{StreamID: h.StreamID}
 	}
 	return o
+}
+
+// basic is the http object as Suricata's http logger writes it without
+// its extended option: host, port, url, user agent, xff, content type
+// (and the dumped headers, which do not depend on it).
+func (o *HTTP) basic() *HTTP {
+	return &HTTP{Hostname: o.Hostname, HTTPPort: o.HTTPPort, URL: o.URL, HTTPUserAgent: o.HTTPUserAgent,
+		XFF: o.XFF, HTTPContentType: o.HTTPContentType, HTTP2: o.HTTP2,
+		RequestHeaders: o.RequestHeaders, ResponseHeaders: o.ResponseHeaders}
 }
 
 // proxyObject converts a PROXY protocol header.

@@ -18,6 +18,9 @@ type Writer struct {
 	f    *os.File // set when the Writer owns a file
 	path string
 	err  error // first write error, kept until Reopen
+	// The options (SetOptions).
+	xffAlert, xffHTTP *XFF
+	httpBasic         bool
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -95,6 +98,7 @@ func (w *Writer) Write(ev *Event) error {
 	// Suricata writes '<', '>' and '&' in URLs and signatures verbatim.
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
+	ev = w.outputOptions(ev)
 	if err := enc.Encode(ev); err != nil {
 		return fmt.Errorf("eve: encode %s event: %w", ev.EventType, err)
 	}

@@ -1,6 +1,12 @@
 package http1
 
-import "github.com/interdict/interdict/inspect"
+import (
+	"slices"
+	"strings"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+)
 
 // anom is an HTTP anomaly; name gives Suricata's app-layer event name for
 // the direction it was seen in (decode-events: http.<name lower case>).
@@ -33,10 +39,20 @@ const (
 	anomBareCR
 	anomTEInHTTP10
 	anomTooManyDecoders
+	anomChunkExtension
+	anomAuthUnrecognized
+	anomHeaderRepetition
+	anomLeadingWhitespace
+	anomMethodDelim
+	anomURIDelim
+	anomBodyUnexpected
+	anomContinueSeen
+	anomHostAmbiguous
+	numAnoms
 )
 
 // names per anomaly: request form, response form.
-var anomNames = [...][2]string{
+var anomNames = [numAnoms][2]string{
 	// Not a libhtp event (libhtp only flags the transaction as smuggling);
 	// named as the inspect.Anomaly contract's example so rules and EVE
 	// consumers can key on it.
@@ -76,7 +92,86 @@ var anomNames = [...][2]string{
 	anomTEInHTTP10: {"REQUEST_TRANSFER_ENCODING_IN_HTTP10", "RESPONSE_TRANSFER_ENCODING_IN_HTTP10"},
 	// Ours: more compressed bodies at once than a flow may decode.
 	anomTooManyDecoders: {"REQUEST_TOO_MANY_COMPRESSED_BODIES", "RESPONSE_TOO_MANY_COMPRESSED_BODIES"},
+	// libhtp's warnings (Suricata's rules/http-events.rules), raised where
+	// libhtp raises them:
+	// a chunk-size line with an extension (";name=value").
+	anomChunkExtension: {"REQUEST_CHUNK_EXTENSION", "RESPONSE_CHUNK_EXTENSION"},
+	// Authorization whose scheme is not Basic, Digest or Bearer.
+	anomAuthUnrecognized: {"REQUEST_AUTH_UNRECOGNIZED", "REQUEST_AUTH_UNRECOGNIZED"},
+	// A header name seen a second time in one message.
+	anomHeaderRepetition: {"REQUEST_HEADER_REPETITION", "RESPONSE_HEADER_REPETITION"},
+	// Spaces or tabs before the method (IIS accepts them).
+	anomLeadingWhitespace: {"REQUEST_LINE_LEADING_WHITESPACE", "REQUEST_LINE_LEADING_WHITESPACE"},
+	// Whitespace other than SP between method and target, or a target
+	// ended by whitespace other than SP.
+	anomMethodDelim: {"METHOD_DELIM_NON_COMPLIANT", "METHOD_DELIM_NON_COMPLIANT"},
+	anomURIDelim:    {"URI_DELIM_NON_COMPLIANT", "URI_DELIM_NON_COMPLIANT"},
+	// A line after a request without a body that is not a request line:
+	// libhtp (and here) it is read as that request's body.
+	anomBodyUnexpected: {"REQUEST_BODY_UNEXPECTED", "RESPONSE_BODY_UNEXPECTED"},
+	// A second 100 Continue for one request.
+	anomContinueSeen: {"100_CONTINUE_ALREADY_SEEN", "100_CONTINUE_ALREADY_SEEN"},
+	// An absolute request target whose host is not the Host header's.
+	anomHostAmbiguous: {"HOST_HEADER_AMBIGUOUS", "HOST_HEADER_AMBIGUOUS"},
 }
+
+// anomAliases are Suricata's names for anomalies this parser names
+// otherwise; app-layer-event rules match either.
+var anomAliases = [numAnoms][2]string{
+	anomDecompressionBomb: {"COMPRESSION_BOMB", "COMPRESSION_BOMB"},
+	anomEncodingInvalid:   {"GZIP_DECOMPRESSION_FAILED", "GZIP_DECOMPRESSION_FAILED"},
+	anomTEInHTTP10:        {"", "RESPONSE_CHUNKED_OLD_PROTO"},
+}
+
+// suricataOnly are the documented http events (Suricata's
+// app-layer-htp.c table and rules/http-events.rules) this parser never
+// raises: libhtp internals, multipart and range parsing, LZMA, the TCP
+// port comparison the parser has no port for, port and host syntax
+// checks, and DOUBLE_ENCODED_URI (libhtp raises it only with its
+// double-decode options, which are not configurable here). app-layer-event
+// accepts them (a Suricata rule set loads), and they never match.
+var suricataOnly = []string{
+	"UNKNOWN_ERROR", "REQUEST_SERVER_PORT_TCP_PORT_MISMATCH", "REQUEST_URI_HOST_INVALID",
+	"REQUEST_HEADER_HOST_INVALID", "TOO_MANY_ENCODING_LAYERS", "ABNORMAL_CE_HEADER",
+	"RESPONSE_MULTIPART_BYTERANGES", "RESPONSE_ABNORMAL_TRANSFER_ENCODING", "REQUEST_LINE_INCOMPLETE",
+	"LZMA_MEMLIMIT_REACHED", "RANGE_INVALID", "FILE_NAME_TOO_LONG", "MULTIPART_GENERIC_ERROR",
+	"MULTIPART_NO_FILEDATA", "MULTIPART_INVALID_HEADER", "TOO_MANY_WARNINGS", "FAILED_PROTOCOL_CHANGE",
+	"REQUEST_TOO_MANY_LZMA_LAYERS", "RESPONSE_TOO_MANY_LZMA_LAYERS", "DOUBLE_ENCODED_URI",
+	"INVALID_AUTHORITY_PORT", "INVALID_SERVER_PORT_IN_REQUEST",
+}
+
+// EventNames are the names app-layer-event:http.NAME accepts, lower
+// case: every name the parser raises, Suricata's aliases, and the
+// documented events it never raises.
+func EventNames() []string {
+	var names []string
+	for a := anom(0); a < numAnoms; a++ {
+		names = append(names, anomNames[a][0], anomNames[a][1])
+		for _, al := range anomAliases[a] {
+			if al != "" {
+				names = append(names, al)
+			}
+		}
+	}
+	names = append(names, suricataOnly...)
+	slices.Sort(names)
+	return applayer.EventNames(slices.Compact(names)...)
+}
+
+// eventBufs are each anomaly's app-layer-event instances per direction
+// ("http.name" lower case, with its alias), made once: the parser hands
+// them to detection for every Unit of a transaction that raised it.
+var eventBufs = func() (out [numAnoms][2][][]byte) {
+	for a := anom(0); a < numAnoms; a++ {
+		for d := 0; d < 2; d++ {
+			out[a][d] = append(out[a][d], []byte(strings.ToLower(AppProto+"."+anomNames[a][d])))
+			if al := anomAliases[a][d]; al != "" {
+				out[a][d] = append(out[a][d], []byte(strings.ToLower(AppProto+"."+al)))
+			}
+		}
+	}
+	return out
+}()
 
 func (a anom) name(dir inspect.Direction) string {
 	return anomNames[a][dir&1]

@@ -13,7 +13,8 @@
 //     the path is percent-decoded (every valid %XX, including %2F and %00;
 //     invalid escapes stay as they are), then backslashes become slashes,
 //     runs of slashes are folded into one and dot segments are removed
-//     (RFC 3986 5.2.4). The query and fragment stay raw. For an absolute
+//     (RFC 3986 5.2.4). The query is percent-decoded once (+ stays +) and
+//     the fragment stays raw, as in libhtp's normalised URI. For an absolute
 //     URI (GET http://host/p) http.uri is the path and query only and the
 //     host comes from the URI, as libhtp does. CONNECT's authority form is
 //     kept as is.
@@ -43,6 +44,15 @@
 //     appliance's policy refuses by default (docs/http-evasion.md): every
 //     limit, ambiguous framing, bare CR, a PROXY header that does not
 //     parse, a non-HTTP answer, a body that does not decode.
+//   - Anomalies carry libhtp's event names (Suricata's http-events.rules)
+//     where libhtp has one, and stay with their transaction: every later
+//     Unit of it lists them for app-layer-event (see anomaly.go). A
+//     line after a finished request that is no request line is that
+//     request's body (REQUEST_BODY_UNEXPECTED, as libhtp); a request line
+//     without a version has headers when the next line is a header line,
+//     else it was HTTP/0.9 and the next line starts a request. Both are
+//     decided on whole lines, so the result does not depend on how the
+//     stream was cut.
 //   - Detection by content cannot be steered off HTTP: any token method in
 //     any case, whitespace runs, leading empty lines, a PROXY v1/v2 header
 //     first (inspect/proxyproto; its addresses go into the EVE record).

@@ -27,6 +27,11 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	u := getUnit()
 	defer putUnit(u)
 	u.Dir, u.TxID = dir, t.id
+	if t.h2 {
+		// HTTP/2 transactions say so: "alert http" rules match them,
+		// "alert http1" ones do not.
+		u.AppProto = AppProto2
+	}
 	req, resp := &t.req, &t.resp
 	for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {
 		if dir == inspect.ToClient && fromResponse[b] {
@@ -51,6 +56,7 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	if dir == inspect.ToClient {
 		u.Multi[applayer.HTTPResponseHeader] = resp.appendLines(u.Multi[applayer.HTTPResponseHeader])
 	}
+	u.Multi[applayer.AppLayerEvent] = appendEvents(u.Multi[applayer.AppLayerEvent][:0], t)
 	u.Event = nil
 	if final {
 		u.Event = &inspect.Event{Dir: dir, TxID: t.id, HTTP: &inspect.HTTPTx{
@@ -62,9 +68,22 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 			ContentType: string(resp.get(resp.bufs[applayer.HTTPContentType])),
 			Referer:     string(req.get(req.bufs[applayer.HTTPReferer])),
 			Status:      t.status,
-			Length:      resp.bodyLen,
-			Proxy:       p.proxy,
+			// libhtp's response_message_len: the body as sent,
+			// chunked framing included (trailers not).
+			Length:   resp.bodyLen + resp.framing,
+			Redirect: string(resp.get(resp.bufs[applayer.HTTPLocation])),
+			Port:     applayer.HostPort(req.get(req.bufs[applayer.HTTPHostRaw])),
+			XFF:      string(req.headerValue("X-Forwarded-For")),
+			Proxy:    p.proxy,
 		}}
+		switch p.cfg.HeaderLog {
+		case "both":
+			u.Event.HTTP.RequestHeaders, u.Event.HTTP.ResponseHeaders = req.headerList(), resp.headerList()
+		case "request":
+			u.Event.HTTP.RequestHeaders = req.headerList()
+		case "response":
+			u.Event.HTTP.ResponseHeaders = resp.headerList()
+		}
 		if t.h2 {
 			u.Event.HTTP.Protocol = "HTTP/2"
 			u.Event.HTTP.StreamID = t.stream
@@ -92,7 +111,46 @@ func putUnit(u *applayer.Unit) {
 		u.Multi[i] = u.Multi[i][:0]
 	}
 	u.Event, u.Anomalies = nil, nil
+	u.AppProto = AppProto
 	unitPool.Put(u)
+}
+
+// appendEvents appends the app-layer-event instances of every anomaly
+// t's messages raised so far: as in Suricata, an event belongs to its
+// transaction, so a rule pairing it with a buffer completed later (a
+// body, the response) still sees it.
+func appendEvents(dst [][]byte, t *tx) [][]byte {
+	for d, mask := range [2]uint64{t.req.anomalies, t.resp.anomalies} {
+		for a := anom(0); mask != 0 && a < numAnoms; a++ {
+			if mask&(1<<a) != 0 {
+				mask &^= 1 << a
+				dst = append(dst, eventBufs[a][d]...)
+			}
+		}
+	}
+	return dst
+}
+
+// headerValue is the value of the message's header name (repeated ones
+// merged), or nil.
+func (m *msg) headerValue(name string) []byte {
+	for _, h := range m.hdrs {
+		if !h.dup && equalFoldString(m.get(h.name), name) {
+			return m.get(h.value)
+		}
+	}
+	return nil
+}
+
+// headerList is the message's headers for the transaction record.
+func (m *msg) headerList() []inspect.HTTPHeader {
+	var out []inspect.HTTPHeader
+	for _, h := range m.hdrs {
+		if !h.dup {
+			out = append(out, inspect.HTTPHeader{Name: string(m.get(h.name)), Value: string(m.get(h.value))})
+		}
+	}
+	return out
 }
 
 // appendLines appends the message's header line instances to dst.

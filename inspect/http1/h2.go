@@ -11,8 +11,9 @@ import (
 	"github.com/interdict/interdict/inspect/http2"
 )
 
-// AppProto2 is the EVE app_proto of HTTP/2 flows. Their Units say "http",
-// so `alert http` rules match HTTP/2 as they do in Suricata 7.
+// AppProto2 is the EVE app_proto of HTTP/2 flows, and what the Units of
+// HTTP/2 transactions say; `alert http` rules match them as in Suricata,
+// `alert http1` ones do not.
 const AppProto2 = "http2"
 
 func init() {

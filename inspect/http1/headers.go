@@ -113,10 +113,15 @@ func (p *Parser) parseHeaders(s *side, m *msg) {
 	for i := range m.hdrs {
 		p.framing(s, m, m.get(m.hdrs[i].name), m.get(m.hdrs[i].value))
 	}
-	p.mergeRepeated(m)
+	p.mergeRepeated(m, dir)
+	uriHost := m.bufs[applayer.HTTPHostRaw].ok // set by an absolute target
 	p.buildHeaderBuffers(dir, m)
 	if dir == inspect.ToServer {
 		t := s.cur
+		p.checkAuthorization(m)
+		if uriHost {
+			p.checkHostAmbiguous(m)
+		}
 		if !m.bufs[applayer.HTTPHostRaw].ok {
 			if proto := m.get(m.bufs[applayer.HTTPProtocol]); string(proto) == "HTTP/1.1" {
 				p.anomaly(m, dir, anomMissingHost)
@@ -140,7 +145,7 @@ func (p *Parser) parseHeaders(s *side, m *msg) {
 // mergeRepeated merges repeated headers into the first of their name as
 // "v1, v2", as libhtp's header table does, in one pass per name so the
 // cost stays linear in bytes.
-func (p *Parser) mergeRepeated(m *msg) {
+func (p *Parser) mergeRepeated(m *msg, dir inspect.Direction) {
 	for i := range m.hdrs {
 		if m.hdrs[i].dup {
 			continue
@@ -153,6 +158,7 @@ func (p *Parser) mergeRepeated(m *msg) {
 				continue
 			}
 			if start < 0 {
+				p.anomaly(m, dir, anomHeaderRepetition)
 				start = len(m.derived)
 				m.derived = append(m.derived, m.get(m.hdrs[i].value)...)
 			}
@@ -226,6 +232,48 @@ func (p *Parser) buildHeaderBuffers(dir inspect.Direction, m *msg) {
 				break
 			}
 		}
+	}
+}
+
+// checkHostAmbiguous flags an absolute request target whose authority
+// names another host or port than the Host header (libhtp:
+// HOST_HEADER_AMBIGUOUS); the target's wins, as servers take it.
+func (p *Parser) checkHostAmbiguous(m *msg) {
+	h := m.headerValue("Host")
+	if h == nil {
+		return
+	}
+	u := m.get(m.bufs[applayer.HTTPHostRaw])
+	var a, b [64]byte
+	if !bytes.Equal(appendNormalizedHost(a[:0], u), appendNormalizedHost(b[:0], h)) ||
+		applayer.HostPort(u) != applayer.HostPort(h) {
+		p.anomaly(m, inspect.ToServer, anomHostAmbiguous)
+	}
+}
+
+// authSchemes are the Authorization schemes libhtp parses; any other is
+// REQUEST_AUTH_UNRECOGNIZED.
+var authSchemes = []string{"basic", "digest", "bearer"}
+
+// checkAuthorization flags an Authorization header whose scheme libhtp
+// does not recognise.
+func (p *Parser) checkAuthorization(m *msg) {
+	for _, h := range m.hdrs {
+		if h.dup || !equalFoldString(m.get(h.name), "Authorization") {
+			continue
+		}
+		v := m.get(h.value)
+		end := 0
+		for end < len(v) && !isSpace(v[end]) {
+			end++
+		}
+		for _, sc := range authSchemes {
+			if equalFoldString(v[:end], sc) {
+				return
+			}
+		}
+		p.anomaly(m, inspect.ToServer, anomAuthUnrecognized)
+		return
 	}
 }
 

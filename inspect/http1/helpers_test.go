@@ -24,6 +24,8 @@ type snap struct {
 	bufs  map[string]string
 	event *inspect.HTTPTx
 	anoms []string
+	// events are the app-layer-event instances the Unit carried.
+	events []string
 }
 
 type recorder struct {
@@ -48,6 +50,9 @@ func (r *recorder) emit(u *applayer.Unit) {
 	}
 	for _, a := range u.Anomalies {
 		s.anoms = append(s.anoms, a.Event)
+	}
+	for _, e := range u.Multi[applayer.AppLayerEvent] {
+		s.events = append(s.events, string(e))
 	}
 	r.units = append(r.units, s)
 }

@@ -50,6 +50,10 @@ type Limits struct {
 	// to detection when the file is complete. Rule sets that use them
 	// turn it on.
 	FileMatch bool
+	// HeaderLog puts every header of the request ("request"), the
+	// response ("response") or both ("both") in the transaction record,
+	// as Suricata's http logger with dump-all-headers; "" none.
+	HeaderLog string
 	// Body is the body inspection window per message: a body longer than
 	// this is inspected in windows of this size that overlap by a
 	// quarter, so no byte of a body goes uninspected (see doc.go).
@@ -116,6 +120,7 @@ func WithLimits(l Limits) Option {
 		c.Decoded = d.Decoded
 		c.FileInfo = l.FileInfo
 		c.FileMatch = l.FileMatch
+		c.HeaderLog = l.HeaderLog
 		if l.Decoded > 0 {
 			c.Decoded = l.Decoded
 		}
@@ -157,6 +162,7 @@ func init() {
 		Probe:     Probe,
 		New:       func() applayer.Parser { return New() },
 		Buffers:   Buffers,
+		Events:    EventNames(),
 	})
 }
 

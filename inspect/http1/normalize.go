@@ -36,7 +36,9 @@ func isSchemeChar(c byte) bool {
 
 // appendNormalizedURI appends the normalised form of an origin-form target
 // (path plus optional ?query / #fragment) to dst. See the package doc for
-// the steps; the query is left raw, as libhtp leaves it.
+// the steps; the query is percent-decoded once and the fragment kept
+// raw, as libhtp's normalised URI has them (+ stays +: Suricata turns
+// libhtp's plus-to-space decoding off).
 func appendNormalizedURI(dst, target []byte) []byte {
 	path, tail := target, []byte(nil)
 	if i := bytes.IndexAny(target, "?#"); i >= 0 {
@@ -61,7 +63,29 @@ func appendNormalizedURI(dst, target []byte) []byte {
 		dst = append(dst, c)
 	}
 	dst = removeDotSegments(dst, start)
+	if len(tail) > 0 && tail[0] == '?' {
+		query := tail
+		tail = nil
+		if i := bytes.IndexByte(query, '#'); i >= 0 {
+			query, tail = query[:i], query[i:]
+		}
+		dst = appendPercentDecoded(dst, query)
+	}
 	return append(dst, tail...)
+}
+
+// appendPercentDecoded appends b with every valid %XX decoded; invalid
+// escapes stay as they are (libhtp's default, PRESERVE_PERCENT).
+func appendPercentDecoded(dst, b []byte) []byte {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c == '%' && i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]) {
+			c = unhex(b[i+1])<<4 | unhex(b[i+2])
+			i += 2
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // removeDotSegments applies RFC 3986 5.2.4 in place to dst[start:], which

@@ -3,6 +3,7 @@ package http1
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/interdict/interdict/inspect"
@@ -32,6 +33,7 @@ type msg struct {
 	lines   []span        // "Name: value" per merged header, in derived
 	body    []byte        // bounded copy of the (de-chunked) body
 	bodyLen int64         // body bytes seen, beyond the bound too
+	framing int64         // chunk-size lines and CRLFs of a chunked body
 	bodyOff int64         // offset in the body of body[0]: bytes slid out of the window
 	codings []string      // Content-Encoding, until its decoder starts at the first body byte
 	dec     *decode.Chain // Content-Encoding decoder; nil: none or given up
@@ -51,7 +53,7 @@ func (m *msg) reset() {
 	m.raw, m.derived, m.body, m.hdrs = m.raw[:0], m.derived[:0], m.body[:0], m.hdrs[:0]
 	m.lines = m.lines[:0]
 	m.bufs = [applayer.NumBuffers]span{}
-	m.bodyLen, m.bodyOff, m.lineEnd, m.clen = 0, 0, 0, 0
+	m.bodyLen, m.bodyOff, m.lineEnd, m.clen, m.framing = 0, 0, 0, 0, 0
 	m.closeDec()
 	m.codings, m.decoded = nil, 0
 	m.file = file{}
@@ -93,6 +95,8 @@ type tx struct {
 	head      bool // HEAD request: the response has no body
 	connect   bool
 	http09    bool // request line without protocol: response has no status line
+	continued bool // a 100 Continue was seen
+	maybe09   bool // http09 until the line after the request line says otherwise
 	reqDone   bool
 	respDone  bool
 	status    int
@@ -151,6 +155,11 @@ type Parser struct {
 	proxyBuf  []byte
 	proxy     *inspect.ProxyHeader
 	h2        *h2 // HTTP/2 mode, once the flow is in it
+	// lastReq is the last request completed (lastReqID tells whether it
+	// is still that one): lines after it that are no request line are its
+	// unexpected body, as libhtp reads them.
+	lastReq   *tx
+	lastReqID uint64
 	decoders  int // live body decoders (at most maxDecoders)
 }
 
@@ -352,7 +361,11 @@ func (p *Parser) feedSide(s *side, data []byte, emit func(*applayer.Unit)) {
 				p.endMessage(s, emit)
 			}
 		case stChunkSize, stTrailers:
+			sizeLine := s.st == stChunkSize
 			n = p.chunkLine(s, data, emit)
+			if m := p.msgOf(s); sizeLine && m != nil {
+				m.framing += int64(n)
+			}
 		case stChunkData:
 			n = int(min(s.remaining, int64(len(data))))
 			p.body(s, data[:n], emit)
@@ -364,6 +377,9 @@ func (p *Parser) feedSide(s *side, data []byte, emit func(*applayer.Unit)) {
 			// CRLF after chunk data; a bare LF is tolerated as libhtp does.
 			c := data[0]
 			n = 1
+			if m := p.msgOf(s); m != nil && (c == '\r' || c == '\n') {
+				m.framing++
+			}
 			switch {
 			case c == '\r' && s.remaining == 0:
 				s.remaining = 1
@@ -472,6 +488,37 @@ func (p *Parser) start(s *side, data []byte, emit func(*applayer.Unit)) int {
 	return i
 }
 
+// unexpectedBody takes a request line that is none (line, the current
+// request's) after a finished request as more body of that request, as
+// libhtp does (REQUEST_BODY_UNEXPECTED), and reports whether it did.
+// libhtp takes any line not starting with a method it knows; here only
+// a line that is no request line at all (no token and whitespace),
+// because a server accepts any token as a method and would read such a
+// line as a request that must be inspected as one.
+func (p *Parser) unexpectedBody(s *side, m *msg, line []byte, emit func(*applayer.Unit)) bool {
+	t, cur := p.lastReq, s.cur
+	if s != &p.req || t == nil || t == cur || t.id != p.lastReqID || t.connect || !slices.Contains(p.pending, t) {
+		// Only the HTTP/1 request side has lines between requests (an
+		// HTTP/2 stream's request line is made up from its headers).
+		return false
+	}
+	raw := m.raw[bytesOffset(m.raw, line):m.lineEnd]
+	p.anomaly(&t.req, s.dir, anomBodyUnexpected)
+	s.cur = t
+	p.body(s, raw, emit)
+	s.bodyDirty = false
+	p.emit(s.dir, t, false, emit)
+	s.cur = cur
+	// The line started no request: its transaction is forgotten and its
+	// id given back, so later transactions number as in Suricata.
+	p.dropRequest(s, cur)
+	if cur.id == p.nextID-1 {
+		p.nextID--
+	}
+	s.st = stStart
+	return true
+}
+
 // headerBytes stores start line and header bytes (bounded) and handles
 // each completed line.
 func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) int {
@@ -548,6 +595,9 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 		p.startLine(s, m, trimEOL(line), emit)
 		return len(chunk)
 	}
+	if p.versionless(s, m, line, emit) {
+		return len(chunk)
+	}
 	if len(trimEOL(line)) == 0 {
 		p.endHeaders(s, m, emit)
 	}
@@ -614,25 +664,46 @@ func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.U
 	base := bytesOffset(m.raw, line)
 	m.setRaw(applayer.HTTPRequestLine, base, base+len(line))
 	// The method is a token; spaces and tabs, in runs, separate the
-	// fields, as the lenient servers (Apache, nginx) read them.
-	sp := 0
+	// fields, as the lenient servers (Apache, nginx) read them. Leading
+	// whitespace is skipped, as IIS and libhtp do.
+	lead := 0
+	for s == &p.req && lead < len(line) && isSpace(line[lead]) {
+		// (An HTTP/2 stream's line is made up from its pseudo-headers:
+		// a leading space there is an empty :method.)
+		lead++
+	}
+	sp := lead
 	for sp < len(line) && isToken(line[sp]) {
 		sp++
 	}
-	if sp == 0 || sp == len(line) || !isSpace(line[sp]) {
+	if sp == lead || sp == len(line) || !isSpace(line[sp]) {
+		if p.unexpectedBody(s, m, line, emit) {
+			return
+		}
 		p.anomaly(m, s.dir, anomRequestLineInvalid)
 		p.garbage(s, emit)
 		return
 	}
-	method := line[:sp]
-	m.setRaw(applayer.HTTPMethod, base, base+sp)
+	if lead > 0 {
+		p.anomaly(m, s.dir, anomLeadingWhitespace)
+	}
+	method := line[lead:sp]
+	m.setRaw(applayer.HTTPMethod, base+lead, base+sp)
+	if delimNonSP(line[sp:]) {
+		p.anomaly(m, s.dir, anomMethodDelim)
+	}
 	uri, proto, ok := splitProtocol(line[sp:])
 	if ok {
 		o := bytesOffset(m.raw, proto)
 		m.setRaw(applayer.HTTPProtocol, o, o+len(proto))
+		if gap := line[bytesOffset(line, uri)+len(uri) : bytesOffset(line, proto)]; bytes.IndexByte(gap, ' ') < 0 {
+			p.anomaly(m, s.dir, anomURIDelim)
+		}
 	} else {
-		t.http09 = true
 		p.anomaly(m, s.dir, anomMissingProtocol)
+		// HTTP/0.9 (no headers), unless the next line is a header line
+		// (libhtp reads such a request's headers): headerLine decides.
+		t.http09, t.maybe09 = true, s == &p.req
 	}
 	off := bytesOffset(m.raw, uri)
 	m.setRaw(applayer.HTTPURIRaw, off, off+len(uri))
@@ -662,13 +733,57 @@ func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.U
 		m.derived = appendNormalizedURI(m.derived, target)
 		m.setDerived(applayer.HTTPURI, d)
 	}
-	if t.http09 {
+	if t.http09 && !t.maybe09 {
 		// No headers follow a 0.9 request line.
 		p.emit(s.dir, t, false, emit)
 		p.finishRequest(s, emit)
 		return
 	}
 	p.emit(s.dir, t, false, emit)
+}
+
+// versionless decides, at the line after a request line without a
+// version, whether the request was HTTP/0.9: a header line (a ':') means
+// headers follow, as libhtp reads them; an empty line ends the 0.9
+// request; any other line starts the next request. Deciding on the whole
+// next line keeps the result the same however the stream is cut. It
+// reports whether it took the line.
+func (p *Parser) versionless(s *side, m *msg, line []byte, emit func(*applayer.Unit)) bool {
+	t := s.cur
+	if t == nil || !t.maybe09 {
+		return false
+	}
+	t.maybe09 = false
+	l := trimEOL(line)
+	if bytes.IndexByte(l, ':') >= 0 {
+		t.http09 = false
+		return false
+	}
+	var next []byte
+	if len(l) > 0 {
+		next = append(next, line...)
+	}
+	m.raw = m.raw[:len(m.raw)-len(line)]
+	s.lineStart = len(m.raw)
+	p.finishRequest(s, emit)
+	if next != nil {
+		p.feedSide(s, next, emit)
+	}
+	return true
+}
+
+// delimNonSP reports whether the whitespace run at the start of b holds
+// anything but SP (libhtp: METHOD_DELIM_NON_COMPLIANT).
+func delimNonSP(b []byte) bool {
+	for _, c := range b {
+		if !isSpace(c) {
+			return false
+		}
+		if c != ' ' {
+			return true
+		}
+	}
+	return false
 }
 
 // bytesOffset is the offset of sub within b; sub must be a subslice of b.
@@ -848,6 +963,12 @@ func (p *Parser) endHeaders(s *side, m *msg, emit func(*applayer.Unit)) {
 		// Interim response: the final one follows for the same request.
 		p.emit(s.dir, t, false, emit)
 		m.reset()
+		if st == 100 {
+			if t.continued {
+				p.anomaly(m, s.dir, anomContinueSeen)
+			}
+			t.continued = true
+		}
 		s.st = stStart
 	case st == 101 && upgradeH2C(&t.req) && upgradeH2C(m):
 		// h2c upgrade: the request is stream 1 of the HTTP/2 connection
@@ -905,6 +1026,7 @@ func (p *Parser) finishRequest(s *side, emit func(*applayer.Unit)) {
 	t.reqDone = true
 	s.cur = nil
 	s.st = stStart
+	p.lastReq, p.lastReqID = t, t.id
 	if t.connect && !t.respDone {
 		s.st = stConnectWait
 		s.stash = s.stash[:0]
@@ -1084,6 +1206,9 @@ func (p *Parser) chunkLine(s *side, data []byte, emit func(*applayer.Unit)) int 
 		p.anomaly(p.msgOf(s), s.dir, anomChunkLen)
 		p.toBodyClose(s, emit)
 		return len(chunk)
+	}
+	if bytes.IndexByte(line, ';') >= 0 {
+		p.anomaly(p.msgOf(s), s.dir, anomChunkExtension)
 	}
 	if size == 0 {
 		s.st = stTrailers

@@ -191,7 +191,7 @@ func (rp *replayer) packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkT
 
 	key := keyOf(d.proto, d.src, d.dst)
 	f := rp.flows[key]
-	if f != nil && f.closed && d.tcp != nil && d.tcp.SYN && !d.tcp.ACK {
+	if f != nil && (f.closed || f.rst) && d.tcp != nil && d.tcp.SYN && !d.tcp.ACK {
 		// Port reuse: a new connection on a finished 4-tuple.
 		if err := rp.endFlow(f); err != nil {
 			return err
@@ -357,7 +357,24 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 			seq++
 		}
 		st.insert(seq, d.payload)
-		if err := rp.drain(f, dir, false, len(d.payload)); err != nil {
+		// TCP Fast Open: data in a SYN waits for the handshake, as in
+		// Suricata's stream engine (and a proxy, which reads nothing
+		// before the connection is established).
+		if !(t.SYN && f.insp == nil && f.handshakeMissing() && !rp.cfg.Midstream) {
+			if err := rp.drain(f, dir, false, len(d.payload)); err != nil {
+				return err
+			}
+		}
+	}
+	if other := &f.dirs[1-dir]; t.SYN && t.ACK && other.init && other.nextOff == 0 && len(other.pending) == 0 {
+		// The SYN-ACK acknowledges the SYN the server took: after several
+		// SYNs with different sequence numbers (retries, a SYN flood on
+		// one tuple) the client's stream starts there, as in Suricata.
+		other.nextSeq = t.Ack
+	}
+	if t.SYN && t.ACK && !f.handshakeMissing() && len(f.dirs[1-dir].pending) > 0 && f.insp == nil {
+		// The handshake completed with Fast Open data waiting.
+		if err := rp.drain(f, 1-dir, false, 0); err != nil {
 			return err
 		}
 	}
@@ -371,8 +388,12 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 		}
 	}
 	if t.RST {
+		// The flow stays open for data that follows the reset: an endpoint
+		// may ignore a forged RST (RST injection, Suricata's
+		// suspected_rst_inject), so Suricata inspects what comes after
+		// it. The capture's end closes it.
 		f.rst = true
-		return rp.closeFlow(f)
+		return nil
 	}
 	if f.dirs[0].finished() && f.dirs[1].finished() {
 		return rp.closeFlow(f)

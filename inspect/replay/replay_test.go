@@ -305,7 +305,7 @@ func TestICMPMessagesAreDatagrams(t *testing.T) {
 	assert.Equal(t, "ICMP", evs.ofType("flow")[0]["proto"])
 }
 
-func TestRSTClosesAndPortReuseStartsNewFlow(t *testing.T) {
+func TestRSTAndPortReuseStartsNewFlow(t *testing.T) {
 	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
 		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "one"}).
 		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, flags: "R"}).
@@ -315,7 +315,9 @@ func TestRSTClosesAndPortReuseStartsNewFlow(t *testing.T) {
 	e := &fakeEngine{}
 	sum, evs := run(t, c.pcap(), e, Config{})
 	require.Len(t, e.flows, 2)
-	assert.Equal(t, "one", e.flows[0].stream(inspect.ToServer), "data after the RST is not inspected")
+	// As Suricata (RST injection, security #4710): an endpoint may have
+	// ignored the reset, so what follows it is inspected too.
+	assert.Equal(t, "onelate", e.flows[0].stream(inspect.ToServer), "data after the RST is inspected")
 	assert.Equal(t, "two", e.flows[1].stream(inspect.ToServer))
 	assert.EqualValues(t, 2, sum.Flows)
 	fl := evs.ofType("flow")
@@ -558,4 +560,20 @@ func TestPcapngInterfaces(t *testing.T) {
 	assert.Zero(t, sum.Undecoded)
 	require.Len(t, e.flows, 1)
 	assert.Equal(t, []call{{inspect.ToServer, "ping"}, {inspect.ToClient, "pong"}}, e.flows[0].calls)
+}
+
+// TCP Fast Open: the request in the SYN is inspected once the handshake
+// completed, on an established flow, before the data that follows it.
+func TestFastOpenDataInSYN(t *testing.T) {
+	c := newCapture(t, layers.LinkTypeEthernet).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 100, flags: "S", data: "GET / HTTP/1.0\r\n"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 7, ack: 117, flags: "SA"}).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 117, ack: 8, flags: "PA", data: "\r\n"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 8, ack: 119, flags: "PA", data: "HTTP/1.0 200 OK\r\n\r\n"})
+	e := &fakeEngine{}
+	run(t, c.pcap(), e, Config{})
+	require.Len(t, e.flows, 1)
+	assert.False(t, e.flows[0].meta.NotEstablished, "the handshake completed before any data was inspected")
+	assert.Equal(t, "GET / HTTP/1.0\r\n\r\n", e.flows[0].stream(inspect.ToServer))
+	assert.Equal(t, "HTTP/1.0 200 OK\r\n\r\n", e.flows[0].stream(inspect.ToClient))
 }

@@ -30,8 +30,8 @@ var actions = map[string]inspect.Action{
 
 // appProtos with a parser in this repository (or one being written): the
 // rule needs the flow to be detected as that protocol.
-var appProtos = map[string]inspect.Proto{"http": inspect.ProtoTCP, "http1": inspect.ProtoTCP, "tls": inspect.ProtoTCP, "dns": 0,
-	"ssh": inspect.ProtoTCP}
+var appProtos = map[string]inspect.Proto{"http": inspect.ProtoTCP, "http1": inspect.ProtoTCP, "http2": inspect.ProtoTCP,
+	"tls": inspect.ProtoTCP, "dns": 0, "ssh": inspect.ProtoTCP}
 
 // approxProtos have no parser here. Their rules are matched on the raw
 // transport stream: that keeps the many ET rules written as "alert smtp"
@@ -40,7 +40,7 @@ var approxProtos = map[string]inspect.Proto{
 	"ftp": inspect.ProtoTCP, "ftp-data": inspect.ProtoTCP, "smtp": inspect.ProtoTCP,
 	"smb": inspect.ProtoTCP, "dcerpc": inspect.ProtoTCP, "imap": inspect.ProtoTCP, "pop3": inspect.ProtoTCP,
 	"rdp": inspect.ProtoTCP, "rfb": inspect.ProtoTCP, "mqtt": inspect.ProtoTCP, "modbus": inspect.ProtoTCP,
-	"dnp3": inspect.ProtoTCP, "enip": inspect.ProtoTCP, "http2": inspect.ProtoTCP, "telnet": inspect.ProtoTCP,
+	"dnp3": inspect.ProtoTCP, "enip": inspect.ProtoTCP, "telnet": inspect.ProtoTCP,
 	"irc": inspect.ProtoTCP, "pgsql": inspect.ProtoTCP, "ldap": inspect.ProtoTCP,
 	"ntp": inspect.ProtoUDP, "dhcp": inspect.ProtoUDP, "snmp": inspect.ProtoUDP, "sip": inspect.ProtoUDP,
 	"ike": inspect.ProtoUDP, "tftp": inspect.ProtoUDP, "krb5": 0, "nfs": 0, "quic": inspect.ProtoUDP,
@@ -176,6 +176,18 @@ func (c *converter) addTo(l *List, op Op) error {
 	return nil
 }
 
+// httpVersion maps a protocol name onto the rule's app protocol: http1
+// and http2 are http narrowed to one version.
+func httpVersion(proto string) (string, uint8) {
+	switch proto {
+	case "http1":
+		return "http", 1
+	case "http2":
+		return "http", 2
+	}
+	return proto, 0
+}
+
 func appBuffer(b applayer.Buffer) string {
 	switch {
 	case b.IsTLS():
@@ -258,10 +270,7 @@ func (c *converter) run() error {
 		if _, known := appProtos[name]; !known || strings.HasPrefix(ap, "!") {
 			return rejectf("unsupported app-layer-protocol:%s", ap)
 		}
-		if name == "http1" {
-			name = "http"
-		}
-		out.AppProto = name
+		out.AppProto, out.HTTPVersion = httpVersion(name)
 	}
 	for _, fb := range g.Flowbits {
 		if err := c.flowbit(fb); err != nil {
@@ -325,6 +334,17 @@ func (c *converter) run() error {
 			out.Info.AlertPass = out.Action == inspect.ActionPass
 			continue
 		}
+		if o.kw == "dsize" {
+			if out.Dsize != nil {
+				return rejectf("dsize given twice")
+			}
+			n, err := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(o.value), "!")), 10, 16)
+			if err != nil {
+				return rejectf("dsize: %q is not !N with N in 0..65535", o.value)
+			}
+			out.Dsize = &IntCmp{Op: "!=", N: int(n)}
+			continue
+		}
 		if err := c.fileKeyword(o.kw, o.value); err != nil {
 			return err
 		}
@@ -365,10 +385,8 @@ func (c *converter) header() error {
 		out.Transport = 0
 	default:
 		if t, ok := appProtos[proto]; ok {
-			out.Transport, out.AppProto = t, proto
-			if proto == "http1" {
-				out.AppProto = "http"
-			}
+			out.Transport = t
+			out.AppProto, out.HTTPVersion = httpVersion(proto)
 		} else if t, ok := approxProtos[proto]; ok {
 			out.Transport, out.ApproxApp = t, proto
 		} else {
@@ -1077,7 +1095,7 @@ func (c *converter) appLayerEvent(v string) error {
 	if _, known := appProtos[proto]; !known || proto == "http1" {
 		return rejectf("unsupported app-layer-event %s: no %s parser", v, proto)
 	}
-	if c.out.AppProto != "" && c.out.AppProto != proto {
+	if app, _ := httpVersion(proto); c.out.AppProto != "" && c.out.AppProto != app {
 		return rejectf("app-layer-event %s conflicts with protocol %s", v, c.out.AppProto)
 	}
 	l := c.list(applayer.AppLayerEvent, nil)

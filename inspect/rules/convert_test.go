@@ -92,3 +92,29 @@ func TestHeaderMultiBufferNames(t *testing.T) {
 		})
 	}
 }
+
+func TestDsizeForms(t *testing.T) {
+	cases := []struct {
+		name, opts string
+		want       IntCmp
+		reject     string
+	}{
+		{"exact", `dsize:10;`, IntCmp{Op: "=", N: 10}, ""},
+		{"less or equal", `dsize:<=10;`, IntCmp{Op: "<=", N: 10}, ""},
+		{"not equal", `dsize:!9;`, IntCmp{Op: "!=", N: 9}, ""},
+		{"not equal spaced", `dsize: ! 9;`, IntCmp{Op: "!=", N: 9}, ""},
+		{"not a number", `dsize:!x;`, IntCmp{}, `dsize: "!x" is not !N with N in 0..65535`},
+		{"twice", `dsize:>1; dsize:!9;`, IntCmp{}, "dsize given twice"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, why := loadOne(t, `alert tcp any any -> any any (msg:"t"; `+tc.opts+` sid:1;)`)
+			require.Equal(t, tc.reject, why)
+			if tc.reject != "" {
+				return
+			}
+			require.NotNil(t, r.Dsize)
+			assert.Equal(t, tc.want, *r.Dsize)
+		})
+	}
+}

@@ -291,7 +291,10 @@ func (p *parsed) ownOptions(opts []option) string {
 				return why
 			}
 			cut = cut[:o.start] + stand + ";" + cut[o.end:]
-		case fileKeywords[o.kw] || o.kw == "alert" && o.value == "":
+		case fileKeywords[o.kw] || o.kw == "alert" && o.value == "",
+			o.kw == "dsize" && strings.HasPrefix(strings.TrimSpace(o.value), "!"):
+			// gonids parses no negated dsize (dsize:!N, "not N"); the
+			// converter reads it.
 			p.extra = append([]option{o}, p.extra...)
 			cut = cut[:o.start] + cut[o.end:]
 		case o.kw == "pcre" && unquotedPCRE(o.value):

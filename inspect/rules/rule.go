@@ -241,6 +241,10 @@ type Rule struct {
 	// AppProto is set for protocols with an app-layer parser (http, tls,
 	// dns): the flow must have been detected as that protocol.
 	AppProto string
+	// HTTPVersion narrows an http rule to HTTP/1 (1: "alert http1") or
+	// HTTP/2 (2: "alert http2"); 0 ("alert http") matches both, as in
+	// Suricata.
+	HTTPVersion uint8
 	// ApproxApp names an app protocol without a parser here (smtp, ftp,
 	// smb, ...): the rule is matched on the raw transport stream instead.
 	ApproxApp string

@@ -56,20 +56,28 @@ const retransmitted = "the capture's third segment repeats the first (same seque
 // ruleFacts is what applicability needs to know about one rule, read from
 // its text so that it does not depend on whether our engine loads it.
 type ruleFacts struct {
-	proto     string // header protocol: tcp, tcp-pkt, tcp-stream, http, ...
-	dsizeZero bool   // dsize:0 matches empty segments only
+	proto string // header protocol: tcp, tcp-pkt, tcp-stream, http, ...
+	msg   string // the msg option (EVE alert.signature)
+	// dsizeZero: the rule's dsize admits 0 (dsize:0, dsize:<N,
+	// dsize:<=N), so Suricata also counts its matches on empty segments.
+	dsizeZero bool
 	// packetKW is a keyword that reads one packet's IP or TCP header
 	// (flags, ipv4.hdr, ...), which a terminating proxy never sees.
 	packetKW string
+	// streamEvent: the rule matches an event of Suricata's TCP stream
+	// engine (stream-event:...).
+	streamEvent bool
 }
 
 var (
 	sidRE   = regexp.MustCompile(`(?:^|[;(\s])sid\s*:\s*(\d+)`)
-	dsize0  = regexp.MustCompile(`(?:^|[;(\s])dsize\s*:\s*0\s*;`)
+	msgRE   = regexp.MustCompile(`(?:^|[;(\s])msg\s*:\s*"((?:[^"\\]|\\.)*)"`)
+	dsize0  = regexp.MustCompile(`(?:^|[;(\s])dsize\s*:\s*(?:0|<\s*=?\s*\d+)\s*;`)
 	actions = map[string]bool{"alert": true, "drop": true, "pass": true, "reject": true, "rejectsrc": true, "rejectdst": true, "rejectboth": true}
 	// packetKWs read a single packet's IP or TCP header: the segments a
 	// proxy terminates are never inspected as packets.
-	packetKWs = regexp.MustCompile(`(?:^|[;(\s])(flags|ipv4\.hdr|ipv6\.hdr|tcp\.hdr|udp\.hdr|tcp\.flags|ipv4-csum|tcpv4-csum|tcpv6-csum|udpv4-csum|ttl|fragbits|fragoffset|seq|ack|window|tos|ipopts|tcp\.mss|tcp\.wscale)\s*[:;]`)
+	streamEventKW = regexp.MustCompile(`(?:^|[;(\s])stream-event\s*:`)
+	packetKWs     = regexp.MustCompile(`(?:^|[;(\s])(flags|ipv4\.hdr|ipv6\.hdr|tcp\.hdr|udp\.hdr|tcp\.flags|ipv4-csum|tcpv4-csum|tcpv6-csum|udpv4-csum|ttl|fragbits|fragoffset|seq|ack|window|tos|ipopts|tcp\.mss|tcp\.wscale)\s*[:;]`)
 )
 
 func scanRules(paths []string) map[uint32]ruleFacts {
@@ -101,6 +109,10 @@ func scanRules(paths []string) map[uint32]ruleFacts {
 			}
 			sid, _ := strconv.ParseUint(m[1], 10, 32)
 			f := ruleFacts{proto: fields[1], dsizeZero: dsize0.MatchString(line)}
+			if m := msgRE.FindStringSubmatch(line); m != nil {
+				f.msg = m[1]
+			}
+			f.streamEvent = streamEventKW.MatchString(line)
 			if m := packetKWs.FindStringSubmatch(line[strings.IndexByte(line, '('):]); m != nil {
 				f.packetKW = m[1]
 			}
@@ -159,19 +171,23 @@ func (s *Spec) CheckNA(c *Check, rules map[uint32]ruleFacts) string {
 		}
 	}
 	contrasts := hasProto(rules, "tcp-pkt") && hasProto(rules, "tcp-stream")
-	if sidV, ok := f.Match.Values["alert.signature_id"]; ok {
-		if n, ok := number(sidV); ok {
-			r := rules[uint32(n)]
-			if r.proto == "tcp-pkt" && contrasts {
-				return "tcp-pkt rule in a test contrasting packet and stream inspection (a proxy has only the stream)"
-			}
-			if r.dsizeZero {
-				return "dsize:0 matches empty segments (bare ACKs), which a terminating proxy never inspects"
-			}
-			if r.packetKW != "" {
-				return "the rule reads a packet's IP/TCP header (" + r.packetKW + "); a terminating proxy inspects byte streams, never single packets"
-			}
+	r, byRule := ruleOf(f, rules)
+	if byRule {
+		if r.proto == "tcp-pkt" && contrasts {
+			return "tcp-pkt rule in a test contrasting packet and stream inspection (a proxy has only the stream)"
 		}
+		if r.dsizeZero {
+			return "the rule's dsize admits 0 and so counts empty segments (SYNs, bare ACKs), which a terminating proxy never inspects"
+		}
+		if r.packetKW != "" {
+			return "the rule reads a packet's IP/TCP header (" + r.packetKW + "); a terminating proxy inspects byte streams, never single packets"
+		}
+		if r.streamEvent {
+			return streamEventNA
+		}
+	}
+	if !byRule && f.Match.Values["event_type"] == "alert" && anyStreamEvent(rules) {
+		return "counts the alerts of every rule, among them a stream-event rule's: " + streamEventNA
 	}
 	if _, bySID := f.Match.Values["alert.signature_id"]; !bySID && f.Match.Values["event_type"] == "alert" && allPacketLevel(rules) {
 		return "every rule of the test reads a packet's IP/TCP header; a terminating proxy inspects byte streams, never single packets"
@@ -180,6 +196,39 @@ func (s *Spec) CheckNA(c *Check, rules map[uint32]ruleFacts) string {
 		return "drops of empty segments (dsize:0 rule), which a terminating proxy never inspects"
 	}
 	return ""
+}
+
+// ruleOf returns the facts of the rule a filter selects, by
+// alert.signature_id or else by alert.signature (the rule's msg).
+func ruleOf(f *Filter, rules map[uint32]ruleFacts) (ruleFacts, bool) {
+	if sidV, ok := f.Match.Values["alert.signature_id"]; ok {
+		if n, ok := number(sidV); ok {
+			return rules[uint32(n)], true
+		}
+		return ruleFacts{}, false
+	}
+	if msg, ok := f.Match.Values["alert.signature"].(string); ok {
+		for _, r := range rules {
+			if r.msg == msg {
+				return r, true
+			}
+		}
+	}
+	return ruleFacts{}, false
+}
+
+// streamEventNA is why stream-event rules do not apply.
+const streamEventNA = "stream-event matches events of Suricata's TCP state tracking of single packets " +
+	"(an RST followed by data, SYN floods on one tuple); a terminating proxy's own TCP stack receives those " +
+	"packets, so the rule is refused rather than never firing"
+
+func anyStreamEvent(rules map[uint32]ruleFacts) bool {
+	for _, r := range rules {
+		if r.streamEvent {
+			return true
+		}
+	}
+	return false
 }
 
 func hasProto(rules map[uint32]ruleFacts, p string) bool {

@@ -53,6 +53,7 @@ type RunOpts struct {
 	ThresholdFile string   // --set threshold-file=...
 	HTTPBodyLimit int      // --set app-layer.protocols.http.libhtp.default-config.{request,response}-body-limit
 	ActionOrder   []string // suricata.yaml action-order
+	EVE           eveOpts  // suricata.yaml eve-log type options
 	Ignored       []string
 }
 
@@ -78,6 +79,9 @@ func LoadSpec(testsRoot, dir string) (*Spec, error) {
 	}
 	s.Opts = parseArgs(s.Name, s.Args, dir)
 	if s.Opts.ActionOrder, err = actionOrder(dir); err != nil {
+		return nil, err
+	}
+	if s.Opts.EVE, err = readEVEOpts(dir); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -80,10 +80,12 @@ func runReplay(c *cli.Context) error {
 
 	summaryOut := c.App.Writer
 	var sink replay.Sink
+	var ew *eve.Writer
 	switch p := c.String("eve"); p {
 	case "":
 	case "-":
-		sink = eve.NewWriter(c.App.Writer)
+		ew = eve.NewWriter(c.App.Writer)
+		sink = ew
 		// stdout carries the events; the summary goes to stderr so the
 		// output stays valid JSON lines.
 		summaryOut = c.App.ErrWriter
@@ -93,7 +95,7 @@ func runReplay(c *cli.Context) error {
 			return fmt.Errorf("replay: %w", err)
 		}
 		defer w.Close()
-		sink = w
+		sink, ew = w, w
 	}
 
 	setup := replay.Setup{
@@ -109,6 +111,9 @@ func runReplay(c *cli.Context) error {
 	if cfg != nil {
 		if err := fromConfig(&setup, cfg, c.IsSet("http-body-limit")); err != nil {
 			return fmt.Errorf("replay: %w", err)
+		}
+		if ew != nil {
+			ew.SetOptions(cfg.EVE)
 		}
 	}
 	sum, loaded, err := setup.Run()

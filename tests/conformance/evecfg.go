@@ -1,0 +1,111 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"go.yaml.in/yaml/v4"
+
+	"github.com/interdict/interdict/inspect/eve"
+)
+
+// eveOpts are the options of a case's suricata.yaml eve-log types that
+// change what the EVE writer writes.
+type eveOpts struct {
+	// Writer: the xff options of the alert and http types, and HTTPBasic
+	// when the http type is listed without extended: yes (Suricata then
+	// logs only the basic http fields).
+	Writer eve.Options
+	// HTTPHeaders is the http type's dump-all-headers (request, response
+	// or both).
+	HTTPHeaders string
+}
+
+// readEVEOpts reads them (outputs: - eve-log: types: - alert: {xff:
+// {enabled, mode, deployment}} - http: {extended: yes}); a case without
+// suricata.yaml has Suricata's defaults (no xff, extended http).
+func readEVEOpts(dir string) (eveOpts, error) {
+	var o eveOpts
+	data, err := os.ReadFile(filepath.Join(dir, "suricata.yaml"))
+	if errors.Is(err, os.ErrNotExist) {
+		return o, nil
+	}
+	if err != nil {
+		return o, err
+	}
+	var y struct {
+		Outputs []map[string]struct {
+			// A type is a name ("- flow") or a name with options.
+			Types []any `yaml:"types"`
+		} `yaml:"outputs"`
+	}
+	if err := yaml.Unmarshal(data, &y); err != nil {
+		// An outputs section of another shape has no eve-log types to
+		// read (a broken file is reported by actionOrder).
+		return o, nil
+	}
+	for _, out := range y.Outputs {
+		el, ok := out["eve-log"]
+		if !ok {
+			continue
+		}
+		for _, t := range el.Types {
+			m, ok := t.(map[string]any)
+			if !ok {
+				continue
+			}
+			for name, v := range m {
+				opts, _ := v.(map[string]any)
+				if name == "http" {
+					o.Writer.HTTPBasic = !yes(opts["extended"])
+					switch d, _ := opts["dump-all-headers"].(string); d {
+					case "", "none":
+					case "request", "response", "both":
+						o.HTTPHeaders = d
+					default:
+						return o, fmt.Errorf("%s/suricata.yaml: http dump-all-headers %q: want request, response or both", dir, d)
+					}
+				}
+				x, err := xffOpt(opts["xff"])
+				if err != nil {
+					return o, fmt.Errorf("%s/suricata.yaml: %s: %w", dir, name, err)
+				}
+				switch name {
+				case "alert":
+					o.Writer.AlertXFF = x
+				case "http":
+					o.Writer.HTTPXFF = x
+				}
+			}
+		}
+	}
+	return o, nil
+}
+
+// xffOpt reads an xff block: nil when absent or not enabled.
+func xffOpt(v any) (*eve.XFF, error) {
+	m, ok := v.(map[string]any)
+	if !ok || !yes(m["enabled"]) {
+		return nil, nil
+	}
+	if h, _ := m["header"].(string); h != "" && h != "X-Forwarded-For" {
+		return nil, fmt.Errorf("xff header %q: only X-Forwarded-For is read", h)
+	}
+	mode, _ := m["mode"].(string)
+	dep, _ := m["deployment"].(string)
+	x := &eve.XFF{Mode: mode, Deployment: dep}
+	return x, x.Validate()
+}
+
+// yes reads a suricata.yaml boolean (yes/no, true/false).
+func yes(v any) bool {
+	switch b := v.(type) {
+	case bool:
+		return b
+	case string:
+		return b == "yes" || b == "true" || b == "on"
+	}
+	return false
+}
