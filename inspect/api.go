@@ -152,6 +152,9 @@ type Alert struct {
 	// that was in progress in the flow for a raw-stream match), as far as
 	// it was known then; EVE writes it as the alert's http object.
 	HTTP *HTTPTx
+	// DNS, when set, is the DNS message the match happened in; EVE
+	// writes it as the alert's dns object.
+	DNS *DNSTx
 }
 
 // Logged reports whether Suricata logs the match as an alert: not for
@@ -209,7 +212,8 @@ type ProxyHeader struct {
 	Src, Dst  netip.AddrPort
 }
 
-// DNSTx is one DNS query (type query) or answer (type answer).
+// DNSTx is one DNS message: a query (type query) or an answer (type
+// answer). As in Suricata 8, each message is its own transaction.
 type DNSTx struct {
 	Type   string // "query" or "answer"
 	ID     uint16
@@ -220,6 +224,41 @@ type DNSTx struct {
 	// RA, Z, rcode); Queries are all questions, in order.
 	Flags   uint16
 	Queries []DNSQuestion
+	// Answers, Authorities and Additionals are the records of the
+	// message's sections, as Suricata logs them (bounded per section).
+	Answers, Authorities, Additionals []DNSRecord
+}
+
+// DNSRecord is one resource record of a DNS message. RData is its data
+// as Suricata prints it (an address, a name, one TXT string, NULL
+// bytes); HasRData says whether the type has such a form. SOA, SRV and
+// OPT records carry their fields instead.
+type DNSRecord struct {
+	RRName, RRType string
+	TTL            uint32
+	RData          string
+	HasRData       bool
+	SOA            *DNSSOA
+	SRV            *DNSSRV
+	OPT            []DNSOption
+}
+
+// DNSSOA is an SOA record's data.
+type DNSSOA struct {
+	MName, RName                            string
+	Serial, Refresh, Retry, Expire, Minimum uint32
+}
+
+// DNSSRV is an SRV record's data.
+type DNSSRV struct {
+	Priority, Weight, Port uint16
+	Name                   string
+}
+
+// DNSOption is one EDNS option of an OPT record.
+type DNSOption struct {
+	Code uint16
+	Data []byte
 }
 
 // DNSQuestion is one question of a DNS message.

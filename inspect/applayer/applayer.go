@@ -39,7 +39,9 @@ const (
 	HTTPLocation
 	HTTPServer
 	TLSSNI
-	DNSQuery // the query name, dotted, without the trailing dot
+	// DNSQuery is a multi-buffer (as in Suricata 8): each question name
+	// of a message to the server, dotted, without the trailing dot.
+	DNSQuery
 	// TLS buffers. The certificate ones describe the server's first
 	// (leaf) certificate, in Suricata's spelling: subject and issuer as
 	// "C=US, O=..., CN=...", serial as "0A:1B:..", fingerprint as SHA-1
@@ -136,7 +138,7 @@ var bufferNames = [NumBuffers]string{
 // IsMulti reports whether b is a multi-buffer: a rule on it is evaluated
 // against each instance in Unit.Multi and matches if any instance does.
 func (b Buffer) IsMulti() bool {
-	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent ||
+	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent || b == DNSQuery ||
 		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName
 }
 

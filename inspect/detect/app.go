@@ -213,6 +213,9 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 		f.fire(cr, u.Dir, f.dirs[u.Dir].off, u.AppProto, u.TxID)
 		if len(f.res.Alerts) > n {
 			f.res.Alerts[n].HTTP = f.unitHTTP(u)
+			if u.Event != nil && u.Event.DNS != nil {
+				f.res.Alerts[n].DNS = u.Event.DNS
+			}
 		}
 	}
 }
