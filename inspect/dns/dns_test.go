@@ -96,18 +96,18 @@ func TestMessages(t *testing.T) {
 			events:  []inspect.DNSTx{{Type: "query", ID: 0x1234, RRName: "www.Example.com", RRType: "A", RCode: "NOERROR"}},
 		},
 		{
-			name:    "answer with compressed record",
-			dir:     inspect.ToClient,
-			msg:     buildMsg(7, flagsAnswer, []q{{wireName("a.example"), 28}}, 1, aRecord()),
+			name: "answer with compressed record",
+			dir:  inspect.ToClient,
+			msg:  buildMsg(7, flagsAnswer, []q{{wireName("a.example"), 28}}, 1, aRecord()),
 			// dns.query is the request's only
-			events:  []inspect.DNSTx{{Type: "answer", ID: 7, RRName: "a.example", RRType: "AAAA", RCode: "NOERROR"}},
+			events: []inspect.DNSTx{{Type: "answer", ID: 7, RRName: "a.example", RRType: "AAAA", RCode: "NOERROR"}},
 		},
 		{
-			name:    "NXDOMAIN",
-			dir:     inspect.ToClient,
-			msg:     buildMsg(8, flagsNXDomain, []q{{wireName("nope.example"), 16}}, 0, nil),
+			name: "NXDOMAIN",
+			dir:  inspect.ToClient,
+			msg:  buildMsg(8, flagsNXDomain, []q{{wireName("nope.example"), 16}}, 0, nil),
 			// dns.query is the request's only
-			events:  []inspect.DNSTx{{Type: "answer", ID: 8, RRName: "nope.example", RRType: "TXT", RCode: "NXDOMAIN"}},
+			events: []inspect.DNSTx{{Type: "answer", ID: 8, RRName: "nope.example", RRType: "TXT", RCode: "NXDOMAIN"}},
 		},
 		{
 			name:    "two questions, second compressed",
@@ -152,12 +152,12 @@ func TestMessages(t *testing.T) {
 			anoms:  []string{EvNameTooLong},
 		},
 		{
-			name:    "record truncated",
-			dir:     inspect.ToClient,
-			msg:     buildMsg(15, flagsAnswer, []q{{wireName("a.b"), 1}}, 1, aRecord()[:12]),
+			name: "record truncated",
+			dir:  inspect.ToClient,
+			msg:  buildMsg(15, flagsAnswer, []q{{wireName("a.b"), 1}}, 1, aRecord()[:12]),
 			// dns.query is the request's only
-			events:  []inspect.DNSTx{{Type: "answer", ID: 15, RRName: "a.b", RRType: "A", RCode: "NOERROR"}},
-			anoms:   []string{EvMalformedData},
+			events: []inspect.DNSTx{{Type: "answer", ID: 15, RRName: "a.b", RRType: "A", RCode: "NOERROR"}},
+			anoms:  []string{EvMalformedData},
 		},
 		{
 			name:    "response sent to the server, Z flag",
