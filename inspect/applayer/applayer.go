@@ -108,6 +108,10 @@ const (
 	// Anomalies: one "proto.event_name" (lower case, Suricata's spelling)
 	// per anomaly, for the app-layer-event keyword.
 	AppLayerEvent
+	// SSLVersion is one byte per direction, for ssl_version: the class
+	// (SSLVersionSSLv2 ... SSLVersionTLS13) of the version that side's
+	// hello settled on, absent while unknown.
+	SSLVersion
 	NumBuffers
 )
 
@@ -133,7 +137,19 @@ var bufferNames = [NumBuffers]string{
 	DNSAuthoritiesRRName: "dns.authorities.rrname", DNSAdditionalsRRName: "dns.additionals.rrname",
 	DNSResponseRRName: "dns.response.rrname", DNSOpcode: "dns.opcode", DNSRcode: "dns.rcode",
 	HTTPRequestHeader: "http.request_header", HTTPResponseHeader: "http.response_header",
+	SSLVersion: "ssl_version",
 }
+
+// SSLVersion classes, the values of the SSLVersion buffer (Suricata's
+// detect-ssl-version.c: the TLS 1.3 drafts count as tls1.3).
+const (
+	SSLVersionSSLv2 byte = 1 + iota
+	SSLVersionSSLv3
+	SSLVersionTLS10
+	SSLVersionTLS11
+	SSLVersionTLS12
+	SSLVersionTLS13
+)
 
 // IsMulti reports whether b is a multi-buffer: a rule on it is evaluated
 // against each instance in Unit.Multi and matches if any instance does.
@@ -144,7 +160,7 @@ func (b Buffer) IsMulti() bool {
 
 // IsTLS reports whether the TLS parser fills b.
 func (b Buffer) IsTLS() bool {
-	return b == TLSSNI || b >= TLSCertSubject && b <= TLSRandomBytes || b == TLSCerts || b == TLSSubjectAltName
+	return b == TLSSNI || b >= TLSCertSubject && b <= TLSRandomBytes || b == TLSCerts || b == TLSSubjectAltName || b == SSLVersion
 }
 
 func (b Buffer) String() string {

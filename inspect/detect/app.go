@@ -155,7 +155,10 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 	f.sortCands()
 	for _, id := range f.cands {
 		cr := f.e.rules[id]
-		key := u.TxID<<32 | uint64(id)
+		key := u.TxID<<33 | uint64(id)
+		if cr.perDir {
+			key |= uint64(u.Dir&1) << 32
+		}
 		if _, done := f.txSeen[key]; done {
 			continue
 		}

@@ -175,6 +175,11 @@ type crule struct {
 	thresh   *rules.Threshold
 	suppress []rules.Suppress
 	rate     *rules.RateFilter
+	// perDir: the rule alerts once per transaction and direction, not
+	// once per transaction. Suricata's tls_generic keywords (ssl_version)
+	// are inspected in both directions of the one TLS transaction, and a
+	// rule on them alerts for each side that matches.
+	perDir bool
 }
 
 // Engine is a compiled rule set. It is safe for concurrent use and
@@ -212,7 +217,7 @@ func bufDirs(b applayer.Buffer) uint8 {
 		applayer.HTTPHost, applayer.HTTPHostRaw, applayer.HTTPUserAgent, applayer.HTTPCookie,
 		applayer.HTTPRequestBody, applayer.HTTPAccept, applayer.HTTPAcceptEnc, applayer.HTTPAcceptLang,
 		applayer.HTTPReferer, applayer.TLSSNI, applayer.HTTPRequestHeader, applayer.JA3Hash, applayer.JA3String,
-		applayer.JA4Hash:
+		applayer.JA4Hash, applayer.DNSQuery:
 		return cs
 	case applayer.HTTPStatCode, applayer.HTTPStatMsg, applayer.HTTPResponseLine, applayer.HTTPResponseBody,
 		applayer.HTTPLocation, applayer.HTTPServer, applayer.HTTPResponseHeader, applayer.TLSCertSubject,
@@ -436,6 +441,7 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 		} else {
 			hasBuf = true
 			cr.dirs &= bufDirs(l.Buffer)
+			cr.perDir = cr.perDir || l.Buffer == applayer.SSLVersion
 		}
 		if l.Buffer == applayer.AppLayerEvent {
 			if err := e.checkEvent(l); err != nil {

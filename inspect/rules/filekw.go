@@ -29,6 +29,38 @@ var hashBuffers = map[string]struct {
 	"filemd5": {applayer.FileMD5, 16}, "filesha1": {applayer.FileSHA1, 20}, "filesha256": {applayer.FileSHA256, 32},
 }
 
+// sslVersionNames are ssl_version's values (detect-ssl-version.c).
+var sslVersionNames = map[string]byte{"sslv2": applayer.SSLVersionSSLv2, "sslv3": applayer.SSLVersionSSLv3,
+	"tls1.0": applayer.SSLVersionTLS10, "tls1.1": applayer.SSLVersionTLS11, "tls1.2": applayer.SSLVersionTLS12,
+	"tls1.3": applayer.SSLVersionTLS13}
+
+// sslVersion builds ssl_version: the version of the side a Unit comes
+// from is, or with a leading "!" (over the whole list) is not, one of the
+// listed ones. As in Suricata, a side whose version is unknown matches
+// neither way, names are case-insensitive, and a name twice is refused.
+func (c *converter) sslVersion(v string, neg bool) error {
+	set := map[string]bool{}
+	for _, w := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		cls, ok := sslVersionNames[strings.ToLower(w)]
+		if !ok {
+			return rejectf("ssl_version: unknown version %q", w)
+		}
+		if set[string([]byte{cls})] {
+			return rejectf("ssl_version: %q given twice", w)
+		}
+		set[string([]byte{cls})] = true
+	}
+	if len(set) == 0 {
+		return rejectf("ssl_version: no version")
+	}
+	if c.out.AppProto == "" {
+		c.out.AppProto = "tls"
+	}
+	l := c.list(applayer.SSLVersion, nil)
+	l.Ops = append(l.Ops, &HashSet{Set: set, Negate: neg})
+	return nil
+}
+
 // maxHashList bounds a hash list file.
 const maxHashList = 64 << 20
 
@@ -62,6 +94,9 @@ func (c *converter) fileKeyword(kw, v string) error {
 		l := c.list(buf, nil)
 		l.Ops = append(l.Ops, ops...)
 		return nil
+	}
+	if kw == "ssl_version" {
+		return c.sslVersion(v, neg)
 	}
 	hb := hashBuffers[kw]
 	name := strings.Trim(v, `"`)

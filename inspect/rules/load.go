@@ -362,7 +362,7 @@ func (p *parsed) standIn(kw, lower string, next *int) (string, string) {
 // than a buffer (the file keywords, dns.opcode, dns.rcode); the converter
 // builds them (see converter.fileKeyword).
 var fileKeywords = map[string]bool{"filesize": true, "filemd5": true, "filesha1": true, "filesha256": true,
-	"dns.opcode": true, "dns.rcode": true}
+	"dns.opcode": true, "dns.rcode": true, "ssl_version": true}
 
 // unquotedPCRE reports whether a pcre value is written without quotes:
 // "/.../flags", optionally negated, with no quote inside.
