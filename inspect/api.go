@@ -324,6 +324,22 @@ type AppProtoReporter interface {
 	AppProto() string
 }
 
+// AppProtoIs reports whether app, a flow's or transaction's protocol
+// (or a rule's), satisfies a rule on protocol want. As in Suricata, http
+// is HTTP/1 or HTTP/2, http1 only HTTP/1 (whose transactions and flows
+// say "http" here), http2 only HTTP/2.
+func AppProtoIs(app, want string) bool {
+	switch {
+	case app == want:
+		return true
+	case want == "http":
+		return app == "http1" || app == "http2"
+	case want == "http1":
+		return app == "http"
+	}
+	return false
+}
+
 // AppProtoOf returns fi's detected protocol, or "".
 func AppProtoOf(fi FlowInspector) string {
 	if r, ok := fi.(AppProtoReporter); ok {

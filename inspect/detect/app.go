@@ -22,6 +22,9 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 		return
 	}
 	ds := &f.dirs[dir]
+	if ds.noProto {
+		return
+	}
 	// UDP: each datagram is probed on its own; TCP: the stream's first
 	// bytes accumulate up to MaxProbe.
 	probe, rest := data, []byte(nil)
@@ -63,6 +66,15 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 		return
 	}
 	if !undecided || len(ds.probe) >= f.e.opts.MaxProbe {
+		if dir == inspect.ToClient && f.tr == trTCP {
+			// The client may still tell: an HTTP/2 server sends its
+			// SETTINGS before the client's preface arrives. What the
+			// server sent is kept to be replayed to the parser. The
+			// client's bytes decide alone, as before: a client that
+			// sends no protocol leaves the flow unrecognised.
+			ds.noProto = true
+			return
+		}
 		f.probing = false
 		f.dirs[0].probe, f.dirs[1].probe = nil, nil
 		f.appWhy = "no parser recognised " + dir.String()

@@ -41,6 +41,9 @@ type dirState struct {
 	pend  []pending
 	fired map[uint32]struct{} // raw-stream rules that alerted in this direction
 	probe []byte              // first bytes, while the app protocol is unknown
+	// noProto: no parser recognised the server's first bytes; the
+	// client's may still (a server that speaks first).
+	noProto bool
 	seen  bool
 	// always holds the raw group's always-evaluated rules whose header
 	// matches this flow (valid once alwaysOK).
@@ -522,7 +525,7 @@ func (f *Flow) dynCond(cr *crule, dir inspect.Direction, size int, unitApp strin
 		if unitApp != "" {
 			app = unitApp
 		}
-		if app != r.AppProto {
+		if !inspect.AppProtoIs(app, r.AppProto) {
 			return false
 		}
 	}

@@ -38,7 +38,7 @@ const numHTTPFields = len(httpFields)
 // from the buffers the parser already set; they are copied again only
 // when they changed (request line, then headers), not per body chunk.
 func (f *Flow) trackHTTP(u *applayer.Unit) {
-	if u.AppProto != "http" {
+	if !inspect.AppProtoIs(u.AppProto, "http") {
 		return
 	}
 	if f.http == nil {
@@ -87,7 +87,7 @@ func (h *httpMeta) record() *inspect.HTTPTx {
 
 // unitHTTP is the record for an alert on Unit u (trackHTTP ran for it).
 func (f *Flow) unitHTTP(u *applayer.Unit) *inspect.HTTPTx {
-	if u.AppProto != "http" {
+	if !inspect.AppProtoIs(u.AppProto, "http") {
 		return nil
 	}
 	return f.http.record()
@@ -106,7 +106,7 @@ func (f *Flow) attachHTTP() {
 		switch {
 		case a.HTTP == nil && a.AppProto == "":
 			a.HTTP = h.record()
-		case a.AppProto == "http" && a.TxID == txID:
+		case inspect.AppProtoIs(a.AppProto, "http") && a.TxID == txID:
 			// A rule that matched on an early Unit (the request line)
 			// is logged with what the rest of this chunk revealed.
 			a.HTTP = h.record()

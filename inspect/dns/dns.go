@@ -23,15 +23,17 @@ const (
 	maxPendingIDs = 64
 )
 
-// Anomaly event names, as Suricata's dns decoder events.
+// Anomaly event names, as Suricata's dns parser spells them in EVE and
+// rules (rust/src/dns/dns.rs DNSEvent; Rust parsers' events are lower
+// case). Rules may still use the older not_a_request and not_a_response.
 const (
-	EvMalformedData = "MALFORMED_DATA"
-	EvNotARequest   = "NOT_A_REQUEST"
-	EvNotAResponse  = "NOT_A_RESPONSE"
-	EvZFlagSet      = "Z_FLAG_SET"
-	EvInfiniteLoop  = "INFINITE_LOOP"
-	EvNameTooLong   = "NAME_TOO_LONG"
-	EvInvalidOpcode = "INVALID_OPCODE"
+	EvMalformedData = "malformed_data"
+	EvNotARequest   = "not_request"
+	EvNotAResponse  = "not_response"
+	EvZFlagSet      = "z_flag_set"
+	EvInfiniteLoop  = "infinite_loop"
+	EvNameTooLong   = "name_too_long"
+	EvInvalidOpcode = "invalid_opcode"
 )
 
 func init() {

@@ -27,6 +27,10 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	u := getUnit()
 	defer putUnit(u)
 	u.Dir, u.TxID = dir, t.id
+	u.AppProto = AppProto
+	if t.h2 {
+		u.AppProto = AppProto2
+	}
 	req, resp := &t.req, &t.resp
 	for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {
 		if dir == inspect.ToClient && fromResponse[b] {

@@ -11,7 +11,9 @@ import (
 	"github.com/interdict/interdict/inspect/http2"
 )
 
-// AppProto2 is the EVE app_proto of HTTP/2 flows. Their Units say "http",
+// AppProto2 is the EVE app_proto of HTTP/2 flows and the AppProto of
+// the Units of HTTP/2 transactions: `alert http` rules match them (as in
+// Suricata, http is HTTP/1 or HTTP/2), `alert http1` rules do not.
 // so `alert http` rules match HTTP/2 as they do in Suricata 7.
 const AppProto2 = "http2"
 
@@ -22,6 +24,9 @@ func init() {
 		Probe:     ProbeH2,
 		New:       func() applayer.Parser { return New(WithPriorKnowledge()) },
 		Buffers:   Buffers,
+		Events: applayer.EventNames(http2.AnomPreface, http2.AnomFrame, http2.AnomFrameTooLarge, http2.AnomHPACK,
+			http2.AnomHeaderList, http2.AnomTooManyStreams, http2.EvLongFrameData, http2.EvUserinfoInURI,
+			http2.EvAuthorityHostMismatch),
 	})
 }
 
@@ -138,6 +143,7 @@ func (h *h2) Headers(dir inspect.Direction, id uint32, fields []hpack.HeaderFiel
 	m.raw = m.raw[:0]
 	if dir == inspect.ToServer {
 		t.reqHdrs = true
+		h.requestEvents(fields)
 		if path == "" {
 			path = "*"
 		}
@@ -240,6 +246,31 @@ func (h *h2) Anomaly(dir inspect.Direction, event string) {
 	h.p.anoms = append(h.p.anoms, inspect.Anomaly{AppProto: AppProto2, Event: event})
 	if h.emit != nil {
 		h.p.emitAnomalies(&side{dir: dir}, h.emit)
+	}
+}
+
+// Event implements http2.Handler: the event goes out with the next Unit.
+func (h *h2) Event(dir inspect.Direction, event string) {
+	h.p.anoms = append(h.p.anoms, inspect.Anomaly{AppProto: AppProto2, Event: event})
+}
+
+// requestEvents raises Suricata's events on a request header block:
+// userinfo in :authority, and :authority and host that differ.
+func (h *h2) requestEvents(fields []hpack.HeaderField) {
+	var authority, host *string
+	for i := range fields {
+		switch f := &fields[i]; {
+		case strings.EqualFold(f.Name, ":authority"):
+			authority = &f.Value
+			if strings.Contains(f.Value, "@") {
+				h.Event(inspect.ToServer, http2.EvUserinfoInURI)
+			}
+		case strings.EqualFold(f.Name, "host"):
+			host = &f.Value
+		}
+	}
+	if authority != nil && host != nil && !strings.EqualFold(*authority, *host) {
+		h.Event(inspect.ToServer, http2.EvAuthorityHostMismatch)
 	}
 }
 

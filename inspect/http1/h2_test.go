@@ -147,18 +147,19 @@ func TestHTTP2Malformed(t *testing.T) {
 		return w.buf.String()
 	}
 	for _, tc := range []struct {
-		name, data, want string
+		name, data string
+		want       []string
 	}{
-		{"bad preface", "PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", "HTTP2_PREFACE_INVALID"},
-		{"frame over the bound", bigFrame(), "HTTP2_FRAME_TOO_LARGE"},
-		{"HPACK bomb", bomb(), "HTTP2_HEADER_LIST_TOO_LARGE"},
-		{"HPACK invalid", badHPACK(), "HTTP2_HPACK_INVALID"},
-		{"DATA inside a header block", badOrder(), "HTTP2_FRAME_INVALID"},
+		{"bad preface", "PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", []string{"HTTP2_PREFACE_INVALID"}},
+		{"frame over the bound", bigFrame(), []string{"HTTP2_FRAME_TOO_LARGE", ih2.EvLongFrameData}},
+		{"HPACK bomb", bomb(), []string{"HTTP2_HEADER_LIST_TOO_LARGE"}},
+		{"HPACK invalid", badHPACK(), []string{"HTTP2_HPACK_INVALID"}},
+		{"DATA inside a header block", badOrder(), []string{"HTTP2_FRAME_INVALID"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
 				r := runSplit([]step{{inspect.ToServer, tc.data}}, split, WithPriorKnowledge())
-				assert.Equal(t, []string{tc.want}, r.anomalies())
+				assert.Equal(t, tc.want, r.anomalies())
 			}
 		})
 	}
@@ -262,4 +263,38 @@ func FuzzHTTP2Streams(f *testing.F) {
 		p.Close(rec.emit)
 		require.Zero(t, p.decoders, "every decoder closed with the flow")
 	})
+}
+
+// Suricata's http2 events: userinfo in :authority, :authority and host
+// that differ in one header block, a frame of 64 KiB or more. None stops
+// parsing: the request is still read.
+func TestHTTP2Events(t *testing.T) {
+	req := func(kv ...string) string {
+		w := newH2W()
+		w.buf.WriteString(http2.ClientPreface)
+		w.headers(1, true, append([]string{":method", "GET", ":scheme", "http", ":path", "/x"}, kv...)...)
+		return w.buf.String()
+	}
+	long := func() string {
+		w := newH2W()
+		w.buf.WriteString(http2.ClientPreface)
+		w.headers(1, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/up")
+		w.fr.WriteData(1, true, bytes.Repeat([]byte("x"), 1<<16))
+		return w.buf.String()
+	}
+	for _, tc := range []struct {
+		name, data, uri string
+		want            []string
+	}{
+		{"userinfo", req(":authority", "user:pw@example.com"), "/x", []string{ih2.EvUserinfoInURI}},
+		{"authority and host differ", req(":authority", "example.com", "host", "foo.com"), "/x", []string{ih2.EvAuthorityHostMismatch}},
+		{"authority and host agree", req(":authority", "Example.com", "host", "example.COM"), "/x", nil},
+		{"long frame", long(), "/up", []string{ih2.EvLongFrameData}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runSplit([]step{cs(tc.data)}, nil, WithPriorKnowledge())
+			assert.Equal(t, tc.want, r.anomalies())
+			assert.Equal(t, tc.uri, r.final()[key{inspect.ToServer, 0}]["http.uri"], "the request is still read")
+		})
+	}
 }

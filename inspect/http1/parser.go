@@ -409,6 +409,10 @@ func (p *Parser) emitAnomalies(s *side, emit func(*applayer.Unit)) {
 	}
 	u := getUnit()
 	u.Dir, u.TxID = s.dir, p.nextID
+	u.AppProto = AppProto
+	if p.h2 != nil {
+		u.AppProto = AppProto2
+	}
 	u.Anomalies = p.anoms
 	emit(u)
 	p.anoms = p.anoms[:0]

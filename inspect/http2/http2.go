@@ -39,6 +39,9 @@ type Handler interface {
 	Reset(stream uint32)
 	// Anomaly reports a protocol violation; the direction stops.
 	Anomaly(dir inspect.Direction, event string)
+	// Event reports something Suricata raises an http2 event for that
+	// does not stop parsing (EvLongFrameData).
+	Event(dir inspect.Direction, event string)
 }
 
 // Anomaly event names.
@@ -50,6 +53,24 @@ const (
 	AnomHeaderList     = "HTTP2_HEADER_LIST_TOO_LARGE"
 	AnomTooManyStreams = "HTTP2_TOO_MANY_STREAMS"
 )
+
+// Events as Suricata's http2 parser names them (rules/http2-events.rules),
+// raised beside the anomalies above.
+const (
+	// EvLongFrameData: a frame of 64 KiB or more, which Suricata does not
+	// buffer whole.
+	EvLongFrameData = "long_frame_data"
+	// EvUserinfoInURI: userinfo ("user@") in :authority, which RFC 9113
+	// 8.3.1 forbids.
+	EvUserinfoInURI = "userinfo_in_uri"
+	// EvAuthorityHostMismatch: :authority and host in one header block
+	// differ (compared case-insensitively).
+	EvAuthorityHostMismatch = "authority_host_mismatch"
+)
+
+// longFrame is the frame length from which Suricata raises
+// long_frame_data (HTTP2_MAX_HANDLED_FRAME_SIZE).
+const longFrame = 1 << 16
 
 type frameReader struct{ b []byte }
 
@@ -170,6 +191,9 @@ func (c *Conn) startFrame(d *dirState) {
 		StreamID: binary.BigEndian.Uint32(h[5:]) & (1<<31 - 1),
 	}
 	d.inFrame = true
+	if d.fh.Length >= longFrame {
+		c.h.Event(d.dir, EvLongFrameData)
+	}
 	if d.fh.Type == http2.FrameData {
 		if d.inBlock || d.fh.StreamID == 0 {
 			c.fail(d, AnomFrame)

@@ -19,6 +19,7 @@ type rec struct {
 	data    map[uint32]string
 	ends    map[uint32]int
 	anoms   []string
+	events  []string
 }
 
 func newRec() *rec {
@@ -41,6 +42,7 @@ func (r *rec) Data(dir inspect.Direction, id uint32, data []byte, end bool) {
 }
 func (r *rec) Reset(uint32)                             {}
 func (r *rec) Anomaly(dir inspect.Direction, ev string) { r.anoms = append(r.anoms, ev) }
+func (r *rec) Event(dir inspect.Direction, ev string)   { r.events = append(r.events, ev) }
 
 func frames(t testing.TB) []byte {
 	var b, hb bytes.Buffer

@@ -30,8 +30,8 @@ var actions = map[string]inspect.Action{
 
 // appProtos with a parser in this repository (or one being written): the
 // rule needs the flow to be detected as that protocol.
-var appProtos = map[string]inspect.Proto{"http": inspect.ProtoTCP, "http1": inspect.ProtoTCP, "tls": inspect.ProtoTCP, "dns": 0,
-	"ssh": inspect.ProtoTCP}
+var appProtos = map[string]inspect.Proto{"http": inspect.ProtoTCP, "http1": inspect.ProtoTCP, "http2": inspect.ProtoTCP,
+	"tls": inspect.ProtoTCP, "dns": 0, "ssh": inspect.ProtoTCP}
 
 // approxProtos have no parser here. Their rules are matched on the raw
 // transport stream: that keeps the many ET rules written as "alert smtp"
@@ -40,7 +40,7 @@ var approxProtos = map[string]inspect.Proto{
 	"ftp": inspect.ProtoTCP, "ftp-data": inspect.ProtoTCP, "smtp": inspect.ProtoTCP,
 	"smb": inspect.ProtoTCP, "dcerpc": inspect.ProtoTCP, "imap": inspect.ProtoTCP, "pop3": inspect.ProtoTCP,
 	"rdp": inspect.ProtoTCP, "rfb": inspect.ProtoTCP, "mqtt": inspect.ProtoTCP, "modbus": inspect.ProtoTCP,
-	"dnp3": inspect.ProtoTCP, "enip": inspect.ProtoTCP, "http2": inspect.ProtoTCP, "telnet": inspect.ProtoTCP,
+	"dnp3": inspect.ProtoTCP, "enip": inspect.ProtoTCP, "telnet": inspect.ProtoTCP,
 	"irc": inspect.ProtoTCP, "pgsql": inspect.ProtoTCP, "ldap": inspect.ProtoTCP,
 	"ntp": inspect.ProtoUDP, "dhcp": inspect.ProtoUDP, "snmp": inspect.ProtoUDP, "sip": inspect.ProtoUDP,
 	"ike": inspect.ProtoUDP, "tftp": inspect.ProtoUDP, "krb5": 0, "nfs": 0, "quic": inspect.ProtoUDP,
@@ -342,7 +342,7 @@ func (c *converter) run() error {
 	// An HTTP/TLS/DNS buffer implies the protocol even in "alert tcp".
 	for _, l := range out.Lists {
 		if ap := appBuffer(l.Buffer); ap != "" {
-			if out.AppProto != "" && out.AppProto != ap {
+			if out.AppProto != "" && !inspect.AppProtoIs(out.AppProto, ap) {
 				return rejectf("buffer %s conflicts with protocol %s", l.Buffer, out.AppProto)
 			}
 		}
@@ -366,9 +366,6 @@ func (c *converter) header() error {
 	default:
 		if t, ok := appProtos[proto]; ok {
 			out.Transport, out.AppProto = t, proto
-			if proto == "http1" {
-				out.AppProto = "http"
-			}
 		} else if t, ok := approxProtos[proto]; ok {
 			out.Transport, out.ApproxApp = t, proto
 		} else {
@@ -1062,6 +1059,10 @@ func (c *converter) tlsTag(t *gonids.TLSTag) error {
 	return nil
 }
 
+// eventAliases are older spellings of events Suricata renamed, which
+// rule sets still carry (dns-events.rules before Suricata 8).
+var eventAliases = map[string]string{"dns.not_a_request": "dns.not_request", "dns.not_a_response": "dns.not_response"}
+
 // appLayerEvent turns app-layer-event:PROTO.NAME into an exact match on
 // the AppLayerEvent multi-buffer, which detection fills with the
 // anomalies parsers raise. Only events of protocols with a parser here
@@ -1077,8 +1078,11 @@ func (c *converter) appLayerEvent(v string) error {
 	if _, known := appProtos[proto]; !known || proto == "http1" {
 		return rejectf("unsupported app-layer-event %s: no %s parser", v, proto)
 	}
-	if c.out.AppProto != "" && c.out.AppProto != proto {
+	if c.out.AppProto != "" && !inspect.AppProtoIs(proto, c.out.AppProto) && !inspect.AppProtoIs(c.out.AppProto, proto) {
 		return rejectf("app-layer-event %s conflicts with protocol %s", v, c.out.AppProto)
+	}
+	if n, ok := eventAliases[v]; ok {
+		v = n
 	}
 	l := c.list(applayer.AppLayerEvent, nil)
 	l.Ops = append(l.Ops, &Content{Pattern: []byte(v)}, &Bsize{IntCmp{Op: "=", N: len(v)}})
