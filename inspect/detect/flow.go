@@ -44,7 +44,7 @@ type dirState struct {
 	// noProto: no parser recognised the server's first bytes; the
 	// client's may still (a server that speaks first).
 	noProto bool
-	seen  bool
+	seen    bool
 	// always holds the raw group's always-evaluated rules whose header
 	// matches this flow (valid once alwaysOK).
 	always   []uint32
