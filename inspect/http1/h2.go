@@ -176,10 +176,43 @@ func (h *h2) Headers(dir inspect.Direction, id uint32, fields []hpack.HeaderFiel
 		return
 	}
 	p.parseHeaders(s, m)
+	pseudoLines(m, fields, !host && authority != "")
 	p.contentEncoding(s, m)
 	p.startFile(m)
 	p.emit(dir, t, false, h.emit)
 	h.end(s, end)
+}
+
+// pseudoLines puts the block's pseudo-header fields first among the
+// message's header lines (http.request_header, http.response_header):
+// Suricata's HTTP/2 header buffers hold every field of the block,
+// ":authority: example.com" included, and not the host line made from
+// :authority for http.host (synthHost: it is the last line).
+func pseudoLines(m *msg, fields []hpack.HeaderField, synthHost bool) {
+	if synthHost && len(m.lines) > 0 {
+		m.lines = m.lines[:len(m.lines)-1]
+	}
+	n := 0
+	for _, f := range fields {
+		if strings.HasPrefix(f.Name, ":") {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	m.lines = append(m.lines, make([]span, n)...)
+	copy(m.lines[n:], m.lines[:len(m.lines)-n])
+	i := 0
+	for _, f := range fields {
+		if !strings.HasPrefix(f.Name, ":") {
+			continue
+		}
+		s := len(m.derived)
+		m.derived = append(append(append(m.derived, f.Name...), ": "...), f.Value...)
+		m.lines[i] = span{s: int32(s), e: int32(len(m.derived)), ok: true}
+		i++
+	}
 }
 
 // Data implements http2.Handler.

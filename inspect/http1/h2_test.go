@@ -12,6 +12,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
 	ih2 "github.com/interdict/interdict/inspect/http2"
 )
 
@@ -297,4 +298,28 @@ func TestHTTP2Events(t *testing.T) {
 			assert.Equal(t, tc.uri, r.final()[key{inspect.ToServer, 0}]["http.uri"], "the request is still read")
 		})
 	}
+}
+
+// http.request_header and http.response_header of HTTP/2 hold the
+// pseudo-header fields too, first, as Suricata's do.
+func TestHTTP2PseudoHeaderLines(t *testing.T) {
+	cli, srv := newH2W(), newH2W()
+	cli.buf.WriteString(http2.ClientPreface)
+	cli.headers(1, true, ":method", "GET", ":scheme", "http", ":authority", "u:p@example.com", ":path", "/x", "user-agent", "curl/8")
+	srv.headers(1, true, ":status", "404", "server", "s")
+	var req, resp []string
+	p := New(WithPriorKnowledge())
+	emit := func(u *applayer.Unit) {
+		req, resp = req[:0], resp[:0]
+		for _, l := range u.Multi[applayer.HTTPRequestHeader] {
+			req = append(req, string(l))
+		}
+		for _, l := range u.Multi[applayer.HTTPResponseHeader] {
+			resp = append(resp, string(l))
+		}
+	}
+	p.Feed(inspect.ToServer, cli.buf.Bytes(), emit)
+	p.Feed(inspect.ToClient, srv.buf.Bytes(), emit)
+	assert.Equal(t, []string{":method: GET", ":scheme: http", ":authority: u:p@example.com", ":path: /x", "user-agent: curl/8"}, req)
+	assert.Equal(t, []string{":status: 404", "server: s"}, resp)
 }

@@ -646,6 +646,33 @@ func (c *converter) content(m *gonids.Content) error {
 	return c.add(buf, tr, ct)
 }
 
+// pcreCaptures checks the variables a pcre stores its capture groups in
+// ("/(a+)(b)/,flow:x,pkt:y", Suricata's detect-pcre.c): each is flow:,
+// pkt: or alert: and a name, and there are no more than groups. Storing
+// them changes what is logged, never what matches; flowvar and pktvar,
+// which would read them, are not supported, so they are not kept.
+func pcreCaptures(list string, pattern []byte) error {
+	if list == "" {
+		return nil
+	}
+	names := strings.Split(list, ",")
+	re, err := syntax.Parse(string(pattern), syntax.Perl)
+	groups := 0
+	if err == nil {
+		groups = re.MaxCap()
+	}
+	for _, n := range names {
+		kind, name, ok := strings.Cut(strings.TrimSpace(n), ":")
+		if !ok || (kind != "flow" && kind != "pkt" && kind != "alert") || name == "" || strings.ContainsAny(name, " \t") {
+			return rejectf("pcre: bad capture variable %q: want flow:NAME, pkt:NAME or alert:NAME", strings.TrimSpace(n))
+		}
+	}
+	if err == nil && len(names) > groups {
+		return rejectf("pcre: %d capture variables for %d groups", len(names), groups)
+	}
+	return nil
+}
+
 // reComplex finds constructs RE2 lacks; their presence sends a pattern to
 // regexp2.
 var rePyBackref = regexp.MustCompile(`\(\?P=(\w+)\)`)
@@ -658,8 +685,12 @@ func (c *converter) pcre(m *gonids.PCRE) error {
 		return err
 	}
 	p := &PCRE{Negate: m.Negate}
+	opts, captures, _ := strings.Cut(string(m.Options), ",")
+	if err := pcreCaptures(captures, m.Pattern); err != nil {
+		return err
+	}
 	var flags []string
-	for _, f := range string(m.Options) {
+	for _, f := range opts {
 		switch f {
 		case 'i', 's', 'm':
 			flags = append(flags, string(f))
