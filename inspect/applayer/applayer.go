@@ -112,6 +112,10 @@ const (
 	// (SSLVersionSSLv2 ... SSLVersionTLS13) of the version that side's
 	// hello settled on, absent while unknown.
 	SSLVersion
+	// AppHook is a multi-buffer: the states (Suricata's rule hook names,
+	// "client_hello_done") the Unit's transaction has reached in the
+	// Unit's direction, for rules with an explicit hook.
+	AppHook
 	NumBuffers
 )
 
@@ -137,7 +141,7 @@ var bufferNames = [NumBuffers]string{
 	DNSAuthoritiesRRName: "dns.authorities.rrname", DNSAdditionalsRRName: "dns.additionals.rrname",
 	DNSResponseRRName: "dns.response.rrname", DNSOpcode: "dns.opcode", DNSRcode: "dns.rcode",
 	HTTPRequestHeader: "http.request_header", HTTPResponseHeader: "http.response_header",
-	SSLVersion: "ssl_version",
+	SSLVersion: "ssl_version", AppHook: "app-hook",
 }
 
 // SSLVersion classes, the values of the SSLVersion buffer (Suricata's
@@ -154,7 +158,7 @@ const (
 // IsMulti reports whether b is a multi-buffer: a rule on it is evaluated
 // against each instance in Unit.Multi and matches if any instance does.
 func (b Buffer) IsMulti() bool {
-	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent || b == DNSQuery ||
+	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent || b == DNSQuery || b == AppHook ||
 		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName
 }
 
@@ -237,6 +241,9 @@ type Proto struct {
 	// (app-layer-event:PROTO.NAME). nil: not declared, and any name is
 	// accepted for this protocol.
 	Events []string
+	// Hooks are the states (rule hooks) the parser marks in AppHook; a
+	// rule on another hook of this protocol is refused.
+	Hooks []string
 }
 
 var registry []Proto

@@ -448,6 +448,11 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 				return nil, err
 			}
 		}
+		if l.Buffer == applayer.AppHook {
+			if err := e.checkHook(r); err != nil {
+				return nil, err
+			}
+		}
 		for _, op := range l.Ops {
 			c, err := e.compileOp(op, cr)
 			if err != nil {
@@ -720,6 +725,21 @@ func (e *Engine) Groups() []GroupStat {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// checkHook refuses a rule hooked at a state its protocol's parser does
+// not mark: it would load and never fire.
+func (e *Engine) checkHook(r *rules.Rule) error {
+	name := r.AppProto
+	if name == "http1" {
+		name = "http" // the HTTP/1 parser's name
+	}
+	for _, p := range e.opts.Protos {
+		if p.Name == name && slices.Contains(p.Hooks, r.Hook) {
+			return nil
+		}
+	}
+	return fmt.Errorf("rule hook %s:%s: the %s parser does not mark that state", r.Proto, r.Hook, r.AppProto)
 }
 
 // checkEvent refuses app-layer-event names that the protocol's parser

@@ -184,6 +184,8 @@ func appBuffer(b applayer.Buffer) string {
 		return "dns"
 	case b == applayer.AppLayerEvent:
 		return "" // the event names its protocol; see appLayerEvent
+	case b == applayer.AppHook:
+		return "" // the header names the protocol
 	case b == applayer.SSHProto || b == applayer.SSHSoftware:
 		return "ssh"
 	case b != applayer.BufNone:
@@ -193,8 +195,8 @@ func appBuffer(b applayer.Buffer) string {
 }
 
 // convert checks a gonids rule and builds ours.
-func (o *Options) convert(g *gonids.Rule, alias map[string]string, extra []option, file string) (*Rule, error) {
-	c := &converter{opts: o, r: g, out: &Rule{}, vars: map[string]bool{}, alias: alias, extra: extra, file: file}
+func (o *Options) convert(g *gonids.Rule, alias map[string]string, extra []option, file, hook string) (*Rule, error) {
+	c := &converter{opts: o, r: g, out: &Rule{Hook: hook}, vars: map[string]bool{}, alias: alias, extra: extra, file: file}
 	return c.out, c.run()
 }
 
@@ -252,6 +254,11 @@ func (c *converter) run() error {
 	}
 	if err := c.flow(); err != nil {
 		return err
+	}
+	if out.Hook != "" {
+		if err := c.hookList(out.Hook); err != nil {
+			return err
+		}
 	}
 	if ap, ok := g.Tags["app-layer-protocol"]; ok {
 		name := strings.TrimPrefix(ap, "!")

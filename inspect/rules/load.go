@@ -172,11 +172,14 @@ type parsed struct {
 	// extra are options gonids does not know, taken out of the text for
 	// the converter (filesize, filemd5, ...), in rule order.
 	extra []option
-	g     *gonids.Rule
-	err   error // from prepare or gonids
-	rule  *Rule
-	out   error // the final *Error
-	key   cacheKey
+	// hook is the rule's explicit hook (tls:client_hello_done), taken
+	// out of the header for gonids.
+	hook string
+	g    *gonids.Rule
+	err  error // from prepare or gonids
+	rule *Rule
+	out  error // the final *Error
+	key  cacheKey
 	// done: rule and out are final (a cache hit or an early rejection).
 	done bool
 }
@@ -203,6 +206,11 @@ func prepare(text, file string, line int) *parsed {
 		if i := strings.Index(p.text[:open], " => "); i > 0 {
 			p.text = p.text[:i] + " -> " + p.text[i+4:]
 		}
+	}
+	var why string
+	if p.text, p.hook, why = splitHook(p.text); why != "" {
+		p.err = &Error{File: file, Line: line, SID: p.sid, Reason: why}
+		return p
 	}
 	// gonids' lexer can loop forever on a truncated header ("drop "), so
 	// the overall shape is checked first.
@@ -241,7 +249,7 @@ func (p *parsed) finish(opts *Options) (*Rule, error) {
 	if p.action != "" {
 		g.Action = p.action
 	}
-	r, cerr := opts.convert(g, p.alias, p.extra, p.file)
+	r, cerr := opts.convert(g, p.alias, p.extra, p.file, p.hook)
 	if cerr != nil {
 		return fail(cerr.Error())
 	}

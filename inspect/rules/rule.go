@@ -244,6 +244,9 @@ type Rule struct {
 	// ApproxApp names an app protocol without a parser here (smtp, ftp,
 	// smb, ...): the rule is matched on the raw transport stream instead.
 	ApproxApp string
+	// Hook is the rule's explicit hook (Suricata 8's tls:client_hello_done
+	// in the header): the app-layer state the rule is evaluated at.
+	Hook string
 
 	Src, Dst           *AddrSet
 	SrcPorts, DstPorts *PortSet

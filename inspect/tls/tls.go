@@ -51,7 +51,8 @@ func init() {
 			applayer.TLSCertSerial, applayer.TLSCertFingerprint, applayer.TLSVersion, applayer.JA3Hash,
 			applayer.JA3String, applayer.JA3SHash, applayer.JA3SString, applayer.TLSCerts, applayer.JA4Hash,
 			applayer.TLSRandom, applayer.TLSRandomTime, applayer.TLSRandomBytes, applayer.TLSSubjectAltName,
-			applayer.SSLVersion},
+			applayer.SSLVersion, applayer.AppHook},
+		Hooks: append(append([]string{}, hookNames[inspect.ToServer]...), hookNames[inspect.ToClient]...),
 		Events: applayer.EventNames(EvInvalidRecordType, EvInvalidRecordVersion, EvInvalidRecordLength,
 			EvInvalidHandshakeMessage, EvHandshakeInvalidLength, EvInvalidSNIType, EvInvalidSNILength,
 			EvMultipleSNIExtensions, EvInvalidCertificate, EvCertInvalidLength),
@@ -143,6 +144,36 @@ type Parser struct {
 	// ver is each side's ssl_version class (applayer.SSLVersion*), 0
 	// while its hello is unseen.
 	ver [2]byte
+	// reached counts each side's states in hookNames reached so far.
+	reached [2]int
+}
+
+// hookNames are the states (Suricata's rule hooks) of each side of the
+// handshake this parser reads, in order. The client's later states
+// (certificate, finished) are not read: its messages after the
+// ClientHello are not parsed, and are encrypted from TLS 1.3 on.
+var hookNames = [2][]string{
+	{"client_in_progress", "client_hello_done"},
+	{"server_in_progress", "server_hello", "server_cert_done", "server_hello_done"},
+}
+
+var hookBufs = func() (b [2][][]byte) {
+	for d, names := range hookNames {
+		for _, n := range names {
+			b[d] = append(b[d], []byte(n))
+		}
+	}
+	return b
+}()
+
+// reach records that side dir's handshake got to state (a hookNames
+// entry) and so to every state before it.
+func (p *Parser) reach(dir inspect.Direction, state string) {
+	for i, n := range hookNames[dir] {
+		if n == state {
+			p.reached[dir] = max(p.reached[dir], i+1)
+		}
+	}
 }
 
 var _ applayer.Parser = (*Parser)(nil)
@@ -216,6 +247,7 @@ func (p *Parser) record(dir inspect.Direction, emit func(*applayer.Unit)) {
 	d := &p.d[dir]
 	h := d.hdr
 	d.records++
+	p.reach(dir, hookNames[dir][0])
 	if dir == inspect.ToServer && d.records == 1 && isV2Hello(h[:]) {
 		// An SSLv2-format ClientHello: its version is all detection
 		// reads (it has no extensions, so no SNI); the server answers
@@ -225,6 +257,7 @@ func (p *Parser) record(dir inspect.Direction, emit func(*applayer.Unit)) {
 		p.hello = true
 		p.tx.Version = versionName(v)
 		p.ver[inspect.ToServer] = sslClass(v)
+		p.reach(inspect.ToServer, "client_hello_done")
 		p.unit.Buffers[applayer.TLSVersion] = []byte{h[3], h[4]}
 		p.emit(inspect.ToServer, emit)
 		return
@@ -320,6 +353,7 @@ func (p *Parser) message(dir inspect.Direction, typ byte, body []byte, emit func
 		if h.first != 0 {
 			p.ver[inspect.ToServer] = sslClass(h.first)
 		}
+		p.reach(inspect.ToServer, "client_hello_done")
 		p.tx.JA3, p.tx.JA3Hash, p.tx.JA4 = h.ja3, md5Hex(h.ja3), h.ja4
 		u.Buffers[applayer.JA4Hash] = []byte(h.ja4)
 		p.setRandom(h.random)
@@ -340,6 +374,7 @@ func (p *Parser) message(dir inspect.Direction, typ byte, body []byte, emit func
 		p.hello = true
 		p.tx.Version = versionName(s.version)
 		p.ver[inspect.ToClient] = sslClass(s.version)
+		p.reach(inspect.ToClient, "server_hello")
 		p.tx.JA3S, p.tx.JA3SHash = s.ja3s, md5Hex(s.ja3s)
 		u.Buffers[applayer.TLSVersion] = []byte{byte(s.version >> 8), byte(s.version)}
 		u.Buffers[applayer.JA3SString] = []byte(p.tx.JA3S)
@@ -355,9 +390,11 @@ func (p *Parser) message(dir inspect.Direction, typ byte, body []byte, emit func
 		}
 	case typ == hsCertificate:
 		p.certificates(body)
+		p.reach(inspect.ToClient, "server_cert_done")
 		p.emit(inspect.ToClient, emit)
 	case typ == hsServerHelloDone:
 		d.st = stDone
+		p.reach(inspect.ToClient, "server_hello_done")
 		p.logTx(emit)
 	}
 }
@@ -470,10 +507,12 @@ func (p *Parser) flushAnoms(dir inspect.Direction, emit func(*applayer.Unit)) {
 	p.anoms = p.anoms[:0]
 }
 
-// setSSLVersion sets the ssl_version buffer to dir's side: each
-// direction matches its own side's version, as in Suricata.
+// setSSLVersion sets the ssl_version buffer to dir's side, each
+// direction matching its own side's version as in Suricata, and the
+// states dir's side reached (AppHook).
 func (p *Parser) setSSLVersion(dir inspect.Direction) {
 	u := &p.unit
+	u.Multi[applayer.AppHook] = hookBufs[dir][:p.reached[dir]]
 	u.Buffers[applayer.SSLVersion] = nil
 	if c := p.ver[dir]; c != 0 {
 		u.Buffers[applayer.SSLVersion] = []byte{c}
