@@ -42,6 +42,7 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 		case applayer.ProbeYes:
 			f.app, f.parser, f.probing = p.Name, p.New(), false
 			f.appWhy = "content " + dir.String()
+			f.detected(p.Name)
 			// Replay what was held back, in order: the other direction's
 			// bytes first if it spoke first, then this one's.
 			other := &f.dirs[1-dir]
@@ -92,6 +93,7 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 func (f *Flow) AppProtoReason() string { return f.appWhy }
 
 func (f *Flow) onUnit(u *applayer.Unit) {
+	f.unitApp(u.AppProto)
 	if u.Event != nil {
 		f.res.Events = append(f.res.Events, *u.Event)
 	}

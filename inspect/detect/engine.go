@@ -180,6 +180,8 @@ type crule struct {
 	// are inspected in both directions of the one TLS transaction, and a
 	// rule on them alerts for each side that matches.
 	perDir bool
+	// pdOnly: only app-layer-protocol tests (applayerproto.go).
+	pdOnly bool
 }
 
 // Engine is a compiled rule set. It is safe for concurrent use and
@@ -409,7 +411,7 @@ func triggerPriority(b applayer.Buffer) int {
 }
 
 func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, error) {
-	cr := &crule{r: r, trigger: -1, fpOp: -1, slots: map[string]int{}}
+	cr := &crule{r: r, trigger: -1, fpOp: -1, slots: map[string]int{}, pdOnly: pdOnly(r)}
 	switch r.Transport {
 	case inspect.ProtoTCP:
 		cr.trs = 1 << trTCP

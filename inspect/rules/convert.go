@@ -260,16 +260,6 @@ func (c *converter) run() error {
 			return err
 		}
 	}
-	if ap, ok := g.Tags["app-layer-protocol"]; ok {
-		name := strings.TrimPrefix(ap, "!")
-		if _, known := appProtos[name]; !known || strings.HasPrefix(ap, "!") {
-			return rejectf("unsupported app-layer-protocol:%s", ap)
-		}
-		if name == "http1" {
-			name = "http"
-		}
-		out.AppProto = name
-	}
 	for _, fb := range g.Flowbits {
 		if err := c.flowbit(fb); err != nil {
 			return err
@@ -330,6 +320,12 @@ func (c *converter) run() error {
 				return rejectf("alert and noalert together")
 			}
 			out.Info.AlertPass = out.Action == inspect.ActionPass
+			continue
+		}
+		if o.kw == "app-layer-protocol" {
+			if err := c.appLayerProto(o.value); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := c.fileKeyword(o.kw, o.value); err != nil {

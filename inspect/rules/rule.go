@@ -247,6 +247,9 @@ type Rule struct {
 	// Hook is the rule's explicit hook (Suricata 8's tls:client_hello_done
 	// in the header): the app-layer state the rule is evaluated at.
 	Hook string
+	// AppLayerProtos are the rule's app-layer-protocol keywords, all of
+	// which must hold.
+	AppLayerProtos []AppLayerProto
 
 	Src, Dst           *AddrSet
 	SrcPorts, DstPorts *PortSet
