@@ -116,6 +116,18 @@ const (
 	// "client_hello_done") the Unit's transaction has reached in the
 	// Unit's direction, for rules with an explicit hook.
 	AppHook
+	// HTTP/2 multi-buffers of a stream's frames in the Unit's direction,
+	// for Suricata's http2.* keywords: each frame type seen (1 byte),
+	// each RST_STREAM/GOAWAY error code (4 bytes, big-endian), each
+	// PRIORITY/HEADERS weight (1 byte), each WINDOW_UPDATE increment (4
+	// bytes); HTTP2HeaderName and HTTP2Header are the direction's header
+	// fields, pseudo-headers included, as "name" and "name: value".
+	HTTP2FrameType
+	HTTP2ErrorCode
+	HTTP2Priority
+	HTTP2Window
+	HTTP2HeaderName
+	HTTP2Header
 	NumBuffers
 )
 
@@ -142,6 +154,8 @@ var bufferNames = [NumBuffers]string{
 	DNSResponseRRName: "dns.response.rrname", DNSOpcode: "dns.opcode", DNSRcode: "dns.rcode",
 	HTTPRequestHeader: "http.request_header", HTTPResponseHeader: "http.response_header",
 	SSLVersion: "ssl_version", AppHook: "app-hook",
+	HTTP2FrameType: "http2.frametype", HTTP2ErrorCode: "http2.errorcode", HTTP2Priority: "http2.priority",
+	HTTP2Window: "http2.window", HTTP2HeaderName: "http2.header_name", HTTP2Header: "http2.header",
 }
 
 // SSLVersion classes, the values of the SSLVersion buffer (Suricata's
@@ -158,9 +172,13 @@ const (
 // IsMulti reports whether b is a multi-buffer: a rule on it is evaluated
 // against each instance in Unit.Multi and matches if any instance does.
 func (b Buffer) IsMulti() bool {
-	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent || b == DNSQuery || b == AppHook ||
+	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent || b == DNSQuery || b == AppHook || b.IsHTTP2() ||
 		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName
 }
+
+// IsHTTP2 reports whether b is one of the HTTP/2 frame and header
+// multi-buffers.
+func (b Buffer) IsHTTP2() bool { return b >= HTTP2FrameType && b <= HTTP2Header }
 
 // IsTLS reports whether the TLS parser fills b.
 func (b Buffer) IsTLS() bool {

@@ -443,7 +443,9 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 		} else {
 			hasBuf = true
 			cr.dirs &= bufDirs(l.Buffer)
-			cr.perDir = cr.perDir || l.Buffer == applayer.SSLVersion
+			// Suricata's tls_generic and HTTP/2 frame keywords are
+			// inspected in both directions of a transaction.
+			cr.perDir = cr.perDir || l.Buffer == applayer.SSLVersion || l.Buffer.IsHTTP2()
 		}
 		if l.Buffer == applayer.AppLayerEvent {
 			if err := e.checkEvent(l); err != nil {

@@ -41,6 +41,9 @@ func (f *Flow) trackHTTP(u *applayer.Unit) {
 	if !inspect.AppProtoIs(u.AppProto, "http") {
 		return
 	}
+	if u.AppProto == "http2" && u.Buffers[applayer.HTTPProtocol] == nil && u.Event == nil {
+		return // not a message: an HTTP/2 connection frame's Unit
+	}
 	if f.http == nil {
 		f.http = &httpMeta{}
 	}

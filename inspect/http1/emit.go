@@ -30,6 +30,7 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	u.AppProto = AppProto
 	if t.h2 {
 		u.AppProto = AppProto2
+		setH2Buffers(u, t, dir)
 	}
 	req, resp := &t.req, &t.resp
 	for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {

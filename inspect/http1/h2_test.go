@@ -69,13 +69,15 @@ func TestHTTP2PriorKnowledge(t *testing.T) {
 	for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
 		r := runSplit([]step{{inspect.ToServer, cli.buf.String()}, {inspect.ToClient, srv.buf.String()}}, split, WithPriorKnowledge())
 		final := r.final()
-		req1 := final[key{inspect.ToServer, 0}]
+		// Each frame of the connection (SETTINGS) is a transaction of its
+		// own, as in Suricata: streams are found by their URI.
+		req1 := byURI(final, inspect.ToServer, "/forbidden")
 		assert.Equal(t, "/forbidden", req1["http.uri"])
 		assert.Equal(t, "example.com", req1["http.host"])
 		assert.Equal(t, "GET", req1["http.method"])
 		assert.Equal(t, "curl/8", req1["http.user_agent"])
-		assert.Equal(t, eicarTest, final[key{inspect.ToServer, 1}]["http.request_body"], "gzip request body decoded")
-		resp1 := final[key{inspect.ToClient, 0}]
+		assert.Equal(t, eicarTest, byURI(final, inspect.ToServer, "/up")["http.request_body"], "gzip request body decoded")
+		resp1 := byURI(final, inspect.ToClient, "/forbidden")
 		assert.Equal(t, eicarTest, resp1["http.response_body"])
 		assert.Equal(t, "200", resp1["http.stat_code"])
 		assert.Equal(t, "/forbidden", resp1["http.uri"], "the response Unit keeps the request's buffers")
@@ -100,11 +102,10 @@ func TestHTTP2Upgrade(t *testing.T) {
 	for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
 		r := runSplit([]step{{inspect.ToServer, cli.buf.String()}, {inspect.ToClient, srv.buf.String()}}, split)
 		final := r.final()
-		assert.Equal(t, eicarTest, final[key{inspect.ToClient, 0}]["http.response_body"], "stream 1 answers the upgraded request")
-		assert.Equal(t, "/first", final[key{inspect.ToClient, 0}]["http.uri"])
+		assert.Equal(t, eicarTest, byURI(final, inspect.ToClient, "/first")["http.response_body"], "stream 1 answers the upgraded request")
 		uris := map[string]bool{}
 		for k, b := range final {
-			if k.dir == inspect.ToServer {
+			if k.dir == inspect.ToServer && b["http.protocol"] != "" {
 				uris[b["http.uri"]] = true
 			}
 		}
@@ -322,4 +323,14 @@ func TestHTTP2PseudoHeaderLines(t *testing.T) {
 	p.Feed(inspect.ToClient, srv.buf.Bytes(), emit)
 	assert.Equal(t, []string{":method: GET", ":scheme: http", ":authority: u:p@example.com", ":path: /x", "user-agent: curl/8"}, req)
 	assert.Equal(t, []string{":status: 404", "server: s"}, resp)
+}
+
+// byURI is the last view from dir of the transaction whose URI is uri.
+func byURI(final map[key]map[string]string, dir inspect.Direction, uri string) map[string]string {
+	for k, b := range final {
+		if k.dir == dir && b["http.uri"] == uri {
+			return b
+		}
+	}
+	return nil
 }

@@ -100,6 +100,8 @@ type tx struct {
 	stream    uint32 // its stream ID
 	reqHdrs   bool   // HTTP/2: the request's header block was seen
 	respHdrs  bool   // HTTP/2: the final response's header block was seen
+	// frames are the HTTP/2 stream's frames per direction (h2frames.go).
+	frames [2]frameFacts
 }
 
 type state uint8

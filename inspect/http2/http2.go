@@ -42,6 +42,21 @@ type Handler interface {
 	// Event reports something Suricata raises an http2 event for that
 	// does not stop parsing (EvLongFrameData).
 	Event(dir inspect.Direction, event string)
+	// Frame reports each frame that parsed, for Suricata's http2.*
+	// frame keywords: DATA at its header, the others once read whole.
+	// stream is the stream the frame belongs to (a PUSH_PROMISE's
+	// promised stream); 0 for the connection's frames.
+	Frame(dir inspect.Direction, stream uint32, f FrameInfo)
+}
+
+// FrameInfo is what the http2.* keywords read of one frame.
+type FrameInfo struct {
+	Type http2.FrameType
+	// ErrCode is set for RST_STREAM and GOAWAY, Window for WINDOW_UPDATE,
+	// Weight for PRIORITY and HEADERS with a priority (the wire value).
+	HasErrCode, HasWindow, HasWeight bool
+	ErrCode, Window                  uint32
+	Weight                           uint8
 }
 
 // Anomaly event names.
@@ -201,6 +216,7 @@ func (c *Conn) startFrame(d *dirState) {
 		}
 		d.left, d.padLeft = d.fh.Length, 0
 		d.needPad = d.fh.Flags.Has(http2.FlagDataPadded)
+		c.h.Frame(d.dir, d.fh.StreamID, FrameInfo{Type: http2.FrameData})
 		if d.left == 0 {
 			c.endData(d)
 		}
@@ -273,6 +289,7 @@ func (c *Conn) frame(d *dirState) {
 		c.fail(d, AnomFrame)
 		return
 	}
+	c.h.Frame(d.dir, frameStream(f, d.blkStrm), frameInfo(f))
 	switch f := f.(type) {
 	case *http2.HeadersFrame:
 		d.inBlock, d.blkStrm, d.blkEnd, d.push = true, f.StreamID, f.StreamEnded(), false
@@ -293,6 +310,37 @@ func (c *Conn) frame(d *dirState) {
 	case *http2.RSTStreamFrame:
 		c.h.Reset(f.StreamID)
 	}
+}
+
+// frameStream is the stream a frame belongs to: a PUSH_PROMISE's (and
+// its CONTINUATIONs') is the promised one, as in Suricata.
+func frameStream(f http2.Frame, block uint32) uint32 {
+	switch f := f.(type) {
+	case *http2.PushPromiseFrame:
+		return f.PromiseID
+	case *http2.ContinuationFrame:
+		return block
+	}
+	return f.Header().StreamID
+}
+
+func frameInfo(f http2.Frame) FrameInfo {
+	fi := FrameInfo{Type: f.Header().Type}
+	switch f := f.(type) {
+	case *http2.RSTStreamFrame:
+		fi.HasErrCode, fi.ErrCode = true, uint32(f.ErrCode)
+	case *http2.GoAwayFrame:
+		fi.HasErrCode, fi.ErrCode = true, uint32(f.ErrCode)
+	case *http2.WindowUpdateFrame:
+		fi.HasWindow, fi.Window = true, f.Increment
+	case *http2.PriorityFrame:
+		fi.HasWeight, fi.Weight = true, f.Weight
+	case *http2.HeadersFrame:
+		if f.HasPriority() {
+			fi.HasWeight, fi.Weight = true, f.Priority.Weight
+		}
+	}
+	return fi
 }
 
 func (c *Conn) fragment(d *dirState, frag []byte, end bool) {

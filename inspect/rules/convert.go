@@ -94,6 +94,7 @@ var bufferNames = map[string]applayer.Buffer{
 	"dns.authorities.rrname": applayer.DNSAuthoritiesRRName, "dns.additionals.rrname": applayer.DNSAdditionalsRRName,
 	"dns.response.rrname": applayer.DNSResponseRRName,
 	"http.request_header": applayer.HTTPRequestHeader, "http.response_header": applayer.HTTPResponseHeader,
+	"http2.header_name": applayer.HTTP2HeaderName, "http2.header": applayer.HTTP2Header,
 }
 
 // fileDataBuffer is a marker resolved to request or response body by the
@@ -186,6 +187,8 @@ func appBuffer(b applayer.Buffer) string {
 		return "" // the event names its protocol; see appLayerEvent
 	case b == applayer.AppHook:
 		return "" // the header names the protocol
+	case b.IsHTTP2():
+		return "http2"
 	case b == applayer.SSHProto || b == applayer.SSHSoftware:
 		return "ssh"
 	case b != applayer.BufNone:

@@ -95,8 +95,11 @@ func (c *converter) fileKeyword(kw, v string) error {
 		l.Ops = append(l.Ops, ops...)
 		return nil
 	}
-	if kw == "ssl_version" {
+	switch kw {
+	case "ssl_version":
 		return c.sslVersion(v, neg)
+	case "http2.frametype", "http2.errorcode", "http2.priority", "http2.window":
+		return c.http2Frame(kw, v, neg)
 	}
 	hb := hashBuffers[kw]
 	name := strings.Trim(v, `"`)
