@@ -201,6 +201,18 @@ type HTTPTx struct {
 	Proxy *ProxyHeader
 	// StreamID is the HTTP/2 stream of the transaction (0: HTTP/1).
 	StreamID uint32
+	// H2Request and H2Response are what an HTTP/2 stream's frames said
+	// in each direction, for EVE's http2.request and http2.response.
+	H2Request, H2Response HTTP2Frames
+}
+
+// HTTP2Frames is what Suricata logs of one direction of an HTTP/2
+// stream's frames: the first error code (RST_STREAM, GOAWAY) and weight
+// (PRIORITY, HEADERS), and which of them came more than once.
+type HTTP2Frames struct {
+	ErrorCode   *uint32
+	Priority    *uint8
+	HasMultiple string // "error_code" or "priority"
 }
 
 // ProxyHeader is a PROXY protocol header (v1 or v2): the addresses a load

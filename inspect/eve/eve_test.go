@@ -174,6 +174,12 @@ func TestAppEvents(t *testing.T) {
 				"answers": []any{map[string]any{"rrname": "a.example", "rrtype": "A", "ttl": 58.0, "rdata": "192.0.2.1"},
 					map[string]any{"rrname": "a.example", "rrtype": "SRV", "ttl": 5.0, "srv": map[string]any{"priority": 1.0, "weight": 2.0, "port": 443.0, "name": "s.example"}}},
 				"grouped": map[string]any{"A": []any{"192.0.2.1"}, "SRV": []any{map[string]any{"priority": 1.0, "weight": 2.0, "port": 443.0, "name": "s.example"}}}}},
+		{"http2 reset", inspect.Event{Dir: inspect.ToClient, HTTP: &inspect.HTTPTx{Hostname: "a", URL: "/", Method: "GET", Protocol: "HTTP/2",
+			StreamID: 3, H2Request: inspect.HTTP2Frames{ErrorCode: ptr(uint32(2)), HasMultiple: "error_code"},
+			H2Response: inspect.HTTP2Frames{Priority: ptr(uint8(16)), ErrorCode: ptr(uint32(99))}}},
+			"http", "http", map[string]any{"hostname": "a", "url": "/", "http_method": "GET", "protocol": "HTTP/2", "length": 0.0,
+				"http2": map[string]any{"stream_id": 3.0, "request": map[string]any{"error_code": "INTERNALERROR", "has_multiple": "error_code"},
+					"response": map[string]any{"error_code": "unknown-99", "priority": 16.0}}}},
 		{"tls", inspect.Event{TLS: &inspect.TLSTx{SNI: "example.org", Version: "TLS 1.3"}},
 			"tls", "tls", map[string]any{"sni": "example.org", "version": "TLS 1.3"}},
 		{"anomaly", inspect.Event{Anomaly: &inspect.Anomaly{AppProto: "http", Event: "REQUEST_CONTENT_LENGTH_AND_TRANSFER_ENCODING"}},
@@ -318,3 +324,5 @@ func TestVerdictObject(t *testing.T) {
 		assert.Equal(t, tc.want, *VerdictObject(tc.a, tc.enforce, tc.p), "%v enforce=%v", tc.a, tc.enforce)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

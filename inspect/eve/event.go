@@ -2,6 +2,7 @@ package eve
 
 import (
 	"encoding/hex"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"time"
@@ -243,7 +244,37 @@ type HTTP struct {
 
 // HTTP2 is the http2 object of an HTTP/2 transaction.
 type HTTP2 struct {
-	StreamID uint32 `json:"stream_id"`
+	StreamID uint32     `json:"stream_id"`
+	Request  *HTTP2Side `json:"request,omitempty"`
+	Response *HTTP2Side `json:"response,omitempty"`
+}
+
+// HTTP2Side is http2.request or http2.response: what one direction's
+// frames said, as Suricata's http2 logger writes it.
+type HTTP2Side struct {
+	ErrorCode   string `json:"error_code,omitempty"`
+	Priority    *uint8 `json:"priority,omitempty"`
+	HasMultiple string `json:"has_multiple,omitempty"`
+}
+
+// http2ErrorNames are Suricata's spellings of HTTP/2 error codes in EVE
+// (its enum names, upper case).
+var http2ErrorNames = []string{"NOERROR", "PROTOCOLERROR", "INTERNALERROR", "FLOWCONTROLERROR", "SETTINGSTIMEOUT",
+	"STREAMCLOSED", "FRAMESIZEERROR", "REFUSEDSTREAM", "CANCEL", "COMPRESSIONERROR", "CONNECTERROR",
+	"ENHANCEYOURCALM", "INADEQUATESECURITY", "HTTP11REQUIRED"}
+
+func http2Side(f inspect.HTTP2Frames) *HTTP2Side {
+	if f.ErrorCode == nil && f.Priority == nil {
+		return nil
+	}
+	s := &HTTP2Side{Priority: f.Priority, HasMultiple: f.HasMultiple}
+	if c := f.ErrorCode; c != nil {
+		s.ErrorCode = fmt.Sprintf("unknown-%d", *c)
+		if int(*c) < len(http2ErrorNames) {
+			s.ErrorCode = http2ErrorNames[*c]
+		}
+	}
+	return s
 }
 
 // Proxy is a PROXY protocol header's fields.
@@ -727,7 +758,7 @@ func HTTPObject(h *inspect.HTTPTx) *HTTP {
 		HTTPRefer: h.Referer, HTTPMethod: h.Method, Protocol: h.Protocol, Status: h.Status, Length: h.Length,
 	}
 	if h.StreamID != 0 {
-		o.HTTP2 = &HTTP2{StreamID: h.StreamID}
+		o.HTTP2 = &HTTP2{StreamID: h.StreamID, Request: http2Side(h.H2Request), Response: http2Side(h.H2Response)}
 	}
 	return o
 }

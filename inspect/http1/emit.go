@@ -73,6 +73,8 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 		if t.h2 {
 			u.Event.HTTP.Protocol = "HTTP/2"
 			u.Event.HTTP.StreamID = t.stream
+			u.Event.HTTP.H2Request = t.frames[inspect.ToServer].eve()
+			u.Event.HTTP.H2Response = t.frames[inspect.ToClient].eve()
 		}
 	}
 	u.Anomalies = nil

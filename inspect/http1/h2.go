@@ -266,9 +266,15 @@ func (h *h2) done(t *tx) {
 	h.p.release(t)
 }
 
-// Reset implements http2.Handler.
+// Reset implements http2.Handler. A stream reset before its response
+// ended is logged as it stands, as Suricata logs it (with the error
+// code).
 func (h *h2) Reset(id uint32) {
 	if t := h.streams[id]; t != nil {
+		if !t.respDone && h.emit != nil {
+			t.respDone = true
+			h.p.emit(inspect.ToClient, t, true, h.emit)
+		}
 		t.reqDone, t.respDone = true, true
 		h.done(t)
 	}

@@ -334,3 +334,23 @@ func byURI(final map[key]map[string]string, dir inspect.Direction, uri string) m
 	}
 	return nil
 }
+
+// A stream the client resets is logged with its error code, and the
+// first priority of each side, as Suricata's http2 logger writes them.
+func TestHTTP2ResetLogged(t *testing.T) {
+	cli, srv := newH2W(), newH2W()
+	cli.buf.WriteString(http2.ClientPreface)
+	cli.headers(1, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/up")
+	cli.fr.WritePriority(1, http2.PriorityParam{Weight: 9})
+	srv.headers(1, false, ":status", "200")
+	cli2 := newH2W()
+	cli2.fr.WriteRSTStream(1, http2.ErrCodeCancel)
+	r := runSplit([]step{cs(cli.buf.String()), sc(srv.buf.String()), cs(cli2.buf.String())}, nil, WithPriorKnowledge())
+	evs := r.events()
+	require.Len(t, evs, 1)
+	require.NotNil(t, evs[0].H2Request.ErrorCode)
+	assert.Equal(t, uint32(http2.ErrCodeCancel), *evs[0].H2Request.ErrorCode)
+	require.NotNil(t, evs[0].H2Request.Priority)
+	assert.Equal(t, uint8(9), *evs[0].H2Request.Priority)
+	assert.Nil(t, evs[0].H2Response.ErrorCode)
+}

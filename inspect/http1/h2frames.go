@@ -86,6 +86,26 @@ func (h *h2) Frame(dir inspect.Direction, id uint32, f ih2.FrameInfo) {
 	}
 }
 
+// eve is what EVE's http2.request or http2.response says of them.
+func (ff *frameFacts) eve() inspect.HTTP2Frames {
+	var o inspect.HTTP2Frames
+	if len(ff.errs) > 0 {
+		c := binary.BigEndian.Uint32(ff.errs[0])
+		o.ErrorCode = &c
+	}
+	if len(ff.weights) > 0 {
+		w := ff.weights[0][0]
+		o.Priority = &w
+	}
+	switch {
+	case len(ff.errs) > 1:
+		o.HasMultiple = "error_code"
+	case len(ff.weights) > 1:
+		o.HasMultiple = "priority"
+	}
+	return o
+}
+
 // setH2Buffers fills the HTTP/2 multi-buffers of u, a Unit of t in dir.
 func setH2Buffers(u *applayer.Unit, t *tx, dir inspect.Direction) {
 	ff := &t.frames[dir&1]
