@@ -128,6 +128,9 @@ const (
 	HTTP2Window
 	HTTP2HeaderName
 	HTTP2Header
+	// HTTP2Settings: each parameter of the direction's SETTINGS frames,
+	// 2 bytes of identifier and 4 of value, big-endian.
+	HTTP2Settings
 	NumBuffers
 )
 
@@ -156,6 +159,7 @@ var bufferNames = [NumBuffers]string{
 	SSLVersion: "ssl_version", AppHook: "app-hook",
 	HTTP2FrameType: "http2.frametype", HTTP2ErrorCode: "http2.errorcode", HTTP2Priority: "http2.priority",
 	HTTP2Window: "http2.window", HTTP2HeaderName: "http2.header_name", HTTP2Header: "http2.header",
+	HTTP2Settings: "http2.settings",
 }
 
 // SSLVersion classes, the values of the SSLVersion buffer (Suricata's
@@ -178,7 +182,7 @@ func (b Buffer) IsMulti() bool {
 
 // IsHTTP2 reports whether b is one of the HTTP/2 frame and header
 // multi-buffers.
-func (b Buffer) IsHTTP2() bool { return b >= HTTP2FrameType && b <= HTTP2Header }
+func (b Buffer) IsHTTP2() bool { return b >= HTTP2FrameType && b <= HTTP2Settings }
 
 // IsTLS reports whether the TLS parser fills b.
 func (b Buffer) IsTLS() bool {

@@ -44,6 +44,9 @@ func TestHTTP2Keywords(t *testing.T) {
 		`alert http2 any any -> any any (msg:"cancel"; http2.errorcode:!CANCEL; http2.frametype:RST_STREAM; sid:8;)`,
 		`alert http1 any any -> any any (msg:"http1 only"; http.method; content:"GET"; sid:9;)`,
 		`alert http any any -> any any (msg:"http"; http.method; content:"GET"; sid:10;)`,
+		`alert http2 any any -> any any (msg:"streams"; http2.settings:SETTINGS_MAX_CONCURRENT_STREAMS >100; sid:11;)`,
+		`alert http2 any any -> any any (msg:"push"; http2.settings:SETTINGS_ENABLE_PUSH; sid:12;)`,
+		`alert http2 any any -> any any (msg:"range"; http2.settings:SETTINGS_MAX_CONCURRENT_STREAMS 42-68; sid:13;)`,
 	}, "\n")
 	set := &rules.Set{}
 	require.NoError(t, set.Load(strings.NewReader(text), "h2.rules", nil))
@@ -56,7 +59,7 @@ func TestHTTP2Keywords(t *testing.T) {
 	var cli, srv bytes.Buffer
 	cli.WriteString(http2.ClientPreface)
 	cf, sf := http2.NewFramer(&cli, nil), http2.NewFramer(&srv, nil)
-	cf.WriteSettings()
+	cf.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 250})
 	cf.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndStream: true, EndHeaders: true, Priority: http2.PriorityParam{Weight: 41},
 		BlockFragment: block(":method", "GET", ":scheme", "http", ":authority", "a.example", ":path", "/")})
 	cf.WriteWindowUpdate(0, 65535)
@@ -80,5 +83,5 @@ func TestHTTP2Keywords(t *testing.T) {
 		}
 	}
 	cs, sc := inspect.ToServer, inspect.ToClient
-	assert.ElementsMatch(t, []hit{{7, cs}, {4, cs}, {5, cs}, {10, cs}, {3, cs}, {7, sc}, {6, sc}, {2, sc}, {8, sc}, {1, cs}, {2, cs}}, got)
+	assert.ElementsMatch(t, []hit{{7, cs}, {11, cs}, {4, cs}, {5, cs}, {10, cs}, {3, cs}, {7, sc}, {6, sc}, {2, sc}, {8, sc}, {1, cs}, {2, cs}}, got)
 }

@@ -19,10 +19,11 @@ const maxFrameFacts = 64
 // direction of a stream: its frames' types, error codes, weights and
 // window increments.
 type frameFacts struct {
-	types   [][]byte // one per type seen, 1 byte
-	errs    [][]byte // 4 bytes each
-	weights [][]byte
-	windows [][]byte
+	types    [][]byte // one per type seen, 1 byte
+	errs     [][]byte // 4 bytes each
+	weights  [][]byte
+	windows  [][]byte
+	settings [][]byte // 2 bytes of identifier, 4 of value
 }
 
 // typeBytes are the 1-byte instances of frame types and weights.
@@ -49,6 +50,12 @@ func (ff *frameFacts) add(f ih2.FrameInfo) {
 	}
 	if f.HasWindow && len(ff.windows) < maxFrameFacts {
 		ff.windows = append(ff.windows, binary.BigEndian.AppendUint32(nil, f.Window))
+	}
+	for _, s := range f.Settings {
+		if len(ff.settings) < maxFrameFacts {
+			b := binary.BigEndian.AppendUint16(make([]byte, 0, 6), uint16(s.ID))
+			ff.settings = append(ff.settings, binary.BigEndian.AppendUint32(b, s.Val))
+		}
 	}
 }
 
@@ -113,6 +120,7 @@ func setH2Buffers(u *applayer.Unit, t *tx, dir inspect.Direction) {
 	u.Multi[applayer.HTTP2ErrorCode] = append(u.Multi[applayer.HTTP2ErrorCode][:0], ff.errs...)
 	u.Multi[applayer.HTTP2Priority] = append(u.Multi[applayer.HTTP2Priority][:0], ff.weights...)
 	u.Multi[applayer.HTTP2Window] = append(u.Multi[applayer.HTTP2Window][:0], ff.windows...)
+	u.Multi[applayer.HTTP2Settings] = append(u.Multi[applayer.HTTP2Settings][:0], ff.settings...)
 	m := &t.req
 	if dir == inspect.ToClient {
 		m = &t.resp

@@ -57,6 +57,8 @@ type FrameInfo struct {
 	HasErrCode, HasWindow, HasWeight bool
 	ErrCode, Window                  uint32
 	Weight                           uint8
+	// Settings are a SETTINGS frame's parameters (not its ACK's).
+	Settings []http2.Setting
 }
 
 // Anomaly event names.
@@ -333,6 +335,13 @@ func frameInfo(f http2.Frame) FrameInfo {
 		fi.HasErrCode, fi.ErrCode = true, uint32(f.ErrCode)
 	case *http2.WindowUpdateFrame:
 		fi.HasWindow, fi.Window = true, f.Increment
+	case *http2.SettingsFrame:
+		if !f.IsAck() {
+			f.ForeachSetting(func(s http2.Setting) error {
+				fi.Settings = append(fi.Settings, s)
+				return nil
+			})
+		}
 	case *http2.PriorityFrame:
 		fi.HasWeight, fi.Weight = true, f.Weight
 	case *http2.HeadersFrame:

@@ -100,6 +100,11 @@ func (c *converter) fileKeyword(kw, v string) error {
 		return c.sslVersion(v, neg)
 	case "http2.frametype", "http2.errorcode", "http2.priority", "http2.window":
 		return c.http2Frame(kw, v, neg)
+	case "http2.settings":
+		if neg {
+			return rejectf("http2.settings: no negation")
+		}
+		return c.http2Settings(v)
 	}
 	hb := hashBuffers[kw]
 	name := strings.Trim(v, `"`)

@@ -23,6 +23,42 @@ var http2ErrorCodes = map[string]uint64{"NO_ERROR": 0, "PROTOCOL_ERROR": 1, "INT
 	"REFUSED_STREAM": 7, "CANCEL": 8, "COMPRESSION_ERROR": 9, "CONNECT_ERROR": 10, "ENHANCE_YOUR_CALM": 11,
 	"INADEQUATE_SECURITY": 12, "HTTP_1_1_REQUIRED": 13, "HTTP11_REQUIRED": 13}
 
+// http2SettingIDs are the SETTINGS parameters Suricata names.
+var http2SettingIDs = map[string]uint16{"SETTINGS_HEADER_TABLE_SIZE": 1, "SETTINGS_ENABLE_PUSH": 2,
+	"SETTINGS_MAX_CONCURRENT_STREAMS": 3, "SETTINGS_INITIAL_WINDOW_SIZE": 4, "SETTINGS_MAX_FRAME_SIZE": 5,
+	"SETTINGS_MAX_HEADER_LIST_SIZE": 6, "SETTINGS_ENABLE_CONNECT_PROTOCOL": 8, "SETTINGS_NO_RFC7540_PRIORITIES": 9}
+
+// http2Settings builds http2.settings:ID[ VALUE], VALUE a uint test
+// ("42", ">76", "42-68"): a SETTINGS parameter with that identifier (and
+// a value passing the test) in the direction inspected.
+func (c *converter) http2Settings(v string) error {
+	v = strings.TrimSpace(v)
+	end := strings.IndexFunc(v, func(r rune) bool { return !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z') })
+	if end < 0 {
+		end = len(v)
+	}
+	id, ok := http2SettingIDs[strings.ToUpper(v[:end])]
+	if !ok {
+		return rejectf("http2.settings: unknown setting %q", v[:end])
+	}
+	l := c.list(applayer.HTTP2Settings, nil)
+	l.Ops = append(l.Ops, &Content{Pattern: []byte{byte(id >> 8), byte(id)}, Depth: &Value{N: 2}})
+	if rest := strings.TrimSpace(v[end:]); rest != "" {
+		ops, err := uintTests("http2.settings", strings.ReplaceAll(rest, " ", ""), false, 4, 1<<32-1)
+		if err != nil {
+			return err
+		}
+		for _, op := range ops {
+			op.(*ByteTest).Offset = Value{N: 2}
+		}
+		l.Ops = append(l.Ops, ops...)
+	}
+	if c.out.AppProto == "" {
+		c.out.AppProto = "http2"
+	}
+	return nil
+}
+
 func (c *converter) http2Frame(kw, v string, neg bool) error {
 	buf, nbytes, max := applayer.HTTP2FrameType, 1, uint64(255)
 	var names map[string]uint64

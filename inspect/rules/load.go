@@ -372,7 +372,8 @@ func (p *parsed) standIn(kw, lower string, next *int) (string, string) {
 // builds them (see converter.fileKeyword).
 var fileKeywords = map[string]bool{"filesize": true, "filemd5": true, "filesha1": true, "filesha256": true,
 	"dns.opcode": true, "dns.rcode": true, "ssl_version": true,
-	"http2.frametype": true, "http2.errorcode": true, "http2.priority": true, "http2.window": true}
+	"http2.frametype": true, "http2.errorcode": true, "http2.priority": true, "http2.window": true,
+	"http2.settings": true}
 
 // unquotedPCRE reports whether a pcre value is written without quotes:
 // "/.../flags", optionally negated, with no quote inside.
