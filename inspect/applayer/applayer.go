@@ -131,6 +131,10 @@ const (
 	// HTTP2Settings: each parameter of the direction's SETTINGS frames,
 	// 2 bytes of identifier and 4 of value, big-endian.
 	HTTP2Settings
+	// DNSRRType is a multi-buffer for dns.rrtype: the record type (2
+	// bytes, big-endian) of each question of a message to the server,
+	// of each answer of one to the client.
+	DNSRRType
 	NumBuffers
 )
 
@@ -159,7 +163,7 @@ var bufferNames = [NumBuffers]string{
 	SSLVersion: "ssl_version", AppHook: "app-hook",
 	HTTP2FrameType: "http2.frametype", HTTP2ErrorCode: "http2.errorcode", HTTP2Priority: "http2.priority",
 	HTTP2Window: "http2.window", HTTP2HeaderName: "http2.header_name", HTTP2Header: "http2.header",
-	HTTP2Settings: "http2.settings",
+	HTTP2Settings: "http2.settings", DNSRRType: "dns.rrtype",
 }
 
 // SSLVersion classes, the values of the SSLVersion buffer (Suricata's
@@ -177,7 +181,7 @@ const (
 // against each instance in Unit.Multi and matches if any instance does.
 func (b Buffer) IsMulti() bool {
 	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent || b == DNSQuery || b == AppHook || b.IsHTTP2() ||
-		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName
+		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName || b == DNSRRType
 }
 
 // IsHTTP2 reports whether b is one of the HTTP/2 frame and header

@@ -27,13 +27,15 @@ type Parser struct {
 	// rrNames holds the record names of the answer, authority and
 	// additional sections and the rdata names (rdSpans) of the current
 	// message, for the dns.*.rrname multi-buffers.
-	rrNames []byte
-	rrSpans [3][]span
-	rdSpans [3][]span
-	records [3][]inspect.DNSRecord // the sections' records, for EVE
-	hdr     [2]byte                // opcode and rcode buffers
-	unit    applayer.Unit
-	anoms   []inspect.Anomaly
+	rrNames  []byte
+	rrSpans  [3][]span
+	rdSpans  [3][]span
+	records  [3][]inspect.DNSRecord // the sections' records, for EVE
+	rrtypes  [][]byte               // dns.rrtype instances of the current message
+	ansTypes [][]byte               // the answers' types, 2 bytes each
+	hdr      [2]byte                // opcode and rcode buffers
+	unit     applayer.Unit
+	anoms    []inspect.Anomaly
 }
 
 var _ applayer.Parser = (*Parser)(nil)
@@ -161,6 +163,7 @@ func (p *Parser) message(dir inspect.Direction, msg []byte, emit func(*applayer.
 		p.rrSpans[sec], p.rdSpans[sec] = p.rrSpans[sec][:0], p.rdSpans[sec][:0]
 		p.records[sec] = nil // handed to the previous message's Event
 	}
+	p.ansTypes = p.ansTypes[:0]
 	for sec := 0; off >= 0 && sec < 3; sec++ {
 		for i := 0; i < counts[sec]; i++ {
 			start := len(p.rrNames)
@@ -191,6 +194,9 @@ func (p *Parser) message(dir inspect.Direction, msg []byte, emit func(*applayer.
 			}
 			p.rrSpans[sec] = append(p.rrSpans[sec], span{start, len(p.rrNames)})
 			p.records[sec] = appendRecords(p.records[sec], msg, string(p.rrNames[start:]), next)
+			if sec == 0 {
+				p.ansTypes = append(p.ansTypes, msg[next:next+2:next+2])
+			}
 			p.rdataName(sec, msg, next+10, rtype, rdlen)
 		}
 	}
@@ -273,6 +279,17 @@ func (p *Parser) setMulti(u *applayer.Unit, nq int, response bool, dir inspect.D
 	if dir == inspect.ToServer {
 		u.Multi[applayer.DNSQuery] = q
 	}
+	// dns.rrtype: the questions' types to the server, the answers' to
+	// the client (rust/src/dns/detect.rs dns_rrtype_match).
+	p.rrtypes = p.rrtypes[:0]
+	if dir == inspect.ToServer {
+		for i := 0; i < nq; i++ {
+			p.rrtypes = append(p.rrtypes, []byte{byte(p.qtypes[i] >> 8), byte(p.qtypes[i])})
+		}
+	} else {
+		p.rrtypes = append(p.rrtypes, p.ansTypes...)
+	}
+	u.Multi[applayer.DNSRRType] = p.rrtypes
 	secs := [3]applayer.Buffer{applayer.DNSAnswersRRName, applayer.DNSAuthoritiesRRName, applayer.DNSAdditionalsRRName}
 	for sec, b := range secs {
 		m := u.Multi[b][:0]
@@ -300,6 +317,7 @@ func (p *Parser) clearMulti(u *applayer.Unit) {
 		u.Multi[b] = u.Multi[b][:0]
 	}
 	u.Multi[applayer.DNSQuery] = nil // aliases dns.queries.rrname's
+	u.Multi[applayer.DNSRRType] = nil
 }
 
 // emitOnly reports anomalies of a message too broken to log.

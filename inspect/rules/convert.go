@@ -93,6 +93,8 @@ var bufferNames = map[string]applayer.Buffer{
 	"dns.queries.rrname": applayer.DNSQueriesRRName, "dns.answers.rrname": applayer.DNSAnswersRRName,
 	"dns.authorities.rrname": applayer.DNSAuthoritiesRRName, "dns.additionals.rrname": applayer.DNSAdditionalsRRName,
 	"dns.response.rrname": applayer.DNSResponseRRName,
+	// Suricata 7's names, still registered: the same instances.
+	"dns.query.name": applayer.DNSQueriesRRName, "dns.answer.name": applayer.DNSAnswersRRName,
 	"http.request_header": applayer.HTTPRequestHeader, "http.response_header": applayer.HTTPResponseHeader,
 	"http2.header_name": applayer.HTTP2HeaderName, "http2.header": applayer.HTTP2Header,
 }
@@ -181,7 +183,7 @@ func appBuffer(b applayer.Buffer) string {
 	switch {
 	case b.IsTLS():
 		return "tls"
-	case b == applayer.DNSQuery || b >= applayer.DNSQueriesRRName && b <= applayer.DNSRcode:
+	case b == applayer.DNSQuery || b >= applayer.DNSQueriesRRName && b <= applayer.DNSRcode || b == applayer.DNSRRType:
 		return "dns"
 	case b == applayer.AppLayerEvent:
 		return "" // the event names its protocol; see appLayerEvent

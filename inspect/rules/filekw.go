@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/dns"
 )
 
 // HashSet is filemd5, filesha1 or filesha256: the list's buffer (a raw
@@ -73,7 +74,7 @@ func (c *converter) fileKeyword(kw, v string) error {
 		v = strings.TrimSpace(v[1:])
 	}
 	switch kw {
-	case "filesize", "dns.opcode", "dns.rcode":
+	case "filesize", "dns.opcode", "dns.rcode", "dns.rrtype":
 		buf, nbytes, max := applayer.FileSize, 8, uint64(math.MaxInt64)
 		switch kw {
 		case "dns.opcode":
@@ -82,6 +83,11 @@ func (c *converter) fileKeyword(kw, v string) error {
 			buf, nbytes, max = applayer.DNSRcode, 1, 15
 			if n, ok := rcodeNames[strings.ToUpper(v)]; ok {
 				v = strconv.Itoa(n)
+			}
+		case "dns.rrtype":
+			buf, nbytes, max = applayer.DNSRRType, 2, 65535
+			if n, ok := dns.RRTypeByName(v); ok {
+				v = strconv.Itoa(int(n))
 			}
 		}
 		ops, err := uintTests(kw, v, neg, nbytes, max)

@@ -267,7 +267,7 @@ func (p *parsed) finish(opts *Options) (*Rule, error) {
 var unknownSticky = map[string]bool{"ja4.hash": true, "tls.random_time": true, "tls.random_bytes": true,
 	"tls.subjectaltname": true, "file.name": true, "dns.queries.rrname": true, "dns.answers.rrname": true,
 	"dns.authorities.rrname": true, "dns.additionals.rrname": true, "dns.response.rrname": true,
-	"http2.header_name": true, "http2.header": true}
+	"http2.header_name": true, "http2.header": true, "dns.query.name": true, "dns.answer.name": true}
 
 // standIns are sticky buffers gonids knows, lent to unknownSticky ones.
 var standIns = []string{"http.location", "http.server", "http.accept_lang", "http.connection", "http.referer",
@@ -373,7 +373,7 @@ func (p *parsed) standIn(kw, lower string, next *int) (string, string) {
 var fileKeywords = map[string]bool{"filesize": true, "filemd5": true, "filesha1": true, "filesha256": true,
 	"dns.opcode": true, "dns.rcode": true, "ssl_version": true,
 	"http2.frametype": true, "http2.errorcode": true, "http2.priority": true, "http2.window": true,
-	"http2.settings": true}
+	"http2.settings": true, "dns.rrtype": true}
 
 // unquotedPCRE reports whether a pcre value is written without quotes:
 // "/.../flags", optionally negated, with no quote inside.
