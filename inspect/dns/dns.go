@@ -20,8 +20,6 @@ const (
 	maxQuestions = 16
 	// maxRecords bounds the records whose names are kept per section.
 	maxRecords = 64
-	// maxPendingIDs bounds the query ids remembered to pair answers.
-	maxPendingIDs = 64
 )
 
 // Anomaly event names, as Suricata's dns parser spells them in EVE and

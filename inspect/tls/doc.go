@@ -1,6 +1,8 @@
 // Package tls reads a TLS flow's ClientHello for detection: the server
 // name (tls.sni) and the highest version the client offers, with anomalies
-// for malformed records and hellos.
+// for malformed records and hellos. Each side's version as Suricata's
+// ssl_version reads it and the handshake states each side reached (for
+// rules with an explicit hook, tls:client_hello_done) go on every Unit.
 //
 // The record layer is parsed incrementally: a ClientHello may arrive one
 // byte at a time, and may be split across several handshake records
