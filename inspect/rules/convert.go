@@ -350,7 +350,7 @@ func (c *converter) run() error {
 	// An HTTP/TLS/DNS buffer implies the protocol even in "alert tcp".
 	for _, l := range out.Lists {
 		if ap := appBuffer(l.Buffer); ap != "" {
-			if out.AppProto != "" && !inspect.AppProtoIs(out.AppProto, ap) {
+			if out.AppProto != "" && !inspect.AppProtoIs(out.AppProto, ap) && !inspect.AppProtoIs(ap, out.AppProto) {
 				return rejectf("buffer %s conflicts with protocol %s", l.Buffer, out.AppProto)
 			}
 		}
