@@ -287,6 +287,11 @@ func (p *parsed) ownOptions(opts []option) string {
 			// A hint to use the preceding keyword as the prefilter; it
 			// changes what is scanned first, never what matches.
 			cut = cut[:o.start] + cut[o.end:]
+		case o.kw == "requires":
+			if why := requires(o.value); why != "" {
+				return why
+			}
+			cut = cut[:o.start] + cut[o.end:]
 		case o.kw == "gid":
 			n, err := strconv.ParseUint(o.value, 10, 32)
 			if err != nil || n == 0 {
