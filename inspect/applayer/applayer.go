@@ -131,6 +131,13 @@ const (
 	// HTTP2Settings: each parameter of the direction's SETTINGS frames,
 	// 2 bytes of identifier and 4 of value, big-endian.
 	HTTP2Settings
+	// HTTP2FrameHdr, HTTP2FrameData and HTTP2FramePDU are Suricata's
+	// frames of HTTP/2 (frame:http2.hdr, http2.data, http2.pdu): the 9-byte
+	// header, the payload and the whole of one frame other than DATA,
+	// set on the Unit emitted for that frame only.
+	HTTP2FrameHdr
+	HTTP2FrameData
+	HTTP2FramePDU
 	// DNSRRType is a multi-buffer for dns.rrtype: the record type (2
 	// bytes, big-endian) of each question of a message to the server,
 	// of each answer of one to the client.
@@ -164,6 +171,7 @@ var bufferNames = [NumBuffers]string{
 	HTTP2FrameType: "http2.frametype", HTTP2ErrorCode: "http2.errorcode", HTTP2Priority: "http2.priority",
 	HTTP2Window: "http2.window", HTTP2HeaderName: "http2.header_name", HTTP2Header: "http2.header",
 	HTTP2Settings: "http2.settings", DNSRRType: "dns.rrtype",
+	HTTP2FrameHdr: "frame:http2.hdr", HTTP2FrameData: "frame:http2.data", HTTP2FramePDU: "frame:http2.pdu",
 }
 
 // SSLVersion classes, the values of the SSLVersion buffer (Suricata's
@@ -180,13 +188,13 @@ const (
 // IsMulti reports whether b is a multi-buffer: a rule on it is evaluated
 // against each instance in Unit.Multi and matches if any instance does.
 func (b Buffer) IsMulti() bool {
-	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent || b == DNSQuery || b == AppHook || b.IsHTTP2() ||
+	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent || b == DNSQuery || b == AppHook || b >= HTTP2FrameType && b <= HTTP2Settings ||
 		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName || b == DNSRRType
 }
 
 // IsHTTP2 reports whether b is one of the HTTP/2 frame and header
 // multi-buffers.
-func (b Buffer) IsHTTP2() bool { return b >= HTTP2FrameType && b <= HTTP2Settings }
+func (b Buffer) IsHTTP2() bool { return b >= HTTP2FrameType && b <= HTTP2FramePDU }
 
 // IsTLS reports whether the TLS parser fills b.
 func (b Buffer) IsTLS() bool {

@@ -47,6 +47,9 @@ func TestHTTP2Keywords(t *testing.T) {
 		`alert http2 any any -> any any (msg:"streams"; http2.settings:SETTINGS_MAX_CONCURRENT_STREAMS >100; sid:11;)`,
 		`alert http2 any any -> any any (msg:"push"; http2.settings:SETTINGS_ENABLE_PUSH; sid:12;)`,
 		`alert http2 any any -> any any (msg:"range"; http2.settings:SETTINGS_MAX_CONCURRENT_STREAMS 42-68; sid:13;)`,
+		`alert http2 any any -> any any (msg:"hdr"; frame:http2.hdr; content:"|00 00 04 08 00|"; startswith; sid:14;)`,
+		`alert http2 any any -> any any (msg:"data"; frame:http2.data; content:"|00 00 ff ff|"; bsize:4; sid:15;)`,
+		`alert http2 any any -> any any (msg:"pdu"; frame:http2.pdu; content:"|01 04 00 00 00 01|"; offset:3; depth:6; sid:16;)`,
 	}, "\n")
 	set := &rules.Set{}
 	require.NoError(t, set.Load(strings.NewReader(text), "h2.rules", nil))
@@ -83,5 +86,5 @@ func TestHTTP2Keywords(t *testing.T) {
 		}
 	}
 	cs, sc := inspect.ToServer, inspect.ToClient
-	assert.ElementsMatch(t, []hit{{7, cs}, {11, cs}, {4, cs}, {5, cs}, {10, cs}, {3, cs}, {7, sc}, {6, sc}, {2, sc}, {8, sc}, {1, cs}, {2, cs}}, got)
+	assert.ElementsMatch(t, []hit{{14, cs}, {15, cs}, {16, sc}, {7, cs}, {11, cs}, {4, cs}, {5, cs}, {10, cs}, {3, cs}, {7, sc}, {6, sc}, {2, sc}, {8, sc}, {1, cs}, {2, cs}}, got)
 }

@@ -30,7 +30,6 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	u.AppProto = AppProto
 	if t.h2 {
 		u.AppProto = AppProto2
-		setH2Buffers(u, t, dir)
 	}
 	req, resp := &t.req, &t.resp
 	for b := applayer.Buffer(1); b < applayer.NumBuffers; b++ {
@@ -55,6 +54,9 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	u.Multi[applayer.HTTPResponseHeader] = u.Multi[applayer.HTTPResponseHeader][:0]
 	if dir == inspect.ToClient {
 		u.Multi[applayer.HTTPResponseHeader] = resp.appendLines(u.Multi[applayer.HTTPResponseHeader])
+	}
+	if t.h2 {
+		setH2Buffers(u, t, dir)
 	}
 	u.Event = nil
 	if final {

@@ -72,7 +72,9 @@ func (h *h2) Frame(dir inspect.Direction, id uint32, f ih2.FrameInfo) {
 		t := h.p.newTx()
 		t.h2 = true
 		t.frames[dir&1].add(f)
+		t.frame = f.Raw
 		h.p.emit(dir, t, false, h.emit)
+		t.frame = nil
 		t.reqDone, t.respDone = true, true
 		h.p.release(t)
 		return
@@ -87,9 +89,12 @@ func (h *h2) Frame(dir inspect.Direction, id uint32, f ih2.FrameInfo) {
 		}
 	}
 	t.frames[dir&1].add(f)
-	switch f.Type {
-	case http2.FrameWindowUpdate, http2.FramePriority, http2.FrameRSTStream:
+	if f.Raw != nil {
+		// The frame itself is inspected on a Unit of its own (frame:
+		// keywords), which also inspects what it added to the stream.
+		t.frame = f.Raw
 		h.p.emit(dir, t, false, h.emit)
+		t.frame = nil
 	}
 }
 
@@ -134,4 +139,9 @@ func setH2Buffers(u *applayer.Unit, t *tx, dir inspect.Direction) {
 		}
 	}
 	u.Multi[applayer.HTTP2HeaderName] = names
+	if len(t.frame) >= 9 {
+		u.Buffers[applayer.HTTP2FrameHdr] = t.frame[:9:9]
+		u.Buffers[applayer.HTTP2FrameData] = t.frame[9:len(t.frame):len(t.frame)]
+		u.Buffers[applayer.HTTP2FramePDU] = t.frame[:len(t.frame):len(t.frame)]
+	}
 }

@@ -59,6 +59,9 @@ type FrameInfo struct {
 	Weight                           uint8
 	// Settings are a SETTINGS frame's parameters (not its ACK's).
 	Settings []http2.Setting
+	// Raw is the whole frame, header included, for frames other than
+	// DATA (whose payload is streamed); valid during the call only.
+	Raw []byte
 }
 
 // Anomaly event names.
@@ -89,7 +92,10 @@ const (
 // long_frame_data (HTTP2_MAX_HANDLED_FRAME_SIZE).
 const longFrame = 1 << 16
 
-type frameReader struct{ b []byte }
+type frameReader struct {
+	b   []byte
+	raw []byte // the frame being read, whole
+}
 
 func (r *frameReader) Read(p []byte) (int, error) {
 	if len(r.b) == 0 {
@@ -275,7 +281,7 @@ func (c *Conn) endData(d *dirState) {
 // frame reads a complete non-DATA frame with the Framer.
 func (c *Conn) frame(d *dirState) {
 	d.inFrame = false
-	d.rd.b = d.buf
+	d.rd.b, d.rd.raw = d.buf, d.buf
 	f, err := d.fr.ReadFrame()
 	d.buf = d.buf[:0]
 	if cap(d.buf) > 16<<10 {
@@ -291,7 +297,9 @@ func (c *Conn) frame(d *dirState) {
 		c.fail(d, AnomFrame)
 		return
 	}
-	c.h.Frame(d.dir, frameStream(f, d.blkStrm), frameInfo(f))
+	fi := frameInfo(f)
+	fi.Raw, d.rd.raw = d.rd.raw, nil // a big frame's buffer is not pinned
+	c.h.Frame(d.dir, frameStream(f, d.blkStrm), fi)
 	switch f := f.(type) {
 	case *http2.HeadersFrame:
 		d.inBlock, d.blkStrm, d.blkEnd, d.push = true, f.StreamID, f.StreamEnded(), false

@@ -21,6 +21,7 @@ type rec struct {
 	anoms   []string
 	events  []string
 	frames  []FrameInfo
+	rawOK   []bool
 }
 
 func newRec() *rec {
@@ -41,10 +42,18 @@ func (r *rec) Data(dir inspect.Direction, id uint32, data []byte, end bool) {
 		r.ends[id]++
 	}
 }
-func (r *rec) Reset(uint32)                                        {}
-func (r *rec) Anomaly(dir inspect.Direction, ev string)            { r.anoms = append(r.anoms, ev) }
-func (r *rec) Event(dir inspect.Direction, ev string)              { r.events = append(r.events, ev) }
-func (r *rec) Frame(dir inspect.Direction, id uint32, f FrameInfo) { r.frames = append(r.frames, f) }
+func (r *rec) Reset(uint32)                             {}
+func (r *rec) Anomaly(dir inspect.Direction, ev string) { r.anoms = append(r.anoms, ev) }
+func (r *rec) Event(dir inspect.Direction, ev string)   { r.events = append(r.events, ev) }
+func (r *rec) Frame(dir inspect.Direction, id uint32, f FrameInfo) {
+	// Raw is the whole frame (its header says its length and type),
+	// nil for DATA; it is valid during the call only.
+	raw := f.Raw
+	r.rawOK = append(r.rawOK, f.Type == http2.FrameData && raw == nil ||
+		len(raw) >= 9 && http2.FrameType(raw[3]) == f.Type && int(raw[0])<<16|int(raw[1])<<8|int(raw[2]) == len(raw)-9)
+	f.Raw = nil
+	r.frames = append(r.frames, f)
+}
 
 func frames(t testing.TB) []byte {
 	var b, hb bytes.Buffer
@@ -127,4 +136,5 @@ func TestFrameInfo(t *testing.T) {
 		{Type: http2.FrameRSTStream, HasErrCode: true, ErrCode: uint32(http2.ErrCodeCancel)},
 		{Type: http2.FrameGoAway, HasErrCode: true, ErrCode: uint32(http2.ErrCodeInternal)},
 	}, r.frames)
+	assert.NotContains(t, r.rawOK, false)
 }

@@ -20,6 +20,7 @@ func TestHTTP2Keywords(t *testing.T) {
 		{`alert http2 any any -> any any (msg:"t"; http2.window:100-200; sid:1;)`, applayer.HTTP2Window, "http2"},
 		{`alert http2 any any -> any any (msg:"t"; http2.settings:SETTINGS_ENABLE_PUSH 0; sid:1;)`, applayer.HTTP2Settings, "http2"},
 		{`alert http2 any any -> any any (msg:"t"; http2.header_name; content:"x"; sid:1;)`, applayer.HTTP2HeaderName, "http2"},
+		{`alert http2 any any -> any any (msg:"t"; frame:http2.hdr; content:"x"; sid:1;)`, applayer.HTTP2FrameHdr, "http2"},
 	} {
 		r, err := ParseRule(tc.rule, nil)
 		require.NoError(t, err, tc.rule)
@@ -32,6 +33,7 @@ func TestHTTP2Keywords(t *testing.T) {
 		{`alert http2 any any -> any any (msg:"t"; http2.frametype:NOPE; sid:1;)`, "unknown value"},
 		{`alert http2 any any -> any any (msg:"t"; http2.settings:SETTINGS_NOPE; sid:1;)`, "unknown setting"},
 		{`alert http2 any any -> any any (msg:"t"; http2.window:>abc; sid:1;)`, "is not a number"},
+		{`alert tls any any -> any any (msg:"t"; frame:tls.pdu; content:"x"; sid:1;)`, "unsupported frame tls.pdu"},
 	} {
 		_, err := ParseRule(tc.rule, nil)
 		require.Error(t, err, tc.rule)

@@ -292,6 +292,18 @@ func (p *parsed) ownOptions(opts []option) string {
 				return why
 			}
 			cut = cut[:o.start] + cut[o.end:]
+		case o.kw == "frame":
+			// Suricata's frame keyword: a sticky buffer named by its
+			// value (frame:http2.hdr), lent a stand-in gonids knows.
+			buf := "frame:" + strings.TrimSpace(o.value)
+			if _, ok := bufferNames[buf]; !ok {
+				return "unsupported frame " + strings.TrimSpace(o.value) + " (only HTTP/2's: http2.hdr, http2.data, http2.pdu)"
+			}
+			stand, why := p.standIn(buf, lower, &next)
+			if why != "" {
+				return why
+			}
+			cut = cut[:o.start] + stand + ";" + cut[o.end:]
 		case o.kw == "gid":
 			n, err := strconv.ParseUint(o.value, 10, 32)
 			if err != nil || n == 0 {
