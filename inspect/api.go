@@ -152,6 +152,9 @@ type Alert struct {
 	// that was in progress in the flow for a raw-stream match), as far as
 	// it was known then; EVE writes it as the alert's http object.
 	HTTP *HTTPTx
+	// DNS, when set, is the DNS message the match happened in; EVE
+	// writes it as the alert's dns object.
+	DNS *DNSTx
 }
 
 // Logged reports whether Suricata logs the match as an alert: not for
@@ -209,6 +212,18 @@ type HTTPTx struct {
 	Proxy *ProxyHeader
 	// StreamID is the HTTP/2 stream of the transaction (0: HTTP/1).
 	StreamID uint32
+	// H2Request and H2Response are what an HTTP/2 stream's frames said
+	// in each direction, for EVE's http2.request and http2.response.
+	H2Request, H2Response HTTP2Frames
+}
+
+// HTTP2Frames is what Suricata logs of one direction of an HTTP/2
+// stream's frames: the first error code (RST_STREAM, GOAWAY) and weight
+// (PRIORITY, HEADERS), and which of them came more than once.
+type HTTP2Frames struct {
+	ErrorCode   *uint32
+	Priority    *uint8
+	HasMultiple string // "error_code" or "priority"
 }
 
 // HTTPHeader is one header field as logged.
@@ -225,7 +240,8 @@ type ProxyHeader struct {
 	Src, Dst  netip.AddrPort
 }
 
-// DNSTx is one DNS query (type query) or answer (type answer).
+// DNSTx is one DNS message: a query (type query) or an answer (type
+// answer). As in Suricata 8, each message is its own transaction.
 type DNSTx struct {
 	Type   string // "query" or "answer"
 	ID     uint16
@@ -236,6 +252,41 @@ type DNSTx struct {
 	// RA, Z, rcode); Queries are all questions, in order.
 	Flags   uint16
 	Queries []DNSQuestion
+	// Answers, Authorities and Additionals are the records of the
+	// message's sections, as Suricata logs them (bounded per section).
+	Answers, Authorities, Additionals []DNSRecord
+}
+
+// DNSRecord is one resource record of a DNS message. RData is its data
+// as Suricata prints it (an address, a name, one TXT string, NULL
+// bytes); HasRData says whether the type has such a form. SOA, SRV and
+// OPT records carry their fields instead.
+type DNSRecord struct {
+	RRName, RRType string
+	TTL            uint32
+	RData          string
+	HasRData       bool
+	SOA            *DNSSOA
+	SRV            *DNSSRV
+	OPT            []DNSOption
+}
+
+// DNSSOA is an SOA record's data.
+type DNSSOA struct {
+	MName, RName                            string
+	Serial, Refresh, Retry, Expire, Minimum uint32
+}
+
+// DNSSRV is an SRV record's data.
+type DNSSRV struct {
+	Priority, Weight, Port uint16
+	Name                   string
+}
+
+// DNSOption is one EDNS option of an OPT record.
+type DNSOption struct {
+	Code uint16
+	Data []byte
 }
 
 // DNSQuestion is one question of a DNS message.
@@ -299,6 +350,22 @@ type FlowInspector interface {
 // app_proto, as Suricata's do.
 type AppProtoReporter interface {
 	AppProto() string
+}
+
+// AppProtoIs reports whether app, a flow's or transaction's protocol
+// (or a rule's), satisfies a rule on protocol want. As in Suricata, http
+// is HTTP/1 or HTTP/2, http1 only HTTP/1 (whose transactions and flows
+// say "http" here), http2 only HTTP/2.
+func AppProtoIs(app, want string) bool {
+	switch {
+	case app == want:
+		return true
+	case want == "http":
+		return app == "http1" || app == "http2"
+	case want == "http1":
+		return app == "http"
+	}
+	return false
 }
 
 // AppProtoOf returns fi's detected protocol, or "".

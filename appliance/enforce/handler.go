@@ -360,7 +360,7 @@ func (f *flow) logResult(ts time.Time, res *inspect.Result, enforce bool) {
 		ev := eve.NewAlert(ts, &f.meta, a, enforce)
 		ev.Verdict = eve.VerdictObject(res.Action, enforce, f.meta.Proto)
 		ev.InIface = f.nic
-		if ev.HTTP == nil && (a.AppProto == "http" || a.AppProto == "http2") {
+		if ev.HTTP == nil && inspect.AppProtoIs(a.AppProto, "http") {
 			// Alert.HTTP is the engine's answer (it is set for requests
 			// still in progress, which a drop never lets complete); the
 			// result's transaction record is the fallback.

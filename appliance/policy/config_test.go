@@ -54,6 +54,8 @@ protocol:
 	assert.Equal(t, &bytesSettings{limit: 1048576, burst: 1048576, verdict: netstack.Continue, maxDelay: 2 * time.Second}, s.bytes)
 	assert.Equal(t, netstack.Reject, s.protocol.byApp["http"].verdict)
 	assert.True(t, s.protocol.byName["MISSING_HOST_HEADER"].off)
+	assert.True(t, s.protocol.action(&inspect.Anomaly{AppProto: "http", Event: "missing_host_header"}).off,
+		"names in lower case, as the DNS and HTTP/2 parsers raise them, find the upper-case key")
 
 	var bad Config
 	err = yaml.Load([]byte("block:\n  statics: []\n"), &bad, yaml.WithKnownFields())

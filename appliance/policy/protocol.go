@@ -1,14 +1,18 @@
 package policy
 
 import (
+	"strings"
+
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/netstack"
 )
 
 // action is what the protocol section does with an anomaly: by event
-// name, else by app protocol, else the default.
+// name (the configuration spells names in upper case; Suricata's Rust
+// parsers, DNS and HTTP/2, raise them in lower case), else by app
+// protocol, else the default.
 func (ps *protocolSettings) action(an *inspect.Anomaly) protoAction {
-	if act, ok := ps.byName[an.Event]; ok {
+	if act, ok := ps.byName[strings.ToUpper(an.Event)]; ok {
 		return act
 	}
 	if act, ok := ps.byApp[an.AppProto]; ok {

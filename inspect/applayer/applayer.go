@@ -40,7 +40,9 @@ const (
 	HTTPLocation
 	HTTPServer
 	TLSSNI
-	DNSQuery // the query name, dotted, without the trailing dot
+	// DNSQuery is a multi-buffer (as in Suricata 8): each question name
+	// of a message to the server, dotted, without the trailing dot.
+	DNSQuery
 	// TLS buffers. The certificate ones describe the server's first
 	// (leaf) certificate, in Suricata's spelling: subject and issuer as
 	// "C=US, O=..., CN=...", serial as "0A:1B:..", fingerprint as SHA-1
@@ -108,6 +110,40 @@ const (
 	// per anomaly, for the app-layer-event keyword. A parser may fill it
 	// too, with the events its transaction raised in earlier Units.
 	AppLayerEvent
+	// SSLVersion is one byte per direction, for ssl_version: the class
+	// (SSLVersionSSLv2 ... SSLVersionTLS13) of the version that side's
+	// hello settled on, absent while unknown.
+	SSLVersion
+	// AppHook is a multi-buffer: the states (Suricata's rule hook names,
+	// "client_hello_done") the Unit's transaction has reached in the
+	// Unit's direction, for rules with an explicit hook.
+	AppHook
+	// HTTP/2 multi-buffers of a stream's frames in the Unit's direction,
+	// for Suricata's http2.* keywords: each frame type seen (1 byte),
+	// each RST_STREAM/GOAWAY error code (4 bytes, big-endian), each
+	// PRIORITY/HEADERS weight (1 byte), each WINDOW_UPDATE increment (4
+	// bytes); HTTP2HeaderName and HTTP2Header are the direction's header
+	// fields, pseudo-headers included, as "name" and "name: value".
+	HTTP2FrameType
+	HTTP2ErrorCode
+	HTTP2Priority
+	HTTP2Window
+	HTTP2HeaderName
+	HTTP2Header
+	// HTTP2Settings: each parameter of the direction's SETTINGS frames,
+	// 2 bytes of identifier and 4 of value, big-endian.
+	HTTP2Settings
+	// HTTP2FrameHdr, HTTP2FrameData and HTTP2FramePDU are Suricata's
+	// frames of HTTP/2 (frame:http2.hdr, http2.data, http2.pdu): the 9-byte
+	// header, the payload and the whole of one frame other than DATA,
+	// set on the Unit emitted for that frame only.
+	HTTP2FrameHdr
+	HTTP2FrameData
+	HTTP2FramePDU
+	// DNSRRType is a multi-buffer for dns.rrtype: the record type (2
+	// bytes, big-endian) of each question of a message to the server,
+	// of each answer of one to the client.
+	DNSRRType
 	NumBuffers
 )
 
@@ -133,18 +169,38 @@ var bufferNames = [NumBuffers]string{
 	DNSAuthoritiesRRName: "dns.authorities.rrname", DNSAdditionalsRRName: "dns.additionals.rrname",
 	DNSResponseRRName: "dns.response.rrname", DNSOpcode: "dns.opcode", DNSRcode: "dns.rcode",
 	HTTPRequestHeader: "http.request_header", HTTPResponseHeader: "http.response_header",
+	SSLVersion: "ssl_version", AppHook: "app-hook",
+	HTTP2FrameType: "http2.frametype", HTTP2ErrorCode: "http2.errorcode", HTTP2Priority: "http2.priority",
+	HTTP2Window: "http2.window", HTTP2HeaderName: "http2.header_name", HTTP2Header: "http2.header",
+	HTTP2Settings: "http2.settings", DNSRRType: "dns.rrtype",
+	HTTP2FrameHdr: "frame:http2.hdr", HTTP2FrameData: "frame:http2.data", HTTP2FramePDU: "frame:http2.pdu",
 }
+
+// SSLVersion classes, the values of the SSLVersion buffer (Suricata's
+// detect-ssl-version.c: the TLS 1.3 drafts count as tls1.3).
+const (
+	SSLVersionSSLv2 byte = 1 + iota
+	SSLVersionSSLv3
+	SSLVersionTLS10
+	SSLVersionTLS11
+	SSLVersionTLS12
+	SSLVersionTLS13
+)
 
 // IsMulti reports whether b is a multi-buffer: a rule on it is evaluated
 // against each instance in Unit.Multi and matches if any instance does.
 func (b Buffer) IsMulti() bool {
-	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent ||
-		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName
+	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent || b == DNSQuery || b == AppHook || b >= HTTP2FrameType && b <= HTTP2Settings ||
+		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName || b == DNSRRType
 }
+
+// IsHTTP2 reports whether b is one of the HTTP/2 frame and header
+// multi-buffers.
+func (b Buffer) IsHTTP2() bool { return b >= HTTP2FrameType && b <= HTTP2FramePDU }
 
 // IsTLS reports whether the TLS parser fills b.
 func (b Buffer) IsTLS() bool {
-	return b == TLSSNI || b >= TLSCertSubject && b <= TLSRandomBytes || b == TLSCerts || b == TLSSubjectAltName
+	return b == TLSSNI || b >= TLSCertSubject && b <= TLSRandomBytes || b == TLSCerts || b == TLSSubjectAltName || b == SSLVersion
 }
 
 func (b Buffer) String() string {
@@ -221,6 +277,9 @@ type Proto struct {
 	// (app-layer-event:PROTO.NAME). nil: not declared, and any name is
 	// accepted for this protocol.
 	Events []string
+	// Hooks are the states (rule hooks) the parser marks in AppHook; a
+	// rule on another hook of this protocol is refused.
+	Hooks []string
 }
 
 var registry []Proto

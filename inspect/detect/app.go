@@ -39,6 +39,7 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 		case applayer.ProbeYes:
 			f.app, f.parser, f.probing = p.Name, p.New(), false
 			f.appWhy = "content " + dir.String()
+			f.detected(p.Name)
 			// Replay what was held back, in order: the other direction's
 			// bytes first if it spoke first, then this one's.
 			other := &f.dirs[1-dir]
@@ -93,6 +94,7 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 func (f *Flow) AppProtoReason() string { return f.appWhy }
 
 func (f *Flow) onUnit(u *applayer.Unit) {
+	f.unitApp(u.AppProto)
 	if u.Event != nil {
 		f.res.Events = append(f.res.Events, *u.Event)
 	}
@@ -170,7 +172,10 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 	f.sortCands()
 	for _, id := range f.cands {
 		cr := f.e.rules[id]
-		key := u.TxID<<32 | uint64(id)
+		key := u.TxID<<33 | uint64(id)
+		if cr.perDir {
+			key |= uint64(u.Dir&1) << 32
+		}
 		if _, done := f.txSeen[key]; done {
 			continue
 		}
@@ -228,6 +233,9 @@ func (f *Flow) onUnit(u *applayer.Unit) {
 		f.fire(cr, u.Dir, f.dirs[u.Dir].off, u.AppProto, u.TxID)
 		if len(f.res.Alerts) > n {
 			f.res.Alerts[n].HTTP = f.unitHTTP(u)
+			if u.Event != nil && u.Event.DNS != nil {
+				f.res.Alerts[n].DNS = u.Event.DNS
+			}
 		}
 	}
 }

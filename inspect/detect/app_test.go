@@ -330,3 +330,22 @@ alert tcp any any -> any any (msg:"v1 by keyword"; app-layer-protocol:http1; htt
 		assert.Equal(t, want, got, app)
 	}
 }
+
+// A server that speaks first in no known protocol (an HTTP/2 server's
+// SETTINGS) leaves the flow to the client's bytes; its bytes reach the
+// parser once the client's are recognised.
+func TestServerSpeaksFirst(t *testing.T) {
+	e := mustEngine(t, `alert http any any -> any any (msg:"m"; http.method; content:"GET"; sid:1;)
+alert http any any -> any any (msg:"s"; http.stat_code; content:"200"; sid:2;)`, Options{Protos: []applayer.Proto{fakeProto}})
+	f := e.NewFlow(tcpMeta)
+	var sids []uint32
+	for _, r := range []inspect.Result{f.Inspect(inspect.ToClient, []byte("\x00\x00\x00\x04")),
+		f.Inspect(inspect.ToServer, []byte("GET /x\n")), f.Inspect(inspect.ToClient, []byte("200\n"))} {
+		for _, a := range r.Alerts {
+			sids = append(sids, a.Rule.SID)
+		}
+	}
+	assert.Equal(t, []uint32{1, 2}, sids)
+	assert.Equal(t, "http", f.(inspect.AppProtoReporter).AppProto())
+
+}

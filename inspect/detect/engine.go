@@ -175,6 +175,13 @@ type crule struct {
 	thresh   *rules.Threshold
 	suppress []rules.Suppress
 	rate     *rules.RateFilter
+	// perDir: the rule alerts once per transaction and direction, not
+	// once per transaction. Suricata's tls_generic keywords (ssl_version)
+	// are inspected in both directions of the one TLS transaction, and a
+	// rule on them alerts for each side that matches.
+	perDir bool
+	// pdOnly: only app-layer-protocol tests (applayerproto.go).
+	pdOnly bool
 }
 
 // Engine is a compiled rule set. It is safe for concurrent use and
@@ -212,7 +219,7 @@ func bufDirs(b applayer.Buffer) uint8 {
 		applayer.HTTPHost, applayer.HTTPHostRaw, applayer.HTTPUserAgent, applayer.HTTPCookie,
 		applayer.HTTPRequestBody, applayer.HTTPAccept, applayer.HTTPAcceptEnc, applayer.HTTPAcceptLang,
 		applayer.HTTPReferer, applayer.TLSSNI, applayer.HTTPRequestHeader, applayer.JA3Hash, applayer.JA3String,
-		applayer.JA4Hash:
+		applayer.JA4Hash, applayer.DNSQuery:
 		return cs
 	case applayer.HTTPStatCode, applayer.HTTPStatMsg, applayer.HTTPResponseLine, applayer.HTTPResponseBody,
 		applayer.HTTPLocation, applayer.HTTPServer, applayer.HTTPResponseHeader, applayer.TLSCertSubject,
@@ -404,7 +411,7 @@ func triggerPriority(b applayer.Buffer) int {
 }
 
 func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, error) {
-	cr := &crule{r: r, trigger: -1, fpOp: -1, slots: map[string]int{}}
+	cr := &crule{r: r, trigger: -1, fpOp: -1, slots: map[string]int{}, pdOnly: pdOnly(r)}
 	switch r.Transport {
 	case inspect.ProtoTCP:
 		cr.trs = 1 << trTCP
@@ -436,9 +443,17 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 		} else {
 			hasBuf = true
 			cr.dirs &= bufDirs(l.Buffer)
+			// Suricata's tls_generic and HTTP/2 frame keywords are
+			// inspected in both directions of a transaction.
+			cr.perDir = cr.perDir || l.Buffer == applayer.SSLVersion || l.Buffer.IsHTTP2()
 		}
 		if l.Buffer == applayer.AppLayerEvent {
 			if err := e.checkEvent(l); err != nil {
+				return nil, err
+			}
+		}
+		if l.Buffer == applayer.AppHook {
+			if err := e.checkHook(r); err != nil {
 				return nil, err
 			}
 		}
@@ -714,6 +729,21 @@ func (e *Engine) Groups() []GroupStat {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// checkHook refuses a rule hooked at a state its protocol's parser does
+// not mark: it would load and never fire.
+func (e *Engine) checkHook(r *rules.Rule) error {
+	name := r.AppProto
+	if name == "http1" {
+		name = "http" // the HTTP/1 parser's name
+	}
+	for _, p := range e.opts.Protos {
+		if p.Name == name && slices.Contains(p.Hooks, r.Hook) {
+			return nil
+		}
+	}
+	return fmt.Errorf("rule hook %s:%s: the %s parser does not mark that state", r.Proto, r.Hook, r.AppProto)
 }
 
 // checkEvent refuses app-layer-event names that the protocol's parser

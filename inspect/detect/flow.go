@@ -65,6 +65,8 @@ type Flow struct {
 	ints   []int64
 	intSet []bool
 	app    string
+	// alp is what app-layer-protocol reads besides app (applayerproto.go).
+	alp appState
 	// appWhy says how app was decided (EVE flow app_proto_reason).
 	appWhy string
 	parser applayer.Parser
@@ -119,6 +121,7 @@ func (f *Flow) AppProto() string { return f.app }
 // Inspect implements inspect.FlowInspector.
 func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 	f.res = inspect.Result{}
+	f.alp.pdNow = false
 	if f.meta.Proto == inspect.ProtoICMP && !f.passed && dir <= inspect.ToClient {
 		f.inspectICMP(dir, data)
 		return f.finish()
@@ -159,6 +162,7 @@ func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 		ds.append(data, f.e.opts.Window)
 	}
 	f.appLayer(dir, data)
+	f.pdMark(dir)
 	if f.tr == trUDP {
 		f.inspectDatagram(dir, data)
 	} else {
@@ -518,18 +522,15 @@ func (f *Flow) always(g *group, dir inspect.Direction) []uint32 {
 // dsize and flowbits; cheapest first.
 func (f *Flow) dynCond(cr *crule, dir inspect.Direction, size int, unitApp string) bool {
 	r := cr.r
+	if len(r.AppLayerProtos) > 0 && !f.appLayerProtosOK(cr) {
+		return false
+	}
 	if r.AppProto != "" {
 		app := f.app
 		if unitApp != "" {
 			app = unitApp
 		}
-		// HTTP/2 is http to a rule, unless it asks for HTTP/1 only
-		// ("alert http1"); "alert http2" wants HTTP/2.
-		ver := uint8(1)
-		if app == "http2" {
-			app, ver = "http", 2
-		}
-		if app != r.AppProto || r.HTTPVersion != 0 && r.HTTPVersion != ver {
+		if !inspect.AppProtoIs(app, r.AppProto) {
 			return false
 		}
 	}

@@ -40,8 +40,11 @@ const numHTTPFields = len(httpFields)
 // from the buffers the parser already set; they are copied again only
 // when they changed (request line, then headers), not per body chunk.
 func (f *Flow) trackHTTP(u *applayer.Unit) {
-	if !isHTTP(u.AppProto) {
+	if !inspect.AppProtoIs(u.AppProto, "http") {
 		return
+	}
+	if u.AppProto == "http2" && u.Buffers[applayer.HTTPProtocol] == nil && u.Event == nil {
+		return // not a message: an HTTP/2 connection frame's Unit
 	}
 	if f.http == nil {
 		f.http = &httpMeta{}
@@ -92,7 +95,7 @@ func (h *httpMeta) record() *inspect.HTTPTx {
 
 // unitHTTP is the record for an alert on Unit u (trackHTTP ran for it).
 func (f *Flow) unitHTTP(u *applayer.Unit) *inspect.HTTPTx {
-	if !isHTTP(u.AppProto) {
+	if !inspect.AppProtoIs(u.AppProto, "http") {
 		return nil
 	}
 	return f.http.record()
@@ -111,7 +114,7 @@ func (f *Flow) attachHTTP() {
 		switch {
 		case a.HTTP == nil && a.AppProto == "":
 			a.HTTP = h.record()
-		case isHTTP(a.AppProto) && a.TxID == txID:
+		case inspect.AppProtoIs(a.AppProto, "http") && a.TxID == txID:
 			// A rule that matched on an early Unit (the request line)
 			// is logged with what the rest of this chunk revealed.
 			a.HTTP = h.record()
@@ -136,9 +139,6 @@ func (h *httpMeta) same(b *[applayer.NumBuffers][]byte, dir inspect.Direction) b
 	}
 	return true
 }
-
-// isHTTP reports whether an app protocol is HTTP/1 or HTTP/2.
-func isHTTP(app string) bool { return app == "http" || app == "http2" }
 
 // xffName is the header EVE's xff option reads (Suricata's default).
 var xffName = []byte("X-Forwarded-For")

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
@@ -19,19 +20,19 @@ const (
 	maxQuestions = 16
 	// maxRecords bounds the records whose names are kept per section.
 	maxRecords = 64
-	// maxPendingIDs bounds the query ids remembered to pair answers.
-	maxPendingIDs = 64
 )
 
-// Anomaly event names, as Suricata's dns decoder events.
+// Anomaly event names, as Suricata's dns parser spells them in EVE and
+// rules (rust/src/dns/dns.rs DNSEvent; Rust parsers' events are lower
+// case). Rules may still use the older not_a_request and not_a_response.
 const (
-	EvMalformedData = "MALFORMED_DATA"
-	EvNotARequest   = "NOT_A_REQUEST"
-	EvNotAResponse  = "NOT_A_RESPONSE"
-	EvZFlagSet      = "Z_FLAG_SET"
-	EvInfiniteLoop  = "INFINITE_LOOP"
-	EvNameTooLong   = "NAME_TOO_LONG"
-	EvInvalidOpcode = "INVALID_OPCODE"
+	EvMalformedData = "malformed_data"
+	EvNotARequest   = "not_request"
+	EvNotAResponse  = "not_response"
+	EvZFlagSet      = "z_flag_set"
+	EvInfiniteLoop  = "infinite_loop"
+	EvNameTooLong   = "name_too_long"
+	EvInvalidOpcode = "invalid_opcode"
 )
 
 func init() {
@@ -48,7 +49,7 @@ func init() {
 			New:       func() applayer.Parser { return New(tcp) },
 			Buffers: []applayer.Buffer{applayer.DNSQuery, applayer.DNSQueriesRRName, applayer.DNSAnswersRRName,
 				applayer.DNSAuthoritiesRRName, applayer.DNSAdditionalsRRName, applayer.DNSResponseRRName,
-				applayer.DNSOpcode, applayer.DNSRcode},
+				applayer.DNSOpcode, applayer.DNSRcode, applayer.DNSRRType},
 			Events: applayer.EventNames(EvMalformedData, EvNotARequest, EvNotAResponse, EvZFlagSet,
 				EvInfiniteLoop, EvNameTooLong, EvInvalidOpcode),
 		})
@@ -185,6 +186,17 @@ var rrTypes = map[uint16]string{
 	35: "NAPTR", 39: "DNAME", 41: "OPT", 43: "DS", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY",
 	50: "NSEC3", 51: "NSEC3PARAM", 52: "TLSA", 64: "SVCB", 65: "HTTPS", 99: "SPF",
 	249: "TKEY", 250: "TSIG", 251: "IXFR", 252: "AXFR", 255: "ANY", 256: "URI", 257: "CAA",
+}
+
+// RRTypeByName is the number of a record type named as RRTypeName
+// spells it (case-insensitive).
+func RRTypeByName(name string) (uint16, bool) {
+	for t, n := range rrTypes {
+		if strings.EqualFold(n, name) {
+			return t, true
+		}
+	}
+	return 0, false
 }
 
 // RRTypeName spells an RR type as Suricata's EVE does; unknown types are

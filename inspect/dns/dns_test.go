@@ -64,14 +64,14 @@ type got struct {
 }
 
 func (g *got) emit(u *applayer.Unit) {
-	if b := u.Buffers[applayer.DNSQuery]; b != nil {
+	for _, b := range u.Multi[applayer.DNSQuery] {
 		g.queries = append(g.queries, string(b))
 	}
 	g.txIDs = append(g.txIDs, u.TxID)
 	if u.Event != nil {
 		// TestQuestionsAndFlags checks these; the table compares the rest.
 		d := *u.Event.DNS
-		d.Flags, d.Queries = 0, nil
+		d.Flags, d.Queries, d.Answers, d.Authorities, d.Additionals = 0, nil, nil, nil, nil
 		g.events = append(g.events, d)
 	}
 	for _, a := range u.Anomalies {
@@ -93,71 +93,71 @@ func TestMessages(t *testing.T) {
 			dir:     inspect.ToServer,
 			msg:     buildMsg(0x1234, flagsQuery, []q{{wireName("www.Example.com"), 1}}, 0, nil),
 			queries: []string{"www.Example.com"},
-			events:  []inspect.DNSTx{{Type: "query", ID: 0x1234, RRName: "www.Example.com", RRType: "A"}},
+			events:  []inspect.DNSTx{{Type: "query", ID: 0x1234, RRName: "www.Example.com", RRType: "A", RCode: "NOERROR"}},
 		},
 		{
-			name:    "answer with compressed record",
-			dir:     inspect.ToClient,
-			msg:     buildMsg(7, flagsAnswer, []q{{wireName("a.example"), 28}}, 1, aRecord()),
-			queries: []string{"a.example"},
-			events:  []inspect.DNSTx{{Type: "answer", ID: 7, RRName: "a.example", RRType: "AAAA", RCode: "NOERROR"}},
+			name: "answer with compressed record",
+			dir:  inspect.ToClient,
+			msg:  buildMsg(7, flagsAnswer, []q{{wireName("a.example"), 28}}, 1, aRecord()),
+			// dns.query is the request's only
+			events: []inspect.DNSTx{{Type: "answer", ID: 7, RRName: "a.example", RRType: "AAAA", RCode: "NOERROR"}},
 		},
 		{
-			name:    "NXDOMAIN",
-			dir:     inspect.ToClient,
-			msg:     buildMsg(8, flagsNXDomain, []q{{wireName("nope.example"), 16}}, 0, nil),
-			queries: []string{"nope.example"},
-			events:  []inspect.DNSTx{{Type: "answer", ID: 8, RRName: "nope.example", RRType: "TXT", RCode: "NXDOMAIN"}},
+			name: "NXDOMAIN",
+			dir:  inspect.ToClient,
+			msg:  buildMsg(8, flagsNXDomain, []q{{wireName("nope.example"), 16}}, 0, nil),
+			// dns.query is the request's only
+			events: []inspect.DNSTx{{Type: "answer", ID: 8, RRName: "nope.example", RRType: "TXT", RCode: "NXDOMAIN"}},
 		},
 		{
 			name:    "two questions, second compressed",
 			dir:     inspect.ToServer,
 			msg:     buildMsg(9, flagsQuery, []q{{wireName("x.example.org"), 1}, {append(wireName("y")[:2], 0xc0, 14), 65}}, 0, nil),
 			queries: []string{"x.example.org", "y.example.org"},
-			events:  []inspect.DNSTx{{Type: "query", ID: 9, RRName: "x.example.org", RRType: "A"}},
+			events:  []inspect.DNSTx{{Type: "query", ID: 9, RRName: "x.example.org", RRType: "A", RCode: "NOERROR"}},
 		},
 		{
 			name:    "root name",
 			dir:     inspect.ToServer,
 			msg:     buildMsg(10, flagsQuery, []q{{wireName(""), 2}}, 0, nil),
 			queries: []string{""},
-			events:  []inspect.DNSTx{{Type: "query", ID: 10, RRName: "<root>", RRType: "NS"}},
+			events:  []inspect.DNSTx{{Type: "query", ID: 10, RRName: "<root>", RRType: "NS", RCode: "NOERROR"}},
 		},
 		{
 			name:    "unknown type is numeric",
 			dir:     inspect.ToServer,
 			msg:     buildMsg(11, flagsQuery, []q{{wireName("t.example"), 65280}}, 0, nil),
 			queries: []string{"t.example"},
-			events:  []inspect.DNSTx{{Type: "query", ID: 11, RRName: "t.example", RRType: "65280"}},
+			events:  []inspect.DNSTx{{Type: "query", ID: 11, RRName: "t.example", RRType: "65280", RCode: "NOERROR"}},
 		},
 		{
 			name:   "pointer loop",
 			dir:    inspect.ToServer,
 			msg:    buildMsg(12, flagsQuery, []q{{[]byte{1, 'a', 0xc0, 12}, 1}}, 0, nil),
-			events: []inspect.DNSTx{{Type: "query", ID: 12}},
+			events: []inspect.DNSTx{{Type: "query", ID: 12, RCode: "NOERROR"}},
 			anoms:  []string{EvInfiniteLoop},
 		},
 		{
 			name:   "self pointer",
 			dir:    inspect.ToServer,
 			msg:    buildMsg(13, flagsQuery, []q{{[]byte{0xc0, 12}, 1}}, 0, nil),
-			events: []inspect.DNSTx{{Type: "query", ID: 13}},
+			events: []inspect.DNSTx{{Type: "query", ID: 13, RCode: "NOERROR"}},
 			anoms:  []string{EvInfiniteLoop},
 		},
 		{
 			name:   "name too long",
 			dir:    inspect.ToServer,
 			msg:    buildMsg(14, flagsQuery, []q{{wireName(strings.Repeat("abcdefghi.", 30) + "com"), 1}}, 0, nil),
-			events: []inspect.DNSTx{{Type: "query", ID: 14}},
+			events: []inspect.DNSTx{{Type: "query", ID: 14, RCode: "NOERROR"}},
 			anoms:  []string{EvNameTooLong},
 		},
 		{
-			name:    "record truncated",
-			dir:     inspect.ToClient,
-			msg:     buildMsg(15, flagsAnswer, []q{{wireName("a.b"), 1}}, 1, aRecord()[:12]),
-			queries: []string{"a.b"},
-			events:  []inspect.DNSTx{{Type: "answer", ID: 15, RRName: "a.b", RRType: "A", RCode: "NOERROR"}},
-			anoms:   []string{EvMalformedData},
+			name: "record truncated",
+			dir:  inspect.ToClient,
+			msg:  buildMsg(15, flagsAnswer, []q{{wireName("a.b"), 1}}, 1, aRecord()[:12]),
+			// dns.query is the request's only
+			events: []inspect.DNSTx{{Type: "answer", ID: 15, RRName: "a.b", RRType: "A", RCode: "NOERROR"}},
+			anoms:  []string{EvMalformedData},
 		},
 		{
 			name:    "response sent to the server, Z flag",
@@ -194,15 +194,17 @@ func TestMessages(t *testing.T) {
 	}
 }
 
-func TestQueryAnswerPairing(t *testing.T) {
+// As in Suricata 8, each message is a transaction: an answer is not
+// paired with its query's, and dns.query is only the queries'.
+func TestTransactionPerMessage(t *testing.T) {
 	p := New(false)
 	var g got
 	p.Feed(inspect.ToServer, buildMsg(1, flagsQuery, []q{{wireName("one"), 1}}, 0, nil), g.emit)
 	p.Feed(inspect.ToServer, buildMsg(2, flagsQuery, []q{{wireName("two"), 1}}, 0, nil), g.emit)
 	p.Feed(inspect.ToClient, buildMsg(2, flagsAnswer, []q{{wireName("two"), 1}}, 0, nil), g.emit)
 	p.Feed(inspect.ToClient, buildMsg(1, flagsAnswer, []q{{wireName("one"), 1}}, 0, nil), g.emit)
-	p.Feed(inspect.ToClient, buildMsg(3, flagsAnswer, []q{{wireName("unsolicited"), 1}}, 0, nil), g.emit)
-	assert.Equal(t, []uint64{0, 1, 1, 0, 2}, g.txIDs)
+	assert.Equal(t, []uint64{0, 1, 2, 3}, g.txIDs)
+	assert.Equal(t, []string{"one", "two"}, g.queries)
 }
 
 func TestTCPStream(t *testing.T) {
@@ -284,7 +286,6 @@ func FuzzDNS(f *testing.F) {
 		for _, dir := range []inspect.Direction{inspect.ToServer, inspect.ToClient} {
 			p.Feed(dir, msg, udp.emit)
 		}
-		require.LessOrEqual(t, len(p.pending), maxPendingIDs)
 		for _, n := range udp.queries {
 			require.LessOrEqual(t, len(n), maxName)
 		}

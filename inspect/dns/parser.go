@@ -15,19 +15,11 @@ type stream struct {
 
 type span struct{ s, e int }
 
-type pendingID struct {
-	id   uint16
-	txID uint64
-}
-
-var rootName = []byte{}
-
 // Parser parses DNS over UDP (one message per Feed) or TCP. It implements
 // applayer.Parser.
 type Parser struct {
 	tcp     bool
 	streams [2]stream
-	pending []pendingID // unanswered queries, oldest first
 	nextTx  uint64
 	names   []byte // decoded question names of the current message
 	spans   [maxQuestions]struct{ s, e int }
@@ -35,12 +27,15 @@ type Parser struct {
 	// rrNames holds the record names of the answer, authority and
 	// additional sections and the rdata names (rdSpans) of the current
 	// message, for the dns.*.rrname multi-buffers.
-	rrNames []byte
-	rrSpans [3][]span
-	rdSpans [3][]span
-	hdr     [2]byte // opcode and rcode buffers
-	unit    applayer.Unit
-	anoms   []inspect.Anomaly
+	rrNames  []byte
+	rrSpans  [3][]span
+	rdSpans  [3][]span
+	records  [3][]inspect.DNSRecord // the sections' records, for EVE
+	rrtypes  [][]byte               // dns.rrtype instances of the current message
+	ansTypes [][]byte               // the answers' types, 2 bytes each
+	hdr      [2]byte                // opcode and rcode buffers
+	unit     applayer.Unit
+	anoms    []inspect.Anomaly
 }
 
 var _ applayer.Parser = (*Parser)(nil)
@@ -166,7 +161,9 @@ func (p *Parser) message(dir inspect.Direction, msg []byte, emit func(*applayer.
 	p.rrNames = p.rrNames[:0]
 	for sec := range p.rrSpans {
 		p.rrSpans[sec], p.rdSpans[sec] = p.rrSpans[sec][:0], p.rdSpans[sec][:0]
+		p.records[sec] = nil // handed to the previous message's Event
 	}
+	p.ansTypes = p.ansTypes[:0]
 	for sec := 0; off >= 0 && sec < 3; sec++ {
 		for i := 0; i < counts[sec]; i++ {
 			start := len(p.rrNames)
@@ -196,17 +193,23 @@ func (p *Parser) message(dir inspect.Direction, msg []byte, emit func(*applayer.
 				continue
 			}
 			p.rrSpans[sec] = append(p.rrSpans[sec], span{start, len(p.rrNames)})
+			p.records[sec] = appendRecords(p.records[sec], msg, string(p.rrNames[start:]), next)
+			if sec == 0 {
+				p.ansTypes = append(p.ansTypes, msg[next:next+2:next+2])
+			}
 			p.rdataName(sec, msg, next+10, rtype, rdlen)
 		}
 	}
 
-	txID := p.txFor(id, qr)
-	ev := &inspect.Event{Dir: dir, TxID: txID, DNS: &inspect.DNSTx{ID: id, Flags: uint16(msg[2])<<8 | uint16(msg[3])}}
+	// As in Suricata 8, every message is a transaction of its own: a
+	// response is not merged into its query's.
+	txID := p.nextTx
+	p.nextTx++
+	ev := &inspect.Event{Dir: dir, TxID: txID, DNS: &inspect.DNSTx{ID: id, Flags: uint16(msg[2])<<8 | uint16(msg[3]),
+		Answers: p.records[0], Authorities: p.records[1], Additionals: p.records[2]}}
+	ev.DNS.Type, ev.DNS.RCode = "query", RCodeName(rcode)
 	if qr {
 		ev.DNS.Type = "answer"
-		ev.DNS.RCode = RCodeName(rcode)
-	} else {
-		ev.DNS.Type = "query"
 	}
 	if nq > 0 {
 		name := p.names[p.spans[0].s:p.spans[0].e]
@@ -227,27 +230,14 @@ func (p *Parser) message(dir inspect.Direction, msg []byte, emit func(*applayer.
 	u.Dir, u.TxID = dir, txID
 	p.hdr = [2]byte{opcode, byte(rcode)}
 	u.Buffers[applayer.DNSOpcode], u.Buffers[applayer.DNSRcode] = p.hdr[0:1:1], p.hdr[1:2:2]
-	p.setMulti(u, nq, qr)
-	defer p.clearMulti(u)
-	for i := 0; i < max(nq, 1); i++ {
-		u.Buffers[applayer.DNSQuery] = nil
-		if i < nq {
-			sp := p.spans[i]
-			u.Buffers[applayer.DNSQuery] = p.names[sp.s:sp.e:sp.e]
-			if sp.s == sp.e {
-				u.Buffers[applayer.DNSQuery] = rootName // empty, but present
-			}
-		}
-		u.Event, u.Anomalies = nil, nil
-		if i == max(nq, 1)-1 {
-			u.Event = ev
-			if len(p.anoms) > 0 {
-				u.Anomalies = p.anoms
-			}
-		}
-		emit(u)
+	p.setMulti(u, nq, qr, dir)
+	u.Event, u.Anomalies = ev, nil
+	if len(p.anoms) > 0 {
+		u.Anomalies = p.anoms
 	}
-	u.Buffers[applayer.DNSQuery], u.Event, u.Anomalies = nil, nil, nil
+	emit(u)
+	p.clearMulti(u)
+	u.Event, u.Anomalies = nil, nil
 	u.Buffers[applayer.DNSOpcode], u.Buffers[applayer.DNSRcode] = nil, nil
 }
 
@@ -277,13 +267,29 @@ func (p *Parser) rdataName(sec int, msg []byte, rdata, rtype, rdlen int) {
 }
 
 // setMulti fills the dns.*.rrname multi-buffers of u from the current
-// message; dns.response.rrname only for a response.
-func (p *Parser) setMulti(u *applayer.Unit, nq int, response bool) {
+// message; dns.response.rrname only for a response, and dns.query only
+// for a message to the server (Suricata registers it to_server only:
+// the question a response echoes does not match it).
+func (p *Parser) setMulti(u *applayer.Unit, nq int, response bool, dir inspect.Direction) {
 	q := u.Multi[applayer.DNSQueriesRRName][:0]
 	for i := 0; i < nq; i++ {
 		q = append(q, p.names[p.spans[i].s:p.spans[i].e:p.spans[i].e])
 	}
 	u.Multi[applayer.DNSQueriesRRName] = q
+	if dir == inspect.ToServer {
+		u.Multi[applayer.DNSQuery] = q
+	}
+	// dns.rrtype: the questions' types to the server, the answers' to
+	// the client (rust/src/dns/detect.rs dns_rrtype_match).
+	p.rrtypes = p.rrtypes[:0]
+	if dir == inspect.ToServer {
+		for i := 0; i < nq; i++ {
+			p.rrtypes = append(p.rrtypes, []byte{byte(p.qtypes[i] >> 8), byte(p.qtypes[i])})
+		}
+	} else {
+		p.rrtypes = append(p.rrtypes, p.ansTypes...)
+	}
+	u.Multi[applayer.DNSRRType] = p.rrtypes
 	secs := [3]applayer.Buffer{applayer.DNSAnswersRRName, applayer.DNSAuthoritiesRRName, applayer.DNSAdditionalsRRName}
 	for sec, b := range secs {
 		m := u.Multi[b][:0]
@@ -310,36 +316,16 @@ func (p *Parser) clearMulti(u *applayer.Unit) {
 		clear(u.Multi[b])
 		u.Multi[b] = u.Multi[b][:0]
 	}
+	u.Multi[applayer.DNSQuery] = nil // aliases dns.queries.rrname's
+	u.Multi[applayer.DNSRRType] = nil
 }
 
 // emitOnly reports anomalies of a message too broken to log.
 func (p *Parser) emitOnly(dir inspect.Direction, emit func(*applayer.Unit)) {
 	u := &p.unit
 	u.Dir, u.TxID = dir, p.nextTx
-	u.Buffers[applayer.DNSQuery], u.Event = nil, nil
+	u.Event = nil
 	u.Anomalies = p.anoms
 	emit(u)
 	u.Anomalies = nil
-}
-
-// txFor assigns a query a new transaction and pairs an answer with the
-// query of the same id.
-func (p *Parser) txFor(id uint16, answer bool) uint64 {
-	if answer {
-		for i, q := range p.pending {
-			if q.id == id {
-				p.pending = append(p.pending[:i], p.pending[i+1:]...)
-				return q.txID
-			}
-		}
-	}
-	tx := p.nextTx
-	p.nextTx++
-	if !answer {
-		if len(p.pending) >= maxPendingIDs {
-			p.pending = append(p.pending[:0], p.pending[1:]...)
-		}
-		p.pending = append(p.pending, pendingID{id, tx})
-	}
-	return tx
 }

@@ -159,12 +159,27 @@ func TestAppEvents(t *testing.T) {
 			"http", "http", map[string]any{"hostname": "example.com", "url": "/a?b=1", "http_method": "GET", "protocol": "HTTP/1.1", "http_user_agent": "curl/8", "http_content_type": "text/html", "http_refer": "http://r/", "status": 200.0, "length": 12.0}},
 		{"dns", inspect.Event{Dir: inspect.ToServer, DNS: &inspect.DNSTx{Type: "query", ID: 77, RRName: "example.com", RRType: "A",
 			Flags: 0x0100, Queries: []inspect.DNSQuestion{{RRName: "example.com", RRType: "A"}}}},
-			"dns", "dns", map[string]any{"version": 3.0, "type": "request", "id": 77.0, "flags": "100", "rd": true, "opcode": 0.0,
-				"queries": []any{map[string]any{"rrname": "example.com", "rrtype": "A"}}}},
-		{"dns answer", inspect.Event{Dir: inspect.ToClient, DNS: &inspect.DNSTx{Type: "answer", ID: 78, RRName: "x.example", RRType: "AAAA",
+			"dns", "dns", map[string]any{"version": 3.0, "type": "request", "tx_id": 0.0, "id": 77.0, "flags": "100", "rd": true, "opcode": 0.0,
+				"rcode": "NOERROR", "queries": []any{map[string]any{"rrname": "example.com", "rrtype": "A"}}}},
+		{"dns answer", inspect.Event{Dir: inspect.ToClient, TxID: 3, DNS: &inspect.DNSTx{Type: "answer", ID: 78, RRName: "x.example", RRType: "AAAA",
 			RCode: "NXDOMAIN", Flags: 0x8183}},
-			"dns", "dns", map[string]any{"version": 3.0, "type": "response", "id": 78.0, "flags": "8183", "qr": true, "rd": true, "ra": true,
+			"dns", "dns", map[string]any{"version": 3.0, "type": "response", "tx_id": 3.0, "id": 78.0, "flags": "8183", "qr": true, "rd": true, "ra": true,
 				"opcode": 0.0, "rcode": "NXDOMAIN", "queries": []any{map[string]any{"rrname": "x.example", "rrtype": "AAAA"}}}},
+		{"dns answer records", inspect.Event{Dir: inspect.ToClient, DNS: &inspect.DNSTx{Type: "answer", ID: 1, RCode: "NOERROR", Flags: 0x8180,
+			Answers: []inspect.DNSRecord{{RRName: "a.example", RRType: "A", TTL: 58, RData: "192.0.2.1", HasRData: true},
+				{RRName: "a.example", RRType: "SRV", TTL: 5, SRV: &inspect.DNSSRV{Priority: 1, Weight: 2, Port: 443, Name: "s.example"}}},
+			Additionals: []inspect.DNSRecord{{RRName: "", RRType: "OPT"}}}},
+			"dns", "dns", map[string]any{"version": 3.0, "type": "response", "tx_id": 0.0, "id": 1.0, "flags": "8180", "qr": true, "rd": true, "ra": true,
+				"opcode": 0.0, "rcode": "NOERROR",
+				"answers": []any{map[string]any{"rrname": "a.example", "rrtype": "A", "ttl": 58.0, "rdata": "192.0.2.1"},
+					map[string]any{"rrname": "a.example", "rrtype": "SRV", "ttl": 5.0, "srv": map[string]any{"priority": 1.0, "weight": 2.0, "port": 443.0, "name": "s.example"}}},
+				"grouped": map[string]any{"A": []any{"192.0.2.1"}, "SRV": []any{map[string]any{"priority": 1.0, "weight": 2.0, "port": 443.0, "name": "s.example"}}}}},
+		{"http2 reset", inspect.Event{Dir: inspect.ToClient, HTTP: &inspect.HTTPTx{Hostname: "a", URL: "/", Method: "GET", Protocol: "HTTP/2",
+			StreamID: 3, H2Request: inspect.HTTP2Frames{ErrorCode: ptr(uint32(2)), HasMultiple: "error_code"},
+			H2Response: inspect.HTTP2Frames{Priority: ptr(uint8(16)), ErrorCode: ptr(uint32(99))}}},
+			"http", "http", map[string]any{"hostname": "a", "url": "/", "http_method": "GET", "protocol": "HTTP/2", "length": 0.0,
+				"http2": map[string]any{"stream_id": 3.0, "request": map[string]any{"error_code": "INTERNALERROR", "has_multiple": "error_code"},
+					"response": map[string]any{"error_code": "unknown-99", "priority": 16.0}}}},
 		{"tls", inspect.Event{TLS: &inspect.TLSTx{SNI: "example.org", Version: "TLS 1.3"}},
 			"tls", "tls", map[string]any{"sni": "example.org", "version": "TLS 1.3"}},
 		{"anomaly", inspect.Event{Anomaly: &inspect.Anomaly{AppProto: "http", Event: "REQUEST_CONTENT_LENGTH_AND_TRANSFER_ENCODING"}},
@@ -309,3 +324,5 @@ func TestVerdictObject(t *testing.T) {
 		assert.Equal(t, tc.want, *VerdictObject(tc.a, tc.enforce, tc.p), "%v enforce=%v", tc.a, tc.enforce)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

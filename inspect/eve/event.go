@@ -1,6 +1,8 @@
 package eve
 
 import (
+	"encoding/hex"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -278,7 +280,37 @@ func headers(hs []inspect.HTTPHeader) []Header {
 
 // HTTP2 is the http2 object of an HTTP/2 transaction.
 type HTTP2 struct {
-	StreamID uint32 `json:"stream_id"`
+	StreamID uint32     `json:"stream_id"`
+	Request  *HTTP2Side `json:"request,omitempty"`
+	Response *HTTP2Side `json:"response,omitempty"`
+}
+
+// HTTP2Side is http2.request or http2.response: what one direction's
+// frames said, as Suricata's http2 logger writes it.
+type HTTP2Side struct {
+	ErrorCode   string `json:"error_code,omitempty"`
+	Priority    *uint8 `json:"priority,omitempty"`
+	HasMultiple string `json:"has_multiple,omitempty"`
+}
+
+// http2ErrorNames are Suricata's spellings of HTTP/2 error codes in EVE
+// (its enum names, upper case).
+var http2ErrorNames = []string{"NOERROR", "PROTOCOLERROR", "INTERNALERROR", "FLOWCONTROLERROR", "SETTINGSTIMEOUT",
+	"STREAMCLOSED", "FRAMESIZEERROR", "REFUSEDSTREAM", "CANCEL", "COMPRESSIONERROR", "CONNECTERROR",
+	"ENHANCEYOURCALM", "INADEQUATESECURITY", "HTTP11REQUIRED"}
+
+func http2Side(f inspect.HTTP2Frames) *HTTP2Side {
+	if f.ErrorCode == nil && f.Priority == nil {
+		return nil
+	}
+	s := &HTTP2Side{Priority: f.Priority, HasMultiple: f.HasMultiple}
+	if c := f.ErrorCode; c != nil {
+		s.ErrorCode = fmt.Sprintf("unknown-%d", *c)
+		if int(*c) < len(http2ErrorNames) {
+			s.ErrorCode = http2ErrorNames[*c]
+		}
+	}
+	return s
 }
 
 // Proxy is a PROXY protocol header's fields.
@@ -298,6 +330,7 @@ type Proxy struct {
 type DNS struct {
 	Version uint8         `json:"version"`
 	Type    string        `json:"type"`
+	TxID    uint64        `json:"tx_id"`
 	ID      uint16        `json:"id"`
 	Flags   string        `json:"flags"`
 	QR      bool          `json:"qr,omitempty"`
@@ -307,8 +340,99 @@ type DNS struct {
 	RA      bool          `json:"ra,omitempty"`
 	Z       bool          `json:"z,omitempty"`
 	Opcode  uint8         `json:"opcode"`
-	RCode   string        `json:"rcode,omitempty"`
+	RCode   string        `json:"rcode"`
 	Queries []DNSQuestion `json:"queries,omitempty"`
+	// Answers and Grouped are Suricata's "detailed" and "grouped"
+	// answer formats, both on by default.
+	Answers     []DNSRecord      `json:"answers,omitempty"`
+	Grouped     map[string][]any `json:"grouped,omitempty"`
+	Authorities []DNSRecord      `json:"authorities,omitempty"`
+	Additionals []DNSRecord      `json:"additionals,omitempty"`
+}
+
+// DNSRecord is one entry of dns.answers, authorities or additionals.
+type DNSRecord struct {
+	RRName string      `json:"rrname"`
+	RRType string      `json:"rrtype"`
+	TTL    uint32      `json:"ttl"`
+	RData  *string     `json:"rdata,omitempty"`
+	SOA    *DNSSOA     `json:"soa,omitempty"`
+	SRV    *DNSSRV     `json:"srv,omitempty"`
+	OPT    []DNSOption `json:"opt,omitempty"`
+}
+
+// DNSSOA is an SOA record's data.
+type DNSSOA struct {
+	MName   string `json:"mname"`
+	RName   string `json:"rname"`
+	Serial  uint32 `json:"serial"`
+	Refresh uint32 `json:"refresh"`
+	Retry   uint32 `json:"retry"`
+	Expire  uint32 `json:"expire"`
+	Minimum uint32 `json:"minimum"`
+}
+
+// DNSSRV is an SRV record's data.
+type DNSSRV struct {
+	Priority uint16 `json:"priority"`
+	Weight   uint16 `json:"weight"`
+	Port     uint16 `json:"port"`
+	Name     string `json:"name"`
+}
+
+// DNSOption is one EDNS option, its data in hex.
+type DNSOption struct {
+	Code uint16 `json:"code"`
+	Data string `json:"data"`
+}
+
+func dnsRecords(rs []inspect.DNSRecord, skipEmptyOPT bool) []DNSRecord {
+	var out []DNSRecord
+	for _, r := range rs {
+		if skipEmptyOPT && r.RRType == "OPT" && len(r.OPT) == 0 {
+			continue // Suricata leaves out an OPT record without options
+		}
+		o := DNSRecord{RRName: r.RRName, RRType: r.RRType, TTL: r.TTL}
+		if r.HasRData {
+			o.RData = &r.RData
+		}
+		if r.SOA != nil {
+			o.SOA = &DNSSOA{MName: r.SOA.MName, RName: r.SOA.RName, Serial: r.SOA.Serial, Refresh: r.SOA.Refresh,
+				Retry: r.SOA.Retry, Expire: r.SOA.Expire, Minimum: r.SOA.Minimum}
+		}
+		if r.SRV != nil {
+			o.SRV = &DNSSRV{Priority: r.SRV.Priority, Weight: r.SRV.Weight, Port: r.SRV.Port, Name: r.SRV.Name}
+		}
+		for _, opt := range r.OPT {
+			o.OPT = append(o.OPT, DNSOption{Code: opt.Code, Data: hex.EncodeToString(opt.Data)})
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// dnsGrouped is Suricata's grouped answer format: the data of the
+// answers by record type.
+func dnsGrouped(rs []inspect.DNSRecord) map[string][]any {
+	var g map[string][]any
+	for _, r := range rs {
+		var v any
+		switch {
+		case r.HasRData:
+			v = r.RData
+		case r.SOA != nil:
+			v = dnsRecords([]inspect.DNSRecord{r}, false)[0].SOA
+		case r.SRV != nil:
+			v = dnsRecords([]inspect.DNSRecord{r}, false)[0].SRV
+		default:
+			continue
+		}
+		if g == nil {
+			g = map[string][]any{}
+		}
+		g[r.RRType] = append(g[r.RRType], v)
+	}
+	return g
 }
 
 // DNSQuestion is one entry of dns.queries.
@@ -318,14 +442,19 @@ type DNSQuestion struct {
 }
 
 // DNSObject is the dns object of a DNS message.
-func DNSObject(d *inspect.DNSTx) *DNS {
+func DNSObject(d *inspect.DNSTx, txID uint64) *DNS {
 	f := d.Flags
-	o := &DNS{Version: 3, Type: "request", ID: d.ID, Flags: strconv.FormatUint(uint64(f), 16),
+	o := &DNS{Version: 3, Type: "request", TxID: txID, ID: d.ID, Flags: strconv.FormatUint(uint64(f), 16),
 		QR: f&0x8000 != 0, AA: f&0x0400 != 0, TC: f&0x0200 != 0, RD: f&0x0100 != 0, RA: f&0x0080 != 0,
-		Z: f&0x0040 != 0, Opcode: uint8(f>>11) & 0x0f}
-	if d.Type == "answer" {
-		o.Type, o.RCode = "response", d.RCode
+		Z: f&0x0040 != 0, Opcode: uint8(f>>11) & 0x0f, RCode: d.RCode}
+	if o.RCode == "" {
+		o.RCode = "NOERROR" // Suricata writes the header's rcode for requests too
 	}
+	if d.Type == "answer" {
+		o.Type = "response"
+	}
+	o.Answers, o.Grouped = dnsRecords(d.Answers, false), dnsGrouped(d.Answers)
+	o.Authorities, o.Additionals = dnsRecords(d.Authorities, false), dnsRecords(d.Additionals, true)
 	for _, q := range d.Queries {
 		o.Queries = append(o.Queries, DNSQuestion{RRName: q.RRName, RRType: q.RRType})
 	}
@@ -536,6 +665,9 @@ func NewAlert(ts time.Time, meta *inspect.FlowMeta, a *inspect.Alert, enforce bo
 		ev.HTTP = HTTPObject(a.HTTP)
 		ev.xff = a.HTTP.XFF
 	}
+	if a.DNS != nil {
+		ev.DNS = DNSObject(a.DNS, a.TxID)
+	}
 	return ev
 }
 
@@ -632,7 +764,7 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 	case e.DNS != nil:
 		ev = Base(ts, TypeDNS, meta, e.Dir)
 		ev.AppProto = "dns"
-		ev.DNS = DNSObject(e.DNS)
+		ev.DNS = DNSObject(e.DNS, e.TxID)
 	case e.TLS != nil:
 		ev = Base(ts, TypeTLS, meta, inspect.ToServer)
 		ev.AppProto = "tls"
@@ -668,7 +800,7 @@ func HTTPObject(h *inspect.HTTPTx) *HTTP {
 		Status: h.Status, Length: &h.Length, Redirect: h.Redirect,
 	}
 	if h.StreamID != 0 {
-		o.HTTP2 = &HTTP2{StreamID: h.StreamID}
+		o.HTTP2 = &HTTP2{StreamID: h.StreamID, Request: http2Side(h.H2Request), Response: http2Side(h.H2Response)}
 	}
 	return o
 }

@@ -63,7 +63,11 @@
 //   - HTTP/2 in cleartext (h2.go, frames read by inspect/http2): each
 //     stream is a transaction whose pseudo-headers and fields are laid out
 //     as a start line and header lines and parsed as HTTP/1, so every
-//     buffer means the same in both.
+//     buffer means the same in both. Its Units say http2 (alert http
+//     matches both versions, alert http1 only HTTP/1) and carry the
+//     stream's frames for Suricata's http2.* keywords (h2frames.go); each
+//     frame of the connection itself (stream 0) is a transaction of its
+//     own, inspected and not logged, as in Suricata.
 //
 // Memory per flow is bounded: at most Limits.HeaderSection of start line
 // and headers and one body window (Limits.Body) per message, a decoder's

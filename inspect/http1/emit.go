@@ -27,6 +27,7 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	u := getUnit()
 	defer putUnit(u)
 	u.Dir, u.TxID = dir, t.id
+	u.AppProto = AppProto
 	if t.h2 {
 		// HTTP/2 transactions say so: "alert http" rules match them,
 		// "alert http1" ones do not.
@@ -57,6 +58,9 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 		u.Multi[applayer.HTTPResponseHeader] = resp.appendLines(u.Multi[applayer.HTTPResponseHeader])
 	}
 	u.Multi[applayer.AppLayerEvent] = appendEvents(u.Multi[applayer.AppLayerEvent][:0], t)
+	if t.h2 {
+		setH2Buffers(u, t, dir)
+	}
 	u.Event = nil
 	if final {
 		u.Event = &inspect.Event{Dir: dir, TxID: t.id, HTTP: &inspect.HTTPTx{
@@ -87,6 +91,8 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 		if t.h2 {
 			u.Event.HTTP.Protocol = "HTTP/2"
 			u.Event.HTTP.StreamID = t.stream
+			u.Event.HTTP.H2Request = t.frames[inspect.ToServer].eve()
+			u.Event.HTTP.H2Response = t.frames[inspect.ToClient].eve()
 		}
 	}
 	u.Anomalies = nil

@@ -23,6 +23,9 @@ func init() {
 		Probe:     ProbeH2,
 		New:       func() applayer.Parser { return New(WithPriorKnowledge()) },
 		Buffers:   Buffers,
+		Events: applayer.EventNames(http2.AnomPreface, http2.AnomFrame, http2.AnomFrameTooLarge, http2.AnomHPACK,
+			http2.AnomHeaderList, http2.AnomTooManyStreams, http2.EvLongFrameData, http2.EvUserinfoInURI,
+			http2.EvAuthorityHostMismatch),
 	})
 }
 
@@ -139,6 +142,7 @@ func (h *h2) Headers(dir inspect.Direction, id uint32, fields []hpack.HeaderFiel
 	m.raw = m.raw[:0]
 	if dir == inspect.ToServer {
 		t.reqHdrs = true
+		h.requestEvents(fields)
 		if path == "" {
 			path = "*"
 		}
@@ -171,10 +175,43 @@ func (h *h2) Headers(dir inspect.Direction, id uint32, fields []hpack.HeaderFiel
 		return
 	}
 	p.parseHeaders(s, m)
+	pseudoLines(m, fields, !host && authority != "")
 	p.contentEncoding(s, m)
 	p.startFile(m)
 	p.emit(dir, t, false, h.emit)
 	h.end(s, end)
+}
+
+// pseudoLines puts the block's pseudo-header fields first among the
+// message's header lines (http.request_header, http.response_header):
+// Suricata's HTTP/2 header buffers hold every field of the block,
+// ":authority: example.com" included, and not the host line made from
+// :authority for http.host (synthHost: it is the last line).
+func pseudoLines(m *msg, fields []hpack.HeaderField, synthHost bool) {
+	if synthHost && len(m.lines) > 0 {
+		m.lines = m.lines[:len(m.lines)-1]
+	}
+	n := 0
+	for _, f := range fields {
+		if strings.HasPrefix(f.Name, ":") {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	m.lines = append(m.lines, make([]span, n)...)
+	copy(m.lines[n:], m.lines[:len(m.lines)-n])
+	i := 0
+	for _, f := range fields {
+		if !strings.HasPrefix(f.Name, ":") {
+			continue
+		}
+		s := len(m.derived)
+		m.derived = append(append(append(m.derived, f.Name...), ": "...), f.Value...)
+		m.lines[i] = span{s: int32(s), e: int32(len(m.derived)), ok: true}
+		i++
+	}
 }
 
 // Data implements http2.Handler.
@@ -228,9 +265,15 @@ func (h *h2) done(t *tx) {
 	h.p.release(t)
 }
 
-// Reset implements http2.Handler.
+// Reset implements http2.Handler. A stream reset before its response
+// ended is logged as it stands, as Suricata logs it (with the error
+// code).
 func (h *h2) Reset(id uint32) {
 	if t := h.streams[id]; t != nil {
+		if !t.respDone && h.emit != nil {
+			t.respDone = true
+			h.p.emit(inspect.ToClient, t, true, h.emit)
+		}
 		t.reqDone, t.respDone = true, true
 		h.done(t)
 	}
@@ -241,6 +284,31 @@ func (h *h2) Anomaly(dir inspect.Direction, event string) {
 	h.p.anoms = append(h.p.anoms, inspect.Anomaly{AppProto: AppProto2, Event: event})
 	if h.emit != nil {
 		h.p.emitAnomalies(&side{dir: dir}, h.emit)
+	}
+}
+
+// Event implements http2.Handler: the event goes out with the next Unit.
+func (h *h2) Event(dir inspect.Direction, event string) {
+	h.p.anoms = append(h.p.anoms, inspect.Anomaly{AppProto: AppProto2, Event: event})
+}
+
+// requestEvents raises Suricata's events on a request header block:
+// userinfo in :authority, and :authority and host that differ.
+func (h *h2) requestEvents(fields []hpack.HeaderField) {
+	var authority, host *string
+	for i := range fields {
+		switch f := &fields[i]; {
+		case strings.EqualFold(f.Name, ":authority"):
+			authority = &f.Value
+			if strings.Contains(f.Value, "@") {
+				h.Event(inspect.ToServer, http2.EvUserinfoInURI)
+			}
+		case strings.EqualFold(f.Name, "host"):
+			host = &f.Value
+		}
+	}
+	if authority != nil && host != nil && !strings.EqualFold(*authority, *host) {
+		h.Event(inspect.ToServer, http2.EvAuthorityHostMismatch)
 	}
 }
 

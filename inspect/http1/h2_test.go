@@ -12,6 +12,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
 	ih2 "github.com/interdict/interdict/inspect/http2"
 )
 
@@ -68,13 +69,15 @@ func TestHTTP2PriorKnowledge(t *testing.T) {
 	for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
 		r := runSplit([]step{{inspect.ToServer, cli.buf.String()}, {inspect.ToClient, srv.buf.String()}}, split, WithPriorKnowledge())
 		final := r.final()
-		req1 := final[key{inspect.ToServer, 0}]
+		// Each frame of the connection (SETTINGS) is a transaction of its
+		// own, as in Suricata: streams are found by their URI.
+		req1 := byURI(final, inspect.ToServer, "/forbidden")
 		assert.Equal(t, "/forbidden", req1["http.uri"])
 		assert.Equal(t, "example.com", req1["http.host"])
 		assert.Equal(t, "GET", req1["http.method"])
 		assert.Equal(t, "curl/8", req1["http.user_agent"])
-		assert.Equal(t, eicarTest, final[key{inspect.ToServer, 1}]["http.request_body"], "gzip request body decoded")
-		resp1 := final[key{inspect.ToClient, 0}]
+		assert.Equal(t, eicarTest, byURI(final, inspect.ToServer, "/up")["http.request_body"], "gzip request body decoded")
+		resp1 := byURI(final, inspect.ToClient, "/forbidden")
 		assert.Equal(t, eicarTest, resp1["http.response_body"])
 		assert.Equal(t, "200", resp1["http.stat_code"])
 		assert.Equal(t, "/forbidden", resp1["http.uri"], "the response Unit keeps the request's buffers")
@@ -99,11 +102,10 @@ func TestHTTP2Upgrade(t *testing.T) {
 	for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
 		r := runSplit([]step{{inspect.ToServer, cli.buf.String()}, {inspect.ToClient, srv.buf.String()}}, split)
 		final := r.final()
-		assert.Equal(t, eicarTest, final[key{inspect.ToClient, 0}]["http.response_body"], "stream 1 answers the upgraded request")
-		assert.Equal(t, "/first", final[key{inspect.ToClient, 0}]["http.uri"])
+		assert.Equal(t, eicarTest, byURI(final, inspect.ToClient, "/first")["http.response_body"], "stream 1 answers the upgraded request")
 		uris := map[string]bool{}
 		for k, b := range final {
-			if k.dir == inspect.ToServer {
+			if k.dir == inspect.ToServer && b["http.protocol"] != "" {
 				uris[b["http.uri"]] = true
 			}
 		}
@@ -147,18 +149,19 @@ func TestHTTP2Malformed(t *testing.T) {
 		return w.buf.String()
 	}
 	for _, tc := range []struct {
-		name, data, want string
+		name, data string
+		want       []string
 	}{
-		{"bad preface", "PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", "HTTP2_PREFACE_INVALID"},
-		{"frame over the bound", bigFrame(), "HTTP2_FRAME_TOO_LARGE"},
-		{"HPACK bomb", bomb(), "HTTP2_HEADER_LIST_TOO_LARGE"},
-		{"HPACK invalid", badHPACK(), "HTTP2_HPACK_INVALID"},
-		{"DATA inside a header block", badOrder(), "HTTP2_FRAME_INVALID"},
+		{"bad preface", "PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", []string{"HTTP2_PREFACE_INVALID"}},
+		{"frame over the bound", bigFrame(), []string{"HTTP2_FRAME_TOO_LARGE", ih2.EvLongFrameData}},
+		{"HPACK bomb", bomb(), []string{"HTTP2_HEADER_LIST_TOO_LARGE"}},
+		{"HPACK invalid", badHPACK(), []string{"HTTP2_HPACK_INVALID"}},
+		{"DATA inside a header block", badOrder(), []string{"HTTP2_FRAME_INVALID"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
 				r := runSplit([]step{{inspect.ToServer, tc.data}}, split, WithPriorKnowledge())
-				assert.Equal(t, []string{tc.want}, r.anomalies())
+				assert.Equal(t, tc.want, r.anomalies())
 			}
 		})
 	}
@@ -262,4 +265,92 @@ func FuzzHTTP2Streams(f *testing.F) {
 		p.Close(rec.emit)
 		require.Zero(t, p.decoders, "every decoder closed with the flow")
 	})
+}
+
+// Suricata's http2 events: userinfo in :authority, :authority and host
+// that differ in one header block, a frame of 64 KiB or more. None stops
+// parsing: the request is still read.
+func TestHTTP2Events(t *testing.T) {
+	req := func(kv ...string) string {
+		w := newH2W()
+		w.buf.WriteString(http2.ClientPreface)
+		w.headers(1, true, append([]string{":method", "GET", ":scheme", "http", ":path", "/x"}, kv...)...)
+		return w.buf.String()
+	}
+	long := func() string {
+		w := newH2W()
+		w.buf.WriteString(http2.ClientPreface)
+		w.headers(1, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/up")
+		w.fr.WriteData(1, true, bytes.Repeat([]byte("x"), 1<<16))
+		return w.buf.String()
+	}
+	for _, tc := range []struct {
+		name, data, uri string
+		want            []string
+	}{
+		{"userinfo", req(":authority", "user:pw@example.com"), "/x", []string{ih2.EvUserinfoInURI}},
+		{"authority and host differ", req(":authority", "example.com", "host", "foo.com"), "/x", []string{ih2.EvAuthorityHostMismatch}},
+		{"authority and host agree", req(":authority", "Example.com", "host", "example.COM"), "/x", nil},
+		{"long frame", long(), "/up", []string{ih2.EvLongFrameData}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runSplit([]step{cs(tc.data)}, nil, WithPriorKnowledge())
+			assert.Equal(t, tc.want, r.anomalies())
+			assert.Equal(t, tc.uri, r.final()[key{inspect.ToServer, 0}]["http.uri"], "the request is still read")
+		})
+	}
+}
+
+// http.request_header and http.response_header of HTTP/2 hold the
+// pseudo-header fields too, first, as Suricata's do.
+func TestHTTP2PseudoHeaderLines(t *testing.T) {
+	cli, srv := newH2W(), newH2W()
+	cli.buf.WriteString(http2.ClientPreface)
+	cli.headers(1, true, ":method", "GET", ":scheme", "http", ":authority", "u:p@example.com", ":path", "/x", "user-agent", "curl/8")
+	srv.headers(1, true, ":status", "404", "server", "s")
+	var req, resp []string
+	p := New(WithPriorKnowledge())
+	emit := func(u *applayer.Unit) {
+		req, resp = req[:0], resp[:0]
+		for _, l := range u.Multi[applayer.HTTPRequestHeader] {
+			req = append(req, string(l))
+		}
+		for _, l := range u.Multi[applayer.HTTPResponseHeader] {
+			resp = append(resp, string(l))
+		}
+	}
+	p.Feed(inspect.ToServer, cli.buf.Bytes(), emit)
+	p.Feed(inspect.ToClient, srv.buf.Bytes(), emit)
+	assert.Equal(t, []string{":method: GET", ":scheme: http", ":authority: u:p@example.com", ":path: /x", "user-agent: curl/8"}, req)
+	assert.Equal(t, []string{":status: 404", "server: s"}, resp)
+}
+
+// byURI is the last view from dir of the transaction whose URI is uri.
+func byURI(final map[key]map[string]string, dir inspect.Direction, uri string) map[string]string {
+	for k, b := range final {
+		if k.dir == dir && b["http.uri"] == uri {
+			return b
+		}
+	}
+	return nil
+}
+
+// A stream the client resets is logged with its error code, and the
+// first priority of each side, as Suricata's http2 logger writes them.
+func TestHTTP2ResetLogged(t *testing.T) {
+	cli, srv := newH2W(), newH2W()
+	cli.buf.WriteString(http2.ClientPreface)
+	cli.headers(1, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/up")
+	cli.fr.WritePriority(1, http2.PriorityParam{Weight: 9})
+	srv.headers(1, false, ":status", "200")
+	cli2 := newH2W()
+	cli2.fr.WriteRSTStream(1, http2.ErrCodeCancel)
+	r := runSplit([]step{cs(cli.buf.String()), sc(srv.buf.String()), cs(cli2.buf.String())}, nil, WithPriorKnowledge())
+	evs := r.events()
+	require.Len(t, evs, 1)
+	require.NotNil(t, evs[0].H2Request.ErrorCode)
+	assert.Equal(t, uint32(http2.ErrCodeCancel), *evs[0].H2Request.ErrorCode)
+	require.NotNil(t, evs[0].H2Request.Priority)
+	assert.Equal(t, uint8(9), *evs[0].H2Request.Priority)
+	assert.Nil(t, evs[0].H2Response.ErrorCode)
 }

@@ -104,6 +104,10 @@ type tx struct {
 	stream    uint32 // its stream ID
 	reqHdrs   bool   // HTTP/2: the request's header block was seen
 	respHdrs  bool   // HTTP/2: the final response's header block was seen
+	// frames are the HTTP/2 stream's frames per direction (h2frames.go);
+	// frame is the one being inspected on a Unit of its own.
+	frames [2]frameFacts
+	frame  []byte
 }
 
 type state uint8
@@ -425,6 +429,10 @@ func (p *Parser) emitAnomalies(s *side, emit func(*applayer.Unit)) {
 	}
 	u := getUnit()
 	u.Dir, u.TxID = s.dir, p.nextID
+	u.AppProto = AppProto
+	if p.h2 != nil {
+		u.AppProto = AppProto2
+	}
 	u.Anomalies = p.anoms
 	emit(u)
 	p.anoms = p.anoms[:0]

@@ -13,6 +13,10 @@
 // hand partial DATA to the application: waiting for a whole frame would
 // let its first bytes through uninspected.
 //
+// Every frame that parses is reported (Handler.Frame) with what Suricata's
+// http2.* keywords read of it, and Suricata's informational events
+// (long_frame_data) go to Handler.Event without stopping anything.
+//
 // Anything malformed is reported as an anomaly and the direction stops
 // being parsed (the default policy rejects these): an invalid preface,
 // frames the Framer refuses, a frame over MaxFrame, HPACK that does not

@@ -39,6 +39,29 @@ type Handler interface {
 	Reset(stream uint32)
 	// Anomaly reports a protocol violation; the direction stops.
 	Anomaly(dir inspect.Direction, event string)
+	// Event reports something Suricata raises an http2 event for that
+	// does not stop parsing (EvLongFrameData).
+	Event(dir inspect.Direction, event string)
+	// Frame reports each frame that parsed, for Suricata's http2.*
+	// frame keywords: DATA at its header, the others once read whole.
+	// stream is the stream the frame belongs to (a PUSH_PROMISE's
+	// promised stream); 0 for the connection's frames.
+	Frame(dir inspect.Direction, stream uint32, f FrameInfo)
+}
+
+// FrameInfo is what the http2.* keywords read of one frame.
+type FrameInfo struct {
+	Type http2.FrameType
+	// ErrCode is set for RST_STREAM and GOAWAY, Window for WINDOW_UPDATE,
+	// Weight for PRIORITY and HEADERS with a priority (the wire value).
+	HasErrCode, HasWindow, HasWeight bool
+	ErrCode, Window                  uint32
+	Weight                           uint8
+	// Settings are a SETTINGS frame's parameters (not its ACK's).
+	Settings []http2.Setting
+	// Raw is the whole frame, header included, for frames other than
+	// DATA (whose payload is streamed); valid during the call only.
+	Raw []byte
 }
 
 // Anomaly event names.
@@ -51,7 +74,28 @@ const (
 	AnomTooManyStreams = "HTTP2_TOO_MANY_STREAMS"
 )
 
-type frameReader struct{ b []byte }
+// Events as Suricata's http2 parser names them (rules/http2-events.rules),
+// raised beside the anomalies above.
+const (
+	// EvLongFrameData: a frame of 64 KiB or more, which Suricata does not
+	// buffer whole.
+	EvLongFrameData = "long_frame_data"
+	// EvUserinfoInURI: userinfo ("user@") in :authority, which RFC 9113
+	// 8.3.1 forbids.
+	EvUserinfoInURI = "userinfo_in_uri"
+	// EvAuthorityHostMismatch: :authority and host in one header block
+	// differ (compared case-insensitively).
+	EvAuthorityHostMismatch = "authority_host_mismatch"
+)
+
+// longFrame is the frame length from which Suricata raises
+// long_frame_data (HTTP2_MAX_HANDLED_FRAME_SIZE).
+const longFrame = 1 << 16
+
+type frameReader struct {
+	b   []byte
+	raw []byte // the frame being read, whole
+}
 
 func (r *frameReader) Read(p []byte) (int, error) {
 	if len(r.b) == 0 {
@@ -170,6 +214,9 @@ func (c *Conn) startFrame(d *dirState) {
 		StreamID: binary.BigEndian.Uint32(h[5:]) & (1<<31 - 1),
 	}
 	d.inFrame = true
+	if d.fh.Length >= longFrame {
+		c.h.Event(d.dir, EvLongFrameData)
+	}
 	if d.fh.Type == http2.FrameData {
 		if d.inBlock || d.fh.StreamID == 0 {
 			c.fail(d, AnomFrame)
@@ -177,6 +224,7 @@ func (c *Conn) startFrame(d *dirState) {
 		}
 		d.left, d.padLeft = d.fh.Length, 0
 		d.needPad = d.fh.Flags.Has(http2.FlagDataPadded)
+		c.h.Frame(d.dir, d.fh.StreamID, FrameInfo{Type: http2.FrameData})
 		if d.left == 0 {
 			c.endData(d)
 		}
@@ -233,7 +281,7 @@ func (c *Conn) endData(d *dirState) {
 // frame reads a complete non-DATA frame with the Framer.
 func (c *Conn) frame(d *dirState) {
 	d.inFrame = false
-	d.rd.b = d.buf
+	d.rd.b, d.rd.raw = d.buf, d.buf
 	f, err := d.fr.ReadFrame()
 	d.buf = d.buf[:0]
 	if cap(d.buf) > 16<<10 {
@@ -249,6 +297,9 @@ func (c *Conn) frame(d *dirState) {
 		c.fail(d, AnomFrame)
 		return
 	}
+	fi := frameInfo(f)
+	fi.Raw, d.rd.raw = d.rd.raw, nil // a big frame's buffer is not pinned
+	c.h.Frame(d.dir, frameStream(f, d.blkStrm), fi)
 	switch f := f.(type) {
 	case *http2.HeadersFrame:
 		d.inBlock, d.blkStrm, d.blkEnd, d.push = true, f.StreamID, f.StreamEnded(), false
@@ -269,6 +320,44 @@ func (c *Conn) frame(d *dirState) {
 	case *http2.RSTStreamFrame:
 		c.h.Reset(f.StreamID)
 	}
+}
+
+// frameStream is the stream a frame belongs to: a PUSH_PROMISE's (and
+// its CONTINUATIONs') is the promised one, as in Suricata.
+func frameStream(f http2.Frame, block uint32) uint32 {
+	switch f := f.(type) {
+	case *http2.PushPromiseFrame:
+		return f.PromiseID
+	case *http2.ContinuationFrame:
+		return block
+	}
+	return f.Header().StreamID
+}
+
+func frameInfo(f http2.Frame) FrameInfo {
+	fi := FrameInfo{Type: f.Header().Type}
+	switch f := f.(type) {
+	case *http2.RSTStreamFrame:
+		fi.HasErrCode, fi.ErrCode = true, uint32(f.ErrCode)
+	case *http2.GoAwayFrame:
+		fi.HasErrCode, fi.ErrCode = true, uint32(f.ErrCode)
+	case *http2.WindowUpdateFrame:
+		fi.HasWindow, fi.Window = true, f.Increment
+	case *http2.SettingsFrame:
+		if !f.IsAck() {
+			f.ForeachSetting(func(s http2.Setting) error {
+				fi.Settings = append(fi.Settings, s)
+				return nil
+			})
+		}
+	case *http2.PriorityFrame:
+		fi.HasWeight, fi.Weight = true, f.Weight
+	case *http2.HeadersFrame:
+		if f.HasPriority() {
+			fi.HasWeight, fi.Weight = true, f.Priority.Weight
+		}
+	}
+	return fi
 }
 
 func (c *Conn) fragment(d *dirState, frag []byte, end bool) {

@@ -19,6 +19,9 @@ type rec struct {
 	data    map[uint32]string
 	ends    map[uint32]int
 	anoms   []string
+	events  []string
+	frames  []FrameInfo
+	rawOK   []bool
 }
 
 func newRec() *rec {
@@ -41,6 +44,16 @@ func (r *rec) Data(dir inspect.Direction, id uint32, data []byte, end bool) {
 }
 func (r *rec) Reset(uint32)                             {}
 func (r *rec) Anomaly(dir inspect.Direction, ev string) { r.anoms = append(r.anoms, ev) }
+func (r *rec) Event(dir inspect.Direction, ev string)   { r.events = append(r.events, ev) }
+func (r *rec) Frame(dir inspect.Direction, id uint32, f FrameInfo) {
+	// Raw is the whole frame (its header says its length and type),
+	// nil for DATA; it is valid during the call only.
+	raw := f.Raw
+	r.rawOK = append(r.rawOK, f.Type == http2.FrameData && raw == nil ||
+		len(raw) >= 9 && http2.FrameType(raw[3]) == f.Type && int(raw[0])<<16|int(raw[1])<<8|int(raw[2]) == len(raw)-9)
+	f.Raw = nil
+	r.frames = append(r.frames, f)
+}
 
 func frames(t testing.TB) []byte {
 	var b, hb bytes.Buffer
@@ -96,4 +109,32 @@ func FuzzConn(f *testing.F) {
 			require.LessOrEqual(t, len(d.block), 16<<10)
 		}
 	})
+}
+
+// Every frame is reported with what the http2.* keywords read of it.
+func TestFrameInfo(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString(Preface)
+	fr := http2.NewFramer(&b, nil)
+	require.NoError(t, fr.WriteSettings())
+	require.NoError(t, fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte{0x82}, EndHeaders: true,
+		Priority: http2.PriorityParam{Weight: 41}}))
+	require.NoError(t, fr.WriteData(1, false, []byte("x")))
+	require.NoError(t, fr.WriteWindowUpdate(1, 1000))
+	require.NoError(t, fr.WritePriority(1, http2.PriorityParam{StreamDep: 0, Weight: 7}))
+	require.NoError(t, fr.WriteRSTStream(1, http2.ErrCodeCancel))
+	require.NoError(t, fr.WriteGoAway(1, http2.ErrCodeInternal, nil))
+	r := newRec()
+	NewConn(r, 64<<10).Feed(inspect.ToServer, b.Bytes())
+	require.Empty(t, r.anoms)
+	assert.Equal(t, []FrameInfo{
+		{Type: http2.FrameSettings},
+		{Type: http2.FrameHeaders, HasWeight: true, Weight: 41},
+		{Type: http2.FrameData},
+		{Type: http2.FrameWindowUpdate, HasWindow: true, Window: 1000},
+		{Type: http2.FramePriority, HasWeight: true, Weight: 7},
+		{Type: http2.FrameRSTStream, HasErrCode: true, ErrCode: uint32(http2.ErrCodeCancel)},
+		{Type: http2.FrameGoAway, HasErrCode: true, ErrCode: uint32(http2.ErrCodeInternal)},
+	}, r.frames)
+	assert.NotContains(t, r.rawOK, false)
 }

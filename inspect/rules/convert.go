@@ -93,7 +93,12 @@ var bufferNames = map[string]applayer.Buffer{
 	"dns.queries.rrname": applayer.DNSQueriesRRName, "dns.answers.rrname": applayer.DNSAnswersRRName,
 	"dns.authorities.rrname": applayer.DNSAuthoritiesRRName, "dns.additionals.rrname": applayer.DNSAdditionalsRRName,
 	"dns.response.rrname": applayer.DNSResponseRRName,
+	// Suricata 7's names, still registered: the same instances.
+	"dns.query.name": applayer.DNSQueriesRRName, "dns.answer.name": applayer.DNSAnswersRRName,
 	"http.request_header": applayer.HTTPRequestHeader, "http.response_header": applayer.HTTPResponseHeader,
+	"http2.header_name": applayer.HTTP2HeaderName, "http2.header": applayer.HTTP2Header,
+	"frame:http2.hdr": applayer.HTTP2FrameHdr, "frame:http2.data": applayer.HTTP2FrameData,
+	"frame:http2.pdu": applayer.HTTP2FramePDU,
 }
 
 // fileDataBuffer is a marker resolved to request or response body by the
@@ -176,26 +181,18 @@ func (c *converter) addTo(l *List, op Op) error {
 	return nil
 }
 
-// httpVersion maps a protocol name onto the rule's app protocol: http1
-// and http2 are http narrowed to one version.
-func httpVersion(proto string) (string, uint8) {
-	switch proto {
-	case "http1":
-		return "http", 1
-	case "http2":
-		return "http", 2
-	}
-	return proto, 0
-}
-
 func appBuffer(b applayer.Buffer) string {
 	switch {
 	case b.IsTLS():
 		return "tls"
-	case b == applayer.DNSQuery || b >= applayer.DNSQueriesRRName && b <= applayer.DNSRcode:
+	case b == applayer.DNSQuery || b >= applayer.DNSQueriesRRName && b <= applayer.DNSRcode || b == applayer.DNSRRType:
 		return "dns"
 	case b == applayer.AppLayerEvent:
 		return "" // the event names its protocol; see appLayerEvent
+	case b == applayer.AppHook:
+		return "" // the header names the protocol
+	case b.IsHTTP2():
+		return "http2"
 	case b == applayer.SSHProto || b == applayer.SSHSoftware:
 		return "ssh"
 	case b != applayer.BufNone:
@@ -205,8 +202,8 @@ func appBuffer(b applayer.Buffer) string {
 }
 
 // convert checks a gonids rule and builds ours.
-func (o *Options) convert(g *gonids.Rule, alias map[string]string, extra []option, file string) (*Rule, error) {
-	c := &converter{opts: o, r: g, out: &Rule{}, vars: map[string]bool{}, alias: alias, extra: extra, file: file}
+func (o *Options) convert(g *gonids.Rule, alias map[string]string, extra []option, file, hook string) (*Rule, error) {
+	c := &converter{opts: o, r: g, out: &Rule{Hook: hook}, vars: map[string]bool{}, alias: alias, extra: extra, file: file}
 	return c.out, c.run()
 }
 
@@ -265,12 +262,10 @@ func (c *converter) run() error {
 	if err := c.flow(); err != nil {
 		return err
 	}
-	if ap, ok := g.Tags["app-layer-protocol"]; ok {
-		name := strings.TrimPrefix(ap, "!")
-		if _, known := appProtos[name]; !known || strings.HasPrefix(ap, "!") {
-			return rejectf("unsupported app-layer-protocol:%s", ap)
+	if out.Hook != "" {
+		if err := c.hookList(out.Hook); err != nil {
+			return err
 		}
-		out.AppProto, out.HTTPVersion = httpVersion(name)
 	}
 	for _, fb := range g.Flowbits {
 		if err := c.flowbit(fb); err != nil {
@@ -345,6 +340,12 @@ func (c *converter) run() error {
 			out.Dsize = &IntCmp{Op: "!=", N: int(n)}
 			continue
 		}
+		if o.kw == "app-layer-protocol" {
+			if err := c.appLayerProto(o.value); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := c.fileKeyword(o.kw, o.value); err != nil {
 			return err
 		}
@@ -362,7 +363,7 @@ func (c *converter) run() error {
 	// An HTTP/TLS/DNS buffer implies the protocol even in "alert tcp".
 	for _, l := range out.Lists {
 		if ap := appBuffer(l.Buffer); ap != "" {
-			if out.AppProto != "" && out.AppProto != ap {
+			if out.AppProto != "" && !inspect.AppProtoIs(out.AppProto, ap) && !inspect.AppProtoIs(ap, out.AppProto) {
 				return rejectf("buffer %s conflicts with protocol %s", l.Buffer, out.AppProto)
 			}
 		}
@@ -385,8 +386,7 @@ func (c *converter) header() error {
 		out.Transport = 0
 	default:
 		if t, ok := appProtos[proto]; ok {
-			out.Transport = t
-			out.AppProto, out.HTTPVersion = httpVersion(proto)
+			out.Transport, out.AppProto = t, proto
 		} else if t, ok := approxProtos[proto]; ok {
 			out.Transport, out.ApproxApp = t, proto
 		} else {
@@ -667,6 +667,33 @@ func (c *converter) content(m *gonids.Content) error {
 	return c.add(buf, tr, ct)
 }
 
+// pcreCaptures checks the variables a pcre stores its capture groups in
+// ("/(a+)(b)/,flow:x,pkt:y", Suricata's detect-pcre.c): each is flow:,
+// pkt: or alert: and a name, and there are no more than groups. Storing
+// them changes what is logged, never what matches; flowvar and pktvar,
+// which would read them, are not supported, so they are not kept.
+func pcreCaptures(list string, pattern []byte) error {
+	if list == "" {
+		return nil
+	}
+	names := strings.Split(list, ",")
+	re, err := syntax.Parse(string(pattern), syntax.Perl)
+	groups := 0
+	if err == nil {
+		groups = re.MaxCap()
+	}
+	for _, n := range names {
+		kind, name, ok := strings.Cut(strings.TrimSpace(n), ":")
+		if !ok || (kind != "flow" && kind != "pkt" && kind != "alert") || name == "" || strings.ContainsAny(name, " \t") {
+			return rejectf("pcre: bad capture variable %q: want flow:NAME, pkt:NAME or alert:NAME", strings.TrimSpace(n))
+		}
+	}
+	if err == nil && len(names) > groups {
+		return rejectf("pcre: %d capture variables for %d groups", len(names), groups)
+	}
+	return nil
+}
+
 // reComplex finds constructs RE2 lacks; their presence sends a pattern to
 // regexp2.
 var rePyBackref = regexp.MustCompile(`\(\?P=(\w+)\)`)
@@ -679,8 +706,12 @@ func (c *converter) pcre(m *gonids.PCRE) error {
 		return err
 	}
 	p := &PCRE{Negate: m.Negate}
+	opts, captures, _ := strings.Cut(string(m.Options), ",")
+	if err := pcreCaptures(captures, m.Pattern); err != nil {
+		return err
+	}
 	var flags []string
-	for _, f := range string(m.Options) {
+	for _, f := range opts {
 		switch f {
 		case 'i', 's', 'm':
 			flags = append(flags, string(f))
@@ -1080,6 +1111,10 @@ func (c *converter) tlsTag(t *gonids.TLSTag) error {
 	return nil
 }
 
+// eventAliases are older spellings of events Suricata renamed, which
+// rule sets still carry (dns-events.rules before Suricata 8).
+var eventAliases = map[string]string{"dns.not_a_request": "dns.not_request", "dns.not_a_response": "dns.not_response"}
+
 // appLayerEvent turns app-layer-event:PROTO.NAME into an exact match on
 // the AppLayerEvent multi-buffer, which detection fills with the
 // anomalies parsers raise. Only events of protocols with a parser here
@@ -1095,8 +1130,11 @@ func (c *converter) appLayerEvent(v string) error {
 	if _, known := appProtos[proto]; !known || proto == "http1" {
 		return rejectf("unsupported app-layer-event %s: no %s parser", v, proto)
 	}
-	if app, _ := httpVersion(proto); c.out.AppProto != "" && c.out.AppProto != app {
+	if c.out.AppProto != "" && !inspect.AppProtoIs(proto, c.out.AppProto) && !inspect.AppProtoIs(c.out.AppProto, proto) {
 		return rejectf("app-layer-event %s conflicts with protocol %s", v, c.out.AppProto)
+	}
+	if n, ok := eventAliases[v]; ok {
+		v = n
 	}
 	l := c.list(applayer.AppLayerEvent, nil)
 	l.Ops = append(l.Ops, &Content{Pattern: []byte(v)}, &Bsize{IntCmp{Op: "=", N: len(v)}})

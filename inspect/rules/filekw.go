@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/dns"
 )
 
 // HashSet is filemd5, filesha1 or filesha256: the list's buffer (a raw
@@ -29,6 +30,38 @@ var hashBuffers = map[string]struct {
 	"filemd5": {applayer.FileMD5, 16}, "filesha1": {applayer.FileSHA1, 20}, "filesha256": {applayer.FileSHA256, 32},
 }
 
+// sslVersionNames are ssl_version's values (detect-ssl-version.c).
+var sslVersionNames = map[string]byte{"sslv2": applayer.SSLVersionSSLv2, "sslv3": applayer.SSLVersionSSLv3,
+	"tls1.0": applayer.SSLVersionTLS10, "tls1.1": applayer.SSLVersionTLS11, "tls1.2": applayer.SSLVersionTLS12,
+	"tls1.3": applayer.SSLVersionTLS13}
+
+// sslVersion builds ssl_version: the version of the side a Unit comes
+// from is, or with a leading "!" (over the whole list) is not, one of the
+// listed ones. As in Suricata, a side whose version is unknown matches
+// neither way, names are case-insensitive, and a name twice is refused.
+func (c *converter) sslVersion(v string, neg bool) error {
+	set := map[string]bool{}
+	for _, w := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		cls, ok := sslVersionNames[strings.ToLower(w)]
+		if !ok {
+			return rejectf("ssl_version: unknown version %q", w)
+		}
+		if set[string([]byte{cls})] {
+			return rejectf("ssl_version: %q given twice", w)
+		}
+		set[string([]byte{cls})] = true
+	}
+	if len(set) == 0 {
+		return rejectf("ssl_version: no version")
+	}
+	if c.out.AppProto == "" {
+		c.out.AppProto = "tls"
+	}
+	l := c.list(applayer.SSLVersion, nil)
+	l.Ops = append(l.Ops, &HashSet{Set: set, Negate: neg})
+	return nil
+}
+
 // maxHashList bounds a hash list file.
 const maxHashList = 64 << 20
 
@@ -41,7 +74,7 @@ func (c *converter) fileKeyword(kw, v string) error {
 		v = strings.TrimSpace(v[1:])
 	}
 	switch kw {
-	case "filesize", "dns.opcode", "dns.rcode":
+	case "filesize", "dns.opcode", "dns.rcode", "dns.rrtype":
 		buf, nbytes, max := applayer.FileSize, 8, uint64(math.MaxInt64)
 		switch kw {
 		case "dns.opcode":
@@ -50,6 +83,11 @@ func (c *converter) fileKeyword(kw, v string) error {
 			buf, nbytes, max = applayer.DNSRcode, 1, 15
 			if n, ok := rcodeNames[strings.ToUpper(v)]; ok {
 				v = strconv.Itoa(n)
+			}
+		case "dns.rrtype":
+			buf, nbytes, max = applayer.DNSRRType, 2, 65535
+			if n, ok := dns.RRTypeByName(v); ok {
+				v = strconv.Itoa(int(n))
 			}
 		}
 		ops, err := uintTests(kw, v, neg, nbytes, max)
@@ -62,6 +100,17 @@ func (c *converter) fileKeyword(kw, v string) error {
 		l := c.list(buf, nil)
 		l.Ops = append(l.Ops, ops...)
 		return nil
+	}
+	switch kw {
+	case "ssl_version":
+		return c.sslVersion(v, neg)
+	case "http2.frametype", "http2.errorcode", "http2.priority", "http2.window":
+		return c.http2Frame(kw, v, neg)
+	case "http2.settings":
+		if neg {
+			return rejectf("http2.settings: no negation")
+		}
+		return c.http2Settings(v)
 	}
 	hb := hashBuffers[kw]
 	name := strings.Trim(v, `"`)

@@ -172,11 +172,14 @@ type parsed struct {
 	// extra are options gonids does not know, taken out of the text for
 	// the converter (filesize, filemd5, ...), in rule order.
 	extra []option
-	g     *gonids.Rule
-	err   error // from prepare or gonids
-	rule  *Rule
-	out   error // the final *Error
-	key   cacheKey
+	// hook is the rule's explicit hook (tls:client_hello_done), taken
+	// out of the header for gonids.
+	hook string
+	g    *gonids.Rule
+	err  error // from prepare or gonids
+	rule *Rule
+	out  error // the final *Error
+	key  cacheKey
 	// done: rule and out are final (a cache hit or an early rejection).
 	done bool
 }
@@ -203,6 +206,11 @@ func prepare(text, file string, line int) *parsed {
 		if i := strings.Index(p.text[:open], " => "); i > 0 {
 			p.text = p.text[:i] + " -> " + p.text[i+4:]
 		}
+	}
+	var why string
+	if p.text, p.hook, why = splitHook(p.text); why != "" {
+		p.err = &Error{File: file, Line: line, SID: p.sid, Reason: why}
+		return p
 	}
 	// gonids' lexer can loop forever on a truncated header ("drop "), so
 	// the overall shape is checked first.
@@ -241,7 +249,7 @@ func (p *parsed) finish(opts *Options) (*Rule, error) {
 	if p.action != "" {
 		g.Action = p.action
 	}
-	r, cerr := opts.convert(g, p.alias, p.extra, p.file)
+	r, cerr := opts.convert(g, p.alias, p.extra, p.file, p.hook)
 	if cerr != nil {
 		return fail(cerr.Error())
 	}
@@ -258,7 +266,8 @@ func (p *parsed) finish(opts *Options) (*Rule, error) {
 // converter maps the stand-in back (parsed.alias).
 var unknownSticky = map[string]bool{"ja4.hash": true, "tls.random_time": true, "tls.random_bytes": true,
 	"tls.subjectaltname": true, "file.name": true, "dns.queries.rrname": true, "dns.answers.rrname": true,
-	"dns.authorities.rrname": true, "dns.additionals.rrname": true, "dns.response.rrname": true}
+	"dns.authorities.rrname": true, "dns.additionals.rrname": true, "dns.response.rrname": true,
+	"http2.header_name": true, "http2.header": true, "dns.query.name": true, "dns.answer.name": true}
 
 // standIns are sticky buffers gonids knows, lent to unknownSticky ones.
 var standIns = []string{"http.location", "http.server", "http.accept_lang", "http.connection", "http.referer",
@@ -278,6 +287,23 @@ func (p *parsed) ownOptions(opts []option) string {
 			// A hint to use the preceding keyword as the prefilter; it
 			// changes what is scanned first, never what matches.
 			cut = cut[:o.start] + cut[o.end:]
+		case o.kw == "requires":
+			if why := requires(o.value); why != "" {
+				return why
+			}
+			cut = cut[:o.start] + cut[o.end:]
+		case o.kw == "frame":
+			// Suricata's frame keyword: a sticky buffer named by its
+			// value (frame:http2.hdr), lent a stand-in gonids knows.
+			buf := "frame:" + strings.TrimSpace(o.value)
+			if _, ok := bufferNames[buf]; !ok {
+				return "unsupported frame " + strings.TrimSpace(o.value) + " (only HTTP/2's: http2.hdr, http2.data, http2.pdu)"
+			}
+			stand, why := p.standIn(buf, lower, &next)
+			if why != "" {
+				return why
+			}
+			cut = cut[:o.start] + stand + ";" + cut[o.end:]
 		case o.kw == "gid":
 			n, err := strconv.ParseUint(o.value, 10, 32)
 			if err != nil || n == 0 {
@@ -291,7 +317,7 @@ func (p *parsed) ownOptions(opts []option) string {
 				return why
 			}
 			cut = cut[:o.start] + stand + ";" + cut[o.end:]
-		case fileKeywords[o.kw] || o.kw == "alert" && o.value == "",
+		case fileKeywords[o.kw] || o.kw == "alert" && o.value == "" || o.kw == "app-layer-protocol",
 			o.kw == "dsize" && strings.HasPrefix(strings.TrimSpace(o.value), "!"):
 			// gonids parses no negated dsize (dsize:!N, "not N"); the
 			// converter reads it.
@@ -365,7 +391,9 @@ func (p *parsed) standIn(kw, lower string, next *int) (string, string) {
 // than a buffer (the file keywords, dns.opcode, dns.rcode); the converter
 // builds them (see converter.fileKeyword).
 var fileKeywords = map[string]bool{"filesize": true, "filemd5": true, "filesha1": true, "filesha256": true,
-	"dns.opcode": true, "dns.rcode": true}
+	"dns.opcode": true, "dns.rcode": true, "ssl_version": true,
+	"http2.frametype": true, "http2.errorcode": true, "http2.priority": true, "http2.window": true,
+	"http2.settings": true, "dns.rrtype": true}
 
 // unquotedPCRE reports whether a pcre value is written without quotes:
 // "/.../flags", optionally negated, with no quote inside.

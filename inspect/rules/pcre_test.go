@@ -111,11 +111,26 @@ func TestPCRERejections(t *testing.T) {
 		{`pcre:"/a/A";`, "unsupported pcre flag A"},
 		{`pcre:"/a/E";`, "unsupported pcre flag E"},
 		{`pcre:"/(a/";`, "pcre does not compile"},
+		{`pcre:"/(a)/,flow:x,pkt:y";`, "2 capture variables for 1 groups"},
+		{`pcre:"/(a)/,host:x";`, "capture variables"},
+		{`pcre:"/(a)/i,flow:";`, "capture variables"},
 	} {
 		t.Run(tc.opt, func(t *testing.T) {
 			_, _, err := pcreOf(t, tc.opt)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.reason)
+		})
+	}
+}
+
+// Capture variables (",flow:NAME") change nothing about what matches.
+func TestPCRECaptures(t *testing.T) {
+	for _, opt := range []string{`pcre:"/u(se)r@/i,flow:who";`, `pcre: /u(se)r@/i,flow:who;`, `pcre:"/u(s)(e)r@/i,flow:a,pkt:b";`} {
+		t.Run(opt, func(t *testing.T) {
+			_, p, err := pcreOf(t, opt)
+			require.NoError(t, err)
+			assert.True(t, matches(t, p, "x USER@h"))
+			assert.False(t, matches(t, p, "x user h"))
 		})
 	}
 }

@@ -241,13 +241,15 @@ type Rule struct {
 	// AppProto is set for protocols with an app-layer parser (http, tls,
 	// dns): the flow must have been detected as that protocol.
 	AppProto string
-	// HTTPVersion narrows an http rule to HTTP/1 (1: "alert http1") or
-	// HTTP/2 (2: "alert http2"); 0 ("alert http") matches both, as in
-	// Suricata.
-	HTTPVersion uint8
 	// ApproxApp names an app protocol without a parser here (smtp, ftp,
 	// smb, ...): the rule is matched on the raw transport stream instead.
 	ApproxApp string
+	// Hook is the rule's explicit hook (Suricata 8's tls:client_hello_done
+	// in the header): the app-layer state the rule is evaluated at.
+	Hook string
+	// AppLayerProtos are the rule's app-layer-protocol keywords, all of
+	// which must hold.
+	AppLayerProtos []AppLayerProto
 
 	Src, Dst           *AddrSet
 	SrcPorts, DstPorts *PortSet

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -110,6 +111,10 @@ func isKeywordByte(c byte) bool {
 // allowing only \; \" \: and \\.
 var strictEscapes = map[string]bool{"content": true, "uricontent": true}
 
+// reCaptures is the list of variables after a pcre's flags
+// ("/(a)(b)/i,flow:x,pkt:y").
+var reCaptures = regexp.MustCompile(`^\s*(flow|pkt|alert):[A-Za-z0-9_.-]+(\s*,\s*(flow|pkt|alert):[A-Za-z0-9_.-]+)*\s*$`)
+
 func checkValue(kw, value string) string {
 	v := strings.TrimSpace(value)
 	if v == "" {
@@ -127,10 +132,14 @@ func checkValue(kw, value string) string {
 		if !strings.HasPrefix(strings.TrimPrefix(inner, "!"), "/") || slash < 1 {
 			return "syntax: pcre must be \"/expression/flags\""
 		}
-		for _, c := range inner[slash+1:] {
+		flags, captures, hasCaptures := strings.Cut(inner[slash+1:], ",")
+		for _, c := range flags {
 			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
 				return fmt.Sprintf("syntax: pcre flags %q are not letters (missing ';'?)", inner[slash+1:])
 			}
+		}
+		if hasCaptures && !reCaptures.MatchString(captures) {
+			return fmt.Sprintf("syntax: pcre capture variables %q are not flow:NAME, pkt:NAME or alert:NAME (missing ';'?)", captures)
 		}
 		if strings.HasSuffix(inner, `\`) && !strings.HasSuffix(inner, `\\`) {
 			return "syntax: value of pcre has no closing quote (it is escaped)"

@@ -33,9 +33,11 @@ type der struct {
 	body []byte
 }
 
-// errDERHeader marks a DER element whose tag and length cannot be read
-// (Suricata's CERTIFICATE_INVALID_LENGTH); other failures are
-// INVALID_CERTIFICATE.
+// errDERHeader marks a DER element, anywhere in the certificate, whose
+// header (tag and length) is cut by the end of what holds it: the parser
+// Suricata uses (x509-parser) then wants more input, which Suricata
+// reports as CERTIFICATE_INVALID_LENGTH. Other failures, an element whose
+// content runs past its container included, are INVALID_CERTIFICATE.
 var errDERHeader = errors.New("DER element header")
 
 // readDER splits the first TLV off b.
@@ -50,14 +52,18 @@ func readDER(b []byte) (der, []byte, error) {
 	b = b[2:]
 	if l&0x80 != 0 {
 		n := l & 0x7f
-		if n == 0 || n > 3 || len(b) < n {
+		if n == 0 || n > 8 || len(b) < n {
 			return der{}, nil, fmt.Errorf("%w: bad length", errDERHeader)
 		}
-		l = 0
+		var ul uint64
 		for _, c := range b[:n] {
-			l = l<<8 | int(c)
+			ul = ul<<8 | uint64(c)
 		}
 		b = b[n:]
+		if ul > uint64(len(b)) {
+			return der{}, nil, fmt.Errorf("DER element longer than its container")
+		}
+		l = int(ul)
 	}
 	if l > len(b) {
 		return der{}, nil, fmt.Errorf("DER element longer than its container")
@@ -79,9 +85,9 @@ func children(b []byte) ([]der, error) {
 	return out, nil
 }
 
-// parseCert reads the fields of a DER certificate (RFC 5280 4.1). Only a
-// certificate whose own DER header is cut wraps errDERHeader; a fault
-// inside it is an invalid certificate.
+// parseCert reads the fields of a DER certificate (RFC 5280 4.1). A DER
+// header cut short, at any depth, wraps errDERHeader; any other fault is
+// an invalid certificate.
 func parseCert(raw []byte) (*cert, error) {
 	top, _, err := readDER(raw)
 	if err != nil {
@@ -89,7 +95,7 @@ func parseCert(raw []byte) (*cert, error) {
 	}
 	c, err := parseCertBody(raw, top)
 	if err != nil {
-		return nil, fmt.Errorf("certificate: %v", err)
+		return nil, fmt.Errorf("certificate: %w", err)
 	}
 	return c, nil
 }

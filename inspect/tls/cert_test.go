@@ -239,3 +239,15 @@ func TestCertificateHiddenInTLS13(t *testing.T) {
 	require.Len(t, c.events, 1)
 	assert.Equal(t, "TLS 1.3", c.events[0].Version)
 }
+
+// A DER header cut short inside the certificate is Suricata's
+// CERTIFICATE_INVALID_LENGTH (x509-parser wants more input); content that
+// runs past its container is an invalid certificate.
+func TestCertDERHeaderDepth(t *testing.T) {
+	_, err := parseCert([]byte{0x30, 0x05, 0x30, 0x84, 0xff, 0xff, 0xff, 0xfa, 0x04, 0x84})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, errDERHeader, "the inner length field is cut by the outer SEQUENCE")
+	_, err = parseCert([]byte{0x30, 0x06, 0x30, 0x84, 0xff, 0xff, 0xff, 0xfa, 0x04})
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, errDERHeader, "a whole header whose content is missing")
+}

@@ -121,3 +121,97 @@ alert tls any any -> any any (msg:"generic"; app-layer-event:applayer_mismatch_p
 	}
 	assert.Equal(t, []uint32{1}, sids)
 }
+
+// TestSSLVersion: ssl_version matches each side's version, once per side
+// (Suricata inspects the one TLS transaction in both directions); "!"
+// negates the whole list; a TLS 1.3 client counts as tls1.3 by its
+// supported_versions, its server by the version it chose.
+func TestSSLVersion(t *testing.T) {
+	text := `alert tcp any any -> any any (ssl_version:tls1.2; sid:1;)
+alert tcp any any -> any any (ssl_version:!tls1.3,sslv3; sid:2;)
+alert tcp any any -> any any (ssl_version:TLS1.3; sid:3;)
+alert tcp any any -> any any (ssl_version:!tls1.2; sid:4;)
+alert tcp any any -> any any (ssl_version:tls1.0,tls1.1; sid:5;)
+alert tcp any any -> any any (flow:to_client; ssl_version:tls1.2,tls1.3; sid:6;)
+alert tcp any any -> any any (ssl_version:tls9; sid:7;)
+alert tcp any any -> any any (ssl_version:tls1.2,tls1.2; sid:8;)
+`
+	set := &rules.Set{}
+	require.NoError(t, set.Load(strings.NewReader(text), "v.rules", nil))
+	var bad []int
+	for _, e := range set.Errors {
+		bad = append(bad, e.SID)
+	}
+	assert.Equal(t, []int{7, 8}, bad)
+	eng, err := detect.New(set.Rules, detect.Options{})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		version uint16
+		want    map[uint32]int
+	}{
+		{cryptotls.VersionTLS12, map[uint32]int{1: 2, 2: 2, 6: 1}},
+		{cryptotls.VersionTLS13, map[uint32]int{3: 2, 4: 2, 6: 1}},
+	} {
+		toServer, toClient, _, _ := itls.Handshake(t, tc.version)
+		f := eng.NewFlow(inspect.FlowMeta{Proto: inspect.ProtoTCP, Src: netip.MustParseAddrPort("10.0.0.1:40000"),
+			Dst: netip.MustParseAddrPort("10.0.0.2:443")})
+		got := map[uint32]int{}
+		hello := helloLen(toServer)
+		for _, r := range []inspect.Result{f.Inspect(inspect.ToServer, toServer[:hello]),
+			f.Inspect(inspect.ToClient, toClient), f.Inspect(inspect.ToServer, toServer[hello:]), f.Close()} {
+			for _, a := range r.Alerts {
+				got[a.Rule.SID]++
+			}
+		}
+		assert.Equal(t, tc.want, got, "version %x", tc.version)
+	}
+}
+
+// Rule hooks (Suricata 8's tls:client_hello_done in the header) pin a
+// rule to a handshake state: a contentless drop hooked at the client's
+// hello fires there, in that direction, once; a hook the parser does
+// not reach is refused, and one Suricata does not define is too.
+func TestRuleHooks(t *testing.T) {
+	text := `drop tls:client_hello_done any any -> any any (msg:"hello"; sid:1;)
+alert tls:server_hello any any -> any any (msg:"server hello"; sid:2;)
+alert tls:server_cert_done any any -> any any (msg:"cert"; tls.cert_subject; content:"cert.interdict.test"; sid:3;)
+alert tls:client_hello_done any any -> any any (msg:"wrong sni"; tls.sni; content:"nope"; sid:4;)
+alert tls:client_finished any any -> any any (msg:"not reached"; sid:5;)
+alert tls:client_hello any any -> any any (msg:"no such hook"; sid:6;)
+alert tls:<client_hello_done any any -> any any (msg:"firewall only"; sid:7;)
+alert tls:client_hello_done any any -> any any (msg:"direction"; flow:to_client; sid:8;)
+`
+	set := &rules.Set{}
+	require.NoError(t, set.Load(strings.NewReader(text), "hooks.rules", nil))
+	var bad []int
+	for _, e := range set.Errors {
+		bad = append(bad, e.SID)
+	}
+	assert.Equal(t, []int{6, 7, 8}, bad)
+	eng, err := detect.New(set.Rules, detect.Options{})
+	require.NoError(t, err)
+	require.Len(t, eng.Rejected(), 1)
+	assert.Equal(t, 5, eng.Rejected()[0].SID)
+
+	toServer, toClient, _, _ := itls.Handshake(t, cryptotls.VersionTLS12)
+	f := eng.NewFlow(inspect.FlowMeta{Proto: inspect.ProtoTCP, Src: netip.MustParseAddrPort("10.0.0.1:40000"),
+		Dst: netip.MustParseAddrPort("10.0.0.2:443")})
+	type hit struct {
+		sid uint32
+		dir inspect.Direction
+	}
+	var got []hit
+	hello := helloLen(toServer)
+	// Byte by byte: a hook fires once its state is reached, not before.
+	for _, part := range []struct {
+		dir  inspect.Direction
+		data []byte
+	}{{inspect.ToServer, toServer[:hello]}, {inspect.ToClient, toClient}, {inspect.ToServer, toServer[hello:]}} {
+		for i := range part.data {
+			for _, a := range f.Inspect(part.dir, part.data[i:i+1]).Alerts {
+				got = append(got, hit{a.Rule.SID, a.Dir})
+			}
+		}
+	}
+	assert.Equal(t, []hit{{1, inspect.ToServer}, {2, inspect.ToClient}, {3, inspect.ToClient}}, got)
+}

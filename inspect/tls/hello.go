@@ -2,8 +2,11 @@ package tls
 
 // hello is what a ClientHello tells detection.
 type hello struct {
-	sni       []byte // aliases the handshake buffer
-	version   uint16 // highest offered: supported_versions, else legacy_version
+	sni     []byte // aliases the handshake buffer
+	version uint16 // highest offered: supported_versions, else legacy_version
+	// first is the first known version in supported_versions (0: none),
+	// the client's version for ssl_version as Suricata takes it.
+	first     uint16
 	anomalies [4]string
 	nAnom     int
 	ok        bool // the fixed part parsed: an EVE record is worth logging
@@ -154,8 +157,12 @@ func parseClientHello(b []byte) (h hello) {
 			}
 			best := 0
 			for len(list.b) > 0 {
-				if v := list.u16(); !isGREASE(v) && v > best {
+				v := list.u16()
+				if !isGREASE(v) && v > best {
 					best = v
+				}
+				if h.first == 0 && sslClass(uint16(v)) != 0 {
+					h.first = uint16(v)
 				}
 			}
 			if best != 0 {

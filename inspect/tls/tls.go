@@ -50,7 +50,9 @@ func init() {
 		Buffers: []applayer.Buffer{applayer.TLSSNI, applayer.TLSCertSubject, applayer.TLSCertIssuer,
 			applayer.TLSCertSerial, applayer.TLSCertFingerprint, applayer.TLSVersion, applayer.JA3Hash,
 			applayer.JA3String, applayer.JA3SHash, applayer.JA3SString, applayer.TLSCerts, applayer.JA4Hash,
-			applayer.TLSRandom, applayer.TLSRandomTime, applayer.TLSRandomBytes, applayer.TLSSubjectAltName},
+			applayer.TLSRandom, applayer.TLSRandomTime, applayer.TLSRandomBytes, applayer.TLSSubjectAltName,
+			applayer.SSLVersion, applayer.AppHook},
+		Hooks: append(append([]string{}, hookNames[inspect.ToServer]...), hookNames[inspect.ToClient]...),
 		Events: applayer.EventNames(EvInvalidRecordType, EvInvalidRecordVersion, EvInvalidRecordLength,
 			EvInvalidHandshakeMessage, EvHandshakeInvalidLength, EvInvalidSNIType, EvInvalidSNILength,
 			EvMultipleSNIExtensions, EvInvalidCertificate, EvCertInvalidLength),
@@ -139,6 +141,39 @@ type Parser struct {
 	// hello: a ClientHello or ServerHello parsed, so the flow has a tls
 	// record to log; logged: it was emitted.
 	hello, logged bool
+	// ver is each side's ssl_version class (applayer.SSLVersion*), 0
+	// while its hello is unseen.
+	ver [2]byte
+	// reached counts each side's states in hookNames reached so far.
+	reached [2]int
+}
+
+// hookNames are the states (Suricata's rule hooks) of each side of the
+// handshake this parser reads, in order. The client's later states
+// (certificate, finished) are not read: its messages after the
+// ClientHello are not parsed, and are encrypted from TLS 1.3 on.
+var hookNames = [2][]string{
+	{"client_in_progress", "client_hello_done"},
+	{"server_in_progress", "server_hello", "server_cert_done", "server_hello_done"},
+}
+
+var hookBufs = func() (b [2][][]byte) {
+	for d, names := range hookNames {
+		for _, n := range names {
+			b[d] = append(b[d], []byte(n))
+		}
+	}
+	return b
+}()
+
+// reach records that side dir's handshake got to state (a hookNames
+// entry) and so to every state before it.
+func (p *Parser) reach(dir inspect.Direction, state string) {
+	for i, n := range hookNames[dir] {
+		if n == state {
+			p.reached[dir] = max(p.reached[dir], i+1)
+		}
+	}
 }
 
 var _ applayer.Parser = (*Parser)(nil)
@@ -212,6 +247,7 @@ func (p *Parser) record(dir inspect.Direction, emit func(*applayer.Unit)) {
 	d := &p.d[dir]
 	h := d.hdr
 	d.records++
+	p.reach(dir, hookNames[dir][0])
 	if dir == inspect.ToServer && d.records == 1 && isV2Hello(h[:]) {
 		// An SSLv2-format ClientHello: its version is all detection
 		// reads (it has no extensions, so no SNI); the server answers
@@ -220,6 +256,8 @@ func (p *Parser) record(dir inspect.Direction, emit func(*applayer.Unit)) {
 		v := uint16(h[3])<<8 | uint16(h[4])
 		p.hello = true
 		p.tx.Version = versionName(v)
+		p.ver[inspect.ToServer] = sslClass(v)
+		p.reach(inspect.ToServer, "client_hello_done")
 		p.unit.Buffers[applayer.TLSVersion] = []byte{h[3], h[4]}
 		p.emit(inspect.ToServer, emit)
 		return
@@ -311,6 +349,11 @@ func (p *Parser) message(dir inspect.Direction, typ byte, body []byte, emit func
 		}
 		p.hello = true
 		p.tx.SNI, p.tx.Version = string(h.sni), versionName(h.version)
+		p.ver[inspect.ToServer] = sslClass(h.legacy)
+		if h.first != 0 {
+			p.ver[inspect.ToServer] = sslClass(h.first)
+		}
+		p.reach(inspect.ToServer, "client_hello_done")
 		p.tx.JA3, p.tx.JA3Hash, p.tx.JA4 = h.ja3, md5Hex(h.ja3), h.ja4
 		u.Buffers[applayer.JA4Hash] = []byte(h.ja4)
 		p.setRandom(h.random)
@@ -330,6 +373,8 @@ func (p *Parser) message(dir inspect.Direction, typ byte, body []byte, emit func
 		}
 		p.hello = true
 		p.tx.Version = versionName(s.version)
+		p.ver[inspect.ToClient] = sslClass(s.version)
+		p.reach(inspect.ToClient, "server_hello")
 		p.tx.JA3S, p.tx.JA3SHash = s.ja3s, md5Hex(s.ja3s)
 		u.Buffers[applayer.TLSVersion] = []byte{byte(s.version >> 8), byte(s.version)}
 		u.Buffers[applayer.JA3SString] = []byte(p.tx.JA3S)
@@ -345,9 +390,11 @@ func (p *Parser) message(dir inspect.Direction, typ byte, body []byte, emit func
 		}
 	case typ == hsCertificate:
 		p.certificates(body)
+		p.reach(inspect.ToClient, "server_cert_done")
 		p.emit(inspect.ToClient, emit)
 	case typ == hsServerHelloDone:
 		d.st = stDone
+		p.reach(inspect.ToClient, "server_hello_done")
 		p.logTx(emit)
 	}
 }
@@ -426,6 +473,7 @@ func (p *Parser) setRandom(r []byte) {
 func (p *Parser) emit(dir inspect.Direction, emit func(*applayer.Unit)) {
 	u := &p.unit
 	u.Dir = dir
+	p.setSSLVersion(dir)
 	u.Anomalies = p.anoms
 	emit(u)
 	u.Anomalies = nil
@@ -442,6 +490,7 @@ func (p *Parser) logTx(emit func(*applayer.Unit)) {
 	tx := p.tx
 	u.Event = &inspect.Event{Dir: inspect.ToServer, TLS: &tx}
 	u.Dir = inspect.ToClient
+	p.setSSLVersion(inspect.ToClient)
 	u.Anomalies = p.anoms
 	emit(u)
 	p.anoms = p.anoms[:0]
@@ -456,6 +505,38 @@ func (p *Parser) flushAnoms(dir inspect.Direction, emit func(*applayer.Unit)) {
 	u.AppProto, u.Dir, u.Anomalies = AppProto, dir, p.anoms
 	emit(&u)
 	p.anoms = p.anoms[:0]
+}
+
+// setSSLVersion sets the ssl_version buffer to dir's side, each
+// direction matching its own side's version as in Suricata, and the
+// states dir's side reached (AppHook).
+func (p *Parser) setSSLVersion(dir inspect.Direction) {
+	u := &p.unit
+	u.Multi[applayer.AppHook] = hookBufs[dir][:p.reached[dir]]
+	u.Buffers[applayer.SSLVersion] = nil
+	if c := p.ver[dir]; c != 0 {
+		u.Buffers[applayer.SSLVersion] = []byte{c}
+	}
+}
+
+// sslClass maps a protocol version to its ssl_version class, 0 for a
+// version Suricata's ssl_version does not know (it then never matches).
+func sslClass(v uint16) byte {
+	switch {
+	case v == 0x0002:
+		return applayer.SSLVersionSSLv2
+	case v == 0x0300:
+		return applayer.SSLVersionSSLv3
+	case v == 0x0301:
+		return applayer.SSLVersionTLS10
+	case v == 0x0302:
+		return applayer.SSLVersionTLS11
+	case v == 0x0303:
+		return applayer.SSLVersionTLS12
+	case v == 0x0304 || v>>8 == 0x7f:
+		return applayer.SSLVersionTLS13
+	}
+	return 0
 }
 
 // versionName spells a protocol version as Suricata's EVE tls.version.
