@@ -33,7 +33,9 @@
 // 14, LINKTYPE_RAW 101, LINKTYPE_IPV4 228, LINKTYPE_IPV6 229), Linux
 // cooked captures (SLL, SLL2) and BSD loopback (null, loop). A pcapng
 // file may mix interfaces of different link types; each packet is read
-// with its own interface's. A record that cannot be read ends the
+// with its own interface's. Tunnels gopacket decodes (GRE, IP-in-IP)
+// are tracked by their inner IP header, as Suricata tracks them. A
+// record that cannot be read ends the
 // capture (Summary.Unreadable), as in Suricata.
 //
 // A pass verdict ends inspection, not logging: a passed flow is still

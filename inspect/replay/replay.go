@@ -234,7 +234,7 @@ func decode(data []byte, lt layers.LinkType) (decoded, bool) {
 	}
 	var srcIP, dstIP netip.Addr
 	var ipPayloadLayer gopacket.Layer
-	switch ip := pkt.NetworkLayer().(type) {
+	switch ip := innerIP(pkt).(type) {
 	case *layers.IPv4:
 		// Fragments are not reassembled: a non-first fragment has no
 		// transport header and a first fragment only part of the data.
@@ -286,6 +286,22 @@ func decode(data []byte, lt layers.LinkType) (decoded, bool) {
 		return d, false
 	}
 	return d, true
+}
+
+// innerIP is the IP header that carries the transport layer: the last
+// IPv4 or IPv6 layer. gopacket decodes tunnels (GRE, IP-in-IP, 6in4) and
+// its NetworkLayer is the outer header, whose addresses paired with the
+// inner ports would split one tunnelled flow into two made-up ones;
+// Suricata tracks the inner flow.
+func innerIP(pkt gopacket.Packet) gopacket.Layer {
+	var ip gopacket.Layer
+	for _, l := range pkt.Layers() {
+		switch l.(type) {
+		case *layers.IPv4, *layers.IPv6:
+			ip = l
+		}
+	}
+	return ip
 }
 
 // summary returns a copy safe to hand out.
