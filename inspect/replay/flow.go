@@ -55,6 +55,10 @@ type stream struct {
 	fin     bool
 	finOff  uint64
 	synSeen bool
+	// gap: a gap was skipped; maxRegions: the most disjoint data regions
+	// held at once (the delivered stream counts as one).
+	gap        bool
+	maxRegions uint64
 }
 
 // offsetOf maps a sequence number onto the stream offset space; it is
@@ -74,7 +78,7 @@ type flow struct {
 	dirs    [2]stream
 	pkts    [2]uint64
 	bytes   [2]uint64
-	flags   [2]uint8
+	ssn     tcpSession
 	start   time.Time
 	last    time.Time
 	closed  bool // the inspector was closed (FIN both ways, RST)
@@ -112,7 +116,7 @@ func (f *flow) reverse() {
 	f.dirs[0], f.dirs[1] = f.dirs[1], f.dirs[0]
 	f.pkts[0], f.pkts[1] = f.pkts[1], f.pkts[0]
 	f.bytes[0], f.bytes[1] = f.bytes[1], f.bytes[0]
-	f.flags[0], f.flags[1] = f.flags[1], f.flags[0]
+	f.ssn.reverse()
 }
 
 type replayer struct {
@@ -329,7 +333,7 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 			dir = inspect.ToClient
 		}
 	}
-	f.flags[dir] |= fl
+	f.ssn.update(dir, fl, t.Seq, t.Ack, len(d.payload), rp.cfg.Midstream)
 	st := &f.dirs[dir]
 	if f.closed {
 		return nil
@@ -351,7 +355,12 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 		return rp.dropPacket(f, dir, nil, len(d.payload))
 	}
 
-	if len(d.payload) > 0 {
+	// Data after a SYN that was never answered is not part of a session
+	// yet: Suricata's stream engine accepts no segment in syn_sent but
+	// the SYN itself (TCP Fast Open data), so nothing of it is
+	// inspected, and a live proxy never sees such bytes either.
+	unanswered := f.ssn.state == tcpSynSent && !t.SYN
+	if len(d.payload) > 0 && !unanswered {
 		seq := t.Seq
 		if t.SYN {
 			seq++
@@ -431,6 +440,21 @@ func (st *stream) insert(seq uint32, payload []byte) {
 		copy(st.pending[i+1:], st.pending[i:])
 		st.pending[i] = a
 	}
+	st.countRegions()
+}
+
+// countRegions notes how many disjoint regions the direction holds: the
+// delivered stream and each run of contiguous pending segments after it
+// (Suricata's streaming buffer regions, logged as ts/tc_max_regions).
+func (st *stream) countRegions() {
+	n, end := uint64(1), st.nextOff
+	for _, p := range st.pending {
+		if p.off != end {
+			n++
+		}
+		end = p.off + uint64(len(p.data))
+	}
+	st.maxRegions = max(st.maxRegions, n)
 }
 
 func cloneBytes(b []byte) []byte { return append([]byte(nil), b...) }
@@ -448,6 +472,7 @@ func (rp *replayer) drain(f *flow, dir inspect.Direction, force bool, wire int) 
 				return nil
 			}
 			rp.sum.Gaps++
+			st.gap = true
 			st.advance(p.off - st.nextOff)
 		}
 		st.pending = st.pending[1:]
@@ -644,7 +669,7 @@ func (rp *replayer) endFlow(f *flow) error {
 	}
 	ev.Flow = &eve.Flow{
 		PktsToServer: f.pkts[0], PktsToClient: f.pkts[1], BytesToServer: f.bytes[0], BytesToClient: f.bytes[1],
-		Start: eve.Time{Time: f.start}, End: eve.Time{Time: f.last}, Age: elapsedSeconds(f.start, f.last),
+		Start: eve.Time{Time: f.start}, End: eve.Time{Time: f.last}, Age: f.last.Unix() - f.start.Unix(),
 		State: f.state(), Reason: reason, Alerted: f.alerted, Action: f.action,
 	}
 	if r, ok := f.insp.(inspect.AppProtoReasoner); ok {
@@ -667,28 +692,20 @@ func (f *flow) state() string {
 		}
 		return "new"
 	}
-	switch {
-	case f.rst || (f.dirs[0].fin && f.dirs[1].fin):
-		return "closed"
-	case !f.handshakeMissing() || f.insp != nil:
-		return "established"
-	}
-	return "new"
+	return f.ssn.flowState()
 }
 
 func (f *flow) tcpObject() *eve.TCP {
-	all := f.flags[0] | f.flags[1]
+	s := &f.ssn
+	all := s.flags[0] | s.flags[1]
 	t := &eve.TCP{
-		TCPFlags: hex2(all), TCPFlagsTS: hex2(f.flags[0]), TCPFlagsTC: hex2(f.flags[1]),
+		TCPFlags: hex2(all), TCPFlagsTS: hex2(s.flags[0]), TCPFlagsTC: hex2(s.flags[1]),
 		SYN: all&flSYN != 0, FIN: all&flFIN != 0, RST: all&flRST != 0, PSH: all&flPSH != 0, ACK: all&flACK != 0,
 	}
-	switch {
-	case f.rst || (f.dirs[0].fin && f.dirs[1].fin):
-		t.State = "closed"
-	case f.dirs[0].fin || f.dirs[1].fin:
-		t.State = "fin_wait1"
-	case !f.handshakeMissing():
-		t.State = "established"
+	if s.tracked() {
+		t.State = s.state.String()
+		t.TSGap, t.TCGap = f.dirs[0].gap, f.dirs[1].gap
+		t.TSMaxRegions, t.TCMaxRegions = max(f.dirs[0].maxRegions, 1), max(f.dirs[1].maxRegions, 1)
 	}
 	return t
 }

@@ -314,6 +314,7 @@ func (rp *replayer) summary() Summary {
 	return s
 }
 
-// elapsedSeconds is Suricata's flow age: whole seconds between the first
-// and last packet.
+// elapsedSeconds is whole seconds between two packets (stats uptime). A
+// flow's age is not this: Suricata subtracts the timestamps' seconds
+// fields, so a flow from 23.9 s to 33.2 s is 10 s old.
 func elapsedSeconds(a, b time.Time) int64 { return int64(b.Sub(a) / time.Second) }
