@@ -363,6 +363,10 @@ func (c *converter) header() error {
 		out.Transport = inspect.ProtoICMP
 	case "ip", "pkthdr":
 		out.Transport = 0
+	case "ipv4":
+		out.Transport, out.IPVersion = 0, 4
+	case "ipv6":
+		out.Transport, out.IPVersion = 0, 6
 	default:
 		if t, ok := appProtos[proto]; ok {
 			out.Transport, out.AppProto = t, proto
