@@ -12,7 +12,7 @@ func TestIPVersionProtocols(t *testing.T) {
 	v4a, v4b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
 	v6a, v6b := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
 	cases := []struct {
-		proto      string
+		proto        string
 		want4, want6 bool
 	}{
 		{"ip", true, true},
