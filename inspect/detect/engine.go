@@ -175,6 +175,15 @@ type crule struct {
 	thresh   *rules.Threshold
 	suppress []rules.Suppress
 	rate     *rules.RateFilter
+	// pkt marks a rule without payload keywords: when the caller reports
+	// packets (FlowMeta.Packets) it is evaluated per TCP packet, as
+	// Suricata does, not per stream chunk (packet.go).
+	pkt bool
+	// ipOnly: a pkt rule with nothing but its header, evaluated on the
+	// first packet of each direction only (Suricata's IP-only rules).
+	// flowScope: its pass decides the flow, not only the packet (IP-only
+	// and protocol-only rules); other pkt rules pass one packet.
+	ipOnly, flowScope bool
 }
 
 // Engine is a compiled rule set. It is safe for concurrent use and
@@ -542,6 +551,12 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 	}
 	e.compileFlowints(r, cr)
 	e.compileXbits(r, cr)
+	if len(cr.lists) == 0 {
+		cr.pkt = true
+		cr.flowScope = r.Flow == (rules.Flow{}) && len(r.Flowbits) == 0 && len(r.Flowints) == 0 && len(r.Xbits) == 0 &&
+			r.Dsize == nil && r.StreamSize == nil && r.ICMP == nil
+		cr.ipOnly = cr.flowScope && r.AppProto == "" && r.ApproxApp == ""
+	}
 	cr.thresh = r.Threshold
 	if tc := e.opts.Thresholds; tc != nil {
 		if t, ok := tc.Override[r.Info.SID]; ok {

@@ -47,6 +47,8 @@ type dirState struct {
 	always   []uint32
 	alwaysOK bool
 	lastUnit unitState
+	// pktSeen: a packet of this direction was reported (packet.go).
+	pktSeen bool
 }
 
 // Flow inspects one flow; it implements inspect.FlowInspector. Not safe
@@ -80,6 +82,11 @@ type Flow struct {
 	lastDgram [2][]byte
 	// http is the HTTP transaction alerts are logged with (httpmeta.go).
 	http *httpMeta
+	// pkt is the packet being inspected (packet.go); passPkt and
+	// passFlow say whether the pass rules that fired in the current
+	// Result decide only the packet or the flow.
+	pkt               packetState
+	passPkt, passFlow bool
 	// onMatch adds a prefilter match to cands; made once per flow, as a
 	// closure built per scan was allocated per scan (~14,000 a benchmark
 	// op).
@@ -162,6 +169,9 @@ func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 		f.inspectDatagram(dir, data)
 	} else {
 		f.inspectStream(dir, data)
+		if f.pkt.open && f.pkt.dir == dir {
+			f.packetRules()
+		}
 	}
 	return f.finish()
 }
@@ -189,9 +199,17 @@ func (f *Flow) finish() inspect.Result {
 	}
 	f.attachHTTP()
 	if f.e.resolveActions(&f.res) {
-		// A pass rule stops inspection of the flow, as in Suricata.
-		f.passed = true
+		if f.passFlow || !f.passPkt {
+			// A pass rule stops inspection of the flow, as in Suricata.
+			f.passed = true
+		} else if f.res.Action == inspect.ActionPass {
+			// Only rules with per-packet conditions passed: the packet
+			// is passed (the alerts ranked after pass are gone), the
+			// flow goes on being inspected (Suricata's packet scope).
+			f.res.Action = inspect.ActionNone
+		}
 	}
+	f.passPkt, f.passFlow = false, false
 	return f.res
 }
 
@@ -274,7 +292,11 @@ func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 		}
 	}
 	for _, id := range f.always(g, dir) {
-		if !past || len(f.e.rules[id].lists) == 0 {
+		cr := f.e.rules[id]
+		if cr.pkt && f.meta.Packets {
+			continue // evaluated per packet (packet.go)
+		}
+		if !past || len(cr.lists) == 0 {
 			f.cands = append(f.cands, id)
 		}
 	}
@@ -612,16 +634,24 @@ func (f *Flow) fire(cr *crule, dir inspect.Direction, off uint64, app string, tx
 			return
 		}
 	}
-	info := r.Info
+	info, rated := r.Info, false
 	if rf := cr.rate; rf != nil {
 		k := trackKey(r.Info.SID, 2, rf.Track, src.Addr(), dst.Addr(), f.meta.ID)
 		if f.e.th.rate(rf, k, now) {
 			if a, ok := rules.ActionByName(rf.NewAction); ok {
 				cp := *info
 				cp.Action = a
-				info = &cp
+				info, rated = &cp, true
 			}
 		}
 	}
-	f.res.Alerts = append(f.res.Alerts, inspect.Alert{Rule: info, Dir: dir, Offset: off, AppProto: app, TxID: tx, NoAlert: r.NoAlert})
+	f.res.Alerts = append(f.res.Alerts, inspect.Alert{Rule: info, Dir: dir, Offset: off, AppProto: app, TxID: tx, NoAlert: r.NoAlert,
+		RateFiltered: rated})
+	if info.Action == inspect.ActionPass {
+		if cr.pkt && !cr.flowScope {
+			f.passPkt = true
+		} else {
+			f.passFlow = true
+		}
+	}
 }

@@ -18,8 +18,9 @@ type thKey struct {
 type thEntry struct {
 	start time.Time
 	count int
-	// until is the end of a rate_filter's changed action.
-	until time.Time
+	// changed is when a rate_filter's new action began (zero: not in
+	// force).
+	changed time.Time
 }
 
 // thresholdTable holds Suricata's cross-flow counters. It is the only
@@ -43,6 +44,11 @@ func trackKey(sid uint32, kind uint8, track string, src, dst netip.Addr, flow ui
 	case "by_dst":
 		k.dst = dst
 	case "by_both":
+		// One entry per IP pair whatever the direction: Suricata keys
+		// by_both with the lower address first.
+		if dst.Less(src) {
+			src, dst = dst, src
+		}
 		k.src, k.dst = src, dst
 	case "by_flow":
 		k.flow = flow
@@ -97,17 +103,37 @@ func (t *thresholdTable) detectionFilter(df *rules.Threshold, k thKey, now time.
 	return e.count > df.Count
 }
 
-// rate reports whether a rate_filter's new action applies now.
+// rate reports whether a rate_filter's new action applies now. As in
+// Suricata (detect-engine-threshold.c): more than Count matches within
+// Seconds of the window's first one puts the new action in force, for
+// every match until Timeout whole seconds have passed (compared by the
+// timestamps' seconds); the match that ends it counts in no window.
 func (t *thresholdTable) rate(rf *rules.RateFilter, k thKey, now time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e := t.entry(k, now, time.Duration(rf.Seconds)*time.Second)
-	if now.Before(e.until) {
+	e := t.m[k]
+	if e == nil {
+		if len(t.m) >= t.max {
+			clear(t.m)
+		}
+		// The first match only opens the window, whatever Count says.
+		t.m[k] = &thEntry{start: now, count: 1}
+		return false
+	}
+	if !e.changed.IsZero() {
+		if now.Unix()-e.changed.Unix() > int64(rf.Timeout) {
+			e.changed = time.Time{}
+			return false
+		}
 		return true
+	}
+	if now.After(e.start.Add(time.Duration(rf.Seconds) * time.Second)) {
+		e.start, e.count = now, 1
+		return false
 	}
 	e.count++
 	if e.count > rf.Count {
-		e.until = now.Add(time.Duration(rf.Timeout) * time.Second)
+		e.changed = now
 		return true
 	}
 	return false

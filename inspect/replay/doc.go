@@ -38,6 +38,17 @@
 // record that cannot be read ends the
 // capture (Summary.Unreadable), as in Suricata.
 //
+// Rules on packets: every TCP packet is announced to the inspector
+// (inspect.PacketInspector) with Suricata's per-packet established
+// state, so rules without payload keywords match per packet as in
+// Suricata (bare ACKs and the handshake included; IP-only rules on the
+// first packet of each direction). A flow that starts with a SYN gets
+// its inspector at the SYN; a mid-stream one at its first bytes, once
+// its direction was guessed. Data following a SYN that was never
+// answered is not inspected (Suricata's stream engine accepts none in
+// syn_sent), and flow events carry Suricata's TCP state (tcp.state,
+// flow.state).
+//
 // A pass verdict ends inspection, not logging: a passed flow is still
 // fed, so its app-layer records are written; no rule decides it again.
 //

@@ -90,6 +90,16 @@ type flow struct {
 	traffic eve.Traffic
 	evicted bool
 	probed  bool // the mid-stream direction guess was made
+	// synStart: the flow began with a SYN, so its inspector is made at
+	// once and sees every packet (see endPacket).
+	synStart bool
+	// cur is the TCP packet being processed, announced to an inspector
+	// made while its bytes are delivered.
+	cur struct {
+		dir     inspect.Direction
+		payload int
+		est     bool
+	}
 }
 
 // looksReversed reports whether the first bytes of a mid-stream pickup
@@ -217,7 +227,7 @@ func (rp *replayer) packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkT
 	f.last = ci.Timestamp
 
 	if f.dropped {
-		return rp.dropPacket(f, dir, nil, len(d.payload))
+		return rp.dropPacket(f, dir, nil, len(d.payload), "")
 	}
 	if d.tcp != nil {
 		return rp.tcpPacket(f, dir, &d)
@@ -245,7 +255,9 @@ func (rp *replayer) newFlow(key flowKey, d *decoded) (*flow, error) {
 	if d.tcp != nil && d.tcp.SYN && d.tcp.ACK {
 		src, dst = dst, src
 	}
-	f.meta = inspect.FlowMeta{ID: flowID(rp.nextID, key), Proto: d.proto, Src: src, Dst: dst, Start: rp.ts}
+	f.meta = inspect.FlowMeta{ID: flowID(rp.nextID, key), Proto: d.proto, Src: src, Dst: dst, Start: rp.ts,
+		Packets: d.proto == inspect.ProtoTCP}
+	f.synStart = d.tcp != nil && d.tcp.SYN && !d.tcp.ACK
 	rp.flows[key] = f
 	if len(rp.order) > 2*len(rp.flows)+1024 {
 		rp.compactOrder()
@@ -333,10 +345,25 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 			dir = inspect.ToClient
 		}
 	}
+	pre := f.ssn.state
 	f.ssn.update(dir, fl, t.Seq, t.Ack, len(d.payload), rp.cfg.Midstream)
+	if f.insp == nil && f.synStart {
+		// A flow that starts with a handshake needs no direction guess:
+		// its inspector exists from the SYN, so rules on packets see
+		// the handshake too. Established is then told per packet.
+		f.insp = rp.ff.NewFlow(f.meta)
+	}
+	// Suricata's per-packet flow:established: the session was
+	// established before this packet, or the packet carries data that
+	// completes it (a handshake's last ACK, a mid-stream pickup).
+	est := pre >= tcpEstablished || (f.ssn.state >= tcpEstablished && len(d.payload) > 0)
+	f.cur.dir, f.cur.payload, f.cur.est = dir, len(d.payload), est
+	if pi, ok := f.insp.(inspect.PacketInspector); ok {
+		pi.BeginPacket(dir, len(d.payload), est)
+	}
 	st := &f.dirs[dir]
 	if f.closed {
-		return nil
+		return rp.endPacket(f, dir, len(d.payload))
 	}
 	if t.SYN && !st.init {
 		// The SYN occupies one sequence number; data starts after it.
@@ -352,7 +379,7 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 
 	if f.insp == nil && f.handshakeMissing() && rp.cfg.MidstreamDrop && rp.cfg.Mode == ModeIPS && len(d.payload) > 0 {
 		f.action = "drop"
-		return rp.dropPacket(f, dir, nil, len(d.payload))
+		return rp.dropPacket(f, dir, nil, len(d.payload), "")
 	}
 
 	// Data after a SYN that was never answered is not part of a session
@@ -379,6 +406,9 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 			st.fin, st.finOff = true, uint64(end)
 		}
 	}
+	if err := rp.endPacket(f, dir, len(d.payload)); err != nil {
+		return err
+	}
 	if t.RST {
 		f.rst = true
 		return rp.closeFlow(f)
@@ -387,6 +417,17 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 		return rp.closeFlow(f)
 	}
 	return nil
+}
+
+// endPacket ends a packet announced with BeginPacket: the inspector
+// evaluates the rules on the packet itself if none of its bytes were
+// inspected (Suricata runs them after reassembly and the app layer).
+func (rp *replayer) endPacket(f *flow, dir inspect.Direction, payload int) error {
+	pi, ok := f.insp.(inspect.PacketInspector)
+	if !ok || f.dropped {
+		return nil
+	}
+	return rp.result(f, dir, pi.EndPacket(), payload)
 }
 
 // handshakeMissing reports whether a SYN was not seen from each side (a
@@ -498,6 +539,9 @@ func (rp *replayer) inspect(f *flow, dir inspect.Direction, data []byte, wire in
 	if f.insp == nil {
 		f.meta.NotEstablished = f.meta.Proto == inspect.ProtoTCP && f.handshakeMissing() && !rp.cfg.Midstream
 		f.insp = rp.ff.NewFlow(f.meta)
+		if pi, ok := f.insp.(inspect.PacketInspector); ok && f.meta.Proto == inspect.ProtoTCP {
+			pi.BeginPacket(f.cur.dir, f.cur.payload, f.cur.est)
+		}
 	}
 	res := f.insp.Inspect(dir, data)
 	return rp.result(f, dir, res, wire)
@@ -506,6 +550,7 @@ func (rp *replayer) inspect(f *flow, dir inspect.Direction, data []byte, wire in
 func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, wire int) error {
 	enforce := rp.cfg.Mode == ModeIPS
 	var dropRule *inspect.RuleInfo
+	dropRated := false // a rate_filter made dropRule's action a drop
 	if f.passed {
 		// Only records after a pass: no rule decides this flow any more.
 		res.Alerts, res.Action = nil, inspect.ActionNone
@@ -522,7 +567,7 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 		switch a.Rule.Action {
 		case inspect.ActionDrop, inspect.ActionReject, inspect.ActionRejectDst, inspect.ActionRejectBoth:
 			if dropRule == nil || a.Rule.Action.Stronger(dropRule.Action) {
-				dropRule = a.Rule
+				dropRule, dropRated = a.Rule, a.RateFiltered
 			}
 		}
 		// Suricata logs no alert for pass rules (unless they carry the
@@ -569,7 +614,11 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 	case inspect.ActionDrop, inspect.ActionReject, inspect.ActionRejectDst, inspect.ActionRejectBoth:
 		if enforce {
 			f.action = "drop"
-			return rp.dropPacket(f, dir, dropRule, wire)
+			reason := ""
+			if dropRated {
+				reason = "threshold detection_filter" // Suricata's PKT_DROP_REASON_RULES_THRESHOLD
+			}
+			return rp.dropPacket(f, dir, dropRule, wire, reason)
 		}
 	}
 	if refused != nil && enforce {
@@ -606,13 +655,17 @@ func (rp *replayer) decorate(f *flow, ev *eve.Event) {
 }
 
 // dropPacket marks the flow dropped and logs the current packet as not
-// forwarded. rule is set for the packet whose data matched.
-func (rp *replayer) dropPacket(f *flow, dir inspect.Direction, rule *inspect.RuleInfo, n int) error {
+// forwarded. rule is set for the packet whose data matched; reason, when
+// set, replaces the drop reason NewDrop gives.
+func (rp *replayer) dropPacket(f *flow, dir inspect.Direction, rule *inspect.RuleInfo, n int, reason string) error {
 	f.dropped = true
 	if f.action == "" {
 		f.action = "drop"
 	}
 	ev := eve.NewDrop(rp.ts, &f.meta, dir, rule, n)
+	if reason != "" {
+		ev.Drop.Reason = reason
+	}
 	rp.decorate(f, &ev)
 	if err := rp.emit(&ev); err != nil {
 		return err

@@ -1,0 +1,62 @@
+package detect
+
+import "github.com/interdict/interdict/inspect"
+
+var _ inspect.PacketInspector = (*Flow)(nil)
+
+// packetState is the packet announced by BeginPacket whose rules are
+// still to be evaluated.
+type packetState struct {
+	open bool
+	dir  inspect.Direction
+	size int
+}
+
+// BeginPacket implements inspect.PacketInspector. The flow's established
+// state then follows the packets, as Suricata's flow:established does,
+// for the packet's stream bytes too.
+func (f *Flow) BeginPacket(dir inspect.Direction, payload int, established bool) {
+	if f.tr != trTCP {
+		return
+	}
+	f.meta.NotEstablished = !established
+	f.pkt = packetState{open: true, dir: dir, size: payload}
+}
+
+// EndPacket implements inspect.PacketInspector.
+func (f *Flow) EndPacket() inspect.Result {
+	f.res = inspect.Result{}
+	if !f.pkt.open || f.passed {
+		f.pkt.open = false
+		return f.res
+	}
+	f.packetRules()
+	return f.finish()
+}
+
+// packetRules evaluates the TCP rules without payload keywords
+// (crule.pkt) on the open packet, into f.res. IP-only rules see the
+// first packet of each direction only.
+func (f *Flow) packetRules() {
+	p := f.pkt
+	f.pkt.open = false
+	g := f.e.raw[trTCP][p.dir]
+	if g == nil {
+		return
+	}
+	ds := &f.dirs[p.dir]
+	first := !ds.pktSeen
+	ds.pktSeen = true
+	f.cands = f.cands[:0]
+	for _, id := range f.always(g, p.dir) {
+		if cr := f.e.rules[id]; cr.pkt && (first || !cr.ipOnly) {
+			f.cands = append(f.cands, id)
+		}
+	}
+	f.sortCands()
+	for _, id := range f.cands {
+		if cr := f.e.rules[id]; f.dynCond(cr, p.dir, p.size, "") {
+			f.fire(cr, p.dir, ds.off, "", 0)
+		}
+	}
+}
