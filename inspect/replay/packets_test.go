@@ -1,0 +1,97 @@
+package replay
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/interdict/interdict/inspect"
+)
+
+// pktEngine makes flows that record the packets announced to them and
+// answer EndPacket with end (once per call) when it is set.
+type pktEngine struct {
+	flows []*pktFlow
+	end   func(p pktCall) inspect.Result
+}
+
+type pktCall struct {
+	dir     inspect.Direction
+	payload int
+	est     bool
+}
+
+type pktFlow struct {
+	fakeFlow
+	e    *pktEngine
+	pkts []pktCall
+	cur  pktCall
+}
+
+func (e *pktEngine) NewFlow(meta inspect.FlowMeta) inspect.FlowInspector {
+	f := &pktFlow{fakeFlow: fakeFlow{e: &fakeEngine{}, meta: meta}, e: e}
+	e.flows = append(e.flows, f)
+	return f
+}
+
+func (f *pktFlow) BeginPacket(dir inspect.Direction, payload int, est bool) {
+	f.cur = pktCall{dir, payload, est}
+	f.pkts = append(f.pkts, f.cur)
+}
+
+func (f *pktFlow) EndPacket() inspect.Result {
+	if f.e.end != nil {
+		return f.e.end(f.cur)
+	}
+	return inspect.Result{}
+}
+
+func TestPacketsAreAnnounced(t *testing.T) {
+	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET /"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1006, flags: "A"}).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1006, ack: 5001, flags: "FA"})
+	e := &pktEngine{}
+	sum, err := Run(bytes.NewReader(c.pcap()), e, Config{})
+	require.NoError(t, err)
+	require.EqualValues(t, 1, sum.Flows)
+	require.Len(t, e.flows, 1)
+	f := e.flows[0]
+	assert.True(t, f.meta.Packets)
+	assert.Equal(t, []pktCall{
+		{inspect.ToServer, 0, false}, // SYN
+		{inspect.ToClient, 0, false}, // SYN-ACK
+		{inspect.ToServer, 0, false}, // the ACK that completes the handshake
+		{inspect.ToServer, 5, true},
+		{inspect.ToClient, 0, true},
+		{inspect.ToServer, 0, true},
+	}, f.pkts)
+	assert.Equal(t, "GET /", f.stream(inspect.ToServer))
+}
+
+// A drop that a rate_filter caused is logged with Suricata's reason.
+func TestRateFilteredDropReason(t *testing.T) {
+	drop := &inspect.RuleInfo{GID: 1, SID: 7, Action: inspect.ActionDrop}
+	e := &pktEngine{end: func(p pktCall) inspect.Result {
+		if !p.est {
+			return inspect.Result{}
+		}
+		return inspect.Result{Action: inspect.ActionDrop, Alerts: []inspect.Alert{{Rule: drop, Dir: p.dir, RateFiltered: true}}}
+	}}
+	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "A"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1001, flags: "A"})
+	evs := &events{}
+	_, err := Run(bytes.NewReader(c.pcap()), e, Config{Mode: ModeIPS, Events: evs})
+	require.NoError(t, err)
+	drops := evs.ofType("drop")
+	require.Len(t, drops, 2)
+	assert.Equal(t, "threshold detection_filter", drops[0]["drop"].(map[string]any)["reason"])
+	assert.Equal(t, "flow drop", drops[1]["drop"].(map[string]any)["reason"])
+	al := evs.ofType("alert")
+	require.Len(t, al, 1)
+	assert.Equal(t, "blocked", al[0]["alert"].(map[string]any)["action"])
+}
