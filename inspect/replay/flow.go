@@ -93,6 +93,8 @@ type flow struct {
 	// synStart: the flow began with a SYN, so its inspector is made at
 	// once and sees every packet (see endPacket).
 	synStart bool
+	// dropLogged: a drop event was written in that direction.
+	dropLogged [2]bool
 	// cur is the TCP packet being processed, announced to an inspector
 	// made while its bytes are delivered.
 	cur struct {
@@ -662,6 +664,10 @@ func (rp *replayer) dropPacket(f *flow, dir inspect.Direction, rule *inspect.Rul
 	if f.action == "" {
 		f.action = "drop"
 	}
+	if rule == nil && rp.cfg.DropStart && f.dropLogged[dir] {
+		return nil
+	}
+	f.dropLogged[dir] = true
 	ev := eve.NewDrop(rp.ts, &f.meta, dir, rule, n)
 	if reason != "" {
 		ev.Drop.Reason = reason

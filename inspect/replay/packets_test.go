@@ -95,3 +95,30 @@ func TestRateFilteredDropReason(t *testing.T) {
 	require.Len(t, al, 1)
 	assert.Equal(t, "blocked", al[0]["alert"].(map[string]any)["action"])
 }
+
+// With DropStart a dropped flow's later packets are logged once per
+// direction; the packet the rule dropped is always logged.
+func TestDropStartLogsOncePerDirection(t *testing.T) {
+	drop := &inspect.RuleInfo{GID: 1, SID: 7, Action: inspect.ActionDrop}
+	e := &fakeEngine{rules: []fakeRule{{content: "bad", info: drop}}}
+	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "bad"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1004, flags: "A"}).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1004, ack: 5001, flags: "PA", data: "more"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1008, flags: "PA", data: "reply"}).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1008, ack: 5006, flags: "A"})
+	for _, tc := range []struct {
+		start bool
+		want  []string // drop reasons in order
+	}{
+		{false, []string{"rules", "flow drop", "flow drop", "flow drop", "flow drop"}},
+		{true, []string{"rules", "flow drop"}},
+	} {
+		_, evs := run(t, c.pcap(), e, Config{Mode: ModeIPS, DropStart: tc.start})
+		var got []string
+		for _, d := range evs.ofType("drop") {
+			got = append(got, d["drop"].(map[string]any)["reason"].(string))
+		}
+		assert.Equal(t, tc.want, got, "DropStart %v", tc.start)
+	}
+}

@@ -76,6 +76,11 @@ type Config struct {
 	MidstreamDrop bool
 	// Events receives EVE events; nil discards them.
 	Events Sink
+	// DropStart logs the packets of a dropped flow once per direction
+	// (Suricata's eve drop output with flows: start, its default); the
+	// packet a rule dropped is always logged. Off, every dropped packet
+	// is a drop event (flows: all).
+	DropStart bool
 	// TrafficTags maps a rule's sid to the traffic tags its match sets
 	// (Suricata 8's flowbits traffic/id/X and traffic/label/X), logged on
 	// the alert and the flow. Optional.

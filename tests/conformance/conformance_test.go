@@ -132,7 +132,8 @@ func replayCase(s *Spec, classification string) ([]map[string]any, replay.Loaded
 	setup := replay.Setup{
 		Pcap: s.Pcap, Rules: s.Rules, Classification: classification, ThresholdConfig: s.Opts.ThresholdFile,
 		HTTPBodyLimit: s.Opts.HTTPBodyLimit, ActionOrder: s.Opts.ActionOrder,
-		Config: replay.Config{Mode: mode, Midstream: s.Opts.Midstream, MidstreamDrop: s.Opts.MidstreamDrop, Events: eve.NewWriter(&out)},
+		Config: replay.Config{Mode: mode, Midstream: s.Opts.Midstream, MidstreamDrop: s.Opts.MidstreamDrop, DropStart: s.Opts.DropStart,
+			Events: eve.NewWriter(&out)},
 	}
 	_, loaded, err := setup.Run()
 	if err != nil {
