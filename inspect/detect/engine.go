@@ -555,7 +555,7 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 		cr.pkt = true
 		cr.flowScope = r.Flow == (rules.Flow{}) && len(r.Flowbits) == 0 && len(r.Flowints) == 0 && len(r.Xbits) == 0 &&
 			r.Dsize == nil && r.StreamSize == nil && r.ICMP == nil
-		cr.ipOnly = cr.flowScope && r.AppProto == "" && r.ApproxApp == ""
+		cr.ipOnly = cr.flowScope && r.AppProto == "" && r.ApproxApp == "" && len(r.NotAppProto) == 0
 	}
 	cr.thresh = r.Threshold
 	if tc := e.opts.Thresholds; tc != nil {

@@ -87,6 +87,8 @@ type Flow struct {
 	// Result decide only the packet or the flow.
 	pkt               packetState
 	passPkt, passFlow bool
+	// pdPkt: protocol detection ended in the current packet.
+	pdPkt bool
 	// onMatch adds a prefilter match to cands; made once per flow, as a
 	// closure built per scan was allocated per scan (~14,000 a benchmark
 	// op).
@@ -547,6 +549,9 @@ func (f *Flow) dynCond(cr *crule, dir inspect.Direction, size int, unitApp strin
 		if app != r.AppProto {
 			return false
 		}
+	}
+	if len(r.NotAppProto) > 0 && (f.probing || !f.dirs[0].seen && !f.dirs[1].seen || slices.Contains(r.NotAppProto, f.app)) {
+		return false // Suricata: a negated protocol never matches one still unknown
 	}
 	established := !f.meta.NotEstablished
 	if f.tr == trUDP {

@@ -21,6 +21,7 @@ func (f *Flow) BeginPacket(dir inspect.Direction, payload int, established bool)
 	}
 	f.meta.NotEstablished = !established
 	f.pkt = packetState{open: true, dir: dir, size: payload}
+	f.pdPkt = false
 }
 
 // EndPacket implements inspect.PacketInspector.
@@ -36,7 +37,8 @@ func (f *Flow) EndPacket() inspect.Result {
 
 // packetRules evaluates the TCP rules without payload keywords
 // (crule.pkt) on the open packet, into f.res. IP-only rules see the
-// first packet of each direction only.
+// first packet of each direction only, protocol-detection-only rules
+// the packet that ended protocol detection.
 func (f *Flow) packetRules() {
 	p := f.pkt
 	f.pkt.open = false
@@ -49,7 +51,7 @@ func (f *Flow) packetRules() {
 	ds.pktSeen = true
 	f.cands = f.cands[:0]
 	for _, id := range f.always(g, p.dir) {
-		if cr := f.e.rules[id]; cr.pkt && (first || !cr.ipOnly) {
+		if cr := f.e.rules[id]; cr.pkt && (first || !cr.ipOnly) && (f.pdPkt || !cr.r.ProtoDetectOnly) {
 			f.cands = append(f.cands, id)
 		}
 	}

@@ -171,3 +171,29 @@ func TestRateFilter(t *testing.T) {
 		assert.Equal(t, inspect.ActionPass, hit(e, inspect.ToClient).Rule.Action, "the reply is the same pair")
 	})
 }
+
+// app-layer-protocol:!x matches only once the protocol is decided and is
+// not x; as the rule's only condition (PD-only) it matches on the packet
+// that decided it, not on every packet.
+func TestNegatedAppProtocol(t *testing.T) {
+	protos := []applayer.Proto{fakeProto}
+	flow := append(append([]pkt(nil), handshake...),
+		pkt{inspect.ToServer, "GET /x\n", true}, pkt{inspect.ToClient, "", true}, pkt{inspect.ToClient, "200\n", true})
+	cases := []struct {
+		name, rule string
+		want       [][]uint32
+	}{
+		{"PD-only: the deciding packet", `alert tcp any any -> any any (msg:"t"; app-layer-protocol:!tls; sid:1;)`,
+			[][]uint32{nil, nil, nil, {1}, nil, nil}},
+		{"the flow's own protocol never", `alert tcp any any -> any any (msg:"t"; app-layer-protocol:!http; sid:1;)`,
+			[][]uint32{nil, nil, nil, nil, nil, nil}},
+		{"with a flow condition: every packet after", `alert tcp any any -> any any (msg:"t"; flow:established; app-layer-protocol:!tls; sid:1;)`,
+			[][]uint32{nil, nil, nil, {1}, {1}, {1}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := mustEngine(t, tc.rule, Options{Protos: protos})
+			assert.Equal(t, tc.want, sidsOf(runPackets(t, e, flow)))
+		})
+	}
+}

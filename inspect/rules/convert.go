@@ -253,15 +253,28 @@ func (c *converter) run() error {
 	if err := c.flow(); err != nil {
 		return err
 	}
-	if ap, ok := g.Tags["app-layer-protocol"]; ok {
-		name := strings.TrimPrefix(ap, "!")
-		if _, known := appProtos[name]; !known || strings.HasPrefix(ap, "!") {
+	alp := false
+	for _, o := range c.extra {
+		if o.kw != "app-layer-protocol" {
+			continue
+		}
+		alp = true
+		ap := strings.TrimSpace(o.value)
+		name := strings.TrimSpace(strings.TrimPrefix(ap, "!"))
+		if _, known := appProtos[name]; !known {
 			return rejectf("unsupported app-layer-protocol:%s", ap)
 		}
 		if name == "http1" {
 			name = "http"
 		}
-		out.AppProto = name
+		switch {
+		case strings.HasPrefix(ap, "!"):
+			out.NotAppProto = append(out.NotAppProto, name)
+		case out.AppProto != "" && out.AppProto != name:
+			return rejectf("app-layer-protocol:%s conflicts with protocol %s", ap, out.AppProto)
+		default:
+			out.AppProto = name
+		}
 	}
 	for _, fb := range g.Flowbits {
 		if err := c.flowbit(fb); err != nil {
@@ -316,6 +329,9 @@ func (c *converter) run() error {
 		return err
 	}
 	for _, o := range c.extra {
+		if o.kw == "app-layer-protocol" {
+			continue // read above
+		}
 		if o.kw == "alert" {
 			// Suricata 8's alert keyword: the rule alerts whatever its
 			// action; only a pass rule changes (its matches are logged).
@@ -347,6 +363,8 @@ func (c *converter) run() error {
 			}
 		}
 	}
+	out.ProtoDetectOnly = alp && len(out.Lists) == 0 && out.Flow == (Flow{}) && len(out.Flowbits) == 0 &&
+		len(out.Flowints) == 0 && len(out.Xbits) == 0 && out.Dsize == nil && out.StreamSize == nil && out.ICMP == nil
 	return nil
 }
 

@@ -291,7 +291,9 @@ func (p *parsed) ownOptions(opts []option) string {
 				return why
 			}
 			cut = cut[:o.start] + stand + ";" + cut[o.end:]
-		case fileKeywords[o.kw] || o.kw == "alert" && o.value == "":
+		case fileKeywords[o.kw] || o.kw == "alert" && o.value == "" || o.kw == "app-layer-protocol":
+			// app-layer-protocol may be given more than once (all must
+			// hold); gonids keeps only the last.
 			p.extra = append([]option{o}, p.extra...)
 			cut = cut[:o.start] + cut[o.end:]
 		case o.kw == "pcre" && unquotedPCRE(o.value):

@@ -247,6 +247,14 @@ type Rule struct {
 	// ApproxApp names an app protocol without a parser here (smtp, ftp,
 	// smb, ...): the rule is matched on the raw transport stream instead.
 	ApproxApp string
+	// NotAppProto holds the app-layer-protocol:!name keywords: the
+	// flow's protocol must have been decided (detected, or detection
+	// failed) and be none of them.
+	NotAppProto []string
+	// ProtoDetectOnly: app-layer-protocol is the rule's only condition
+	// (Suricata's PD-only rules). Where packets are seen it matches on
+	// the packet that completes protocol detection only.
+	ProtoDetectOnly bool
 
 	Src, Dst           *AddrSet
 	SrcPorts, DstPorts *PortSet

@@ -1,0 +1,58 @@
+package rules
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestIPVersionProtocols(t *testing.T) {
+	v4a, v4b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	v6a, v6b := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
+	cases := []struct {
+		proto        string
+		want4, want6 bool
+	}{
+		{"ip", true, true},
+		{"ipv4", true, false},
+		{"ipv6", false, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.proto, func(t *testing.T) {
+			r, why := loadOne(t, `alert `+tc.proto+` any any -> any any (msg:"t"; content:"x"; sid:1;)`)
+			require.Empty(t, why)
+			assert.Equal(t, tc.want4, r.MatchHeader(v4a, v4b, 1, 2), "IPv4 packet")
+			assert.Equal(t, tc.want6, r.MatchHeader(v6a, v6b, 1, 2), "IPv6 packet")
+		})
+	}
+}
+
+func TestAppLayerProtocol(t *testing.T) {
+	cases := []struct {
+		name, opts string
+		app        string
+		not        []string
+		pdOnly     bool
+		reject     string
+	}{
+		{"positive", `app-layer-protocol:http;`, "http", nil, true, ""},
+		{"negated, twice: all must hold", `app-layer-protocol:!http1; app-layer-protocol:!tls;`, "", []string{"http", "tls"}, true, ""},
+		{"with other conditions", `flow:to_server; app-layer-protocol:!tls;`, "", []string{"tls"}, false, ""},
+		{"two protocols conflict", `app-layer-protocol:http; app-layer-protocol:tls;`, "", nil, false, "app-layer-protocol:tls conflicts with protocol http"},
+		{"modes are not supported", `app-layer-protocol:http1,original;`, "", nil, false, "unsupported app-layer-protocol:http1,original"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, why := loadOne(t, `alert tcp any any -> any any (msg:"t"; `+tc.opts+` sid:1;)`)
+			assert.Equal(t, tc.reject, why)
+			if tc.reject != "" {
+				return
+			}
+			assert.Equal(t, tc.app, r.AppProto)
+			assert.Equal(t, tc.not, r.NotAppProto)
+			assert.Equal(t, tc.pdOnly, r.ProtoDetectOnly)
+		})
+	}
+}
