@@ -389,14 +389,22 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 	// the SYN itself (TCP Fast Open data), so nothing of it is
 	// inspected, and a live proxy never sees such bytes either.
 	unanswered := f.ssn.state == tcpSynSent && !t.SYN
+	if other := &f.dirs[1-dir]; len(other.pending) > 0 && !rp.unheard(f, 1-dir) {
+		// The other side's bytes that waited for this side to speak.
+		if err := rp.drain(f, 1-dir, false, 0); err != nil {
+			return err
+		}
+	}
 	if len(d.payload) > 0 && !unanswered {
 		seq := t.Seq
 		if t.SYN {
 			seq++
 		}
 		st.insert(seq, d.payload)
-		if err := rp.drain(f, dir, false, len(d.payload)); err != nil {
-			return err
+		if !rp.unheard(f, dir) || st.pendLen > rp.cfg.MaxPendingBytes {
+			if err := rp.drain(f, dir, false, len(d.payload)); err != nil {
+				return err
+			}
 		}
 	}
 	if t.FIN && st.init {
@@ -430,6 +438,14 @@ func (rp *replayer) endPacket(f *flow, dir inspect.Direction, payload int) error
 		return nil
 	}
 	return rp.result(f, dir, pi.EndPacket(), payload)
+}
+
+// unheard reports whether dir's bytes wait to be acknowledged: in ids
+// mode without AsyncOneside, until the other side sent a packet. Suricata
+// (IDS) reassembles what the receiver acknowledged, so the bytes of a
+// one-sided capture are only inspected when the flow ends.
+func (rp *replayer) unheard(f *flow, dir inspect.Direction) bool {
+	return rp.cfg.Mode == ModeIDS && !rp.cfg.AsyncOneside && f.pkts[1-dir] == 0
 }
 
 // handshakeMissing reports whether a SYN was not seen from each side (a
@@ -777,6 +793,10 @@ func hex2(b uint8) string {
 // finish closes every flow in creation order, logs flow events and one
 // stats event.
 func (rp *replayer) finish() error {
+	// What the flows' ends bring (bytes that waited, parsers' last
+	// records) comes from no packet of the capture: Suricata flushes
+	// them with pseudo packets, which have no pcap_cnt.
+	rp.pktNum = 0
 	for _, f := range rp.order {
 		if rp.flows[f.key] != f {
 			continue

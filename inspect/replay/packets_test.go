@@ -122,3 +122,38 @@ func TestDropStartLogsOncePerDirection(t *testing.T) {
 		assert.Equal(t, tc.want, got, "DropStart %v", tc.start)
 	}
 }
+
+// In ids mode a direction's bytes wait until the other side sent a
+// packet (Suricata's IDS reassembly follows acknowledgements), or the
+// flow's end, whose events name no packet; AsyncOneside and ips mode
+// inspect them at once.
+func TestOneSidedBytesWait(t *testing.T) {
+	alert := &inspect.RuleInfo{GID: 1, SID: 3, Action: inspect.ActionAlert}
+	oneSided := newCapture(t, layers.LinkTypeEthernet).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET /"}).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1006, ack: 5001, flags: "A"})
+	twoSided := newCapture(t, layers.LinkTypeEthernet).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET /"}).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1006, ack: 5001, flags: "A"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1006, flags: "A"})
+	cases := []struct {
+		name    string
+		pcap    []byte
+		cfg     Config
+		pcapCnt any // of the alert; nil: none
+	}{
+		{"one-sided ids: at the end", oneSided.pcap(), Config{Midstream: true}, nil},
+		{"async-oneside: at once", oneSided.pcap(), Config{Midstream: true, AsyncOneside: true}, 1.0},
+		{"ips: at once", oneSided.pcap(), Config{Midstream: true, Mode: ModeIPS}, 1.0},
+		{"two-sided ids: at the other side's packet", twoSided.pcap(), Config{Midstream: true}, 3.0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &fakeEngine{rules: []fakeRule{{content: "GET", info: alert}}}
+			_, evs := run(t, tc.pcap, e, tc.cfg)
+			al := evs.ofType("alert")
+			require.Len(t, al, 1)
+			assert.Equal(t, tc.pcapCnt, al[0]["pcap_cnt"])
+		})
+	}
+}

@@ -74,6 +74,12 @@ type Config struct {
 	// seen without inspecting them (Suricata's stream.midstream-policy:
 	// drop-flow). A terminating proxy never forwards such a flow.
 	MidstreamDrop bool
+	// AsyncOneside inspects a TCP direction's bytes as they arrive even
+	// while the other side has sent nothing (Suricata's
+	// stream.async-oneside). Off, in ids mode, such bytes wait for the
+	// other side's first packet or the flow's end, as Suricata's IDS
+	// reassembly hands on only what the receiver acknowledged.
+	AsyncOneside bool
 	// Events receives EVE events; nil discards them.
 	Events Sink
 	// DropStart logs the packets of a dropped flow once per direction
