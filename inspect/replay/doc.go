@@ -49,12 +49,13 @@
 // syn_sent), and flow events carry Suricata's TCP state (tcp.state,
 // flow.state).
 //
-// Acknowledgement: in ids mode a direction's bytes are inspected once
-// the other side has sent a packet; the bytes of a one-sided capture
-// wait for the flow's end (Suricata's IDS reassembly hands on what the
-// receiver acknowledged; Config.AsyncOneside, its stream.async-oneside,
-// and ips mode inspect them at once). What the end of the capture
-// brings is logged without pcap_cnt, as Suricata's pseudo packets are.
+// Acknowledgements: in ids mode a direction's bytes are inspected as far
+// as the receiver acknowledged them, as Suricata's IDS reassembly hands
+// them on; the bytes of a one-sided capture wait for the flow's end.
+// Config.AsyncOneside (stream.async-oneside), Config.StreamInline
+// (stream.inline) and ips mode inspect them as they arrive. What the
+// end of the capture brings is logged without pcap_cnt, as Suricata's
+// pseudo packets are.
 //
 // A pass verdict ends inspection, not logging: a passed flow is still
 // fed, so its app-layer records are written; no rule decides it again.

@@ -59,6 +59,9 @@ type stream struct {
 	// held at once (the delivered stream counts as one).
 	gap        bool
 	maxRegions uint64
+	// acked is the stream offset the other side acknowledged up to: in
+	// ids mode bytes are delivered only that far (see gated).
+	acked uint64
 }
 
 // offsetOf maps a sequence number onto the stream offset space; it is
@@ -389,10 +392,15 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 	// the SYN itself (TCP Fast Open data), so nothing of it is
 	// inspected, and a live proxy never sees such bytes either.
 	unanswered := f.ssn.state == tcpSynSent && !t.SYN
-	if other := &f.dirs[1-dir]; len(other.pending) > 0 && !rp.unheard(f, 1-dir) {
-		// The other side's bytes that waited for this side to speak.
-		if err := rp.drain(f, 1-dir, false, 0); err != nil {
-			return err
+	if other := &f.dirs[1-dir]; t.ACK && other.init {
+		if o := other.offsetOf(t.Ack); o > 0 && uint64(o) > other.acked {
+			other.acked = uint64(o)
+			// The other side's bytes that waited for this acknowledgement.
+			if len(other.pending) > 0 {
+				if err := rp.drain(f, 1-dir, false, 0); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	if len(d.payload) > 0 && !unanswered {
@@ -401,10 +409,8 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 			seq++
 		}
 		st.insert(seq, d.payload)
-		if !rp.unheard(f, dir) || st.pendLen > rp.cfg.MaxPendingBytes {
-			if err := rp.drain(f, dir, false, len(d.payload)); err != nil {
-				return err
-			}
+		if err := rp.drain(f, dir, false, len(d.payload)); err != nil {
+			return err
 		}
 	}
 	if t.FIN && st.init {
@@ -440,12 +446,12 @@ func (rp *replayer) endPacket(f *flow, dir inspect.Direction, payload int) error
 	return rp.result(f, dir, pi.EndPacket(), payload)
 }
 
-// unheard reports whether dir's bytes wait to be acknowledged: in ids
-// mode without AsyncOneside, until the other side sent a packet. Suricata
-// (IDS) reassembles what the receiver acknowledged, so the bytes of a
-// one-sided capture are only inspected when the flow ends.
-func (rp *replayer) unheard(f *flow, dir inspect.Direction) bool {
-	return rp.cfg.Mode == ModeIDS && !rp.cfg.AsyncOneside && f.pkts[1-dir] == 0
+// gated reports whether bytes wait to be acknowledged: in ids mode
+// Suricata reassembles what the receiver acknowledged (unless
+// stream.inline or async-oneside), so the bytes of a one-sided capture
+// are only inspected when the flow ends.
+func (rp *replayer) gated() bool {
+	return rp.cfg.Mode == ModeIDS && !rp.cfg.AsyncOneside && !rp.cfg.StreamInline
 }
 
 // handshakeMissing reports whether a SYN was not seen from each side (a
@@ -525,8 +531,27 @@ func (rp *replayer) drain(f *flow, dir inspect.Direction, force bool, wire int) 
 	st := &f.dirs[dir]
 	for len(st.pending) > 0 {
 		p := st.pending[0]
+		over := st.pendLen > rp.cfg.MaxPendingBytes || len(st.pending) > rp.cfg.MaxPendingSegments
+		if rp.gated() && !force && !over {
+			if p.off >= st.acked {
+				return nil
+			}
+			if end := p.off + uint64(len(p.data)); end > st.acked {
+				// Deliver the acknowledged part; the rest waits.
+				n := st.acked - p.off
+				st.pending[0] = segment{off: st.acked, data: p.data[n:]}
+				p.data = p.data[:n]
+				st.pendLen -= int(n)
+				st.advance(n)
+				if !f.dropped {
+					if err := rp.inspect(f, dir, p.data, wire); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		}
 		if p.off > st.nextOff {
-			over := st.pendLen > rp.cfg.MaxPendingBytes || len(st.pending) > rp.cfg.MaxPendingSegments
 			if !force && !over {
 				return nil
 			}

@@ -157,3 +157,28 @@ func TestOneSidedBytesWait(t *testing.T) {
 		})
 	}
 }
+
+// In ids mode bytes are delivered as far as the receiver acknowledged
+// them, a segment split at the acknowledgement; stream.inline delivers
+// them as they arrive.
+func TestBytesFollowAcknowledgements(t *testing.T) {
+	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "0123456789"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1005, flags: "A"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1011, flags: "A"})
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want []call
+	}{
+		{"ids", Config{}, []call{{inspect.ToServer, "0123"}, {inspect.ToServer, "456789"}}},
+		{"stream.inline", Config{StreamInline: true}, []call{{inspect.ToServer, "0123456789"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &fakeEngine{}
+			run(t, c.pcap(), e, tc.cfg)
+			require.Len(t, e.flows, 1)
+			assert.Equal(t, tc.want, e.flows[0].calls)
+		})
+	}
+}

@@ -75,11 +75,13 @@ type Config struct {
 	// drop-flow). A terminating proxy never forwards such a flow.
 	MidstreamDrop bool
 	// AsyncOneside inspects a TCP direction's bytes as they arrive even
-	// while the other side has sent nothing (Suricata's
-	// stream.async-oneside). Off, in ids mode, such bytes wait for the
-	// other side's first packet or the flow's end, as Suricata's IDS
-	// reassembly hands on only what the receiver acknowledged.
-	AsyncOneside bool
+	// though the other side acknowledges none of them (Suricata's
+	// stream.async-oneside); StreamInline inspects every direction's
+	// bytes as they arrive (stream.inline, as ips mode does). Without
+	// either, in ids mode, bytes wait until the receiver acknowledged
+	// them, or the flow's end, as Suricata's IDS reassembly hands on
+	// only what was acknowledged.
+	AsyncOneside, StreamInline bool
 	// Events receives EVE events; nil discards them.
 	Events Sink
 	// DropStart logs the packets of a dropped flow once per direction

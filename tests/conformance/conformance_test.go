@@ -133,7 +133,7 @@ func replayCase(s *Spec, classification string) ([]map[string]any, replay.Loaded
 		Pcap: s.Pcap, Rules: s.Rules, Classification: classification, ThresholdConfig: s.Opts.ThresholdFile,
 		HTTPBodyLimit: s.Opts.HTTPBodyLimit, ActionOrder: s.Opts.ActionOrder,
 		Config: replay.Config{Mode: mode, Midstream: s.Opts.Midstream, MidstreamDrop: s.Opts.MidstreamDrop, DropStart: s.Opts.DropStart,
-			AsyncOneside: s.Opts.AsyncOneside, Events: eve.NewWriter(&out)},
+			AsyncOneside: s.Opts.AsyncOneside, StreamInline: s.Opts.StreamInline, Events: eve.NewWriter(&out)},
 	}
 	_, loaded, err := setup.Run()
 	if err != nil {

@@ -51,6 +51,7 @@ type RunOpts struct {
 	Midstream     bool     // --set stream.midstream=true
 	MidstreamDrop bool     // --set stream.midstream-policy=drop-flow
 	AsyncOneside  bool     // --set stream.async-oneside=true
+	StreamInline  bool     // --set stream.inline=true
 	ThresholdFile string   // --set threshold-file=...
 	HTTPBodyLimit int      // --set app-layer.protocols.http.libhtp.default-config.{request,response}-body-limit
 	ActionOrder   []string // suricata.yaml action-order
@@ -201,6 +202,8 @@ func parseArgs(name string, args []string, dir string) RunOpts {
 				o.MidstreamDrop = v == "drop-flow"
 			case "stream.async-oneside":
 				o.AsyncOneside = v == "true" || v == "yes"
+			case "stream.inline":
+				o.StreamInline = v == "true" || v == "yes"
 			case "threshold-file":
 				o.ThresholdFile = strings.ReplaceAll(v, "${TEST_DIR}", dir)
 			case "app-layer.protocols.http.libhtp.default-config.response-body-limit",
