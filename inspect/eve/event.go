@@ -169,6 +169,9 @@ type Flow struct {
 	Reason        string `json:"reason"` // "timeout", "forced", "shutdown"
 	Alerted       bool   `json:"alerted"`
 	Action        string `json:"action,omitempty"` // "drop" or "pass" when a rule decided the flow
+	// OfAlert, when set, makes this the flow object of an alert instead
+	// (alertflow.go): only it is written.
+	OfAlert *AlertFlow `json:"-"`
 }
 
 // TCP is the tcp object of flow records: flags seen and the stream state.

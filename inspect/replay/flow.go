@@ -620,6 +620,7 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 		}
 		f.alerted = true
 		ev := eve.NewAlert(rp.ts, &f.meta, a, enforce)
+		ev.Flow = eve.NewAlertFlow(&f.meta, f.pkts, f.bytes)
 		ev.Verdict = eve.VerdictObject(res.Action, enforce, f.meta.Proto)
 		rp.decorate(f, &ev)
 		if f.traffic.ID != nil || f.traffic.Label != nil {
