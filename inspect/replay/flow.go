@@ -403,7 +403,10 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 			}
 		}
 	}
-	if len(d.payload) > 0 && !unanswered {
+	// Data on a RST is not part of the stream: the receiving TCP drops
+	// it (RFC 9293 3.5.3) and Suricata does not reassemble it
+	// (bug-6244-tcp-rst-with-data).
+	if len(d.payload) > 0 && !unanswered && !t.RST {
 		seq := t.Seq
 		if t.SYN {
 			seq++

@@ -127,3 +127,16 @@ func TestMaxRegionsCountsOutOfOrderData(t *testing.T) {
 	assert.EqualValues(t, 1, tcp["tc_max_regions"])
 	assert.NotContains(t, tcp, "ts_gap")
 }
+
+// Data carried by a RST is not part of the stream; what the RST
+// acknowledges of the other side still is.
+func TestRSTDataIsNotStream(t *testing.T) {
+	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1001, flags: "PA", data: "Please Let Me In!"}).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5018, flags: "RA", data: "Access Denied"})
+	e := &fakeEngine{}
+	run(t, c.pcap(), e, Config{})
+	require.Len(t, e.flows, 1)
+	assert.Empty(t, e.flows[0].stream(inspect.ToServer))
+	assert.Equal(t, "Please Let Me In!", e.flows[0].stream(inspect.ToClient))
+}
