@@ -653,7 +653,9 @@ func (f *Flow) fire(cr *crule, dir inspect.Direction, off uint64, app string, tx
 	f.res.Alerts = append(f.res.Alerts, inspect.Alert{Rule: info, Dir: dir, Offset: off, AppProto: app, TxID: tx, NoAlert: r.NoAlert,
 		RateFiltered: rated})
 	if info.Action == inspect.ActionPass {
-		if cr.pkt && !cr.flowScope {
+		// Without packets (the live path) such a rule fires once per
+		// direction, so its pass must hold for the flow.
+		if cr.pkt && !cr.flowScope && f.meta.Packets {
 			f.passPkt = true
 		} else {
 			f.passFlow = true

@@ -197,3 +197,13 @@ func TestNegatedAppProtocol(t *testing.T) {
 		})
 	}
 }
+
+// Without packets (the live path) a pass rule with per-packet conditions
+// fires once per direction, so it passes the flow.
+func TestPacketPassScopeWithoutPackets(t *testing.T) {
+	e := mustEngine(t, `pass tcp any any -> any any (msg:"p"; flow:to_server; sid:1;)
+drop tcp any any -> any any (msg:"d"; content:"EVIL"; sid:2;)`, Options{})
+	f := e.NewFlow(tcpMeta)
+	assert.Equal(t, inspect.ActionPass, f.Inspect(inspect.ToServer, []byte("hello")).Action)
+	assert.Empty(t, f.Inspect(inspect.ToServer, []byte("EVIL")).Alerts, "the flow was passed")
+}
