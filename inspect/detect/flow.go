@@ -564,7 +564,7 @@ func (f *Flow) dynCond(cr *crule, dir inspect.Direction, size int, unitApp strin
 	if fl.NoStream && f.tr == trTCP {
 		return false
 	}
-	if r.Dsize != nil && !r.Dsize.Match(size) {
+	if r.Dsize != nil && (!r.Dsize.Match(size) || size == 0 && dsizeNeedsPayload(r.Dsize)) {
 		return false
 	}
 	if r.StreamSize != nil && !f.streamSizeOK(r.StreamSize) {

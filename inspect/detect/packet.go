@@ -1,6 +1,9 @@
 package detect
 
-import "github.com/interdict/interdict/inspect"
+import (
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/rules"
+)
 
 var _ inspect.PacketInspector = (*Flow)(nil)
 
@@ -61,4 +64,18 @@ func (f *Flow) packetRules() {
 			f.fire(cr, p.dir, ds.off, "", 0)
 		}
 	}
+}
+
+// dsizeNeedsPayload reports whether a dsize comparison only matches
+// packets with a payload, as Suricata masks it (SignatureCreateMask):
+// ranges, >, >=, != and = N>0 do, so dsize:!9 or dsize:>=0 never matches
+// an empty segment; < and <= may.
+func dsizeNeedsPayload(c *rules.IntCmp) bool {
+	switch c.Op {
+	case "<>", ">", ">=", "!=":
+		return true
+	case "=":
+		return c.N > 0
+	}
+	return false
 }

@@ -77,6 +77,12 @@ func TestPacketRules(t *testing.T) {
 			[][]uint32{{1}, {1}, {1}, nil, nil, nil}},
 		{"dsize of each packet", `alert tcp any any -> any any (msg:"t"; dsize:0; sid:1;)`,
 			[][]uint32{{1}, {1}, {1}, nil, {1}, nil}},
+		{"dsize < matches empty packets", `alert tcp any any -> any any (msg:"t"; dsize:<5; sid:1;)`,
+			[][]uint32{{1}, {1}, {1}, nil, {1}, nil}},
+		{"dsize != needs a payload", `alert tcp any any -> any any (msg:"t"; dsize:!18; sid:1;)`,
+			[][]uint32{nil, nil, nil, nil, nil, {1}}},
+		{"dsize >= needs a payload", `alert tcp any any -> any any (msg:"t"; dsize:>=0; sid:1;)`,
+			[][]uint32{nil, nil, nil, {1}, nil, {1}}},
 		{"content rules stay on the stream", `alert tcp any any -> any any (msg:"t"; content:"200"; sid:1;)`,
 			[][]uint32{nil, nil, nil, nil, nil, {1}}},
 	}

@@ -332,6 +332,18 @@ func (c *converter) run() error {
 		if o.kw == "app-layer-protocol" {
 			continue // read above
 		}
+		if o.kw == "dsize" {
+			// dsize:!N, Suricata's "not equal" for its integer keywords.
+			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(o.value), "!")))
+			if err != nil || n < 0 || n > 65535 {
+				return rejectf("dsize: %q is not !N with N from 0 to 65535", o.value)
+			}
+			if out.Dsize != nil {
+				return rejectf("dsize given twice")
+			}
+			out.Dsize = &IntCmp{Op: "!=", N: n}
+			continue
+		}
 		if o.kw == "alert" {
 			// Suricata 8's alert keyword: the rule alerts whatever its
 			// action; only a pass rule changes (its matches are logged).

@@ -56,3 +56,16 @@ func TestAppLayerProtocol(t *testing.T) {
 		})
 	}
 }
+
+func TestDsizeNegated(t *testing.T) {
+	r, why := loadOne(t, `alert tcp any any -> any any (msg:"t"; dsize:!9; sid:1;)`)
+	require.Empty(t, why)
+	require.NotNil(t, r.Dsize)
+	assert.False(t, r.Dsize.Match(9))
+	assert.True(t, r.Dsize.Match(10))
+	assert.True(t, r.Dsize.Match(0))
+	_, why = loadOne(t, `alert tcp any any -> any any (msg:"t"; dsize:!x; sid:1;)`)
+	assert.Contains(t, why, "dsize")
+	_, why = loadOne(t, `alert tcp any any -> any any (msg:"t"; dsize:5; dsize:!9; sid:1;)`)
+	assert.Equal(t, "dsize given twice", why)
+}

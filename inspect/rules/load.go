@@ -291,9 +291,11 @@ func (p *parsed) ownOptions(opts []option) string {
 				return why
 			}
 			cut = cut[:o.start] + stand + ";" + cut[o.end:]
-		case fileKeywords[o.kw] || o.kw == "alert" && o.value == "" || o.kw == "app-layer-protocol":
+		case fileKeywords[o.kw] || o.kw == "alert" && o.value == "" || o.kw == "app-layer-protocol" ||
+			o.kw == "dsize" && strings.HasPrefix(strings.TrimSpace(o.value), "!"):
 			// app-layer-protocol may be given more than once (all must
-			// hold); gonids keeps only the last.
+			// hold); gonids keeps only the last. gonids cannot parse a
+			// negated dsize (dsize:!9).
 			p.extra = append([]option{o}, p.extra...)
 			cut = cut[:o.start] + cut[o.end:]
 		case o.kw == "pcre" && unquotedPCRE(o.value):
