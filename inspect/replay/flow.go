@@ -535,6 +535,14 @@ func (rp *replayer) drain(f *flow, dir inspect.Direction, force bool, wire int) 
 	for len(st.pending) > 0 {
 		p := st.pending[0]
 		over := st.pendLen > rp.cfg.MaxPendingBytes || len(st.pending) > rp.cfg.MaxPendingSegments
+		if p.off > st.nextOff {
+			if !force && !over {
+				return nil
+			}
+			rp.sum.Gaps++
+			st.gap = true
+			st.advance(p.off - st.nextOff)
+		}
 		if rp.gated() && !force && !over {
 			if p.off >= st.acked {
 				return nil
@@ -543,24 +551,13 @@ func (rp *replayer) drain(f *flow, dir inspect.Direction, force bool, wire int) 
 				// Deliver the acknowledged part; the rest waits.
 				n := st.acked - p.off
 				st.pending[0] = segment{off: st.acked, data: p.data[n:]}
-				p.data = p.data[:n]
 				st.pendLen -= int(n)
 				st.advance(n)
-				if !f.dropped {
-					if err := rp.inspect(f, dir, p.data, wire); err != nil {
-						return err
-					}
+				if f.dropped {
+					return nil
 				}
-				return nil
+				return rp.inspect(f, dir, p.data[:n], wire)
 			}
-		}
-		if p.off > st.nextOff {
-			if !force && !over {
-				return nil
-			}
-			rp.sum.Gaps++
-			st.gap = true
-			st.advance(p.off - st.nextOff)
 		}
 		st.pending = st.pending[1:]
 		st.pendLen -= len(p.data)

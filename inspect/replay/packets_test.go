@@ -182,3 +182,17 @@ func TestBytesFollowAcknowledgements(t *testing.T) {
 		})
 	}
 }
+
+// An acknowledgement past a hole (bytes the capture lost) does not skip
+// it: the bytes after it wait as before, for the hole or the flow's end.
+func TestAcknowledgedHoleWaits(t *testing.T) {
+	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "0123456789"}).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1016, ack: 5001, flags: "PA", data: "later"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1021, flags: "A"})
+	e := &fakeEngine{}
+	sum, _ := run(t, c.pcap(), e, Config{})
+	require.Len(t, e.flows, 1)
+	assert.Equal(t, []call{{inspect.ToServer, "0123456789"}, {inspect.ToServer, "later"}}, e.flows[0].calls)
+	assert.EqualValues(t, 1, sum.Gaps)
+}
