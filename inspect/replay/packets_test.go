@@ -189,7 +189,7 @@ func TestAcknowledgedHoleWaits(t *testing.T) {
 	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
 		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "0123456789"}).
 		tcp(tcpSeg{src: cli, dst: srv, seq: 1016, ack: 5001, flags: "PA", data: "later"}).
-		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1021, flags: "A"})
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1018, flags: "A"})
 	e := &fakeEngine{}
 	sum, _ := run(t, c.pcap(), e, Config{})
 	require.Len(t, e.flows, 1)
