@@ -99,14 +99,26 @@ type FlowMeta struct {
 // that all the rules a packet matches compete in one Result, as they do
 // in Suricata; EndPacket evaluates them when no bytes came.
 type PacketInspector interface {
-	// BeginPacket announces a packet in dir carrying payload bytes.
-	// established is Suricata's per-packet flow:established: the
-	// handshake had completed before the packet, or the packet carries
-	// data that completes it.
-	BeginPacket(dir Direction, payload int, established bool)
+	// BeginPacket announces a packet. For UDP and ICMP, whose
+	// datagrams Inspect sees one by one, it only updates the counts.
+	BeginPacket(p Packet)
 	// EndPacket ends the packet, evaluating its rules if no Inspect
 	// call did.
 	EndPacket() Result
+}
+
+// Packet is what a PacketInspector is told of a packet.
+type Packet struct {
+	Dir     Direction
+	Payload int // bytes of transport payload
+	// Established is Suricata's per-packet flow:established: the
+	// handshake had completed before the packet, or the packet carries
+	// data that completes it (TCP; ignored otherwise).
+	Established bool
+	// Pkts and Bytes are the flow's packets and captured bytes so far
+	// (to server, to client), this packet included: flow.pkts and
+	// flow.bytes read them.
+	Pkts, Bytes [2]uint64
 }
 
 // Identity is who sends a flow: a WireGuard peer (Key is its public key)

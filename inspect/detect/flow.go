@@ -89,6 +89,9 @@ type Flow struct {
 	passPkt, passFlow bool
 	// pdPkt: protocol detection ended in the current packet.
 	pdPkt bool
+	// counts is the last packet reported, whose counters flow.pkts and
+	// flow.bytes read.
+	counts inspect.Packet
 	// onMatch adds a prefilter match to cands; made once per flow, as a
 	// closure built per scan was allocated per scan (~14,000 a benchmark
 	// op).
@@ -569,6 +572,16 @@ func (f *Flow) dynCond(cr *crule, dir inspect.Direction, size int, unitApp strin
 	}
 	if r.StreamSize != nil && !f.streamSizeOK(r.StreamSize) {
 		return false
+	}
+	for i := range r.FlowCounts {
+		fc := &r.FlowCounts[i]
+		n := f.counts.Pkts
+		if fc.Bytes {
+			n = f.counts.Bytes
+		}
+		if !fc.Match(n) {
+			return false
+		}
 	}
 	for _, b := range cr.bits {
 		switch b.op {

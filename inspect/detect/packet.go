@@ -18,12 +18,13 @@ type packetState struct {
 // BeginPacket implements inspect.PacketInspector. The flow's established
 // state then follows the packets, as Suricata's flow:established does,
 // for the packet's stream bytes too.
-func (f *Flow) BeginPacket(dir inspect.Direction, payload int, established bool) {
-	if f.tr != trTCP {
+func (f *Flow) BeginPacket(p inspect.Packet) {
+	f.counts = p
+	if f.tr != trTCP || f.meta.Proto != inspect.ProtoTCP {
 		return
 	}
-	f.meta.NotEstablished = !established
-	f.pkt = packetState{open: true, dir: dir, size: payload}
+	f.meta.NotEstablished = !p.Established
+	f.pkt = packetState{open: true, dir: p.Dir, size: p.Payload}
 	f.pdPkt = false
 }
 

@@ -28,14 +28,19 @@ var handshake = []pkt{{inspect.ToServer, "", false}, {inspect.ToClient, "", fals
 // packet's Result.
 func runPackets(t *testing.T, e *Engine, pkts []pkt) []inspect.Result {
 	t.Helper()
-	meta := tcpMeta
+	return runPacketsOn(t, e, tcpMeta, pkts)
+}
+
+// runPacketsOn is runPackets on a flow described by meta.
+func runPacketsOn(t *testing.T, e *Engine, meta inspect.FlowMeta, pkts []pkt) []inspect.Result {
+	t.Helper()
 	meta.Packets = true
 	f := e.NewFlow(meta)
 	pi, ok := f.(inspect.PacketInspector)
 	require.True(t, ok)
 	out := make([]inspect.Result, len(pkts))
 	for i, p := range pkts {
-		pi.BeginPacket(p.dir, len(p.data), p.est)
+		pi.BeginPacket(inspect.Packet{Dir: p.dir, Payload: len(p.data), Established: p.est})
 		var res inspect.Result
 		if p.data != "" {
 			res = f.Inspect(p.dir, []byte(p.data))
@@ -212,4 +217,55 @@ drop tcp any any -> any any (msg:"d"; content:"EVIL"; sid:2;)`, Options{})
 	f := e.NewFlow(tcpMeta)
 	assert.Equal(t, inspect.ActionPass, f.Inspect(inspect.ToServer, []byte("hello")).Action)
 	assert.Empty(t, f.Inspect(inspect.ToServer, []byte("EVIL")).Alerts, "the flow was passed")
+}
+
+// flow.pkts and flow.bytes need packets: refused on the live path, and
+// with packets they read the counts BeginPacket reports.
+func TestFlowCounts(t *testing.T) {
+	const rule = `alert tcp any any -> any any (msg:"t"; flow.pkts:toserver,=3; sid:1;)`
+	set := &rules.Set{}
+	require.NoError(t, set.Load(strings.NewReader(rule), "test.rules", nil))
+	e, err := New(set.Rules, Options{Protos: []applayer.Proto{}})
+	require.NoError(t, err)
+	require.Len(t, e.Rejected(), 1)
+	assert.Contains(t, e.Rejected()[0].Reason, "only replay sees")
+
+	e = mustEngine(t, rule, Options{Packets: true})
+	meta := tcpMeta
+	meta.Packets = true
+	f := e.NewFlow(meta).(*Flow)
+	var got []int
+	for i, p := range []inspect.Packet{
+		{Dir: inspect.ToServer, Pkts: [2]uint64{1, 0}},
+		{Dir: inspect.ToClient, Pkts: [2]uint64{1, 1}},
+		{Dir: inspect.ToServer, Pkts: [2]uint64{2, 1}},
+		{Dir: inspect.ToServer, Pkts: [2]uint64{3, 1}, Established: true},
+		{Dir: inspect.ToClient, Pkts: [2]uint64{3, 2}, Established: true},
+		{Dir: inspect.ToServer, Pkts: [2]uint64{4, 2}, Established: true},
+	} {
+		f.BeginPacket(p)
+		if len(f.EndPacket().Alerts) > 0 {
+			got = append(got, i)
+		}
+	}
+	assert.Equal(t, []int{3, 4}, got, "while three packets went to the server")
+}
+
+func TestThresholdBackoffSequence(t *testing.T) {
+	e := mustEngine(t, `alert tcp any any -> any any (msg:"t"; flow:to_server; threshold:type backoff, track by_flow, count 2, multiplier 3; sid:1;)`, Options{})
+	var pkts []pkt
+	for range 20 {
+		pkts = append(pkts, pkt{inspect.ToServer, "", true})
+	}
+	var got []int
+	for i, sids := range sidsOf(runPackets(t, e, pkts)) {
+		if len(sids) > 0 {
+			got = append(got, i+1)
+		}
+	}
+	assert.Equal(t, []int{2, 6, 18}, got, "the 2nd match, then each 3 times further")
+	// Counted per flow: another flow starts again at 1.
+	other := tcpMeta
+	other.ID = 2
+	assert.Equal(t, [][]uint32{nil, {1}}, sidsOf(runPacketsOn(t, e, other, pkts[:2])))
 }

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math"
 	"net/netip"
 	"sync"
 	"time"
@@ -21,6 +22,8 @@ type thEntry struct {
 	// changed is when a rate_filter's new action began (zero: not in
 	// force).
 	changed time.Time
+	// next is the match count at which a backoff threshold alerts next.
+	next int
 }
 
 // thresholdTable holds Suricata's cross-flow counters. It is the only
@@ -76,6 +79,9 @@ func (t *thresholdTable) entry(k thKey, now time.Time, window time.Duration) *th
 func (t *thresholdTable) threshold(th *rules.Threshold, k thKey, now time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if th.Type == "backoff" {
+		return t.backoff(th, k)
+	}
 	e := t.entry(k, now, time.Duration(th.Seconds)*time.Second)
 	e.count++
 	switch th.Type {
@@ -137,4 +143,31 @@ func (t *thresholdTable) rate(rf *rules.RateFilter, k thKey, now time.Time) bool
 		return true
 	}
 	return false
+}
+
+// backoff is Suricata's threshold type backoff (per flow, no window):
+// the Count-th match alerts, then the Count*Multiplier-th, and so on
+// (the first match alerts only when Count is 1). Call with t.mu held.
+func (t *thresholdTable) backoff(th *rules.Threshold, k thKey) bool {
+	e := t.m[k]
+	if e == nil {
+		if len(t.m) >= t.max {
+			clear(t.m)
+		}
+		e = &thEntry{count: 1, next: th.Count}
+		t.m[k] = e
+	} else if e.count < math.MaxUint32 {
+		e.count++
+	} else {
+		return false // Suricata stops counting: silent from there on
+	}
+	if e.count != e.next {
+		return false
+	}
+	if e.next > math.MaxUint32/th.Multiplier {
+		e.next = math.MaxUint32
+	} else {
+		e.next *= th.Multiplier
+	}
+	return true
 }

@@ -98,13 +98,9 @@ type flow struct {
 	synStart bool
 	// dropLogged: a drop event was written in that direction.
 	dropLogged [2]bool
-	// cur is the TCP packet being processed, announced to an inspector
-	// made while its bytes are delivered.
-	cur struct {
-		dir     inspect.Direction
-		payload int
-		est     bool
-	}
+	// cur is the packet being processed, announced to an inspector made
+	// while its bytes are delivered.
+	cur inspect.Packet
 }
 
 // looksReversed reports whether the first bytes of a mid-stream pickup
@@ -241,7 +237,12 @@ func (rp *replayer) packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkT
 		return nil
 	}
 	// A passed flow is still fed: the inspector runs no rule on it but
-	// keeps logging its app-layer records, as Suricata does.
+	// keeps logging its app-layer records, as Suricata does. Its
+	// datagrams are its packets: only the counts are announced.
+	f.cur = inspect.Packet{Dir: dir, Payload: len(d.payload), Pkts: f.pkts, Bytes: f.bytes}
+	if pi, ok := f.insp.(inspect.PacketInspector); ok {
+		pi.BeginPacket(f.cur)
+	}
 	return rp.inspect(f, dir, d.payload, len(d.payload))
 }
 
@@ -362,9 +363,9 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 	// established before this packet, or the packet carries data that
 	// completes it (a handshake's last ACK, a mid-stream pickup).
 	est := pre >= tcpEstablished || (f.ssn.state >= tcpEstablished && len(d.payload) > 0)
-	f.cur.dir, f.cur.payload, f.cur.est = dir, len(d.payload), est
+	f.cur = inspect.Packet{Dir: dir, Payload: len(d.payload), Established: est, Pkts: f.pkts, Bytes: f.bytes}
 	if pi, ok := f.insp.(inspect.PacketInspector); ok {
-		pi.BeginPacket(dir, len(d.payload), est)
+		pi.BeginPacket(f.cur)
 	}
 	st := &f.dirs[dir]
 	if f.closed {
@@ -582,8 +583,8 @@ func (rp *replayer) inspect(f *flow, dir inspect.Direction, data []byte, wire in
 	if f.insp == nil {
 		f.meta.NotEstablished = f.meta.Proto == inspect.ProtoTCP && f.handshakeMissing() && !rp.cfg.Midstream
 		f.insp = rp.ff.NewFlow(f.meta)
-		if pi, ok := f.insp.(inspect.PacketInspector); ok && f.meta.Proto == inspect.ProtoTCP {
-			pi.BeginPacket(f.cur.dir, f.cur.payload, f.cur.est)
+		if pi, ok := f.insp.(inspect.PacketInspector); ok {
+			pi.BeginPacket(f.cur)
 		}
 	}
 	res := f.insp.Inspect(dir, data)

@@ -26,9 +26,10 @@ type pktCall struct {
 
 type pktFlow struct {
 	fakeFlow
-	e    *pktEngine
-	pkts []pktCall
-	cur  pktCall
+	e      *pktEngine
+	pkts   []pktCall
+	counts [][2]uint64
+	cur    pktCall
 }
 
 func (e *pktEngine) NewFlow(meta inspect.FlowMeta) inspect.FlowInspector {
@@ -37,9 +38,10 @@ func (e *pktEngine) NewFlow(meta inspect.FlowMeta) inspect.FlowInspector {
 	return f
 }
 
-func (f *pktFlow) BeginPacket(dir inspect.Direction, payload int, est bool) {
-	f.cur = pktCall{dir, payload, est}
+func (f *pktFlow) BeginPacket(p inspect.Packet) {
+	f.cur = pktCall{p.Dir, p.Payload, p.Established}
 	f.pkts = append(f.pkts, f.cur)
+	f.counts = append(f.counts, p.Pkts)
 }
 
 func (f *pktFlow) EndPacket() inspect.Result {
@@ -70,6 +72,7 @@ func TestPacketsAreAnnounced(t *testing.T) {
 		{inspect.ToServer, 0, true},
 	}, f.pkts)
 	assert.Equal(t, "GET /", f.stream(inspect.ToServer))
+	assert.Equal(t, [][2]uint64{{1, 0}, {1, 1}, {2, 1}, {3, 1}, {3, 2}, {4, 2}}, f.counts, "packets so far, each included")
 }
 
 // A drop that a rate_filter caused is logged with Suricata's reason.

@@ -312,11 +312,9 @@ func (c *converter) run() error {
 	if g.Threshold != nil {
 		t := g.Threshold
 		out.Threshold = &Threshold{Type: t.Type, Track: t.Track, Count: t.Count, Seconds: t.Seconds, Multiplier: t.Multiplier}
-		if t.Track == "by_flow" && t.Type == "backoff" {
-			return rejectf("unsupported threshold type backoff")
-		}
-		if t.Type == "backoff" {
-			return rejectf("unsupported threshold type backoff")
+		// gonids refuses backoff with another track than by_flow.
+		if t.Type == "backoff" && (t.Count < 1 || t.Multiplier < 1) {
+			return rejectf("threshold type backoff needs count and multiplier of at least 1")
 		}
 	}
 	if d := g.DetectionFilter; d != nil {
@@ -331,6 +329,14 @@ func (c *converter) run() error {
 	for _, o := range c.extra {
 		if o.kw == "app-layer-protocol" {
 			continue // read above
+		}
+		if isFlowCount(o.kw) {
+			fc, err := flowCount(o.kw, o.value)
+			if err != nil {
+				return err
+			}
+			out.FlowCounts = append(out.FlowCounts, fc)
+			continue
 		}
 		if o.kw == "dsize" {
 			// dsize:!N, Suricata's "not equal" for its integer keywords.
@@ -376,7 +382,8 @@ func (c *converter) run() error {
 		}
 	}
 	out.ProtoDetectOnly = alp && len(out.Lists) == 0 && out.Flow == (Flow{}) && len(out.Flowbits) == 0 &&
-		len(out.Flowints) == 0 && len(out.Xbits) == 0 && out.Dsize == nil && out.StreamSize == nil && out.ICMP == nil
+		len(out.Flowints) == 0 && len(out.Xbits) == 0 && out.Dsize == nil && out.StreamSize == nil && out.ICMP == nil &&
+		len(out.FlowCounts) == 0
 	return nil
 }
 

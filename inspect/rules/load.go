@@ -292,7 +292,7 @@ func (p *parsed) ownOptions(opts []option) string {
 			}
 			cut = cut[:o.start] + stand + ";" + cut[o.end:]
 		case fileKeywords[o.kw] || o.kw == "alert" && o.value == "" || o.kw == "app-layer-protocol" ||
-			o.kw == "dsize" && strings.HasPrefix(strings.TrimSpace(o.value), "!"):
+			o.kw == "dsize" && strings.HasPrefix(strings.TrimSpace(o.value), "!") || isFlowCount(o.kw):
 			// app-layer-protocol may be given more than once (all must
 			// hold); gonids keeps only the last. gonids cannot parse a
 			// negated dsize (dsize:!9).

@@ -265,6 +265,7 @@ type Rule struct {
 	Flowints        []Flowint
 	Xbits           []Xbit
 	StreamSize      *StreamSize
+	FlowCounts      []FlowCount
 	NoAlert         bool
 	Threshold       *Threshold
 	DetectionFilter *Threshold
