@@ -25,12 +25,12 @@ import (
 func corpusDir(t *testing.T) string { return testenv.CorpusDir(t) }
 
 // Floors the suite holds interdict to, set at the level reached so that
-// CI keeps it: over both corpora (193 cases) 124 of 173 applicable tests
-// pass (71.7%) and 20 are not applicable (10.4%). The goal is
+// CI keeps it: over both corpora (193 cases) 125 of 173 applicable tests
+// pass (72.3%) and 20 are not applicable (10.4%). The goal is
 // 95% of applicable tests with at most 20% not applicable; raise these
 // as the pass rate rises.
 const (
-	minPassRatio = 0.71 // of applicable tests
+	minPassRatio = 0.72 // of applicable tests
 	maxNARatio   = 0.11 // of all tests
 )
 
