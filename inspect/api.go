@@ -83,6 +83,42 @@ type FlowMeta struct {
 	// do not match it and flow:not_established rules do. The live data path
 	// only inspects established flows and leaves it false.
 	NotEstablished bool
+	// Packets is set by a caller that sees the flow's TCP packets
+	// (replay) and reports each one to a PacketInspector: rules without
+	// payload keywords are then evaluated per packet, as in Suricata,
+	// rather than on the stream. The live data path sees no packets and
+	// leaves it false.
+	Packets bool
+}
+
+// PacketInspector is implemented by a FlowInspector that can evaluate
+// rules per packet (FlowMeta.Packets). For each TCP packet the caller
+// calls BeginPacket, then Inspect for the stream bytes the packet
+// completed (if any), then EndPacket. The rules on the packet are
+// evaluated with the first of those bytes in the packet's direction, so
+// that all the rules a packet matches compete in one Result, as they do
+// in Suricata; EndPacket evaluates them when no bytes came.
+type PacketInspector interface {
+	// BeginPacket announces a packet. For UDP and ICMP, whose
+	// datagrams Inspect sees one by one, it only updates the counts.
+	BeginPacket(p Packet)
+	// EndPacket ends the packet, evaluating its rules if no Inspect
+	// call did.
+	EndPacket() Result
+}
+
+// Packet is what a PacketInspector is told of a packet.
+type Packet struct {
+	Dir     Direction
+	Payload int // bytes of transport payload
+	// Established is Suricata's per-packet flow:established: the
+	// handshake had completed before the packet, or the packet carries
+	// data that completes it (TCP; ignored otherwise).
+	Established bool
+	// Pkts and Bytes are the flow's packets and captured bytes so far
+	// (to server, to client), this packet included: flow.pkts and
+	// flow.bytes read them.
+	Pkts, Bytes [2]uint64
 }
 
 // Identity is who sends a flow: a WireGuard peer (Key is its public key)
@@ -148,6 +184,10 @@ type Alert struct {
 	// NoAlert is set for flowbits:noalert rules: the rule's action still
 	// applies but no alert event is logged.
 	NoAlert bool
+	// RateFiltered: a threshold.config rate_filter changed the rule's
+	// action (Rule is a copy carrying the new one); Suricata's drop
+	// reason is then "threshold detection_filter".
+	RateFiltered bool
 	// HTTP, when set, is the HTTP transaction the match happened in (or
 	// that was in progress in the flow for a raw-stream match), as far as
 	// it was known then; EVE writes it as the alert's http object.

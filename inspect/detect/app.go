@@ -37,7 +37,7 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 		}
 		switch p.Probe(dir, probe) {
 		case applayer.ProbeYes:
-			f.app, f.parser, f.probing = p.Name, p.New(), false
+			f.app, f.parser, f.probing, f.pdPkt = p.Name, p.New(), false, true
 			f.appWhy = "content " + dir.String()
 			f.detected(p.Name)
 			// Replay what was held back, in order: the other direction's
@@ -81,7 +81,7 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 		}
 	}
 	if f.dirs[1-dir].noApp || len(rest) > 0 || undecided {
-		f.probing = false
+		f.probing, f.pdPkt = false, true
 		f.dirs[0].probe, f.dirs[1].probe = nil, nil
 		f.appWhy = "no parser recognised " + dir.String()
 		if undecided {

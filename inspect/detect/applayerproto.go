@@ -27,8 +27,9 @@ type appState struct {
 
 // pdOnly reports whether r is a protocol-detection-only rule.
 func pdOnly(r *rules.Rule) bool {
-	return len(r.AppLayerProtos) > 0 && len(r.Lists) == 0 && len(r.Flowbits) == 0 && len(r.Flowints) == 0 &&
-		len(r.Xbits) == 0 && r.Dsize == nil && r.StreamSize == nil && r.ICMP == nil
+	return len(r.AppLayerProtos) > 0 && len(r.Lists) == 0 && r.Flow == (rules.Flow{}) && len(r.Flowbits) == 0 &&
+		len(r.Flowints) == 0 && len(r.Xbits) == 0 && r.Dsize == nil && r.StreamSize == nil && r.ICMP == nil &&
+		len(r.FlowCounts) == 0
 }
 
 // detected records the protocol the probe chose.

@@ -24,6 +24,14 @@
 // are scanned twice only on a flow's first StreamDepth bytes, which on a
 // keep-alive connection is a small share of its traffic.
 //
+// Rules without payload keywords match the stream once per direction on
+// the live path, which has no packets. When the caller reports packets
+// (FlowMeta.Packets: replay) they match per TCP packet instead, as in
+// Suricata (packet.go): IP-only rules on the first packet of each
+// direction, the others on every packet, with flow:established as of
+// that packet; a pass from a rule with per-packet conditions passes the
+// packet, not the flow.
+//
 // detect imports inspect, inspect/rules, inspect/prefilter and
 // inspect/applayer; it never imports netstack or tunnel, and knows no
 // app-layer protocol's wire format (it reads only the fixed ICMP header

@@ -71,6 +71,10 @@ type Options struct {
 	// anomaly STREAM_DEPTH_UNRECOGNISED (the policy rejects it by default),
 	// so nothing past the depth is forwarded uninspected.
 	StreamDepthReject bool
+	// Packets says the caller reports packets (inspect.PacketInspector:
+	// replay); rules on packet counts (flow.pkts, flow.bytes) are
+	// rejected without it.
+	Packets bool
 	// ActionOrder is Suricata's action-order setting: the precedence of
 	// pass, drop, reject and alert, strongest first (nil: Suricata's
 	// default pass, drop, reject, alert). See ParseActionOrder.
@@ -182,6 +186,15 @@ type crule struct {
 	perDir bool
 	// pdOnly: only app-layer-protocol tests (applayerproto.go).
 	pdOnly bool
+	// pkt marks a rule without payload keywords: when the caller reports
+	// packets (FlowMeta.Packets) it is evaluated per TCP packet, as
+	// Suricata does, not per stream chunk (packet.go).
+	pkt bool
+	// ipOnly: a pkt rule with nothing but its header, evaluated on the
+	// first packet of each direction only (Suricata's IP-only rules).
+	// flowScope: its pass decides the flow, not only the packet (IP-only
+	// and protocol-only rules); other pkt rules pass one packet.
+	ipOnly, flowScope bool
 }
 
 // Engine is a compiled rule set. It is safe for concurrent use and
@@ -557,6 +570,15 @@ func (e *Engine) compileRule(r *rules.Rule, bitIDs map[string]int) (*crule, erro
 	}
 	e.compileFlowints(r, cr)
 	e.compileXbits(r, cr)
+	if len(r.FlowCounts) > 0 && !e.opts.Packets {
+		return nil, fmt.Errorf("flow.pkts and flow.bytes count packets, which only replay sees: a proxy inspects streams")
+	}
+	if len(cr.lists) == 0 {
+		cr.pkt = true
+		cr.flowScope = r.Flow == (rules.Flow{}) && len(r.Flowbits) == 0 && len(r.Flowints) == 0 && len(r.Xbits) == 0 &&
+			r.Dsize == nil && r.StreamSize == nil && r.ICMP == nil && len(r.FlowCounts) == 0
+		cr.ipOnly = cr.flowScope && r.AppProto == "" && r.ApproxApp == "" && len(r.AppLayerProtos) == 0
+	}
 	cr.thresh = r.Threshold
 	if tc := e.opts.Thresholds; tc != nil {
 		if t, ok := tc.Override[r.Info.SID]; ok {

@@ -48,6 +48,8 @@ type dirState struct {
 	always   []uint32
 	alwaysOK bool
 	lastUnit unitState
+	// pktSeen: a packet of this direction was reported (packet.go).
+	pktSeen bool
 }
 
 // Flow inspects one flow; it implements inspect.FlowInspector. Not safe
@@ -83,6 +85,16 @@ type Flow struct {
 	lastDgram [2][]byte
 	// http is the HTTP transaction alerts are logged with (httpmeta.go).
 	http *httpMeta
+	// pkt is the packet being inspected (packet.go); passPkt and
+	// passFlow say whether the pass rules that fired in the current
+	// Result decide only the packet or the flow.
+	pkt               packetState
+	passPkt, passFlow bool
+	// pdPkt: protocol detection ended in the current packet.
+	pdPkt bool
+	// counts is the last packet reported, whose counters flow.pkts and
+	// flow.bytes read.
+	counts inspect.Packet
 	// onMatch adds a prefilter match to cands; made once per flow, as a
 	// closure built per scan was allocated per scan (~14,000 a benchmark
 	// op).
@@ -167,6 +179,9 @@ func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 		f.inspectDatagram(dir, data)
 	} else {
 		f.inspectStream(dir, data)
+		if f.pkt.open && f.pkt.dir == dir {
+			f.packetRules()
+		}
 	}
 	return f.finish()
 }
@@ -194,9 +209,17 @@ func (f *Flow) finish() inspect.Result {
 	}
 	f.attachHTTP()
 	if f.e.resolveActions(&f.res) {
-		// A pass rule stops inspection of the flow, as in Suricata.
-		f.passed = true
+		if f.passFlow || !f.passPkt {
+			// A pass rule stops inspection of the flow, as in Suricata.
+			f.passed = true
+		} else if f.res.Action == inspect.ActionPass {
+			// Only rules with per-packet conditions passed: the packet
+			// is passed (the alerts ranked after pass are gone), the
+			// flow goes on being inspected (Suricata's packet scope).
+			f.res.Action = inspect.ActionNone
+		}
 	}
+	f.passPkt, f.passFlow = false, false
 	return f.res
 }
 
@@ -279,7 +302,11 @@ func (f *Flow) inspectStream(dir inspect.Direction, data []byte) {
 		}
 	}
 	for _, id := range f.always(g, dir) {
-		if !past || len(f.e.rules[id].lists) == 0 {
+		cr := f.e.rules[id]
+		if cr.pkt && f.meta.Packets {
+			continue // evaluated per packet (packet.go)
+		}
+		if !past || len(cr.lists) == 0 {
 			f.cands = append(f.cands, id)
 		}
 	}
@@ -545,11 +572,21 @@ func (f *Flow) dynCond(cr *crule, dir inspect.Direction, size int, unitApp strin
 	if fl.NoStream && f.tr == trTCP {
 		return false
 	}
-	if r.Dsize != nil && !r.Dsize.Match(size) {
+	if r.Dsize != nil && (!r.Dsize.Match(size) || size == 0 && dsizeNeedsPayload(r.Dsize)) {
 		return false
 	}
 	if r.StreamSize != nil && !f.streamSizeOK(r.StreamSize) {
 		return false
+	}
+	for i := range r.FlowCounts {
+		fc := &r.FlowCounts[i]
+		n := f.counts.Pkts
+		if fc.Bytes {
+			n = f.counts.Bytes
+		}
+		if !fc.Match(n) {
+			return false
+		}
 	}
 	for _, b := range cr.bits {
 		switch b.op {
@@ -620,16 +657,26 @@ func (f *Flow) fire(cr *crule, dir inspect.Direction, off uint64, app string, tx
 			return
 		}
 	}
-	info := r.Info
+	info, rated := r.Info, false
 	if rf := cr.rate; rf != nil {
 		k := trackKey(r.Info.SID, 2, rf.Track, src.Addr(), dst.Addr(), f.meta.ID)
 		if f.e.th.rate(rf, k, now) {
 			if a, ok := rules.ActionByName(rf.NewAction); ok {
 				cp := *info
 				cp.Action = a
-				info = &cp
+				info, rated = &cp, true
 			}
 		}
 	}
-	f.res.Alerts = append(f.res.Alerts, inspect.Alert{Rule: info, Dir: dir, Offset: off, AppProto: app, TxID: tx, NoAlert: r.NoAlert})
+	f.res.Alerts = append(f.res.Alerts, inspect.Alert{Rule: info, Dir: dir, Offset: off, AppProto: app, TxID: tx, NoAlert: r.NoAlert,
+		RateFiltered: rated})
+	if info.Action == inspect.ActionPass {
+		// Without packets (the live path) such a rule fires once per
+		// direction, so its pass must hold for the flow.
+		if cr.pkt && !cr.flowScope && f.meta.Packets {
+			f.passPkt = true
+		} else {
+			f.passFlow = true
+		}
+	}
 }

@@ -181,6 +181,9 @@ type Flow struct {
 	Reason        string `json:"reason"` // "timeout", "forced", "shutdown"
 	Alerted       bool   `json:"alerted"`
 	Action        string `json:"action,omitempty"` // "drop" or "pass" when a rule decided the flow
+	// OfAlert, when set, makes this the flow object of an alert instead
+	// (alertflow.go): only it is written.
+	OfAlert *AlertFlow `json:"-"`
 }
 
 // TCP is the tcp object of flow records: flags seen and the stream state.
@@ -194,6 +197,15 @@ type TCP struct {
 	PSH        bool   `json:"psh,omitempty"`
 	ACK        bool   `json:"ack,omitempty"`
 	State      string `json:"state,omitempty"` // "established", "closed", ...
+	// TSGap and TCGap: a gap was skipped in the client's or the
+	// server's stream.
+	TSGap bool `json:"ts_gap,omitempty"`
+	TCGap bool `json:"tc_gap,omitempty"`
+	// TSMaxRegions and TCMaxRegions are the most disjoint data regions
+	// each direction's reassembly held at once (1 when data only ever
+	// arrived in order); 0 (omitted) when no TCP session was tracked.
+	TSMaxRegions uint64 `json:"ts_max_regions,omitempty"`
+	TCMaxRegions uint64 `json:"tc_max_regions,omitempty"`
 }
 
 // Anomaly is Suricata's anomaly object for app-layer protocol violations.

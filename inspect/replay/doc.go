@@ -33,8 +33,29 @@
 // 14, LINKTYPE_RAW 101, LINKTYPE_IPV4 228, LINKTYPE_IPV6 229), Linux
 // cooked captures (SLL, SLL2) and BSD loopback (null, loop). A pcapng
 // file may mix interfaces of different link types; each packet is read
-// with its own interface's. A record that cannot be read ends the
+// with its own interface's. Tunnels gopacket decodes (GRE, IP-in-IP)
+// are tracked by their inner IP header, as Suricata tracks them. A
+// record that cannot be read ends the
 // capture (Summary.Unreadable), as in Suricata.
+//
+// Rules on packets: every TCP packet is announced to the inspector
+// (inspect.PacketInspector) with Suricata's per-packet established
+// state, so rules without payload keywords match per packet as in
+// Suricata (bare ACKs and the handshake included; IP-only rules on the
+// first packet of each direction). A flow that starts with a SYN gets
+// its inspector at the SYN; a mid-stream one at its first bytes, once
+// its direction was guessed. Data following a SYN that was never
+// answered is not inspected (Suricata's stream engine accepts none in
+// syn_sent), and flow events carry Suricata's TCP state (tcp.state,
+// flow.state).
+//
+// Acknowledgements: in ids mode a direction's bytes are inspected as far
+// as the receiver acknowledged them, as Suricata's IDS reassembly hands
+// them on; the bytes of a one-sided capture wait for the flow's end.
+// Config.AsyncOneside (stream.async-oneside), Config.StreamInline
+// (stream.inline) and ips mode inspect them as they arrive. What the
+// end of the capture brings is logged without pcap_cnt, as Suricata's
+// pseudo packets are.
 //
 // A pass verdict ends inspection, not logging: a passed flow is still
 // fed, so its app-layer records are written; no rule decides it again.

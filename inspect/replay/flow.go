@@ -55,6 +55,13 @@ type stream struct {
 	fin     bool
 	finOff  uint64
 	synSeen bool
+	// gap: a gap was skipped; maxRegions: the most disjoint data regions
+	// held at once (the delivered stream counts as one).
+	gap        bool
+	maxRegions uint64
+	// acked is the stream offset the other side acknowledged up to: in
+	// ids mode bytes are delivered only that far (see gated).
+	acked uint64
 }
 
 // offsetOf maps a sequence number onto the stream offset space; it is
@@ -74,7 +81,7 @@ type flow struct {
 	dirs    [2]stream
 	pkts    [2]uint64
 	bytes   [2]uint64
-	flags   [2]uint8
+	ssn     tcpSession
 	start   time.Time
 	last    time.Time
 	closed  bool // the inspector was closed (FIN both ways, RST)
@@ -86,6 +93,14 @@ type flow struct {
 	traffic eve.Traffic
 	evicted bool
 	probed  bool // the mid-stream direction guess was made
+	// synStart: the flow began with a SYN, so its inspector is made at
+	// once and sees every packet (see endPacket).
+	synStart bool
+	// dropLogged: a drop event was written in that direction.
+	dropLogged [2]bool
+	// cur is the packet being processed, announced to an inspector made
+	// while its bytes are delivered.
+	cur inspect.Packet
 }
 
 // looksReversed reports whether the first bytes of a mid-stream pickup
@@ -112,7 +127,7 @@ func (f *flow) reverse() {
 	f.dirs[0], f.dirs[1] = f.dirs[1], f.dirs[0]
 	f.pkts[0], f.pkts[1] = f.pkts[1], f.pkts[0]
 	f.bytes[0], f.bytes[1] = f.bytes[1], f.bytes[0]
-	f.flags[0], f.flags[1] = f.flags[1], f.flags[0]
+	f.ssn.reverse()
 }
 
 type replayer struct {
@@ -213,7 +228,7 @@ func (rp *replayer) packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkT
 	f.last = ci.Timestamp
 
 	if f.dropped {
-		return rp.dropPacket(f, dir, nil, len(d.payload))
+		return rp.dropPacket(f, dir, nil, len(d.payload), "")
 	}
 	if d.tcp != nil {
 		return rp.tcpPacket(f, dir, &d)
@@ -222,7 +237,12 @@ func (rp *replayer) packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkT
 		return nil
 	}
 	// A passed flow is still fed: the inspector runs no rule on it but
-	// keeps logging its app-layer records, as Suricata does.
+	// keeps logging its app-layer records, as Suricata does. Its
+	// datagrams are its packets: only the counts are announced.
+	f.cur = inspect.Packet{Dir: dir, Payload: len(d.payload), Pkts: f.pkts, Bytes: f.bytes}
+	if pi, ok := f.insp.(inspect.PacketInspector); ok {
+		pi.BeginPacket(f.cur)
+	}
 	return rp.inspect(f, dir, d.payload, len(d.payload))
 }
 
@@ -241,7 +261,9 @@ func (rp *replayer) newFlow(key flowKey, d *decoded) (*flow, error) {
 	if d.tcp != nil && d.tcp.SYN && d.tcp.ACK {
 		src, dst = dst, src
 	}
-	f.meta = inspect.FlowMeta{ID: flowID(rp.nextID, key), Proto: d.proto, Src: src, Dst: dst, Start: rp.ts}
+	f.meta = inspect.FlowMeta{ID: flowID(rp.nextID, key), Proto: d.proto, Src: src, Dst: dst, Start: rp.ts,
+		Packets: d.proto == inspect.ProtoTCP}
+	f.synStart = d.tcp != nil && d.tcp.SYN && !d.tcp.ACK
 	rp.flows[key] = f
 	if len(rp.order) > 2*len(rp.flows)+1024 {
 		rp.compactOrder()
@@ -329,10 +351,25 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 			dir = inspect.ToClient
 		}
 	}
-	f.flags[dir] |= fl
+	pre := f.ssn.state
+	f.ssn.update(dir, fl, t.Seq, t.Ack, len(d.payload), rp.cfg.Midstream)
+	if f.insp == nil && f.synStart {
+		// A flow that starts with a handshake needs no direction guess:
+		// its inspector exists from the SYN, so rules on packets see
+		// the handshake too. Established is then told per packet.
+		f.insp = rp.ff.NewFlow(f.meta)
+	}
+	// Suricata's per-packet flow:established: the session was
+	// established before this packet, or the packet carries data that
+	// completes it (a handshake's last ACK, a mid-stream pickup).
+	est := pre >= tcpEstablished || (f.ssn.state >= tcpEstablished && len(d.payload) > 0)
+	f.cur = inspect.Packet{Dir: dir, Payload: len(d.payload), Established: est, Pkts: f.pkts, Bytes: f.bytes}
+	if pi, ok := f.insp.(inspect.PacketInspector); ok {
+		pi.BeginPacket(f.cur)
+	}
 	st := &f.dirs[dir]
 	if f.closed {
-		return nil
+		return rp.endPacket(f, dir, len(d.payload))
 	}
 	if t.SYN && !st.init {
 		// The SYN occupies one sequence number; data starts after it.
@@ -348,10 +385,29 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 
 	if f.insp == nil && f.handshakeMissing() && rp.cfg.MidstreamDrop && rp.cfg.Mode == ModeIPS && len(d.payload) > 0 {
 		f.action = "drop"
-		return rp.dropPacket(f, dir, nil, len(d.payload))
+		return rp.dropPacket(f, dir, nil, len(d.payload), "")
 	}
 
-	if len(d.payload) > 0 {
+	// Data after a SYN that was never answered is not part of a session
+	// yet: Suricata's stream engine accepts no segment in syn_sent but
+	// the SYN itself (TCP Fast Open data), so nothing of it is
+	// inspected, and a live proxy never sees such bytes either.
+	unanswered := f.ssn.state == tcpSynSent && !t.SYN
+	if other := &f.dirs[1-dir]; t.ACK && other.init {
+		if o := other.offsetOf(t.Ack); o > 0 && uint64(o) > other.acked {
+			other.acked = uint64(o)
+			// The other side's bytes that waited for this acknowledgement.
+			if len(other.pending) > 0 {
+				if err := rp.drain(f, 1-dir, false, 0); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	// Data on a RST is not part of the stream: the receiving TCP drops
+	// it (RFC 9293 3.5.3) and Suricata does not reassemble it
+	// (bug-6244-tcp-rst-with-data).
+	if len(d.payload) > 0 && !unanswered && !t.RST {
 		seq := t.Seq
 		if t.SYN {
 			seq++
@@ -387,6 +443,9 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 			st.fin, st.finOff = true, uint64(end)
 		}
 	}
+	if err := rp.endPacket(f, dir, len(d.payload)); err != nil {
+		return err
+	}
 	if t.RST {
 		// The flow stays open for data that follows the reset: an endpoint
 		// may ignore a forged RST (RST injection, Suricata's
@@ -399,6 +458,25 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 		return rp.closeFlow(f)
 	}
 	return nil
+}
+
+// endPacket ends a packet announced with BeginPacket: the inspector
+// evaluates the rules on the packet itself if none of its bytes were
+// inspected (Suricata runs them after reassembly and the app layer).
+func (rp *replayer) endPacket(f *flow, dir inspect.Direction, payload int) error {
+	pi, ok := f.insp.(inspect.PacketInspector)
+	if !ok || f.dropped {
+		return nil
+	}
+	return rp.result(f, dir, pi.EndPacket(), payload)
+}
+
+// gated reports whether bytes wait to be acknowledged: in ids mode
+// Suricata reassembles what the receiver acknowledged (unless
+// stream.inline or async-oneside), so the bytes of a one-sided capture
+// are only inspected when the flow ends.
+func (rp *replayer) gated() bool {
+	return rp.cfg.Mode == ModeIDS && !rp.cfg.AsyncOneside && !rp.cfg.StreamInline
 }
 
 // handshakeMissing reports whether a SYN was not seen from each side (a
@@ -452,6 +530,21 @@ func (st *stream) insert(seq uint32, payload []byte) {
 		copy(st.pending[i+1:], st.pending[i:])
 		st.pending[i] = a
 	}
+	st.countRegions()
+}
+
+// countRegions notes how many disjoint regions the direction holds: the
+// delivered stream and each run of contiguous pending segments after it
+// (Suricata's streaming buffer regions, logged as ts/tc_max_regions).
+func (st *stream) countRegions() {
+	n, end := uint64(1), st.nextOff
+	for _, p := range st.pending {
+		if p.off != end {
+			n++
+		}
+		end = p.off + uint64(len(p.data))
+	}
+	st.maxRegions = max(st.maxRegions, n)
 }
 
 func cloneBytes(b []byte) []byte { return append([]byte(nil), b...) }
@@ -463,13 +556,30 @@ func (rp *replayer) drain(f *flow, dir inspect.Direction, force bool, wire int) 
 	st := &f.dirs[dir]
 	for len(st.pending) > 0 {
 		p := st.pending[0]
+		over := st.pendLen > rp.cfg.MaxPendingBytes || len(st.pending) > rp.cfg.MaxPendingSegments
 		if p.off > st.nextOff {
-			over := st.pendLen > rp.cfg.MaxPendingBytes || len(st.pending) > rp.cfg.MaxPendingSegments
 			if !force && !over {
 				return nil
 			}
 			rp.sum.Gaps++
+			st.gap = true
 			st.advance(p.off - st.nextOff)
+		}
+		if rp.gated() && !force && !over {
+			if p.off >= st.acked {
+				return nil
+			}
+			if end := p.off + uint64(len(p.data)); end > st.acked {
+				// Deliver the acknowledged part; the rest waits.
+				n := st.acked - p.off
+				st.pending[0] = segment{off: st.acked, data: p.data[n:]}
+				st.pendLen -= int(n)
+				st.advance(n)
+				if f.dropped {
+					return nil
+				}
+				return rp.inspect(f, dir, p.data[:n], wire)
+			}
 		}
 		st.pending = st.pending[1:]
 		st.pendLen -= len(p.data)
@@ -494,6 +604,9 @@ func (rp *replayer) inspect(f *flow, dir inspect.Direction, data []byte, wire in
 	if f.insp == nil {
 		f.meta.NotEstablished = f.meta.Proto == inspect.ProtoTCP && f.handshakeMissing() && !rp.cfg.Midstream
 		f.insp = rp.ff.NewFlow(f.meta)
+		if pi, ok := f.insp.(inspect.PacketInspector); ok {
+			pi.BeginPacket(f.cur)
+		}
 	}
 	res := f.insp.Inspect(dir, data)
 	return rp.result(f, dir, res, wire)
@@ -502,6 +615,7 @@ func (rp *replayer) inspect(f *flow, dir inspect.Direction, data []byte, wire in
 func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, wire int) error {
 	enforce := rp.cfg.Mode == ModeIPS
 	var dropRule *inspect.RuleInfo
+	dropRated := false // a rate_filter made dropRule's action a drop
 	if f.passed {
 		// Only records after a pass: no rule decides this flow any more.
 		res.Alerts, res.Action = nil, inspect.ActionNone
@@ -518,7 +632,7 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 		switch a.Rule.Action {
 		case inspect.ActionDrop, inspect.ActionReject, inspect.ActionRejectDst, inspect.ActionRejectBoth:
 			if dropRule == nil || a.Rule.Action.Stronger(dropRule.Action) {
-				dropRule = a.Rule
+				dropRule, dropRated = a.Rule, a.RateFiltered
 			}
 		}
 		// Suricata logs no alert for pass rules (unless they carry the
@@ -528,6 +642,7 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 		}
 		f.alerted = true
 		ev := eve.NewAlert(rp.ts, &f.meta, a, enforce)
+		ev.Flow = eve.NewAlertFlow(&f.meta, f.pkts, f.bytes)
 		ev.Verdict = eve.VerdictObject(res.Action, enforce, f.meta.Proto)
 		rp.decorate(f, &ev)
 		if f.traffic.ID != nil || f.traffic.Label != nil {
@@ -565,7 +680,11 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 	case inspect.ActionDrop, inspect.ActionReject, inspect.ActionRejectDst, inspect.ActionRejectBoth:
 		if enforce {
 			f.action = "drop"
-			return rp.dropPacket(f, dir, dropRule, wire)
+			reason := ""
+			if dropRated {
+				reason = "threshold detection_filter" // Suricata's PKT_DROP_REASON_RULES_THRESHOLD
+			}
+			return rp.dropPacket(f, dir, dropRule, wire, reason)
 		}
 	}
 	if refused != nil && enforce {
@@ -602,13 +721,21 @@ func (rp *replayer) decorate(f *flow, ev *eve.Event) {
 }
 
 // dropPacket marks the flow dropped and logs the current packet as not
-// forwarded. rule is set for the packet whose data matched.
-func (rp *replayer) dropPacket(f *flow, dir inspect.Direction, rule *inspect.RuleInfo, n int) error {
+// forwarded. rule is set for the packet whose data matched; reason, when
+// set, replaces the drop reason NewDrop gives.
+func (rp *replayer) dropPacket(f *flow, dir inspect.Direction, rule *inspect.RuleInfo, n int, reason string) error {
 	f.dropped = true
 	if f.action == "" {
 		f.action = "drop"
 	}
+	if rule == nil && rp.cfg.DropStart && f.dropLogged[dir] {
+		return nil
+	}
+	f.dropLogged[dir] = true
 	ev := eve.NewDrop(rp.ts, &f.meta, dir, rule, n)
+	if reason != "" {
+		ev.Drop.Reason = reason
+	}
 	rp.decorate(f, &ev)
 	if err := rp.emit(&ev); err != nil {
 		return err
@@ -665,7 +792,7 @@ func (rp *replayer) endFlow(f *flow) error {
 	}
 	ev.Flow = &eve.Flow{
 		PktsToServer: f.pkts[0], PktsToClient: f.pkts[1], BytesToServer: f.bytes[0], BytesToClient: f.bytes[1],
-		Start: eve.Time{Time: f.start}, End: eve.Time{Time: f.last}, Age: elapsedSeconds(f.start, f.last),
+		Start: eve.Time{Time: f.start}, End: eve.Time{Time: f.last}, Age: f.last.Unix() - f.start.Unix(),
 		State: f.state(), Reason: reason, Alerted: f.alerted, Action: f.action,
 	}
 	if r, ok := f.insp.(inspect.AppProtoReasoner); ok {
@@ -688,28 +815,20 @@ func (f *flow) state() string {
 		}
 		return "new"
 	}
-	switch {
-	case f.rst || (f.dirs[0].fin && f.dirs[1].fin):
-		return "closed"
-	case !f.handshakeMissing() || f.insp != nil:
-		return "established"
-	}
-	return "new"
+	return f.ssn.flowState()
 }
 
 func (f *flow) tcpObject() *eve.TCP {
-	all := f.flags[0] | f.flags[1]
+	s := &f.ssn
+	all := s.flags[0] | s.flags[1]
 	t := &eve.TCP{
-		TCPFlags: hex2(all), TCPFlagsTS: hex2(f.flags[0]), TCPFlagsTC: hex2(f.flags[1]),
+		TCPFlags: hex2(all), TCPFlagsTS: hex2(s.flags[0]), TCPFlagsTC: hex2(s.flags[1]),
 		SYN: all&flSYN != 0, FIN: all&flFIN != 0, RST: all&flRST != 0, PSH: all&flPSH != 0, ACK: all&flACK != 0,
 	}
-	switch {
-	case f.rst || (f.dirs[0].fin && f.dirs[1].fin):
-		t.State = "closed"
-	case f.dirs[0].fin || f.dirs[1].fin:
-		t.State = "fin_wait1"
-	case !f.handshakeMissing():
-		t.State = "established"
+	if s.tracked() {
+		t.State = s.state.String()
+		t.TSGap, t.TCGap = f.dirs[0].gap, f.dirs[1].gap
+		t.TSMaxRegions, t.TCMaxRegions = max(f.dirs[0].maxRegions, 1), max(f.dirs[1].maxRegions, 1)
 	}
 	return t
 }
@@ -722,6 +841,10 @@ func hex2(b uint8) string {
 // finish closes every flow in creation order, logs flow events and one
 // stats event.
 func (rp *replayer) finish() error {
+	// What the flows' ends bring (bytes that waited, parsers' last
+	// records) comes from no packet of the capture: Suricata flushes
+	// them with pseudo packets, which have no pcap_cnt.
+	rp.pktNum = 0
 	for _, f := range rp.order {
 		if rp.flows[f.key] != f {
 			continue

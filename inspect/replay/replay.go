@@ -74,8 +74,21 @@ type Config struct {
 	// seen without inspecting them (Suricata's stream.midstream-policy:
 	// drop-flow). A terminating proxy never forwards such a flow.
 	MidstreamDrop bool
+	// AsyncOneside inspects a TCP direction's bytes as they arrive even
+	// though the other side acknowledges none of them (Suricata's
+	// stream.async-oneside); StreamInline inspects every direction's
+	// bytes as they arrive (stream.inline, as ips mode does). Without
+	// either, in ids mode, bytes wait until the receiver acknowledged
+	// them, or the flow's end, as Suricata's IDS reassembly hands on
+	// only what was acknowledged.
+	AsyncOneside, StreamInline bool
 	// Events receives EVE events; nil discards them.
 	Events Sink
+	// DropStart logs the packets of a dropped flow once per direction
+	// (Suricata's eve drop output with flows: start, its default); the
+	// packet a rule dropped is always logged. Off, every dropped packet
+	// is a drop event (flows: all).
+	DropStart bool
 	// TrafficTags maps a rule's sid to the traffic tags its match sets
 	// (Suricata 8's flowbits traffic/id/X and traffic/label/X), logged on
 	// the alert and the flow. Optional.
@@ -234,7 +247,7 @@ func decode(data []byte, lt layers.LinkType) (decoded, bool) {
 	}
 	var srcIP, dstIP netip.Addr
 	var ipPayloadLayer gopacket.Layer
-	switch ip := pkt.NetworkLayer().(type) {
+	switch ip := innerIP(pkt).(type) {
 	case *layers.IPv4:
 		// Fragments are not reassembled: a non-first fragment has no
 		// transport header and a first fragment only part of the data.
@@ -288,6 +301,22 @@ func decode(data []byte, lt layers.LinkType) (decoded, bool) {
 	return d, true
 }
 
+// innerIP is the IP header that carries the transport layer: the last
+// IPv4 or IPv6 layer. gopacket decodes tunnels (GRE, IP-in-IP, 6in4) and
+// its NetworkLayer is the outer header, whose addresses paired with the
+// inner ports would split one tunnelled flow into two made-up ones;
+// Suricata tracks the inner flow.
+func innerIP(pkt gopacket.Packet) gopacket.Layer {
+	var ip gopacket.Layer
+	for _, l := range pkt.Layers() {
+		switch l.(type) {
+		case *layers.IPv4, *layers.IPv6:
+			ip = l
+		}
+	}
+	return ip
+}
+
 // summary returns a copy safe to hand out.
 func (rp *replayer) summary() Summary {
 	s := rp.sum
@@ -298,6 +327,7 @@ func (rp *replayer) summary() Summary {
 	return s
 }
 
-// elapsedSeconds is Suricata's flow age: whole seconds between the first
-// and last packet.
+// elapsedSeconds is whole seconds between two packets (stats uptime). A
+// flow's age is not this: Suricata subtracts the timestamps' seconds
+// fields, so a flow from 23.9 s to 33.2 s is 10 s old.
 func elapsedSeconds(a, b time.Time) int64 { return int64(b.Sub(a) / time.Second) }

@@ -207,9 +207,13 @@ func TestIPSDropStopsInspection(t *testing.T) {
 		calls  int
 		drops  int
 		action string
+		// pcapCnt is the packet the alert names: in ips mode the one
+		// that completed the match, in ids mode the one that
+		// acknowledged it (Suricata's IDS reassembly).
+		pcapCnt int
 	}{
-		{"ips", ModeIPS, 2, 3, "blocked"},
-		{"ids", ModeIDS, 4, 0, "allowed"},
+		{"ips", ModeIPS, 2, 3, "blocked", 5},
+		{"ids", ModeIDS, 4, 0, "allowed", 6},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := &fakeEngine{rules: []fakeRule{{content: "EVIL", info: ruleDrop}}}
@@ -221,7 +225,7 @@ func TestIPSDropStopsInspection(t *testing.T) {
 			al := alerts[0]["alert"].(map[string]any)
 			assert.Equal(t, tt.action, al["action"])
 			assert.EqualValues(t, 10, al["signature_id"])
-			assert.EqualValues(t, 5, alerts[0]["pcap_cnt"], "the packet that completed the match")
+			assert.EqualValues(t, tt.pcapCnt, alerts[0]["pcap_cnt"])
 			assert.Equal(t, "10.0.0.1", alerts[0]["src_ip"])
 			assert.Equal(t, map[uint32]uint64{10: 1}, sum.AlertsBySID)
 			drops := evs.ofType("drop")

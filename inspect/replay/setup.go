@@ -76,7 +76,8 @@ type Loaded struct {
 // traffic tags the rules set, for Config.TrafficTags.
 func (s *Setup) Load(clock *Clock) (*detect.Engine, Loaded, map[uint32]eve.Traffic, error) {
 	spec := ruleset.Spec{Vars: s.Vars, HTTPBodyLimit: s.HTTPBodyLimit, HTTPLimits: s.HTTPLimits,
-		HTTPPorts: s.HTTPPorts, StreamDepth: s.StreamDepth, StreamDepthReject: s.StreamDepthReject, ActionOrder: s.ActionOrder}
+		HTTPPorts: s.HTTPPorts, StreamDepth: s.StreamDepth, StreamDepthReject: s.StreamDepthReject, ActionOrder: s.ActionOrder,
+		Packets: true} // replay reports packets (flow.pkts, flow.bytes)
 	for _, f := range s.Rules {
 		spec.Rules = append(spec.Rules, ruleset.File{Path: f})
 	}

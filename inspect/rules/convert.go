@@ -303,11 +303,9 @@ func (c *converter) run() error {
 	if g.Threshold != nil {
 		t := g.Threshold
 		out.Threshold = &Threshold{Type: t.Type, Track: t.Track, Count: t.Count, Seconds: t.Seconds, Multiplier: t.Multiplier}
-		if t.Track == "by_flow" && t.Type == "backoff" {
-			return rejectf("unsupported threshold type backoff")
-		}
-		if t.Type == "backoff" {
-			return rejectf("unsupported threshold type backoff")
+		// gonids refuses backoff with another track than by_flow.
+		if t.Type == "backoff" && (t.Count < 1 || t.Multiplier < 1) {
+			return rejectf("threshold type backoff needs count and multiplier of at least 1")
 		}
 	}
 	if d := g.DetectionFilter; d != nil {
@@ -320,6 +318,26 @@ func (c *converter) run() error {
 		return err
 	}
 	for _, o := range c.extra {
+		if isFlowCount(o.kw) {
+			fc, err := flowCount(o.kw, o.value)
+			if err != nil {
+				return err
+			}
+			out.FlowCounts = append(out.FlowCounts, fc)
+			continue
+		}
+		if o.kw == "dsize" {
+			// dsize:!N, Suricata's "not equal" for its integer keywords.
+			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(o.value), "!")))
+			if err != nil || n < 0 || n > 65535 {
+				return rejectf("dsize: %q is not !N with N in 0..65535", o.value)
+			}
+			if out.Dsize != nil {
+				return rejectf("dsize given twice")
+			}
+			out.Dsize = &IntCmp{Op: "!=", N: n}
+			continue
+		}
 		if o.kw == "alert" {
 			// Suricata 8's alert keyword: the rule alerts whatever its
 			// action; only a pass rule changes (its matches are logged).
@@ -327,17 +345,6 @@ func (c *converter) run() error {
 				return rejectf("alert and noalert together")
 			}
 			out.Info.AlertPass = out.Action == inspect.ActionPass
-			continue
-		}
-		if o.kw == "dsize" {
-			if out.Dsize != nil {
-				return rejectf("dsize given twice")
-			}
-			n, err := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(o.value), "!")), 10, 16)
-			if err != nil {
-				return rejectf("dsize: %q is not !N with N in 0..65535", o.value)
-			}
-			out.Dsize = &IntCmp{Op: "!=", N: int(n)}
 			continue
 		}
 		if o.kw == "app-layer-protocol" {
@@ -384,6 +391,10 @@ func (c *converter) header() error {
 		out.Transport = inspect.ProtoICMP
 	case "ip", "pkthdr":
 		out.Transport = 0
+	case "ipv4":
+		out.Transport, out.IPVersion = 0, 4
+	case "ipv6":
+		out.Transport, out.IPVersion = 0, 6
 	default:
 		if t, ok := appProtos[proto]; ok {
 			out.Transport, out.AppProto = t, proto

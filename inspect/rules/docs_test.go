@@ -142,7 +142,7 @@ but is honoured only in part, the table says how.
 	fmt.Fprintf(&b, "## Actions\n\nSupported: %s. Suricata's order applies: pass > drop > reject > alert.\n\n", code(acts))
 
 	b.WriteString("## Protocols\n\n| protocol | status |\n|---|---|\n")
-	for _, p := range []string{"tcp", "udp", "icmp", "ip"} {
+	for _, p := range []string{"tcp", "udp", "icmp", "ip", "ipv4", "ipv6"} {
 		fmt.Fprintf(&b, "| `%s` | %s |\n", p, status(t, probe{header: "alert " + p + " any any -> any any", option: `content:"a";`}))
 	}
 	var app []string

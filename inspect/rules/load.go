@@ -317,10 +317,11 @@ func (p *parsed) ownOptions(opts []option) string {
 				return why
 			}
 			cut = cut[:o.start] + stand + ";" + cut[o.end:]
-		case fileKeywords[o.kw] || o.kw == "alert" && o.value == "" || o.kw == "app-layer-protocol",
-			o.kw == "dsize" && strings.HasPrefix(strings.TrimSpace(o.value), "!"):
-			// gonids parses no negated dsize (dsize:!N, "not N"); the
-			// converter reads it.
+		case fileKeywords[o.kw] || o.kw == "alert" && o.value == "" || o.kw == "app-layer-protocol" ||
+			o.kw == "dsize" && strings.HasPrefix(strings.TrimSpace(o.value), "!") || isFlowCount(o.kw):
+			// app-layer-protocol may be given more than once (all must
+			// hold); gonids keeps only the last. gonids parses no negated
+			// dsize (dsize:!N, "not N"); the converter reads both.
 			p.extra = append([]option{o}, p.extra...)
 			cut = cut[:o.start] + cut[o.end:]
 		case o.kw == "pcre" && unquotedPCRE(o.value):

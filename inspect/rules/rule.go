@@ -238,6 +238,9 @@ type Rule struct {
 	Proto string
 	// Transport is 0 for ip (any) or the transport the protocol runs on.
 	Transport inspect.Proto
+	// IPVersion is 4 or 6 for the ipv4 and ipv6 protocols (Suricata 7):
+	// ip restricted to one address family. 0 accepts both.
+	IPVersion uint8
 	// AppProto is set for protocols with an app-layer parser (http, tls,
 	// dns): the flow must have been detected as that protocol.
 	AppProto string
@@ -260,6 +263,7 @@ type Rule struct {
 	Flowints        []Flowint
 	Xbits           []Xbit
 	StreamSize      *StreamSize
+	FlowCounts      []FlowCount
 	NoAlert         bool
 	Threshold       *Threshold
 	DetectionFilter *Threshold
@@ -274,6 +278,9 @@ type Rule struct {
 // MatchHeader reports whether the rule's addresses and ports accept a
 // packet going from src to dst (in that direction), honouring <>.
 func (r *Rule) MatchHeader(srcIP, dstIP inspectAddr, srcPort, dstPort uint16) bool {
+	if r.IPVersion != 0 && (r.IPVersion == 4) != srcIP.Is4() {
+		return false
+	}
 	if r.Src.Contains(srcIP) && r.Dst.Contains(dstIP) && r.SrcPorts.Contains(srcPort) && r.DstPorts.Contains(dstPort) {
 		return true
 	}

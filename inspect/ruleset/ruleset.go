@@ -72,6 +72,9 @@ type Spec struct {
 	// Now is the threshold clock (nil: wall clock); replay passes the
 	// capture's clock.
 	Now func() time.Time
+	// Packets is detect.Options.Packets: set by replay, which reports
+	// packets to the engine.
+	Packets bool
 }
 
 // Result is a compiled rule set and what loading it rejected.
@@ -98,7 +101,7 @@ func Load(spec Spec) (*Result, error) {
 		return nil, ErrNoRules
 	}
 	eopts := detect.Options{Now: spec.Now, StreamDepth: spec.StreamDepth, StreamDepthReject: spec.StreamDepthReject,
-		HTTPPorts: spec.HTTPPorts}
+		HTTPPorts: spec.HTTPPorts, Packets: spec.Packets}
 	if len(spec.ActionOrder) > 0 {
 		order, err := detect.ParseActionOrder(spec.ActionOrder)
 		if err != nil {

@@ -50,11 +50,17 @@ type RunOpts struct {
 	IPS           bool
 	Midstream     bool     // --set stream.midstream=true
 	MidstreamDrop bool     // --set stream.midstream-policy=drop-flow
+	AsyncOneside  bool     // --set stream.async-oneside=true
+	StreamInline  bool     // --set stream.inline=true
 	ThresholdFile string   // --set threshold-file=...
 	HTTPBodyLimit int      // --set app-layer.protocols.http.libhtp.default-config.{request,response}-body-limit
 	ActionOrder   []string // suricata.yaml action-order
 	EVE           eveOpts  // suricata.yaml eve-log type options
-	Ignored       []string
+	// DropStart: suricata.yaml's eve drop output logs a dropped flow
+	// once per direction (flows: start, Suricata's default when the
+	// output is configured without it).
+	DropStart bool
+	Ignored   []string
 }
 
 // LoadSpec reads dir/test.yaml and resolves its pcap, rules and args.
@@ -78,7 +84,7 @@ func LoadSpec(testsRoot, dir string) (*Spec, error) {
 		return nil, err
 	}
 	s.Opts = parseArgs(s.Name, s.Args, dir)
-	if s.Opts.ActionOrder, err = actionOrder(dir); err != nil {
+	if err := s.Opts.readSuricataYAML(dir); err != nil {
 		return nil, err
 	}
 	if s.Opts.EVE, err = readEVEOpts(dir); err != nil {
@@ -87,25 +93,45 @@ func LoadSpec(testsRoot, dir string) (*Spec, error) {
 	return s, nil
 }
 
-// actionOrder reads the action-order list of the test's suricata.yaml,
-// if it has one.
-func actionOrder(dir string) ([]string, error) {
+// readSuricataYAML reads what the replay honours of the test's
+// suricata.yaml, if it has one: the action-order list and how the eve
+// drop output logs dropped flows.
+func (o *RunOpts) readSuricataYAML(dir string) error {
 	data, err := os.ReadFile(filepath.Join(dir, "suricata.yaml"))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var y struct {
 		ActionOrder []string `yaml:"action-order"`
+		Outputs     []map[string]struct {
+			// Types are names ("drop") or one-key maps ({drop: {...}}).
+			Types []any `yaml:"types"`
+		} `yaml:"outputs"`
 	}
 	// suricata.yaml starts with a %YAML 1.1 directive, which the parser
 	// accepts; other keys are ignored.
 	if err := yaml.Unmarshal(data, &y); err != nil {
-		return nil, fmt.Errorf("%s/suricata.yaml: %w", dir, err)
+		return fmt.Errorf("%s/suricata.yaml: %w", dir, err)
 	}
-	return y.ActionOrder, nil
+	o.ActionOrder = y.ActionOrder
+	for _, out := range y.Outputs {
+		for _, t := range out["eve-log"].Types {
+			switch t := t.(type) {
+			case string:
+				o.DropStart = o.DropStart || t == "drop"
+			case map[string]any:
+				if d, ok := t["drop"]; ok {
+					opts, _ := d.(map[string]any) // nil for a bare "drop:"
+					flows, _ := opts["flows"].(string)
+					o.DropStart = o.DropStart || flows != "all"
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (s *Spec) resolvePcap() error {
@@ -178,6 +204,10 @@ func parseArgs(name string, args []string, dir string) RunOpts {
 				o.Midstream = v == "true" || v == "yes"
 			case "stream.midstream-policy":
 				o.MidstreamDrop = v == "drop-flow"
+			case "stream.async-oneside":
+				o.AsyncOneside = v == "true" || v == "yes"
+			case "stream.inline":
+				o.StreamInline = v == "true" || v == "yes"
 			case "threshold-file":
 				o.ThresholdFile = strings.ReplaceAll(v, "${TEST_DIR}", dir)
 			case "app-layer.protocols.http.libhtp.default-config.response-body-limit",

@@ -34,6 +34,9 @@ func replayCommand() *cli.Command {
 			&cli.IntFlag{Name: "http-body-limit", Usage: "HTTP body `BYTES` kept for inspection per message (default: the parser's)"},
 			&cli.StringFlag{Name: "action-order", Usage: "Suricata's action-order, strongest first, e.g. `drop,pass,reject,alert` (default pass,drop,reject,alert)"},
 			&cli.BoolFlag{Name: "midstream", Usage: "treat flows whose handshake is not in the capture as established (default off, as Suricata's stream.midstream)"},
+			&cli.BoolFlag{Name: "async-oneside", Usage: "in ids mode, inspect a TCP direction's bytes though the receiver acknowledges none (Suricata's stream.async-oneside; default off: bytes wait for their acknowledgement, or the flow's end)"},
+			&cli.BoolFlag{Name: "stream-inline", Usage: "in ids mode, inspect TCP bytes as they arrive, as ips mode does (Suricata's stream.inline)"},
+			&cli.StringFlag{Name: "drop-flows", Value: "all", Usage: "drop events for a dropped flow: all (every packet) or start (once per direction, Suricata's default for its drop output; a rule's drop is always logged)"},
 			&cli.StringFlag{Name: "eve", Usage: "write EVE JSON to `FILE` (appended), or - for stdout"},
 			&cli.StringFlag{Name: "config", Usage: "decide as `interdict run --config FILE` would: its mode (unless --mode), rule variables (--var overrides), HTTP limits and ports, body limit, stream depth and protocol policy (anomalies refused in ips mode are drop events)"},
 		},
@@ -59,6 +62,14 @@ func runReplay(c *cli.Context) error {
 	mode, err := replay.ParseMode(modeName)
 	if err != nil {
 		return err
+	}
+	var dropStart bool
+	switch d := c.String("drop-flows"); d {
+	case "all":
+	case "start":
+		dropStart = true
+	default:
+		return fmt.Errorf("replay: --drop-flows %q: want all or start", d)
 	}
 	vars, err := parseVars(c.StringSlice("var"))
 	if err != nil {
@@ -106,7 +117,7 @@ func runReplay(c *cli.Context) error {
 		Vars:            vars,
 		HTTPBodyLimit:   c.Int("http-body-limit"),
 		ActionOrder:     splitList(c.String("action-order")),
-		Config:          replay.Config{Mode: mode, Midstream: c.Bool("midstream"), Events: sink},
+		Config:          replay.Config{Mode: mode, Midstream: c.Bool("midstream"), AsyncOneside: c.Bool("async-oneside"), StreamInline: c.Bool("stream-inline"), DropStart: dropStart, Events: sink},
 	}
 	if cfg != nil {
 		if err := fromConfig(&setup, cfg, c.IsSet("http-body-limit")); err != nil {
