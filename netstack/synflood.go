@@ -44,6 +44,17 @@ import (
 // own. A real client then connects at its first SYN retransmission (1 s
 // on Linux) at worst.
 //
+// That second is what a flood costs every connect it catches: against
+// hping3's 150,000 spoofed SYNs a second the first SYN of a real client
+// met the first-SYN bucket 7% of the time, and 2-11% of the connects of
+// tests/bench/synflood.sh took over a second or failed. A source that
+// completed a handshake (in either mode) has shown that it receives
+// what is sent to it, which a spoofed source cannot, so it is
+// remembered for knownSourceTTL and its SYNs take a bucket of their
+// own: first SYNs from unknown sources cannot drain it. Only a sender
+// that forges the address of a known client gets in there, and then it
+// competes with known clients alone, within the same total rate.
+//
 // The trade-off, during pressure only: a refused upstream shows as a
 // reset after the handshake instead of a refused connect; a client that
 // never sends data still costs one upstream dial after its handshake;
@@ -102,6 +113,19 @@ const (
 	synDrainPeriod = time.Second
 )
 
+const (
+	// knownSourceTTL is how long a source that completed a handshake
+	// keeps its SYNs in the known sources' bucket: long enough to span
+	// a flood, short enough that an address given to someone else
+	// loses it soon.
+	knownSourceTTL = 10 * time.Minute
+	// knownSourceSlots is the size of the table of known sources (512
+	// KiB). Two sources hashed to one slot evict each other; the one
+	// evicted goes back to the unknown sources' buckets until its next
+	// handshake.
+	knownSourceSlots = 1 << 16
+)
+
 // synRetransWindow is how old a refused SYN may be for its 4-tuple's
 // next SYN to count as a retransmission: Linux retransmits at 1, 3 and
 // 7 s. The lower bound keeps a sender that repeats each SYN at once from
@@ -150,7 +174,7 @@ const tickMask = 1<<24 - 1
 // real client's retransmission look like a first SYN.
 func (r *recentSYNs) retransmission(p *parsed, now time.Time) bool {
 	h := r.hash(p)
-	tick := uint64(now.UnixNano()/int64(10*time.Millisecond)) & tickMask
+	tick := ticks(now)
 	tag := h >> 24 << 24
 	slots := [2]*atomic.Uint64{&r.slots[h&(recentSYNSlots-1)], &r.slots[(h>>20)&(recentSYNSlots-1)]}
 	var oldest *atomic.Uint64
@@ -179,6 +203,48 @@ func (r *recentSYNs) retransmission(p *parsed, now time.Time) bool {
 	return false
 }
 
+// knownSources remembers the source addresses that completed a
+// handshake, without locks: a slot holds 40 bits of the address's hash
+// and the time in 10 ms ticks, as recentSYNs does. Only completed
+// handshakes write to it, so a flood of spoofed sources cannot evict
+// a known one.
+type knownSources struct {
+	seed  maphash.Seed
+	slots []atomic.Uint64
+}
+
+func newKnownSources() *knownSources {
+	return &knownSources{seed: maphash.MakeSeed(), slots: make([]atomic.Uint64, knownSourceSlots)}
+}
+
+func (k *knownSources) slot(a netip.Addr) (*atomic.Uint64, uint64) {
+	b := a.As16()
+	h := maphash.Bytes(k.seed, b[:])
+	return &k.slots[h&(knownSourceSlots-1)], h >> 24 << 24
+}
+
+func ticks(now time.Time) uint64 {
+	return uint64(now.UnixNano()/int64(10*time.Millisecond)) & tickMask
+}
+
+// add records that a completed a handshake now.
+func (k *knownSources) add(a netip.Addr, now time.Time) {
+	slot, tag := k.slot(a)
+	slot.Store(tag | ticks(now))
+}
+
+// known reports whether a completed a handshake in the last
+// knownSourceTTL.
+func (k *knownSources) known(a netip.Addr, now time.Time) bool {
+	slot, tag := k.slot(a)
+	v := slot.Load()
+	if v == 0 || v&^tickMask != tag {
+		return false
+	}
+	age := (ticks(now) - v) & tickMask
+	return time.Duration(age)*10*time.Millisecond <= knownSourceTTL
+}
+
 type listenerKey struct {
 	v6   bool
 	port uint16
@@ -202,10 +268,12 @@ type synState struct {
 	// forwarding holds the 4-tuples (FiveTuple) the forwarder is deciding
 	// about.
 	forwarding sync.Map
-	// firstSYNs and retransSYNs bound the SYNs let through to the cookie
-	// listeners; recent tells retransmissions from first SYNs.
-	firstSYNs, retransSYNs *rate.Limiter
-	recent                 *recentSYNs
+	// knownSYNs, firstSYNs and retransSYNs bound the SYNs let through
+	// to the cookie listeners; known tells the sources that completed a
+	// handshake, recent tells retransmissions from first SYNs.
+	knownSYNs, firstSYNs, retransSYNs *rate.Limiter
+	known                             *knownSources
+	recent                            *recentSYNs
 	// cookiesSent and cookiesOK are gVisor's counters at the last check.
 	cookiesSent, cookiesOK uint64
 	calm                   int
@@ -225,18 +293,22 @@ func (s *Stack) drainingPort(p *parsed) bool {
 }
 
 func newSYNState(l Limits) *synState {
-	// Half the rate each: first SYNs and retransmissions together stay
-	// within SYNCookieRate, and a flood of first SYNs cannot take the
-	// budget of the real clients' retransmissions.
-	r := rate.Limit(l.SYNCookieRate) / 2
-	burst := max(1, l.SYNCookieRate/20)
+	// Half the rate for known sources, a quarter each for first SYNs
+	// and retransmissions from unknown ones: together they stay within
+	// SYNCookieRate, and a flood of first SYNs can take neither the
+	// known clients' budget nor that of the real clients'
+	// retransmissions.
+	r := rate.Limit(l.SYNCookieRate) / 4
+	burst := max(1, l.SYNCookieRate/40)
 	return &synState{
 		perSrc:      make(map[netip.Addr]int),
 		perPrefix:   make(map[netip.Prefix]int),
 		listeners:   make(map[listenerKey]tcpip.Endpoint),
 		draining:    make(map[listenerKey]tcpip.Endpoint),
+		knownSYNs:   rate.NewLimiter(2*r, 2*burst),
 		firstSYNs:   rate.NewLimiter(r, burst),
 		retransSYNs: rate.NewLimiter(r, burst),
+		known:       newKnownSources(),
 		recent:      newRecentSYNs(),
 		freed:       make(chan struct{}),
 	}
@@ -246,7 +318,11 @@ func newSYNState(l Limits) *synState {
 // the cookie listeners (see the comment at the top of this file).
 func (s *Stack) admitSYN(p *parsed, now time.Time) bool {
 	st := s.syn
-	if st.recent.retransmission(p, now) {
+	if st.known.known(p.src, now) {
+		if st.knownSYNs.AllowN(now, 1) {
+			return true
+		}
+	} else if st.recent.retransmission(p, now) {
 		if st.retransSYNs.AllowN(now, 1) {
 			return true
 		}

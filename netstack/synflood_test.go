@@ -2,6 +2,7 @@ package netstack
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/netip"
 	"sync"
@@ -235,4 +236,35 @@ func TestSYNCookiesIPv6(t *testing.T) {
 	require.Eventually(t, func() bool { return d.n.Load() == spoofDials+1 }, 5*time.Second, 10*time.Millisecond,
 		"the client that returned the cookie is dialled upstream")
 	assert.Positive(t, s.gs.Stats().TCP.ListenOverflowSynCookieRcvd.Value())
+}
+
+// TestAdmitSYNKnownSources: a source that completed a handshake keeps
+// getting its SYNs through while first SYNs from unknown sources are
+// over the rate, and a known source is forgotten after knownSourceTTL.
+func TestAdmitSYNKnownSources(t *testing.T) {
+	applianceLink, _ := pipe.New(0)
+	s, err := New(WithLink(applianceLink), WithLimits(Limits{SYNCookieRate: 400}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	now := time.Now()
+	s.syn.known.add(netip.MustParseAddr("10.9.0.2"), now)
+	flood := 0
+	for i := range 1000 {
+		if s.admitSYN(synFrom(fmt.Sprintf("10.200.%d.%d", i>>8, i&0xff), 3000), now) {
+			flood++
+		}
+	}
+	assert.Equal(t, 10, flood, "first SYNs from unknown sources: the first-SYN bucket's burst")
+	known := 0
+	for i := range 20 {
+		if s.admitSYN(synFrom("10.9.0.2", uint16(4000+i)), now) {
+			known++
+		}
+	}
+	assert.Equal(t, 20, known, "SYNs from the known source")
+	assert.False(t, s.admitSYN(synFrom("10.9.0.3", 4000), now), "a neighbour of the known source is not known")
+
+	later := now.Add(knownSourceTTL + time.Second)
+	assert.False(t, s.syn.known.known(netip.MustParseAddr("10.9.0.2"), later), "forgotten after the TTL")
+	assert.True(t, s.syn.known.known(netip.MustParseAddr("10.9.0.2"), now.Add(knownSourceTTL-time.Second)))
 }

@@ -88,6 +88,7 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 	}
 	complete(false)
 	release()
+	s.syn.known.add(t.Src.Addr(), time.Now())
 	s.relayTCP(info, t, fh, v, ep, &wq, up)
 }
 
@@ -98,6 +99,7 @@ func (s *Stack) handleValidated(ep tcpip.Endpoint, wq *waiter.Queue) {
 	_ = preGrowStack()
 	id := ep.Info().(*stack.TransportEndpointInfo).ID
 	t := normTuple(tupleOf(TCP, id))
+	s.syn.known.add(t.Src.Addr(), time.Now())
 	reason, ok := s.synAcquireValidated(t.Src.Addr())
 	if !ok {
 		s.m.synDropped.WithLabelValues(reason).Inc()
