@@ -268,3 +268,48 @@ func TestAdmitSYNKnownSources(t *testing.T) {
 	assert.False(t, s.syn.known.known(netip.MustParseAddr("10.9.0.2"), later), "forgotten after the TTL")
 	assert.True(t, s.syn.known.known(netip.MustParseAddr("10.9.0.2"), now.Add(knownSourceTTL-time.Second)))
 }
+
+// filterLink is a link that accepts an inbound filter, as tunnel/tun's
+// Device does; the test calls the filter as the device's reader would.
+type filterLink struct {
+	*pipe.Endpoint
+	filter func([]byte) bool
+}
+
+func (l *filterLink) SetInboundFilter(f func([]byte) bool) { l.filter = f }
+
+// TestSYNFilterAtLink: on a link that takes an inbound filter, SYNs over
+// the cookie rate are refused there, before a packet buffer exists;
+// other packets pass; and a SYN the filter let through is not charged
+// again when the guard sees it.
+func TestSYNFilterAtLink(t *testing.T) {
+	applianceLink, clientLink := pipe.New(0)
+	link := &filterLink{Endpoint: applianceLink}
+	s, err := New(WithLink(link), WithLimits(Limits{SYNCookieRate: 40}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	require.NotNil(t, link.filter, "the stack installs its SYN filter on the link")
+
+	flood := spoofedSYNs(50, "10.9.0.1:80")
+	for _, b := range flood {
+		assert.True(t, link.filter(b), "dialling first, every SYN passes")
+	}
+	s.enterValidateFirst("test")
+	passed := 0
+	for _, b := range flood {
+		if link.filter(b) {
+			passed++
+		}
+	}
+	assert.Equal(t, 1, passed, "first SYNs past the bucket's burst are refused at the link")
+	refused := testutil.ToFloat64(s.m.synCookieRate)
+	assert.Equal(t, 49.0, refused)
+	ack := craft.Packet{Src: netip.MustParseAddrPort("10.200.0.1:1024"), Dst: netip.MustParseAddrPort("10.9.0.1:80"),
+		Proto: header.TCPProtocolNumber, Seq: 1, Ack: 1, Flags: header.TCPFlagAck}.Whole()
+	assert.True(t, link.filter(ack), "not a SYN")
+
+	// The guard sees the SYNs (as if the filter had passed them) and
+	// does not decide about them a second time.
+	inject(clientLink, flood)
+	assert.Equal(t, refused, testutil.ToFloat64(s.m.synCookieRate))
+}
