@@ -200,7 +200,11 @@ func (s *Stack) configure() error {
 	s.guard.setMetrics(s.m)
 	s.guard.onSYN = s.onSYN
 	s.guard.filterSYNs()
-	if err := s.addNIC(clientNIC, s.guard, s.cfg.nicName); err != nil {
+	lanes := 1
+	if q, ok := s.cfg.link.(interface{ Queues() int }); ok {
+		lanes = min(max(1, q.Queues()), 8)
+	}
+	if err := s.addNIC(clientNIC, s.guard, s.cfg.nicName, newTxQueue(s.guard, lanes, s.m.txQueueDrops)); err != nil {
 		return err
 	}
 	routes := []tcpip.Route{
@@ -208,7 +212,7 @@ func (s *Stack) configure() error {
 		{Destination: header.IPv6EmptySubnet, NIC: clientNIC},
 	}
 	if s.cfg.upstream != nil {
-		if err := s.addNIC(upstreamNIC, s.cfg.upstream, s.cfg.nicName+"-up"); err != nil {
+		if err := s.addNIC(upstreamNIC, s.cfg.upstream, s.cfg.nicName+"-up", nil); err != nil {
 			return err
 		}
 		// Endpoints bound to a NIC only use that NIC's routes, so both
@@ -229,8 +233,14 @@ func (s *Stack) configure() error {
 	return nil
 }
 
-func (s *Stack) addNIC(id tcpip.NICID, ep stack.LinkEndpoint, name string) error {
-	if err := s.gs.CreateNICWithOptions(id, ep, stack.NICOptions{Name: name}); err != nil {
+// addNIC creates a NIC on ep. q is its queueing discipline (nil writes
+// each packet to ep in the sender's goroutine); the NIC closes it when
+// it is removed, addNIC when it could not be created.
+func (s *Stack) addNIC(id tcpip.NICID, ep stack.LinkEndpoint, name string, q stack.QueueingDiscipline) error {
+	if err := s.gs.CreateNICWithOptions(id, ep, stack.NICOptions{Name: name, QDisc: q}); err != nil {
+		if q != nil {
+			q.Close()
+		}
 		return fmt.Errorf("netstack: create NIC %s: %s", name, err)
 	}
 	// Promiscuous: accept packets for every destination (the appliance
