@@ -579,6 +579,15 @@ func (s *Stack) cookieListener(p *parsed) {
 	// SO_REUSEPORT: the port is already reserved, per 4-tuple, by the
 	// client legs of live flows to it.
 	ep.SocketOptions().SetReusePort(true)
+	// gVisor charges every segment queued to a listener to its receive
+	// buffer, SYNs included, and drops segments with data while it is
+	// over. Under a flood the SYNs queued ahead of a client's
+	// handshake-completing ACK filled the default 256 KiB, and the data
+	// that followed the ACK, queued to the listener as well since its
+	// connection did not exist yet, was dropped: the client resent it
+	// after 200 ms (the 200 ms exchanges of tests/bench/synflood.sh). The
+	// listener holds no data, so the largest buffer costs nothing.
+	ep.SocketOptions().SetReceiveBufferSize(int64(s.cfg.limits.TCPReceiveBuffer), true)
 	if err := ep.Bind(tcpip.FullAddress{NIC: clientNIC, Port: key.port}); err != nil {
 		ep.Close()
 		s.log.Error("SYN cookie listener: bind", "port", key.port, "err", err)
