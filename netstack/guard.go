@@ -386,12 +386,21 @@ func (g *Guard) filterSYNs() {
 // refuses. Everything else, and a SYN the guard drops for another reason
 // (blocked source, blackholed, malformed) or cannot see whole (a
 // fragment), goes on to DeliverNetworkPacket, which drops and counts it.
+// A refused SYN is counted in the inbound packets here, as
+// DeliverNetworkPacket would have.
 func (g *Guard) synFilter(b []byte) bool {
 	var p parsed
 	if !parsePacket(b[:min(len(b), maxParse)], &p) || !p.syn || p.frag || g.check(&p, false) >= 0 {
 		return true
 	}
-	return g.onSYN(&p)
+	if g.onSYN(&p) {
+		return true
+	}
+	if g.mPktIn != nil {
+		g.mPktIn.Inc()
+		g.mByIn.Add(float64(len(b)))
+	}
+	return false
 }
 
 // reassemble files a fragment. It returns fragDone with the whole

@@ -308,6 +308,9 @@ func TestSYNFilterAtLink(t *testing.T) {
 		Proto: header.TCPProtocolNumber, Seq: 1, Ack: 1, Flags: header.TCPFlagAck}.Whole()
 	assert.True(t, link.filter(ack), "not a SYN")
 
+	assert.Equal(t, refused, testutil.ToFloat64(s.m.packets.WithLabelValues("in")),
+		"SYNs refused at the link are counted as inbound packets")
+
 	// The guard sees the SYNs (as if the filter had passed them) and
 	// does not decide about them a second time.
 	inject(clientLink, flood)
