@@ -200,16 +200,11 @@ func (s *Stack) configure() error {
 	s.guard.setMetrics(s.m)
 	s.guard.onSYN = s.onSYN
 	s.guard.filterSYNs()
-	// A link whose writes are system calls (a TUN device, with its
-	// queues) gets a transmit queue (txqueue.go). Links that write in
-	// memory gain nothing from it, and the in-process harness relies on
-	// their synchronous delivery: an ICMP error reached the client's
-	// stack within its write, before its next read.
-	var txq stack.QueueingDiscipline
+	lanes := 1
 	if q, ok := s.cfg.link.(interface{ Queues() int }); ok {
-		txq = newTxQueue(s.guard, min(max(1, q.Queues()), 8), s.m.txQueueDrops)
+		lanes = min(max(1, q.Queues()), 8)
 	}
-	if err := s.addNIC(clientNIC, s.guard, s.cfg.nicName, txq); err != nil {
+	if err := s.addNIC(clientNIC, s.guard, s.cfg.nicName, newTxQueue(s.guard, lanes, s.m.txQueueDrops)); err != nil {
 		return err
 	}
 	routes := []tcpip.Route{
