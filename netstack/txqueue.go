@@ -26,8 +26,7 @@ import (
 // one queue. A lane holds at most txQueueLimit packets; a packet beyond
 // that is dropped and counted, as a full NIC queue drops it, and TCP
 // retransmits it. Close writes what is queued before it returns, so the
-// last RST or FIN of a closing stack still reaches the link (gVisor's
-// fifo discipline, otherwise the same idea, drops them).
+// last RST or FIN of a closing stack still reaches the link.
 type txQueue struct {
 	lower stack.LinkWriter
 	lanes []txLane
