@@ -36,9 +36,6 @@ type metrics struct {
 	// reason limit (HoldLimit reached) or eof (the stream ended), and
 	// holdOpen the subset forwarded anyway (HoldFailOpen).
 	holdUndecided *prometheus.CounterVec
-	// txQueueDrops counts packets to the client link dropped because
-	// their lane of the transmit queue was full (txqueue.go).
-	txQueueDrops prometheus.Counter
 
 	// Per-flow series, resolved once: WithLabelValues hashes the label
 	// values and takes a lock on every call.
@@ -156,10 +153,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "interdict", Subsystem: "netstack", Name: "hold_undecided_total",
 			Help: "Flows whose handler held bytes without deciding, by reason (limit: hold_limit reached, eof: the stream ended) and outcome (reject, or forward with hold_fail_open).",
 		}, []string{"reason", "outcome"}),
-		txQueueDrops: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "interdict", Subsystem: "netstack", Name: "tx_queue_drops_total",
-			Help: "Packets to the client-facing link dropped because the transmit queue was full.",
-		}),
 	}
 	m.initProto(&m.tcp, "tcp")
 	m.initProto(&m.udp, "udp")
@@ -181,7 +174,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{m.packets, m.bytes, m.flowsActive, m.flowsTotal,
 		m.synDropped, m.guardDrops, m.dialFailures, m.udpSessions, m.udpRejected, m.flowsRejected, m.icmpDropped, m.timeWaitReopened, m.holdUndecided,
-		m.synMode, m.synModeChanges, m.txQueueDrops} {
+		m.synMode, m.synModeChanges} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -200,11 +200,7 @@ func (s *Stack) configure() error {
 	s.guard.setMetrics(s.m)
 	s.guard.onSYN = s.onSYN
 	s.guard.filterSYNs()
-	lanes := 1
-	if q, ok := s.cfg.link.(interface{ Queues() int }); ok {
-		lanes = min(max(1, q.Queues()), 8)
-	}
-	if err := s.addNIC(clientNIC, s.guard, s.cfg.nicName, newTxQueue(s.guard, lanes, s.m.txQueueDrops)); err != nil {
+	if err := s.addNIC(clientNIC, s.guard, s.cfg.nicName); err != nil {
 		return err
 	}
 	routes := []tcpip.Route{
@@ -212,7 +208,7 @@ func (s *Stack) configure() error {
 		{Destination: header.IPv6EmptySubnet, NIC: clientNIC},
 	}
 	if s.cfg.upstream != nil {
-		if err := s.addNIC(upstreamNIC, s.cfg.upstream, s.cfg.nicName+"-up", nil); err != nil {
+		if err := s.addNIC(upstreamNIC, s.cfg.upstream, s.cfg.nicName+"-up"); err != nil {
 			return err
 		}
 		// Endpoints bound to a NIC only use that NIC's routes, so both
@@ -233,14 +229,8 @@ func (s *Stack) configure() error {
 	return nil
 }
 
-// addNIC creates a NIC on ep. q is its queueing discipline (nil writes
-// each packet to ep in the sender's goroutine); the NIC closes it when
-// it is removed, addNIC when it could not be created.
-func (s *Stack) addNIC(id tcpip.NICID, ep stack.LinkEndpoint, name string, q stack.QueueingDiscipline) error {
-	if err := s.gs.CreateNICWithOptions(id, ep, stack.NICOptions{Name: name, QDisc: q}); err != nil {
-		if q != nil {
-			q.Close()
-		}
+func (s *Stack) addNIC(id tcpip.NICID, ep stack.LinkEndpoint, name string) error {
+	if err := s.gs.CreateNICWithOptions(id, ep, stack.NICOptions{Name: name}); err != nil {
 		return fmt.Errorf("netstack: create NIC %s: %s", name, err)
 	}
 	// Promiscuous: accept packets for every destination (the appliance
