@@ -389,6 +389,9 @@ func (g *Guard) filterSYNs() {
 // A refused SYN is counted in the inbound packets here, as
 // DeliverNetworkPacket would have.
 func (g *Guard) synFilter(b []byte) bool {
+	if !maybeSYN(b) {
+		return true
+	}
 	var p parsed
 	if !parsePacket(b[:min(len(b), maxParse)], &p) || !p.syn || p.frag || g.check(&p, false) >= 0 {
 		return true
@@ -401,6 +404,27 @@ func (g *Guard) synFilter(b []byte) bool {
 		g.mByIn.Add(float64(len(b)))
 	}
 	return false
+}
+
+// maybeSYN is synFilter's first look, a few byte reads, so that the
+// packets of established flows pay no parse: it reports whether b may
+// be a TCP SYN without ACK in IPv4 or in IPv6 without extension headers
+// (whose SYNs the guard decides about after reassembly).
+func maybeSYN(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	const syn, ack = uint8(header.TCPFlagSyn), uint8(header.TCPFlagAck)
+	off, proto := 0, byte(0)
+	switch b[0] >> 4 {
+	case 4:
+		off, proto = int(b[0]&0xf)*4, 9
+	case 6:
+		off, proto = header.IPv6MinimumSize, 6
+	default:
+		return false
+	}
+	return len(b) > off+13 && b[proto] == uint8(header.TCPProtocolNumber) && b[off+13]&(syn|ack) == syn
 }
 
 // reassemble files a fragment. It returns fragDone with the whole

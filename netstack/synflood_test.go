@@ -316,3 +316,29 @@ func TestSYNFilterAtLink(t *testing.T) {
 	inject(clientLink, flood)
 	assert.Equal(t, refused, testutil.ToFloat64(s.m.synCookieRate))
 }
+
+// TestMaybeSYN: the filter's first look finds every SYN the parser
+// finds in IPv4 and IPv6 and never panics on short input.
+func TestMaybeSYN(t *testing.T) {
+	for _, c := range []struct {
+		src, dst string
+		flags    header.TCPFlags
+		want     bool
+	}{
+		{"10.0.0.2:1000", "10.0.0.1:80", header.TCPFlagSyn, true},
+		{"10.0.0.2:1000", "10.0.0.1:80", header.TCPFlagSyn | header.TCPFlagAck, false},
+		{"10.0.0.2:1000", "10.0.0.1:80", header.TCPFlagAck, false},
+		{"[fd00::2]:1000", "[fd00::1]:80", header.TCPFlagSyn, true},
+		{"[fd00::2]:1000", "[fd00::1]:80", header.TCPFlagAck | header.TCPFlagPsh, false},
+	} {
+		b := craft.Packet{Src: netip.MustParseAddrPort(c.src), Dst: netip.MustParseAddrPort(c.dst),
+			Proto: header.TCPProtocolNumber, Seq: 1, Flags: c.flags}.Whole()
+		var p parsed
+		require.True(t, parsePacket(b[:min(len(b), maxParse)], &p))
+		assert.Equal(t, c.want, maybeSYN(b), "%s %v", c.src, c.flags)
+		assert.Equal(t, p.syn, maybeSYN(b), "agrees with the parser")
+		for i := range b {
+			_ = maybeSYN(b[:i])
+		}
+	}
+}
