@@ -111,6 +111,9 @@ const (
 	// connection; closing a listener at once reset the clients in its
 	// queue. SYNs dropped meanwhile are retransmitted to the forwarder.
 	synDrainPeriod = time.Second
+	// cookieListenerAccount is a cookie listener's receive buffer: see
+	// cookieListener. Below 2^31, the size of gVisor's account.
+	cookieListenerAccount = 1 << 30
 )
 
 const (
@@ -588,11 +591,11 @@ func (s *Stack) cookieListener(p *parsed) {
 	// account only grows, and once it passed the default 256 KiB every
 	// such first data segment was dropped and resent by the client after
 	// 200 ms (the 200 ms exchanges of tests/bench/synflood.sh, even with
-	// a flood of 1,000 SYNs a second). The largest buffer delays that by
-	// 16 times; it costs nothing, as a listener holds no data. A flood
-	// long enough still fills it: 1% of the exchanges of a 30 s flood
-	// took 200 ms.
-	ep.SocketOptions().SetReceiveBufferSize(int64(s.cfg.limits.TCPReceiveBuffer), true)
+	// a flood of 1,000 SYNs a second). With 4 MiB, 1% of the exchanges
+	// of a 30 s flood still took 200 ms. The account is only a number
+	// (a listener holds no data), so it gets cookieListenerAccount,
+	// which a million such segments would not fill.
+	ep.SocketOptions().SetReceiveBufferSize(cookieListenerAccount, true)
 	if err := ep.Bind(tcpip.FullAddress{NIC: clientNIC, Port: key.port}); err != nil {
 		ep.Close()
 		s.log.Error("SYN cookie listener: bind", "port", key.port, "err", err)
