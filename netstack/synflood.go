@@ -456,8 +456,12 @@ func (s *Stack) enterValidateFirst(reason string) {
 	tcpStats := s.gs.Stats().TCP
 	st.cookiesSent, st.cookiesOK = tcpStats.ListenOverflowSynCookieSent.Value(), tcpStats.ListenOverflowSynCookieRcvd.Value()
 	ch := SYNModeChange{Mode: ValidateFirst, Reason: reason, At: time.Now(), InFlight: st.inFlight}
-	st.mu.Unlock()
+	// Before the unlock: a forwarder goroutine past the threshold that
+	// finds the mode already switched returns at once and must then see
+	// validating, or it dials (a ninth spoofed dial at a threshold of 8
+	// in one -race run of TestSYNFloodValidatesFirst).
 	s.validating.Store(true)
+	st.mu.Unlock()
 	s.modeChanged(ch)
 	if s.enter() {
 		go s.watchPressure()
