@@ -135,13 +135,19 @@ func TestRecentSYNs(t *testing.T) {
 	assert.False(t, r.retransmission(b, now.Add(time.Second+synRetransWindow+time.Second)), "too old to be a retransmission")
 }
 
+// cookieRateStack is a stack on an unconnected pipe, for admitSYN.
+func cookieRateStack(t *testing.T, rate int) *Stack {
+	applianceLink, _ := pipe.New(0)
+	s, err := New(WithLink(applianceLink), WithLimits(Limits{SYNCookieRate: rate}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
 // TestAdmitSYNRetransmissions: past SYNCookieRate first SYNs are dropped
 // by the guard, but a client's retransmission of a dropped SYN gets in.
 func TestAdmitSYNRetransmissions(t *testing.T) {
-	applianceLink, _ := pipe.New(0)
-	s, err := New(WithLink(applianceLink), WithLimits(Limits{SYNCookieRate: 2}))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
+	s := cookieRateStack(t, 2)
 	now := time.Now()
 	admitted := 0
 	for i := range 100 {
@@ -242,10 +248,7 @@ func TestSYNCookiesIPv6(t *testing.T) {
 // getting its SYNs through while first SYNs from unknown sources are
 // over the rate, and a known source is forgotten after knownSourceTTL.
 func TestAdmitSYNKnownSources(t *testing.T) {
-	applianceLink, _ := pipe.New(0)
-	s, err := New(WithLink(applianceLink), WithLimits(Limits{SYNCookieRate: 400}))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
+	s := cookieRateStack(t, 400)
 	now := time.Now()
 	s.syn.known.add(netip.MustParseAddr("10.9.0.2"), now)
 	flood := 0
