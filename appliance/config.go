@@ -140,7 +140,7 @@ type LimitsConfig struct {
 	// (netstack/synflood.go); up to this many spoofed SYNs are dialled
 	// before the switch.
 	SYNPressure int `yaml:"syn_pressure"`
-	// SYNCookieRate bounds the first SYNs a second answered with a cookie
+	// SYNCookieRate bounds the SYNs a second answered with a cookie
 	// while validating first.
 	SYNCookieRate int `yaml:"syn_cookie_rate"`
 	// HandshakeTimeout ends a half-open client handshake.

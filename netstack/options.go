@@ -35,9 +35,9 @@ type Limits struct {
 	// the most spoofed SYNs dialled upstream before the switch.
 	SYNPressure int
 	// SYNCookieRate bounds the SYNs a second answered with a SYN cookie
-	// while validating first; the rest are dropped by the packet guard,
-	// except retransmissions, which have a bucket of their own
-	// (synflood.go).
+	// while validating first; the rest are dropped by the packet guard.
+	// Half of it is kept for sources that completed a handshake in the
+	// last 10 minutes, a quarter for retransmitted SYNs (synflood.go).
 	SYNCookieRate int
 	// MaxFlows bounds the flow table (TCP and UDP together).
 	MaxFlows int

@@ -199,6 +199,7 @@ func (s *Stack) configure() error {
 	s.guard = NewGuard(s.cfg.link, l.MaxGuardEntries)
 	s.guard.setMetrics(s.m)
 	s.guard.onSYN = s.onSYN
+	s.guard.filterSYNs()
 	if err := s.addNIC(clientNIC, s.guard, s.cfg.nicName); err != nil {
 		return err
 	}

@@ -44,6 +44,17 @@ import (
 // own. A real client then connects at its first SYN retransmission (1 s
 // on Linux) at worst.
 //
+// That second is what a flood costs every connect it catches: against
+// hping3's 150,000 spoofed SYNs a second the first SYN of a real client
+// met the first-SYN bucket 7% of the time, and 2-11% of the connects of
+// tests/bench/synflood.sh took over a second or failed. A source that
+// completed a handshake (in either mode) has shown that it receives
+// what is sent to it, which a spoofed source cannot, so it is
+// remembered for knownSourceTTL and its SYNs take a bucket of their
+// own: first SYNs from unknown sources cannot drain it. Only a sender
+// that forges the address of a known client gets in there, and then it
+// competes with known clients alone, within the same total rate.
+//
 // The trade-off, during pressure only: a refused upstream shows as a
 // reset after the handshake instead of a refused connect; a client that
 // never sends data still costs one upstream dial after its handshake;
@@ -100,6 +111,22 @@ const (
 	// connection; closing a listener at once reset the clients in its
 	// queue. SYNs dropped meanwhile are retransmitted to the forwarder.
 	synDrainPeriod = time.Second
+	// cookieListenerAccount is a cookie listener's receive buffer: see
+	// cookieListener. Below 2^31, the size of gVisor's account.
+	cookieListenerAccount = 1 << 30
+)
+
+const (
+	// knownSourceTTL is how long a source that completed a handshake
+	// keeps its SYNs in the known sources' bucket: long enough to span
+	// a flood, short enough that an address given to someone else
+	// loses it soon.
+	knownSourceTTL = 10 * time.Minute
+	// knownSourceSlots is the size of the table of known sources (512
+	// KiB). Two sources hashed to one slot evict each other; the one
+	// evicted goes back to the unknown sources' buckets until its next
+	// handshake.
+	knownSourceSlots = 1 << 16
 )
 
 // synRetransWindow is how old a refused SYN may be for its 4-tuple's
@@ -150,7 +177,7 @@ const tickMask = 1<<24 - 1
 // real client's retransmission look like a first SYN.
 func (r *recentSYNs) retransmission(p *parsed, now time.Time) bool {
 	h := r.hash(p)
-	tick := uint64(now.UnixNano()/int64(10*time.Millisecond)) & tickMask
+	tick := ticks(now)
 	tag := h >> 24 << 24
 	slots := [2]*atomic.Uint64{&r.slots[h&(recentSYNSlots-1)], &r.slots[(h>>20)&(recentSYNSlots-1)]}
 	var oldest *atomic.Uint64
@@ -179,6 +206,48 @@ func (r *recentSYNs) retransmission(p *parsed, now time.Time) bool {
 	return false
 }
 
+// knownSources remembers the source addresses that completed a
+// handshake, without locks: a slot holds 40 bits of the address's hash
+// and the time in 10 ms ticks, as recentSYNs does. Only completed
+// handshakes write to it, so a flood of spoofed sources cannot evict
+// a known one.
+type knownSources struct {
+	seed  maphash.Seed
+	slots []atomic.Uint64
+}
+
+func newKnownSources() *knownSources {
+	return &knownSources{seed: maphash.MakeSeed(), slots: make([]atomic.Uint64, knownSourceSlots)}
+}
+
+func (k *knownSources) slot(a netip.Addr) (*atomic.Uint64, uint64) {
+	b := a.As16()
+	h := maphash.Bytes(k.seed, b[:])
+	return &k.slots[h&(knownSourceSlots-1)], h >> 24 << 24
+}
+
+func ticks(now time.Time) uint64 {
+	return uint64(now.UnixNano()/int64(10*time.Millisecond)) & tickMask
+}
+
+// add records that a completed a handshake now.
+func (k *knownSources) add(a netip.Addr, now time.Time) {
+	slot, tag := k.slot(a)
+	slot.Store(tag | ticks(now))
+}
+
+// known reports whether a completed a handshake in the last
+// knownSourceTTL.
+func (k *knownSources) known(a netip.Addr, now time.Time) bool {
+	slot, tag := k.slot(a)
+	v := slot.Load()
+	if v == 0 || v&^tickMask != tag {
+		return false
+	}
+	age := (ticks(now) - v) & tickMask
+	return time.Duration(age)*10*time.Millisecond <= knownSourceTTL
+}
+
 type listenerKey struct {
 	v6   bool
 	port uint16
@@ -202,10 +271,12 @@ type synState struct {
 	// forwarding holds the 4-tuples (FiveTuple) the forwarder is deciding
 	// about.
 	forwarding sync.Map
-	// firstSYNs and retransSYNs bound the SYNs let through to the cookie
-	// listeners; recent tells retransmissions from first SYNs.
-	firstSYNs, retransSYNs *rate.Limiter
-	recent                 *recentSYNs
+	// knownSYNs, firstSYNs and retransSYNs bound the SYNs let through
+	// to the cookie listeners; known tells the sources that completed a
+	// handshake, recent tells retransmissions from first SYNs.
+	knownSYNs, firstSYNs, retransSYNs *rate.Limiter
+	known                             *knownSources
+	recent                            *recentSYNs
 	// cookiesSent and cookiesOK are gVisor's counters at the last check.
 	cookiesSent, cookiesOK uint64
 	calm                   int
@@ -225,18 +296,22 @@ func (s *Stack) drainingPort(p *parsed) bool {
 }
 
 func newSYNState(l Limits) *synState {
-	// Half the rate each: first SYNs and retransmissions together stay
-	// within SYNCookieRate, and a flood of first SYNs cannot take the
-	// budget of the real clients' retransmissions.
-	r := rate.Limit(l.SYNCookieRate) / 2
-	burst := max(1, l.SYNCookieRate/20)
+	// Half the rate for known sources, a quarter each for first SYNs
+	// and retransmissions from unknown ones: together they stay within
+	// SYNCookieRate, and a flood of first SYNs can take neither the
+	// known clients' budget nor that of the real clients'
+	// retransmissions.
+	r := rate.Limit(l.SYNCookieRate) / 4
+	burst := max(1, l.SYNCookieRate/40)
 	return &synState{
 		perSrc:      make(map[netip.Addr]int),
 		perPrefix:   make(map[netip.Prefix]int),
 		listeners:   make(map[listenerKey]tcpip.Endpoint),
 		draining:    make(map[listenerKey]tcpip.Endpoint),
+		knownSYNs:   rate.NewLimiter(2*r, 2*burst),
 		firstSYNs:   rate.NewLimiter(r, burst),
 		retransSYNs: rate.NewLimiter(r, burst),
+		known:       newKnownSources(),
 		recent:      newRecentSYNs(),
 		freed:       make(chan struct{}),
 	}
@@ -246,7 +321,11 @@ func newSYNState(l Limits) *synState {
 // the cookie listeners (see the comment at the top of this file).
 func (s *Stack) admitSYN(p *parsed, now time.Time) bool {
 	st := s.syn
-	if st.recent.retransmission(p, now) {
+	if st.known.known(p.src, now) {
+		if st.knownSYNs.AllowN(now, 1) {
+			return true
+		}
+	} else if st.recent.retransmission(p, now) {
 		if st.retransSYNs.AllowN(now, 1) {
 			return true
 		}
@@ -377,8 +456,12 @@ func (s *Stack) enterValidateFirst(reason string) {
 	tcpStats := s.gs.Stats().TCP
 	st.cookiesSent, st.cookiesOK = tcpStats.ListenOverflowSynCookieSent.Value(), tcpStats.ListenOverflowSynCookieRcvd.Value()
 	ch := SYNModeChange{Mode: ValidateFirst, Reason: reason, At: time.Now(), InFlight: st.inFlight}
-	st.mu.Unlock()
+	// Before the unlock: a forwarder goroutine past the threshold that
+	// finds the mode already switched returns at once and must then see
+	// validating, or it dials (a ninth spoofed dial at a threshold of 8
+	// in one -race run of TestSYNFloodValidatesFirst).
 	s.validating.Store(true)
+	st.mu.Unlock()
 	s.modeChanged(ch)
 	if s.enter() {
 		go s.watchPressure()
@@ -503,6 +586,20 @@ func (s *Stack) cookieListener(p *parsed) {
 	// SO_REUSEPORT: the port is already reserved, per 4-tuple, by the
 	// client legs of live flows to it.
 	ep.SocketOptions().SetReusePort(true)
+	// gVisor charges every segment queued to a listener to its receive
+	// buffer and drops segments with data while it is over. A client's
+	// first data often reaches the listener before the ACK that creates
+	// its connection was processed; the listener then hands the segment
+	// to the new connection, but never takes its size off its own
+	// account (gVisor's segment changes owner without a refund). So the
+	// account only grows, and once it passed the default 256 KiB every
+	// such first data segment was dropped and resent by the client after
+	// 200 ms (the 200 ms exchanges of tests/bench/synflood.sh, even with
+	// a flood of 1,000 SYNs a second). With 4 MiB, 1% of the exchanges
+	// of a 30 s flood still took 200 ms. The account is only a number
+	// (a listener holds no data), so it gets cookieListenerAccount,
+	// which a million such segments would not fill.
+	ep.SocketOptions().SetReceiveBufferSize(cookieListenerAccount, true)
 	if err := ep.Bind(tcpip.FullAddress{NIC: clientNIC, Port: key.port}); err != nil {
 		ep.Close()
 		s.log.Error("SYN cookie listener: bind", "port", key.port, "err", err)

@@ -2,6 +2,7 @@ package netstack
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/netip"
 	"sync"
@@ -134,13 +135,19 @@ func TestRecentSYNs(t *testing.T) {
 	assert.False(t, r.retransmission(b, now.Add(time.Second+synRetransWindow+time.Second)), "too old to be a retransmission")
 }
 
+// cookieRateStack is a stack on an unconnected pipe, for admitSYN.
+func cookieRateStack(t *testing.T, rate int) *Stack {
+	applianceLink, _ := pipe.New(0)
+	s, err := New(WithLink(applianceLink), WithLimits(Limits{SYNCookieRate: rate}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
 // TestAdmitSYNRetransmissions: past SYNCookieRate first SYNs are dropped
 // by the guard, but a client's retransmission of a dropped SYN gets in.
 func TestAdmitSYNRetransmissions(t *testing.T) {
-	applianceLink, _ := pipe.New(0)
-	s, err := New(WithLink(applianceLink), WithLimits(Limits{SYNCookieRate: 2}))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
+	s := cookieRateStack(t, 2)
 	now := time.Now()
 	admitted := 0
 	for i := range 100 {
@@ -235,4 +242,106 @@ func TestSYNCookiesIPv6(t *testing.T) {
 	require.Eventually(t, func() bool { return d.n.Load() == spoofDials+1 }, 5*time.Second, 10*time.Millisecond,
 		"the client that returned the cookie is dialled upstream")
 	assert.Positive(t, s.gs.Stats().TCP.ListenOverflowSynCookieRcvd.Value())
+}
+
+// TestAdmitSYNKnownSources: a source that completed a handshake keeps
+// getting its SYNs through while first SYNs from unknown sources are
+// over the rate, and a known source is forgotten after knownSourceTTL.
+func TestAdmitSYNKnownSources(t *testing.T) {
+	s := cookieRateStack(t, 400)
+	now := time.Now()
+	s.syn.known.add(netip.MustParseAddr("10.9.0.2"), now)
+	flood := 0
+	for i := range 1000 {
+		if s.admitSYN(synFrom(fmt.Sprintf("10.200.%d.%d", i>>8, i&0xff), 3000), now) {
+			flood++
+		}
+	}
+	assert.Equal(t, 10, flood, "first SYNs from unknown sources: the first-SYN bucket's burst")
+	known := 0
+	for i := range 20 {
+		if s.admitSYN(synFrom("10.9.0.2", uint16(4000+i)), now) {
+			known++
+		}
+	}
+	assert.Equal(t, 20, known, "SYNs from the known source")
+	assert.False(t, s.admitSYN(synFrom("10.9.0.3", 4000), now), "a neighbour of the known source is not known")
+
+	later := now.Add(knownSourceTTL + time.Second)
+	assert.False(t, s.syn.known.known(netip.MustParseAddr("10.9.0.2"), later), "forgotten after the TTL")
+	assert.True(t, s.syn.known.known(netip.MustParseAddr("10.9.0.2"), now.Add(knownSourceTTL-time.Second)))
+}
+
+// filterLink is a link that accepts an inbound filter, as tunnel/tun's
+// Device does; the test calls the filter as the device's reader would.
+type filterLink struct {
+	*pipe.Endpoint
+	filter func([]byte) bool
+}
+
+func (l *filterLink) SetInboundFilter(f func([]byte) bool) { l.filter = f }
+
+// TestSYNFilterAtLink: on a link that takes an inbound filter, SYNs over
+// the cookie rate are refused there, before a packet buffer exists;
+// other packets pass; and a SYN the filter let through is not charged
+// again when the guard sees it.
+func TestSYNFilterAtLink(t *testing.T) {
+	applianceLink, clientLink := pipe.New(0)
+	link := &filterLink{Endpoint: applianceLink}
+	s, err := New(WithLink(link), WithLimits(Limits{SYNCookieRate: 40}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	require.NotNil(t, link.filter, "the stack installs its SYN filter on the link")
+
+	flood := spoofedSYNs(50, "10.9.0.1:80")
+	for _, b := range flood {
+		assert.True(t, link.filter(b), "dialling first, every SYN passes")
+	}
+	s.enterValidateFirst("test")
+	passed := 0
+	for _, b := range flood {
+		if link.filter(b) {
+			passed++
+		}
+	}
+	assert.Equal(t, 1, passed, "first SYNs past the bucket's burst are refused at the link")
+	refused := testutil.ToFloat64(s.m.synCookieRate)
+	assert.Equal(t, 49.0, refused)
+	ack := craft.Packet{Src: netip.MustParseAddrPort("10.200.0.1:1024"), Dst: netip.MustParseAddrPort("10.9.0.1:80"),
+		Proto: header.TCPProtocolNumber, Seq: 1, Ack: 1, Flags: header.TCPFlagAck}.Whole()
+	assert.True(t, link.filter(ack), "not a SYN")
+
+	assert.Equal(t, refused, testutil.ToFloat64(s.m.packets.WithLabelValues("in")),
+		"SYNs refused at the link are counted as inbound packets")
+
+	// The guard sees the SYNs (as if the filter had passed them) and
+	// does not decide about them a second time.
+	inject(clientLink, flood)
+	assert.Equal(t, refused, testutil.ToFloat64(s.m.synCookieRate))
+}
+
+// TestMaybeSYN: the filter's first look finds every SYN the parser
+// finds in IPv4 and IPv6 and never panics on short input.
+func TestMaybeSYN(t *testing.T) {
+	for _, c := range []struct {
+		src, dst string
+		flags    header.TCPFlags
+		want     bool
+	}{
+		{"10.0.0.2:1000", "10.0.0.1:80", header.TCPFlagSyn, true},
+		{"10.0.0.2:1000", "10.0.0.1:80", header.TCPFlagSyn | header.TCPFlagAck, false},
+		{"10.0.0.2:1000", "10.0.0.1:80", header.TCPFlagAck, false},
+		{"[fd00::2]:1000", "[fd00::1]:80", header.TCPFlagSyn, true},
+		{"[fd00::2]:1000", "[fd00::1]:80", header.TCPFlagAck | header.TCPFlagPsh, false},
+	} {
+		b := craft.Packet{Src: netip.MustParseAddrPort(c.src), Dst: netip.MustParseAddrPort(c.dst),
+			Proto: header.TCPProtocolNumber, Seq: 1, Flags: c.flags}.Whole()
+		var p parsed
+		require.True(t, parsePacket(b[:min(len(b), maxParse)], &p))
+		assert.Equal(t, c.want, maybeSYN(b), "%s %v", c.src, c.flags)
+		assert.Equal(t, p.syn, maybeSYN(b), "agrees with the parser")
+		for i := range b {
+			_ = maybeSYN(b[:i])
+		}
+	}
 }

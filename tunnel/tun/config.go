@@ -84,6 +84,7 @@ type Stats struct {
 	RxPackets, RxBytes uint64 // packets read from the TUN (a TSO super-packet counts once)
 	TxPackets, TxBytes uint64 // packets written to the TUN (a GSO super-packet counts once)
 	RxDropped          uint64 // packets read but not delivered: bad checksum, not IP, no stack attached
+	RxFiltered         uint64 // packets the inbound filter refused (SetInboundFilter)
 	RxErrors           uint64 // failed reads (each may lose one kernel super-packet)
 	TxErrors           uint64 // failed writes; the packet is dropped, TCP retransmits
 }
@@ -91,6 +92,7 @@ type Stats struct {
 type counters struct {
 	rxPackets, rxBytes, txPackets, txBytes atomic.Uint64
 	rxDropped, rxErrors, txErrors          atomic.Uint64
+	rxFiltered                             atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -98,5 +100,6 @@ func (c *counters) snapshot() Stats {
 		RxPackets: c.rxPackets.Load(), RxBytes: c.rxBytes.Load(),
 		TxPackets: c.txPackets.Load(), TxBytes: c.txBytes.Load(),
 		RxDropped: c.rxDropped.Load(), RxErrors: c.rxErrors.Load(), TxErrors: c.txErrors.Load(),
+		RxFiltered: c.rxFiltered.Load(),
 	}
 }

@@ -34,6 +34,7 @@ type Device struct {
 	closed     atomic.Bool
 	readers    sync.WaitGroup
 	writeMu    sync.Mutex
+	filter     atomic.Pointer[func([]byte) bool]
 }
 
 var _ stack.LinkEndpoint = (*Device)(nil)
@@ -123,6 +124,9 @@ func (d *Device) readLoop() {
 			proto, ok := checksumsValid(b)
 			if !ok || disp == nil {
 				d.stats.rxDropped.Add(1)
+				continue
+			}
+			if d.filtered(b) {
 				continue
 			}
 			pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(b)})
