@@ -1,0 +1,521 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/interdict/interdict/appliance/state"
+)
+
+// Store is a state.Watcher over JetStream key-value buckets, one per
+// state bucket (named interdict_<bucket>).
+type Store struct {
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	replicas int
+	timeout  time.Duration
+	log      *slog.Logger
+	m        *metrics
+
+	mu  sync.Mutex
+	kvs map[string]jetstream.KeyValue
+	// local is the revision of this store's last write per bucket/key:
+	// the watch skips it and anything older (its echo, or a change
+	// this store overwrote).
+	local map[string]uint64
+	// pending are writes the cluster did not take (disconnected, no
+	// quorum), latest per bucket/key, flushed in order (seq).
+	pending map[string]*write
+	seq     uint64
+	failing bool // the flusher's last send failed (it logs once)
+
+	wake chan struct{}
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+type write struct {
+	bucket, key string
+	value       []byte
+	del         bool
+	seq         uint64
+}
+
+var _ state.Watcher = (*Store)(nil)
+
+// Options are the run-time dependencies of a Store.
+type Options struct {
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Name names the connection in the servers' monitoring.
+	Name string
+	// Buckets are created (or found) at Open, so a fleet's state is
+	// readable before the appliance admits a flow.
+	Buckets []string
+	// Own keeps the connection to the given URLs: an embedded member's
+	// Store talks to its own server only (cut off with it, not roaming
+	// to the servers the cluster announces).
+	Own bool
+}
+
+// Open connects to NATS (urls: an embedded server's ClientURL or an
+// external cluster's) and makes the buckets, retrying until s.Timeout:
+// an embedded cluster elects its JetStream leader only once a majority
+// of members is up.
+func Open(s *Settings, urls []string, o Options) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	st := &Store{replicas: max(s.Replicas, 1), timeout: s.Timeout, log: o.Logger, m: m,
+		kvs: map[string]jetstream.KeyValue{}, local: map[string]uint64{}, pending: map[string]*write{},
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	nopts := []nats.Option{nats.Name(o.Name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
+		nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
+			m.connected.Set(0)
+			if c.IsClosed() {
+				return
+			}
+			st.log.Warn("cluster: disconnected from NATS; enforcing what is known, queueing writes", "err", err)
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			m.connected.Set(1)
+			st.log.Info("cluster: reconnected to NATS", "server", c.ConnectedUrlRedacted())
+			st.kick()
+		}),
+	}
+	if o.Own {
+		nopts = append(nopts, nats.IgnoreDiscoveredServers(), nats.DontRandomize())
+	}
+	if s.CredsFile != "" {
+		if err := state.CheckPrivate(s.CredsFile); err != nil {
+			return nil, fmt.Errorf("cluster: creds_file: %w", err)
+		}
+		nopts = append(nopts, nats.UserCredentials(s.CredsFile))
+	}
+	if s.TLS.CA != "" {
+		nopts = append(nopts, nats.RootCAs(s.TLS.CA))
+	}
+	if s.TLS.Cert != "" {
+		nopts = append(nopts, nats.ClientCert(s.TLS.Cert, s.TLS.Key))
+	}
+	if s.TLS.CA != "" || s.TLS.Cert != "" {
+		nopts = append(nopts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12}))
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connect %s: %w", strings.Join(urls, ","), err)
+	}
+	st.nc = nc
+	if st.js, err = jetstream.New(nc); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	for _, b := range o.Buckets {
+		if _, err = st.bucket(b); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("cluster: bucket %s not available after %s (is a majority of the cluster up?): %w", b, s.Timeout, err)
+		}
+	}
+	if nc.IsConnected() {
+		m.connected.Set(1)
+	}
+	st.wg.Add(1)
+	go st.flusher()
+	return st, nil
+}
+
+// Close stops the watches' flusher and closes the connection; writes
+// still queued are lost (logged).
+func (s *Store) Close() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	close(s.done)
+	s.wg.Wait()
+	s.mu.Lock()
+	n := len(s.pending)
+	s.mu.Unlock()
+	if n > 0 {
+		s.log.Error("cluster: closed with writes the cluster never took", "writes", n)
+	}
+	s.nc.Close()
+}
+
+// opTimeout bounds one request to the cluster: a request JetStream
+// cannot answer yet (no leader) is retried, not waited on.
+const opTimeout = 2 * time.Second
+
+func (s *Store) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), min(s.timeout, opTimeout))
+}
+
+// retry runs op with a short deadline until it succeeds, the store's
+// timeout passes or the store closes: while the members elect leaders
+// (a start, a member lost) a request has no one to answer it yet.
+func (s *Store) retry(op func(ctx context.Context) error) error {
+	deadline := time.Now().Add(s.timeout)
+	for {
+		ctx, cancel := s.ctx()
+		err := op(ctx)
+		cancel()
+		if err == nil || !retriable(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-s.done:
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// retriable errors are the cluster's not being ready, not answers.
+func retriable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, nats.ErrConnectionReconnecting)
+}
+
+// bucket returns the bucket's key-value store, made on first use.
+func (s *Store) bucket(b string) (jetstream.KeyValue, error) {
+	s.mu.Lock()
+	kv := s.kvs[b]
+	s.mu.Unlock()
+	if kv != nil {
+		return kv, nil
+	}
+	err := s.retry(func(ctx context.Context) (err error) {
+		kv, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "interdict_" + b,
+			Replicas: s.replicas, History: 1, Storage: jetstream.FileStorage})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.kvs[b] = kv
+	s.mu.Unlock()
+	return kv, nil
+}
+
+// Get implements state.Store; a write still queued is read back.
+func (s *Store) Get(bucket, key string) ([]byte, error) {
+	s.mu.Lock()
+	w := s.pending[bucket+"/"+key]
+	s.mu.Unlock()
+	if w != nil {
+		if w.del {
+			return nil, fmt.Errorf("%w: %s/%s", state.ErrNotFound, bucket, key)
+		}
+		return slices.Clone(w.value), nil
+	}
+	kv, err := s.bucket(bucket)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	var e jetstream.KeyValueEntry
+	err = s.retry(func(ctx context.Context) (err error) {
+		e, err = kv.Get(ctx, encodeKey(key))
+		return err
+	})
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, fmt.Errorf("%w: %s/%s", state.ErrNotFound, bucket, key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster: get %s/%s: %w", bucket, key, err)
+	}
+	return e.Value(), nil
+}
+
+// Keys implements state.Store, queued writes included.
+func (s *Store) Keys(bucket string) ([]string, error) {
+	kv, err := s.bucket(bucket)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	var raw []string
+	err = s.retry(func(ctx context.Context) (err error) {
+		if raw, err = kv.Keys(ctx); errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, fmt.Errorf("cluster: keys %s: %w", bucket, err)
+	}
+	set := map[string]bool{}
+	for _, k := range raw {
+		if d, ok := decodeKey(k); ok {
+			set[d] = true
+		}
+	}
+	s.mu.Lock()
+	for _, w := range s.pending {
+		if w.bucket == bucket {
+			set[w.key] = !w.del
+		}
+	}
+	s.mu.Unlock()
+	var out []string
+	for k, ok := range set {
+		if ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Put implements state.Store. The write is queued and sent at once; one
+// the cluster does not take stays queued (and is read back by Get) until
+// the cluster is back.
+func (s *Store) Put(bucket, key string, value []byte) error {
+	return s.write(&write{bucket: bucket, key: key, value: slices.Clone(value)})
+}
+
+// Delete implements state.Store, queued as Put.
+func (s *Store) Delete(bucket, key string) error {
+	return s.write(&write{bucket: bucket, key: key, del: true})
+}
+
+// write queues w for the flusher: the caller (often the data path's
+// decision) never waits for the cluster, and writes reach it in order.
+func (s *Store) write(w *write) error {
+	if w.key == "" {
+		return fmt.Errorf("cluster: %s: empty key", w.bucket)
+	}
+	s.mu.Lock()
+	s.seq++
+	w.seq = s.seq
+	s.pending[w.bucket+"/"+w.key] = w
+	s.m.pending.Set(float64(len(s.pending)))
+	s.mu.Unlock()
+	s.kick()
+	return nil
+}
+
+// send writes w to its bucket and notes its revision.
+func (s *Store) send(w *write) error {
+	if !s.nc.IsConnected() {
+		return nats.ErrDisconnected
+	}
+	kv, err := s.bucket(w.bucket)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var rev uint64
+	if w.del {
+		err = kv.Delete(ctx, encodeKey(w.key))
+		if err == nil {
+			// Delete does not return the revision of its marker, and
+			// Get hides a deleted key: the history holds the marker.
+			var h []jetstream.KeyValueEntry
+			if h, err = kv.History(ctx, encodeKey(w.key)); err == nil && len(h) > 0 {
+				rev = h[len(h)-1].Revision()
+			}
+		}
+	} else {
+		rev, err = kv.Put(ctx, encodeKey(w.key), w.value)
+	}
+	if err != nil {
+		return err
+	}
+	s.m.writes.Inc()
+	s.mu.Lock()
+	id := w.bucket + "/" + w.key
+	if rev > s.local[id] {
+		s.local[id] = rev
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Store) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// flusher writes the queued writes in order when woken (a write, a
+// reconnect) and every second.
+func (s *Store) flusher() {
+	defer s.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.wake:
+		case <-t.C:
+		}
+		s.flush()
+	}
+}
+
+// flush sends the queue oldest first and stops at the first failure.
+func (s *Store) flush() {
+	for {
+		s.mu.Lock()
+		var next *write
+		for _, w := range s.pending {
+			if next == nil || w.seq < next.seq {
+				next = w
+			}
+		}
+		s.mu.Unlock()
+		if next == nil {
+			return
+		}
+		if err := s.send(next); err != nil {
+			if !s.failing {
+				s.failing = true
+				s.log.Warn("cluster: writes queued until the cluster takes them", "err", err)
+			}
+			return
+		}
+		s.failing = false
+		s.mu.Lock()
+		id := next.bucket + "/" + next.key
+		if s.pending[id] == next {
+			delete(s.pending, id)
+		}
+		n := len(s.pending)
+		s.m.pending.Set(float64(n))
+		s.mu.Unlock()
+	}
+}
+
+// Watch implements state.Watcher.
+func (s *Store) Watch(bucket string, fn func(state.Change)) (func(), error) {
+	kv, err := s.bucket(bucket)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: watch %s: %w", bucket, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("cluster: watch %s: %w", bucket, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.follow(ctx, kv, w, bucket, fn)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}, nil
+}
+
+// follow delivers a watch's entries; a watch the connection lost is
+// made again (its first values are the bucket's current ones: applying
+// them again is harmless, missing none is the point).
+func (s *Store) follow(ctx context.Context, kv jetstream.KeyValue, w jetstream.KeyWatcher, bucket string, fn func(state.Change)) {
+	for {
+		for e := range w.Updates() {
+			if e == nil {
+				continue // the end of the initial values
+			}
+			s.deliver(bucket, e, fn)
+		}
+		_ = w.Stop()
+		if ctx.Err() != nil {
+			return
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			var err error
+			if w, err = kv.WatchAll(ctx); err == nil {
+				break
+			}
+		}
+	}
+}
+
+func (s *Store) deliver(bucket string, e jetstream.KeyValueEntry, fn func(state.Change)) {
+	key, ok := decodeKey(e.Key())
+	if !ok {
+		return
+	}
+	id := bucket + "/" + key
+	s.mu.Lock()
+	_, queued := s.pending[id]
+	mine := e.Revision() <= s.local[id]
+	s.mu.Unlock()
+	if queued || mine {
+		// Ours, older than ours, or about to be overwritten by ours.
+		return
+	}
+	c := state.Change{Bucket: bucket, Key: key, Revision: e.Revision(), Written: e.Created()}
+	if e.Operation() == jetstream.KeyValuePut {
+		c.Value = e.Value()
+	} else {
+		c.Deleted = true
+	}
+	fn(c)
+	s.m.applyLag.Observe(time.Since(e.Created()).Seconds())
+}
+
+// encodeKey maps a state key to the key-value alphabet
+// ([A-Za-z0-9_-]; anything else as =XX).
+func encodeKey(k string) string {
+	var b strings.Builder
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "=%02X", c)
+	}
+	return b.String()
+}
+
+func decodeKey(k string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(k); i++ {
+		if k[i] != '=' {
+			b.WriteByte(k[i])
+			continue
+		}
+		if i+3 > len(k) {
+			return "", false
+		}
+		c, err := strconv.ParseUint(k[i+1:i+3], 16, 8)
+		if err != nil {
+			return "", false
+		}
+		b.WriteByte(byte(c))
+		i += 2
+	}
+	return b.String(), true
+}

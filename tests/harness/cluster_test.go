@@ -1,0 +1,180 @@
+package harness
+
+// Three hubs sharing one policy through an embedded NATS JetStream
+// fleet: each hub is an identity engine over its own netstack, with a
+// cluster.Store on its own embedded server; runner-b connects to any of
+// them (it roams). What one hub decides, the others enforce.
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/interdict/interdict/appliance/cluster"
+	"github.com/interdict/interdict/appliance/cluster/clustertest"
+	"github.com/interdict/interdict/appliance/identity"
+	"github.com/interdict/interdict/inspect/eve"
+)
+
+// hubSetup is the identity section every hub of the fleet runs.
+var hubSetup = identSetup{
+	interrupt: identity.InterruptConfig{Triggers: []identity.TriggerConfig{portScan}},
+	tokens:    identity.TokensConfig{Enabled: true},
+}
+
+// tokenRequest carries a token the first identity to use binds.
+const tokenRequest = "GET /repos HTTP/1.1\r\nHost: example.test\r\nAuthorization: Bearer ghp_Cluster0123456789SecretValueXYZ\r\n\r\n"
+
+// openShared opens a Store on the fleet member url (the test closes it).
+func openShared(t *testing.T, f *clustertest.Fleet, url string) *cluster.Store {
+	t.Helper()
+	st, err := cluster.Open(f.Settings(), []string{url}, cluster.Options{Buckets: identity.Buckets, Own: true})
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+	return st
+}
+
+// newHub builds a hub over member i of the fleet, serving echo and HTTP.
+func newHub(t *testing.T, f *clustertest.Fleet, i int) *identNet {
+	t.Helper()
+	s := hubSetup
+	s.store = openShared(t, f, f.URL(i))
+	h := newIdentNet(t, s)
+	serve(t, h.n, echoAP, echo)
+	serve(t, h.n, httpAP, (&reqServer{}).serve)
+	return h
+}
+
+// eventually waits for cond on a hub's state, the way a fleet converges.
+func eventually(t *testing.T, cond func() bool, msg string) {
+	t.Helper()
+	require.Eventually(t, cond, 30*time.Second, 5*time.Millisecond, msg)
+}
+
+func quarantined(h *identNet, name string) func() bool {
+	return func() bool {
+		in, ok := h.e.Get(name)
+		return ok && in.Action == identity.ActionQuarantine
+	}
+}
+
+func released(h *identNet, name string) func() bool {
+	return func() bool { _, ok := h.e.Get(name); return !ok }
+}
+
+func TestClusterQuarantineAndTokensReachEveryHub(t *testing.T) {
+	leakCheck(t)
+	f := clustertest.Start(t, 3)
+	a, b, c := newHub(t, f, 0), newHub(t, f, 1), newHub(t, f, 2)
+
+	// A trigger on hub B: runner-b scans there; its flow through hub C
+	// is cut and hub C refuses it.
+	onC := openEcho(t, c.n, ClientAddr2)
+	scan(b.n, ClientAddr2, 20000, 50)
+	require.True(t, quarantined(b, "runner-b")(), "the scan quarantines runner-b on hub B")
+	requireReset(t, onC)
+	requireNoConnect(t, c.n, ClientAddr2)
+	openEcho(t, c.n, ClientAddr) // runner-a is untouched
+	inC, _ := c.e.Get("runner-b")
+	assert.Equal(t, "port-scan", inC.Trigger, "hub C enforces hub B's decision as B made it")
+	assert.Equal(t, 1.0, gauge(t, c.reg, "interdict_identity_quarantined"))
+	assert.GreaterOrEqual(t, counter(t, c.reg, "interdict_identity_flows_reset_total", nil), 1.0)
+	recs := interruptions(t, c.eve)
+	require.NotEmpty(t, recs)
+	assert.Equal(t, "quarantine", recs[0].Interruption.Action)
+	assert.Equal(t, "runner-b", recs[0].Identity.Name)
+
+	// ctl release on hub A (the admin API calls Release) frees it
+	// everywhere.
+	_, err := a.e.Release("runner-b", "")
+	require.NoError(t, err)
+	eventually(t, released(c, "runner-b"), "the release reaches hub C")
+	eventually(t, released(b, "runner-b"), "the release reaches hub B")
+	onC = openEcho(t, c.n, ClientAddr2)
+	assert.Equal(t, 0.0, gauge(t, c.reg, "interdict_identity_quarantined"))
+
+	// ctl quarantine on hub A cuts runner-b's live flow on hub C.
+	_, err = a.e.Interrupt(identity.Request{Identity: "runner-b", Action: identity.ActionQuarantine, For: time.Hour, Reason: "stolen key"})
+	require.NoError(t, err)
+	requireReset(t, onC)
+	requireNoConnect(t, c.n, ClientAddr2)
+	inC, _ = c.e.Get("runner-b")
+	assert.Equal(t, "stolen key", inC.Reason)
+	_, err = a.e.Release("runner-b", "")
+	require.NoError(t, err)
+	eventually(t, released(c, "runner-b"), "the second release reaches hub C")
+
+	// A token bound on first use on hub A is runner-a's on hub C too.
+	got, err := request(t, a.n, ClientAddr, httpAP, tokenRequest)
+	require.NoError(t, err)
+	assert.Equal(t, httpResponse, got)
+	eventually(t, func() bool { return len(c.e.TokenBindings()) == 1 }, "the binding reaches hub C")
+	_, err = request(t, c.n, ClientAddr2, httpAP, tokenRequest)
+	require.Error(t, err, "runner-b's use of runner-a's token is rejected on hub C")
+	assert.Equal(t, 1.0, counter(t, c.reg, "interdict_identity_token_misuse_total", map[string]string{"action": "deny"}))
+	pol := c.eve.of(t, eve.TypePolicy, 0)
+	require.Len(t, pol, 1)
+	assert.Equal(t, "token bound to runner-a", pol[0].Policy.Reason)
+}
+
+func TestClusterKeepsEnforcingThroughFailures(t *testing.T) {
+	leakCheck(t)
+	f := clustertest.Start(t, 3)
+	a, c := newHub(t, f, 0), newHub(t, f, 2)
+	_, err := request(t, a.n, ClientAddr, httpAP, tokenRequest)
+	require.NoError(t, err, "runner-a binds its token on hub A")
+
+	// One member (hub B's server) is down: two of three still agree.
+	f.Stop(1)
+	onC := openEcho(t, c.n, ClientAddr2)
+	_, err = a.e.Interrupt(identity.Request{Identity: "runner-b", Action: identity.ActionQuarantine, For: time.Hour})
+	require.NoError(t, err)
+	// The members may elect new leaders first: seconds, not a loss.
+	eventually(t, quarantined(c, "runner-b"), "a quarantine propagates with one member down")
+	requireReset(t, onC)
+	_, err = a.e.Release("runner-b", "")
+	require.NoError(t, err)
+	eventually(t, released(c, "runner-b"), "a release propagates with one member down")
+	f.Restart(1)
+	f.WaitCurrent(identity.Buckets...)
+
+	// Hub C is cut off (its server stops) while runner-b is quarantined:
+	// it keeps refusing runner-b, and learns what changed once back.
+	_, err = a.e.Interrupt(identity.Request{Identity: "runner-b", Action: identity.ActionQuarantine, For: time.Hour})
+	require.NoError(t, err)
+	eventually(t, quarantined(c, "runner-b"), "hub C knows the quarantine before the cut")
+	f.Stop(2)
+	_, err = a.e.Release("runner-b", "")
+	require.NoError(t, err)
+	_, err = a.e.Interrupt(identity.Request{Identity: "runner-a", Action: identity.ActionQuarantine, For: time.Hour, Reason: "while C was away"})
+	require.NoError(t, err)
+	// Hub C's own decision while cut off is queued.
+	_, err = c.e.Interrupt(identity.Request{Identity: "runner-b", Action: identity.ActionQuarantine, For: 2 * time.Hour, Reason: "extended on C"})
+	require.NoError(t, err)
+	requireNoConnect(t, c.n, ClientAddr2) // fail closed: C still enforces what it knew
+	openEcho(t, c.n, ClientAddr)          // and has not heard of runner-a's
+
+	f.Restart(2)
+	eventually(t, quarantined(c, "runner-a"), "hub C applies what changed while it was away")
+	// Hub C's queued quarantine and hub A's release conflict: whichever
+	// the bucket took last (usually C's, queued until the rejoin) is in
+	// force on both hubs.
+	eventually(t, func() bool {
+		ia, okA := a.e.Get("runner-b")
+		ic, okC := c.e.Get("runner-b")
+		return okA == okC && (!okA || ia.Since.Equal(ic.Since) && ia.Reason == ic.Reason)
+	}, "hubs A and C agree on runner-b after the rejoin")
+
+	// A restarted hub C rebuilds from the buckets before it admits flows.
+	c.e.Close()
+	c.n.Close()
+	c2 := newHub(t, f, 2)
+	_, ok := c2.e.Get("runner-a")
+	require.True(t, ok, "the restarted hub knows runner-a's quarantine at once")
+	requireNoConnect(t, c2.n, ClientAddr)
+	binds := c2.e.TokenBindings()
+	require.Len(t, binds, 1, "and runner-a's token binding")
+	assert.Equal(t, "runner-a", binds[0].Identity)
+}
