@@ -10,11 +10,13 @@
 // first-use token binding, a block) and applies from its watch what the
 // others wrote. The failure semantics (docs/cluster.md): an appliance
 // that loses the cluster keeps enforcing what it knows, queues its own
-// writes and writes them, in order, when it is back (a queued key ignores
-// the others' changes until then: its write comes last, so it wins);
-// conflicting writes resolve by the bucket's revision (the later write
-// wins everywhere); an appliance opens the store, and so reads every
-// bucket, before it admits a flow, and does not start without it.
+// writes and writes them, in order, when it is back; a watched bucket's
+// writes are compare-and-set on the revision the appliance saw last, and
+// one that loses is settled by the bucket's rule (state.Resolve) so that
+// every appliance ends with the bucket's latest value; after a reconnect
+// the watches read every key again; an appliance opens the store, and so
+// reads every bucket, before it admits a flow, and does not start
+// without it.
 //
 // It imports only appliance/state of ours.
 package cluster

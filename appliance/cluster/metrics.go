@@ -11,6 +11,7 @@ type metrics struct {
 	pending   prometheus.Gauge
 	writes    prometheus.Counter
 	applyLag  prometheus.Histogram
+	conflicts *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -27,11 +28,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		applyLag: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "interdict", Subsystem: "cluster", Name: "apply_lag_seconds",
 			Help:    "From another appliance's write (the server's clock) to its application here.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .2, .5, 1, 5, 30}}),
+		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts(opts("conflicts_total",
+			"Writes that lost a compare-and-set to another appliance's, by the value kept: local (written over it) or remote (this write dropped).")),
+			[]string{"winner"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.connected, m.pending, m.writes, m.applyLag} {
+	for _, c := range []prometheus.Collector{m.connected, m.pending, m.writes, m.applyLag, m.conflicts} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("cluster metrics: %w", err)
 		}

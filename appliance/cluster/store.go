@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -29,17 +30,30 @@ type Store struct {
 	log      *slog.Logger
 	m        *metrics
 
+	// sendMu makes a write to the cluster and a watch's decision about
+	// the same store's queue one step each: a delivered change never
+	// meets a write that is both queued and already taken.
+	sendMu sync.Mutex
+
 	mu  sync.Mutex
 	kvs map[string]jetstream.KeyValue
-	// local is the revision of this store's last write per bucket/key:
-	// the watch skips it and anything older (its echo, or a change
-	// this store overwrote).
-	local map[string]uint64
+	// seen is the latest revision of each bucket/key this store knows:
+	// its own last write or the last change its watch delivered. It is
+	// the base of a compare-and-set write, and the watch skips what is
+	// not newer (its own echo, or a change it already overwrote).
+	seen map[string]uint64
+	// resolve settles conflicts per watched bucket (state.Resolve);
+	// a bucket without one is written last-writer-wins.
+	resolve map[string]state.Resolve
 	// pending are writes the cluster did not take (disconnected, no
-	// quorum), latest per bucket/key, flushed in order (seq).
+	// quorum, a conflict not settled yet), latest per bucket/key,
+	// flushed in order (seq).
 	pending map[string]*write
 	seq     uint64
 	failing bool // the flusher's last send failed (it logs once)
+	// resync is closed (and replaced) on every reconnect: the watches
+	// then read every key again from the bucket's latest revision.
+	resync chan struct{}
 
 	wake chan struct{}
 	done chan struct{}
@@ -83,7 +97,8 @@ func Open(s *Settings, urls []string, o Options) (*Store, error) {
 		return nil, err
 	}
 	st := &Store{replicas: max(s.Replicas, 1), timeout: s.Timeout, log: o.Logger, m: m,
-		kvs: map[string]jetstream.KeyValue{}, local: map[string]uint64{}, pending: map[string]*write{},
+		kvs: map[string]jetstream.KeyValue{}, seen: map[string]uint64{}, resolve: map[string]state.Resolve{},
+		pending: map[string]*write{}, resync: make(chan struct{}),
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	nopts := []nats.Option{nats.Name(o.Name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(true),
@@ -97,6 +112,10 @@ func Open(s *Settings, urls []string, o Options) (*Store, error) {
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			m.connected.Set(1)
 			st.log.Info("cluster: reconnected to NATS", "server", c.ConnectedUrlRedacted())
+			st.mu.Lock()
+			close(st.resync)
+			st.resync = make(chan struct{})
+			st.mu.Unlock()
 			st.kick()
 		}),
 	}
@@ -290,7 +309,8 @@ func (s *Store) Keys(bucket string) ([]string, error) {
 // the cluster does not take stays queued (and is read back by Get) until
 // the cluster is back.
 func (s *Store) Put(bucket, key string, value []byte) error {
-	return s.write(&write{bucket: bucket, key: key, value: slices.Clone(value)})
+	// A put is never nil, so a conflict tells it from a delete.
+	return s.write(&write{bucket: bucket, key: key, value: append([]byte{}, value...)})
 }
 
 // Delete implements state.Store, queued as Put.
@@ -314,7 +334,13 @@ func (s *Store) write(w *write) error {
 	return nil
 }
 
-// send writes w to its bucket and notes its revision.
+// errConflict is a compare-and-set write that lost: the bucket holds a
+// revision of the key this store has not seen yet. The watch delivers
+// it and settles the conflict (deliver); the write waits in the queue.
+var errConflict = errors.New("cluster: the key changed since this appliance last saw it")
+
+// send writes w to its bucket, unless a watch settled it meanwhile
+// (dropped or replaced), and notes its revision.
 func (s *Store) send(w *write) error {
 	if !s.nc.IsConnected() {
 		return nats.ErrDisconnected
@@ -323,33 +349,67 @@ func (s *Store) send(w *write) error {
 	if err != nil {
 		return err
 	}
+	id := w.bucket + "/" + w.key
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	s.mu.Lock()
+	current := s.pending[id] == w
+	base, cas := s.seen[id], s.resolve[w.bucket] != nil
+	s.mu.Unlock()
+	if !current {
+		return nil
+	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	var rev uint64
-	if w.del {
-		err = kv.Delete(ctx, encodeKey(w.key))
-		if err == nil {
-			// Delete does not return the revision of its marker, and
-			// Get hides a deleted key: the history holds the marker.
-			var h []jetstream.KeyValueEntry
-			if h, err = kv.History(ctx, encodeKey(w.key)); err == nil && len(h) > 0 {
-				rev = h[len(h)-1].Revision()
-			}
-		}
-	} else {
-		rev, err = kv.Put(ctx, encodeKey(w.key), w.value)
-	}
+	rev, err := s.publish(ctx, kv, w, base, cas)
 	if err != nil {
 		return err
 	}
 	s.m.writes.Inc()
 	s.mu.Lock()
-	id := w.bucket + "/" + w.key
-	if rev > s.local[id] {
-		s.local[id] = rev
+	if rev > s.seen[id] {
+		s.seen[id] = rev
 	}
+	if s.pending[id] == w {
+		delete(s.pending, id)
+	}
+	s.m.pending.Set(float64(len(s.pending)))
 	s.mu.Unlock()
 	return nil
+}
+
+// kvOperation is the header that marks a key-value delete (ADR-8).
+const kvOperation = "KV-Operation"
+
+// publish writes w as the key-value API does (kv.Update / kv.Delete
+// with jetstream.LastRevision), and returns the revision the bucket gave
+// it. It publishes itself because kv.Delete does not return the revision
+// of its marker, and reading it back afterwards (History) returned
+// another appliance's later write when one came in between: this store
+// then took that write for its own echo and never applied it, so two
+// hubs ended with different values. With cas the write is taken only if
+// the key's last revision is still base (0: the key was never written).
+func (s *Store) publish(ctx context.Context, kv jetstream.KeyValue, w *write, base uint64, cas bool) (uint64, error) {
+	m := nats.NewMsg("$KV." + kv.Bucket() + "." + encodeKey(w.key))
+	if w.del {
+		m.Header.Set(kvOperation, "DEL")
+	} else {
+		m.Data = w.value
+	}
+	var opts []jetstream.PublishOpt
+	if cas {
+		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(base))
+	}
+	ack, err := s.js.PublishMsg(ctx, m, opts...)
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		return 0, errConflict
+	}
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
 }
 
 func (s *Store) kick() {
@@ -360,7 +420,7 @@ func (s *Store) kick() {
 }
 
 // flusher writes the queued writes in order when woken (a write, a
-// reconnect) and every second.
+// reconnect, a settled conflict) and every second.
 func (s *Store) flusher() {
 	defer s.wg.Done()
 	t := time.NewTicker(time.Second)
@@ -376,21 +436,23 @@ func (s *Store) flusher() {
 	}
 }
 
-// flush sends the queue oldest first and stops at the first failure.
+// flush sends the queue oldest first and stops at the first failure; a
+// write in conflict stays queued for its watch to settle and the writes
+// after it go on.
 func (s *Store) flush() {
-	for {
-		s.mu.Lock()
-		var next *write
-		for _, w := range s.pending {
-			if next == nil || w.seq < next.seq {
-				next = w
-			}
+	s.mu.Lock()
+	queue := make([]*write, 0, len(s.pending))
+	for _, w := range s.pending {
+		queue = append(queue, w)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(queue, func(a, b *write) int { return cmp.Compare(a.seq, b.seq) })
+	for _, w := range queue {
+		err := s.send(w)
+		if errors.Is(err, errConflict) {
+			continue
 		}
-		s.mu.Unlock()
-		if next == nil {
-			return
-		}
-		if err := s.send(next); err != nil {
+		if err != nil {
 			if !s.failing {
 				s.failing = true
 				s.log.Warn("cluster: writes queued until the cluster takes them", "err", err)
@@ -398,19 +460,11 @@ func (s *Store) flush() {
 			return
 		}
 		s.failing = false
-		s.mu.Lock()
-		id := next.bucket + "/" + next.key
-		if s.pending[id] == next {
-			delete(s.pending, id)
-		}
-		n := len(s.pending)
-		s.m.pending.Set(float64(n))
-		s.mu.Unlock()
 	}
 }
 
 // Watch implements state.Watcher.
-func (s *Store) Watch(bucket string, fn func(state.Change)) (func(), error) {
+func (s *Store) Watch(bucket string, fn func(state.Change), resolve state.Resolve) (func(), error) {
 	kv, err := s.bucket(bucket)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: watch %s: %w", bucket, err)
@@ -421,6 +475,11 @@ func (s *Store) Watch(bucket string, fn func(state.Change)) (func(), error) {
 		cancel()
 		return nil, fmt.Errorf("cluster: watch %s: %w", bucket, err)
 	}
+	s.mu.Lock()
+	if resolve != nil {
+		s.resolve[bucket] = resolve
+	}
+	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -429,60 +488,112 @@ func (s *Store) Watch(bucket string, fn func(state.Change)) (func(), error) {
 	return func() {
 		cancel()
 		<-done
+		s.mu.Lock()
+		delete(s.resolve, bucket) // no one left to settle a conflict
+		s.mu.Unlock()
+		s.kick()
 	}, nil
 }
 
-// follow delivers a watch's entries; a watch the connection lost is
-// made again (its first values are the bucket's current ones: applying
-// them again is harmless, missing none is the point).
+// follow delivers a watch's entries. A watch the connection lost, and
+// every watch after a reconnect, is made again: its first values are the
+// bucket's latest revision of every key (deletes included), so a hub
+// that was cut off ends with what the bucket holds whatever its old
+// watch missed; what it knew already is skipped by revision.
 func (s *Store) follow(ctx context.Context, kv jetstream.KeyValue, w jetstream.KeyWatcher, bucket string, fn func(state.Change)) {
 	for {
-		for e := range w.Updates() {
-			if e == nil {
-				continue // the end of the initial values
-			}
-			s.deliver(bucket, e, fn)
-		}
-		_ = w.Stop()
-		if ctx.Err() != nil {
-			return
-		}
+		s.mu.Lock()
+		resync := s.resync
+		s.mu.Unlock()
+	read:
 		for {
 			select {
+			case e, ok := <-w.Updates():
+				if !ok {
+					break read
+				}
+				if e != nil { // nil ends the initial values
+					s.deliver(bucket, e, fn)
+				}
+			case <-resync:
+				break read
 			case <-ctx.Done():
+				_ = w.Stop()
 				return
-			case <-time.After(time.Second):
 			}
+		}
+		_ = w.Stop()
+		for {
 			var err error
 			if w, err = kv.WatchAll(ctx); err == nil {
 				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(250 * time.Millisecond):
 			}
 		}
 	}
 }
 
+// deliver hands fn a change another appliance made. A change to a key
+// with a queued write of this store is a conflict: the bucket's
+// resolver keeps this store's write (it is then written over the change,
+// which is not applied) or drops it and applies the change.
 func (s *Store) deliver(bucket string, e jetstream.KeyValueEntry, fn func(state.Change)) {
 	key, ok := decodeKey(e.Key())
 	if !ok {
 		return
 	}
-	id := bucket + "/" + key
-	s.mu.Lock()
-	_, queued := s.pending[id]
-	mine := e.Revision() <= s.local[id]
-	s.mu.Unlock()
-	if queued || mine {
-		// Ours, older than ours, or about to be overwritten by ours.
-		return
-	}
 	c := state.Change{Bucket: bucket, Key: key, Revision: e.Revision(), Written: e.Created()}
 	if e.Operation() == jetstream.KeyValuePut {
 		c.Value = e.Value()
+		if c.Value == nil {
+			c.Value = []byte{}
+		}
 	} else {
 		c.Deleted = true
 	}
+	id := bucket + "/" + key
+	s.sendMu.Lock()
+	s.mu.Lock()
+	if c.Revision <= s.seen[id] {
+		// Ours, or older than what this store wrote or applied.
+		s.mu.Unlock()
+		s.sendMu.Unlock()
+		return
+	}
+	s.seen[id] = c.Revision
+	apply := true
+	if w := s.pending[id]; w != nil {
+		resolve := s.resolve[bucket]
+		mine := w.value
+		if w.del {
+			mine = nil
+		}
+		switch {
+		case resolve == nil:
+			apply = false // written last-writer-wins after this change
+		case resolve(key, mine, c.Value):
+			apply = false
+			s.m.conflicts.WithLabelValues("local").Inc()
+			s.log.Info("cluster: conflict settled: this appliance's write wins", "bucket", bucket, "key", key, "over_revision", c.Revision)
+		default:
+			delete(s.pending, id)
+			s.m.pending.Set(float64(len(s.pending)))
+			s.m.conflicts.WithLabelValues("remote").Inc()
+			s.log.Info("cluster: conflict settled: the bucket's value wins", "bucket", bucket, "key", key, "revision", c.Revision)
+		}
+	}
+	s.mu.Unlock()
+	s.sendMu.Unlock()
+	if !apply {
+		s.kick()
+		return
+	}
 	fn(c)
-	s.m.applyLag.Observe(time.Since(e.Created()).Seconds())
+	s.m.applyLag.Observe(time.Since(c.Written).Seconds())
 }
 
 // encodeKey maps a state key to the key-value alphabet

@@ -2,10 +2,12 @@ package cluster_test
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -44,7 +46,13 @@ func (c *changes) last(key string) (state.Change, bool) {
 
 func open(t *testing.T, f *clustertest.Fleet, i int) *cluster.Store {
 	t.Helper()
-	s, err := cluster.Open(f.Settings(), []string{f.URL(i)}, cluster.Options{Buckets: []string{"interruptions"}})
+	return openReg(t, f, i, nil)
+}
+
+// openReg opens a Store on member i with its metrics in reg.
+func openReg(t *testing.T, f *clustertest.Fleet, i int, reg prometheus.Registerer) *cluster.Store {
+	t.Helper()
+	s, err := cluster.Open(f.Settings(), []string{f.URL(i)}, cluster.Options{Buckets: []string{"interruptions"}, Registerer: reg, Own: true})
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
 	return s
@@ -55,10 +63,10 @@ func TestStoreSharesAndWatchesAcrossMembers(t *testing.T) {
 	a, c := open(t, f, 0), open(t, f, 2)
 
 	var seenA, seenC changes
-	stopA, err := a.Watch("interruptions", seenA.add)
+	stopA, err := a.Watch("interruptions", seenA.add, nil)
 	require.NoError(t, err)
 	defer stopA()
-	stopC, err := c.Watch("interruptions", seenC.add)
+	stopC, err := c.Watch("interruptions", seenC.add, nil)
 	require.NoError(t, err)
 	defer stopC()
 
@@ -92,7 +100,7 @@ func TestStoreQueuesWritesWhileCutOffAndReconciles(t *testing.T) {
 	f := clustertest.Start(t, 3)
 	a, c := open(t, f, 0), open(t, f, 2)
 	var seenA changes
-	stopA, err := a.Watch("interruptions", seenA.add)
+	stopA, err := a.Watch("interruptions", seenA.add, nil)
 	require.NoError(t, err)
 	defer stopA()
 
@@ -113,4 +121,121 @@ func TestStoreQueuesWritesWhileCutOffAndReconciles(t *testing.T) {
 		v, err := c.Get("interruptions", "runner-b")
 		return err == nil && string(v) == "q2"
 	}, 30*time.Second, 20*time.Millisecond, "the rejoined member reads what changed meanwhile")
+}
+
+// view is what one appliance holds of a key: its own last write, or the
+// last change its watch applied, whichever came last.
+type view struct {
+	mu  sync.Mutex
+	val string
+}
+
+func (v *view) set(s string) { v.mu.Lock(); v.val = s; v.mu.Unlock() }
+func (v *view) get() string  { v.mu.Lock(); defer v.mu.Unlock(); return v.val }
+
+// put writes val through s as the appliance would (its view first).
+func (v *view) put(t *testing.T, s *cluster.Store, key, val string) {
+	v.set(val)
+	if val == "" {
+		require.NoError(t, s.Delete("interruptions", key))
+		return
+	}
+	require.NoError(t, s.Put("interruptions", key, []byte(val)))
+}
+
+// watch applies the others' changes of key to v; resolve keeps the
+// larger value (a deleted key is the smallest), the way the identity
+// engine keeps the stronger interruption.
+func (v *view) watch(t *testing.T, s *cluster.Store, key string) {
+	stop, err := s.Watch("interruptions", func(c state.Change) {
+		if c.Key == key {
+			v.set(string(c.Value))
+		}
+	}, func(_ string, mine, theirs []byte) bool { return string(mine) > string(theirs) })
+	require.NoError(t, err)
+	t.Cleanup(stop)
+}
+
+// converged waits until both views and the bucket hold want ("" when
+// deleted).
+func converged(t *testing.T, a, c *cluster.Store, va, vc *view, key, want, msg string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		v, err := a.Get("interruptions", key)
+		if err != nil && !errors.Is(err, state.ErrNotFound) {
+			return false
+		}
+		return string(v) == want && va.get() == want && vc.get() == want
+	}, 30*time.Second, 10*time.Millisecond, "%s: A holds %q, C %q, want %q", msg, va.get(), vc.get(), want)
+}
+
+func TestStoreSettlesConflictsTheSameOnEveryMember(t *testing.T) {
+	f := clustertest.Start(t, 3)
+	ra, rc := prometheus.NewRegistry(), prometheus.NewRegistry()
+	a, c := openReg(t, f, 0, ra), openReg(t, f, 2, rc)
+	var va, vc view
+	va.watch(t, a, "k")
+	vc.watch(t, c, "k")
+
+	// Concurrent writers: whatever the order the bucket takes them in,
+	// every member ends with the resolver's choice.
+	for i := range 20 {
+		x, y := fmt.Sprintf("%02d-a", i), fmt.Sprintf("%02d-c", i)
+		var wg sync.WaitGroup
+		wg.Go(func() { va.put(t, a, "k", x) })
+		wg.Go(func() { vc.put(t, c, "k", y) })
+		wg.Wait()
+		converged(t, a, c, &va, &vc, "k", y, fmt.Sprintf("round %d", i))
+	}
+	// A release racing a write it has not seen loses to it.
+	var wg sync.WaitGroup
+	wg.Go(func() { va.put(t, a, "k", "") })
+	wg.Go(func() { vc.put(t, c, "k", "zz") })
+	wg.Wait()
+	converged(t, a, c, &va, &vc, "k", "zz", "delete vs put")
+
+	// C writes while cut off; A writes meanwhile. C's queued write is
+	// settled against A's when C is back: here A's wins (larger)...
+	f.Stop(2)
+	vc.put(t, c, "k", "zz0-c")
+	va.put(t, a, "k", "zz9-a")
+	f.Restart(2)
+	converged(t, a, c, &va, &vc, "k", "zz9-a", "A's write while C was away wins")
+	// ... and here C's.
+	f.Stop(2)
+	vc.put(t, c, "k", "zzz-c")
+	va.put(t, a, "k", "")
+	f.Restart(2)
+	converged(t, a, c, &va, &vc, "k", "zzz-c", "C's queued write wins over A's delete")
+	// Each member settled some conflicts, and says so.
+	for _, reg := range []*prometheus.Registry{ra, rc} {
+		var n float64
+		for _, w := range []string{"local", "remote"} {
+			n += counterValue(t, reg, "interdict_cluster_conflicts_total", w)
+		}
+		assert.Positive(t, n)
+	}
+	assert.Zero(t, counterValue(t, ra, "interdict_cluster_pending_writes", ""))
+}
+
+// counterValue reads a metric of reg (winner label w when set).
+func counterValue(t *testing.T, reg *prometheus.Registry, name, w string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if w != "" && (len(m.GetLabel()) != 1 || m.GetLabel()[0].GetValue() != w) {
+				continue
+			}
+			if m.Counter != nil {
+				return m.Counter.GetValue()
+			}
+			return m.Gauge.GetValue()
+		}
+	}
+	return 0
 }

@@ -24,8 +24,8 @@ func (e *Engine) follow() error {
 	if !ok {
 		return nil
 	}
-	for _, b := range []string{bucketInterruptions, bucketTokens} {
-		stop, err := w.Watch(b, e.applyShared)
+	for b, resolve := range map[string]state.Resolve{bucketInterruptions: e.resolveInterruption, bucketTokens: resolveToken} {
+		stop, err := w.Watch(b, e.applyShared, resolve)
 		if err != nil {
 			e.unfollow()
 			return fmt.Errorf("identity: %w", err)
@@ -91,6 +91,35 @@ func (e *Engine) applyInterruption(c state.Change) {
 		e.opMu.Unlock()
 	}
 	e.apply([]change{{id: id, in: &in, quarantine: in.Action == ActionQuarantine, shared: true}})
+}
+
+// resolveInterruption is the conflict rule of interruptions
+// (docs/cluster.md): this appliance's write (mine) met a newer one it had
+// not seen (theirs). A release never undoes an interruption it has not
+// seen; an interruption in force beats a release it has not seen;
+// between two interruptions the quarantine beats the pause, then the
+// later end (none: until released) wins; a tie keeps theirs, the
+// bucket's.
+func (e *Engine) resolveInterruption(_ string, mine, theirs []byte) bool {
+	var m, t Interruption
+	if mine == nil || json.Unmarshal(mine, &m) != nil || !m.inForce(e.clock.Now()) {
+		return false
+	}
+	if theirs == nil || json.Unmarshal(theirs, &t) != nil {
+		return true
+	}
+	if (m.Action == ActionQuarantine) != (t.Action == ActionQuarantine) {
+		return m.Action == ActionQuarantine
+	}
+	return !t.Until.IsZero() && (m.Until.IsZero() || m.Until.After(t.Until))
+}
+
+// resolveToken is the conflict rule of first-use token bindings: the
+// first binder wins on every hub. A binding in the bucket beats this
+// appliance's (made at the same time, or while it was cut off), and an
+// unbinding never undoes a binding it has not seen.
+func resolveToken(_ string, mine, theirs []byte) bool {
+	return mine != nil && theirs == nil
 }
 
 // same reports whether two interruptions are the same decision.
