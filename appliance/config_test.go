@@ -148,6 +148,18 @@ func TestConfigErrors(t *testing.T) {
 		{"policies-unknown-key", base + "policies:\n  - name: p\n    allow:\n      - {to: x.example.com, port: 443}\n", `c.yaml:8: policies.0.allow.0.port: unknown key (did you mean ports?)`},
 		{"syn-bounds", base + "limits:\n  syn_in_flight: 10\n  syn_in_flight_per_source: 20\n", "c.yaml:7: limits.syn_in_flight_per_source: 20 exceeds"},
 		{"syn-pressure-negative", base + "limits:\n  syn_pressure: -1\n", "c.yaml:6: limits.syn_pressure"},
+		{"cluster-local", base + "cluster:\n  backend: local\n", ""},
+		{"cluster-embedded", base + "cluster:\n  backend: nats\n  embedded:\n    name: hub-a\n    listen: 0.0.0.0:6222\n    routes: [nats-route://hub-a:6222, nats-route://hub-b:6222]\n", ""},
+		{"cluster-external", base + "cluster:\n  backend: nats\n  timeout: 10s\n  nats:\n    urls: [nats://10.0.0.1:4222]\n", ""},
+		{"cluster-bad-backend", base + "cluster:\n  backend: etcd\n", `c.yaml:6: cluster.backend: "etcd": want local or nats`},
+		{"cluster-local-with-urls", base + "cluster:\n  nats:\n    urls: [nats://10.0.0.1:4222]\n", `c.yaml:5: cluster.backend: embedded and nats need backend: nats`},
+		{"cluster-nowhere", base + "cluster:\n  backend: nats\n", "c.yaml:5: cluster.nats.urls: backend nats needs nats.urls or embedded"},
+		{"cluster-bad-url", base + "cluster:\n  backend: nats\n  nats:\n    urls: [10.0.0.1:4222]\n", `c.yaml:8: cluster.nats.urls[0]: "10.0.0.1:4222": want a URL`},
+		{"cluster-bad-listen", base + "cluster:\n  backend: nats\n  embedded:\n    listen: 6222\n", `c.yaml:8: cluster.embedded.listen: "6222": want host:port`},
+		{"cluster-bad-route", base + "cluster:\n  backend: nats\n  embedded:\n    listen: :6222\n    routes: [hub-b:6222]\n", `c.yaml:9: cluster.embedded.routes[0]: "hub-b:6222": want nats-route://host:port`},
+		{"cluster-bad-timeout", base + "cluster:\n  backend: nats\n  timeout: soon\n  nats: {urls: [nats://a:4222]}\n", `c.yaml:7: cluster.timeout: "soon"`},
+		{"cluster-no-creds", base + "cluster:\n  backend: nats\n  nats:\n    urls: [nats://a:4222]\n    creds_file: none.creds\n", "c.yaml:9: cluster.nats.creds_file: stat "},
+		{"cluster-unknown-key", base + "cluster:\n  backend: nats\n  embeded: {listen: :6222}\n", "c.yaml:7: cluster.embeded: unknown key (did you mean embedded?)"},
 		{"handshake-timeout-bad", base + "limits:\n  handshake_timeout: soon\n", `c.yaml:6: limits.handshake_timeout: invalid duration "soon"`},
 	}
 	for _, tc := range cases {

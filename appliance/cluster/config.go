@@ -19,12 +19,15 @@ type Config struct {
 	// Embedded runs a NATS server in the appliance; without it the
 	// appliance connects to NATS.URLs.
 	Embedded *EmbeddedConfig `yaml:"embedded"`
-	// Timeout bounds one write and the wait for the cluster at start.
+	// Timeout bounds the wait for the cluster at start (and a request's
+	// retries); default 30s.
 	Timeout string `yaml:"timeout"`
 }
 
 // NATSConfig is how the appliance reaches an external NATS cluster.
 type NATSConfig struct {
+	// URLs are the NATS servers (nats://host:port or tls://host:port);
+	// list several: the client fails over between them.
 	URLs []string `yaml:"urls"`
 	// CredsFile is a NATS credentials file (mode 0600).
 	CredsFile string    `yaml:"creds_file"`
@@ -33,20 +36,26 @@ type NATSConfig struct {
 
 // TLSConfig are the PEM files of a TLS connection to NATS.
 type TLSConfig struct {
-	CA   string `yaml:"ca"`
+	// CA verifies the servers (PEM); empty: the system roots.
+	CA string `yaml:"ca"`
+	// Cert is this appliance's client certificate (PEM), with Key.
 	Cert string `yaml:"cert"`
-	Key  string `yaml:"key"`
+	// Key is the client certificate's private key (PEM, mode 0600).
+	Key string `yaml:"key"`
 }
 
 // EmbeddedConfig is the in-process NATS server.
 type EmbeddedConfig struct {
 	// Name is the server's name in the cluster (default: the host name).
 	Name string `yaml:"name"`
-	// Listen is host:port of the cluster routes the other members dial.
+	// Listen is host:port of the cluster routes the other members dial
+	// (needed with routes).
 	Listen string `yaml:"listen"`
 	// Routes are the members' route URLs (nats-route://host:port): list
 	// every member, itself included (a route to itself is ignored), the
-	// same list on each; three or more make the buckets R3.
+	// same list on each; three or more make the buckets R3. None: a
+	// standalone server (a fleet of one, or the server the others list
+	// in nats.urls).
 	Routes []string `yaml:"routes"`
 	// StoreDir keeps the JetStream data (default: cluster/ in state_dir).
 	StoreDir string `yaml:"store_dir"`
@@ -136,12 +145,15 @@ func (c Config) Validate(stateDir, hostname string) (*Settings, error) {
 	if len(c.NATS.URLs) > 0 {
 		return nil, bad("nats.urls", "embedded members talk to their own server: drop nats.urls or embedded")
 	}
-	host, port, err := net.SplitHostPort(e.Listen)
-	p, perr := strconv.Atoi(port)
-	if err != nil || perr != nil || p <= 0 || p > 65535 {
-		return nil, bad("embedded.listen", "%q: want host:port of the cluster routes, such as 0.0.0.0:6222", e.Listen)
+	es := &EmbeddedSettings{Name: e.Name, StoreDir: e.StoreDir}
+	if e.Listen != "" || len(e.Routes) > 0 {
+		host, port, err := net.SplitHostPort(e.Listen)
+		p, perr := strconv.Atoi(port)
+		if err != nil || perr != nil || p <= 0 || p > 65535 {
+			return nil, bad("embedded.listen", "%q: want host:port of the cluster routes, such as 0.0.0.0:6222", e.Listen)
+		}
+		es.RouteHost, es.RoutePort = host, p
 	}
-	es := &EmbeddedSettings{Name: e.Name, RouteHost: host, RoutePort: p, StoreDir: e.StoreDir}
 	if es.Name == "" {
 		es.Name = hostname
 	}

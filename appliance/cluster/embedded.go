@@ -42,10 +42,15 @@ func StartEmbedded(es EmbeddedSettings, wait time.Duration) (*Embedded, error) {
 		Port:       port,
 		JetStream:  true,
 		StoreDir:   es.StoreDir,
-		Cluster:    server.ClusterOpts{Name: clusterName, Host: es.RouteHost, Port: es.RoutePort},
-		Routes:     routes,
 		NoSigs:     true,
 		NoLog:      true,
+	}
+	// A member without routes is a fleet of one: a JetStream cluster
+	// needs routes (the server refuses to start without them), so it runs
+	// standalone and others may use it as an external server.
+	if len(routes) > 0 {
+		opts.Cluster = server.ClusterOpts{Name: clusterName, Host: es.RouteHost, Port: es.RoutePort}
+		opts.Routes = routes
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {

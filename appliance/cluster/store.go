@@ -132,6 +132,9 @@ func Open(s *Settings, urls []string, o Options) (*Store, error) {
 		nopts = append(nopts, nats.RootCAs(s.TLS.CA))
 	}
 	if s.TLS.Cert != "" {
+		if err := state.CheckPrivate(s.TLS.Key); err != nil {
+			return nil, fmt.Errorf("cluster: tls.key: %w", err)
+		}
 		nopts = append(nopts, nats.ClientCert(s.TLS.Cert, s.TLS.Key))
 	}
 	if s.TLS.CA != "" || s.TLS.Cert != "" {
