@@ -81,11 +81,15 @@ func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
 	if a.events != nil {
 		sink = a.events
 	}
-	if a.pol, err = policy.New(s.Policy, policy.Options{Registerer: a.reg, Logger: log, Events: sink}); err != nil {
-		return nil, err
-	}
 	iopts := identity.Options{Registerer: a.reg, Logger: log, Events: sink}
 	if iopts.Store, err = a.openStore(s); err != nil {
+		return nil, err
+	}
+	popts := policy.Options{Registerer: a.reg, Logger: log, Events: sink}
+	if a.shared != nil {
+		popts.Shared = a.shared
+	}
+	if a.pol, err = policy.New(s.Policy, popts); err != nil {
 		return nil, err
 	}
 	if a.interrupt, err = identity.NewEngine(a.idents, s.Interruption, iopts); err != nil {
@@ -189,10 +193,10 @@ func (a *Appliance) Close() error {
 	if a.interrupt != nil {
 		a.interrupt.Close()
 	}
-	a.closeStore()
 	if a.pol != nil {
 		a.pol.Close()
 	}
+	a.closeStore()
 	if a.hub != nil {
 		a.hub.dev.Close() // already closed by the stack, unless it never had one
 	}

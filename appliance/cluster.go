@@ -2,9 +2,11 @@ package appliance
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/interdict/interdict/appliance/cluster"
 	"github.com/interdict/interdict/appliance/identity"
+	"github.com/interdict/interdict/appliance/policy"
 	"github.com/interdict/interdict/appliance/state"
 )
 
@@ -31,7 +33,7 @@ func (a *Appliance) openStore(s *Settings) (state.Store, error) {
 		urls, own, name = []string{e.ClientURL()}, true, "interdict "+cs.Embedded.Name
 	}
 	st, err := cluster.Open(cs, urls, cluster.Options{Logger: a.log, Registerer: a.reg, Name: name,
-		Buckets: identity.Buckets, Own: own})
+		Buckets: append(slices.Clone(identity.Buckets), policy.Buckets...), Own: own})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
@@ -41,7 +43,7 @@ func (a *Appliance) openStore(s *Settings) (state.Store, error) {
 }
 
 // closeStore closes the shared store and then the embedded server, after
-// the identity engine stopped watching.
+// the identity engine and the policy stopped watching.
 func (a *Appliance) closeStore() {
 	if a.shared != nil {
 		a.shared.Close()

@@ -6,6 +6,8 @@ package harness
 // them (it roams). What one hub decides, the others enforce.
 
 import (
+	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/interdict/interdict/appliance/cluster"
 	"github.com/interdict/interdict/appliance/cluster/clustertest"
 	"github.com/interdict/interdict/appliance/identity"
+	"github.com/interdict/interdict/appliance/policy"
 	"github.com/interdict/interdict/inspect/eve"
 )
 
@@ -30,7 +33,7 @@ const tokenRequest = "GET /repos HTTP/1.1\r\nHost: example.test\r\nAuthorization
 // openShared opens a Store on the fleet member url (the test closes it).
 func openShared(t *testing.T, f *clustertest.Fleet, url string) *cluster.Store {
 	t.Helper()
-	st, err := cluster.Open(f.Settings(), []string{url}, cluster.Options{Buckets: identity.Buckets, Own: true})
+	st, err := cluster.Open(f.Settings(), []string{url}, cluster.Options{Buckets: append(slices.Clone(identity.Buckets), policy.Buckets...), Own: true})
 	require.NoError(t, err)
 	t.Cleanup(st.Close)
 	return st
@@ -180,4 +183,70 @@ func TestClusterKeepsEnforcingThroughFailures(t *testing.T) {
 	binds := c2.e.TokenBindings()
 	require.Len(t, binds, 1, "and runner-a's token binding")
 	assert.Equal(t, "runner-a", binds[0].Identity)
+}
+
+// blockOnDrop is the policy every policed hub runs: a drop of severity 1
+// blocks its source for 10 minutes.
+var blockOnDrop = policy.Config{Block: policy.BlockConfig{OnAlert: []policy.AlertBlock{
+	{On: policy.AlertMatch{Action: "drop", MinSeverity: 1}, BlockSourceFor: "10m"},
+}}}
+
+// newPolicedHub builds a hub with the enforce handler and the policy over
+// member i's store, serving echo and HTTP from both client addresses.
+func newPolicedHub(t *testing.T, f *clustertest.Fleet, i int) *policed {
+	t.Helper()
+	h := newPolicedShared(t, blockOnDrop, nil, nil, openShared(t, f, f.URL(i)))
+	serve(t, h.n, echoAP, echo)
+	addClientAddr(t, h.n, ClientAddr2)
+	return h
+}
+
+func blocked(h *policed, a netip.Addr, origin string) func() bool {
+	return func() bool { e, ok := h.p.Blocked(a); return ok && e.Origin == origin }
+}
+
+func TestClusterBlocksReachEveryHub(t *testing.T) {
+	leakCheck(t)
+	f := clustertest.Start(t, 3)
+	a, c := newPolicedHub(t, f, 0), newPolicedHub(t, f, 2)
+
+	// A rule consequence on hub A: the source's live flow through hub C
+	// is reset and hub C refuses it; the other source is untouched.
+	onC := openEcho(t, c.n, ClientAddr)
+	conn, err := dialFrom(a.n, ClientAddr, httpAP, 5*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.Write([]byte(httpGet("/../../etc/passwd")))
+	require.NoError(t, err)
+	eventually(t, blocked(a, ClientAddr, policy.OriginRule), "the drop blocks its source on hub A")
+	eventually(t, blocked(c, ClientAddr, policy.OriginRule), "the block reaches hub C")
+	requireReset(t, onC)
+	c.refused(t, ClientAddr)
+	c.exchange(t, ClientAddr2, httpGet("/index.html"))
+	inA, _ := a.p.Blocked(ClientAddr)
+	inC, _ := c.p.Blocked(ClientAddr)
+	assert.True(t, inA.Until.Equal(inC.Until), "hub C enforces hub A's entry as A made it")
+	assert.Equal(t, 1.0, counter(t, c.reg, "interdict_policy_blocks_total", map[string]string{"origin": "rule"}))
+	recs := interruptions(t, c.eve)
+	require.NotEmpty(t, recs)
+	assert.Equal(t, "block", recs[0].Interruption.Action)
+	assert.Equal(t, ClientAddr.String(), recs[0].SrcIP)
+
+	// ctl unblock on hub C frees the source on hub A.
+	require.True(t, c.p.Unblock(netip.PrefixFrom(ClientAddr, 32)))
+	eventually(t, func() bool { _, ok := a.p.Blocked(ClientAddr); return !ok }, "the unblock reaches hub A")
+	a.exchange(t, ClientAddr, httpGet("/index.html"))
+	assert.Equal(t, 1.0, counter(t, a.reg, "interdict_policy_unblocks_total", map[string]string{"cause": policy.CauseCluster}))
+
+	// ctl block on hub C (the admin API) is enforced by hub A, and by a
+	// hub started afterwards before it serves a flow.
+	_, _, err = c.p.Block(netip.PrefixFrom(ClientAddr2, 32), time.Hour, "stolen runner")
+	require.NoError(t, err)
+	eventually(t, blocked(a, ClientAddr2, policy.OriginAPI), "the API block reaches hub A")
+	a.refused(t, ClientAddr2)
+	b := newPolicedHub(t, f, 1)
+	e, ok := b.p.Blocked(ClientAddr2)
+	require.True(t, ok, "a new hub loads the fleet's blocks before it admits flows")
+	assert.Equal(t, "stolen runner", e.Reason)
+	b.refused(t, ClientAddr2)
 }
