@@ -6,6 +6,7 @@ package harness
 // them (it roams). What one hub decides, the others enforce.
 
 import (
+	"context"
 	"net/netip"
 	"slices"
 	"testing"
@@ -42,8 +43,14 @@ func openShared(t *testing.T, f *clustertest.Fleet, url string) *cluster.Store {
 // newHub builds a hub over member i of the fleet, serving echo and HTTP.
 func newHub(t *testing.T, f *clustertest.Fleet, i int) *identNet {
 	t.Helper()
+	return newHubOn(t, openShared(t, f, f.URL(i)))
+}
+
+// newHubOn builds a hub over the shared store st.
+func newHubOn(t *testing.T, st *cluster.Store) *identNet {
+	t.Helper()
 	s := hubSetup
-	s.store = openShared(t, f, f.URL(i))
+	s.store = st
 	h := newIdentNet(t, s)
 	serve(t, h.n, echoAP, echo)
 	serve(t, h.n, httpAP, (&reqServer{}).serve)
@@ -182,6 +189,64 @@ func TestClusterKeepsEnforcingThroughFailures(t *testing.T) {
 	requireNoConnect(t, c2.n, ClientAddr)
 	binds := c2.e.TokenBindings()
 	require.Len(t, binds, 1, "and runner-a's token binding")
+	assert.Equal(t, "runner-a", binds[0].Identity)
+}
+
+// An external NATS cluster: three nats-server members started by the
+// test from the nats-server module, not embedded in any hub; each hub
+// connects to the cluster by its URLs (any member, failing over between
+// them), as appliances configured with cluster.nats.urls do.
+func TestClusterExternalNATS(t *testing.T) {
+	leakCheck(t)
+	f := clustertest.Start(t, 3)
+	urls := []string{f.URL(0), f.URL(1), f.URL(2)}
+	external := func() *cluster.Store {
+		st, err := cluster.Open(f.Settings(), urls, cluster.Options{Buckets: identity.Buckets})
+		require.NoError(t, err)
+		t.Cleanup(st.Close)
+		return st
+	}
+	a, b, cst := newHubOn(t, external()), newHubOn(t, external()), external()
+	c := newHubOn(t, cst)
+
+	// A trigger on hub B cuts runner-b's flow through hub C.
+	onC := openEcho(t, c.n, ClientAddr2)
+	scan(b.n, ClientAddr2, 20000, 50)
+	require.True(t, quarantined(b, "runner-b")(), "the scan quarantines runner-b on hub B")
+	requireReset(t, onC)
+	requireNoConnect(t, c.n, ClientAddr2)
+	_, err := a.e.Release("runner-b", "")
+	require.NoError(t, err)
+	eventually(t, released(c, "runner-b"), "the release reaches hub C")
+
+	// A token bound on hub A is rejected on hub C.
+	_, err = request(t, a.n, ClientAddr, httpAP, tokenRequest)
+	require.NoError(t, err)
+	eventually(t, func() bool { return len(c.e.TokenBindings()) == 1 }, "the binding reaches hub C")
+	_, err = request(t, c.n, ClientAddr2, httpAP, tokenRequest)
+	require.Error(t, err, "runner-b's use of runner-a's token is rejected on hub C")
+
+	// The member hub C is connected to stops: C fails over to another
+	// and still hears what hub A decides.
+	f.WaitCurrent(identity.Buckets...)
+	member := cst.Status(context.Background()).Server
+	stopped := slices.IndexFunc([]string{"hub-a", "hub-b", "hub-c"}, func(n string) bool { return n == member })
+	require.GreaterOrEqual(t, stopped, 0, "hub C is connected to a member (%q)", member)
+	f.Stop(stopped)
+	onC = openEcho(t, c.n, ClientAddr2)
+	_, err = a.e.Interrupt(identity.Request{Identity: "runner-b", Action: identity.ActionQuarantine, For: time.Hour, Reason: "member down"})
+	require.NoError(t, err)
+	eventually(t, quarantined(c, "runner-b"), "a quarantine reaches hub C through another member")
+	requireReset(t, onC)
+	eventually(t, func() bool { return cst.Status(context.Background()).Server != member && cst.Status(context.Background()).Connected }, "hub C moved to another member")
+	_, err = a.e.Release("runner-b", "")
+	require.NoError(t, err)
+	eventually(t, released(c, "runner-b"), "a release reaches hub C with one member down")
+
+	// A hub started now rebuilds every binding from the cluster.
+	d := newHubOn(t, external())
+	binds := d.e.TokenBindings()
+	require.Len(t, binds, 1)
 	assert.Equal(t, "runner-a", binds[0].Identity)
 }
 
