@@ -1,9 +1,11 @@
 package appliance
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
+	"github.com/interdict/interdict/appliance/admin"
 	"github.com/interdict/interdict/appliance/cluster"
 	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/policy"
@@ -51,4 +53,35 @@ func (a *Appliance) closeStore() {
 	if a.embedded != nil {
 		a.embedded.Shutdown()
 	}
+}
+
+var _ admin.ClusterBackend = (*Appliance)(nil)
+
+// ClusterStatus implements admin.ClusterBackend.
+func (a *Appliance) ClusterStatus(ctx context.Context) admin.ClusterStatus {
+	if a.shared == nil {
+		return admin.ClusterStatus{Backend: "local"}
+	}
+	st := a.shared.Status(ctx)
+	out := admin.ClusterStatus{Backend: "nats", Connected: st.Connected, Server: st.Server, PendingWrites: st.PendingWrites}
+	members := map[string]bool{}
+	if st.Server != "" {
+		members[st.Server] = true
+	}
+	for _, b := range st.Buckets {
+		cb := admin.ClusterBucket{Name: b.Name, Revision: b.Revision, Seen: b.Seen, Keys: b.Keys, Leader: b.Leader, Error: b.Error}
+		if b.Leader != "" {
+			members[b.Leader] = true
+		}
+		for _, r := range b.Replicas {
+			cb.Replicas = append(cb.Replicas, admin.ClusterReplica{Name: r.Name, Current: r.Current, Offline: r.Offline, Lag: r.Lag})
+			members[r.Name] = true
+		}
+		out.Buckets = append(out.Buckets, cb)
+	}
+	for m := range members {
+		out.Members = append(out.Members, m)
+	}
+	slices.Sort(out.Members)
+	return out
 }

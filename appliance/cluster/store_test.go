@@ -98,7 +98,9 @@ func TestStoreSharesAndWatchesAcrossMembers(t *testing.T) {
 
 func TestStoreQueuesWritesWhileCutOffAndReconciles(t *testing.T) {
 	f := clustertest.Start(t, 3)
-	a, c := open(t, f, 0), open(t, f, 2)
+	ra, rc := prometheus.NewRegistry(), prometheus.NewRegistry()
+	a, c := openReg(t, f, 0, ra), openReg(t, f, 2, rc)
+	assert.Equal(t, 1.0, counterValue(t, rc, "interdict_cluster_connected", ""))
 	var seenA changes
 	stopA, err := a.Watch("interruptions", seenA.add, nil)
 	require.NoError(t, err)
@@ -106,7 +108,10 @@ func TestStoreQueuesWritesWhileCutOffAndReconciles(t *testing.T) {
 
 	require.NoError(t, a.Put("interruptions", "runner-b", []byte("q1")))
 	f.Stop(2) // c is cut off
+	require.Eventually(t, func() bool { return counterValue(t, rc, "interdict_cluster_connected", "") == 0 },
+		30*time.Second, 10*time.Millisecond, "the cut-off store says it is disconnected")
 	require.NoError(t, c.Put("interruptions", "runner-c", []byte("while-off")))
+	assert.Equal(t, 1.0, counterValue(t, rc, "interdict_cluster_pending_writes", ""), "the write waits in the queue")
 	v, err := c.Get("interruptions", "runner-c")
 	require.NoError(t, err)
 	assert.Equal(t, "while-off", string(v), "a queued write reads back")
@@ -121,6 +126,24 @@ func TestStoreQueuesWritesWhileCutOffAndReconciles(t *testing.T) {
 		v, err := c.Get("interruptions", "runner-b")
 		return err == nil && string(v) == "q2"
 	}, 30*time.Second, 20*time.Millisecond, "the rejoined member reads what changed meanwhile")
+	assert.Equal(t, 1.0, counterValue(t, rc, "interdict_cluster_connected", ""))
+	assert.Zero(t, counterValue(t, rc, "interdict_cluster_pending_writes", ""))
+	assert.GreaterOrEqual(t, counterValue(t, rc, "interdict_cluster_writes_total", ""), 1.0)
+	assert.GreaterOrEqual(t, histogramCount(t, ra, "interdict_cluster_apply_lag_seconds"), uint64(1),
+		"A timed the application of C's write")
+}
+
+// histogramCount is how many observations a histogram of reg holds.
+func histogramCount(t *testing.T, reg *prometheus.Registry, name string) uint64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	return 0
 }
 
 // view is what one appliance holds of a key: its own last write, or the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/interdict/interdict/appliance/cluster"
 	"github.com/interdict/interdict/appliance/cluster/clustertest"
@@ -30,6 +31,14 @@ var hubSetup = identSetup{
 
 // tokenRequest carries a token the first identity to use binds.
 const tokenRequest = "GET /repos HTTP/1.1\r\nHost: example.test\r\nAuthorization: Bearer ghp_Cluster0123456789SecretValueXYZ\r\n\r\n"
+
+// clusterLeakCheck fails the test if a goroutine it started (a NATS
+// server's, a store's, a watch's) outlives its cleanups: registered
+// first, it runs last, against the goroutines that ran before the test.
+func clusterLeakCheck(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, before) })
+}
 
 // openShared opens a Store on the fleet member url (the test closes it).
 func openShared(t *testing.T, f *clustertest.Fleet, url string) *cluster.Store {
@@ -75,7 +84,7 @@ func released(h *identNet, name string) func() bool {
 }
 
 func TestClusterQuarantineAndTokensReachEveryHub(t *testing.T) {
-	leakCheck(t)
+	clusterLeakCheck(t)
 	f := clustertest.Start(t, 3)
 	a, b, c := newHub(t, f, 0), newHub(t, f, 1), newHub(t, f, 2)
 
@@ -130,7 +139,7 @@ func TestClusterQuarantineAndTokensReachEveryHub(t *testing.T) {
 }
 
 func TestClusterKeepsEnforcingThroughFailures(t *testing.T) {
-	leakCheck(t)
+	clusterLeakCheck(t)
 	f := clustertest.Start(t, 3)
 	a, c := newHub(t, f, 0), newHub(t, f, 2)
 	_, err := request(t, a.n, ClientAddr, httpAP, tokenRequest)
@@ -197,7 +206,7 @@ func TestClusterKeepsEnforcingThroughFailures(t *testing.T) {
 // connects to the cluster by its URLs (any member, failing over between
 // them), as appliances configured with cluster.nats.urls do.
 func TestClusterExternalNATS(t *testing.T) {
-	leakCheck(t)
+	clusterLeakCheck(t)
 	f := clustertest.Start(t, 3)
 	urls := []string{f.URL(0), f.URL(1), f.URL(2)}
 	external := func() *cluster.Store {
@@ -238,7 +247,10 @@ func TestClusterExternalNATS(t *testing.T) {
 	require.NoError(t, err)
 	eventually(t, quarantined(c, "runner-b"), "a quarantine reaches hub C through another member")
 	requireReset(t, onC)
-	eventually(t, func() bool { return cst.Status(context.Background()).Server != member && cst.Status(context.Background()).Connected }, "hub C moved to another member")
+	eventually(t, func() bool {
+		st := cst.Status(context.Background())
+		return st.Connected && st.Server != member
+	}, "hub C moved to another member")
 	_, err = a.e.Release("runner-b", "")
 	require.NoError(t, err)
 	eventually(t, released(c, "runner-b"), "a release reaches hub C with one member down")
@@ -271,7 +283,7 @@ func blocked(h *policed, a netip.Addr, origin string) func() bool {
 }
 
 func TestClusterBlocksReachEveryHub(t *testing.T) {
-	leakCheck(t)
+	clusterLeakCheck(t)
 	f := clustertest.Start(t, 3)
 	a, c := newPolicedHub(t, f, 0), newPolicedHub(t, f, 2)
 
