@@ -16,6 +16,7 @@ import (
 	"github.com/interdict/interdict/appliance/cluster"
 	"github.com/interdict/interdict/appliance/cluster/clustertest"
 	"github.com/interdict/interdict/appliance/identity"
+	"github.com/interdict/interdict/netstack"
 )
 
 // stampGuard is a watcher hub's packet guard: it reports when each
@@ -134,4 +135,75 @@ func BenchmarkClusterPropagation(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchHub is a hub over member i of f: the identity engine on its own
+// store in front of a netstack serving echo, runner-a and runner-b as
+// the client's two addresses.
+func benchHub(b *testing.B, f *clustertest.Fleet, i int) (*identity.Engine, *Net) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := cluster.Open(f.Settings(), []string{f.URL(i)}, cluster.Options{Buckets: identity.Buckets, Own: true, Logger: log})
+	require.NoError(b, err)
+	b.Cleanup(st.Close)
+	reg := runners(b)
+	e, err := identity.NewEngine(reg, identity.InterruptConfig{}, identity.Options{Store: st, Logger: log, Registerer: prometheus.NewRegistry()})
+	require.NoError(b, err)
+	b.Cleanup(e.Close)
+	n := New(b, netstack.WithHandler(e.Wrap(netstack.PassAll{})), netstack.WithIdentity(reg.FlowIdentity))
+	require.NoError(b, e.Attach(n.Appliance.Guard(), n.Appliance.Flows()))
+	addClientAddr(b, n, ClientAddr2)
+	ln, err := n.Listen(echoAP)
+	require.NoError(b, err)
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); echo(c) }()
+		}
+	}()
+	return e, n
+}
+
+// BenchmarkClusterResetLatency measures, per iteration, the time from
+// `ctl quarantine runner-b` on hub A (Interrupt) to the RST that
+// runner-b's live flow through hub C sees at its client socket: the
+// write, the cluster, hub C's watch, its guard and its reset, end to
+// end. Run: go test -run '^$' -bench ClusterResetLatency -benchtime 200x ./tests/harness/
+func BenchmarkClusterResetLatency(b *testing.B) {
+	f := clustertest.Start(b, 3)
+	a, _ := benchHub(b, f, 0)
+	c, nc := benchHub(b, f, 2)
+	var lat []time.Duration
+	for b.Loop() {
+		conn, err := dialFrom(nc, ClientAddr2, echoAP, 5*time.Second)
+		require.NoError(b, err)
+		_, err = conn.Write([]byte("x"))
+		require.NoError(b, err)
+		_, err = conn.Read(make([]byte, 1))
+		require.NoError(b, err, "the flow carries bytes before the quarantine")
+		start := time.Now()
+		_, err = a.Interrupt(identity.Request{Identity: "runner-b", Action: identity.ActionQuarantine, For: time.Hour})
+		require.NoError(b, err)
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		lat = append(lat, time.Since(start))
+		require.ErrorContains(b, err, "reset", "hub C resets runner-b's flow")
+		conn.Close()
+		_, err = a.Release("runner-b", "")
+		require.NoError(b, err)
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			if _, ok := c.Get("runner-b"); !ok {
+				break
+			}
+			require.True(b, time.Now().Before(deadline), "the release reaches hub C")
+			time.Sleep(time.Millisecond) // a benchmark's poll, not a test's wait
+		}
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
 }
