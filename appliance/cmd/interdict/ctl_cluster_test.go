@@ -34,7 +34,13 @@ func ctlAppliance(t *testing.T, cfg string) string {
 	a, err := appliance.New(s, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
 	t.Cleanup(func() { a.Close() })
-	sock := filepath.Join(dir, "a.sock")
+	return serveAdmin(t, a, filepath.Join(dir, "a.sock"))
+}
+
+// serveAdmin serves a's admin API on the unix socket sock until the
+// test ends, and returns sock.
+func serveAdmin(t *testing.T, a admin.Backend, sock string) string {
+	t.Helper()
 	ln, err := admin.ListenUnix(sock)
 	require.NoError(t, err)
 	srv := httptest.NewUnstartedServer(admin.NewHandler(a, nil))
