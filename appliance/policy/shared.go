@@ -106,11 +106,14 @@ func (p *Policy) applyShared(c state.Change) {
 	if !e.Until.IsZero() && !p.clock.Now().Before(e.Until) {
 		return // expired: its writer's sweep (or ours) removes it
 	}
-	if _, _, err := p.put(e, blockCause{}); err != nil {
+	_, changed, err := p.put(e, blockCause{})
+	if err != nil {
 		p.log.Error("policy: shared block not applied", "prefix", e.Prefix, "err", err)
 		return
 	}
-	p.resetFlows(e.Prefix)
+	if changed { // not the watch's first values repeating what New loaded
+		p.resetFlows(e.Prefix)
+	}
 }
 
 // resolveBlock is the conflict rule of the block list (docs/cluster.md),
