@@ -10,7 +10,7 @@
 // first-use token binding, a block) and applies from its watch what the
 // others wrote. The failure semantics (docs/cluster.md): an appliance
 // that loses the cluster keeps enforcing what it knows, queues its own
-// writes and writes them, in order, when it is back; a watched bucket's
+// writes and sends them, oldest first, when it is back; a watched bucket's
 // writes are compare-and-set on the revision the appliance saw last, and
 // one that loses is settled by the bucket's rule (state.Resolve) so that
 // every appliance ends with the bucket's latest value; after a reconnect

@@ -24,35 +24,64 @@ type Fleet struct {
 }
 
 // Start starts n members (ephemeral ports, temporary store
-// directories); the test's cleanup shuts them down.
+// directories); the test's cleanup shuts them down. The ports are free
+// when picked, but another process may take one before its member binds
+// it (the route ports lie in the range the kernel hands out to outgoing
+// connections): a fleet that does not come up is started again on new
+// ports.
 func Start(t testing.TB, n int) *Fleet {
 	t.Helper()
 	f := &Fleet{t: t}
-	ports := freePorts(t, n)
+	t.Cleanup(f.Shutdown)
+	var errs []error
+	for range 3 {
+		if errs = f.start(n); errs == nil {
+			return f
+		}
+		f.Shutdown()
+	}
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	return f
+}
+
+// start starts n members on new ports; it returns their errors, if any.
+func (f *Fleet) start(n int) []error {
+	ports := freePorts(f.t, n)
 	var routes []string
 	for _, p := range ports {
 		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
 	}
-	dir := t.TempDir()
+	dir := f.t.TempDir()
+	f.set = nil
 	for i, p := range ports {
 		f.set = append(f.set, cluster.EmbeddedSettings{Name: fmt.Sprintf("hub-%c", 'a'+i), RouteHost: "127.0.0.1",
 			RoutePort: p, Routes: routes, StoreDir: filepath.Join(dir, fmt.Sprintf("m%d", i))})
 	}
-	f.Members = make([]*cluster.Embedded, n)
-	var wg sync.WaitGroup
+	members := make([]*cluster.Embedded, n)
 	errs := make([]error, n)
+	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { f.Members[i], errs[i] = cluster.StartEmbedded(f.set[i], 30*time.Second) })
+		wg.Go(func() { members[i], errs[i] = cluster.StartEmbedded(f.set[i], 30*time.Second) })
 	}
 	wg.Wait()
-	t.Cleanup(f.Shutdown)
+	f.mu.Lock()
+	f.Members = members
+	f.mu.Unlock()
+	var failed []error
 	for _, err := range errs {
-		require.NoError(t, err)
+		if err != nil {
+			failed = append(failed, err)
+		}
 	}
-	for i, m := range f.Members {
+	if failed != nil {
+		return failed
+	}
+	for i, m := range members {
 		f.set[i] = m.Settings()
 	}
-	return f
+	return nil
 }
 
 // Settings are the cluster settings of member i's Store.
