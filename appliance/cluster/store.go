@@ -210,8 +210,14 @@ func (s *Store) retry(op func(ctx context.Context) error) error {
 	}
 }
 
-// retriable errors are the cluster's not being ready, not answers.
+// retriable errors are the cluster's not being ready, not answers: a
+// JetStream API error with code 503 ("JetStream system temporarily
+// unavailable" while a member joins the meta group) included.
 func retriable(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.Code == 503 {
+		return true
+	}
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrDisconnected) ||

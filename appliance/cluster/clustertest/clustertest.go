@@ -32,7 +32,6 @@ type Fleet struct {
 func Start(t testing.TB, n int) *Fleet {
 	t.Helper()
 	f := &Fleet{t: t}
-	t.Cleanup(f.Shutdown)
 	var errs []error
 	for range 3 {
 		if errs = f.start(n); errs == nil {
@@ -54,6 +53,8 @@ func (f *Fleet) start(n int) []error {
 		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
 	}
 	dir := f.t.TempDir()
+	// After the directory's removal is registered, so it runs before.
+	f.t.Cleanup(f.Shutdown)
 	f.set = nil
 	for i, p := range ports {
 		f.set = append(f.set, cluster.EmbeddedSettings{Name: fmt.Sprintf("hub-%c", 'a'+i), RouteHost: "127.0.0.1",
