@@ -390,8 +390,8 @@ func (s *Store) sendBatch(batch []*write) (int, error) {
 		}
 		fl = append(fl, inflight{w: w, id: id, f: f})
 	}
-	deadline := time.NewTimer(min(s.timeout, opTimeout))
-	defer deadline.Stop()
+	ctx, cancel := s.ctx() // one deadline for the batch's acknowledgements
+	defer cancel()
 	taken := 0
 	for _, x := range fl {
 		var rev uint64
@@ -403,7 +403,7 @@ func (s *Store) sendBatch(batch []*write) (int, error) {
 				first = err
 			}
 			continue
-		case <-deadline.C:
+		case <-ctx.Done():
 			// Unanswered: it may have been taken; a retry's
 			// compare-and-set then meets it as a conflict.
 			if first == nil {
