@@ -128,10 +128,7 @@ func BenchmarkClusterPropagation(b *testing.B) {
 					require.Equal(b, watchers, seen[p], "every watcher applied %s once", p)
 					lat = append(lat, last[p].Sub(start[p]))
 				}
-				slices.Sort(lat)
-				b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-				b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+				reportLatency(b, lat)
 			}
 		})
 	}
@@ -202,6 +199,12 @@ func BenchmarkClusterResetLatency(b *testing.B) {
 			time.Sleep(time.Millisecond) // a benchmark's poll, not a test's wait
 		}
 	}
+	reportLatency(b, lat)
+}
+
+// reportLatency reports the median, 99th percentile and maximum of lat
+// in milliseconds.
+func reportLatency(b *testing.B, lat []time.Duration) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
