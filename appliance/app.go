@@ -13,10 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/interdict/interdict/appliance/admin"
+	"github.com/interdict/interdict/appliance/cluster"
 	"github.com/interdict/interdict/appliance/enforce"
 	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/policy"
-	"github.com/interdict/interdict/appliance/state"
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/netstack"
 )
@@ -47,6 +47,12 @@ type Appliance struct {
 	// after OpenWireGuard); nil otherwise.
 	hub   *hub
 	stack atomic.Pointer[netstack.Stack]
+
+	// shared is the fleet's store (cluster.backend nats), embedded the
+	// NATS server this appliance runs for it; nil otherwise.
+	shared   *cluster.Store
+	embedded *cluster.Embedded
+
 	// stopping turns /readyz off while Serve shuts down.
 	stopping atomic.Bool
 }
@@ -78,14 +84,16 @@ func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
 	if a.events != nil {
 		sink = a.events
 	}
-	if a.pol, err = policy.New(s.Policy, policy.Options{Registerer: a.reg, Logger: log, Events: sink}); err != nil {
+	iopts := identity.Options{Registerer: a.reg, Logger: log, Events: sink}
+	if iopts.Store, err = a.openStore(s); err != nil {
 		return nil, err
 	}
-	iopts := identity.Options{Registerer: a.reg, Logger: log, Events: sink}
-	if s.StateDir != "" {
-		if iopts.Store, err = state.Open(s.StateDir); err != nil {
-			return nil, err
-		}
+	popts := policy.Options{Registerer: a.reg, Logger: log, Events: sink}
+	if a.shared != nil {
+		popts.Shared = a.shared
+	}
+	if a.pol, err = policy.New(s.Policy, popts); err != nil {
+		return nil, err
 	}
 	if a.interrupt, err = identity.NewEngine(a.idents, s.Interruption, iopts); err != nil {
 		return nil, err
@@ -191,6 +199,7 @@ func (a *Appliance) Close() error {
 	if a.pol != nil {
 		a.pol.Close()
 	}
+	a.closeStore()
 	if a.hub != nil {
 		a.hub.dev.Close() // already closed by the stack, unless it never had one
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/interdict/interdict/appliance/cluster"
 	"github.com/interdict/interdict/appliance/enforce"
 	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/policy"
@@ -57,6 +58,10 @@ type Config struct {
 	Policies []identity.PolicyConfig `yaml:"policies"`
 	// Tokens binds cleartext HTTP credentials to identities.
 	Tokens identity.TokensConfig `yaml:"tokens"`
+
+	// Cluster shares interruptions and token bindings with a fleet
+	// (docs/cluster.md).
+	Cluster cluster.Config `yaml:"cluster"`
 
 	// source names the file (or "default.yaml (embedded)") in errors.
 	source string
@@ -335,6 +340,8 @@ type Settings struct {
 	Policies []identity.PolicyConfig
 	// Tokens is validated; Engine.SetTokens compiles it.
 	Tokens identity.TokensConfig
+	// Cluster is where the state lives (nil: the state directory).
+	Cluster *cluster.Settings
 	// ConfigPath is the file LoadConfig read ("" for the embedded
 	// default): a reload reads its policies and tokens again.
 	ConfigPath string
@@ -766,6 +773,9 @@ func (c *Config) Validate() (*Settings, error) {
 	}
 	s.Policy = c.Policy
 	if err := c.validateIdentityPolicy(s); err != nil {
+		return nil, err
+	}
+	if err := c.validateCluster(s); err != nil {
 		return nil, err
 	}
 

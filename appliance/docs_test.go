@@ -59,7 +59,7 @@ behaviour the meaning describes).
 |---|---|---|---|
 `)
 	doc := root.Content[0]
-	fieldDocs = goFieldDocs(t, ".", "policy", "identity")
+	fieldDocs = goFieldDocs(t, ".", "policy", "identity", "cluster")
 	writeKeys(&b, configType, doc, "")
 	return b.Bytes()
 }

@@ -81,5 +81,5 @@ func TestKubernetesConfigs(t *testing.T) {
 			n++
 		}
 	}
-	assert.Equal(t, 2, n, "the hub's and the TUN DaemonSet's configs")
+	assert.Equal(t, 3, n, "the hub's, the fleet's and the TUN DaemonSet's configs")
 }

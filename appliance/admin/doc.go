@@ -14,6 +14,7 @@
 //	GET    /v1/blocks          the block list
 //	POST   /v1/reload          recompile the rules and swap them in; 409 with file:line reasons if refused
 //	GET    /v1/rules           rule set statistics
+//	GET    /v1/cluster         shared state: backend, NATS member, pending writes, buckets' revisions, leaders, replica lag
 //	GET    /healthz, /readyz   liveness and readiness probes (plain text; no token on TCP)
 //
 // The server calls a Backend (the appliance implements it; tests use

@@ -57,6 +57,7 @@ func NewHandler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /v1/identities/release", s.release)
 	mux.HandleFunc("GET /v1/tokens", s.tokens)
 	mux.HandleFunc("DELETE /v1/tokens/{prefix}", s.unbind)
+	mux.HandleFunc("GET /v1/cluster", s.cluster)
 	var ready func() error
 	if rb, ok := b.(Readiness); ok {
 		ready = rb.Ready

@@ -132,6 +132,9 @@ type Engine struct {
 	flows    Flows
 	guarded  map[string][]netip.Prefix // prefixes pushed to the guard per identity
 
+	// stops end the watches of a shared store.
+	stops []func()
+
 	done     chan struct{}
 	goMu     sync.Mutex
 	closed   bool
@@ -169,6 +172,9 @@ func NewEngine(reg *Registry, cfg InterruptConfig, opts Options) (*Engine, error
 	}
 	e.active.Store(&act)
 	e.gauges(act)
+	if err := e.follow(); err != nil {
+		return nil, err
+	}
 	every := opts.SweepEvery
 	if every == 0 {
 		every = time.Second
@@ -264,8 +270,10 @@ func (e *Engine) Attach(g Guard, flows Flows) error {
 	return errors.Join(errs...)
 }
 
-// Close stops the sweeper and waits for resets in progress.
+// Close stops the watches of a shared store and the sweeper, and waits
+// for resets in progress.
 func (e *Engine) Close() {
+	e.unfollow()
 	e.goMu.Lock()
 	if !e.closed {
 		e.closed = true
@@ -461,7 +469,9 @@ func (e *Engine) Sweep() int {
 	return n
 }
 
-// release removes name's interruption; cause is api or expired.
+// release removes name's interruption; cause is api, expired or cluster
+// (released by another appliance: the shared store has it deleted
+// already).
 func (e *Engine) release(name, cause string) bool {
 	e.mu.Lock() // decide; the side effects run under opMu
 	old := *e.active.Load()
@@ -483,7 +493,7 @@ func (e *Engine) release(name, cause string) bool {
 	e.opMu.Lock()
 	defer e.opMu.Unlock()
 	e.guardUnblock(name)
-	if e.store != nil {
+	if e.store != nil && cause != CauseCluster {
 		if err := e.store.Delete(bucketInterruptions, name); err != nil {
 			e.log.Error("identity: state", "identity", name, "err", err)
 		}
@@ -511,6 +521,8 @@ type change struct {
 	in *Interruption
 	// upgrade is set when the identity was not quarantined before.
 	quarantine bool
+	// shared is set for another appliance's decision: stored already.
+	shared bool
 }
 
 // putLocked merges in with the identity's interruption in force: the
@@ -567,7 +579,7 @@ func (e *Engine) enforce(cs []change) ([]string, map[string]int) {
 func (e *Engine) finish(cs []change, names []string, reset map[string]int) {
 	e.opMu.Lock()
 	for _, c := range cs {
-		e.record(c.id, c.in, reset[c.id.Name])
+		e.record(c.id, c.in, reset[c.id.Name], !c.shared)
 	}
 	e.opMu.Unlock()
 	if len(names) > 0 {
@@ -604,9 +616,9 @@ func (e *Engine) resetLate(names []string) {
 	}
 }
 
-// record logs, writes and counts an interruption and stores it; e.opMu
-// is held.
-func (e *Engine) record(id *Identity, in *Interruption, reset int) {
+// record logs, writes and counts an interruption and stores it (unless
+// store is false: another appliance's); e.opMu is held.
+func (e *Engine) record(id *Identity, in *Interruption, reset int, store bool) {
 	e.m.interruptions.WithLabelValues(in.Action, in.Trigger).Inc()
 	attrs := []any{"identity", id.Name, "trigger", in.Trigger, "level", in.Level, "until", in.Until,
 		"reason", in.Reason, "evidence", len(in.Evidence)}
@@ -621,7 +633,7 @@ func (e *Engine) record(id *Identity, in *Interruption, reset int) {
 		ev.Interruption.Until = &eve.Time{Time: in.Until}
 	}
 	e.emit(ev)
-	if e.store == nil || (*e.active.Load())[id.Name] != in {
+	if !store || e.store == nil || (*e.active.Load())[id.Name] != in {
 		return // not stored, or released (or replaced) meanwhile
 	}
 	b, err := json.Marshal(in)

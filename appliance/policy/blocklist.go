@@ -118,22 +118,34 @@ func (p *Policy) Block(prefix netip.Prefix, d time.Duration, reason string) (Ent
 	return e, p.resetFlows(e.Prefix), nil
 }
 
-// block adds or extends an entry and tells the guard, and returns the
-// entry in force. It does not reset flows: callers do, synchronously or
-// not.
+// block adds or extends an entry and tells the guard (and the fleet,
+// with a shared store), and returns the entry in force. It does not
+// reset flows: callers do, synchronously or not.
 func (p *Policy) block(prefix netip.Prefix, d time.Duration, reason, origin string, cause blockCause) (Entry, error) {
-	if !prefix.IsValid() {
-		return Entry{}, fmt.Errorf("policy: block %v: invalid prefix", prefix)
-	}
-	if a := prefix.Addr(); a.Is4In6() && prefix.Bits() >= 96 {
-		prefix = netip.PrefixFrom(a.Unmap(), prefix.Bits()-96)
-	}
-	prefix = netip.PrefixFrom(prefix.Addr().WithZone(""), prefix.Bits()).Masked()
 	now := p.clock.Now()
 	var until time.Time
 	if d > 0 {
 		until = now.Add(d)
 	}
+	e, changed, err := p.put(Entry{Prefix: prefix, Until: until, Since: now, Reason: reason, Origin: origin}, cause)
+	if err == nil && changed {
+		p.share(e)
+	}
+	return e, err
+}
+
+// put adds or extends the entry (its Since is kept when it extends one)
+// and tells the guard; it returns the entry in force and whether it
+// changed.
+func (p *Policy) put(in Entry, cause blockCause) (Entry, bool, error) {
+	prefix, until, now := in.Prefix, in.Until, p.clock.Now()
+	if !prefix.IsValid() {
+		return Entry{}, false, fmt.Errorf("policy: block %v: invalid prefix", prefix)
+	}
+	if a := prefix.Addr(); a.Is4In6() && prefix.Bits() >= 96 {
+		prefix = netip.PrefixFrom(a.Unmap(), prefix.Bits()-96)
+	}
+	prefix = netip.PrefixFrom(prefix.Addr().WithZone(""), prefix.Bits()).Masked()
 
 	p.attachMu.Lock()
 	defer p.attachMu.Unlock()
@@ -148,16 +160,16 @@ func (p *Policy) block(prefix netip.Prefix, d time.Duration, reason, origin stri
 	if exists && (old.Until.IsZero() || (!until.IsZero() && !until.After(old.Until))) {
 		kept := *old
 		b.mu.Unlock()
-		return kept, nil // already blocked at least as long
+		return kept, false, nil // already blocked at least as long
 	}
 	var expired []Entry
 	if !exists && len(b.m) >= b.max {
 		if expired = p.sweepLocked(now); len(expired) == 0 {
 			b.mu.Unlock()
-			return Entry{}, fmt.Errorf("block %s: %w (%d entries)", prefix, ErrFull, b.max)
+			return Entry{}, false, fmt.Errorf("block %s: %w (%d entries)", prefix, ErrFull, b.max)
 		}
 	}
-	e := &Entry{Prefix: prefix, Until: until, Since: now, Reason: reason, Origin: origin}
+	e := &Entry{Prefix: prefix, Until: until, Since: in.Since, Reason: in.Reason, Origin: in.Origin}
 	if exists {
 		e.Since = old.Since
 	}
@@ -182,13 +194,13 @@ func (p *Policy) block(prefix netip.Prefix, d time.Duration, reason, origin stri
 			n = len(b.m)
 			b.mu.Unlock()
 			p.m.blocked.Set(float64(n))
-			return Entry{}, fmt.Errorf("policy: block %s: %w", prefix, err)
+			return Entry{}, false, fmt.Errorf("policy: block %s: %w", prefix, err)
 		}
 	}
 	p.m.blocked.Set(float64(n))
-	p.m.blocks.WithLabelValues(origin).Inc()
+	p.m.blocks.WithLabelValues(e.Origin).Inc()
 	p.record("block", *e, "", cause)
-	return *e, nil
+	return *e, true, nil
 }
 
 // guardUntil converts an expiry on the policy clock to the wall clock
@@ -201,9 +213,19 @@ func (p *Policy) guardUntil(until time.Time) time.Time {
 	return time.Now().Add(until.Sub(p.clock.Now()))
 }
 
-// Unblock removes prefix from the block list (and the guard) and reports
-// whether it was there. Admin API.
+// Unblock removes prefix from the block list (and the guard, and the
+// fleet's list) and reports whether it was there. Admin API.
 func (p *Policy) Unblock(prefix netip.Prefix) bool {
+	e, ok := p.unblock(prefix, "api")
+	if ok && e.Origin != OriginStatic {
+		p.unshare(e)
+	}
+	return ok
+}
+
+// unblock removes prefix from the list and the guard; cause is api or
+// cluster (another appliance's unblock).
+func (p *Policy) unblock(prefix netip.Prefix, cause string) (Entry, bool) {
 	prefix = prefix.Masked()
 	p.attachMu.Lock()
 	defer p.attachMu.Unlock()
@@ -216,15 +238,15 @@ func (p *Policy) Unblock(prefix netip.Prefix) bool {
 	n := len(b.m)
 	b.mu.Unlock()
 	if !ok {
-		return false
+		return Entry{}, false
 	}
 	if p.guard != nil {
 		p.guard.Unblock(prefix)
 	}
 	p.m.blocked.Set(float64(n))
-	p.m.unblocks.WithLabelValues("api").Inc()
-	p.record("unblock", *e, "api", blockCause{})
-	return true
+	p.m.unblocks.WithLabelValues(cause).Inc()
+	p.record("unblock", *e, cause, blockCause{})
+	return *e, true
 }
 
 // List returns the block list sorted by prefix, expired entries not yet
@@ -293,6 +315,7 @@ func (p *Policy) recordExpired(gone []Entry) {
 	for _, e := range gone {
 		p.m.unblocks.WithLabelValues("expired").Inc()
 		p.record("unblock", e, "expired", blockCause{})
+		p.unshare(e)
 	}
 }
 

@@ -50,7 +50,8 @@
 // rule consequences and protocol validation need it.
 //
 // policy imports netstack (the Handler contract, the guard and flow
-// table), enforce (its hook and Sink types), inspect and inspect/eve. It
+// table), enforce (its hook and Sink types), state (a fleet's shared
+// store, Options.Shared), inspect and inspect/eve. It
 // must not import the detect engine, app-layer parsers, tunnel or the
 // appliance package (which embeds it).
 package policy

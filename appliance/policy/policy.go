@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/interdict/interdict/appliance/enforce"
+	"github.com/interdict/interdict/appliance/state"
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/netstack"
 )
@@ -46,6 +47,10 @@ type Options struct {
 	// SweepEvery is the period of the expiry sweep (default 1s); negative
 	// disables the background sweeper (tests call Sweep).
 	SweepEvery time.Duration
+	// Shared is the fleet's store (appliance/cluster), nil for a single
+	// appliance: API and rule blocks are written to it, and the others'
+	// are loaded by New and then applied from its watch.
+	Shared state.Watcher
 }
 
 // Policy holds the block list, the rate limiters and the protocol
@@ -68,6 +73,10 @@ type Policy struct {
 
 	sources *sourceLimiters
 	live    liveFlows
+
+	// shared is Options.Shared; stop ends its watch.
+	shared state.Watcher
+	stop   func()
 
 	done chan struct{}
 	// goMu orders goroutine starts against Close, so wg.Add never races
@@ -107,6 +116,12 @@ func New(cfg Config, opts Options) (*Policy, error) {
 			return nil, fmt.Errorf("policy: static block %s: %w", e.prefix, err)
 		}
 	}
+	if opts.Shared != nil {
+		p.shared = opts.Shared
+		if err := p.follow(opts.Shared); err != nil {
+			return nil, err
+		}
+	}
 	every := opts.SweepEvery
 	if every == 0 {
 		every = time.Second
@@ -144,6 +159,10 @@ func (p *Policy) Attach(g Guard, flows Flows) error {
 // Close stops the sweeper and wakes every chunk waiting for the bytes/s
 // limit (it is then forwarded at once). Call it after the stack's Close.
 func (p *Policy) Close() {
+	if p.stop != nil {
+		p.stop()
+		p.stop = nil
+	}
 	p.goMu.Lock()
 	if !p.closed {
 		p.closed = true

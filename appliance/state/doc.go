@@ -10,5 +10,8 @@
 // file, atomically (temp file, fsync, rename), with mode 0600 in a 0700
 // directory: a crash leaves the old value or the new one, never half.
 //
+// A Store shared by a fleet (appliance/cluster) is also a Watcher: each
+// appliance applies what the others wrote from its watch.
+//
 // It imports nothing of ours.
 package state

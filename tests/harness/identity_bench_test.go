@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -91,10 +90,7 @@ func BenchmarkIdentityQuarantineLatency100Flows(b *testing.B) {
 		_, err := e.Release("runner-b", "")
 		require.NoError(b, err)
 	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[(len(lat)*99)/100].Microseconds())/1000, "p99-ms")
-	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+	reportLatency(b, lat)
 	b.Logf("slowest: %v", lat[max(0, len(lat)-5):])
 	if missed > 0 {
 		b.Errorf("%d flows were not reset within 10 s", missed)

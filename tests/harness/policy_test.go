@@ -30,6 +30,7 @@ import (
 	"github.com/interdict/interdict/appliance/enforce"
 	"github.com/interdict/interdict/appliance/policy"
 	"github.com/interdict/interdict/appliance/policy/policytest"
+	"github.com/interdict/interdict/appliance/state"
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/netstack"
 )
@@ -52,9 +53,16 @@ type policed struct {
 // clock nil uses the wall clock.
 func newPoliced(t *testing.T, cfg policy.Config, inner netstack.Handler, clock *policytest.Clock) *policed {
 	t.Helper()
+	return newPolicedShared(t, cfg, inner, clock, nil)
+}
+
+// newPolicedShared is newPoliced with the block list shared through
+// shared (nil: not shared).
+func newPolicedShared(t *testing.T, cfg policy.Config, inner netstack.Handler, clock *policytest.Clock, shared state.Watcher) *policed {
+	t.Helper()
 	e := &policed{clock: clock, reg: prometheus.NewRegistry(), eve: &eveBuf{}, srv: &reqServer{}}
 	w := eve.NewWriter(e.eve)
-	opts := policy.Options{Registerer: e.reg, Events: w,
+	opts := policy.Options{Registerer: e.reg, Events: w, Shared: shared,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if clock != nil {
 		opts.Clock = clock

@@ -44,6 +44,7 @@ func ctlCommand() *cli.Command {
 		sub("blocks", "the block list", "", ctlBlocks),
 		sub("reload", "recompile the rules and swap them in (refused with file:line reasons if broken)", "", ctlReload),
 		sub("rules", "rule set statistics and rejected rules", "", ctlRules),
+		sub("cluster", "shared state: NATS members, bucket leaders, revisions and replica lag, pending writes", "", ctlCluster),
 	}
 	return &cli.Command{
 		Name:  "ctl",

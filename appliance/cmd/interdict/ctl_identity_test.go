@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/interdict/interdict/appliance"
-	"github.com/interdict/interdict/appliance/admin"
 	"github.com/interdict/interdict/tests/harness"
 )
 
@@ -81,14 +79,7 @@ tokens:
 	c.Close()
 	require.Equal(t, "HTTP/1.1 204 No Content\r\n\r\n", string(got))
 
-	sock := filepath.Join(dir, "a.sock")
-	aln, err := admin.ListenUnix(sock)
-	require.NoError(t, err)
-	srv := httptest.NewUnstartedServer(admin.NewHandler(a, nil))
-	srv.Listener.Close()
-	srv.Listener = aln
-	srv.Start()
-	t.Cleanup(srv.Close)
+	sock := serveAdmin(t, a, filepath.Join(dir, "a.sock"))
 
 	run := func(args ...string) string {
 		t.Helper()

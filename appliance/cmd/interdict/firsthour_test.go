@@ -35,7 +35,7 @@ func TestUnknownCommand(t *testing.T) {
 		want string
 	}{
 		{[]string{"rnu"}, `unknown command "rnu"; commands: run, config, rules, replay, ctl, peer, demo, keygen, pubkey, policy, version (see interdict --help)`},
-		{[]string{"ctl", "stauts"}, `unknown command "stauts"; commands: status, flows, block, unblock, blocks, reload, rules, identities, pause, quarantine, release, tokens (see interdict ctl --help)`},
+		{[]string{"ctl", "stauts"}, `unknown command "stauts"; commands: status, flows, block, unblock, blocks, reload, rules, cluster, identities, pause, quarantine, release, tokens (see interdict ctl --help)`},
 		{[]string{"config", "chek"}, `unknown command "chek"; commands: check, default (see interdict config --help)`},
 	} {
 		_, _, code, err := runMain(t, tc.args...)

@@ -30,6 +30,7 @@ type objects struct {
 	services    []*corev1.Service
 	deployments []*appsv1.Deployment
 	daemonSets  []*appsv1.DaemonSet
+	statefulSet []*appsv1.StatefulSet
 }
 
 // load decodes every document of every manifest strictly.
@@ -119,6 +120,12 @@ func (o *objects) add(doc []byte) error {
 			return err
 		}
 		name, o.deployments = v.Name, append(o.deployments, v)
+	case "apps/v1 StatefulSet":
+		v := &appsv1.StatefulSet{}
+		if err := strict(v); err != nil {
+			return err
+		}
+		name, o.statefulSet = v.Name, append(o.statefulSet, v)
 	case "apps/v1 DaemonSet":
 		v := &appsv1.DaemonSet{}
 		if err := strict(v); err != nil {
@@ -139,26 +146,37 @@ type workload struct {
 	kind, namespace, name string
 	tmpl                  *corev1.PodTemplateSpec
 	selector              map[string]string
+	// claims are a StatefulSet's volume claim templates, mounted like
+	// volumes.
+	claims []string
 }
 
 func (o *objects) workloads() []workload {
 	var out []workload
 	for _, d := range o.deployments {
-		out = append(out, workload{"Deployment", d.Namespace, d.Name, &d.Spec.Template, d.Spec.Selector.MatchLabels})
+		out = append(out, workload{"Deployment", d.Namespace, d.Name, &d.Spec.Template, d.Spec.Selector.MatchLabels, nil})
 	}
 	for _, d := range o.daemonSets {
-		out = append(out, workload{"DaemonSet", d.Namespace, d.Name, &d.Spec.Template, d.Spec.Selector.MatchLabels})
+		out = append(out, workload{"DaemonSet", d.Namespace, d.Name, &d.Spec.Template, d.Spec.Selector.MatchLabels, nil})
+	}
+	for _, d := range o.statefulSet {
+		var claims []string
+		for _, c := range d.Spec.VolumeClaimTemplates {
+			claims = append(claims, c.Name)
+		}
+		out = append(out, workload{"StatefulSet", d.Namespace, d.Name, &d.Spec.Template, d.Spec.Selector.MatchLabels, claims})
 	}
 	return out
 }
 
 // TestManifestsDecodeStrictly: every document is a known kind whose
 // fields all exist in its API type; there is a hub Deployment, its UDP
-// Service and a TUN DaemonSet.
+// Service, a fleet StatefulSet and a TUN DaemonSet.
 func TestManifestsDecodeStrictly(t *testing.T) {
 	o := load(t)
-	if len(o.deployments) != 1 || len(o.daemonSets) != 1 {
-		t.Fatalf("want one hub Deployment and one TUN DaemonSet, have %d and %d", len(o.deployments), len(o.daemonSets))
+	if len(o.deployments) != 1 || len(o.daemonSets) != 1 || len(o.statefulSet) != 1 {
+		t.Fatalf("want one hub Deployment, one fleet StatefulSet and one TUN DaemonSet, have %d, %d and %d",
+			len(o.deployments), len(o.statefulSet), len(o.daemonSets))
 	}
 	udp := false
 	for _, s := range o.services {
@@ -201,8 +219,8 @@ func TestPodSecurity(t *testing.T) {
 		if !res.Allowed {
 			t.Errorf("%s %s violates PodSecurity %q: %s", w.kind, w.name, level, res.ForbiddenDetail())
 		}
-		if w.kind == "Deployment" && lv != psaapi.LevelRestricted {
-			t.Errorf("the hub's namespace enforces %q, want restricted", level)
+		if w.kind != "DaemonSet" && lv != psaapi.LevelRestricted {
+			t.Errorf("%s %s: the hub's namespace enforces %q, want restricted", w.kind, w.name, level)
 		}
 		for _, c := range w.tmpl.Spec.Containers {
 			sc := c.SecurityContext
@@ -238,6 +256,9 @@ func TestReferencesResolve(t *testing.T) {
 			}
 		}
 		vols := map[string]bool{}
+		for _, c := range w.claims {
+			vols[c] = true
+		}
 		for _, v := range spec.Volumes {
 			vols[v.Name] = true
 			if cm := v.ConfigMap; cm != nil && o.configMaps[w.namespace+"/"+cm.Name] == nil {

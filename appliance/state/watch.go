@@ -1,0 +1,44 @@
+package state
+
+import "time"
+
+// Change is one write to a shared store, as its watch delivers it.
+type Change struct {
+	Bucket string
+	Key    string
+	// Value is the new value; nil when Deleted.
+	Value   []byte
+	Deleted bool
+	// Revision orders the changes of a bucket: a later write has a
+	// higher revision, whichever appliance made it.
+	Revision uint64
+	// Written is when the shared store took the write (its clock), for
+	// the apply-lag metric.
+	Written time.Time
+}
+
+// Resolve settles a conflict on key: this appliance wrote mine without
+// having seen theirs, a newer value another appliance wrote (while this
+// one was cut off, or at the same moment). A nil value is a deleted key.
+// It returns true to write mine over theirs, false to drop mine and apply
+// theirs. It decides from the two values alone and must not block: it
+// runs on the watch's goroutine.
+type Resolve func(key string, mine, theirs []byte) (keepMine bool)
+
+// Watcher is a Store shared by several appliances. Watch calls fn, in
+// revision order, with the bucket's current values and then with every
+// later change another appliance made; the caller's own writes are not
+// echoed back. fn runs on the watch's goroutine: it must apply and return
+// (a slow fn delays the changes after it, never drops them). stop ends
+// the watch and waits for a running fn.
+//
+// With resolve set, every write to the bucket is a compare-and-set on
+// the revision of the key this appliance saw last, and a write that
+// loses the race is settled by resolve; with resolve nil, the last write
+// the shared store takes wins.
+//
+// Dir is not a Watcher: a single appliance has no one to hear from.
+type Watcher interface {
+	Store
+	Watch(bucket string, fn func(Change), resolve Resolve) (stop func(), err error)
+}
