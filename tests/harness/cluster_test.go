@@ -14,7 +14,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/interdict/interdict/appliance/cluster"
 	"github.com/interdict/interdict/appliance/cluster/clustertest"
@@ -31,14 +30,6 @@ var hubSetup = identSetup{
 
 // tokenRequest carries a token the first identity to use binds.
 const tokenRequest = "GET /repos HTTP/1.1\r\nHost: example.test\r\nAuthorization: Bearer ghp_Cluster0123456789SecretValueXYZ\r\n\r\n"
-
-// clusterLeakCheck fails the test if a goroutine it started (a NATS
-// server's, a store's, a watch's) outlives its cleanups: registered
-// first, it runs last, against the goroutines that ran before the test.
-func clusterLeakCheck(t *testing.T) {
-	before := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, before) })
-}
 
 // openShared opens a Store on the fleet member url (the test closes it).
 func openShared(t *testing.T, f *clustertest.Fleet, url string) *cluster.Store {
@@ -84,7 +75,7 @@ func released(h *identNet, name string) func() bool {
 }
 
 func TestClusterQuarantineAndTokensReachEveryHub(t *testing.T) {
-	clusterLeakCheck(t)
+	leakCheck(t)
 	f := clustertest.Start(t, 3)
 	a, b, c := newHub(t, f, 0), newHub(t, f, 1), newHub(t, f, 2)
 
@@ -139,7 +130,7 @@ func TestClusterQuarantineAndTokensReachEveryHub(t *testing.T) {
 }
 
 func TestClusterKeepsEnforcingThroughFailures(t *testing.T) {
-	clusterLeakCheck(t)
+	leakCheck(t)
 	f := clustertest.Start(t, 3)
 	a, c := newHub(t, f, 0), newHub(t, f, 2)
 	_, err := request(t, a.n, ClientAddr, httpAP, tokenRequest)
@@ -206,7 +197,7 @@ func TestClusterKeepsEnforcingThroughFailures(t *testing.T) {
 // connects to the cluster by its URLs (any member, failing over between
 // them), as appliances configured with cluster.nats.urls do.
 func TestClusterExternalNATS(t *testing.T) {
-	clusterLeakCheck(t)
+	leakCheck(t)
 	f := clustertest.Start(t, 3)
 	urls := []string{f.URL(0), f.URL(1), f.URL(2)}
 	external := func() *cluster.Store {
@@ -283,7 +274,7 @@ func blocked(h *policed, a netip.Addr, origin string) func() bool {
 }
 
 func TestClusterBlocksReachEveryHub(t *testing.T) {
-	clusterLeakCheck(t)
+	leakCheck(t)
 	f := clustertest.Start(t, 3)
 	a, c := newPolicedHub(t, f, 0), newPolicedHub(t, f, 2)
 

@@ -95,6 +95,7 @@ type echoCase struct {
 func TestTUNEcho(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTools(t, "ip")
+	before := goleak.IgnoreCurrent()
 	cases := []echoCase{
 		{"ipv4-1queue", 1, netip.MustParsePrefix("10.99.0.1/24"), netip.MustParseAddr("10.99.0.2")},
 		{"ipv4-2queues", 2, netip.MustParsePrefix("10.99.0.1/24"), netip.MustParseAddr("10.99.0.2")},
@@ -105,7 +106,7 @@ func TestTUNEcho(t *testing.T) {
 	}
 	// Everything the subtests created is gone: buffers and goroutines.
 	assert.NotPanics(t, refs.DoRepeatedLeakCheck, "packet buffers leaked")
-	goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	goleak.VerifyNone(t, before)
 }
 
 func runEcho(t *testing.T, tc echoCase) {
