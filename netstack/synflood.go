@@ -377,13 +377,8 @@ func (s *Stack) enterValidateFirst(reason string) {
 	tcpStats := s.gs.Stats().TCP
 	st.cookiesSent, st.cookiesOK = tcpStats.ListenOverflowSynCookieSent.Value(), tcpStats.ListenOverflowSynCookieRcvd.Value()
 	ch := SYNModeChange{Mode: ValidateFirst, Reason: reason, At: time.Now(), InFlight: st.inFlight}
-	// Stored before the lock is released: a concurrent handshake that
-	// acquired its slot past the threshold finds the mode already set
-	// here and returns, and must then see validating, or it dials a
-	// spoofed source (SYNPressure of them instead of SYNPressure - 1,
-	// TestSYNFloodValidatesFirst under -race).
-	s.validating.Store(true)
 	st.mu.Unlock()
+	s.validating.Store(true)
 	s.modeChanged(ch)
 	if s.enter() {
 		go s.watchPressure()
