@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -161,19 +162,38 @@ func newUDPRecorder(t *testing.T) *udpRecorder {
 	return r
 }
 
-// countingDialer dials a fixed host address and counts the dials.
+// countingDialer dials a fixed host address and counts the dials, in
+// all and by source address.
 type countingDialer struct {
 	udp, tcp string
 	n        atomic.Int32
+	mu       sync.Mutex
+	srcs     []netip.Addr
 }
 
-func (d *countingDialer) Dial(ctx context.Context, network string, _, _ netip.AddrPort) (net.Conn, error) {
+func (d *countingDialer) Dial(ctx context.Context, network string, src, _ netip.AddrPort) (net.Conn, error) {
 	d.n.Add(1)
+	d.mu.Lock()
+	d.srcs = append(d.srcs, src.Addr())
+	d.mu.Unlock()
 	var nd net.Dialer
 	if network == "udp" {
 		return nd.DialContext(ctx, network, d.udp)
 	}
 	return nd.DialContext(ctx, network, d.tcp)
+}
+
+// dialsFrom counts the dials for sources in p.
+func (d *countingDialer) dialsFrom(p netip.Prefix) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, a := range d.srcs {
+		if p.Contains(a) {
+			n++
+		}
+	}
+	return n
 }
 
 func inject(link *pipe.Endpoint, pkts [][]byte) {

@@ -23,17 +23,26 @@ import (
 )
 
 // spoofedSYNs returns n SYNs to dst from sources spread over 10.200.0.0/16.
-func spoofedSYNs(n int, dst string) [][]byte {
+func spoofedSYNs(n int, dst string) [][]byte { return spoofedSYNsFrom(0, n, dst) }
+
+// spoofedSYNsFrom returns the SYNs first..first+n-1 of a series whose
+// 4-tuples repeat only after about 10^9 SYNs, as a flood from random sources
+// would: none of them passes for the retransmission of another.
+func spoofedSYNsFrom(first, n int, dst string) [][]byte {
 	out := make([][]byte, n)
-	for i := range out {
+	for j := range out {
+		i := first + j
 		src := netip.AddrFrom4([4]byte{10, 200, byte(i >> 8), byte(i)})
-		out[i] = craft.Packet{
-			Src: netip.AddrPortFrom(src, uint16(1024+i)), Dst: netip.MustParseAddrPort(dst),
+		out[j] = craft.Packet{
+			Src: netip.AddrPortFrom(src, uint16(1024+i%60000)), Dst: netip.MustParseAddrPort(dst),
 			Proto: header.TCPProtocolNumber, Seq: uint32(i) * 7919,
 		}.Whole()
 	}
 	return out
 }
+
+// spoofedNet holds the sources of spoofedSYNs.
+var spoofedNet = netip.MustParsePrefix("10.200.0.0/16")
 
 // TestSYNFloodValidatesFirst floods the stack with spoofed SYNs: past
 // SYNPressure handshakes in flight it stops dialling upstream for them
@@ -48,8 +57,16 @@ func TestSYNFloodValidatesFirst(t *testing.T) {
 		changes []SYNModeChange
 	)
 	applianceLink, clientLink := pipe.New(0)
+	// The cookie rate is one a -race build on a loaded 2-core machine
+	// answers with room to spare (the default, 20,000 a second, is a third
+	// of a core in a normal build). Past what the stack answers, the SYNs
+	// the guard admits pile up in the cookie listener's segment queue and
+	// the real clients' ACKs and data are dropped with them; the client's
+	// first retransmission then comes after 3 RTTs, seconds under that
+	// load: the exchanges failed with i/o timeouts, 19 runs in 20, with
+	// no SYN ever refused for the rate.
 	s, err := New(WithLink(applianceLink), WithDialer(d),
-		WithLimits(Limits{SYNPressure: pressure, HandshakeTimeout: time.Second}),
+		WithLimits(Limits{SYNPressure: pressure, HandshakeTimeout: time.Second, SYNCookieRate: 400}),
 		WithSYNModeHook(func(c SYNModeChange) { mu.Lock(); changes = append(changes, c); mu.Unlock() }))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
@@ -65,8 +82,8 @@ func TestSYNFloodValidatesFirst(t *testing.T) {
 	live, err := gonet.DialTCPWithBind(ctx, cs, tcpip.FullAddress{NIC: 1, Addr: clientAddr, Port: 40999}, dst, ipv4.ProtocolNumber)
 	require.NoError(t, err)
 	defer live.Close()
-	flood := spoofedSYNs(2000, "10.9.0.1:80")
-	inject(clientLink, flood[:1000])
+	flood := spoofedSYNs(1000, "10.9.0.1:80")
+	inject(clientLink, flood)
 	// The forwarder decides in goroutines of its own.
 	require.Eventually(t, func() bool { return s.SYNMode() == ValidateFirst }, 5*time.Second, 10*time.Millisecond,
 		"spoofed SYNs past the threshold switch the mode")
@@ -75,14 +92,17 @@ func TestSYNFloodValidatesFirst(t *testing.T) {
 	floodDone := make(chan struct{})
 	go func() {
 		defer close(floodDone)
-		for i := 0; ; i++ {
+		// New 4-tuples throughout (5,000 SYNs a second at most, far past
+		// the cookie rate): a flood that repeats its SYNs takes the
+		// retransmissions' budget too.
+		for i := len(flood); ; i += 50 {
 			select {
 			case <-stopFlood:
 				return
 			default:
 			}
-			inject(clientLink, flood[(i%10)*200:(i%10+1)*200])
-			time.Sleep(5 * time.Millisecond)
+			inject(clientLink, spoofedSYNsFrom(i, 50, "10.9.0.1:80"))
+			time.Sleep(10 * time.Millisecond)
 		}
 	}()
 	for i := range 20 {
@@ -97,9 +117,10 @@ func TestSYNFloodValidatesFirst(t *testing.T) {
 	_, err = io.ReadFull(live, b)
 	require.NoError(t, err, "the flow opened before the flood still relays")
 	assert.Equal(t, "L", string(b))
-	// 1 live flow, 20 real clients, and the spoofed SYNs dialled before
-	// the switch.
-	assert.LessOrEqual(t, d.n.Load()-21, int32(pressure-1), "spoofed SYNs dialled upstream")
+	// Counted by source: the dials for the real client are not exactly
+	// 21 (1 live flow, 20 exchanges), since an ACK of a closed exchange
+	// that arrives late still carries a valid cookie.
+	assert.LessOrEqual(t, d.dialsFrom(spoofedNet), pressure-1, "spoofed SYNs dialled upstream")
 	assert.Positive(t, s.gs.Stats().TCP.ListenOverflowSynCookieRcvd.Value(), "the real clients came through SYN cookies")
 
 	require.Eventually(t, func() bool { return s.SYNMode() == DialFirst }, 10*time.Second, 50*time.Millisecond,

@@ -35,21 +35,54 @@ func (d fixedDialer) Dial(ctx context.Context, network string, _, _ netip.AddrPo
 
 // echoOnceServer answers one byte with the same byte and closes first,
 // so the appliance closes the client leg first and it enters TIME_WAIT.
+//
+// A connection waits for its byte as long as the test runs: a flow held
+// open across a phase of the test (TestSYNFloodValidatesFirst's live
+// flow, across 20 exchanges under a flood) must not be ended by the
+// server, whatever that phase takes on a loaded machine. A deadline of
+// 10 s here ended that flow with EOF under -race. The connections are
+// closed at cleanup instead.
 func echoOnceServer(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
+	var (
+		mu     sync.Mutex
+		conns  = map[net.Conn]struct{}{}
+		closed bool
+		wg     sync.WaitGroup
+	)
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		closed = true
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			if closed {
+				mu.Unlock()
+				c.Close()
+				return
+			}
+			conns[c] = struct{}{}
+			wg.Add(1)
+			mu.Unlock()
 			go func() {
-				defer c.Close()
+				defer wg.Done()
+				defer func() { mu.Lock(); delete(conns, c); mu.Unlock(); c.Close() }()
 				b := make([]byte, 1)
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 				if _, err := io.ReadFull(c, b); err == nil {
 					_, _ = c.Write(b)
 				}
