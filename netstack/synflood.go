@@ -110,7 +110,13 @@ const (
 	// before still complete, and the accept loops take every queued
 	// connection; closing a listener at once reset the clients in its
 	// queue. SYNs dropped meanwhile are retransmitted to the forwarder.
+	// The drain goes on, period by period, while cookies are still being
+	// validated (a burst's ACKs queued behind its data: under -race on a
+	// loaded machine some arrived after 1 s and met a closed listener,
+	// which reset clients whose connect had succeeded), up to
+	// synDrainMax, so new SYNs to the port are not kept out for long.
 	synDrainPeriod = time.Second
+	synDrainMax    = 5 * time.Second
 	// cookieListenerAccount is a cookie listener's receive buffer: see
 	// cookieListener. Below 2^31, the size of gVisor's account.
 	cookieListenerAccount = 1 << 30
@@ -510,10 +516,7 @@ func (s *Stack) watchPressure() {
 		s.draining.Store(true)
 		s.validating.Store(false)
 		s.modeChanged(ch)
-		select {
-		case <-time.After(synDrainPeriod):
-		case <-s.ctx.Done():
-		}
+		s.drainWait()
 		// Close while their ports are still kept from new SYNs: a SYN
 		// that meets a closing listener is answered with RST. Closing
 		// also resets what is still in a listener's accept queue, so the
@@ -528,6 +531,26 @@ func (s *Stack) watchPressure() {
 		s.draining.Store(false)
 		st.lmu.Unlock()
 		return
+	}
+}
+
+// drainWait waits out the drain of an ended mode's listeners: at least
+// synDrainPeriod, longer while validated cookies keep arriving, at most
+// synDrainMax.
+func (s *Stack) drainWait() {
+	rcvd := s.gs.Stats().TCP.ListenOverflowSynCookieRcvd
+	last := rcvd.Value()
+	for waited := time.Duration(0); waited < synDrainMax; waited += synDrainPeriod {
+		select {
+		case <-time.After(synDrainPeriod):
+		case <-s.ctx.Done():
+			return
+		}
+		now := rcvd.Value()
+		if now == last {
+			return
+		}
+		last = now
 	}
 }
 
