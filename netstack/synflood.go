@@ -111,10 +111,10 @@ const (
 	// connection; closing a listener at once reset the clients in its
 	// queue. SYNs dropped meanwhile are retransmitted to the forwarder.
 	// The drain goes on, period by period, while cookies are still being
-	// validated (a burst's ACKs queued behind its data: under -race on a
-	// loaded machine some arrived after 1 s and met a closed listener,
-	// which reset clients whose connect had succeeded), up to
-	// synDrainMax, so new SYNs to the port are not kept out for long.
+	// sent or validated (a burst's SYNs and ACKs queued behind its data:
+	// under -race on a loaded machine some were processed after 1 s and
+	// met a closed listener, which reset clients), up to synDrainMax, so
+	// new SYNs to the port are not kept out for long.
 	synDrainPeriod = time.Second
 	synDrainMax    = 5 * time.Second
 	// cookieListenerAccount is a cookie listener's receive buffer: see
@@ -535,18 +535,24 @@ func (s *Stack) watchPressure() {
 }
 
 // drainWait waits out the drain of an ended mode's listeners: at least
-// synDrainPeriod, longer while validated cookies keep arriving, at most
-// synDrainMax.
+// synDrainPeriod, longer while the listeners are still busy, at most
+// synDrainMax. Busy means cookies still sent (SYNs that reached a
+// listener before the switch, still in its segment queue) or validated
+// (ACKs): gVisor answers what is left in a closed listener's queue with
+// RST, a refused connect or a reset after a successful one.
 func (s *Stack) drainWait() {
-	rcvd := s.gs.Stats().TCP.ListenOverflowSynCookieRcvd
-	last := rcvd.Value()
+	tcpStats := s.gs.Stats().TCP
+	busy := func() uint64 {
+		return tcpStats.ListenOverflowSynCookieSent.Value() + tcpStats.ListenOverflowSynCookieRcvd.Value()
+	}
+	last := busy()
 	for waited := time.Duration(0); waited < synDrainMax; waited += synDrainPeriod {
 		select {
 		case <-time.After(synDrainPeriod):
 		case <-s.ctx.Done():
 			return
 		}
-		now := rcvd.Value()
+		now := busy()
 		if now == last {
 			return
 		}
