@@ -48,10 +48,14 @@ const (
 	// DropFragmentTimeout: fragments of datagrams not completed within
 	// the reassembly timeout.
 	DropFragmentTimeout = "fragment_timeout"
+	// DropListenerClose: RSTs a closing SYN cookie listener sent in
+	// reply to the segments left in its queue (synflood.go,
+	// closeDrained).
+	DropListenerClose = "listener_close"
 )
 
 var guardReasons = [...]string{DropBlockedSource, DropBlackholed, DropBlackholedOut, DropMalformed, DropICMPOther,
-	DropFragmentChecksum, DropFragmentInvalid, DropFragmentLimit, DropFragmentTimeout}
+	DropFragmentChecksum, DropFragmentInvalid, DropFragmentLimit, DropFragmentTimeout, DropListenerClose}
 
 const (
 	reasonBlocked = iota
@@ -63,6 +67,7 @@ const (
 	reasonFragInvalid
 	reasonFragLimit
 	reasonFragTimeout
+	reasonListenerClose
 	numReasons
 )
 
@@ -103,6 +108,13 @@ type Guard struct {
 	// synsFiltered: the link runs synFilter on every packet it reads,
 	// so onSYN has already seen each SYN that was not a fragment.
 	synsFiltered bool
+
+	// probe and quietPort serve the close of a drained SYN cookie
+	// listener (synflood.go): probe catches the answer to a sentinel
+	// SYN on its way out, quietPort (the listener's port + 1, 0 when
+	// none) drops the RSTs the listener sends while it closes.
+	probe     atomic.Pointer[listenerProbe]
+	quietPort atomic.Uint32
 
 	// Metrics, resolved once so the hot path does no label lookups.
 	mDrops                         [numReasons]prometheus.Counter
@@ -461,7 +473,8 @@ func (g *Guard) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 			g.mByOut.Add(float64(pkt.Size()))
 		}
 	}
-	if g.nHoles.Load() == 0 {
+	probe, quiet := g.probe.Load(), g.quietPort.Load()
+	if g.nHoles.Load() == 0 && probe == nil && quiet == 0 {
 		return g.Endpoint.WritePackets(pkts)
 	}
 	var keep stack.PacketBufferList
@@ -469,7 +482,22 @@ func (g *Guard) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 	for _, pkt := range pkts.AsSlice() {
 		var p parsed
 		nh, th := pkt.NetworkHeader().Slice(), pkt.TransportHeader().Slice()
-		if len(nh) > 0 && parseHeaders(nh, th, &p) && g.check(&p, true) >= 0 {
+		if len(nh) == 0 || !parseHeaders(nh, th, &p) {
+			pkt.IncRef()
+			keep.PushBack(pkt)
+			continue
+		}
+		tcp := p.proto == uint8(header.TCPProtocolNumber) && p.hasPorts
+		switch {
+		case probe != nil && tcp && netip.AddrPortFrom(p.dst, p.dport) == probe.src:
+			probe.answered()
+			dropped++
+			continue
+		case quiet != 0 && tcp && p.rst && uint32(p.sport)+1 == quiet:
+			g.drop(reasonListenerClose)
+			dropped++
+			continue
+		case g.check(&p, true) >= 0:
 			g.drop(reasonBlackholedOut)
 			dropped++
 			continue
@@ -548,6 +576,8 @@ type parsed struct {
 	icmpOther    bool
 	// syn is a TCP SYN without ACK: a connection request.
 	syn bool
+	// rst is a TCP segment with RST.
+	rst bool
 	// frag is an IPv4 fragment, or an IPv6 packet with extension headers
 	// (which may hold a fragment header).
 	frag bool
@@ -652,6 +682,7 @@ func parseL4(l4 []byte, p *parsed, v6 bool) {
 		if p.proto == uint8(header.TCPProtocolNumber) && len(l4) > 13 {
 			f := header.TCPFlags(l4[13])
 			p.syn = f&(header.TCPFlagSyn|header.TCPFlagAck) == header.TCPFlagSyn
+			p.rst = f&header.TCPFlagRst != 0
 		}
 	case uint8(header.ICMPv4ProtocolNumber):
 		if !v6 && len(l4) >= 1 {

@@ -117,6 +117,13 @@ const (
 	// new SYNs to the port are not kept out for long.
 	synDrainPeriod = time.Second
 	synDrainMax    = 5 * time.Second
+	// synProbeMax bounds the wait for the listeners to handle what
+	// was queued to them before they close (listener_probe.go). Their
+	// queues ran up to 3 s behind under -race on a loaded 2-core
+	// machine, and once over 5 s; a normal build handles the same in
+	// milliseconds. New SYNs to the port wait for their retransmission
+	// meanwhile.
+	synProbeMax = 10 * time.Second
 	// cookieListenerAccount is a cookie listener's receive buffer: see
 	// cookieListener. Below 2^31, the size of gVisor's account.
 	cookieListenerAccount = 1 << 30
@@ -517,21 +524,46 @@ func (s *Stack) watchPressure() {
 		s.validating.Store(false)
 		s.modeChanged(ch)
 		s.drainWait()
-		// Close while their ports are still kept from new SYNs: a SYN
-		// that meets a closing listener is answered with RST. Closing
-		// also resets what is still in a listener's accept queue, so the
-		// queue is taken here first, whether or not its accept loop was
-		// scheduled in time.
-		st.lmu.Lock()
-		for _, ep := range st.draining {
-			s.acceptQueued(ep)
-			ep.Close()
-		}
-		st.draining = make(map[listenerKey]tcpip.Endpoint)
-		s.draining.Store(false)
-		st.lmu.Unlock()
+		s.closeDrained()
 		return
 	}
+}
+
+// closeDrained closes the listeners of an ended mode once each has
+// handled what was queued to it (listener_probe.go). They close while
+// their ports are still kept from new SYNs: a SYN that meets a closing
+// listener is answered with RST. Closing also resets what is still in a
+// listener's accept queue, so the queue is taken here first, whether or
+// not its accept loop was scheduled in time.
+func (s *Stack) closeDrained() {
+	st := s.syn
+	st.lmu.RLock()
+	keys := make([]listenerKey, 0, len(st.draining))
+	for k := range st.draining {
+		keys = append(keys, k)
+	}
+	st.lmu.RUnlock()
+	deadline := time.Now().Add(synProbeMax)
+	busy := 0
+	for _, k := range keys {
+		if !s.probeListener(k, deadline) {
+			busy++
+		}
+	}
+	if busy > 0 && s.ctx.Err() == nil {
+		s.log.Warn("SYN cookie listeners still busy after the drain; closing them may reset clients whose handshakes they have not handled yet",
+			"listeners", busy, "waited", synProbeMax)
+	}
+	st.lmu.Lock()
+	defer st.lmu.Unlock()
+	for k, ep := range st.draining {
+		s.acceptQueued(ep)
+		s.guard.quietPort.Store(uint32(k.port) + 1)
+		ep.Close()
+	}
+	s.guard.quietPort.Store(0)
+	st.draining = make(map[listenerKey]tcpip.Endpoint)
+	s.draining.Store(false)
 }
 
 // drainWait waits out the drain of an ended mode's listeners: at least
