@@ -300,7 +300,13 @@ func (f *tcpFlow) pump(dir Direction, from, to leg) {
 			h.free(f.s)
 			switch {
 			case errors.Is(err, io.EOF):
-				to.closeWrite()
+				// When the other direction is over too, pumpDone closes
+				// both legs next, and the close sends this FIN: a
+				// shutdown first was one more system call per
+				// connection on a host socket.
+				if f.pumps.Load() > 1 {
+					to.closeWrite()
+				}
 				f.eofs.Add(1)
 			case errors.Is(err, errReset):
 				// Propagate the reset to the other leg. Held bytes were
