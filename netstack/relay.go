@@ -40,14 +40,17 @@ var (
 // (not a gonet.TCPConn) because reset needs Abort, and because waiting
 // for readability before borrowing a buffer keeps idle flows small.
 type gvLeg struct {
-	ep         tcpip.Endpoint
-	wq         *waiter.Queue
-	rEntry     waiter.Entry
-	wEntry     waiter.Entry
-	rCh, wCh   chan struct{}
-	done       chan struct{}
-	doneOnce   sync.Once
-	rd         bytes.Reader
+	ep       tcpip.Endpoint
+	wq       *waiter.Queue
+	rEntry   waiter.Entry
+	wEntry   waiter.Entry
+	rCh, wCh chan struct{}
+	done     chan struct{}
+	doneOnce sync.Once
+	rd       bytes.Reader
+	// sw is read's writer: a local handed to Endpoint.Read (an interface)
+	// was one allocation per read. Only the pump reading this leg uses it.
+	sw         tcpip.SliceWriter
 	owned      bool
 	registered bool
 }
@@ -77,8 +80,9 @@ func (l *gvLeg) ready() error {
 
 func (l *gvLeg) read(b []byte) (int, error) {
 	for {
-		w := tcpip.SliceWriter(b)
-		res, err := l.ep.Read(&w, tcpip.ReadOptions{})
+		l.sw = tcpip.SliceWriter(b)
+		res, err := l.ep.Read(&l.sw, tcpip.ReadOptions{})
+		l.sw = nil
 		if err == nil {
 			// Receive-buffer moderation grows the window from what the
 			// reader copies per RTT; gVisor learns it only from here.
@@ -300,7 +304,13 @@ func (f *tcpFlow) pump(dir Direction, from, to leg) {
 			h.free(f.s)
 			switch {
 			case errors.Is(err, io.EOF):
-				to.closeWrite()
+				// When the other direction is over too, pumpDone closes
+				// both legs next, and the close sends this FIN: a
+				// shutdown first was one more system call per
+				// connection on a host socket.
+				if f.pumps.Load() > 1 {
+					to.closeWrite()
+				}
 				f.eofs.Add(1)
 			case errors.Is(err, errReset):
 				// Propagate the reset to the other leg. Held bytes were

@@ -42,7 +42,7 @@ func (d fixedDialer) Dial(ctx context.Context, network string, _, _ netip.AddrPo
 // server, whatever that phase takes on a loaded machine. A deadline of
 // 10 s here ended that flow with EOF under -race. The connections are
 // closed at cleanup instead.
-func echoOnceServer(t *testing.T) string {
+func echoOnceServer(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -94,7 +94,7 @@ func echoOnceServer(t *testing.T) string {
 
 // clientStack is a second gVisor stack playing the client, joined to
 // the appliance's stack by a pipe link.
-func clientStack(t *testing.T, link stack.LinkEndpoint, addr tcpip.Address) *stack.Stack {
+func clientStack(t testing.TB, link stack.LinkEndpoint, addr tcpip.Address) *stack.Stack {
 	t.Helper()
 	cs := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol},

@@ -36,7 +36,7 @@ phase() {
   before=$(accepted)
   ip netns exec "$C" "$work/connloop" -addr 10.77.2.2:9000 -parallel 8 -duration "${2}s" -latency > "$work/$1.out"
   after=$(accepted)
-  read -r rate failed < "$work/$1.out"
+  read -r rate failed _ < "$work/$1.out"
   ok=$(awk -v r="$rate" -v t="$2" 'BEGIN {printf "%d", r*t}')
   server=$((after - before))
   printf '%-9s %6s connects/s, success %s%% (%d ok, %d failed), %s; server accepted %d\n' "$1" "$rate" \

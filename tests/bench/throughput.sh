@@ -7,7 +7,9 @@
 # Interleaving matters on a shared machine: load from elsewhere then hits
 # both sides of a ratio alike.
 #   iperf3 single stream and 4 streams (Gbit/s, receiver side)
-#   connects/s: connloop, 32 parallel connect+1 byte+close loops
+#   connects/s: connloop, 32 parallel connect+1 byte+close loops, and
+#                the CPU time per connection of client, server and
+#                appliance
 # Everything stays inside namespaces this script creates and removes.
 #
 # Usage: sudo tests/bench/throughput.sh [seconds per run, default 5]
@@ -33,7 +35,7 @@ for tool in ip iperf3 jq go; do command -v $tool >/dev/null || { echo "needs $to
 . tests/bench/topology.sh
 
 ip netns exec "$S" iperf3 -s -B 10.77.2.2 >/dev/null 2>&1 & pids+=($!)
-ip netns exec "$S" "$work/connloop" -listen 10.77.2.2:9000 & pids+=($!)
+ip netns exec "$S" "$work/connloop" -listen 10.77.2.2:9000 & srv=$!; pids+=($srv)
 
 start_interdict "$work/cfg.yaml"
 sleep 0.5
@@ -44,28 +46,45 @@ iperf() { # streams -> Gbit/s
 ONLY=${ONLY:-}
 [ -z "$ONLY" ] || [ "$ONLY" = connects ] || { echo "ONLY=$ONLY: want connects" >&2; exit 1; }
 if [ "$ONLY" = connects ]; then iperf() { echo 0; }; fi
+cputicks() { awk '{print $14+$15}' "/proc/$1/stat"; } # a process's CPU time, in clock ticks
 connects() { # [label] -> connects/s; with LATENCY the percentiles go to stderr
+  local a0 s0; a0=$(cputicks "$app"); s0=$(cputicks "$srv")
   ip netns exec "$C" "$work/connloop" -addr 10.77.2.2:9000 -parallel 32 -duration "${T}s" ${LATENCY:+-latency} > "$work/conn.out"
+  echo "$(( $(cputicks "$app") - a0 )) $(( $(cputicks "$srv") - s0 ))" > "$work/cpu.out"
   if [ -n "${LATENCY:-}" ]; then echo "  ${1:-} $(sed -n 2p "$work/conn.out")" >&2; fi
   head -1 "$work/conn.out" | cut -d' ' -f1
 }
+# CPU per connection of the last connects run, in us: the client (its
+# own figure), the server and the appliance (from /proc). On a shared
+# machine the rate moves with everyone's load, these much less, and they
+# say where a connection's cost goes.
+cpu_per_conn() { # connects/s -> "client server appliance"
+  awk -v cl="$(head -1 "$work/conn.out" | cut -d' ' -f3)" -v hz="$(getconf CLK_TCK)" -v n="$1" -v t="$T" \
+    '{ if (n > 0) printf "%.0f %.0f %.0f\n", cl, $2/hz*1e6/(n*t), $1/hz*1e6/(n*t); else print "0 0 0" }' "$work/cpu.out"
+}
 
 echo "== $ROUNDS rounds, $T s per run (kernel forwarding, then interdict on TUN with the pass handler)"
-K1=() K4=() KC=() I1=() I4=() IC=()
+K1=() K4=() KC=() I1=() I4=() IC=() KU=() IU=() AU=()
 for r in $(seq "$ROUNDS"); do
   via_kernel; sleep 1
-  k1=$(iperf 1); k4=$(iperf 4); kc=$(connects kernel)
+  k1=$(iperf 1); k4=$(iperf 4); kc=$(connects kernel); read -r kcl ksv _ < <(cpu_per_conn "$kc")
   via_interdict; sleep 1
-  i1=$(iperf 1); i4=$(iperf 4); ic=$(connects interdict)
+  i1=$(iperf 1); i4=$(iperf 4); ic=$(connects interdict); read -r icl isv iap < <(cpu_per_conn "$ic")
   printf 'round %d: kernel %.2f / %.2f Gbit/s, %s conn/s | interdict %.2f / %.2f Gbit/s, %s conn/s\n' \
     "$r" "$k1" "$k4" "$kc" "$i1" "$i4" "$ic"
+  printf '  CPU us/conn: kernel path client %s + server %s | interdict path client %s + server %s + appliance %s\n' \
+    "$kcl" "$ksv" "$icl" "$isv" "$iap"
   K1+=("$k1") K4+=("$k4") KC+=("$kc") I1+=("$i1") I4+=("$i4") IC+=("$ic")
+  KU+=($((kcl + ksv))) IU+=($((icl + isv + iap))) AU+=("$iap")
 done
 if [ "$ROUNDS" -gt 0 ]; then
 k1=$(median "${K1[@]}") k4=$(median "${K4[@]}") kc=$(median "${KC[@]}")
 i1=$(median "${I1[@]}") i4=$(median "${I4[@]}") ic=$(median "${IC[@]}")
 echo "median kernel:    1 stream $k1 Gbit/s, 4 streams $k4 Gbit/s, $kc connects/s"
 echo "median interdict: 1 stream $i1 Gbit/s, 4 streams $i4 Gbit/s, $ic connects/s"
+# With the machine saturated, connects/s is about the CPU the test gets
+# divided by what one connection costs all of its processes.
+echo "median CPU per connection: kernel path $(median "${KU[@]}") us, interdict path $(median "${IU[@]}") us (appliance $(median "${AU[@]}") us)"
 echo "== ratios of medians (goal: 1 stream >= 0.45, 4 streams >= 0.25, connects >= 0.5)"
 jq -rn --argjson k1 "$k1" --argjson k4 "$k4" --argjson kc "$kc" --argjson i1 "$i1" --argjson i4 "$i4" --argjson ic "$ic" \
   'def r(a; b): if b > 0 then (a/b*1000|round/1000) else "n/a" end;
