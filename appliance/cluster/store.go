@@ -426,6 +426,54 @@ func (s *Store) sendBatch(batch []*write) (int, error) {
 	return taken, first
 }
 
+var _ state.Creator = (*Store)(nil)
+
+// Create implements state.Creator with the bucket's create-if-absent
+// (a compare-and-set on "no revision, or a delete"): of two appliances
+// creating one key at once, the cluster takes one. It is not queued: a
+// reservation the cluster has not taken is no reservation, so a cut-off
+// appliance gets an error.
+func (s *Store) Create(bucket, key string, value []byte) error {
+	if key == "" {
+		return fmt.Errorf("cluster: %s: empty key", bucket)
+	}
+	id := bucket + "/" + key
+	s.mu.Lock()
+	w := s.pending[id]
+	s.mu.Unlock()
+	if w != nil && !w.del {
+		return fmt.Errorf("%w: %s", state.ErrExists, id)
+	}
+	if !s.nc.IsConnected() {
+		return fmt.Errorf("cluster: create %s: %w", id, nats.ErrDisconnected)
+	}
+	kv, err := s.bucket(bucket)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	var rev uint64
+	err = s.retry(func(ctx context.Context) (err error) {
+		rev, err = kv.Create(ctx, encodeKey(key), value)
+		return err
+	})
+	// A key whose last entry is a delete is created on that delete's
+	// revision: another appliance creating it first fails that
+	// compare-and-set, which kv.Create does not report as ErrKeyExists.
+	if errors.Is(err, jetstream.ErrKeyExists) || isConflict(err) {
+		return fmt.Errorf("%w: %s", state.ErrExists, id)
+	}
+	if err != nil {
+		return fmt.Errorf("cluster: create %s: %w", id, err)
+	}
+	s.m.writes.Inc()
+	s.mu.Lock()
+	// The watch may have delivered it already (the caller then met its
+	// own write, which it must take as applied).
+	s.seen[id] = max(s.seen[id], rev)
+	s.mu.Unlock()
+	return nil
+}
+
 // kvOperation is the header that marks a key-value delete (ADR-8).
 const kvOperation = "KV-Operation"
 

@@ -1,6 +1,21 @@
 package state
 
-import "time"
+import (
+	"errors"
+	"time"
+)
+
+// ErrExists is returned by Create for a key that is stored already.
+var ErrExists = errors.New("state: exists")
+
+// Creator is a Store that can write a key only if it is absent, as one
+// step the whole fleet agrees on: two appliances creating the same key
+// at once, one gets ErrExists. Create waits for the store's answer (an
+// unreachable store is an error, never a silent success), so it is for
+// reservations (a pool address, a peer's name), not the data path.
+type Creator interface {
+	Create(bucket, key string, value []byte) error
+}
 
 // Change is one write to a shared store, as its watch delivers it.
 type Change struct {
