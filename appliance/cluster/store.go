@@ -34,6 +34,9 @@ type Store struct {
 	// the same store's queue one step each: a delivered change never
 	// meets a write that is both queued and already taken.
 	sendMu sync.Mutex
+	// keys are the per-key locks of Lock, held by deliver while it
+	// settles and applies a change.
+	keys keyLocks
 
 	mu  sync.Mutex
 	kvs map[string]jetstream.KeyValue
@@ -659,7 +662,11 @@ func (s *Store) deliver(bucket string, e jetstream.KeyValueEntry, fn func(state.
 		c.Deleted = true
 	}
 	id := bucket + "/" + key
+	// sendMu first: a caller holding the key lock never waits for a
+	// batch's acknowledgements, only for this check and fn.
 	s.sendMu.Lock()
+	unlock := s.keys.lock(id)
+	defer unlock()
 	s.mu.Lock()
 	if c.Revision <= s.seen[id] {
 		// Ours, or older than what this store wrote or applied.
@@ -697,6 +704,44 @@ func (s *Store) deliver(bucket string, e jetstream.KeyValueEntry, fn func(state.
 	}
 	fn(c)
 	s.m.applyLag.Observe(time.Since(c.Written).Seconds())
+}
+
+// Lock implements state.Watcher.
+func (s *Store) Lock(bucket, key string) func() { return s.keys.lock(bucket + "/" + key) }
+
+// keyLocks is a mutex per key, made on demand and dropped when no one
+// holds or waits for it, so the map stays as small as the keys in use.
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	mu    sync.Mutex
+	users int // holders and waiters
+}
+
+func (k *keyLocks) lock(id string) func() {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyLock{}
+	}
+	l := k.m[id]
+	if l == nil {
+		l = &keyLock{}
+		k.m[id] = l
+	}
+	l.users++
+	k.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		k.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(k.m, id)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // encodeKey maps a state key to the key-value alphabet

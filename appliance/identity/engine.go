@@ -473,6 +473,9 @@ func (e *Engine) Sweep() int {
 // (released by another appliance: the shared store has it deleted
 // already).
 func (e *Engine) release(name, cause string) bool {
+	if cause != CauseCluster { // the watch holds the key already
+		defer e.lockKeys(bucketInterruptions, name)()
+	}
 	e.mu.Lock() // decide; the side effects run under opMu
 	old := *e.active.Load()
 	in, ok := old[name]
@@ -504,6 +507,28 @@ func (e *Engine) release(name, cause string) bool {
 	e.emit(&eve.Event{Timestamp: eve.Time{Time: e.clock.Now()}, EventType: eve.TypeInterruption, Identity: id,
 		Interruption: &eve.Interruption{Action: "release", Reason: in.Reason, Trigger: in.Trigger, Cause: cause}})
 	return true
+}
+
+// lockKeys takes the shared store's locks of keys of bucket (sorted, so
+// two callers never wait for each other) and returns their release: the
+// watch applies no change of these keys until then. A store that is not
+// shared has no watch to hold off. Take them before e.mu and e.opMu: the
+// watch holds a key while it takes those.
+func (e *Engine) lockKeys(bucket string, keys ...string) func() {
+	w, ok := e.store.(state.Watcher)
+	if !ok || len(keys) == 0 {
+		return func() {}
+	}
+	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+	unlocks := make([]func(), 0, len(keys))
+	for _, k := range keys {
+		unlocks = append(unlocks, w.Lock(bucket, k))
+	}
+	return func() {
+		for _, u := range slices.Backward(unlocks) {
+			u()
+		}
+	}
 }
 
 // identity returns the registry's value for name, or a bare one for an
@@ -577,11 +602,19 @@ func (e *Engine) enforce(cs []change) ([]string, map[string]int) {
 // finish records enforced interruptions (log, EVE, metric, state: the
 // store syncs to disk) and starts the late reset passes.
 func (e *Engine) finish(cs []change, names []string, reset map[string]int) {
+	var mine []string
+	for _, c := range cs {
+		if !c.shared { // another appliance's: its watch holds the key
+			mine = append(mine, c.id.Name)
+		}
+	}
+	unlock := e.lockKeys(bucketInterruptions, mine...)
 	e.opMu.Lock()
 	for _, c := range cs {
 		e.record(c.id, c.in, reset[c.id.Name], !c.shared)
 	}
 	e.opMu.Unlock()
+	unlock()
 	if len(names) > 0 {
 		e.async(func() { e.resetLate(names) })
 	}
@@ -617,7 +650,10 @@ func (e *Engine) resetLate(names []string) {
 }
 
 // record logs, writes and counts an interruption and stores it (unless
-// store is false: another appliance's); e.opMu is held.
+// store is false: another appliance's); e.opMu is held, and the key's
+// lock (lockKeys) when store is set: the check that the decision is
+// still in force and its write are one step for the shared store's
+// watch.
 func (e *Engine) record(id *Identity, in *Interruption, reset int, store bool) {
 	e.m.interruptions.WithLabelValues(in.Action, in.Trigger).Inc()
 	attrs := []any{"identity", id.Name, "trigger", in.Trigger, "level", in.Level, "until", in.Until,

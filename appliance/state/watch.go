@@ -53,7 +53,15 @@ type Resolve func(key string, mine, theirs []byte) (keepMine bool)
 // the shared store takes wins.
 //
 // Dir is not a Watcher: a single appliance has no one to hear from.
+//
+// Lock holds off the watch's application of one key: a caller that
+// decides from what it holds of key and writes the decision takes the
+// lock across both, so a change of that key is delivered (and its
+// conflict settled) either before the decision or after its write is
+// queued, never in between; the watch holds the same lock while fn runs.
+// So fn must not take it for the key it applies.
 type Watcher interface {
 	Store
 	Watch(bucket string, fn func(Change), resolve Resolve) (stop func(), err error)
+	Lock(bucket, key string) (unlock func())
 }
