@@ -21,9 +21,20 @@ import (
 	"github.com/interdict/interdict/tunnel/wg"
 )
 
-// startFleet starts three hubs sharing one hub key and one NATS
-// JetStream cluster (three members started by the test), each hub
-// connected to its own member, as cluster.nats.urls configures it.
+// fleetPolicy is the identity policy every hub of the fleet has: peers
+// tagged deploy reach the server's port 80 and nothing else.
+var fleetPolicy = fmt.Sprintf(`policies:
+  - name: deploy-egress
+    tags: [deploy]
+    default: deny
+    allow:
+      - {to: %s/32, ports: [80], proto: tcp}
+`, serverAddr)
+
+// startFleet starts three hubs sharing one hub key, the identity policy
+// and one NATS JetStream cluster (three members started by the test),
+// each hub connected to its own member, as cluster.nats.urls configures
+// it.
 func startFleet(t *testing.T, up netip.AddrPort) []*hub {
 	t.Helper()
 	f := clustertest.Start(t, 3)
@@ -33,7 +44,7 @@ func startFleet(t *testing.T, up netip.AddrPort) []*hub {
 	require.NoError(t, os.WriteFile(keyFile, []byte(k.String()+"\n"), 0o600))
 	var hubs []*hub
 	for i := range 3 {
-		extra := fmt.Sprintf("cluster:\n  backend: nats\n  replicas: 3\n  nats:\n    urls: [%q]\n", f.URL(i))
+		extra := fleetPolicy + fmt.Sprintf("cluster:\n  backend: nats\n  replicas: 3\n  nats:\n    urls: [%q]\n", f.URL(i))
 		h, _ := startHubWith(t, t.TempDir(), extra, fmt.Sprintf("    private_key_file: %q\n", keyFile), "", up)
 		hubs = append(hubs, h)
 	}
@@ -55,7 +66,8 @@ func echoLine(t *testing.T, r *runner) (net.Conn, *bufio.Reader) {
 }
 
 // A peer added on hub A connects through hub C (the hubs share the hub
-// key) with its name and tags; removed on hub B, its flow through hub C
+// key) with its name and tags, and hub C applies its tag's policy;
+// removed on hub B, its flow through hub C
 // is reset and it no longer gets in; peers added at once on two hubs
 // get distinct pool addresses.
 func TestFleetSharesPeers(t *testing.T) {
@@ -88,6 +100,12 @@ func TestFleetSharesPeers(t *testing.T) {
 		return false
 	}, 10*time.Second, 5*time.Millisecond, "hub C names the flow's peer")
 	conn.Close()
+	// Its tag's policy holds on hub C: port 81 is not allowed, and
+	// nothing of the attempt reaches the server.
+	before := srv.count()
+	_, err = r.dial(t, 81, 10*time.Second)
+	require.Error(t, err, "hub C refuses what runner-x's policy does not allow")
+	assert.Equal(t, before, srv.count())
 	require.Eventually(t, func() bool { return eveIdentities(t, c.eve)[r.addr.String()] != nil }, 10*time.Second, 10*time.Millisecond)
 	ev := eveIdentities(t, c.eve)[r.addr.String()]
 	assert.Equal(t, r.name, ev["name"], "hub C's EVE flow event names the peer hub A added")
@@ -108,7 +126,7 @@ func TestFleetSharesPeers(t *testing.T) {
 		require.Eventually(t, func() bool { _, ok := h.a.Identities().Get(r.name); return !ok }, 30*time.Second, 5*time.Millisecond,
 			"hub %d forgets the peer hub B removed", i)
 	}
-	before := srv.count()
+	before = srv.count()
 	_, err = r.dial(t, 80, 3*time.Second)
 	assert.Error(t, err)
 	assert.Equal(t, before, srv.count(), "nothing of the removed peer reached the server")
