@@ -34,21 +34,23 @@ var fleetPolicy = fmt.Sprintf(`policies:
 // startFleet starts three hubs sharing one hub key, the identity policy
 // and one NATS JetStream cluster (three members started by the test),
 // each hub connected to its own member, as cluster.nats.urls configures
-// it.
-func startFleet(t *testing.T, up netip.AddrPort) []*hub {
+// it. more starts another hub of the fleet on member i.
+func startFleet(t *testing.T, up netip.AddrPort) (hubs []*hub, more func(i int) *hub) {
 	t.Helper()
 	f := clustertest.Start(t, 3)
 	k, err := wg.GenerateKey()
 	require.NoError(t, err)
 	keyFile := filepath.Join(t.TempDir(), "hub.key")
 	require.NoError(t, os.WriteFile(keyFile, []byte(k.String()+"\n"), 0o600))
-	var hubs []*hub
-	for i := range 3 {
+	more = func(i int) *hub {
 		extra := fleetPolicy + fmt.Sprintf("cluster:\n  backend: nats\n  replicas: 3\n  nats:\n    urls: [%q]\n", f.URL(i))
 		h, _ := startHubWith(t, t.TempDir(), extra, fmt.Sprintf("    private_key_file: %q\n", keyFile), "", up)
-		hubs = append(hubs, h)
+		return h
 	}
-	return hubs
+	for i := range 3 {
+		hubs = append(hubs, more(i))
+	}
+	return hubs, more
 }
 
 // echo opens a flow through r's hub and checks one line comes back.
@@ -69,12 +71,13 @@ func echoLine(t *testing.T, r *runner) (net.Conn, *bufio.Reader) {
 // key) with its name and tags, and hub C applies its tag's policy;
 // removed on hub B, its flow through hub C
 // is reset and it no longer gets in; peers added at once on two hubs
-// get distinct pool addresses.
+// get distinct pool addresses; a hub started later has every peer
+// before it serves a flow.
 func TestFleetSharesPeers(t *testing.T) {
 	opt := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
 	srv := newServer(t)
-	hubs := startFleet(t, srv.addr())
+	hubs, more := startFleet(t, srv.addr())
 	a, b, c := hubs[0], hubs[1], hubs[2]
 	require.Equal(t, a.pub(t), c.pub(t), "the hubs share the hub key")
 	ctx := context.Background()
@@ -171,4 +174,12 @@ func TestFleetSharesPeers(t *testing.T) {
 			return true
 		}, 30*time.Second, 5*time.Millisecond, "hub %d serves every peer added on A and B", i)
 	}
+
+	d := more(1)
+	for j := range 2 * pairs {
+		_, ok := d.a.Identities().Get(fmt.Sprintf("runner-%d", j))
+		assert.True(t, ok, "a hub started later loads runner-%d before it serves a flow", j)
+	}
+	_, ok := d.a.Identities().Get(r.name)
+	assert.False(t, ok, "and not the removed peer")
 }
