@@ -199,6 +199,9 @@ func (a *Appliance) Close() error {
 	if a.pol != nil {
 		a.pol.Close()
 	}
+	if a.hub != nil {
+		a.hub.unfollowPeers()
+	}
 	a.closeStore()
 	if a.hub != nil {
 		a.hub.dev.Close() // already closed by the stack, unless it never had one

@@ -34,8 +34,12 @@ func (a *Appliance) openStore(s *Settings) (state.Store, error) {
 		a.embedded = e
 		urls, own, name = []string{e.ClientURL()}, true, "interdict "+cs.Embedded.Name
 	}
+	buckets := append(slices.Clone(identity.Buckets), policy.Buckets...)
+	if s.LinkMode == "wireguard" {
+		buckets = append(buckets, peersBucket, claimsBucket)
+	}
 	st, err := cluster.Open(cs, urls, cluster.Options{Logger: a.log, Registerer: a.reg, Name: name,
-		Buckets: append(slices.Clone(identity.Buckets), policy.Buckets...), Own: own})
+		Buckets: buckets, Own: own})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}

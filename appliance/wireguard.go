@@ -21,10 +21,13 @@ import (
 )
 
 // WireGuard peers are identities of source "wireguard" in the registry;
-// the ones added at runtime are kept in the state's "peers" bucket.
+// the ones added at runtime are kept in the state's "peers" bucket, and
+// on a shared store their addresses and keys are reserved in
+// "peer_claims" (wireguard_shared.go).
 const (
-	peerSource  = "wireguard"
-	peersBucket = "peers"
+	peerSource   = "wireguard"
+	peersBucket  = "peers"
+	claimsBucket = "peer_claims"
 )
 
 // peerRecord is a runtime peer as the state keeps it. The peer's private
@@ -45,6 +48,12 @@ type hub struct {
 	pub   wg.Key
 	store state.Store
 
+	// claims reserves fleet-wide what two hubs must not both hand out
+	// (a shared store); nil for a state directory, where mu suffices.
+	claims state.Creator
+	// unwatch stops following the peers other hubs add and remove.
+	unwatch func()
+
 	mu    sync.Mutex // serialises peer changes
 	peers map[string]hubPeer
 }
@@ -60,14 +69,20 @@ type hubPeer struct {
 // directory, the hub's key (generated on first start), the device on its
 // UDP port and every peer (the config's, then those added at runtime),
 // each registered as an identity. The device is the link to give
-// netstack; the appliance closes it in Close.
+// netstack; the appliance closes it in Close. With a shared store
+// (cluster.backend nats) the runtime peers are the fleet's: every hub
+// serves the peers any hub added, and follows their additions and
+// removals.
 func (a *Appliance) OpenWireGuard() (*wg.Device, error) {
 	s := a.s
 	if s.LinkMode != "wireguard" {
 		return nil, fmt.Errorf("wireguard: link.mode is %q", s.LinkMode)
 	}
-	store, err := state.Open(s.StateDir)
-	if err != nil {
+	var store state.Store
+	var err error
+	if a.shared != nil {
+		store = a.shared
+	} else if store, err = state.Open(s.StateDir); err != nil {
 		return nil, err
 	}
 	key, created := s.WireGuard.PrivateKey, false
@@ -84,6 +99,7 @@ func (a *Appliance) OpenWireGuard() (*wg.Device, error) {
 		return nil, fmt.Errorf("%w (another process may hold UDP port %d; set link.wireguard.listen_port)", err, s.WireGuard.ListenPort)
 	}
 	h := &hub{cfg: s.WireGuard, dev: dev, pub: key.PublicKey(), store: store, peers: map[string]hubPeer{}}
+	h.claims, _ = store.(state.Creator)
 	for _, p := range s.WireGuard.Peers {
 		if err := h.add(a.idents, p, false); err != nil {
 			dev.Close()
@@ -99,6 +115,11 @@ func (a *Appliance) OpenWireGuard() (*wg.Device, error) {
 		return nil, err
 	}
 	a.hub = h
+	if err := a.followPeers(); err != nil {
+		a.hub = nil
+		dev.Close()
+		return nil, err
+	}
 	return dev, nil
 }
 
@@ -170,8 +191,10 @@ func decodePeerRecord(b []byte) (PeerSettings, error) {
 	return p, nil
 }
 
-// add registers a peer as an identity, adds it to the device and, for a
-// runtime peer, persists it; on any failure nothing of it remains.
+// add registers a peer as an identity and adds it to the device; on any
+// failure nothing of it remains. A runtime peer (added through the API)
+// is persisted by its adder, not here: restoring one must not write it
+// again.
 func (h *hub) add(reg *identity.Registry, p PeerSettings, runtime bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -197,19 +220,37 @@ func (h *hub) addLocked(reg *identity.Registry, p PeerSettings, runtime bool) er
 		reg.Remove(peerSource, p.Name)
 		return err
 	}
-	if runtime {
-		rec := peerRecord{Name: p.Name, PublicKey: p.PublicKey.String(), Tags: p.Tags, Added: time.Now().UTC()}
-		for _, a := range p.AllowedIPs {
-			rec.AllowedIPs = append(rec.AllowedIPs, a.String())
-		}
-		b, _ := json.Marshal(rec)
-		if err := h.store.Put(peersBucket, p.Name, b); err != nil {
-			_ = h.dev.RemovePeer(p.PublicKey)
-			reg.Remove(peerSource, p.Name)
-			return err
-		}
-	}
 	h.peers[p.Name] = hubPeer{id: id, key: p.PublicKey, allowed: p.AllowedIPs, runtime: runtime}
+	return nil
+}
+
+// persistLocked writes a runtime peer to the state. On a shared store
+// the record is created only if no hub has a peer of that name: of two
+// hubs adding one name at once, one is refused.
+func (h *hub) persistLocked(p PeerSettings) error {
+	rec := peerRecord{Name: p.Name, PublicKey: p.PublicKey.String(), Tags: p.Tags, Added: time.Now().UTC()}
+	for _, a := range p.AllowedIPs {
+		rec.AllowedIPs = append(rec.AllowedIPs, a.String())
+	}
+	b, _ := json.Marshal(rec)
+	if h.claims == nil {
+		return h.store.Put(peersBucket, p.Name, b)
+	}
+	err := h.claims.Create(peersBucket, p.Name, b)
+	if errors.Is(err, state.ErrExists) {
+		return fmt.Errorf("%w: a peer named %q exists on another hub of the fleet", admin.ErrConflict, p.Name)
+	}
+	return err
+}
+
+// dropLocked takes a peer off this hub: the registry, the device and
+// the hub's list. The state is the caller's.
+func (h *hub) dropLocked(reg *identity.Registry, name string, p hubPeer) error {
+	if err := h.dev.RemovePeer(p.key); err != nil {
+		return err
+	}
+	reg.Remove(peerSource, name)
+	delete(h.peers, name)
 	return nil
 }
 
@@ -261,14 +302,10 @@ func (a *Appliance) AddPeer(_ context.Context, req admin.PeerRequest) (admin.Pee
 		p.AllowedIPs = append(p.AllowedIPs, pp)
 	}
 	// Choosing the address and adding the peer under one lock: two
-	// requests at once never pick the same address.
+	// requests at once never pick the same address; on a shared store
+	// the claims keep two hubs from doing so (wireguard_shared.go).
 	h.mu.Lock()
-	if len(p.AllowedIPs) == 0 {
-		p.AllowedIPs, err = a.nextFree()
-	}
-	if err == nil {
-		err = h.addLocked(a.idents, p, true)
-	}
+	err = a.addRuntimeLocked(&p)
 	h.mu.Unlock()
 	if err != nil {
 		return admin.PeerAdded{}, err
@@ -285,38 +322,26 @@ func (a *Appliance) AddPeer(_ context.Context, req admin.PeerRequest) (admin.Pee
 // pool cannot make one request loop for long.
 const maxPoolScan = 1 << 20
 
-// nextFree takes, from each pool prefix, the lowest address no identity
-// holds and the hub does not use: one /32 or /128 per prefix. Serialised
-// with add by the caller's retry: add refuses a taken prefix.
-func (a *Appliance) nextFree() ([]netip.Prefix, error) {
+// freeIn takes, from one pool prefix, the lowest address no identity
+// holds, the hub does not use and skip does not list: one /32 or /128.
+// The caller holds the hub's lock, and add refuses a taken prefix.
+func (a *Appliance) freeIn(pool netip.Prefix, skip map[netip.Addr]bool) (netip.Prefix, error) {
 	h := a.hub
-	if len(h.cfg.Pool) == 0 {
-		return nil, fmt.Errorf("%w: no allowed IPs given and link.wireguard.pool is empty", admin.ErrInvalid)
-	}
 	hubAddrs := map[netip.Addr]bool{}
 	for _, p := range h.cfg.Addresses {
 		hubAddrs[p.Addr()] = true
 	}
-	var out []netip.Prefix
-	for _, pool := range h.cfg.Pool {
-		found := false
-		addr := pool.Addr().Next() // the network address is not a host
-		for i := 0; i < maxPoolScan && addr.IsValid() && pool.Contains(addr); i, addr = i+1, addr.Next() {
-			if hubAddrs[addr] || a.idents.Lookup(addr) != nil {
-				continue
-			}
-			if next := addr.Next(); addr.Is4() && pool.Bits() < 31 && (!next.IsValid() || !pool.Contains(next)) {
-				break // the IPv4 broadcast address
-			}
-			out = append(out, netip.PrefixFrom(addr, addr.BitLen()))
-			found = true
-			break
+	addr := pool.Addr().Next() // the network address is not a host
+	for i := 0; i < maxPoolScan && addr.IsValid() && pool.Contains(addr); i, addr = i+1, addr.Next() {
+		if hubAddrs[addr] || skip[addr] || a.idents.Lookup(addr) != nil {
+			continue
 		}
-		if !found {
-			return nil, fmt.Errorf("%w: pool %s has no free address", admin.ErrConflict, pool)
+		if next := addr.Next(); addr.Is4() && pool.Bits() < 31 && (!next.IsValid() || !pool.Contains(next)) {
+			break // the IPv4 broadcast address
 		}
+		return netip.PrefixFrom(addr, addr.BitLen()), nil
 	}
-	return out, nil
+	return netip.Prefix{}, fmt.Errorf("%w: pool %s has no free address", admin.ErrConflict, pool)
 }
 
 // removeDrain bounds the wait for a removed peer's resets to be
@@ -374,6 +399,22 @@ func (a *Appliance) RemovePeer(ctx context.Context, name string) (admin.PeerRemo
 	if !p.runtime {
 		return admin.PeerRemoved{}, fmt.Errorf("%w: peer %q is in the config file; remove it there and restart", admin.ErrConflict, name)
 	}
+	n, err := a.cutLocked(ctx, name, p)
+	if err != nil {
+		return admin.PeerRemoved{}, err
+	}
+	if err := h.store.Delete(peersBucket, name); err != nil {
+		return admin.PeerRemoved{FlowsReset: n, Name: name}, err
+	}
+	a.releaseClaims(name, p.key, p.allowed)
+	return admin.PeerRemoved{Name: name, FlowsReset: n}, nil
+}
+
+// cutLocked resets a peer's live flows (the RSTs are sent while the peer
+// still exists), takes it off this hub, and resets a flow that started
+// in between. It returns how many flows were reset.
+func (a *Appliance) cutLocked(ctx context.Context, name string, p hubPeer) (int, error) {
+	h := a.hub
 	before := h.txBytes(p.key)
 	n := a.resetIdentity(p.id)
 	if n > 0 {
@@ -381,17 +422,10 @@ func (a *Appliance) RemovePeer(ctx context.Context, name string) (admin.PeerRemo
 		h.waitSent(dctx, p.key, before+uint64(n)*minResetBytes)
 		cancel()
 	}
-	if err := h.dev.RemovePeer(p.key); err != nil {
-		return admin.PeerRemoved{}, err
+	if err := h.dropLocked(a.idents, name, p); err != nil {
+		return n, err
 	}
-	a.idents.Remove(peerSource, name)
-	delete(h.peers, name)
-	// A flow that started between the reset and the removal.
-	n += a.resetIdentity(p.id)
-	if err := h.store.Delete(peersBucket, name); err != nil {
-		return admin.PeerRemoved{FlowsReset: n, Name: name}, err
-	}
-	return admin.PeerRemoved{Name: name, FlowsReset: n}, nil
+	return n + a.resetIdentity(p.id), nil
 }
 
 // resetIdentity resets (both legs) every live flow of one identity.

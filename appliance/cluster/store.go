@@ -34,6 +34,9 @@ type Store struct {
 	// the same store's queue one step each: a delivered change never
 	// meets a write that is both queued and already taken.
 	sendMu sync.Mutex
+	// keys are the per-key locks of Lock, held by deliver while it
+	// settles and applies a change.
+	keys keyLocks
 
 	mu  sync.Mutex
 	kvs map[string]jetstream.KeyValue
@@ -426,6 +429,54 @@ func (s *Store) sendBatch(batch []*write) (int, error) {
 	return taken, first
 }
 
+var _ state.Creator = (*Store)(nil)
+
+// Create implements state.Creator with the bucket's create-if-absent
+// (a compare-and-set on "no revision, or a delete"): of two appliances
+// creating one key at once, the cluster takes one. It is not queued: a
+// reservation the cluster has not taken is no reservation, so a cut-off
+// appliance gets an error.
+func (s *Store) Create(bucket, key string, value []byte) error {
+	if key == "" {
+		return fmt.Errorf("cluster: %s: empty key", bucket)
+	}
+	id := bucket + "/" + key
+	s.mu.Lock()
+	w := s.pending[id]
+	s.mu.Unlock()
+	if w != nil && !w.del {
+		return fmt.Errorf("%w: %s", state.ErrExists, id)
+	}
+	if !s.nc.IsConnected() {
+		return fmt.Errorf("cluster: create %s: %w", id, nats.ErrDisconnected)
+	}
+	kv, err := s.bucket(bucket)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	var rev uint64
+	err = s.retry(func(ctx context.Context) (err error) {
+		rev, err = kv.Create(ctx, encodeKey(key), value)
+		return err
+	})
+	// A key whose last entry is a delete is created on that delete's
+	// revision: another appliance creating it first fails that
+	// compare-and-set, which kv.Create does not report as ErrKeyExists.
+	if errors.Is(err, jetstream.ErrKeyExists) || isConflict(err) {
+		return fmt.Errorf("%w: %s", state.ErrExists, id)
+	}
+	if err != nil {
+		return fmt.Errorf("cluster: create %s: %w", id, err)
+	}
+	s.m.writes.Inc()
+	s.mu.Lock()
+	// The watch may have delivered it already (the caller then met its
+	// own write, which it must take as applied).
+	s.seen[id] = max(s.seen[id], rev)
+	s.mu.Unlock()
+	return nil
+}
+
 // kvOperation is the header that marks a key-value delete (ADR-8).
 const kvOperation = "KV-Operation"
 
@@ -611,7 +662,11 @@ func (s *Store) deliver(bucket string, e jetstream.KeyValueEntry, fn func(state.
 		c.Deleted = true
 	}
 	id := bucket + "/" + key
+	// sendMu first: a caller holding the key lock never waits for a
+	// batch's acknowledgements, only for this check and fn.
 	s.sendMu.Lock()
+	unlock := s.keys.lock(id)
+	defer unlock()
 	s.mu.Lock()
 	if c.Revision <= s.seen[id] {
 		// Ours, or older than what this store wrote or applied.
@@ -649,6 +704,44 @@ func (s *Store) deliver(bucket string, e jetstream.KeyValueEntry, fn func(state.
 	}
 	fn(c)
 	s.m.applyLag.Observe(time.Since(c.Written).Seconds())
+}
+
+// Lock implements state.Watcher.
+func (s *Store) Lock(bucket, key string) func() { return s.keys.lock(bucket + "/" + key) }
+
+// keyLocks is a mutex per key, made on demand and dropped when no one
+// holds or waits for it, so the map stays as small as the keys in use.
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	mu    sync.Mutex
+	users int // holders and waiters
+}
+
+func (k *keyLocks) lock(id string) func() {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyLock{}
+	}
+	l := k.m[id]
+	if l == nil {
+		l = &keyLock{}
+		k.m[id] = l
+	}
+	l.users++
+	k.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		k.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(k.m, id)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // encodeKey maps a state key to the key-value alphabet

@@ -254,3 +254,42 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, w string) float6
 	}
 	return 0
 }
+
+// Create is a reservation the whole fleet agrees on: of stores on three
+// members creating one key at once, exactly one gets it, every time,
+// also after the key was deleted; a cut-off store gets an error, not a
+// reservation.
+func TestStoreCreateReservesOnce(t *testing.T) {
+	f := clustertest.Start(t, 3)
+	stores := []*cluster.Store{open(t, f, 0), open(t, f, 1), open(t, f, 2)}
+	for round := range 3 {
+		var wg sync.WaitGroup
+		errs := make([]error, len(stores))
+		for i, s := range stores {
+			wg.Go(func() { errs[i] = s.Create("interruptions", "addr/100.96.0.2/32", []byte{byte('a' + i)}) })
+		}
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			if err == nil {
+				require.Equal(t, -1, winner, "round %d: stores %d and %d both got the key", round, winner, i)
+				winner = i
+				continue
+			}
+			require.True(t, errors.Is(err, state.ErrExists), "round %d: store %d: %v", round, i, err)
+		}
+		require.GreaterOrEqual(t, winner, 0, "round %d: no store got the key", round)
+		v, err := stores[(winner+1)%3].Get("interruptions", "addr/100.96.0.2/32")
+		require.NoError(t, err)
+		assert.Equal(t, []byte{byte('a' + winner)}, v, "every member holds the winner's value")
+		require.NoError(t, stores[winner].Delete("interruptions", "addr/100.96.0.2/32"))
+		require.Eventually(t, func() bool {
+			_, err := stores[(winner+2)%3].Get("interruptions", "addr/100.96.0.2/32")
+			return errors.Is(err, state.ErrNotFound)
+		}, 10*time.Second, 5*time.Millisecond, "round %d: the delete frees the key", round)
+	}
+	f.Stop(0)
+	err := stores[0].Create("interruptions", "addr/100.96.0.3/32", []byte("x"))
+	require.Error(t, err)
+	assert.False(t, errors.Is(err, state.ErrExists), "a cut-off store reports the cluster, not a taken key: %v", err)
+}

@@ -102,9 +102,9 @@ type Engine struct {
 	evs   enforce.Sink
 	store state.Store
 
-	// active is read on every new flow: an immutable map by identity
+	// active is read on every new flow: an immutable set by identity
 	// name, replaced on change.
-	active atomic.Pointer[map[string]*Interruption]
+	active atomic.Pointer[activeSet]
 
 	// pols are the egress policies (nil: none); dns the names DNS
 	// answers gave addresses, per identity.
@@ -134,6 +134,8 @@ type Engine struct {
 
 	// stops end the watches of a shared store.
 	stops []func()
+	// late is the schedule of late reset passes (resetLate).
+	late lateResets
 
 	done     chan struct{}
 	goMu     sync.Mutex
@@ -170,8 +172,9 @@ func NewEngine(reg *Registry, cfg InterruptConfig, opts Options) (*Engine, error
 	if err := e.loadTokens(); err != nil {
 		return nil, err
 	}
-	e.active.Store(&act)
-	e.gauges(act)
+	set := newActiveSet(act)
+	e.active.Store(set)
+	e.gauges(set)
 	if err := e.follow(); err != nil {
 		return nil, err
 	}
@@ -260,7 +263,7 @@ func (e *Engine) Attach(g Guard, flows Flows) error {
 	e.attachMu.Unlock()
 	var errs []error
 	var names []string
-	for name, in := range *e.active.Load() {
+	for name, in := range e.active.Load().all() {
 		if in.Action == ActionQuarantine {
 			errs = append(errs, e.guardBlock(name, in.Until))
 			names = append(names, name)
@@ -312,7 +315,7 @@ func (e *Engine) sweeper(every time.Duration) {
 
 // Get returns the interruption of an identity in force now.
 func (e *Engine) Get(name string) (Interruption, bool) {
-	in, ok := (*e.active.Load())[name]
+	in, ok := e.active.Load().get(name)
 	if !ok || !in.inForce(e.clock.Now()) {
 		return Interruption{}, false
 	}
@@ -323,7 +326,7 @@ func (e *Engine) Get(name string) (Interruption, bool) {
 func (e *Engine) List() []Interruption {
 	now := e.clock.Now()
 	var out []Interruption
-	for _, in := range *e.active.Load() {
+	for _, in := range e.active.Load().all() {
 		if in.inForce(now) {
 			out = append(out, *in)
 		}
@@ -461,7 +464,7 @@ func (e *Engine) Release(name, tag string) ([]string, error) {
 func (e *Engine) Sweep() int {
 	now := e.clock.Now()
 	n := 0
-	for name, in := range *e.active.Load() {
+	for name, in := range e.active.Load().all() {
 		if !in.inForce(now) && e.release(name, "expired") {
 			n++
 		}
@@ -473,20 +476,18 @@ func (e *Engine) Sweep() int {
 // (released by another appliance: the shared store has it deleted
 // already).
 func (e *Engine) release(name, cause string) bool {
+	if cause != CauseCluster { // the watch holds the key already
+		defer e.lockKeys(bucketInterruptions, name)()
+	}
 	e.mu.Lock() // decide; the side effects run under opMu
-	old := *e.active.Load()
-	in, ok := old[name]
+	old := e.active.Load()
+	in, ok := old.get(name)
 	if !ok || (cause == "expired" && in.inForce(e.clock.Now())) {
 		e.mu.Unlock()
 		return false
 	}
-	next := make(map[string]*Interruption, len(old))
-	for k, v := range old {
-		if k != name {
-			next[k] = v
-		}
-	}
-	e.active.Store(&next)
+	next := old.without(name)
+	e.active.Store(next)
 	e.gauges(next)
 	e.mu.Unlock()
 
@@ -504,6 +505,28 @@ func (e *Engine) release(name, cause string) bool {
 	e.emit(&eve.Event{Timestamp: eve.Time{Time: e.clock.Now()}, EventType: eve.TypeInterruption, Identity: id,
 		Interruption: &eve.Interruption{Action: "release", Reason: in.Reason, Trigger: in.Trigger, Cause: cause}})
 	return true
+}
+
+// lockKeys takes the shared store's locks of keys of bucket (sorted, so
+// two callers never wait for each other) and returns their release: the
+// watch applies no change of these keys until then. A store that is not
+// shared has no watch to hold off. Take them before e.mu and e.opMu: the
+// watch holds a key while it takes those.
+func (e *Engine) lockKeys(bucket string, keys ...string) func() {
+	w, ok := e.store.(state.Watcher)
+	if !ok || len(keys) == 0 {
+		return func() {}
+	}
+	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+	unlocks := make([]func(), 0, len(keys))
+	for _, k := range keys {
+		unlocks = append(unlocks, w.Lock(bucket, k))
+	}
+	return func() {
+		for _, u := range slices.Backward(unlocks) {
+			u()
+		}
+	}
 }
 
 // identity returns the registry's value for name, or a bare one for an
@@ -528,9 +551,9 @@ type change struct {
 // putLocked merges in with the identity's interruption in force: the
 // stronger action and the later end win. e.mu is held.
 func (e *Engine) putLocked(id *Identity, in *Interruption) change {
-	old := *e.active.Load()
+	old := e.active.Load()
 	now := e.clock.Now()
-	prev, had := old[id.Name]
+	prev, had := old.get(id.Name)
 	if had && prev.inForce(now) {
 		if prev.Action == ActionQuarantine {
 			in.Action = ActionQuarantine
@@ -539,12 +562,8 @@ func (e *Engine) putLocked(id *Identity, in *Interruption) change {
 			in.Until = prev.Until
 		}
 	}
-	next := make(map[string]*Interruption, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	next[id.Name] = in
-	e.active.Store(&next)
+	next := old.with(id.Name, in)
+	e.active.Store(next)
 	e.gauges(next)
 	e.last[id.Name] = in.Trigger
 	return change{id: id, in: in, quarantine: in.Action == ActionQuarantine}
@@ -577,47 +596,145 @@ func (e *Engine) enforce(cs []change) ([]string, map[string]int) {
 // finish records enforced interruptions (log, EVE, metric, state: the
 // store syncs to disk) and starts the late reset passes.
 func (e *Engine) finish(cs []change, names []string, reset map[string]int) {
+	var mine []string
+	for _, c := range cs {
+		if !c.shared { // another appliance's: its watch holds the key
+			mine = append(mine, c.id.Name)
+		}
+	}
+	unlock := e.lockKeys(bucketInterruptions, mine...)
 	e.opMu.Lock()
 	for _, c := range cs {
 		e.record(c.id, c.in, reset[c.id.Name], !c.shared)
 	}
 	e.opMu.Unlock()
+	unlock()
 	if len(names) > 0 {
-		e.async(func() { e.resetLate(names) })
+		e.resetLate(names)
 	}
 }
 
-// resetLate resets flows of still-quarantined identities that reach the
-// flow table after the first pass: NewFlow admitted them before the
+// Late resets: flows of still-quarantined identities that reach the
+// flow table after the first pass (NewFlow admitted them before the
 // quarantine, and netstack adds a flow to its table only once the
-// upstream dial and the client's handshake are done. The passes back off
-// from 1 ms to 8 s (beyond the default 5 s dial timeout). It waits on the
-// wall clock, not the engine's Clock: it follows the data path's real
-// timing, which a test's fake clock does not drive.
+// upstream dial and the client's handshake are done) are reset by later
+// passes, backing off from 1 ms to 4 s (8 s in all, beyond the default
+// 5 s dial timeout). One schedule per engine holds every identity's next
+// pass, and one goroutine runs them: the passes that fall due together
+// share one walk of the flow table. (A goroutine per quarantine, with its
+// own timer and walk, took half the CPU of applying a burst of 1,000
+// quarantines from another hub: BenchmarkClusterPropagation/burst.) It
+// waits on the wall clock, not the engine's Clock: it follows the data
+// path's real timing, which a test's fake clock does not drive.
+const (
+	lateFirst = time.Millisecond
+	lateLast  = 8 * time.Second
+)
+
+// lateResets is the schedule: the next pass and its backoff per name.
+type lateResets struct {
+	mu      sync.Mutex
+	next    map[string]latePass
+	wake    chan struct{}
+	running bool // a goroutine runs the schedule
+}
+
+type latePass struct {
+	at   time.Time
+	step time.Duration
+}
+
+// resetLate schedules late passes for names, from the first again for a
+// name already scheduled (quarantined anew).
 func (e *Engine) resetLate(names []string) {
-	for d := time.Millisecond; d <= 8*time.Second; d *= 2 {
-		t := time.NewTimer(d)
-		select {
-		case <-e.done:
-			t.Stop()
-			return
-		case <-t.C:
+	l := &e.late
+	now := time.Now()
+	l.mu.Lock()
+	if l.next == nil {
+		l.next, l.wake = map[string]latePass{}, make(chan struct{}, 1)
+	}
+	for _, n := range names {
+		l.next[n] = latePass{at: now.Add(lateFirst), step: lateFirst}
+	}
+	start := !l.running
+	l.running = true
+	l.mu.Unlock()
+	if start {
+		if !e.async(e.runLate) {
+			l.mu.Lock()
+			l.running = false
+			l.mu.Unlock()
 		}
-		var still []string
-		for _, n := range names {
-			if in, ok := e.Get(n); ok && in.Action == ActionQuarantine {
-				still = append(still, n)
+		return
+	}
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// runLate runs the schedule until it is empty or the engine closes.
+func (e *Engine) runLate() {
+	l := &e.late
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		l.mu.Lock()
+		if len(l.next) == 0 {
+			l.running = false
+			l.mu.Unlock()
+			return
+		}
+		first := time.Time{}
+		for _, p := range l.next {
+			if first.IsZero() || p.at.Before(first) {
+				first = p.at
 			}
 		}
-		if len(still) == 0 {
+		l.mu.Unlock()
+		t.Reset(time.Until(first))
+		select {
+		case <-e.done:
 			return
+		case <-l.wake:
+			t.Stop()
+			continue
+		case <-t.C:
+		}
+		now := time.Now()
+		var due []string
+		l.mu.Lock()
+		for n, p := range l.next {
+			if p.at.After(now) {
+				continue
+			}
+			due = append(due, n)
+			if p.step *= 2; p.step > lateLast {
+				delete(l.next, n)
+			} else {
+				l.next[n] = latePass{at: now.Add(p.step), step: p.step}
+			}
+		}
+		l.mu.Unlock()
+		var still []string
+		for _, n := range due {
+			if in, ok := e.Get(n); ok && in.Action == ActionQuarantine {
+				still = append(still, n)
+				continue
+			}
+			l.mu.Lock()
+			delete(l.next, n) // released: no more passes
+			l.mu.Unlock()
 		}
 		e.resetFlows(still)
 	}
 }
 
 // record logs, writes and counts an interruption and stores it (unless
-// store is false: another appliance's); e.opMu is held.
+// store is false: another appliance's); e.opMu is held, and the key's
+// lock (lockKeys) when store is set: the check that the decision is
+// still in force and its write are one step for the shared store's
+// watch.
 func (e *Engine) record(id *Identity, in *Interruption, reset int, store bool) {
 	e.m.interruptions.WithLabelValues(in.Action, in.Trigger).Inc()
 	attrs := []any{"identity", id.Name, "trigger", in.Trigger, "level", in.Level, "until", in.Until,
@@ -633,8 +750,11 @@ func (e *Engine) record(id *Identity, in *Interruption, reset int, store bool) {
 		ev.Interruption.Until = &eve.Time{Time: in.Until}
 	}
 	e.emit(ev)
-	if !store || e.store == nil || (*e.active.Load())[id.Name] != in {
-		return // not stored, or released (or replaced) meanwhile
+	if !store || e.store == nil {
+		return
+	}
+	if cur, _ := e.active.Load().get(id.Name); cur != in {
+		return // released (or replaced) meanwhile
 	}
 	b, err := json.Marshal(in)
 	if err == nil {
@@ -731,15 +851,7 @@ func (e *Engine) emit(ev *eve.Event) {
 	}
 }
 
-func (e *Engine) gauges(m map[string]*Interruption) {
-	var p, q int
-	for _, in := range m {
-		if in.Action == ActionQuarantine {
-			q++
-		} else {
-			p++
-		}
-	}
-	e.m.paused.Set(float64(p))
-	e.m.quarantined.Set(float64(q))
+func (e *Engine) gauges(a *activeSet) {
+	e.m.paused.Set(float64(a.paused))
+	e.m.quarantined.Set(float64(a.quarantined))
 }

@@ -68,18 +68,14 @@ func (e *Engine) applyInterruption(c state.Change) {
 		return // expired: its writer's sweep (or ours) deletes it
 	}
 	e.mu.Lock()
-	old := *e.active.Load()
-	prev := old[in.Identity]
+	old := e.active.Load()
+	prev, _ := old.get(in.Identity)
 	if prev != nil && same(prev, &in) {
 		e.mu.Unlock()
 		return
 	}
-	next := make(map[string]*Interruption, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	next[in.Identity] = &in
-	e.active.Store(&next)
+	next := old.with(in.Identity, &in)
+	e.active.Store(next)
 	e.gauges(next)
 	e.last[in.Identity] = in.Trigger
 	e.mu.Unlock()

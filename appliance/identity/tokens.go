@@ -185,10 +185,21 @@ func (e *Engine) Unbind(prefix string) ([]TokenBinding, error) {
 	if len(prefix) < 8 {
 		return nil, fmt.Errorf("hash prefix %q: give at least 8 hex digits", prefix)
 	}
+	var hashes []string
+	e.tokens.mu.Lock()
+	for _, tb := range e.tokens.m {
+		if strings.HasPrefix(tb.Hash, prefix) {
+			hashes = append(hashes, tb.Hash)
+		}
+	}
+	e.tokens.mu.Unlock()
+	// The unbinding and its write are one step for the shared store's
+	// watch, as a first-use binding is.
+	defer e.lockKeys(bucketTokens, hashes...)()
 	var out []TokenBinding
 	e.tokens.mu.Lock()
 	for h, tb := range e.tokens.m {
-		if strings.HasPrefix(tb.Hash, prefix) {
+		if slices.Contains(hashes, tb.Hash) { // one applied since is left
 			delete(e.tokens.m, h)
 			out = append(out, tb)
 		}
@@ -267,12 +278,20 @@ func (e *Engine) checkToken(s *tokenSettings, id *Identity, tok []byte) (owner s
 	}
 	e.tokens.mu.Lock()
 	tb, ok := e.tokens.m[h]
-	if !ok {
-		hx := hex.EncodeToString(h[:])
-		tb = TokenBinding{Hash: hx, HashPrefix: hx[:12], Lead: lead(tok), Identity: id.Name, Source: "tofu", FirstSeen: e.clock.Now()}
-		e.tokens.m[h] = tb
-	}
 	e.tokens.mu.Unlock()
+	if !ok {
+		// A first use: the binding and its write are one step for the
+		// shared store's watch (a binding another hub made is applied
+		// before or after, never in between).
+		hx := hex.EncodeToString(h[:])
+		defer e.lockKeys(bucketTokens, hx)()
+		e.tokens.mu.Lock()
+		if tb, ok = e.tokens.m[h]; !ok {
+			tb = TokenBinding{Hash: hx, HashPrefix: hx[:12], Lead: lead(tok), Identity: id.Name, Source: "tofu", FirstSeen: e.clock.Now()}
+			e.tokens.m[h] = tb
+		}
+		e.tokens.mu.Unlock()
+	}
 	if !ok {
 		e.log.Info("identity: token bound on first use", "identity", id.Name, "sha256_prefix", tb.HashPrefix, "lead", tb.Lead)
 		if e.store != nil {

@@ -310,11 +310,11 @@ func (h *handler) NewFlow(info *netstack.FlowInfo) (netstack.FlowHandler, netsta
 
 // refuse decides a new flow of an interrupted identity.
 func (e *Engine) refuse(s *settings, id *Identity, info *netstack.FlowInfo) (netstack.Verdict, bool) {
-	act := *e.active.Load()
-	if len(act) == 0 {
+	act := e.active.Load()
+	if act.n == 0 {
 		return 0, false
 	}
-	in, ok := act[id.Name]
+	in, ok := act.get(id.Name)
 	if !ok || !in.inForce(e.clock.Now()) {
 		return 0, false
 	}

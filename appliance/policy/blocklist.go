@@ -122,6 +122,9 @@ func (p *Policy) Block(prefix netip.Prefix, d time.Duration, reason string) (Ent
 // with a shared store), and returns the entry in force. It does not
 // reset flows: callers do, synchronously or not.
 func (p *Policy) block(prefix netip.Prefix, d time.Duration, reason, origin string, cause blockCause) (Entry, error) {
+	// The decision and its write are one step for the shared store's
+	// watch (shared.go).
+	defer p.lockKey(normPrefix(prefix))()
 	now := p.clock.Now()
 	var until time.Time
 	if d > 0 {
@@ -142,10 +145,7 @@ func (p *Policy) put(in Entry, cause blockCause) (Entry, bool, error) {
 	if !prefix.IsValid() {
 		return Entry{}, false, fmt.Errorf("policy: block %v: invalid prefix", prefix)
 	}
-	if a := prefix.Addr(); a.Is4In6() && prefix.Bits() >= 96 {
-		prefix = netip.PrefixFrom(a.Unmap(), prefix.Bits()-96)
-	}
-	prefix = netip.PrefixFrom(prefix.Addr().WithZone(""), prefix.Bits()).Masked()
+	prefix = normPrefix(prefix)
 
 	p.attachMu.Lock()
 	defer p.attachMu.Unlock()
@@ -180,6 +180,10 @@ func (p *Policy) put(in Entry, cause blockCause) (Entry, bool, error) {
 	n := len(b.m)
 	b.mu.Unlock()
 	p.recordExpired(expired)
+	if len(expired) > 0 {
+		// Not under attachMu: the watch holds a key while it takes it.
+		p.async(func() { p.unshareExpired(expired) })
+	}
 
 	if p.guard != nil {
 		if err := p.guard.Block(prefix, p.guardUntil(until)); err != nil {
@@ -213,9 +217,19 @@ func (p *Policy) guardUntil(until time.Time) time.Time {
 	return time.Now().Add(until.Sub(p.clock.Now()))
 }
 
+// normPrefix is the form the list keeps a prefix in: IPv4 unmapped, no
+// zone, masked.
+func normPrefix(prefix netip.Prefix) netip.Prefix {
+	if a := prefix.Addr(); a.Is4In6() && prefix.Bits() >= 96 {
+		prefix = netip.PrefixFrom(a.Unmap(), prefix.Bits()-96)
+	}
+	return netip.PrefixFrom(prefix.Addr().WithZone(""), prefix.Bits()).Masked()
+}
+
 // Unblock removes prefix from the block list (and the guard, and the
 // fleet's list) and reports whether it was there. Admin API.
 func (p *Policy) Unblock(prefix netip.Prefix) bool {
+	defer p.lockKey(normPrefix(prefix))()
 	e, ok := p.unblock(prefix, "api")
 	if ok && e.Origin != OriginStatic {
 		p.unshare(e)
@@ -280,7 +294,6 @@ func (p *Policy) Blocked(addr netip.Addr) (Entry, bool) {
 func (p *Policy) Sweep() int {
 	now := p.clock.Now()
 	p.attachMu.Lock()
-	defer p.attachMu.Unlock()
 	p.blocks.mu.Lock()
 	gone := p.sweepLocked(now)
 	left := len(p.blocks.m)
@@ -289,6 +302,8 @@ func (p *Policy) Sweep() int {
 		p.m.blocked.Set(float64(left))
 	}
 	p.recordExpired(gone)
+	p.attachMu.Unlock()
+	p.unshareExpired(gone)
 	return len(gone)
 }
 
@@ -315,7 +330,23 @@ func (p *Policy) recordExpired(gone []Entry) {
 	for _, e := range gone {
 		p.m.unblocks.WithLabelValues("expired").Inc()
 		p.record("unblock", e, "expired", blockCause{})
-		p.unshare(e)
+	}
+}
+
+// unshareExpired removes expired entries from the fleet's list, each
+// under its key's lock and only if no block of the prefix was made or
+// applied since: a fresh block another hub wrote is not deleted by this
+// hub's late sweep of the old one.
+func (p *Policy) unshareExpired(gone []Entry) {
+	for _, e := range gone {
+		unlock := p.lockKey(e.Prefix)
+		p.blocks.mu.Lock()
+		_, again := p.blocks.m[e.Prefix]
+		p.blocks.mu.Unlock()
+		if !again {
+			p.unshare(e)
+		}
+		unlock()
 	}
 }
 

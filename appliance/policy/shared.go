@@ -60,6 +60,17 @@ func (p *Policy) follow(w state.Watcher) error {
 	return nil
 }
 
+// lockKey takes the shared store's lock of prefix's key (a no-op
+// without one): the watch applies no change of it until the returned
+// release. Take it before attachMu: the watch holds the key while it
+// takes attachMu.
+func (p *Policy) lockKey(prefix netip.Prefix) func() {
+	if p.shared == nil {
+		return func() {}
+	}
+	return p.shared.Lock(bucketBlocks, prefix.String())
+}
+
 // share writes an API or rule block to the fleet.
 func (p *Policy) share(e Entry) {
 	if p.shared == nil || e.Origin == OriginStatic {

@@ -1,6 +1,21 @@
 package state
 
-import "time"
+import (
+	"errors"
+	"time"
+)
+
+// ErrExists is returned by Create for a key that is stored already.
+var ErrExists = errors.New("state: exists")
+
+// Creator is a Store that can write a key only if it is absent, as one
+// step the whole fleet agrees on: two appliances creating the same key
+// at once, one gets ErrExists. Create waits for the store's answer (an
+// unreachable store is an error, never a silent success), so it is for
+// reservations (a pool address, a peer's name), not the data path.
+type Creator interface {
+	Create(bucket, key string, value []byte) error
+}
 
 // Change is one write to a shared store, as its watch delivers it.
 type Change struct {
@@ -38,7 +53,15 @@ type Resolve func(key string, mine, theirs []byte) (keepMine bool)
 // the shared store takes wins.
 //
 // Dir is not a Watcher: a single appliance has no one to hear from.
+//
+// Lock holds off the watch's application of one key: a caller that
+// decides from what it holds of key and writes the decision takes the
+// lock across both, so a change of that key is delivered (and its
+// conflict settled) either before the decision or after its write is
+// queued, never in between; the watch holds the same lock while fn runs.
+// So fn must not take it for the key it applies.
 type Watcher interface {
 	Store
 	Watch(bucket string, fn func(Change), resolve Resolve) (stop func(), err error)
+	Lock(bucket, key string) (unlock func())
 }

@@ -7,8 +7,11 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net/netip"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 	"github.com/interdict/interdict/appliance/cluster/clustertest"
 	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/appliance/policy"
+	"github.com/interdict/interdict/appliance/state"
 	"github.com/interdict/interdict/inspect/eve"
 )
 
@@ -47,7 +51,7 @@ func newHub(t *testing.T, f *clustertest.Fleet, i int) *identNet {
 }
 
 // newHubOn builds a hub over the shared store st.
-func newHubOn(t *testing.T, st *cluster.Store) *identNet {
+func newHubOn(t *testing.T, st state.Store) *identNet {
 	t.Helper()
 	s := hubSetup
 	s.store = st
@@ -317,4 +321,89 @@ func TestClusterBlocksReachEveryHub(t *testing.T) {
 	require.True(t, ok, "a new hub loads the fleet's blocks before it admits flows")
 	assert.Equal(t, "stolen runner", e.Reason)
 	b.refused(t, ClientAddr2)
+}
+
+// pausingStore is a hub's shared store that holds back its next write of
+// one key, once armed, until the test lets it go: the hub's decision is
+// then taken and checked to be in force, but not yet written.
+type pausingStore struct {
+	*cluster.Store
+	mu      sync.Mutex
+	key     string // armed for this key of the interruptions bucket
+	reached chan struct{}
+	resume  chan struct{}
+}
+
+func (p *pausingStore) arm(key string) {
+	p.mu.Lock()
+	p.key, p.reached, p.resume = key, make(chan struct{}), make(chan struct{})
+	p.mu.Unlock()
+}
+
+func (p *pausingStore) Put(bucket, key string, value []byte) error {
+	p.mu.Lock()
+	hold := bucket == "interruptions" && key == p.key
+	if hold {
+		p.key = "" // once
+	}
+	reached, resume := p.reached, p.resume
+	p.mu.Unlock()
+	if hold {
+		close(reached)
+		<-resume
+	}
+	return p.Store.Put(bucket, key, value)
+}
+
+// A decision on hub A and hub C's change of the same key, forced to meet:
+// A's quarantine is decided (and checked in force) but not yet written
+// when C's release reaches the bucket and A's watch. The watch must not
+// apply the release in between (A would hold a release while the bucket
+// took A's quarantine over it): it waits for A's write, which then meets
+// the release as a conflict, and the rule keeps the quarantine on both
+// hubs and in the bucket.
+func TestClusterDecisionMeetsWatchOnOneKey(t *testing.T) {
+	leakCheck(t)
+	f := clustertest.Start(t, 3)
+	ps := &pausingStore{Store: openShared(t, f, f.URL(0))}
+	a, c := newHubOn(t, ps), newHub(t, f, 2)
+	witness := openShared(t, f, f.URL(1)) // reads the bucket, writes nothing
+	bucketReason := func() (string, bool) {
+		b, err := witness.Get("interruptions", "runner-b")
+		if err != nil {
+			return "", false
+		}
+		var in identity.Interruption
+		return in.Reason, json.Unmarshal(b, &in) == nil
+	}
+
+	_, err := a.e.Interrupt(identity.Request{Identity: "runner-b", Action: identity.ActionPause, For: time.Hour, Reason: "paused on A"})
+	require.NoError(t, err)
+	eventually(t, func() bool { in, ok := c.e.Get("runner-b"); return ok && in.Reason == "paused on A" }, "hub C holds A's pause")
+
+	ps.arm("runner-b")
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.e.Interrupt(identity.Request{Identity: "runner-b", Action: identity.ActionQuarantine, For: time.Hour, Reason: "quarantined on A"})
+		done <- err
+	}()
+	<-ps.reached
+	_, err = c.e.Release("runner-b", "")
+	require.NoError(t, err)
+	eventually(t, func() bool {
+		_, err := witness.Get("interruptions", "runner-b")
+		return errors.Is(err, state.ErrNotFound)
+	}, "the bucket takes C's release while A's decision waits")
+	close(ps.resume)
+	require.NoError(t, <-done)
+
+	for name, h := range map[string]*identNet{"A": a, "C": c} {
+		eventually(t, func() bool {
+			in, ok := h.e.Get("runner-b")
+			return ok && in.Action == identity.ActionQuarantine && in.Reason == "quarantined on A"
+		}, "hub "+name+" enforces A's quarantine")
+	}
+	eventually(t, func() bool { r, ok := bucketReason(); return ok && r == "quarantined on A" }, "the bucket holds A's quarantine")
+	requireNoConnect(t, a.n, ClientAddr2)
+	requireNoConnect(t, c.n, ClientAddr2)
 }

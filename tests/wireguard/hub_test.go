@@ -65,13 +65,20 @@ type hub struct {
 // items of link.wireguard.peers. close stops it (tests restart hubs).
 func startHub(t testing.TB, dir, peers string, up netip.AddrPort) (*hub, func()) {
 	t.Helper()
-	cfg := fmt.Sprintf(`state_dir: state
+	return startHubWith(t, dir, "", "", peers, up)
+}
+
+// startHubWith is startHub with extra top-level YAML (a cluster
+// section) and extra link.wireguard keys (indented by four spaces).
+func startHubWith(t testing.TB, dir, extra, wgExtra, peers string, up netip.AddrPort) (*hub, func()) {
+	t.Helper()
+	cfg := extra + fmt.Sprintf(`state_dir: state
 link:
   mode: wireguard
   wireguard:
     listen_port: 0
     listen_address: 127.0.0.1
-    peers: [%s]
+%s    peers: [%s]
 eve:
   path: eve.json
   stats_interval: 1h
@@ -79,7 +86,7 @@ admin:
   socket: ""
 metrics:
   listen: ""
-`, peers)
+`, wgExtra, peers)
 	path := filepath.Join(dir, "c.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 	s, err := appliance.LoadConfig(path)
