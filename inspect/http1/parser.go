@@ -740,6 +740,9 @@ func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.U
 		}
 		m.derived = appendNormalizedURI(m.derived, target)
 		m.setDerived(applayer.HTTPURI, d)
+		if doubleEncoded(target) {
+			p.anomaly(m, s.dir, anomDoubleEncodedURI)
+		}
 	}
 	if t.http09 && !t.maybe09 {
 		// No headers follow a 0.9 request line.
