@@ -567,6 +567,10 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 	}
 	if lineLen := len(m.raw) - s.lineStart + len(chunk); s.st == stLine && lineLen > p.cfg.StartLine {
 		p.anomaly(m, s.dir, anomStartLineTooLong)
+		if lineLen > FieldLimit {
+			// libhtp bounds a start line by its field limit too.
+			p.anomaly(m, s.dir, anomFieldTooLong)
+		}
 	} else if s.st == stHeaders && lineLen > p.cfg.HeaderLine {
 		p.anomaly(m, s.dir, anomFieldTooLong)
 	}
