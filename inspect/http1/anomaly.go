@@ -49,6 +49,8 @@ const (
 	anomContinueSeen
 	anomHostAmbiguous
 	anomDoubleEncodedURI
+	anomTooManyLayers
+	anomAbnormalCE
 	numAnoms
 )
 
@@ -117,6 +119,11 @@ var anomNames = [numAnoms][2]string{
 	// A path or query that still holds a valid %XX once decoded (see
 	// doubleEncoded).
 	anomDoubleEncodedURI: {"DOUBLE_ENCODED_URI", "DOUBLE_ENCODED_URI"},
+	// A Content-Encoding libhtp would read as more layers than its
+	// default limit, or with a coding it does not know (see
+	// libhtpCodings).
+	anomTooManyLayers: {"TOO_MANY_ENCODING_LAYERS", "TOO_MANY_ENCODING_LAYERS"},
+	anomAbnormalCE:    {"ABNORMAL_CE_HEADER", "ABNORMAL_CE_HEADER"},
 }
 
 // anomAliases are Suricata's names for anomalies this parser names
@@ -135,7 +142,7 @@ var anomAliases = [numAnoms][2]string{
 // they never match.
 var suricataOnly = []string{
 	"UNKNOWN_ERROR", "REQUEST_SERVER_PORT_TCP_PORT_MISMATCH", "REQUEST_URI_HOST_INVALID",
-	"REQUEST_HEADER_HOST_INVALID", "TOO_MANY_ENCODING_LAYERS", "ABNORMAL_CE_HEADER",
+	"REQUEST_HEADER_HOST_INVALID",
 	"RESPONSE_MULTIPART_BYTERANGES", "RESPONSE_ABNORMAL_TRANSFER_ENCODING", "REQUEST_LINE_INCOMPLETE",
 	"LZMA_MEMLIMIT_REACHED", "RANGE_INVALID", "FILE_NAME_TOO_LONG", "MULTIPART_GENERIC_ERROR",
 	"MULTIPART_NO_FILEDATA", "MULTIPART_INVALID_HEADER", "TOO_MANY_WARNINGS", "FAILED_PROTOCOL_CHANGE",

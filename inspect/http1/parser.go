@@ -1158,6 +1158,13 @@ func (p *Parser) contentEncoding(s *side, m *msg) {
 		if h.dup || !equalFoldString(m.get(h.name), "Content-Encoding") {
 			continue
 		}
+		tooMany, abnormal := libhtpCodings(m.get(h.value))
+		if tooMany {
+			p.anomaly(m, s.dir, anomTooManyLayers)
+		}
+		if abnormal {
+			p.anomaly(m, s.dir, anomAbnormalCE)
+		}
 		codings := decode.ParseCodings(m.get(h.value))
 		if len(codings) == 0 {
 			return
