@@ -358,6 +358,11 @@ func (f *flow) logResult(ts time.Time, res *inspect.Result, enforce bool) {
 			continue
 		}
 		ev := eve.NewAlert(ts, &f.meta, a, enforce)
+		if ev.AppProto == "" {
+			// Suricata's alerts name the flow's protocol, also for a
+			// match on the raw stream.
+			ev.AppProto = inspect.AppProtoOf(f.insp)
+		}
 		ev.Verdict = eve.VerdictObject(res.Action, enforce, f.meta.Proto)
 		ev.InIface = f.nic
 		if ev.HTTP == nil && inspect.AppProtoIs(a.AppProto, "http") {

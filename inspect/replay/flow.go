@@ -642,6 +642,11 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 		}
 		f.alerted = true
 		ev := eve.NewAlert(rp.ts, &f.meta, a, enforce)
+		if ev.AppProto == "" {
+			// Suricata's alerts name the flow's protocol, also for a
+			// match on the raw stream.
+			ev.AppProto = inspect.AppProtoOf(f.insp)
+		}
 		ev.Flow = eve.NewAlertFlow(&f.meta, f.pkts, f.bytes)
 		ev.Verdict = eve.VerdictObject(res.Action, enforce, f.meta.Proto)
 		rp.decorate(f, &ev)

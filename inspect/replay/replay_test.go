@@ -581,3 +581,23 @@ func TestFastOpenDataInSYN(t *testing.T) {
 	assert.Equal(t, "GET / HTTP/1.0\r\n\r\n", e.flows[0].stream(inspect.ToServer))
 	assert.Equal(t, "HTTP/1.0 200 OK\r\n\r\n", e.flows[0].stream(inspect.ToClient))
 }
+
+// TestRawAlertNamesFlowAppProto: an alert on the raw stream carries the
+// flow's protocol, as Suricata's do, but no transaction; a flow whose
+// protocol is unknown gives none.
+func TestRawAlertNamesFlowAppProto(t *testing.T) {
+	for _, app := range []string{"http", ""} {
+		c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+			tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET / HTTP/1.1\r\n\r\n"})
+		e := &fakeEngine{app: app, rules: []fakeRule{{content: "GET", info: ruleAlert}}}
+		_, evs := run(t, c.pcap(), e, Config{Mode: ModeIPS})
+		alerts := evs.ofType("alert")
+		require.Len(t, alerts, 1)
+		if app == "" {
+			assert.NotContains(t, alerts[0], "app_proto")
+		} else {
+			assert.Equal(t, app, alerts[0]["app_proto"])
+		}
+		assert.NotContains(t, alerts[0], "tx_id")
+	}
+}
