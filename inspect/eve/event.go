@@ -55,6 +55,7 @@ const (
 	TypeSSH          = "ssh"
 	TypeInterruption = "interruption"
 	TypeFileInfo     = "fileinfo"
+	TypeNetflow      = "netflow"
 	// TypePolicy is interdict's addition: an identity's egress policy
 	// denied (or in ids mode would have denied) a flow or a DNS query.
 	TypePolicy = "policy"
@@ -88,6 +89,7 @@ type Event struct {
 	Drop     *Drop     `json:"drop,omitempty"`
 	Verdict  *Verdict  `json:"verdict,omitempty"`
 	Flow     *Flow     `json:"flow,omitempty"`
+	Netflow  *Netflow  `json:"netflow,omitempty"`
 	TCP      *TCP      `json:"tcp,omitempty"`
 	Anomaly  *Anomaly  `json:"anomaly,omitempty"`
 	Stats    *Stats    `json:"stats,omitempty"`
@@ -186,11 +188,21 @@ type Flow struct {
 	OfAlert *AlertFlow `json:"-"`
 }
 
+// Netflow is Suricata's netflow object: one direction of a flow, whose
+// event has that direction's sender as src_ip.
+type Netflow struct {
+	Pkts  uint64 `json:"pkts"`
+	Bytes uint64 `json:"bytes"`
+	Start Time   `json:"start"`
+	End   Time   `json:"end"`
+	Age   int64  `json:"age"`
+}
+
 // TCP is the tcp object of flow records: flags seen and the stream state.
 type TCP struct {
 	TCPFlags   string `json:"tcp_flags"`
-	TCPFlagsTS string `json:"tcp_flags_ts"`
-	TCPFlagsTC string `json:"tcp_flags_tc"`
+	TCPFlagsTS string `json:"tcp_flags_ts,omitempty"` // flow events only
+	TCPFlagsTC string `json:"tcp_flags_tc,omitempty"`
 	SYN        bool   `json:"syn,omitempty"`
 	FIN        bool   `json:"fin,omitempty"`
 	RST        bool   `json:"rst,omitempty"`

@@ -810,7 +810,42 @@ func (rp *replayer) endFlow(f *flow) error {
 		t := f.traffic
 		ev.Traffic = &t
 	}
-	return rp.emit(&ev)
+	if err := rp.emit(&ev); err != nil {
+		return err
+	}
+	if rp.cfg.Netflow {
+		return rp.netflow(f, ev.AppProto)
+	}
+	return nil
+}
+
+// netflow logs a flow's netflow events: one per direction, from its
+// sender, the reply only when the server sent a packet (Suricata's
+// output-json-netflow.c). Packet TTLs are not tracked, so min_ttl and
+// max_ttl are left out.
+func (rp *replayer) netflow(f *flow, app string) error {
+	for _, dir := range []inspect.Direction{inspect.ToServer, inspect.ToClient} {
+		if dir == inspect.ToClient && f.pkts[1] == 0 {
+			break
+		}
+		ev := eve.Base(f.last, eve.TypeNetflow, &f.meta, dir)
+		ev.VLAN, ev.AppProto = f.vlan, app
+		ev.Netflow = &eve.Netflow{Pkts: f.pkts[dir], Bytes: f.bytes[dir],
+			Start: eve.Time{Time: f.start}, End: eve.Time{Time: f.last}, Age: f.last.Unix() - f.start.Unix()}
+		if f.meta.Proto == inspect.ProtoTCP {
+			fl := f.ssn.flags[dir]
+			ev.TCP = &eve.TCP{TCPFlags: hex2(fl), SYN: fl&flSYN != 0, FIN: fl&flFIN != 0, RST: fl&flRST != 0,
+				PSH: fl&flPSH != 0, ACK: fl&flACK != 0}
+		}
+		if f.traffic.ID != nil || f.traffic.Label != nil {
+			t := f.traffic
+			ev.Traffic = &t
+		}
+		if err := rp.emit(&ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (f *flow) state() string {

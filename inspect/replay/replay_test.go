@@ -601,3 +601,30 @@ func TestRawAlertNamesFlowAppProto(t *testing.T) {
 		assert.NotContains(t, alerts[0], "tx_id")
 	}
 }
+
+// TestNetflow: with Netflow each flow ends with one netflow event per
+// direction, from that direction's sender, with its packets, bytes and
+// TCP flags; a flow the server never answered has only the first.
+func TestNetflow(t *testing.T) {
+	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET / HTTP/1.1\r\n\r\n"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1019, flags: "PA", data: "HTTP/1.1 200 OK\r\n\r\n"}).
+		udp(netip.MustParseAddrPort("10.0.0.1:5353"), netip.MustParseAddrPort("10.0.0.3:53"), "query")
+	_, evs := run(t, c.pcap(), &fakeEngine{app: "http"}, Config{Netflow: true})
+	nf := evs.ofType("netflow")
+	require.Len(t, nf, 3)
+	assert.Equal(t, "10.0.0.1", nf[0]["src_ip"])
+	assert.Equal(t, "10.0.0.2", nf[0]["dest_ip"])
+	assert.Equal(t, "http", nf[0]["app_proto"])
+	assert.EqualValues(t, 3, nf[0]["netflow"].(map[string]any)["pkts"])
+	assert.Equal(t, "1a", nf[0]["tcp"].(map[string]any)["tcp_flags"])
+	assert.Equal(t, "10.0.0.2", nf[1]["src_ip"])
+	assert.EqualValues(t, 80, nf[1]["src_port"])
+	assert.EqualValues(t, 2, nf[1]["netflow"].(map[string]any)["pkts"])
+	assert.Equal(t, "1a", nf[1]["tcp"].(map[string]any)["tcp_flags"])
+	assert.Equal(t, "10.0.0.3", nf[2]["dest_ip"])
+	assert.EqualValues(t, 1, nf[2]["netflow"].(map[string]any)["pkts"])
+
+	_, evs = run(t, c.pcap(), &fakeEngine{app: "http"}, Config{})
+	assert.Empty(t, evs.ofType("netflow"))
+}
