@@ -195,6 +195,15 @@ type Alert struct {
 	// DNS, when set, is the DNS message the match happened in; EVE
 	// writes it as the alert's dns object.
 	DNS *DNSTx
+	// Vars are the values the rule's pcre capture groups stored
+	// (pcre:"/(x)/,pkt:name"), in the order captured.
+	Vars []Var
+}
+
+// Var is a pcre capture stored by a match: Kind is Suricata's "pkt"
+// (the packet's pktvars), "flow" (the flow's flowvars) or "alert".
+type Var struct {
+	Kind, Name, Value string
 }
 
 // Logged reports whether Suricata logs the match as an alert: not for

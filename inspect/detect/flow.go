@@ -56,6 +56,8 @@ type dirState struct {
 // for concurrent use.
 type Flow struct {
 	e *Engine
+	// caps is the pcre capture scratch (pcrevars.go).
+	caps []capture
 	// evNames backs the AppLayerEvent multi-buffer of the Unit being
 	// inspected.
 	evNames [][]byte
@@ -485,6 +487,9 @@ func (f *Flow) evalListFP(cr *crule, l *clist, v *view, fpOp int) (end int, ok, 
 	if cr.nvars > 0 {
 		ev.vars = make([]int64, cr.nvars)
 	}
+	if cr.caps {
+		ev.caps, ev.rule = &f.caps, cr.idx
+	}
 	if !ev.run(0, int(-v.base), 0) {
 		return 0, false, ev.more
 	}
@@ -669,7 +674,7 @@ func (f *Flow) fire(cr *crule, dir inspect.Direction, off uint64, app string, tx
 		}
 	}
 	f.res.Alerts = append(f.res.Alerts, inspect.Alert{Rule: info, Dir: dir, Offset: off, AppProto: app, TxID: tx, NoAlert: r.NoAlert,
-		RateFiltered: rated})
+		RateFiltered: rated, Vars: f.takeVars(cr)})
 	if info.Action == inspect.ActionPass {
 		// Without packets (the live path) such a rule fires once per
 		// direction, so its pass must hold for the flow.

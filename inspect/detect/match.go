@@ -92,6 +92,9 @@ type evaluator struct {
 	end int
 	// timeout bounds regexp2.
 	timeout time.Duration
+	// caps, when set, receives the rule's pcre captures (pcrevars.go).
+	caps *[]capture
+	rule uint32
 
 	// more reports that the outcome depended on the end of the buffer:
 	// appending bytes could change it. A search for the op at fpOp (the
@@ -281,6 +284,17 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 			return e.run(i+1, prev, maxEnd)
 		}
 		if !ok {
+			return false
+		}
+		if p.Captures != nil && e.caps != nil {
+			// Captures of an occurrence the rest of the chain rejects
+			// are taken back.
+			mark := len(*e.caps)
+			e.capture(p, from)
+			if e.run(i+1, end, max(maxEnd, end)) {
+				return true
+			}
+			*e.caps = (*e.caps)[:min(mark, len(*e.caps))]
 			return false
 		}
 		return e.run(i+1, end, max(maxEnd, end))

@@ -56,6 +56,9 @@ const (
 	TypeInterruption = "interruption"
 	TypeFileInfo     = "fileinfo"
 	TypeNetflow      = "netflow"
+	// TypeMetadata is Suricata's metadata event: a packet whose match
+	// stored packet variables (pcre captures).
+	TypeMetadata = "metadata"
 	// TypePolicy is interdict's addition: an identity's egress policy
 	// denied (or in ids mode would have denied) a flow or a DNS query.
 	TypePolicy = "policy"
@@ -99,6 +102,7 @@ type Event struct {
 	SSH      *SSH      `json:"ssh,omitempty"`
 	FileInfo *FileInfo `json:"fileinfo,omitempty"`
 	Traffic  *Traffic  `json:"traffic,omitempty"`
+	Metadata *Metadata `json:"metadata,omitempty"`
 	Identity *Identity `json:"identity,omitempty"`
 	// AppProtoReason is interdict's addition on flow events: how app_proto
 	// was decided ("content to_server") or why none was.
@@ -558,6 +562,14 @@ type FileInfo struct {
 	Stored   bool   `json:"stored"`
 	Size     int64  `json:"size"`
 	TxID     uint64 `json:"tx_id"`
+}
+
+// Metadata is Suricata's top-level metadata object: the flow's variables
+// and the packet's, each a list of one-entry objects {name: value}, in
+// the order they were first stored.
+type Metadata struct {
+	FlowVars []map[string]string `json:"flowvars,omitempty"`
+	PktVars  []map[string]string `json:"pktvars,omitempty"`
 }
 
 // Traffic is Suricata 8's traffic object: flowbits named traffic/id/X or

@@ -93,6 +93,8 @@ type flow struct {
 	traffic eve.Traffic
 	evicted bool
 	probed  bool // the mid-stream direction guess was made
+	// flowVars are the flow variables pcre captures stored (vars.go).
+	flowVars []map[string]string
 	// synStart: the flow began with a SYN, so its inspector is made at
 	// once and sees every packet (see endPacket).
 	synStart bool
@@ -620,6 +622,7 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 		// Only records after a pass: no rule decides this flow any more.
 		res.Alerts, res.Action = nil, inspect.ActionNone
 	}
+	pktVars := f.storeVars(res.Alerts)
 	for i := range res.Alerts {
 		a := &res.Alerts[i]
 		if a.Rule == nil {
@@ -654,12 +657,21 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 			t := f.traffic
 			ev.Traffic = &t
 		}
+		ev.Metadata = f.metadata(pktVars)
 		if err := rp.emit(&ev); err != nil {
 			return err
 		}
 		rp.sum.Alerts++
 		rp.sum.AlertsBySID[a.Rule.SID]++
 		rp.stats.Detect.Alert++
+	}
+	if len(pktVars) > 0 {
+		ev := eve.Base(rp.ts, eve.TypeMetadata, &f.meta, dir)
+		ev.Metadata = f.metadata(pktVars)
+		rp.decorate(f, &ev)
+		if err := rp.emit(&ev); err != nil {
+			return err
+		}
 	}
 	var refused *inspect.Anomaly
 	for i := range res.Events {
@@ -674,6 +686,7 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 			continue
 		}
 		rp.decorate(f, &ev)
+		ev.Metadata = f.metadata(pktVars)
 		if err := rp.emit(&ev); err != nil {
 			return err
 		}
@@ -810,6 +823,7 @@ func (rp *replayer) endFlow(f *flow) error {
 		t := f.traffic
 		ev.Traffic = &t
 	}
+	ev.Metadata = f.metadata(nil)
 	if err := rp.emit(&ev); err != nil {
 		return err
 	}
@@ -841,6 +855,7 @@ func (rp *replayer) netflow(f *flow, app string) error {
 			t := f.traffic
 			ev.Traffic = &t
 		}
+		ev.Metadata = f.metadata(nil)
 		if err := rp.emit(&ev); err != nil {
 			return err
 		}

@@ -36,6 +36,7 @@ type fakeRule struct {
 	info    *inspect.RuleInfo
 	noalert bool
 	event   *inspect.Event // emitted with the alert
+	vars    []inspect.Var  // the match's pcre captures
 }
 
 type call struct {
@@ -65,7 +66,7 @@ func (f *fakeFlow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 		if !strings.Contains(string(data), r.content) {
 			continue
 		}
-		res.Alerts = append(res.Alerts, inspect.Alert{Rule: r.info, Dir: dir, NoAlert: r.noalert})
+		res.Alerts = append(res.Alerts, inspect.Alert{Rule: r.info, Dir: dir, NoAlert: r.noalert, Vars: r.vars})
 		if r.info.Action.Stronger(res.Action) {
 			res.Action = r.info.Action
 		}

@@ -628,3 +628,30 @@ func TestNetflow(t *testing.T) {
 	_, evs = run(t, c.pcap(), &fakeEngine{app: "http"}, Config{})
 	assert.Empty(t, evs.ofType("netflow"))
 }
+
+// TestMetadataVars: a packet whose matches stored packet variables is a
+// metadata event carrying them with the flow's variables; flow variables
+// keep their latest value and go on the alerts and the flow event, as
+// Suricata's EVE metadata object.
+func TestMetadataVars(t *testing.T) {
+	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET /a"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1007, flags: "PA", data: "uid=0 gid=1"}).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1007, ack: 5012, flags: "PA", data: "gid=2"})
+	e := &fakeEngine{rules: []fakeRule{
+		{content: "uid=", info: ruleAlert, noalert: true, vars: []inspect.Var{{Kind: "pkt", Name: "uid", Value: "0"}}},
+		{content: "gid=1", info: ruleAlert, noalert: true, vars: []inspect.Var{{Kind: "flow", Name: "gid", Value: "1"}}},
+		{content: "gid=2", info: ruleAlert, vars: []inspect.Var{{Kind: "flow", Name: "gid", Value: "2"}}},
+	}}
+	_, evs := run(t, c.pcap(), e, Config{StreamInline: true})
+	md := evs.ofType("metadata")
+	require.Len(t, md, 1)
+	assert.Equal(t, "10.0.0.2", md[0]["src_ip"])
+	assert.Equal(t, map[string]any{"pktvars": []any{map[string]any{"uid": "0"}}, "flowvars": []any{map[string]any{"gid": "1"}}}, md[0]["metadata"])
+	alerts := evs.ofType("alert")
+	require.Len(t, alerts, 1)
+	assert.Equal(t, map[string]any{"flowvars": []any{map[string]any{"gid": "2"}}}, alerts[0]["metadata"])
+	flows := evs.ofType("flow")
+	require.Len(t, flows, 1)
+	assert.Equal(t, map[string]any{"flowvars": []any{map[string]any{"gid": "2"}}}, flows[0]["metadata"])
+}
