@@ -653,11 +653,7 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 		ev.Flow = eve.NewAlertFlow(&f.meta, f.pkts, f.bytes)
 		ev.Verdict = eve.VerdictObject(res.Action, enforce, f.meta.Proto)
 		rp.decorate(f, &ev)
-		if f.traffic.ID != nil || f.traffic.Label != nil {
-			t := f.traffic
-			ev.Traffic = &t
-		}
-		ev.Metadata = f.metadata(pktVars)
+		f.flowFields(&ev, pktVars)
 		if err := rp.emit(&ev); err != nil {
 			return err
 		}
@@ -819,11 +815,7 @@ func (rp *replayer) endFlow(f *flow) error {
 	if f.meta.Proto == inspect.ProtoTCP {
 		ev.TCP = f.tcpObject()
 	}
-	if f.traffic.ID != nil || f.traffic.Label != nil {
-		t := f.traffic
-		ev.Traffic = &t
-	}
-	ev.Metadata = f.metadata(nil)
+	f.flowFields(&ev, nil)
 	if err := rp.emit(&ev); err != nil {
 		return err
 	}
@@ -851,11 +843,7 @@ func (rp *replayer) netflow(f *flow, app string) error {
 			ev.TCP = &eve.TCP{TCPFlags: hex2(fl), SYN: fl&flSYN != 0, FIN: fl&flFIN != 0, RST: fl&flRST != 0,
 				PSH: fl&flPSH != 0, ACK: fl&flACK != 0}
 		}
-		if f.traffic.ID != nil || f.traffic.Label != nil {
-			t := f.traffic
-			ev.Traffic = &t
-		}
-		ev.Metadata = f.metadata(nil)
+		f.flowFields(&ev, nil)
 		if err := rp.emit(&ev); err != nil {
 			return err
 		}

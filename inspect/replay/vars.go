@@ -39,6 +39,17 @@ func (f *flow) setFlowVar(name, value string) {
 	}
 }
 
+// flowFields sets what the flow's state adds to an event logged for a
+// packet whose matches stored pkt: the traffic tags and the metadata
+// object.
+func (f *flow) flowFields(ev *eve.Event, pkt []map[string]string) {
+	if f.traffic.ID != nil || f.traffic.Label != nil {
+		t := f.traffic
+		ev.Traffic = &t
+	}
+	ev.Metadata = f.metadata(pkt)
+}
+
 // metadata is the metadata object of an event of f logged for a packet
 // whose matches stored pkt, nil when there are no variables.
 func (f *flow) metadata(pkt []map[string]string) *eve.Metadata {
