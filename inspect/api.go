@@ -200,6 +200,14 @@ type Alert struct {
 	Vars []Var
 }
 
+// EntropyReporter is implemented by flow inspectors that keep the last
+// entropy the entropy keyword computed on each buffer of the flow (by
+// Suricata's buffer name: file_data, http_uri, content), which EVE logs
+// as metadata.entropy.
+type EntropyReporter interface {
+	Entropy() map[string]float64
+}
+
 // Var is a pcre capture stored by a match: Kind is Suricata's "pkt"
 // (the packet's pktvars), "flow" (the flow's flowvars) or "alert".
 type Var struct {

@@ -58,6 +58,8 @@ type Flow struct {
 	e *Engine
 	// caps is the pcre capture scratch (pcrevars.go).
 	caps []capture
+	// ent are the entropy values computed on the flow (entropy.go).
+	ent []entropyVal
 	// evNames backs the AppLayerEvent multi-buffer of the Unit being
 	// inspected.
 	evNames [][]byte
@@ -462,6 +464,7 @@ func (f *Flow) evalPending(cr *crule, v *view, p *pending) (int, bool) {
 	if cr.nvars > 0 {
 		ev.vars = make([]int64, cr.nvars)
 	}
+	f.keepVars(cr, &ev)
 	ok := ev.run(0, int(-v.base), 0)
 	p.resume = max(p.resume, uint64(v.base)+uint64(ev.resume))
 	if !ok {
@@ -487,9 +490,7 @@ func (f *Flow) evalListFP(cr *crule, l *clist, v *view, fpOp int) (end int, ok, 
 	if cr.nvars > 0 {
 		ev.vars = make([]int64, cr.nvars)
 	}
-	if cr.caps {
-		ev.caps, ev.rule = &f.caps, cr.idx
-	}
+	f.keepVars(cr, &ev)
 	if !ev.run(0, int(-v.base), 0) {
 		return 0, false, ev.more
 	}

@@ -55,6 +55,17 @@ func (e *evaluator) capture(p *cpcre, from int) {
 	}
 }
 
+// keepVars has ev keep what cr's ops store in the flow: pcre captures
+// and entropy values (entropy.go).
+func (f *Flow) keepVars(cr *crule, ev *evaluator) {
+	if cr.caps {
+		ev.caps, ev.rule = &f.caps, cr.idx
+	}
+	if cr.ent {
+		ev.ent = &f.ent
+	}
+}
+
 // takeVars returns what cr's evaluation captured, a variable captured
 // twice holding its last value, and empties the scratch: what other
 // rules left there belongs to chains that did not fire.

@@ -570,6 +570,9 @@ type FileInfo struct {
 type Metadata struct {
 	FlowVars []map[string]string `json:"flowvars,omitempty"`
 	PktVars  []map[string]string `json:"pktvars,omitempty"`
+	// Entropy is the last value the entropy keyword computed on each
+	// buffer, by Suricata's buffer name.
+	Entropy map[string]float64 `json:"entropy,omitempty"`
 }
 
 // Traffic is Suricata 8's traffic object: flowbits named traffic/id/X or

@@ -29,6 +29,8 @@ type fakeEngine struct {
 	mu    sync.Mutex
 	rules []fakeRule
 	flows []*fakeFlow
+	// entropy is what its flows report as entropy values.
+	entropy map[string]float64
 }
 
 type fakeRule struct {
@@ -81,6 +83,8 @@ func (f *fakeFlow) Close() inspect.Result { f.closes++; return inspect.Result{} 
 
 // AppProto implements inspect.AppProtoReporter.
 func (f *fakeFlow) AppProto() string { return f.e.app }
+
+func (f *fakeFlow) Entropy() map[string]float64 { return f.e.entropy }
 
 // stream returns what a direction was fed, concatenated.
 func (f *fakeFlow) stream(dir inspect.Direction) string {

@@ -655,3 +655,19 @@ func TestMetadataVars(t *testing.T) {
 	require.Len(t, flows, 1)
 	assert.Equal(t, map[string]any{"flowvars": []any{map[string]any{"gid": "2"}}}, flows[0]["metadata"])
 }
+
+// TestMetadataEntropy: the entropy values the inspector kept are the
+// metadata object's entropy on alerts and the flow event.
+func TestMetadataEntropy(t *testing.T) {
+	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET /a"})
+	e := &fakeEngine{rules: []fakeRule{{content: "GET", info: ruleAlert}}, entropy: map[string]float64{"file_data": 4.150007324019584}}
+	_, evs := run(t, c.pcap(), e, Config{Mode: ModeIPS})
+	want := map[string]any{"entropy": map[string]any{"file_data": 4.150007324019584}}
+	alerts := evs.ofType("alert")
+	require.Len(t, alerts, 1)
+	assert.Equal(t, want, alerts[0]["metadata"])
+	flows := evs.ofType("flow")
+	require.Len(t, flows, 1)
+	assert.Equal(t, want, flows[0]["metadata"])
+}

@@ -51,12 +51,17 @@ func (f *flow) flowFields(ev *eve.Event, pkt []map[string]string) {
 }
 
 // metadata is the metadata object of an event of f logged for a packet
-// whose matches stored pkt, nil when there are no variables.
+// whose matches stored pkt (with the entropy values the inspector
+// kept), nil when there are no variables.
 func (f *flow) metadata(pkt []map[string]string) *eve.Metadata {
-	if len(pkt) == 0 && len(f.flowVars) == 0 {
+	var ent map[string]float64
+	if r, ok := f.insp.(inspect.EntropyReporter); ok {
+		ent = r.Entropy()
+	}
+	if len(pkt) == 0 && len(f.flowVars) == 0 && ent == nil {
 		return nil
 	}
-	m := &eve.Metadata{PktVars: pkt}
+	m := &eve.Metadata{PktVars: pkt, Entropy: ent}
 	for _, v := range f.flowVars {
 		for k, val := range v {
 			m.FlowVars = append(m.FlowVars, map[string]string{k: val})

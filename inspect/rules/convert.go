@@ -718,6 +718,9 @@ func (c *converter) pcre(m *gonids.PCRE) error {
 	if err != nil {
 		return err
 	}
+	if v, ok := c.alias["pcre:"+string(m.Pattern)]; ok {
+		return c.entropy(buf, v)
+	}
 	p := &PCRE{Negate: m.Negate}
 	opts, captures, _ := strings.Cut(string(m.Options), ",")
 	caps, err := pcreCaptures(captures, m.Pattern)
