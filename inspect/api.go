@@ -200,6 +200,15 @@ type Alert struct {
 	Vars []Var
 }
 
+// FlowVarsReporter is implemented by flow inspectors that keep flow
+// variables: the flowbits set (in the order they were set) and the
+// flowint counters, which EVE logs in metadata.flowbits and
+// metadata.flowints.
+type FlowVarsReporter interface {
+	FlowBits() []string
+	FlowInts() map[string]int64
+}
+
 // EntropyReporter is implemented by flow inspectors that keep the last
 // entropy the entropy keyword computed on each buffer of the flow (by
 // Suricata's buffer name: file_data, http_uri, content), which EVE logs

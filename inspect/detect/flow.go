@@ -60,6 +60,9 @@ type Flow struct {
 	caps []capture
 	// ent are the entropy values computed on the flow (entropy.go).
 	ent []entropyVal
+	// bitOrder are the flowbits set, in the order they were set, for
+	// EVE's metadata.flowbits (flowvars.go).
+	bitOrder []int
 	// evNames backs the AppLayerEvent multi-buffer of the Unit being
 	// inspected.
 	evNames [][]byte
@@ -629,6 +632,7 @@ func (f *Flow) fire(cr *crule, dir inspect.Direction, off uint64, app string, tx
 	for _, b := range cr.bits {
 		for _, id := range b.ids {
 			w, m := id/64, uint64(1)<<(id%64)
+			f.noteBit(id, b.op, f.bits[w]&m != 0)
 			switch b.op {
 			case "set":
 				f.bits[w] |= m

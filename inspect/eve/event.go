@@ -568,6 +568,11 @@ type FileInfo struct {
 // and the packet's, each a list of one-entry objects {name: value}, in
 // the order they were first stored.
 type Metadata struct {
+	// FlowBits are the flowbits set on the flow, in the order they were
+	// set, but for Suricata 8's traffic/id/ and traffic/label/ ones
+	// (the traffic object).
+	FlowBits []string            `json:"flowbits,omitempty"`
+	FlowInts map[string]int64    `json:"flowints,omitempty"`
 	FlowVars []map[string]string `json:"flowvars,omitempty"`
 	PktVars  []map[string]string `json:"pktvars,omitempty"`
 	// Entropy is the last value the entropy keyword computed on each

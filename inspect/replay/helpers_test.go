@@ -29,8 +29,11 @@ type fakeEngine struct {
 	mu    sync.Mutex
 	rules []fakeRule
 	flows []*fakeFlow
-	// entropy is what its flows report as entropy values.
+	// entropy, bits and ints are what its flows report as entropy
+	// values, flowbits and flowints.
 	entropy map[string]float64
+	bits    []string
+	ints    map[string]int64
 }
 
 type fakeRule struct {
@@ -85,6 +88,10 @@ func (f *fakeFlow) Close() inspect.Result { f.closes++; return inspect.Result{} 
 func (f *fakeFlow) AppProto() string { return f.e.app }
 
 func (f *fakeFlow) Entropy() map[string]float64 { return f.e.entropy }
+
+func (f *fakeFlow) FlowBits() []string { return f.e.bits }
+
+func (f *fakeFlow) FlowInts() map[string]int64 { return f.e.ints }
 
 // stream returns what a direction was fed, concatenated.
 func (f *fakeFlow) stream(dir inspect.Direction) string {

@@ -671,3 +671,21 @@ func TestMetadataEntropy(t *testing.T) {
 	require.Len(t, flows, 1)
 	assert.Equal(t, want, flows[0]["metadata"])
 }
+
+// TestMetadataFlowbits: the flow's flowbits and flowints are the
+// metadata object's, but for Suricata 8's traffic/id/ and
+// traffic/label/ bits, which are the traffic object's.
+func TestMetadataFlowbits(t *testing.T) {
+	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET /a"})
+	e := &fakeEngine{rules: []fakeRule{{content: "GET", info: ruleAlert}},
+		bits: []string{"traffic/label/web", "seen", "traffic/id/curl", "later"}, ints: map[string]int64{"http.anomaly.count": 2}}
+	_, evs := run(t, c.pcap(), e, Config{Mode: ModeIPS})
+	want := map[string]any{"flowbits": []any{"seen", "later"}, "flowints": map[string]any{"http.anomaly.count": float64(2)}}
+	alerts := evs.ofType("alert")
+	require.Len(t, alerts, 1)
+	assert.Equal(t, want, alerts[0]["metadata"])
+	flows := evs.ofType("flow")
+	require.Len(t, flows, 1)
+	assert.Equal(t, want, flows[0]["metadata"])
+}

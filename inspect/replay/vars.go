@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"strings"
+
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/eve"
 )
@@ -58,10 +60,20 @@ func (f *flow) metadata(pkt []map[string]string) *eve.Metadata {
 	if r, ok := f.insp.(inspect.EntropyReporter); ok {
 		ent = r.Entropy()
 	}
-	if len(pkt) == 0 && len(f.flowVars) == 0 && ent == nil {
+	var bits []string
+	var ints map[string]int64
+	if r, ok := f.insp.(inspect.FlowVarsReporter); ok {
+		for _, b := range r.FlowBits() {
+			if !strings.HasPrefix(b, "traffic/id/") && !strings.HasPrefix(b, "traffic/label/") {
+				bits = append(bits, b)
+			}
+		}
+		ints = r.FlowInts()
+	}
+	if len(pkt) == 0 && len(f.flowVars) == 0 && ent == nil && bits == nil && ints == nil {
 		return nil
 	}
-	m := &eve.Metadata{PktVars: pkt, Entropy: ent}
+	m := &eve.Metadata{PktVars: pkt, Entropy: ent, FlowBits: bits, FlowInts: ints}
 	for _, v := range f.flowVars {
 		for k, val := range v {
 			m.FlowVars = append(m.FlowVars, map[string]string{k: val})
