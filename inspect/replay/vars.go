@@ -1,8 +1,6 @@
 package replay
 
 import (
-	"strings"
-
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/eve"
 )
@@ -56,24 +54,14 @@ func (f *flow) flowFields(ev *eve.Event, pkt []map[string]string) {
 // whose matches stored pkt (with the entropy values the inspector
 // kept), nil when there are no variables.
 func (f *flow) metadata(pkt []map[string]string) *eve.Metadata {
-	var ent map[string]float64
-	if r, ok := f.insp.(inspect.EntropyReporter); ok {
-		ent = r.Entropy()
-	}
-	var bits []string
-	var ints map[string]int64
-	if r, ok := f.insp.(inspect.FlowVarsReporter); ok {
-		for _, b := range r.FlowBits() {
-			if !strings.HasPrefix(b, "traffic/id/") && !strings.HasPrefix(b, "traffic/label/") {
-				bits = append(bits, b)
-			}
-		}
-		ints = r.FlowInts()
-	}
-	if len(pkt) == 0 && len(f.flowVars) == 0 && ent == nil && bits == nil && ints == nil {
+	m := eve.MetadataOf(f.insp)
+	if m == nil && len(pkt) == 0 && len(f.flowVars) == 0 {
 		return nil
 	}
-	m := &eve.Metadata{PktVars: pkt, Entropy: ent, FlowBits: bits, FlowInts: ints}
+	if m == nil {
+		m = &eve.Metadata{}
+	}
+	m.PktVars = pkt
 	for _, v := range f.flowVars {
 		for k, val := range v {
 			m.FlowVars = append(m.FlowVars, map[string]string{k: val})
