@@ -51,6 +51,8 @@ const (
 	anomDoubleEncodedURI
 	anomTooManyLayers
 	anomAbnormalCE
+	anomHeaderHostInvalid
+	anomURIHostInvalid
 	numAnoms
 )
 
@@ -124,6 +126,10 @@ var anomNames = [numAnoms][2]string{
 	// libhtpCodings).
 	anomTooManyLayers: {"TOO_MANY_ENCODING_LAYERS", "TOO_MANY_ENCODING_LAYERS"},
 	anomAbnormalCE:    {"ABNORMAL_CE_HEADER", "ABNORMAL_CE_HEADER"},
+	// A Host header or target authority whose host or port libhtp finds
+	// invalid (see libhtpHostport).
+	anomHeaderHostInvalid: {"REQUEST_HEADER_HOST_INVALID", "REQUEST_HEADER_HOST_INVALID"},
+	anomURIHostInvalid:    {"REQUEST_URI_HOST_INVALID", "REQUEST_URI_HOST_INVALID"},
 }
 
 // anomAliases are Suricata's names for anomalies this parser names
@@ -141,8 +147,7 @@ var anomAliases = [numAnoms][2]string{
 // checks. app-layer-event accepts them (a Suricata rule set loads), and
 // they never match.
 var suricataOnly = []string{
-	"UNKNOWN_ERROR", "REQUEST_SERVER_PORT_TCP_PORT_MISMATCH", "REQUEST_URI_HOST_INVALID",
-	"REQUEST_HEADER_HOST_INVALID",
+	"UNKNOWN_ERROR", "REQUEST_SERVER_PORT_TCP_PORT_MISMATCH",
 	"RESPONSE_MULTIPART_BYTERANGES", "RESPONSE_ABNORMAL_TRANSFER_ENCODING", "REQUEST_LINE_INCOMPLETE",
 	"LZMA_MEMLIMIT_REACHED", "RANGE_INVALID", "FILE_NAME_TOO_LONG", "MULTIPART_GENERIC_ERROR",
 	"MULTIPART_NO_FILEDATA", "MULTIPART_INVALID_HEADER", "TOO_MANY_WARNINGS", "FAILED_PROTOCOL_CHANGE",
