@@ -53,6 +53,7 @@ const (
 	anomAbnormalCE
 	anomHeaderHostInvalid
 	anomURIHostInvalid
+	anomAbnormalTE
 	numAnoms
 )
 
@@ -130,6 +131,9 @@ var anomNames = [numAnoms][2]string{
 	// invalid (see libhtpHostport).
 	anomHeaderHostInvalid: {"REQUEST_HEADER_HOST_INVALID", "REQUEST_HEADER_HOST_INVALID"},
 	anomURIHostInvalid:    {"REQUEST_URI_HOST_INVALID", "REQUEST_URI_HOST_INVALID"},
+	// A response's Transfer-Encoding naming chunked with other codings
+	// (libhtp raises it for responses only).
+	anomAbnormalTE: {"RESPONSE_ABNORMAL_TRANSFER_ENCODING", "RESPONSE_ABNORMAL_TRANSFER_ENCODING"},
 }
 
 // anomAliases are Suricata's names for anomalies this parser names
@@ -148,7 +152,7 @@ var anomAliases = [numAnoms][2]string{
 // they never match.
 var suricataOnly = []string{
 	"UNKNOWN_ERROR", "REQUEST_SERVER_PORT_TCP_PORT_MISMATCH",
-	"RESPONSE_MULTIPART_BYTERANGES", "RESPONSE_ABNORMAL_TRANSFER_ENCODING", "REQUEST_LINE_INCOMPLETE",
+	"RESPONSE_MULTIPART_BYTERANGES", "REQUEST_LINE_INCOMPLETE",
 	"LZMA_MEMLIMIT_REACHED", "RANGE_INVALID", "FILE_NAME_TOO_LONG", "MULTIPART_GENERIC_ERROR",
 	"MULTIPART_NO_FILEDATA", "MULTIPART_INVALID_HEADER", "TOO_MANY_WARNINGS", "FAILED_PROTOCOL_CHANGE",
 	"REQUEST_TOO_MANY_LZMA_LAYERS", "RESPONSE_TOO_MANY_LZMA_LAYERS",

@@ -919,6 +919,12 @@ func (p *Parser) framing(s *side, m *msg, name, value []byte) {
 		if !m.chunked {
 			p.anomaly(m, s.dir, anomInvalidTE)
 		}
+		if s.dir == inspect.ToClient && !bytes.EqualFold(trimSpace(value), []byte("chunked")) &&
+			bytes.Contains(bytes.ToLower(value), []byte("chunked")) {
+			// libhtp's warning on a response's chunked coding given
+			// with others ("gzip, chunked").
+			p.anomaly(m, s.dir, anomAbnormalTE)
+		}
 	}
 }
 
