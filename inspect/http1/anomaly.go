@@ -54,6 +54,7 @@ const (
 	anomHeaderHostInvalid
 	anomURIHostInvalid
 	anomAbnormalTE
+	anomMultipartByteranges
 	numAnoms
 )
 
@@ -134,6 +135,9 @@ var anomNames = [numAnoms][2]string{
 	// A response's Transfer-Encoding naming chunked with other codings
 	// (libhtp raises it for responses only).
 	anomAbnormalTE: {"RESPONSE_ABNORMAL_TRANSFER_ENCODING", "RESPONSE_ABNORMAL_TRANSFER_ENCODING"},
+	// A response without Content-Length or Transfer-Encoding whose
+	// Content-Type is multipart/byteranges.
+	anomMultipartByteranges: {"RESPONSE_MULTIPART_BYTERANGES", "RESPONSE_MULTIPART_BYTERANGES"},
 }
 
 // anomAliases are Suricata's names for anomalies this parser names
@@ -152,7 +156,7 @@ var anomAliases = [numAnoms][2]string{
 // they never match.
 var suricataOnly = []string{
 	"UNKNOWN_ERROR", "REQUEST_SERVER_PORT_TCP_PORT_MISMATCH",
-	"RESPONSE_MULTIPART_BYTERANGES", "REQUEST_LINE_INCOMPLETE",
+	"REQUEST_LINE_INCOMPLETE",
 	"LZMA_MEMLIMIT_REACHED", "RANGE_INVALID", "FILE_NAME_TOO_LONG", "MULTIPART_GENERIC_ERROR",
 	"MULTIPART_NO_FILEDATA", "MULTIPART_INVALID_HEADER", "TOO_MANY_WARNINGS", "FAILED_PROTOCOL_CHANGE",
 	"REQUEST_TOO_MANY_LZMA_LAYERS", "RESPONSE_TOO_MANY_LZMA_LAYERS",

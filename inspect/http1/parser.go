@@ -1017,6 +1017,12 @@ func (p *Parser) endHeaders(s *side, m *msg, emit func(*applayer.Unit)) {
 		p.emit(s.dir, t, false, emit)
 		s.st, s.remaining = stBodyLen, m.clen
 	default:
+		if ct := m.headerValue("Content-Type"); ct != nil && bytes.Contains(bytes.ToLower(ct), []byte("multipart/byteranges")) {
+			// A self-delimiting body libhtp does not parse (it stops
+			// there); read here to the end of the connection, as
+			// clients without a Range request do.
+			p.anomaly(m, s.dir, anomMultipartByteranges)
+		}
 		p.emit(s.dir, t, false, emit)
 		s.st = stBodyClose
 	}
