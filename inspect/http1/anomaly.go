@@ -55,6 +55,7 @@ const (
 	anomURIHostInvalid
 	anomAbnormalTE
 	anomMultipartByteranges
+	anomRangeInvalid
 	numAnoms
 )
 
@@ -138,6 +139,9 @@ var anomNames = [numAnoms][2]string{
 	// A response without Content-Length or Transfer-Encoding whose
 	// Content-Type is multipart/byteranges.
 	anomMultipartByteranges: {"RESPONSE_MULTIPART_BYTERANGES", "RESPONSE_MULTIPART_BYTERANGES"},
+	// A response body whose Content-Range does not parse or is out of
+	// order (see validContentRange); Suricata's, not libhtp's.
+	anomRangeInvalid: {"RANGE_INVALID", "RANGE_INVALID"},
 }
 
 // anomAliases are Suricata's names for anomalies this parser names
@@ -157,7 +161,7 @@ var anomAliases = [numAnoms][2]string{
 var suricataOnly = []string{
 	"UNKNOWN_ERROR", "REQUEST_SERVER_PORT_TCP_PORT_MISMATCH",
 	"REQUEST_LINE_INCOMPLETE",
-	"LZMA_MEMLIMIT_REACHED", "RANGE_INVALID", "FILE_NAME_TOO_LONG", "MULTIPART_GENERIC_ERROR",
+	"LZMA_MEMLIMIT_REACHED", "FILE_NAME_TOO_LONG", "MULTIPART_GENERIC_ERROR",
 	"MULTIPART_NO_FILEDATA", "MULTIPART_INVALID_HEADER", "TOO_MANY_WARNINGS", "FAILED_PROTOCOL_CHANGE",
 	"REQUEST_TOO_MANY_LZMA_LAYERS", "RESPONSE_TOO_MANY_LZMA_LAYERS",
 	"INVALID_AUTHORITY_PORT", "INVALID_SERVER_PORT_IN_REQUEST",

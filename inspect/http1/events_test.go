@@ -44,6 +44,8 @@ func TestLibhtpEvents(t *testing.T) {
 			"http.response_abnormal_transfer_encoding", inspect.ToClient},
 		{"multipart byteranges without length", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1,3-4\r\n\r\n"), sc("HTTP/1.1 206 Partial\r\nContent-Type: multipart/byteranges; boundary=B\r\n\r\n--B\r\n\r\nab\r\n--B--\r\n")},
 			"http.response_multipart_byteranges", inspect.ToClient},
+		{"content range out of order", []step{cs("GET /f HTTP/1.1\r\nHost: h\r\nRange: bytes=5-3\r\n\r\n"), sc("HTTP/1.1 206 Partial\r\nContent-Range: bytes 5-3/10\r\nContent-Length: 2\r\n\r\nab")},
+			"http.range_invalid", inspect.ToClient},
 		{"decompression bomb alias", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope")},
 			"http.gzip_decompression_failed", inspect.ToClient},
 	}

@@ -133,3 +133,48 @@ func validHostname(h []byte) bool {
 	}
 	return true
 }
+
+// validContentRange reads a response's Content-Range as Suricata does
+// for its file ranges (rust/src/http2/range.rs and
+// HTPParseAndCheckContentRange): a unit, then "*/size" or
+// "start-end/size" (size may be "*"). It is invalid when it does not
+// parse, or when start > end or end is past a known size.
+func validContentRange(v []byte) bool {
+	v = bytes.TrimLeft(v, " ")
+	if i := bytes.IndexByte(v, ' '); i >= 0 {
+		v = v[i:]
+	} else {
+		v = nil
+	}
+	v = bytes.TrimLeft(v, " ")
+	num := func(b []byte) (int64, []byte, bool) {
+		i := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		n, err := strconv.ParseInt(string(b[:i]), 10, 64)
+		return n, b[i:], i > 0 && err == nil
+	}
+	if bytes.HasPrefix(v, []byte("*/")) {
+		_, _, ok := num(v[2:])
+		return ok
+	}
+	start, rest, ok := num(v)
+	if !ok || !bytes.HasPrefix(rest, []byte("-")) {
+		return false
+	}
+	end, rest, ok := num(rest[1:])
+	if !ok || !bytes.HasPrefix(rest, []byte("/")) {
+		return false
+	}
+	size := int64(-1)
+	if !bytes.HasPrefix(rest[1:], []byte("*")) {
+		if size, _, ok = num(rest[1:]); !ok {
+			return false
+		}
+	}
+	if end <= 0 || size <= 0 || start == 0 && end == size-1 {
+		return true
+	}
+	return start <= end && end <= size-1
+}

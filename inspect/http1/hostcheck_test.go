@@ -62,3 +62,14 @@ func TestHostInvalidEvents(t *testing.T) {
 		assert.Equal(t, tc.want, r.anomalies(), tc.req)
 	}
 }
+
+// Content-Range values as Suricata's file ranges check them.
+func TestValidContentRange(t *testing.T) {
+	for v, want := range map[string]bool{
+		"bytes 0-99/200": true, "bytes 100-199/200": true, "bytes */200": true, "bytes 5-9/*": true,
+		"bytes 0-199/200": true, "bytes 150-100/200": false, "bytes 100-250/200": false,
+		"bytes": false, "bytes x-1/2": false, "bytes 1-2": false, "bytes -1-2/3": false, "bytes 1-2/x": false,
+	} {
+		assert.Equal(t, want, validContentRange([]byte(v)), v)
+	}
+}

@@ -1099,6 +1099,13 @@ func (p *Parser) body(s *side, b []byte, emit func(*applayer.Unit)) {
 	if m == nil || len(b) == 0 {
 		return
 	}
+	if m.bodyLen == 0 && s.dir == inspect.ToClient {
+		if cr := m.headerValue("Content-Range"); cr != nil && !validContentRange(cr) {
+			// Suricata opens the response's file at its first byte
+			// and checks the range then (app-layer-htp-file.c).
+			p.anomaly(m, s.dir, anomRangeInvalid)
+		}
+	}
 	m.bodyLen += int64(len(b))
 	if p.cfg.maxBody <= 0 {
 		return
