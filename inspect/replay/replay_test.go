@@ -656,36 +656,33 @@ func TestMetadataVars(t *testing.T) {
 	assert.Equal(t, map[string]any{"flowvars": []any{map[string]any{"gid": "2"}}}, flows[0]["metadata"])
 }
 
-// TestMetadataEntropy: the entropy values the inspector kept are the
-// metadata object's entropy on alerts and the flow event.
-func TestMetadataEntropy(t *testing.T) {
-	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
-		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET /a"})
-	e := &fakeEngine{rules: []fakeRule{{content: "GET", info: ruleAlert}}, entropy: map[string]float64{"file_data": 4.150007324019584}}
-	_, evs := run(t, c.pcap(), e, Config{Mode: ModeIPS})
-	want := map[string]any{"entropy": map[string]any{"file_data": 4.150007324019584}}
-	alerts := evs.ofType("alert")
-	require.Len(t, alerts, 1)
-	assert.Equal(t, want, alerts[0]["metadata"])
-	flows := evs.ofType("flow")
-	require.Len(t, flows, 1)
-	assert.Equal(t, want, flows[0]["metadata"])
-}
-
-// TestMetadataFlowbits: the flow's flowbits and flowints are the
-// metadata object's, but for Suricata 8's traffic/id/ and
-// traffic/label/ bits, which are the traffic object's.
-func TestMetadataFlowbits(t *testing.T) {
-	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
-		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET /a"})
-	e := &fakeEngine{rules: []fakeRule{{content: "GET", info: ruleAlert}},
-		bits: []string{"traffic/label/web", "seen", "traffic/id/curl", "later"}, ints: map[string]int64{"http.anomaly.count": 2}}
-	_, evs := run(t, c.pcap(), e, Config{Mode: ModeIPS})
-	want := map[string]any{"flowbits": []any{"seen", "later"}, "flowints": map[string]any{"http.anomaly.count": float64(2)}}
-	alerts := evs.ofType("alert")
-	require.Len(t, alerts, 1)
-	assert.Equal(t, want, alerts[0]["metadata"])
-	flows := evs.ofType("flow")
-	require.Len(t, flows, 1)
-	assert.Equal(t, want, flows[0]["metadata"])
+// TestMetadataFlowState: what the inspector reports of its flow state
+// is the metadata object of alerts and the flow event: entropy values,
+// flowbits (but for Suricata 8's traffic/id/ and traffic/label/ bits,
+// which are the traffic object's) and flowints.
+func TestMetadataFlowState(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		e    *fakeEngine
+		want map[string]any
+	}{
+		{"entropy", &fakeEngine{entropy: map[string]float64{"file_data": 4.150007324019584}},
+			map[string]any{"entropy": map[string]any{"file_data": 4.150007324019584}}},
+		{"flowbits and flowints", &fakeEngine{bits: []string{"traffic/label/web", "seen", "traffic/id/curl", "later"},
+			ints: map[string]int64{"http.anomaly.count": 2}},
+			map[string]any{"flowbits": []any{"seen", "later"}, "flowints": map[string]any{"http.anomaly.count": float64(2)}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+				tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET /a"})
+			tc.e.rules = []fakeRule{{content: "GET", info: ruleAlert}}
+			_, evs := run(t, c.pcap(), tc.e, Config{Mode: ModeIPS})
+			alerts := evs.ofType("alert")
+			require.Len(t, alerts, 1)
+			assert.Equal(t, tc.want, alerts[0]["metadata"])
+			flows := evs.ofType("flow")
+			require.Len(t, flows, 1)
+			assert.Equal(t, tc.want, flows[0]["metadata"])
+		})
+	}
 }
