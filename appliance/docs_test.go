@@ -210,7 +210,7 @@ func typeName(t reflect.Type, v *yaml.Node) string {
 			if _, err := time.ParseDuration(v.Value); err == nil {
 				return "duration"
 			}
-			if (&Config{}).size("", v.Value); strings.ContainsAny(v.Value, "KMGkmg") {
+			if strings.ContainsAny(v.Value, "KMGBkmgb") {
 				if _, err := (&Config{}).size("", v.Value); err == nil {
 					return "size"
 				}

@@ -195,6 +195,32 @@ type Alert struct {
 	// DNS, when set, is the DNS message the match happened in; EVE
 	// writes it as the alert's dns object.
 	DNS *DNSTx
+	// Vars are the values the rule's pcre capture groups stored
+	// (pcre:"/(x)/,pkt:name"), in the order captured.
+	Vars []Var
+}
+
+// FlowVarsReporter is implemented by flow inspectors that keep flow
+// variables: the flowbits set (in the order they were set) and the
+// flowint counters, which EVE logs in metadata.flowbits and
+// metadata.flowints.
+type FlowVarsReporter interface {
+	FlowBits() []string
+	FlowInts() map[string]int64
+}
+
+// EntropyReporter is implemented by flow inspectors that keep the last
+// entropy the entropy keyword computed on each buffer of the flow (by
+// Suricata's buffer name: file_data, http_uri, content), which EVE logs
+// as metadata.entropy.
+type EntropyReporter interface {
+	Entropy() map[string]float64
+}
+
+// Var is a pcre capture stored by a match: Kind is Suricata's "pkt"
+// (the packet's pktvars), "flow" (the flow's flowvars) or "alert".
+type Var struct {
+	Kind, Name, Value string
 }
 
 // Logged reports whether Suricata logs the match as an alert: not for

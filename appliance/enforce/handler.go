@@ -358,7 +358,13 @@ func (f *flow) logResult(ts time.Time, res *inspect.Result, enforce bool) {
 			continue
 		}
 		ev := eve.NewAlert(ts, &f.meta, a, enforce)
+		if ev.AppProto == "" {
+			// Suricata's alerts name the flow's protocol, also for a
+			// match on the raw stream.
+			ev.AppProto = inspect.AppProtoOf(f.insp)
+		}
 		ev.Verdict = eve.VerdictObject(res.Action, enforce, f.meta.Proto)
+		ev.Metadata = eve.MetadataOf(f.insp)
 		ev.InIface = f.nic
 		if ev.HTTP == nil && inspect.AppProtoIs(a.AppProto, "http") {
 			// Alert.HTTP is the engine's answer (it is set for requests
@@ -429,6 +435,8 @@ func (f *flow) Close(st netstack.FlowStats) {
 	if r, ok := f.insp.(inspect.AppProtoReasoner); ok {
 		appWhy = r.AppProtoReason()
 	}
+	md := eve.MetadataOf(f.insp) // the flow's variables, before the inspector goes
+
 	if f.insp != nil {
 		app = inspect.AppProtoOf(f.insp)
 		res, ok := f.closeInspector()
@@ -448,6 +456,7 @@ func (f *flow) Close(st netstack.FlowStats) {
 	ev := eve.Base(end, eve.TypeFlow, &f.meta, inspect.ToServer)
 	ev.InIface = f.nic
 	ev.AppProto = app
+	ev.Metadata = md
 	ev.Flow = &eve.Flow{
 		PktsToServer: st.PacketsToServer, PktsToClient: st.PacketsToClient,
 		BytesToServer: st.BytesToServer, BytesToClient: st.BytesToClient,

@@ -30,6 +30,8 @@ type fakeFactory struct {
 	metas    []inspect.FlowMeta
 	closed   atomic.Int32
 	mu       sync.Mutex
+	// bits are the flowbits its inspectors report (FlowVarsReporter).
+	bits []string
 }
 
 func (f *fakeFactory) NewFlow(meta inspect.FlowMeta) inspect.FlowInspector {
@@ -66,6 +68,10 @@ func (i *fakeInspector) Inspect(dir inspect.Direction, data []byte) inspect.Resu
 }
 
 func (i *fakeInspector) Close() inspect.Result { i.f.closed.Add(1); return i.f.closeRes }
+
+func (i *fakeInspector) FlowBits() []string { return i.f.bits }
+
+func (i *fakeInspector) FlowInts() map[string]int64 { return nil }
 
 // onContent answers a chunk containing pat with an alert of r.
 func onContent(pat string, r *inspect.RuleInfo) func(inspect.FlowMeta, inspect.Direction, []byte) inspect.Result {
@@ -514,4 +520,21 @@ func TestPassedFlowKeepsLogging(t *testing.T) {
 	flows := fx.sink.of(eve.TypeFlow)
 	require.Len(t, flows, 1)
 	assert.Equal(t, "pass", flows[0].Flow.Action)
+}
+
+// TestEVEMetadataFlowbits: alerts and the flow event carry the flow's
+// flowbits in metadata, as Suricata's EVE does.
+func TestEVEMetadataFlowbits(t *testing.T) {
+	ff := &fakeFactory{fn: onContent("EVIL", rule(6, inspect.ActionAlert)), bits: []string{"seen.evil"}}
+	fx := newFixture(t, ff, Config{})
+	fh := fx.flow(t, 1, "")
+	fh.Chunk(netstack.ToServer, []byte("EVIL"))
+	fh.Close(netstack.FlowStats{End: t0.Add(time.Second)})
+	want := &eve.Metadata{FlowBits: []string{"seen.evil"}}
+	al := fx.sink.of(eve.TypeAlert)
+	require.Len(t, al, 1)
+	assert.Equal(t, want, al[0].Metadata)
+	flows := fx.sink.of(eve.TypeFlow)
+	require.Len(t, flows, 1)
+	assert.Equal(t, want, flows[0].Metadata)
 }

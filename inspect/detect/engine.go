@@ -163,6 +163,10 @@ type crule struct {
 	reads bool // has isset/isnotset (or flowint conditions): runs after rules that set bits
 	slots map[string]int
 	nvars int
+	// caps: a pcre of the rule stores capture groups (pcrevars.go);
+	// ent: it has entropy ops, whose values the flow keeps (entropy.go).
+	caps  bool
+	ent   bool
 	fpLen int // 0: no fast pattern (always evaluated)
 	// order is the order lists are verified in on a Unit: buffers first,
 	// the raw stream last. The raw list of a rule mixing it with buffers
@@ -685,6 +689,7 @@ func (e *Engine) compileOp(op rules.Op, cr *crule) (cop, error) {
 		if err != nil {
 			return cop{}, err
 		}
+		cr.caps = cr.caps || o.Captures != nil
 		return cop{pcre: p}, nil
 	case *rules.ByteTest:
 		return cop{test: o}, nil
@@ -702,6 +707,9 @@ func (e *Engine) compileOp(op rules.Op, cr *crule) (cop, error) {
 		return cop{bsize: o}, nil
 	case *rules.HashSet:
 		return cop{set: o}, nil
+	case *rules.Entropy:
+		cr.ent = true
+		return cop{ent: o}, nil
 	case *rules.Base64Decode:
 		b := &cb64{Base64Decode: o}
 		for _, d := range o.Data {

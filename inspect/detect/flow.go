@@ -56,6 +56,13 @@ type dirState struct {
 // for concurrent use.
 type Flow struct {
 	e *Engine
+	// caps is the pcre capture scratch (pcrevars.go).
+	caps []capture
+	// ent are the entropy values computed on the flow (entropy.go).
+	ent []entropyVal
+	// bitOrder are the flowbits set, in the order they were set, for
+	// EVE's metadata.flowbits (flowvars.go).
+	bitOrder []int
 	// evNames backs the AppLayerEvent multi-buffer of the Unit being
 	// inspected.
 	evNames [][]byte
@@ -460,6 +467,7 @@ func (f *Flow) evalPending(cr *crule, v *view, p *pending) (int, bool) {
 	if cr.nvars > 0 {
 		ev.vars = make([]int64, cr.nvars)
 	}
+	f.keepVars(cr, &ev)
 	ok := ev.run(0, int(-v.base), 0)
 	p.resume = max(p.resume, uint64(v.base)+uint64(ev.resume))
 	if !ok {
@@ -485,6 +493,7 @@ func (f *Flow) evalListFP(cr *crule, l *clist, v *view, fpOp int) (end int, ok, 
 	if cr.nvars > 0 {
 		ev.vars = make([]int64, cr.nvars)
 	}
+	f.keepVars(cr, &ev)
 	if !ev.run(0, int(-v.base), 0) {
 		return 0, false, ev.more
 	}
@@ -623,6 +632,7 @@ func (f *Flow) fire(cr *crule, dir inspect.Direction, off uint64, app string, tx
 	for _, b := range cr.bits {
 		for _, id := range b.ids {
 			w, m := id/64, uint64(1)<<(id%64)
+			f.noteBit(id, b.op, f.bits[w]&m != 0)
 			switch b.op {
 			case "set":
 				f.bits[w] |= m
@@ -669,7 +679,7 @@ func (f *Flow) fire(cr *crule, dir inspect.Direction, off uint64, app string, tx
 		}
 	}
 	f.res.Alerts = append(f.res.Alerts, inspect.Alert{Rule: info, Dir: dir, Offset: off, AppProto: app, TxID: tx, NoAlert: r.NoAlert,
-		RateFiltered: rated})
+		RateFiltered: rated, Vars: f.takeVars(cr)})
 	if info.Action == inspect.ActionPass {
 		// Without packets (the live path) such a rule fires once per
 		// direction, so its pass must hold for the flow.

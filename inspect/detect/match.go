@@ -33,6 +33,7 @@ type cop struct {
 	bsize   *rules.Bsize
 	b64     *cb64
 	set     *rules.HashSet
+	ent     *rules.Entropy
 	// later reports whether any later op is relative to this one's end,
 	// i.e. whether trying another occurrence can change the outcome.
 	later bool
@@ -92,6 +93,11 @@ type evaluator struct {
 	end int
 	// timeout bounds regexp2.
 	timeout time.Duration
+	// caps, when set, receives the rule's pcre captures (pcrevars.go).
+	caps *[]capture
+	rule uint32
+	// ent, when set, keeps the values entropy ops computed (entropy.go).
+	ent *[]entropyVal
 
 	// more reports that the outcome depended on the end of the buffer:
 	// appending bytes could change it. A search for the op at fpOp (the
@@ -283,6 +289,17 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 		if !ok {
 			return false
 		}
+		if p.Captures != nil && e.caps != nil {
+			// Captures of an occurrence the rest of the chain rejects
+			// are taken back.
+			mark := len(*e.caps)
+			e.capture(p, from)
+			if e.run(i+1, end, max(maxEnd, end)) {
+				return true
+			}
+			*e.caps = (*e.caps)[:min(mark, len(*e.caps))]
+			return false
+		}
 		return e.run(i+1, end, max(maxEnd, end))
 	case op.test != nil:
 		t := op.test
@@ -418,6 +435,11 @@ func (e *evaluator) run(i int, prev int, maxEnd int) bool {
 		return e.base64(op.b64, i, prev, maxEnd)
 	case op.set != nil:
 		if op.set.Set[string(buf)] == op.set.Negate {
+			return false
+		}
+		return e.run(i+1, prev, maxEnd)
+	case op.ent != nil:
+		if !e.entropy(op.ent) {
 			return false
 		}
 		return e.run(i+1, prev, maxEnd)

@@ -55,6 +55,10 @@ const (
 	TypeSSH          = "ssh"
 	TypeInterruption = "interruption"
 	TypeFileInfo     = "fileinfo"
+	TypeNetflow      = "netflow"
+	// TypeMetadata is Suricata's metadata event: a packet whose match
+	// stored packet variables (pcre captures).
+	TypeMetadata = "metadata"
 	// TypePolicy is interdict's addition: an identity's egress policy
 	// denied (or in ids mode would have denied) a flow or a DNS query.
 	TypePolicy = "policy"
@@ -88,6 +92,7 @@ type Event struct {
 	Drop     *Drop     `json:"drop,omitempty"`
 	Verdict  *Verdict  `json:"verdict,omitempty"`
 	Flow     *Flow     `json:"flow,omitempty"`
+	Netflow  *Netflow  `json:"netflow,omitempty"`
 	TCP      *TCP      `json:"tcp,omitempty"`
 	Anomaly  *Anomaly  `json:"anomaly,omitempty"`
 	Stats    *Stats    `json:"stats,omitempty"`
@@ -97,6 +102,7 @@ type Event struct {
 	SSH      *SSH      `json:"ssh,omitempty"`
 	FileInfo *FileInfo `json:"fileinfo,omitempty"`
 	Traffic  *Traffic  `json:"traffic,omitempty"`
+	Metadata *Metadata `json:"metadata,omitempty"`
 	Identity *Identity `json:"identity,omitempty"`
 	// AppProtoReason is interdict's addition on flow events: how app_proto
 	// was decided ("content to_server") or why none was.
@@ -186,11 +192,21 @@ type Flow struct {
 	OfAlert *AlertFlow `json:"-"`
 }
 
+// Netflow is Suricata's netflow object: one direction of a flow, whose
+// event has that direction's sender as src_ip.
+type Netflow struct {
+	Pkts  uint64 `json:"pkts"`
+	Bytes uint64 `json:"bytes"`
+	Start Time   `json:"start"`
+	End   Time   `json:"end"`
+	Age   int64  `json:"age"`
+}
+
 // TCP is the tcp object of flow records: flags seen and the stream state.
 type TCP struct {
 	TCPFlags   string `json:"tcp_flags"`
-	TCPFlagsTS string `json:"tcp_flags_ts"`
-	TCPFlagsTC string `json:"tcp_flags_tc"`
+	TCPFlagsTS string `json:"tcp_flags_ts,omitempty"` // flow events only
+	TCPFlagsTC string `json:"tcp_flags_tc,omitempty"`
 	SYN        bool   `json:"syn,omitempty"`
 	FIN        bool   `json:"fin,omitempty"`
 	RST        bool   `json:"rst,omitempty"`
@@ -546,6 +562,22 @@ type FileInfo struct {
 	Stored   bool   `json:"stored"`
 	Size     int64  `json:"size"`
 	TxID     uint64 `json:"tx_id"`
+}
+
+// Metadata is Suricata's top-level metadata object: the flow's variables
+// and the packet's, each a list of one-entry objects {name: value}, in
+// the order they were first stored.
+type Metadata struct {
+	// FlowBits are the flowbits set on the flow, in the order they were
+	// set, but for Suricata 8's traffic/id/ and traffic/label/ ones
+	// (the traffic object).
+	FlowBits []string            `json:"flowbits,omitempty"`
+	FlowInts map[string]int64    `json:"flowints,omitempty"`
+	FlowVars []map[string]string `json:"flowvars,omitempty"`
+	PktVars  []map[string]string `json:"pktvars,omitempty"`
+	// Entropy is the last value the entropy keyword computed on each
+	// buffer, by Suricata's buffer name.
+	Entropy map[string]float64 `json:"entropy,omitempty"`
 }
 
 // Traffic is Suricata 8's traffic object: flowbits named traffic/id/X or

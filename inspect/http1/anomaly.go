@@ -48,6 +48,14 @@ const (
 	anomBodyUnexpected
 	anomContinueSeen
 	anomHostAmbiguous
+	anomDoubleEncodedURI
+	anomTooManyLayers
+	anomAbnormalCE
+	anomHeaderHostInvalid
+	anomURIHostInvalid
+	anomAbnormalTE
+	anomMultipartByteranges
+	anomRangeInvalid
 	numAnoms
 )
 
@@ -113,6 +121,27 @@ var anomNames = [numAnoms][2]string{
 	anomContinueSeen: {"100_CONTINUE_ALREADY_SEEN", "100_CONTINUE_ALREADY_SEEN"},
 	// An absolute request target whose host is not the Host header's.
 	anomHostAmbiguous: {"HOST_HEADER_AMBIGUOUS", "HOST_HEADER_AMBIGUOUS"},
+	// A path or query that still holds a valid %XX once decoded (see
+	// doubleEncoded).
+	anomDoubleEncodedURI: {"DOUBLE_ENCODED_URI", "DOUBLE_ENCODED_URI"},
+	// A Content-Encoding libhtp would read as more layers than its
+	// default limit, or with a coding it does not know (see
+	// libhtpCodings).
+	anomTooManyLayers: {"TOO_MANY_ENCODING_LAYERS", "TOO_MANY_ENCODING_LAYERS"},
+	anomAbnormalCE:    {"ABNORMAL_CE_HEADER", "ABNORMAL_CE_HEADER"},
+	// A Host header or target authority whose host or port libhtp finds
+	// invalid (see libhtpHostport).
+	anomHeaderHostInvalid: {"REQUEST_HEADER_HOST_INVALID", "REQUEST_HEADER_HOST_INVALID"},
+	anomURIHostInvalid:    {"REQUEST_URI_HOST_INVALID", "REQUEST_URI_HOST_INVALID"},
+	// A response's Transfer-Encoding naming chunked with other codings
+	// (libhtp raises it for responses only).
+	anomAbnormalTE: {"RESPONSE_ABNORMAL_TRANSFER_ENCODING", "RESPONSE_ABNORMAL_TRANSFER_ENCODING"},
+	// A response without Content-Length or Transfer-Encoding whose
+	// Content-Type is multipart/byteranges.
+	anomMultipartByteranges: {"RESPONSE_MULTIPART_BYTERANGES", "RESPONSE_MULTIPART_BYTERANGES"},
+	// A response body whose Content-Range does not parse or is out of
+	// order (see validContentRange); Suricata's, not libhtp's.
+	anomRangeInvalid: {"RANGE_INVALID", "RANGE_INVALID"},
 }
 
 // anomAliases are Suricata's names for anomalies this parser names
@@ -127,16 +156,14 @@ var anomAliases = [numAnoms][2]string{
 // app-layer-htp.c table and rules/http-events.rules) this parser never
 // raises: libhtp internals, multipart and range parsing, LZMA, the TCP
 // port comparison the parser has no port for, port and host syntax
-// checks, and DOUBLE_ENCODED_URI (libhtp raises it only with its
-// double-decode options, which are not configurable here). app-layer-event
-// accepts them (a Suricata rule set loads), and they never match.
+// checks. app-layer-event accepts them (a Suricata rule set loads), and
+// they never match.
 var suricataOnly = []string{
-	"UNKNOWN_ERROR", "REQUEST_SERVER_PORT_TCP_PORT_MISMATCH", "REQUEST_URI_HOST_INVALID",
-	"REQUEST_HEADER_HOST_INVALID", "TOO_MANY_ENCODING_LAYERS", "ABNORMAL_CE_HEADER",
-	"RESPONSE_MULTIPART_BYTERANGES", "RESPONSE_ABNORMAL_TRANSFER_ENCODING", "REQUEST_LINE_INCOMPLETE",
-	"LZMA_MEMLIMIT_REACHED", "RANGE_INVALID", "FILE_NAME_TOO_LONG", "MULTIPART_GENERIC_ERROR",
+	"UNKNOWN_ERROR", "REQUEST_SERVER_PORT_TCP_PORT_MISMATCH",
+	"REQUEST_LINE_INCOMPLETE",
+	"LZMA_MEMLIMIT_REACHED", "FILE_NAME_TOO_LONG", "MULTIPART_GENERIC_ERROR",
 	"MULTIPART_NO_FILEDATA", "MULTIPART_INVALID_HEADER", "TOO_MANY_WARNINGS", "FAILED_PROTOCOL_CHANGE",
-	"REQUEST_TOO_MANY_LZMA_LAYERS", "RESPONSE_TOO_MANY_LZMA_LAYERS", "DOUBLE_ENCODED_URI",
+	"REQUEST_TOO_MANY_LZMA_LAYERS", "RESPONSE_TOO_MANY_LZMA_LAYERS",
 	"INVALID_AUTHORITY_PORT", "INVALID_SERVER_PORT_IN_REQUEST",
 }
 

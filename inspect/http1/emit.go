@@ -100,7 +100,19 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 		u.Anomalies = p.anoms
 	}
 	emit(u)
+	respEvents := dir == inspect.ToClient && len(p.anoms) > 0
 	p.anoms = p.anoms[:0]
+	if respEvents {
+		// An event belongs to its transaction, and Suricata inspects a
+		// transaction's request side again after the response was
+		// parsed (in IDS mode the request side is inspected on the
+		// client's packets, which acknowledge the response first): a
+		// to_server app-layer-event rule sees the response's events.
+		// The request's buffers did not change, so only rules on the
+		// events (or on several buffers) are candidates again, and a
+		// rule that alerted on this transaction does not alert twice.
+		p.emit(inspect.ToServer, t, false, emit)
+	}
 }
 
 // Units are lent for one emit: a Unit per parser (two arrays of a slice

@@ -40,6 +40,12 @@ func TestLibhtpEvents(t *testing.T) {
 			"http.host_header_ambiguous", inspect.ToServer},
 		{"host ambiguous by port", []step{cs("GET http://a.example:81/ HTTP/1.1\r\nHost: A.example.\r\n\r\n"), sc(ok)},
 			"http.host_header_ambiguous", inspect.ToServer},
+		{"response abnormal transfer encoding", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.1 200 OK\r\nTransfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n")},
+			"http.response_abnormal_transfer_encoding", inspect.ToClient},
+		{"multipart byteranges without length", []step{cs("GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1,3-4\r\n\r\n"), sc("HTTP/1.1 206 Partial\r\nContent-Type: multipart/byteranges; boundary=B\r\n\r\n--B\r\n\r\nab\r\n--B--\r\n")},
+			"http.response_multipart_byteranges", inspect.ToClient},
+		{"content range out of order", []step{cs("GET /f HTTP/1.1\r\nHost: h\r\nRange: bytes=5-3\r\n\r\n"), sc("HTTP/1.1 206 Partial\r\nContent-Range: bytes 5-3/10\r\nContent-Length: 2\r\n\r\nab")},
+			"http.range_invalid", inspect.ToClient},
 		{"decompression bomb alias", []step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope")},
 			"http.gzip_decompression_failed", inspect.ToClient},
 	}

@@ -122,6 +122,11 @@ func (p *Parser) parseHeaders(s *side, m *msg) {
 		if uriHost {
 			p.checkHostAmbiguous(m)
 		}
+		if !t.h2 {
+			// HTTP/2 is not parsed by libhtp in Suricata: its own
+			// authority events apply (h2.go).
+			p.checkHostSyntax(m, t.connect, uriHost)
+		}
 		if !m.bufs[applayer.HTTPHostRaw].ok {
 			if proto := m.get(m.bufs[applayer.HTTPProtocol]); string(proto) == "HTTP/1.1" {
 				p.anomaly(m, dir, anomMissingHost)

@@ -25,7 +25,9 @@ type Limits struct {
 	// (large_client_header_buffers), Apache: 8190 (LimitRequestLine).
 	StartLine int
 	// HeaderLine bounds one header line (REQUEST_FIELD_TOO_LONG). nginx:
-	// 8 KiB, Apache: 8190 (LimitRequestFieldSize).
+	// 8 KiB, Apache: 8190 (LimitRequestFieldSize). The default is
+	// libhtp's field limit (FieldLimit), so the event comes at the byte
+	// Suricata raises it.
 	HeaderLine int
 	// HeaderCount bounds header fields per message
 	// (REQUEST_TOO_MANY_HEADERS). Apache: 100 (LimitRequestFields); nginx
@@ -63,7 +65,7 @@ type Limits struct {
 // DefaultLimits are the limits New uses.
 var DefaultLimits = Limits{
 	StartLine:     16 << 10,
-	HeaderLine:    16 << 10,
+	HeaderLine:    FieldLimit,
 	HeaderCount:   256,
 	HeaderSection: 64 << 10,
 	ChunkLine:     4 << 10,
@@ -72,6 +74,13 @@ var DefaultLimits = Limits{
 }
 
 const (
+	// FieldLimit is libhtp's field limit (its config.rs field_limit):
+	// a start line or header line, with its line end, longer than this
+	// is REQUEST_FIELD_TOO_LONG / RESPONSE_FIELD_TOO_LONG in Suricata.
+	// libhtp stops parsing the connection there; this parser raises the
+	// event and goes on reading, so no later header escapes inspection
+	// (the policy rejects the message by default).
+	FieldLimit = 18000
 	// DefaultMaxHeaderBytes is DefaultLimits.HeaderSection.
 	DefaultMaxHeaderBytes = 64 << 10
 	// DefaultMaxBodyBytes is the body inspection window, close to

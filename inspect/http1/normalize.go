@@ -74,6 +74,43 @@ func appendNormalizedURI(dst, target []byte) []byte {
 	return append(dst, tail...)
 }
 
+// doubleEncoded reports whether an origin-form target's path or query,
+// once percent-decoded, still holds a valid %XX escape ("/a%2527b"):
+// libhtp's DOUBLE_ENCODED_URI. libhtp looks only when its double-decode
+// options are on, and then also decodes http.uri a second time; here
+// the event is always raised and http.uri stays decoded once, as the
+// server reads it (a server that decodes twice is what the event warns
+// of). The fragment is not decoded, so it is not looked at.
+func doubleEncoded(target []byte) bool {
+	if i := bytes.IndexByte(target, '#'); i >= 0 {
+		target = target[:i]
+	}
+	path, query := target, []byte(nil)
+	if i := bytes.IndexByte(target, '?'); i >= 0 {
+		path, query = target[:i], target[i+1:]
+	}
+	return escapeAfterDecoding(path) || escapeAfterDecoding(query)
+}
+
+// escapeAfterDecoding decodes b's valid %XX escapes on the fly and
+// reports whether the decoded bytes hold '%' and two hex digits.
+func escapeAfterDecoding(b []byte) bool {
+	var w [3]byte // the last three decoded bytes
+	n := 0
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c == '%' && i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]) {
+			c = unhex(b[i+1])<<4 | unhex(b[i+2])
+			i += 2
+		}
+		w[0], w[1], w[2] = w[1], w[2], c
+		if n++; n >= 3 && w[0] == '%' && isHex(w[1]) && isHex(w[2]) {
+			return true
+		}
+	}
+	return false
+}
+
 // appendPercentDecoded appends b with every valid %XX decoded; invalid
 // escapes stay as they are (libhtp's default, PRESERVE_PERCENT).
 func appendPercentDecoded(dst, b []byte) []byte {

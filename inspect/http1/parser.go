@@ -567,6 +567,10 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 	}
 	if lineLen := len(m.raw) - s.lineStart + len(chunk); s.st == stLine && lineLen > p.cfg.StartLine {
 		p.anomaly(m, s.dir, anomStartLineTooLong)
+		if lineLen > FieldLimit {
+			// libhtp bounds a start line by its field limit too.
+			p.anomaly(m, s.dir, anomFieldTooLong)
+		}
 	} else if s.st == stHeaders && lineLen > p.cfg.HeaderLine {
 		p.anomaly(m, s.dir, anomFieldTooLong)
 	}
@@ -740,6 +744,9 @@ func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.U
 		}
 		m.derived = appendNormalizedURI(m.derived, target)
 		m.setDerived(applayer.HTTPURI, d)
+		if doubleEncoded(target) {
+			p.anomaly(m, s.dir, anomDoubleEncodedURI)
+		}
 	}
 	if t.http09 && !t.maybe09 {
 		// No headers follow a 0.9 request line.
@@ -912,6 +919,12 @@ func (p *Parser) framing(s *side, m *msg, name, value []byte) {
 		if !m.chunked {
 			p.anomaly(m, s.dir, anomInvalidTE)
 		}
+		if s.dir == inspect.ToClient && !bytes.EqualFold(trimSpace(value), []byte("chunked")) &&
+			bytes.Contains(bytes.ToLower(value), []byte("chunked")) {
+			// libhtp's warning on a response's chunked coding given
+			// with others ("gzip, chunked").
+			p.anomaly(m, s.dir, anomAbnormalTE)
+		}
 	}
 }
 
@@ -1004,6 +1017,12 @@ func (p *Parser) endHeaders(s *side, m *msg, emit func(*applayer.Unit)) {
 		p.emit(s.dir, t, false, emit)
 		s.st, s.remaining = stBodyLen, m.clen
 	default:
+		if ct := m.headerValue("Content-Type"); ct != nil && bytes.Contains(bytes.ToLower(ct), []byte("multipart/byteranges")) {
+			// A self-delimiting body libhtp does not parse (it stops
+			// there); read here to the end of the connection, as
+			// clients without a Range request do.
+			p.anomaly(m, s.dir, anomMultipartByteranges)
+		}
 		p.emit(s.dir, t, false, emit)
 		s.st = stBodyClose
 	}
@@ -1080,6 +1099,13 @@ func (p *Parser) body(s *side, b []byte, emit func(*applayer.Unit)) {
 	if m == nil || len(b) == 0 {
 		return
 	}
+	if m.bodyLen == 0 && s.dir == inspect.ToClient {
+		if cr := m.headerValue("Content-Range"); cr != nil && !validContentRange(cr) {
+			// Suricata opens the response's file at its first byte
+			// and checks the range then (app-layer-htp-file.c).
+			p.anomaly(m, s.dir, anomRangeInvalid)
+		}
+	}
 	m.bodyLen += int64(len(b))
 	if p.cfg.maxBody <= 0 {
 		return
@@ -1150,6 +1176,13 @@ func (p *Parser) contentEncoding(s *side, m *msg) {
 	for _, h := range m.hdrs {
 		if h.dup || !equalFoldString(m.get(h.name), "Content-Encoding") {
 			continue
+		}
+		tooMany, abnormal := libhtpCodings(m.get(h.value))
+		if tooMany {
+			p.anomaly(m, s.dir, anomTooManyLayers)
+		}
+		if abnormal {
+			p.anomaly(m, s.dir, anomAbnormalCE)
 		}
 		codings := decode.ParseCodings(m.get(h.value))
 		if len(codings) == 0 {

@@ -93,6 +93,8 @@ type flow struct {
 	traffic eve.Traffic
 	evicted bool
 	probed  bool // the mid-stream direction guess was made
+	// flowVars are the flow variables pcre captures stored (vars.go).
+	flowVars []map[string]string
 	// synStart: the flow began with a SYN, so its inspector is made at
 	// once and sees every packet (see endPacket).
 	synStart bool
@@ -620,6 +622,7 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 		// Only records after a pass: no rule decides this flow any more.
 		res.Alerts, res.Action = nil, inspect.ActionNone
 	}
+	pktVars := f.storeVars(res.Alerts)
 	for i := range res.Alerts {
 		a := &res.Alerts[i]
 		if a.Rule == nil {
@@ -642,19 +645,29 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 		}
 		f.alerted = true
 		ev := eve.NewAlert(rp.ts, &f.meta, a, enforce)
+		if ev.AppProto == "" {
+			// Suricata's alerts name the flow's protocol, also for a
+			// match on the raw stream.
+			ev.AppProto = inspect.AppProtoOf(f.insp)
+		}
 		ev.Flow = eve.NewAlertFlow(&f.meta, f.pkts, f.bytes)
 		ev.Verdict = eve.VerdictObject(res.Action, enforce, f.meta.Proto)
 		rp.decorate(f, &ev)
-		if f.traffic.ID != nil || f.traffic.Label != nil {
-			t := f.traffic
-			ev.Traffic = &t
-		}
+		f.flowFields(&ev, pktVars)
 		if err := rp.emit(&ev); err != nil {
 			return err
 		}
 		rp.sum.Alerts++
 		rp.sum.AlertsBySID[a.Rule.SID]++
 		rp.stats.Detect.Alert++
+	}
+	if len(pktVars) > 0 {
+		ev := eve.Base(rp.ts, eve.TypeMetadata, &f.meta, dir)
+		ev.Metadata = f.metadata(pktVars)
+		rp.decorate(f, &ev)
+		if err := rp.emit(&ev); err != nil {
+			return err
+		}
 	}
 	var refused *inspect.Anomaly
 	for i := range res.Events {
@@ -669,6 +682,7 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 			continue
 		}
 		rp.decorate(f, &ev)
+		ev.Metadata = f.metadata(pktVars)
 		if err := rp.emit(&ev); err != nil {
 			return err
 		}
@@ -801,11 +815,40 @@ func (rp *replayer) endFlow(f *flow) error {
 	if f.meta.Proto == inspect.ProtoTCP {
 		ev.TCP = f.tcpObject()
 	}
-	if f.traffic.ID != nil || f.traffic.Label != nil {
-		t := f.traffic
-		ev.Traffic = &t
+	f.flowFields(&ev, nil)
+	if err := rp.emit(&ev); err != nil {
+		return err
 	}
-	return rp.emit(&ev)
+	if rp.cfg.Netflow {
+		return rp.netflow(f, ev.AppProto)
+	}
+	return nil
+}
+
+// netflow logs a flow's netflow events: one per direction, from its
+// sender, the reply only when the server sent a packet (Suricata's
+// output-json-netflow.c). Packet TTLs are not tracked, so min_ttl and
+// max_ttl are left out.
+func (rp *replayer) netflow(f *flow, app string) error {
+	for _, dir := range []inspect.Direction{inspect.ToServer, inspect.ToClient} {
+		if dir == inspect.ToClient && f.pkts[1] == 0 {
+			break
+		}
+		ev := eve.Base(f.last, eve.TypeNetflow, &f.meta, dir)
+		ev.VLAN, ev.AppProto = f.vlan, app
+		ev.Netflow = &eve.Netflow{Pkts: f.pkts[dir], Bytes: f.bytes[dir],
+			Start: eve.Time{Time: f.start}, End: eve.Time{Time: f.last}, Age: f.last.Unix() - f.start.Unix()}
+		if f.meta.Proto == inspect.ProtoTCP {
+			fl := f.ssn.flags[dir]
+			ev.TCP = &eve.TCP{TCPFlags: hex2(fl), SYN: fl&flSYN != 0, FIN: fl&flFIN != 0, RST: fl&flRST != 0,
+				PSH: fl&flPSH != 0, ACK: fl&flACK != 0}
+		}
+		f.flowFields(&ev, nil)
+		if err := rp.emit(&ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (f *flow) state() string {

@@ -29,6 +29,11 @@ type fakeEngine struct {
 	mu    sync.Mutex
 	rules []fakeRule
 	flows []*fakeFlow
+	// entropy, bits and ints are what its flows report as entropy
+	// values, flowbits and flowints.
+	entropy map[string]float64
+	bits    []string
+	ints    map[string]int64
 }
 
 type fakeRule struct {
@@ -36,6 +41,7 @@ type fakeRule struct {
 	info    *inspect.RuleInfo
 	noalert bool
 	event   *inspect.Event // emitted with the alert
+	vars    []inspect.Var  // the match's pcre captures
 }
 
 type call struct {
@@ -65,7 +71,7 @@ func (f *fakeFlow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 		if !strings.Contains(string(data), r.content) {
 			continue
 		}
-		res.Alerts = append(res.Alerts, inspect.Alert{Rule: r.info, Dir: dir, NoAlert: r.noalert})
+		res.Alerts = append(res.Alerts, inspect.Alert{Rule: r.info, Dir: dir, NoAlert: r.noalert, Vars: r.vars})
 		if r.info.Action.Stronger(res.Action) {
 			res.Action = r.info.Action
 		}
@@ -80,6 +86,12 @@ func (f *fakeFlow) Close() inspect.Result { f.closes++; return inspect.Result{} 
 
 // AppProto implements inspect.AppProtoReporter.
 func (f *fakeFlow) AppProto() string { return f.e.app }
+
+func (f *fakeFlow) Entropy() map[string]float64 { return f.e.entropy }
+
+func (f *fakeFlow) FlowBits() []string { return f.e.bits }
+
+func (f *fakeFlow) FlowInts() map[string]int64 { return f.e.ints }
 
 // stream returns what a direction was fed, concatenated.
 func (f *fakeFlow) stream(dir inspect.Direction) string {

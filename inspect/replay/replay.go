@@ -84,6 +84,10 @@ type Config struct {
 	AsyncOneside, StreamInline bool
 	// Events receives EVE events; nil discards them.
 	Events Sink
+	// Netflow logs two netflow events at each flow's end, one per
+	// direction (the second only when the server sent a packet), as
+	// Suricata's eve netflow type does.
+	Netflow bool
 	// DropStart logs the packets of a dropped flow once per direction
 	// (Suricata's eve drop output with flows: start, its default); the
 	// packet a rule dropped is always logged. Off, every dropped packet

@@ -581,3 +581,108 @@ func TestFastOpenDataInSYN(t *testing.T) {
 	assert.Equal(t, "GET / HTTP/1.0\r\n\r\n", e.flows[0].stream(inspect.ToServer))
 	assert.Equal(t, "HTTP/1.0 200 OK\r\n\r\n", e.flows[0].stream(inspect.ToClient))
 }
+
+// TestRawAlertNamesFlowAppProto: an alert on the raw stream carries the
+// flow's protocol, as Suricata's do, but no transaction; a flow whose
+// protocol is unknown gives none.
+func TestRawAlertNamesFlowAppProto(t *testing.T) {
+	for _, app := range []string{"http", ""} {
+		c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+			tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET / HTTP/1.1\r\n\r\n"})
+		e := &fakeEngine{app: app, rules: []fakeRule{{content: "GET", info: ruleAlert}}}
+		_, evs := run(t, c.pcap(), e, Config{Mode: ModeIPS})
+		alerts := evs.ofType("alert")
+		require.Len(t, alerts, 1)
+		if app == "" {
+			assert.NotContains(t, alerts[0], "app_proto")
+		} else {
+			assert.Equal(t, app, alerts[0]["app_proto"])
+		}
+		assert.NotContains(t, alerts[0], "tx_id")
+	}
+}
+
+// TestNetflow: with Netflow each flow ends with one netflow event per
+// direction, from that direction's sender, with its packets, bytes and
+// TCP flags; a flow the server never answered has only the first.
+func TestNetflow(t *testing.T) {
+	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET / HTTP/1.1\r\n\r\n"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1019, flags: "PA", data: "HTTP/1.1 200 OK\r\n\r\n"}).
+		udp(netip.MustParseAddrPort("10.0.0.1:5353"), netip.MustParseAddrPort("10.0.0.3:53"), "query")
+	_, evs := run(t, c.pcap(), &fakeEngine{app: "http"}, Config{Netflow: true})
+	nf := evs.ofType("netflow")
+	require.Len(t, nf, 3)
+	assert.Equal(t, "10.0.0.1", nf[0]["src_ip"])
+	assert.Equal(t, "10.0.0.2", nf[0]["dest_ip"])
+	assert.Equal(t, "http", nf[0]["app_proto"])
+	assert.EqualValues(t, 3, nf[0]["netflow"].(map[string]any)["pkts"])
+	assert.Equal(t, "1a", nf[0]["tcp"].(map[string]any)["tcp_flags"])
+	assert.Equal(t, "10.0.0.2", nf[1]["src_ip"])
+	assert.EqualValues(t, 80, nf[1]["src_port"])
+	assert.EqualValues(t, 2, nf[1]["netflow"].(map[string]any)["pkts"])
+	assert.Equal(t, "1a", nf[1]["tcp"].(map[string]any)["tcp_flags"])
+	assert.Equal(t, "10.0.0.3", nf[2]["dest_ip"])
+	assert.EqualValues(t, 1, nf[2]["netflow"].(map[string]any)["pkts"])
+
+	_, evs = run(t, c.pcap(), &fakeEngine{app: "http"}, Config{})
+	assert.Empty(t, evs.ofType("netflow"))
+}
+
+// TestMetadataVars: a packet whose matches stored packet variables is a
+// metadata event carrying them with the flow's variables; flow variables
+// keep their latest value and go on the alerts and the flow event, as
+// Suricata's EVE metadata object.
+func TestMetadataVars(t *testing.T) {
+	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET /a"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1007, flags: "PA", data: "uid=0 gid=1"}).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1007, ack: 5012, flags: "PA", data: "gid=2"})
+	e := &fakeEngine{rules: []fakeRule{
+		{content: "uid=", info: ruleAlert, noalert: true, vars: []inspect.Var{{Kind: "pkt", Name: "uid", Value: "0"}}},
+		{content: "gid=1", info: ruleAlert, noalert: true, vars: []inspect.Var{{Kind: "flow", Name: "gid", Value: "1"}}},
+		{content: "gid=2", info: ruleAlert, vars: []inspect.Var{{Kind: "flow", Name: "gid", Value: "2"}}},
+	}}
+	_, evs := run(t, c.pcap(), e, Config{StreamInline: true})
+	md := evs.ofType("metadata")
+	require.Len(t, md, 1)
+	assert.Equal(t, "10.0.0.2", md[0]["src_ip"])
+	assert.Equal(t, map[string]any{"pktvars": []any{map[string]any{"uid": "0"}}, "flowvars": []any{map[string]any{"gid": "1"}}}, md[0]["metadata"])
+	alerts := evs.ofType("alert")
+	require.Len(t, alerts, 1)
+	assert.Equal(t, map[string]any{"flowvars": []any{map[string]any{"gid": "2"}}}, alerts[0]["metadata"])
+	flows := evs.ofType("flow")
+	require.Len(t, flows, 1)
+	assert.Equal(t, map[string]any{"flowvars": []any{map[string]any{"gid": "2"}}}, flows[0]["metadata"])
+}
+
+// TestMetadataFlowState: what the inspector reports of its flow state
+// is the metadata object of alerts and the flow event: entropy values,
+// flowbits (but for Suricata 8's traffic/id/ and traffic/label/ bits,
+// which are the traffic object's) and flowints.
+func TestMetadataFlowState(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		e    *fakeEngine
+		want map[string]any
+	}{
+		{"entropy", &fakeEngine{entropy: map[string]float64{"file_data": 4.150007324019584}},
+			map[string]any{"entropy": map[string]any{"file_data": 4.150007324019584}}},
+		{"flowbits and flowints", &fakeEngine{bits: []string{"traffic/label/web", "seen", "traffic/id/curl", "later"},
+			ints: map[string]int64{"http.anomaly.count": 2}},
+			map[string]any{"flowbits": []any{"seen", "later"}, "flowints": map[string]any{"http.anomaly.count": float64(2)}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
+				tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET /a"})
+			tc.e.rules = []fakeRule{{content: "GET", info: ruleAlert}}
+			_, evs := run(t, c.pcap(), tc.e, Config{Mode: ModeIPS})
+			alerts := evs.ofType("alert")
+			require.Len(t, alerts, 1)
+			assert.Equal(t, tc.want, alerts[0]["metadata"])
+			flows := evs.ofType("flow")
+			require.Len(t, flows, 1)
+			assert.Equal(t, tc.want, flows[0]["metadata"])
+		})
+	}
+}

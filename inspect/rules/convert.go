@@ -678,14 +678,14 @@ func (c *converter) content(m *gonids.Content) error {
 	return c.add(buf, tr, ct)
 }
 
-// pcreCaptures checks the variables a pcre stores its capture groups in
+// pcreCaptures reads the variables a pcre stores its capture groups in
 // ("/(a+)(b)/,flow:x,pkt:y", Suricata's detect-pcre.c): each is flow:,
 // pkt: or alert: and a name, and there are no more than groups. Storing
-// them changes what is logged, never what matches; flowvar and pktvar,
-// which would read them, are not supported, so they are not kept.
-func pcreCaptures(list string, pattern []byte) error {
+// them changes what is logged (EVE metadata), never what matches: the
+// flowvar and pktvar keywords, which would read them, are not supported.
+func pcreCaptures(list string, pattern []byte) ([]Capture, error) {
 	if list == "" {
-		return nil
+		return nil, nil
 	}
 	names := strings.Split(list, ",")
 	re, err := syntax.Parse(string(pattern), syntax.Perl)
@@ -693,16 +693,18 @@ func pcreCaptures(list string, pattern []byte) error {
 	if err == nil {
 		groups = re.MaxCap()
 	}
+	var caps []Capture
 	for _, n := range names {
 		kind, name, ok := strings.Cut(strings.TrimSpace(n), ":")
 		if !ok || (kind != "flow" && kind != "pkt" && kind != "alert") || name == "" || strings.ContainsAny(name, " \t") {
-			return rejectf("pcre: bad capture variable %q: want flow:NAME, pkt:NAME or alert:NAME", strings.TrimSpace(n))
+			return nil, rejectf("pcre: bad capture variable %q: want flow:NAME, pkt:NAME or alert:NAME", strings.TrimSpace(n))
 		}
+		caps = append(caps, Capture{Kind: kind, Name: name})
 	}
 	if err == nil && len(names) > groups {
-		return rejectf("pcre: %d capture variables for %d groups", len(names), groups)
+		return nil, rejectf("pcre: %d capture variables for %d groups", len(names), groups)
 	}
-	return nil
+	return caps, nil
 }
 
 // reComplex finds constructs RE2 lacks; their presence sends a pattern to
@@ -716,11 +718,16 @@ func (c *converter) pcre(m *gonids.PCRE) error {
 	if err != nil {
 		return err
 	}
+	if v, ok := c.alias["pcre:"+string(m.Pattern)]; ok {
+		return c.entropy(buf, v)
+	}
 	p := &PCRE{Negate: m.Negate}
 	opts, captures, _ := strings.Cut(string(m.Options), ",")
-	if err := pcreCaptures(captures, m.Pattern); err != nil {
+	caps, err := pcreCaptures(captures, m.Pattern)
+	if err != nil {
 		return err
 	}
+	p.Captures = caps
 	var flags []string
 	for _, f := range opts {
 		switch f {

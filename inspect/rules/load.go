@@ -333,6 +333,16 @@ func (p *parsed) ownOptions(opts []option) string {
 				bang, v = "!", strings.TrimSpace(v[1:])
 			}
 			cut = cut[:o.start] + "pcre:" + bang + `"` + v + `";` + cut[o.end:]
+		case o.kw == "entropy":
+			// gonids lacks it: written as a pcre whose pattern names it,
+			// which keeps its place among the buffer's ops, and mapped
+			// back by the converter (entropy.go).
+			if p.alias == nil {
+				p.alias = map[string]string{}
+			}
+			marker := fmt.Sprintf("interdict-entropy-%d", i)
+			p.alias["pcre:"+marker] = o.value
+			cut = cut[:o.start] + `pcre:"/` + marker + `/";` + cut[o.end:]
 		case o.kw == "from_base64":
 			// gonids lacks this transform: it is written as a pcrexform
 			// whose pattern names it, mapped back by the converter.

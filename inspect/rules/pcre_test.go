@@ -123,14 +123,24 @@ func TestPCRERejections(t *testing.T) {
 	}
 }
 
-// Capture variables (",flow:NAME") change nothing about what matches.
+// Capture variables (",flow:NAME") change nothing about what matches;
+// they are kept in group order for the match to report.
 func TestPCRECaptures(t *testing.T) {
-	for _, opt := range []string{`pcre:"/u(se)r@/i,flow:who";`, `pcre: /u(se)r@/i,flow:who;`, `pcre:"/u(s)(e)r@/i,flow:a,pkt:b";`} {
-		t.Run(opt, func(t *testing.T) {
-			_, p, err := pcreOf(t, opt)
+	for _, tc := range []struct {
+		opt  string
+		caps []Capture
+	}{
+		{`pcre:"/u(se)r@/i,flow:who";`, []Capture{{"flow", "who"}}},
+		{`pcre: /u(se)r@/i,flow:who;`, []Capture{{"flow", "who"}}},
+		{`pcre:"/u(s)(e)r@/i,flow:a,pkt:b";`, []Capture{{"flow", "a"}, {"pkt", "b"}}},
+		{`pcre:"/u(s)(e)r@/i, pkt:a, alert:b";`, []Capture{{"pkt", "a"}, {"alert", "b"}}},
+	} {
+		t.Run(tc.opt, func(t *testing.T) {
+			_, p, err := pcreOf(t, tc.opt)
 			require.NoError(t, err)
 			assert.True(t, matches(t, p, "x USER@h"))
 			assert.False(t, matches(t, p, "x user h"))
+			assert.Equal(t, tc.caps, p.Captures)
 		})
 	}
 }

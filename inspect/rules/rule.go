@@ -61,6 +61,15 @@ type PCRE struct {
 	// Complex marks patterns RE2 cannot run (lookaround, backreferences);
 	// the engine uses regexp2 with a timeout for them.
 	Complex bool
+	// Captures name where the capture groups are stored, in group order
+	// ("/(a+)(b)/,flow:x,pkt:y": group 1 in flowvar x, group 2 in pktvar
+	// y); the match reports them (inspect.Alert.Vars).
+	Captures []Capture
+}
+
+// Capture is one pcre capture variable: Kind is pkt, flow or alert.
+type Capture struct {
+	Kind, Name string
 }
 
 // ByteTest is byte_test. Bytes is read from the byte_extract variable

@@ -21,6 +21,8 @@ type eveOpts struct {
 	// HTTPHeaders is the http type's dump-all-headers (request, response
 	// or both).
 	HTTPHeaders string
+	// Netflow: the netflow type is listed.
+	Netflow bool
 }
 
 // readEVEOpts reads them (outputs: - eve-log: types: - alert: {xff:
@@ -52,6 +54,9 @@ func readEVEOpts(dir string) (eveOpts, error) {
 			continue
 		}
 		for _, t := range el.Types {
+			if t == "netflow" {
+				o.Netflow = true
+			}
 			m, ok := t.(map[string]any)
 			if !ok {
 				continue

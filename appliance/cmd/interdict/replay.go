@@ -38,6 +38,7 @@ func replayCommand() *cli.Command {
 			&cli.BoolFlag{Name: "stream-inline", Usage: "in ids mode, inspect TCP bytes as they arrive, as ips mode does (Suricata's stream.inline)"},
 			&cli.StringFlag{Name: "drop-flows", Value: "all", Usage: "drop events for a dropped flow: all (every packet) or start (once per direction, Suricata's default for its drop output; a rule's drop is always logged)"},
 			&cli.StringFlag{Name: "eve", Usage: "write EVE JSON to `FILE` (appended), or - for stdout"},
+			&cli.BoolFlag{Name: "netflow", Usage: "also write two netflow events per flow at its end, one per direction (Suricata's eve-log netflow type)"},
 			&cli.StringFlag{Name: "config", Usage: "decide as `interdict run --config FILE` would: its mode (unless --mode), rule variables (--var overrides), HTTP limits and ports, body limit, stream depth and protocol policy (anomalies refused in ips mode are drop events)"},
 		},
 		Action: runReplay,
@@ -117,7 +118,7 @@ func runReplay(c *cli.Context) error {
 		Vars:            vars,
 		HTTPBodyLimit:   c.Int("http-body-limit"),
 		ActionOrder:     splitList(c.String("action-order")),
-		Config:          replay.Config{Mode: mode, Midstream: c.Bool("midstream"), AsyncOneside: c.Bool("async-oneside"), StreamInline: c.Bool("stream-inline"), DropStart: dropStart, Events: sink},
+		Config:          replay.Config{Mode: mode, Midstream: c.Bool("midstream"), AsyncOneside: c.Bool("async-oneside"), StreamInline: c.Bool("stream-inline"), DropStart: dropStart, Events: sink, Netflow: c.Bool("netflow")},
 	}
 	if cfg != nil {
 		if err := fromConfig(&setup, cfg, c.IsSet("http-body-limit")); err != nil {
