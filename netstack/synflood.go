@@ -105,25 +105,17 @@ const (
 	// cookieBacklog is each cookie listener's accept queue; gVisor drops
 	// the validating ACK when it is full and the client retransmits it.
 	cookieBacklog = 1024
-	// synDrainPeriod is how long the listeners of an ended mode stay open
-	// with new SYNs kept from them: the ACKs answering cookies sent just
-	// before still complete, and the accept loops take every queued
-	// connection; closing a listener at once reset the clients in its
-	// queue. SYNs dropped meanwhile are retransmitted to the forwarder.
-	// The drain goes on, period by period, while cookies are still being
-	// sent or validated (a burst's SYNs and ACKs queued behind its data:
-	// under -race on a loaded machine some were processed after 1 s and
-	// met a closed listener, which reset clients), up to synDrainMax, so
-	// new SYNs to the port are not kept out for long.
+	// synDrainPeriod and synDrainMax bound the drain of an ended mode's
+	// listeners (drainListeners): they stay open, with new SYNs kept from
+	// them, while the ACKs answering cookies sent just before still
+	// arrive and until each listener has handled its queue; closing a
+	// listener earlier reset the clients in its queue. SYNs dropped
+	// meanwhile are retransmitted to the forwarder. A normal build drains
+	// in one period; under -race on a loaded 2-core machine a listener's
+	// queue ran up to 5 s behind (a burst's handshakes, then each
+	// client's first window of data waiting to be redirected).
 	synDrainPeriod = time.Second
-	synDrainMax    = 5 * time.Second
-	// synProbeMax bounds the wait for the listeners to handle what
-	// was queued to them before they close (listener_probe.go). Their
-	// queues ran up to 3 s behind under -race on a loaded 2-core
-	// machine, and once over 5 s; a normal build handles the same in
-	// milliseconds. New SYNs to the port wait for their retransmission
-	// meanwhile.
-	synProbeMax = 10 * time.Second
+	synDrainMax    = 15 * time.Second
 	// cookieListenerAccount is a cookie listener's receive buffer: see
 	// cookieListener. Below 2^31, the size of gVisor's account.
 	cookieListenerAccount = 1 << 30
@@ -523,18 +515,17 @@ func (s *Stack) watchPressure() {
 		s.draining.Store(true)
 		s.validating.Store(false)
 		s.modeChanged(ch)
-		s.drainWait()
 		s.closeDrained()
 		return
 	}
 }
 
-// closeDrained closes the listeners of an ended mode once each has
-// handled what was queued to it (listener_probe.go). They close while
-// their ports are still kept from new SYNs: a SYN that meets a closing
-// listener is answered with RST. Closing also resets what is still in a
-// listener's accept queue, so the queue is taken here first, whether or
-// not its accept loop was scheduled in time.
+// closeDrained closes the listeners of an ended mode once drainListeners
+// found them idle. They close while their ports are still kept from new
+// SYNs: a SYN that meets a closing listener is answered with RST.
+// Closing also resets what is still in a listener's accept queue, so
+// the queue is taken here first, whether or not its accept loop was
+// scheduled in time.
 func (s *Stack) closeDrained() {
 	st := s.syn
 	st.lmu.RLock()
@@ -543,16 +534,9 @@ func (s *Stack) closeDrained() {
 		keys = append(keys, k)
 	}
 	st.lmu.RUnlock()
-	deadline := time.Now().Add(synProbeMax)
-	busy := 0
-	for _, k := range keys {
-		if !s.probeListener(k, deadline) {
-			busy++
-		}
-	}
-	if busy > 0 && s.ctx.Err() == nil {
+	if busy := s.drainListeners(keys); busy > 0 && s.ctx.Err() == nil {
 		s.log.Warn("SYN cookie listeners still busy after the drain; closing them may reset clients whose handshakes they have not handled yet",
-			"listeners", busy, "waited", synProbeMax)
+			"listeners", busy, "waited", synDrainMax)
 	}
 	st.lmu.Lock()
 	defer st.lmu.Unlock()
@@ -566,27 +550,44 @@ func (s *Stack) closeDrained() {
 	s.draining.Store(false)
 }
 
-// drainWait waits out the drain of an ended mode's listeners: at least
-// synDrainPeriod, longer while the listeners are still busy, at most
-// synDrainMax. Busy means cookies still sent (SYNs that reached a
-// listener before the switch, still in its segment queue) or validated
-// (ACKs): gVisor answers what is left in a closed listener's queue with
-// RST, a refused connect or a reset after a successful one.
-func (s *Stack) drainWait() {
+// drainListeners waits, up to synDrainMax, until the listeners of keys
+// have handled every handshake sent to them, and returns how many did
+// not answer their last probe. Each round waits a synDrainPeriod for
+// the ACKs answering cookies sent so far, until a period passes with no
+// cookie sent or validated; then it probes every listener
+// (listener_probe.go), which proves that all queued before was handled.
+// Handling a queued SYN sends a cookie whose ACK comes after the probe,
+// so a round whose probes saw cookies sent or validated (other than the
+// probes' own) is followed by another.
+func (s *Stack) drainListeners(keys []listenerKey) (busy int) {
 	tcpStats := s.gs.Stats().TCP
-	busy := func() uint64 {
+	activity := func() uint64 {
 		return tcpStats.ListenOverflowSynCookieSent.Value() + tcpStats.ListenOverflowSynCookieRcvd.Value()
 	}
-	last := busy()
-	for waited := time.Duration(0); waited < synDrainMax; waited += synDrainPeriod {
+	deadline := time.Now().Add(synDrainMax)
+	last := activity()
+	for {
 		select {
 		case <-time.After(synDrainPeriod):
 		case <-s.ctx.Done():
-			return
+			return len(keys)
 		}
-		now := busy()
-		if now == last {
-			return
+		now := activity()
+		inTime := time.Now().Before(deadline)
+		if now != last && inTime {
+			last = now
+			continue
+		}
+		answered := 0
+		for _, k := range keys {
+			if s.probeListener(k, deadline) {
+				answered++
+			}
+		}
+		busy = len(keys) - answered
+		now = activity()
+		if now-last <= uint64(answered) || !time.Now().Before(deadline) || !inTime {
+			return busy
 		}
 		last = now
 	}
