@@ -170,6 +170,9 @@ type RuleInfo struct {
 	// AlertPass is Suricata 8's alert keyword on a pass rule: its matches
 	// are logged as alerts too (the flow is still passed).
 	AlertPass bool
+	// Bypass is Suricata's bypass keyword: once the rule matched, the
+	// rest of the flow is forwarded without inspection (Result.Bypass).
+	Bypass bool
 }
 
 // Alert is one rule match.
@@ -371,6 +374,13 @@ type Result struct {
 	Action Action
 	Alerts []Alert
 	Events []Event
+	// Bypass is set when a rule with the bypass keyword matched (and
+	// the result is not a drop or reject): the caller takes the flow out
+	// of inspection from then on, as Suricata's local bypass does. The
+	// data path forwards the rest without inspecting or logging it, as
+	// a pass; the engine itself goes on inspecting what it is still fed,
+	// so replay can hand it what Suricata had received before the bypass.
+	Bypass bool
 }
 
 // FlowInspector inspects one flow. Inspect is called with each chunk of

@@ -220,7 +220,24 @@ func (f *Flow) finish() inspect.Result {
 		}
 	}
 	f.passPkt, f.passFlow = false, false
+	f.res.Bypass = bypassed(&f.res)
 	return f.res
+}
+
+// bypassed reports whether a rule with the bypass keyword matched and
+// the result lets the flow go on: Suricata's bypass is a post-match
+// action of the rule, and a drop or reject of the same packet wins.
+func bypassed(res *inspect.Result) bool {
+	switch res.Action {
+	case inspect.ActionDrop, inspect.ActionReject, inspect.ActionRejectDst, inspect.ActionRejectBoth:
+		return false
+	}
+	for i := range res.Alerts {
+		if r := res.Alerts[i].Rule; r != nil && r.Bypass {
+			return true
+		}
+	}
+	return false
 }
 
 func (ds *dirState) append(data []byte, window int) {

@@ -177,10 +177,13 @@ type Flow struct {
 	Start         Time   `json:"start"`
 	End           Time   `json:"end"`
 	Age           int64  `json:"age"`
-	State         string `json:"state"`  // "new", "established", "closed"
-	Reason        string `json:"reason"` // "timeout", "forced", "shutdown"
-	Alerted       bool   `json:"alerted"`
-	Action        string `json:"action,omitempty"` // "drop" or "pass" when a rule decided the flow
+	State         string `json:"state"` // "new", "established", "closed", "bypassed"
+	// Bypass is "local" for a flow a bypass rule took out of
+	// inspection (State "bypassed"), as Suricata's local bypass.
+	Bypass  string `json:"bypass,omitempty"`
+	Reason  string `json:"reason"` // "timeout", "forced", "shutdown"
+	Alerted bool   `json:"alerted"`
+	Action  string `json:"action,omitempty"` // "drop" or "pass" when a rule decided the flow
 	// OfAlert, when set, makes this the flow object of an alert instead
 	// (alertflow.go): only it is written.
 	OfAlert *AlertFlow `json:"-"`

@@ -60,6 +60,12 @@
 // A pass verdict ends inspection, not logging: a passed flow is still
 // fed, so its app-layer records are written; no rule decides it again.
 //
+// A bypass rule (Result.Bypass) takes the flow out of inspection from
+// the next packet on, as Suricata's local bypass: later packets are
+// counted, nothing else, and the flow is not flushed at its end; bytes
+// flushed together at the end are all inspected, as Suricata's pseudo
+// packets are. The flow event says state bypassed, bypass local.
+//
 // In IPS mode a drop or reject stops the flow: its later data is not
 // inspected (it would not have been forwarded) and every later packet of
 // the flow is logged as a drop event.

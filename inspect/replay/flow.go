@@ -88,11 +88,14 @@ type flow struct {
 	rst     bool
 	alerted bool
 	passed  bool // a pass verdict: no further inspection
-	dropped bool
-	action  string
-	traffic eve.Traffic
-	evicted bool
-	probed  bool // the mid-stream direction guess was made
+	// bypassed: a bypass rule matched; the flow's later packets are
+	// counted and nothing else, as in Suricata (see result).
+	bypassed bool
+	dropped  bool
+	action   string
+	traffic  eve.Traffic
+	evicted  bool
+	probed   bool // the mid-stream direction guess was made
 	// synStart: the flow began with a SYN, so its inspector is made at
 	// once and sees every packet (see endPacket).
 	synStart bool
@@ -229,6 +232,9 @@ func (rp *replayer) packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkT
 
 	if f.dropped {
 		return rp.dropPacket(f, dir, nil, len(d.payload), "")
+	}
+	if f.bypassed {
+		return nil
 	}
 	if d.tcp != nil {
 		return rp.tcpPacket(f, dir, &d)
@@ -673,6 +679,12 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 			return err
 		}
 	}
+	if res.Bypass {
+		// The packet that matched is processed to its end; the flow's
+		// later packets skip stream and detection (Suricata's
+		// FlowWorker returns before them for a locally bypassed flow).
+		f.bypassed = true
+	}
 	switch res.Action {
 	case inspect.ActionPass:
 		f.passed = true
@@ -751,6 +763,11 @@ func (rp *replayer) closeFlow(f *flow) error {
 		return nil
 	}
 	f.closed = true
+	if f.bypassed {
+		// Suricata does not flush a bypassed flow at its end: what
+		// waited for an acknowledgement is never inspected.
+		return nil
+	}
 	for _, dir := range [2]inspect.Direction{inspect.ToServer, inspect.ToClient} {
 		if len(f.dirs[dir].pending) > 0 {
 			if err := rp.drain(f, dir, true, 0); err != nil {
@@ -794,6 +811,9 @@ func (rp *replayer) endFlow(f *flow) error {
 		PktsToServer: f.pkts[0], PktsToClient: f.pkts[1], BytesToServer: f.bytes[0], BytesToClient: f.bytes[1],
 		Start: eve.Time{Time: f.start}, End: eve.Time{Time: f.last}, Age: f.last.Unix() - f.start.Unix(),
 		State: f.state(), Reason: reason, Alerted: f.alerted, Action: f.action,
+	}
+	if f.bypassed {
+		ev.Flow.State, ev.Flow.Bypass = "bypassed", "local"
 	}
 	if r, ok := f.insp.(inspect.AppProtoReasoner); ok {
 		ev.AppProtoReason = r.AppProtoReason()

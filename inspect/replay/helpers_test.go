@@ -69,6 +69,7 @@ func (f *fakeFlow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 		if r.info.Action.Stronger(res.Action) {
 			res.Action = r.info.Action
 		}
+		res.Bypass = res.Bypass || r.info.Bypass
 		if r.event != nil {
 			res.Events = append(res.Events, *r.event)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -345,6 +346,16 @@ func (c *converter) run() error {
 				return rejectf("alert and noalert together")
 			}
 			out.Info.AlertPass = out.Action == inspect.ActionPass
+			continue
+		}
+		if o.kw == "bypass" {
+			// Suricata's bypass (detect-bypass.c): a post-match action
+			// that takes the flow out of inspection (RuleInfo.Bypass).
+			// As there, a bypassed flow's files would never complete.
+			if _, store := g.Tags["filestore"]; store || slices.Contains(g.Statements, "filestore") {
+				return rejectf("bypass can't work with filestore keyword")
+			}
+			out.Info.Bypass = true
 			continue
 		}
 		if o.kw == "app-layer-protocol" {

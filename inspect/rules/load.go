@@ -317,7 +317,7 @@ func (p *parsed) ownOptions(opts []option) string {
 				return why
 			}
 			cut = cut[:o.start] + stand + ";" + cut[o.end:]
-		case fileKeywords[o.kw] || o.kw == "alert" && o.value == "" || o.kw == "app-layer-protocol" ||
+		case fileKeywords[o.kw] || (o.kw == "alert" || o.kw == "bypass") && o.value == "" || o.kw == "app-layer-protocol" ||
 			o.kw == "dsize" && strings.HasPrefix(strings.TrimSpace(o.value), "!") || isFlowCount(o.kw):
 			// app-layer-protocol may be given more than once (all must
 			// hold); gonids keeps only the last. gonids parses no negated
