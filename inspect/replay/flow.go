@@ -62,6 +62,9 @@ type stream struct {
 	// acked is the stream offset the other side acknowledged up to: in
 	// ids mode bytes are delivered only that far (see gated).
 	acked uint64
+	// oob counts the bytes taken out of band (Config.Urgent): the
+	// direction's later sequence numbers are shifted back by it.
+	oob uint32
 }
 
 // offsetOf maps a sequence number onto the stream offset space; it is
@@ -357,6 +360,11 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 			dir = inspect.ToClient
 		}
 	}
+	if t.URG && rp.cfg.Urgent == UrgentDrop && rp.cfg.Mode == ModeIPS {
+		// Dropped before the stream engine sees it (Suricata's
+		// StreamTcpInlineDropUrg): the flow goes on without it.
+		return rp.dropSegment(f, dir, len(d.payload), "stream urgent")
+	}
 	pre := f.ssn.state
 	f.ssn.update(dir, fl, t.Seq, t.Ack, len(d.payload), rp.cfg.Midstream)
 	if f.insp == nil && f.synStart {
@@ -400,7 +408,7 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 	// inspected, and a live proxy never sees such bytes either.
 	unanswered := f.ssn.state == tcpSynSent && !t.SYN
 	if other := &f.dirs[1-dir]; t.ACK && other.init {
-		if o := other.offsetOf(t.Ack); o > 0 && uint64(o) > other.acked {
+		if o := other.offsetOf(t.Ack - other.oob); o > 0 && uint64(o) > other.acked {
 			other.acked = uint64(o)
 			// The other side's bytes that waited for this acknowledgement.
 			if len(other.pending) > 0 {
@@ -414,11 +422,16 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 	// it (RFC 9293 3.5.3) and Suricata does not reassemble it
 	// (bug-6244-tcp-rst-with-data).
 	if len(d.payload) > 0 && !unanswered && !t.RST {
-		seq := t.Seq
+		seq, payload, drop := rp.urgent(st, t, d.payload)
+		if drop {
+			return rp.dropSegment(f, dir, len(d.payload), "stream urgent")
+		}
 		if t.SYN {
 			seq++
 		}
-		st.insert(seq, d.payload)
+		if len(payload) > 0 {
+			st.insert(seq, payload)
+		}
 		// TCP Fast Open: data in a SYN waits for the handshake, as in
 		// Suricata's stream engine (and a proxy, which reads nothing
 		// before the connection is established).
@@ -441,7 +454,7 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 		}
 	}
 	if t.FIN && st.init {
-		end := st.offsetOf(t.Seq + uint32(len(d.payload)))
+		end := st.offsetOf(t.Seq - st.oob + uint32(len(d.payload)))
 		if t.SYN {
 			end++
 		}

@@ -82,6 +82,12 @@ type Config struct {
 	// them, or the flow's end, as Suricata's IDS reassembly hands on
 	// only what was acknowledged.
 	AsyncOneside, StreamInline bool
+	// Urgent is how TCP urgent data is read (Suricata's
+	// stream.reassembly.urgent.policy, default inline), UrgentOOBLimit
+	// what UrgentOOB gives way to once a direction took 64k bytes out
+	// of band (its oob-limit-policy: inline, gap or drop; default
+	// inline). See UrgentPolicy.
+	Urgent, UrgentOOBLimit UrgentPolicy
 	// Events receives EVE events; nil discards them.
 	Events Sink
 	// DropStart logs the packets of a dropped flow once per direction

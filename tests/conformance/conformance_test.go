@@ -137,7 +137,8 @@ func replayCase(s *Spec, classification string) ([]map[string]any, replay.Loaded
 		HTTPBodyLimit: s.Opts.HTTPBodyLimit, ActionOrder: s.Opts.ActionOrder,
 		HTTPLimits: http1.Limits{HeaderLog: s.Opts.EVE.HTTPHeaders},
 		Config: replay.Config{Mode: mode, Midstream: s.Opts.Midstream, MidstreamDrop: s.Opts.MidstreamDrop, DropStart: s.Opts.DropStart,
-			AsyncOneside: s.Opts.AsyncOneside, StreamInline: s.Opts.StreamInline, Events: w},
+			AsyncOneside: s.Opts.AsyncOneside, StreamInline: s.Opts.StreamInline, Events: w,
+			Urgent: s.Opts.Urgent, UrgentOOBLimit: s.Opts.UrgentOOBLimit},
 	}
 	_, loaded, err := setup.Run()
 	if err != nil {

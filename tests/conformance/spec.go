@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v4"
+
+	"github.com/interdict/interdict/inspect/replay"
 )
 
 // Version is the Suricata version whose behaviour interdict follows, for
@@ -48,14 +50,17 @@ type Spec struct {
 // RunOpts is what the test's args and name ask of the replay.
 type RunOpts struct {
 	IPS           bool
-	Midstream     bool     // --set stream.midstream=true
-	MidstreamDrop bool     // --set stream.midstream-policy=drop-flow
-	AsyncOneside  bool     // --set stream.async-oneside=true
-	StreamInline  bool     // --set stream.inline=true
-	ThresholdFile string   // --set threshold-file=...
-	HTTPBodyLimit int      // --set app-layer.protocols.http.libhtp.default-config.{request,response}-body-limit
-	ActionOrder   []string // suricata.yaml action-order
-	EVE           eveOpts  // suricata.yaml eve-log type options
+	Midstream     bool // --set stream.midstream=true
+	MidstreamDrop bool // --set stream.midstream-policy=drop-flow
+	AsyncOneside  bool // --set stream.async-oneside=true
+	StreamInline  bool // --set stream.inline=true
+	// Urgent and UrgentOOBLimit: --set stream.reassembly.urgent.policy
+	// and .oob-limit-policy.
+	Urgent, UrgentOOBLimit replay.UrgentPolicy
+	ThresholdFile          string   // --set threshold-file=...
+	HTTPBodyLimit          int      // --set app-layer.protocols.http.libhtp.default-config.{request,response}-body-limit
+	ActionOrder            []string // suricata.yaml action-order
+	EVE                    eveOpts  // suricata.yaml eve-log type options
 	// DropStart: suricata.yaml's eve drop output logs a dropped flow
 	// once per direction (flows: start, Suricata's default when the
 	// output is configured without it).
@@ -208,6 +213,16 @@ func parseArgs(name string, args []string, dir string) RunOpts {
 				o.AsyncOneside = v == "true" || v == "yes"
 			case "stream.inline":
 				o.StreamInline = v == "true" || v == "yes"
+			case "stream.reassembly.urgent.policy", "stream.reassembly.urgent.oob-limit-policy":
+				pol, err := replay.ParseUrgentPolicy(v)
+				switch {
+				case err != nil:
+					o.Ignored = append(o.Ignored, kv)
+				case strings.HasSuffix(k, "oob-limit-policy"):
+					o.UrgentOOBLimit = pol
+				default:
+					o.Urgent = pol
+				}
 			case "threshold-file":
 				o.ThresholdFile = strings.ReplaceAll(v, "${TEST_DIR}", dir)
 			case "app-layer.protocols.http.libhtp.default-config.response-body-limit",
