@@ -144,6 +144,14 @@ const (
 	// bytes, big-endian) of each question of a message to the server,
 	// of each answer of one to the client.
 	DNSRRType
+	// HTTP1FrameRequest and HTTP1FrameResponse are Suricata's frames of
+	// HTTP/1 (frame:http1.request, http1.response): a message as far as
+	// it was seen, its start line and header lines as received followed
+	// by its body window (de-chunked and decoded, as the body buffers),
+	// set on the Units of the message's own direction. A parser fills
+	// them only when asked to (a copy per Unit).
+	HTTP1FrameRequest
+	HTTP1FrameResponse
 	NumBuffers
 )
 
@@ -173,6 +181,7 @@ var bufferNames = [NumBuffers]string{
 	HTTP2FrameType: "http2.frametype", HTTP2ErrorCode: "http2.errorcode", HTTP2Priority: "http2.priority",
 	HTTP2Window: "http2.window", HTTP2HeaderName: "http2.header_name", HTTP2Header: "http2.header",
 	HTTP2Settings: "http2.settings", DNSRRType: "dns.rrtype",
+	HTTP1FrameRequest: "frame:http1.request", HTTP1FrameResponse: "frame:http1.response",
 	HTTP2FrameHdr: "frame:http2.hdr", HTTP2FrameData: "frame:http2.data", HTTP2FramePDU: "frame:http2.pdu",
 }
 

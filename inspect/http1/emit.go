@@ -60,6 +60,8 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	u.Multi[applayer.AppLayerEvent] = appendEvents(u.Multi[applayer.AppLayerEvent][:0], t)
 	if t.h2 {
 		setH2Buffers(u, t, dir)
+	} else if p.cfg.Frames {
+		p.setFrame(u, t, dir)
 	}
 	u.Event = nil
 	if final {
@@ -165,4 +167,21 @@ func (m *msg) appendLines(dst [][]byte) [][]byte {
 		dst = append(dst, m.get(sp))
 	}
 	return dst
+}
+
+// setFrame fills the frame buffer of dir's message (Suricata's HTTP/1
+// frames, app-layer-htp.c: a request or response from its first byte
+// to its end): its head as received and its body window. Unlike
+// Suricata's, the body part is de-chunked and decoded, as the endpoint
+// reads it.
+func (p *Parser) setFrame(u *applayer.Unit, t *tx, dir inspect.Direction) {
+	m, b := &t.req, applayer.HTTP1FrameRequest
+	if dir == inspect.ToClient {
+		m, b = &t.resp, applayer.HTTP1FrameResponse
+	}
+	if len(m.raw) == 0 {
+		return
+	}
+	p.frame = append(append(p.frame[:0], m.raw...), m.body...)
+	u.Buffers[b] = p.frame[:len(p.frame):len(p.frame)]
 }

@@ -164,7 +164,8 @@ type Parser struct {
 	// unexpected body, as libhtp reads them.
 	lastReq   *tx
 	lastReqID uint64
-	decoders  int // live body decoders (at most maxDecoders)
+	decoders  int    // live body decoders (at most maxDecoders)
+	frame     []byte // the HTTP/1 frame buffer of the Unit being emitted (Limits.Frames)
 }
 
 var _ applayer.Parser = (*Parser)(nil)

@@ -99,7 +99,8 @@ var bufferNames = map[string]applayer.Buffer{
 	"http.request_header": applayer.HTTPRequestHeader, "http.response_header": applayer.HTTPResponseHeader,
 	"http2.header_name": applayer.HTTP2HeaderName, "http2.header": applayer.HTTP2Header,
 	"frame:http2.hdr": applayer.HTTP2FrameHdr, "frame:http2.data": applayer.HTTP2FrameData,
-	"frame:http2.pdu": applayer.HTTP2FramePDU,
+	"frame:http2.pdu":     applayer.HTTP2FramePDU,
+	"frame:http1.request": applayer.HTTP1FrameRequest, "frame:http1.response": applayer.HTTP1FrameResponse,
 }
 
 // fileDataBuffer is a marker resolved to request or response body by the

@@ -297,7 +297,7 @@ func (p *parsed) ownOptions(opts []option) string {
 			// value (frame:http2.hdr), lent a stand-in gonids knows.
 			buf := "frame:" + strings.TrimSpace(o.value)
 			if _, ok := bufferNames[buf]; !ok {
-				return "unsupported frame " + strings.TrimSpace(o.value) + " (only HTTP/2's: http2.hdr, http2.data, http2.pdu)"
+				return "unsupported frame " + strings.TrimSpace(o.value) + " (supported: http1.request, http1.response, http2.hdr, http2.data, http2.pdu)"
 			}
 			stand, why := p.standIn(buf, lower, &next)
 			if why != "" {
