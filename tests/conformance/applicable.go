@@ -192,6 +192,13 @@ func (s *Spec) CheckNA(c *Check, rules map[uint32]ruleFacts) string {
 	if _, bySID := f.Match.Values["alert.signature_id"]; !bySID && f.Match.Values["event_type"] == "alert" && allPacketLevel(rules) {
 		return "every rule of the test reads a packet's IP/TCP header; a terminating proxy inspects byte streams, never single packets"
 	}
+	if kw := anyPacketKW(rules); !byRule && f.Match.Values["event_type"] == "alert" && kw != "" {
+		// The count includes that rule's alerts, which are set aside
+		// where they are counted alone (above); the checks of the other
+		// rules by sid still hold the test.
+		return "counts the alerts of every rule, among them one that reads a packet's IP/TCP header (" + kw +
+			"); a terminating proxy inspects byte streams, never single packets"
+	}
 	if f.Match.Values["event_type"] == "drop" && anyDsizeZero(rules) {
 		return "drops of empty segments (dsize:0 rule), which a terminating proxy never inspects"
 	}
@@ -229,6 +236,17 @@ func anyStreamEvent(rules map[uint32]ruleFacts) bool {
 		}
 	}
 	return false
+}
+
+// anyPacketKW returns the packet-header keyword of a rule that reads
+// one, or "".
+func anyPacketKW(rules map[uint32]ruleFacts) string {
+	for _, r := range rules {
+		if r.packetKW != "" {
+			return r.packetKW
+		}
+	}
+	return ""
 }
 
 func hasProto(rules map[uint32]ruleFacts, p string) bool {

@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/interdict/interdict/inspect/replay"
 )
 
 const eveLines = `{"event_type":"alert","src_port":143,"alert":{"signature_id":1,"action":"allowed"},"http":{"hostname":"a"},"vlan":[3136],"tx_id":0}
@@ -134,6 +136,11 @@ func TestParseArgs(t *testing.T) {
 	_, ok := parseSize("lots")
 	assert.False(t, ok)
 
+	o = parseArgs("c", []string{"--set stream.reassembly.urgent.policy=oob", "--set stream.reassembly.urgent.oob-limit-policy=gap", "--set stream.reassembly.urgent.policy=bogus"}, "")
+	assert.Equal(t, replay.UrgentOOB, o.Urgent)
+	assert.Equal(t, replay.UrgentGap, o.UrgentOOBLimit)
+	assert.Equal(t, []string{"stream.reassembly.urgent.policy=bogus"}, o.Ignored)
+
 	assert.True(t, parseArgs("eve-payload-03-tcp-exact-overlap-ips", nil, "").IPS, "a name containing ips runs in IPS mode")
 	assert.False(t, parseArgs("util-action-tests/x", nil, "").IPS, "only the test's own name counts")
 }
@@ -177,12 +184,20 @@ func TestLoadSpecAndApplicability(t *testing.T) {
 			"alert tcp-pkt any any -> any any (content:\"x\"; sid:1;)", nil, "", true},
 		{"dsize 0 with an http check left", "pcap: ../shared/input.pcap\nchecks:\n- filter: {count: 4, match: {alert.signature_id: 1}}\n- filter: {count: 3, match: {event_type: drop}}\n- filter: {count: 1, match: {event_type: http}}\n",
 			"drop tcp any any -> any any (dsize:0; sid: 1;)", nil, "dsize:0", false},
+		{"urgent policy", "pcap: ../shared/input.pcap\nargs:\n- --set stream.reassembly.urgent.policy=oob\nchecks:\n- filter: {count: 1, match: {alert.signature_id: 1}}\n",
+			"alert tcp any any -> any any (content:\"x\"; sid:1;)", nil, "", true},
 		{"version too new", "pcap: ../shared/input.pcap\nrequires: {min-version: 9.1}\nchecks:\n- filter: {count: 1, match: {alert.signature_id: 1}}\n",
 			"alert tcp any any -> any any (content:\"x\"; sid:1;)", nil, "needs Suricata >= 9.1", false},
 		{"check for another version is not run", "pcap: ../shared/input.pcap\nchecks:\n- filter: {count: 1, match: {alert.signature_id: 1}}\n- filter: {requires: {lt-version: 7}, count: 9, match: {alert.signature_id: 1}}\n",
 			"alert tcp any any -> any any (content:\"x\"; sid:1;)", nil, "", true},
 		{"action order is replayed, not a reason to skip", "pcap: ../shared/input.pcap\nchecks:\n- filter: {count: 1, match: {alert.signature_id: 1}}\n",
 			"alert tcp any any -> any any (content:\"x\"; sid:1;)", map[string]string{"suricata.yaml": "%YAML 1.1\n---\naction-order:\n  - drop\n  - pass\n  - reject\n  - alert\n"}, "", true},
+		{"a count of every alert that includes a packet-header rule's is set aside; the sid checks decide",
+			"pcap: ../shared/input.pcap\nchecks:\n- filter: {count: 2, match: {event_type: alert}}\n- filter: {count: 1, match: {event_type: alert, alert.signature_id: 2}}\n- filter: {count: 1, match: {event_type: alert, alert.signature_id: 1}}\n",
+			"alert tcp-pkt any any -> any any (tcp.flags:R,A; content:\"x\"; sid:2;)\nalert tcp any any -> any any (content:\"x\"; sid:1;)", nil, "", true},
+		{"the other rules' sid checks still fail",
+			"pcap: ../shared/input.pcap\nchecks:\n- filter: {count: 2, match: {event_type: alert}}\n- filter: {count: 3, match: {event_type: alert, alert.signature_id: 1}}\n",
+			"alert tcp-pkt any any -> any any (tcp.flags:R,A; content:\"x\"; sid:2;)\nalert tcp any any -> any any (content:\"x\"; sid:1;)", nil, "", false},
 		{"shell only alongside a real check", "pcap: ../shared/input.pcap\nchecks:\n- shell: {args: 'cat fast.log', expect: 1}\n- filter: {count: 1, match: {alert.signature_id: 1}}\n",
 			"alert tcp any any -> any any (content:\"x\"; sid:1;)", nil, "", true},
 	} {
