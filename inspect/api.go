@@ -253,7 +253,8 @@ type HTTPTx struct {
 	XFF string
 	// Proxy is the PROXY protocol header that opened the flow, if any.
 	Proxy *ProxyHeader
-	// StreamID is the HTTP/2 stream of the transaction (0: HTTP/1).
+	// StreamID is the HTTP/2 stream of the transaction (0: HTTP/1, or
+	// with Protocol HTTP/2 the connection's own frames).
 	StreamID uint32
 	// H2Request and H2Response are what an HTTP/2 stream's frames said
 	// in each direction, for EVE's http2.request and http2.response.

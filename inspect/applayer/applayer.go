@@ -247,7 +247,11 @@ type Unit struct {
 	// Event, when set, is the transaction's EVE record; it is set on the
 	// Unit that completes the transaction (or the request, for protocols
 	// logged per request such as DNS queries).
-	Event     *inspect.Event
+	Event *inspect.Event
+	// Record, on a Unit without Event, is the transaction's fields for
+	// the http object of an alert on it: an HTTP/2 connection frame
+	// (stream 0), which is inspected but not logged on its own.
+	Record    *inspect.HTTPTx
 	Anomalies []inspect.Anomaly
 	// BodyOffset is where, in the body of Dir's message, the body buffer
 	// of that direction starts. A parser that inspects a long body in

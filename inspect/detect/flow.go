@@ -75,11 +75,15 @@ type Flow struct {
 	// probing is true until a protocol was chosen or all declined.
 	probing bool
 	txSeen  map[uint64]struct{}
-	passed  bool
-	bufPF   map[*group]*bufScan
-	res     inspect.Result
-	cands   []uint32
-	tbufs   []tbuf // transformed buffers of the current Unit
+	// txBase is added to the TxIDs of the current parser's Units: after
+	// a tunnel (tunnel.go) a new parser counts from 0 again. txNext is
+	// one past the highest TxID seen.
+	txBase, txNext uint64
+	passed         bool
+	bufPF          map[*group]*bufScan
+	res            inspect.Result
+	cands          []uint32
+	tbufs          []tbuf // transformed buffers of the current Unit
 	// lastDgram is the datagram being inspected, for mixed raw+buffer
 	// rules on UDP (valid only during Inspect).
 	lastDgram [2][]byte

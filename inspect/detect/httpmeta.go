@@ -43,7 +43,7 @@ func (f *Flow) trackHTTP(u *applayer.Unit) {
 	if !inspect.AppProtoIs(u.AppProto, "http") {
 		return
 	}
-	if u.AppProto == "http2" && u.Buffers[applayer.HTTPProtocol] == nil && u.Event == nil {
+	if u.AppProto == "http2" && u.Buffers[applayer.HTTPProtocol] == nil && u.Event == nil && u.Record == nil {
 		return // not a message: an HTTP/2 connection frame's Unit
 	}
 	if f.http == nil {
@@ -51,6 +51,11 @@ func (f *Flow) trackHTTP(u *applayer.Unit) {
 	}
 	h := f.http
 	k := u.TxID<<1 | uint64(u.Dir)
+	if u.Event == nil && u.Record != nil {
+		tx := *u.Record
+		h.tx, h.have, h.key, h.complete = &tx, true, k, true
+		return
+	}
 	if u.Event != nil && u.Event.HTTP != nil {
 		tx := *u.Event.HTTP
 		h.tx, h.have, h.key, h.complete = &tx, true, k, true

@@ -60,6 +60,12 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	u.Multi[applayer.AppLayerEvent] = appendEvents(u.Multi[applayer.AppLayerEvent][:0], t)
 	if t.h2 {
 		setH2Buffers(u, t, dir)
+		if t.stream == 0 {
+			// A connection frame's transaction: alerts on it say what
+			// its frames said (Suricata's http2 object of stream 0).
+			p.rec = inspect.HTTPTx{Protocol: "HTTP/2", H2Request: t.frames[inspect.ToServer].eve(), H2Response: t.frames[inspect.ToClient].eve()}
+			u.Record = &p.rec
+		}
 	} else if p.cfg.Frames {
 		p.setFrame(u, t, dir)
 	}
@@ -118,7 +124,7 @@ func putUnit(u *applayer.Unit) {
 		clear(u.Multi[i])
 		u.Multi[i] = u.Multi[i][:0]
 	}
-	u.Event, u.Anomalies = nil, nil
+	u.Event, u.Anomalies, u.Record = nil, nil, nil
 	u.AppProto = AppProto
 	unitPool.Put(u)
 }

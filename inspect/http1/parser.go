@@ -166,6 +166,12 @@ type Parser struct {
 	lastReqID uint64
 	decoders  int    // live body decoders (at most maxDecoders)
 	frame     []byte // the HTTP/1 frame buffer of the Unit being emitted (Limits.Frames)
+	// tunnelNew: a CONNECT tunnel opened and detection was not told yet
+	// (Tunnel); tunnelBuf holds its first bytes per direction till then.
+	tunnelNew bool
+	tunnelBuf [2][]byte
+	// rec is the Unit.Record of an HTTP/2 connection frame's Unit.
+	rec inspect.HTTPTx
 }
 
 var _ applayer.Parser = (*Parser)(nil)
@@ -408,7 +414,10 @@ func (p *Parser) feedSide(s *side, data []byte, emit func(*applayer.Unit)) {
 			if room > 0 {
 				s.stash = append(s.stash, data[:min(room, n)]...)
 			}
-		default: // stTunnel, stGarbage
+		case stTunnel:
+			n = len(data)
+			p.tunnelBytes(s.dir, data)
+		default: // stGarbage
 			n = len(data)
 		}
 		data = data[n:]
@@ -1020,6 +1029,9 @@ func (p *Parser) tunnel(s *side, emit func(*applayer.Unit)) {
 	p.release(t)
 	s.st = stTunnel
 	p.req.st = stTunnel
+	if t.connect {
+		p.openTunnel()
+	}
 	p.req.stash = nil
 }
 

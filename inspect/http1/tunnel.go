@@ -1,0 +1,37 @@
+package http1
+
+import (
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/applayer"
+)
+
+var _ applayer.Tunneler = (*Parser)(nil)
+
+// Tunnel implements applayer.Tunneler: after a CONNECT answered 2xx the
+// flow carries another protocol, whose first bytes (those the client
+// sent before the answer, and what followed it in either direction in
+// the same Feed) are returned once, for detection to probe.
+func (p *Parser) Tunnel() (first [2][]byte, ok bool) {
+	if !p.tunnelNew {
+		return first, false
+	}
+	p.tunnelNew = false
+	first = p.tunnelBuf
+	p.tunnelBuf = [2][]byte{}
+	return first, true
+}
+
+// openTunnel starts a CONNECT tunnel: the client's stashed bytes are its
+// first bytes to the server.
+func (p *Parser) openTunnel() {
+	p.tunnelNew = true
+	p.tunnelBuf[inspect.ToServer] = append([]byte(nil), p.req.stash...)
+}
+
+// tunnelBytes keeps bytes that arrive in the tunnel before detection
+// took the tunnel over (the rest of the Feed that opened it).
+func (p *Parser) tunnelBytes(dir inspect.Direction, data []byte) {
+	if p.tunnelNew {
+		p.tunnelBuf[dir&1] = append(p.tunnelBuf[dir&1], data...)
+	}
+}
