@@ -25,7 +25,7 @@ func init() {
 		Buffers:   Buffers,
 		Events: applayer.EventNames(http2.AnomPreface, http2.AnomFrame, http2.AnomFrameTooLarge, http2.AnomHPACK,
 			http2.AnomHeaderList, http2.AnomTooManyStreams, http2.EvLongFrameData, http2.EvUserinfoInURI,
-			http2.EvAuthorityHostMismatch),
+			http2.EvAuthorityHostMismatch, EvDNSRequestTooLong, EvDNSResponseTooLong),
 	})
 }
 
@@ -140,6 +140,7 @@ func (h *h2) Headers(dir inspect.Direction, id uint32, fields []hpack.HeaderFiel
 		}
 	}
 	m.raw = m.raw[:0]
+	dohHeaders(t, dir, fields)
 	if dir == inspect.ToServer {
 		t.reqHdrs = true
 		h.requestEvents(fields)
@@ -222,7 +223,11 @@ func (h *h2) Data(dir inspect.Direction, id uint32, data []byte, end bool) {
 	}
 	s := &side{dir: dir, cur: t}
 	h.p.body(s, data, h.emit)
-	if s.bodyDirty {
+	m := &t.req
+	if dir == inspect.ToClient {
+		m = &t.resp
+	}
+	if h.dohData(t, dir, m) || s.bodyDirty {
 		h.p.emit(dir, t, false, h.emit)
 	}
 	h.end(s, end)

@@ -108,6 +108,8 @@ type tx struct {
 	// frame is the one being inspected on a Unit of its own.
 	frames [2]frameFacts
 	frame  []byte
+	// doh: HTTP/2, the direction's body is a DNS message (doh.go).
+	doh [2]bool
 }
 
 type state uint8
