@@ -268,6 +268,14 @@ type HTTP2Frames struct {
 	ErrorCode   *uint32
 	Priority    *uint8
 	HasMultiple string // "error_code" or "priority"
+	// Settings are the SETTINGS frames' parameters, in order.
+	Settings []HTTP2Setting
+}
+
+// HTTP2Setting is one parameter of a SETTINGS frame.
+type HTTP2Setting struct {
+	ID    uint16
+	Value uint32
 }
 
 // HTTPHeader is one header field as logged.

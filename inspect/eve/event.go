@@ -263,7 +263,10 @@ type HTTP struct {
 	HTTPRefer       string `json:"http_refer,omitempty"`
 	HTTPMethod      string `json:"http_method,omitempty"`
 	Protocol        string `json:"protocol,omitempty"`
-	Status          int    `json:"status,omitempty"`
+	// Version is "2" for HTTP/2 transactions, as Suricata's http2
+	// logger writes it.
+	Version string `json:"version,omitempty"`
+	Status  int    `json:"status,omitempty"`
 	// Redirect is the response's Location header.
 	Redirect string `json:"redirect,omitempty"`
 	// Length is the response body's length; nil only in the basic form.
@@ -303,10 +306,24 @@ type HTTP2 struct {
 // HTTP2Side is http2.request or http2.response: what one direction's
 // frames said, as Suricata's http2 logger writes it.
 type HTTP2Side struct {
-	ErrorCode   string `json:"error_code,omitempty"`
-	Priority    *uint8 `json:"priority,omitempty"`
-	HasMultiple string `json:"has_multiple,omitempty"`
+	Settings    []HTTP2Setting `json:"settings,omitempty"`
+	ErrorCode   string         `json:"error_code,omitempty"`
+	Priority    *uint8         `json:"priority,omitempty"`
+	HasMultiple string         `json:"has_multiple,omitempty"`
 }
+
+// HTTP2Setting is one SETTINGS parameter as Suricata logs it.
+type HTTP2Setting struct {
+	ID    string `json:"settings_id"`
+	Value uint32 `json:"settings_value"`
+}
+
+// http2SettingNames are Suricata's spellings of the SETTINGS parameters
+// it knows (rust/src/http2/parser.rs, upper-cased after "SETTINGS"), by
+// identifier; it logs no other.
+var http2SettingNames = map[uint16]string{1: "SETTINGSHEADERTABLESIZE", 2: "SETTINGSENABLEPUSH",
+	3: "SETTINGSMAXCONCURRENTSTREAMS", 4: "SETTINGSINITIALWINDOWSIZE", 5: "SETTINGSMAXFRAMESIZE",
+	6: "SETTINGSMAXHEADERLISTSIZE", 8: "SETTINGSENABLECONNECTPROTOCOL", 9: "SETTINGSNORFC7540PRIORITIES"}
 
 // http2ErrorNames are Suricata's spellings of HTTP/2 error codes in EVE
 // (its enum names, upper case).
@@ -315,10 +332,15 @@ var http2ErrorNames = []string{"NOERROR", "PROTOCOLERROR", "INTERNALERROR", "FLO
 	"ENHANCEYOURCALM", "INADEQUATESECURITY", "HTTP11REQUIRED"}
 
 func http2Side(f inspect.HTTP2Frames) *HTTP2Side {
-	if f.ErrorCode == nil && f.Priority == nil {
+	s := &HTTP2Side{Priority: f.Priority, HasMultiple: f.HasMultiple}
+	for _, st := range f.Settings {
+		if name, ok := http2SettingNames[st.ID]; ok {
+			s.Settings = append(s.Settings, HTTP2Setting{ID: name, Value: st.Value})
+		}
+	}
+	if f.ErrorCode == nil && f.Priority == nil && s.Settings == nil {
 		return nil
 	}
-	s := &HTTP2Side{Priority: f.Priority, HasMultiple: f.HasMultiple}
 	if c := f.ErrorCode; c != nil {
 		s.ErrorCode = fmt.Sprintf("unknown-%d", *c)
 		if int(*c) < len(http2ErrorNames) {
@@ -816,6 +838,7 @@ func HTTPObject(h *inspect.HTTPTx) *HTTP {
 	}
 	if h.StreamID != 0 || h.Protocol == "HTTP/2" {
 		// Stream 0 is the connection's own transaction (its frames).
+		o.Version = "2"
 		o.HTTP2 = &HTTP2{StreamID: h.StreamID, Request: http2Side(h.H2Request), Response: http2Side(h.H2Response)}
 	}
 	return o
