@@ -991,11 +991,14 @@ func (p *Parser) endHeaders(s *side, m *msg, emit func(*applayer.Unit)) {
 		}
 		s.st = stStart
 	case st == 101 && upgradeH2C(&t.req) && upgradeH2C(m):
-		// h2c upgrade: the request is stream 1 of the HTTP/2 connection
-		// that follows, in both directions.
-		p.emit(s.dir, t, false, emit)
+		// h2c upgrade: the HTTP/1 transaction ends with its 101, and
+		// the HTTP/2 connection that follows answers the request on
+		// stream 1 (upgrade.go).
 		s.cur = nil
-		p.ensureH2().upgrade(t)
+		t.respDone = true
+		p.emit(s.dir, t, true, emit)
+		p.ensureH2().upgrade(t, emit)
+		p.release(t)
 		s.st = stH2
 	case st == 101 || (t.connect && st >= 200 && st < 300):
 		p.tunnel(s, emit)
