@@ -28,6 +28,9 @@
 //     recognises (an HTTP response) is reversed, as Suricata does.
 //   - Close is called at RST, once both directions' FINs were reached, or
 //     at the end of the capture.
+//   - A packet of a 5-tuple whose flow was idle past its timeout
+//     (Config.FlowTimeouts, Suricata's flow-timeouts by state) starts a
+//     new flow; the old one is logged with reason timeout.
 //
 // Link types: Ethernet (with VLAN tags), raw IPv4/IPv6 (DLT_RAW 12 and
 // 14, LINKTYPE_RAW 101, LINKTYPE_IPV4 228, LINKTYPE_IPV6 229), Linux

@@ -98,7 +98,12 @@ type flow struct {
 	action   string
 	traffic  eve.Traffic
 	evicted  bool
-	probed   bool // the mid-stream direction guess was made
+	// timedOut: a packet of its 5-tuple came after its timeout.
+	timedOut bool
+	// dropReason is the drop reason of the packets after the one that
+	// dropped the flow ("" : flow drop).
+	dropReason string
+	probed     bool // the mid-stream direction guess was made
 	// synStart: the flow began with a SYN, so its inspector is made at
 	// once and sees every packet (see endPacket).
 	synStart bool
@@ -153,6 +158,9 @@ type replayer struct {
 func newReplayer(ff inspect.FlowFactory, cfg Config) *replayer {
 	if cfg.MaxFlows <= 0 {
 		cfg.MaxFlows = DefaultMaxFlows
+	}
+	if cfg.FlowTimeouts == nil {
+		cfg.FlowTimeouts = &DefaultFlowTimeouts
 	}
 	if cfg.MaxPendingBytes <= 0 {
 		cfg.MaxPendingBytes = DefaultMaxPendingBytes
@@ -212,6 +220,13 @@ func (rp *replayer) packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkT
 
 	key := keyOf(d.proto, d.src, d.dst)
 	f := rp.flows[key]
+	if f != nil && rp.timedOut(f, ci.Timestamp) {
+		f.timedOut = true
+		if err := rp.endFlow(f); err != nil {
+			return err
+		}
+		f = nil
+	}
 	if f != nil && (f.closed || f.rst) && d.tcp != nil && d.tcp.SYN && !d.tcp.ACK {
 		// Port reuse: a new connection on a finished 4-tuple.
 		if err := rp.endFlow(f); err != nil {
@@ -231,10 +246,14 @@ func (rp *replayer) packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkT
 	}
 	f.pkts[dir]++
 	f.bytes[dir] += uint64(len(data))
-	f.last = ci.Timestamp
+	if ci.Timestamp.After(f.last) {
+		// As Suricata's lastts: a packet stamped in the past (a
+		// capture's clock stepping back) neither ends nor rewinds it.
+		f.last = ci.Timestamp
+	}
 
 	if f.dropped {
-		return rp.dropPacket(f, dir, nil, len(d.payload), "")
+		return rp.dropPacket(f, dir, nil, len(d.payload), f.dropReason)
 	}
 	if f.bypassed {
 		return nil
@@ -398,8 +417,11 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 	}
 
 	if f.insp == nil && f.handshakeMissing() && rp.cfg.MidstreamDrop && rp.cfg.Mode == ModeIPS && len(d.payload) > 0 {
+		// Suricata's midstream exception policy drop-flow: this packet
+		// for the pickup, the flow's later ones for the policy.
 		f.action = "drop"
-		return rp.dropPacket(f, dir, nil, len(d.payload), "")
+		f.dropReason = "exception policy flow drop"
+		return rp.dropPacket(f, dir, nil, len(d.payload), "stream midstream")
 	}
 
 	// Data after a SYN that was never answered is not part of a session
@@ -817,8 +839,11 @@ func (rp *replayer) endFlow(f *flow) error {
 		ev.AppProto = inspect.AppProtoOf(f.insp)
 	}
 	reason := "shutdown"
-	if f.evicted {
+	switch {
+	case f.evicted:
 		reason = "forced"
+	case f.timedOut:
+		reason = "timeout"
 	}
 	ev.Flow = &eve.Flow{
 		PktsToServer: f.pkts[0], PktsToClient: f.pkts[1], BytesToServer: f.bytes[0], BytesToClient: f.bytes[1],

@@ -88,6 +88,9 @@ type Config struct {
 	// of band (its oob-limit-policy: inline, gap or drop; default
 	// inline). See UrgentPolicy.
 	Urgent, UrgentOOBLimit UrgentPolicy
+	// FlowTimeouts end idle flows (see FlowTimeouts); nil means
+	// DefaultFlowTimeouts.
+	FlowTimeouts *FlowTimeouts
 	// Events receives EVE events; nil discards them.
 	Events Sink
 	// DropStart logs the packets of a dropped flow once per direction

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -277,4 +278,36 @@ func TestPacketChecks(t *testing.T) {
 	assert.Empty(t, s.CheckNA(&s.Checks[1], nil))
 	other := &Spec{Name: "other", Checks: []Check{{Filter: &Filter{}}}}
 	assert.Empty(t, other.CheckNA(&other.Checks[0], nil))
+}
+
+// TestRuntimeYAML: without a suricata.yaml the case runs with the one
+// Suricata ships (its flow timeouts); with one, Suricata's built-in
+// timeouts under the file's own; in IPS mode a midstream pickup is
+// dropped unless midstream is on or an exception policy says otherwise.
+func TestRuntimeYAML(t *testing.T) {
+	root := t.TempDir()
+	none := writeTest(t, root, "none", "checks: []\n", "", nil)
+	own := writeTest(t, root, "own", "checks: []\n", "", map[string]string{"suricata.yaml": "%YAML 1.1\n---\nflow-timeouts:\n  tcp:\n    closed: 5\n"})
+	ignore := writeTest(t, root, "ignore", "checks: []\n", "", map[string]string{"suricata.yaml": "%YAML 1.1\n---\nexception-policy: ignore\n"})
+
+	o := RunOpts{}
+	require.NoError(t, o.readRuntimeYAML(none))
+	assert.Equal(t, suricataYAMLTimeouts, *o.FlowTimeouts)
+	assert.False(t, o.MidstreamDrop, "ids mode")
+
+	o = RunOpts{IPS: true}
+	require.NoError(t, o.readRuntimeYAML(own))
+	assert.Equal(t, 5*time.Second, o.FlowTimeouts.TCP.Closed)
+	assert.Equal(t, replay.DefaultFlowTimeouts.TCP.Established, o.FlowTimeouts.TCP.Established)
+	assert.True(t, o.MidstreamDrop, "ips mode: drop-flow by default")
+
+	o = RunOpts{IPS: true}
+	require.NoError(t, o.readRuntimeYAML(ignore))
+	assert.False(t, o.MidstreamDrop, "exception-policy: ignore")
+	o = parseArgs("x", []string{"--simulate-ips", "--set exception-policy=ignore"}, "")
+	require.NoError(t, o.readRuntimeYAML(none))
+	assert.False(t, o.MidstreamDrop)
+	o = parseArgs("x", []string{"--simulate-ips", "--set stream.midstream=true"}, "")
+	require.NoError(t, o.readRuntimeYAML(none))
+	assert.False(t, o.MidstreamDrop, "midstream pickup on")
 }

@@ -138,7 +138,7 @@ func replayCase(s *Spec, classification string) ([]map[string]any, replay.Loaded
 		HTTPLimits: http1.Limits{HeaderLog: s.Opts.EVE.HTTPHeaders},
 		Config: replay.Config{Mode: mode, Midstream: s.Opts.Midstream, MidstreamDrop: s.Opts.MidstreamDrop, DropStart: s.Opts.DropStart,
 			AsyncOneside: s.Opts.AsyncOneside, StreamInline: s.Opts.StreamInline, Events: w,
-			Urgent: s.Opts.Urgent, UrgentOOBLimit: s.Opts.UrgentOOBLimit},
+			Urgent: s.Opts.Urgent, UrgentOOBLimit: s.Opts.UrgentOOBLimit, FlowTimeouts: s.Opts.FlowTimeouts},
 	}
 	_, loaded, err := setup.Run()
 	if err != nil {

@@ -57,10 +57,15 @@ type RunOpts struct {
 	// Urgent and UrgentOOBLimit: --set stream.reassembly.urgent.policy
 	// and .oob-limit-policy.
 	Urgent, UrgentOOBLimit replay.UrgentPolicy
-	ThresholdFile          string   // --set threshold-file=...
-	HTTPBodyLimit          int      // --set app-layer.protocols.http.libhtp.default-config.{request,response}-body-limit
-	ActionOrder            []string // suricata.yaml action-order
-	EVE                    eveOpts  // suricata.yaml eve-log type options
+	// ExceptionPolicy and MidstreamPolicy: --set exception-policy and
+	// stream.midstream-policy, or the suricata.yaml keys (runtime.go).
+	ExceptionPolicy, MidstreamPolicy string
+	// FlowTimeouts: the suricata.yaml in force (runtime.go).
+	FlowTimeouts  *replay.FlowTimeouts
+	ThresholdFile string   // --set threshold-file=...
+	HTTPBodyLimit int      // --set app-layer.protocols.http.libhtp.default-config.{request,response}-body-limit
+	ActionOrder   []string // suricata.yaml action-order
+	EVE           eveOpts  // suricata.yaml eve-log type options
 	// DropStart: suricata.yaml's eve drop output logs a dropped flow
 	// once per direction (flows: start, Suricata's default when the
 	// output is configured without it).
@@ -90,6 +95,9 @@ func LoadSpec(testsRoot, dir string) (*Spec, error) {
 	}
 	s.Opts = parseArgs(s.Name, s.Args, dir)
 	if err := s.Opts.readSuricataYAML(dir); err != nil {
+		return nil, err
+	}
+	if err := s.Opts.readRuntimeYAML(dir); err != nil {
 		return nil, err
 	}
 	if s.Opts.EVE, err = readEVEOpts(dir); err != nil {
@@ -208,7 +216,10 @@ func parseArgs(name string, args []string, dir string) RunOpts {
 			case "stream.midstream":
 				o.Midstream = v == "true" || v == "yes"
 			case "stream.midstream-policy":
+				o.MidstreamPolicy = v
 				o.MidstreamDrop = v == "drop-flow"
+			case "exception-policy":
+				o.ExceptionPolicy = v
 			case "stream.async-oneside":
 				o.AsyncOneside = v == "true" || v == "yes"
 			case "stream.inline":
