@@ -17,6 +17,16 @@ var packetLevel = map[string]string{
 	"bug-4663": "a contentless drop rule fires on the SYN in Suricata and every packet after it is counted (969 drops); " +
 		"a proxy completes the handshake before it inspects anything, so the per-packet drop count differs by design",
 	"bug-5464-verdict-06": "Teredo-encapsulated IPv6 (replay does not decode tunnels) and per-packet verdict/reject objects",
+	// Suricata gives a drop rule of packet scope (no payload, no
+	// app-layer keyword, flow:stateless: detect-engine.c
+	// signature_properties) a drop of the packet only: each of the 24
+	// packets after the handshake alerts and is dropped while the flow
+	// goes on to close and time out. A proxy cannot drop part of a byte
+	// stream and forward the rest, so its first drop ends the flow, and
+	// every later count (alerts, drops, the pickup after the timeout)
+	// differs by design.
+	"ips/firewall-06-tls-sni-enforce": "a packet-scope drop rule (drop ip, flow:stateless) drops each packet while the flow goes on (24 alerts and drops); " +
+		"a proxy cannot drop part of a byte stream and forward the rest, so its first drop ends the flow",
 }
 
 // packetChecks lists single checks (1-based, as the runner prints them)

@@ -26,13 +26,13 @@ import (
 func corpusDir(t *testing.T) string { return testenv.CorpusDir(t) }
 
 // Floors the suite holds interdict to, set at the level reached so that
-// CI keeps it: over both corpora (193 cases) 156 of 172 applicable tests
-// pass (90.7%) and 21 are not applicable (10.9%). The goal is
+// CI keeps it: over both corpora (193 cases) 159 of 171 applicable tests
+// pass (93.0%) and 22 are not applicable (11.4%). The goal is
 // 95% of applicable tests with at most 20% not applicable; raise these
 // as the pass rate rises.
 const (
-	minPassRatio = 0.90 // of applicable tests
-	maxNARatio   = 0.11 // of all tests
+	minPassRatio = 0.92 // of applicable tests
+	maxNARatio   = 0.12 // of all tests
 )
 
 // suites are the corpus directories replayed, as one suite: the cases
