@@ -63,8 +63,9 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 		if t.stream == 0 {
 			// A connection frame's transaction: alerts on it say what
 			// its frames said (Suricata's http2 object of stream 0).
-			p.rec = inspect.HTTPTx{Protocol: "HTTP/2", H2Request: t.frames[inspect.ToServer].eve(), H2Response: t.frames[inspect.ToClient].eve()}
-			u.Record = &p.rec
+			h := p.ensureH2()
+			h.rec = inspect.HTTPTx{Protocol: "HTTP/2", H2Request: t.frames[inspect.ToServer].eve(), H2Response: t.frames[inspect.ToClient].eve()}
+			u.Record = &h.rec
 		}
 	} else if p.cfg.Frames {
 		p.setFrame(u, t, dir)
@@ -188,6 +189,7 @@ func (p *Parser) setFrame(u *applayer.Unit, t *tx, dir inspect.Direction) {
 	if len(m.raw) == 0 {
 		return
 	}
-	p.frame = append(append(p.frame[:0], m.raw...), m.body...)
-	u.Buffers[b] = p.frame[:len(p.frame):len(p.frame)]
+	x := p.extras()
+	x.frame = append(append(x.frame[:0], m.raw...), m.body...)
+	u.Buffers[b] = x.frame[:len(x.frame):len(x.frame)]
 }

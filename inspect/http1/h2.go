@@ -63,6 +63,9 @@ type h2 struct {
 	conn    *http2.Conn
 	streams map[uint32]*tx
 	emit    func(*applayer.Unit)
+	// rec is the Unit.Record of a connection frame's Unit (emit.go):
+	// here, not in Parser, so HTTP/1 flows do not carry it.
+	rec inspect.HTTPTx
 }
 
 // ensureH2 returns the flow's HTTP/2 state, creating it. Each direction

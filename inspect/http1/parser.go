@@ -166,14 +166,27 @@ type Parser struct {
 	// unexpected body, as libhtp reads them.
 	lastReq   *tx
 	lastReqID uint64
-	decoders  int    // live body decoders (at most maxDecoders)
-	frame     []byte // the HTTP/1 frame buffer of the Unit being emitted (Limits.Frames)
+	decoders  int // live body decoders (at most maxDecoders)
+	// x holds what few flows need (HTTP/1 frames, a CONNECT tunnel's
+	// start), made on first use: a Parser is made per flow, and these
+	// fields in it cost every HTTP flow ~80 bytes (BenchmarkInspectETOpen).
+	x *parserExtras
+}
+
+// parserExtras are the Parser's rarely used fields.
+type parserExtras struct {
+	frame []byte // the HTTP/1 frame buffer of the Unit being emitted (Limits.Frames)
 	// tunnelNew: a CONNECT tunnel opened and detection was not told yet
 	// (Tunnel); tunnelBuf holds its first bytes per direction till then.
 	tunnelNew bool
 	tunnelBuf [2][]byte
-	// rec is the Unit.Record of an HTTP/2 connection frame's Unit.
-	rec inspect.HTTPTx
+}
+
+func (p *Parser) extras() *parserExtras {
+	if p.x == nil {
+		p.x = &parserExtras{}
+	}
+	return p.x
 }
 
 var _ applayer.Parser = (*Parser)(nil)

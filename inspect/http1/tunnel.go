@@ -12,26 +12,27 @@ var _ applayer.Tunneler = (*Parser)(nil)
 // sent before the answer, and what followed it in either direction in
 // the same Feed) are returned once, for detection to probe.
 func (p *Parser) Tunnel() (first [2][]byte, ok bool) {
-	if !p.tunnelNew {
+	if p.x == nil || !p.x.tunnelNew {
 		return first, false
 	}
-	p.tunnelNew = false
-	first = p.tunnelBuf
-	p.tunnelBuf = [2][]byte{}
+	p.x.tunnelNew = false
+	first = p.x.tunnelBuf
+	p.x.tunnelBuf = [2][]byte{}
 	return first, true
 }
 
 // openTunnel starts a CONNECT tunnel: the client's stashed bytes are its
 // first bytes to the server.
 func (p *Parser) openTunnel() {
-	p.tunnelNew = true
-	p.tunnelBuf[inspect.ToServer] = append([]byte(nil), p.req.stash...)
+	x := p.extras()
+	x.tunnelNew = true
+	x.tunnelBuf[inspect.ToServer] = append([]byte(nil), p.req.stash...)
 }
 
 // tunnelBytes keeps bytes that arrive in the tunnel before detection
 // took the tunnel over (the rest of the Feed that opened it).
 func (p *Parser) tunnelBytes(dir inspect.Direction, data []byte) {
-	if p.tunnelNew {
-		p.tunnelBuf[dir&1] = append(p.tunnelBuf[dir&1], data...)
+	if p.x != nil && p.x.tunnelNew {
+		p.x.tunnelBuf[dir&1] = append(p.x.tunnelBuf[dir&1], data...)
 	}
 }
