@@ -30,9 +30,15 @@ func (p *Parser) openTunnel() {
 }
 
 // tunnelBytes keeps bytes that arrive in the tunnel before detection
-// took the tunnel over (the rest of the Feed that opened it).
+// took the tunnel over (the rest of the Feed that opened it), bounded
+// as the stash is: detection takes them after each Feed, and a caller
+// that never does must not make them grow.
 func (p *Parser) tunnelBytes(dir inspect.Direction, data []byte) {
-	if p.x != nil && p.x.tunnelNew {
-		p.x.tunnelBuf[dir&1] = append(p.x.tunnelBuf[dir&1], data...)
+	if p.x == nil || !p.x.tunnelNew {
+		return
+	}
+	b := &p.x.tunnelBuf[dir&1]
+	if room := p.cfg.maxHeader - len(*b); room > 0 {
+		*b = append(*b, data[:min(room, len(data))]...)
 	}
 }
