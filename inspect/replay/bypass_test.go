@@ -14,10 +14,7 @@ import (
 // later packets are counted but neither inspected nor flushed at the
 // end, and the flow event says bypassed (local), as Suricata's.
 func TestBypassSkipsLaterPackets(t *testing.T) {
-	e := &fakeEngine{rules: []fakeRule{
-		{content: "/video", info: &inspect.RuleInfo{SID: 1, Action: inspect.ActionAlert, Bypass: true}},
-		{content: "EVIL", info: &inspect.RuleInfo{SID: 2, Action: inspect.ActionAlert}},
-	}}
+	e := bypassEngine()
 	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
 		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET /video\r\n"}).
 		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1013, flags: "PA", data: "EVIL response"}).
@@ -40,10 +37,7 @@ func TestBypassSkipsLaterPackets(t *testing.T) {
 // flushed together at the flow's end (Suricata's pseudo packets), so a
 // bypass decided on one direction's flush does not skip the other's.
 func TestBypassAtFlowEnd(t *testing.T) {
-	e := &fakeEngine{rules: []fakeRule{
-		{content: "/video", info: &inspect.RuleInfo{SID: 1, Action: inspect.ActionAlert, Bypass: true}},
-		{content: "EVIL", info: &inspect.RuleInfo{SID: 2, Action: inspect.ActionAlert}},
-	}}
+	e := bypassEngine()
 	c := newCapture(t, layers.LinkTypeEthernet).handshake(cli, srv).
 		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET /video\r\n"}).
 		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1001, flags: "PA", data: "EVIL response"})
@@ -52,4 +46,12 @@ func TestBypassAtFlowEnd(t *testing.T) {
 	flows := evs.ofType("flow")
 	require.Len(t, flows, 1)
 	assert.Equal(t, "bypassed", flows[0]["flow"].(map[string]any)["state"])
+}
+
+// bypassEngine has a bypass rule on "/video" and a plain one on "EVIL".
+func bypassEngine() *fakeEngine {
+	return &fakeEngine{rules: []fakeRule{
+		{content: "/video", info: &inspect.RuleInfo{SID: 1, Action: inspect.ActionAlert, Bypass: true}},
+		{content: "EVIL", info: &inspect.RuleInfo{SID: 2, Action: inspect.ActionAlert}},
+	}}
 }

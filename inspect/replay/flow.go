@@ -779,6 +779,12 @@ func (rp *replayer) dropPacket(f *flow, dir inspect.Direction, rule *inspect.Rul
 		return nil
 	}
 	f.dropLogged[dir] = true
+	return rp.logDrop(f, dir, rule, n, reason)
+}
+
+// logDrop writes the drop event of the current packet; reason, when
+// set, replaces the drop reason NewDrop gives.
+func (rp *replayer) logDrop(f *flow, dir inspect.Direction, rule *inspect.RuleInfo, n int, reason string) error {
 	ev := eve.NewDrop(rp.ts, &f.meta, dir, rule, n)
 	if reason != "" {
 		ev.Drop.Reason = reason

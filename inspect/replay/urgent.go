@@ -6,7 +6,6 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/interdict/interdict/inspect"
-	"github.com/interdict/interdict/inspect/eve"
 )
 
 // UrgentPolicy is how replay reads the byte a TCP urgent pointer marks,
@@ -93,12 +92,5 @@ func (rp *replayer) urgent(st *stream, t *layers.TCP, payload []byte) (seq uint3
 // dropSegment logs one dropped segment of a flow that goes on (unlike
 // dropPacket, which drops the flow).
 func (rp *replayer) dropSegment(f *flow, dir inspect.Direction, n int, reason string) error {
-	ev := eve.NewDrop(rp.ts, &f.meta, dir, nil, n)
-	ev.Drop.Reason = reason
-	rp.decorate(f, &ev)
-	if err := rp.emit(&ev); err != nil {
-		return err
-	}
-	rp.sum.Drops++
-	return nil
+	return rp.logDrop(f, dir, nil, n, reason)
 }
