@@ -254,8 +254,11 @@ type HTTPTx struct {
 	// Proxy is the PROXY protocol header that opened the flow, if any.
 	Proxy *ProxyHeader
 	// StreamID is the HTTP/2 stream of the transaction (0: HTTP/1, or
-	// with Protocol HTTP/2 the connection's own frames).
+	// the connection's own frames when Connection is set).
 	StreamID uint32
+	// Connection marks an HTTP/2 connection transaction: one frame of
+	// stream 0 (SETTINGS, GOAWAY, ...).
+	Connection bool
 	// H2Request and H2Response are what an HTTP/2 stream's frames said
 	// in each direction, for EVE's http2.request and http2.response.
 	H2Request, H2Response HTTP2Frames

@@ -180,7 +180,7 @@ func TestAppEvents(t *testing.T) {
 			"http", "http", map[string]any{"hostname": "a", "url": "/", "http_method": "GET", "protocol": "HTTP/2", "version": "2", "length": 0.0,
 				"http2": map[string]any{"stream_id": 3.0, "request": map[string]any{"error_code": "INTERNALERROR", "has_multiple": "error_code"},
 					"response": map[string]any{"error_code": "unknown-99", "priority": 16.0}}}},
-		{"http2 connection settings", inspect.Event{Dir: inspect.ToServer, HTTP: &inspect.HTTPTx{Protocol: "HTTP/2",
+		{"http2 connection settings", inspect.Event{Dir: inspect.ToServer, HTTP: &inspect.HTTPTx{Protocol: "HTTP/2", Connection: true,
 			H2Request: inspect.HTTP2Frames{Settings: []inspect.HTTP2Setting{{ID: 3, Value: 100}, {ID: 0x77, Value: 1}, {ID: 4, Value: 65535}}}}},
 			"http", "http", map[string]any{"protocol": "HTTP/2", "version": "2", "length": 0.0,
 				"http2": map[string]any{"stream_id": 0.0, "request": map[string]any{"settings": []any{

@@ -836,7 +836,7 @@ func HTTPObject(h *inspect.HTTPTx) *HTTP {
 		HTTPContentType: ct, HTTPRefer: h.Referer, HTTPMethod: h.Method, Protocol: h.Protocol,
 		Status: h.Status, Length: &h.Length, Redirect: h.Redirect,
 	}
-	if h.StreamID != 0 || h.Protocol == "HTTP/2" {
+	if h.StreamID != 0 || h.Connection {
 		// Stream 0 is the connection's own transaction (its frames).
 		o.Version = "2"
 		o.HTTP2 = &HTTP2{StreamID: h.StreamID, Request: http2Side(h.H2Request), Response: http2Side(h.H2Response)}

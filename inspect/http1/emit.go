@@ -60,11 +60,17 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	u.Multi[applayer.AppLayerEvent] = appendEvents(u.Multi[applayer.AppLayerEvent][:0], t)
 	if t.h2 {
 		setH2Buffers(u, t, dir)
+		h := p.ensureH2()
+		if t.stream != 0 && !final {
+			// A stream's id and frames, for the http2 object of an
+			// alert before the stream's record is complete.
+			h.rec = inspect.HTTPTx{StreamID: t.stream, H2Request: t.frames[inspect.ToServer].eve(), H2Response: t.frames[inspect.ToClient].eve()}
+			u.Record = &h.rec
+		}
 		if t.stream == 0 {
 			// A connection frame's transaction: alerts on it say what
 			// its frames said (Suricata's http2 object of stream 0).
-			h := p.ensureH2()
-			h.rec = inspect.HTTPTx{Protocol: "HTTP/2", H2Request: t.frames[inspect.ToServer].eve(), H2Response: t.frames[inspect.ToClient].eve()}
+			h.rec = inspect.HTTPTx{Protocol: "HTTP/2", Connection: true, H2Request: t.frames[inspect.ToServer].eve(), H2Response: t.frames[inspect.ToClient].eve()}
 			u.Record = &h.rec
 		}
 	} else if p.cfg.Frames {
@@ -100,6 +106,7 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 		if t.h2 {
 			u.Event.HTTP.Protocol = "HTTP/2"
 			u.Event.HTTP.StreamID = t.stream
+			u.Event.HTTP.Connection = t.stream == 0
 			u.Event.HTTP.H2Request = t.frames[inspect.ToServer].eve()
 			u.Event.HTTP.H2Response = t.frames[inspect.ToClient].eve()
 		}
