@@ -1,6 +1,7 @@
 package http1
 
 import (
+	"bytes"
 	"sync"
 
 	"github.com/interdict/interdict/inspect"
@@ -109,6 +110,10 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 			u.Event.HTTP.Connection = t.stream == 0
 			u.Event.HTTP.H2Request = t.frames[inspect.ToServer].eve()
 			u.Event.HTTP.H2Response = t.frames[inspect.ToClient].eve()
+			// Suricata's http2 logger writes every field of both
+			// header blocks, pseudo-headers first as sent, whatever
+			// the http logger's dump-all-headers says (log_http2).
+			u.Event.HTTP.RequestHeaders, u.Event.HTTP.ResponseHeaders = req.lineHeaders(), resp.lineHeaders()
 		}
 	}
 	u.Anomalies = nil
@@ -171,6 +176,17 @@ func (m *msg) headerList() []inspect.HTTPHeader {
 		if !h.dup {
 			out = append(out, inspect.HTTPHeader{Name: string(m.get(h.name)), Value: string(m.get(h.value))})
 		}
+	}
+	return out
+}
+
+// lineHeaders is the message's header lines ("name: value", HTTP/2's
+// pseudo-headers first) as logged headers.
+func (m *msg) lineHeaders() []inspect.HTTPHeader {
+	var out []inspect.HTTPHeader
+	for _, sp := range m.lines {
+		name, value, _ := bytes.Cut(m.get(sp), []byte(": "))
+		out = append(out, inspect.HTTPHeader{Name: string(name), Value: string(value)})
 	}
 	return out
 }
