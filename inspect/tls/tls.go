@@ -3,6 +3,7 @@ package tls
 import (
 	"bytes"
 	"errors"
+	"strconv"
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
@@ -539,9 +540,23 @@ func sslClass(v uint16) byte {
 	return 0
 }
 
-// versionName spells a protocol version as Suricata's EVE tls.version.
+// versionName spells a protocol version as Suricata's EVE tls.version
+// (rust/src/tls_version.rs), the TLS 1.3 drafts included: "TLS 1.3
+// draft-28" for 0x7f1c, "draft-<16" for the drafts before 16 (app-layer-
+// ssl.c files them all as TLS_VERSION_13_PRE_DRAFT16), "draft-23-fb" for
+// Facebook's 0xfb17.
 func versionName(v uint16) string {
+	switch {
+	case v >= 0x7f10 && v <= 0x7f1c:
+		return "TLS 1.3 draft-" + strconv.Itoa(int(v&0xff))
+	case v>>8 == 0x7f && v&0xff < 0x10:
+		return "TLS 1.3 draft-<16"
+	case v >= 0xfb14 && v <= 0xfb17 || v == 0xfb1a:
+		return "TLS 1.3 draft-" + strconv.Itoa(int(v&0xff)) + "-fb"
+	}
 	switch v {
+	case 0x0200:
+		return "SSLv2"
 	case 0x0300:
 		return "SSLv3"
 	case 0x0301:

@@ -311,3 +311,13 @@ func TestRuntimeYAML(t *testing.T) {
 	require.NoError(t, o.readRuntimeYAML(none))
 	assert.False(t, o.MidstreamDrop, "midstream pickup on")
 }
+
+// TestNoRuleFile: a case without rules runs without rules, as
+// suricata-verify runs it, rather than failing to load.
+func TestNoRuleFile(t *testing.T) {
+	root := t.TempDir()
+	dir := writeTest(t, root, "norules", "checks:\n- filter: {count: 1, match: {event_type: tls}}\n", "", map[string]string{"input.pcap": "x"})
+	s, err := LoadSpec(root, dir)
+	require.NoError(t, err)
+	assert.Equal(t, []string{os.DevNull}, s.Rules)
+}
