@@ -231,10 +231,6 @@ func TestLoadSpecErrors(t *testing.T) {
 	_, err = LoadSpec(root, dir)
 	assert.ErrorContains(t, err, "missing.pcap")
 
-	dir = writeTest(t, root, "norules", "checks: []\n", "", map[string]string{"a.pcap": ""})
-	_, err = LoadSpec(root, dir)
-	assert.ErrorContains(t, err, "no rule file")
-
 	dir = writeTest(t, root, "badyaml", "checks: [\n", "", nil)
 	_, err = LoadSpec(root, dir)
 	assert.ErrorContains(t, err, "test.yaml")
