@@ -296,6 +296,11 @@ func (s *Spec) TestNA(rules map[uint32]ruleFacts) string {
 	if ok, why := s.Requires.Satisfied(); !ok {
 		return why
 	}
+	for _, sk := range s.Skip {
+		if sk.Feature != "" && Features[sk.Feature] {
+			return "the case is skipped where feature " + sk.Feature + " is present (suricata-verify skip:)"
+		}
+	}
 	// A test is judged on what it is about: its alert and drop checks
 	// when it has any, else all its checks. When every such check that
 	// expects an event was set aside as not applicable, what is left

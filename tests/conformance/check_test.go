@@ -317,3 +317,18 @@ func TestNoRuleFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{os.DevNull}, s.Rules)
 }
+
+// TestSkipFeature: suricata-verify's skip: feature makes a case not
+// applicable where interdict has the feature, and not otherwise.
+func TestSkipFeature(t *testing.T) {
+	root := t.TempDir()
+	writeTest(t, root, "shared", "checks: []\n", "", map[string]string{"input.pcap": "x"})
+	have := writeTest(t, root, "have", "pcap: ../shared/input.pcap\nskip:\n- feature: HAVE_JA4\nchecks:\n- filter: {count: 1, match: {event_type: alert}}\n", "", nil)
+	lack := writeTest(t, root, "lack", "pcap: ../shared/input.pcap\nskip:\n- feature: HAVE_NOTHING\nchecks:\n- filter: {count: 1, match: {event_type: alert}}\n", "", nil)
+	s, err := LoadSpec(root, have)
+	require.NoError(t, err)
+	assert.Contains(t, s.TestNA(nil), "skipped where feature HAVE_JA4")
+	s, err = LoadSpec(root, lack)
+	require.NoError(t, err)
+	assert.Empty(t, s.TestNA(nil))
+}

@@ -40,9 +40,14 @@ type Spec struct {
 	Name     string   `yaml:"-"` // path under tests/, e.g. detect-pcre/detect-pcre-01
 	Dir      string   `yaml:"-"`
 	Requires Requires `yaml:"requires"`
-	Args     []string `yaml:"args"`
-	PcapKey  any      `yaml:"pcap"`
-	Checks   []Check  `yaml:"checks"`
+	// Skip lists conditions under which suricata-verify skips the case
+	// (skip: - feature: HAVE_JA4).
+	Skip []struct {
+		Feature string `yaml:"feature"`
+	} `yaml:"skip"`
+	Args    []string `yaml:"args"`
+	PcapKey any      `yaml:"pcap"`
+	Checks  []Check  `yaml:"checks"`
 
 	Pcap  string   `yaml:"-"` // resolved capture path
 	Rules []string `yaml:"-"` // resolved rule files
