@@ -28,6 +28,9 @@
 //     recognises (an HTTP response) is reversed, as Suricata does.
 //   - Close is called at RST, once both directions' FINs were reached, or
 //     at the end of the capture.
+//   - TCP urgent data is read as Config.Urgent says (Suricata's
+//     stream.reassembly.urgent.policy; default inline, as the
+//     appliance's own stack reads it): see UrgentPolicy.
 //   - A packet of a 5-tuple whose flow was idle past its timeout
 //     (Config.FlowTimeouts, Suricata's flow-timeouts by state) starts a
 //     new flow; the old one is logged with reason timeout.
