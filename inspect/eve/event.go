@@ -385,6 +385,8 @@ type DNS struct {
 	Grouped     map[string][]any `json:"grouped,omitempty"`
 	Authorities []DNSRecord      `json:"authorities,omitempty"`
 	Additionals []DNSRecord      `json:"additionals,omitempty"`
+	// v2, when set, is what is written instead (dnsv2.go).
+	v2 *dnsV2
 }
 
 // DNSRecord is one entry of dns.answers, authorities or additionals.

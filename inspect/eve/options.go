@@ -112,11 +112,15 @@ type Options struct {
 	// HTTPBasic makes http events carry only the basic http fields, as
 	// Suricata's http logger without extended: yes.
 	HTTPBasic bool
+	// DNSVersion2 writes dns events in Suricata's version 2 format
+	// (eve-log dns version: 2): a record per question of a request, one
+	// per response (dnsv2.go). Alerts keep version 3.
+	DNSVersion2 bool
 }
 
 // SetOptions sets the options. Call it before the first Write.
 func (w *Writer) SetOptions(o Options) {
-	w.xffAlert, w.xffHTTP, w.httpBasic = o.AlertXFF, o.HTTPXFF, o.HTTPBasic
+	w.xffAlert, w.xffHTTP, w.httpBasic, w.dnsV2 = o.AlertXFF, o.HTTPXFF, o.HTTPBasic, o.DNSVersion2
 }
 
 // outputOptions returns ev, or a copy with the writer's per-type options

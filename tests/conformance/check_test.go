@@ -332,3 +332,20 @@ func TestSkipFeature(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, s.TestNA(nil))
 }
+
+// TestDNSVersionOption: eve-log dns version 2, in suricata.yaml or as
+// SURICATA_EVE_DNS_VERSION in the case's env, selects the version 2
+// records.
+func TestDNSVersionOption(t *testing.T) {
+	root := t.TempDir()
+	writeTest(t, root, "shared", "checks: []\n", "", map[string]string{"input.pcap": "x"})
+	byYAML := writeTest(t, root, "yaml", "pcap: ../shared/input.pcap\nchecks: []\n", "", map[string]string{
+		"suricata.yaml": "%YAML 1.1\n---\noutputs:\n  - eve-log:\n      types:\n        - dns:\n            version: 2\n"})
+	byEnv := writeTest(t, root, "env", "pcap: ../shared/input.pcap\nenv:\n  SURICATA_EVE_DNS_VERSION: 2\nchecks: []\n", "", nil)
+	plain := writeTest(t, root, "plain", "pcap: ../shared/input.pcap\nchecks: []\n", "", nil)
+	for dir, want := range map[string]bool{byYAML: true, byEnv: true, plain: false} {
+		s, err := LoadSpec(root, dir)
+		require.NoError(t, err)
+		assert.Equal(t, want, s.Opts.EVE.Writer.DNSVersion2, dir)
+	}
+}

@@ -58,6 +58,12 @@ func readEVEOpts(dir string) (eveOpts, error) {
 			}
 			for name, v := range m {
 				opts, _ := v.(map[string]any)
+				if name == "dns" {
+					switch opts["version"] {
+					case 2, "2":
+						o.Writer.DNSVersion2 = true
+					}
+				}
 				if name == "http" {
 					o.Writer.HTTPBasic = !yes(opts["extended"])
 					switch d, _ := opts["dump-all-headers"].(string); d {

@@ -40,6 +40,9 @@ type Spec struct {
 	Name     string   `yaml:"-"` // path under tests/, e.g. detect-pcre/detect-pcre-01
 	Dir      string   `yaml:"-"`
 	Requires Requires `yaml:"requires"`
+	// Env is the environment the case runs Suricata with; only
+	// SURICATA_EVE_DNS_VERSION is read (the dns eve version).
+	Env map[string]any `yaml:"env"`
 	// Skip lists conditions under which suricata-verify skips the case
 	// (skip: - feature: HAVE_JA4).
 	Skip []struct {
@@ -109,6 +112,9 @@ func LoadSpec(testsRoot, dir string) (*Spec, error) {
 	}
 	if s.Opts.EVE, err = readEVEOpts(dir); err != nil {
 		return nil, err
+	}
+	if v := fmt.Sprint(s.Env["SURICATA_EVE_DNS_VERSION"]); v == "2" {
+		s.Opts.EVE.Writer.DNSVersion2 = true
 	}
 	return s, nil
 }
