@@ -1,6 +1,9 @@
 package eve
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // dnsV2 is the dns object in Suricata's version 2 format (eve-log dns
 // version: 2; rust/src/dns/log.rs dns_log_query, dns_log_json_answer):
@@ -31,7 +34,7 @@ type dnsV2 struct {
 // dnsEventsV2 splits a dns event into its version 2 records: one per
 // question of a request (none for a request without one), one for a
 // response.
-func dnsEventsV2(ev *Event) []*Event {
+func dnsEventsV2(ev *Event, f *dnsFilter) []*Event {
 	d := ev.DNS
 	one := func(o *dnsV2) *Event {
 		e := *ev
@@ -41,6 +44,9 @@ func dnsEventsV2(ev *Event) []*Event {
 	if d.Type == "request" {
 		var out []*Event
 		for _, q := range d.Queries {
+			if !f.typeLogged(q.RRType) {
+				continue
+			}
 			txID := d.TxID
 			out = append(out, one(&dnsV2{Version: 2, Type: "query", ID: d.ID, RRName: q.RRName, RRType: q.RRType,
 				TxID: &txID, Z: d.Z, Opcode: d.Opcode}))
@@ -65,4 +71,41 @@ func (d *DNS) MarshalJSON() ([]byte, error) {
 		return json.Marshal(d.v2)
 	}
 	return json.Marshal((*dnsObject)(d))
+}
+
+// dnsFilter is which dns events are written (Options.DNSNoRequests,
+// DNSNoResponses, DNSTypes).
+type dnsFilter struct {
+	noRequests, noResponses bool
+	types                   []string
+}
+
+// keep reports whether a dns event is written: its kind is logged and,
+// with a types list, one of its questions has a listed type
+// (rust/src/dns/log.rs SCDnsLogEnabled).
+func (f *dnsFilter) keep(d *DNS) bool {
+	if d.Type == "request" && f.noRequests || d.Type == "response" && f.noResponses {
+		return false
+	}
+	if len(f.types) == 0 {
+		return true
+	}
+	for _, q := range d.Queries {
+		if f.typeLogged(q.RRType) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *dnsFilter) typeLogged(rrtype string) bool {
+	if len(f.types) == 0 {
+		return true
+	}
+	for _, t := range f.types {
+		if strings.EqualFold(t, rrtype) {
+			return true
+		}
+	}
+	return false
 }

@@ -66,3 +66,49 @@ func TestDNSVersion2(t *testing.T) {
 	assert.Equal(t, "request", got[0]["type"])
 	assert.Equal(t, 3.0, got[0]["version"])
 }
+
+// TestDNSFilter: requests: no, responses: no and a types list drop dns
+// events as Suricata's dns logger does; a types list keeps a message
+// with one question of a listed type, and in version 2 only those
+// questions.
+func TestDNSFilter(t *testing.T) {
+	meta := &inspect.FlowMeta{ID: 1, Proto: inspect.ProtoUDP, Src: netip.MustParseAddrPort("10.0.0.1:5000"), Dst: netip.MustParseAddrPort("10.0.0.2:53")}
+	ts := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	msgs := []*inspect.DNSTx{
+		{Type: "query", ID: 1, Queries: []inspect.DNSQuestion{{RRName: "a.example", RRType: "A"}}},
+		{Type: "answer", ID: 1, Flags: 0x8180, Queries: []inspect.DNSQuestion{{RRName: "a.example", RRType: "A"}}},
+		{Type: "query", ID: 2, Queries: []inspect.DNSQuestion{{RRName: "a.example", RRType: "MX"}, {RRName: "a.example", RRType: "A"}}},
+	}
+	kinds := func(o Options) (out []string) {
+		var buf bytes.Buffer
+		w := NewWriter(&buf)
+		w.SetOptions(o)
+		for i, d := range msgs {
+			ev, _ := NewAppEvent(ts, meta, &inspect.Event{TxID: uint64(i), DNS: d})
+			require.NoError(t, w.Write(&ev))
+		}
+		a := Base(ts, TypeAlert, meta, inspect.ToServer)
+		a.DNS = DNSObject(msgs[0], 0)
+		require.NoError(t, w.Write(&a))
+		sc := bufio.NewScanner(&buf)
+		for sc.Scan() {
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(sc.Bytes(), &m))
+			d := m["dns"].(map[string]any)
+			kind, _ := d["type"].(string)
+			if m["event_type"] == "alert" {
+				kind = "alert"
+			}
+			if q, ok := d["rrtype"].(string); ok {
+				kind += ":" + q
+			}
+			out = append(out, kind)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"request", "response", "request", "alert"}, kinds(Options{}))
+	assert.Equal(t, []string{"response", "alert"}, kinds(Options{DNSNoRequests: true}))
+	assert.Equal(t, []string{"request", "request", "alert"}, kinds(Options{DNSNoResponses: true}))
+	assert.Equal(t, []string{"request", "alert"}, kinds(Options{DNSTypes: []string{"MX"}}))
+	assert.Equal(t, []string{"query:MX", "alert"}, kinds(Options{DNSTypes: []string{"MX"}, DNSVersion2: true}))
+}

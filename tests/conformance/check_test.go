@@ -348,4 +348,11 @@ func TestDNSVersionOption(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, s.Opts.EVE.Writer.DNSVersion2, dir)
 	}
+	filters := writeTest(t, root, "filters", "pcap: ../shared/input.pcap\nchecks: []\n", "", map[string]string{
+		"suricata.yaml": "%YAML 1.1\n---\noutputs:\n  - eve-log:\n      types:\n        - dns:\n            requests: no\n            types: [mx, aaaa]\n"})
+	s, err := LoadSpec(root, filters)
+	require.NoError(t, err)
+	assert.True(t, s.Opts.EVE.Writer.DNSNoRequests)
+	assert.False(t, s.Opts.EVE.Writer.DNSNoResponses)
+	assert.Equal(t, []string{"MX", "AAAA"}, s.Opts.EVE.Writer.DNSTypes)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"go.yaml.in/yaml/v4"
 
@@ -62,6 +63,18 @@ func readEVEOpts(dir string) (eveOpts, error) {
 					switch opts["version"] {
 					case 2, "2":
 						o.Writer.DNSVersion2 = true
+					}
+					if v, ok := opts["requests"]; ok {
+						o.Writer.DNSNoRequests = !yes(v)
+					}
+					if v, ok := opts["responses"]; ok {
+						o.Writer.DNSNoResponses = !yes(v)
+					}
+					types, _ := opts["types"].([]any)
+					for _, t := range types {
+						if s, ok := t.(string); ok {
+							o.Writer.DNSTypes = append(o.Writer.DNSTypes, strings.ToUpper(s))
+						}
 					}
 				}
 				if name == "http" {
