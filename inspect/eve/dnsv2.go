@@ -39,6 +39,12 @@ func dnsEventsV2(ev *Event, f *dnsFilter) []*Event {
 	one := func(o *dnsV2) *Event {
 		e := *ev
 		e.DNS = &DNS{v2: o}
+		if d.toClient {
+			// Version 2 records have the flow's addresses, client
+			// first (output-json-dns.c: LOG_DIR_FLOW); version 3
+			// ones the packet's.
+			e.SrcIP, e.DestIP, e.SrcPort, e.DestPort = e.DestIP, e.SrcIP, e.DestPort, e.SrcPort
+		}
 		return &e
 	}
 	if d.Type == "request" {

@@ -46,6 +46,17 @@ func TestDNSVersion2(t *testing.T) {
 		return out
 	}
 
+	// Version 2 records have the flow's addresses, client first.
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	w.SetOptions(Options{DNSVersion2: true})
+	ev, _ := NewAppEvent(ts, meta, &inspect.Event{Dir: inspect.ToClient, TxID: 1, DNS: answer})
+	require.NoError(t, w.Write(&ev))
+	var rec map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &rec))
+	assert.Equal(t, "10.0.0.1", rec["src_ip"])
+	assert.Equal(t, "10.0.0.2", rec["dest_ip"])
+
 	got := write(true)
 	require.Len(t, got, 4)
 	assert.Equal(t, map[string]any{"version": 2.0, "type": "query", "id": 7.0, "rrname": "a.example", "rrtype": "A", "tx_id": 0.0, "opcode": 0.0}, got[0])

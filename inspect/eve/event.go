@@ -385,8 +385,10 @@ type DNS struct {
 	Grouped     map[string][]any `json:"grouped,omitempty"`
 	Authorities []DNSRecord      `json:"authorities,omitempty"`
 	Additionals []DNSRecord      `json:"additionals,omitempty"`
-	// v2, when set, is what is written instead (dnsv2.go).
-	v2 *dnsV2
+	// v2, when set, is what is written instead (dnsv2.go); toClient
+	// says the event's addresses are the packet's, server first.
+	v2       *dnsV2
+	toClient bool
 }
 
 // DNSRecord is one entry of dns.answers, authorities or additionals.
@@ -804,6 +806,7 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 		ev = Base(ts, TypeDNS, meta, e.Dir)
 		ev.AppProto = "dns"
 		ev.DNS = DNSObject(e.DNS, e.TxID)
+		ev.DNS.toClient = e.Dir == inspect.ToClient
 	case e.TLS != nil:
 		ev = Base(ts, TypeTLS, meta, inspect.ToServer)
 		ev.AppProto = "tls"
