@@ -66,11 +66,9 @@ func plausible(dir inspect.Direction, msg []byte, size int, whole bool) bool {
 	if qr != (dir == inspect.ToClient) {
 		return false
 	}
-	switch (msg[2] >> 3) & 0x0f {
-	case 0, 1, 2, 4, 5:
-	default:
-		return false
-	}
+	// Any opcode: as Suricata's probe (rust/src/dns/dns.rs
+	// probe_header_validity), an unassigned one is DNS with the event
+	// invalid_opcode, not a flow left uninspected.
 	qd := int(msg[4])<<8 | int(msg[5])
 	an := int(msg[6])<<8 | int(msg[7])
 	ns := int(msg[8])<<8 | int(msg[9])
