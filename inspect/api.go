@@ -367,6 +367,9 @@ type TLSTx struct {
 	// JA3 and JA3S strings and their MD5 hashes (lower-case hex).
 	JA3, JA3Hash, JA3S, JA3SHash string
 	JA4                          string
+	// ClientALPNs are the protocols the ClientHello offered (ALPN),
+	// ServerALPNs the one the ServerHello chose.
+	ClientALPNs, ServerALPNs []string
 	// Leaf certificate, in Suricata's spelling (see inspect/tls).
 	Subject, Issuer, Serial, Fingerprint string
 	NotBefore, NotAfter                  time.Time

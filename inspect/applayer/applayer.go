@@ -152,6 +152,10 @@ const (
 	// them only when asked to (a copy per Unit).
 	HTTP1FrameRequest
 	HTTP1FrameResponse
+	// TLSALPN is a multi-buffer for tls.alpn: each ALPN protocol the
+	// ClientHello offers (to the server), the one the ServerHello chose
+	// (to the client).
+	TLSALPN
 	NumBuffers
 )
 
@@ -182,6 +186,7 @@ var bufferNames = [NumBuffers]string{
 	HTTP2Window: "http2.window", HTTP2HeaderName: "http2.header_name", HTTP2Header: "http2.header",
 	HTTP2Settings: "http2.settings", DNSRRType: "dns.rrtype",
 	HTTP1FrameRequest: "frame:http1.request", HTTP1FrameResponse: "frame:http1.response",
+	TLSALPN:       "tls.alpn",
 	HTTP2FrameHdr: "frame:http2.hdr", HTTP2FrameData: "frame:http2.data", HTTP2FramePDU: "frame:http2.pdu",
 }
 
@@ -200,7 +205,7 @@ const (
 // against each instance in Unit.Multi and matches if any instance does.
 func (b Buffer) IsMulti() bool {
 	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent || b == DNSQuery || b == AppHook || b >= HTTP2FrameType && b <= HTTP2Settings ||
-		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName || b == DNSRRType
+		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName || b == DNSRRType || b == TLSALPN
 }
 
 // IsHTTP2 reports whether b is one of the HTTP/2 frame and header
@@ -209,7 +214,7 @@ func (b Buffer) IsHTTP2() bool { return b >= HTTP2FrameType && b <= HTTP2FramePD
 
 // IsTLS reports whether the TLS parser fills b.
 func (b Buffer) IsTLS() bool {
-	return b == TLSSNI || b >= TLSCertSubject && b <= TLSRandomBytes || b == TLSCerts || b == TLSSubjectAltName || b == SSLVersion
+	return b == TLSSNI || b >= TLSCertSubject && b <= TLSRandomBytes || b == TLSCerts || b == TLSSubjectAltName || b == SSLVersion || b == TLSALPN
 }
 
 func (b Buffer) String() string {

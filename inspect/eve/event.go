@@ -519,6 +519,10 @@ type TLS struct {
 	JA3             *JA3     `json:"ja3,omitempty"`
 	JA3S            *JA3     `json:"ja3s,omitempty"`
 	JA4             string   `json:"ja4,omitempty"`
+	// ClientALPNs and ServerALPNs are the ALPN protocols each hello
+	// carried (Suricata 8's client_alpns, server_alpns).
+	ClientALPNs []string `json:"client_alpns,omitempty"`
+	ServerALPNs []string `json:"server_alpns,omitempty"`
 }
 
 // SSH is the ssh object: each side's identification line.
@@ -549,7 +553,8 @@ type JA3 struct {
 // TLSObject is the tls object of a handshake.
 func TLSObject(t *inspect.TLSTx) *TLS {
 	o := &TLS{Subject: t.Subject, IssuerDN: t.Issuer, Serial: t.Serial, Fingerprint: t.Fingerprint,
-		SNI: t.SNI, Version: t.Version, SubjectAltNames: t.SubjectAltNames, JA4: t.JA4}
+		SNI: t.SNI, Version: t.Version, SubjectAltNames: t.SubjectAltNames, JA4: t.JA4,
+		ClientALPNs: t.ClientALPNs, ServerALPNs: t.ServerALPNs}
 	// Suricata writes certificate times without a zone; they are UTC.
 	if !t.NotBefore.IsZero() {
 		o.NotBefore = t.NotBefore.UTC().Format("2006-01-02T15:04:05")

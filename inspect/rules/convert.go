@@ -90,6 +90,7 @@ var bufferNames = map[string]applayer.Buffer{
 	"ssh_software": applayer.SSHSoftware, "file.name": applayer.FileName,
 	"ja4.hash": applayer.JA4Hash, "tls.random": applayer.TLSRandom, "tls.random_time": applayer.TLSRandomTime,
 	"tls.random_bytes": applayer.TLSRandomBytes, "tls.subjectaltname": applayer.TLSSubjectAltName,
+	"tls.alpn":  applayer.TLSALPN,
 	"dns_query": applayer.DNSQuery, "dns.query": applayer.DNSQuery,
 	"dns.queries.rrname": applayer.DNSQueriesRRName, "dns.answers.rrname": applayer.DNSAnswersRRName,
 	"dns.authorities.rrname": applayer.DNSAuthoritiesRRName, "dns.additionals.rrname": applayer.DNSAdditionalsRRName,

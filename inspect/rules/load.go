@@ -265,7 +265,7 @@ func (p *parsed) finish(opts *Options) (*Rule, error) {
 // for gonids as a stand-in it knows (one the rule does not use), and the
 // converter maps the stand-in back (parsed.alias).
 var unknownSticky = map[string]bool{"ja4.hash": true, "tls.random_time": true, "tls.random_bytes": true,
-	"tls.subjectaltname": true, "file.name": true, "dns.queries.rrname": true, "dns.answers.rrname": true,
+	"tls.subjectaltname": true, "tls.alpn": true, "file.name": true, "dns.queries.rrname": true, "dns.answers.rrname": true,
 	"dns.authorities.rrname": true, "dns.additionals.rrname": true, "dns.response.rrname": true,
 	"http2.header_name": true, "http2.header": true, "dns.query.name": true, "dns.answer.name": true}
 
