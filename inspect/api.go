@@ -170,6 +170,9 @@ type RuleInfo struct {
 	// AlertPass is Suricata 8's alert keyword on a pass rule: its matches
 	// are logged as alerts too (the flow is still passed).
 	AlertPass bool
+	// Bypass is Suricata's bypass keyword: once the rule matched, the
+	// rest of the flow is forwarded without inspection (Result.Bypass).
+	Bypass bool
 }
 
 // Alert is one rule match.
@@ -276,8 +279,12 @@ type HTTPTx struct {
 	XFF string
 	// Proxy is the PROXY protocol header that opened the flow, if any.
 	Proxy *ProxyHeader
-	// StreamID is the HTTP/2 stream of the transaction (0: HTTP/1).
+	// StreamID is the HTTP/2 stream of the transaction (0: HTTP/1, or
+	// the connection's own frames when Connection is set).
 	StreamID uint32
+	// Connection marks an HTTP/2 connection transaction: one frame of
+	// stream 0 (SETTINGS, GOAWAY, ...).
+	Connection bool
 	// H2Request and H2Response are what an HTTP/2 stream's frames said
 	// in each direction, for EVE's http2.request and http2.response.
 	H2Request, H2Response HTTP2Frames
@@ -290,6 +297,14 @@ type HTTP2Frames struct {
 	ErrorCode   *uint32
 	Priority    *uint8
 	HasMultiple string // "error_code" or "priority"
+	// Settings are the SETTINGS frames' parameters, in order.
+	Settings []HTTP2Setting
+}
+
+// HTTP2Setting is one parameter of a SETTINGS frame.
+type HTTP2Setting struct {
+	ID    uint16
+	Value uint32
 }
 
 // HTTPHeader is one header field as logged.
@@ -378,6 +393,9 @@ type TLSTx struct {
 	// JA3 and JA3S strings and their MD5 hashes (lower-case hex).
 	JA3, JA3Hash, JA3S, JA3SHash string
 	JA4                          string
+	// ClientALPNs are the protocols the ClientHello offered (ALPN),
+	// ServerALPNs the one the ServerHello chose.
+	ClientALPNs, ServerALPNs []string
 	// Leaf certificate, in Suricata's spelling (see inspect/tls).
 	Subject, Issuer, Serial, Fingerprint string
 	NotBefore, NotAfter                  time.Time
@@ -397,6 +415,13 @@ type Result struct {
 	Action Action
 	Alerts []Alert
 	Events []Event
+	// Bypass is set when a rule with the bypass keyword matched (and
+	// the result is not a drop or reject): the caller takes the flow out
+	// of inspection from then on, as Suricata's local bypass does. The
+	// data path forwards the rest without inspecting or logging it, as
+	// a pass; the engine itself goes on inspecting what it is still fed,
+	// so replay can hand it what Suricata had received before the bypass.
+	Bypass bool
 }
 
 // FlowInspector inspects one flow. Inspect is called with each chunk of

@@ -230,6 +230,9 @@ type flow struct {
 	// would is the strongest action ids mode did not enforce.
 	would   inspect.Action
 	alerted bool
+	// bypassed: a bypass rule passed the flow; unlike a pass rule's,
+	// its later bytes are not even parsed for logging.
+	bypassed bool
 }
 
 // Chunk implements netstack.FlowHandler.
@@ -244,7 +247,7 @@ func (f *flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 		t0 = time.Now()
 	}
 	defer f.mu.Unlock()
-	if f.final == netstack.Pass && f.insp != nil {
+	if f.final == netstack.Pass && f.insp != nil && !f.bypassed {
 		f.monitor(dir, b, t0)
 		return netstack.Monitor
 	}
@@ -264,6 +267,11 @@ func (f *flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 	}
 	act, rule := strongest(&res)
 	decided := verdictFor(act)
+	if res.Bypass && !decided.Terminal() {
+		// A bypass rule: the rest of the flow is forwarded on the fast
+		// path, neither inspected nor logged (Suricata's local bypass).
+		decided = netstack.Pass
+	}
 	ret := apply(decided, f.mode)
 	f.h.m.verdict(f.mode, decided)
 	if ret != netstack.Continue {
@@ -283,6 +291,10 @@ func (f *flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 	}
 	if act != inspect.ActionNone || len(res.Alerts) > 0 {
 		f.h.m.matchLatency.Observe(time.Since(start).Seconds())
+	}
+	if res.Bypass && ret == netstack.Pass {
+		f.bypassed = true
+		return ret
 	}
 	return monitorPass(ret, f.insp)
 }
@@ -445,7 +457,7 @@ func (f *flow) Close(st netstack.FlowStats) {
 		switch {
 		case ok && f.final == netstack.Continue:
 			f.logResult(f.h.now(), &res, false)
-		case ok && f.final == netstack.Pass:
+		case ok && f.final == netstack.Pass && !f.bypassed:
 			f.logEvents(f.h.now(), &res) // a passed flow still logs
 		}
 	}
@@ -466,6 +478,9 @@ func (f *flow) Close(st netstack.FlowStats) {
 		Reason:  flowReason(st.Reason),
 		Alerted: f.alerted,
 		Action:  f.flowAction(st.Verdict),
+	}
+	if f.bypassed {
+		ev.Flow.State, ev.Flow.Bypass = "bypassed", "local"
 	}
 	ev.AppProtoReason = appWhy
 	f.h.emit(&ev)

@@ -538,3 +538,36 @@ func TestEVEMetadataFlowbits(t *testing.T) {
 	require.Len(t, flows, 1)
 	assert.Equal(t, want, flows[0].Metadata)
 }
+
+// TestBypassedFlowIsNeitherInspectedNorLogged: a bypass rule's match is
+// alerted and the flow goes to the fast path (Pass, not Monitor): its
+// later bytes are not inspected, not even for records, and the flow
+// event says bypassed.
+func TestBypassedFlowIsNeitherInspectedNorLogged(t *testing.T) {
+	big := &inspect.RuleInfo{SID: 20, Action: inspect.ActionAlert, Msg: "big", Bypass: true}
+	calls := 0
+	ff := &fakeFactory{fn: func(_ inspect.FlowMeta, dir inspect.Direction, data []byte) inspect.Result {
+		calls++
+		res := inspect.Result{Events: []inspect.Event{{Dir: dir, HTTP: &inspect.HTTPTx{Method: "GET", URL: string(data), Hostname: "h"}}}}
+		if bytes.Contains(data, []byte("video")) {
+			res.Action, res.Bypass = inspect.ActionAlert, true
+			res.Alerts = []inspect.Alert{{Rule: big, Dir: dir}}
+		}
+		return res
+	}}
+	fx := newFixture(t, ff, Config{})
+	fh := fx.flow(t, 6, "")
+	assert.Equal(t, netstack.Continue, fh.Chunk(netstack.ToServer, []byte("/first")))
+	assert.Equal(t, netstack.Pass, fh.Chunk(netstack.ToServer, []byte("/video")))
+	assert.Equal(t, netstack.Pass, fh.Chunk(netstack.ToClient, []byte("/late")))
+	fh.Close(netstack.FlowStats{Verdict: netstack.Pass, Reason: "fin"})
+	assert.Equal(t, 2, calls, "nothing is inspected after the bypass")
+	alerts := fx.sink.of(eve.TypeAlert)
+	require.Len(t, alerts, 1)
+	assert.Equal(t, uint32(20), alerts[0].Alert.SignatureID)
+	assert.Len(t, fx.sink.of(eve.TypeHTTP), 2, "no record after the bypass")
+	flows := fx.sink.of(eve.TypeFlow)
+	require.Len(t, flows, 1)
+	assert.Equal(t, "bypassed", flows[0].Flow.State)
+	assert.Equal(t, "local", flows[0].Flow.Bypass)
+}

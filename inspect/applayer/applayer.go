@@ -144,6 +144,18 @@ const (
 	// bytes, big-endian) of each question of a message to the server,
 	// of each answer of one to the client.
 	DNSRRType
+	// HTTP1FrameRequest and HTTP1FrameResponse are Suricata's frames of
+	// HTTP/1 (frame:http1.request, http1.response): a message as far as
+	// it was seen, its start line and header lines as received followed
+	// by its body window (de-chunked and decoded, as the body buffers),
+	// set on the Units of the message's own direction. A parser fills
+	// them only when asked to (a copy per Unit).
+	HTTP1FrameRequest
+	HTTP1FrameResponse
+	// TLSALPN is a multi-buffer for tls.alpn: each ALPN protocol the
+	// ClientHello offers (to the server), the one the ServerHello chose
+	// (to the client).
+	TLSALPN
 	NumBuffers
 )
 
@@ -173,6 +185,8 @@ var bufferNames = [NumBuffers]string{
 	HTTP2FrameType: "http2.frametype", HTTP2ErrorCode: "http2.errorcode", HTTP2Priority: "http2.priority",
 	HTTP2Window: "http2.window", HTTP2HeaderName: "http2.header_name", HTTP2Header: "http2.header",
 	HTTP2Settings: "http2.settings", DNSRRType: "dns.rrtype",
+	HTTP1FrameRequest: "frame:http1.request", HTTP1FrameResponse: "frame:http1.response",
+	TLSALPN:       "tls.alpn",
 	HTTP2FrameHdr: "frame:http2.hdr", HTTP2FrameData: "frame:http2.data", HTTP2FramePDU: "frame:http2.pdu",
 }
 
@@ -191,7 +205,7 @@ const (
 // against each instance in Unit.Multi and matches if any instance does.
 func (b Buffer) IsMulti() bool {
 	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent || b == DNSQuery || b == AppHook || b >= HTTP2FrameType && b <= HTTP2Settings ||
-		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName || b == DNSRRType
+		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName || b == DNSRRType || b == TLSALPN
 }
 
 // IsHTTP2 reports whether b is one of the HTTP/2 frame and header
@@ -200,7 +214,7 @@ func (b Buffer) IsHTTP2() bool { return b >= HTTP2FrameType && b <= HTTP2FramePD
 
 // IsTLS reports whether the TLS parser fills b.
 func (b Buffer) IsTLS() bool {
-	return b == TLSSNI || b >= TLSCertSubject && b <= TLSRandomBytes || b == TLSCerts || b == TLSSubjectAltName || b == SSLVersion
+	return b == TLSSNI || b >= TLSCertSubject && b <= TLSRandomBytes || b == TLSCerts || b == TLSSubjectAltName || b == SSLVersion || b == TLSALPN
 }
 
 func (b Buffer) String() string {
@@ -238,7 +252,11 @@ type Unit struct {
 	// Event, when set, is the transaction's EVE record; it is set on the
 	// Unit that completes the transaction (or the request, for protocols
 	// logged per request such as DNS queries).
-	Event     *inspect.Event
+	Event *inspect.Event
+	// Record, on a Unit without Event, is the transaction's fields for
+	// the http object of an alert on it: an HTTP/2 connection frame
+	// (stream 0), which is inspected but not logged on its own.
+	Record    *inspect.HTTPTx
 	Anomalies []inspect.Anomaly
 	// BodyOffset is where, in the body of Dir's message, the body buffer
 	// of that direction starts. A parser that inspects a long body in

@@ -16,6 +16,7 @@ import (
 func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 	if f.parser != nil {
 		f.parser.Feed(dir, data, f.onUnit)
+		f.tunnel()
 		return
 	}
 	if !f.probing {
@@ -75,7 +76,9 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 		if f.appWhy == "" {
 			f.appWhy = "no parser recognised " + dir.String()
 		}
-		if slices.Contains(f.e.opts.HTTPPorts, f.meta.Dst.Port()) {
+		// A CONNECT tunnel (tunnel.go) was read as HTTP already: what
+		// it carries may be anything.
+		if f.alp.orig == "" && slices.Contains(f.e.opts.HTTPPorts, f.meta.Dst.Port()) {
 			f.res.Events = append(f.res.Events, inspect.Event{Dir: dir,
 				Anomaly: &inspect.Anomaly{AppProto: "http", Event: "HTTP_PORT_NOT_HTTP"}})
 		}
@@ -94,9 +97,16 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 func (f *Flow) AppProtoReason() string { return f.appWhy }
 
 func (f *Flow) onUnit(u *applayer.Unit) {
+	if f.txBase > 0 {
+		u.TxID += f.txBase
+		defer func(base uint64) { u.TxID -= base }(f.txBase)
+	}
+	f.txNext = max(f.txNext, u.TxID+1)
 	f.unitApp(u.AppProto)
 	if u.Event != nil {
-		f.res.Events = append(f.res.Events, *u.Event)
+		ev := *u.Event
+		ev.TxID += f.txBase
+		f.res.Events = append(f.res.Events, ev)
 	}
 	for _, a := range u.Anomalies {
 		a := a

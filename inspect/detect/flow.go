@@ -82,11 +82,15 @@ type Flow struct {
 	// probing is true until a protocol was chosen or all declined.
 	probing bool
 	txSeen  map[uint64]struct{}
-	passed  bool
-	bufPF   map[*group]*bufScan
-	res     inspect.Result
-	cands   []uint32
-	tbufs   []tbuf // transformed buffers of the current Unit
+	// txBase is added to the TxIDs of the current parser's Units: after
+	// a tunnel (tunnel.go) a new parser counts from 0 again. txNext is
+	// one past the highest TxID seen.
+	txBase, txNext uint64
+	passed         bool
+	bufPF          map[*group]*bufScan
+	res            inspect.Result
+	cands          []uint32
+	tbufs          []tbuf // transformed buffers of the current Unit
 	// lastDgram is the datagram being inspected, for mixed raw+buffer
 	// rules on UDP (valid only during Inspect).
 	lastDgram [2][]byte
@@ -227,7 +231,24 @@ func (f *Flow) finish() inspect.Result {
 		}
 	}
 	f.passPkt, f.passFlow = false, false
+	f.res.Bypass = bypassed(&f.res)
 	return f.res
+}
+
+// bypassed reports whether a rule with the bypass keyword matched and
+// the result lets the flow go on: Suricata's bypass is a post-match
+// action of the rule, and a drop or reject of the same packet wins.
+func bypassed(res *inspect.Result) bool {
+	switch res.Action {
+	case inspect.ActionDrop, inspect.ActionReject, inspect.ActionRejectDst, inspect.ActionRejectBoth:
+		return false
+	}
+	for i := range res.Alerts {
+		if r := res.Alerts[i].Rule; r != nil && r.Bypass {
+			return true
+		}
+	}
+	return false
 }
 
 func (ds *dirState) append(data []byte, window int) {

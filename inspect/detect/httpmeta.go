@@ -27,6 +27,10 @@ type httpMeta struct {
 	dir      inspect.Direction
 	key      uint64 // TxID<<1 | direction of the Unit the fields came from
 	complete bool   // tx ended in this Inspect call
+	// stream and h2 are an HTTP/2 stream's id and what its frames said
+	// (Unit.Record), for the alert's http2 object.
+	stream uint32
+	h2     [2]inspect.HTTP2Frames
 }
 
 // httpFields are the buffers an alert's http object is made of.
@@ -43,7 +47,7 @@ func (f *Flow) trackHTTP(u *applayer.Unit) {
 	if !inspect.AppProtoIs(u.AppProto, "http") {
 		return
 	}
-	if u.AppProto == "http2" && u.Buffers[applayer.HTTPProtocol] == nil && u.Event == nil {
+	if u.AppProto == "http2" && u.Buffers[applayer.HTTPProtocol] == nil && u.Event == nil && u.Record == nil {
 		return // not a message: an HTTP/2 connection frame's Unit
 	}
 	if f.http == nil {
@@ -51,6 +55,19 @@ func (f *Flow) trackHTTP(u *applayer.Unit) {
 	}
 	h := f.http
 	k := u.TxID<<1 | uint64(u.Dir)
+	if u.Event == nil && u.Record != nil && u.Record.Connection {
+		tx := *u.Record
+		h.tx, h.have, h.key, h.complete = &tx, true, k, true
+		return
+	}
+	if r := u.Record; r != nil && u.Event == nil {
+		// An HTTP/2 stream's frames may change with no buffer changing
+		// (a PRIORITY, a RST_STREAM): the record is rebuilt when needed.
+		h.stream, h.h2[0], h.h2[1] = r.StreamID, r.H2Request, r.H2Response
+		h.tx = nil
+	} else if u.Record == nil {
+		h.stream = 0
+	}
 	if u.Event != nil && u.Event.HTTP != nil {
 		tx := *u.Event.HTTP
 		h.tx, h.have, h.key, h.complete = &tx, true, k, true
@@ -87,6 +104,9 @@ func (h *httpMeta) record() *inspect.HTTPTx {
 		if h.dir == inspect.ToClient {
 			tx.ContentType = string(fl[7])
 			tx.Status, _ = strconv.Atoi(string(fl[8]))
+		}
+		if h.stream != 0 {
+			tx.StreamID, tx.H2Request, tx.H2Response = h.stream, h.h2[0], h.h2[1]
 		}
 		h.tx = tx
 	}

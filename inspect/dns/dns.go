@@ -66,11 +66,9 @@ func plausible(dir inspect.Direction, msg []byte, size int, whole bool) bool {
 	if qr != (dir == inspect.ToClient) {
 		return false
 	}
-	switch (msg[2] >> 3) & 0x0f {
-	case 0, 1, 2, 4, 5:
-	default:
-		return false
-	}
+	// Any opcode: as Suricata's probe (rust/src/dns/dns.rs
+	// probe_header_validity), an unassigned one is DNS with the event
+	// invalid_opcode, not a flow left uninspected.
 	qd := int(msg[4])<<8 | int(msg[5])
 	an := int(msg[6])<<8 | int(msg[7])
 	ns := int(msg[8])<<8 | int(msg[9])
@@ -180,12 +178,18 @@ func readName(msg []byte, off int, dst []byte) (name []byte, next int, ev string
 	}
 }
 
+// rrTypes are the record types by name, as Suricata logs them (its
+// DNSRecordType, rust/src/dns/dns.rs, obsolete and experimental ones
+// included: NULL, MD, A6, ...), and a few it prints as numbers.
 var rrTypes = map[uint16]string{
-	1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 13: "HINFO", 15: "MX", 16: "TXT",
-	17: "RP", 18: "AFSDB", 24: "SIG", 25: "KEY", 28: "AAAA", 29: "LOC", 33: "SRV",
-	35: "NAPTR", 39: "DNAME", 41: "OPT", 43: "DS", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY",
-	50: "NSEC3", 51: "NSEC3PARAM", 52: "TLSA", 64: "SVCB", 65: "HTTPS", 99: "SPF",
-	249: "TKEY", 250: "TSIG", 251: "IXFR", 252: "AXFR", 255: "ANY", 256: "URI", 257: "CAA",
+	1: "A", 2: "NS", 3: "MD", 4: "MF", 5: "CNAME", 6: "SOA", 7: "MB", 8: "MG", 9: "MR", 10: "NULL",
+	11: "WKS", 12: "PTR", 13: "HINFO", 14: "MINFO", 15: "MX", 16: "TXT",
+	17: "RP", 18: "AFSDB", 19: "X25", 20: "ISDN", 21: "RT", 22: "NSAP", 23: "NSAPPTR", 24: "SIG", 25: "KEY",
+	26: "PX", 27: "GPOS", 28: "AAAA", 29: "LOC", 30: "NXT", 33: "SRV", 34: "ATMA",
+	35: "NAPTR", 36: "KX", 37: "CERT", 38: "A6", 39: "DNAME", 41: "OPT", 42: "APL", 43: "DS", 44: "SSHFP",
+	45: "IPSECKEY", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 49: "DHCID",
+	50: "NSEC3", 51: "NSEC3PARAM", 52: "TLSA", 55: "HIP", 59: "CDS", 60: "CDNSKEY", 64: "SVCB", 65: "HTTPS", 99: "SPF",
+	249: "TKEY", 250: "TSIG", 251: "IXFR", 252: "AXFR", 254: "MAILA", 255: "ANY", 256: "URI", 257: "CAA",
 }
 
 // RRTypeByName is the number of a record type named as RRTypeName

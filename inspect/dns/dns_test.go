@@ -253,6 +253,9 @@ func TestProbe(t *testing.T) {
 		{"udp counts exceed size", ProbeUDP, inspect.ToServer, buildMsg(1, flagsQuery, []q{{wireName("p"), 1}}, 300, nil), applayer.ProbeNo},
 		{"udp HTTP", ProbeUDP, inspect.ToServer, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), applayer.ProbeNo},
 		{"udp no question", ProbeUDP, inspect.ToServer, buildMsg(1, flagsQuery, nil, 0, nil), applayer.ProbeNo},
+		// As Suricata's probe: an unassigned opcode (9) is DNS, parsed
+		// with the event invalid_opcode (TestInvalidOpcodeParsed).
+		{"udp unassigned opcode", ProbeUDP, inspect.ToServer, buildMsg(1, flagsQuery|9<<11, []q{{wireName("p.example"), 1}}, 0, nil), applayer.ProbeYes},
 		{"tcp query", ProbeTCP, inspect.ToServer, framed, applayer.ProbeYes},
 		{"tcp header only so far", ProbeTCP, inspect.ToServer, framed[:16], applayer.ProbeYes},
 		{"tcp prefix only", ProbeTCP, inspect.ToServer, framed[:5], applayer.ProbeMore},
@@ -338,4 +341,20 @@ func TestQuestionsAndFlags(t *testing.T) {
 	require.NotNil(t, ev)
 	assert.EqualValues(t, flagsNXDomain, ev.Flags)
 	assert.Equal(t, []inspect.DNSQuestion{{RRName: "a.example", RRType: "A"}, {RRName: "<root>", RRType: "NS"}}, ev.Queries)
+}
+
+// TestInvalidOpcodeParsed: a message with an unassigned opcode is read
+// as DNS and raises invalid_opcode.
+func TestInvalidOpcodeParsed(t *testing.T) {
+	m := buildMsg(1, flagsQuery|9<<11, []q{{wireName("p.example"), 1}}, 0, nil)
+	var events []string
+	queries := 0
+	New(false).Feed(inspect.ToServer, m, func(u *applayer.Unit) {
+		for _, a := range u.Anomalies {
+			events = append(events, a.Event)
+		}
+		queries += len(u.Multi[applayer.DNSQuery])
+	})
+	assert.Contains(t, events, EvInvalidOpcode)
+	assert.Equal(t, 1, queries)
 }

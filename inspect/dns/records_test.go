@@ -52,3 +52,14 @@ func TestAnswerRecords(t *testing.T) {
 	}
 	assert.Equal(t, want, ev.Answers)
 }
+
+// TestRRTypeNames: record types are named as Suricata names them, the
+// experimental and obsolete ones included; unknown ones are numbers.
+func TestRRTypeNames(t *testing.T) {
+	for n, want := range map[uint16]string{10: "NULL", 44: "SSHFP", 38: "A6", 23: "NSAPPTR", 65: "HTTPS", 1000: "1000"} {
+		assert.Equal(t, want, RRTypeName(n), "%d", n)
+	}
+	n, ok := RRTypeByName("sshfp")
+	assert.True(t, ok)
+	assert.Equal(t, uint16(44), n)
+}

@@ -183,10 +183,13 @@ type Flow struct {
 	Start         Time   `json:"start"`
 	End           Time   `json:"end"`
 	Age           int64  `json:"age"`
-	State         string `json:"state"`  // "new", "established", "closed"
-	Reason        string `json:"reason"` // "timeout", "forced", "shutdown"
-	Alerted       bool   `json:"alerted"`
-	Action        string `json:"action,omitempty"` // "drop" or "pass" when a rule decided the flow
+	State         string `json:"state"` // "new", "established", "closed", "bypassed"
+	// Bypass is "local" for a flow a bypass rule took out of
+	// inspection (State "bypassed"), as Suricata's local bypass.
+	Bypass  string `json:"bypass,omitempty"`
+	Reason  string `json:"reason"` // "timeout", "forced", "shutdown"
+	Alerted bool   `json:"alerted"`
+	Action  string `json:"action,omitempty"` // "drop" or "pass" when a rule decided the flow
 	// OfAlert, when set, makes this the flow object of an alert instead
 	// (alertflow.go): only it is written.
 	OfAlert *AlertFlow `json:"-"`
@@ -276,7 +279,10 @@ type HTTP struct {
 	HTTPRefer       string `json:"http_refer,omitempty"`
 	HTTPMethod      string `json:"http_method,omitempty"`
 	Protocol        string `json:"protocol,omitempty"`
-	Status          int    `json:"status,omitempty"`
+	// Version is "2" for HTTP/2 transactions, as Suricata's http2
+	// logger writes it.
+	Version string `json:"version,omitempty"`
+	Status  int    `json:"status,omitempty"`
 	// Redirect is the response's Location header.
 	Redirect string `json:"redirect,omitempty"`
 	// Length is the response body's length; nil only in the basic form.
@@ -316,10 +322,24 @@ type HTTP2 struct {
 // HTTP2Side is http2.request or http2.response: what one direction's
 // frames said, as Suricata's http2 logger writes it.
 type HTTP2Side struct {
-	ErrorCode   string `json:"error_code,omitempty"`
-	Priority    *uint8 `json:"priority,omitempty"`
-	HasMultiple string `json:"has_multiple,omitempty"`
+	Settings    []HTTP2Setting `json:"settings,omitempty"`
+	ErrorCode   string         `json:"error_code,omitempty"`
+	Priority    *uint8         `json:"priority,omitempty"`
+	HasMultiple string         `json:"has_multiple,omitempty"`
 }
+
+// HTTP2Setting is one SETTINGS parameter as Suricata logs it.
+type HTTP2Setting struct {
+	ID    string `json:"settings_id"`
+	Value uint32 `json:"settings_value"`
+}
+
+// http2SettingNames are Suricata's spellings of the SETTINGS parameters
+// it knows (rust/src/http2/parser.rs, upper-cased after "SETTINGS"), by
+// identifier; it logs no other.
+var http2SettingNames = map[uint16]string{1: "SETTINGSHEADERTABLESIZE", 2: "SETTINGSENABLEPUSH",
+	3: "SETTINGSMAXCONCURRENTSTREAMS", 4: "SETTINGSINITIALWINDOWSIZE", 5: "SETTINGSMAXFRAMESIZE",
+	6: "SETTINGSMAXHEADERLISTSIZE", 8: "SETTINGSENABLECONNECTPROTOCOL", 9: "SETTINGSNORFC7540PRIORITIES"}
 
 // http2ErrorNames are Suricata's spellings of HTTP/2 error codes in EVE
 // (its enum names, upper case).
@@ -328,10 +348,15 @@ var http2ErrorNames = []string{"NOERROR", "PROTOCOLERROR", "INTERNALERROR", "FLO
 	"ENHANCEYOURCALM", "INADEQUATESECURITY", "HTTP11REQUIRED"}
 
 func http2Side(f inspect.HTTP2Frames) *HTTP2Side {
-	if f.ErrorCode == nil && f.Priority == nil {
+	s := &HTTP2Side{Priority: f.Priority, HasMultiple: f.HasMultiple}
+	for _, st := range f.Settings {
+		if name, ok := http2SettingNames[st.ID]; ok {
+			s.Settings = append(s.Settings, HTTP2Setting{ID: name, Value: st.Value})
+		}
+	}
+	if f.ErrorCode == nil && f.Priority == nil && s.Settings == nil {
 		return nil
 	}
-	s := &HTTP2Side{Priority: f.Priority, HasMultiple: f.HasMultiple}
 	if c := f.ErrorCode; c != nil {
 		s.ErrorCode = fmt.Sprintf("unknown-%d", *c)
 		if int(*c) < len(http2ErrorNames) {
@@ -376,6 +401,10 @@ type DNS struct {
 	Grouped     map[string][]any `json:"grouped,omitempty"`
 	Authorities []DNSRecord      `json:"authorities,omitempty"`
 	Additionals []DNSRecord      `json:"additionals,omitempty"`
+	// v2, when set, is what is written instead (dnsv2.go); toClient
+	// says the event's addresses are the packet's, server first.
+	v2       *dnsV2
+	toClient bool
 }
 
 // DNSRecord is one entry of dns.answers, authorities or additionals.
@@ -506,6 +535,10 @@ type TLS struct {
 	JA3             *JA3     `json:"ja3,omitempty"`
 	JA3S            *JA3     `json:"ja3s,omitempty"`
 	JA4             string   `json:"ja4,omitempty"`
+	// ClientALPNs and ServerALPNs are the ALPN protocols each hello
+	// carried (Suricata 8's client_alpns, server_alpns).
+	ClientALPNs []string `json:"client_alpns,omitempty"`
+	ServerALPNs []string `json:"server_alpns,omitempty"`
 }
 
 // SSH is the ssh object: each side's identification line.
@@ -536,7 +569,8 @@ type JA3 struct {
 // TLSObject is the tls object of a handshake.
 func TLSObject(t *inspect.TLSTx) *TLS {
 	o := &TLS{Subject: t.Subject, IssuerDN: t.Issuer, Serial: t.Serial, Fingerprint: t.Fingerprint,
-		SNI: t.SNI, Version: t.Version, SubjectAltNames: t.SubjectAltNames, JA4: t.JA4}
+		SNI: t.SNI, Version: t.Version, SubjectAltNames: t.SubjectAltNames, JA4: t.JA4,
+		ClientALPNs: t.ClientALPNs, ServerALPNs: t.ServerALPNs}
 	// Suricata writes certificate times without a zone; they are UTC.
 	if !t.NotBefore.IsZero() {
 		o.NotBefore = t.NotBefore.UTC().Format("2006-01-02T15:04:05")
@@ -809,6 +843,7 @@ func NewAppEvent(ts time.Time, meta *inspect.FlowMeta, e *inspect.Event) (Event,
 		ev = Base(ts, TypeDNS, meta, e.Dir)
 		ev.AppProto = "dns"
 		ev.DNS = DNSObject(e.DNS, e.TxID)
+		ev.DNS.toClient = e.Dir == inspect.ToClient
 	case e.TLS != nil:
 		ev = Base(ts, TypeTLS, meta, inspect.ToServer)
 		ev.AppProto = "tls"
@@ -843,7 +878,9 @@ func HTTPObject(h *inspect.HTTPTx) *HTTP {
 		HTTPContentType: ct, HTTPRefer: h.Referer, HTTPMethod: h.Method, Protocol: h.Protocol,
 		Status: h.Status, Length: &h.Length, Redirect: h.Redirect,
 	}
-	if h.StreamID != 0 {
+	if h.StreamID != 0 || h.Connection {
+		// Stream 0 is the connection's own transaction (its frames).
+		o.Version = "2"
 		o.HTTP2 = &HTTP2{StreamID: h.StreamID, Request: http2Side(h.H2Request), Response: http2Side(h.H2Response)}
 	}
 	return o

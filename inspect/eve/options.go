@@ -112,11 +112,23 @@ type Options struct {
 	// HTTPBasic makes http events carry only the basic http fields, as
 	// Suricata's http logger without extended: yes.
 	HTTPBasic bool
+	// DNSVersion2 writes dns events in Suricata's version 2 format
+	// (eve-log dns version: 2): a record per question of a request, one
+	// per response (dnsv2.go). Alerts keep version 3.
+	DNSVersion2 bool
+	// DNSNoRequests and DNSNoResponses drop dns events of requests or
+	// responses (Suricata's dns requests: no, responses: no); DNSTypes,
+	// when set, keeps only messages with a question of one of these
+	// record types (upper case, as logged: A, AAAA, MX), as Suricata's
+	// types: list does. Alerts are not filtered.
+	DNSNoRequests, DNSNoResponses bool
+	DNSTypes                      []string
 }
 
 // SetOptions sets the options. Call it before the first Write.
 func (w *Writer) SetOptions(o Options) {
-	w.xffAlert, w.xffHTTP, w.httpBasic = o.AlertXFF, o.HTTPXFF, o.HTTPBasic
+	w.xffAlert, w.xffHTTP, w.httpBasic, w.dnsV2 = o.AlertXFF, o.HTTPXFF, o.HTTPBasic, o.DNSVersion2
+	w.dnsFilter = dnsFilter{noRequests: o.DNSNoRequests, noResponses: o.DNSNoResponses, types: o.DNSTypes}
 }
 
 // outputOptions returns ev, or a copy with the writer's per-type options

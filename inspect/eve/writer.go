@@ -21,6 +21,8 @@ type Writer struct {
 	// The options (SetOptions).
 	xffAlert, xffHTTP *XFF
 	httpBasic         bool
+	dnsV2             bool // Options.DNSVersion2
+	dnsFilter         dnsFilter
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -87,6 +89,17 @@ func (w *Writer) Close() error {
 
 // Write encodes ev as one line.
 func (w *Writer) Write(ev *Event) error {
+	if ev.EventType == TypeDNS && ev.DNS != nil && ev.DNS.v2 == nil && !w.dnsFilter.keep(ev.DNS) {
+		return nil
+	}
+	if w.dnsV2 && ev.EventType == TypeDNS && ev.DNS != nil && ev.DNS.v2 == nil {
+		for _, e := range dnsEventsV2(ev, &w.dnsFilter) {
+			if err := w.Write(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer func() {

@@ -37,9 +37,12 @@
 //   - Framing follows RFC 9112 6.3: HEAD, 1xx, 204 and 304 responses have
 //     no body; Transfer-Encoding chunked wins over Content-Length (and is
 //     flagged); a response without either runs to the end of the
-//     connection; 2xx to CONNECT and 101 turn the flow into an opaque
-//     tunnel, except a 101 to "Upgrade: h2c". Responses pair with
-//     requests in order (pipelining).
+//     connection; a 2xx to CONNECT hands the tunnel to protocol
+//     detection (tunnel.go: TLS, HTTP/2, HTTP inside are parsed, as
+//     Suricata changes the flow's protocol); a 101 turns the flow into
+//     an opaque tunnel, except one to "Upgrade: h2c", after which
+//     stream 1 is an HTTP/2 transaction that mimics the upgraded request
+//     (upgrade.go). Responses pair with requests in order (pipelining).
 //   - What an endpoint may read differently from us is an anomaly the
 //     appliance's policy refuses by default (docs/http-evasion.md): every
 //     limit, ambiguous framing, bare CR, a PROXY header that does not
@@ -67,7 +70,8 @@
 //     matches both versions, alert http1 only HTTP/1) and carry the
 //     stream's frames for Suricata's http2.* keywords (h2frames.go); each
 //     frame of the connection itself (stream 0) is a transaction of its
-//     own, inspected and not logged, as in Suricata.
+//     own, inspected, and logged when Suricata's http2 logger has
+//     something to write of it (settings, an error code, a priority).
 //
 // Memory per flow is bounded: at most Limits.HeaderSection of start line
 // and headers and one body window (Limits.Body) per message, a decoder's

@@ -1,6 +1,7 @@
 package http1
 
 import (
+	"bytes"
 	"sync"
 
 	"github.com/interdict/interdict/inspect"
@@ -60,6 +61,21 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	u.Multi[applayer.AppLayerEvent] = appendEvents(u.Multi[applayer.AppLayerEvent][:0], t)
 	if t.h2 {
 		setH2Buffers(u, t, dir)
+		h := p.ensureH2()
+		if t.stream != 0 && !final {
+			// A stream's id and frames, for the http2 object of an
+			// alert before the stream's record is complete.
+			h.rec = inspect.HTTPTx{StreamID: t.stream, H2Request: t.frames[inspect.ToServer].eve(), H2Response: t.frames[inspect.ToClient].eve()}
+			u.Record = &h.rec
+		}
+		if t.stream == 0 {
+			// A connection frame's transaction: alerts on it say what
+			// its frames said (Suricata's http2 object of stream 0).
+			h.rec = inspect.HTTPTx{Protocol: "HTTP/2", Connection: true, H2Request: t.frames[inspect.ToServer].eve(), H2Response: t.frames[inspect.ToClient].eve()}
+			u.Record = &h.rec
+		}
+	} else if p.cfg.Frames {
+		p.setFrame(u, t, dir)
 	}
 	u.Event = nil
 	if final {
@@ -91,8 +107,13 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 		if t.h2 {
 			u.Event.HTTP.Protocol = "HTTP/2"
 			u.Event.HTTP.StreamID = t.stream
+			u.Event.HTTP.Connection = t.stream == 0
 			u.Event.HTTP.H2Request = t.frames[inspect.ToServer].eve()
 			u.Event.HTTP.H2Response = t.frames[inspect.ToClient].eve()
+			// Suricata's http2 logger writes every field of both
+			// header blocks, pseudo-headers first as sent, whatever
+			// the http logger's dump-all-headers says (log_http2).
+			u.Event.HTTP.RequestHeaders, u.Event.HTTP.ResponseHeaders = req.lineHeaders(), resp.lineHeaders()
 		}
 	}
 	u.Anomalies = nil
@@ -128,7 +149,7 @@ func putUnit(u *applayer.Unit) {
 		clear(u.Multi[i])
 		u.Multi[i] = u.Multi[i][:0]
 	}
-	u.Event, u.Anomalies = nil, nil
+	u.Event, u.Anomalies, u.Record = nil, nil, nil
 	u.AppProto = AppProto
 	unitPool.Put(u)
 }
@@ -171,10 +192,39 @@ func (m *msg) headerList() []inspect.HTTPHeader {
 	return out
 }
 
+// lineHeaders is the message's header lines ("name: value", HTTP/2's
+// pseudo-headers first) as logged headers.
+func (m *msg) lineHeaders() []inspect.HTTPHeader {
+	var out []inspect.HTTPHeader
+	for _, sp := range m.lines {
+		name, value, _ := bytes.Cut(m.get(sp), []byte(": "))
+		out = append(out, inspect.HTTPHeader{Name: string(name), Value: string(value)})
+	}
+	return out
+}
+
 // appendLines appends the message's header line instances to dst.
 func (m *msg) appendLines(dst [][]byte) [][]byte {
 	for _, sp := range m.lines {
 		dst = append(dst, m.get(sp))
 	}
 	return dst
+}
+
+// setFrame fills the frame buffer of dir's message (Suricata's HTTP/1
+// frames, app-layer-htp.c: a request or response from its first byte
+// to its end): its head as received and its body window. Unlike
+// Suricata's, the body part is de-chunked and decoded, as the endpoint
+// reads it.
+func (p *Parser) setFrame(u *applayer.Unit, t *tx, dir inspect.Direction) {
+	m, b := &t.req, applayer.HTTP1FrameRequest
+	if dir == inspect.ToClient {
+		m, b = &t.resp, applayer.HTTP1FrameResponse
+	}
+	if len(m.raw) == 0 {
+		return
+	}
+	x := p.extras()
+	x.frame = append(append(x.frame[:0], m.raw...), m.body...)
+	u.Buffers[b] = x.frame[:len(x.frame):len(x.frame)]
 }

@@ -25,7 +25,7 @@ func init() {
 		Buffers:   Buffers,
 		Events: applayer.EventNames(http2.AnomPreface, http2.AnomFrame, http2.AnomFrameTooLarge, http2.AnomHPACK,
 			http2.AnomHeaderList, http2.AnomTooManyStreams, http2.EvLongFrameData, http2.EvUserinfoInURI,
-			http2.EvAuthorityHostMismatch),
+			http2.EvAuthorityHostMismatch, EvDNSRequestTooLong, EvDNSResponseTooLong, EvInvalidHTTP1Settings),
 	})
 }
 
@@ -63,6 +63,9 @@ type h2 struct {
 	conn    *http2.Conn
 	streams map[uint32]*tx
 	emit    func(*applayer.Unit)
+	// rec is the Unit.Record of a connection frame's Unit (emit.go):
+	// here, not in Parser, so HTTP/1 flows do not carry it.
+	rec inspect.HTTPTx
 }
 
 // ensureH2 returns the flow's HTTP/2 state, creating it. Each direction
@@ -75,14 +78,6 @@ func (p *Parser) ensureH2() *h2 {
 		p.h2 = h
 	}
 	return p.h2
-}
-
-// upgradeH2 makes the upgraded request stream 1, whose response comes as
-// frames.
-func (h *h2) upgrade(t *tx) {
-	t.resp.reset()
-	t.h2, t.stream = true, 1
-	h.streams[1] = t
 }
 
 func (h *h2) feed(dir inspect.Direction, data []byte, emit func(*applayer.Unit)) {
@@ -140,6 +135,7 @@ func (h *h2) Headers(dir inspect.Direction, id uint32, fields []hpack.HeaderFiel
 		}
 	}
 	m.raw = m.raw[:0]
+	dohHeaders(t, dir, fields)
 	if dir == inspect.ToServer {
 		t.reqHdrs = true
 		h.requestEvents(fields)
@@ -173,6 +169,15 @@ func (h *h2) Headers(dir inspect.Direction, id uint32, fields []hpack.HeaderFiel
 	p.startLine(s, m, trimEOL(m.raw[:m.lineEnd]), h.emit)
 	if s.st == stGarbage {
 		return
+	}
+	// Suricata's HTTP/2 request and response lines end in CRLF
+	// (rust/src/http2/detect.rs), unlike HTTP/1's.
+	lb := applayer.HTTPRequestLine
+	if dir == inspect.ToClient {
+		lb = applayer.HTTPResponseLine
+	}
+	if sp := m.bufs[lb]; sp.ok && sp.raw && int(sp.e)+2 == m.lineEnd {
+		m.setRaw(lb, int(sp.s), m.lineEnd)
 	}
 	p.parseHeaders(s, m)
 	pseudoLines(m, fields, !host && authority != "")
@@ -222,7 +227,11 @@ func (h *h2) Data(dir inspect.Direction, id uint32, data []byte, end bool) {
 	}
 	s := &side{dir: dir, cur: t}
 	h.p.body(s, data, h.emit)
-	if s.bodyDirty {
+	m := &t.req
+	if dir == inspect.ToClient {
+		m = &t.resp
+	}
+	if h.dohData(t, dir, m) || s.bodyDirty {
 		h.p.emit(dir, t, false, h.emit)
 	}
 	h.end(s, end)

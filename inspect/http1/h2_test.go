@@ -102,14 +102,31 @@ func TestHTTP2Upgrade(t *testing.T) {
 	for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
 		r := runSplit([]step{{inspect.ToServer, cli.buf.String()}, {inspect.ToClient, srv.buf.String()}}, split)
 		final := r.final()
-		assert.Equal(t, eicarTest, byURI(final, inspect.ToClient, "/first")["http.response_body"], "stream 1 answers the upgraded request")
+		// As Suricata: the HTTP/1 transaction ends with its 101, and
+		// stream 1 is an HTTP/2 transaction of its own that mimics the
+		// upgraded request and carries the answer.
+		assert.Equal(t, "101", final[key{inspect.ToClient, 0}]["http.stat_code"])
+		assert.Equal(t, "HTTP/1.1", final[key{inspect.ToServer, 0}]["http.protocol"])
+		var h2first map[string]string
 		uris := map[string]bool{}
 		for k, b := range final {
-			if k.dir == inspect.ToServer && b["http.protocol"] != "" {
+			if k.tx != 0 && b["http.uri"] == "/first" && k.dir == inspect.ToClient {
+				h2first = b
+			}
+			if k.dir == inspect.ToServer && b["http.protocol"] == "HTTP/2" {
 				uris[b["http.uri"]] = true
 			}
 		}
-		assert.Equal(t, map[string]bool{"/first": true, "/forbidden": true}, uris, "stream 3 after the preface")
+		require.NotNil(t, h2first)
+		assert.Equal(t, eicarTest, h2first["http.response_body"], "stream 1 answers the upgraded request")
+		assert.Equal(t, "h", h2first["http.host"], "with the request's headers")
+		assert.Equal(t, map[string]bool{"/first": true, "/forbidden": true}, uris, "stream 1 mimics the upgraded request; stream 3 after the preface")
+		var logged []string
+		for _, ev := range r.events() {
+			logged = append(logged, ev.Protocol+" "+ev.URL)
+		}
+		assert.Contains(t, logged, "HTTP/1.1 /first")
+		assert.Contains(t, logged, "HTTP/2 /first")
 		assert.Empty(t, r.anomalies())
 	}
 }

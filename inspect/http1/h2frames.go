@@ -63,7 +63,9 @@ func (ff *frameFacts) add(f ih2.FrameInfo) {
 // its next Unit, and at once for the frames that come after its messages
 // (WINDOW_UPDATE, PRIORITY, RST_STREAM). As in Suricata, each frame of
 // the connection (stream 0: SETTINGS, PING, GOAWAY, WINDOW_UPDATE) is a
-// transaction of its own, inspected at once and not logged.
+// transaction of its own, inspected at once and logged when its frame
+// has something Suricata's http2 logger writes (settings, an error
+// code, a priority: log_http2_frames), not a PING or WINDOW_UPDATE.
 func (h *h2) Frame(dir inspect.Direction, id uint32, f ih2.FrameInfo) {
 	if h.emit == nil {
 		return
@@ -73,7 +75,8 @@ func (h *h2) Frame(dir inspect.Direction, id uint32, f ih2.FrameInfo) {
 		t.h2 = true
 		t.frames[dir&1].add(f)
 		t.frame = f.Raw
-		h.p.emit(dir, t, false, h.emit)
+		ff := &t.frames[dir&1]
+		h.p.emit(dir, t, len(ff.settings) > 0 || len(ff.errs) > 0 || len(ff.weights) > 0, h.emit)
 		t.frame = nil
 		t.reqDone, t.respDone = true, true
 		h.p.release(t)
@@ -108,6 +111,9 @@ func (ff *frameFacts) eve() inspect.HTTP2Frames {
 	if len(ff.weights) > 0 {
 		w := ff.weights[0][0]
 		o.Priority = &w
+	}
+	for _, s := range ff.settings {
+		o.Settings = append(o.Settings, inspect.HTTP2Setting{ID: binary.BigEndian.Uint16(s), Value: binary.BigEndian.Uint32(s[2:])})
 	}
 	switch {
 	case len(ff.errs) > 1:

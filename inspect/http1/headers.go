@@ -113,7 +113,7 @@ func (p *Parser) parseHeaders(s *side, m *msg) {
 	for i := range m.hdrs {
 		p.framing(s, m, m.get(m.hdrs[i].name), m.get(m.hdrs[i].value))
 	}
-	p.mergeRepeated(m, dir)
+	p.mergeRepeated(m, dir, s.cur != nil && s.cur.h2)
 	uriHost := m.bufs[applayer.HTTPHostRaw].ok // set by an absolute target
 	p.buildHeaderBuffers(dir, m)
 	if dir == inspect.ToServer {
@@ -148,9 +148,12 @@ func (p *Parser) parseHeaders(s *side, m *msg) {
 }
 
 // mergeRepeated merges repeated headers into the first of their name as
-// "v1, v2", as libhtp's header table does, in one pass per name so the
-// cost stays linear in bytes.
-func (p *Parser) mergeRepeated(m *msg, dir inspect.Direction) {
+// "v1, v2", as libhtp's header table does (and Suricata's HTTP/2 header
+// buffers), in one pass per name so the cost stays linear in bytes.
+// Repetition is libhtp's anomaly, not HTTP/2's: an HTTP/2 header block
+// (h2) repeats fields as a matter of course (cookie crumbs, RFC 9113
+// 8.2.3), and Suricata's http2 parser raises nothing for it.
+func (p *Parser) mergeRepeated(m *msg, dir inspect.Direction, h2 bool) {
 	for i := range m.hdrs {
 		if m.hdrs[i].dup {
 			continue
@@ -163,7 +166,9 @@ func (p *Parser) mergeRepeated(m *msg, dir inspect.Direction) {
 				continue
 			}
 			if start < 0 {
-				p.anomaly(m, dir, anomHeaderRepetition)
+				if !h2 {
+					p.anomaly(m, dir, anomHeaderRepetition)
+				}
 				start = len(m.derived)
 				m.derived = append(m.derived, m.get(m.hdrs[i].value)...)
 			}

@@ -52,6 +52,10 @@ type Limits struct {
 	// to detection when the file is complete. Rule sets that use them
 	// turn it on.
 	FileMatch bool
+	// Frames fills the frame:http1.request and frame:http1.response
+	// buffers (applayer.HTTP1FrameRequest): a copy of the message per
+	// Unit, so only rule sets that use them turn it on.
+	Frames bool
 	// HeaderLog puts every header of the request ("request"), the
 	// response ("response") or both ("both") in the transaction record,
 	// as Suricata's http logger with dump-all-headers; "" none.
@@ -129,6 +133,7 @@ func WithLimits(l Limits) Option {
 		c.Decoded = d.Decoded
 		c.FileInfo = l.FileInfo
 		c.FileMatch = l.FileMatch
+		c.Frames = l.Frames
 		c.HeaderLog = l.HeaderLog
 		if l.Decoded > 0 {
 			c.Decoded = l.Decoded

@@ -108,6 +108,8 @@ type tx struct {
 	// frame is the one being inspected on a Unit of its own.
 	frames [2]frameFacts
 	frame  []byte
+	// doh: HTTP/2, the direction's body is a DNS message (doh.go).
+	doh [2]bool
 }
 
 type state uint8
@@ -165,6 +167,26 @@ type Parser struct {
 	lastReq   *tx
 	lastReqID uint64
 	decoders  int // live body decoders (at most maxDecoders)
+	// x holds what few flows need (HTTP/1 frames, a CONNECT tunnel's
+	// start), made on first use: a Parser is made per flow, and these
+	// fields in it cost every HTTP flow ~80 bytes (BenchmarkInspectETOpen).
+	x *parserExtras
+}
+
+// parserExtras are the Parser's rarely used fields.
+type parserExtras struct {
+	frame []byte // the HTTP/1 frame buffer of the Unit being emitted (Limits.Frames)
+	// tunnelNew: a CONNECT tunnel opened and detection was not told yet
+	// (Tunnel); tunnelBuf holds its first bytes per direction till then.
+	tunnelNew bool
+	tunnelBuf [2][]byte
+}
+
+func (p *Parser) extras() *parserExtras {
+	if p.x == nil {
+		p.x = &parserExtras{}
+	}
+	return p.x
 }
 
 var _ applayer.Parser = (*Parser)(nil)
@@ -407,7 +429,10 @@ func (p *Parser) feedSide(s *side, data []byte, emit func(*applayer.Unit)) {
 			if room > 0 {
 				s.stash = append(s.stash, data[:min(room, n)]...)
 			}
-		default: // stTunnel, stGarbage
+		case stTunnel:
+			n = len(data)
+			p.tunnelBytes(s.dir, data)
+		default: // stGarbage
 			n = len(data)
 		}
 		data = data[n:]
@@ -992,11 +1017,14 @@ func (p *Parser) endHeaders(s *side, m *msg, emit func(*applayer.Unit)) {
 		}
 		s.st = stStart
 	case st == 101 && upgradeH2C(&t.req) && upgradeH2C(m):
-		// h2c upgrade: the request is stream 1 of the HTTP/2 connection
-		// that follows, in both directions.
-		p.emit(s.dir, t, false, emit)
+		// h2c upgrade: the HTTP/1 transaction ends with its 101, and
+		// the HTTP/2 connection that follows answers the request on
+		// stream 1 (upgrade.go).
 		s.cur = nil
-		p.ensureH2().upgrade(t)
+		t.respDone = true
+		p.emit(s.dir, t, true, emit)
+		p.ensureH2().upgrade(t, emit)
+		p.release(t)
 		s.st = stH2
 	case st == 101 || (t.connect && st >= 200 && st < 300):
 		p.tunnel(s, emit)
@@ -1038,6 +1066,9 @@ func (p *Parser) tunnel(s *side, emit func(*applayer.Unit)) {
 	p.release(t)
 	s.st = stTunnel
 	p.req.st = stTunnel
+	if t.connect {
+		p.openTunnel()
+	}
 	p.req.stash = nil
 }
 

@@ -312,7 +312,7 @@ func (c *Conn) frame(d *dirState) {
 	case *http2.ContinuationFrame:
 		c.fragment(d, f.HeaderBlockFragment(), f.HeadersEnded())
 	case *http2.SettingsFrame:
-		if v, ok := f.Value(http2.SettingHeaderTableSize); ok && !f.IsAck() {
+		if v, ok := lastSetting(f, http2.SettingHeaderTableSize); ok && !f.IsAck() {
 			// The sender's decoder takes this much: it bounds what the
 			// other direction's encoder may use.
 			c.dirs[1-d.dir].dec.SetAllowedMaxDynamicTableSize(min(v, maxTable))
@@ -320,6 +320,20 @@ func (c *Conn) frame(d *dirState) {
 	case *http2.RSTStreamFrame:
 		c.h.Reset(f.StreamID)
 	}
+}
+
+// lastSetting is a SETTINGS frame's value for id: the last one it gives,
+// as its parameters apply in order (RFC 9113 6.5.3). Frame.Value gives
+// the first: a client that sent a header table size of 0 then 4096 in
+// one frame (nghttp2 does) had every later response header block taken
+// for an HPACK error.
+func lastSetting(f *http2.SettingsFrame, id http2.SettingID) (v uint32, ok bool) {
+	for i := range f.NumSettings() {
+		if s := f.Setting(i); s.ID == id {
+			v, ok = s.Val, true
+		}
+	}
+	return v, ok
 }
 
 // frameStream is the stream a frame belongs to: a PUSH_PROMISE's (and

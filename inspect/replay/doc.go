@@ -28,6 +28,12 @@
 //     recognises (an HTTP response) is reversed, as Suricata does.
 //   - Close is called at RST, once both directions' FINs were reached, or
 //     at the end of the capture.
+//   - TCP urgent data is read as Config.Urgent says (Suricata's
+//     stream.reassembly.urgent.policy; default inline, as the
+//     appliance's own stack reads it): see UrgentPolicy.
+//   - A packet of a 5-tuple whose flow was idle past its timeout
+//     (Config.FlowTimeouts, Suricata's flow-timeouts by state) starts a
+//     new flow; the old one is logged with reason timeout.
 //
 // Link types: Ethernet (with VLAN tags), raw IPv4/IPv6 (DLT_RAW 12 and
 // 14, LINKTYPE_RAW 101, LINKTYPE_IPV4 228, LINKTYPE_IPV6 229), Linux
@@ -59,6 +65,12 @@
 //
 // A pass verdict ends inspection, not logging: a passed flow is still
 // fed, so its app-layer records are written; no rule decides it again.
+//
+// A bypass rule (Result.Bypass) takes the flow out of inspection from
+// the next packet on, as Suricata's local bypass: later packets are
+// counted, nothing else, and the flow is not flushed at its end; bytes
+// flushed together at the end are all inspected, as Suricata's pseudo
+// packets are. The flow event says state bypassed, bypass local.
 //
 // In IPS mode a drop or reject stops the flow: its later data is not
 // inspected (it would not have been forwarded) and every later packet of

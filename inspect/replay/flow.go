@@ -62,6 +62,9 @@ type stream struct {
 	// acked is the stream offset the other side acknowledged up to: in
 	// ids mode bytes are delivered only that far (see gated).
 	acked uint64
+	// oob counts the bytes taken out of band (Config.Urgent): the
+	// direction's later sequence numbers are shifted back by it.
+	oob uint32
 }
 
 // offsetOf maps a sequence number onto the stream offset space; it is
@@ -88,11 +91,19 @@ type flow struct {
 	rst     bool
 	alerted bool
 	passed  bool // a pass verdict: no further inspection
-	dropped bool
-	action  string
-	traffic eve.Traffic
-	evicted bool
-	probed  bool // the mid-stream direction guess was made
+	// bypassed: a bypass rule matched; the flow's later packets are
+	// counted and nothing else, as in Suricata (see result).
+	bypassed bool
+	dropped  bool
+	action   string
+	traffic  eve.Traffic
+	evicted  bool
+	// timedOut: a packet of its 5-tuple came after its timeout.
+	timedOut bool
+	// dropReason is the drop reason of the packets after the one that
+	// dropped the flow ("" : flow drop).
+	dropReason string
+	probed     bool // the mid-stream direction guess was made
 	// flowVars are the flow variables pcre captures stored (vars.go).
 	flowVars []map[string]string
 	// synStart: the flow began with a SYN, so its inspector is made at
@@ -149,6 +160,9 @@ type replayer struct {
 func newReplayer(ff inspect.FlowFactory, cfg Config) *replayer {
 	if cfg.MaxFlows <= 0 {
 		cfg.MaxFlows = DefaultMaxFlows
+	}
+	if cfg.FlowTimeouts == nil {
+		cfg.FlowTimeouts = &DefaultFlowTimeouts
 	}
 	if cfg.MaxPendingBytes <= 0 {
 		cfg.MaxPendingBytes = DefaultMaxPendingBytes
@@ -208,6 +222,13 @@ func (rp *replayer) packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkT
 
 	key := keyOf(d.proto, d.src, d.dst)
 	f := rp.flows[key]
+	if f != nil && rp.timedOut(f, ci.Timestamp) {
+		f.timedOut = true
+		if err := rp.endFlow(f); err != nil {
+			return err
+		}
+		f = nil
+	}
 	if f != nil && (f.closed || f.rst) && d.tcp != nil && d.tcp.SYN && !d.tcp.ACK {
 		// Port reuse: a new connection on a finished 4-tuple.
 		if err := rp.endFlow(f); err != nil {
@@ -227,10 +248,17 @@ func (rp *replayer) packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkT
 	}
 	f.pkts[dir]++
 	f.bytes[dir] += uint64(len(data))
-	f.last = ci.Timestamp
+	if ci.Timestamp.After(f.last) {
+		// As Suricata's lastts: a packet stamped in the past (a
+		// capture's clock stepping back) neither ends nor rewinds it.
+		f.last = ci.Timestamp
+	}
 
 	if f.dropped {
-		return rp.dropPacket(f, dir, nil, len(d.payload), "")
+		return rp.dropPacket(f, dir, nil, len(d.payload), f.dropReason)
+	}
+	if f.bypassed {
+		return nil
 	}
 	if d.tcp != nil {
 		return rp.tcpPacket(f, dir, &d)
@@ -353,6 +381,11 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 			dir = inspect.ToClient
 		}
 	}
+	if t.URG && rp.cfg.Urgent == UrgentDrop && rp.cfg.Mode == ModeIPS {
+		// Dropped before the stream engine sees it (Suricata's
+		// StreamTcpInlineDropUrg): the flow goes on without it.
+		return rp.dropSegment(f, dir, len(d.payload), "stream urgent")
+	}
 	pre := f.ssn.state
 	f.ssn.update(dir, fl, t.Seq, t.Ack, len(d.payload), rp.cfg.Midstream)
 	if f.insp == nil && f.synStart {
@@ -386,8 +419,11 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 	}
 
 	if f.insp == nil && f.handshakeMissing() && rp.cfg.MidstreamDrop && rp.cfg.Mode == ModeIPS && len(d.payload) > 0 {
+		// Suricata's midstream exception policy drop-flow: this packet
+		// for the pickup, the flow's later ones for the policy.
 		f.action = "drop"
-		return rp.dropPacket(f, dir, nil, len(d.payload), "")
+		f.dropReason = "exception policy flow drop"
+		return rp.dropPacket(f, dir, nil, len(d.payload), "stream midstream")
 	}
 
 	// Data after a SYN that was never answered is not part of a session
@@ -396,7 +432,7 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 	// inspected, and a live proxy never sees such bytes either.
 	unanswered := f.ssn.state == tcpSynSent && !t.SYN
 	if other := &f.dirs[1-dir]; t.ACK && other.init {
-		if o := other.offsetOf(t.Ack); o > 0 && uint64(o) > other.acked {
+		if o := other.offsetOf(t.Ack - other.oob); o > 0 && uint64(o) > other.acked {
 			other.acked = uint64(o)
 			// The other side's bytes that waited for this acknowledgement.
 			if len(other.pending) > 0 {
@@ -410,11 +446,16 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 	// it (RFC 9293 3.5.3) and Suricata does not reassemble it
 	// (bug-6244-tcp-rst-with-data).
 	if len(d.payload) > 0 && !unanswered && !t.RST {
-		seq := t.Seq
+		seq, payload, drop := rp.urgent(st, t, d.payload)
+		if drop {
+			return rp.dropSegment(f, dir, len(d.payload), "stream urgent")
+		}
 		if t.SYN {
 			seq++
 		}
-		st.insert(seq, d.payload)
+		if len(payload) > 0 {
+			st.insert(seq, payload)
+		}
 		// TCP Fast Open: data in a SYN waits for the handshake, as in
 		// Suricata's stream engine (and a proxy, which reads nothing
 		// before the connection is established).
@@ -437,7 +478,7 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 		}
 	}
 	if t.FIN && st.init {
-		end := st.offsetOf(t.Seq + uint32(len(d.payload)))
+		end := st.offsetOf(t.Seq - st.oob + uint32(len(d.payload)))
 		if t.SYN {
 			end++
 		}
@@ -687,6 +728,12 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 			return err
 		}
 	}
+	if res.Bypass {
+		// The packet that matched is processed to its end; the flow's
+		// later packets skip stream and detection (Suricata's
+		// FlowWorker returns before them for a locally bypassed flow).
+		f.bypassed = true
+	}
 	switch res.Action {
 	case inspect.ActionPass:
 		f.passed = true
@@ -746,6 +793,12 @@ func (rp *replayer) dropPacket(f *flow, dir inspect.Direction, rule *inspect.Rul
 		return nil
 	}
 	f.dropLogged[dir] = true
+	return rp.logDrop(f, dir, rule, n, reason)
+}
+
+// logDrop writes the drop event of the current packet; reason, when
+// set, replaces the drop reason NewDrop gives.
+func (rp *replayer) logDrop(f *flow, dir inspect.Direction, rule *inspect.RuleInfo, n int, reason string) error {
 	ev := eve.NewDrop(rp.ts, &f.meta, dir, rule, n)
 	if reason != "" {
 		ev.Drop.Reason = reason
@@ -765,6 +818,11 @@ func (rp *replayer) closeFlow(f *flow) error {
 		return nil
 	}
 	f.closed = true
+	if f.bypassed {
+		// Suricata does not flush a bypassed flow at its end: what
+		// waited for an acknowledgement is never inspected.
+		return nil
+	}
 	for _, dir := range [2]inspect.Direction{inspect.ToServer, inspect.ToClient} {
 		if len(f.dirs[dir].pending) > 0 {
 			if err := rp.drain(f, dir, true, 0); err != nil {
@@ -801,13 +859,19 @@ func (rp *replayer) endFlow(f *flow) error {
 		ev.AppProto = inspect.AppProtoOf(f.insp)
 	}
 	reason := "shutdown"
-	if f.evicted {
+	switch {
+	case f.evicted:
 		reason = "forced"
+	case f.timedOut:
+		reason = "timeout"
 	}
 	ev.Flow = &eve.Flow{
 		PktsToServer: f.pkts[0], PktsToClient: f.pkts[1], BytesToServer: f.bytes[0], BytesToClient: f.bytes[1],
 		Start: eve.Time{Time: f.start}, End: eve.Time{Time: f.last}, Age: f.last.Unix() - f.start.Unix(),
 		State: f.state(), Reason: reason, Alerted: f.alerted, Action: f.action,
+	}
+	if f.bypassed {
+		ev.Flow.State, ev.Flow.Bypass = "bypassed", "local"
 	}
 	if r, ok := f.insp.(inspect.AppProtoReasoner); ok {
 		ev.AppProtoReason = r.AppProtoReason()

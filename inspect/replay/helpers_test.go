@@ -75,6 +75,7 @@ func (f *fakeFlow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 		if r.info.Action.Stronger(res.Action) {
 			res.Action = r.info.Action
 		}
+		res.Bypass = res.Bypass || r.info.Bypass
 		if r.event != nil {
 			res.Events = append(res.Events, *r.event)
 		}
@@ -120,14 +121,15 @@ func newCapture(t *testing.T, lt layers.LinkType) *capture {
 type tcpSeg struct {
 	src, dst netip.AddrPort
 	seq, ack uint32
-	flags    string // any of S A F R P
+	flags    string // any of S A F R P U
 	data     string
+	urgent   uint16 // the urgent pointer (with U)
 }
 
 func (c *capture) tcp(s tcpSeg) *capture {
 	t := &layers.TCP{SrcPort: layers.TCPPort(s.src.Port()), DstPort: layers.TCPPort(s.dst.Port()), Seq: s.seq, Ack: s.ack, Window: 65535,
 		SYN: strings.Contains(s.flags, "S"), ACK: strings.Contains(s.flags, "A"), FIN: strings.Contains(s.flags, "F"),
-		RST: strings.Contains(s.flags, "R"), PSH: strings.Contains(s.flags, "P")}
+		RST: strings.Contains(s.flags, "R"), PSH: strings.Contains(s.flags, "P"), URG: strings.Contains(s.flags, "U"), Urgent: s.urgent}
 	return c.add(s.src.Addr(), s.dst.Addr(), layers.IPProtocolTCP, t, []byte(s.data))
 }
 

@@ -82,6 +82,15 @@ type Config struct {
 	// them, or the flow's end, as Suricata's IDS reassembly hands on
 	// only what was acknowledged.
 	AsyncOneside, StreamInline bool
+	// Urgent is how TCP urgent data is read (Suricata's
+	// stream.reassembly.urgent.policy, default inline), UrgentOOBLimit
+	// what UrgentOOB gives way to once a direction took 64k bytes out
+	// of band (its oob-limit-policy: inline, gap or drop; default
+	// inline). See UrgentPolicy.
+	Urgent, UrgentOOBLimit UrgentPolicy
+	// FlowTimeouts end idle flows (see FlowTimeouts); nil means
+	// DefaultFlowTimeouts.
+	FlowTimeouts *FlowTimeouts
 	// Events receives EVE events; nil discards them.
 	Events Sink
 	// Netflow logs two netflow events at each flow's end, one per

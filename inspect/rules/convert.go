@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -89,6 +90,7 @@ var bufferNames = map[string]applayer.Buffer{
 	"ssh_software": applayer.SSHSoftware, "file.name": applayer.FileName,
 	"ja4.hash": applayer.JA4Hash, "tls.random": applayer.TLSRandom, "tls.random_time": applayer.TLSRandomTime,
 	"tls.random_bytes": applayer.TLSRandomBytes, "tls.subjectaltname": applayer.TLSSubjectAltName,
+	"tls.alpn":  applayer.TLSALPN,
 	"dns_query": applayer.DNSQuery, "dns.query": applayer.DNSQuery,
 	"dns.queries.rrname": applayer.DNSQueriesRRName, "dns.answers.rrname": applayer.DNSAnswersRRName,
 	"dns.authorities.rrname": applayer.DNSAuthoritiesRRName, "dns.additionals.rrname": applayer.DNSAdditionalsRRName,
@@ -98,7 +100,8 @@ var bufferNames = map[string]applayer.Buffer{
 	"http.request_header": applayer.HTTPRequestHeader, "http.response_header": applayer.HTTPResponseHeader,
 	"http2.header_name": applayer.HTTP2HeaderName, "http2.header": applayer.HTTP2Header,
 	"frame:http2.hdr": applayer.HTTP2FrameHdr, "frame:http2.data": applayer.HTTP2FrameData,
-	"frame:http2.pdu": applayer.HTTP2FramePDU,
+	"frame:http2.pdu":     applayer.HTTP2FramePDU,
+	"frame:http1.request": applayer.HTTP1FrameRequest, "frame:http1.response": applayer.HTTP1FrameResponse,
 }
 
 // fileDataBuffer is a marker resolved to request or response body by the
@@ -345,6 +348,16 @@ func (c *converter) run() error {
 				return rejectf("alert and noalert together")
 			}
 			out.Info.AlertPass = out.Action == inspect.ActionPass
+			continue
+		}
+		if o.kw == "bypass" {
+			// Suricata's bypass (detect-bypass.c): a post-match action
+			// that takes the flow out of inspection (RuleInfo.Bypass).
+			// As there, a bypassed flow's files would never complete.
+			if _, store := g.Tags["filestore"]; store || slices.Contains(g.Statements, "filestore") {
+				return rejectf("bypass can't work with filestore keyword")
+			}
+			out.Info.Bypass = true
 			continue
 		}
 		if o.kw == "app-layer-protocol" {

@@ -94,6 +94,7 @@ var probes = []probe{
 	{keyword: "filename / fileext", option: `filename:"a.exe"; fileext:"exe";`, note: "as Suricata: file.name with a nocase content (fileext: ending in .EXT)"},
 	{keyword: "filesize", option: `filesize:>100;`, note: "HTTP files (as file.name says), matched once the file is complete; filemd5, filesha1 and filesha256 take a list file beside the rule file the same way"},
 	{keyword: "filestore", option: `filestore;`, note: "accepted; files are not written to disk (no file-store output)"},
+	{keyword: "bypass", option: `bypass;`, note: "the rest of the flow is forwarded without inspection or logging (a pass verdict); refused beside filestore"},
 	{keyword: "filemagic", option: `filemagic:"PE32";`, why: "no file extraction"},
 	{keyword: "lua", option: `lua:script.lua;`, why: "no scripting engine in the data path"},
 }

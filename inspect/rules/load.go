@@ -265,7 +265,7 @@ func (p *parsed) finish(opts *Options) (*Rule, error) {
 // for gonids as a stand-in it knows (one the rule does not use), and the
 // converter maps the stand-in back (parsed.alias).
 var unknownSticky = map[string]bool{"ja4.hash": true, "tls.random_time": true, "tls.random_bytes": true,
-	"tls.subjectaltname": true, "file.name": true, "dns.queries.rrname": true, "dns.answers.rrname": true,
+	"tls.subjectaltname": true, "tls.alpn": true, "file.name": true, "dns.queries.rrname": true, "dns.answers.rrname": true,
 	"dns.authorities.rrname": true, "dns.additionals.rrname": true, "dns.response.rrname": true,
 	"http2.header_name": true, "http2.header": true, "dns.query.name": true, "dns.answer.name": true}
 
@@ -297,7 +297,7 @@ func (p *parsed) ownOptions(opts []option) string {
 			// value (frame:http2.hdr), lent a stand-in gonids knows.
 			buf := "frame:" + strings.TrimSpace(o.value)
 			if _, ok := bufferNames[buf]; !ok {
-				return "unsupported frame " + strings.TrimSpace(o.value) + " (only HTTP/2's: http2.hdr, http2.data, http2.pdu)"
+				return "unsupported frame " + strings.TrimSpace(o.value) + " (supported: http1.request, http1.response, http2.hdr, http2.data, http2.pdu)"
 			}
 			stand, why := p.standIn(buf, lower, &next)
 			if why != "" {
@@ -317,7 +317,7 @@ func (p *parsed) ownOptions(opts []option) string {
 				return why
 			}
 			cut = cut[:o.start] + stand + ";" + cut[o.end:]
-		case fileKeywords[o.kw] || o.kw == "alert" && o.value == "" || o.kw == "app-layer-protocol" ||
+		case fileKeywords[o.kw] || (o.kw == "alert" || o.kw == "bypass") && o.value == "" || o.kw == "app-layer-protocol" ||
 			o.kw == "dsize" && strings.HasPrefix(strings.TrimSpace(o.value), "!") || isFlowCount(o.kw):
 			// app-layer-protocol may be given more than once (all must
 			// hold); gonids keeps only the last. gonids parses no negated

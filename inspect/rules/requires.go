@@ -14,9 +14,9 @@ var SuricataVersion = [3]int{8, 0, 0}
 // SuricataVersion, ANDed, alternatives separated by "|"), "feature NAME"
 // and "keyword NAME". It returns "" when the rule may load, else why
 // not. Suricata skips a rule whose requirements are not met; here it is
-// refused with that reason, which comes to the same. No optional feature
-// is claimed, and a keyword requirement is not checked, so rules that
-// need either are refused.
+// refused with that reason, which comes to the same. The optional
+// features claimed are those of Features; a keyword requirement is not
+// checked, so rules that need one are refused.
 func requires(v string) string {
 	if strings.TrimSpace(v) == "" {
 		return "requires: empty"
@@ -43,6 +43,9 @@ func requires(v string) string {
 			if val == "" {
 				return "requires: " + key + " without a name"
 			}
+			if key == "feature" && Features[val] {
+				continue
+			}
 			return "requires " + part + ": not available here"
 		default:
 			return "requires: unknown requirement " + strconv.Quote(part)
@@ -50,6 +53,12 @@ func requires(v string) string {
 	}
 	return ""
 }
+
+// Features are the optional features of Suricata's feature.h that
+// interdict provides, for requires: feature NAME: the JA3 and JA4 TLS
+// fingerprints (ja3.hash, ja3s.hash, ja4.hash; inspect/tls), which
+// Suricata provides when its TLS parser computes them.
+var Features = map[string]bool{"ja3": true, "ja4": true}
 
 // versionMatches evaluates "OP VERSION [OP VERSION]... [| ...]".
 func versionMatches(expr string) (bool, string) {

@@ -29,3 +29,12 @@ func TestRequires(t *testing.T) {
 		assert.Contains(t, err.Error(), tc.reason, tc.v)
 	}
 }
+
+// TestRequiresFeature: the JA3 and JA4 fingerprints are features
+// interdict provides (requires: feature ja3 loads); others are not.
+func TestRequiresFeature(t *testing.T) {
+	assert.Empty(t, requires("feature ja3"))
+	assert.Empty(t, requires("feature ja4, version >= 7"))
+	assert.Contains(t, requires("feature lua"), "not available")
+	assert.Contains(t, requires("keyword ja4.hash"), "not available")
+}

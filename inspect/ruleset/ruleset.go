@@ -140,7 +140,7 @@ func Load(spec Spec) (*Result, error) {
 			return nil, fmt.Errorf("rules: %s: %w", f.DisplayName(), err)
 		}
 	}
-	if lim := spec.HTTPLimits; spec.HTTPBodyLimit > 0 || lim != (http1.Limits{}) || usesFileMatch(set.Rules) {
+	if lim := spec.HTTPLimits; spec.HTTPBodyLimit > 0 || lim != (http1.Limits{}) || usesFileMatch(set.Rules) || usesHTTP1Frames(set.Rules) {
 		if spec.HTTPBodyLimit > 0 {
 			lim.Body = spec.HTTPBodyLimit
 		}
@@ -148,6 +148,8 @@ func Load(spec Spec) (*Result, error) {
 		// costs a pass over every body byte, so only rule sets that use
 		// them pay for it.
 		lim.FileMatch = usesFileMatch(set.Rules)
+		// So do the frame buffers: a copy of the message per Unit.
+		lim.Frames = usesHTTP1Frames(set.Rules)
 		eopts.Protos = WithHTTPLimits(applayer.Protos(), lim)
 	}
 	eng, err := detect.New(set.Rules, eopts)
@@ -176,6 +178,19 @@ func usesFileMatch(rs []*rules.Rule) bool {
 		for _, l := range r.Lists {
 			switch l.Buffer {
 			case applayer.FileSize, applayer.FileMD5, applayer.FileSHA1, applayer.FileSHA256:
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// usesHTTP1Frames reports whether a rule inspects an HTTP/1 frame
+// (frame:http1.request, frame:http1.response).
+func usesHTTP1Frames(rs []*rules.Rule) bool {
+	for _, r := range rs {
+		for _, l := range r.Lists {
+			if l.Buffer == applayer.HTTP1FrameRequest || l.Buffer == applayer.HTTP1FrameResponse {
 				return true
 			}
 		}

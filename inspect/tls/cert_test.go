@@ -226,6 +226,8 @@ func TestCertificateTLS12(t *testing.T) {
 			assert.Equal(t, []string{"cert.interdict.test", "alt.interdict.test"}, ev.SubjectAltNames)
 			assert.Equal(t, md5Hex(ev.JA3S), ev.JA3SHash)
 			assert.Equal(t, wantJA4, ev.JA4)
+			assert.Equal(t, []string{"h2", "http/1.1"}, ev.ClientALPNs, "the ALPN protocols offered")
+			assert.Equal(t, []string{"h2"}, ev.ServerALPNs, "the one chosen")
 		})
 	}
 }

@@ -46,6 +46,9 @@ func TestTLSRules(t *testing.T) {
 		`alert tls any any -> any any (msg:"san"; tls.subjectaltname; content:"alt.interdict.test"; bsize:18; sid:15;)`,
 		`alert tls any any -> any any (msg:"random bytes"; flow:to_server; tls.random_bytes; bsize:28; sid:16;)`,
 		`alert tls any any -> any any (msg:"two stand-ins"; ja4.hash; content:"_"; tls.random_time; bsize:4; sid:17;)`,
+		`alert tls any any -> any any (msg:"alpn offered"; flow:to_server; tls.alpn; content:"http/1.1"; bsize:8; sid:18;)`,
+		`alert tls any any -> any any (msg:"alpn chosen"; flow:to_client; tls.alpn; content:"h2"; bsize:2; sid:19;)`,
+		`alert tls any any -> any any (msg:"alpn not chosen"; flow:to_client; tls.alpn; content:"http/1.1"; sid:20;)`,
 	}, "\n")
 	set := &rules.Set{}
 	require.NoError(t, set.Load(strings.NewReader(text), "tls.rules", nil))
@@ -82,7 +85,7 @@ func TestTLSRules(t *testing.T) {
 			sids = append(sids, int(sid))
 		}
 		sort.Ints(sids)
-		assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 8, 10, 11, 13, 14, 15, 16, 17}, sids, "chunk %d", chunk)
+		assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 8, 10, 11, 13, 14, 15, 16, 17, 18, 19}, sids, "chunk %d", chunk)
 	}
 }
 

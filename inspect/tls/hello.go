@@ -16,6 +16,9 @@ type hello struct {
 	// ja3 is the JA3 string (legacy version, ciphers, extensions, groups,
 	// point formats; GREASE values left out); ja4 the JA4 fingerprint.
 	ja3, ja4 string
+	// alpns are the ALPN extension's protocols; they alias the
+	// handshake buffer.
+	alpns [][]byte
 }
 
 func (h *hello) flag(ev string) {
@@ -141,6 +144,8 @@ func parseClientHello(b []byte) (h hello) {
 			for l := (reader{b: pr.bytes(pr.u8())}); len(l.b) > 0; {
 				j.add(4, l.u8())
 			}
+		case 16: // application_layer_protocol_negotiation
+			h.alpns = parseALPN(data, h.alpns[:0])
 		case 0: // server_name
 			if sniSeen {
 				h.flag(EvMultipleSNIExtensions)
@@ -208,6 +213,23 @@ type serverHello struct {
 	legacy, version uint16 // legacy_version; negotiated (supported_versions)
 	random          []byte
 	ja3s            string
+	alpns           [][]byte // the chosen ALPN protocol; aliases the buffer
+}
+
+// parseALPN appends the protocols of an ALPN extension (RFC 7301 3.1: a
+// 2-byte list length, then 1-byte-prefixed names) to dst; a malformed
+// list ends the reading.
+func parseALPN(data []byte, dst [][]byte) [][]byte {
+	r := reader{b: data}
+	l := reader{b: r.bytes(r.u16())}
+	for len(l.b) > 0 {
+		p := l.bytes(l.u8())
+		if l.bad || len(p) == 0 {
+			break
+		}
+		dst = append(dst, p)
+	}
+	return dst
 }
 
 // parseServerHello parses a ServerHello body (RFC 8446 4.1.3, RFC 5246
@@ -238,6 +260,9 @@ func parseServerHello(b []byte) (s serverHello, ok bool) {
 			j.add(2, typ)
 			if typ == 43 && len(data) == 2 { // supported_versions: the chosen one
 				s.version = uint16(data[0])<<8 | uint16(data[1])
+			}
+			if typ == 16 {
+				s.alpns = parseALPN(data, nil)
 			}
 		}
 	}

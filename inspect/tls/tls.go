@@ -3,6 +3,7 @@ package tls
 import (
 	"bytes"
 	"errors"
+	"strconv"
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
@@ -51,7 +52,7 @@ func init() {
 			applayer.TLSCertSerial, applayer.TLSCertFingerprint, applayer.TLSVersion, applayer.JA3Hash,
 			applayer.JA3String, applayer.JA3SHash, applayer.JA3SString, applayer.TLSCerts, applayer.JA4Hash,
 			applayer.TLSRandom, applayer.TLSRandomTime, applayer.TLSRandomBytes, applayer.TLSSubjectAltName,
-			applayer.SSLVersion, applayer.AppHook},
+			applayer.SSLVersion, applayer.AppHook, applayer.TLSALPN},
 		Hooks: append(append([]string{}, hookNames[inspect.ToServer]...), hookNames[inspect.ToClient]...),
 		Events: applayer.EventNames(EvInvalidRecordType, EvInvalidRecordVersion, EvInvalidRecordLength,
 			EvInvalidHandshakeMessage, EvHandshakeInvalidLength, EvInvalidSNIType, EvInvalidSNILength,
@@ -360,6 +361,7 @@ func (p *Parser) message(dir inspect.Direction, typ byte, body []byte, emit func
 		// The hello's bytes are reused for later messages; what Units keep
 		// is copied.
 		u.Buffers[applayer.TLSSNI] = bytes.Clone(h.sni)
+		p.tx.ClientALPNs, u.Multi[applayer.TLSALPN] = alpnCopies(h.alpns, u.Multi[applayer.TLSALPN][:0])
 		u.Buffers[applayer.TLSVersion] = []byte{byte(h.legacy >> 8), byte(h.legacy)}
 		u.Buffers[applayer.JA3String] = []byte(p.tx.JA3)
 		u.Buffers[applayer.JA3Hash] = []byte(p.tx.JA3Hash)
@@ -379,6 +381,8 @@ func (p *Parser) message(dir inspect.Direction, typ byte, body []byte, emit func
 		u.Buffers[applayer.TLSVersion] = []byte{byte(s.version >> 8), byte(s.version)}
 		u.Buffers[applayer.JA3SString] = []byte(p.tx.JA3S)
 		u.Buffers[applayer.JA3SHash] = []byte(p.tx.JA3SHash)
+		// tls.alpn to the client is the server's choice.
+		p.tx.ServerALPNs, u.Multi[applayer.TLSALPN] = alpnCopies(s.alpns, u.Multi[applayer.TLSALPN][:0])
 		p.setRandom(s.random)
 		if s.version >= 0x0304 || s.version>>8 == 0x7f {
 			// TLS 1.3 (and its drafts): the rest is encrypted.
@@ -539,9 +543,23 @@ func sslClass(v uint16) byte {
 	return 0
 }
 
-// versionName spells a protocol version as Suricata's EVE tls.version.
+// versionName spells a protocol version as Suricata's EVE tls.version
+// (rust/src/tls_version.rs), the TLS 1.3 drafts included: "TLS 1.3
+// draft-28" for 0x7f1c, "draft-<16" for the drafts before 16 (app-layer-
+// ssl.c files them all as TLS_VERSION_13_PRE_DRAFT16), "draft-23-fb" for
+// Facebook's 0xfb17.
 func versionName(v uint16) string {
+	switch {
+	case v >= 0x7f10 && v <= 0x7f1c:
+		return "TLS 1.3 draft-" + strconv.Itoa(int(v&0xff))
+	case v>>8 == 0x7f && v&0xff < 0x10:
+		return "TLS 1.3 draft-<16"
+	case v >= 0xfb14 && v <= 0xfb17 || v == 0xfb1a:
+		return "TLS 1.3 draft-" + strconv.Itoa(int(v&0xff)) + "-fb"
+	}
 	switch v {
+	case 0x0200:
+		return "SSLv2"
 	case 0x0300:
 		return "SSLv3"
 	case 0x0301:
@@ -554,4 +572,15 @@ func versionName(v uint16) string {
 		return "TLS 1.3"
 	}
 	return "UNDETERMINED"
+}
+
+// alpnCopies copies a hello's ALPN protocols (which alias its buffer)
+// for the record and the tls.alpn instances of the Unit.
+func alpnCopies(alpns [][]byte, inst [][]byte) ([]string, [][]byte) {
+	var names []string
+	for _, a := range alpns {
+		names = append(names, string(a))
+		inst = append(inst, []byte(names[len(names)-1]))
+	}
+	return names, inst
 }

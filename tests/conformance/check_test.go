@@ -6,10 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/interdict/interdict/inspect/replay"
 )
 
 const eveLines = `{"event_type":"alert","src_port":143,"alert":{"signature_id":1,"action":"allowed"},"http":{"hostname":"a"},"vlan":[3136],"tx_id":0}
@@ -134,6 +137,11 @@ func TestParseArgs(t *testing.T) {
 	_, ok := parseSize("lots")
 	assert.False(t, ok)
 
+	o = parseArgs("c", []string{"--set stream.reassembly.urgent.policy=oob", "--set stream.reassembly.urgent.oob-limit-policy=gap", "--set stream.reassembly.urgent.policy=bogus"}, "")
+	assert.Equal(t, replay.UrgentOOB, o.Urgent)
+	assert.Equal(t, replay.UrgentGap, o.UrgentOOBLimit)
+	assert.Equal(t, []string{"stream.reassembly.urgent.policy=bogus"}, o.Ignored)
+
 	assert.True(t, parseArgs("eve-payload-03-tcp-exact-overlap-ips", nil, "").IPS, "a name containing ips runs in IPS mode")
 	assert.False(t, parseArgs("util-action-tests/x", nil, "").IPS, "only the test's own name counts")
 }
@@ -177,12 +185,20 @@ func TestLoadSpecAndApplicability(t *testing.T) {
 			"alert tcp-pkt any any -> any any (content:\"x\"; sid:1;)", nil, "", true},
 		{"dsize 0 with an http check left", "pcap: ../shared/input.pcap\nchecks:\n- filter: {count: 4, match: {alert.signature_id: 1}}\n- filter: {count: 3, match: {event_type: drop}}\n- filter: {count: 1, match: {event_type: http}}\n",
 			"drop tcp any any -> any any (dsize:0; sid: 1;)", nil, "dsize:0", false},
+		{"urgent policy", "pcap: ../shared/input.pcap\nargs:\n- --set stream.reassembly.urgent.policy=oob\nchecks:\n- filter: {count: 1, match: {alert.signature_id: 1}}\n",
+			"alert tcp any any -> any any (content:\"x\"; sid:1;)", nil, "", true},
 		{"version too new", "pcap: ../shared/input.pcap\nrequires: {min-version: 9.1}\nchecks:\n- filter: {count: 1, match: {alert.signature_id: 1}}\n",
 			"alert tcp any any -> any any (content:\"x\"; sid:1;)", nil, "needs Suricata >= 9.1", false},
 		{"check for another version is not run", "pcap: ../shared/input.pcap\nchecks:\n- filter: {count: 1, match: {alert.signature_id: 1}}\n- filter: {requires: {lt-version: 7}, count: 9, match: {alert.signature_id: 1}}\n",
 			"alert tcp any any -> any any (content:\"x\"; sid:1;)", nil, "", true},
 		{"action order is replayed, not a reason to skip", "pcap: ../shared/input.pcap\nchecks:\n- filter: {count: 1, match: {alert.signature_id: 1}}\n",
 			"alert tcp any any -> any any (content:\"x\"; sid:1;)", map[string]string{"suricata.yaml": "%YAML 1.1\n---\naction-order:\n  - drop\n  - pass\n  - reject\n  - alert\n"}, "", true},
+		{"a count of every alert that includes a packet-header rule's is set aside; the sid checks decide",
+			"pcap: ../shared/input.pcap\nchecks:\n- filter: {count: 2, match: {event_type: alert}}\n- filter: {count: 1, match: {event_type: alert, alert.signature_id: 2}}\n- filter: {count: 1, match: {event_type: alert, alert.signature_id: 1}}\n",
+			"alert tcp-pkt any any -> any any (tcp.flags:R,A; content:\"x\"; sid:2;)\nalert tcp any any -> any any (content:\"x\"; sid:1;)", nil, "", true},
+		{"the other rules' sid checks still fail",
+			"pcap: ../shared/input.pcap\nchecks:\n- filter: {count: 2, match: {event_type: alert}}\n- filter: {count: 3, match: {event_type: alert, alert.signature_id: 1}}\n",
+			"alert tcp-pkt any any -> any any (tcp.flags:R,A; content:\"x\"; sid:2;)\nalert tcp any any -> any any (content:\"x\"; sid:1;)", nil, "", false},
 		{"shell only alongside a real check", "pcap: ../shared/input.pcap\nchecks:\n- shell: {args: 'cat fast.log', expect: 1}\n- filter: {count: 1, match: {alert.signature_id: 1}}\n",
 			"alert tcp any any -> any any (content:\"x\"; sid:1;)", nil, "", true},
 	} {
@@ -214,10 +230,6 @@ func TestLoadSpecErrors(t *testing.T) {
 	dir = writeTest(t, root, "badpcap", "pcap: ../missing.pcap\n", "alert tcp any any -> any any (sid:1;)", nil)
 	_, err = LoadSpec(root, dir)
 	assert.ErrorContains(t, err, "missing.pcap")
-
-	dir = writeTest(t, root, "norules", "checks: []\n", "", map[string]string{"a.pcap": ""})
-	_, err = LoadSpec(root, dir)
-	assert.ErrorContains(t, err, "no rule file")
 
 	dir = writeTest(t, root, "badyaml", "checks: [\n", "", nil)
 	_, err = LoadSpec(root, dir)
@@ -262,4 +274,85 @@ func TestPacketChecks(t *testing.T) {
 	assert.Empty(t, s.CheckNA(&s.Checks[1], nil))
 	other := &Spec{Name: "other", Checks: []Check{{Filter: &Filter{}}}}
 	assert.Empty(t, other.CheckNA(&other.Checks[0], nil))
+}
+
+// TestRuntimeYAML: without a suricata.yaml the case runs with the one
+// Suricata ships (its flow timeouts); with one, Suricata's built-in
+// timeouts under the file's own; in IPS mode a midstream pickup is
+// dropped unless midstream is on or an exception policy says otherwise.
+func TestRuntimeYAML(t *testing.T) {
+	root := t.TempDir()
+	none := writeTest(t, root, "none", "checks: []\n", "", nil)
+	own := writeTest(t, root, "own", "checks: []\n", "", map[string]string{"suricata.yaml": "%YAML 1.1\n---\nflow-timeouts:\n  tcp:\n    closed: 5\n"})
+	ignore := writeTest(t, root, "ignore", "checks: []\n", "", map[string]string{"suricata.yaml": "%YAML 1.1\n---\nexception-policy: ignore\n"})
+
+	o := RunOpts{}
+	require.NoError(t, o.readRuntimeYAML(none))
+	assert.Equal(t, suricataYAMLTimeouts, *o.FlowTimeouts)
+	assert.False(t, o.MidstreamDrop, "ids mode")
+
+	o = RunOpts{IPS: true}
+	require.NoError(t, o.readRuntimeYAML(own))
+	assert.Equal(t, 5*time.Second, o.FlowTimeouts.TCP.Closed)
+	assert.Equal(t, replay.DefaultFlowTimeouts.TCP.Established, o.FlowTimeouts.TCP.Established)
+	assert.True(t, o.MidstreamDrop, "ips mode: drop-flow by default")
+
+	o = RunOpts{IPS: true}
+	require.NoError(t, o.readRuntimeYAML(ignore))
+	assert.False(t, o.MidstreamDrop, "exception-policy: ignore")
+	o = parseArgs("x", []string{"--simulate-ips", "--set exception-policy=ignore"}, "")
+	require.NoError(t, o.readRuntimeYAML(none))
+	assert.False(t, o.MidstreamDrop)
+	o = parseArgs("x", []string{"--simulate-ips", "--set stream.midstream=true"}, "")
+	require.NoError(t, o.readRuntimeYAML(none))
+	assert.False(t, o.MidstreamDrop, "midstream pickup on")
+}
+
+// TestNoRuleFile: a case without rules runs without rules, as
+// suricata-verify runs it, rather than failing to load.
+func TestNoRuleFile(t *testing.T) {
+	root := t.TempDir()
+	dir := writeTest(t, root, "norules", "checks:\n- filter: {count: 1, match: {event_type: tls}}\n", "", map[string]string{"input.pcap": "x"})
+	s, err := LoadSpec(root, dir)
+	require.NoError(t, err)
+	assert.Equal(t, []string{os.DevNull}, s.Rules)
+}
+
+// TestSkipFeature: suricata-verify's skip: feature makes a case not
+// applicable where interdict has the feature, and not otherwise.
+func TestSkipFeature(t *testing.T) {
+	root := t.TempDir()
+	writeTest(t, root, "shared", "checks: []\n", "", map[string]string{"input.pcap": "x"})
+	have := writeTest(t, root, "have", "pcap: ../shared/input.pcap\nskip:\n- feature: HAVE_JA4\nchecks:\n- filter: {count: 1, match: {event_type: alert}}\n", "", nil)
+	lack := writeTest(t, root, "lack", "pcap: ../shared/input.pcap\nskip:\n- feature: HAVE_NOTHING\nchecks:\n- filter: {count: 1, match: {event_type: alert}}\n", "", nil)
+	s, err := LoadSpec(root, have)
+	require.NoError(t, err)
+	assert.Contains(t, s.TestNA(nil), "skipped where feature HAVE_JA4")
+	s, err = LoadSpec(root, lack)
+	require.NoError(t, err)
+	assert.Empty(t, s.TestNA(nil))
+}
+
+// TestDNSVersionOption: eve-log dns version 2, in suricata.yaml or as
+// SURICATA_EVE_DNS_VERSION in the case's env, selects the version 2
+// records.
+func TestDNSVersionOption(t *testing.T) {
+	root := t.TempDir()
+	writeTest(t, root, "shared", "checks: []\n", "", map[string]string{"input.pcap": "x"})
+	byYAML := writeTest(t, root, "yaml", "pcap: ../shared/input.pcap\nchecks: []\n", "", map[string]string{
+		"suricata.yaml": "%YAML 1.1\n---\noutputs:\n  - eve-log:\n      types:\n        - dns:\n            version: 2\n"})
+	byEnv := writeTest(t, root, "env", "pcap: ../shared/input.pcap\nenv:\n  SURICATA_EVE_DNS_VERSION: 2\nchecks: []\n", "", nil)
+	plain := writeTest(t, root, "plain", "pcap: ../shared/input.pcap\nchecks: []\n", "", nil)
+	for dir, want := range map[string]bool{byYAML: true, byEnv: true, plain: false} {
+		s, err := LoadSpec(root, dir)
+		require.NoError(t, err)
+		assert.Equal(t, want, s.Opts.EVE.Writer.DNSVersion2, dir)
+	}
+	filters := writeTest(t, root, "filters", "pcap: ../shared/input.pcap\nchecks: []\n", "", map[string]string{
+		"suricata.yaml": "%YAML 1.1\n---\noutputs:\n  - eve-log:\n      types:\n        - dns:\n            requests: no\n            types: [mx, aaaa]\n"})
+	s, err := LoadSpec(root, filters)
+	require.NoError(t, err)
+	assert.True(t, s.Opts.EVE.Writer.DNSNoRequests)
+	assert.False(t, s.Opts.EVE.Writer.DNSNoResponses)
+	assert.Equal(t, []string{"MX", "AAAA"}, s.Opts.EVE.Writer.DNSTypes)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"go.yaml.in/yaml/v4"
 
@@ -63,6 +64,24 @@ func readEVEOpts(dir string) (eveOpts, error) {
 			}
 			for name, v := range m {
 				opts, _ := v.(map[string]any)
+				if name == "dns" {
+					switch opts["version"] {
+					case 2, "2":
+						o.Writer.DNSVersion2 = true
+					}
+					if v, ok := opts["requests"]; ok {
+						o.Writer.DNSNoRequests = !yes(v)
+					}
+					if v, ok := opts["responses"]; ok {
+						o.Writer.DNSNoResponses = !yes(v)
+					}
+					types, _ := opts["types"].([]any)
+					for _, t := range types {
+						if s, ok := t.(string); ok {
+							o.Writer.DNSTypes = append(o.Writer.DNSTypes, strings.ToUpper(s))
+						}
+					}
+				}
 				if name == "http" {
 					o.Writer.HTTPBasic = !yes(opts["extended"])
 					switch d, _ := opts["dump-all-headers"].(string); d {

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v4"
+
+	"github.com/interdict/interdict/inspect/replay"
 )
 
 // Version is the Suricata version whose behaviour interdict follows, for
@@ -18,8 +20,10 @@ var Version = [3]int{8, 0, 0}
 
 // Features interdict provides, by suricata-verify's feature names.
 // LIBNET1.1 is what Suricata needs to send reject packets; interdict
-// rejects natively (TCP RST from its netstack).
-var Features = map[string]bool{"LIBNET1.1": true}
+// rejects natively (TCP RST from its netstack). HAVE_JA3 and HAVE_JA4:
+// the TLS parser computes both fingerprints (inspect/tls), so cases
+// that need them are applicable.
+var Features = map[string]bool{"LIBNET1.1": true, "HAVE_JA3": true, "HAVE_JA4": true}
 
 // Requires is test.yaml's requires block (at test or check level).
 type Requires struct {
@@ -36,9 +40,17 @@ type Spec struct {
 	Name     string   `yaml:"-"` // path under tests/, e.g. detect-pcre/detect-pcre-01
 	Dir      string   `yaml:"-"`
 	Requires Requires `yaml:"requires"`
-	Args     []string `yaml:"args"`
-	PcapKey  any      `yaml:"pcap"`
-	Checks   []Check  `yaml:"checks"`
+	// Env is the environment the case runs Suricata with; only
+	// SURICATA_EVE_DNS_VERSION is read (the dns eve version).
+	Env map[string]any `yaml:"env"`
+	// Skip lists conditions under which suricata-verify skips the case
+	// (skip: - feature: HAVE_JA4).
+	Skip []struct {
+		Feature string `yaml:"feature"`
+	} `yaml:"skip"`
+	Args    []string `yaml:"args"`
+	PcapKey any      `yaml:"pcap"`
+	Checks  []Check  `yaml:"checks"`
 
 	Pcap  string   `yaml:"-"` // resolved capture path
 	Rules []string `yaml:"-"` // resolved rule files
@@ -48,10 +60,18 @@ type Spec struct {
 // RunOpts is what the test's args and name ask of the replay.
 type RunOpts struct {
 	IPS           bool
-	Midstream     bool     // --set stream.midstream=true
-	MidstreamDrop bool     // --set stream.midstream-policy=drop-flow
-	AsyncOneside  bool     // --set stream.async-oneside=true
-	StreamInline  bool     // --set stream.inline=true
+	Midstream     bool // --set stream.midstream=true
+	MidstreamDrop bool // --set stream.midstream-policy=drop-flow
+	AsyncOneside  bool // --set stream.async-oneside=true
+	StreamInline  bool // --set stream.inline=true
+	// Urgent and UrgentOOBLimit: --set stream.reassembly.urgent.policy
+	// and .oob-limit-policy.
+	Urgent, UrgentOOBLimit replay.UrgentPolicy
+	// ExceptionPolicy and MidstreamPolicy: --set exception-policy and
+	// stream.midstream-policy, or the suricata.yaml keys (runtime.go).
+	ExceptionPolicy, MidstreamPolicy string
+	// FlowTimeouts: the suricata.yaml in force (runtime.go).
+	FlowTimeouts  *replay.FlowTimeouts
 	ThresholdFile string   // --set threshold-file=...
 	HTTPBodyLimit int      // --set app-layer.protocols.http.libhtp.default-config.{request,response}-body-limit
 	ActionOrder   []string // suricata.yaml action-order
@@ -87,8 +107,14 @@ func LoadSpec(testsRoot, dir string) (*Spec, error) {
 	if err := s.Opts.readSuricataYAML(dir); err != nil {
 		return nil, err
 	}
+	if err := s.Opts.readRuntimeYAML(dir); err != nil {
+		return nil, err
+	}
 	if s.Opts.EVE, err = readEVEOpts(dir); err != nil {
 		return nil, err
+	}
+	if v := fmt.Sprint(s.Env["SURICATA_EVE_DNS_VERSION"]); v == "2" {
+		s.Opts.EVE.Writer.DNSVersion2 = true
 	}
 	return s, nil
 }
@@ -157,7 +183,10 @@ func (s *Spec) resolvePcap() error {
 
 // findRules: test.rules when present (what suricata-verify passes with
 // -S), otherwise every *.rules file the directory holds (tests that name
-// their rule file in suricata.yaml).
+// their rule file in suricata.yaml). A case with none runs without rules,
+// as suricata-verify runs it (its checks are about the app-layer
+// records): an empty rule file stands in, since the loader refuses a
+// run with no rule file at all.
 func findRules(dir string) ([]string, error) {
 	p := filepath.Join(dir, "test.rules")
 	if _, err := os.Stat(p); err == nil {
@@ -168,7 +197,7 @@ func findRules(dir string) ([]string, error) {
 		return nil, err
 	}
 	if len(m) == 0 {
-		return nil, errors.New(dir + ": no rule file")
+		return []string{os.DevNull}, nil
 	}
 	sort.Strings(m)
 	return m, nil
@@ -203,11 +232,24 @@ func parseArgs(name string, args []string, dir string) RunOpts {
 			case "stream.midstream":
 				o.Midstream = v == "true" || v == "yes"
 			case "stream.midstream-policy":
+				o.MidstreamPolicy = v
 				o.MidstreamDrop = v == "drop-flow"
+			case "exception-policy":
+				o.ExceptionPolicy = v
 			case "stream.async-oneside":
 				o.AsyncOneside = v == "true" || v == "yes"
 			case "stream.inline":
 				o.StreamInline = v == "true" || v == "yes"
+			case "stream.reassembly.urgent.policy", "stream.reassembly.urgent.oob-limit-policy":
+				pol, err := replay.ParseUrgentPolicy(v)
+				switch {
+				case err != nil:
+					o.Ignored = append(o.Ignored, kv)
+				case strings.HasSuffix(k, "oob-limit-policy"):
+					o.UrgentOOBLimit = pol
+				default:
+					o.Urgent = pol
+				}
 			case "threshold-file":
 				o.ThresholdFile = strings.ReplaceAll(v, "${TEST_DIR}", dir)
 			case "app-layer.protocols.http.libhtp.default-config.response-body-limit",

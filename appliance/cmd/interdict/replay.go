@@ -36,6 +36,7 @@ func replayCommand() *cli.Command {
 			&cli.BoolFlag{Name: "midstream", Usage: "treat flows whose handshake is not in the capture as established (default off, as Suricata's stream.midstream)"},
 			&cli.BoolFlag{Name: "async-oneside", Usage: "in ids mode, inspect a TCP direction's bytes though the receiver acknowledges none (Suricata's stream.async-oneside; default off: bytes wait for their acknowledgement, or the flow's end)"},
 			&cli.BoolFlag{Name: "stream-inline", Usage: "in ids mode, inspect TCP bytes as they arrive, as ips mode does (Suricata's stream.inline)"},
+			&cli.StringFlag{Name: "urgent-policy", Value: "inline", Usage: "how the byte a TCP urgent pointer marks is read: inline, oob (out of band, as a Linux receiver), gap or drop (ips mode: the segment is dropped); Suricata's stream.reassembly.urgent.policy. The appliance itself reads urgent data inline and forwards what it inspected"},
 			&cli.StringFlag{Name: "drop-flows", Value: "all", Usage: "drop events for a dropped flow: all (every packet) or start (once per direction, Suricata's default for its drop output; a rule's drop is always logged)"},
 			&cli.StringFlag{Name: "eve", Usage: "write EVE JSON to `FILE` (appended), or - for stdout"},
 			&cli.BoolFlag{Name: "netflow", Usage: "also write two netflow events per flow at its end, one per direction (Suricata's eve-log netflow type)"},
@@ -110,6 +111,10 @@ func runReplay(c *cli.Context) error {
 		sink, ew = w, w
 	}
 
+	urgent, err := replay.ParseUrgentPolicy(c.String("urgent-policy"))
+	if err != nil {
+		return fmt.Errorf("replay: --urgent-policy: %w", err)
+	}
 	setup := replay.Setup{
 		Pcap:            c.String("pcap"),
 		Rules:           c.StringSlice("rules"),
@@ -118,7 +123,8 @@ func runReplay(c *cli.Context) error {
 		Vars:            vars,
 		HTTPBodyLimit:   c.Int("http-body-limit"),
 		ActionOrder:     splitList(c.String("action-order")),
-		Config:          replay.Config{Mode: mode, Midstream: c.Bool("midstream"), AsyncOneside: c.Bool("async-oneside"), StreamInline: c.Bool("stream-inline"), DropStart: dropStart, Events: sink, Netflow: c.Bool("netflow")},
+		Config: replay.Config{Mode: mode, Midstream: c.Bool("midstream"), AsyncOneside: c.Bool("async-oneside"), StreamInline: c.Bool("stream-inline"), DropStart: dropStart, Events: sink,
+			Netflow: c.Bool("netflow"), Urgent: urgent},
 	}
 	if cfg != nil {
 		if err := fromConfig(&setup, cfg, c.IsSet("http-body-limit")); err != nil {
