@@ -46,7 +46,10 @@ func (f *Flow) unitApp(app string) {
 		return
 	}
 	f.app = app
-	f.alp.pdNow = true
+	// The change ends a new protocol detection: the packet carrying it
+	// is a protocol-detection packet too (pdPkt), as Suricata sets its
+	// PKT_PROTO_DETECT_*_DONE flags again once the new protocol is known.
+	f.alp.pdNow, f.pdPkt = true, true
 }
 
 // pdMark marks the chunk of dir being inspected as its protocol-

@@ -85,3 +85,16 @@ func TestAppLayerProtocolRules(t *testing.T) {
 		assert.Contains(t, set.Errors[0].Reason, tc.reason)
 	}
 }
+
+// With packets (replay, the appliance), a protocol-detection-only rule
+// runs on the packet that ends detection, and again on the packet that
+// changes the protocol: an h2c upgrade is seen once, on its packet.
+func TestAppLayerProtocolChangeInPackets(t *testing.T) {
+	e := mustEngine(t, `alert tcp any any -> any any (msg:"upgraded"; app-layer-protocol:http1,original; app-layer-protocol:http2,final; sid:2;)
+`, Options{Protos: []applayer.Proto{upgradingProto}})
+	cs, sc := inspect.ToServer, inspect.ToClient
+	got := sidsOf(runPackets(t, e, append(handshake[:3:3],
+		pkt{cs, "GET /a\n", true}, pkt{sc, "200\n", true}, pkt{sc, "UPGRADE\n", true},
+		pkt{cs, "GET /b\n", true}, pkt{sc, "more\n", true})))
+	assert.Equal(t, [][]uint32{nil, nil, nil, nil, nil, {2}, nil, nil}, got)
+}

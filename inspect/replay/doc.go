@@ -59,7 +59,10 @@
 // as the receiver acknowledged them, as Suricata's IDS reassembly hands
 // them on; the bytes of a one-sided capture wait for the flow's end.
 // Config.AsyncOneside (stream.async-oneside), Config.StreamInline
-// (stream.inline) and ips mode inspect them as they arrive. What the
+// (stream.inline) and ips mode inspect them as they arrive. As Suricata
+// detects on a packet's own direction only, the alerts on bytes the
+// other side's packet delivered are logged with their direction's next
+// packet (its pcap_cnt and time), or at the flow's end. What the
 // end of the capture brings is logged without pcap_cnt, as Suricata's
 // pseudo packets are.
 //

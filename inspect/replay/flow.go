@@ -114,6 +114,10 @@ type flow struct {
 	// cur is the packet being processed, announced to an inspector made
 	// while its bytes are delivered.
 	cur inspect.Packet
+	// later holds the alerts on a direction's bytes that the other
+	// side's acknowledgement delivered (ids mode): they are logged with
+	// that direction's next packet (see deferAlert).
+	later [2][]eve.Event
 }
 
 // looksReversed reports whether the first bytes of a mid-stream pickup
@@ -401,6 +405,9 @@ func (rp *replayer) tcpPacket(f *flow, dir inspect.Direction, d *decoded) error 
 	f.cur = inspect.Packet{Dir: dir, Payload: len(d.payload), Established: est, Pkts: f.pkts, Bytes: f.bytes}
 	if pi, ok := f.insp.(inspect.PacketInspector); ok {
 		pi.BeginPacket(f.cur)
+	}
+	if err := rp.logLater(f, dir); err != nil {
+		return err
 	}
 	st := &f.dirs[dir]
 	if f.closed {
@@ -691,16 +698,18 @@ func (rp *replayer) result(f *flow, dir inspect.Direction, res inspect.Result, w
 			// match on the raw stream.
 			ev.AppProto = inspect.AppProtoOf(f.insp)
 		}
-		ev.Flow = eve.NewAlertFlow(&f.meta, f.pkts, f.bytes)
 		ev.Verdict = eve.VerdictObject(res.Action, enforce, f.meta.Proto)
-		rp.decorate(f, &ev)
 		f.flowFields(&ev, pktVars)
-		if err := rp.emit(&ev); err != nil {
-			return err
-		}
 		rp.sum.Alerts++
 		rp.sum.AlertsBySID[a.Rule.SID]++
 		rp.stats.Detect.Alert++
+		if rp.deferAlert(f, dir) {
+			f.later[dir] = append(f.later[dir], ev)
+			continue
+		}
+		if err := rp.logAlert(f, &ev); err != nil {
+			return err
+		}
 	}
 	if len(pktVars) > 0 {
 		ev := eve.Base(rp.ts, eve.TypeMetadata, &f.meta, dir)
@@ -776,6 +785,39 @@ outer:
 	return dst
 }
 
+// deferAlert reports whether an alert on dir's bytes waits for dir's
+// next packet. In ids mode the bytes of a direction are delivered by the
+// other side's acknowledgement, and Suricata's detection on a packet
+// inspects the stream and transactions of that packet's direction only
+// (StreamReassembleRaw, DetectRunTx): a request acknowledged by the
+// server's packet alerts with the client's next packet, as its EVE
+// pcap_cnt and timestamp show. What the flow's end flushes is logged
+// then.
+func (rp *replayer) deferAlert(f *flow, dir inspect.Direction) bool {
+	return rp.gated() && f.meta.Proto == inspect.ProtoTCP && !f.closed && dir != f.cur.Dir
+}
+
+// logLater logs the alerts that waited for a packet of dir (deferAlert).
+func (rp *replayer) logLater(f *flow, dir inspect.Direction) error {
+	evs := f.later[dir]
+	f.later[dir] = nil
+	for i := range evs {
+		evs[i].Timestamp = eve.Time{Time: rp.ts}
+		if err := rp.logAlert(f, &evs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// logAlert writes an alert with the flow's counters and the packet
+// being processed.
+func (rp *replayer) logAlert(f *flow, ev *eve.Event) error {
+	ev.Flow = eve.NewAlertFlow(&f.meta, f.pkts, f.bytes)
+	rp.decorate(f, ev)
+	return rp.emit(ev)
+}
+
 func (rp *replayer) decorate(f *flow, ev *eve.Event) {
 	ev.PcapCnt = rp.pktNum
 	ev.VLAN = f.vlan
@@ -818,6 +860,11 @@ func (rp *replayer) closeFlow(f *flow) error {
 		return nil
 	}
 	f.closed = true
+	for _, dir := range [2]inspect.Direction{inspect.ToServer, inspect.ToClient} {
+		if err := rp.logLater(f, dir); err != nil {
+			return err
+		}
+	}
 	if f.bypassed {
 		// Suricata does not flush a bypassed flow at its end: what
 		// waited for an acknowledgement is never inspected.

@@ -128,8 +128,10 @@ func TestDropStartLogsOncePerDirection(t *testing.T) {
 
 // In ids mode a direction's bytes wait until the other side sent a
 // packet (Suricata's IDS reassembly follows acknowledgements), or the
-// flow's end, whose events name no packet; AsyncOneside and ips mode
-// inspect them at once.
+// flow's end, whose events name no packet; their alerts are logged with
+// the direction's next packet (Suricata inspects a packet's own
+// direction), else at the flow's end. AsyncOneside and ips mode inspect
+// them at once.
 func TestOneSidedBytesWait(t *testing.T) {
 	alert := &inspect.RuleInfo{GID: 1, SID: 3, Action: inspect.ActionAlert}
 	oneSided := newCapture(t, layers.LinkTypeEthernet).
@@ -139,6 +141,12 @@ func TestOneSidedBytesWait(t *testing.T) {
 		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET /"}).
 		tcp(tcpSeg{src: cli, dst: srv, seq: 1006, ack: 5001, flags: "A"}).
 		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1006, flags: "A"})
+	twoSidedMore := newCapture(t, layers.LinkTypeEthernet).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1001, ack: 5001, flags: "PA", data: "GET /"}).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1006, ack: 5001, flags: "A"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1006, flags: "A"}).
+		tcp(tcpSeg{src: srv, dst: cli, seq: 5001, ack: 1006, flags: "A"}).
+		tcp(tcpSeg{src: cli, dst: srv, seq: 1006, ack: 5001, flags: "A"})
 	cases := []struct {
 		name    string
 		pcap    []byte
@@ -148,7 +156,8 @@ func TestOneSidedBytesWait(t *testing.T) {
 		{"one-sided ids: at the end", oneSided.pcap(), Config{Midstream: true}, nil},
 		{"async-oneside: at once", oneSided.pcap(), Config{Midstream: true, AsyncOneside: true}, 1.0},
 		{"ips: at once", oneSided.pcap(), Config{Midstream: true, Mode: ModeIPS}, 1.0},
-		{"two-sided ids: at the other side's packet", twoSided.pcap(), Config{Midstream: true}, 3.0},
+		{"two-sided ids: acknowledged, no later packet of its side: at the end", twoSided.pcap(), Config{Midstream: true}, nil},
+		{"two-sided ids: at its side's next packet", twoSidedMore.pcap(), Config{Midstream: true}, 5.0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -208,12 +208,13 @@ func TestIPSDropStopsInspection(t *testing.T) {
 		drops  int
 		action string
 		// pcapCnt is the packet the alert names: in ips mode the one
-		// that completed the match, in ids mode the one that
-		// acknowledged it (Suricata's IDS reassembly).
+		// that completed the match, in ids mode the client's packet
+		// after the one that acknowledged it (Suricata's IDS
+		// reassembly, and detection of a packet's own direction).
 		pcapCnt int
 	}{
 		{"ips", ModeIPS, 2, 3, "blocked", 5},
-		{"ids", ModeIDS, 4, 0, "allowed", 6},
+		{"ids", ModeIDS, 4, 0, "allowed", 7},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := &fakeEngine{rules: []fakeRule{{content: "EVIL", info: ruleDrop}}}
