@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -75,6 +76,11 @@ admin:
   socket: admin.sock
 state_dir: state
 ` + extra
+	if !strings.Contains(extra, "metrics:") {
+		// Not the default 127.0.0.1:9108: an appliance running on the
+		// machine (make run) held it, and every fixture's Serve failed.
+		cfgText += "metrics:\n  listen: \"\"\n"
+	}
 	cfgPath := filepath.Join(dir, "c.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfgText), 0o600))
 	s, err := LoadConfig(cfgPath)
