@@ -148,6 +148,7 @@ type side struct {
 
 // Parser parses one HTTP/1.x flow. It implements applayer.Parser.
 type Parser struct {
+	mpFiles []mpFile // scratch: the files of a multipart request body (multipart.go)
 	cfg     config
 	req     side
 	resp    side
@@ -1078,6 +1079,7 @@ func (p *Parser) finishRequest(s *side, emit func(*applayer.Unit)) {
 		s.bodyDirty = false
 		p.emit(s.dir, t, false, emit)
 	}
+	p.finishMultipart(s, t, emit)
 	if t.req.file.size > 0 {
 		p.emitFile(s.dir, t, &t.req, "CLOSED", emit)
 	}
