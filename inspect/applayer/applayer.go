@@ -79,11 +79,13 @@ const (
 	// TLSSubjectAltName is a multi-buffer: each dNSName of the server
 	// certificate's subjectAltName.
 	TLSSubjectAltName
-	// FileName is file.name: the name of the file a message body carries
-	// (Suricata's rule, for HTTP: the response's Content-Disposition
-	// filename, else the request's path without the query; a request
-	// body is a file only for PUT). Set on the Units of the direction
-	// whose message carries the file, from its first body byte.
+	// FileName is file.name, a multi-buffer: the names of the files of
+	// the Unit's direction (Suricata's rule, for HTTP: the response's
+	// Content-Disposition filename, else the request's path without the
+	// query; a request body is a file for PUT, and a multipart/form-data
+	// body holds one per part with a filename, named by it). Set on the
+	// Units of the direction whose message carries the file, from its
+	// first body byte.
 	FileName
 	// FileSize, FileMD5, FileSHA1 and FileSHA256 describe a file once it
 	// is complete, for filesize and filemd5/filesha1/filesha256: its
@@ -211,7 +213,7 @@ const (
 // against each instance in Unit.Multi and matches if any instance does.
 func (b Buffer) IsMulti() bool {
 	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent || b == DNSQuery || b == AppHook || b >= HTTP2FrameType && b <= HTTP2Settings ||
-		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName || b == DNSRRType || b == TLSALPN || b == FileData
+		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName || b == DNSRRType || b == TLSALPN || b == FileData || b == FileName
 }
 
 // IsHTTP2 reports whether b is one of the HTTP/2 frame and header

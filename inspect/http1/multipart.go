@@ -214,31 +214,34 @@ func multipartBody(t *tx) (boundary []byte, ok bool) {
 	return multipartBoundary(t.req.get(t.req.bufs[applayer.HTTPContentType]))
 }
 
-// appendFileData appends to dst the file.data instances of t seen from
-// dir: the response body to the client; to the server a PUT body or the
-// files of a multipart body.
-func (p *Parser) appendFileData(dst [][]byte, t *tx, dir inspect.Direction) [][]byte {
-	if dir == inspect.ToClient {
-		if b := t.resp.body; len(b) > 0 {
-			dst = append(dst, b[:len(b):len(b)])
+// setFiles sets u's file.data and file.name instances: the files of t
+// seen from dir. To the client that is the response body; to the server
+// a PUT body or the files of a multipart body.
+func (p *Parser) setFiles(u *applayer.Unit, t *tx, dir inspect.Direction) {
+	data, names := u.Multi[applayer.FileData][:0], u.Multi[applayer.FileName][:0]
+	if boundary, ok := multipartBody(t); ok && dir == inspect.ToServer {
+		if len(t.req.body) > 0 {
+			p.mpFiles, _ = splitMultipart(boundary, t.req.body, p.mpFiles[:0])
+			for _, f := range p.mpFiles {
+				data, names = append(data, f.data), append(names, f.name)
+			}
 		}
-		return dst
-	}
-	b := t.req.body
-	if len(b) == 0 {
-		return dst
-	}
-	if boundary, ok := multipartBody(t); ok {
-		p.mpFiles, _ = splitMultipart(boundary, b, p.mpFiles[:0])
-		for _, f := range p.mpFiles {
-			dst = append(dst, f.data)
+	} else {
+		b := t.resp.body
+		if dir == inspect.ToServer {
+			b = nil
+			if bytes.Equal(t.req.get(t.req.bufs[applayer.HTTPMethod]), []byte("PUT")) {
+				b = t.req.body
+			}
 		}
-		return dst
+		if len(b) > 0 {
+			data = append(data, b[:len(b):len(b)])
+		}
+		if name := fileName(t, dir); name != nil {
+			names = append(names, name)
+		}
 	}
-	if bytes.Equal(t.req.get(t.req.bufs[applayer.HTTPMethod]), []byte("PUT")) {
-		dst = append(dst, b[:len(b):len(b)])
-	}
-	return dst
+	u.Multi[applayer.FileData], u.Multi[applayer.FileName] = data, names
 }
 
 // finishMultipart, at the end of a request, reports a multipart body its
