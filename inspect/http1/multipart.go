@@ -20,6 +20,10 @@ import (
 // from the Content-Type parameter, quoted or not; delimiters at the start
 // of a line, with CRLF or bare LF line ends; part headers folded or not;
 // a last part without a closing delimiter runs to the end of the body.
+// A line that starts with the delimiter ends a part even when more
+// follows on it ("--B-x"), as PHP reads it; parsers that want the exact
+// delimiter read such a line as content, which http.request_body still
+// holds for rules either way.
 
 // mpFile is a file of a multipart body: its filename and content.
 type mpFile struct {

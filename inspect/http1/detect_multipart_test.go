@@ -1,0 +1,56 @@
+package http1_test
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/detect"
+	"github.com/interdict/interdict/inspect/rules"
+)
+
+// file.data without a direction covers a multipart upload's files, each
+// one a buffer of its own: one file.data list must match within one
+// file, and each repeated file.data (and file.name) list may match a
+// different file. flow:to_client keeps file.data on the response body and
+// http.request_body keeps the whole body.
+func TestMultipartFileRules(t *testing.T) {
+	text := strings.Join([]string{
+		`alert http any any -> any any (msg:"crossed name"; file.data; content:"bateau"; file.name; content:"titi.txt"; sid:1;)`,
+		`alert http any any -> any any (msg:"one file"; file.data; content:"minet"; sid:2;)`,
+		`alert http any any -> any any (msg:"two lists"; file.data; content:"bateau"; file.data; content:"minet"; sid:3;)`,
+		`alert http any any -> any any (msg:"one list, two files"; file.data; content:"bateau"; content:"minet"; sid:4;)`,
+		`alert http any any -> any any (msg:"response only"; flow:to_client; file.data; content:"minet"; sid:5;)`,
+		`alert http any any -> any any (msg:"whole body"; http.request_body; content:"bateau"; content:"minet"; distance:0; sid:6;)`,
+		`alert http any any -> any any (msg:"part headers are no file data"; file.data; content:"Content-Disposition"; sid:7;)`,
+		`alert http any any -> any any (msg:"response body"; file.data; content:"served"; sid:8;)`,
+	}, "\n")
+	set := &rules.Set{}
+	require.NoError(t, set.Load(strings.NewReader(text), "mp.rules", nil))
+	require.Empty(t, set.Errors)
+	eng, err := detect.New(set.Rules, detect.Options{})
+	require.NoError(t, err)
+	require.Empty(t, eng.Rejected())
+
+	body := "--b0\r\nContent-Disposition: form-data; name=\"u1\"; filename=\"toto.txt\"\r\n\r\ntoto est dans un bateau\r\n" +
+		"--b0\r\nContent-Disposition: form-data; name=\"u2\"; filename=\"titi.txt\"\r\n\r\nTiti a vu un gros minet.\r\n--b0--\r\n"
+	req := "POST / HTTP/1.1\r\nHost: h\r\nContent-Type: multipart/form-data; boundary=b0\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	f := eng.NewFlow(inspect.FlowMeta{Proto: inspect.ProtoTCP, Src: netip.MustParseAddrPort("10.0.0.1:40000"),
+		Dst: netip.MustParseAddrPort("10.0.0.2:80")})
+	var got []uint32
+	for _, r := range []inspect.Result{
+		f.Inspect(inspect.ToServer, []byte(req)),
+		f.Inspect(inspect.ToClient, []byte("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nserved")),
+		f.Close(),
+	} {
+		for _, a := range r.Alerts {
+			got = append(got, a.Rule.SID)
+		}
+	}
+	assert.ElementsMatch(t, []uint32{1, 2, 3, 6, 8}, got)
+}
