@@ -292,6 +292,14 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 					continue
 				}
 				k := groupKey{tr: tr, dir: d, buf: buf, tf: tf}
+				if buf == applayer.FileData && d == inspect.ToClient {
+					// To the client file.data's one file is the response
+					// body: its rules join the body's prefilter group, so
+					// the body is scanned once, and only its new bytes
+					// with each Unit (a group of its own scanned each
+					// Unit's body whole: ET Open at 0.7x).
+					k.buf = applayer.HTTPResponseBody
+				}
 				g := e.groups[k]
 				if g == nil {
 					g = &group{key: k, transforms: tfs, solo: true}
