@@ -1,17 +1,13 @@
 package http1_test
 
 import (
-	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/interdict/interdict/inspect"
-	"github.com/interdict/interdict/inspect/detect"
-	"github.com/interdict/interdict/inspect/rules"
 )
 
 // file.data without a direction covers a multipart upload's files, each
@@ -30,18 +26,12 @@ func TestMultipartFileRules(t *testing.T) {
 		`alert http any any -> any any (msg:"part headers are no file data"; file.data; content:"Content-Disposition"; sid:7;)`,
 		`alert http any any -> any any (msg:"response body"; file.data; content:"served"; sid:8;)`,
 	}, "\n")
-	set := &rules.Set{}
-	require.NoError(t, set.Load(strings.NewReader(text), "mp.rules", nil))
-	require.Empty(t, set.Errors)
-	eng, err := detect.New(set.Rules, detect.Options{})
-	require.NoError(t, err)
-	require.Empty(t, eng.Rejected())
+	eng := engineFor(t, text)
 
 	body := "--b0\r\nContent-Disposition: form-data; name=\"u1\"; filename=\"toto.txt\"\r\n\r\ntoto est dans un bateau\r\n" +
 		"--b0\r\nContent-Disposition: form-data; name=\"u2\"; filename=\"titi.txt\"\r\n\r\nTiti a vu un gros minet.\r\n--b0--\r\n"
 	req := "POST / HTTP/1.1\r\nHost: h\r\nContent-Type: multipart/form-data; boundary=b0\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
-	f := eng.NewFlow(inspect.FlowMeta{Proto: inspect.ProtoTCP, Src: netip.MustParseAddrPort("10.0.0.1:40000"),
-		Dst: netip.MustParseAddrPort("10.0.0.2:80")})
+	f := eng.NewFlow(tunnelMeta)
 	var got []uint32
 	for _, r := range []inspect.Result{
 		f.Inspect(inspect.ToServer, []byte(req)),
