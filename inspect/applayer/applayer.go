@@ -36,7 +36,7 @@ const (
 	HTTPStatCode
 	HTTPStatMsg
 	HTTPResponseLine
-	HTTPResponseBody // http.response_body; file.data maps here for HTTP
+	HTTPResponseBody // http.response_body; file.data with flow:to_client maps here for HTTP
 	HTTPLocation
 	HTTPServer
 	TLSSNI
