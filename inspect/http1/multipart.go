@@ -248,18 +248,19 @@ func (p *Parser) setFiles(u *applayer.Unit, t *tx, dir inspect.Direction) {
 	u.Multi[applayer.FileData], u.Multi[applayer.FileName] = data, names
 }
 
-// finishMultipart, at the end of a request, reports a multipart body its
-// splitter could not read and hands detection one fileinfo record per
-// file in it, in place of the whole body's. A body whose window slid past its start is read
+// finishMultipart, at the end of a request (ended) or of the flow, hands
+// detection one fileinfo record per file of a multipart body, in place of
+// the whole body's, and reports a complete body its splitter could not
+// read (a body cut short may yet have had its delimiter). A body whose window slid past its start is read
 // from the window: a part cut by the slide has no name and is left out.
-func (p *Parser) finishMultipart(s *side, t *tx, emit func(*applayer.Unit)) {
+func (p *Parser) finishMultipart(s *side, t *tx, ended bool, emit func(*applayer.Unit)) {
 	boundary, isMP := multipartBody(t)
 	if !isMP || t.req.bodyLen == 0 {
 		return
 	}
 	var ok bool
 	p.mpFiles, ok = splitMultipart(boundary, t.req.body, p.mpFiles[:0])
-	if !ok && t.req.bodyOff == 0 {
+	if !ok && ended && t.req.bodyOff == 0 {
 		p.anomaly(&t.req, s.dir, anomMultipartInvalid)
 		p.emit(s.dir, t, false, emit) // a Unit carries the event
 	}

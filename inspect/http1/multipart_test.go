@@ -188,3 +188,18 @@ func FuzzSplitMultipart(f *testing.F) {
 		multipartBoundary(append([]byte("multipart/form-data; boundary="), boundary...))
 	})
 }
+
+// A multipart upload cut short by the end of the flow still logs its
+// files: a part its delimiter closed as CLOSED, the last as TRUNCATED,
+// and no event (its delimiter may have been yet to come).
+func TestMultipartCutShort(t *testing.T) {
+	body := "--b\r\nContent-Disposition: form-data; filename=\"one\"\r\n\r\n1\r\n--b\r\nContent-Disposition: form-data; filename=\"two\"\r\n\r\n2"
+	r := run([]step{cs("POST / HTTP/1.1\r\nHost: h\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000\r\n\r\n" + body)},
+		WithLimits(Limits{FileInfo: true}))
+	require.Len(t, r.files, 2)
+	assert.Equal(t, "one", r.files[0].Filename)
+	assert.Equal(t, "CLOSED", r.files[0].State)
+	assert.Equal(t, "two", r.files[1].Filename)
+	assert.Equal(t, "TRUNCATED", r.files[1].State)
+	assert.NotContains(t, r.anomalies(), "MULTIPART_GENERIC_ERROR")
+}

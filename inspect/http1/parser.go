@@ -353,6 +353,7 @@ func (p *Parser) Close(emit func(*applayer.Unit)) {
 	}
 	p.pending = p.pending[:0]
 	if t := p.req.cur; t != nil {
+		p.finishMultipart(&p.req, t, false, emit)
 		if t.req.file.size > 0 {
 			p.emitFile(inspect.ToServer, t, &t.req, "TRUNCATED", emit)
 		}
@@ -1079,7 +1080,7 @@ func (p *Parser) finishRequest(s *side, emit func(*applayer.Unit)) {
 		s.bodyDirty = false
 		p.emit(s.dir, t, false, emit)
 	}
-	p.finishMultipart(s, t, emit)
+	p.finishMultipart(s, t, true, emit)
 	if t.req.file.size > 0 {
 		p.emitFile(s.dir, t, &t.req, "CLOSED", emit)
 	}
