@@ -13,8 +13,8 @@ import (
 // file.data without a direction covers a multipart upload's files, each
 // one a buffer of its own: one file.data list must match within one
 // file, and each repeated file.data (and file.name) list may match a
-// different file. flow:to_client keeps file.data on the response body and
-// http.request_body keeps the whole body.
+// different file, transformed or not. flow:to_client keeps file.data on
+// the response body and http.request_body keeps the whole body.
 func TestMultipartFileRules(t *testing.T) {
 	text := strings.Join([]string{
 		`alert http any any -> any any (msg:"crossed name"; file.data; content:"bateau"; file.name; content:"titi.txt"; sid:1;)`,
@@ -25,6 +25,7 @@ func TestMultipartFileRules(t *testing.T) {
 		`alert http any any -> any any (msg:"whole body"; http.request_body; content:"bateau"; content:"minet"; distance:0; sid:6;)`,
 		`alert http any any -> any any (msg:"part headers are no file data"; file.data; content:"Content-Disposition"; sid:7;)`,
 		`alert http any any -> any any (msg:"response body"; file.data; content:"served"; sid:8;)`,
+		`alert http any any -> any any (msg:"transformed file"; file.data; to_lowercase; content:"titi a vu"; startswith; sid:9;)`,
 	}, "\n")
 	eng := engineFor(t, text)
 
@@ -46,5 +47,5 @@ func TestMultipartFileRules(t *testing.T) {
 			got = append(got, a.Rule.SID)
 		}
 	}
-	assert.ElementsMatch(t, []uint32{1, 2, 3, 6, 8}, got)
+	assert.ElementsMatch(t, []uint32{1, 2, 3, 6, 8, 9}, got)
 }
