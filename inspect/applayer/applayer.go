@@ -36,7 +36,7 @@ const (
 	HTTPStatCode
 	HTTPStatMsg
 	HTTPResponseLine
-	HTTPResponseBody // http.response_body; file.data maps here for HTTP
+	HTTPResponseBody // http.response_body; file.data with flow:to_client maps here for HTTP
 	HTTPLocation
 	HTTPServer
 	TLSSNI
@@ -79,11 +79,13 @@ const (
 	// TLSSubjectAltName is a multi-buffer: each dNSName of the server
 	// certificate's subjectAltName.
 	TLSSubjectAltName
-	// FileName is file.name: the name of the file a message body carries
-	// (Suricata's rule, for HTTP: the response's Content-Disposition
-	// filename, else the request's path without the query; a request
-	// body is a file only for PUT). Set on the Units of the direction
-	// whose message carries the file, from its first body byte.
+	// FileName is file.name, a multi-buffer: the names of the files of
+	// the Unit's direction (Suricata's rule, for HTTP: the response's
+	// Content-Disposition filename, else the request's path without the
+	// query; a request body is a file for PUT, and a multipart/form-data
+	// body holds one per part with a filename, named by it). Set on the
+	// Units of the direction whose message carries the file, from its
+	// first body byte.
 	FileName
 	// FileSize, FileMD5, FileSHA1 and FileSHA256 describe a file once it
 	// is complete, for filesize and filemd5/filesha1/filesha256: its
@@ -156,6 +158,12 @@ const (
 	// ClientHello offers (to the server), the one the ServerHello chose
 	// (to the client).
 	TLSALPN
+	// FileData is a multi-buffer for file.data in a rule that names no
+	// direction: the files of the Unit's direction, one instance each
+	// (Suricata inspects each file as its own buffer). To the server: a
+	// PUT body, or each part of a multipart/form-data body that has a
+	// filename; to the client: the response body.
+	FileData
 	NumBuffers
 )
 
@@ -186,7 +194,7 @@ var bufferNames = [NumBuffers]string{
 	HTTP2Window: "http2.window", HTTP2HeaderName: "http2.header_name", HTTP2Header: "http2.header",
 	HTTP2Settings: "http2.settings", DNSRRType: "dns.rrtype",
 	HTTP1FrameRequest: "frame:http1.request", HTTP1FrameResponse: "frame:http1.response",
-	TLSALPN:       "tls.alpn",
+	TLSALPN: "tls.alpn", FileData: "file.data",
 	HTTP2FrameHdr: "frame:http2.hdr", HTTP2FrameData: "frame:http2.data", HTTP2FramePDU: "frame:http2.pdu",
 }
 
@@ -205,7 +213,7 @@ const (
 // against each instance in Unit.Multi and matches if any instance does.
 func (b Buffer) IsMulti() bool {
 	return b == HTTPRequestHeader || b == HTTPResponseHeader || b == TLSCerts || b == AppLayerEvent || b == DNSQuery || b == AppHook || b >= HTTP2FrameType && b <= HTTP2Settings ||
-		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName || b == DNSRRType || b == TLSALPN
+		b == TLSSubjectAltName || b >= DNSQueriesRRName && b <= DNSResponseRRName || b == DNSRRType || b == TLSALPN || b == FileData || b == FileName
 }
 
 // IsHTTP2 reports whether b is one of the HTTP/2 frame and header

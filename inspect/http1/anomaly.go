@@ -56,6 +56,7 @@ const (
 	anomAbnormalTE
 	anomMultipartByteranges
 	anomRangeInvalid
+	anomMultipartInvalid
 	numAnoms
 )
 
@@ -142,6 +143,11 @@ var anomNames = [numAnoms][2]string{
 	// A response body whose Content-Range does not parse or is out of
 	// order (see validContentRange); Suricata's, not libhtp's.
 	anomRangeInvalid: {"RANGE_INVALID", "RANGE_INVALID"},
+	// A multipart/form-data request body without a boundary parameter,
+	// with no delimiter line, or with a part header line that is not a
+	// header (see splitMultipart): its files cannot be read as a server
+	// reads them.
+	anomMultipartInvalid: {"MULTIPART_GENERIC_ERROR", "MULTIPART_GENERIC_ERROR"},
 }
 
 // anomAliases are Suricata's names for anomalies this parser names
@@ -161,7 +167,7 @@ var anomAliases = [numAnoms][2]string{
 var suricataOnly = []string{
 	"UNKNOWN_ERROR", "REQUEST_SERVER_PORT_TCP_PORT_MISMATCH",
 	"REQUEST_LINE_INCOMPLETE",
-	"LZMA_MEMLIMIT_REACHED", "FILE_NAME_TOO_LONG", "MULTIPART_GENERIC_ERROR",
+	"LZMA_MEMLIMIT_REACHED", "FILE_NAME_TOO_LONG",
 	"MULTIPART_NO_FILEDATA", "MULTIPART_INVALID_HEADER", "TOO_MANY_WARNINGS", "FAILED_PROTOCOL_CHANGE",
 	"REQUEST_TOO_MANY_LZMA_LAYERS", "RESPONSE_TOO_MANY_LZMA_LAYERS",
 	"INVALID_AUTHORITY_PORT", "INVALID_SERVER_PORT_IN_REQUEST",

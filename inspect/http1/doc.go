@@ -63,6 +63,11 @@
 //     gzip, deflate, br, zstd, stacked; inspect/decode), and a body longer
 //     than the window is inspected window by window, each keeping the last
 //     quarter of the previous one (Unit.BodyOffset says where it starts).
+//   - Files (file.data, file.name, EVE fileinfo) are the response body, a
+//     PUT body, and each part with a filename of a multipart/form-data
+//     request body (multipart.go), read from the body window as slices of
+//     it; http.request_body stays the whole body. A multipart body that
+//     cannot be split raises MULTIPART_GENERIC_ERROR.
 //   - HTTP/2 in cleartext (h2.go, frames read by inspect/http2): each
 //     stream is a transaction whose pseudo-headers and fields are laid out
 //     as a start line and header lines and parsed as HTTP/1, so every

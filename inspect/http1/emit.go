@@ -48,7 +48,7 @@ func (p *Parser) emit(dir inspect.Direction, t *tx, final bool, emit func(*appla
 	if dir == inspect.ToClient && len(resp.body) > 0 {
 		u.Buffers[applayer.HTTPResponseBody] = resp.body[:len(resp.body):len(resp.body)]
 	}
-	u.Buffers[applayer.FileName] = fileName(t, dir)
+	p.setFiles(u, t, dir)
 	u.BodyOffset = req.bodyOff
 	if dir == inspect.ToClient {
 		u.BodyOffset = resp.bodyOff

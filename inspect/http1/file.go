@@ -79,21 +79,22 @@ func (p *Parser) emitFile(dir inspect.Direction, t *tx, m *msg, state string, em
 	if name := fileName(t, dir); f.all && state == "CLOSED" && name != nil {
 		var size [8]byte
 		binary.BigEndian.PutUint64(size[:], uint64(f.size))
-		u.Buffers[applayer.FileName] = name
+		u.Multi[applayer.FileName] = append(u.Multi[applayer.FileName][:0], name)
 		u.Buffers[applayer.FileSize] = size[:]
 		u.Buffers[applayer.FileMD5] = f.md5.Sum(nil)
 		u.Buffers[applayer.FileSHA1] = f.sha1.Sum(nil)
 		u.Buffers[applayer.FileSHA256] = sum
 	}
 	*f = file{}
-	if u.Event == nil && u.Buffers[applayer.FileName] == nil {
+	if u.Event == nil && len(u.Multi[applayer.FileName]) == 0 {
 		return
 	}
 	emit(u)
 }
 
 // filename is Content-Disposition's filename, else the last segment of
-// the request's path (the EVE fileinfo name).
+// the request's path (the EVE fileinfo name). A multipart upload's files
+// are named by their parts (multipart.go).
 func filename(t *tx, m *msg) string {
 	if name, ok := dispositionName(m); ok {
 		return string(name)
@@ -138,7 +139,8 @@ func uriPath(t *tx) []byte {
 // that message carries no file. Suricata (app-layer-htp.c) opens a file
 // at a response's first body byte, named by its Content-Disposition
 // filename or else by the request's path; a request body is a file when
-// the method is PUT (multipart uploads are not split into parts here).
+// the method is PUT (a multipart upload's files are its parts, see
+// Parser.setFiles).
 func fileName(t *tx, dir inspect.Direction) []byte {
 	m := &t.req
 	if dir == inspect.ToClient {

@@ -39,6 +39,8 @@ func FuzzHTTP1(f *testing.F) {
 	f.Add([]byte("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\nff\r\n"), []byte("HTTP/1.0 200\r\n\r\nbody"), uint64(2))
 	f.Add([]byte("CONNECT h:1 HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 403 no\r\n\r\n"), uint64(3))
 	f.Add([]byte("GET /\r\n"), []byte("\x00\x01"), uint64(4))
+	f.Add([]byte("POST /u HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 64\r\n\r\n"+
+		"--b\r\nContent-Disposition: form-data; filename=\"x\"\r\n\r\ndata\r\n--b--"), []byte("HTTP/1.1 204 No\r\n\r\n"), uint64(5))
 	f.Fuzz(func(t *testing.T, req, resp []byte, seed uint64) {
 		steps := []step{cs(string(req)), sc(string(resp))}
 		opts := []Option{WithMaxHeaderBytes(300), WithMaxBodyBytes(64)}

@@ -39,6 +39,10 @@ func (r *recorder) emit(u *applayer.Unit) {
 		if u.Buffers[b] != nil {
 			s.bufs[b.String()] = string(u.Buffers[b])
 		}
+		if b == applayer.FileName && len(u.Multi[b]) > 0 {
+			// One file per message outside multipart bodies.
+			s.bufs[b.String()] = string(u.Multi[b][0])
+		}
 	}
 	if u.Event != nil && u.Event.HTTP != nil {
 		ev := *u.Event.HTTP

@@ -148,6 +148,7 @@ type side struct {
 
 // Parser parses one HTTP/1.x flow. It implements applayer.Parser.
 type Parser struct {
+	mpFiles []mpFile // scratch: the files of a multipart request body (multipart.go)
 	cfg     config
 	req     side
 	resp    side
@@ -352,6 +353,7 @@ func (p *Parser) Close(emit func(*applayer.Unit)) {
 	}
 	p.pending = p.pending[:0]
 	if t := p.req.cur; t != nil {
+		p.finishMultipart(&p.req, t, false, emit)
 		if t.req.file.size > 0 {
 			p.emitFile(inspect.ToServer, t, &t.req, "TRUNCATED", emit)
 		}
@@ -1078,6 +1080,7 @@ func (p *Parser) finishRequest(s *side, emit func(*applayer.Unit)) {
 		s.bodyDirty = false
 		p.emit(s.dir, t, false, emit)
 	}
+	p.finishMultipart(s, t, true, emit)
 	if t.req.file.size > 0 {
 		p.emitFile(s.dir, t, &t.req, "CLOSED", emit)
 	}

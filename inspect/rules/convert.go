@@ -104,9 +104,31 @@ var bufferNames = map[string]applayer.Buffer{
 	"frame:http1.request": applayer.HTTP1FrameRequest, "frame:http1.response": applayer.HTTP1FrameResponse,
 }
 
-// fileDataBuffer is a marker resolved to request or response body by the
-// rule's direction.
+// fileDataBuffer is a marker resolved by the rule's direction: to the
+// request or the response body, or without a direction to the files of
+// either (applayer.FileData).
 const fileDataBuffer = applayer.NumBuffers + 1
+
+// fileDataRepeat prefixes the names the loader gives a rule's second and
+// later file.data keywords (see fileDataRepeats); the nth is the marker
+// fileDataMore+n, a list of its own on fileDataBuffer's buffer.
+const fileDataRepeat = "file.data#"
+
+const fileDataMore = applayer.NumBuffers + 16
+
+// isFileData reports whether b is one of the file.data markers.
+func isFileData(b applayer.Buffer) bool { return b == fileDataBuffer || b > fileDataMore }
+
+// fileDataTarget is the buffer file.data means in this rule.
+func (c *converter) fileDataTarget() applayer.Buffer {
+	switch {
+	case c.out.Flow.ToServer:
+		return applayer.HTTPRequestBody
+	case c.out.Flow.ToClient:
+		return applayer.HTTPResponseBody
+	}
+	return applayer.FileData
+}
 
 // base64DataBuffer marks ops after base64_data: they go to the rule's
 // base64_decode (Base64Decode.Data), not to a list.
@@ -154,6 +176,9 @@ type converter struct {
 	// read from.
 	extra []option
 	file  string
+	// fileLists are the lists of a rule's second and later file.data
+	// keywords, by marker (see fileDataMore).
+	fileLists map[applayer.Buffer]*List
 }
 
 // add appends op to the list for buf with transforms tr, or to the
@@ -510,13 +535,22 @@ func (c *converter) flowbit(fb *gonids.Flowbit) error {
 // it. Suricata starts a new list each time a sticky buffer keyword is
 // given; consecutive ops on the same buffer share one.
 func (c *converter) list(b applayer.Buffer, tr []string) *List {
-	if b == fileDataBuffer {
-		b = applayer.HTTPResponseBody
-		if c.out.Flow.ToServer {
-			b = applayer.HTTPRequestBody
-		}
-	}
 	key := strings.Join(tr, ",")
+	if b > fileDataMore {
+		if l := c.fileLists[b]; l != nil && strings.Join(l.Transforms, ",") == key {
+			return l
+		}
+		l := &List{Buffer: c.fileDataTarget(), Transforms: tr}
+		c.out.Lists = append(c.out.Lists, l)
+		if c.fileLists == nil {
+			c.fileLists = map[applayer.Buffer]*List{}
+		}
+		c.fileLists[b] = l
+		return l
+	}
+	if b == fileDataBuffer {
+		b = c.fileDataTarget()
+	}
 	for _, l := range c.out.Lists {
 		if l.Buffer == b && strings.Join(l.Transforms, ",") == key {
 			return l
@@ -531,6 +565,11 @@ func (c *converter) dataPos(d gonids.DataPos) (applayer.Buffer, error) {
 	name := d.String()
 	if real, ok := c.alias[name]; ok {
 		name = real
+	}
+	if n, ok := strings.CutPrefix(name, fileDataRepeat); ok {
+		if k, err := strconv.Atoi(n); err == nil && k > 1 {
+			return fileDataMore + applayer.Buffer(k), nil
+		}
 	}
 	switch name {
 	case "pkt_data":
@@ -840,11 +879,11 @@ func (c *converter) lenMatch(m *gonids.LenMatch) error {
 // lastTransforms finds the transforms of the last list on buf, since
 // gonids does not record them for bsize/byte_*.
 func (c *converter) lastTransforms(buf applayer.Buffer) []string {
-	if buf == fileDataBuffer {
-		buf = applayer.HTTPResponseBody
-		if c.out.Flow.ToServer {
-			buf = applayer.HTTPRequestBody
-		}
+	if l := c.fileLists[buf]; l != nil {
+		return l.Transforms
+	}
+	if isFileData(buf) {
+		buf = c.fileDataTarget()
 	}
 	for i := len(c.out.Lists) - 1; i >= 0; i-- {
 		if c.out.Lists[i].Buffer == buf {

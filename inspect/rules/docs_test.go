@@ -167,7 +167,7 @@ but is honoured only in part, the table says how.
 		bufs = append(bufs, n)
 	}
 	slices.Sort(bufs)
-	fmt.Fprintf(&b, "## Sticky buffers and content modifiers\n\nSupported (both the sticky-buffer and the legacy modifier spelling where Suricata has both): %s, and `file_data`/`file.data` (the request or response body, by the rule's direction), `pkt_data`. Any other buffer rejects the rule.\n\n", code(bufs))
+	fmt.Fprintf(&b, "## Sticky buffers and content modifiers\n\nSupported (both the sticky-buffer and the legacy modifier spelling where Suricata has both): %s, and `file_data`/`file.data` (with `flow:to_server` the request body, with `flow:to_client` the response body; without a direction each file of either direction as its own buffer: a PUT body, each part of a multipart/form-data upload that has a filename, the response body; a repeated `file.data` starts a new list, which may match another file), `pkt_data`. Any other buffer rejects the rule.\n\n", code(bufs))
 	var flags []string
 	for f := range pcreBufferFlags {
 		flags = append(flags, string(f))

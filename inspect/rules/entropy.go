@@ -185,7 +185,7 @@ func (c *converter) entropy(buf applayer.Buffer, v string) error {
 		return rejectf("entropy after base64_decode: only base64_data may follow it")
 	}
 	l := c.list(buf, c.lastTransforms(buf))
-	e.Name = entropyName(l.Buffer, buf == fileDataBuffer)
+	e.Name = entropyName(l.Buffer, isFileData(buf))
 	l.Ops = append(l.Ops, e)
 	return nil
 }

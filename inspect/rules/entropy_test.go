@@ -62,7 +62,8 @@ func TestEntropyInRule(t *testing.T) {
 		buf  applayer.Buffer
 		name string
 	}{
-		{`alert http any any -> any any (msg:"t"; file.data; entropy: value > 4; sid:1;)`, applayer.HTTPResponseBody, "file_data"},
+		{`alert http any any -> any any (msg:"t"; file.data; entropy: value > 4; sid:1;)`, applayer.FileData, "file_data"},
+		{`alert http any any -> any any (msg:"t"; flow:to_client; file.data; entropy: value > 4; sid:1;)`, applayer.HTTPResponseBody, "file_data"},
 		{`alert http any any -> any any (msg:"t"; flow:to_server; file_data; content:"a"; entropy: value > 4; sid:1;)`, applayer.HTTPRequestBody, "file_data"},
 		{`alert http any any -> any any (msg:"t"; http.uri; content:"/a"; entropy: bytes 2, value < 1; sid:1;)`, applayer.HTTPURI, "http_uri"},
 		{`alert http any any -> any any (msg:"t"; http.response_body; entropy: value > 1; sid:1;)`, applayer.HTTPResponseBody, "http_server_body"},

@@ -280,9 +280,16 @@ func (p *parsed) ownOptions(opts []option) string {
 	cut := p.text
 	lower := strings.ToLower(p.text)
 	next := 0
+	fileData := fileDataRepeats(opts)
 	for i := len(opts) - 1; i >= 0; i-- {
 		o := opts[i]
 		switch {
+		case fileData[i] != "":
+			stand, why := p.standIn(fileData[i], lower, &next)
+			if why != "" {
+				return why
+			}
+			cut = cut[:o.start] + stand + ";" + cut[o.end:]
 		case o.kw == "prefilter" && o.value == "":
 			// A hint to use the preceding keyword as the prefilter; it
 			// changes what is scanned first, never what matches.
@@ -396,6 +403,27 @@ func (p *parsed) standIn(kw, lower string, next *int) (string, string) {
 	}
 	p.alias[stand] = kw
 	return stand, ""
+}
+
+// fileDataRepeats names the second and later file.data keywords of a
+// rule by option index ("file.data#2", ...). Suricata starts a new list
+// at each file.data, and each list may match a different file; gonids
+// merges consecutive ones into one buffer, so each repeat gets a stand-in
+// of its own that the converter maps to its own list.
+func fileDataRepeats(opts []option) map[int]string {
+	var out map[int]string
+	n := 0
+	for i, o := range opts {
+		if (o.kw == "file.data" || o.kw == "file_data") && o.value == "" {
+			if n++; n > 1 {
+				if out == nil {
+					out = map[int]string{}
+				}
+				out[i] = fmt.Sprintf("%s%d", fileDataRepeat, n)
+			}
+		}
+	}
+	return out
 }
 
 // fileKeywords are the keywords gonids lacks that test a value rather

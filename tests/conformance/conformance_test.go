@@ -26,12 +26,12 @@ import (
 func corpusDir(t *testing.T) string { return testenv.CorpusDir(t) }
 
 // Floors the suite holds interdict to, set at the level reached so that
-// CI keeps it: over both corpora (193 cases) 165 of 171 applicable tests
-// pass (96.5%) and 22 are not applicable (11.4%). The goal is
+// CI keeps it: over both corpora (193 cases) 166 of 171 applicable tests
+// pass (97.1%) and 22 are not applicable (11.4%). The goal is
 // 95% of applicable tests with at most 20% not applicable; raise these
 // as the pass rate rises.
 const (
-	minPassRatio = 0.96 // of applicable tests
+	minPassRatio = 0.97 // of applicable tests
 	maxNARatio   = 0.12 // of all tests
 )
 
