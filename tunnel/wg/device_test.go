@@ -324,3 +324,58 @@ func TestKeys(t *testing.T) {
 	_, err = ParseKey("short")
 	assert.Error(t, err)
 }
+
+// A peer that sends from an address outside its allowed IPs (another
+// peer's) gets nothing through, and each such packet is counted.
+func TestDisallowedSourceCounted(t *testing.T) {
+	h := newHub(t)
+	h.echoServer(t, 7)
+	ck, err := GenerateKey()
+	require.NoError(t, err)
+	require.NoError(t, h.dev.AddPeer(Peer{PublicKey: ck.PublicKey(), AllowedIPs: []netip.Prefix{netip.PrefixFrom(clientAddr, 32)}}))
+	other := netip.MustParseAddr("100.96.0.3")
+	c, err := NewClient(ClientConfig{PrivateKey: ck, Addresses: []netip.Addr{other}, HubKey: h.key.PublicKey(), HubEndpoint: h.endpoint()})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err = c.DialTCP(ctx, netip.AddrPortFrom(hubAddr, 7))
+	assert.Error(t, err, "a SYN from an address the peer was not given is not answered")
+	st := h.dev.Stats()
+	assert.GreaterOrEqual(t, st.DisallowedSource, uint64(1), "the SYNs were counted: %+v", st)
+	assert.Zero(t, st.RxPackets, "none reached the stack")
+	assert.False(t, h.dev.mustPeer(t, ck.PublicKey()).LastHandshake.IsZero(), "the handshake itself succeeded: the key is known")
+}
+
+// The handshake rejections wireguard-go only logs are counted by the
+// exact format it logs them with.
+func TestLoggerCountsRejections(t *testing.T) {
+	var c counters
+	l := newLogger(nil, &c)
+	for _, f := range []string{
+		"Received packet with invalid mac1",
+		"Received invalid initiation message from %s",
+		"Received invalid response message from %s",
+		"Could not decrypt invalid cookie response",
+		"Sending cookie response for denied handshake message for %v",
+		"IPv4 packet with disallowed source address from %v",
+		"IPv6 packet with disallowed source address from %v",
+		"Routine: receive incoming %s - started",
+	} {
+		l.Verbosef(f, "x")
+	}
+	assert.Equal(t, Stats{InvalidMAC: 1, InvalidInitiation: 1, InvalidResponse: 1, InvalidCookie: 1, UnderLoad: 1, DisallowedSource: 2}, c.snapshot())
+}
+
+func (d *Device) mustPeer(t *testing.T, k Key) PeerStatus {
+	t.Helper()
+	list, err := d.Peers()
+	require.NoError(t, err)
+	for _, p := range list {
+		if p.PublicKey == k {
+			return p
+		}
+	}
+	t.Fatalf("no peer %s", k.Short())
+	return PeerStatus{}
+}
