@@ -371,6 +371,9 @@ func TestHubTwoRunners(t *testing.T) {
 		}
 		assert.Greater(t, ids["runner-b"].RxBytes, uint64(transfer), "the device counted runner-b's upload")
 		assert.Greater(t, ids["runner-b"].TxBytes, uint64(transfer), "and its download")
+		// The same figures per identity in the metrics (bounded labels).
+		assert.Greater(t, metric(t, h, "interdict_identity_rx_bytes_total", "runner-b"), float64(transfer))
+		assert.Greater(t, metric(t, h, "interdict_identity_tx_bytes_total", "runner-a"), float64(transfer))
 		// Every flow's EVE event names its peer with its key and tags.
 		require.Eventually(t, func() bool { return len(eveIdentities(t, h.eve)) >= 2 }, 10*time.Second, 20*time.Millisecond)
 		ev := eveIdentities(t, h.eve)
