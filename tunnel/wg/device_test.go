@@ -379,3 +379,97 @@ func (d *Device) mustPeer(t *testing.T, k Key) PeerStatus {
 	t.Fatalf("no peer %s", k.Short())
 	return PeerStatus{}
 }
+
+// roamer forwards between one client and the hub through an upstream
+// socket it can replace, as a NAT that rebinds the client's mapping to a
+// new port does.
+type roamer struct {
+	sock   *net.UDPConn
+	hub    netip.AddrPort
+	client atomic.Pointer[net.UDPAddr]
+	up     atomic.Pointer[net.UDPConn]
+}
+
+func newRoamer(t *testing.T, hub netip.AddrPort) *roamer {
+	t.Helper()
+	sock, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
+	require.NoError(t, err)
+	r := &roamer{sock: sock, hub: hub}
+	r.rebind(t)
+	go func() {
+		b := make([]byte, 2048)
+		for {
+			n, from, err := sock.ReadFromUDP(b)
+			if err != nil {
+				return
+			}
+			r.client.Store(from)
+			_, _ = r.up.Load().Write(b[:n])
+		}
+	}()
+	t.Cleanup(func() { sock.Close(); r.up.Load().Close() })
+	return r
+}
+
+// rebind moves the client's traffic to a new upstream socket (a new
+// source port seen by the hub) and returns that port.
+func (r *roamer) rebind(t *testing.T) uint16 {
+	t.Helper()
+	up, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(r.hub))
+	require.NoError(t, err)
+	go func() {
+		b := make([]byte, 2048)
+		for {
+			n, err := up.Read(b)
+			if err != nil {
+				return
+			}
+			if c := r.client.Load(); c != nil {
+				_, _ = r.sock.WriteToUDP(b[:n], c)
+			}
+		}
+	}()
+	// The old mapping is gone: an answer the hub sent there is lost.
+	if old := r.up.Swap(up); old != nil {
+		old.Close()
+	}
+	return uint16(up.LocalAddr().(*net.UDPAddr).Port)
+}
+
+// The hub follows a peer whose address changes (NAT rebinding, a new
+// network): an open flow goes on, answered at the new endpoint.
+func TestRoamingFollowsThePeer(t *testing.T) {
+	h := newHub(t)
+	h.echoServer(t, 7)
+	r := newRoamer(t, h.endpoint())
+	ck, err := GenerateKey()
+	require.NoError(t, err)
+	require.NoError(t, h.dev.AddPeer(Peer{PublicKey: ck.PublicKey(), AllowedIPs: []netip.Prefix{netip.PrefixFrom(clientAddr, 32)}}))
+	c, err := NewClient(ClientConfig{PrivateKey: ck, Addresses: []netip.Addr{clientAddr}, HubKey: h.key.PublicKey(),
+		HubEndpoint: netip.MustParseAddrPort(r.sock.LocalAddr().String())})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := c.DialTCP(ctx, netip.AddrPortFrom(hubAddr, 7))
+	require.NoError(t, err)
+	defer conn.Close()
+	roundTrip := func(msg string) {
+		t.Helper()
+		require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+		_, err := conn.Write([]byte(msg))
+		require.NoError(t, err)
+		got := make([]byte, len(msg))
+		_, err = io.ReadFull(conn, got)
+		require.NoError(t, err)
+		assert.Equal(t, msg, string(got))
+	}
+	roundTrip("before")
+	first := h.dev.mustPeer(t, ck.PublicKey()).Endpoint
+
+	port := r.rebind(t)
+	roundTrip("after the move")
+	ep := h.dev.mustPeer(t, ck.PublicKey()).Endpoint
+	assert.NotEqual(t, first, ep)
+	assert.Equal(t, netip.AddrPortFrom(loopback, port).String(), ep, "the hub answers at the peer's new address")
+}
