@@ -81,10 +81,17 @@ func (h *hub) endpoint() netip.AddrPort { return netip.AddrPortFrom(loopback, h.
 // addr, and starts the client.
 func (h *hub) addClient(t *testing.T, addr netip.Addr) (*Client, Key) {
 	t.Helper()
+	return h.addClientVia(t, addr, h.endpoint())
+}
+
+// addClientVia is addClient for a client that reaches the hub at ep (a
+// relay).
+func (h *hub) addClientVia(t *testing.T, addr netip.Addr, ep netip.AddrPort) (*Client, Key) {
+	t.Helper()
 	ck, err := GenerateKey()
 	require.NoError(t, err)
 	require.NoError(t, h.dev.AddPeer(Peer{PublicKey: ck.PublicKey(), AllowedIPs: []netip.Prefix{netip.PrefixFrom(addr, 32)}}))
-	c, err := NewClient(ClientConfig{PrivateKey: ck, Addresses: []netip.Addr{addr}, HubKey: h.key.PublicKey(), HubEndpoint: h.endpoint()})
+	c, err := NewClient(ClientConfig{PrivateKey: ck, Addresses: []netip.Addr{addr}, HubKey: h.key.PublicKey(), HubEndpoint: ep})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	return c, ck.PublicKey()
@@ -197,21 +204,24 @@ func TestUnknownKeyGetsNothing(t *testing.T) {
 	assert.Zero(t, st.RxPackets)
 }
 
-// relay is a UDP forwarder between one client and the hub that keeps
-// the first handshake initiation it forwards, to replay it later.
+// relay is a UDP forwarder between one client and the hub. It keeps the
+// first handshake initiation it forwards, to replay it later, and its
+// upstream socket can be replaced, as a NAT that rebinds the client's
+// mapping to a new port does.
 type relay struct {
-	sock *net.UDPConn
-	init chan []byte
+	sock   *net.UDPConn
+	hub    netip.AddrPort
+	init   chan []byte
+	client atomic.Pointer[net.UDPAddr]
+	up     atomic.Pointer[net.UDPConn]
 }
 
 func newRelay(t *testing.T, hub netip.AddrPort) *relay {
 	t.Helper()
 	sock, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
 	require.NoError(t, err)
-	up, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(hub))
-	require.NoError(t, err)
-	r := &relay{sock: sock, init: make(chan []byte, 1)}
-	var client atomic.Pointer[net.UDPAddr]
+	r := &relay{sock: sock, hub: hub, init: make(chan []byte, 1)}
+	r.rebind(t)
 	go func() {
 		b := make([]byte, 2048)
 		for {
@@ -219,16 +229,30 @@ func newRelay(t *testing.T, hub netip.AddrPort) *relay {
 			if err != nil {
 				return
 			}
-			client.Store(from)
+			r.client.Store(from)
 			if n == 148 && b[0] == 1 {
 				select {
 				case r.init <- bytes.Clone(b[:n]):
 				default:
 				}
 			}
-			_, _ = up.Write(b[:n])
+			_, _ = r.up.Load().Write(b[:n])
 		}
 	}()
+	t.Cleanup(func() { sock.Close(); r.up.Load().Close() })
+	return r
+}
+
+func (r *relay) endpoint() netip.AddrPort {
+	return netip.MustParseAddrPort(r.sock.LocalAddr().String())
+}
+
+// rebind moves the client's traffic to a new upstream socket (a new
+// source port seen by the hub) and returns that port.
+func (r *relay) rebind(t *testing.T) uint16 {
+	t.Helper()
+	up, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(r.hub))
+	require.NoError(t, err)
 	go func() {
 		b := make([]byte, 2048)
 		for {
@@ -236,26 +260,23 @@ func newRelay(t *testing.T, hub netip.AddrPort) *relay {
 			if err != nil {
 				return
 			}
-			if c := client.Load(); c != nil {
-				_, _ = sock.WriteToUDP(b[:n], c)
+			if c := r.client.Load(); c != nil {
+				_, _ = r.sock.WriteToUDP(b[:n], c)
 			}
 		}
 	}()
-	t.Cleanup(func() { sock.Close(); up.Close() })
-	return r
+	// The old mapping is gone: an answer the hub sent there is lost.
+	if old := r.up.Swap(up); old != nil {
+		old.Close()
+	}
+	return uint16(up.LocalAddr().(*net.UDPAddr).Port)
 }
 
 func TestGarbageAndReplayCounted(t *testing.T) {
 	h := newHub(t)
 	h.echoServer(t, 7)
 	r := newRelay(t, h.endpoint())
-	ck, err := GenerateKey()
-	require.NoError(t, err)
-	require.NoError(t, h.dev.AddPeer(Peer{PublicKey: ck.PublicKey(), AllowedIPs: []netip.Prefix{netip.PrefixFrom(clientAddr, 32)}}))
-	c, err := NewClient(ClientConfig{PrivateKey: ck, Addresses: []netip.Addr{clientAddr}, HubKey: h.key.PublicKey(),
-		HubEndpoint: netip.MustParseAddrPort(r.sock.LocalAddr().String())})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
+	c, _ := h.addClientVia(t, clientAddr, r.endpoint())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := c.DialTCP(ctx, netip.AddrPortFrom(hubAddr, 7))
@@ -380,75 +401,13 @@ func (d *Device) mustPeer(t *testing.T, k Key) PeerStatus {
 	return PeerStatus{}
 }
 
-// roamer forwards between one client and the hub through an upstream
-// socket it can replace, as a NAT that rebinds the client's mapping to a
-// new port does.
-type roamer struct {
-	sock   *net.UDPConn
-	hub    netip.AddrPort
-	client atomic.Pointer[net.UDPAddr]
-	up     atomic.Pointer[net.UDPConn]
-}
-
-func newRoamer(t *testing.T, hub netip.AddrPort) *roamer {
-	t.Helper()
-	sock, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
-	require.NoError(t, err)
-	r := &roamer{sock: sock, hub: hub}
-	r.rebind(t)
-	go func() {
-		b := make([]byte, 2048)
-		for {
-			n, from, err := sock.ReadFromUDP(b)
-			if err != nil {
-				return
-			}
-			r.client.Store(from)
-			_, _ = r.up.Load().Write(b[:n])
-		}
-	}()
-	t.Cleanup(func() { sock.Close(); r.up.Load().Close() })
-	return r
-}
-
-// rebind moves the client's traffic to a new upstream socket (a new
-// source port seen by the hub) and returns that port.
-func (r *roamer) rebind(t *testing.T) uint16 {
-	t.Helper()
-	up, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(r.hub))
-	require.NoError(t, err)
-	go func() {
-		b := make([]byte, 2048)
-		for {
-			n, err := up.Read(b)
-			if err != nil {
-				return
-			}
-			if c := r.client.Load(); c != nil {
-				_, _ = r.sock.WriteToUDP(b[:n], c)
-			}
-		}
-	}()
-	// The old mapping is gone: an answer the hub sent there is lost.
-	if old := r.up.Swap(up); old != nil {
-		old.Close()
-	}
-	return uint16(up.LocalAddr().(*net.UDPAddr).Port)
-}
-
 // The hub follows a peer whose address changes (NAT rebinding, a new
 // network): an open flow goes on, answered at the new endpoint.
 func TestRoamingFollowsThePeer(t *testing.T) {
 	h := newHub(t)
 	h.echoServer(t, 7)
-	r := newRoamer(t, h.endpoint())
-	ck, err := GenerateKey()
-	require.NoError(t, err)
-	require.NoError(t, h.dev.AddPeer(Peer{PublicKey: ck.PublicKey(), AllowedIPs: []netip.Prefix{netip.PrefixFrom(clientAddr, 32)}}))
-	c, err := NewClient(ClientConfig{PrivateKey: ck, Addresses: []netip.Addr{clientAddr}, HubKey: h.key.PublicKey(),
-		HubEndpoint: netip.MustParseAddrPort(r.sock.LocalAddr().String())})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
+	r := newRelay(t, h.endpoint())
+	c, pub := h.addClientVia(t, clientAddr, r.endpoint())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := c.DialTCP(ctx, netip.AddrPortFrom(hubAddr, 7))
@@ -465,11 +424,11 @@ func TestRoamingFollowsThePeer(t *testing.T) {
 		assert.Equal(t, msg, string(got))
 	}
 	roundTrip("before")
-	first := h.dev.mustPeer(t, ck.PublicKey()).Endpoint
+	first := h.dev.mustPeer(t, pub).Endpoint
 
 	port := r.rebind(t)
 	roundTrip("after the move")
-	ep := h.dev.mustPeer(t, ck.PublicKey()).Endpoint
+	ep := h.dev.mustPeer(t, pub).Endpoint
 	assert.NotEqual(t, first, ep)
 	assert.Equal(t, netip.AddrPortFrom(loopback, port).String(), ep, "the hub answers at the peer's new address")
 }
