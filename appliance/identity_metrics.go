@@ -20,8 +20,9 @@ const identityOther = "other"
 
 // identityCollector exports, at scrape time, what GET /v1/identities
 // reports per identity: live flows, and for a WireGuard peer the bytes
-// its device counted. An identity keeps its label while it exists (first
-// come, first labelled), so series do not jump between names; a removed
+// its device counted. Labels go to identities in the order scrapes first
+// see them (by name within one scrape), and an identity keeps its label
+// while it exists, so series do not jump between names; a removed
 // identity frees its label. The "other" series are sums, so their
 // counters fall when a member leaves: Prometheus reads that as a reset.
 type identityCollector struct {
