@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"github.com/interdict/interdict/netstack"
@@ -41,14 +43,15 @@ func (a *Appliance) runWireGuard(ctx context.Context) (err error) {
 	}
 	a.log.Info("running", "link", "wireguard", "port", dev.ListenPort(), "mtu", dev.MTU(), "peers", len(a.hub.peers),
 		"handler", s.Handler.Mode, "mode", s.Mode, "state", s.StateDir, "eve", s.EVEPath, "admin", s.AdminSocket)
-	a.printBanner(os.Stderr)
+	a.printBanner(os.Stderr, selfCommand(os.Args[0]))
 	return a.Serve(ctx)
 }
 
 // printBanner tells a person what is running and what to do next: the
 // hub's public key, where it listens, where its state and events are, and
-// the command that adds the first peer.
-func (a *Appliance) printBanner(w io.Writer) {
+// the command that adds the first peer, spelt self (how this binary is run
+// again).
+func (a *Appliance) printBanner(w io.Writer, self string) {
 	s, h := a.s, a.hub
 	hubView, _ := a.Hub()
 	var b strings.Builder
@@ -74,11 +77,31 @@ func (a *Appliance) printBanner(w io.Writer) {
 		sock = " --socket " + s.AdminSocket
 	}
 	fmt.Fprintf(&b, "\nConnect a first runner: on this host run\n")
-	fmt.Fprintf(&b, "  interdict peer add%s runner-1 --endpoint HOST:%d > runner-1.conf\n", sock, hubView.ListenPort)
+	fmt.Fprintf(&b, "  %s peer add%s runner-1 --endpoint HOST:%d > runner-1.conf\n", self, sock, hubView.ListenPort)
 	fmt.Fprintf(&b, "(HOST: this machine's address as the runner reaches it), copy runner-1.conf to the runner and run\n")
 	fmt.Fprintf(&b, "  wg-quick up ./runner-1.conf\n")
-	fmt.Fprintf(&b, "Every flow of the runner is then inspected; `interdict ctl%s flows` shows them with its identity.\n\n", sock)
+	fmt.Fprintf(&b, "Every flow of the runner is then inspected; `%s ctl%s flows` shows them with its identity.\n\n", self, sock)
 	_, _ = io.WriteString(w, b.String())
+}
+
+// selfCommand is how a person runs this binary again from the same
+// directory: its bare name when started through PATH (or when PATH finds
+// this very file), else the path it was started with. `make run` starts
+// bin/interdict, which no PATH holds, and a banner that said "interdict
+// peer add" sent a first-time user to "command not found".
+func selfCommand(arg0 string) string {
+	if !strings.ContainsRune(arg0, filepath.Separator) {
+		return arg0
+	}
+	name := filepath.Base(arg0)
+	if p, err := exec.LookPath(name); err == nil {
+		if a, err1 := os.Stat(p); err1 == nil {
+			if b, err2 := os.Stat(arg0); err2 == nil && os.SameFile(a, b) {
+				return name
+			}
+		}
+	}
+	return arg0
 }
 
 func joinPrefixes(ps []netip.Prefix) string {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -127,4 +128,29 @@ func TestPrivateKeyFromEnv(t *testing.T) {
 	assert.ErrorContains(t, err, "environment variable INTERDICT_TEST_UNSET_VAR is not set")
 	_, err = LoadConfig(cfg("    private_key_env: INTERDICT_TEST_WG_KEY\n    private_key_file: k\n"))
 	assert.ErrorContains(t, err, "not both")
+}
+
+// The banner's next step is a command the person can paste: the binary
+// as it was started (bin/interdict under make run), its bare name when
+// PATH finds that same file.
+func TestBannerNamesTheCommand(t *testing.T) {
+	a := newHubAppliance(t)
+	var b strings.Builder
+	a.printBanner(&b, selfCommand("bin/interdict"))
+	assert.Contains(t, b.String(), "\n  bin/interdict peer add runner-1 --endpoint HOST:")
+	assert.Contains(t, b.String(), "`bin/interdict ctl flows`")
+	assert.Contains(t, b.String(), "public key    "+mustHub(t, a).PublicKey)
+
+	bin := filepath.Join(t.TempDir(), "interdict")
+	require.NoError(t, os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o700))
+	t.Setenv("PATH", filepath.Dir(bin))
+	assert.Equal(t, "interdict", selfCommand(bin), "PATH finds this very file")
+	assert.Equal(t, "./other/interdict", selfCommand("./other/interdict"), "PATH finds another file, or none")
+	assert.Equal(t, "interdict", selfCommand("interdict"))
+}
+
+func mustHub(t *testing.T, a *Appliance) admin.Hub {
+	h, err := a.Hub()
+	require.NoError(t, err)
+	return h
 }
