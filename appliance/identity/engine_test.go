@@ -78,6 +78,25 @@ func TestNameMatching(t *testing.T) {
 	}
 }
 
+func TestPathsMatchOnlyCanonicalPaths(t *testing.T) {
+	ps, err := CompilePolicies([]PolicyConfig{{Name: "p", Allow: []AllowConfig{
+		{To: "api.example.test", Paths: []string{"/v1/", "/v2/*/status"}},
+		{To: "www.example.test"},
+	}}}, nil)
+	require.NoError(t, err)
+	dst := netip.MustParseAddrPort("192.0.2.1:80")
+	for p, want := range map[string]bool{
+		"/v1/users": true, "/v1/": true, "/v2/x/status": true, "/v1/a%20b": true,
+		"/v1/../admin": false, "/v1/./x": false, "/v1//x": false, "/v1/%2e%2e/admin": false, "/v1/%2E%2e/admin": false,
+		"/v1/..%2fadmin": false, "/v1\\..\\admin": false, "/v1/%": false, "*": false, "/admin": false,
+	} {
+		_, ok := ps.all.decideL7(dst, time.Now(), "api.example.test", "GET", p, nil)
+		assert.Equal(t, want, ok, p)
+	}
+	_, ok := ps.all.decideL7(dst, time.Now(), "www.example.test", "GET", "/v1/../admin", nil)
+	assert.True(t, ok, "an entry without paths allows any path")
+}
+
 func TestScheduleOverMidnight(t *testing.T) {
 	s, err := compileSchedule("s", &ScheduleConfig{Days: []string{"fri-sun"}, Hours: "22:00-06:00", TZ: "Europe/Berlin"})
 	require.NoError(t, err)

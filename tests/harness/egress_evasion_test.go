@@ -126,6 +126,8 @@ func TestEgressEvasionHTTP(t *testing.T) {
 		{"after a chunked body", []string{"POST /v1/upload HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + forbidden}},
 		{"after an empty line", []string{allowed, "\r\n" + forbidden}},
 		{"with a lower-case method", []string{allowed, "get /admin/forbidden HTTP/1.1\r\nHost: example.test\r\n\r\n"}},
+		{"a dot segment under an allowed prefix", []string{get("/v1/../admin/forbidden", "example.test")}},
+		{"an encoded dot segment", []string{get("/v1/%2e%2e/admin/forbidden", "example.test")}},
 		{"an IP literal Host", []string{get("/v1/admin/forbidden", ServerAddr.String())}},
 		{"a Host under the allowed name", []string{get("/v1/admin/forbidden", "example.test.evil.test")}},
 		{"HTTP/2 with prior knowledge", []string{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + "\x00\x00\x00\x04\x00\x00\x00\x00\x00" + "/admin/forbidden"}},
