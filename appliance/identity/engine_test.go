@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -58,6 +59,28 @@ func TestScanWindowAndEscalation(t *testing.T) {
 		assert.Equal(t, 1, e.Sweep(), "expired")
 		h.NewFlow(flowTo(id, "10.99.0.1:3")) // the next offence's first port
 	}
+}
+
+// TestScanByHosts: distinct destination addresses within the window
+// count towards a hosts scan, the same address on other ports does not.
+func TestScanByHosts(t *testing.T) {
+	clock := policytest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	e, r := testEngine(t, InterruptConfig{Triggers: []TriggerConfig{{Name: "sweep", Scan: &ScanTrigger{Hosts: 3}, Window: "10s",
+		Action: ActionPause, For: "10m"}}}, clock)
+	h := e.Wrap(netstack.PassAll{})
+	id := r.Lookup(netip.MustParseAddr("10.0.0.3"))
+	for p := range 5 {
+		h.NewFlow(flowTo(id, fmt.Sprintf("10.99.0.1:%d", 80+p)))
+	}
+	h.NewFlow(flowTo(id, "10.99.0.2:80"))
+	_, ok := e.Get("runner-b")
+	require.False(t, ok, "two distinct hosts")
+	_, v := h.NewFlow(flowTo(id, "10.99.0.3:80"))
+	in, ok := e.Get("runner-b")
+	require.True(t, ok, "the third host crosses the threshold")
+	assert.Equal(t, "sweep", in.Trigger)
+	assert.Equal(t, ActionPause, in.Action)
+	assert.True(t, v.Terminal(), "the flow that crossed it is refused")
 }
 
 func TestNameMatching(t *testing.T) {

@@ -150,7 +150,7 @@ func TestEgressEvasionHTTP(t *testing.T) {
 func TestTokenEvasion(t *testing.T) {
 	leakCheck(t)
 	const secret = "glpat-Evasion0123456789abcdef"
-	in := newIdentNet(t, identSetup{tokens: identity.TokensConfig{Enabled: true}})
+	in := newIdentNet(t, identSetup{tokens: identity.TokensConfig{Enabled: true, Headers: []string{"X-Deploy-Key"}}})
 	srv := &kaServer{}
 	serve(t, in.n, httpAP, srv.serve)
 	withToken := func(path, header string) string {
@@ -165,6 +165,8 @@ func TestTokenEvasion(t *testing.T) {
 		parts []string
 	}{
 		{"lower-case header name", []string{withToken("/stolen", "private-token: "+secret)}},
+		{"a configured header", []string{withToken("/stolen", "x-deploy-key: "+secret)}},
+		{"bare LF line ends", []string{"GET /stolen HTTP/1.1\nHost: example.test\nPrivate-Token: " + secret + "\n\n"}},
 		{"lower-case scheme", []string{withToken("/stolen", "authorization: bearer "+secret)}},
 		{"pipelined behind a request without it", []string{plain + withToken("/stolen", "Private-Token: "+secret)}},
 		{"second request on a keep-alive connection", []string{plain, withToken("/stolen", "X-Auth-Token: "+secret)}},
