@@ -105,10 +105,16 @@ func (r *reqFramer) feed(b []byte, fn func(h *reqHead) bool) frameResult {
 					return frameOK
 				}
 			}
-			start := len(r.part)
-			r.part = append(r.part, b...)
-			end, next := headEnd(r.part, start)
-			if !r.mayBeRequest(r.part) {
+			// A head whole in this read is parsed in place; one split
+			// over reads is gathered in part.
+			buf, start := b, 0
+			if len(r.part) > 0 {
+				start = len(r.part)
+				r.part = append(r.part, b...)
+				buf = r.part
+			}
+			end, next := headEnd(buf, start)
+			if !r.mayBeRequest(buf) {
 				if r.heads == 0 {
 					r.st = frOpaque
 					return frameOpaque
@@ -116,13 +122,16 @@ func (r *reqFramer) feed(b []byte, fn func(h *reqHead) bool) frameResult {
 				return frameBad
 			}
 			if end < 0 {
-				if len(r.part) >= maxPending {
+				if len(buf) >= maxPending {
 					return frameBad
+				}
+				if len(r.part) == 0 {
+					r.part = append(r.part, b...)
 				}
 				return frameMore
 			}
-			head := r.part[:end]
-			b = b[len(b)-(len(r.part)-next):]
+			head := buf[:end]
+			b = b[len(b)-(len(buf)-next):]
 			h, body, ok := parseHead(head)
 			if !ok {
 				return frameBad
