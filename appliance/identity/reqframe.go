@@ -140,7 +140,6 @@ func (r *reqFramer) feed(b []byte, fn func(h *reqHead) bool) frameResult {
 			if !fn(&h) {
 				return frameStop
 			}
-			r.part = r.part[:0]
 			switch {
 			case h.method == "CONNECT":
 				r.switching = 'c'
@@ -149,6 +148,7 @@ func (r *reqFramer) feed(b []byte, fn func(h *reqHead) bool) frameResult {
 			default:
 				r.switching = 0
 			}
+			r.part = r.part[:0] // head may be part: done with it only now
 			switch {
 			case body == bodyChunked:
 				r.st = frChunkLine

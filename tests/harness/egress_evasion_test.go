@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -189,26 +190,7 @@ func TestEgressEvasionDNSPort(t *testing.T) {
 	leakCheck(t)
 	in := newEgressNet(t, []identity.PolicyConfig{{Name: "ci", Tags: []string{"ci"},
 		Allow: []identity.AllowConfig{{To: "db.example.test", Ports: []int{5432}}}}}, nil, nil)
-	pc, err := in.n.ListenUDP(netip.AddrPortFrom(ServerAddr, 53))
-	require.NoError(t, err)
-	var mu sync.Mutex
-	var got [][]byte
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b := make([]byte, 1500)
-		for {
-			k, _, err := pc.ReadFrom(b)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			got = append(got, append([]byte(nil), b[:k]...))
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { pc.Close(); <-done })
-	received := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
+	received := udpSink(t, in.n, netip.AddrPortFrom(ServerAddr, 53))
 
 	query := func(id uint16, names ...string) []byte {
 		b := []byte{byte(id >> 8), byte(id), 0x01, 0x00, 0, byte(len(names)), 0, 0, 0, 0, 0, 0}
@@ -239,14 +221,39 @@ func TestEgressEvasionDNSPort(t *testing.T) {
 	defer c.Close()
 	_, err = c.Write(query(9, "db.example.test"))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return received() >= 1 && len(in.eve.of(t, eve.TypePolicy, 0)) >= 3 }, 5*time.Second, 5*time.Millisecond,
+	require.Eventually(t, func() bool { return len(received()) >= 1 && len(in.eve.of(t, eve.TypePolicy, 0)) >= 3 }, 5*time.Second, 5*time.Millisecond,
 		"the allowed query arrives and the three others are denied")
 	for _, ev := range in.eve.of(t, eve.TypePolicy, 0) {
 		assert.Equal(t, "deny", ev.Policy.Action)
 		assert.Equal(t, uint16(53), ev.DestPort)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	got := received()
 	require.Len(t, got, 1, "only the allowed query reached port 53")
 	assert.Equal(t, query(9, "db.example.test"), got[0])
+}
+
+// udpSink listens on ap on the server side and returns what it received
+// so far, one datagram each.
+func udpSink(t *testing.T, n *Net, ap netip.AddrPort) (received func() [][]byte) {
+	t.Helper()
+	pc, err := n.ListenUDP(ap)
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var got [][]byte
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b := make([]byte, 1500)
+		for {
+			k, _, err := pc.ReadFrom(b)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			got = append(got, append([]byte(nil), b[:k]...))
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { pc.Close(); <-done })
+	return func() [][]byte { mu.Lock(); defer mu.Unlock(); return slices.Clone(got) }
 }

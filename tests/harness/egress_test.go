@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -415,21 +414,7 @@ func TestEgressUDPDeniedUnreachable(t *testing.T) {
 	in := newEgressNet(t, []identity.PolicyConfig{{Name: "ci", Tags: []string{"ci"},
 		Allow: []identity.AllowConfig{{To: ServerAddr.String(), Ports: []int{5432}, Proto: "tcp"}}}}, nil, nil)
 	dst := netip.AddrPortFrom(ServerAddr, 5432)
-	pc, err := in.n.ListenUDP(dst)
-	require.NoError(t, err)
-	var received atomic.Int32
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b := make([]byte, 1500)
-		for {
-			if _, _, err := pc.ReadFrom(b); err != nil {
-				return
-			}
-			received.Add(1)
-		}
-	}()
-	t.Cleanup(func() { pc.Close(); <-done })
+	received := udpSink(t, in.n, dst)
 
 	c, err := dialUDPFrom(in.n, ClientAddr, dst)
 	require.NoError(t, err)
@@ -441,7 +426,7 @@ func TestEgressUDPDeniedUnreachable(t *testing.T) {
 		_, err := c.Read(b)
 		return err != nil && strings.Contains(err.Error(), "refused")
 	}, 5*time.Second, 10*time.Millisecond)
-	assert.Zero(t, received.Load(), "the server received nothing")
+	assert.Empty(t, received(), "the server received nothing")
 	evs := in.eve.of(t, eve.TypePolicy, 0)
 	require.NotEmpty(t, evs)
 	assert.Equal(t, "deny", evs[0].Policy.Action)
