@@ -24,11 +24,11 @@ import (
 // interruption's Since, taken in NewFlow) to the moment the last of the
 // identity's 100 live flows sees the RST at its client socket. Run with
 // -benchtime=Nx: each iteration opens 100 flows, scans, releases. It also
-// reports the appliance's part alone (appliance-*): from Since to the
-// interruption's EVE event, written once the guard holds the identity
-// and the reset pass over its flows is done; the rest is the client's
-// goroutines waking up to the RSTs, which on a loaded machine wait for a
-// CPU.
+// reports a bound of the appliance's part (appliance-*): from Since to
+// the interruption's EVE event, which is written (on another goroutine)
+// after the guard holds the identity and the reset pass over its flows
+// is done. What the total adds to it is the client's goroutines waking
+// up to the RSTs.
 func BenchmarkIdentityQuarantineLatency100Flows(b *testing.B) {
 	const live, ports = 100, 5
 	reg := runners(b)
