@@ -7,6 +7,7 @@ package harness
 // query.
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"net"
@@ -255,4 +256,53 @@ func udpSink(t *testing.T, n *Net, ap netip.AddrPort) (received func() [][]byte)
 	}()
 	t.Cleanup(func() { pc.Close(); <-done })
 	return func() [][]byte { mu.Lock(); defer mu.Unlock(); return slices.Clone(got) }
+}
+
+// TestUpgradedConnectionIsNotFramed: after the server switched protocols
+// (101), a connection under a policy with paths and under token checks
+// carries the new protocol's bytes both ways.
+func TestUpgradedConnectionIsNotFramed(t *testing.T) {
+	leakCheck(t)
+	in := newIdentNet(t, identSetup{tokens: identity.TokensConfig{Enabled: true},
+		policies: []identity.PolicyConfig{{Name: "ws", Identities: []string{"runner-a"},
+			Allow: []identity.AllowConfig{{To: "example.test", Ports: []int{8080}, Paths: []string{"/ws"}}}}}})
+	serve(t, in.n, httpAP, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if l == "\r\n" {
+				break
+			}
+		}
+		c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
+		io.Copy(c, br)
+	})
+	c, err := dialFrom(in.n, ClientAddr, httpAP, 5*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("GET /ws HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
+	require.NoError(t, err)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	status, err := br.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "HTTP/1.1 101 Switching Protocols\r\n", status)
+	for {
+		l, err := br.ReadString('\n')
+		require.NoError(t, err)
+		if l == "\r\n" {
+			break
+		}
+	}
+	frame := "\x82\x06binary\x00\x01GET /admin HTTP/1.1\r\n\r\n"
+	_, err = c.Write([]byte(frame))
+	require.NoError(t, err)
+	got := make([]byte, len(frame))
+	_, err = io.ReadFull(br, got)
+	require.NoError(t, err, "the upgraded connection carries bytes that are no HTTP/1")
+	assert.Equal(t, frame, string(got))
+	assert.Empty(t, in.eve.of(t, eve.TypePolicy, 0))
 }
