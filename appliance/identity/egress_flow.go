@@ -261,8 +261,8 @@ func (f *l7Flow) check(b []byte) (v netstack.Verdict, fwd []byte) {
 		if head := f.head.add(b); len(head) > 0 && head[0] == 0x16 {
 			sni, done := helloSNI(head)
 			if !done {
-				if v, ok := f.head.wait(head, b); ok {
-					return v, b
+				if f.head.wait(head, b) {
+					return netstack.Hold, b
 				}
 			}
 			fwd = f.head.release(head, b)
@@ -331,19 +331,19 @@ func (h *headBuf) add(b []byte) []byte {
 	return h.b
 }
 
-// wait keeps head (b its newest read) for the next read and returns the
-// verdict for b, Hold. ok is false, and nothing kept, once the bound is
+// wait keeps head (b its newest read) for the next read, for which the
+// caller holds b. It returns false, and keeps nothing, once the bound is
 // reached or the stream ended (an empty b): the caller decides on what
 // it has.
-func (h *headBuf) wait(head, b []byte) (v netstack.Verdict, ok bool) {
+func (h *headBuf) wait(head, b []byte) bool {
 	if len(head) >= maxPending || len(b) == 0 {
-		return netstack.Continue, false
+		return false
 	}
 	if len(h.b) == 0 {
 		h.b = append([]byte(nil), b...)
 	}
 	h.held = true
-	return netstack.Hold, true
+	return true
 }
 
 // release ends the gathering and returns what the inner handler has not
