@@ -118,6 +118,8 @@ func TestPathsMatchOnlyCanonicalPaths(t *testing.T) {
 	}
 	_, ok := ps.all.decideL7(dst, time.Now(), "www.example.test", "GET", "/v1/../admin", nil)
 	assert.True(t, ok, "an entry without paths allows any path")
+	_, ok = ps.all.decideL7(dst, time.Now(), "api.example.test", "", "", nil)
+	assert.False(t, ok, "a TLS flow (no method, no path) is never allowed by an entry with paths")
 }
 
 func TestScheduleOverMidnight(t *testing.T) {
