@@ -231,14 +231,13 @@ func (s *tokenSettings) credentials(head []byte, fn func(tok []byte)) {
 				continue
 			}
 			v := bytes.TrimSpace(line[len(h):])
-			if h == "authorization:" {
-				scheme, rest, ok := bytes.Cut(v, []byte(" "))
-				if !ok {
-					break
-				}
-				switch strings.ToLower(string(scheme)) {
+			// Authorization: a scheme and the credential, separated by
+			// spaces or tabs (servers that split on any whitespace take
+			// a tab), or a bare credential, which some APIs accept.
+			if i := bytes.IndexAny(v, " \t"); h == "authorization:" && i >= 0 {
+				switch strings.ToLower(string(v[:i])) {
 				case "bearer", "basic", "token":
-					v = bytes.TrimSpace(rest)
+					v = bytes.TrimSpace(v[i:])
 				default:
 					v = nil
 				}
