@@ -21,10 +21,14 @@
 //     or on its first bytes (TLS SNI, HTTP request head) before they are
 //     forwarded: a hello or head split over reads is held by the relay
 //     (netstack.Hold) until it is whole, so a denied one reaches the
-//     target not even in part. DNS queries for names outside the list are answered
-//     REFUSED through netstack.Answerer.
-//   - Tokens (tokens.go): cleartext HTTP credentials hashed with SHA-256
-//     and bound to identities, statically or on first use.
+//     target not even in part. Every HTTP/1 request of a flow is found
+//     by a request framer (reqframe.go), shared with the token check,
+//     which fails closed where a server could read the stream otherwise.
+//     DNS queries for names outside the list are answered REFUSED
+//     through netstack.Answerer; port 53 carries nothing but queries.
+//   - Tokens (tokens.go): cleartext HTTP credentials of every request
+//     hashed with SHA-256 and bound to identities, statically or on first
+//     use.
 //   - Learning (learn.go): what identities under a policy reach, kept
 //     bounded in the state, and Suggest, which turns it into an allow
 //     list in the config's syntax.

@@ -492,6 +492,9 @@ func (eg *egress) decideL4(dst netip.AddrPort, proto netstack.Proto, now time.Ti
 // shows (SNI or Host; "" if none), the method and path ("" for TLS).
 func (eg *egress) decideL7(dst netip.AddrPort, now time.Time, name, method, reqPath string, resolved []cachedName) (*allowEntry, bool) {
 	a, port := dst.Addr().Unmap(), dst.Port()
+	if !canonicalPath(reqPath) {
+		reqPath = "" // matches no entry with paths
+	}
 	var allow *allowEntry
 	check := func(e *allowEntry) bool {
 		if !e.l4ok(port, netstack.TCP, now) || !e.l7ok(method, reqPath) {
@@ -512,6 +515,37 @@ func (eg *egress) decideL7(dst netip.AddrPort, now time.Time, name, method, reqP
 		}
 	}
 	return nil, false
+}
+
+// canonicalPath reports whether a request path is one a server reads as
+// written: no dot segments, empty segments, backslashes or encoded dots,
+// slashes and backslashes, which servers resolve to another path
+// (/v1/../admin is /admin) after a prefix such as /v1/ matched.
+func canonicalPath(p string) bool {
+	if p == "" {
+		return true
+	}
+	if !strings.HasPrefix(p, "/") || strings.ContainsRune(p, '\\') {
+		return false
+	}
+	clean := path.Clean(p)
+	if clean != p && clean+"/" != p {
+		return false
+	}
+	for rest := p; ; {
+		i := strings.IndexByte(rest, '%')
+		if i < 0 {
+			return true
+		}
+		if len(rest) < i+3 {
+			return false
+		}
+		switch strings.ToLower(rest[i+1 : i+3]) {
+		case "2e", "2f", "5c":
+			return false
+		}
+		rest = rest[i+3:]
+	}
 }
 
 func (e *allowEntry) l7ok(method, reqPath string) bool {

@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"bytes"
 	"cmp"
 	"net/netip"
 	"strings"
@@ -124,7 +123,8 @@ func (e *Engine) egressNewFlow(eg *egress, id *Identity, info *netstack.FlowInfo
 		if v.Terminal() {
 			return fh, v
 		}
-		return &dnsFlow{wrapped: newWrapped(e, id, info, fh, v), eg: eg}, netstack.Continue
+		out, _, _ := eg.decideL4(dst, info.Proto, now, nil)
+		return &dnsFlow{wrapped: newWrapped(e, id, info, fh, v), eg: eg, addrAllowed: out == l4Allow || eg.defAllow}, netstack.Continue
 	}
 	resolved := e.dns.lookup(id.Name, dst.Addr().Unmap())
 	out, _, _ := eg.decideL4(dst, info.Proto, now, resolved)
@@ -208,7 +208,9 @@ func (e *Engine) countTrigger(kind string, id *Identity, info *netstack.FlowInfo
 // TLS SNI or the HTTP request (Host, method, path). A ClientHello or
 // request head split over reads is held (netstack.Hold) until it is
 // whole, so a denial resets the flow before the target sees any of it.
-// HTTP requests after the first are checked too.
+// Every later HTTP request of the flow is checked too: the framer finds
+// each one, in a read of its own, pipelined behind another or behind a
+// body.
 type l7Flow struct {
 	wrapped
 	eg *egress
@@ -216,7 +218,8 @@ type l7Flow struct {
 	mu      sync.Mutex
 	decided bool
 	http    bool
-	head    headBuf
+	head    headBuf   // a ClientHello split over reads
+	reqs    reqFramer // the requests of an HTTP flow
 }
 
 // Chunk implements netstack.FlowHandler.
@@ -227,10 +230,14 @@ func (f *l7Flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 			return v
 		}
 		b = fwd
+	} else {
+		f.mu.Lock()
+		f.reqs.response(b)
+		f.mu.Unlock()
 	}
 	if f.innerPassed.Load() {
 		f.mu.Lock()
-		done := f.decided && !f.http
+		done := f.decided && (!f.http || f.reqs.st == frOpaque)
 		f.mu.Unlock()
 		if done {
 			return netstack.Pass
@@ -240,8 +247,8 @@ func (f *l7Flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 }
 
 // check decides on the chunk b to the server. On a verdict that lets it
-// through, fwd is what the inner handler has not seen yet: the whole
-// gathered head when its start was held, else b.
+// through, fwd is what the inner handler has not seen yet: the held
+// reads with b when they were held, else b.
 func (f *l7Flow) check(b []byte) (v netstack.Verdict, fwd []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -250,72 +257,69 @@ func (f *l7Flow) check(b []byte) (v netstack.Verdict, fwd []byte) {
 	}
 	now := f.e.clock.Now()
 	resolved := f.e.dns.lookup(f.id.Name, f.info.Dst.Addr().Unmap())
-	head := f.head.add(b)
-	if !f.decided && len(head) > 0 && head[0] == 0x16 {
-		sni, done := helloSNI(head)
-		if !done {
-			if v, ok := f.head.wait(head, b); ok {
-				return v, b
+	if !f.decided {
+		if head := f.head.add(b); len(head) > 0 && head[0] == 0x16 {
+			sni, done := helloSNI(head)
+			if !done {
+				if f.head.wait(head, b) {
+					return netstack.Hold, b
+				}
 			}
+			fwd = f.head.release(head, b)
+			f.decided = true
+			f.e.observe(f.id, cmp.Or(sni, seenName(resolved, now)), f.info.Dst.Addr().Unmap(), f.info.Dst.Port(), netstack.TCP, "", "")
+			if _, ok := f.eg.decideL7(f.info.Dst, now, sni, "", "", resolved); ok {
+				f.e.m.egressAllow.Inc()
+				return netstack.Continue, fwd
+			}
+			return f.refuse(denial{name: sni, source: nameSource(sni, "sni"), reason: "TLS server name not allowed"}), fwd
 		}
-		fwd = f.head.release(head, b)
-		f.decided = true
-		f.e.observe(f.id, cmp.Or(sni, seenName(resolved, now)), f.info.Dst.Addr().Unmap(), f.info.Dst.Port(), netstack.TCP, "", "")
-		if _, ok := f.eg.decideL7(f.info.Dst, now, sni, "", "", resolved); ok {
+	}
+	res := f.reqs.feed(b, func(h *reqHead) bool {
+		f.decided, f.http = true, true
+		f.e.observe(f.id, cmp.Or(h.host, seenName(resolved, now)), f.info.Dst.Addr().Unmap(), f.info.Dst.Port(), netstack.TCP, h.method, h.path)
+		if _, ok := f.eg.decideL7(f.info.Dst, now, h.host, h.method, h.path, resolved); ok {
 			f.e.m.egressAllow.Inc()
-			return netstack.Continue, fwd
+			return true
 		}
-		return f.refuse(denial{name: sni, source: nameSource(sni, "sni"), reason: "TLS server name not allowed"}), fwd
+		return !f.e.deny(f.eg, f.id, f.info, denial{name: h.host, source: nameSource(h.host, "host"), method: h.method, path: h.path,
+			reason: "HTTP request not allowed"})
+	})
+	switch {
+	case res == frameMore:
+		f.reqs.hold(b)
+		return netstack.Hold, b
+	case res == frameStop:
+		return netstack.Reject, b
+	case res == frameOK, res == frameOpaque && f.decided: // switched protocols after an allowed request
+		return netstack.Continue, f.reqs.release(b)
 	}
-	method, reqPath, host, ok := requestHead(head)
-	if !ok && looksLikeRequest(head) {
-		if v, ok := f.head.wait(head, b); ok {
-			return v, b
-		}
-	}
-	fwd = f.head.release(head, b)
-	if !ok {
-		if f.decided {
-			return netstack.Continue, fwd // the body of a request already allowed
-		}
+	// Not a request where one must start: what follows cannot be framed
+	// (in ids mode the rest of the flow goes unchecked).
+	fwd = f.reqs.release(b)
+	f.reqs.st = frOpaque
+	name := seenName(resolved, now)
+	reason := "bytes where an HTTP request must start are not one the policy can read"
+	if !f.decided {
 		f.decided = true
-		f.e.observe(f.id, seenName(resolved, now), f.info.Dst.Addr().Unmap(), f.info.Dst.Port(), netstack.TCP, "", "")
-		return f.refuse(denial{reason: "no TLS server name or HTTP request in the first bytes"}), fwd
+		f.e.observe(f.id, name, f.info.Dst.Addr().Unmap(), f.info.Dst.Port(), netstack.TCP, "", "")
+		reason = "no TLS server name or HTTP request in the first bytes"
 	}
-	f.decided, f.http = true, true
-	f.head.sawHead(head)
-	f.e.observe(f.id, cmp.Or(host, seenName(resolved, now)), f.info.Dst.Addr().Unmap(), f.info.Dst.Port(), netstack.TCP, method, reqPath)
-	if _, ok := f.eg.decideL7(f.info.Dst, now, host, method, reqPath, resolved); ok {
-		f.e.m.egressAllow.Inc()
-		return netstack.Continue, fwd
-	}
-	return f.refuse(denial{name: host, source: nameSource(host, "host"), method: method, path: reqPath,
-		reason: "HTTP request not allowed"}), fwd
+	return f.refuse(denial{name: name, source: nameSource(name, "dns"), reason: reason}), fwd
 }
 
 // maxPending bounds the bytes kept while a ClientHello or request head
-// is incomplete; past it the flow is decided on what was seen. It is
-// below netstack's default hold bound (64 KiB), so the policy decides,
-// not the relay's fail-closed reject.
+// is incomplete; past it the flow is decided on what was seen (a head:
+// refused). It is below netstack's default hold bound (64 KiB), so the
+// policy decides, not the relay's fail-closed reject.
 const maxPending = 16 << 10
 
-// headBuf gathers a ClientHello or request head split over reads, and
-// has the relay hold its parts (netstack.Hold) until it is whole: the
-// target sees none of a hello or head that is then denied.
-//
-// Holding is safe only where no request body can be mistaken for the
-// start of a head: a body that begins a read with a few upper-case
-// letters and a space would be held while the client waits for the
-// response. So once a request of the flow announced a body
-// (Content-Length or Transfer-Encoding), which these handlers do not
-// frame, later heads are gathered without holding, as before Hold
-// existed: their parts go on, and the flow is reset before the part that
-// completes a denied head. Keep-alive flows of body-less requests (GET)
-// keep the full guarantee.
+// headBuf gathers a ClientHello split over reads, and has the relay hold
+// its parts (netstack.Hold) until it is whole: the target sees none of a
+// hello that is then denied.
 type headBuf struct {
-	b      []byte
-	held   bool // the gathered bytes were held, not forwarded
-	bodies bool // a request announced a body: heads are no longer held
+	b    []byte
+	held bool // the gathered bytes were held, not forwarded
 }
 
 // add returns the bytes gathered so far with b.
@@ -327,22 +331,19 @@ func (h *headBuf) add(b []byte) []byte {
 	return h.b
 }
 
-// wait keeps head (b its newest read) for the next read and returns the
-// verdict for b: Hold, or Continue where holding is unsafe. ok is false,
-// and nothing kept, once the bound is reached or the stream ended (an
-// empty b): the caller decides on what it has.
-func (h *headBuf) wait(head, b []byte) (v netstack.Verdict, ok bool) {
+// wait keeps head (b its newest read) for the next read, for which the
+// caller holds b. It returns false, and keeps nothing, once the bound is
+// reached or the stream ended (an empty b): the caller decides on what
+// it has.
+func (h *headBuf) wait(head, b []byte) bool {
 	if len(head) >= maxPending || len(b) == 0 {
-		return netstack.Continue, false
+		return false
 	}
 	if len(h.b) == 0 {
 		h.b = append([]byte(nil), b...)
 	}
-	if h.bodies && !h.held {
-		return netstack.Continue, true
-	}
 	h.held = true
-	return netstack.Hold, true
+	return true
 }
 
 // release ends the gathering and returns what the inner handler has not
@@ -354,34 +355,6 @@ func (h *headBuf) release(head, b []byte) []byte {
 	}
 	h.b, h.held = nil, false
 	return fwd
-}
-
-// sawHead notes whether a whole request head announced a body.
-func (h *headBuf) sawHead(head []byte) {
-	if !h.bodies && announcesBody(head) {
-		h.bodies = true
-	}
-}
-
-// announcesBody reports whether a request head has a Content-Length
-// other than 0 or a Transfer-Encoding.
-func announcesBody(head []byte) bool {
-	for line := range bytes.SplitSeq(head, []byte("\r\n")) {
-		k, v, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		k = bytes.TrimSpace(k)
-		switch {
-		case bytes.EqualFold(k, []byte("transfer-encoding")):
-			return true
-		case bytes.EqualFold(k, []byte("content-length")):
-			if string(bytes.TrimSpace(v)) != "0" {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func nameSource(name, src string) string {
@@ -483,44 +456,6 @@ func (r *helloReader) vec(n int) (int, bool) {
 	return v, false
 }
 
-// requestHead reads an HTTP/1 request line and its Host header from the
-// start of b. A request whose head is not complete in b is refused by the
-// caller: it cannot be decided without holding bytes.
-func requestHead(b []byte) (method, reqPath, host string, ok bool) {
-	end := bytes.Index(b, []byte("\r\n\r\n"))
-	if end < 0 {
-		return "", "", "", false
-	}
-	lines := strings.Split(string(b[:end]), "\r\n")
-	parts := strings.Split(lines[0], " ")
-	if len(parts) != 3 || !strings.HasPrefix(parts[2], "HTTP/") || parts[0] == "" {
-		return "", "", "", false
-	}
-	method, target := parts[0], parts[1]
-	if rest, ok := strings.CutPrefix(target, "http://"); ok {
-		// Absolute form: the authority is the host.
-		i := strings.IndexByte(rest, '/')
-		if i < 0 {
-			host, target = rest, "/"
-		} else {
-			host, target = rest[:i], rest[i:]
-		}
-	}
-	if q := strings.IndexAny(target, "?#"); q >= 0 {
-		target = target[:q]
-	}
-	for _, l := range lines[1:] {
-		k, v, found := strings.Cut(l, ":")
-		if found && strings.EqualFold(strings.TrimSpace(k), "host") && host == "" {
-			host = strings.TrimSpace(v)
-		}
-	}
-	if h, _, err := splitHostPort(host); err == nil {
-		host = h
-	}
-	return method, target, strings.ToLower(strings.TrimSuffix(host, ".")), true
-}
-
 func splitHostPort(h string) (string, string, error) {
 	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
 		return strings.Trim(h[:i], "[]"), h[i+1:], nil
@@ -529,26 +464,62 @@ func splitHostPort(h string) (string, string, error) {
 }
 
 // dnsFlow checks each DNS query of an identity by name and learns the
-// addresses of the answers it forwards.
+// addresses of the answers it forwards. Port 53 of any address is open
+// to queries for allowed names, so nothing else passes there unless the
+// policy allows the address itself: no other payload, no response sent
+// as a query, no second question, no records beyond EDNS's OPT.
 type dnsFlow struct {
 	wrapped
-	eg *egress
+	eg          *egress
+	addrAllowed bool // an entry allows the address, port and protocol
 }
 
 var _ netstack.Answerer = (*dnsFlow)(nil)
 
-// queryName parses a DNS query's first question.
-func queryName(b []byte) (dnsmessage.Header, dnsmessage.Question, bool) {
+// maxOPTData bounds the EDNS option data of a query (a cookie is at most
+// 40 bytes): more is room for data, not for a query's options.
+const maxOPTData = 64
+
+// queryName parses a DNS query: a standard query of one question, with
+// at most an EDNS OPT record besides. ok is false for anything else.
+func queryName(b []byte) (h dnsmessage.Header, q dnsmessage.Question, ok bool) {
 	var p dnsmessage.Parser
 	h, err := p.Start(b)
-	if err != nil || h.Response {
-		return h, dnsmessage.Question{}, false
-	}
-	q, err := p.Question()
-	if err != nil {
+	if err != nil || h.Response || h.OpCode != 0 {
 		return h, q, false
 	}
-	return h, q, true
+	if q, err = p.Question(); err != nil {
+		return h, q, false
+	}
+	if _, err := p.Question(); err != dnsmessage.ErrSectionDone {
+		return h, q, false
+	}
+	if _, err := p.AnswerHeader(); err != dnsmessage.ErrSectionDone {
+		return h, q, false
+	}
+	if _, err := p.AuthorityHeader(); err != dnsmessage.ErrSectionDone {
+		return h, q, false
+	}
+	for i := 0; ; i++ {
+		rh, err := p.AdditionalHeader()
+		if err == dnsmessage.ErrSectionDone {
+			return h, q, true
+		}
+		if err != nil || i > 0 || rh.Type != dnsmessage.TypeOPT {
+			return h, q, false
+		}
+		opt, err := p.OPTResource()
+		if err != nil {
+			return h, q, false
+		}
+		n := 0
+		for _, o := range opt.Options {
+			n += len(o.Data)
+		}
+		if n > maxOPTData {
+			return h, q, false
+		}
+	}
 }
 
 func dnsName(n dnsmessage.Name) string {
@@ -581,11 +552,18 @@ func (f *dnsFlow) Answer(b []byte) []byte {
 	return out
 }
 
-// Chunk implements netstack.FlowHandler: a denied query under dns: drop
-// ends the session silently; answers teach the cache.
+// Chunk implements netstack.FlowHandler: a denied query under dns: drop,
+// or a datagram that is no query (to an address no entry allows), ends
+// the session silently; answers teach the cache.
 func (f *dnsFlow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 	if dir == netstack.ToServer {
-		if _, q, ok := queryName(b); ok && f.eg.enforcing && f.eg.dnsDrop && !f.eg.nameAllowed(dnsName(q.Name)) {
+		_, q, ok := queryName(b)
+		switch {
+		case !ok && !f.addrAllowed:
+			if f.e.deny(f.eg, f.id, f.info, denial{reason: "not a DNS query the policy can read, to an address no entry allows"}) {
+				return netstack.Drop
+			}
+		case ok && f.eg.enforcing && f.eg.dnsDrop && !f.eg.nameAllowed(dnsName(q.Name)):
 			return netstack.Drop
 		}
 	} else {

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -60,6 +61,28 @@ func TestScanWindowAndEscalation(t *testing.T) {
 	}
 }
 
+// TestScanByHosts: distinct destination addresses within the window
+// count towards a hosts scan, the same address on other ports does not.
+func TestScanByHosts(t *testing.T) {
+	clock := policytest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	e, r := testEngine(t, InterruptConfig{Triggers: []TriggerConfig{{Name: "sweep", Scan: &ScanTrigger{Hosts: 3}, Window: "10s",
+		Action: ActionPause, For: "10m"}}}, clock)
+	h := e.Wrap(netstack.PassAll{})
+	id := r.Lookup(netip.MustParseAddr("10.0.0.3"))
+	for p := range 5 {
+		h.NewFlow(flowTo(id, fmt.Sprintf("10.99.0.1:%d", 80+p)))
+	}
+	h.NewFlow(flowTo(id, "10.99.0.2:80"))
+	_, ok := e.Get("runner-b")
+	require.False(t, ok, "two distinct hosts")
+	_, v := h.NewFlow(flowTo(id, "10.99.0.3:80"))
+	in, ok := e.Get("runner-b")
+	require.True(t, ok, "the third host crosses the threshold")
+	assert.Equal(t, "sweep", in.Trigger)
+	assert.Equal(t, ActionPause, in.Action)
+	assert.True(t, v.Terminal(), "the flow that crossed it is refused")
+}
+
 func TestNameMatching(t *testing.T) {
 	ps, err := CompilePolicies([]PolicyConfig{{Name: "p", Allow: []AllowConfig{
 		{To: "*.example.com", Ports: []int{443}},
@@ -76,6 +99,27 @@ func TestNameMatching(t *testing.T) {
 		_, ok := eg.decideL7(dst, now, name, "", "", nil)
 		assert.Equal(t, want, ok, name)
 	}
+}
+
+func TestPathsMatchOnlyCanonicalPaths(t *testing.T) {
+	ps, err := CompilePolicies([]PolicyConfig{{Name: "p", Allow: []AllowConfig{
+		{To: "api.example.test", Paths: []string{"/v1/", "/v2/*/status"}},
+		{To: "www.example.test"},
+	}}}, nil)
+	require.NoError(t, err)
+	dst := netip.MustParseAddrPort("192.0.2.1:80")
+	for p, want := range map[string]bool{
+		"/v1/users": true, "/v1/": true, "/v2/x/status": true, "/v1/a%20b": true,
+		"/v1/../admin": false, "/v1/./x": false, "/v1//x": false, "/v1/%2e%2e/admin": false, "/v1/%2E%2e/admin": false,
+		"/v1/..%2fadmin": false, "/v1\\..\\admin": false, "/v1/%": false, "*": false, "/admin": false,
+	} {
+		_, ok := ps.all.decideL7(dst, time.Now(), "api.example.test", "GET", p, nil)
+		assert.Equal(t, want, ok, p)
+	}
+	_, ok := ps.all.decideL7(dst, time.Now(), "www.example.test", "GET", "/v1/../admin", nil)
+	assert.True(t, ok, "an entry without paths allows any path")
+	_, ok = ps.all.decideL7(dst, time.Now(), "api.example.test", "", "", nil)
+	assert.False(t, ok, "a TLS flow (no method, no path) is never allowed by an entry with paths")
 }
 
 func TestScheduleOverMidnight(t *testing.T) {

@@ -219,29 +219,25 @@ func (e *Engine) Unbind(prefix string) ([]TokenBinding, error) {
 	return out, nil
 }
 
-// credentials calls fn with each credential in a request head.
+// credentials calls fn with each credential in a request head (lines
+// end with CRLF or, as servers such as Go's accept, a bare LF).
 func (s *tokenSettings) credentials(head []byte, fn func(tok []byte)) {
 	for len(head) > 0 {
-		i := bytes.Index(head, []byte("\r\n"))
-		line := head
-		if i >= 0 {
-			line, head = head[:i], head[i+2:]
-		} else {
-			head = nil
-		}
+		var line []byte
+		line, head, _ = bytes.Cut(head, []byte("\n"))
+		line = bytes.TrimSuffix(line, []byte("\r"))
 		for _, h := range s.headers {
 			if len(line) <= len(h) || !bytes.EqualFold(line[:len(h)], []byte(h)) {
 				continue
 			}
 			v := bytes.TrimSpace(line[len(h):])
-			if h == "authorization:" {
-				scheme, rest, ok := bytes.Cut(v, []byte(" "))
-				if !ok {
-					break
-				}
-				switch strings.ToLower(string(scheme)) {
+			// Authorization: a scheme and the credential, separated by
+			// spaces or tabs (servers that split on any whitespace take
+			// a tab), or a bare credential, which some APIs accept.
+			if i := bytes.IndexAny(v, " \t"); h == "authorization:" && i >= 0 {
+				switch strings.ToLower(string(v[:i])) {
 				case "bearer", "basic", "token":
-					v = bytes.TrimSpace(rest)
+					v = bytes.TrimSpace(v[i:])
 				default:
 					v = nil
 				}
@@ -311,78 +307,63 @@ func (e *Engine) checkToken(s *tokenSettings, id *Identity, tok []byte) (owner s
 	return tb.Identity, h
 }
 
-// tokenFlow checks the credentials of each HTTP request head a chunk to
-// the server starts with; misuse is rejected before any of the head is
-// forwarded (a head split over reads is held until it is whole, see
-// headBuf, which also says when later heads are gathered without
-// holding). A request that does not start its read (pipelined behind a
-// body in the same read) is not seen: these handlers do not frame
-// bodies.
+// tokenFlow checks the credentials of every HTTP request of a flow: the
+// framer finds each request head, in a read of its own, pipelined behind
+// another or behind a body; a head split over reads is held until it is
+// whole. A flow whose first bytes are no HTTP/1 request (TLS, SSH, HTTP/2
+// with prior knowledge) carries no credentials this check can read and
+// is left alone.
 type tokenFlow struct {
 	wrapped
-	s    *tokenSettings
-	head headBuf // a request head split over reads; ToServer only
+	s *tokenSettings
+
+	mu   sync.Mutex // the framer: the two directions call concurrently
+	reqs reqFramer
 }
 
 // Chunk implements netstack.FlowHandler.
 func (f *tokenFlow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
+	f.mu.Lock()
 	if dir != netstack.ToServer {
+		f.reqs.response(b)
+		f.mu.Unlock()
 		return f.next(dir, b)
 	}
-	head := f.head.add(b)
-	if !looksLikeRequest(head) {
-		return f.next(dir, f.head.release(head, b))
-	}
-	end := bytes.Index(head, []byte("\r\n\r\n"))
-	if end < 0 {
-		if v, ok := f.head.wait(head, b); ok {
-			if v == netstack.Hold {
-				return v
+	res := f.reqs.feed(b, func(h *reqHead) bool {
+		ok := true
+		f.s.credentials(h.raw, func(tok []byte) {
+			if !ok {
+				return
 			}
-			return f.next(dir, b)
-		}
-		// A head past the bound (or cut short by the end of the stream)
-		// cannot be checked: fail closed.
-		fwd := f.head.release(head, b)
+			if owner, hash := f.e.checkToken(f.s, f.id, tok); owner != "" && f.e.tokenMisuse(f.s, f.id, f.info, owner, hash, lead(tok)) {
+				ok = false
+			}
+		})
+		return ok
+	})
+	var fwd []byte
+	switch {
+	case res == frameMore:
+		f.reqs.hold(b)
+		f.mu.Unlock()
+		return netstack.Hold
+	case res == frameStop:
+		f.mu.Unlock()
+		return netstack.Reject
+	case res == frameBad:
+		// A request this check cannot read where one must start: fail
+		// closed (ids: the rest of the flow goes unchecked).
+		f.reqs.st = frOpaque
+		fwd = f.reqs.release(b)
 		if f.s.enforcing {
+			f.mu.Unlock()
 			return netstack.Reject
 		}
-		return f.next(dir, fwd)
+	default:
+		fwd = f.reqs.release(b)
 	}
-	fwd := f.head.release(head, b)
-	f.head.sawHead(head[:end])
-	v := netstack.Continue
-	f.s.credentials(head[:end], func(tok []byte) {
-		if v.Terminal() {
-			return
-		}
-		if owner, h := f.e.checkToken(f.s, f.id, tok); owner != "" && f.e.tokenMisuse(f.s, f.id, f.info, owner, h, lead(tok)) {
-			v = netstack.Reject
-		}
-	})
-	if v.Terminal() {
-		return v
-	}
+	f.mu.Unlock()
 	return f.next(dir, fwd)
-}
-
-// looksLikeRequest is a cheap test for an HTTP/1 request line start: an
-// upper-case method token and a space. A start of upper-case letters
-// without the space yet may still become one: it counts (the caller
-// then waits for more).
-func looksLikeRequest(b []byte) bool {
-	for i, c := range b {
-		if i > 16 {
-			return false
-		}
-		if c == ' ' {
-			return i > 0
-		}
-		if c < 'A' || c > 'Z' {
-			return false
-		}
-	}
-	return len(b) > 0
 }
 
 // tokenMisuse records the use of a token bound to another identity: log,

@@ -130,7 +130,7 @@ func BenchmarkClusterPropagation(b *testing.B) {
 					require.Equal(b, watchers, seen[p], "every watcher applied %s once", p)
 					lat = append(lat, last[p].Sub(start[p]))
 				}
-				reportLatency(b, lat)
+				reportLatency(b, lat, "")
 				// The process's CPU time (the NATS members included):
 				// steadier than latency on a shared machine.
 				b.ReportMetric(cpu.Seconds(), "cpu-s")
@@ -204,14 +204,14 @@ func BenchmarkClusterResetLatency(b *testing.B) {
 			time.Sleep(time.Millisecond) // a benchmark's poll, not a test's wait
 		}
 	}
-	reportLatency(b, lat)
+	reportLatency(b, lat, "")
 }
 
 // reportLatency reports the median, 99th percentile and maximum of lat
-// in milliseconds.
-func reportLatency(b *testing.B, lat []time.Duration) {
+// in milliseconds, their units prefixed by p.
+func reportLatency(b *testing.B, lat []time.Duration, p string) {
 	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, p+"p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, p+"p99-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, p+"max-ms")
 }

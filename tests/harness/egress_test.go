@@ -405,3 +405,30 @@ func dialUDPFrom(n *Net, src netip.Addr, dst netip.AddrPort) (*gonet.UDPConn, er
 	remote, proto := full(dst)
 	return gonet.DialUDP(n.Client, &local, &remote, proto)
 }
+
+// TestEgressUDPDeniedUnreachable: a UDP datagram to a destination no
+// entry allows is refused before it is forwarded, and the client hears
+// ICMP port unreachable (a connected socket reports it as refused).
+func TestEgressUDPDeniedUnreachable(t *testing.T) {
+	leakCheck(t)
+	in := newEgressNet(t, []identity.PolicyConfig{{Name: "ci", Tags: []string{"ci"},
+		Allow: []identity.AllowConfig{{To: ServerAddr.String(), Ports: []int{5432}, Proto: "tcp"}}}}, nil, nil)
+	dst := netip.AddrPortFrom(ServerAddr, 5432)
+	received := udpSink(t, in.n, dst)
+
+	c, err := dialUDPFrom(in.n, ClientAddr, dst)
+	require.NoError(t, err)
+	defer c.Close()
+	b := make([]byte, 64)
+	require.Eventually(t, func() bool {
+		c.Write([]byte("udp to a tcp-only entry"))
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		_, err := c.Read(b)
+		return err != nil && strings.Contains(err.Error(), "refused")
+	}, 5*time.Second, 10*time.Millisecond)
+	assert.Empty(t, received(), "the server received nothing")
+	evs := in.eve.of(t, eve.TypePolicy, 0)
+	require.NotEmpty(t, evs)
+	assert.Equal(t, "deny", evs[0].Policy.Action)
+	assert.Equal(t, "UDP", evs[0].Proto)
+}

@@ -1,0 +1,95 @@
+package identity
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// frame feeds the reads to a new framer and returns the results and the
+// method and path of every head it found, "METHOD path host" each.
+func frame(reads ...string) ([]frameResult, []string) {
+	var r reqFramer
+	var res []frameResult
+	var heads []string
+	for _, b := range reads {
+		res = append(res, r.feed([]byte(b), func(h *reqHead) bool {
+			heads = append(heads, h.method+" "+h.path+" "+h.host)
+			return true
+		}))
+	}
+	return res, heads
+}
+
+func TestReqFramerFindsEveryRequest(t *testing.T) {
+	get := "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n"
+	for name, tc := range map[string]struct {
+		reads []string
+		heads []string
+	}{
+		"pipelined":       {[]string{get + "GET /b HTTP/1.1\r\nHost: b.test\r\n\r\n"}, []string{"GET /a a.test", "GET /b b.test"}},
+		"after a body":    {[]string{"POST /u HTTP/1.1\r\nContent-Length: 4\r\n\r\nGET " + get}, []string{"POST /u ", "GET /a a.test"}},
+		"body over reads": {[]string{"POST /u HTTP/1.1\r\nContent-Length: 15\r\n\r\nGET /", "x HTTP/1.1", "\r\n" + get}, []string{"POST /u ", "GET /a a.test"}},
+		"chunked": {[]string{"POST /u HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n4;x=y\r\nGET \r\n", "0\r\nT: v\r\n\r\n" + get},
+			[]string{"POST /u ", "GET /a a.test"}},
+		"bare LF and empty lines": {[]string{"GET /a HTTP/1.1\nHost: A.Test.\n\n\r\n\nget /b?q HTTP/1.0\r\nHost: b.test:80\r\n\r\n"},
+			[]string{"GET /a a.test", "get /b b.test"}},
+		"absolute form wins over Host": {[]string{"GET http://u@c.test:8080/p HTTP/1.1\r\nHost: a.test\r\n\r\n"}, []string{"GET /p c.test"}},
+		"split head":                   {[]string{"GE", "T /a HTTP/1.1\r\nHost: a.test\r", "\n\r", "\n"}, []string{"GET /a a.test"}},
+	} {
+		res, heads := frame(tc.reads...)
+		assert.Equal(t, tc.heads, heads, name)
+		for i, r := range res {
+			if r != frameOK && r != frameMore {
+				t.Errorf("%s: read %d: %v", name, i, r)
+			}
+		}
+	}
+}
+
+func TestReqFramerFailsClosed(t *testing.T) {
+	get := "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n"
+	for name, reads := range map[string][]string{
+		"garbage where a request must start": {get, "\x00\x01binary"},
+		"HTTP/2 after HTTP/1":                {get + "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"},
+		"obsolete folding":                   {"GET /a HTTP/1.1\r\nX-Api-Key:\r\n tok\r\n\r\n"},
+		"CL and TE":                          {"POST /a HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"},
+		"two lengths":                        {"POST /a HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n"},
+		"TE not ending in chunked":           {"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"},
+		"two Hosts":                          {"GET /a HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n"},
+		"space before the colon":             {"GET /a HTTP/1.1\r\nHost : b.test\r\n\r\n"},
+		"bad chunk size":                     {"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"},
+		"head cut by the end of the stream":  {"GET /a HTTP/1.1\r\n", ""},
+		"head over the bound":                {"GET /a HTTP/1.1\r\nX: " + strings.Repeat("a", maxPending)},
+	} {
+		res, _ := frame(reads...)
+		assert.Equal(t, frameBad, res[len(res)-1], name)
+	}
+	res, heads := frame("\x16\x03\x01")
+	assert.Equal(t, []frameResult{frameOpaque}, res, "TLS is not HTTP/1")
+	assert.Empty(t, heads)
+	res, _ = frame("p", "ing")
+	assert.Equal(t, []frameResult{frameMore, frameOpaque}, res, "a first word that is no method is not held")
+	res, _ = frame("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	assert.Equal(t, []frameResult{frameOpaque}, res, "HTTP/2 with prior knowledge from the start is not HTTP/1")
+}
+
+func TestReqFramerSwitchesOnlyWhenTheServerAgrees(t *testing.T) {
+	var r reqFramer
+	ok := func(*reqHead) bool { return true }
+	require.Equal(t, frameOK, r.feed([]byte("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"), ok))
+	r.response([]byte("HTTP/1.1 200 OK\r\n\r\n"))
+	assert.Equal(t, frameBad, r.feed([]byte("\x81\x85frame"), ok), "no 101: still HTTP/1")
+
+	r = reqFramer{}
+	require.Equal(t, frameOK, r.feed([]byte("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"), ok))
+	r.response([]byte("HTTP/1.1 101 Switching Protocols\r\n\r\n"))
+	assert.Equal(t, frameOpaque, r.feed([]byte("\x81\x85frame"), ok), "after 101 the connection is another protocol")
+
+	r = reqFramer{}
+	require.Equal(t, frameOK, r.feed([]byte("CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n"), ok))
+	r.response([]byte("HTTP/1.1 200 Connection established\r\n\r\n"))
+	assert.Equal(t, frameOpaque, r.feed([]byte("\x16\x03\x01"), ok))
+}
