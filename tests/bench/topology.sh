@@ -39,8 +39,14 @@ ip -n "$A" link set a0 up; ip -n "$A" link set a1 up
 ip netns exec "$C" sysctl -qw net.ipv4.tcp_tw_reuse=1
 ip netns exec "$A" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.a0.rp_filter=0 net.ipv4.conf.a1.rp_filter=0
 
-# The appliance with the pass handler (no inspection) on TUN bench0.
+# The appliance with the pass handler (no inspection) on TUN bench0. Its
+# state, admin socket and EVE stay in $work: the default paths are
+# machine-wide, and a second benchmark running at the same time found the
+# admin socket taken and did not start.
 cat > "$work/cfg.yaml" <<CFG
+state_dir: $work/state
+admin: {socket: ""}
+eve: {path: ""}
 link: {mode: tun, tun: {name: bench0, queues: 2}}
 upstream: {mode: host, host: {mark: 0x1d1c}}
 handler: {mode: pass}
