@@ -102,8 +102,8 @@ func TestHostDialer(t *testing.T) {
 	}
 }
 
-// The relay resets an upstream leg with SetLinger(0); the server must see
-// a reset, not an orderly close.
+// The relay resets an upstream leg (SO_LINGER 0); the server must see a
+// reset, not an orderly close.
 func TestHostDialerReset(t *testing.T) {
 	testenv.RequireRoot(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -116,13 +116,88 @@ func TestHostDialerReset(t *testing.T) {
 	require.NoError(t, err)
 	defer srv.Close()
 
-	tc, ok := c.(*net.TCPConn)
-	require.True(t, ok, "host dialer conns are *net.TCPConn, which the relay resets with SetLinger(0)")
-	require.NoError(t, tc.SetLinger(0))
-	require.NoError(t, tc.Close())
+	// The relay's own reset of an upstream leg.
+	connLeg{c}.abort()
 
 	require.NoError(t, srv.SetReadDeadline(time.Now().Add(5*time.Second)))
 	_, err = srv.Read(make([]byte, 1))
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, syscall.ECONNRESET), "server saw %v, want connection reset", err)
+}
+
+// fullListener listens on loopback with an accept queue of one and fills
+// it, so that the kernel drops the next SYN until the queued connection
+// is accepted: a connect that stays in flight.
+func fullListener(t *testing.T) (dst netip.AddrPort, accept func()) {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { unix.Close(fd) })
+	require.NoError(t, unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	require.NoError(t, unix.Listen(fd, 0))
+	sa, err := unix.Getsockname(fd)
+	require.NoError(t, err)
+	dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*unix.SockaddrInet4).Port))
+	first, err := net.DialTimeout("tcp", dst.String(), 5*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { first.Close() })
+	return dst, func() {
+		nfd, _, err := unix.Accept(fd)
+		require.NoError(t, err)
+		t.Cleanup(func() { unix.Close(nfd) })
+	}
+}
+
+// A handshake still in flight after connect(2) waits on the poller: it
+// ends with the context's deadline, or succeeds once the server answers
+// a retransmitted SYN.
+func TestHostDialerConnectInFlight(t *testing.T) {
+	src := netip.MustParseAddrPort("10.9.9.9:40000")
+	t.Run("deadline", func(t *testing.T) {
+		dst, _ := fullListener(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		c, err := (&HostDialer{}).Dial(ctx, "tcp", src, dst)
+		if c != nil {
+			c.Close()
+		}
+		require.Error(t, err)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Contains(t, err.Error(), src.String(), "error names the flow")
+	})
+	t.Run("cancel", func(t *testing.T) {
+		dst, _ := fullListener(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		_, err := (&HostDialer{}).Dial(ctx, "tcp", src, dst)
+		require.Error(t, err)
+		assert.ErrorIs(t, err, context.Canceled)
+	})
+	t.Run("completes", func(t *testing.T) {
+		dst, accept := fullListener(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		type result struct {
+			c   net.Conn
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			c, err := (&HostDialer{}).Dial(ctx, "tcp", src, dst)
+			done <- result{c, err}
+		}()
+		// The kernel drops the dial's SYN while the queue is full (the
+		// first retransmission is a second later), so the dial waits.
+		select {
+		case r := <-done:
+			t.Fatalf("dial returned while the server's queue was full: %v", r.err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		accept() // the retransmitted SYN is answered
+		r := <-done
+		require.NoError(t, r.err)
+		defer r.c.Close()
+		assert.Equal(t, dst.String(), r.c.RemoteAddr().String())
+		assert.Equal(t, "127.0.0.1", netip.MustParseAddrPort(r.c.LocalAddr().String()).Addr().String())
+	})
 }
