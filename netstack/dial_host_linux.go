@@ -69,8 +69,13 @@ func (d *HostDialer) dialTCP(ctx context.Context, src, dst netip.AddrPort) (net.
 		// rare enough for the net package's dialer.
 		return d.dialNet(ctx, "tcp", src, dst)
 	}
-	family, sa := unix.AF_INET, unix.Sockaddr(&unix.SockaddrInet4{Port: int(dst.Port()), Addr: addr.As4()})
-	if addr.Is6() {
+	var (
+		family int
+		sa     unix.Sockaddr
+	)
+	if addr.Is4() {
+		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(dst.Port()), Addr: addr.As4()}
+	} else {
 		family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(dst.Port()), Addr: addr.As16()}
 	}
 	fail := func(what string, err error) (net.Conn, error) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -200,4 +201,51 @@ func TestHostDialerConnectInFlight(t *testing.T) {
 		assert.Equal(t, dst.String(), r.c.RemoteAddr().String())
 		assert.Equal(t, "127.0.0.1", netip.MustParseAddrPort(r.c.LocalAddr().String()).Addr().String())
 	})
+}
+
+// The relay propagates a half-close with CloseWrite: the server reads
+// EOF and can still answer. Over IPv4, IPv6 and to an IPv4-mapped IPv6
+// address (an IPv4 socket).
+func TestHostDialerHalfClose(t *testing.T) {
+	for _, network := range []string{"tcp4", "tcp6", "mapped"} {
+		t.Run(network, func(t *testing.T) {
+			addr := "127.0.0.1:0"
+			if network == "tcp6" {
+				addr = "[::1]:0"
+			}
+			ln, err := net.Listen(strings.Replace(network, "mapped", "tcp4", 1), addr)
+			if network == "tcp6" && err != nil {
+				t.Skipf("no IPv6 loopback: %v", err)
+			}
+			require.NoError(t, err)
+			defer ln.Close()
+			got := make(chan string, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					got <- err.Error()
+					return
+				}
+				defer c.Close()
+				b, _ := io.ReadAll(c) // until the client's FIN
+				_, _ = c.Write([]byte("bye"))
+				got <- string(b)
+			}()
+			dst := netip.MustParseAddrPort(ln.Addr().String())
+			if network == "mapped" {
+				dst = netip.AddrPortFrom(netip.AddrFrom16(dst.Addr().As16()), dst.Port())
+			}
+			c, err := (&HostDialer{}).Dial(context.Background(), "tcp", netip.MustParseAddrPort("10.9.9.9:40000"), dst)
+			require.NoError(t, err)
+			defer c.Close()
+			_, err = c.Write([]byte("hello"))
+			require.NoError(t, err)
+			connLeg{c}.closeWrite()
+			assert.Equal(t, "hello", <-got)
+			require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+			answer, err := io.ReadAll(c)
+			require.NoError(t, err)
+			assert.Equal(t, "bye", string(answer), "the answer after the half-close arrives, then EOF")
+		})
+	}
 }
