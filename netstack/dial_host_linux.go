@@ -43,8 +43,8 @@ func (d *HostDialer) setLoopOptions(fd int) error {
 	return nil
 }
 
-// Go's defaults for a dialed TCP conn with Dialer.KeepAlive zero
-// (net.KeepAliveConfig): probes after 15 s idle, every 15 s, 9 of them.
+// What net.Dialer sets (net.KeepAliveConfig's defaults): the first probe
+// after KeepAlive idle (15 s when zero), then one every 15 s, 9 of them.
 const (
 	defaultKeepAlive       = 15 * time.Second
 	defaultKeepAliveProbes = 9
@@ -126,18 +126,18 @@ func (d *HostDialer) setTCPOptions(fd int) error {
 	if d.KeepAlive < 0 {
 		return nil
 	}
-	period := d.KeepAlive
-	if period == 0 {
-		period = defaultKeepAlive
+	idle := d.KeepAlive
+	if idle == 0 {
+		idle = defaultKeepAlive
 	}
-	secs := max(int((period+time.Second-1)/time.Second), 1)
+	secs := func(d time.Duration) int { return max(int((d+time.Second-1)/time.Second), 1) }
 	for _, o := range []struct {
 		level, opt, v int
 		name          string
 	}{
 		{unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1, "SO_KEEPALIVE"},
-		{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs, "TCP_KEEPIDLE"},
-		{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs, "TCP_KEEPINTVL"},
+		{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs(idle), "TCP_KEEPIDLE"},
+		{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs(defaultKeepAlive), "TCP_KEEPINTVL"},
 		{unix.IPPROTO_TCP, unix.TCP_KEEPCNT, defaultKeepAliveProbes, "TCP_KEEPCNT"},
 	} {
 		if err := unix.SetsockoptInt(fd, o.level, o.opt, o.v); err != nil {

@@ -249,3 +249,56 @@ func TestHostDialerHalfClose(t *testing.T) {
 		})
 	}
 }
+
+// The host dialer's own TCP connect sets the socket options net.Dialer
+// sets (TCP_NODELAY, keepalive and its timing) for every KeepAlive
+// setting.
+func TestHostDialerSocketOptionsMatchNetDialer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	dst := netip.MustParseAddrPort(ln.Addr().String())
+	src := netip.MustParseAddrPort("10.9.9.9:40000")
+	opts := func(c net.Conn) map[string]int {
+		sc, ok := c.(syscall.Conn)
+		require.True(t, ok)
+		raw, err := sc.SyscallConn()
+		require.NoError(t, err)
+		got := map[string]int{}
+		require.NoError(t, raw.Control(func(fd uintptr) {
+			for name, o := range map[string][2]int{
+				"TCP_NODELAY":   {unix.IPPROTO_TCP, unix.TCP_NODELAY},
+				"SO_KEEPALIVE":  {unix.SOL_SOCKET, unix.SO_KEEPALIVE},
+				"TCP_KEEPIDLE":  {unix.IPPROTO_TCP, unix.TCP_KEEPIDLE},
+				"TCP_KEEPINTVL": {unix.IPPROTO_TCP, unix.TCP_KEEPINTVL},
+				"TCP_KEEPCNT":   {unix.IPPROTO_TCP, unix.TCP_KEEPCNT},
+			} {
+				v, err := unix.GetsockoptInt(int(fd), o[0], o[1])
+				require.NoError(t, err, name)
+				got[name] = v
+			}
+		}))
+		return got
+	}
+	for _, ka := range []time.Duration{0, 30 * time.Second, 1500 * time.Millisecond, -1} {
+		t.Run(ka.String(), func(t *testing.T) {
+			d := &HostDialer{KeepAlive: ka}
+			ours, err := d.dialTCP(context.Background(), src, dst)
+			require.NoError(t, err)
+			defer ours.Close()
+			theirs, err := d.dialNet(context.Background(), "tcp", src, dst)
+			require.NoError(t, err)
+			defer theirs.Close()
+			assert.Equal(t, opts(theirs), opts(ours))
+		})
+	}
+}
