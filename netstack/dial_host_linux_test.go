@@ -36,8 +36,10 @@ func sockopts(t *testing.T, c net.Conn) (mark int, dev string) {
 	return mark, dev
 }
 
-func TestHostDialer(t *testing.T) {
-	testenv.RequireRoot(t) // SO_MARK needs CAP_NET_ADMIN, SO_BINDTODEVICE CAP_NET_RAW
+// echoServer listens on loopback and echoes what each connection sends,
+// until the test ends.
+func echoServer(t *testing.T) netip.AddrPort {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
@@ -50,11 +52,16 @@ func TestHostDialer(t *testing.T) {
 			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
 		}
 	}()
+	return netip.MustParseAddrPort(ln.Addr().String())
+}
+
+func TestHostDialer(t *testing.T) {
+	testenv.RequireRoot(t) // SO_MARK needs CAP_NET_ADMIN, SO_BINDTODEVICE CAP_NET_RAW
+	tcpDst := echoServer(t)
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { pc.Close() })
 
-	tcpDst := netip.MustParseAddrPort(ln.Addr().String())
 	udpDst := netip.MustParseAddrPort(pc.LocalAddr().String())
 	src := netip.MustParseAddrPort("10.9.9.9:40000")
 	cases := []struct {
@@ -254,19 +261,7 @@ func TestHostDialerHalfClose(t *testing.T) {
 // sets (TCP_NODELAY, keepalive and its timing) for every KeepAlive
 // setting.
 func TestHostDialerSocketOptionsMatchNetDialer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	dst := netip.MustParseAddrPort(ln.Addr().String())
+	dst := echoServer(t)
 	src := netip.MustParseAddrPort("10.9.9.9:40000")
 	opts := func(c net.Conn) map[string]int {
 		sc, ok := c.(syscall.Conn)
