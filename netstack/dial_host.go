@@ -30,8 +30,9 @@ import (
 //     that interface (the egress NIC), whatever the main table says.
 //     Needs CAP_NET_RAW.
 //
-// Conns are *net.TCPConn or *net.UDPConn, so the relay resets them with
-// SetLinger(0).
+// UDP conns are *net.UDPConn. TCP conns are reset by the relay with
+// SO_LINGER 0: on Linux they implement Aborter, elsewhere they are
+// *net.TCPConn.
 type HostDialer struct {
 	// Mark is the SO_MARK value; 0 sets none.
 	Mark uint32
@@ -53,6 +54,14 @@ func (d *HostDialer) Dial(ctx context.Context, network string, src, dst netip.Ad
 	default:
 		return nil, fmt.Errorf("dial %s %s for %s: unsupported network", network, dst, src)
 	}
+	if network == "tcp" {
+		return d.dialTCP(ctx, src, dst)
+	}
+	return d.dialNet(ctx, network, src, dst)
+}
+
+// dialNet dials with the net package's dialer.
+func (d *HostDialer) dialNet(ctx context.Context, network string, src, dst netip.AddrPort) (net.Conn, error) {
 	nd := net.Dialer{KeepAlive: d.KeepAlive, Control: d.control}
 	c, err := nd.DialContext(ctx, network, dst.String())
 	if err != nil {

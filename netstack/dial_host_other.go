@@ -3,7 +3,10 @@
 package netstack
 
 import (
+	"context"
 	"errors"
+	"net"
+	"net/netip"
 	"syscall"
 )
 
@@ -14,4 +17,10 @@ func (d *HostDialer) control(network, address string, c syscall.RawConn) error {
 		return errors.New("host dialer: SO_MARK and SO_BINDTODEVICE are Linux-only")
 	}
 	return nil
+}
+
+// dialTCP dials with the net package's dialer; the faster connect is
+// Linux-only (dial_host_linux.go).
+func (d *HostDialer) dialTCP(ctx context.Context, src, dst netip.AddrPort) (net.Conn, error) {
+	return d.dialNet(ctx, "tcp", src, dst)
 }

@@ -23,6 +23,13 @@
 #   ONLY=connects        measure only the connection rate (iperf3 skipped)
 #   LATENCY=1            also print connloop's connect and exchange
 #                        latency percentiles for every connects run
+#   PARALLEL="8 32 128"  connloop concurrencies to measure (default 32);
+#                        the medians and ratios are of the first one
+#   BUSY=1               also print how busy the whole machine was during
+#                        every connects run (/proc/stat: all processes,
+#                        including softirq and ksoftirqd, of all cores),
+#                        which tells a CPU-bound rate from a latency-bound
+#                        one
 # Needs ip, iperf3, jq, go (Debian: apt-get install -y iperf3 jq), and perf
 # for PERF.
 set -euo pipefail
@@ -47,12 +54,31 @@ ONLY=${ONLY:-}
 [ -z "$ONLY" ] || [ "$ONLY" = connects ] || { echo "ONLY=$ONLY: want connects" >&2; exit 1; }
 if [ "$ONLY" = connects ]; then iperf() { echo 0; }; fi
 cputicks() { awk '{print $14+$15}' "/proc/$1/stat"; } # a process's CPU time, in clock ticks
-connects() { # [label] -> connects/s; with LATENCY the percentiles go to stderr
-  local a0 s0; a0=$(cputicks "$app"); s0=$(cputicks "$srv")
-  ip netns exec "$C" "$work/connloop" -addr 10.77.2.2:9000 -parallel 32 -duration "${T}s" ${LATENCY:+-latency} > "$work/conn.out"
+# The machine's CPU time so far, in ticks: busy (user, nice, system, irq,
+# softirq, steal) and all (busy plus idle and iowait), summed over cores.
+machine() { awk '/^cpu /{b=$2+$3+$4+$7+$8+$9; print b, b+$5+$6, $8}' /proc/stat; }
+PARALLEL=${PARALLEL:-32}
+connects() { # label [parallel] -> connects/s; LATENCY and BUSY print to stderr
+  local a0 s0 m0 p=${2:-32}; a0=$(cputicks "$app"); s0=$(cputicks "$srv"); m0=$(machine)
+  ip netns exec "$C" "$work/connloop" -addr 10.77.2.2:9000 -parallel "$p" -duration "${T}s" ${LATENCY:+-latency} > "$work/conn.out"
   echo "$(( $(cputicks "$app") - a0 )) $(( $(cputicks "$srv") - s0 ))" > "$work/cpu.out"
-  if [ -n "${LATENCY:-}" ]; then echo "  ${1:-} $(sed -n 2p "$work/conn.out")" >&2; fi
+  if [ -n "${BUSY:-}" ]; then
+    echo "$m0 $(machine) $(nproc)" | awk -v l="$1" -v p="$p" -v r="$(head -1 "$work/conn.out" | cut -d' ' -f1)" \
+      '{printf "  %s -parallel %d: %s conn/s, machine busy %.0f%% of %d cores (softirq %.0f%%)\n", l, p, r, 100*($4-$1)/($5-$2), $7, 100*($6-$3)/($5-$2)}' >&2
+  fi
+  if [ -n "${LATENCY:-}" ]; then echo "  $1 -parallel $p: $(sed -n 2p "$work/conn.out")" >&2; fi
   head -1 "$work/conn.out" | cut -d' ' -f1
+}
+# connects at every PARALLEL value; prints the rate of the first, and the
+# cpu.out of the first is the one cpu_per_conn reads.
+connects_all() { # label -> connects/s at the first PARALLEL value
+  local first="" c p
+  for p in $PARALLEL; do
+    c=$(connects "$1" "$p")
+    if [ -z "$first" ]; then first=$c; cp "$work/conn.out" "$work/conn.first"; cp "$work/cpu.out" "$work/cpu.first"; fi
+  done
+  cp "$work/conn.first" "$work/conn.out"; cp "$work/cpu.first" "$work/cpu.out"
+  echo "$first"
 }
 # CPU per connection of the last connects run, in us: the client (its
 # own figure), the server and the appliance (from /proc). On a shared
@@ -67,13 +93,18 @@ echo "== $ROUNDS rounds, $T s per run (kernel forwarding, then interdict on TUN 
 K1=() K4=() KC=() I1=() I4=() IC=() KU=() IU=() AU=()
 for r in $(seq "$ROUNDS"); do
   via_kernel; sleep 1
-  k1=$(iperf 1); k4=$(iperf 4); kc=$(connects kernel); read -r kcl ksv _ < <(cpu_per_conn "$kc")
+  k1=$(iperf 1); k4=$(iperf 4); kc=$(connects_all kernel); read -r kcl ksv _ < <(cpu_per_conn "$kc")
   via_interdict; sleep 1
-  i1=$(iperf 1); i4=$(iperf 4); ic=$(connects interdict); read -r icl isv iap < <(cpu_per_conn "$ic")
+  i1=$(iperf 1); i4=$(iperf 4); ic=$(connects_all interdict); read -r icl isv iap < <(cpu_per_conn "$ic")
   printf 'round %d: kernel %.2f / %.2f Gbit/s, %s conn/s | interdict %.2f / %.2f Gbit/s, %s conn/s\n' \
     "$r" "$k1" "$k4" "$kc" "$i1" "$i4" "$ic"
+  # Cores the three processes used: when both paths use the same, the
+  # same CPU share limits both and the rate is CPU-bound; a path that
+  # uses clearly fewer waits on something else (latency, a lock).
   printf '  CPU us/conn: kernel path client %s + server %s | interdict path client %s + server %s + appliance %s\n' \
     "$kcl" "$ksv" "$icl" "$isv" "$iap"
+  awk -v kc="$kc" -v ku=$((kcl + ksv)) -v ic="$ic" -v iu=$((icl + isv + iap)) \
+    'BEGIN { printf "  cores used: kernel path %.2f, interdict path %.2f\n", kc*ku/1e6, ic*iu/1e6 }'
   K1+=("$k1") K4+=("$k4") KC+=("$kc") I1+=("$i1") I4+=("$i4") IC+=("$ic")
   KU+=($((kcl + ksv))) IU+=($((icl + isv + iap))) AU+=("$iap")
 done
@@ -99,6 +130,6 @@ if [ -n "${PERF:-}" ]; then
     iperf 1 >/dev/null; wait $p || true
   fi
   perf record -g -o "$PERF/connect.data" -p "$app" -- sleep "$T" >/dev/null 2>&1 & p=$!
-  connects >/dev/null; wait $p || true
+  connects perf >/dev/null; wait $p || true
   echo "perf profiles in $PERF"
 fi

@@ -4,8 +4,9 @@
 #   C, A, S       namespace names (random suffix)
 #   work          temp dir: interdict, connloop, cfg.yaml (pass handler)
 #   pids          background processes the trap kills
-#   start_interdict cfg   runs the appliance in $A on TUN bench0 and sets
-#                         the app variable to its pid
+#   start_interdict cfg [binary]  runs the appliance ($work/interdict by
+#                         default) in $A on TUN bench0 and sets the app
+#                         variable to its pid; stop_interdict ends it
 #   via_interdict / via_kernel   route the server subnet into the TUN or
 #                                let the kernel forward it
 id=$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -39,20 +40,28 @@ ip -n "$A" link set a0 up; ip -n "$A" link set a1 up
 ip netns exec "$C" sysctl -qw net.ipv4.tcp_tw_reuse=1
 ip netns exec "$A" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.a0.rp_filter=0 net.ipv4.conf.a1.rp_filter=0
 
-# The appliance with the pass handler (no inspection) on TUN bench0.
+# The appliance with the pass handler (no inspection) on TUN bench0. Its
+# state, admin socket and EVE stay in $work: the default paths are
+# machine-wide, and a second benchmark running at the same time found the
+# admin socket taken and did not start.
 cat > "$work/cfg.yaml" <<CFG
+state_dir: $work/state
+admin: {socket: ""}
+eve: {path: ""}
 link: {mode: tun, tun: {name: bench0, queues: 2}}
 upstream: {mode: host, host: {mark: 0x1d1c}}
 handler: {mode: pass}
 metrics: {listen: 127.0.0.1:9108}
 log: {level: warn}
 CFG
-start_interdict() { # cfg
-  ip netns exec "$A" "$work/interdict" run --config "$1" & app=$!; pids+=($app)
+start_interdict() { # cfg [binary]
+  ip netns exec "$A" "${2:-$work/interdict}" run --config "$1" & app=$!; pids+=($app)
   for _ in $(seq 50); do ip -n "$A" link show bench0 >/dev/null 2>&1 && break; sleep 0.1; done
+  ip -n "$A" rule del pref 100 2>/dev/null || true
   ip -n "$A" rule add pref 100 fwmark 0x1d1c lookup main
-  ip -n "$A" route add default dev bench0 table 100
+  ip -n "$A" route replace default dev bench0 table 100
 }
+stop_interdict() { kill "$app"; wait "$app" 2>/dev/null || true; via_kernel; }
 # The pref 200 rule decides which path a round measures: without it the
 # kernel forwards, with it traffic to the server enters the TUN.
 via_interdict() { ip -n "$A" rule del pref 200 2>/dev/null || true; ip -n "$A" rule add pref 200 to 10.77.2.0/24 lookup 100; }

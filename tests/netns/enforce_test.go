@@ -4,6 +4,7 @@ package netns
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -214,12 +215,24 @@ log:
 		c := dialIn(t, tp.client, serverAddr+":8080")
 		require.NoError(t, c.SetNoDelay(true))
 		attack := []byte("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\nxxxxxxxxxxSLOWATTACK")
+		body := bytes.Index(attack, []byte("\r\n\r\n")) + 4
 		var werr error
 		for i := range attack {
 			if _, werr = c.Write(attack[i : i+1]); werr != nil {
 				break
 			}
-			time.Sleep(3 * time.Millisecond)
+			if i < body || i == len(attack)-1 {
+				// The appliance may hold the head until it is complete.
+				time.Sleep(3 * time.Millisecond)
+				continue
+			}
+			// Each body byte must be its own chunk: bytes the relay
+			// read together with the last one were, rightly, never
+			// forwarded, which on a loaded machine (the relay reading
+			// late) failed this test. So the next byte goes only once
+			// this one reached the server.
+			require.Eventually(t, func() bool { return strings.Contains(rs.received(), string(attack[:i+1])) },
+				5*time.Second, time.Millisecond, "byte %d reaches the server", i)
 		}
 		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
 		_, rerr := io.ReadAll(c)
