@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
 
 	"github.com/interdict/interdict/netstack"
@@ -73,12 +74,32 @@ func (a *Appliance) printBanner(w io.Writer) {
 	if s.AdminSocket != "" && s.AdminSocket != DefaultAdminSocketPath() {
 		sock = " --socket " + s.AdminSocket
 	}
+	self := commandName(os.Args[0])
 	fmt.Fprintf(&b, "\nConnect a first runner: on this host run\n")
-	fmt.Fprintf(&b, "  interdict peer add%s runner-1 --endpoint HOST:%d > runner-1.conf\n", sock, hubView.ListenPort)
+	fmt.Fprintf(&b, "  %s peer add%s runner-1 --endpoint HOST:%d > runner-1.conf\n", self, sock, hubView.ListenPort)
 	fmt.Fprintf(&b, "(HOST: this machine's address as the runner reaches it), copy runner-1.conf to the runner and run\n")
 	fmt.Fprintf(&b, "  wg-quick up ./runner-1.conf\n")
-	fmt.Fprintf(&b, "Every flow of the runner is then inspected; `interdict ctl%s flows` shows them with its identity.\n\n", sock)
+	fmt.Fprintf(&b, "Every flow of the runner is then inspected; `%s ctl%s flows` shows them with its identity.\n\n", self, sock)
 	_, _ = io.WriteString(w, b.String())
+}
+
+// commandName is how the person who started the appliance runs its other
+// commands: the name the shell found on PATH, or, for a binary started by
+// its path (bin/interdict after `make run`), that path, unless PATH's
+// interdict is this very file. A bare "interdict" after `make run` would
+// find nothing, or an older installed binary.
+func commandName(arg0 string) string {
+	if !strings.ContainsAny(arg0, "/"+string(os.PathSeparator)) {
+		return arg0
+	}
+	if p, err := exec.LookPath("interdict"); err == nil {
+		onPath, err1 := os.Stat(p)
+		self, err2 := os.Stat(arg0)
+		if err1 == nil && err2 == nil && os.SameFile(onPath, self) {
+			return "interdict"
+		}
+	}
+	return arg0
 }
 
 func joinPrefixes(ps []netip.Prefix) string {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -127,4 +128,26 @@ func TestPrivateKeyFromEnv(t *testing.T) {
 	assert.ErrorContains(t, err, "environment variable INTERDICT_TEST_UNSET_VAR is not set")
 	_, err = LoadConfig(cfg("    private_key_env: INTERDICT_TEST_WG_KEY\n    private_key_file: k\n"))
 	assert.ErrorContains(t, err, "not both")
+}
+
+// The banner's next steps name the binary as the user can run it: after
+// `make run` that is bin/interdict (a bare "interdict" would find nothing,
+// or an older installed one); a binary found on PATH is "interdict".
+func TestBannerCommandName(t *testing.T) {
+	dir := t.TempDir()
+	installed := filepath.Join(dir, "interdict")
+	require.NoError(t, os.WriteFile(installed, []byte("#!/bin/sh\n"), 0o755))
+	other := filepath.Join(t.TempDir(), "interdict")
+	require.NoError(t, os.WriteFile(other, []byte("#!/bin/sh\n"), 0o755))
+
+	t.Setenv("PATH", t.TempDir())
+	assert.Equal(t, "bin/interdict", commandName("bin/interdict"), "nothing on PATH")
+	assert.Equal(t, "interdict", commandName("interdict"), "found on PATH by the shell")
+	t.Setenv("PATH", dir)
+	assert.Equal(t, "interdict", commandName(installed), "started by its path, and PATH's interdict is the same file (systemd's ExecStart)")
+	assert.Equal(t, other, commandName(other), "PATH's interdict is another binary")
+
+	var b strings.Builder
+	newHubAppliance(t).printBanner(&b)
+	assert.Contains(t, b.String(), commandName(os.Args[0])+" peer add runner-1 --endpoint HOST:")
 }
