@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -36,6 +37,11 @@ func newApp() *cli.App {
 		if len(c.Subcommands) > 0 && c.Action == nil {
 			c.Action = unknownCommand(c.Subcommands)
 		}
+		if len(c.Flags) > 0 {
+			for _, sub := range c.Subcommands {
+				sub.OnUsageError = parentFlagHint(c)
+			}
+		}
 	}
 	return &cli.App{
 		Name:  "interdict",
@@ -65,6 +71,27 @@ func unknownCommand(cmds []*cli.Command) cli.ActionFunc {
 		}
 		return cli.Exit(fmt.Sprintf("interdict: unknown command %q; commands: %s (see %s --help)",
 			c.Args().First(), strings.Join(names, ", "), c.Command.HelpName), 2)
+	}
+}
+
+// parentFlagHint answers a flag given after a subcommand that belongs to
+// the command above it (`interdict ctl status --socket P`, where ctl
+// takes --socket): urfave/cli alone says "flag provided but not defined".
+// Other usage errors get urfave/cli's usual answer.
+func parentFlagHint(parent *cli.Command) cli.OnUsageErrorFunc {
+	return func(c *cli.Context, err error, _ bool) error {
+		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+			name = strings.TrimPrefix(name, "-")
+			for _, f := range parent.Flags {
+				if slices.Contains(f.Names(), name) {
+					return cli.Exit(fmt.Sprintf("interdict: --%s is an option of `interdict %s`: give it before the command, as in `interdict %s --%s ... %s`",
+						name, parent.Name, parent.Name, name, c.Command.Name), 2)
+				}
+			}
+		}
+		fmt.Fprintf(c.App.Writer, "Incorrect Usage: %s\n\n", err)
+		_ = cli.ShowSubcommandHelp(c)
+		return err
 	}
 }
 

@@ -113,7 +113,7 @@ func peerAdd(c *cli.Context) error {
 	}
 	added, err := peerClient(c).AddPeer(c.Context, admin.PeerRequest{Name: name, PublicKey: pub, AllowedIPs: c.StringSlice("allowed-ip"), Tags: c.StringSlice("tag")})
 	if err != nil {
-		return fmt.Errorf("peer add: %w", err)
+		return fmt.Errorf("peer add: %w", ctlDialHint(c, err))
 	}
 	endpoint := c.String("endpoint")
 	if endpoint == "" {
@@ -207,7 +207,7 @@ func writeClientConfig(w io.Writer, cc clientConfig) error {
 func peerList(c *cli.Context) error {
 	ids, err := peerClient(c).Identities(c.Context)
 	if err != nil {
-		return fmt.Errorf("peer list: %w", err)
+		return fmt.Errorf("peer list: %w", ctlDialHint(c, err))
 	}
 	var peers []admin.IdentityState
 	for _, id := range ids {
@@ -251,7 +251,7 @@ func peerRemove(c *cli.Context) error {
 	}
 	rm, err := peerClient(c).RemovePeer(c.Context, name)
 	if err != nil {
-		return fmt.Errorf("peer remove: %w", err)
+		return fmt.Errorf("peer remove: %w", ctlDialHint(c, err))
 	}
 	_, err = fmt.Fprintf(c.App.Writer, "removed peer %s (%d live flows reset)\n", rm.Name, rm.FlowsReset)
 	return err
