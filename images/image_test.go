@@ -3,14 +3,18 @@
 package images
 
 import (
+	"bytes"
 	"debug/elf"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -27,6 +31,7 @@ var imageCommands = []struct {
 }{
 	{[]string{"version"}, "interdict images-test go"},
 	{[]string{"config", "check"}, "default.yaml (embedded): ok"},
+	{[]string{"config", "check", "/etc/interdict/config.yaml"}, "/etc/interdict/config.yaml: ok"},
 	{[]string{"demo"}, "Every scene ended as expected."},
 }
 
@@ -80,6 +85,7 @@ func TestContainerImage(t *testing.T) {
 	assert.Contains(t, c.ExposedPorts, "51820/udp")
 	assert.Contains(t, c.ExposedPorts, "9108/tcp")
 	assert.Contains(t, c.Env, "XDG_STATE_HOME=/var/lib", "a non-root appliance's state lands in /var/lib/interdict")
+	assert.Contains(t, c.Env, "INTERDICT_CONFIG=/etc/interdict/config.yaml", "run reads the image's config")
 
 	ctr := strings.TrimSpace(buildah("from", "--quiet", "interdict:test"))
 	mnt := strings.TrimSpace(buildah("mount", ctr))
@@ -109,6 +115,8 @@ func TestContainerImage(t *testing.T) {
 		require.NoError(t, err, "%v: %s", ic.args, got)
 		assert.Contains(t, got, ic.want, ic.args)
 	}
+	imageServesMetrics(t, flags, ctr)
+
 	denied, err := buildahRun(flags, ctr, "", "config", "check", "/etc/root-only.yaml")
 	require.Error(t, err, "the image's user is not root: %s", denied)
 	assert.Contains(t, denied, "permission denied")
@@ -137,4 +145,66 @@ func buildahRun(flags []string, ctr, user string, args ...string) (string, error
 		}
 	}
 	return string(out), err
+}
+
+// imageServesMetrics runs the image's command (`interdict run`, the
+// WireGuard hub, as the image's user) in a network namespace of its own,
+// as a container runtime would, and reads /readyz and /metrics on the
+// namespace's non-loopback address: what a published port (podman run -p
+// 9108:9108) or a Kubernetes probe reaches. With the appliance's default
+// (127.0.0.1:9108) nothing answers there.
+func imageServesMetrics(t *testing.T, flags []string, ctr string) {
+	t.Helper()
+	testenv.RequireTools(t, "ip", "curl")
+	ns := fmt.Sprintf("idimg%d", rand.IntN(1<<30))
+	run(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	run(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	run(t, "ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
+	run(t, "ip", "-n", ns, "addr", "add", "192.0.2.10/24", "dev", "eth0")
+	run(t, "ip", "-n", ns, "link", "set", "eth0", "up")
+	run(t, "ip", "-n", ns, "link", "set", "eth0p", "up")
+
+	args := append([]string{"netns", "exec", ns, "buildah"}, flags...)
+	args = append(args, "run", "--isolation", "chroot", ctr, "--", "/usr/bin/interdict", "run")
+	hub := exec.Command("ip", args...)
+	var logs bytes.Buffer
+	hub.Stdout, hub.Stderr = &logs, &logs
+	require.NoError(t, hub.Start())
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = hub.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = hub.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = hub.Process.Kill()
+			<-done
+		}
+	}
+	t.Cleanup(stop)
+
+	curl := func(path string) (string, error) {
+		out, err := exec.Command("ip", "netns", "exec", ns, "curl", "-sS", "-f", "-m", "5", "http://192.0.2.10:9108"+path).CombinedOutput()
+		return string(out), err
+	}
+	var last string
+	require.Eventually(t, func() bool {
+		out, err := curl("/readyz")
+		last = out
+		return err == nil && strings.TrimSpace(out) == "ready"
+	}, 60*time.Second, 250*time.Millisecond, "/readyz on the container's address (last answer %q)", last)
+	metrics, err := curl("/metrics")
+	require.NoError(t, err, metrics)
+	assert.Contains(t, metrics, "interdict_wireguard_peers 0", "the image runs the WireGuard hub")
+	assert.Contains(t, metrics, "interdict_rules_loaded ")
+	stop()
+	out := logs.String()
+	assert.Contains(t, out, "WireGuard hub running (no privileges needed)", out)
+	assert.Contains(t, out, "state=/var/lib/interdict", out)
 }
