@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -40,14 +39,7 @@ func TestPeerAddKeepsKeyFilePrivate(t *testing.T) {
 	dir, err := os.MkdirTemp("", "peer")
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "a.sock")
-	ln, err := admin.ListenUnix(sock)
-	require.NoError(t, err)
-	srv := httptest.NewUnstartedServer(admin.NewHandler(peerBackend{&ctlBackend{blocks: map[netip.Prefix]admin.Block{}}}, nil))
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
+	sock := serveAdmin(t, peerBackend{&ctlBackend{blocks: map[netip.Prefix]admin.Block{}}}, filepath.Join(dir, "a.sock"))
 
 	add := func(name string, args ...string) os.FileMode {
 		t.Helper()
