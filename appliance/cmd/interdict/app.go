@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
@@ -51,7 +52,18 @@ func newApp() *cli.App {
 		Commands:        cmds,
 		HideHelpCommand: true,
 		Action:          unknownCommand(cmds),
+		// --version and -v answer as `interdict version` does: it is the
+		// first thing many try.
+		Version: version,
 	}
+}
+
+func init() {
+	cli.VersionPrinter = func(c *cli.Context) { printVersion(c.App.Writer) }
+}
+
+func printVersion(w io.Writer) {
+	fmt.Fprintf(w, "interdict %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 // unknownCommand is the action of a command line that names no known
@@ -100,7 +112,7 @@ func versionCommand() *cli.Command {
 		Name:  "version",
 		Usage: "print the version and build information",
 		Action: func(c *cli.Context) error {
-			fmt.Fprintf(c.App.Writer, "interdict %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			printVersion(c.App.Writer)
 			return nil
 		},
 	}

@@ -49,6 +49,18 @@ func TestUnknownCommand(t *testing.T) {
 	assert.Contains(t, out, "COMMANDS:")
 }
 
+// --version and -v print what `interdict version` prints.
+func TestVersionFlag(t *testing.T) {
+	want, _, _, err := runMain(t, "version")
+	require.NoError(t, err)
+	require.Contains(t, want, "interdict ")
+	for _, flag := range []string{"--version", "-v"} {
+		out, _, _, err := runMain(t, flag)
+		require.NoError(t, err, flag)
+		assert.Equal(t, want, out, flag)
+	}
+}
+
 // A flag of ctl given after its subcommand says where it goes; urfave/cli
 // alone printed "flag provided but not defined: -socket" and the
 // subcommand's help, which does not list --socket.
