@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -92,4 +93,47 @@ func TestCloudInitRoutes(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(rules, want), "%q once in:\n%s", want, rules)
 	}
 	assert.Contains(t, in("ip", "route", "show", "table", "100"), "default dev interdict0")
+}
+
+// TestCloudInitInstallsOverItsConfig does what the user-data does on a
+// fresh VM, in a throwaway root: write_files first (its
+// /etc/interdict/config.yaml among them), then the package install with
+// the dpkg options of its runcmd and no terminal. The package ships
+// that path as a conffile: without an answer decided in advance dpkg
+// stops at its conffile prompt ("end of file on stdin") and leaves the
+// package unconfigured. The user-data's config must stay, and the
+// installed binary must accept it.
+func TestCloudInitInstallsOverItsConfig(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "dpkg-deb", "dpkg", "chroot", "ldd")
+	files, runcmd := readUserData(t)
+	var install string
+	for _, c := range runcmd {
+		if strings.Contains(c, "apt-get install") {
+			install = c
+		}
+	}
+	require.NotEmpty(t, install, "the user-data installs the package with apt-get")
+	var opts []string
+	for _, m := range regexp.MustCompile(`Dpkg::Options::=(\S+)`).FindAllStringSubmatch(install, -1) {
+		opts = append(opts, m[1])
+	}
+	require.Contains(t, opts, "--force-confold", "the config written by write_files is kept: %s", install)
+
+	deb := strings.TrimSpace(run(t, "sh", filepath.Join(repoRoot(t), "images/deb/build.sh"), staticBinary(t), t.TempDir(), "1.2.3"))
+	r := throwawayRoot(t)
+	for path, content := range files {
+		p := filepath.Join(r, path)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	cmd := exec.Command("dpkg", append(append([]string{"--root=" + r}, opts...), "-i", deb)...)
+	out, err := cmd.CombinedOutput() // stdin is /dev/null, as under cloud-init
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, run(t, "dpkg", "--root="+r, "-l", "interdict"), "ii  interdict", "installed and configured")
+	got, err := os.ReadFile(filepath.Join(r, "etc/interdict/config.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, files["/etc/interdict/config.yaml"], string(got), "the user-data's config is the one in place")
+	assert.Equal(t, "/etc/interdict/config.yaml: ok\n",
+		run(t, "chroot", r, "/usr/bin/interdict", "config", "check", "/etc/interdict/config.yaml"))
 }
