@@ -127,6 +127,10 @@ func New(s *Settings, log *slog.Logger) (_ *Appliance, err error) {
 		inner = a.det.Handler()
 	}
 	a.handler = a.interrupt.Wrap(policy.Wrap(inner, a.pol))
+	// Per-identity series, bounded (identity_metrics.go).
+	if err := a.reg.Register(newIdentityCollector(a, maxIdentityLabels)); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 

@@ -261,6 +261,8 @@ func TestWireGuardConfigErrors(t *testing.T) {
 			"c.yaml:4: link.wireguard.peers.0.name: invalid peer name"},
 		"bad port": {"link:\n  wireguard:\n    listen_port: 70000\n", "c.yaml:3: link.wireguard.listen_port: 70000 outside"},
 		"bad pool": {"link:\n  wireguard:\n    pool: [100.96.0.0]\n", "c.yaml:3: link.wireguard.pool: invalid prefix"},
+		"holds the hub": {"link:\n  wireguard:\n    peers:\n      - name: a\n        public_key: hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n        allowed_ips: [10.0.0.0/8, 100.96.0.0/16]\n",
+			"c.yaml:6: link.wireguard.peers.0.allowed_ips: 100.96.0.0/16 holds the hub's address 100.96.0.1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "c.yaml")

@@ -144,6 +144,14 @@ func (c *Config) wireguard(stateDir string) (WireGuardSettings, error) {
 		if ps.AllowedIPs, err = c.prefixes(key+".allowed_ips", p.AllowedIPs, true); err != nil {
 			return s, err
 		}
+		for _, ap := range ps.AllowedIPs {
+			for _, ha := range s.Addresses {
+				if ap.Contains(ha.Addr()) {
+					// As peer add refuses it: the peer could send as the hub.
+					return s, c.errorf(key+".allowed_ips", "%s holds the hub's address %s (link.wireguard.addresses): the peer could send as the hub", ap, ha.Addr())
+				}
+			}
+		}
 		for _, tag := range p.Tags {
 			if !validTag(tag) {
 				return s, c.errorf(key+".tags", "invalid tag %q (letters, digits, '-', '_', '.', ':' only)", tag)

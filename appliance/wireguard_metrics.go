@@ -40,9 +40,12 @@ func registerWireGuardMetrics(reg prometheus.Registerer, h *hub) error {
 		"invalid_initiation": func(s wg.Stats) uint64 { return s.InvalidInitiation },
 		"invalid_response":   func(s wg.Stats) uint64 { return s.InvalidResponse },
 		"invalid_cookie":     func(s wg.Stats) uint64 { return s.InvalidCookie },
+		"under_load":         func(s wg.Stats) uint64 { return s.UnderLoad },
 	} {
-		cs = append(cs, counter("handshakes_rejected_total", "Handshake messages rejected: bad MAC, unknown peer, replayed or stale initiation, unverifiable response or cookie.", prometheus.Labels{"reason": reason}, f))
+		cs = append(cs, counter("handshakes_rejected_total", "Handshake messages rejected: bad MAC, unknown peer, replayed or stale initiation, unverifiable response or cookie; under_load: answered with a cookie reply instead of being processed (a handshake flood).", prometheus.Labels{"reason": reason}, f))
 	}
+	cs = append(cs, counter("disallowed_source_packets_total", "Decrypted packets whose inner source address is not among the sending peer's allowed IPs (a peer sending as another), dropped.", nil,
+		func(s wg.Stats) uint64 { return s.DisallowedSource }))
 	cs = append(cs,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "interdict", Subsystem: "wireguard", Name: "peers", Help: "Configured peers (config file and runtime)."},
 			func() float64 { h.mu.Lock(); defer h.mu.Unlock(); return float64(len(h.peers)) }),

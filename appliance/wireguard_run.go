@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"github.com/interdict/interdict/netstack"
@@ -42,14 +43,15 @@ func (a *Appliance) runWireGuard(ctx context.Context) (err error) {
 	}
 	a.log.Info("running", "link", "wireguard", "port", dev.ListenPort(), "mtu", dev.MTU(), "peers", len(a.hub.peers),
 		"handler", s.Handler.Mode, "mode", s.Mode, "state", s.StateDir, "eve", s.EVEPath, "admin", s.AdminSocket)
-	a.printBanner(os.Stderr)
+	a.printBanner(os.Stderr, selfCommand(os.Args[0]))
 	return a.Serve(ctx)
 }
 
 // printBanner tells a person what is running and what to do next: the
 // hub's public key, where it listens, where its state and events are, and
-// the command that adds the first peer.
-func (a *Appliance) printBanner(w io.Writer) {
+// the command that adds the first peer, spelt self (how this binary is run
+// again).
+func (a *Appliance) printBanner(w io.Writer, self string) {
 	s, h := a.s, a.hub
 	hubView, _ := a.Hub()
 	var b strings.Builder
@@ -74,7 +76,6 @@ func (a *Appliance) printBanner(w io.Writer) {
 	if s.AdminSocket != "" && s.AdminSocket != DefaultAdminSocketPath() {
 		sock = " --socket " + s.AdminSocket
 	}
-	self := commandName(os.Args[0])
 	fmt.Fprintf(&b, "\nConnect a first runner: on this host run\n")
 	fmt.Fprintf(&b, "  %s peer add%s runner-1 --endpoint HOST:%d > runner-1.conf\n", self, sock, hubView.ListenPort)
 	fmt.Fprintf(&b, "(HOST: this machine's address as the runner reaches it), copy runner-1.conf to the runner and run\n")
@@ -83,20 +84,21 @@ func (a *Appliance) printBanner(w io.Writer) {
 	_, _ = io.WriteString(w, b.String())
 }
 
-// commandName is how the person who started the appliance runs its other
-// commands: the name the shell found on PATH, or, for a binary started by
-// its path (bin/interdict after `make run`), that path, unless PATH's
-// interdict is this very file. A bare "interdict" after `make run` would
-// find nothing, or an older installed binary.
-func commandName(arg0 string) string {
-	if !strings.ContainsAny(arg0, "/"+string(os.PathSeparator)) {
+// selfCommand is how a person runs this binary again from the same
+// directory: its bare name when started through PATH (or when PATH finds
+// this very file), else the path it was started with. `make run` starts
+// bin/interdict, which no PATH holds, and a banner that said "interdict
+// peer add" sent a first-time user to "command not found".
+func selfCommand(arg0 string) string {
+	if !strings.ContainsRune(arg0, filepath.Separator) {
 		return arg0
 	}
-	if p, err := exec.LookPath("interdict"); err == nil {
-		onPath, err1 := os.Stat(p)
-		self, err2 := os.Stat(arg0)
-		if err1 == nil && err2 == nil && os.SameFile(onPath, self) {
-			return "interdict"
+	name := filepath.Base(arg0)
+	if p, err := exec.LookPath(name); err == nil {
+		if a, err1 := os.Stat(p); err1 == nil {
+			if b, err2 := os.Stat(arg0); err2 == nil && os.SameFile(a, b) {
+				return name
+			}
 		}
 	}
 	return arg0

@@ -130,24 +130,27 @@ func TestPrivateKeyFromEnv(t *testing.T) {
 	assert.ErrorContains(t, err, "not both")
 }
 
-// The banner's next steps name the binary as the user can run it: after
-// `make run` that is bin/interdict (a bare "interdict" would find nothing,
-// or an older installed one); a binary found on PATH is "interdict".
-func TestBannerCommandName(t *testing.T) {
-	dir := t.TempDir()
-	installed := filepath.Join(dir, "interdict")
-	require.NoError(t, os.WriteFile(installed, []byte("#!/bin/sh\n"), 0o755))
-	other := filepath.Join(t.TempDir(), "interdict")
-	require.NoError(t, os.WriteFile(other, []byte("#!/bin/sh\n"), 0o755))
-
-	t.Setenv("PATH", t.TempDir())
-	assert.Equal(t, "bin/interdict", commandName("bin/interdict"), "nothing on PATH")
-	assert.Equal(t, "interdict", commandName("interdict"), "found on PATH by the shell")
-	t.Setenv("PATH", dir)
-	assert.Equal(t, "interdict", commandName(installed), "started by its path, and PATH's interdict is the same file (systemd's ExecStart)")
-	assert.Equal(t, other, commandName(other), "PATH's interdict is another binary")
-
+// The banner's next step is a command the person can paste: the binary
+// as it was started (bin/interdict under make run), its bare name when
+// PATH finds that same file.
+func TestBannerNamesTheCommand(t *testing.T) {
+	a := newHubAppliance(t)
 	var b strings.Builder
-	newHubAppliance(t).printBanner(&b)
-	assert.Contains(t, b.String(), commandName(os.Args[0])+" peer add runner-1 --endpoint HOST:")
+	a.printBanner(&b, selfCommand("bin/interdict"))
+	assert.Contains(t, b.String(), "\n  bin/interdict peer add runner-1 --endpoint HOST:")
+	assert.Contains(t, b.String(), "`bin/interdict ctl flows`")
+	assert.Contains(t, b.String(), "public key    "+mustHub(t, a).PublicKey)
+
+	bin := filepath.Join(t.TempDir(), "interdict")
+	require.NoError(t, os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o700))
+	t.Setenv("PATH", filepath.Dir(bin))
+	assert.Equal(t, "interdict", selfCommand(bin), "PATH finds this very file")
+	assert.Equal(t, "./other/interdict", selfCommand("./other/interdict"), "PATH finds another file, or none")
+	assert.Equal(t, "interdict", selfCommand("interdict"))
+}
+
+func mustHub(t *testing.T, a *Appliance) admin.Hub {
+	h, err := a.Hub()
+	require.NoError(t, err)
+	return h
 }

@@ -45,9 +45,10 @@
 // rare. The common case of a new flow allowed by a policy allocates
 // nothing.
 //
-// Metric labels never carry identity names or keys (their number is
-// unbounded in a large fleet); per-identity figures are served by the
-// admin API instead.
+// This package's metric labels never carry identity names or keys
+// (their number is unbounded in a large fleet); per-identity figures are
+// served by the admin API, and the appliance exports a bounded
+// per-identity view (its identity label names at most 1,000 identities).
 //
 // This package imports inspect (the identity type, EVE records),
 // netstack (the handler contract, the flow table), enforce (its hook),

@@ -371,6 +371,9 @@ func TestHubTwoRunners(t *testing.T) {
 		}
 		assert.Greater(t, ids["runner-b"].RxBytes, uint64(transfer), "the device counted runner-b's upload")
 		assert.Greater(t, ids["runner-b"].TxBytes, uint64(transfer), "and its download")
+		// The same figures per identity in the metrics (bounded labels).
+		assert.Greater(t, metric(t, h, "interdict_identity_rx_bytes_total", "runner-b"), float64(transfer))
+		assert.Greater(t, metric(t, h, "interdict_identity_tx_bytes_total", "runner-a"), float64(transfer))
 		// Every flow's EVE event names its peer with its key and tags.
 		require.Eventually(t, func() bool { return len(eveIdentities(t, h.eve)) >= 2 }, 10*time.Second, 20*time.Millisecond)
 		ev := eveIdentities(t, h.eve)
@@ -501,7 +504,8 @@ func echo(t testing.TB, r *runner, msg string) {
 	require.Equal(t, msg+"\n", line)
 }
 
-// metric reads one sample of a counter family by its single label value.
+// metric reads one sample of a counter family by its single label value
+// ("" for a family without labels).
 func metric(t testing.TB, h *hub, name, label string) float64 {
 	mfs, err := h.a.Registry().Gather()
 	require.NoError(t, err)
@@ -510,6 +514,9 @@ func metric(t testing.TB, h *hub, name, label string) float64 {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			if label == "" && len(m.GetLabel()) == 0 {
+				return m.GetCounter().GetValue()
+			}
 			for _, l := range m.GetLabel() {
 				if l.GetValue() == label {
 					return m.GetCounter().GetValue()
@@ -518,4 +525,35 @@ func metric(t testing.TB, h *hub, name, label string) float64 {
 		}
 	}
 	return -1
+}
+
+// A peer cannot speak as another: runner-a's key with runner-b's overlay
+// address gets nothing to the server, and the hub counts the packets;
+// runner-b itself then connects and its flow is runner-b's.
+func TestHubPeerCannotSendAsAnother(t *testing.T) {
+	srv := newServer(t)
+	a := newRunner(t, "runner-a", "100.96.0.10")
+	b := newRunner(t, "runner-b", "100.96.0.11")
+	h, _ := startHub(t, t.TempDir(), a.peerYAML()+", "+b.peerYAML(), srv.addr())
+	impostor := &runner{name: "runner-a-as-b", key: a.key, addr: b.addr}
+	impostor.connect(t, h)
+	_, err := impostor.dial(t, 80, 3*time.Second)
+	assert.Error(t, err, "a SYN from runner-b's address with runner-a's key is not answered")
+	assert.Zero(t, srv.count(), "the server saw no connection")
+	assert.Positive(t, metric(t, h, "interdict_wireguard_disallowed_source_packets_total", ""), "the impostor's packets were counted")
+	assert.Empty(t, h.a.Flows(), "no flow was opened for the impostor")
+
+	b.connect(t, h)
+	conn, err := b.dial(t, 80, 10*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.Write([]byte("E\nme\n"))
+	require.NoError(t, err)
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "me\n", line)
+	flows := h.a.Flows()
+	require.Len(t, flows, 1)
+	assert.Equal(t, "runner-b", flows[0].Identity)
+	assert.Equal(t, b.key.PublicKey().String(), flows[0].IdentityKey)
 }

@@ -39,7 +39,8 @@ func rss() uint64 {
 
 // BenchmarkHubMemoryPeers: what 1,000 configured peers cost the hub (the
 // registry entries, wireguard-go's peers and their allowed IPs). Run with
-// -benchtime=1x; it reports heap bytes per peer and the process RSS.
+// -benchtime=1x; it reports heap bytes per peer and the process RSS, with
+// the RSS of the same process holding the hub without peers.
 func BenchmarkHubMemoryPeers(b *testing.B) {
 	const n = 1000
 	var peers []string
@@ -54,12 +55,14 @@ func BenchmarkHubMemoryPeers(b *testing.B) {
 		dir := b.TempDir()
 		base := heap()
 		_, stop := startHub(b, dir, "", netip.MustParseAddrPort(srv.Addr().String()))
-		empty := heap()
+		empty, rssEmpty := heap(), rss()
 		stop()
 		_, stop = startHub(b, dir, strings.Join(peers, ", "), netip.MustParseAddrPort(srv.Addr().String()))
 		full := heap()
 		b.ReportMetric(float64(empty-base), "hub-heap-bytes")
 		b.ReportMetric(float64(int64(full)-int64(empty))/n, "heap-bytes/peer")
+		// The baseline in the same run: the process with the empty hub.
+		b.ReportMetric(float64(rssEmpty)/(1<<20), "rss-empty-hub-MiB")
 		b.ReportMetric(float64(rss())/(1<<20), "rss-MiB")
 		stop()
 	}

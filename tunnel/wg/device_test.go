@@ -81,10 +81,17 @@ func (h *hub) endpoint() netip.AddrPort { return netip.AddrPortFrom(loopback, h.
 // addr, and starts the client.
 func (h *hub) addClient(t *testing.T, addr netip.Addr) (*Client, Key) {
 	t.Helper()
+	return h.addClientVia(t, addr, h.endpoint())
+}
+
+// addClientVia is addClient for a client that reaches the hub at ep (a
+// relay).
+func (h *hub) addClientVia(t *testing.T, addr netip.Addr, ep netip.AddrPort) (*Client, Key) {
+	t.Helper()
 	ck, err := GenerateKey()
 	require.NoError(t, err)
 	require.NoError(t, h.dev.AddPeer(Peer{PublicKey: ck.PublicKey(), AllowedIPs: []netip.Prefix{netip.PrefixFrom(addr, 32)}}))
-	c, err := NewClient(ClientConfig{PrivateKey: ck, Addresses: []netip.Addr{addr}, HubKey: h.key.PublicKey(), HubEndpoint: h.endpoint()})
+	c, err := NewClient(ClientConfig{PrivateKey: ck, Addresses: []netip.Addr{addr}, HubKey: h.key.PublicKey(), HubEndpoint: ep})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	return c, ck.PublicKey()
@@ -197,21 +204,24 @@ func TestUnknownKeyGetsNothing(t *testing.T) {
 	assert.Zero(t, st.RxPackets)
 }
 
-// relay is a UDP forwarder between one client and the hub that keeps
-// the first handshake initiation it forwards, to replay it later.
+// relay is a UDP forwarder between one client and the hub. It keeps the
+// first handshake initiation it forwards, to replay it later, and its
+// upstream socket can be replaced, as a NAT that rebinds the client's
+// mapping to a new port does.
 type relay struct {
-	sock *net.UDPConn
-	init chan []byte
+	sock   *net.UDPConn
+	hub    netip.AddrPort
+	init   chan []byte
+	client atomic.Pointer[net.UDPAddr]
+	up     atomic.Pointer[net.UDPConn]
 }
 
 func newRelay(t *testing.T, hub netip.AddrPort) *relay {
 	t.Helper()
 	sock, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
 	require.NoError(t, err)
-	up, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(hub))
-	require.NoError(t, err)
-	r := &relay{sock: sock, init: make(chan []byte, 1)}
-	var client atomic.Pointer[net.UDPAddr]
+	r := &relay{sock: sock, hub: hub, init: make(chan []byte, 1)}
+	r.rebind(t)
 	go func() {
 		b := make([]byte, 2048)
 		for {
@@ -219,16 +229,30 @@ func newRelay(t *testing.T, hub netip.AddrPort) *relay {
 			if err != nil {
 				return
 			}
-			client.Store(from)
+			r.client.Store(from)
 			if n == 148 && b[0] == 1 {
 				select {
 				case r.init <- bytes.Clone(b[:n]):
 				default:
 				}
 			}
-			_, _ = up.Write(b[:n])
+			_, _ = r.up.Load().Write(b[:n])
 		}
 	}()
+	t.Cleanup(func() { sock.Close(); r.up.Load().Close() })
+	return r
+}
+
+func (r *relay) endpoint() netip.AddrPort {
+	return netip.MustParseAddrPort(r.sock.LocalAddr().String())
+}
+
+// rebind moves the client's traffic to a new upstream socket (a new
+// source port seen by the hub) and returns that port.
+func (r *relay) rebind(t *testing.T) uint16 {
+	t.Helper()
+	up, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(r.hub))
+	require.NoError(t, err)
 	go func() {
 		b := make([]byte, 2048)
 		for {
@@ -236,26 +260,23 @@ func newRelay(t *testing.T, hub netip.AddrPort) *relay {
 			if err != nil {
 				return
 			}
-			if c := client.Load(); c != nil {
-				_, _ = sock.WriteToUDP(b[:n], c)
+			if c := r.client.Load(); c != nil {
+				_, _ = r.sock.WriteToUDP(b[:n], c)
 			}
 		}
 	}()
-	t.Cleanup(func() { sock.Close(); up.Close() })
-	return r
+	// The old mapping is gone: an answer the hub sent there is lost.
+	if old := r.up.Swap(up); old != nil {
+		old.Close()
+	}
+	return uint16(up.LocalAddr().(*net.UDPAddr).Port)
 }
 
 func TestGarbageAndReplayCounted(t *testing.T) {
 	h := newHub(t)
 	h.echoServer(t, 7)
 	r := newRelay(t, h.endpoint())
-	ck, err := GenerateKey()
-	require.NoError(t, err)
-	require.NoError(t, h.dev.AddPeer(Peer{PublicKey: ck.PublicKey(), AllowedIPs: []netip.Prefix{netip.PrefixFrom(clientAddr, 32)}}))
-	c, err := NewClient(ClientConfig{PrivateKey: ck, Addresses: []netip.Addr{clientAddr}, HubKey: h.key.PublicKey(),
-		HubEndpoint: netip.MustParseAddrPort(r.sock.LocalAddr().String())})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
+	c, _ := h.addClientVia(t, clientAddr, r.endpoint())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := c.DialTCP(ctx, netip.AddrPortFrom(hubAddr, 7))
@@ -323,4 +344,91 @@ func TestKeys(t *testing.T) {
 	assert.Equal(t, "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=", priv.PublicKey().String())
 	_, err = ParseKey("short")
 	assert.Error(t, err)
+}
+
+// A peer that sends from an address outside its allowed IPs (another
+// peer's) gets nothing through, and each such packet is counted.
+func TestDisallowedSourceCounted(t *testing.T) {
+	h := newHub(t)
+	h.echoServer(t, 7)
+	ck, err := GenerateKey()
+	require.NoError(t, err)
+	require.NoError(t, h.dev.AddPeer(Peer{PublicKey: ck.PublicKey(), AllowedIPs: []netip.Prefix{netip.PrefixFrom(clientAddr, 32)}}))
+	other := netip.MustParseAddr("100.96.0.3")
+	c, err := NewClient(ClientConfig{PrivateKey: ck, Addresses: []netip.Addr{other}, HubKey: h.key.PublicKey(), HubEndpoint: h.endpoint()})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err = c.DialTCP(ctx, netip.AddrPortFrom(hubAddr, 7))
+	assert.Error(t, err, "a SYN from an address the peer was not given is not answered")
+	st := h.dev.Stats()
+	assert.GreaterOrEqual(t, st.DisallowedSource, uint64(1), "the SYNs were counted: %+v", st)
+	assert.Zero(t, st.RxPackets, "none reached the stack")
+	assert.False(t, h.dev.mustPeer(t, ck.PublicKey()).LastHandshake.IsZero(), "the handshake itself succeeded: the key is known")
+}
+
+// The handshake rejections wireguard-go only logs are counted by the
+// exact format it logs them with.
+func TestLoggerCountsRejections(t *testing.T) {
+	var c counters
+	l := newLogger(nil, &c)
+	for _, f := range []string{
+		"Received packet with invalid mac1",
+		"Received invalid initiation message from %s",
+		"Received invalid response message from %s",
+		"Could not decrypt invalid cookie response",
+		"Sending cookie response for denied handshake message for %v",
+		"IPv4 packet with disallowed source address from %v",
+		"IPv6 packet with disallowed source address from %v",
+		"Routine: receive incoming %s - started",
+	} {
+		l.Verbosef(f, "x")
+	}
+	assert.Equal(t, Stats{InvalidMAC: 1, InvalidInitiation: 1, InvalidResponse: 1, InvalidCookie: 1, UnderLoad: 1, DisallowedSource: 2}, c.snapshot())
+}
+
+func (d *Device) mustPeer(t *testing.T, k Key) PeerStatus {
+	t.Helper()
+	list, err := d.Peers()
+	require.NoError(t, err)
+	for _, p := range list {
+		if p.PublicKey == k {
+			return p
+		}
+	}
+	t.Fatalf("no peer %s", k.Short())
+	return PeerStatus{}
+}
+
+// The hub follows a peer whose address changes (NAT rebinding, a new
+// network): an open flow goes on, answered at the new endpoint.
+func TestRoamingFollowsThePeer(t *testing.T) {
+	h := newHub(t)
+	h.echoServer(t, 7)
+	r := newRelay(t, h.endpoint())
+	c, pub := h.addClientVia(t, clientAddr, r.endpoint())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := c.DialTCP(ctx, netip.AddrPortFrom(hubAddr, 7))
+	require.NoError(t, err)
+	defer conn.Close()
+	roundTrip := func(msg string) {
+		t.Helper()
+		require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+		_, err := conn.Write([]byte(msg))
+		require.NoError(t, err)
+		got := make([]byte, len(msg))
+		_, err = io.ReadFull(conn, got)
+		require.NoError(t, err)
+		assert.Equal(t, msg, string(got))
+	}
+	roundTrip("before")
+	first := h.dev.mustPeer(t, pub).Endpoint
+
+	port := r.rebind(t)
+	roundTrip("after the move")
+	ep := h.dev.mustPeer(t, pub).Endpoint
+	assert.NotEqual(t, first, ep)
+	assert.Equal(t, netip.AddrPortFrom(loopback, port).String(), ep, "the hub answers at the peer's new address")
 }

@@ -31,12 +31,24 @@ type Stats struct {
 	// peer, replayed or stale timestamp), a response or cookie reply that
 	// did not verify.
 	InvalidMAC, InvalidInitiation, InvalidResponse, InvalidCookie uint64
+	// UnderLoad: handshake messages answered with a cookie reply instead
+	// of being processed, because the device was under load (its
+	// handshake queue filling up) and the sender showed no valid cookie.
+	// A flood of replayed initiations lands here and in
+	// InvalidInitiation; what wireguard-go's per-source rate limiter or a
+	// full handshake queue drops shows only in Initiations.
+	UnderLoad uint64
+	// DisallowedSource: decrypted packets whose inner source address is
+	// not among the sending peer's allowed IPs (a peer sending as another
+	// peer or an address it was not given), dropped by wireguard-go.
+	DisallowedSource uint64
 }
 
 type counters struct {
 	rxPackets, rxBytes, txPackets, txBytes, rxDropped, txDropped  atomic.Uint64
 	initiations, responses, cookies, transport, malformed         atomic.Uint64
 	invalidMAC, invalidInitiation, invalidResponse, invalidCookie atomic.Uint64
+	underLoad, disallowedSource                                   atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -46,6 +58,7 @@ func (c *counters) snapshot() Stats {
 		Initiations: c.initiations.Load(), Responses: c.responses.Load(), Cookies: c.cookies.Load(), Transport: c.transport.Load(),
 		Malformed: c.malformed.Load(), InvalidMAC: c.invalidMAC.Load(), InvalidInitiation: c.invalidInitiation.Load(),
 		InvalidResponse: c.invalidResponse.Load(), InvalidCookie: c.invalidCookie.Load(),
+		UnderLoad: c.underLoad.Load(), DisallowedSource: c.disallowedSource.Load(),
 	}
 }
 
@@ -108,6 +121,10 @@ func newLogger(log *slog.Logger, c *counters) *device.Logger {
 			c.invalidResponse.Add(1)
 		case "Could not decrypt invalid cookie response", "Failed to decode cookie reply":
 			c.invalidCookie.Add(1)
+		case "Sending cookie response for denied handshake message for %v":
+			c.underLoad.Add(1)
+		case "IPv4 packet with disallowed source address from %v", "IPv6 packet with disallowed source address from %v":
+			c.disallowedSource.Add(1)
 		}
 	}
 	return &device.Logger{

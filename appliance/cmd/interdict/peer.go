@@ -257,13 +257,13 @@ func peerRemove(c *cli.Context) error {
 	return err
 }
 
-// namesLast moves the NAME of `peer add NAME --flag ...` behind the
-// flags: urfave/cli v2 stops parsing flags at the first argument, and the
-// documented spelling puts the name first. boolFlags take no value.
+// namesLast moves the NAME of `peer add|remove NAME --flag ...` behind
+// the flags: urfave/cli v2 stops parsing flags at the first argument, and
+// the documented spelling puts the name first. boolFlags take no value.
 func namesLast(args []string, boolFlags map[string]bool) []string {
 	i := -1
 	for j := 1; j+1 < len(args); j++ {
-		if args[j] == "peer" && args[j+1] == "add" {
+		if args[j] == "peer" && (args[j+1] == "add" || args[j+1] == "remove") {
 			i = j + 2
 			break
 		}
