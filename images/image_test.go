@@ -20,6 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/interdict/interdict/appliance"
+	"github.com/interdict/interdict/inspect/prefilter"
 	"github.com/interdict/interdict/tests/testenv"
 )
 
@@ -290,4 +292,17 @@ func interdictCapEff(t *testing.T, ns string) string {
 	}
 	t.Fatalf("no interdict process in namespace %s", ns)
 	return ""
+}
+
+// The Hyperscan variant's config selects the engine: the appliance's
+// checker accepts it in a binary built with Hyperscan and, in one built
+// without, refuses exactly that key.
+func TestHyperscanImageConfig(t *testing.T) {
+	errs := appliance.CheckConfig("container/config-hyperscan.yaml")
+	if _, built := prefilter.Builders()["hyperscan"]; built {
+		assert.Empty(t, errs)
+		return
+	}
+	require.Len(t, errs, 1, "%v", errs)
+	assert.Contains(t, errs[0].Error(), "config-hyperscan.yaml:7: rules.prefilter: hyperscan engine not built in")
 }
