@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v4"
@@ -69,11 +70,14 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	_, err = fx.a.Block(netip.MustParsePrefix("192.0.2.0/24"), time.Minute, "test")
 	require.NoError(t, err)
 
-	mfs, err := fx.a.Registry().Gather()
-	require.NoError(t, err)
 	have := map[string]bool{}
-	for _, mf := range mfs {
-		have[mf.GetName()] = true
+	// The WireGuard hub (the default link) exports its own families.
+	for _, reg := range []prometheus.Gatherer{fx.a.Registry(), newHubAppliance(t).Registry()} {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			have[mf.GetName()] = true
+		}
 	}
 	return have
 }

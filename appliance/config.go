@@ -20,6 +20,7 @@ import (
 	"github.com/interdict/interdict/configs"
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/inspect/http1"
+	"github.com/interdict/interdict/inspect/prefilter"
 	"github.com/interdict/interdict/netstack"
 	"go.yaml.in/yaml/v4"
 )
@@ -209,6 +210,9 @@ type RulesConfig struct {
 	// StreamDepthPast is what happens past stream_depth on a flow no
 	// parser recognised: stop (inspecting) or reject.
 	StreamDepthPast string `yaml:"stream_depth_past"`
+	// Prefilter names the multi-pattern engine: auto (fdr), fdr, ac,
+	// naive, or hyperscan in a binary built with it.
+	Prefilter string `yaml:"prefilter"`
 }
 
 // HTTPLimitsConfig bounds the HTTP parser (inspect/http1.Limits): sizes
@@ -370,6 +374,8 @@ type RuleSettings struct {
 	StreamDepth int64
 	// StreamDepthReject is detect.Options.StreamDepthReject.
 	StreamDepthReject bool
+	// Prefilter is detect.Options.Prefilter (nil: prefilter.Default).
+	Prefilter prefilter.Builder
 }
 
 // Defaults of keys whose absence means more than "off".

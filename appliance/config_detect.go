@@ -12,6 +12,7 @@ import (
 	"github.com/interdict/interdict/appliance/enforce"
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/inspect/http1"
+	"github.com/interdict/interdict/inspect/prefilter"
 )
 
 // minTokenBytes keeps a guessable token off a network listener.
@@ -112,6 +113,11 @@ func (c *Config) validateDetection(s *Settings) error {
 		s.Rules.StreamDepthReject = true
 	default:
 		return c.errorf("rules.stream_depth_past", "%q not supported (want stop or reject)", r.StreamDepthPast)
+	}
+	if r.Prefilter != "" {
+		if s.Rules.Prefilter, err = prefilter.Lookup(r.Prefilter); err != nil {
+			return c.errorf("rules.prefilter", "%s", strings.TrimPrefix(err.Error(), "prefilter: "))
+		}
 	}
 	if r.StreamDepth != "" {
 		d, err := c.size("rules.stream_depth", r.StreamDepth)

@@ -10,6 +10,7 @@ import (
 	"github.com/interdict/interdict/appliance/enforce"
 	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/inspect/eve"
+	"github.com/interdict/interdict/inspect/prefilter"
 	"github.com/interdict/interdict/netstack"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -122,6 +123,8 @@ func TestConfigErrors(t *testing.T) {
 		{"rules-stream-depth-negative", base + "rules:\n  stream_depth: -1\n", `c.yaml:6: rules.stream_depth: invalid size "-1"`},
 		{"rules-http-section-over-1mib", base + "rules:\n  http:\n    header_section: 2MiB\n", `c.yaml:7: rules.http.header_section: 2MiB is over 1MiB`},
 		{"rules-stream-depth-past-bad", base + "rules:\n  stream_depth_past: ignore\n", `c.yaml:6: rules.stream_depth_past: "ignore" not supported (want stop or reject)`},
+		{"rules-prefilter", base + "rules:\n  prefilter: ac\n", ""},
+		{"rules-prefilter-unknown", base + "rules:\n  prefilter: bogus\n", `c.yaml:6: rules.prefilter: unknown engine "bogus" (have [ac fdr `},
 		{"rules-http-port-zero", base + "rules:\n  http_ports: [80, 0]\n", `c.yaml:6: rules.http_ports: port 0 outside [1, 65535]`},
 		{"rules-http-count-negative", base + "rules:\n  http:\n    header_count: -1\n", `c.yaml:7: rules.http.header_count: -1 outside [0, 65536]`},
 		{"eve-stats", base + "eve:\n  stats_interval: soon\n", `c.yaml:6: eve.stats_interval: invalid duration "soon"`},
@@ -307,4 +310,20 @@ func TestWireGuardKeyFilePermissions(t *testing.T) {
 	_, _, err = loadOrCreateKey(keyPath)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "chmod 600")
+}
+
+// rules.prefilter: hyperscan loads in a binary built with it and is
+// refused, with the build tag to use, in one built without (the default
+// container image); the setting reaches the rule set spec.
+func TestRulesPrefilter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(base+"rules:\n  prefilter: hyperscan\n"), 0o600))
+	s, err := LoadConfig(path)
+	if _, built := prefilter.Builders()["hyperscan"]; built {
+		require.NoError(t, err)
+		assert.NotNil(t, s.Rules.Spec().Prefilter)
+		return
+	}
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "c.yaml:6: rules.prefilter: hyperscan engine not built in (build with -tags hyperscan")
 }

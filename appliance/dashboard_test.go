@@ -111,6 +111,47 @@ func TestGrafanaDashboardNamesExportedMetrics(t *testing.T) {
 	assert.Empty(t, missing, "the dashboard queries metrics the appliance does not export")
 }
 
+// dashboardTopics is what an operator reads off the dashboard, each with
+// the metrics a panel must query for it: issue 9's list, and the WireGuard
+// hub that `interdict run` is by default.
+var dashboardTopics = []struct {
+	topic   string
+	metrics []string
+}{
+	{"flows", []string{"interdict_netstack_flows_active", "interdict_netstack_flows_total"}},
+	{"throughput", []string{"interdict_netstack_bytes_total"}},
+	{"alerts by sid and action", []string{"interdict_enforce_alerts_total"}},
+	{"resets and blackholes", []string{"interdict_enforce_verdicts_total"}},
+	{"blocked sources", []string{"interdict_policy_blocked_sources"}},
+	{"quarantined and paused identities", []string{"interdict_identity_quarantined", "interdict_identity_paused"}},
+	{"inspection latency", []string{"interdict_enforce_inspect_seconds_bucket"}},
+	{"match-to-verdict latency", []string{"interdict_enforce_match_verdict_seconds_bucket"}},
+	{"SYN pressure", []string{"interdict_netstack_syn_dropped_total"}},
+	{"flow-table pressure", []string{"interdict_netstack_flows_refused_total"}},
+	{"rules loaded", []string{"interdict_rules_loaded"}},
+	{"reload results", []string{"interdict_rules_reloads_total"}},
+	{"WireGuard peers", []string{"interdict_wireguard_peers", "interdict_wireguard_peers_active"}},
+	{"WireGuard handshakes rejected", []string{"interdict_wireguard_handshakes_rejected_total"}},
+}
+
+// TestGrafanaDashboardCoversTopics: every topic has a panel that queries
+// its metrics.
+func TestGrafanaDashboardCoversTopics(t *testing.T) {
+	queried := map[string]bool{}
+	for _, exprs := range dashboardQueries(t) {
+		for _, e := range exprs {
+			for _, name := range metricName.FindAllString(e, -1) {
+				queried[name] = true
+			}
+		}
+	}
+	for _, tc := range dashboardTopics {
+		for _, m := range tc.metrics {
+			assert.True(t, queried[m], "%s: no panel queries %s", tc.topic, m)
+		}
+	}
+}
+
 // TestPromtoolCheckRules runs Prometheus's own checker over the alert
 // rules shipped in configs/prometheus.
 func TestPromtoolCheckRules(t *testing.T) {

@@ -169,6 +169,7 @@ func (rs RuleSettings) Spec() ruleset.Spec {
 	spec.HTTPPorts = rs.HTTPPorts
 	spec.StreamDepth = rs.StreamDepth
 	spec.StreamDepthReject = rs.StreamDepthReject
+	spec.Prefilter = rs.Prefilter
 	return spec
 }
 

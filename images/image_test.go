@@ -3,18 +3,25 @@
 package images
 
 import (
+	"bytes"
 	"debug/elf"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/interdict/interdict/appliance"
+	"github.com/interdict/interdict/inspect/prefilter"
 	"github.com/interdict/interdict/tests/testenv"
 )
 
@@ -27,6 +34,7 @@ var imageCommands = []struct {
 }{
 	{[]string{"version"}, "interdict images-test go"},
 	{[]string{"config", "check"}, "default.yaml (embedded): ok"},
+	{[]string{"config", "check", "/etc/interdict/config.yaml"}, "/etc/interdict/config.yaml: ok"},
 	{[]string{"demo"}, "Every scene ended as expected."},
 }
 
@@ -80,6 +88,7 @@ func TestContainerImage(t *testing.T) {
 	assert.Contains(t, c.ExposedPorts, "51820/udp")
 	assert.Contains(t, c.ExposedPorts, "9108/tcp")
 	assert.Contains(t, c.Env, "XDG_STATE_HOME=/var/lib", "a non-root appliance's state lands in /var/lib/interdict")
+	assert.Contains(t, c.Env, "INTERDICT_CONFIG=/etc/interdict/config.yaml", "run reads the image's config")
 
 	ctr := strings.TrimSpace(buildah("from", "--quiet", "interdict:test"))
 	mnt := strings.TrimSpace(buildah("mount", ctr))
@@ -109,6 +118,9 @@ func TestContainerImage(t *testing.T) {
 		require.NoError(t, err, "%v: %s", ic.args, got)
 		assert.Contains(t, got, ic.want, ic.args)
 	}
+	imageServesMetrics(t, flags, ctr)
+	imageRunsTUNWithNetAdminOnly(t, flags, ctr)
+
 	denied, err := buildahRun(flags, ctr, "", "config", "check", "/etc/root-only.yaml")
 	require.Error(t, err, "the image's user is not root: %s", denied)
 	assert.Contains(t, denied, "permission denied")
@@ -137,4 +149,160 @@ func buildahRun(flags []string, ctr, user string, args ...string) (string, error
 		}
 	}
 	return string(out), err
+}
+
+// imageRun is the image's command running under buildah in a network
+// namespace of its own, as a container runtime would run it.
+type imageRun struct {
+	ns   string
+	logs *bytes.Buffer
+	done chan struct{}
+}
+
+// startImageRun starts `buildah run ... ctr -- /usr/bin/interdict run`
+// with the extra buildah run flags in a new network namespace whose eth0
+// has 192.0.2.10/24; it is stopped (SIGINT) when the test ends.
+func startImageRun(t *testing.T, flags []string, ctr string, runFlags ...string) *imageRun {
+	t.Helper()
+	testenv.RequireTools(t, "ip", "curl")
+	r := &imageRun{ns: fmt.Sprintf("idimg%d", rand.IntN(1<<30)), logs: &bytes.Buffer{}, done: make(chan struct{})}
+	run(t, "ip", "netns", "add", r.ns)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", r.ns).Run() })
+	run(t, "ip", "-n", r.ns, "link", "set", "lo", "up")
+	run(t, "ip", "-n", r.ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
+	run(t, "ip", "-n", r.ns, "addr", "add", "192.0.2.10/24", "dev", "eth0")
+	run(t, "ip", "-n", r.ns, "link", "set", "eth0", "up")
+	run(t, "ip", "-n", r.ns, "link", "set", "eth0p", "up")
+
+	args := append([]string{"netns", "exec", r.ns, "buildah"}, flags...)
+	args = append(append(append(args, "run", "--isolation", "chroot"), runFlags...), ctr, "--", "/usr/bin/interdict", "run")
+	cmd := exec.Command("ip", args...)
+	cmd.Stdout, cmd.Stderr = r.logs, r.logs
+	require.NoError(t, cmd.Start())
+	go func() { _ = cmd.Wait(); close(r.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-r.done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-r.done
+		}
+	})
+	return r
+}
+
+// curl GETs a path of the appliance's metrics listener on addr, from
+// inside the namespace.
+func (r *imageRun) curl(addr, path string) (string, error) {
+	out, err := exec.Command("ip", "netns", "exec", r.ns, "curl", "-sS", "-f", "-m", "5", "http://"+addr+path).CombinedOutput()
+	return string(out), err
+}
+
+// waitReady waits for /readyz to answer "ready" on addr; if the process
+// exits first, the test fails with its output.
+func (r *imageRun) waitReady(t *testing.T, addr string) {
+	t.Helper()
+	ready, exited := false, false
+	assert.Eventually(t, func() bool {
+		select {
+		case <-r.done:
+			exited = true
+			return true
+		default:
+		}
+		out, err := r.curl(addr, "/readyz")
+		ready = err == nil && strings.TrimSpace(out) == "ready"
+		return ready
+	}, 60*time.Second, 250*time.Millisecond)
+	if exited {
+		t.Fatalf("interdict run exited in the image:\n%s", r.logs)
+	}
+	require.True(t, ready, "/readyz on %s", addr)
+}
+
+// imageServesMetrics runs the image's command (`interdict run`, the
+// WireGuard hub) as the image's user, and reads /readyz and /metrics on
+// the namespace's non-loopback address: what a published port (podman
+// run -p 9108:9108) or a Kubernetes probe reaches. With the appliance's
+// default (127.0.0.1:9108) nothing answers there.
+func imageServesMetrics(t *testing.T, flags []string, ctr string) {
+	t.Helper()
+	r := startImageRun(t, flags, ctr)
+	r.waitReady(t, "192.0.2.10:9108")
+	metrics, err := r.curl("192.0.2.10:9108", "/metrics")
+	require.NoError(t, err, metrics)
+	assert.Contains(t, metrics, "interdict_wireguard_peers 0", "the image runs the WireGuard hub")
+	assert.Contains(t, metrics, "interdict_rules_loaded ")
+}
+
+// imageRunsTUNWithNetAdminOnly runs the image in TUN mode as the
+// DaemonSet does: root, every capability dropped but CAP_NET_ADMIN, the
+// host's /dev/net/tun, volumes for its writable directories and a
+// mounted config. The process holds exactly CAP_NET_ADMIN, and the TUN
+// comes up. (buildah 1.28 applies --cap-drop ALL after --cap-add, so
+// its default capabilities are dropped by name.)
+func imageRunsTUNWithNetAdminOnly(t *testing.T, flags []string, ctr string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("link:\n  mode: tun\n  tun:\n    name: interdict0\n    addresses: [10.201.0.1/24]\n"+
+		"eve:\n  path: \"-\"\nadmin:\n  socket: /run/interdict/admin.sock\nmetrics:\n  listen: \":9108\"\n"), 0o644))
+	runFlags := []string{"--user", "0:0", "--cap-add", "CAP_NET_ADMIN",
+		"-v", "/dev/net/tun:/dev/net/tun", "-v", cfg + ":/etc/interdict/config.yaml:ro"}
+	for _, c := range []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"} {
+		runFlags = append(runFlags, "--cap-drop", "CAP_"+c)
+	}
+	for _, d := range []string{"/var/lib/interdict", "/run/interdict", "/var/log/interdict"} {
+		// Writable by root without CAP_DAC_OVERRIDE, as a Kubernetes
+		// emptyDir is.
+		v := filepath.Join(dir, strings.ReplaceAll(d, "/", "_"))
+		require.NoError(t, os.Mkdir(v, 0o777))
+		require.NoError(t, os.Chmod(v, 0o777))
+		runFlags = append(runFlags, "-v", v+":"+d)
+	}
+	r := startImageRun(t, flags, ctr, runFlags...)
+	r.waitReady(t, "192.0.2.10:9108")
+	assert.Contains(t, run(t, "ip", "-n", r.ns, "link", "show", "interdict0"), "interdict0")
+	assert.Equal(t, "0000000000001000", interdictCapEff(t, r.ns), "CapEff of interdict run: CAP_NET_ADMIN (bit 12) only")
+}
+
+// interdictCapEff is the effective capability set of the process whose
+// argv[0] is /usr/bin/interdict in network namespace ns.
+func interdictCapEff(t *testing.T, ns string) string {
+	t.Helper()
+	var want syscall.Stat_t
+	require.NoError(t, syscall.Stat("/run/netns/"+ns, &want))
+	procs, err := filepath.Glob("/proc/[0-9]*")
+	require.NoError(t, err)
+	for _, p := range procs {
+		cmdline, err := os.ReadFile(filepath.Join(p, "cmdline"))
+		if err != nil || !bytes.HasPrefix(cmdline, []byte("/usr/bin/interdict\x00")) {
+			continue
+		}
+		var st syscall.Stat_t
+		if syscall.Stat(filepath.Join(p, "ns/net"), &st) != nil || st.Ino != want.Ino || st.Dev != want.Dev {
+			continue
+		}
+		status, err := os.ReadFile(filepath.Join(p, "status"))
+		require.NoError(t, err)
+		m := regexp.MustCompile(`(?m)^CapEff:\s+([0-9a-f]+)$`).FindSubmatch(status)
+		require.NotNil(t, m, "%s", status)
+		return string(m[1])
+	}
+	t.Fatalf("no interdict process in namespace %s", ns)
+	return ""
+}
+
+// The Hyperscan variant's config selects the engine: the appliance's
+// checker accepts it in a binary built with Hyperscan and, in one built
+// without, refuses exactly that key.
+func TestHyperscanImageConfig(t *testing.T) {
+	errs := appliance.CheckConfig("container/config-hyperscan.yaml")
+	if _, built := prefilter.Builders()["hyperscan"]; built {
+		assert.Empty(t, errs)
+		return
+	}
+	require.Len(t, errs, 1, "%v", errs)
+	assert.Contains(t, errs[0].Error(), "config-hyperscan.yaml:7: rules.prefilter: hyperscan engine not built in")
 }

@@ -23,6 +23,7 @@ mkdir -p "$repo/bin/image-empty"
 install -D -m 0755 "$bin" "$root/usr/bin/interdict"
 install -D -m 0644 "$ca" "$root/etc/ssl/certs/ca-certificates.crt"
 install -m 0644 "$repo/images/container/passwd" "$repo/images/container/group" "$root/etc/"
+install -D -m 0644 "$repo/images/container/config.yaml" "$root/etc/interdict/config.yaml"
 mkdir -p "$root/var/lib" "$root/var/log" "$root/run"
 # /tmp as on every Unix (sticky, world-writable): `interdict demo` and Go's
 # os.TempDir expect it. COPY keeps the mode.

@@ -11,6 +11,7 @@ import (
 	"github.com/interdict/interdict/inspect/applayer"
 	"github.com/interdict/interdict/inspect/detect"
 	"github.com/interdict/interdict/inspect/http1"
+	"github.com/interdict/interdict/inspect/prefilter"
 	"github.com/interdict/interdict/inspect/rules"
 )
 
@@ -75,6 +76,9 @@ type Spec struct {
 	// Packets is detect.Options.Packets: set by replay, which reports
 	// packets to the engine.
 	Packets bool
+	// Prefilter is detect.Options.Prefilter: the multi-pattern engine
+	// (nil: prefilter.Default).
+	Prefilter prefilter.Builder
 }
 
 // Result is a compiled rule set and what loading it rejected.
@@ -101,7 +105,7 @@ func Load(spec Spec) (*Result, error) {
 		return nil, ErrNoRules
 	}
 	eopts := detect.Options{Now: spec.Now, StreamDepth: spec.StreamDepth, StreamDepthReject: spec.StreamDepthReject,
-		HTTPPorts: spec.HTTPPorts, Packets: spec.Packets}
+		HTTPPorts: spec.HTTPPorts, Packets: spec.Packets, Prefilter: spec.Prefilter}
 	if len(spec.ActionOrder) > 0 {
 		order, err := detect.ParseActionOrder(spec.ActionOrder)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/interdict/interdict/inspect"
+	"github.com/interdict/interdict/inspect/prefilter"
 )
 
 func write(t *testing.T, dir, name, text string) string {
@@ -99,4 +100,19 @@ func TestLoad(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// Spec.Prefilter is the engine the rule groups are compiled with.
+func TestLoadPrefilter(t *testing.T) {
+	rules := write(t, t.TempDir(), "r.rules", `drop tcp any any -> any any (msg:"evil"; content:"EVIL"; sid:1;)`+"\n")
+	built := 0
+	res, err := Load(Spec{Rules: []File{{Path: rules}}, Prefilter: func(ps []prefilter.Pattern) (prefilter.Matcher, error) {
+		built++
+		return prefilter.NewAC(ps)
+	}})
+	require.NoError(t, err)
+	assert.Positive(t, built, "the rule groups were compiled with the spec's engine")
+	fi := res.Engine.NewFlow(inspect.FlowMeta{ID: 1, Proto: inspect.ProtoTCP,
+		Src: netip.MustParseAddrPort("10.0.0.2:4000"), Dst: netip.MustParseAddrPort("10.99.0.1:80")})
+	assert.Equal(t, inspect.ActionDrop, fi.Inspect(inspect.ToServer, []byte("xxEVILxx")).Action)
 }

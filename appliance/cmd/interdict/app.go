@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -36,6 +38,11 @@ func newApp() *cli.App {
 		if len(c.Subcommands) > 0 && c.Action == nil {
 			c.Action = unknownCommand(c.Subcommands)
 		}
+		if len(c.Flags) > 0 {
+			for _, sub := range c.Subcommands {
+				sub.OnUsageError = parentFlagHint(c)
+			}
+		}
 	}
 	return &cli.App{
 		Name:  "interdict",
@@ -45,7 +52,18 @@ func newApp() *cli.App {
 		Commands:        cmds,
 		HideHelpCommand: true,
 		Action:          unknownCommand(cmds),
+		// --version and -v answer as `interdict version` does: it is the
+		// first thing many try.
+		Version: version,
 	}
+}
+
+func init() {
+	cli.VersionPrinter = func(c *cli.Context) { printVersion(c.App.Writer) }
+}
+
+func printVersion(w io.Writer) {
+	fmt.Fprintf(w, "interdict %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 // unknownCommand is the action of a command line that names no known
@@ -68,12 +86,33 @@ func unknownCommand(cmds []*cli.Command) cli.ActionFunc {
 	}
 }
 
+// parentFlagHint answers a flag given after a subcommand that belongs to
+// the command above it (`interdict ctl status --socket P`, where ctl
+// takes --socket): urfave/cli alone says "flag provided but not defined".
+// Other usage errors get urfave/cli's usual answer.
+func parentFlagHint(parent *cli.Command) cli.OnUsageErrorFunc {
+	return func(c *cli.Context, err error, _ bool) error {
+		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+			name = strings.TrimPrefix(name, "-")
+			for _, f := range parent.Flags {
+				if slices.Contains(f.Names(), name) {
+					return cli.Exit(fmt.Sprintf("interdict: --%s is an option of `interdict %s`: give it before the command, as in `interdict %s --%s ... %s`",
+						name, parent.Name, parent.Name, name, c.Command.Name), 2)
+				}
+			}
+		}
+		fmt.Fprintf(c.App.Writer, "Incorrect Usage: %s\n\n", err)
+		_ = cli.ShowSubcommandHelp(c)
+		return err
+	}
+}
+
 func versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
 		Usage: "print the version and build information",
 		Action: func(c *cli.Context) error {
-			fmt.Fprintf(c.App.Writer, "interdict %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			printVersion(c.App.Writer)
 			return nil
 		},
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -94,14 +95,33 @@ func ctlDialHint(c *cli.Context, err error) error {
 	}
 	switch {
 	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED):
+		how := "--socket PATH (INTERDICT_ADMIN_SOCKET; the config's admin.socket)"
+		if flagOwner(c, "url") != "" {
+			how += " or --url http://HOST:PORT for its admin.tcp.listen"
+		}
 		return fmt.Errorf("no appliance answers on %s (%v): is `interdict run` running? "+
-			"Point ctl at it with --socket PATH (INTERDICT_ADMIN_SOCKET; the config's admin.socket) "+
-			"or --url http://HOST:PORT for its admin.tcp.listen", where, op.Err)
+			"Point %s at it with %s", where, op.Err, flagOwner(c, "socket"), how)
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
 		return fmt.Errorf("%s: permission denied: the admin socket is mode 0600, owned by the appliance's user; "+
-			"run ctl as that user (or root)", where)
+			"run %s as that user (or root)", where, c.Command.HelpName)
 	}
 	return err
+}
+
+// flagOwner is the command line ("interdict ctl") of the command, or the
+// one above it, that defines the flag; "" when none does.
+func flagOwner(c *cli.Context, name string) string {
+	for _, ctx := range c.Lineage() {
+		if ctx.Command == nil {
+			continue
+		}
+		for _, f := range ctx.Command.Flags {
+			if slices.Contains(f.Names(), name) {
+				return ctx.Command.HelpName
+			}
+		}
+	}
+	return ""
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -48,6 +49,33 @@ func TestUnknownCommand(t *testing.T) {
 	assert.Contains(t, out, "COMMANDS:")
 }
 
+// --version and -v print what `interdict version` prints.
+func TestVersionFlag(t *testing.T) {
+	want, _, _, err := runMain(t, "version")
+	require.NoError(t, err)
+	require.Contains(t, want, "interdict ")
+	for _, flag := range []string{"--version", "-v"} {
+		out, _, _, err := runMain(t, flag)
+		require.NoError(t, err, flag)
+		assert.Equal(t, want, out, flag)
+	}
+}
+
+// A flag of ctl given after its subcommand says where it goes; urfave/cli
+// alone printed "flag provided but not defined: -socket" and the
+// subcommand's help, which does not list --socket.
+func TestParentFlagAfterSubcommand(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "none.sock")
+	_, _, code, err := runMain(t, "ctl", "status", "--socket", sock)
+	require.Error(t, err)
+	assert.Equal(t, "interdict: --socket is an option of `interdict ctl`: give it before the command, as in `interdict ctl --socket ... status`", err.Error())
+	assert.Equal(t, 2, code)
+	out, _, _, err := runMain(t, "ctl", "status", "--jsn")
+	require.Error(t, err, "any other unknown flag")
+	assert.Contains(t, err.Error(), "flag provided but not defined: -jsn")
+	assert.Contains(t, out, "Incorrect Usage")
+}
+
 // ctl with no appliance behind the socket says so and how to point ctl
 // at one, instead of a raw dial error.
 func TestCtlNoAppliance(t *testing.T) {
@@ -55,8 +83,19 @@ func TestCtlNoAppliance(t *testing.T) {
 	_, _, _, err := runMain(t, "ctl", "--socket", sock, "status")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no appliance answers on socket "+sock)
-	assert.Contains(t, err.Error(), "--socket PATH")
+	assert.Contains(t, err.Error(), "Point interdict ctl at it with --socket PATH")
+	assert.Contains(t, err.Error(), "or --url http://HOST:PORT")
 	assert.NotContains(t, err.Error(), "http://interdict", "the client's internal URL is noise to a user")
+
+	// peer speaks to the same socket and says the same; it has no --url.
+	for _, args := range [][]string{{"peer", "list"}, {"peer", "add", "runner-1"}, {"peer", "remove", "runner-1"}} {
+		_, _, _, err := runMain(t, append(append([]string{}, args[:2]...), append([]string{"--socket", sock}, args[2:]...)...)...)
+		require.Error(t, err, args)
+		assert.Contains(t, err.Error(), "no appliance answers on socket "+sock, args)
+		assert.Contains(t, err.Error(), "Point interdict "+strings.Join(args[:2], " ")+" at it with --socket PATH", args)
+		assert.NotContains(t, err.Error(), "--url", args)
+		assert.NotContains(t, err.Error(), "http://interdict", args)
+	}
 }
 
 // config check prints every error of a file and fails.

@@ -113,7 +113,7 @@ func peerAdd(c *cli.Context) error {
 	}
 	added, err := peerClient(c).AddPeer(c.Context, admin.PeerRequest{Name: name, PublicKey: pub, AllowedIPs: c.StringSlice("allowed-ip"), Tags: c.StringSlice("tag")})
 	if err != nil {
-		return fmt.Errorf("peer add: %w", err)
+		return fmt.Errorf("peer add: %w", ctlDialHint(c, err))
 	}
 	endpoint := c.String("endpoint")
 	if endpoint == "" {
@@ -131,6 +131,11 @@ func peerAdd(c *cli.Context) error {
 		Name: name, PrivateKey: priv, Addresses: added.Peer.Prefixes, MTU: added.Hub.MTU,
 		HubKey: added.Hub.PublicKey, Endpoint: endpoint, Routes: routes, Keepalive: c.Int("keepalive"),
 	}
+	if !priv.IsZero() {
+		if err := keepPrivate(c.App.Writer); err != nil {
+			return err
+		}
+	}
 	if c.Bool("qr") {
 		var b strings.Builder
 		if err := writeClientConfig(&b, cc); err != nil {
@@ -139,6 +144,25 @@ func peerAdd(c *cli.Context) error {
 		return writeQR(c.App.Writer, b.String())
 	}
 	return writeClientConfig(c.App.Writer, cc)
+}
+
+// keepPrivate narrows the file the config is written to when others may
+// read it: `peer add NAME > runner-1.conf` has the shell create it with
+// the umask (often 0644), and it is about to receive the peer's private
+// key. If the file cannot be narrowed, nothing is written.
+func keepPrivate(w io.Writer) error {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	if err := f.Chmod(fi.Mode().Perm() &^ 0o077); err != nil {
+		return fmt.Errorf("peer add: the output file is readable by others and will hold the peer's private key, and it cannot be made private (%w); write to a file only you can read", err)
+	}
+	return nil
 }
 
 // clientConfig is what a wg-quick config of a peer says.
@@ -183,7 +207,7 @@ func writeClientConfig(w io.Writer, cc clientConfig) error {
 func peerList(c *cli.Context) error {
 	ids, err := peerClient(c).Identities(c.Context)
 	if err != nil {
-		return fmt.Errorf("peer list: %w", err)
+		return fmt.Errorf("peer list: %w", ctlDialHint(c, err))
 	}
 	var peers []admin.IdentityState
 	for _, id := range ids {
@@ -227,7 +251,7 @@ func peerRemove(c *cli.Context) error {
 	}
 	rm, err := peerClient(c).RemovePeer(c.Context, name)
 	if err != nil {
-		return fmt.Errorf("peer remove: %w", err)
+		return fmt.Errorf("peer remove: %w", ctlDialHint(c, err))
 	}
 	_, err = fmt.Fprintf(c.App.Writer, "removed peer %s (%d live flows reset)\n", rm.Name, rm.FlowsReset)
 	return err

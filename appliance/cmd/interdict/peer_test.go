@@ -139,3 +139,37 @@ func TestPeerCommands(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, list, "runner-1")
 }
+
+// `peer add NAME > runner-1.conf`, as README and the hub's banner say:
+// the shell creates the file with the umask (0644 here), and it receives
+// the peer's private key. peer add narrows it to 0600 before writing, so
+// no other user can read the key (and wg-quick does not warn). A config
+// without a private key (--public-key) keeps its mode.
+func TestPeerAddKeepsKeyFilePrivate(t *testing.T) {
+	sock, _ := peerHub(t)
+	dir := t.TempDir()
+	add := func(name string, args ...string) os.FileMode {
+		t.Helper()
+		path := filepath.Join(dir, name+".conf")
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		require.NoError(t, err)
+		require.NoError(t, f.Chmod(0o644), "the umask may have narrowed it already")
+		app := newApp()
+		app.Writer, app.ErrWriter = f, io.Discard
+		app.ExitErrHandler = func(*cli.Context, error) {}
+		err = app.Run(append([]string{"interdict", "peer", "add", "--socket", sock}, append(args, name)...))
+		require.NoError(t, f.Close())
+		require.NoError(t, err)
+		fi, err := os.Stat(path)
+		require.NoError(t, err)
+		return fi.Mode().Perm()
+	}
+	assert.Equal(t, os.FileMode(0o600), add("runner-1"), "the file holds a private key")
+	b, err := os.ReadFile(filepath.Join(dir, "runner-1.conf"))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "PrivateKey = ")
+	pub, err := wg.GenerateKey()
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o644), add("runner-2", "--public-key", pub.PublicKey().String()),
+		"no private key, nothing to hide")
+}
