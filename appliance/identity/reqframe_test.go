@@ -93,3 +93,55 @@ func TestReqFramerSwitchesOnlyWhenTheServerAgrees(t *testing.T) {
 	r.response([]byte("HTTP/1.1 200 Connection established\r\n\r\n"))
 	assert.Equal(t, frameOpaque, r.feed([]byte("\x16\x03\x01"), ok))
 }
+
+// FuzzReqFramer feeds attacker bytes to the framer whole and split at two
+// points. It must not panic, and where both feeds framed every byte
+// without failing closed, they must have found the same requests: a
+// policy or token check that sees other heads when the same bytes come
+// in other segments could be steered by segmentation.
+func FuzzReqFramer(f *testing.F) {
+	for _, s := range []string{
+		"GET /a HTTP/1.1\r\nHost: a.test\r\n\r\nGET /b HTTP/1.1\r\nHost: b.test\r\n\r\n",
+		"POST /u HTTP/1.1\r\nContent-Length: 4\r\n\r\nGET GET /a HTTP/1.1\r\n\r\n",
+		"POST /u HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4;x\r\nGET \r\n0\r\nT: v\r\n\r\nGET /b HTTP/1.1\n\n",
+		"\r\n\nget /b?q HTTP/1.0\r\nHost: b.test:80\r\nAuthorization: Bearer x\r\n\r\n",
+		"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n\x16\x03\x01",
+	} {
+		f.Add([]byte(s), uint16(5), uint16(40))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, i, j uint16) {
+		if len(b) > 1<<14 {
+			return
+		}
+		x, y := int(i)%(len(b)+1), int(j)%(len(b)+1)
+		if x > y {
+			x, y = y, x
+		}
+		run := func(reads ...[]byte) ([]string, bool) {
+			var r reqFramer
+			var heads []string
+			clean := true
+			for _, rd := range append(reads, nil) {
+				if len(rd) == 0 && rd != nil {
+					continue // an empty read is not the end of the stream
+				}
+				switch r.feed(rd, func(h *reqHead) bool {
+					heads = append(heads, h.method+" "+h.path+" "+h.host+" "+string(h.raw))
+					return true
+				}) {
+				case frameBad, frameOpaque, frameStop:
+					clean = false
+				}
+				if !clean {
+					break
+				}
+			}
+			return heads, clean
+		}
+		whole, okWhole := run(b)
+		split, okSplit := run(b[:x], b[x:y], b[y:])
+		if okWhole && okSplit {
+			require.Equal(t, whole, split, "split at %d and %d", x, y)
+		}
+	})
+}
