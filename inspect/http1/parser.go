@@ -774,6 +774,9 @@ func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.U
 		if doubleEncoded(target) {
 			p.anomaly(m, s.dir, anomDoubleEncodedURI)
 		}
+		if uEscape(target) || overlongUTF8(m.derived[d:]) {
+			p.anomaly(m, s.dir, anomURIEncodingAmbiguous)
+		}
 	}
 	if t.http09 && !t.maybe09 {
 		// No headers follow a 0.9 request line.
@@ -945,6 +948,10 @@ func (p *Parser) framing(s *side, m *msg, name, value []byte) {
 		m.chunked = bytes.EqualFold(trimSpace(last), []byte("chunked"))
 		if !m.chunked {
 			p.anomaly(m, s.dir, anomInvalidTE)
+		} else if !bytes.EqualFold(trimSpace(value), []byte("chunked")) {
+			// Chunked framing around a coding not decoded here: the
+			// body would be inspected still coded.
+			p.anomaly(m, s.dir, anomTECoding)
 		}
 		if s.dir == inspect.ToClient && !bytes.EqualFold(trimSpace(value), []byte("chunked")) &&
 			bytes.Contains(bytes.ToLower(value), []byte("chunked")) {
@@ -1210,6 +1217,9 @@ func (p *Parser) contentEncoding(s *side, m *msg) {
 	for _, h := range m.hdrs {
 		if h.dup || !equalFoldString(m.get(h.name), "Content-Encoding") {
 			continue
+		}
+		if hasControl(m.get(h.value)) {
+			p.anomaly(m, s.dir, anomCEAmbiguous)
 		}
 		tooMany, abnormal := libhtpCodings(m.get(h.value))
 		if tooMany {

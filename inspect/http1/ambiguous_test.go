@@ -1,0 +1,52 @@
+package http1
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// What endpoints read differently is an anomaly the default policy
+// refuses: a transfer coding besides chunked, a Content-Encoding with a
+// control character, a target with %u escapes or overlong UTF-8. Their
+// ordinary neighbours raise nothing of the kind.
+func TestAmbiguousCodingsAndTargets(t *testing.T) {
+	ok := "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+	get := "GET / HTTP/1.1\r\nHost: h\r\n\r\n"
+	tests := []struct {
+		name      string
+		req, resp string
+		event     string // "" for none of the three
+	}{
+		{"request gzip, chunked", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", ok, "REQUEST_TRANSFER_CODING_UNSUPPORTED"},
+		{"response gzip, chunked", get, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", "RESPONSE_TRANSFER_CODING_UNSUPPORTED"},
+		{"response identity, chunked", get, "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n", "RESPONSE_TRANSFER_CODING_UNSUPPORTED"},
+		{"chunked in any case", get, "HTTP/1.1 200 OK\r\nTransfer-Encoding:  CHUNKED \r\n\r\n0\r\n\r\n", ""},
+		{"response gzip VT", get, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\x0b\r\nContent-Length: 0\r\n\r\n", "RESPONSE_CONTENT_ENCODING_AMBIGUOUS"},
+		{"response gzip NUL", get, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\x00\r\nContent-Length: 0\r\n\r\n", "RESPONSE_CONTENT_ENCODING_AMBIGUOUS"},
+		{"request FF gzip", "POST / HTTP/1.1\r\nHost: h\r\nContent-Encoding: \x0cgzip\r\nContent-Length: 0\r\n\r\n", ok, "REQUEST_CONTENT_ENCODING_AMBIGUOUS"},
+		{"gzip with a tab", get, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip,\tbr\r\nContent-Length: 0\r\n\r\n", ""},
+		{"%u escape", "GET /%u0066orbidden HTTP/1.1\r\nHost: h\r\n\r\n", ok, "REQUEST_URI_ENCODING_AMBIGUOUS"},
+		{"overlong slash escaped", "GET /a%c0%af..%c0%afb HTTP/1.1\r\nHost: h\r\n\r\n", ok, "REQUEST_URI_ENCODING_AMBIGUOUS"},
+		{"overlong raw", "GET /a\xe0\x80\xafb HTTP/1.1\r\nHost: h\r\n\r\n", ok, "REQUEST_URI_ENCODING_AMBIGUOUS"},
+		{"overlong in the query", "GET /a?x=%f0%80%80%af HTTP/1.1\r\nHost: h\r\n\r\n", ok, "REQUEST_URI_ENCODING_AMBIGUOUS"},
+		{"valid UTF-8", "GET /%c3%a9t%c3%a9/%e2%82%ac?q=%f0%9f%98%80 HTTP/1.1\r\nHost: h\r\n\r\n", ok, ""},
+		{"%u without four hex digits", "GET /%unknown HTTP/1.1\r\nHost: h\r\n\r\n", ok, ""},
+	}
+	ours := []string{"REQUEST_TRANSFER_CODING_UNSUPPORTED", "RESPONSE_TRANSFER_CODING_UNSUPPORTED",
+		"REQUEST_CONTENT_ENCODING_AMBIGUOUS", "RESPONSE_CONTENT_ENCODING_AMBIGUOUS", "REQUEST_URI_ENCODING_AMBIGUOUS"}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
+				got := runSplit([]step{cs(tc.req), sc(tc.resp)}, split).anomalies()
+				for _, name := range ours {
+					if name == tc.event {
+						assert.Contains(t, got, name)
+					} else {
+						assert.NotContains(t, got, name)
+					}
+				}
+			}
+		})
+	}
+}
