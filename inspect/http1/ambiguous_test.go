@@ -1,6 +1,7 @@
 package http1
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -45,6 +46,34 @@ func TestAmbiguousCodingsAndTargets(t *testing.T) {
 					} else {
 						assert.NotContains(t, got, name)
 					}
+				}
+			}
+		})
+	}
+}
+
+// A request sent after a CONNECT before its answer is refused: a server
+// that is no proxy reads it now, and it would be parsed only once the
+// answer came. TLS sent early into the tunnel is not a request.
+func TestRequestBeforeConnectResponse(t *testing.T) {
+	connect := "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"
+	for _, tc := range []struct {
+		name  string
+		steps []step
+		event bool
+	}{
+		{"request before the answer", []step{cs(connect + "GET /forbidden HTTP/1.1\r\nHost: h\r\n\r\n"), sc("HTTP/1.1 405 No\r\nContent-Length: 0\r\n\r\n")}, true},
+		{"more than the stash holds", []step{cs(connect + strings.Repeat("\x16", 70<<10))}, true},
+		{"TLS before the answer", []step{cs(connect + "\x16\x03\x01\x00\x05hello"), sc("HTTP/1.1 200 OK\r\n\r\n")}, false},
+		{"request after a refusal", []step{cs(connect), sc("HTTP/1.1 407 Auth\r\nContent-Length: 0\r\n\r\n"), cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
+				got := runSplit(tc.steps, split).anomalies()
+				if tc.event {
+					assert.Contains(t, got, "REQUEST_BEFORE_CONNECT_RESPONSE")
+				} else {
+					assert.NotContains(t, got, "REQUEST_BEFORE_CONNECT_RESPONSE")
 				}
 			}
 		})

@@ -60,6 +60,7 @@ const (
 	anomTECoding
 	anomCEAmbiguous
 	anomURIEncodingAmbiguous
+	anomConnectEarly
 	numAnoms
 )
 
@@ -166,6 +167,11 @@ var anomNames = [numAnoms][2]string{
 	// characters, the others do not, so http.uri cannot say which path
 	// the server serves.
 	anomURIEncodingAmbiguous: {"REQUEST_URI_ENCODING_AMBIGUOUS", "REQUEST_URI_ENCODING_AMBIGUOUS"},
+	// Ours: an HTTP request (or more bytes than are held) sent after a
+	// CONNECT before its answer. Clients wait for the answer; a server
+	// that is no proxy reads the bytes as a pipelined request, a proxy
+	// as tunnel data, and only the answer tells which.
+	anomConnectEarly: {"REQUEST_BEFORE_CONNECT_RESPONSE", "REQUEST_BEFORE_CONNECT_RESPONSE"},
 }
 
 // anomAliases are Suricata's names for anomalies this parser names

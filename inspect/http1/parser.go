@@ -144,6 +144,7 @@ type side struct {
 	bodyDirty bool
 	stash     []byte // request bytes after CONNECT, before its response
 	replay    bool   // stash must be parsed as requests (CONNECT refused)
+	early     bool   // REQUEST_BEFORE_CONNECT_RESPONSE raised for this stash
 }
 
 // Parser parses one HTTP/1.x flow. It implements applayer.Parser.
@@ -431,6 +432,14 @@ func (p *Parser) feedSide(s *side, data []byte, emit func(*applayer.Unit)) {
 			if room > 0 {
 				s.stash = append(s.stash, data[:min(room, n)]...)
 			}
+			if !s.early && (room < n || Probe(s.dir, s.stash) == applayer.ProbeYes) {
+				// A request (or more than the stash holds) before the
+				// CONNECT's answer: a server that is no proxy reads it
+				// as the next request now, and it would be inspected
+				// only once the answer came, after it had passed.
+				s.early = true
+				p.anomaly(nil, s.dir, anomConnectEarly)
+			}
 		case stTunnel:
 			n = len(data)
 			p.tunnelBytes(s.dir, data)
@@ -702,11 +711,11 @@ func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.U
 	t := s.cur
 	base := bytesOffset(m.raw, line)
 	m.setRaw(applayer.HTTPRequestLine, base, base+len(line))
-	// The method is a token; spaces and tabs, in runs, separate the
-	// fields, as the lenient servers (Apache, nginx) read them. Leading
-	// whitespace is skipped, as IIS and libhtp do.
+	// The method is a token; spaces and tabs (and VT, FF), in runs,
+	// separate the fields, as the lenient servers (Apache, nginx) read
+	// them. Leading whitespace is skipped, as IIS and libhtp do.
 	lead := 0
-	for s == &p.req && lead < len(line) && isSpace(line[lead]) {
+	for s == &p.req && lead < len(line) && isLineSpace(line[lead]) {
 		// (An HTTP/2 stream's line is made up from its pseudo-headers:
 		// a leading space there is an empty :method.)
 		lead++
@@ -715,7 +724,7 @@ func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.U
 	for sp < len(line) && isToken(line[sp]) {
 		sp++
 	}
-	if sp == lead || sp == len(line) || !isSpace(line[sp]) {
+	if sp == lead || sp == len(line) || !isLineSpace(line[sp]) {
 		if p.unexpectedBody(s, m, line, emit) {
 			return
 		}
@@ -821,7 +830,7 @@ func (p *Parser) versionless(s *side, m *msg, line []byte, emit func(*applayer.U
 // anything but SP (libhtp: METHOD_DELIM_NON_COMPLIANT).
 func delimNonSP(b []byte) bool {
 	for _, c := range b {
-		if !isSpace(c) {
+		if !isLineSpace(c) {
 			return false
 		}
 		if c != ' ' {
@@ -1097,7 +1106,7 @@ func (p *Parser) finishRequest(s *side, emit func(*applayer.Unit)) {
 	p.lastReq, p.lastReqID = t, t.id
 	if t.connect && !t.respDone {
 		s.st = stConnectWait
-		s.stash = s.stash[:0]
+		s.stash, s.early = s.stash[:0], false
 	}
 	p.release(t)
 }
