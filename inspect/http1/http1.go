@@ -94,11 +94,14 @@ const (
 	// Real clients pipeline a handful at most; each pending request keeps
 	// its buffers, so this multiplies the per-flow memory bound.
 	maxPending = 8
-	// maxDecoders bounds the compressed bodies decoded at once per flow
-	// (HTTP/1 has at most two, a request and a response; HTTP/2 one per
-	// stream). Each holds a history of up to 64 KiB per deflate layer, a
-	// br window (up to 16 MiB) or a zstd window (up to 8 MiB), so this
-	// caps a flow's decoder memory at 8 windows.
+	// maxDecoders bounds the decoders live at once per flow: one per
+	// coding layer of each compressed body being decoded (HTTP/1 has at
+	// most two bodies, a request and a response; HTTP/2 one per stream;
+	// "br, gzip" is two layers). Each holds a history of up to 64 KiB
+	// (deflate), a br window (up to 16 MiB) or a zstd window (up to
+	// 8 MiB), so this caps a flow's decoder memory at 8 windows, 128 MiB
+	// at worst (BenchmarkFlowMemoryWindows: 17 MB for one br body with a
+	// full 16 MiB window, 148 KB for gzip).
 	maxDecoders = 8
 	// minLimit is the smallest start line, header line or section kept.
 	minLimit = 256

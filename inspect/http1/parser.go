@@ -38,6 +38,7 @@ type msg struct {
 	codings []string      // Content-Encoding, until its decoder starts at the first body byte
 	dec     *decode.Chain // Content-Encoding decoder; nil: none or given up
 	decLive *int          // the parser's count of live decoders, while dec is set
+	decN    int           // decoders (coding layers) dec holds in that count
 	decoded int64         // decoded body bytes
 	file    file          // the body as a file, for EVE fileinfo
 
@@ -66,7 +67,7 @@ func (m *msg) closeDec() {
 	if m.dec != nil {
 		m.dec.Close()
 		m.dec = nil
-		*m.decLive--
+		*m.decLive -= m.decN
 	}
 }
 
@@ -1254,10 +1255,11 @@ func (p *Parser) contentEncoding(s *side, m *msg) {
 func (p *Parser) startDecoder(s *side, m *msg) {
 	codings := m.codings
 	m.codings = nil
-	if p.decoders >= maxDecoders {
-		// HTTP/2 streams could each hold a decoder's window: a flow's
-		// decoder memory stays bounded, and the body is not forwarded
-		// undecoded.
+	if p.decoders+len(codings) > maxDecoders {
+		// HTTP/2 streams could each hold a decoder's window, and each
+		// layer of a stacked coding holds its own (five br layers held
+		// 84 MB): a flow's decoder memory stays bounded, and the body
+		// is not forwarded undecoded.
 		p.anomaly(m, s.dir, anomTooManyDecoders)
 		return
 	}
@@ -1266,8 +1268,8 @@ func (p *Parser) startDecoder(s *side, m *msg) {
 		p.anomaly(m, s.dir, anomEncodingUnsupported)
 		return
 	}
-	m.dec, m.decLive = c, &p.decoders
-	p.decoders++
+	m.dec, m.decLive, m.decN = c, &p.decoders, len(codings)
+	p.decoders += len(codings)
 }
 
 // chunkLine reads a chunk-size line or a trailer line into scratch.
