@@ -185,10 +185,17 @@ func FuzzChain(f *testing.F) {
 			return
 		}
 		defer c.Close()
+		// Output bounded as the parser bounds it, which exercises Stop
+		// and keeps a few bytes of stacked codings from decoding to
+		// gigabytes on the fuzzer's time.
 		n := 0
 		for len(enc) > 0 {
 			k := min(len(enc), 13)
-			_ = c.Write(enc[:k], func(b []byte) { n += len(b) })
+			_ = c.Write(enc[:k], func(b []byte) {
+				if n += len(b); n > 16<<20 {
+					c.Stop()
+				}
+			})
 			enc = enc[k:]
 		}
 	})
@@ -261,4 +268,26 @@ func TestZstdEagerAndClosed(t *testing.T) {
 	}
 	_, err = decodeAll(t, []string{"zstd"}, []byte("\x28\xb5\x2f\xfd garbage garbage"), 1<<20)
 	assert.ErrorIs(t, err, ErrCorrupt)
+}
+
+// Stop from inside out ends a Write at once: a few hundred bytes of
+// stacked gzip that decode to 64 MiB hand out little more than the
+// bound, and the chain stays stopped.
+func TestStopInsideWrite(t *testing.T) {
+	bomb := gz(gz(gz(make([]byte, 64<<20), 9), 9), 9)
+	require.Less(t, len(bomb), 4<<10)
+	c, err := NewChain([]string{"gzip", "gzip", "gzip"})
+	require.NoError(t, err)
+	defer c.Close()
+	const bound = 1 << 20
+	n := 0
+	err = c.Write(bomb, func(b []byte) {
+		n += len(b)
+		if n > bound {
+			c.Stop()
+		}
+	})
+	assert.ErrorIs(t, err, ErrStopped)
+	assert.LessOrEqual(t, n, bound+64<<10, "handed out past the bound")
+	assert.ErrorIs(t, c.Write([]byte{0}, func([]byte) { t.Fatal("output after Stop") }), ErrStopped)
 }

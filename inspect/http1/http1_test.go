@@ -697,6 +697,28 @@ func TestContentEncoding(t *testing.T) {
 		r := run([]step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("gzip", b.Bytes()))})
 		assert.Equal(t, []string{"RESPONSE_DECOMPRESSION_BOMB"}, r.anomalies())
 	})
+	t.Run("stacked bomb in one segment", func(t *testing.T) {
+		// 3 KB of gzip, gzip, gzip decoding to 64 MiB: decoding stops
+		// at the bound inside the segment, so about 1 MiB (the ratio
+		// bound) is inspected, not 64 MiB window by window.
+		enc := make([]byte, 64<<20)
+		for range 3 {
+			var b bytes.Buffer
+			w, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+			w.Write(enc)
+			w.Close()
+			enc = b.Bytes()
+		}
+		r := run([]step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("gzip, gzip, gzip", enc))})
+		assert.Contains(t, r.anomalies(), "RESPONSE_DECOMPRESSION_BOMB")
+		windows := 0
+		for _, u := range r.units {
+			if _, ok := u.bufs["http.response_body"]; ok && u.dir == inspect.ToClient {
+				windows++
+			}
+		}
+		assert.Less(t, windows, 100, "body windows inspected")
+	})
 }
 
 // With fileinfo on, each body is a file record: named from

@@ -1169,12 +1169,24 @@ func (p *Parser) body(s *side, b []byte, emit func(*applayer.Unit)) {
 		p.window(s, m, b, emit)
 		return
 	}
+	bomb := false
 	err := m.dec.Write(b, func(out []byte) {
 		m.decoded += int64(len(out))
+		if m.decoded > p.cfg.Decoded || m.decoded > maxRatio*m.bodyLen && m.decoded > 1<<20 {
+			// Checked on each piece, not after Write: a segment of
+			// stacked gzip decoded to 64 MiB within one Write, all of it
+			// inspected before the check.
+			bomb = true
+			m.dec.Stop()
+			return
+		}
 		m.file.write(out)
 		p.window(s, m, out, emit)
 	})
 	switch {
+	case bomb:
+		p.anomaly(m, s.dir, anomDecompressionBomb)
+		m.closeDec()
 	case err != nil:
 		// Undecodable: inspect the raw bytes from here, and let the
 		// policy decide (a client may decode what we could not).
@@ -1182,9 +1194,6 @@ func (p *Parser) body(s *side, b []byte, emit func(*applayer.Unit)) {
 		m.closeDec()
 		m.file.write(b)
 		p.window(s, m, b, emit)
-	case m.decoded > p.cfg.Decoded || m.decoded > maxRatio*m.bodyLen && m.decoded > 1<<20:
-		p.anomaly(m, s.dir, anomDecompressionBomb)
-		m.closeDec()
 	}
 }
 
