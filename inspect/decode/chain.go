@@ -132,7 +132,20 @@ func (c *Chain) Stop() {
 	if c.err == nil {
 		c.err = ErrStopped
 	}
+	for _, d := range c.decs {
+		if s, ok := d.(stopper); ok {
+			s.stop()
+		}
+	}
 }
+
+// stopper is a decoder that can end a Write between two outputs: the
+// first layer would otherwise decode all its input holds, and 1.6 KB of
+// br decode to 1 GiB (1.9 s of CPU after the caller had stopped).
+type stopper interface{ stop() }
+
+func (d *gzipDecoder) stop() { d.z.stop() }
+func (d *zlibDecoder) stop() { d.z.stop() }
 
 // Close releases what a decoder holds beyond memory (zstd's goroutine).
 // The chain must not be used after.

@@ -291,3 +291,40 @@ func TestStopInsideWrite(t *testing.T) {
 	assert.LessOrEqual(t, n, bound+64<<10, "handed out past the bound")
 	assert.ErrorIs(t, c.Write([]byte{0}, func([]byte) { t.Fatal("output after Stop") }), ErrStopped)
 }
+
+// After stop a decoder hands out nothing more within the same Write: the
+// first layer of a chain would otherwise decode all its input holds (1.6
+// KB of br are 1 GiB).
+func TestDecoderStop(t *testing.T) {
+	zeros := make([]byte, 256<<20)
+	zw, err := zstd.NewWriter(nil)
+	require.NoError(t, err)
+	zenc := zw.EncodeAll(zeros, nil)
+	zw.Close()
+	for _, tc := range []struct {
+		coding string
+		enc    []byte
+	}{
+		{"br", br(zeros, 5)},
+		{"zstd", zenc},
+		{"gzip", gz(zeros, 9)},
+		{"deflate", zl(zeros)},
+	} {
+		t.Run(tc.coding, func(t *testing.T) {
+			d, err := New(tc.coding)
+			require.NoError(t, err)
+			if c, ok := d.(interface{ Close() }); ok {
+				defer c.Close()
+			}
+			const bound = 1 << 20
+			n := 0
+			err = d.Write(tc.enc, func(b []byte) {
+				if n += len(b); n > bound {
+					d.(stopper).stop()
+				}
+			})
+			assert.ErrorIs(t, err, ErrStopped)
+			assert.LessOrEqual(t, n, bound+256<<10, "decoded past the stop")
+		})
+	}
+}
