@@ -271,10 +271,10 @@ func TestZstdEagerAndClosed(t *testing.T) {
 }
 
 // Stop from inside out ends a Write at once: a few hundred bytes of
-// stacked gzip that decode to 64 MiB hand out little more than the
+// stacked gzip that decode to 16 MiB hand out little more than the
 // bound, and the chain stays stopped.
 func TestStopInsideWrite(t *testing.T) {
-	bomb := gz(gz(gz(make([]byte, 64<<20), 9), 9), 9)
+	bomb := gz(gz(gz(make([]byte, 16<<20), 9), 9), 9)
 	require.Less(t, len(bomb), 4<<10)
 	c, err := NewChain([]string{"gzip", "gzip", "gzip"})
 	require.NoError(t, err)
@@ -296,7 +296,7 @@ func TestStopInsideWrite(t *testing.T) {
 // first layer of a chain would otherwise decode all its input holds (1.6
 // KB of br are 1 GiB).
 func TestDecoderStop(t *testing.T) {
-	zeros := make([]byte, 256<<20)
+	zeros := make([]byte, 16<<20)
 	zw, err := zstd.NewWriter(nil)
 	require.NoError(t, err)
 	zenc := zw.EncodeAll(zeros, nil)
