@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,24 +27,6 @@ import (
 	"github.com/interdict/interdict/inspect/ruleset"
 	"github.com/interdict/interdict/netstack"
 )
-
-// lockedBuffer collects EVE lines written from the data path.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A known-bad download is blocked by its SHA-256 (filesha256 with a hash
 // list, the rule set loaded as the appliance loads it): the client never
@@ -66,7 +46,7 @@ func TestKnownBadDownloadBlockedByHash(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, res.Rejected)
 
-	events := &lockedBuffer{}
+	events := &eveBuf{}
 	w := eve.NewWriter(events)
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h, err := enforce.New(res.Engine, enforce.Config{Events: w, Registerer: prometheus.NewRegistry(), Logger: discard})
@@ -115,26 +95,16 @@ func TestKnownBadDownloadBlockedByHash(t *testing.T) {
 	// record with the decoded file's hash.
 	require.Eventually(t, func() bool {
 		alerts, files := 0, 0
-		for _, line := range strings.Split(strings.TrimSpace(events.String()), "\n") {
-			var ev struct {
-				EventType string `json:"event_type"`
-				Alert     *struct {
-					SID int `json:"signature_id"`
-				} `json:"alert"`
-				FileInfo *struct {
-					SHA256 string `json:"sha256"`
-				} `json:"fileinfo"`
-			}
-			if json.Unmarshal([]byte(line), &ev) != nil {
-				continue
-			}
-			if ev.EventType == eve.TypeAlert && ev.Alert != nil && ev.Alert.SID == 7 {
+		for _, ev := range events.of(t, eve.TypeAlert, 0) {
+			if ev.Alert.SignatureID == 7 {
 				alerts++
 			}
-			if ev.FileInfo != nil && ev.FileInfo.SHA256 == hex.EncodeToString(sum[:]) {
+		}
+		for _, ev := range events.of(t, eve.TypeFileInfo, 0) {
+			if ev.FileInfo.SHA256 == hex.EncodeToString(sum[:]) {
 				files++
 			}
 		}
 		return alerts == 2 && files >= 2
-	}, 10*time.Second, 10*time.Millisecond, "two sid 7 alerts and two fileinfo records with the bad hash:\n%s", events)
+	}, 10*time.Second, 10*time.Millisecond, "two sid 7 alerts and two fileinfo records with the bad hash")
 }

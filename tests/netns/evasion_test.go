@@ -44,6 +44,40 @@ func gzipped(b []byte) []byte {
 	return o.Bytes()
 }
 
+// startEvasionAppliance runs the binary in ips mode with the embedded
+// default policy and only ruleText's rules, on TUN dev in a new topology,
+// and returns the topology and the EVE file's path.
+func startEvasionAppliance(t *testing.T, dev, ruleText string) (*topology, string) {
+	t.Helper()
+	dir := t.TempDir()
+	rulesPath := filepath.Join(dir, "evasion.rules")
+	evePath := filepath.Join(dir, "eve.json")
+	require.NoError(t, os.WriteFile(rulesPath, []byte(ruleText), 0o600))
+	config := fmt.Sprintf(`link:
+  mode: tun
+  tun:
+    name: %s
+upstream:
+  mode: host
+  host:
+    mark: %s
+mode: ips
+rules:
+  default_pack: false
+  files: [%s]
+eve:
+  path: %s
+admin:
+  socket: ""
+metrics:
+  listen: 127.0.0.1:9108
+`, dev, mark, rulesPath, evePath)
+	tp := newTopology(t)
+	startAppliance(t, tp, config)
+	tp.routeIntoTUN(t, dev)
+	return tp, evePath
+}
+
 // curlTo runs curl in the client namespace writing the body to a file and
 // returns curl's exit code and the bytes it wrote.
 func curlTo(t *testing.T, ns string, args ...string) (int, []byte) {
@@ -71,32 +105,7 @@ func TestRealClientsCompressedAndH2C(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTools(t, "ip", "curl")
 
-	dir := t.TempDir()
-	rulesPath := filepath.Join(dir, "evasion.rules")
-	evePath := filepath.Join(dir, "eve.json")
-	require.NoError(t, os.WriteFile(rulesPath, []byte(evasionRules), 0o600))
-	config := fmt.Sprintf(`link:
-  mode: tun
-  tun:
-    name: itun3
-upstream:
-  mode: host
-  host:
-    mark: %s
-mode: ips
-rules:
-  default_pack: false
-  files: [%s]
-eve:
-  path: %s
-admin:
-  socket: ""
-metrics:
-  listen: 127.0.0.1:9108
-`, mark, rulesPath, evePath)
-	tp := newTopology(t)
-	startAppliance(t, tp, config)
-	tp.routeIntoTUN(t, "itun3")
+	tp, evePath := startEvasionAppliance(t, "itun3", evasionRules)
 
 	var benign bytes.Buffer
 	for i := benign.Len(); benign.Len() < 1<<20; i++ {
@@ -195,32 +204,7 @@ func TestEvasionVariantsThroughBinary(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTools(t, "ip")
 
-	dir := t.TempDir()
-	rulesPath := filepath.Join(dir, "evasion.rules")
-	evePath := filepath.Join(dir, "eve.json")
-	require.NoError(t, os.WriteFile(rulesPath, []byte(evasion.Rules), 0o600))
-	config := fmt.Sprintf(`link:
-  mode: tun
-  tun:
-    name: itun4
-upstream:
-  mode: host
-  host:
-    mark: %s
-mode: ips
-rules:
-  default_pack: false
-  files: [%s]
-eve:
-  path: %s
-admin:
-  socket: ""
-metrics:
-  listen: 127.0.0.1:9108
-`, mark, rulesPath, evePath)
-	tp := newTopology(t)
-	startAppliance(t, tp, config)
-	tp.routeIntoTUN(t, "itun4")
+	tp, evePath := startEvasionAppliance(t, "itun4", evasion.Rules)
 
 	resps := evasion.Responses()
 	var h2 atomic.Pointer[evasion.H2]
