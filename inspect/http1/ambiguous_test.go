@@ -1,6 +1,7 @@
 package http1
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -74,6 +75,42 @@ func TestRequestBeforeConnectResponse(t *testing.T) {
 					assert.Contains(t, got, "REQUEST_BEFORE_CONNECT_RESPONSE")
 				} else {
 					assert.NotContains(t, got, "REQUEST_BEFORE_CONNECT_RESPONSE")
+				}
+			}
+		})
+	}
+}
+
+// The body of a GET (or another method whose body servers may ignore)
+// that starts with a request line is refused: a server that ignores the
+// body reads the request in it (the "CL.0" desync). A POST body, or a
+// GET body that is data, is not.
+func TestBodyIsRequest(t *testing.T) {
+	inner := "GET /forbidden HTTP/1.1\r\nHost: h\r\n\r\n"
+	withBody := func(method, hdrs, body string) string {
+		return method + " /ok HTTP/1.1\r\nHost: h\r\n" + hdrs + "\r\n" + body
+	}
+	cl := func(b string) string { return "Content-Length: " + strconv.Itoa(len(b)) + "\r\n" }
+	chunked := func(b string) string { return strconv.FormatInt(int64(len(b)), 16) + "\r\n" + b + "\r\n0\r\n\r\n" }
+	for _, tc := range []struct {
+		name  string
+		req   string
+		event bool
+	}{
+		{"GET, Content-Length", withBody("GET", cl(inner), inner), true},
+		{"HEAD, chunked", withBody("HEAD", "Transfer-Encoding: chunked\r\n", chunked(inner)), true},
+		{"OPTIONS, unknown method inside", withBody("OPTIONS", cl("FOO /x HTTP/1.1\r\n\r\n"), "FOO /x HTTP/1.1\r\n\r\n"), true},
+		{"POST", withBody("POST", cl(inner), inner), false},
+		{"GET with a JSON body", withBody("GET", cl(`{"query":"GET /x HTTP/1.1"}`), `{"query":"GET /x HTTP/1.1"}`), false},
+		{"GET without a body", "GET /ok HTTP/1.1\r\nHost: h\r\n\r\n" + inner, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, split := range []func([]byte) [][]byte{nil, byteAtATime} {
+				got := runSplit([]step{cs(tc.req)}, split).anomalies()
+				if tc.event {
+					assert.Contains(t, got, "REQUEST_BODY_IS_REQUEST")
+				} else {
+					assert.NotContains(t, got, "REQUEST_BODY_IS_REQUEST")
 				}
 			}
 		})

@@ -61,6 +61,7 @@ const (
 	anomCEAmbiguous
 	anomURIEncodingAmbiguous
 	anomConnectEarly
+	anomBodyIsRequest
 	numAnoms
 )
 
@@ -172,6 +173,9 @@ var anomNames = [numAnoms][2]string{
 	// that is no proxy reads the bytes as a pipelined request, a proxy
 	// as tunnel data, and only the answer tells which.
 	anomConnectEarly: {"REQUEST_BEFORE_CONNECT_RESPONSE", "REQUEST_BEFORE_CONNECT_RESPONSE"},
+	// Ours: a GET, HEAD, OPTIONS, DELETE or TRACE body that starts with a
+	// request line (see bodyIsRequest).
+	anomBodyIsRequest: {"REQUEST_BODY_IS_REQUEST", "REQUEST_BODY_IS_REQUEST"},
 }
 
 // anomAliases are Suricata's names for anomalies this parser names

@@ -39,6 +39,7 @@ type msg struct {
 	dec     *decode.Chain // Content-Encoding decoder; nil: none or given up
 	decLive *int          // the parser's count of live decoders, while dec is set
 	decN    int           // decoders (coding layers) dec holds in that count
+	probed  bool          // the body's start was checked for a request (bodyIsRequest)
 	decoded int64         // decoded body bytes
 	file    file          // the body as a file, for EVE fileinfo
 
@@ -58,7 +59,7 @@ func (m *msg) reset() {
 	m.closeDec()
 	m.codings, m.decoded = nil, 0
 	m.file = file{}
-	m.clenSeen, m.chunked, m.teSeen = false, false, false
+	m.clenSeen, m.chunked, m.teSeen, m.probed = false, false, false, false
 	m.anomalies = 0
 }
 
@@ -1167,6 +1168,7 @@ func (p *Parser) body(s *side, b []byte, emit func(*applayer.Unit)) {
 	if m.dec == nil {
 		m.file.write(b)
 		p.window(s, m, b, emit)
+		p.bodyIsRequest(s, m)
 		return
 	}
 	bomb := false
@@ -1194,6 +1196,35 @@ func (p *Parser) body(s *side, b []byte, emit func(*applayer.Unit)) {
 		m.closeDec()
 		m.file.write(b)
 		p.window(s, m, b, emit)
+	}
+}
+
+// bodyIsRequest raises REQUEST_BODY_IS_REQUEST when the body of a GET,
+// HEAD, OPTIONS, DELETE or TRACE request starts with a request line
+// (the "CL.0" desync): RFC 9112 reads it as the body, as here, but servers
+// that ignore a body on these methods read the next request from it, and
+// its rules would never run. It looks at the body's first bytes, as they
+// arrive, until the probe decides.
+func (p *Parser) bodyIsRequest(s *side, m *msg) {
+	if m.probed || s.dir != inspect.ToServer || s.cur == nil || s.cur.h2 {
+		return
+	}
+	switch string(bytes.ToUpper(m.get(m.bufs[applayer.HTTPMethod]))) {
+	case "GET", "HEAD", "OPTIONS", "DELETE", "TRACE":
+	default:
+		m.probed = true
+		return
+	}
+	if m.bodyOff > 0 {
+		m.probed = true
+		return
+	}
+	switch Probe(s.dir, m.body[:min(len(m.body), probeLine)]) {
+	case applayer.ProbeYes:
+		m.probed = true
+		p.anomaly(m, s.dir, anomBodyIsRequest)
+	case applayer.ProbeNo:
+		m.probed = true
 	}
 }
 

@@ -242,6 +242,9 @@ func Smuggling() []string {
 		"GET /forbidden\r\n",
 		"CONNECT h:80 HTTP/1.1\r\nHost: h:80\r\n\r\n" + smuggled,
 		"GET /ok HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" + smuggled,
+		// CL.0: a server that ignores a GET's body reads the request in it.
+		"GET /ok HTTP/1.1\r\nHost: h\r\n" + cl(smuggled) + "\r\n" + smuggled,
+		"OPTIONS * HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(smuggled),
 		// Bodies in codings split oddly.
 		post("Content-Encoding: gzip, gzip\r\n"+cl(string(Encode("gzip-gzip", []byte(EICAR)))), string(Encode("gzip-gzip", []byte(EICAR)))),
 		post("Content-Encoding: gzip\r\nContent-Encoding: gzip\r\n"+cl(string(Encode("gzip-gzip", []byte(EICAR)))), string(Encode("gzip-gzip", []byte(EICAR)))),
