@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/interdict/interdict/inspect"
 )
 
 // What endpoints read differently is an anomaly the default policy
@@ -114,5 +116,35 @@ func TestBodyIsRequest(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An answer that does not start with "HTTP/" (HTTP/0.9, junk) is refused
+// at its first bytes, not at its line end: a file sent without a status
+// line used to pass, piece by piece, until a newline or the end of the
+// flow. A status line cut after any byte is not.
+func TestResponseWithoutStatusLine(t *testing.T) {
+	for _, tc := range []struct {
+		first string // the response's first bytes
+		event bool
+	}{
+		{"X5O!P", true},
+		{"\r\nHTT", false},
+		{"htt", false},
+		{"HTTP/1.1 20", false},
+		{"HTTP1", true},
+		{" HTTP", true},
+	} {
+		p := New()
+		rec := &recorder{}
+		p.Feed(inspect.ToServer, []byte("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), rec.emit)
+		for i := range len(tc.first) {
+			p.Feed(inspect.ToClient, []byte(tc.first[i:i+1]), rec.emit)
+		}
+		if tc.event {
+			assert.Contains(t, rec.anomalies(), "RESPONSE_INVALID_PROTOCOL", "%q", tc.first)
+		} else {
+			assert.NotContains(t, rec.anomalies(), "RESPONSE_INVALID_PROTOCOL", "%q", tc.first)
+		}
 	}
 }

@@ -636,6 +636,17 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 	}
 	m.raw = append(m.raw, chunk...)
 	if nl < 0 {
+		if s.st == stLine && s.dir == inspect.ToClient {
+			// A status line shows it is none at its first bytes: an
+			// answer without "HTTP/" (HTTP/0.9, junk) is refused there,
+			// not at its line end, which may come after the whole file
+			// or never.
+			part := m.raw[s.lineStart:]
+			if n := min(len(part), len(httpSlash)); !bytes.EqualFold(part[:n], httpSlash[:n]) {
+				p.anomaly(m, s.dir, anomResponseInvalidProtocol)
+				p.garbage(s, emit)
+			}
+		}
 		return len(chunk)
 	}
 	line := m.raw[s.lineStart:]

@@ -105,9 +105,18 @@ func chunk(body []byte, sizes string) string {
 }
 
 // Responses are the response variants, each carrying EICAR in its body:
-// status line x line ends x content codings x framings.
+// status line x line ends x content codings x framings, and answers
+// without a status line (HTTP/0.9, junk before the status line), which a
+// browser may render as HTTP/0.9.
 func Responses() []string {
-	var out []string
+	out := []string{
+		EICAR,
+		EICAR + "\r\n",
+		EICAR + strings.Repeat(" ", 20000) + "\r\n",
+		"junk\r\nHTTP/1.1 200 OK\r\nContent-Length: 68\r\n\r\n" + EICAR,
+		" HTTP/1.1 200 OK\r\nContent-Length: 68\r\n\r\n" + EICAR,
+		string(Encode("gzip", []byte(EICAR))),
+	}
 	for _, status := range []string{"HTTP/1.1 200 OK", "HTTP/1.0 200 OK", "http/1.1 200 OK", "HTTP/1.1 200", "HTTP/1.1  200  OK", "HTTP/1.1 404 Not Found"} {
 		for _, eol := range []string{"\r\n", "\n", "\r", "\r\r\n"} {
 			for coding := range ceHeader {
