@@ -777,6 +777,9 @@ func (c *Config) Validate() (*Settings, error) {
 		}
 		return nil, fmt.Errorf("config: %s: policy: %w", c.source, err)
 	}
+	if err := c.validateAnomalyNames(); err != nil {
+		return nil, err
+	}
 	s.Policy = c.Policy
 	if err := c.validateIdentityPolicy(s); err != nil {
 		return nil, err

@@ -13,10 +13,13 @@ import (
 // without a goroutine; and, like the C library browsers use, it hands out
 // what it decoded before asking for more input.
 type brDecoder struct {
-	src pushSource
-	r   *brotli.Reader
-	buf []byte
+	src     pushSource
+	r       *brotli.Reader
+	buf     []byte
+	stopped bool
 }
+
+func (d *brDecoder) stop() { d.stopped = true }
 
 // pushSource is an io.Reader over the bytes of one push; empty, it says
 // "nothing yet" rather than EOF.
@@ -40,6 +43,9 @@ func (d *brDecoder) Write(p []byte, out func([]byte)) error {
 		n, err := d.r.Read(d.buf)
 		if n > 0 {
 			out(d.buf[:n])
+			if d.stopped {
+				return ErrStopped
+			}
 		}
 		switch {
 		case errors.Is(err, io.EOF):

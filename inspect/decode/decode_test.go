@@ -185,10 +185,17 @@ func FuzzChain(f *testing.F) {
 			return
 		}
 		defer c.Close()
+		// Output bounded as the parser bounds it, which exercises Stop
+		// and keeps a few bytes of stacked codings from decoding to
+		// gigabytes on the fuzzer's time.
 		n := 0
 		for len(enc) > 0 {
 			k := min(len(enc), 13)
-			_ = c.Write(enc[:k], func(b []byte) { n += len(b) })
+			_ = c.Write(enc[:k], func(b []byte) {
+				if n += len(b); n > 16<<20 {
+					c.Stop()
+				}
+			})
 			enc = enc[k:]
 		}
 	})
@@ -261,4 +268,63 @@ func TestZstdEagerAndClosed(t *testing.T) {
 	}
 	_, err = decodeAll(t, []string{"zstd"}, []byte("\x28\xb5\x2f\xfd garbage garbage"), 1<<20)
 	assert.ErrorIs(t, err, ErrCorrupt)
+}
+
+// Stop from inside out ends a Write at once: a few hundred bytes of
+// stacked gzip that decode to 16 MiB hand out little more than the
+// bound, and the chain stays stopped.
+func TestStopInsideWrite(t *testing.T) {
+	bomb := gz(gz(gz(make([]byte, 16<<20), 9), 9), 9)
+	require.Less(t, len(bomb), 4<<10)
+	c, err := NewChain([]string{"gzip", "gzip", "gzip"})
+	require.NoError(t, err)
+	defer c.Close()
+	const bound = 1 << 20
+	n := 0
+	err = c.Write(bomb, func(b []byte) {
+		n += len(b)
+		if n > bound {
+			c.Stop()
+		}
+	})
+	assert.ErrorIs(t, err, ErrStopped)
+	assert.LessOrEqual(t, n, bound+64<<10, "handed out past the bound")
+	assert.ErrorIs(t, c.Write([]byte{0}, func([]byte) { t.Fatal("output after Stop") }), ErrStopped)
+}
+
+// After stop a decoder hands out nothing more within the same Write: the
+// first layer of a chain would otherwise decode all its input holds (1.6
+// KB of br are 1 GiB).
+func TestDecoderStop(t *testing.T) {
+	zeros := make([]byte, 16<<20)
+	zw, err := zstd.NewWriter(nil)
+	require.NoError(t, err)
+	zenc := zw.EncodeAll(zeros, nil)
+	zw.Close()
+	for _, tc := range []struct {
+		coding string
+		enc    []byte
+	}{
+		{"br", br(zeros, 5)},
+		{"zstd", zenc},
+		{"gzip", gz(zeros, 9)},
+		{"deflate", zl(zeros)},
+	} {
+		t.Run(tc.coding, func(t *testing.T) {
+			d, err := New(tc.coding)
+			require.NoError(t, err)
+			if c, ok := d.(interface{ Close() }); ok {
+				defer c.Close()
+			}
+			const bound = 1 << 20
+			n := 0
+			err = d.Write(tc.enc, func(b []byte) {
+				if n += len(b); n > bound {
+					d.(stopper).stop()
+				}
+			})
+			assert.ErrorIs(t, err, ErrStopped)
+			assert.LessOrEqual(t, n, bound+256<<10, "decoded past the stop")
+		})
+	}
 }

@@ -24,7 +24,8 @@
 // header's worth of pending input; br keeps its window (at most 16 MiB
 // when a stream asks for it, 4 MiB at the usual quality 11); zstd at most
 // MaxZstdWindow (8 MiB). Total output is bounded by the caller (a
-// decompression bomb is the caller's anomaly).
+// decompression bomb is the caller's anomaly), from inside Write's out
+// with Chain.Stop.
 //
 // decode imports nothing of ours.
 package decode

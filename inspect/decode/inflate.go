@@ -93,7 +93,11 @@ type Inflater struct {
 	emitAt int    // hist[emitAt:] not yet handed out
 	done   bool
 	err    error
+	// stopped ends run at the next symbol (see Chain.Stop).
+	stopped bool
 }
+
+func (z *Inflater) stop() { z.stopped = true }
 
 const (
 	stBlock uint8 = iota
@@ -257,6 +261,9 @@ func init() {
 
 func (z *Inflater) run(out func([]byte)) error {
 	for {
+		if z.stopped {
+			return ErrStopped
+		}
 		switch z.state {
 		case stEnd:
 			return nil
@@ -315,6 +322,9 @@ func (z *Inflater) run(out func([]byte)) error {
 				z.put(byte(b))
 				z.stored--
 				z.slide(out)
+				if z.stopped {
+					return ErrStopped
+				}
 			}
 			z.endBlock()
 		case stHuff:
@@ -328,6 +338,9 @@ func (z *Inflater) run(out func([]byte)) error {
 				if sym < 256 {
 					z.put(byte(sym))
 					z.slide(out)
+					if z.stopped {
+						return ErrStopped
+					}
 					continue
 				}
 				if sym == 256 {
@@ -364,6 +377,9 @@ func (z *Inflater) run(out func([]byte)) error {
 					z.hist = append(z.hist, z.hist[len(z.hist)-dist])
 				}
 				z.slide(out)
+				if z.stopped {
+					return ErrStopped
+				}
 			}
 			z.endBlock()
 		}

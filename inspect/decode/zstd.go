@@ -22,8 +22,9 @@ const MaxZstdWindow = 8 << 20
 // pushed bytes and collects what it decodes until it asks for more: the
 // goroutine never runs concurrently with the caller.
 type zstdDecoder struct {
-	w   *zstdWorker
-	err error
+	w       *zstdWorker
+	err     error
+	stopped bool
 }
 
 type zstdWorker struct {
@@ -126,6 +127,11 @@ func (d *zstdDecoder) Write(p []byte, out func([]byte)) error {
 		switch {
 		case m.out != nil:
 			out(m.out)
+			if d.stopped {
+				d.err = ErrStopped
+				d.w.stop()
+				return d.err
+			}
 		case m.starved:
 			return nil
 		default:
@@ -139,3 +145,5 @@ func (d *zstdDecoder) Write(p []byte, out func([]byte)) error {
 
 // Close stops the worker.
 func (d *zstdDecoder) Close() { d.w.stop() }
+
+func (d *zstdDecoder) stop() { d.stopped = true }

@@ -80,7 +80,7 @@ func (f *Flow) appLayer(dir inspect.Direction, data []byte) {
 		// it carries may be anything.
 		if f.alp.orig == "" && slices.Contains(f.e.opts.HTTPPorts, f.meta.Dst.Port()) {
 			f.res.Events = append(f.res.Events, inspect.Event{Dir: dir,
-				Anomaly: &inspect.Anomaly{AppProto: "http", Event: "HTTP_PORT_NOT_HTTP"}})
+				Anomaly: &inspect.Anomaly{AppProto: "http", Event: AnomHTTPPortNotHTTP}})
 		}
 	}
 	if f.dirs[1-dir].noApp || len(rest) > 0 || undecided {

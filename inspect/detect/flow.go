@@ -163,7 +163,7 @@ func (f *Flow) Inspect(dir inspect.Direction, data []byte) inspect.Result {
 	ds.seen = true
 	if d := f.e.opts.StreamDepth; f.e.opts.StreamDepthReject && f.tr == trTCP && d > 0 && f.parser == nil && (!f.probing || ds.noApp) &&
 		ds.off < uint64(d) && ds.off+uint64(len(data)) > uint64(d) {
-		f.res.Events = append(f.res.Events, inspect.Event{Dir: dir, Anomaly: &inspect.Anomaly{Event: "STREAM_DEPTH_UNRECOGNISED"}})
+		f.res.Events = append(f.res.Events, inspect.Event{Dir: dir, Anomaly: &inspect.Anomaly{Event: AnomStreamDepthUnrecognised}})
 	}
 	// App-layer first: a raw rule on "alert http" needs to know the
 	// protocol in the chunk that also completes its content.

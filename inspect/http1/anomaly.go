@@ -57,6 +57,11 @@ const (
 	anomMultipartByteranges
 	anomRangeInvalid
 	anomMultipartInvalid
+	anomTECoding
+	anomCEAmbiguous
+	anomURIEncodingAmbiguous
+	anomConnectEarly
+	anomBodyIsRequest
 	numAnoms
 )
 
@@ -148,6 +153,29 @@ var anomNames = [numAnoms][2]string{
 	// header (see splitMultipart): its files cannot be read as a server
 	// reads them.
 	anomMultipartInvalid: {"MULTIPART_GENERIC_ERROR", "MULTIPART_GENERIC_ERROR"},
+	// Ours: a transfer coding besides chunked ("gzip, chunked"). Its
+	// body is not decoded here, and the endpoints differ: nginx and Go
+	// refuse it, Apache hands the coded body on, curl decodes it when it
+	// asked for it (--tr-encoding).
+	anomTECoding: {"REQUEST_TRANSFER_CODING_UNSUPPORTED", "RESPONSE_TRANSFER_CODING_UNSUPPORTED"},
+	// Ours: a Content-Encoding holding a control character ("gzip\v",
+	// "gzip\x00"): curl trims trailing whitespace of any kind and reads a
+	// C string, so it decodes "gzip"; browsers see an unknown coding and
+	// keep the raw body.
+	anomCEAmbiguous: {"REQUEST_CONTENT_ENCODING_AMBIGUOUS", "RESPONSE_CONTENT_ENCODING_AMBIGUOUS"},
+	// Ours: a request target with IIS %u escapes or overlong UTF-8
+	// ("%c0%af" for "/"): IIS-style servers decode them to other
+	// characters, the others do not, so http.uri cannot say which path
+	// the server serves.
+	anomURIEncodingAmbiguous: {"REQUEST_URI_ENCODING_AMBIGUOUS", "REQUEST_URI_ENCODING_AMBIGUOUS"},
+	// Ours: an HTTP request (or more bytes than are held) sent after a
+	// CONNECT before its answer. Clients wait for the answer; a server
+	// that is no proxy reads the bytes as a pipelined request, a proxy
+	// as tunnel data, and only the answer tells which.
+	anomConnectEarly: {"REQUEST_BEFORE_CONNECT_RESPONSE", "REQUEST_BEFORE_CONNECT_RESPONSE"},
+	// Ours: a GET, HEAD, OPTIONS, DELETE or TRACE body that starts with a
+	// request line (see bodyIsRequest).
+	anomBodyIsRequest: {"REQUEST_BODY_IS_REQUEST", "REQUEST_BODY_IS_REQUEST"},
 }
 
 // anomAliases are Suricata's names for anomalies this parser names

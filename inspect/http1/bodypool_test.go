@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -158,6 +161,72 @@ func BenchmarkFlowMemoryGzip(b *testing.B) {
 				runtime.ReadMemStats(&after)
 				b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/flows, "bytes/flow")
 				runtime.KeepAlive(ps)
+			}
+		})
+	}
+}
+
+// BenchmarkFlowMemoryWindows measures the heap one flow holds while a
+// body in a large-window coding is being decoded (bytes/flow): br with a
+// 16 MiB window (the largest clients accept), zstd with 8 MiB
+// (decode.MaxZstdWindow), and br stacked five times (each layer keeps its
+// own window). The bodies are 20 MiB of incompressible bytes, so every
+// window fills and no decompression-bomb bound stops the decoders.
+func BenchmarkFlowMemoryWindows(b *testing.B) {
+	plain := make([]byte, 20<<20)
+	_, _ = rand.NewChaCha8([32]byte{1}).Read(plain)
+	brot := func(in []byte) []byte {
+		var o bytes.Buffer
+		w := brotli.NewWriterOptions(&o, brotli.WriterOptions{Quality: 0, LGWin: 24})
+		w.Write(in)
+		w.Close()
+		return o.Bytes()
+	}
+	zs := func(in []byte) []byte {
+		w, _ := zstd.NewWriter(nil, zstd.WithWindowSize(8<<20), zstd.WithEncoderLevel(zstd.SpeedFastest))
+		defer w.Close()
+		return w.EncodeAll(in, nil)
+	}
+	stacked := plain
+	for range 5 {
+		stacked = brot(stacked)
+	}
+	for _, tc := range []struct {
+		name, ce string
+		body     []byte
+	}{
+		{"br-16MiB", "br", brot(plain)},
+		{"zstd-8MiB", "zstd", zs(plain)},
+		{"br-x5", "br, br, br, br, br", stacked},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			head := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n", tc.ce, len(tc.body))
+			most := tc.body[:len(tc.body)-64<<10]
+			for b.Loop() {
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				p := New()
+				var anoms []string
+				rec := func(u *applayer.Unit) {
+					for _, a := range u.Anomalies {
+						if a.Event != "TOO_MANY_ENCODING_LAYERS" { // libhtp's warning only
+							anoms = append(anoms, a.Event)
+						}
+					}
+				}
+				p.Feed(inspect.ToServer, []byte("GET /r HTTP/1.1\r\nHost: h\r\n\r\n"), rec)
+				p.Feed(inspect.ToClient, []byte(head), rec)
+				for off := 0; off < len(most); off += 32 << 10 {
+					p.Feed(inspect.ToClient, most[off:min(off+32<<10, len(most))], rec)
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				if len(anoms) > 0 {
+					b.Fatalf("anomalies %v: the decoders stopped", anoms)
+				}
+				b.ReportMetric(float64(after.HeapInuse-before.HeapInuse), "bytes/flow")
+				runtime.KeepAlive(p)
 			}
 		})
 	}

@@ -226,6 +226,18 @@ func TestHTTP2DecoderBound(t *testing.T) {
 	assert.Empty(t, rec.anomalies())
 	assert.Zero(t, p.decoders, "every finished body gave its decoder back")
 
+	// Each layer of a stacked coding holds a decoder: two bodies of five
+	// layers are more than a flow decodes at once.
+	cli4, srv4 := newH2W(), newH2W()
+	cli4.buf.WriteString(http2.ClientPreface)
+	for i := uint32(1); i <= 3; i += 2 {
+		cli4.headers(i, true, ":method", "GET", ":scheme", "http", ":authority", "h", ":path", "/")
+		srv4.headers(i, false, ":status", "200", "content-encoding", "gzip, gzip, gzip, gzip, gzip")
+		srv4.data(i, false, gz.Bytes()[:5], 0)
+	}
+	r = run([]step{{inspect.ToServer, cli4.buf.String()}, {inspect.ToClient, srv4.buf.String()}}, WithPriorKnowledge())
+	assert.Contains(t, r.anomalies(), "RESPONSE_TOO_MANY_COMPRESSED_BODIES")
+
 	// A message without a body holds no decoder, however many are open.
 	cli3 := newH2W()
 	cli3.buf.WriteString(http2.ClientPreface)

@@ -314,3 +314,15 @@ func equalFoldString(b []byte, s string) bool {
 	}
 	return true
 }
+
+// hasControl reports whether a header value holds a control character
+// other than a tab (NUL, VT, FF, DEL): readers differ on where such a
+// value ends and what it trims.
+func hasControl(v []byte) bool {
+	for _, c := range v {
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}

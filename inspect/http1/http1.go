@@ -94,11 +94,14 @@ const (
 	// Real clients pipeline a handful at most; each pending request keeps
 	// its buffers, so this multiplies the per-flow memory bound.
 	maxPending = 8
-	// maxDecoders bounds the compressed bodies decoded at once per flow
-	// (HTTP/1 has at most two, a request and a response; HTTP/2 one per
-	// stream). Each holds a history of up to 64 KiB per deflate layer, a
-	// br window (up to 16 MiB) or a zstd window (up to 8 MiB), so this
-	// caps a flow's decoder memory at 8 windows.
+	// maxDecoders bounds the decoders live at once per flow: one per
+	// coding layer of each compressed body being decoded (HTTP/1 has at
+	// most two bodies, a request and a response; HTTP/2 one per stream;
+	// "br, gzip" is two layers). Each holds a history of up to 64 KiB
+	// (deflate), a br window (up to 16 MiB) or a zstd window (up to
+	// 8 MiB), so this caps a flow's decoder memory at 8 windows, 128 MiB
+	// at worst (BenchmarkFlowMemoryWindows: 17 MB for one br body with a
+	// full 16 MiB window, 148 KB for gzip).
 	maxDecoders = 8
 	// minLimit is the smallest start line, header line or section kept.
 	minLimit = 256
@@ -197,7 +200,7 @@ const probeLine = 1024
 
 // Probe recognises HTTP by content, so an attacker cannot steer it off
 // HTTP: towards the server, an optional PROXY header (v1 or v2), empty
-// lines (RFC 9112 2.2), then any token method (RFC 9110 9.1) in any case,
+// lines (RFC 9112 2.2) and blanks, then any token method (RFC 9110 9.1) in any case,
 // a run of spaces or tabs, and either a well-known method or a line that
 // ends in an HTTP version; towards the client, "HTTP/" in any case.
 func Probe(dir inspect.Direction, data []byte) applayer.ProbeResult {
@@ -215,10 +218,18 @@ func Probe(dir inspect.Direction, data []byte) applayer.ProbeResult {
 		}
 		data = data[n:]
 	}
-	for len(data) > 0 && (data[0] == '\r' || data[0] == '\n') {
+	skipped := 0
+	for len(data) > 0 && (data[0] == '\r' || data[0] == '\n' || dir == inspect.ToServer && isLineSpace(data[0])) {
 		data = data[1:]
+		skipped++
 	}
 	if len(data) == 0 {
+		if skipped >= probeLine {
+			// Servers skip any number of empty lines (nginx) and
+			// blanks before the method (IIS): undecided at the probe
+			// bound, the request that follows would pass uninspected.
+			return applayer.ProbeYes
+		}
 		return applayer.ProbeMore
 	}
 	if dir == inspect.ToClient {
@@ -246,7 +257,7 @@ func Probe(dir inspect.Direction, data []byte) applayer.ProbeResult {
 	switch {
 	case i == len(data):
 		return applayer.ProbeMore
-	case i == 0 || !isSpace(data[i]):
+	case i == 0 || !isLineSpace(data[i]):
 		return applayer.ProbeNo
 	}
 	for _, m := range methods {
@@ -270,17 +281,33 @@ func Probe(dir inspect.Direction, data []byte) applayer.ProbeResult {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' }
 
+// isLineSpace is whitespace between the fields of a request line: SP and
+// HTAB, and VT and FF, which Apache (HttpProtocolOptions Unsafe) splits
+// on as well, so a request line cut by them is still HTTP here.
+func isLineSpace(c byte) bool { return isSpace(c) || c == '\v' || c == '\f' }
+
+// trimLineSpace trims request-line whitespace (isLineSpace) at both ends.
+func trimLineSpace(b []byte) []byte {
+	for len(b) > 0 && isLineSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isLineSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
 // splitProtocol splits the rest of a request line after the method into
 // target and protocol: the protocol is the last whitespace-separated field
 // when it starts with "HTTP/" in any case.
 func splitProtocol(rest []byte) (target, proto []byte, ok bool) {
-	rest = trimSpace(rest)
+	rest = trimLineSpace(rest)
 	i := len(rest)
-	for i > 0 && !isSpace(rest[i-1]) {
+	for i > 0 && !isLineSpace(rest[i-1]) {
 		i--
 	}
 	if i == 0 || len(rest)-i < len(httpSlash) || !bytes.EqualFold(rest[i:i+len(httpSlash)], httpSlash) {
 		return rest, nil, false
 	}
-	return trimSpace(rest[:i]), rest[i:], true
+	return trimLineSpace(rest[:i]), rest[i:], true
 }

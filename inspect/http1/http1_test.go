@@ -494,6 +494,11 @@ func TestProbe(t *testing.T) {
 		{"SMTP", inspect.ToServer, "EHLO mail.example\r\n", applayer.ProbeNo},
 		{"FTP", inspect.ToServer, "USER anonymous\r\n", applayer.ProbeNo},
 		{"method then junk", inspect.ToServer, "GET\x00/", applayer.ProbeNo},
+		{"blanks before the method", inspect.ToServer, " \t\vGET /x HTTP/1.1\r\n", applayer.ProbeYes},
+		{"VT and FF separators", inspect.ToServer, "FOO\v/x\fHTTP/1.1\r\n", applayer.ProbeYes},
+		{"empty lines past a line's worth", inspect.ToServer, strings.Repeat("\r\n", 600), applayer.ProbeYes},
+		{"a few empty lines", inspect.ToServer, "\r\n\r\n", applayer.ProbeMore},
+		{"blank before a status line", inspect.ToClient, " HTTP/1.1 200 OK", applayer.ProbeNo},
 		{"PROXY v1", inspect.ToServer, "PROXY TCP4 192.0.2.1 192.0.2.2 1234 80\r\nget / HTTP/1.1\r\n", applayer.ProbeYes},
 		{"PROXY v1 not ended", inspect.ToServer, "PROXY TCP4 192.0.2.1", applayer.ProbeMore},
 		{"PROXY v1 then TLS", inspect.ToServer, "PROXY TCP4 192.0.2.1 192.0.2.2 1234 443\r\n\x16\x03\x01", applayer.ProbeNo},
@@ -691,6 +696,29 @@ func TestContentEncoding(t *testing.T) {
 		w.Close()
 		r := run([]step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("gzip", b.Bytes()))})
 		assert.Equal(t, []string{"RESPONSE_DECOMPRESSION_BOMB"}, r.anomalies())
+	})
+	t.Run("stacked bomb in one segment", func(t *testing.T) {
+		// Under 1 KB of gzip, gzip, gzip decoding to 16 MiB: decoding
+		// stops at the bound inside the segment, so about 1 MiB (the
+		// ratio bound) is inspected, not 16 MiB window by window (341
+		// windows before).
+		enc := make([]byte, 16<<20)
+		for range 3 {
+			var b bytes.Buffer
+			w, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+			w.Write(enc)
+			w.Close()
+			enc = b.Bytes()
+		}
+		r := run([]step{cs("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), sc(resp("gzip, gzip, gzip", enc))})
+		assert.Contains(t, r.anomalies(), "RESPONSE_DECOMPRESSION_BOMB")
+		windows := 0
+		for _, u := range r.units {
+			if _, ok := u.bufs["http.response_body"]; ok && u.dir == inspect.ToClient {
+				windows++
+			}
+		}
+		assert.Less(t, windows, 100, "body windows inspected")
 	})
 }
 

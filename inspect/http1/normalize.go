@@ -111,6 +111,35 @@ func escapeAfterDecoding(b []byte) bool {
 	return false
 }
 
+// uEscape reports whether target holds an IIS %uXXXX escape, which IIS
+// decodes and other servers keep as it is.
+func uEscape(target []byte) bool {
+	for i := 0; i+5 < len(target); i++ {
+		if target[i] == '%' && (target[i+1] == 'u' || target[i+1] == 'U') &&
+			isHex(target[i+2]) && isHex(target[i+3]) && isHex(target[i+4]) && isHex(target[i+5]) {
+			return true
+		}
+	}
+	return false
+}
+
+// overlongUTF8 reports whether b holds an overlong UTF-8 sequence (a
+// character encoded in more bytes than it needs, "\xc0\xaf" for "/"):
+// no encoder writes one, and decoders that accept it (IIS of old) read
+// an ASCII character where others read bytes.
+func overlongUTF8(b []byte) bool {
+	for i := 0; i+1 < len(b); i++ {
+		c, n := b[i], b[i+1]
+		switch {
+		case (c == 0xc0 || c == 0xc1) && n >= 0x80 && n <= 0xbf,
+			c == 0xe0 && n >= 0x80 && n <= 0x9f,
+			c == 0xf0 && n >= 0x80 && n <= 0x8f:
+			return true
+		}
+	}
+	return false
+}
+
 // appendPercentDecoded appends b with every valid %XX decoded; invalid
 // escapes stay as they are (libhtp's default, PRESERVE_PERCENT).
 func appendPercentDecoded(dst, b []byte) []byte {

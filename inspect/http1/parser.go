@@ -38,6 +38,8 @@ type msg struct {
 	codings []string      // Content-Encoding, until its decoder starts at the first body byte
 	dec     *decode.Chain // Content-Encoding decoder; nil: none or given up
 	decLive *int          // the parser's count of live decoders, while dec is set
+	decN    int           // decoders (coding layers) dec holds in that count
+	probed  bool          // the body's start was checked for a request (bodyIsRequest)
 	decoded int64         // decoded body bytes
 	file    file          // the body as a file, for EVE fileinfo
 
@@ -57,7 +59,7 @@ func (m *msg) reset() {
 	m.closeDec()
 	m.codings, m.decoded = nil, 0
 	m.file = file{}
-	m.clenSeen, m.chunked, m.teSeen = false, false, false
+	m.clenSeen, m.chunked, m.teSeen, m.probed = false, false, false, false
 	m.anomalies = 0
 }
 
@@ -66,7 +68,7 @@ func (m *msg) closeDec() {
 	if m.dec != nil {
 		m.dec.Close()
 		m.dec = nil
-		*m.decLive--
+		*m.decLive -= m.decN
 	}
 }
 
@@ -144,6 +146,7 @@ type side struct {
 	bodyDirty bool
 	stash     []byte // request bytes after CONNECT, before its response
 	replay    bool   // stash must be parsed as requests (CONNECT refused)
+	early     bool   // REQUEST_BEFORE_CONNECT_RESPONSE raised for this stash
 }
 
 // Parser parses one HTTP/1.x flow. It implements applayer.Parser.
@@ -431,6 +434,14 @@ func (p *Parser) feedSide(s *side, data []byte, emit func(*applayer.Unit)) {
 			if room > 0 {
 				s.stash = append(s.stash, data[:min(room, n)]...)
 			}
+			if !s.early && (room < n || Probe(s.dir, s.stash) == applayer.ProbeYes) {
+				// A request (or more than the stash holds) before the
+				// CONNECT's answer: a server that is no proxy reads it
+				// as the next request now, and it would be inspected
+				// only once the answer came, after it had passed.
+				s.early = true
+				p.anomaly(nil, s.dir, anomConnectEarly)
+			}
 		case stTunnel:
 			n = len(data)
 			p.tunnelBytes(s.dir, data)
@@ -625,6 +636,17 @@ func (p *Parser) headerBytes(s *side, data []byte, emit func(*applayer.Unit)) in
 	}
 	m.raw = append(m.raw, chunk...)
 	if nl < 0 {
+		if s.st == stLine && s.dir == inspect.ToClient {
+			// A status line shows it is none at its first bytes: an
+			// answer without "HTTP/" (HTTP/0.9, junk) is refused there,
+			// not at its line end, which may come after the whole file
+			// or never.
+			part := m.raw[s.lineStart:]
+			if n := min(len(part), len(httpSlash)); !bytes.EqualFold(part[:n], httpSlash[:n]) {
+				p.anomaly(m, s.dir, anomResponseInvalidProtocol)
+				p.garbage(s, emit)
+			}
+		}
 		return len(chunk)
 	}
 	line := m.raw[s.lineStart:]
@@ -702,11 +724,11 @@ func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.U
 	t := s.cur
 	base := bytesOffset(m.raw, line)
 	m.setRaw(applayer.HTTPRequestLine, base, base+len(line))
-	// The method is a token; spaces and tabs, in runs, separate the
-	// fields, as the lenient servers (Apache, nginx) read them. Leading
-	// whitespace is skipped, as IIS and libhtp do.
+	// The method is a token; spaces and tabs (and VT, FF), in runs,
+	// separate the fields, as the lenient servers (Apache, nginx) read
+	// them. Leading whitespace is skipped, as IIS and libhtp do.
 	lead := 0
-	for s == &p.req && lead < len(line) && isSpace(line[lead]) {
+	for s == &p.req && lead < len(line) && isLineSpace(line[lead]) {
 		// (An HTTP/2 stream's line is made up from its pseudo-headers:
 		// a leading space there is an empty :method.)
 		lead++
@@ -715,7 +737,7 @@ func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.U
 	for sp < len(line) && isToken(line[sp]) {
 		sp++
 	}
-	if sp == lead || sp == len(line) || !isSpace(line[sp]) {
+	if sp == lead || sp == len(line) || !isLineSpace(line[sp]) {
 		if p.unexpectedBody(s, m, line, emit) {
 			return
 		}
@@ -774,6 +796,9 @@ func (p *Parser) requestLine(s *side, m *msg, line []byte, emit func(*applayer.U
 		if doubleEncoded(target) {
 			p.anomaly(m, s.dir, anomDoubleEncodedURI)
 		}
+		if uEscape(target) || overlongUTF8(m.derived[d:]) {
+			p.anomaly(m, s.dir, anomURIEncodingAmbiguous)
+		}
 	}
 	if t.http09 && !t.maybe09 {
 		// No headers follow a 0.9 request line.
@@ -818,7 +843,7 @@ func (p *Parser) versionless(s *side, m *msg, line []byte, emit func(*applayer.U
 // anything but SP (libhtp: METHOD_DELIM_NON_COMPLIANT).
 func delimNonSP(b []byte) bool {
 	for _, c := range b {
-		if !isSpace(c) {
+		if !isLineSpace(c) {
 			return false
 		}
 		if c != ' ' {
@@ -945,6 +970,10 @@ func (p *Parser) framing(s *side, m *msg, name, value []byte) {
 		m.chunked = bytes.EqualFold(trimSpace(last), []byte("chunked"))
 		if !m.chunked {
 			p.anomaly(m, s.dir, anomInvalidTE)
+		} else if !bytes.EqualFold(trimSpace(value), []byte("chunked")) {
+			// Chunked framing around a coding not decoded here: the
+			// body would be inspected still coded.
+			p.anomaly(m, s.dir, anomTECoding)
 		}
 		if s.dir == inspect.ToClient && !bytes.EqualFold(trimSpace(value), []byte("chunked")) &&
 			bytes.Contains(bytes.ToLower(value), []byte("chunked")) {
@@ -1090,7 +1119,7 @@ func (p *Parser) finishRequest(s *side, emit func(*applayer.Unit)) {
 	p.lastReq, p.lastReqID = t, t.id
 	if t.connect && !t.respDone {
 		s.st = stConnectWait
-		s.stash = s.stash[:0]
+		s.stash, s.early = s.stash[:0], false
 	}
 	p.release(t)
 }
@@ -1150,14 +1179,27 @@ func (p *Parser) body(s *side, b []byte, emit func(*applayer.Unit)) {
 	if m.dec == nil {
 		m.file.write(b)
 		p.window(s, m, b, emit)
+		p.bodyIsRequest(s, m)
 		return
 	}
+	bomb := false
 	err := m.dec.Write(b, func(out []byte) {
 		m.decoded += int64(len(out))
+		if m.decoded > p.cfg.Decoded || m.decoded > maxRatio*m.bodyLen && m.decoded > 1<<20 {
+			// Checked on each piece, not after Write: a segment of
+			// stacked gzip decoded to 64 MiB within one Write, all of it
+			// inspected before the check.
+			bomb = true
+			m.dec.Stop()
+			return
+		}
 		m.file.write(out)
 		p.window(s, m, out, emit)
 	})
 	switch {
+	case bomb:
+		p.anomaly(m, s.dir, anomDecompressionBomb)
+		m.closeDec()
 	case err != nil:
 		// Undecodable: inspect the raw bytes from here, and let the
 		// policy decide (a client may decode what we could not).
@@ -1165,9 +1207,35 @@ func (p *Parser) body(s *side, b []byte, emit func(*applayer.Unit)) {
 		m.closeDec()
 		m.file.write(b)
 		p.window(s, m, b, emit)
-	case m.decoded > p.cfg.Decoded || m.decoded > maxRatio*m.bodyLen && m.decoded > 1<<20:
-		p.anomaly(m, s.dir, anomDecompressionBomb)
-		m.closeDec()
+	}
+}
+
+// bodyIsRequest raises REQUEST_BODY_IS_REQUEST when the body of a GET,
+// HEAD, OPTIONS, DELETE or TRACE request starts with a request line
+// (the "CL.0" desync): RFC 9112 reads it as the body, as here, but servers
+// that ignore a body on these methods read the next request from it, and
+// its rules would never run. It looks at the body's first bytes, as they
+// arrive, until the probe decides.
+func (p *Parser) bodyIsRequest(s *side, m *msg) {
+	if m.probed || s.dir != inspect.ToServer || s.cur == nil || s.cur.h2 {
+		return
+	}
+	switch string(bytes.ToUpper(m.get(m.bufs[applayer.HTTPMethod]))) {
+	case "GET", "HEAD", "OPTIONS", "DELETE", "TRACE":
+	default:
+		m.probed = true
+		return
+	}
+	if m.bodyOff > 0 {
+		m.probed = true
+		return
+	}
+	switch Probe(s.dir, m.body[:min(len(m.body), probeLine)]) {
+	case applayer.ProbeYes:
+		m.probed = true
+		p.anomaly(m, s.dir, anomBodyIsRequest)
+	case applayer.ProbeNo:
+		m.probed = true
 	}
 }
 
@@ -1211,6 +1279,9 @@ func (p *Parser) contentEncoding(s *side, m *msg) {
 		if h.dup || !equalFoldString(m.get(h.name), "Content-Encoding") {
 			continue
 		}
+		if hasControl(m.get(h.value)) {
+			p.anomaly(m, s.dir, anomCEAmbiguous)
+		}
 		tooMany, abnormal := libhtpCodings(m.get(h.value))
 		if tooMany {
 			p.anomaly(m, s.dir, anomTooManyLayers)
@@ -1235,10 +1306,11 @@ func (p *Parser) contentEncoding(s *side, m *msg) {
 func (p *Parser) startDecoder(s *side, m *msg) {
 	codings := m.codings
 	m.codings = nil
-	if p.decoders >= maxDecoders {
-		// HTTP/2 streams could each hold a decoder's window: a flow's
-		// decoder memory stays bounded, and the body is not forwarded
-		// undecoded.
+	if p.decoders+len(codings) > maxDecoders {
+		// HTTP/2 streams could each hold a decoder's window, and each
+		// layer of a stacked coding holds its own (five br layers held
+		// 84 MB): a flow's decoder memory stays bounded, and the body
+		// is not forwarded undecoded.
 		p.anomaly(m, s.dir, anomTooManyDecoders)
 		return
 	}
@@ -1247,8 +1319,8 @@ func (p *Parser) startDecoder(s *side, m *msg) {
 		p.anomaly(m, s.dir, anomEncodingUnsupported)
 		return
 	}
-	m.dec, m.decLive = c, &p.decoders
-	p.decoders++
+	m.dec, m.decLive, m.decN = c, &p.decoders, len(codings)
+	p.decoders += len(codings)
 }
 
 // chunkLine reads a chunk-size line or a trailer line into scratch.

@@ -2,6 +2,7 @@ package evasion
 
 import (
 	"bytes"
+	"fmt"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -112,13 +113,32 @@ func H2Variants() []H2 {
 		c.headers(1, true, 0, get("/forbidden")...)
 		out = append(out, H2{Name: "PROXY then prior knowledge", Client: c.buf.Bytes(), Server: ok200(), InRequest: true})
 	}
-	{
+	for _, cont := range []int{0, 4} {
 		c := newH2W(false)
 		c.buf.Reset()
 		c.buf.WriteString("GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n" + http2.ClientPreface)
 		_ = c.fr.WriteSettings()
+		c.headers(3, true, cont, get("/forbidden")...)
+		out = append(out, H2{Name: fmt.Sprintf("h2c upgrade, path over %d CONTINUATION frames", cont), Client: c.buf.Bytes(), Server: ok200(), InRequest: true})
+	}
+	{
+		// The path enters HPACK's dynamic table from a trailer block
+		// (a server refuses the pseudo-header there, but its table
+		// keeps the entry); the next request names it by index only.
+		c := newH2W(true)
+		c.headers(1, false, 0, ":method", "POST", ":scheme", "http", ":authority", "h", ":path", "/ok")
+		_ = c.fr.WriteData(1, false, []byte("x"))
+		_ = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.block(":path", "/forbidden"), EndStream: true, EndHeaders: true})
 		c.headers(3, true, 0, get("/forbidden")...)
-		out = append(out, H2{Name: "h2c upgrade", Client: c.buf.Bytes(), Server: ok200(), InRequest: true})
+		out = append(out, H2{Name: "HPACK entry from trailers", Client: c.buf.Bytes(), Server: ok200(), InRequest: true})
+	}
+	{
+		// A dynamic table size update to zero before the block, which
+		// is split over CONTINUATION frames.
+		c := newH2W(true)
+		c.enc.SetMaxDynamicTableSize(0)
+		c.headers(1, true, 2, get("/forbidden")...)
+		out = append(out, H2{Name: "HPACK table size zero", Client: c.buf.Bytes(), Server: ok200(), InRequest: true})
 	}
 	// Responses to a benign request.
 	for _, coding := range []string{"", "gzip", "x-gzip", "br", "zstd", "deflate-zlib", "br-gzip"} {

@@ -132,10 +132,12 @@ func TestEvasionThroughAppliance(t *testing.T) {
 	srv := &evasionServer{resps: evasion.Responses(), got: make(chan []byte, 1)}
 	serve(t, n, httpAP, srv.serve)
 
-	var detected, refused int
+	// detected and refused per class: responses, requests, HTTP/2
+	// responses, HTTP/2 requests.
+	var detected, refused [4]int
 	var missed []string
 	// outcome classifies one variant once both ends are done.
-	outcome := func(name string, delivered bool, r0, p0 int) {
+	outcome := func(class int, name string, delivered bool, r0, p0 int) {
 		if delivered {
 			missed = append(missed, name)
 			return
@@ -144,10 +146,10 @@ func TestEvasionThroughAppliance(t *testing.T) {
 			r, pr := drops.get()
 			switch {
 			case r > r0:
-				detected++
+				detected[class]++
 				return
 			case pr > p0:
-				refused++
+				refused[class]++
 				return
 			}
 		}
@@ -183,7 +185,7 @@ func TestEvasionThroughAppliance(t *testing.T) {
 		}
 		r0, p0 := drops.get()
 		got, _ := exchange(fmt.Appendf(nil, "GET /v/%d HTTP/1.1\r\nHost: h\r\n\r\n", i))
-		outcome(fmt.Sprintf("response %d %q", i, resp[:min(len(resp), 80)]), string(got) == resp, r0, p0)
+		outcome(0, fmt.Sprintf("response %d %q", i, resp[:min(len(resp), 80)]), string(got) == resp, r0, p0)
 	}
 	for i, req := range evasion.Requests() {
 		if i%step != 0 {
@@ -191,21 +193,24 @@ func TestEvasionThroughAppliance(t *testing.T) {
 		}
 		r0, p0 := drops.get()
 		_, got := exchange([]byte(req))
-		outcome(fmt.Sprintf("request %d %q", i, req[:min(len(req), 80)]), string(got) == req, r0, p0)
+		outcome(1, fmt.Sprintf("request %d %q", i, req[:min(len(req), 80)]), string(got) == req, r0, p0)
 	}
 	for _, v := range evasion.H2Variants() {
 		r0, p0 := drops.get()
 		srv.h2.Store(&v)
 		clientGot, serverGot := exchange(v.Client)
 		srv.h2.Store(nil)
-		delivered := string(clientGot) == string(v.Server)
+		delivered, class := string(clientGot) == string(v.Server), 2
 		if v.InRequest {
-			delivered = string(serverGot) == string(v.Client)
+			delivered, class = string(serverGot) == string(v.Client), 3
 		}
-		outcome("HTTP/2 "+v.Name, delivered, r0, p0)
+		outcome(class, "HTTP/2 "+v.Name, delivered, r0, p0)
 	}
-	t.Logf("evasion variants through the appliance: %d detected and blocked, %d refused as ambiguous or over a limit, %d delivered",
-		detected, refused, len(missed))
+	for i, name := range []string{"HTTP/1 responses", "HTTP/1 requests", "HTTP/2 responses", "HTTP/2 requests"} {
+		t.Logf("evasion variants through the appliance, %s: %d detected and blocked, %d refused as ambiguous or over a limit",
+			name, detected[i], refused[i])
+	}
+	t.Logf("delivered: %d", len(missed))
 	for _, m := range missed[:min(len(missed), 20)] {
 		t.Log("delivered: " + m)
 	}
