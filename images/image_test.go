@@ -358,6 +358,9 @@ func TestHyperscanImageConfig(t *testing.T) {
 // engine on the host with every fast-pattern group scanned by Hyperscan,
 // and `interdict run` logs the engine it compiled the rules with.
 func TestHyperscanImage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a cgo binary and an image: make test runs it, make race (-short) need not run it again")
+	}
 	if runtime.GOARCH != "amd64" {
 		t.Skipf("the Hyperscan variant is x86-64 only (Hyperscan needs SSSE3); this is %s", runtime.GOARCH)
 	}
