@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -179,26 +178,16 @@ func buildahRun(flags []string, ctr string, runFlags []string, args ...string) (
 // namespace of its own, as a container runtime would run it.
 type imageRun struct {
 	ns   string
-	logs *syncBuffer
+	logs string // the file its output goes to: read while it runs
 	done chan struct{}
 }
 
-// syncBuffer is the output of a running process, read while it writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+// output is what the command has printed so far.
+func (r *imageRun) output(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(r.logs)
+	require.NoError(t, err)
+	return string(b)
 }
 
 // startImageRun starts `buildah run ... ctr -- /usr/bin/interdict run`
@@ -207,7 +196,10 @@ func (b *syncBuffer) String() string {
 func startImageRun(t *testing.T, flags []string, ctr string, runFlags ...string) *imageRun {
 	t.Helper()
 	testenv.RequireTools(t, "ip", "curl")
-	r := &imageRun{ns: fmt.Sprintf("idimg%d", rand.IntN(1<<30)), logs: &syncBuffer{}, done: make(chan struct{})}
+	r := &imageRun{ns: fmt.Sprintf("idimg%d", rand.IntN(1<<30)), logs: filepath.Join(t.TempDir(), "run.log"), done: make(chan struct{})}
+	logs, err := os.Create(r.logs)
+	require.NoError(t, err)
+	defer logs.Close() // the child has its own descriptor
 	run(t, "ip", "netns", "add", r.ns)
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", r.ns).Run() })
 	run(t, "ip", "-n", r.ns, "link", "set", "lo", "up")
@@ -219,7 +211,7 @@ func startImageRun(t *testing.T, flags []string, ctr string, runFlags ...string)
 	args := append([]string{"netns", "exec", r.ns, "buildah"}, flags...)
 	args = append(append(append(args, "run", "--isolation", "chroot"), runFlags...), ctr, "--", "/usr/bin/interdict", "run")
 	cmd := exec.Command("ip", args...)
-	cmd.Stdout, cmd.Stderr = r.logs, r.logs
+	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
 	go func() { _ = cmd.Wait(); close(r.done) }()
 	t.Cleanup(func() {
@@ -258,7 +250,7 @@ func (r *imageRun) waitReady(t *testing.T, addr string) {
 		return ready
 	}, 60*time.Second, 250*time.Millisecond)
 	if exited {
-		t.Fatalf("interdict run exited in the image:\n%s", r.logs)
+		t.Fatalf("interdict run exited in the image:\n%s", r.output(t))
 	}
 	require.True(t, ready, "/readyz on %s", addr)
 }
@@ -407,7 +399,7 @@ func TestHyperscanImage(t *testing.T) {
 
 	r := startImageRun(t, flags, ctr)
 	r.waitReady(t, "192.0.2.10:9108")
-	assert.Regexp(t, `msg="rules compiled".* prefilter=hyperscan `, r.logs.String())
+	assert.Regexp(t, `msg="rules compiled".* prefilter=hyperscan `, r.output(t))
 }
 
 // prefilterGroups reads the output of `interdict rules stats`: how many
