@@ -12,7 +12,7 @@ FUZZTIME    ?= 20s
 # build and test without it.
 HYPERSCAN   ?= $(shell pkg-config --exists libhs 2>/dev/null && echo hyperscan)
 
-.PHONY: all build run test test-short race bench lint cross fuzz conformance clean docs deb image
+.PHONY: all build run test test-short race bench lint cross fuzz conformance clean docs deb image image-hyperscan
 
 all: build
 
@@ -87,6 +87,15 @@ deb: build
 IMAGE ?= localhost/interdict:$(VERSION)
 image: build
 	sh images/container/build.sh $(BIN) $(IMAGE)
+# image-hyperscan: the Hyperscan variant (x86-64, needs libhyperscan-dev)
+# on the same empty base: cgo linked statically with libhs.a and
+# libstdc++; netgo and osusergo keep glibc's NSS out of the binary.
+HS_BIN   ?= bin/interdict-hyperscan
+HS_IMAGE ?= localhost/interdict:$(VERSION)-hyperscan
+image-hyperscan:
+	CGO_ENABLED=1 $(GO) build -tags hyperscan,netgo,osusergo -trimpath \
+	  -ldflags '$(LDFLAGS) -linkmode external -extldflags -static' -o $(HS_BIN) ./appliance/cmd/interdict
+	sh images/container/build.sh $(HS_BIN) $(HS_IMAGE) images/container/config-hyperscan.yaml
 
 clean:
 	rm -rf bin

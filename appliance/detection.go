@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -197,8 +198,24 @@ func (d *Detection) load() (*ruleset.Result, error) {
 			"rules", n, "classification", classificationName(d.spec))
 	}
 	d.log.Info("rules compiled", "loaded", res.Loaded, "rejected", len(res.Rejected), "files", len(res.Files),
-		"took", time.Since(start).Round(time.Millisecond))
+		"prefilter", prefilterEngines(res), "took", time.Since(start).Round(time.Millisecond))
 	return res, nil
+}
+
+// prefilterEngines names the multi-pattern engines the compiled groups
+// scan with (one, unless a group fell back), so the log shows which
+// engine rules.prefilter resolved to in this binary.
+func prefilterEngines(res *ruleset.Result) string {
+	var names []string
+	if res.Engine != nil {
+		for _, g := range res.Engine.Groups() {
+			if g.Engine != "" && !slices.Contains(names, g.Engine) {
+				names = append(names, g.Engine)
+			}
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, ",")
 }
 
 func (d *Detection) commit(res *ruleset.Result, now time.Time) {

@@ -18,40 +18,63 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	binOut  []byte
-)
-
-// staticBinary builds the interdict binary once for every test of this
-// package, as `make build` does (static, CGO_ENABLED=0): the package, the
-// image and the rootfs checks all run that one file.
-func staticBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "interdict-images-bin")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "interdict")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=images-test",
-			"-o", binPath, "./appliance/cmd/interdict")
-		cmd.Dir = repoRoot(t)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		binOut, binErr = cmd.CombinedOutput()
-	})
-	require.NoError(t, binErr, "%s", binOut)
-	return binPath
+// builtBinary is an interdict binary built once for every test of this
+// package.
+type builtBinary struct {
+	once sync.Once
+	path string
+	err  error
+	out  []byte
 }
 
-// TestMain removes the shared binary after the package's tests.
+var (
+	binDir       string
+	binDirErr    error
+	binDirOnce   sync.Once
+	staticBin    builtBinary
+	hyperscanBin builtBinary
+)
+
+// build builds ./appliance/cmd/interdict as name with CGO_ENABLED=cgo and
+// the extra go build arguments, once.
+func (b *builtBinary) build(t *testing.T, name, cgo string, args ...string) string {
+	t.Helper()
+	b.once.Do(func() {
+		binDirOnce.Do(func() { binDir, binDirErr = os.MkdirTemp("", "interdict-images-bin") })
+		if b.err = binDirErr; b.err != nil {
+			return
+		}
+		b.path = filepath.Join(binDir, name)
+		cmd := exec.Command("go", append(append([]string{"build", "-trimpath"}, args...), "-o", b.path, "./appliance/cmd/interdict")...)
+		cmd.Dir = repoRoot(t)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgo)
+		b.out, b.err = cmd.CombinedOutput()
+	})
+	require.NoError(t, b.err, "%s", b.out)
+	return b.path
+}
+
+// staticBinary builds the interdict binary as `make build` does (static,
+// CGO_ENABLED=0): the package, the image and the rootfs checks all run
+// that one file.
+func staticBinary(t *testing.T) string {
+	t.Helper()
+	return staticBin.build(t, "interdict", "0", "-ldflags", "-s -w -X main.version=images-test")
+}
+
+// hyperscanBinary builds the Hyperscan variant's binary as `make
+// image-hyperscan` does: cgo with Debian's libhs.a, linked statically.
+func hyperscanBinary(t *testing.T) string {
+	t.Helper()
+	return hyperscanBin.build(t, "interdict-hyperscan", "1", "-tags", "hyperscan,netgo,osusergo",
+		"-ldflags", "-s -w -X main.version=images-test -linkmode external -extldflags -static")
+}
+
+// TestMain removes the shared binaries after the package's tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
 	os.Exit(code)
 }

@@ -12,6 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -47,9 +50,43 @@ var imageCommands = []struct {
 func TestContainerImage(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTools(t, "buildah")
-	bin := staticBinary(t)
+	flags, ctr := buildImage(t, staticBinary(t), "")
+	buildah := func(args ...string) string {
+		t.Helper()
+		return run(t, "buildah", append(append([]string{}, flags...), args...)...)
+	}
+	mnt := strings.TrimSpace(buildah("mount", ctr))
+	// A file only root may read tells who the process runs as.
+	require.NoError(t, os.WriteFile(filepath.Join(mnt, "etc/root-only.yaml"), []byte("mode: ips\n"), 0o600))
+	buildah("umount", ctr)
+
+	// buildah run uses the image's user (65532) unless told otherwise.
+	for _, ic := range imageCommands {
+		got, err := buildahRun(flags, ctr, nil, ic.args...)
+		require.NoError(t, err, "%v: %s", ic.args, got)
+		assert.Contains(t, got, ic.want, ic.args)
+	}
+	imageServesMetrics(t, flags, ctr)
+	imageRunsTUNWithNetAdminOnly(t, flags, ctr)
+
+	denied, err := buildahRun(flags, ctr, nil, "config", "check", "/etc/root-only.yaml")
+	require.Error(t, err, "the image's user is not root: %s", denied)
+	assert.Contains(t, denied, "permission denied")
+	ok, err := buildahRun(flags, ctr, []string{"--user", "0:0"}, "config", "check", "/etc/root-only.yaml")
+	require.NoError(t, err, ok)
+	assert.Contains(t, ok, "/etc/root-only.yaml: ok", "root reads it: the refusal above was the user")
+}
+
+// buildImage builds the image of bin with images/container/build.sh and
+// config (empty: the script's default, config.yaml) into a throwaway store
+// removed when the test ends, checks what every variant must hold (user,
+// entrypoint, ports, a static binary, writable directories owned by the
+// user, passwd and CA bundle) and returns the store's global buildah flags
+// and a working container of the image.
+func buildImage(t *testing.T, bin, config string) (flags []string, ctr string) {
+	t.Helper()
 	store := t.TempDir()
-	flags := []string{"--storage-driver", "vfs", "--root", filepath.Join(store, "root"), "--runroot", filepath.Join(store, "run")}
+	flags = []string{"--storage-driver", "vfs", "--root", filepath.Join(store, "root"), "--runroot", filepath.Join(store, "run")}
 	buildah := func(args ...string) string {
 		t.Helper()
 		return run(t, "buildah", append(append([]string{}, flags...), args...)...)
@@ -59,11 +96,16 @@ func TestContainerImage(t *testing.T) {
 		_ = exec.Command("buildah", append(append([]string{}, flags...), "rmi", "--all", "--force")...).Run()
 	})
 
-	cmd := exec.Command("sh", filepath.Join(repoRoot(t), "images/container/build.sh"), bin, "interdict:test")
+	args := []string{filepath.Join(repoRoot(t), "images/container/build.sh"), bin, "interdict:test"}
+	if config != "" {
+		args = append(args, config)
+	}
+	cmd := exec.Command("sh", args...)
 	cmd.Env = append(os.Environ(), "BUILDAH_FLAGS="+strings.Join(flags[2:], " "))
+	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	t.Logf("image: %s", strings.TrimSpace(string(out)))
+	t.Logf("image: %s (built in %s)", strings.TrimSpace(string(out)), time.Since(start).Round(time.Second))
 	t.Cleanup(func() {
 		os.RemoveAll(filepath.Join(repoRoot(t), "bin/image-root"))
 		os.RemoveAll(filepath.Join(repoRoot(t), "bin/image-empty"))
@@ -90,7 +132,7 @@ func TestContainerImage(t *testing.T) {
 	assert.Contains(t, c.Env, "XDG_STATE_HOME=/var/lib", "a non-root appliance's state lands in /var/lib/interdict")
 	assert.Contains(t, c.Env, "INTERDICT_CONFIG=/etc/interdict/config.yaml", "run reads the image's config")
 
-	ctr := strings.TrimSpace(buildah("from", "--quiet", "interdict:test"))
+	ctr = strings.TrimSpace(buildah("from", "--quiet", "interdict:test"))
 	mnt := strings.TrimSpace(buildah("mount", ctr))
 	f, err := elf.Open(filepath.Join(mnt, "usr/bin/interdict"))
 	require.NoError(t, err)
@@ -108,37 +150,18 @@ func TestContainerImage(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(passwd), "interdict:x:65532:65532:")
 	assert.FileExists(t, filepath.Join(mnt, "etc/ssl/certs/ca-certificates.crt"))
-	// A file only root may read tells who the process runs as.
-	require.NoError(t, os.WriteFile(filepath.Join(mnt, "etc/root-only.yaml"), []byte("mode: ips\n"), 0o600))
 	buildah("umount", ctr)
-
-	// buildah run uses the image's user (65532) unless told otherwise.
-	for _, ic := range imageCommands {
-		got, err := buildahRun(flags, ctr, "", ic.args...)
-		require.NoError(t, err, "%v: %s", ic.args, got)
-		assert.Contains(t, got, ic.want, ic.args)
-	}
-	imageServesMetrics(t, flags, ctr)
-	imageRunsTUNWithNetAdminOnly(t, flags, ctr)
-
-	denied, err := buildahRun(flags, ctr, "", "config", "check", "/etc/root-only.yaml")
-	require.Error(t, err, "the image's user is not root: %s", denied)
-	assert.Contains(t, denied, "permission denied")
-	ok, err := buildahRun(flags, ctr, "0:0", "config", "check", "/etc/root-only.yaml")
-	require.NoError(t, err, ok)
-	assert.Contains(t, ok, "/etc/root-only.yaml: ok", "root reads it: the refusal above was the user")
+	return flags, ctr
 }
 
 // buildahRun runs /usr/bin/interdict in the container with chroot
-// isolation, as the image's user or as user ("uid:gid"). Debian's buildah
+// isolation and the extra buildah run flags (--user uid:gid, -v), as the
+// image's user unless they say otherwise. Debian's buildah
 // 1.28 now and then loses the whole output of a short process under chroot
 // isolation (measured here: 4 of 60 runs printed nothing, exit status 0);
 // a run that printed nothing is tried again, up to 5 times.
-func buildahRun(flags []string, ctr, user string, args ...string) (string, error) {
-	cmd := append(append([]string{}, flags...), "run", "--isolation", "chroot")
-	if user != "" {
-		cmd = append(cmd, "--user", user)
-	}
+func buildahRun(flags []string, ctr string, runFlags []string, args ...string) (string, error) {
+	cmd := append(append(append([]string{}, flags...), "run", "--isolation", "chroot"), runFlags...)
 	cmd = append(append(cmd, ctr, "--", "/usr/bin/interdict"), args...)
 	var out []byte
 	var err error
@@ -155,8 +178,16 @@ func buildahRun(flags []string, ctr, user string, args ...string) (string, error
 // namespace of its own, as a container runtime would run it.
 type imageRun struct {
 	ns   string
-	logs *bytes.Buffer
+	logs string // the file its output goes to: read while it runs
 	done chan struct{}
+}
+
+// output is what the command has printed so far.
+func (r *imageRun) output(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(r.logs)
+	require.NoError(t, err)
+	return string(b)
 }
 
 // startImageRun starts `buildah run ... ctr -- /usr/bin/interdict run`
@@ -165,7 +196,10 @@ type imageRun struct {
 func startImageRun(t *testing.T, flags []string, ctr string, runFlags ...string) *imageRun {
 	t.Helper()
 	testenv.RequireTools(t, "ip", "curl")
-	r := &imageRun{ns: fmt.Sprintf("idimg%d", rand.IntN(1<<30)), logs: &bytes.Buffer{}, done: make(chan struct{})}
+	r := &imageRun{ns: fmt.Sprintf("idimg%d", rand.IntN(1<<30)), logs: filepath.Join(t.TempDir(), "run.log"), done: make(chan struct{})}
+	logs, err := os.Create(r.logs)
+	require.NoError(t, err)
+	defer logs.Close() // the child has its own descriptor
 	run(t, "ip", "netns", "add", r.ns)
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", r.ns).Run() })
 	run(t, "ip", "-n", r.ns, "link", "set", "lo", "up")
@@ -177,7 +211,7 @@ func startImageRun(t *testing.T, flags []string, ctr string, runFlags ...string)
 	args := append([]string{"netns", "exec", r.ns, "buildah"}, flags...)
 	args = append(append(append(args, "run", "--isolation", "chroot"), runFlags...), ctr, "--", "/usr/bin/interdict", "run")
 	cmd := exec.Command("ip", args...)
-	cmd.Stdout, cmd.Stderr = r.logs, r.logs
+	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
 	go func() { _ = cmd.Wait(); close(r.done) }()
 	t.Cleanup(func() {
@@ -216,7 +250,7 @@ func (r *imageRun) waitReady(t *testing.T, addr string) {
 		return ready
 	}, 60*time.Second, 250*time.Millisecond)
 	if exited {
-		t.Fatalf("interdict run exited in the image:\n%s", r.logs)
+		t.Fatalf("interdict run exited in the image:\n%s", r.output(t))
 	}
 	require.True(t, ready, "/readyz on %s", addr)
 }
@@ -305,4 +339,85 @@ func TestHyperscanImageConfig(t *testing.T) {
 	}
 	require.Len(t, errs, 1, "%v", errs)
 	assert.Contains(t, errs[0].Error(), "config-hyperscan.yaml:7: rules.prefilter: hyperscan engine not built in")
+}
+
+// TestHyperscanImage builds the Hyperscan variant as `make
+// image-hyperscan` does (a cgo binary linked statically with libhs.a and
+// libstdc++, config-hyperscan.yaml, the same empty base), holds it to
+// what the default image holds, runs version, config check and demo as
+// the image's user, and shows that Hyperscan is the engine in use: ET
+// Open, loaded from the image, compiles the same rules as the default
+// engine on the host with every fast-pattern group scanned by Hyperscan,
+// and `interdict run` logs the engine it compiled the rules with.
+func TestHyperscanImage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a cgo binary and an image: make test runs it, make race (-short) need not run it again")
+	}
+	if runtime.GOARCH != "amd64" {
+		t.Skipf("the Hyperscan variant is x86-64 only (Hyperscan needs SSSE3); this is %s", runtime.GOARCH)
+	}
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "buildah", "pkg-config", "gcc")
+	if out, err := exec.Command("pkg-config", "--exists", "libhs").CombinedOutput(); err != nil {
+		testenv.SkipOrFail(t, fmt.Sprintf("needs libhyperscan-dev (pkg-config libhs: %v %s)", err, out))
+	}
+	et := testenv.ETOpenDir(t)
+	start := time.Now()
+	bin := hyperscanBinary(t)
+	t.Logf("hyperscan binary built in %s", time.Since(start).Round(time.Second))
+	flags, ctr := buildImage(t, bin, filepath.Join(repoRoot(t), "images/container/config-hyperscan.yaml"))
+
+	for _, ic := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"version"}, "prefilter engines: ac, fdr, hyperscan, naive"},
+		{[]string{"config", "check", "/etc/interdict/config.yaml"}, "/etc/interdict/config.yaml: ok"},
+		{[]string{"demo"}, "Every scene ended as expected."},
+	} {
+		got, err := buildahRun(flags, ctr, nil, ic.args...)
+		require.NoError(t, err, "%v: %s", ic.args, got)
+		assert.Contains(t, got, ic.want, ic.args)
+	}
+
+	files, err := filepath.Glob(filepath.Join(et, "*.rules"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	inImage := []string{"rules", "stats", "--classification", "/et-open/classification.config"}
+	onHost := []string{"rules", "stats", "--classification", filepath.Join(et, "classification.config")}
+	for _, f := range files {
+		inImage = append(inImage, "/et-open/"+filepath.Base(f))
+		onHost = append(onHost, f)
+	}
+	hsOut, err := buildahRun(flags, ctr, []string{"-v", et + ":/et-open:ro"}, inImage...)
+	require.NoError(t, err, hsOut)
+	hsRules, hsEngines := prefilterGroups(t, hsOut)
+	fdrRules, fdrEngines := prefilterGroups(t, run(t, staticBinary(t), onHost...))
+	assert.Equal(t, fdrRules, hsRules, "ET Open compiles the same rules with Hyperscan as with the default engine")
+	assert.Equal(t, []string{"hyperscan"}, hsEngines, "the image's config selects Hyperscan for every group")
+	assert.Equal(t, []string{"fdr"}, fdrEngines, "the default engine, for contrast")
+
+	r := startImageRun(t, flags, ctr)
+	r.waitReady(t, "192.0.2.10:9108")
+	assert.Regexp(t, `msg="rules compiled".* prefilter=hyperscan `, r.output(t))
+}
+
+// prefilterGroups reads the output of `interdict rules stats`: how many
+// rules were compiled and the engines the groups with fast patterns scan
+// with.
+func prefilterGroups(t *testing.T, out string) (compiled int, engines []string) {
+	t.Helper()
+	m := regexp.MustCompile(`prefilter groups \((\d+) rules compiled`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	compiled, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	groups := regexp.MustCompile(`(?m)^  \S+\s+rules\s+\d+\s+patterns\s+(\d+)\s+always\s+\d+\s*(\S*)$`).FindAllStringSubmatch(out, -1)
+	require.NotEmpty(t, groups, out)
+	for _, g := range groups {
+		if g[1] != "0" && !slices.Contains(engines, g[2]) {
+			engines = append(engines, g[2])
+		}
+	}
+	slices.Sort(engines)
+	return compiled, engines
 }

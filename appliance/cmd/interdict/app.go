@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime"
@@ -11,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/interdict/interdict/appliance"
+	"github.com/interdict/interdict/inspect/prefilter"
 	"github.com/urfave/cli/v2"
 )
 
@@ -62,8 +64,13 @@ func init() {
 	cli.VersionPrinter = func(c *cli.Context) { printVersion(c.App.Writer) }
 }
 
+// printVersion names the prefilter engines compiled in: whether a binary
+// can run rules.prefilter: hyperscan is decided at build time (-tags
+// hyperscan), and the two container images differ in exactly that.
 func printVersion(w io.Writer) {
-	fmt.Fprintf(w, "interdict %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	engines := slices.Sorted(maps.Keys(prefilter.Builders()))
+	fmt.Fprintf(w, "interdict %s %s %s/%s prefilter engines: %s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH,
+		strings.Join(engines, ", "))
 }
 
 // unknownCommand is the action of a command line that names no known
