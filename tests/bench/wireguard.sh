@@ -28,7 +28,8 @@
 #   ONLY=connects       skip the iperf3 runs
 #   PERF=dir            also record `perf record -g` of hub (b) during one
 #                       extra single-stream and one connects run, into
-#                       dir/stream.data and dir/connect.data
+#                       dir/stream.data and dir/connect.data, and of hub
+#                       (a) during one connects run, into dir/connect-a.data
 # Needs ip, wg, wireguard-go, iperf3, jq, go.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -200,5 +201,8 @@ if [ -n "${PERF:-}" ]; then
   iperf 1 >/dev/null; wait $p || true
   perf record -g -o "$PERF/connect.data" -p "$hubb" -- sleep "$T" >/dev/null 2>&1 & p=$!
   connects b >/dev/null; wait $p || true
-  echo "perf profiles of hub (b) in $PERF (perf report -i ... --no-children)"
+  use a
+  perf record -g -o "$PERF/connect-a.data" -p "$wgapid" -- sleep "$T" >/dev/null 2>&1 & p=$!
+  connects a >/dev/null; wait $p || true
+  echo "perf profiles of hub (b) in $PERF (perf report -i ... --no-children), and of hub (a) during connects in $PERF/connect-a.data"
 fi
