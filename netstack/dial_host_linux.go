@@ -4,16 +4,13 @@ package netstack
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -92,7 +89,7 @@ func (d *HostDialer) dialTCP(ctx context.Context, src, dst netip.AddrPort) (net.
 		unix.Close(fd)
 		return nil, fmt.Errorf("dial tcp %s for %s: %w", dst, src, err)
 	}
-	switch err := rawConnect(fd, sa); err {
+	switch err := unix.Connect(fd, sa); err {
 	case nil, unix.EINPROGRESS, unix.EINTR, unix.EALREADY:
 	default:
 		unix.Close(fd)
@@ -229,38 +226,8 @@ func newHostConn(f *os.File, dst netip.AddrPort) (*hostConn, error) {
 // Read implements net.Conn.Read; it returns io.EOF after the peer's FIN.
 func (c *hostConn) Read(b []byte) (int, error) { return c.f.Read(b) }
 
-// Write implements net.Conn.Write. The socket is non-blocking, so each
-// write(2) only copies into the socket buffer and, towards a local or
-// nearby server, runs the server's receive path inline; it is made with
-// RawSyscall, without the scheduler's syscall hand-off, for the reason
-// rawConnect gives. A full buffer waits on the poller as os.File does.
-func (c *hostConn) Write(b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	n := 0
-	var werr error
-	err := c.rc.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, _, e := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[n])), uintptr(len(b)-n))
-			switch e {
-			case 0:
-				n += int(m)
-			case unix.EINTR:
-			case unix.EAGAIN:
-				return false
-			default:
-				werr = e
-				return true
-			}
-		}
-		return true
-	})
-	if err == nil && werr != nil {
-		err = &os.PathError{Op: "write", Path: c.f.Name(), Err: werr}
-	}
-	return n, err
-}
+// Write implements net.Conn.Write.
+func (c *hostConn) Write(b []byte) (int, error) { return c.f.Write(b) }
 
 // Close implements net.Conn.Close (FIN).
 func (c *hostConn) Close() error { return c.f.Close() }
@@ -315,35 +282,3 @@ func (c *hostConn) SetWriteDeadline(t time.Time) error { return c.f.SetWriteDead
 
 // SyscallConn implements syscall.Conn.
 func (c *hostConn) SyscallConn() (syscall.RawConn, error) { return c.rc, nil }
-
-// rawConnect is connect(2) on a non-blocking socket through RawSyscall.
-// It never blocks, but towards a local or nearby server the kernel runs
-// the whole handshake inside it (the SYN, the server's SYN-ACK and the
-// ACK in the caller's softirq), often longer than one sysmon tick
-// (20 us); through Syscall the runtime then handed the P to another
-// thread, and sysmon, seeing such hand-offs, kept polling every 20 us
-// (tunnel/tun's writes avoid the same for the same reason).
-func rawConnect(fd int, sa unix.Sockaddr) error {
-	var (
-		p unsafe.Pointer
-		l uintptr
-	)
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		raw := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: sa.Addr}
-		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&raw.Port))[:], uint16(sa.Port))
-		p, l = unsafe.Pointer(&raw), unix.SizeofSockaddrInet4
-	case *unix.SockaddrInet6:
-		raw := unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: sa.Addr, Scope_id: sa.ZoneId}
-		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&raw.Port))[:], uint16(sa.Port))
-		p, l = unsafe.Pointer(&raw), unix.SizeofSockaddrInet6
-	default:
-		return unix.Connect(fd, sa)
-	}
-	_, _, e := unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(p), l)
-	runtime.KeepAlive(p)
-	if e != 0 {
-		return e
-	}
-	return nil
-}

@@ -4,13 +4,10 @@ package netstack
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -299,84 +296,4 @@ func TestHostDialerSocketOptionsMatchNetDialer(t *testing.T) {
 			assert.Equal(t, opts(theirs), opts(ours))
 		})
 	}
-}
-
-// hostConn.Write writes with RawSyscall and waits on the poller when the
-// socket buffer is full: one write far larger than the socket buffers
-// arrives whole, a write after the write deadline fails as os.File's
-// does, and a write to a reset connection returns the error.
-func TestHostConnWrite(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	type result struct {
-		sum [sha256.Size]byte
-		n   int64
-	}
-	got := make(chan result, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- result{}
-			return
-		}
-		defer c.Close()
-		h := sha256.New()
-		n, _ := io.Copy(h, c)
-		var r result
-		copy(r.sum[:], h.Sum(nil))
-		r.n = n
-		got <- r
-	}()
-	c, err := (&HostDialer{}).Dial(context.Background(), "tcp", netip.MustParseAddrPort("10.9.9.9:40000"), netip.MustParseAddrPort(ln.Addr().String()))
-	require.NoError(t, err)
-	defer c.Close()
-
-	data := make([]byte, 32<<20)
-	_, _ = rand.NewChaCha8([32]byte{1}).Read(data)
-	n, err := c.Write(data)
-	require.NoError(t, err)
-	assert.Equal(t, len(data), n)
-	connLeg{c}.closeWrite()
-	r := <-got
-	assert.Equal(t, int64(len(data)), r.n)
-	assert.Equal(t, sha256.Sum256(data), r.sum, "the server received every byte, in order")
-
-	require.NoError(t, c.SetWriteDeadline(time.Now().Add(-time.Second)))
-	_, err = c.Write([]byte("late"))
-	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
-}
-
-func TestHostConnWriteAfterReset(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	dialed, reset := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(reset)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		// Reset only once the dial returned: a reset during it fails
-		// the dial instead.
-		<-dialed
-		// Linger 0: the close sends RST.
-		_ = c.(*net.TCPConn).SetLinger(0)
-		c.Close()
-	}()
-	c, err := (&HostDialer{}).Dial(context.Background(), "tcp", netip.MustParseAddrPort("10.9.9.9:40000"), netip.MustParseAddrPort(ln.Addr().String()))
-	close(dialed)
-	require.NoError(t, err)
-	defer c.Close()
-	<-reset
-	// The RST may be processed after the first writes: write until the
-	// error shows.
-	require.Eventually(t, func() bool {
-		_, err = c.Write([]byte("x"))
-		return err != nil
-	}, 10*time.Second, 10*time.Millisecond)
-	var perr *os.PathError
-	require.ErrorAs(t, err, &perr)
-	assert.True(t, errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE), "got %v", err)
 }
