@@ -26,6 +26,8 @@
 #                       and print (b2)/(b): an A/B of two builds
 #   HUBS="a b c"        the hubs to run (and b2 when ALT is set)
 #   ONLY=connects       skip the iperf3 runs
+#   LATENCY=1           also print each connects run's connect and exchange
+#                       latency percentiles
 #   PERF=dir            also record `perf record -g` of hub (b) during one
 #                       extra single-stream and one connects run, into
 #                       dir/stream.data and dir/connect.data, and of hub
@@ -156,8 +158,9 @@ cputicks() { awk '{print $14+$15}' "/proc/$1/stat"; } # a process's CPU time, in
 connects() { # hub -> connects/s; the CPU us per connection of client, client wireguard-go, server, hub to $work/cpu.out
   local h0 w0 s0
   h0=$(cputicks "${HUBPID[$1]}"); w0=$(cputicks "$wgcpid"); s0=$(cputicks "$srv")
-  ip netns exec "$C" "$work/connloop" -addr 10.77.2.2:9000 -parallel 32 -duration "${T}s" > "$work/conn.out"
-  read -r rate _ client < "$work/conn.out"
+  ip netns exec "$C" "$work/connloop" -addr 10.77.2.2:9000 -parallel 32 -duration "${T}s" ${LATENCY:+-latency} > "$work/conn.out"
+  if [ -n "${LATENCY:-}" ]; then echo "  ($1) $(sed -n 2p "$work/conn.out")" >&2; fi
+  read -r rate _ client < <(head -1 "$work/conn.out")
   awk -v n="$rate" -v t="$T" -v hz="$(getconf CLK_TCK)" -v cl="$client" \
     -v w=$(( $(cputicks "$wgcpid") - w0 )) -v s=$(( $(cputicks "$srv") - s0 )) -v h=$(( $(cputicks "${HUBPID[$1]}") - h0 )) \
     'BEGIN { c = n * t; if (c == 0) c = 1; printf "%.0f %.0f %.0f %.0f\n", cl, w/hz*1e6/c, s/hz*1e6/c, h/hz*1e6/c }' > "$work/cpu.out"
