@@ -187,14 +187,15 @@ for h in a b c b2; do
   read -r m1 m4 mc mu <<<"${M[$h]}"
   echo "median ($h): 1 stream $m1 Gbit/s, 4 streams $m4 Gbit/s, $mc connects/s, hub CPU $mu us/conn"
 done
-ratio() { jq -rn --argjson x "$1" --argjson y "$2" 'if $y > 0 then ($x/$y*1000|round/1000) else "n/a" end'; }
+# A ratio, or n/a where a side was not measured (ONLY, HUBS).
+ratio() { jq -rn --argjson x "$1" --argjson y "$2" 'if $x > 0 and $y > 0 then "\($x/$y*1000|round/1000)x" else "n/a" end'; }
 read -r a1 a4 ac _ <<<"${M[a]}"; read -r b1 b4 bc bu <<<"${M[b]}"; read -r c1 c4 cc _ <<<"${M[c]}"
 echo "== ratios of medians (goals: (b)/(a) >= 0.9 throughput, >= 0.7 connects; (c)/(b) >= 0.8)"
-echo "(b)/(a): 1 stream $(ratio "$b1" "$a1")x, 4 streams $(ratio "$b4" "$a4")x, connects/s $(ratio "$bc" "$ac")x"
-echo "(c)/(b): 1 stream $(ratio "$c1" "$b1")x, 4 streams $(ratio "$c4" "$b4")x, connects/s $(ratio "$cc" "$bc")x"
+echo "(b)/(a): 1 stream $(ratio "$b1" "$a1"), 4 streams $(ratio "$b4" "$a4"), connects/s $(ratio "$bc" "$ac")"
+echo "(c)/(b): 1 stream $(ratio "$c1" "$b1"), 4 streams $(ratio "$c4" "$b4"), connects/s $(ratio "$cc" "$bc")"
 if [ -n "${ALT:-}" ]; then
   read -r d1 d4 dc du <<<"${M[b2]}"
-  echo "(b2)/(b): 1 stream $(ratio "$d1" "$b1")x, 4 streams $(ratio "$d4" "$b4")x, connects/s $(ratio "$dc" "$bc")x, hub CPU per connection $(ratio "$du" "$bu")x"
+  echo "(b2)/(b): 1 stream $(ratio "$d1" "$b1"), 4 streams $(ratio "$d4" "$b4"), connects/s $(ratio "$dc" "$bc"), hub CPU per connection $(ratio "$du" "$bu")"
 fi
 
 if [ -n "${PERF:-}" ]; then
