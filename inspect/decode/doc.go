@@ -27,5 +27,15 @@
 // decompression bomb is the caller's anomaly), from inside Write's out
 // with Chain.Stop.
 //
+// Memory of all flows together is bounded by a Budget (budget.go): each
+// layer of a chain reserves what it can hold through its flow's Account
+// before it allocates it, and a refused reservation is ErrMemory. br
+// reserves the window its first byte's WBITS asks for (not what it will
+// end up using: one meta-block header naming 16 MiB makes the decoder
+// allocate the whole window from a body of a few bytes), before the
+// brotli Reader exists; zstd the largest window of the frames it has seen,
+// each reserved when its frame header arrives (zstdScan follows the block
+// headers to find the next frame), before the decoder reads it.
+//
 // decode imports nothing of ours.
 package decode

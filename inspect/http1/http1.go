@@ -130,7 +130,8 @@ const (
 	// (deflate), a br window (up to 16 MiB) or a zstd window (up to
 	// 8 MiB), so this caps a flow's decoder memory at 8 windows, 128 MiB
 	// at worst (BenchmarkFlowMemoryWindows: 17 MB for one br body with a
-	// full 16 MiB window, 148 KB for gzip).
+	// full 16 MiB window, 148 KB for gzip). All flows together are
+	// bounded by Limits.DecoderMemory.
 	maxDecoders = 8
 	// minLimit is the smallest start line, header line or section kept.
 	minLimit = 256
