@@ -74,15 +74,7 @@ func raw(b []byte, level int) []byte {
 func decodeAll(t testing.TB, codings []string, enc []byte, piece int) ([]byte, error) {
 	c, err := NewChain(codings, nil)
 	require.NoError(t, err)
-	var out []byte
-	for len(enc) > 0 {
-		n := min(piece, len(enc))
-		if err := c.Write(enc[:n], func(b []byte) { out = append(out, b...) }); err != nil {
-			return out, err
-		}
-		enc = enc[n:]
-	}
-	return out, nil
+	return push(c, enc, piece)
 }
 
 func TestDecode(t *testing.T) {

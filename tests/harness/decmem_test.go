@@ -220,20 +220,9 @@ func BenchmarkDecoderMemoryFlood(b *testing.B) {
 					first:   body[:len(body)-1<<10],
 					release: make(chan struct{}),
 				}
-				ln, err := n.Listen(httpAP)
-				require.NoError(b, err)
-				go func() {
-					for {
-						c, err := ln.Accept()
-						if err != nil {
-							return
-						}
-						go func() {
-							defer c.Close()
-							s.serve(c)
-						}()
-					}
-				}()
+				serve(b, n, httpAP, s.serve)
+				release := sync.OnceFunc(func() { close(s.release) })
+				b.Cleanup(release) // before the server's cleanup waits for its handlers
 				runtime.GC()
 				debug.FreeOSMemory()
 				rss0, heap0 := rss(b), heap()
@@ -243,10 +232,8 @@ func BenchmarkDecoderMemoryFlood(b *testing.B) {
 				b.ReportMetric(float64(heap1-heap0)/(1<<20), "MiB-heap")
 				b.ReportMetric(metric(b, reg, "interdict_http_decoder_memory_refused_total"), "refused")
 				b.ReportMetric(metric(b, reg, "interdict_http_decoder_memory_bytes")/(1<<20), "MiB-reserved")
-				close(s.release)
-				ln.Close()
+				release()
 				wait()
-				n.Close()
 			}
 		})
 	}
