@@ -168,8 +168,9 @@ const (
 	zstdStateMem = 512 << 10 // block decoder buffers (128 KiB blocks), our 32 KiB output buffer
 )
 
-// brMem is what a br layer holds for a window of 1<<wbits bytes.
-func brMem(wbits uint) int64 { return 1<<wbits + brSlack + brStateMem }
+// brMem is what a br layer holds for a ring buffer of ring bytes
+// (brRing).
+func brMem(ring int64) int64 { return ring + brSlack + brStateMem }
 
 // zstdMem is what a zstd layer holds for a window of w bytes: klauspost's
 // frame buffer (twice a window under 128 KiB, else window plus 64 KiB in

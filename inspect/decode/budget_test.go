@@ -3,6 +3,7 @@ package decode
 import (
 	"bytes"
 	"encoding/binary"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -16,6 +17,19 @@ func brWin(b []byte, lgwin int) []byte {
 	var o bytes.Buffer
 	w := brotli.NewWriterOptions(&o, brotli.WriterOptions{Quality: 5, LGWin: lgwin})
 	w.Write(b)
+	w.Close()
+	return o.Bytes()
+}
+
+// brFlushed is b in br with its first KiB flushed into a meta-block of
+// its own, as a server compressing on the fly writes it: the first
+// meta-block is not the last, so the decoder may use its whole window.
+func brFlushed(b []byte, lgwin int) []byte {
+	var o bytes.Buffer
+	w := brotli.NewWriterOptions(&o, brotli.WriterOptions{Quality: 5, LGWin: lgwin})
+	w.Write(b[:1<<10])
+	w.Flush()
+	w.Write(b[1<<10:])
 	w.Close()
 	return o.Bytes()
 }
@@ -52,24 +66,91 @@ func push(c *Chain, enc []byte, piece int) ([]byte, error) {
 	return out, nil
 }
 
-// The window a br stream asks for is read from its first byte the way the
-// decoder reads it, for every window the encoder writes.
-func TestBrotliWindowBits(t *testing.T) {
+// The ring buffer a br stream will need is read from its first bytes as
+// the decoder reads them: its whole window for every window the encoder
+// writes when the first meta-block is not the last, the meta-block's
+// length rounded up when it is.
+func TestBrotliRing(t *testing.T) {
 	plain := sample(64<<10, 3)
 	for lgwin := 10; lgwin <= 24; lgwin++ {
-		enc := brWin(plain, lgwin)
-		assert.Equal(t, uint(lgwin), brWindowBits(enc[0]), "lgwin %d", lgwin)
+		enc := brFlushed(plain, lgwin)
+		ring, ok := brRing(enc)
+		require.True(t, ok)
+		assert.Equal(t, int64(1)<<lgwin, ring, "lgwin %d", lgwin)
 		out, err := push(must(NewChain([]string{"br"}, nil)), enc, 1000)
 		require.NoError(t, err)
 		assert.Equal(t, plain, out)
 	}
-	// Bit by bit (RFC 7932 9.1): 0 -> 16; 1+nnn (n != 0) -> 17+n;
-	// 1000+mmm (m != 0, 1) -> 8+m; 1000000 -> 17.
-	assert.Equal(t, uint(16), brWindowBits(0b0))
-	assert.Equal(t, uint(24), brWindowBits(0b1111))
-	assert.Equal(t, uint(18), brWindowBits(0b0011))
-	assert.Equal(t, uint(10), brWindowBits(0b0100001))
-	assert.Equal(t, uint(17), brWindowBits(0b0000001))
+	one := brWin(plain, 24)
+	ring, ok := brRing(one)
+	require.True(t, ok)
+	assert.Equal(t, int64(64<<10), ring, "one last meta-block of 64 KiB")
+	out, err := push(must(NewChain([]string{"br"}, nil)), one, 1)
+	require.NoError(t, err)
+	assert.Equal(t, plain, out, "pushed a byte at a time")
+	empty := brWin(nil, 24)
+	ring, ok = brRing(empty)
+	assert.True(t, ok)
+	assert.Zero(t, ring)
+	out, err = push(must(NewChain([]string{"br"}, nil)), empty, 1)
+	require.NoError(t, err)
+	assert.Empty(t, out)
+
+	// Bit by bit (RFC 7932 9.1, 9.2): WBITS 0 -> 16; 1+nnn (n != 0) ->
+	// 17+n; 1000+mmm (m != 0, 1) -> 8+m; 1000000 -> 17; then ISLAST.
+	for _, tc := range []struct {
+		b    []byte
+		ring int64
+		ok   bool
+	}{
+		{nil, 0, false},
+		{[]byte{0b0}, 1 << 16, true},
+		{[]byte{0b1111}, 1 << 24, true},
+		{[]byte{0b0011}, 1 << 18, true},
+		{[]byte{0b0100001}, 1 << 10, true},
+		{[]byte{0b0000001}, 1 << 17, true},
+		{[]byte{0b110}, 0, true},                     // last and empty
+		{[]byte{0b11010}, 1 << 16, true},             // last, metadata
+		{[]byte{0b010}, 0, false},                    // last: its length is needed
+		{[]byte{0b010, 0, 0}, 1 << 10, true},         // last, 4 nibbles, MLEN 1
+		{[]byte{0b10010, 0, 0}, 0, false},            // last, 6 nibbles: one more byte
+		{[]byte{0b10010, 0, 0, 0x10}, 1 << 16, true}, // MLEN 2^23+1, over the 64 KiB window
+	} {
+		ring, ok := brRing(tc.b)
+		assert.Equal(t, tc.ok, ok, "%08b", tc.b)
+		if tc.ok {
+			assert.Equal(t, tc.ring, ring, "%08b", tc.b)
+		}
+	}
+}
+
+// What a br layer reserves covers what the decoder allocates: eight
+// decoders in the middle of a 64 KiB stream with a 16 MiB window hold
+// far less than one window.
+func TestBrotliReservationCoversHeap(t *testing.T) {
+	plain := sample(64<<10, 4)
+	enc := brWin(plain, 24)
+	b := NewBudget(0)
+	a := b.Account()
+	defer a.Close()
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var cs []*Chain
+	for range 8 {
+		c := must(NewChain([]string{"br"}, a))
+		_, err := push(c, enc[:len(enc)/2], 4096)
+		require.NoError(t, err)
+		cs = append(cs, c)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	assert.Less(t, grown, b.Used(), "the decoders hold more than they reserved")
+	assert.Equal(t, 8*brMem(64<<10), b.Used())
+	for _, c := range cs {
+		c.Close()
+	}
 }
 
 // A br body that asks for a window past the budget is refused before any
@@ -77,9 +158,8 @@ func TestBrotliWindowBits(t *testing.T) {
 // gives its reservation back on Close.
 func TestBudgetBrotli(t *testing.T) {
 	plain := sample(1<<20, 5)
-	big := brWin(plain, 24)
-	require.Equal(t, uint(24), brWindowBits(big[0]))
-	b := NewBudget(brMem(24) + inflateMem) // one large window and a gzip
+	big := brFlushed(plain, 24)
+	b := NewBudget(brMem(1<<24) + inflateMem) // one large window and a gzip
 	a1, a2 := b.Account(), b.Account()
 	defer a1.Close()
 	defer a2.Close()
@@ -88,7 +168,7 @@ func TestBudgetBrotli(t *testing.T) {
 	require.NoError(t, err)
 	out, err := push(c1, big[:len(big)/2], 4096)
 	require.NoError(t, err)
-	assert.Equal(t, brMem(24), b.Used())
+	assert.Equal(t, brMem(1<<24), b.Used())
 
 	c2, err := NewChain([]string{"br"}, a2)
 	require.NoError(t, err)
@@ -104,10 +184,10 @@ func TestBudgetBrotli(t *testing.T) {
 	gout, err := push(g, gz(plain, 6), 4096)
 	require.NoError(t, err)
 	assert.Equal(t, plain, gout)
-	assert.Equal(t, brMem(24)+inflateMem, b.Used())
+	assert.Equal(t, brMem(1<<24)+inflateMem, b.Used())
 	g.Close()
 	g.Close() // a second Close releases nothing more
-	assert.Equal(t, brMem(24), b.Used())
+	assert.Equal(t, brMem(1<<24), b.Used())
 
 	rest, err := push(c1, big[len(big)/2:], 4096)
 	require.NoError(t, err)

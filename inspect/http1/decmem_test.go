@@ -17,12 +17,17 @@ import (
 	"github.com/interdict/interdict/inspect/decode"
 )
 
-// brBody is plain in br with the largest window (16 MiB), as an attacker
-// asking every decoder to hold as much as it can would send it.
+// brBody is plain in br with the largest window (16 MiB), its first KiB
+// flushed in a meta-block of its own, so that its decoder may fill the
+// window (as an attacker asking every decoder to hold as much as it can
+// would send it).
 func brBody(t testing.TB, plain []byte) []byte {
 	var o bytes.Buffer
 	w := brotli.NewWriterOptions(&o, brotli.WriterOptions{Quality: 5, LGWin: 24})
-	_, err := w.Write(plain)
+	_, err := w.Write(plain[:1<<10])
+	require.NoError(t, err)
+	require.NoError(t, w.Flush())
+	_, err = w.Write(plain[1<<10:])
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
 	return o.Bytes()
