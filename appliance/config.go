@@ -225,6 +225,9 @@ type HTTPLimitsConfig struct {
 	ChunkLine     string `yaml:"chunk_line"`
 	Decoded       string `yaml:"decoded"`
 	FileInfo      bool   `yaml:"fileinfo"`
+	// DecoderMemory bounds the body decoders of all flows together; "0"
+	// is unlimited, empty the parser's default.
+	DecoderMemory string `yaml:"decoder_memory"`
 }
 
 // EVEConfig is the EVE JSON sink.

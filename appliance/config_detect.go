@@ -219,6 +219,22 @@ func (c *Config) httpLimits(key string, h HTTPLimitsConfig) (http1.Limits, error
 		}
 		l.Decoded = n
 	}
+	if h.DecoderMemory != "" {
+		n, err := c.size(key+".decoder_memory", h.DecoderMemory)
+		if err != nil {
+			return l, err
+		}
+		switch {
+		case n == 0:
+			l.DecoderMemory = -1 // unlimited, as the config says
+		case n < 1<<20:
+			// Under one br window of the smallest kind, every compressed
+			// body would be refused: a forgotten unit, not a choice.
+			return l, c.errorf(key+".decoder_memory", "%s is under 1MiB (0 is unlimited)", h.DecoderMemory)
+		default:
+			l.DecoderMemory = n
+		}
+	}
 	if h.HeaderCount < 0 || h.HeaderCount > 65536 {
 		return l, c.errorf(key+".header_count", "%d outside [0, 65536]", h.HeaderCount)
 	}

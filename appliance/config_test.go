@@ -10,6 +10,7 @@ import (
 	"github.com/interdict/interdict/appliance/enforce"
 	"github.com/interdict/interdict/appliance/identity"
 	"github.com/interdict/interdict/inspect/eve"
+	"github.com/interdict/interdict/inspect/http1"
 	"github.com/interdict/interdict/inspect/prefilter"
 	"github.com/interdict/interdict/netstack"
 	"github.com/stretchr/testify/assert"
@@ -127,6 +128,8 @@ func TestConfigErrors(t *testing.T) {
 		{"rules-prefilter-unknown", base + "rules:\n  prefilter: bogus\n", `c.yaml:6: rules.prefilter: unknown engine "bogus" (have [ac fdr `},
 		{"rules-http-port-zero", base + "rules:\n  http_ports: [80, 0]\n", `c.yaml:6: rules.http_ports: port 0 outside [1, 65535]`},
 		{"rules-http-count-negative", base + "rules:\n  http:\n    header_count: -1\n", `c.yaml:7: rules.http.header_count: -1 outside [0, 65536]`},
+		{"rules-http-decoder-memory-unit", base + "rules:\n  http:\n    decoder_memory: 512\n", `c.yaml:7: rules.http.decoder_memory: 512 is under 1MiB (0 is unlimited)`},
+		{"rules-http-decoder-memory-bad", base + "rules:\n  http:\n    decoder_memory: much\n", `c.yaml:7: rules.http.decoder_memory: invalid size "much"`},
 		{"eve-stats", base + "eve:\n  stats_interval: soon\n", `c.yaml:6: eve.stats_interval: invalid duration "soon"`},
 		{"admin-tcp-no-token", base + "admin:\n  tcp:\n    listen: 127.0.0.1:9109\n", "c.yaml:6: admin.tcp: a TCP listener needs a bearer token"},
 		{"admin-tcp-empty-env", base + "admin:\n  tcp:\n    listen: 127.0.0.1:9109\n    token_env: INTERDICT_TEST_NO_SUCH_VAR\n", "c.yaml:6: admin.tcp: token is empty or shorter than 16 bytes"},
@@ -238,6 +241,7 @@ admin:
 	assert.Equal(t, 32<<10, s.Rules.HTTPLimits.StartLine)
 	assert.Equal(t, 500, s.Rules.HTTPLimits.HeaderCount)
 	assert.Equal(t, 64<<10, s.Rules.HTTPLimits.HeaderSection, "the embedded default")
+	assert.Equal(t, int64(512<<20), s.Rules.HTTPLimits.DecoderMemory, "the embedded default")
 	assert.True(t, s.Rules.HTTPLimits.FileInfo, "the embedded default")
 	assert.Equal(t, []uint16{80, 8000, 8080}, s.Rules.HTTPPorts, "the embedded default")
 	assert.Equal(t, filepath.Join(dir, "eve.json"), s.EVEPath)
@@ -327,4 +331,15 @@ func TestRulesPrefilter(t *testing.T) {
 	}
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "c.yaml:6: rules.prefilter: hyperscan engine not built in (build with -tags hyperscan")
+}
+
+// decoder_memory: 0 is unlimited because the config says so (absent is
+// the parser's default, not unlimited).
+func TestConfigDecoderMemoryUnlimited(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("rules:\n  http:\n    decoder_memory: 0\n"), 0o600))
+	s, err := LoadConfig(path)
+	require.NoError(t, err)
+	assert.Equal(t, int64(-1), s.Rules.HTTPLimits.DecoderMemory)
+	assert.Zero(t, http1.NewBudget(s.Rules.HTTPLimits.DecoderMemory).Limit())
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/interdict/interdict/appliance/enforce"
 	configrules "github.com/interdict/interdict/configs/rules"
+	"github.com/interdict/interdict/inspect/http1"
 	"github.com/interdict/interdict/inspect/rules"
 	"github.com/interdict/interdict/inspect/ruleset"
 
@@ -105,8 +106,22 @@ func NewDetection(spec RuleSettings, cfg enforce.Config, log *slog.Logger) (*Det
 	})
 	d.reloads.WithLabelValues("ok")
 	d.reloads.WithLabelValues("failed")
+	// One decoder memory budget for every flow, kept across reloads (the
+	// flows of the old engine still hold their share).
+	budget := http1.NewBudget(spec.HTTPLimits.DecoderMemory)
+	d.spec.HTTPLimits.Budget = budget
+	decMem := []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "interdict", Subsystem: "http", Name: "decoder_memory_bytes",
+			Help: "Memory reserved by the HTTP body decoders (gzip, deflate, br, zstd) of all flows.",
+		}, func() float64 { return float64(budget.Used()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "interdict", Subsystem: "http", Name: "decoder_memory_refused_total",
+			Help: "Compressed bodies refused because their decoder would pass rules.http.decoder_memory.",
+		}, func() float64 { return float64(budget.Refused()) }),
+	}
 	if cfg.Registerer != nil {
-		for _, c := range []prometheus.Collector{d.reloads, d.loaded, d.rejected, d.loadErrs} {
+		for _, c := range append([]prometheus.Collector{d.reloads, d.loaded, d.rejected, d.loadErrs}, decMem...) {
 			if err := cfg.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("rules metrics: %w", err)
 			}

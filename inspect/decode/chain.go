@@ -22,17 +22,19 @@ type Decoder interface {
 
 // New returns the decoder for one coding name as it appears in
 // Content-Encoding (any case; "x-gzip" is gzip, as RFC 9110 8.4.1.3
-// asks), or ErrUnsupported.
-func New(coding string) (Decoder, error) {
+// asks), or ErrUnsupported. Its memory is not accounted (see NewChain).
+func New(coding string) (Decoder, error) { return newDecoder(coding, &layerMem{}) }
+
+func newDecoder(coding string, mem *layerMem) (Decoder, error) {
 	switch strings.ToLower(coding) {
 	case "gzip", "x-gzip":
-		return &gzipDecoder{}, nil
+		return &gzipDecoder{mem: mem}, nil
 	case "deflate":
-		return &zlibDecoder{auto: true}, nil
+		return &zlibDecoder{auto: true, mem: mem}, nil
 	case "br":
-		return newBrotli(), nil
+		return newBrotli(mem), nil
 	case "zstd":
-		return newZstd(), nil
+		return newZstd(mem), nil
 	}
 	return nil, ErrUnsupported
 }
@@ -57,6 +59,7 @@ func Check(codings []string) error {
 // order they were applied, so they are undone from the last.
 type Chain struct {
 	decs []Decoder
+	mems []layerMem // what each layer holds of the account
 	outs []func([]byte)
 	sink func([]byte)
 	err  error
@@ -84,13 +87,18 @@ const MaxCodings = 5
 var ErrTooMany = errors.New("decode: too many stacked content codings")
 
 // NewChain builds the decoder of a list of codings in applied order.
-func NewChain(codings []string) (*Chain, error) {
+// Each layer reserves its memory from a (nil: not accounted) before it
+// allocates it, and Write fails with ErrMemory when a reservation is
+// refused; Close returns it.
+func NewChain(codings []string, a *Account) (*Chain, error) {
 	if err := Check(codings); err != nil {
 		return nil, err
 	}
-	c := &Chain{}
+	c := &Chain{mems: make([]layerMem, len(codings))}
 	for i := len(codings) - 1; i >= 0; i-- {
-		d, err := New(codings[i])
+		mem := &c.mems[len(c.decs)]
+		mem.a = a
+		d, err := newDecoder(codings[i], mem)
 		if err != nil {
 			return nil, err
 		}
@@ -147,13 +155,15 @@ type stopper interface{ stop() }
 func (d *gzipDecoder) stop() { d.z.stop() }
 func (d *zlibDecoder) stop() { d.z.stop() }
 
-// Close releases what a decoder holds beyond memory (zstd's goroutine).
-// The chain must not be used after.
+// Close releases what a decoder holds beyond memory (zstd's goroutine)
+// and returns the layers' reservations to the account, once: a second
+// Close releases nothing. The chain must not be used after.
 func (c *Chain) Close() {
-	for _, d := range c.decs {
+	for i, d := range c.decs {
 		if cl, ok := d.(interface{ Close() }); ok {
 			cl.Close()
 		}
+		c.mems[i].release()
 	}
 }
 
@@ -175,6 +185,7 @@ func (c *Chain) Write(p []byte, out func([]byte)) error {
 
 // gzipDecoder is one gzip member (RFC 1952).
 type gzipDecoder struct {
+	mem     *layerMem
 	hdr     []byte
 	started bool
 	z       Inflater
@@ -227,6 +238,9 @@ func gzipHeader(b []byte) (int, error) {
 }
 
 func (g *gzipDecoder) Write(p []byte, out func([]byte)) error {
+	if err := g.mem.need(inflateMem); err != nil {
+		return err
+	}
 	if !g.started {
 		g.hdr = append(g.hdr, p...)
 		n, err := gzipHeader(g.hdr)
@@ -265,6 +279,7 @@ func (g *gzipDecoder) Write(p []byte, out func([]byte)) error {
 // stream when the first two bytes are no zlib header (clients accept
 // both, because servers sent both).
 type zlibDecoder struct {
+	mem     *layerMem
 	auto    bool
 	hdr     []byte
 	started bool
@@ -274,6 +289,9 @@ type zlibDecoder struct {
 }
 
 func (d *zlibDecoder) Write(p []byte, out func([]byte)) error {
+	if err := d.mem.need(inflateMem); err != nil {
+		return err
+	}
 	if !d.started {
 		d.hdr = append(d.hdr, p...)
 		if len(d.hdr) < 2 {

@@ -72,17 +72,9 @@ func raw(b []byte, level int) []byte {
 
 // decodeAll pushes enc in pieces of at most piece bytes.
 func decodeAll(t testing.TB, codings []string, enc []byte, piece int) ([]byte, error) {
-	c, err := NewChain(codings)
+	c, err := NewChain(codings, nil)
 	require.NoError(t, err)
-	var out []byte
-	for len(enc) > 0 {
-		n := min(piece, len(enc))
-		if err := c.Write(enc[:n], func(b []byte) { out = append(out, b...) }); err != nil {
-			return out, err
-		}
-		enc = enc[n:]
-	}
-	return out, nil
+	return push(c, enc, piece)
 }
 
 func TestDecode(t *testing.T) {
@@ -139,7 +131,7 @@ func TestDecodeEager(t *testing.T) {
 
 func TestDecodeErrors(t *testing.T) {
 	plain := []byte("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
-	_, err := NewChain([]string{"compress"})
+	_, err := NewChain([]string{"compress"}, nil)
 	assert.ErrorIs(t, err, ErrUnsupported)
 	_, err = decodeAll(t, []string{"br"}, []byte("\xff\xff\xff not brotli"), 1<<20)
 	assert.ErrorIs(t, err, ErrCorrupt)
@@ -180,7 +172,7 @@ func FuzzChain(f *testing.F) {
 	f.Add([]byte("br"), br([]byte("hello hello"), 5))
 	f.Add([]byte("zstd, br"), br(zs([]byte("hello hello")), 5))
 	f.Fuzz(func(t *testing.T, ce, enc []byte) {
-		c, err := NewChain(ParseCodings(ce))
+		c, err := NewChain(ParseCodings(ce), nil)
 		if err != nil {
 			return
 		}
@@ -210,7 +202,7 @@ func BenchmarkGzip(b *testing.B) {
 		b.SetBytes(int64(len(plain)))
 		b.ReportAllocs()
 		for b.Loop() {
-			c, _ := NewChain([]string{"gzip"})
+			c, _ := NewChain([]string{"gzip"}, nil)
 			for i := 0; i < len(enc); i += 32 << 10 {
 				_ = c.Write(enc[i:min(i+32<<10, len(enc))], func([]byte) {})
 			}
@@ -232,7 +224,7 @@ func BenchmarkGzip(b *testing.B) {
 func TestBrotliEager(t *testing.T) {
 	plain := sample(1<<20, 9)
 	enc := br(plain, 6)
-	c, err := NewChain([]string{"br"})
+	c, err := NewChain([]string{"br"}, nil)
 	require.NoError(t, err)
 	var out []byte
 	half := len(enc) / 2
@@ -247,7 +239,7 @@ func TestZstdEagerAndClosed(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	plain := sample(1<<20, 11)
 	enc := zs(plain)
-	c, err := NewChain([]string{"zstd"})
+	c, err := NewChain([]string{"zstd"}, nil)
 	require.NoError(t, err)
 	var out []byte
 	for i := 0; i < len(enc)/2; i += 1000 {
@@ -258,7 +250,7 @@ func TestZstdEagerAndClosed(t *testing.T) {
 	c.Close()
 
 	// Dropped without Close: the cleanup stops the goroutine.
-	d, err := NewChain([]string{"zstd"})
+	d, err := NewChain([]string{"zstd"}, nil)
 	require.NoError(t, err)
 	require.NoError(t, d.Write(enc[:100], func([]byte) {}))
 	d = nil
@@ -276,7 +268,7 @@ func TestZstdEagerAndClosed(t *testing.T) {
 func TestStopInsideWrite(t *testing.T) {
 	bomb := gz(gz(gz(make([]byte, 16<<20), 9), 9), 9)
 	require.Less(t, len(bomb), 4<<10)
-	c, err := NewChain([]string{"gzip", "gzip", "gzip"})
+	c, err := NewChain([]string{"gzip", "gzip", "gzip"}, nil)
 	require.NoError(t, err)
 	defer c.Close()
 	const bound = 1 << 20

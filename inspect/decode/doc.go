@@ -27,5 +27,16 @@
 // decompression bomb is the caller's anomaly), from inside Write's out
 // with Chain.Stop.
 //
+// Memory of all flows together is bounded by a Budget (budget.go): each
+// layer of a chain reserves what it can hold through its flow's Account
+// before it allocates it, and a refused reservation is ErrMemory. br
+// reserves, before the brotli Reader exists, the ring buffer its first
+// bytes say the decoder will allocate: the length of its first meta-block
+// when that is the last (a small body), else the whole window its WBITS
+// ask for (one meta-block header naming 16 MiB makes the decoder allocate
+// it from a body of a few bytes); zstd the largest window of the frames it has seen,
+// each reserved when its frame header arrives (zstdScan follows the block
+// headers to find the next frame), before the decoder reads it.
+//
 // decode imports nothing of ours.
 package decode

@@ -62,6 +62,7 @@ const (
 	anomURIEncodingAmbiguous
 	anomConnectEarly
 	anomBodyIsRequest
+	anomDecoderMemory
 	numAnoms
 )
 
@@ -176,6 +177,9 @@ var anomNames = [numAnoms][2]string{
 	// Ours: a GET, HEAD, OPTIONS, DELETE or TRACE body that starts with a
 	// request line (see bodyIsRequest).
 	anomBodyIsRequest: {"REQUEST_BODY_IS_REQUEST", "REQUEST_BODY_IS_REQUEST"},
+	// Ours: a compressed body whose decoder would take the decoder memory
+	// of all flows past rules.http.decoder_memory (decode.Budget).
+	anomDecoderMemory: {"REQUEST_DECODER_MEMORY_EXHAUSTED", "RESPONSE_DECODER_MEMORY_EXHAUSTED"},
 }
 
 // anomAliases are Suricata's names for anomalies this parser names

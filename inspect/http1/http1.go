@@ -6,6 +6,7 @@ import (
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/applayer"
+	"github.com/interdict/interdict/inspect/decode"
 	"github.com/interdict/interdict/inspect/http2"
 	"github.com/interdict/interdict/inspect/proxyproto"
 )
@@ -64,6 +65,34 @@ type Limits struct {
 	// this is inspected in windows of this size that overlap by a
 	// quarter, so no byte of a body goes uninspected (see doc.go).
 	Body int
+	// DecoderMemory bounds the memory the body decoders of every flow
+	// hold together (REQUEST_DECODER_MEMORY_EXHAUSTED): 0 is
+	// DefaultDecoderMemory, negative unlimited. It sizes the Budget
+	// ruleset.WithHTTPLimits makes when Budget is nil.
+	DecoderMemory int64
+	// Budget is the decoder memory the parsers share; nil is a
+	// process-wide budget of DefaultDecoderMemory.
+	Budget *decode.Budget
+}
+
+// DefaultDecoderMemory is the default decoder memory of all flows
+// together: 32 br bodies with the largest (16 MiB) window, 128 with the
+// 4 MiB window of br's quality 11, 64 zstd bodies with the 8 MiB window
+// browsers accept, or ~4000 gzip bodies at once, within what a host
+// running an IPS spares. Without a bound, a few hundred connections each
+// sending a body that asks for the largest window allocate gigabytes.
+const DefaultDecoderMemory = 512 << 20
+
+// defaultBudget is the budget of parsers made without one.
+var defaultBudget = decode.NewBudget(DefaultDecoderMemory)
+
+// NewBudget returns a decoder memory budget for Limits.DecoderMemory
+// (0: DefaultDecoderMemory; negative: unlimited).
+func NewBudget(memory int64) *decode.Budget {
+	if memory == 0 {
+		memory = DefaultDecoderMemory
+	}
+	return decode.NewBudget(max(memory, 0))
 }
 
 // DefaultLimits are the limits New uses.
@@ -101,7 +130,8 @@ const (
 	// (deflate), a br window (up to 16 MiB) or a zstd window (up to
 	// 8 MiB), so this caps a flow's decoder memory at 8 windows, 128 MiB
 	// at worst (BenchmarkFlowMemoryWindows: 17 MB for one br body with a
-	// full 16 MiB window, 148 KB for gzip).
+	// full 16 MiB window, 148 KB for gzip). All flows together are
+	// bounded by Limits.DecoderMemory.
 	maxDecoders = 8
 	// minLimit is the smallest start line, header line or section kept.
 	minLimit = 256
@@ -138,6 +168,9 @@ func WithLimits(l Limits) Option {
 		c.FileMatch = l.FileMatch
 		c.Frames = l.Frames
 		c.HeaderLog = l.HeaderLog
+		if l.Budget != nil {
+			c.Budget = l.Budget
+		}
 		if l.Decoded > 0 {
 			c.Decoded = l.Decoded
 		}

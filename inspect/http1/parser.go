@@ -171,6 +171,9 @@ type Parser struct {
 	lastReq   *tx
 	lastReqID uint64
 	decoders  int // live body decoders (at most maxDecoders)
+	// decMem is the flow's share of the decoder memory budget, made at
+	// the first decoder; Close returns it, whatever chains are left.
+	decMem *decode.Account
 	// x holds what few flows need (HTTP/1 frames, a CONNECT tunnel's
 	// start), made on first use: a Parser is made per flow, and these
 	// fields in it cost every HTTP flow ~80 bytes (BenchmarkInspectETOpen).
@@ -324,6 +327,7 @@ func (p *Parser) proxyHeader(data []byte) []byte {
 // Close implements applayer.Parser: a body running to the end of the flow
 // ends now, and every transaction still open is logged as it stands.
 func (p *Parser) Close(emit func(*applayer.Unit)) {
+	defer p.decMem.Close()
 	if p.h2 != nil {
 		p.h2.close(emit)
 		p.req.st, p.resp.st = stGarbage, stGarbage
@@ -1200,6 +1204,11 @@ func (p *Parser) body(s *side, b []byte, emit func(*applayer.Unit)) {
 	case bomb:
 		p.anomaly(m, s.dir, anomDecompressionBomb)
 		m.closeDec()
+	case errors.Is(err, decode.ErrMemory):
+		// Past the decoder memory of all flows: the body is refused (by
+		// default), neither decoded nor forwarded undecoded.
+		p.anomaly(m, s.dir, anomDecoderMemory)
+		m.closeDec()
 	case err != nil:
 		// Undecodable: inspect the raw bytes from here, and let the
 		// policy decide (a client may decode what we could not).
@@ -1314,7 +1323,14 @@ func (p *Parser) startDecoder(s *side, m *msg) {
 		p.anomaly(m, s.dir, anomTooManyDecoders)
 		return
 	}
-	c, err := decode.NewChain(codings)
+	if p.decMem == nil {
+		b := p.cfg.Budget
+		if b == nil {
+			b = defaultBudget
+		}
+		p.decMem = b.Account()
+	}
+	c, err := decode.NewChain(codings, p.decMem)
 	if err != nil {
 		p.anomaly(m, s.dir, anomEncodingUnsupported)
 		return

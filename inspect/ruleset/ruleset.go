@@ -203,8 +203,12 @@ func usesHTTP1Frames(rs []*rules.Rule) bool {
 }
 
 // WithHTTPLimits returns protos with the HTTP parser's limits set to l
-// (zero fields keep their defaults).
+// (zero fields keep their defaults). Without l.Budget, the parsers share
+// one budget of l.DecoderMemory.
 func WithHTTPLimits(protos []applayer.Proto, l http1.Limits) []applayer.Proto {
+	if l.Budget == nil {
+		l.Budget = http1.NewBudget(l.DecoderMemory)
+	}
 	out := append([]applayer.Proto(nil), protos...)
 	for i := range out {
 		switch out[i].Name {

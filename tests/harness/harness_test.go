@@ -48,7 +48,7 @@ type server struct {
 	conns []net.Conn
 }
 
-func serve(t *testing.T, n *Net, ap netip.AddrPort, fn func(c net.Conn)) *server {
+func serve(t testing.TB, n *Net, ap netip.AddrPort, fn func(c net.Conn)) *server {
 	t.Helper()
 	ln, err := n.Listen(ap)
 	require.NoError(t, err)
