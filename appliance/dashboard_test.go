@@ -176,7 +176,9 @@ func TestPrometheusScrapesAppliance(t *testing.T) {
 	fx.serve(t)
 	const alerts = 3
 	for i := range alerts {
-		out, err := fx.exchange(t, fmt.Sprintf("GET /%d ALERTME", i))
+		// Not HTTP: the echo server's answer is no status line, which
+		// the default policy refuses after an HTTP request.
+		out, err := fx.exchange(t, fmt.Sprintf("x%d ALERTME", i))
 		require.NoError(t, err)
 		require.Contains(t, out, "ALERTME", "an alert rule forwards the bytes")
 	}
