@@ -1,6 +1,8 @@
 package identity
 
 import (
+	"strings"
+
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/interdict/interdict/inspect"
@@ -52,6 +54,55 @@ func (h *h2Reqs) feed(dir inspect.Direction, b []byte, fn func(fields []hpack.He
 	h.c.Feed(dir, b)
 	h.client, h.fn = false, nil
 	return h.res
+}
+
+// fromServer follows a read from the server: the answer that switches
+// the connection to another protocol and, once it speaks HTTP/2, the
+// server's frames (after the 101's head for an Upgrade: h2c).
+func fromServer(r *reqFramer, h **h2Reqs, b []byte) {
+	switch {
+	case *h != nil:
+		(*h).feed(inspect.ToClient, b, nil)
+	case r.st != frOpaque:
+		r.response(b)
+		if r.h2 {
+			*h = newH2Reqs()
+			if _, next := headEnd(b, 0); next > 0 {
+				(*h).feed(inspect.ToClient, b[next:], nil)
+			}
+		}
+	}
+}
+
+// h2Head is what the egress policy reads of an HTTP/2 request header
+// block, as parseHead reads an HTTP/1 head: :authority wins over host,
+// the path without its query.
+func h2Head(fields []hpack.HeaderField) reqHead {
+	var h reqHead
+	var host string
+	for _, f := range fields {
+		switch f.Name {
+		case ":method":
+			h.method = f.Value
+		case ":path":
+			h.path = f.Value
+		case ":authority":
+			h.host = f.Value
+		case "host":
+			host = f.Value
+		}
+	}
+	if q := strings.IndexAny(h.path, "?#"); q >= 0 {
+		h.path = h.path[:q]
+	}
+	if h.host == "" {
+		h.host = host
+	}
+	if k := strings.LastIndexByte(h.host, '@'); k >= 0 {
+		h.host = h.host[k+1:]
+	}
+	h.host = normHost(h.host)
+	return h
 }
 
 // Headers implements http2.Handler.

@@ -386,10 +386,7 @@ func parseHead(head []byte) (h reqHead, body int, ok bool) {
 	if h.host == "" {
 		h.host = hostHdr
 	}
-	if hh, _, err := splitHostPort(h.host); err == nil {
-		h.host = hh
-	}
-	h.host = strings.ToLower(strings.TrimSuffix(h.host, "."))
+	h.host = normHost(h.host)
 	switch {
 	case te:
 		body = bodyChunked
@@ -397,6 +394,15 @@ func parseHead(head []byte) (h reqHead, body int, ok bool) {
 		body = cl
 	}
 	return h, body, true
+}
+
+// normHost is the host name of a Host or authority: without its port,
+// in lower case, without a trailing dot.
+func normHost(host string) string {
+	if hh, _, err := splitHostPort(host); err == nil {
+		host = hh
+	}
+	return strings.ToLower(strings.TrimSuffix(host, "."))
 }
 
 // headerValue returns the value of the first header field name in a

@@ -353,20 +353,7 @@ type tokenFlow struct {
 func (f *tokenFlow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 	f.mu.Lock()
 	if dir != netstack.ToServer {
-		switch {
-		case f.h2 != nil:
-			f.h2.feed(inspect.ToClient, b, nil)
-		case f.reqs.st != frOpaque:
-			f.reqs.response(b)
-			if f.reqs.h2 {
-				// The 101 that accepted "Upgrade: h2c": the server's
-				// HTTP/2 follows its head.
-				f.h2 = newH2Reqs()
-				if _, next := headEnd(b, 0); next > 0 {
-					f.h2.feed(inspect.ToClient, b[next:], nil)
-				}
-			}
-		}
+		fromServer(&f.reqs, &f.h2, b)
 		f.mu.Unlock()
 		return f.next(dir, b)
 	}

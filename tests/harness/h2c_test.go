@@ -131,7 +131,22 @@ func (w *h2Frames) get(stream uint32, path string, cont int, kv ...string) {
 	}
 }
 
-const h2Upgrade = "GET /up HTTP/1.1\r\nHost: example.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"
+// h2cUpgraded opens a connection from src, sends a GET of path asking
+// to upgrade to h2c and requires the server's 101.
+func h2cUpgraded(t *testing.T, n *Net, src netip.Addr, path string) net.Conn {
+	t.Helper()
+	c, err := dialFrom(n, src, httpAP, 5*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	_, err = c.Write([]byte("GET " + path + " HTTP/1.1\r\nHost: example.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n" +
+		"HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"))
+	require.NoError(t, err)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	head, err := bufio.NewReader(c).ReadString('\n')
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(head, "HTTP/1.1 101 "), head)
+	return c
+}
 
 // readReset reads c until it ends and requires a reset.
 func readReset(t *testing.T, c net.Conn) {
@@ -231,16 +246,14 @@ func TestTokenCheckedInH2C(t *testing.T) {
 	// request without a token on the same connection.
 	variant := func(name string, upgrade bool, byByte bool, build func(w *h2Frames)) {
 		t.Run(name, func(t *testing.T) {
-			c, err := dialFrom(in.n, ClientAddr2, httpAP, 5*time.Second)
-			require.NoError(t, err)
-			defer c.Close()
+			var c net.Conn
 			if upgrade {
-				_, err = c.Write([]byte(h2Upgrade))
+				c = h2cUpgraded(t, in.n, ClientAddr2, "/up")
+			} else {
+				var err error
+				c, err = dialFrom(in.n, ClientAddr2, httpAP, 5*time.Second)
 				require.NoError(t, err)
-				c.SetReadDeadline(time.Now().Add(10 * time.Second))
-				head, err := bufio.NewReader(c).ReadString('\n')
-				require.NoError(t, err)
-				require.True(t, strings.HasPrefix(head, "HTTP/1.1 101 "), head)
+				defer c.Close()
 			}
 			w := newH2Frames()
 			build(w)
@@ -287,5 +300,62 @@ func TestTokenCheckedInH2C(t *testing.T) {
 	for name, out := range map[string]string{"logs": logs.String(), "EVE": readAll(in.eve), "metrics": metrics.String()} {
 		assert.NotContains(t, out, secret, name)
 		assert.NotContains(t, out, secret[4:12], name+" (a part of it)")
+	}
+}
+
+// TestEgressPathsInH2C: an egress policy's methods and paths hold for
+// HTTP/2 in cleartext too. After an allowed request that upgraded the
+// connection to h2c, each HTTP/2 request is decided like an HTTP/1 one:
+// an allowed path is served, a forbidden one resets the flow before the
+// server handles it. HTTP/2 with prior knowledge carries no request in
+// its first bytes and is refused where the policy needs the request.
+func TestEgressPathsInH2C(t *testing.T) {
+	leakCheck(t)
+	in := newEgressNet(t, []identity.PolicyConfig{{Name: "deploy", Identities: []string{"runner-a"},
+		Allow: []identity.AllowConfig{{To: "example.test", Ports: []int{8080}, Methods: []string{"GET"}, Paths: []string{"/v1/"}}}}}, nil, nil)
+	srv := &h2Server{}
+	serve(t, in.n, httpAP, srv.serve)
+
+	c := h2cUpgraded(t, in.n, ClientAddr, "/v1/up")
+	w := newH2Frames()
+	w.get(3, "/v1/ok", 0)
+	w.get(5, "/v1/ok2", 1, "user-agent", "harness")
+	_, err := c.Write(w.buf.Bytes())
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(srv.handled()) == 3 }, 10*time.Second, 5*time.Millisecond,
+		"the upgrade request and the allowed HTTP/2 requests are served")
+	assert.ElementsMatch(t, []string{"/v1/up ", "/v1/ok ", "/v1/ok2 "}, srv.handled())
+
+	for name, build := range map[string]func(w *h2Frames){
+		"a forbidden path":                 func(w *h2Frames) { w.get(3, "/admin/forbidden", 0) },
+		"over a CONTINUATION frame":        func(w *h2Frames) { w.get(3, "/admin/forbidden", 2, "user-agent", strings.Repeat("u", 40)) },
+		"behind an allowed request":        func(w *h2Frames) { w.get(3, "/v1/ok", 0); w.get(5, "/admin/forbidden", 0) },
+		"a path that resolves out of /v1/": func(w *h2Frames) { w.get(3, "/v1/../admin/forbidden", 0) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := h2cUpgraded(t, in.n, ClientAddr, "/v1/up")
+			w := newH2Frames()
+			build(w)
+			c.Write(w.buf.Bytes())
+			readReset(t, c)
+		})
+	}
+
+	c, err = dialFrom(in.n, ClientAddr, httpAP, 5*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	w = newH2Frames()
+	w.get(1, "/v1/prior", 0)
+	c.Write(w.buf.Bytes())
+	readReset(t, c)
+
+	for _, r := range srv.handled() {
+		assert.NotContains(t, r, "admin", "no forbidden request reached the server")
+		assert.NotContains(t, r, "prior")
+	}
+	require.Eventually(t, func() bool { return len(in.eve.of(t, eve.TypePolicy, 0)) == 5 }, 10*time.Second, 5*time.Millisecond,
+		"each refused flow is one denial")
+	for _, ev := range in.eve.of(t, eve.TypePolicy, 0) {
+		assert.Equal(t, "deny", ev.Policy.Action)
 	}
 }
