@@ -289,7 +289,9 @@ func (f *l7Flow) check(b []byte) (v netstack.Verdict, fwd []byte) {
 	}
 	if f.h2 != nil {
 		// After an Upgrade: h2c: each HTTP/2 request is decided like an
-		// HTTP/1 one; HTTP/2 that does not parse is refused.
+		// HTTP/1 one; HTTP/2 that does not parse is refused. Bytes held
+		// as the start of a request when the 101 came are HTTP/2 too.
+		b = f.reqs.release(b)
 		switch f.h2.feed(inspect.ToServer, b, func(fields []hpack.HeaderField) bool {
 			h := h2Head(fields)
 			if h.method == "" {

@@ -217,7 +217,7 @@ func (r *reqFramer) response(b []byte) {
 	}
 	code := string(b[9:12])
 	if r.switching != 'c' && code == "101" || r.switching == 'c' && code[0] == '2' {
-		r.st = frOpaque
+		r.st, r.part = frOpaque, nil
 		// HTTP/2 only if the server chose h2c of what the client offered.
 		head := b
 		if end, _ := headEnd(b, 0); end >= 0 {

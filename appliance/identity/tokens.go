@@ -358,12 +358,15 @@ func (f *tokenFlow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 		return f.next(dir, b)
 	}
 	if f.h2 != nil {
-		v := f.h2Check(b)
+		// Bytes held as the start of a request when the 101 came are
+		// the server's first HTTP/2 bytes too.
+		fwd := f.reqs.release(b)
+		v := f.h2Check(fwd)
 		f.mu.Unlock()
 		if v.Terminal() {
 			return v
 		}
-		return f.next(dir, b)
+		return f.next(dir, fwd)
 	}
 	res := f.reqs.feed(b, func(h *reqHead) bool {
 		return f.use(func(fn func([]byte)) { f.s.credentials(h.raw, fn) })
