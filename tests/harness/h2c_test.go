@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
-	"encoding/base64"
 	"io"
 	"net"
 	"net/http"
@@ -24,37 +22,48 @@ import (
 	"github.com/interdict/interdict/inspect/eve"
 )
 
-// h2Server serves HTTP/2 in cleartext, with prior knowledge or after an
-// "Upgrade: h2c" (answered 101), with golang.org/x/net/http2's server,
-// and records each request it handled.
+// h2Server serves HTTP/2 in cleartext, with prior knowledge (net/http's
+// unencrypted HTTP/2) or after an "Upgrade: h2c" it answers 101 itself,
+// and HTTP/1 without one; it records each request it handled.
 type h2Server struct {
-	mu   sync.Mutex
-	reqs []string // "path credential" of each request handled
+	mu    sync.Mutex
+	reqs  []string // "path credential" of each request handled
+	conns chan net.Conn
 }
 
 const h2Body = "h2 body\x00\xffbytes"
 
+func newH2Server(t *testing.T) *h2Server {
+	s := &h2Server{conns: make(chan net.Conn)}
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	hs := &http.Server{Handler: http.HandlerFunc(s.handle), Protocols: &p}
+	ln := &chanListener{c: s.conns, done: make(chan struct{})}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	return s
+}
+
 func (s *h2Server) serve(c net.Conn) {
 	br := bufio.NewReader(c)
-	opts := &http2.ServeConnOpts{Handler: http.HandlerFunc(s.handle)}
 	if p, err := br.Peek(len(http2.ClientPreface)); err != nil || string(p) != http2.ClientPreface {
 		req, err := http.ReadRequest(br)
 		if err != nil {
 			return
 		}
+		s.record(req)
 		if req.Header.Get("Upgrade") != "h2c" {
-			s.record(req)
 			c.Write([]byte(httpResponse))
 			return
 		}
-		settings, err := base64.RawURLEncoding.DecodeString(req.Header.Get("HTTP2-Settings"))
-		if err != nil {
-			return
-		}
 		c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"))
-		opts.UpgradeRequest, opts.Settings = req, settings
 	}
-	(&http2.Server{}).ServeConn(&bufConn{Conn: c, r: br}, opts)
+	bc := &bufConn{Conn: c, r: br, closed: make(chan struct{})}
+	select {
+	case s.conns <- bc:
+		<-bc.closed
+	case <-time.After(10 * time.Second):
+	}
 }
 
 func (s *h2Server) handle(w http.ResponseWriter, r *http.Request) {
@@ -74,20 +83,54 @@ func (s *h2Server) handled() []string {
 	return append([]string(nil), s.reqs...)
 }
 
-// bufConn reads what the HTTP/1 upgrade request's reader buffered first.
+// chanListener hands the http.Server the connections h2Server.serve
+// accepted.
+type chanListener struct {
+	c    chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.c:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return &net.TCPAddr{} }
+
+// bufConn reads what the HTTP/1 reader buffered first, and says when the
+// server closed it.
 type bufConn struct {
 	net.Conn
-	r *bufio.Reader
+	r      *bufio.Reader
+	once   sync.Once
+	closed chan struct{}
 }
 
 func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
-// h2Client is golang.org/x/net/http2's client speaking HTTP/2 with
-// prior knowledge from src, as curl --http2-prior-knowledge or a gRPC
-// client in cleartext does.
+func (c *bufConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// h2Client is net/http's client speaking HTTP/2 with prior knowledge from
+// src, as curl --http2-prior-knowledge or a gRPC client in cleartext
+// does.
 func h2Client(n *Net, src netip.Addr) *http.Client {
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http2.Transport{AllowHTTP: true,
-		DialTLSContext: func(context.Context, string, string, *tls.Config) (net.Conn, error) {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Protocols: &p,
+		DialContext: func(context.Context, string, string) (net.Conn, error) {
 			return dialFrom(n, src, httpAP, 5*time.Second)
 		}}}
 }
@@ -174,7 +217,7 @@ func TestTokenCheckedInH2C(t *testing.T) {
 	in := newIdentNet(t, identSetup{logs: logs, tokens: identity.TokensConfig{Enabled: true},
 		interrupt: identity.InterruptConfig{Triggers: []identity.TriggerConfig{
 			{Name: "stolen-token", TokenMisuse: true, Count: misuses, Action: identity.ActionPause, For: "1h"}}}})
-	srv := &h2Server{}
+	srv := newH2Server(t)
 	serve(t, in.n, httpAP, srv.serve)
 
 	got, err := request(t, in.n, ClientAddr, httpAP, "GET /bind HTTP/1.1\r\nHost: example.test\r\nAuthorization: Bearer "+secret+"\r\nConnection: close\r\n\r\n")
@@ -232,7 +275,7 @@ func TestTokenCheckedInH2C(t *testing.T) {
 	readReset(t, c)
 	c.Close()
 
-	// runner-b with golang.org/x/net/http2's client, prior knowledge.
+	// runner-b with net/http's client, prior knowledge.
 	cb := h2Client(in.n, ClientAddr2)
 	req, err = http.NewRequest("GET", "http://example.test/stolen-client", nil)
 	require.NoError(t, err)
@@ -313,7 +356,7 @@ func TestEgressPathsInH2C(t *testing.T) {
 	leakCheck(t)
 	in := newEgressNet(t, []identity.PolicyConfig{{Name: "deploy", Identities: []string{"runner-a"},
 		Allow: []identity.AllowConfig{{To: "example.test", Ports: []int{8080}, Methods: []string{"GET"}, Paths: []string{"/v1/"}}}}}, nil, nil)
-	srv := &h2Server{}
+	srv := newH2Server(t)
 	serve(t, in.n, httpAP, srv.serve)
 
 	c := h2cUpgraded(t, in.n, ClientAddr, "/v1/up")
