@@ -359,7 +359,7 @@ func (f *tokenFlow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 	}
 	if f.h2 != nil {
 		// Bytes held as the start of a request when the 101 came are
-		// the server's first HTTP/2 bytes too.
+		// the start of the client's HTTP/2, as the server reads them.
 		fwd := f.reqs.release(b)
 		v := f.h2Check(fwd)
 		f.mu.Unlock()
