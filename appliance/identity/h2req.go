@@ -3,6 +3,7 @@ package identity
 import (
 	"strings"
 
+	xhttp2 "golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/interdict/interdict/inspect"
@@ -37,8 +38,20 @@ func newH2Reqs() *h2Reqs {
 	// The same bound as an HTTP/1 request head's: a header list the
 	// check cannot hold fails it.
 	h.c = http2.NewConn(h, maxPending)
+	// The server's SETTINGS may have passed before the flow was known to
+	// speak HTTP/2 (a server that writes first). Until its own are read,
+	// the client's encoder is allowed the largest HPACK table the parser
+	// takes: the bound only validates table size updates (it decodes
+	// nothing otherwise), and a table over the server's bound fails at
+	// the server; a smaller bound would refuse requests the server takes.
+	h.c.Feed(inspect.ToClient, maxTableSettings)
 	return h
 }
+
+// maxTableSettings is a SETTINGS frame with SETTINGS_HEADER_TABLE_SIZE
+// 64 KiB (the parser's maximum).
+var maxTableSettings = []byte{0, 0, 6, byte(xhttp2.FrameSettings), 0, 0, 0, 0, 0,
+	0, byte(xhttp2.SettingHeaderTableSize), 0, 1, 0, 0}
 
 // feed parses bytes of one direction. For the client's, fn is called
 // with each complete request header block (HEADERS and CONTINUATION,
