@@ -24,11 +24,14 @@
 //     target not even in part. Every HTTP/1 request of a flow is found
 //     by a request framer (reqframe.go), shared with the token check,
 //     which fails closed where a server could read the stream otherwise.
+//     HTTP/2 in cleartext (prior knowledge, or after an Upgrade: h2c the
+//     server accepted) is read with inspect/http2's parser (h2req.go),
+//     each request header block checked like an HTTP/1 head.
 //     DNS queries for names outside the list are answered REFUSED
 //     through netstack.Answerer; port 53 carries nothing but queries.
-//   - Tokens (tokens.go): cleartext HTTP credentials of every request
-//     hashed with SHA-256 and bound to identities, statically or on first
-//     use.
+//   - Tokens (tokens.go): cleartext HTTP credentials of every request,
+//     HTTP/1 and HTTP/2, hashed with SHA-256 and bound to identities,
+//     statically or on first use.
 //   - Learning (learn.go): what identities under a policy reach, kept
 //     bounded in the state, and Suggest, which turns it into an allow
 //     list in the config's syntax.
@@ -54,7 +57,8 @@
 // served by the admin API, and the appliance exports a bounded
 // per-identity view (its identity label names at most 1,000 identities).
 //
-// This package imports inspect (the identity type, EVE records),
+// This package imports inspect (the identity type, EVE records, the
+// HTTP/2 parser),
 // netstack (the handler contract, the flow table), enforce (its hook),
 // policy (its clock and guard interfaces) and state; it never imports
 // tunnel or the appliance root.

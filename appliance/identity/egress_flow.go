@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/eve"
@@ -220,6 +221,7 @@ type l7Flow struct {
 	http    bool
 	head    headBuf   // a ClientHello split over reads
 	reqs    reqFramer // the requests of an HTTP flow
+	h2      *h2Reqs   // its requests after an Upgrade: h2c
 }
 
 // Chunk implements netstack.FlowHandler.
@@ -232,12 +234,12 @@ func (f *l7Flow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 		b = fwd
 	} else {
 		f.mu.Lock()
-		f.reqs.response(b)
+		fromServer(&f.reqs, &f.h2, b)
 		f.mu.Unlock()
 	}
 	if f.innerPassed.Load() {
 		f.mu.Lock()
-		done := f.decided && (!f.http || f.reqs.st == frOpaque)
+		done := f.decided && (!f.http || f.reqs.st == frOpaque && f.h2 == nil)
 		f.mu.Unlock()
 		if done {
 			return netstack.Pass
@@ -275,7 +277,7 @@ func (f *l7Flow) check(b []byte) (v netstack.Verdict, fwd []byte) {
 			return f.refuse(denial{name: sni, source: nameSource(sni, "sni"), reason: "TLS server name not allowed"}), fwd
 		}
 	}
-	res := f.reqs.feed(b, func(h *reqHead) bool {
+	allowed := func(h *reqHead) bool {
 		f.decided, f.http = true, true
 		f.e.observe(f.id, cmp.Or(h.host, seenName(resolved, now)), f.info.Dst.Addr().Unmap(), f.info.Dst.Port(), netstack.TCP, h.method, h.path)
 		if _, ok := f.eg.decideL7(f.info.Dst, now, h.host, h.method, h.path, resolved); ok {
@@ -284,7 +286,31 @@ func (f *l7Flow) check(b []byte) (v netstack.Verdict, fwd []byte) {
 		}
 		return !f.e.deny(f.eg, f.id, f.info, denial{name: h.host, source: nameSource(h.host, "host"), method: h.method, path: h.path,
 			reason: "HTTP request not allowed"})
-	})
+	}
+	if f.h2 != nil {
+		// After an Upgrade: h2c: each HTTP/2 request is decided like an
+		// HTTP/1 one; HTTP/2 that does not parse is refused. Bytes held
+		// as the start of a request when the 101 came are HTTP/2 too.
+		b = f.reqs.release(b)
+		switch f.h2.feed(inspect.ToServer, b, func(fields []hpack.HeaderField) bool {
+			h := h2Head(fields)
+			if h.method == "" {
+				// Trailers: the stream's request was decided on its
+				// HEADERS (a request without :method is malformed and
+				// refused by servers).
+				return true
+			}
+			return allowed(&h)
+		}) {
+		case frameStop:
+			return netstack.Reject, b
+		case frameBad:
+			name := seenName(resolved, now)
+			return f.refuse(denial{name: name, source: nameSource(name, "dns"), reason: "HTTP/2 the policy cannot read"}), b
+		}
+		return netstack.Continue, b
+	}
+	res := f.reqs.feed(b, allowed)
 	switch {
 	case res == frameMore:
 		f.reqs.hold(b)

@@ -21,7 +21,9 @@ import (
 // Content-Length are refused, like a request that asks to switch
 // protocols (Upgrade, CONNECT) until the server answers 101 or 2xx:
 // after that the connection carries another protocol and the framer
-// stops.
+// stops. It says whether that protocol is HTTP/2 (the preface as the
+// first bytes, or an "Upgrade: h2c" answered 101), whose requests the
+// caller reads with h2Reqs.
 type reqFramer struct {
 	st    frameState
 	n     int64  // body or chunk bytes left
@@ -29,8 +31,10 @@ type reqFramer struct {
 	held  []byte // reads answered with Hold, for the inner handler
 	heads int    // request heads seen
 	// switching is what the last request asked for: Upgrade (a 101
-	// switches) or CONNECT (a 2xx does).
+	// switches; 'h' for h2c) or CONNECT (a 2xx does).
 	switching byte
+	// h2: the connection speaks HTTP/2 (st is frOpaque).
+	h2 bool
 }
 
 type frameState uint8
@@ -117,6 +121,8 @@ func (r *reqFramer) feed(b []byte, fn func(h *reqHead) bool) frameResult {
 			if !r.mayBeRequest(buf) {
 				if r.heads == 0 {
 					r.st = frOpaque
+					r.h2 = bytes.HasPrefix(buf, []byte(h2Preface))
+					r.part = nil
 					return frameOpaque
 				}
 				return frameBad
@@ -143,6 +149,8 @@ func (r *reqFramer) feed(b []byte, fn func(h *reqHead) bool) frameResult {
 			switch {
 			case h.method == "CONNECT":
 				r.switching = 'c'
+			case hasToken(headerValue(head, "upgrade"), "h2c"):
+				r.switching = 'h'
 			case headerValue(head, "upgrade") != nil:
 				r.switching = 'u'
 			default:
@@ -208,9 +216,26 @@ func (r *reqFramer) response(b []byte) {
 		return
 	}
 	code := string(b[9:12])
-	if r.switching == 'u' && code == "101" || r.switching == 'c' && code[0] == '2' {
-		r.st = frOpaque
+	if r.switching != 'c' && code == "101" || r.switching == 'c' && code[0] == '2' {
+		r.st, r.part = frOpaque, nil
+		// HTTP/2 only if the server chose h2c of what the client offered.
+		head := b
+		if end, _ := headEnd(b, 0); end >= 0 {
+			head = b[:end]
+		}
+		r.h2 = r.switching == 'h' && hasToken(headerValue(head, "upgrade"), "h2c")
 	}
+}
+
+// hasToken reports whether the comma-separated list v names tok (case
+// insensitively), as "Upgrade: h2c" or "Upgrade: foo, h2c" does.
+func hasToken(v []byte, tok string) bool {
+	for _, t := range bytes.Split(v, []byte(",")) {
+		if bytes.EqualFold(bytes.TrimSpace(t), []byte(tok)) {
+			return true
+		}
+	}
+	return false
 }
 
 // hold keeps a read the caller answers with Hold, for the inner handler.
@@ -235,6 +260,9 @@ func (r *reqFramer) release(b []byte) []byte {
 func (r *reqFramer) mayBeRequest(b []byte) bool {
 	if r.heads == 0 && bytes.HasPrefix(b, []byte(h2Preface)) {
 		return false
+	}
+	if r.heads == 0 && strings.HasPrefix(h2Preface, string(b)) {
+		return true // the preface cut short: held until it shows
 	}
 	sp := bytes.IndexByte(b, ' ')
 	if sp < 0 && r.heads == 0 {
@@ -358,10 +386,7 @@ func parseHead(head []byte) (h reqHead, body int, ok bool) {
 	if h.host == "" {
 		h.host = hostHdr
 	}
-	if hh, _, err := splitHostPort(h.host); err == nil {
-		h.host = hh
-	}
-	h.host = strings.ToLower(strings.TrimSuffix(h.host, "."))
+	h.host = normHost(h.host)
 	switch {
 	case te:
 		body = bodyChunked
@@ -369,6 +394,15 @@ func parseHead(head []byte) (h reqHead, body int, ok bool) {
 		body = cl
 	}
 	return h, body, true
+}
+
+// normHost is the host name of a Host or authority: without its port,
+// in lower case, without a trailing dot.
+func normHost(host string) string {
+	if hh, _, err := splitHostPort(host); err == nil {
+		host = hh
+	}
+	return strings.ToLower(strings.TrimSuffix(host, "."))
 }
 
 // headerValue returns the value of the first header field name in a

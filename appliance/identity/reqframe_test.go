@@ -94,6 +94,35 @@ func TestReqFramerSwitchesOnlyWhenTheServerAgrees(t *testing.T) {
 	assert.Equal(t, frameOpaque, r.feed([]byte("\x16\x03\x01"), ok))
 }
 
+func TestReqFramerFindsHTTP2(t *testing.T) {
+	const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+	ok := func(*reqHead) bool { return true }
+	var r reqFramer
+	for i := range 15 {
+		require.Equal(t, frameMore, r.feed([]byte(preface[i:i+1]), ok), "the preface cut short at %d is held", i)
+		r.hold([]byte(preface[i : i+1]))
+	}
+	assert.Equal(t, frameOpaque, r.feed([]byte(preface[15:]), ok))
+	assert.True(t, r.h2, "prior knowledge, a byte at a time")
+	assert.Equal(t, preface, string(r.release([]byte(preface[15:]))), "the held bytes are released whole")
+
+	r = reqFramer{}
+	assert.Equal(t, frameOpaque, r.feed([]byte("\x16\x03\x01"), ok))
+	assert.False(t, r.h2, "TLS is no HTTP/2")
+
+	upgrade := "GET / HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: websocket, H2C\r\nHTTP2-Settings: AAMAAABk\r\n\r\n"
+	for answer, h2 := range map[string]bool{
+		"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n\x00\x00\x00\x04": true,
+		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n":                                  false,
+	} {
+		r = reqFramer{}
+		require.Equal(t, frameOK, r.feed([]byte(upgrade), ok))
+		r.response([]byte(answer))
+		assert.Equal(t, frOpaque, r.st)
+		assert.Equal(t, h2, r.h2, "HTTP/2 only when the server chose h2c: %q", answer)
+	}
+}
+
 // FuzzReqFramer feeds attacker bytes to the framer whole and split at two
 // points. It must not panic, and where both feeds framed every byte
 // without failing closed, they must have found the same requests: a

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/http2/hpack"
+
 	"github.com/interdict/interdict/inspect"
 	"github.com/interdict/interdict/inspect/eve"
 	"github.com/interdict/interdict/netstack"
@@ -230,24 +232,46 @@ func (s *tokenSettings) credentials(head []byte, fn func(tok []byte)) {
 			if len(line) <= len(h) || !bytes.EqualFold(line[:len(h)], []byte(h)) {
 				continue
 			}
-			v := bytes.TrimSpace(line[len(h):])
-			// Authorization: a scheme and the credential, separated by
-			// spaces or tabs (servers that split on any whitespace take
-			// a tab), or a bare credential, which some APIs accept.
-			if i := bytes.IndexAny(v, " \t"); h == "authorization:" && i >= 0 {
-				switch strings.ToLower(string(v[:i])) {
-				case "bearer", "basic", "token":
-					v = bytes.TrimSpace(v[i:])
-				default:
-					v = nil
-				}
-			}
-			if len(v) > 0 {
+			if v := credential(h, line[len(h):]); len(v) > 0 {
 				fn(v)
 			}
 			break
 		}
 	}
+}
+
+// fieldCredentials calls fn with each credential in an HTTP/2 header
+// block. HTTP/2 sends names in lower case; any case is read, as for
+// HTTP/1.
+func (s *tokenSettings) fieldCredentials(fields []hpack.HeaderField, fn func(tok []byte)) {
+	for _, hf := range fields {
+		for _, h := range s.headers {
+			if len(hf.Name) != len(h)-1 || !strings.EqualFold(hf.Name, h[:len(h)-1]) {
+				continue
+			}
+			if v := credential(h, []byte(hf.Value)); len(v) > 0 {
+				fn(v)
+			}
+			break
+		}
+	}
+}
+
+// credential is the credential in the value v of header h ("name:").
+func credential(h string, v []byte) []byte {
+	v = bytes.TrimSpace(v)
+	// Authorization: a scheme and the credential, separated by spaces
+	// or tabs (servers that split on any whitespace take a tab), or a
+	// bare credential, which some APIs accept.
+	if i := bytes.IndexAny(v, " \t"); h == "authorization:" && i >= 0 {
+		switch strings.ToLower(string(v[:i])) {
+		case "bearer", "basic", "token":
+			return bytes.TrimSpace(v[i:])
+		default:
+			return nil
+		}
+	}
+	return v
 }
 
 // lead is what may be shown of a token: its first 4 characters when it
@@ -310,36 +334,42 @@ func (e *Engine) checkToken(s *tokenSettings, id *Identity, tok []byte) (owner s
 // tokenFlow checks the credentials of every HTTP request of a flow: the
 // framer finds each request head, in a read of its own, pipelined behind
 // another or behind a body; a head split over reads is held until it is
-// whole. A flow whose first bytes are no HTTP/1 request (TLS, SSH, HTTP/2
-// with prior knowledge) carries no credentials this check can read and
-// is left alone.
+// whole. HTTP/2 in cleartext (the preface as the first bytes, or after
+// an "Upgrade: h2c" the server accepted) is parsed and each request
+// header block checked; the read that completes a block with a misused
+// token is refused, so the server never gets the whole block. A flow
+// whose first bytes are neither (TLS, SSH) carries no credentials this
+// check can read and is left alone.
 type tokenFlow struct {
 	wrapped
 	s *tokenSettings
 
 	mu   sync.Mutex // the framer: the two directions call concurrently
 	reqs reqFramer
+	h2   *h2Reqs // made once the flow speaks HTTP/2
 }
 
 // Chunk implements netstack.FlowHandler.
 func (f *tokenFlow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 	f.mu.Lock()
 	if dir != netstack.ToServer {
-		f.reqs.response(b)
+		fromServer(&f.reqs, &f.h2, b)
 		f.mu.Unlock()
 		return f.next(dir, b)
 	}
+	if f.h2 != nil {
+		// Bytes held as the start of a request when the 101 came are
+		// the start of the client's HTTP/2, as the server reads them.
+		fwd := f.reqs.release(b)
+		v := f.h2Check(fwd)
+		f.mu.Unlock()
+		if v.Terminal() {
+			return v
+		}
+		return f.next(dir, fwd)
+	}
 	res := f.reqs.feed(b, func(h *reqHead) bool {
-		ok := true
-		f.s.credentials(h.raw, func(tok []byte) {
-			if !ok {
-				return
-			}
-			if owner, hash := f.e.checkToken(f.s, f.id, tok); owner != "" && f.e.tokenMisuse(f.s, f.id, f.info, owner, hash, lead(tok)) {
-				ok = false
-			}
-		})
-		return ok
+		return f.use(func(fn func([]byte)) { f.s.credentials(h.raw, fn) })
 	})
 	var fwd []byte
 	switch {
@@ -359,11 +389,52 @@ func (f *tokenFlow) Chunk(dir netstack.Direction, b []byte) netstack.Verdict {
 			f.mu.Unlock()
 			return netstack.Reject
 		}
+	case res == frameOpaque && f.reqs.h2:
+		// HTTP/2 with prior knowledge: every byte of the flow so far,
+		// the preface first, goes to the parser.
+		fwd = f.reqs.release(b)
+		f.h2 = newH2Reqs()
+		if v := f.h2Check(fwd); v.Terminal() {
+			f.mu.Unlock()
+			return v
+		}
 	default:
 		fwd = f.reqs.release(b)
 	}
 	f.mu.Unlock()
 	return f.next(dir, fwd)
+}
+
+// h2Check checks the request header blocks b completes; f.mu is held.
+// HTTP/2 that does not parse fails closed, as HTTP/1 framing this check
+// cannot read does (ids: the rest of the flow goes unchecked).
+func (f *tokenFlow) h2Check(b []byte) netstack.Verdict {
+	switch f.h2.feed(inspect.ToServer, b, func(fields []hpack.HeaderField) bool {
+		return f.use(func(fn func([]byte)) { f.s.fieldCredentials(fields, fn) })
+	}) {
+	case frameStop:
+		return netstack.Reject
+	case frameBad:
+		if f.s.enforcing {
+			return netstack.Reject
+		}
+	}
+	return netstack.Continue
+}
+
+// use checks the credentials creds yields, binding on first use; false
+// when one is bound to another identity and the request is refused.
+func (f *tokenFlow) use(creds func(fn func(tok []byte))) bool {
+	ok := true
+	creds(func(tok []byte) {
+		if !ok {
+			return
+		}
+		if owner, hash := f.e.checkToken(f.s, f.id, tok); owner != "" && f.e.tokenMisuse(f.s, f.id, f.info, owner, hash, lead(tok)) {
+			ok = false
+		}
+	})
+	return ok
 }
 
 // tokenMisuse records the use of a token bound to another identity: log,
