@@ -298,8 +298,7 @@ func (s *Stack) newTCPFlow(info *FlowInfo, t FiveTuple, fh FlowHandler, client, 
 	f.tuple = t
 	f.touch(info.Start)
 	f.Flow.stop = f.stopWith
-	f.Flow.stopMuted = f.stopMuted
-	f.Flow.wake = f.wake
+	f.Flow.batch = f
 	return f
 }
 
@@ -379,6 +378,12 @@ func (f *tcpFlow) pump(dir Direction, from, to leg) {
 				f.stopWith(v, "hold_limit")
 				return
 			}
+		}
+		if f.stopped.Load() {
+			// Reset meanwhile: ResetAll aborts the upstream legs of a
+			// batch after all the clients', and bytes read before the
+			// decision must not follow it.
+			return
 		}
 		if err := to.write(buf[:h.n]); err != nil {
 			if !f.stopped.Load() {
@@ -483,21 +488,27 @@ func (f *tcpFlow) stopWith(v Verdict, reason string) {
 	f.end(c, u, v, reason)
 }
 
-// stopMuted is stopWith but for the relay's wake-up, which wake does
-// (ResetAll); it reports whether it ended the flow (false when it had
-// ended already).
-func (f *tcpFlow) stopMuted(v Verdict, reason string) bool {
-	c, u := verdictActions(v)
+// stopClient implements batchStopper.
+func (f *tcpFlow) stopClient(v Verdict, reason string) bool {
+	c, _ := verdictActions(v)
 	ended := false
 	f.stopOnce.Do(func() {
 		f.client.mute()
 		f.upstream.mute()
-		f.ending(c, u, v, reason)
+		f.mark(c, v, reason)
+		apply(f.client, c)
 		ended = true
 	})
 	return ended
 }
 
+// stopUpstream implements batchStopper.
+func (f *tcpFlow) stopUpstream(v Verdict) {
+	_, u := verdictActions(v)
+	apply(f.upstream, u)
+}
+
+// wake implements batchStopper.
 func (f *tcpFlow) wake() {
 	f.upstream.wake()
 	f.client.wake()
@@ -509,6 +520,13 @@ func (f *tcpFlow) end(client, upstream legAction, v Verdict, reason string) {
 
 // ending is end's work, run once.
 func (f *tcpFlow) ending(client, upstream legAction, v Verdict, reason string) {
+	f.mark(client, v, reason)
+	apply(f.upstream, upstream)
+	apply(f.client, client)
+}
+
+// mark records the end of the flow before its legs are acted on.
+func (f *tcpFlow) mark(client legAction, v Verdict, reason string) {
 	f.stopped.Store(true)
 	f.reason = reason
 	if v.Terminal() {
@@ -517,8 +535,6 @@ func (f *tcpFlow) ending(client, upstream legAction, v Verdict, reason string) {
 	if client == actSilent {
 		_ = f.s.guard.Blackhole(f.tuple, time.Now().Add(f.s.cfg.limits.BlackholeTTL))
 	}
-	apply(f.upstream, upstream)
-	apply(f.client, client)
 }
 
 func apply(l leg, a legAction) {

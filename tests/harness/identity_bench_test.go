@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,7 +29,9 @@ import (
 // the interruption's EVE event, which is written (on another goroutine)
 // after the guard holds the identity and the reset pass over its flows
 // is done. What the total adds to it is the client's goroutines waking
-// up to the RSTs.
+// up to the RSTs. A flow that ended without a RST, or not within 10 s,
+// fails the benchmark. p99 is the nearest rank: a figure of its own only
+// from 100 iterations (-benchtime 100x).
 func BenchmarkIdentityQuarantineLatency100Flows(b *testing.B) {
 	const live, ports = 100, 5
 	reg := runners(b)
@@ -58,7 +61,7 @@ func BenchmarkIdentityQuarantineLatency100Flows(b *testing.B) {
 	}()
 
 	var lat, inAppliance []time.Duration
-	missed := 0
+	missed, notReset := 0, 0
 	for b.Loop() {
 		conns := make([]net.Conn, 0, live)
 		for range live {
@@ -78,8 +81,11 @@ func BenchmarkIdentityQuarantineLatency100Flows(b *testing.B) {
 				now := time.Now()
 				if err != nil {
 					mu.Lock()
-					if errors.Is(err, os.ErrDeadlineExceeded) {
+					switch {
+					case errors.Is(err, os.ErrDeadlineExceeded):
 						missed++
+					case !strings.Contains(err.Error(), "reset"):
+						notReset++ // ended, but not by the RST the quarantine owes it
 					}
 					if now.After(last) {
 						last = now
@@ -103,8 +109,11 @@ func BenchmarkIdentityQuarantineLatency100Flows(b *testing.B) {
 	reportLatency(b, lat, "")
 	reportLatency(b, inAppliance, "appliance-")
 	b.Logf("slowest: %v; in the appliance: %v", lat[max(0, len(lat)-5):], inAppliance[max(0, len(inAppliance)-5):])
-	if missed > 0 {
-		b.Errorf("%d flows were not reset within 10 s", missed)
+	if missed > 0 || notReset > 0 {
+		b.Errorf("%d flows were not reset within 10 s, %d ended without a RST", missed, notReset)
+	}
+	if b.N < 100 {
+		b.Logf("p99 of %d iterations is their maximum: run with -benchtime 100x or more", b.N)
 	}
 }
 
