@@ -411,6 +411,9 @@ func (f *tcpFlow) finalAsk(dir Direction, h *heldBytes, to leg) bool {
 		f.stopWith(v, "verdict")
 		return false
 	}
+	if f.stopped.Load() {
+		return false // reset meanwhile: as in pump
+	}
 	if err := to.write(h.bytes()); err != nil {
 		if !f.stopped.Load() {
 			f.end(actAbort, actAbort, Continue, "error")
@@ -515,14 +518,11 @@ func (f *tcpFlow) wake() {
 }
 
 func (f *tcpFlow) end(client, upstream legAction, v Verdict, reason string) {
-	f.stopOnce.Do(func() { f.ending(client, upstream, v, reason) })
-}
-
-// ending is end's work, run once.
-func (f *tcpFlow) ending(client, upstream legAction, v Verdict, reason string) {
-	f.mark(client, v, reason)
-	apply(f.upstream, upstream)
-	apply(f.client, client)
+	f.stopOnce.Do(func() {
+		f.mark(client, v, reason)
+		apply(f.upstream, upstream)
+		apply(f.client, client)
+	})
 }
 
 // mark records the end of the flow before its legs are acted on.
