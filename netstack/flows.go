@@ -22,6 +22,8 @@ type Flow struct {
 	// stop ends the flow with the verdict's actions; set by the relay
 	// before the flow is published in the table.
 	stop func(v Verdict, reason string)
+	// batch, when set, splits stop in steps for ResetAll.
+	batch batchStopper
 }
 
 // Info returns the flow's description.
@@ -59,6 +61,50 @@ func (f *Flow) Reset(v Verdict) error {
 		return fmt.Errorf("netstack: reset flow %d (%v) with %v: not a terminal verdict", f.info.ID, f.tuple, v)
 	}
 	f.stop(v, "policy")
+	return nil
+}
+
+// batchStopper is stop in steps, each taken for a whole batch of flows
+// before the next (ResetAll).
+type batchStopper interface {
+	// stopClient ends the flow but for its upstream leg, without waking
+	// its relay: the client's RST goes out. It reports whether it ended
+	// the flow (false when it had ended already).
+	stopClient(v Verdict, reason string) bool
+	// stopUpstream applies v to the upstream leg.
+	stopUpstream(v Verdict)
+	// wake wakes the relay to tear down.
+	wake()
+}
+
+// ResetAll resets flows as Reset(v) does each, in passes over the batch:
+// the clients' RSTs, then the upstream legs' aborts, then the wake-up of
+// the relays. Resetting and waking each flow in turn woke 2 relay
+// goroutines per flow as it went: for 100 flows 200 goroutines queued on
+// the scheduler ahead of the resetting goroutine and of the clients the
+// RSTs were for (86% of the scheduling delay in the trace of
+// BenchmarkIdentityQuarantineLatency100Flows). Every flow is marked
+// stopped before its client leg is aborted, and its relay stays asleep
+// until its upstream leg is aborted too, so no byte is forwarded in
+// between.
+func ResetAll(flows []*Flow, v Verdict) error {
+	if !v.Terminal() {
+		return fmt.Errorf("netstack: reset %d flows with %v: not a terminal verdict", len(flows), v)
+	}
+	ended := make([]batchStopper, 0, len(flows))
+	for _, f := range flows {
+		if f.batch == nil {
+			f.stop(v, "policy")
+		} else if f.batch.stopClient(v, "policy") {
+			ended = append(ended, f.batch)
+		}
+	}
+	for _, b := range ended {
+		b.stopUpstream(v)
+	}
+	for _, b := range ended {
+		b.wake()
+	}
 	return nil
 }
 

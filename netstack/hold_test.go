@@ -237,6 +237,8 @@ func (l *memLeg) closeWrite()          {}
 func (l *memLeg) abort()               {}
 func (l *memLeg) close()               {}
 func (l *memLeg) release()             {}
+func (l *memLeg) mute()                {}
+func (l *memLeg) wake()                {}
 
 // alternate holds every other chunk.
 type alternate struct{ n int }

@@ -29,6 +29,12 @@ type leg interface {
 	close()
 	// release frees what the leg holds after it was aborted or closed.
 	release()
+	// mute makes the leg's next abort or close wake none of the pumps
+	// waiting on it; wake wakes them. ResetAll mutes the legs of a batch
+	// of flows so that all their RSTs go out before 2 relay goroutines
+	// per flow wake to tear down and queue ahead of everything else.
+	mute()
+	wake()
 }
 
 var (
@@ -50,9 +56,13 @@ type gvLeg struct {
 	rd       bytes.Reader
 	// sw is read's writer: a local handed to Endpoint.Read (an interface)
 	// was one allocation per read. Only the pump reading this leg uses it.
-	sw         tcpip.SliceWriter
-	owned      bool
-	registered bool
+	sw    tcpip.SliceWriter
+	owned bool
+	// registered is cleared by whichever of mute and release unregisters
+	// the waiter entries first: the resetting goroutine or the relay.
+	registered atomic.Bool
+	// muted is set and read only by the goroutine ending the flow.
+	muted bool
 }
 
 func newGVLeg(ep tcpip.Endpoint, wq *waiter.Queue) *gvLeg {
@@ -61,7 +71,7 @@ func newGVLeg(ep tcpip.Endpoint, wq *waiter.Queue) *gvLeg {
 	l.wEntry, l.wCh = waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventHUp | waiter.EventErr)
 	wq.EventRegister(&l.rEntry)
 	wq.EventRegister(&l.wEntry)
-	l.registered = true
+	l.registered.Store(true)
 	return l
 }
 
@@ -135,14 +145,36 @@ func (l *gvLeg) closeWrite() { _ = l.ep.Shutdown(tcpip.ShutdownWrite) }
 
 func (l *gvLeg) stopWaits() { l.doneOnce.Do(func() { close(l.done) }) }
 
-func (l *gvLeg) abort() { l.stopWaits(); l.ep.Abort() }
+func (l *gvLeg) abort() {
+	if !l.muted {
+		l.stopWaits()
+	}
+	l.ep.Abort()
+}
 
-func (l *gvLeg) close() { l.stopWaits(); l.ep.Close() }
+func (l *gvLeg) close() {
+	if !l.muted {
+		l.stopWaits()
+	}
+	l.ep.Close()
+}
 
 func (l *gvLeg) release() {
 	l.stopWaits()
-	if l.registered {
-		l.registered = false
+	l.unregister()
+}
+
+// mute unregisters the pumps' waiter entries, so that the endpoint's own
+// notification of the abort or close reaches nobody either.
+func (l *gvLeg) mute() {
+	l.muted = true
+	l.unregister()
+}
+
+func (l *gvLeg) wake() { l.stopWaits() }
+
+func (l *gvLeg) unregister() {
+	if l.registered.CompareAndSwap(true, false) {
 		l.wq.EventUnregister(&l.rEntry)
 		l.wq.EventUnregister(&l.wEntry)
 	}
@@ -194,6 +226,11 @@ func (l connLeg) abort() {
 
 func (l connLeg) close()   { _ = l.c.Close() }
 func (l connLeg) release() {}
+
+// A host socket's blocked read wakes through the poller when it is
+// closed: there is no waiting of the relay's own to hold off.
+func (l connLeg) mute() {}
+func (l connLeg) wake() {}
 
 // isReset reports whether a host socket error means the peer reset the
 // connection (or the local stack aborted it), as opposed to any other
@@ -261,6 +298,7 @@ func (s *Stack) newTCPFlow(info *FlowInfo, t FiveTuple, fh FlowHandler, client, 
 	f.tuple = t
 	f.touch(info.Start)
 	f.Flow.stop = f.stopWith
+	f.Flow.batch = f
 	return f
 }
 
@@ -341,6 +379,12 @@ func (f *tcpFlow) pump(dir Direction, from, to leg) {
 				return
 			}
 		}
+		if f.stopped.Load() {
+			// Reset meanwhile: ResetAll aborts the upstream legs of a
+			// batch after all the clients', and bytes read before the
+			// decision must not follow it.
+			return
+		}
 		if err := to.write(buf[:h.n]); err != nil {
 			if !f.stopped.Load() {
 				f.end(actAbort, actAbort, Continue, "error")
@@ -366,6 +410,9 @@ func (f *tcpFlow) finalAsk(dir Direction, h *heldBytes, to leg) bool {
 	if v.Terminal() {
 		f.stopWith(v, "verdict")
 		return false
+	}
+	if f.stopped.Load() {
+		return false // reset meanwhile: as in pump
 	}
 	if err := to.write(h.bytes()); err != nil {
 		if !f.stopped.Load() {
@@ -444,19 +491,50 @@ func (f *tcpFlow) stopWith(v Verdict, reason string) {
 	f.end(c, u, v, reason)
 }
 
+// stopClient implements batchStopper.
+func (f *tcpFlow) stopClient(v Verdict, reason string) bool {
+	c, _ := verdictActions(v)
+	ended := false
+	f.stopOnce.Do(func() {
+		f.client.mute()
+		f.upstream.mute()
+		f.mark(c, v, reason)
+		apply(f.client, c)
+		ended = true
+	})
+	return ended
+}
+
+// stopUpstream implements batchStopper.
+func (f *tcpFlow) stopUpstream(v Verdict) {
+	_, u := verdictActions(v)
+	apply(f.upstream, u)
+}
+
+// wake implements batchStopper.
+func (f *tcpFlow) wake() {
+	f.upstream.wake()
+	f.client.wake()
+}
+
 func (f *tcpFlow) end(client, upstream legAction, v Verdict, reason string) {
 	f.stopOnce.Do(func() {
-		f.stopped.Store(true)
-		f.reason = reason
-		if v.Terminal() {
-			f.verdict.Store(uint32(v))
-		}
-		if client == actSilent {
-			_ = f.s.guard.Blackhole(f.tuple, time.Now().Add(f.s.cfg.limits.BlackholeTTL))
-		}
+		f.mark(client, v, reason)
 		apply(f.upstream, upstream)
 		apply(f.client, client)
 	})
+}
+
+// mark records the end of the flow before its legs are acted on.
+func (f *tcpFlow) mark(client legAction, v Verdict, reason string) {
+	f.stopped.Store(true)
+	f.reason = reason
+	if v.Terminal() {
+		f.verdict.Store(uint32(v))
+	}
+	if client == actSilent {
+		_ = f.s.guard.Blackhole(f.tuple, time.Now().Add(f.s.cfg.limits.BlackholeTTL))
+	}
 }
 
 func apply(l leg, a legAction) {

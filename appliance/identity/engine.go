@@ -825,20 +825,19 @@ func (e *Engine) resetFlows(names []string) map[string]int {
 		want[n] = true
 	}
 	out := map[string]int{}
-	var n int
+	var sel []*netstack.Flow
 	flows.Range(func(f *netstack.Flow) bool {
 		info := f.Info()
 		name := netstack.IdentityName(info.Identity)
 		if !want[name] || s.allowed(info.Dst) {
 			return true
 		}
-		if f.Reset(netstack.RejectBoth) == nil {
-			out[name]++
-			n++
-		}
+		sel = append(sel, f)
+		out[name]++
 		return true
 	})
-	e.m.resets.Add(float64(n))
+	_ = netstack.ResetAll(sel, netstack.RejectBoth) // RejectBoth is terminal: no error
+	e.m.resets.Add(float64(len(sel)))
 	return out
 }
 

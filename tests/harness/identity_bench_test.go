@@ -6,7 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,7 +28,9 @@ import (
 // the interruption's EVE event, which is written (on another goroutine)
 // after the guard holds the identity and the reset pass over its flows
 // is done. What the total adds to it is the client's goroutines waking
-// up to the RSTs.
+// up to the RSTs. A flow that ended without a RST, or not within 10 s,
+// fails the benchmark. p99 is the nearest rank: a figure of its own only
+// from 100 iterations (-benchtime 100x).
 func BenchmarkIdentityQuarantineLatency100Flows(b *testing.B) {
 	const live, ports = 100, 5
 	reg := runners(b)
@@ -58,7 +60,7 @@ func BenchmarkIdentityQuarantineLatency100Flows(b *testing.B) {
 	}()
 
 	var lat, inAppliance []time.Duration
-	missed := 0
+	missed, notReset := 0, 0
 	for b.Loop() {
 		conns := make([]net.Conn, 0, live)
 		for range live {
@@ -76,10 +78,16 @@ func BenchmarkIdentityQuarantineLatency100Flows(b *testing.B) {
 				c.SetReadDeadline(time.Now().Add(10 * time.Second))
 				_, err := c.Read(make([]byte, 1))
 				now := time.Now()
+				var ne net.Error
 				if err != nil {
 					mu.Lock()
-					if errors.Is(err, os.ErrDeadlineExceeded) {
+					switch {
+					case errors.As(err, &ne) && ne.Timeout():
+						// gonet's deadline error is its own, not
+						// os.ErrDeadlineExceeded: that test counted no miss.
 						missed++
+					case !strings.Contains(err.Error(), "reset"):
+						notReset++ // ended, but not by the RST the quarantine owes it
 					}
 					if now.After(last) {
 						last = now
@@ -88,7 +96,12 @@ func BenchmarkIdentityQuarantineLatency100Flows(b *testing.B) {
 				}
 			}()
 		}
-		scan(n, ClientAddr2, 30000, ports-1) // the echo port is the first distinct port
+		// The echo port is the first distinct port. The scan's ports move
+		// on each iteration: the SYN the quarantine drops blackholes its
+		// tuple for 2 minutes, and a later scan SYN that drew the same
+		// source port to the same port was dropped uncounted, so the scan
+		// quarantined nothing (about once in 300 iterations).
+		scan(n, ClientAddr2, 30000+(len(lat)*(ports-1))%20000, ports-1)
 		wg.Wait()
 		in, ok := e.Get("runner-b")
 		require.True(b, ok, "quarantined")
@@ -103,8 +116,11 @@ func BenchmarkIdentityQuarantineLatency100Flows(b *testing.B) {
 	reportLatency(b, lat, "")
 	reportLatency(b, inAppliance, "appliance-")
 	b.Logf("slowest: %v; in the appliance: %v", lat[max(0, len(lat)-5):], inAppliance[max(0, len(inAppliance)-5):])
-	if missed > 0 {
-		b.Errorf("%d flows were not reset within 10 s", missed)
+	if missed > 0 || notReset > 0 {
+		b.Errorf("%d flows were not reset within 10 s, %d ended without a RST", missed, notReset)
+	}
+	if b.N < 100 {
+		b.Logf("p99 of %d iterations is their maximum: run with -benchtime 100x or more", b.N)
 	}
 }
 
