@@ -56,8 +56,7 @@ type gvLeg struct {
 	rd       bytes.Reader
 	// sw is read's writer: a local handed to Endpoint.Read (an interface)
 	// was one allocation per read. Only the pump reading this leg uses it.
-	sw    tcpip.SliceWriter
-	owned bool
+	sw tcpip.SliceWriter
 	// registered is cleared by whichever of mute and release unregisters
 	// the waiter entries first: the resetting goroutine or the relay.
 	registered atomic.Bool
@@ -66,7 +65,7 @@ type gvLeg struct {
 }
 
 func newGVLeg(ep tcpip.Endpoint, wq *waiter.Queue) *gvLeg {
-	l := &gvLeg{ep: ep, wq: wq, done: make(chan struct{}), owned: true}
+	l := &gvLeg{ep: ep, wq: wq, done: make(chan struct{})}
 	l.rEntry, l.rCh = waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
 	l.wEntry, l.wCh = waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventHUp | waiter.EventErr)
 	wq.EventRegister(&l.rEntry)

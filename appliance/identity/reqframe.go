@@ -35,6 +35,19 @@ type reqFramer struct {
 	switching byte
 	// h2: the connection speaks HTTP/2 (st is frOpaque).
 	h2 bool
+	// passWords: the first bytes of a flow, while they are one bare
+	// token that may still become a method but is no known method's
+	// start (those are held, as before), are passed on rather than made
+	// opaque, and judged with the bytes that follow (word says part
+	// holds such passed bytes). For the token
+	// check: a server takes any token as a method, so "Q" + "UERY /..."
+	// must be framed as "QUERY /...", or the flow went opaque and every
+	// request behind it passed unchecked; and holding a bare word would
+	// stall a protocol whose client sends one and waits. A request head
+	// is refused by the read that completes it, so the passed prefix
+	// gives a server nothing it can act on. The egress check does not
+	// pass them: no byte reaches an undecided destination.
+	passWords, word bool
 }
 
 type frameState uint8
@@ -77,6 +90,9 @@ const maxLine = 4 << 10
 // false to refuse the request, which stops the walk.
 func (r *reqFramer) feed(b []byte, fn func(h *reqHead) bool) frameResult {
 	if len(b) == 0 {
+		if r.word && r.st == frHead {
+			return frameOK // a bare word, passed: nothing to check
+		}
 		if len(r.part) > 0 || r.st == frChunkLine || r.st == frChunkEnd || r.st == frTrailer {
 			return frameBad // a head or chunk line cut short
 		}
@@ -117,6 +133,13 @@ func (r *reqFramer) feed(b []byte, fn func(h *reqHead) bool) frameResult {
 				r.part = append(r.part, b...)
 				buf = r.part
 			}
+			if r.passWords && r.heads == 0 && bareWord(buf) && !methodPrefix(buf) && !strings.HasPrefix(h2Preface, string(buf)) {
+				if len(r.part) == 0 {
+					r.part = append(r.part, b...)
+				}
+				r.word = true
+				return frameOK
+			}
 			end, next := headEnd(buf, start)
 			if !r.mayBeRequest(buf) {
 				if r.heads == 0 {
@@ -156,7 +179,7 @@ func (r *reqFramer) feed(b []byte, fn func(h *reqHead) bool) frameResult {
 			default:
 				r.switching = 0
 			}
-			r.part = r.part[:0] // head may be part: done with it only now
+			r.part, r.word = r.part[:0], false // head may be part: done with it only now
 			switch {
 			case body == bodyChunked:
 				r.st = frChunkLine
@@ -266,12 +289,7 @@ func (r *reqFramer) mayBeRequest(b []byte) bool {
 	}
 	sp := bytes.IndexByte(b, ' ')
 	if sp < 0 && r.heads == 0 {
-		for _, m := range httpMethods {
-			if len(b) <= len(m) && strings.EqualFold(string(b), m[:len(b)]) {
-				return true
-			}
-		}
-		return false
+		return methodPrefix(b)
 	}
 	for i, c := range b {
 		if c == ' ' {
@@ -284,9 +302,34 @@ func (r *reqFramer) mayBeRequest(b []byte) bool {
 	return true
 }
 
+// methodPrefix reports whether b is the start of a known method, in any
+// case.
+func methodPrefix(b []byte) bool {
+	for _, m := range httpMethods {
+		if len(b) <= len(m) && strings.EqualFold(string(b), m[:len(b)]) {
+			return true
+		}
+	}
+	return false
+}
+
 // httpMethods are the methods a flow's first request may start with.
 var httpMethods = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
 	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH", "PURGE"}
+
+// bareWord reports whether b is at most 16 token characters: the start
+// of a method with its space still to come.
+func bareWord(b []byte) bool {
+	if len(b) > 16 {
+		return false
+	}
+	for _, c := range b {
+		if !isTokenChar(c) {
+			return false
+		}
+	}
+	return true
+}
 
 func isTokenChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0

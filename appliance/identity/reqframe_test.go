@@ -8,10 +8,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// frame feeds the reads to a new framer and returns the results and the
-// method and path of every head it found, "METHOD path host" each.
+// frame feeds the reads to a new framer (the egress check's) and returns
+// the results and the method and path of every head it found, "METHOD
+// path host" each.
 func frame(reads ...string) ([]frameResult, []string) {
-	var r reqFramer
+	return frameWith(reqFramer{}, reads...)
+}
+
+func frameWith(r reqFramer, reads ...string) ([]frameResult, []string) {
 	var res []frameResult
 	var heads []string
 	for _, b := range reads {
@@ -47,6 +51,30 @@ func TestReqFramerFindsEveryRequest(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The token check's framer passes a first read that is a bare token on
+// and judges it with what follows: a server takes any token as a method,
+// so an unknown one split before its space is framed (it used to turn
+// the flow opaque, and a stolen token in the request behind it passed),
+// and a protocol that sends a bare word and waits is not stalled.
+func TestReqFramerPassesWords(t *testing.T) {
+	get := "GET /b HTTP/1.1\r\nHost: b.test\r\nAuthorization: Bearer t\r\n\r\n"
+	words := reqFramer{passWords: true}
+	res, heads := frameWith(words, "Q", "UER", "Y /a HTTP/1.1\r\nHost: a.test\r\n\r\n"+get)
+	assert.Equal(t, []frameResult{frameOK, frameOK, frameOK}, res)
+	assert.Equal(t, []string{"QUERY /a a.test", "GET /b b.test"}, heads)
+	res, _ = frameWith(words, "G", "ET /a HTTP/1.1\r\n\r\n")
+	assert.Equal(t, []frameResult{frameMore, frameOK}, res, "a known method's start is held, as by the egress check")
+	res, heads = frameWith(words, "ping", "")
+	assert.Equal(t, []frameResult{frameOK, frameOK}, res, "a bare word is passed, and the flow may end after it")
+	assert.Empty(t, heads)
+	res, _ = frameWith(words, "ping", "\r\n")
+	assert.Equal(t, []frameResult{frameOK, frameOpaque}, res, "a word that ends its line is no request")
+	res, _ = frameWith(words, "PRI", " * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	assert.Equal(t, []frameResult{frameMore, frameOpaque}, res, "the HTTP/2 preface cut short is still held")
+	res, _ = frame("Q", "UERY /a HTTP/1.1\r\n\r\n")
+	assert.Equal(t, []frameResult{frameOpaque, frameOpaque}, res, "the egress check holds nothing unknown: it refuses it")
 }
 
 func TestReqFramerFailsClosed(t *testing.T) {
@@ -124,10 +152,9 @@ func TestReqFramerFindsHTTP2(t *testing.T) {
 }
 
 // FuzzReqFramer feeds attacker bytes to the framer whole and split at two
-// points. It must not panic, and where both feeds framed every byte
-// without failing closed, they must have found the same requests: a
-// policy or token check that sees other heads when the same bytes come
-// in other segments could be steered by segmentation.
+// points, as the token check and as the egress check use it. It must not
+// panic, and a check that sees other requests when the same bytes come in
+// other segments could be steered by segmentation.
 func FuzzReqFramer(f *testing.F) {
 	for _, s := range []string{
 		"GET /a HTTP/1.1\r\nHost: a.test\r\n\r\nGET /b HTTP/1.1\r\nHost: b.test\r\n\r\n",
@@ -146,8 +173,8 @@ func FuzzReqFramer(f *testing.F) {
 		if x > y {
 			x, y = y, x
 		}
-		run := func(reads ...[]byte) ([]string, bool) {
-			var r reqFramer
+		run := func(words bool, reads ...[]byte) ([]string, bool) {
+			r := reqFramer{passWords: words}
 			var heads []string
 			clean := true
 			for _, rd := range append(reads, nil) {
@@ -167,8 +194,21 @@ func FuzzReqFramer(f *testing.F) {
 			}
 			return heads, clean
 		}
-		whole, okWhole := run(b)
-		split, okSplit := run(b[:x], b[x:y], b[y:])
+		// The token check's framer: splitting bytes it reads whole must
+		// not make it give up on them (an unknown method split before its
+		// space once turned a flow opaque and let the requests behind it
+		// pass unchecked).
+		whole, okWhole := run(true, b)
+		split, okSplit := run(true, b[:x], b[x:y], b[y:])
+		if okWhole {
+			require.True(t, okSplit, "whole framed %q, split at %d and %d failed", whole, x, y)
+			require.Equal(t, whole, split, "split at %d and %d", x, y)
+		}
+		// The egress check's refuses what it cannot judge at once, so a
+		// split may fail closed where the whole did not; where both framed
+		// every byte they found the same requests.
+		whole, okWhole = run(false, b)
+		split, okSplit = run(false, b[:x], b[x:y], b[y:])
 		if okWhole && okSplit {
 			require.Equal(t, whole, split, "split at %d and %d", x, y)
 		}

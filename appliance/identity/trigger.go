@@ -303,7 +303,7 @@ func (h *handler) NewFlow(info *netstack.FlowInfo) (netstack.FlowHandler, netsta
 		fh, v = h.inner.NewFlow(info)
 	}
 	if ts := e.toks.Load(); ts != nil && info.Proto == netstack.TCP && !v.Terminal() {
-		return &tokenFlow{wrapped: newWrapped(e, id, info, fh, v), s: ts}, netstack.Continue
+		return &tokenFlow{wrapped: newWrapped(e, id, info, fh, v), s: ts, reqs: reqFramer{passWords: true}}, netstack.Continue
 	}
 	return fh, v
 }

@@ -181,6 +181,27 @@ func TestTokenEvasion(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { srv.requireRefused(t, in.n, ClientAddr2, "/stolen", tc.parts...) })
 	}
+
+	// A server takes any token as a method. The first bytes of a flow
+	// are an unknown one cut before its space (it reaches the server
+	// first: the test waits for it), then the rest of that request and
+	// one with the stolen token behind it.
+	t.Run("an unknown method split before its space", func(t *testing.T) {
+		from := srv.accepted()
+		c, err := dialFrom(in.n, ClientAddr2, httpAP, 5*time.Second)
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = c.Write([]byte("Q"))
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return srv.since(from) == "Q" }, 10*time.Second, 10*time.Millisecond)
+		_, err = c.Write([]byte("UERY /q HTTP/1.1\r\nHost: example.test\r\n\r\n" + withToken("/stolen", "Private-Token: "+secret)))
+		require.NoError(t, err)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = io.ReadAll(c)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "reset", "the connection is reset")
+		assert.NotContains(t, srv.since(from), "/stolen", "the request with the stolen token never reaches the server")
+	})
 }
 
 // TestEgressEvasionDNSPort: UDP to port 53 is let through to any address
