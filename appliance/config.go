@@ -146,6 +146,11 @@ type LimitsConfig struct {
 	// (netstack/synflood.go); up to this many spoofed SYNs are dialled
 	// before the switch.
 	SYNPressure int `yaml:"syn_pressure"`
+	// ValidateFirst is when clients complete their handshake before the
+	// upstream is dialled: "pressure" (default) only past syn_pressure,
+	// "always" for every client, so no spoofed SYN ever reaches the
+	// server (a refused upstream then resets the connected client).
+	ValidateFirst string `yaml:"validate_first"`
 	// SYNCookieRate bounds the SYNs a second answered with a cookie
 	// while validating first.
 	SYNCookieRate int `yaml:"syn_cookie_rate"`
@@ -729,6 +734,13 @@ func (c *Config) Validate() (*Settings, error) {
 	}
 	s.Limits.MaxSYNPerPrefix, s.Limits.SYNPressure, s.Limits.SYNCookieRate = l.SYNPerPrefix, l.SYNPressure, l.SYNCookieRate
 	s.Limits.HoldLimit, s.Limits.HoldFailOpen = l.HoldLimit, l.HoldFailOpen
+	switch l.ValidateFirst {
+	case "", "pressure":
+	case "always":
+		s.Limits.ValidateAlways = true
+	default:
+		return nil, c.errorf("limits.validate_first", "%q not one of pressure, always", l.ValidateFirst)
+	}
 	if s.Limits.HandshakeTimeout, err = c.duration("limits.handshake_timeout", l.HandshakeTimeout); err != nil {
 		return nil, err
 	}

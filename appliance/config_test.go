@@ -156,6 +156,8 @@ func TestConfigErrors(t *testing.T) {
 		{"policies-unknown-key", base + "policies:\n  - name: p\n    allow:\n      - {to: x.example.com, port: 443}\n", `c.yaml:8: policies.0.allow.0.port: unknown key (did you mean ports?)`},
 		{"syn-bounds", base + "limits:\n  syn_in_flight: 10\n  syn_in_flight_per_source: 20\n", "c.yaml:7: limits.syn_in_flight_per_source: 20 exceeds"},
 		{"syn-pressure-negative", base + "limits:\n  syn_pressure: -1\n", "c.yaml:6: limits.syn_pressure"},
+		{"validate-first-always", base + "limits:\n  validate_first: always\n", ""},
+		{"validate-first-bad", base + "limits:\n  validate_first: sometimes\n", `c.yaml:6: limits.validate_first: "sometimes" not one of pressure, always`},
 		{"cluster-local", base + "cluster:\n  backend: local\n", ""},
 		{"cluster-embedded", base + "cluster:\n  backend: nats\n  embedded:\n    name: hub-a\n    listen: 0.0.0.0:6222\n    routes: [nats-route://hub-a:6222, nats-route://hub-b:6222]\n", ""},
 		{"cluster-external", base + "cluster:\n  backend: nats\n  timeout: 10s\n  nats:\n    urls: [nats://10.0.0.1:4222]\n", ""},

@@ -176,11 +176,14 @@ func (d *countingDialer) Dial(ctx context.Context, network string, src, _ netip.
 	d.mu.Lock()
 	d.srcs = append(d.srcs, src.Addr())
 	d.mu.Unlock()
-	var nd net.Dialer
+	d.mu.Lock()
+	addr := d.tcp
 	if network == "udp" {
-		return nd.DialContext(ctx, network, d.udp)
+		addr = d.udp
 	}
-	return nd.DialContext(ctx, network, d.tcp)
+	d.mu.Unlock()
+	var nd net.Dialer
+	return nd.DialContext(ctx, network, addr)
 }
 
 // dialsFrom counts the dials for sources in p.

@@ -34,6 +34,13 @@ type Limits struct {
 	// validates clients with SYN cookies first (synflood.go). It is also
 	// the most spoofed SYNs dialled upstream before the switch.
 	SYNPressure int
+	// ValidateAlways completes every client's handshake before the
+	// upstream is dialled, not only under SYN pressure: no SYN that never
+	// completes a handshake (a spoofed one) reaches the server, at the
+	// cost of a refused upstream showing as a reset after the client's
+	// connect instead of a refused connect (synflood.go). Under pressure
+	// the stack still switches to SYN cookies.
+	ValidateAlways bool
 	// SYNCookieRate bounds the SYNs a second answered with a SYN cookie
 	// while validating first; the rest are dropped by the packet guard.
 	// Half of it is kept for sources that completed a handshake in the

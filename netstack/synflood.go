@@ -61,7 +61,10 @@ import (
 // and a SYN cookie cannot carry the window scale, so those connections
 // are limited to a 64 KiB window (gVisor's cookies keep MSS and
 // timestamps). Up to Limits.SYNPressure spoofed SYNs are dialled before
-// the switch (SYNPressure - 1, precisely).
+// the switch (SYNPressure - 1, precisely). Limits.ValidateAlways trades
+// the mirrored refusal for none: every client completes a (stateful,
+// full-window) handshake before the dial, in normal operation too, and
+// the switch to cookies under pressure stays as it is.
 
 // SYNMode is how the stack answers new TCP connections.
 type SYNMode int

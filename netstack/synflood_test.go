@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"sync"
 	"testing"
@@ -364,5 +365,68 @@ func TestMaybeSYN(t *testing.T) {
 		for i := range b {
 			_ = maybeSYN(b[:i])
 		}
+	}
+}
+
+// TestValidateAlways: with Limits.ValidateAlways no SYN is dialled
+// upstream before its client completed the handshake, so spoofed SYNs
+// cost the server nothing even below SYNPressure; a real client still
+// exchanges its bytes, and a refused upstream resets the connected
+// client where dial-first refuses its connect.
+func TestValidateAlways(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	refused := closed.Addr().String()
+	require.NoError(t, closed.Close())
+
+	for _, tc := range []struct {
+		name   string
+		always bool
+	}{{"always", true}, {"dial-first", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &countingDialer{tcp: echoOnceServer(t)}
+			applianceLink, clientLink := pipe.New(0)
+			s, err := New(WithLink(applianceLink), WithDialer(d),
+				WithLimits(Limits{ValidateAlways: tc.always, SYNPressure: 1000, MaxSYNPerPrefix: 1000, HandshakeTimeout: time.Second}))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = s.Close() })
+			clientAddr := tcpip.AddrFrom4([4]byte{10, 9, 0, 2})
+			cs := clientStack(t, clientLink, clientAddr)
+			dst := tcpip.FullAddress{Addr: tcpip.AddrFrom4([4]byte{10, 9, 0, 1}), Port: 80}
+
+			const spoofed = 200
+			inject(clientLink, spoofedSYNs(spoofed, "10.9.0.1:80"))
+			exchange(t, cs, tcpip.FullAddress{NIC: 1, Addr: clientAddr, Port: 41000}, dst)
+			// Every spoofed SYN is answered and its handshake never
+			// completes: each ends as a failed handshake at HandshakeTimeout.
+			require.Eventually(t, func() bool {
+				return testutil.ToFloat64(s.m.flowsTotal.WithLabelValues("tcp", "handshake_failed")) == spoofed
+			}, 20*time.Second, 20*time.Millisecond, "the spoofed handshakes end at HandshakeTimeout")
+			if tc.always {
+				assert.Zero(t, d.dialsFrom(spoofedNet), "spoofed SYNs dialled upstream")
+			} else {
+				assert.Equal(t, spoofed, d.dialsFrom(spoofedNet), "dial-first dials every spoofed SYN below SYNPressure")
+			}
+			assert.Equal(t, DialFirst, s.SYNMode(), "no pressure, no cookies")
+
+			// A refused upstream.
+			d.mu.Lock()
+			d.tcp = refused
+			d.mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c, err := gonet.DialTCPWithBind(ctx, cs, tcpip.FullAddress{NIC: 1, Addr: clientAddr, Port: 41001}, dst, ipv4.ProtocolNumber)
+			if !tc.always {
+				require.Error(t, err, "dial-first mirrors the refusal to the connect")
+				assert.Contains(t, err.Error(), "connection was refused")
+				return
+			}
+			require.NoError(t, err, "the handshake completes before the dial")
+			defer c.Close()
+			require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+			_, err = c.Read(make([]byte, 1))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "connection reset by peer", "the refusal resets the connected client")
+		})
 	}
 }

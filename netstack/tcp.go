@@ -16,7 +16,9 @@ import (
 
 // handleTCP decides about one SYN: policy first, then the upstream dial,
 // and only then the client's handshake, so a refused upstream is mirrored
-// to the client as RST. The request is completed exactly once.
+// to the client as RST. With Limits.ValidateAlways the handshake comes
+// before the dial, and a refused upstream resets the connected client.
+// The request is completed exactly once.
 func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 	_ = preGrowStack()
 	if !s.enter() {
@@ -68,10 +70,13 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 		complete(v != Drop)
 		return
 	}
-	up, ok := s.dialTCP(info, t, fh)
-	if !ok {
-		complete(true)
-		return
+	var up net.Conn
+	if !s.cfg.limits.ValidateAlways {
+		var ok bool
+		if up, ok = s.dialTCP(info, t, fh); !ok {
+			complete(true)
+			return
+		}
 	}
 
 	var wq waiter.Queue
@@ -81,14 +86,28 @@ func (s *Stack) handleTCP(req *tcp.ForwarderRequest) {
 	if terr != nil {
 		// The client went away during the dial, or the handshake failed.
 		complete(false)
-		_ = up.Close()
+		if up != nil {
+			_ = up.Close()
+		}
 		s.m.tcp.handshakeFailed()
 		fh.Close(FlowStats{Verdict: Continue, Reason: "handshake", End: time.Now()})
 		return
 	}
 	complete(false)
-	release()
 	s.syn.known.add(t.Src.Addr(), time.Now())
+	if up == nil {
+		// ValidateAlways: the client has shown it receives what is sent
+		// to its address; only now is the server asked. The slot stays
+		// held through the dial, which bounds dials in flight per source
+		// as in dial-first.
+		var ok bool
+		if up, ok = s.dialTCP(info, t, fh); !ok {
+			release()
+			ep.Abort()
+			return
+		}
+	}
+	release()
 	s.relayTCP(info, t, fh, v, ep, &wq, up)
 }
 

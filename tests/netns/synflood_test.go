@@ -23,14 +23,21 @@ import (
 
 // TestSYNFlood floods the appliance with 20,000 SYNs from random spoofed
 // sources in about 5 s (hping3) while 20 real clients connect: every
-// real client gets its answer within its timeout, the server sees at
-// most syn_pressure-1 connections it was not asked for by a real client,
-// clients connect at once after the flood, and the mode change is in
-// the metrics and in EVE.
+// real client gets its answer within its timeout, clients connect at
+// once after the flood, and the mode change is in the metrics and in
+// EVE. The server sees no connection for a spoofed SYN with
+// limits.validate_first: always, and at most syn_pressure-1 (the SYNs
+// dialled before the switch) with the default, which keeps dial-first
+// in normal operation.
 func TestSYNFlood(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTools(t, "ip", "curl", "hping3")
+	for _, validate := range []string{"pressure", "always"} {
+		t.Run(validate, func(t *testing.T) { synFlood(t, validate) })
+	}
+}
 
+func synFlood(t *testing.T, validate string) {
 	const pressure = 16
 	evePath := filepath.Join(t.TempDir(), "eve.json")
 	config := fmt.Sprintf(`link:
@@ -46,6 +53,7 @@ handler:
   mode: pass
 limits:
   syn_pressure: %d
+  validate_first: %s
 eve:
   path: %s
 admin:
@@ -54,7 +62,7 @@ metrics:
   listen: 127.0.0.1:9108
 log:
   level: info
-`, mark, pressure, evePath)
+`, mark, pressure, validate, evePath)
 	tp := newTopology(t)
 	startAppliance(t, tp, config)
 	tp.routeIntoTUN(t, "itun2")
@@ -129,7 +137,11 @@ log:
 
 	spoofed := conns.Load() - legit
 	t.Logf("server connections: %d, from real clients: %d", conns.Load(), legit)
-	assert.LessOrEqual(t, spoofed, int64(pressure-1), "server connections made for spoofed SYNs")
+	if validate == "always" {
+		assert.Zero(t, spoofed, "server connections made for spoofed SYNs")
+	} else {
+		assert.LessOrEqual(t, spoofed, int64(pressure-1), "server connections made for spoofed SYNs")
+	}
 
 	m := nsExec(t, tp.appliance, "curl", "-sS", "--fail", "http://127.0.0.1:9108/metrics")
 	assert.Regexp(t, `interdict_netstack_syn_mode_changes_total\{mode="validate_first"\} [1-9]`, m)
