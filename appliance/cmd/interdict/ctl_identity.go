@@ -37,13 +37,6 @@ func target(c *cli.Context, what string) (name, tag string, err error) {
 	case tag == "" && c.NArg() == 1:
 		return c.Args().First(), "", nil
 	}
-	// The flag parser stops at the first argument: a flag after the
-	// name arrives as an argument, and the message says where it goes.
-	for _, a := range c.Args().Tail() {
-		if strings.HasPrefix(a, "-") {
-			return "", "", fmt.Errorf("%s: flag %s after IDENTITY: flags go first (%s %s ... %s)", what, a, c.Command.HelpName, a, c.Args().First())
-		}
-	}
 	return "", "", fmt.Errorf("%s: want one IDENTITY argument or --tag T", what)
 }
 
