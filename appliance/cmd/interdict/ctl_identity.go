@@ -16,8 +16,8 @@ func identityCommands(sub func(name, usage, args string, action func(*cli.Contex
 	interrupt := func(action, usage string) *cli.Command {
 		return sub(action, usage, "IDENTITY | --tag T", func(c *cli.Context, cl *admin.Client) error { return ctlInterrupt(c, cl, action) },
 			tag,
-			&cli.StringFlag{Name: "for", Usage: "how long (e.g. 30m, 2h, 7d; default 1h)"},
-			&cli.StringFlag{Name: "reason", Usage: "why (shown by identities, written to EVE)"})
+			&cli.StringFlag{Name: "for", Usage: "how long, a `DURATION` (e.g. 30m, 2h, 7d; default 1h)"},
+			&cli.StringFlag{Name: "reason", Usage: "why, a `TEXT` shown by identities and written to EVE"})
 	}
 	return []*cli.Command{
 		sub("identities", "identities: tags, state, remaining time, live flows, last trigger", "", ctlIdentities),

@@ -23,8 +23,8 @@ import (
 func rulesCommand() *cli.Command {
 	common := []cli.Flag{
 		configFlag(),
-		&cli.StringFlag{Name: "classification", Usage: "classification.config (overrides rules.classification; unknown classtypes reject)"},
-		&cli.StringSliceFlag{Name: "var", Usage: "address/port variable NAME=VALUE (repeatable)"},
+		&cli.StringFlag{Name: "classification", Usage: "classification.config `FILE` (overrides rules.classification; unknown classtypes reject)"},
+		&cli.StringSliceFlag{Name: "var", Usage: "address/port variable `NAME=VALUE` (repeatable)"},
 	}
 	return &cli.Command{
 		Name:  "rules",
