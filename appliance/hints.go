@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"syscall"
 )
 
@@ -44,8 +45,14 @@ func listenHint(err error, key string) error {
 func tunHint(err error) error {
 	switch {
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EPERM):
+		// The binary's own path: a first run is bin/interdict of a
+		// checkout, which `command -v interdict` does not find.
+		exe, xerr := os.Executable()
+		if xerr != nil {
+			exe = "$(command -v interdict)"
+		}
 		return &hinted{err, "creating a TUN needs CAP_NET_ADMIN: run as root, or grant it to the binary " +
-			"(sudo setcap cap_net_admin+ep $(command -v interdict))"}
+			"(sudo setcap cap_net_admin+ep " + exe + ")"}
 	case errors.Is(err, fs.ErrNotExist):
 		return &hinted{err, "no TUN device node: load the module (modprobe tun) or, in a container, " +
 			"pass the device in (--device /dev/net/tun)"}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 
@@ -27,7 +28,10 @@ func TestFirstRunHints(t *testing.T) {
 	notExist := &fs.PathError{Op: "open", Path: "/x", Err: syscall.ENOENT}
 	assert.Same(t, error(notExist), pathHint(notExist, "eve.path", ""), "only permission errors get the hint")
 
-	assert.Contains(t, tunHint(&fs.PathError{Op: "open", Path: "/dev/net/tun", Err: syscall.EPERM}).Error(), "CAP_NET_ADMIN")
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	assert.Contains(t, tunHint(&fs.PathError{Op: "open", Path: "/dev/net/tun", Err: syscall.EPERM}).Error(),
+		"CAP_NET_ADMIN: run as root, or grant it to the binary (sudo setcap cap_net_admin+ep "+exe+")", "the command names this binary")
 	assert.Contains(t, tunHint(&fs.PathError{Op: "open", Path: "/dev/net/tun", Err: syscall.ENOENT}).Error(), "--device /dev/net/tun")
 }
 
