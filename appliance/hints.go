@@ -51,8 +51,15 @@ func tunHint(err error) error {
 		if xerr != nil {
 			exe = "$(command -v interdict)"
 		}
-		return &hinted{err, "creating a TUN needs CAP_NET_ADMIN: run as root, or grant it to the binary " +
-			"(sudo setcap cap_net_admin+ep " + exe + ")"}
+		setcap := "sudo setcap cap_net_admin+ep " + exe
+		if errors.Is(err, syscall.EACCES) {
+			// The device node's mode refused the open, before any
+			// capability is asked for: some hosts make it 0600, and
+			// then setcap alone does not help.
+			return &hinted{err, "this user may not open /dev/net/tun (Debian makes it 0666; here it is not): run as root, " +
+				"or open the node (sudo chmod 0666 /dev/net/tun) and grant CAP_NET_ADMIN to the binary (" + setcap + ")"}
+		}
+		return &hinted{err, "creating a TUN needs CAP_NET_ADMIN: run as root, or grant it to the binary (" + setcap + ")"}
 	case errors.Is(err, fs.ErrNotExist):
 		return &hinted{err, "no TUN device node: load the module (modprobe tun) or, in a container, " +
 			"pass the device in (--device /dev/net/tun)"}
