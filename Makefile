@@ -12,11 +12,20 @@ FUZZTIME    ?= 20s
 # build and test without it.
 HYPERSCAN   ?= $(shell pkg-config --exists libhs 2>/dev/null && echo hyperscan)
 
-.PHONY: all build run test test-short race bench lint cross fuzz conformance clean docs deb image image-hyperscan
+.PHONY: all gocheck build run test test-short race bench lint cross fuzz conformance clean docs deb image image-hyperscan
 
 all: build
 
-build:
+# A first `make` on a fresh machine fails before Go runs in two ways: no
+# go on PATH, or Debian 12's golang-go (1.19), which cannot read go.mod
+# ("invalid go version"). Go 1.21 and later fetch the toolchain go.mod
+# names by themselves.
+gocheck:
+	@command -v $(GO) >/dev/null 2>&1 || { echo "$(GO): not found on PATH. Install Go 1.26.3+ from https://go.dev/dl into /usr/local/go and add /usr/local/go/bin to PATH (README, Requirements)"; exit 1; }
+	@v=$$($(GO) env GOVERSION 2>/dev/null); case "$$v" in go1.[0-9]|go1.[0-9].*|go1.1[0-9]|go1.1[0-9].*|go1.20|go1.20.*|"") \
+	  echo "$(GO) is $${v:-too old to say}: this needs Go 1.26.3+ (1.21+ fetches it by itself). Install it from https://go.dev/dl into /usr/local/go, put /usr/local/go/bin first on PATH (README, Requirements)"; exit 1;; esac
+
+build: gocheck
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./appliance/cmd/interdict
 
 run: build

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"syscall"
 )
 
@@ -44,8 +45,21 @@ func listenHint(err error, key string) error {
 func tunHint(err error) error {
 	switch {
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EPERM):
-		return &hinted{err, "creating a TUN needs CAP_NET_ADMIN: run as root, or grant it to the binary " +
-			"(sudo setcap cap_net_admin+ep $(command -v interdict))"}
+		// The binary's own path: a first run is bin/interdict of a
+		// checkout, which `command -v interdict` does not find.
+		exe, xerr := os.Executable()
+		if xerr != nil {
+			exe = "$(command -v interdict)"
+		}
+		setcap := "sudo setcap cap_net_admin+ep " + exe
+		if errors.Is(err, syscall.EACCES) {
+			// The device node's mode refused the open, before any
+			// capability is asked for: some hosts make it 0600, and
+			// then setcap alone does not help.
+			return &hinted{err, "this user may not open /dev/net/tun (Debian makes it 0666; here it is not): run as root, " +
+				"or open the node (sudo chmod 0666 /dev/net/tun) and grant CAP_NET_ADMIN to the binary (" + setcap + ")"}
+		}
+		return &hinted{err, "creating a TUN needs CAP_NET_ADMIN: run as root, or grant it to the binary (" + setcap + ")"}
 	case errors.Is(err, fs.ErrNotExist):
 		return &hinted{err, "no TUN device node: load the module (modprobe tun) or, in a container, " +
 			"pass the device in (--device /dev/net/tun)"}

@@ -3,9 +3,11 @@ package appliance
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 
@@ -27,7 +29,15 @@ func TestFirstRunHints(t *testing.T) {
 	notExist := &fs.PathError{Op: "open", Path: "/x", Err: syscall.ENOENT}
 	assert.Same(t, error(notExist), pathHint(notExist, "eve.path", ""), "only permission errors get the hint")
 
-	assert.Contains(t, tunHint(&fs.PathError{Op: "open", Path: "/dev/net/tun", Err: syscall.EPERM}).Error(), "CAP_NET_ADMIN")
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	assert.Contains(t, tunHint(fmt.Errorf("tun interdict0: TUNSETIFF: %w", syscall.EPERM)).Error(),
+		"CAP_NET_ADMIN: run as root, or grant it to the binary (sudo setcap cap_net_admin+ep "+exe+")", "the command names this binary")
+	// A device node this user may not open (mode 0600): the capability
+	// alone would not do.
+	assert.Contains(t, tunHint(fmt.Errorf("open /dev/net/tun: %w", syscall.EACCES)).Error(),
+		"this user may not open /dev/net/tun (Debian makes it 0666; here it is not): run as root, or open the node "+
+			"(sudo chmod 0666 /dev/net/tun) and grant CAP_NET_ADMIN to the binary (sudo setcap cap_net_admin+ep "+exe+")")
 	assert.Contains(t, tunHint(&fs.PathError{Op: "open", Path: "/dev/net/tun", Err: syscall.ENOENT}).Error(), "--device /dev/net/tun")
 }
 

@@ -80,7 +80,11 @@ func (a *Appliance) printBanner(w io.Writer, self string) {
 	fmt.Fprintf(&b, "  %s peer add%s runner-1 --endpoint HOST:%d > runner-1.conf\n", self, sock, hubView.ListenPort)
 	fmt.Fprintf(&b, "(HOST: this machine's address as the runner reaches it), copy runner-1.conf to the runner and run\n")
 	fmt.Fprintf(&b, "  wg-quick up ./runner-1.conf\n")
-	fmt.Fprintf(&b, "Every flow of the runner is then inspected; `%s ctl%s flows` shows them with its identity.\n\n", self, sock)
+	fmt.Fprintf(&b, "Every flow of the runner is then inspected; `%s ctl%s flows` shows them with its identity.\n", self, sock)
+	// wg-quick needs root and, on this very host, would route the hub's
+	// own upstream sockets into the tunnel: a first user with one
+	// machine needs another way in.
+	fmt.Fprintf(&b, "One machine, no root: `%s demo`; a runner in a network namespace: docs/operations.md#trying-it-on-one-machine\n\n", self)
 	_, _ = io.WriteString(w, b.String())
 }
 

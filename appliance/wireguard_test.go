@@ -139,6 +139,7 @@ func TestBannerNamesTheCommand(t *testing.T) {
 	a.printBanner(&b, selfCommand("bin/interdict"))
 	assert.Contains(t, b.String(), "\n  bin/interdict peer add runner-1 --endpoint HOST:")
 	assert.Contains(t, b.String(), "`bin/interdict ctl flows`")
+	assert.Contains(t, b.String(), "One machine, no root: `bin/interdict demo`; a runner in a network namespace: docs/operations.md#trying-it-on-one-machine")
 	assert.Contains(t, b.String(), "public key    "+mustHub(t, a).PublicKey)
 
 	bin := filepath.Join(t.TempDir(), "interdict")

@@ -144,8 +144,8 @@ func runCommand() *cli.Command {
 			"metrics and the admin API; SIGINT or SIGTERM ends every flow.",
 		Flags: []cli.Flag{
 			configFlag(),
-			&cli.StringFlag{Name: "log-format", Usage: "log format, text or json (overrides log.format)"},
-			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error (overrides log.level)"},
+			&cli.StringFlag{Name: "log-format", Usage: "log `FORMAT`, text or json (overrides log.format)"},
+			&cli.StringFlag{Name: "log-level", Usage: "`LEVEL`: debug, info, warn or error (overrides log.level)"},
 		},
 		Action: func(c *cli.Context) error {
 			s, err := appliance.LoadConfig(c.String("config"))

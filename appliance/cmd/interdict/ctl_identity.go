@@ -16,8 +16,8 @@ func identityCommands(sub func(name, usage, args string, action func(*cli.Contex
 	interrupt := func(action, usage string) *cli.Command {
 		return sub(action, usage, "IDENTITY | --tag T", func(c *cli.Context, cl *admin.Client) error { return ctlInterrupt(c, cl, action) },
 			tag,
-			&cli.StringFlag{Name: "for", Usage: "how long (e.g. 30m, 2h, 7d; default 1h)"},
-			&cli.StringFlag{Name: "reason", Usage: "why (shown by identities, written to EVE)"})
+			&cli.StringFlag{Name: "for", Usage: "how long, a `DURATION` (e.g. 30m, 2h, 7d; default 1h)"},
+			&cli.StringFlag{Name: "reason", Usage: "why, a `TEXT` shown by identities and written to EVE"})
 	}
 	return []*cli.Command{
 		sub("identities", "identities: tags, state, remaining time, live flows, last trigger", "", ctlIdentities),
@@ -36,13 +36,6 @@ func target(c *cli.Context, what string) (name, tag string, err error) {
 		return "", tag, nil
 	case tag == "" && c.NArg() == 1:
 		return c.Args().First(), "", nil
-	}
-	// The flag parser stops at the first argument: a flag after the
-	// name arrives as an argument, and the message says where it goes.
-	for _, a := range c.Args().Tail() {
-		if strings.HasPrefix(a, "-") {
-			return "", "", fmt.Errorf("%s: flag %s after IDENTITY: flags go first (%s %s ... %s)", what, a, c.Command.HelpName, a, c.Args().First())
-		}
 	}
 	return "", "", fmt.Errorf("%s: want one IDENTITY argument or --tag T", what)
 }

@@ -78,7 +78,7 @@ func runCtl(t *testing.T, sock string, args ...string) (string, string, error) {
 	var out, errOut bytes.Buffer
 	app := &cli.App{Name: "interdict", Commands: []*cli.Command{ctlCommand()}, Writer: &out, ErrWriter: &errOut,
 		ExitErrHandler: func(*cli.Context, error) {}}
-	err := app.Run(append([]string{"interdict", "ctl", "--socket", sock}, args...))
+	err := app.Run(flagsFirst(app.Commands, append([]string{"interdict", "ctl", "--socket", sock}, args...)))
 	return out.String(), errOut.String(), err
 }
 
@@ -106,6 +106,10 @@ func TestCtl(t *testing.T) {
 		{"block", []string{"block", "--for", "10m", "--reason", "scan", "10.0.0.0/24"}, []string{"blocked 10.0.0.0/24 until ", "(1 live flows reset)"}},
 		{"blocks", []string{"blocks"}, []string{"PREFIX       EXPIRES IN  ORIGIN  REASON", "10.0.0.0/24  10m0s       api     scan"}},
 		{"unblock", []string{"unblock", "10.0.0.0/24"}, []string{"unblocked 10.0.0.0/24"}},
+		// The README's spelling: the prefix first, then the flags.
+		{"block-flags-after", []string{"block", "10.0.1.0/24", "--for", "20m", "--reason", "scan2"}, []string{"blocked 10.0.1.0/24 until "}},
+		{"blocks-flags-after", []string{"blocks"}, []string{"10.0.1.0/24", "scan2"}},
+		{"unblock-flags-after", []string{"unblock", "10.0.1.0/24", "--json"}, []string{`"unblocked": "10.0.1.0/24"`}},
 		{"rules", []string{"rules"}, []string{"generation 3", "12 rules loaded, 1 rejected", "a.rules  13      1", "rejected: a.rules:9: sid 5: unsupported keyword foo"}},
 	}
 	for _, tc := range cases {

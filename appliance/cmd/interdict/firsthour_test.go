@@ -12,7 +12,8 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// runMain runs the real command line (newApp) and returns stdout, stderr,
+// runMain runs the real command line (newApp, flags moved before the
+// arguments as main does) and returns stdout, stderr,
 // the error and the exit code cli.Exit asked for (0 when none).
 func runMain(t *testing.T, args ...string) (string, string, int, error) {
 	t.Helper()
@@ -20,7 +21,7 @@ func runMain(t *testing.T, args ...string) (string, string, int, error) {
 	app := newApp()
 	app.Writer, app.ErrWriter = &out, &errOut
 	app.ExitErrHandler = func(*cli.Context, error) {}
-	err := app.Run(append([]string{"interdict"}, args...))
+	err := app.Run(flagsFirst(app.Commands, append([]string{"interdict"}, args...)))
 	code := 0
 	if ec, ok := err.(cli.ExitCoder); ok {
 		code = ec.ExitCode()

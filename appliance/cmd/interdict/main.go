@@ -12,8 +12,15 @@ import (
 var version = "dev"
 
 func main() {
-	if err := newApp().Run(namesLast(os.Args, map[string]bool{"qr": true, "h": true, "help": true})); err != nil {
+	if err := run(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "interdict:", err)
 		os.Exit(1)
 	}
+}
+
+// run runs the command line as a user types it: flags may follow a
+// command's arguments (see flagsFirst).
+func run(args []string) error {
+	app := newApp()
+	return app.Run(flagsFirst(app.Commands, args))
 }

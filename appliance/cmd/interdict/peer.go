@@ -256,39 +256,3 @@ func peerRemove(c *cli.Context) error {
 	_, err = fmt.Fprintf(c.App.Writer, "removed peer %s (%d live flows reset)\n", rm.Name, rm.FlowsReset)
 	return err
 }
-
-// namesLast moves the NAME of `peer add|remove NAME --flag ...` behind
-// the flags: urfave/cli v2 stops parsing flags at the first argument, and
-// the documented spelling puts the name first. boolFlags take no value.
-func namesLast(args []string, boolFlags map[string]bool) []string {
-	i := -1
-	for j := 1; j+1 < len(args); j++ {
-		if args[j] == "peer" && (args[j+1] == "add" || args[j+1] == "remove") {
-			i = j + 2
-			break
-		}
-	}
-	if i < 0 {
-		return args
-	}
-	out := append([]string{}, args[:i]...)
-	var names []string
-	for j := i; j < len(args); j++ {
-		a := args[j]
-		switch {
-		case a == "--":
-			names = append(names, args[j+1:]...)
-			j = len(args)
-		case strings.HasPrefix(a, "-"):
-			out = append(out, a)
-			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && !boolFlags[name] && j+1 < len(args) {
-				j++
-				out = append(out, args[j])
-			}
-		default:
-			names = append(names, a)
-		}
-	}
-	return append(out, names...)
-}

@@ -72,7 +72,7 @@ func runPeer(t *testing.T, args ...string) (string, error) {
 	app := newApp()
 	app.Writer, app.ErrWriter = &out, &errOut
 	app.ExitErrHandler = func(*cli.Context, error) {}
-	err := app.Run(namesLast(append([]string{"interdict"}, args...), map[string]bool{"qr": true, "h": true, "help": true}))
+	err := app.Run(flagsFirst(app.Commands, append([]string{"interdict"}, args...)))
 	return out.String(), err
 }
 

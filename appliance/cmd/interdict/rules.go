@@ -23,8 +23,8 @@ import (
 func rulesCommand() *cli.Command {
 	common := []cli.Flag{
 		configFlag(),
-		&cli.StringFlag{Name: "classification", Usage: "classification.config (overrides rules.classification; unknown classtypes reject)"},
-		&cli.StringSliceFlag{Name: "var", Usage: "address/port variable NAME=VALUE (repeatable)"},
+		&cli.StringFlag{Name: "classification", Usage: "classification.config `FILE` (overrides rules.classification; unknown classtypes reject)"},
+		&cli.StringSliceFlag{Name: "var", Usage: "address/port variable `NAME=VALUE` (repeatable)"},
 	}
 	return &cli.Command{
 		Name:  "rules",
@@ -121,7 +121,9 @@ func rulesCheck(c *cli.Context) error {
 		rcs = append(rcs, rc{r, n})
 	}
 	sort.Slice(rcs, func(i, j int) bool { return rcs[i].n > rcs[j].n || (rcs[i].n == rcs[j].n && rcs[i].r < rcs[j].r) })
-	fmt.Fprintf(w, "\nrejected by reason:\n")
+	if len(rcs) > 0 { // a clean file gets no empty heading
+		fmt.Fprintf(w, "\nrejected by reason:\n")
+	}
 	for _, x := range rcs {
 		fmt.Fprintf(w, "%7d  %s\n", x.n, x.r)
 	}

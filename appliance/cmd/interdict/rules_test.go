@@ -42,6 +42,14 @@ alert tcp $NOPE any -> any any (msg:"var"; sid:4;)
 	out, err = runRules(t, "check", "--var", "NOPE=10.0.0.0/8", p)
 	require.Error(t, err)
 	assert.Contains(t, out, "2 loaded, 1 rejected")
+	assert.Contains(t, out, "rejected by reason:\n      1  unsupported keyword foo_bar\n")
+
+	ok := filepath.Join(dir, "ok.rules")
+	require.NoError(t, os.WriteFile(ok, []byte("alert tcp any any -> any any (msg:\"ok\"; content:\"x\"; sid:1;)\n"), 0o600))
+	out, err = runRules(t, "check", ok)
+	require.NoError(t, err)
+	assert.Equal(t, ok+": 1 loaded, 0 rejected\n\ntotal: 1 enabled rules, 1 loaded (100.00%), 0 rejected\n", out,
+		"a clean file: no empty \"rejected by reason\" heading")
 }
 
 func TestRulesETOpen(t *testing.T) {
